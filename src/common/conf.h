@@ -1,0 +1,68 @@
+/*
+ * conf: the configuration, read once at start from one file.
+ *
+ * DESIGN
+ * The file is "key = value" lines; '#' starts a comment. Every known key is a
+ * row in a table (conf.c) with its type, default and bounds, so an unknown key
+ * or a value out of bounds stops start-up with a message naming the key.
+ * Provider settings use dotted keys: "provider.<name>.base_url",
+ * "provider.<name>.api_key" (the platform credential), "provider.<name>.timeout_ms".
+ * The loaded configuration is immutable and shared by all threads.
+ */
+#ifndef AH_CONF_H
+#define AH_CONF_H
+
+#include <stddef.h>
+
+#define CONF_MAX_PROVIDERS 32
+
+struct conf_provider {
+	char name[32];      /* provider instance name, e.g. "openai", "deepseek" */
+	char base_url[256]; /* upstream base URL, no trailing slash */
+	char api_key[512];  /* platform credential; "" when none */
+	int timeout_ms;     /* whole-call timeout; 0 = conf.upstream_timeout_ms */
+};
+
+struct conf {
+	char listen[256];          /* "" = FastCGI socket on fd 0; else unix path or host:port */
+	int threads;               /* worker threads per process */
+	int max_streams;           /* concurrent SSE streams per process (< threads) */
+	char mount_prefix[128];    /* URL prefix the app is mounted under, "" or "/x" */
+	long max_body_bytes;       /* request body limit */
+	int max_headers;           /* request header count limit */
+	int max_json_depth;        /* request JSON nesting limit */
+	char db_host[256];         /* MariaDB host ("" with db_socket) */
+	int db_port;               /* MariaDB TCP port */
+	char db_socket[256];       /* MariaDB unix socket, preferred when set */
+	char db_user[64];          /* MariaDB user */
+	char db_password[256];     /* MariaDB password */
+	char db_name[64];          /* control + shared data database */
+	int db_connect_timeout;    /* seconds */
+	char master_key_file[256]; /* 0600 file with the 32-byte master key (hex) */
+	char sql_dir[256];         /* migrations for agenthostctl migrate */
+	char log_level[16];        /* error | warn | info | debug */
+	int upstream_timeout_ms;   /* default whole-call timeout for providers */
+	int upstream_connect_timeout_ms; /* connect timeout for providers */
+	int mock_latency_ms;       /* added latency of the mock provider per call */
+	int mock_stream_delay_ms;  /* delay between streamed mock chunks */
+	char plugins[1024];        /* space/comma separated provider .so paths */
+	int default_max_tokens;    /* when neither request nor agent sets one */
+	struct conf_provider providers[CONF_MAX_PROVIDERS];
+	size_t n_providers;
+};
+
+/* Fill c with defaults. */
+void conf_defaults(struct conf *c);
+/*
+ * Load path over the defaults. Returns 0, or -1 with a message naming the
+ * file, line and key in err.
+ */
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+/* Apply one "key", "value" pair (also used by tests); 0 or -1 with err. */
+int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
+/* The provider instance settings for name, or NULL. */
+const struct conf_provider *conf_provider(const struct conf *c, const char *name);
+/* Path of the config file: -c argument, else $AGENTHOST_CONF, else the default. */
+const char *conf_path(const char *arg);
+
+#endif

@@ -1,0 +1,114 @@
+/* test_conf: the configuration table: defaults, bounds, unknown keys, provider keys. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+
+static char *write_conf(const char *text)
+{
+	static char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/ah-test-conf-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(defaults_are_in_bounds)
+{
+	struct conf c;
+
+	conf_defaults(&c);
+	ck_assert_int_eq(c.threads, 8);
+	ck_assert_int_eq(c.max_json_depth, 32);
+	ck_assert_int_eq(c.max_body_bytes, 1048576);
+	ck_assert_str_eq(c.mount_prefix, "");
+}
+END_TEST
+
+START_TEST(loads_values_and_comments)
+{
+	struct conf c;
+	char err[256];
+	char *p = write_conf("# comment\n threads = 4 \nmount_prefix=/gw\n\n"
+			     "provider.openai.base_url = http://127.0.0.1:9/openai/v1/\n"
+			     "provider.openai.api_key = sk-test\n");
+
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.threads, 4);
+	ck_assert_int_eq(c.max_streams, 3);
+	ck_assert_str_eq(c.mount_prefix, "/gw");
+	ck_assert_ptr_nonnull(conf_provider(&c, "openai"));
+	ck_assert_str_eq(conf_provider(&c, "openai")->base_url, "http://127.0.0.1:9/openai/v1");
+	ck_assert_str_eq(conf_provider(&c, "openai")->api_key, "sk-test");
+	ck_assert_ptr_null(conf_provider(&c, "gemini"));
+	unlink(p);
+}
+END_TEST
+
+START_TEST(bad_values_name_the_key)
+{
+	struct conf c;
+	char err[256];
+	static const char *const bad[][2] = {
+		{"threads = 0\n", "threads"},
+		{"threads = many\n", "threads"},
+		{"max_body_bytes = 99999999999\n", "max_body_bytes"},
+		{"no_such_key = 1\n", "no_such_key"},
+		{"mount_prefix = gw/\n", "mount_prefix"},
+		{"log_level = loud\n", "log_level"},
+		{"provider.openai.base_url = ftp://x\n", "provider.openai.base_url"},
+		{"provider.openai.colour = red\n", "provider.openai.colour"},
+		{"just a line\n", "expected key = value"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *p = write_conf(bad[i][0]);
+
+		conf_defaults(&c);
+		ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, bad[i][1]) != NULL, "'%s' -> '%s'", bad[i][0], err);
+		unlink(p);
+	}
+}
+END_TEST
+
+START_TEST(missing_file_is_an_error)
+{
+	struct conf c;
+	char err[256];
+
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_load(&c, "/nonexistent/agenthost.conf", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/agenthost.conf"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, defaults_are_in_bounds);
+	tcase_add_test(tc, loads_values_and_comments);
+	tcase_add_test(tc, bad_values_name_the_key);
+	tcase_add_test(tc, missing_file_is_an_error);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
