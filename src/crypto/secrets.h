@@ -1,0 +1,67 @@
+/*
+ * secrets: everything that touches key material.
+ *
+ * DESIGN
+ * One 32-byte master key, read from a 0600 file, is never used directly:
+ * crypto_kdf derives a "pepper" subkey for hashing API keys (keyed BLAKE2b)
+ * and a "byok" subkey for sealing provider credentials
+ * (XChaCha20-Poly1305, associated data "agenthost:byok:v1|tenant=<id>|
+ * provider=<name>|version=<n>", so a ciphertext copied to another tenant,
+ * provider or version fails to open). Plaintext buffers are wiped with
+ * sodium_memzero after use.
+ *
+ * API keys look like "ah_live_" + 43 base64url characters (32 random bytes).
+ * The display prefix is the first 12 characters ("ah_live_" + 4).
+ */
+#ifndef AH_SECRETS_H
+#define AH_SECRETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SECRETS_KEY_PREFIX "ah_live_"
+#define SECRETS_API_KEY_LEN 51    /* strlen of a full API key */
+#define SECRETS_DISPLAY_PREFIX_LEN 12
+#define SECRETS_HASH_LEN 32
+#define SECRETS_NONCE_LEN 24
+#define SECRETS_MAC_LEN 16
+#define SECRETS_MAX_PLAIN 1024 /* longest provider credential accepted */
+
+/*
+ * Load the master key from path (64 hex chars, optional trailing newline).
+ * Refuses a file readable by group or others. 0, or -1 with err.
+ */
+int secrets_init(const char *path, char *err, size_t errlen);
+/* Create a new master key file (0600) at path; -1 if it exists or cannot be written. */
+int secrets_create_master_key(const char *path, char *err, size_t errlen);
+/* 1 after a successful secrets_init. */
+int secrets_ready(void);
+
+/*
+ * New API key: key (>= 52 bytes) gets the full secret, prefix (>= 13 bytes)
+ * the display prefix, hash its keyed hash. 0 on success.
+ */
+int secrets_new_api_key(char *key, char *prefix, uint8_t hash[SECRETS_HASH_LEN]);
+/* Keyed hash of a presented key (any length). */
+void secrets_hash_api_key(const char *key, size_t len, uint8_t hash[SECRETS_HASH_LEN]);
+/* 1 when s has the shape of one of our keys (prefix, length, alphabet). */
+int secrets_api_key_shape_ok(const char *s, size_t len);
+
+/*
+ * Seal a provider credential for (tenant, provider, version). ct must hold
+ * len + SECRETS_MAC_LEN bytes; *ct_len gets the size. 0 on success.
+ */
+int secrets_seal(int64_t tenant_id, const char *provider, int version, const char *plain,
+		 size_t len, uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct, size_t *ct_len);
+/*
+ * Open a sealed credential into plain (cap bytes, NUL-terminated).
+ * -1 when it does not authenticate (wrong tenant, provider, version, or
+ * tampered) or does not fit. The caller wipes plain after use.
+ */
+int secrets_open(int64_t tenant_id, const char *provider, int version,
+		 const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len, char *plain,
+		 size_t cap);
+/* Last 4 characters of a credential for display (out >= 5 bytes). */
+void secrets_last4(const char *plain, char out[5]);
+
+#endif
