@@ -1,0 +1,576 @@
+/*
+ * db.c: the connection, the prepared-statement cache and the bind helpers
+ * behind every store file (see db.h), plus store_open/close/ping.
+ *
+ * DESIGN
+ * The connection is opened with CLIENT_FOUND_ROWS so that an UPDATE reports
+ * the rows it matched, not only the rows it changed: "0 rows" then always
+ * means "no such row for this tenant", which is how the store tells
+ * ST_NOTFOUND from success without an extra SELECT. Every connection runs in
+ * UTC with strict SQL mode (set by MYSQL_INIT_COMMAND, so a reconnect gets
+ * them too). Automatic reconnection in the connector stays off: a silent
+ * reconnect would lose our prepared statements and session settings, so
+ * db_exec reconnects itself and re-prepares.
+ * Transactions use START TRANSACTION / COMMIT with autocommit left on, so a
+ * failed transaction can never leave a connection stuck with autocommit off.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "store/db.h"
+#include "store/store.h"
+
+#define DB_INIT_COMMAND                                                                            \
+	"SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+
+/* Errors after which the connection (or its statements) cannot be trusted. */
+static int db_retryable(unsigned int e)
+{
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == ER_UNKNOWN_STMT_HANDLER;
+}
+
+/* Map a MariaDB error number to a store return code. */
+static int db_rc(unsigned int e)
+{
+	switch (e) {
+	case ER_DUP_ENTRY:
+	case ER_DUP_ENTRY_WITH_KEY_NAME:
+		return ST_CONFLICT;
+	case ER_NO_REFERENCED_ROW:
+	case ER_NO_REFERENCED_ROW_2:
+		return ST_NOTFOUND;
+	default:
+		return ST_ERR;
+	}
+}
+
+/* ------------------------------------------------------------------ connection */
+
+struct store *store_data_conn(struct store *st, int64_t tenant_id)
+{
+	(void)tenant_id;
+	return st;
+}
+
+int db_connect(struct store *st, char *err, size_t errlen)
+{
+	unsigned int timeout = st->connect_timeout;
+	my_bool off = 0;
+	const char *host, *sock;
+	MYSQL *db;
+
+	db = mysql_init(NULL);
+	if (db == NULL) {
+		snprintf(err, errlen, "cannot allocate a MariaDB connection");
+		return -1;
+	}
+	if (mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout) ||
+	    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
+	    mysql_options(db, MYSQL_OPT_RECONNECT, &off) ||
+	    mysql_options(db, MYSQL_INIT_COMMAND, DB_INIT_COMMAND)) {
+		snprintf(err, errlen, "cannot set MariaDB connection options: %s", mysql_error(db));
+		mysql_close(db);
+		return -1;
+	}
+	sock = st->socket[0] ? st->socket : NULL;
+	host = sock ? "localhost" : (st->host[0] ? st->host : "127.0.0.1");
+	if (mysql_real_connect(db, host, st->user, st->password, st->name, sock ? 0 : st->port,
+	                       sock, CLIENT_FOUND_ROWS) == NULL) {
+		if (sock)
+			snprintf(err, errlen, "cannot connect to MariaDB at %s: %s", sock,
+			         mysql_error(db));
+		else
+			snprintf(err, errlen, "cannot connect to MariaDB at %s:%u: %s", host,
+			         st->port, mysql_error(db));
+		mysql_close(db);
+		return -1;
+	}
+	st->db = db;
+	return 0;
+}
+
+void db_disconnect(struct store *st)
+{
+	size_t i;
+
+	/*
+	 * mysql_close detaches the statements first, so closing them afterwards
+	 * only frees memory and sends nothing down a connection that may be dead.
+	 */
+	if (st->db) {
+		mysql_close(st->db);
+		st->db = NULL;
+	}
+	for (i = 0; i < Q__MAX; i++) {
+		if (st->stmt[i]) {
+			mysql_stmt_close(st->stmt[i]);
+			st->stmt[i] = NULL;
+		}
+	}
+	st->in_tx = 0;
+}
+
+/*
+ * Open this thread's connection. Returns the handle, or NULL with a message
+ * (no password in it) in err.
+ */
+struct store *store_open(const struct conf *c, char *err, size_t errlen)
+{
+	struct store *st;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (util_strlcpy(st->host, c->db_host, sizeof(st->host)) ||
+	    util_strlcpy(st->socket, c->db_socket, sizeof(st->socket)) ||
+	    util_strlcpy(st->user, c->db_user, sizeof(st->user)) ||
+	    util_strlcpy(st->password, c->db_password, sizeof(st->password)) ||
+	    util_strlcpy(st->name, c->db_name, sizeof(st->name))) {
+		snprintf(err, errlen, "database settings too long");
+		goto fail;
+	}
+	st->port = c->db_port > 0 ? (unsigned int)c->db_port : 3306;
+	st->connect_timeout = c->db_connect_timeout > 0 ? (unsigned int)c->db_connect_timeout : 5;
+	if (db_connect(st, err, errlen))
+		goto fail;
+	return st;
+fail:
+	sodium_memzero(st->password, sizeof(st->password));
+	free(st);
+	return NULL;
+}
+
+/* Close the connection and free st (NULL is fine); rolls back an open transaction. */
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->in_tx)
+		db_rollback(st);
+	db_disconnect(st);
+	sodium_memzero(st->password, sizeof(st->password));
+	free(st);
+}
+
+/* ST_OK when the database answers, reconnecting once if the connection was lost. */
+int store_ping(struct store *st)
+{
+	char err[512];
+
+	if (st->db && mysql_ping(st->db) == 0)
+		return ST_OK;
+	if (st->in_tx) {
+		log_error("store: store_ping: connection lost inside a transaction");
+		return ST_ERR;
+	}
+	db_disconnect(st);
+	if (db_connect(st, err, sizeof(err))) {
+		log_error("store: store_ping: %s", err);
+		return ST_ERR;
+	}
+	return ST_OK;
+}
+
+/* ------------------------------------------------------------------ parameters */
+
+void db_in_i64(MYSQL_BIND *b, const int64_t *v)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = (void *)v;
+}
+
+void db_in_int(MYSQL_BIND *b, const int *v)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = (void *)v;
+}
+
+void db_in_double(MYSQL_BIND *b, const double *v)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_DOUBLE;
+	b->buffer = (void *)v;
+}
+
+void db_in_strn(MYSQL_BIND *b, const char *s, size_t n, unsigned long *len)
+{
+	memset(b, 0, sizeof(*b));
+	*len = (unsigned long)n;
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+void db_in_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	if (s == NULL) {
+		db_in_null(b);
+		return;
+	}
+	db_in_strn(b, s, strlen(s), len);
+}
+
+void db_in_blob(MYSQL_BIND *b, const void *p, size_t n, unsigned long *len)
+{
+	memset(b, 0, sizeof(*b));
+	*len = (unsigned long)n;
+	b->buffer_type = MYSQL_TYPE_BLOB;
+	b->buffer = (void *)p;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+void db_in_null(MYSQL_BIND *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->buffer_type = MYSQL_TYPE_NULL;
+}
+
+void db_in_i64_or_null(MYSQL_BIND *b, const int64_t *v)
+{
+	if (*v == 0)
+		db_in_null(b);
+	else
+		db_in_i64(b, v);
+}
+
+/* ------------------------------------------------------------------ result columns */
+
+void db_out_init(struct db_out *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+/* Describe the next column; the caller sets the buffer. Aborts on overflow (a programming error).
+ */
+static MYSQL_BIND *db_out_add(struct db_out *o, enum db_col_type t, size_t *idx)
+{
+	MYSQL_BIND *b;
+
+	if (o->n >= DB_MAX_COLS) {
+		log_error("store: more than %d result columns", DB_MAX_COLS);
+		abort();
+	}
+	*idx = o->n++;
+	b = &o->bind[*idx];
+	o->type[*idx] = t;
+	b->length = &o->len[*idx];
+	b->is_null = &o->null[*idx];
+	b->error = &o->err[*idx];
+	return b;
+}
+
+size_t db_out_i64(struct db_out *o, int64_t *v)
+{
+	size_t i;
+	MYSQL_BIND *b = db_out_add(o, DBC_I64, &i);
+
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+	return i;
+}
+
+size_t db_out_int(struct db_out *o, int *v)
+{
+	size_t i;
+	MYSQL_BIND *b = db_out_add(o, DBC_INT, &i);
+
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = v;
+	return i;
+}
+
+size_t db_out_double(struct db_out *o, double *v)
+{
+	size_t i;
+	MYSQL_BIND *b = db_out_add(o, DBC_DOUBLE, &i);
+
+	b->buffer_type = MYSQL_TYPE_DOUBLE;
+	b->buffer = v;
+	return i;
+}
+
+size_t db_out_str(struct db_out *o, char *buf, size_t cap)
+{
+	size_t i;
+	MYSQL_BIND *b = db_out_add(o, DBC_STR, &i);
+
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = buf;
+	b->buffer_length = (unsigned long)(cap - 1); /* room for our NUL */
+	o->cap[i] = cap;
+	return i;
+}
+
+size_t db_out_blob(struct db_out *o, void *buf, size_t cap)
+{
+	size_t i;
+	MYSQL_BIND *b = db_out_add(o, DBC_BLOB, &i);
+
+	b->buffer_type = MYSQL_TYPE_BLOB;
+	b->buffer = buf;
+	b->buffer_length = (unsigned long)cap;
+	o->cap[i] = cap;
+	return i;
+}
+
+size_t db_out_text(struct db_out *o)
+{
+	size_t i;
+	MYSQL_BIND *b = db_out_add(o, DBC_TEXT, &i);
+
+	/* No buffer: the fetch reports the length, db_fetch then reads the column. */
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = NULL;
+	b->buffer_length = 0;
+	return i;
+}
+
+void db_out_free(struct db_out *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++) {
+		free(o->text[i]);
+		o->text[i] = NULL;
+	}
+}
+
+/* ------------------------------------------------------------------ statements */
+
+int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, struct db_out *out,
+            const char *fn)
+{
+	char cerr[512];
+	const char *msg;
+	unsigned int e;
+	MYSQL_STMT *s;
+	int attempt, rc;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (st->db == NULL) {
+			if (st->in_tx) {
+				log_error("store: %s: connection lost inside a transaction", fn);
+				return ST_ERR;
+			}
+			if (db_connect(st, cerr, sizeof(cerr))) {
+				snprintf(st->last_error, sizeof(st->last_error), "%s", cerr);
+				log_error("store: %s: %s", fn, cerr);
+				return ST_ERR;
+			}
+		}
+		s = st->stmt[q];
+		if (s == NULL) {
+			s = mysql_stmt_init(st->db);
+			if (s == NULL) {
+				e = mysql_errno(st->db);
+				msg = mysql_error(st->db);
+				goto fail;
+			}
+			if (mysql_stmt_prepare(s, sql, (unsigned long)strlen(sql))) {
+				e = mysql_stmt_errno(s);
+				/* Keep the message: closing s frees it. */
+				snprintf(cerr, sizeof(cerr), "%s", mysql_stmt_error(s));
+				msg = cerr;
+				mysql_stmt_close(s);
+				goto fail;
+			}
+			st->stmt[q] = s;
+		}
+		mysql_stmt_free_result(s);
+		if (in && mysql_stmt_bind_param(s, in))
+			goto fail_stmt;
+		if (mysql_stmt_execute(s))
+			goto fail_stmt;
+		if (out) {
+			if (mysql_stmt_store_result(s))
+				goto fail_stmt;
+			if (mysql_stmt_bind_result(s, out->bind))
+				goto fail_stmt;
+		}
+		return ST_OK;
+	fail_stmt:
+		e = mysql_stmt_errno(s);
+		msg = mysql_stmt_error(s);
+	fail:
+		snprintf(st->last_error, sizeof(st->last_error), "%s", msg);
+		rc = db_rc(e);
+		if (rc != ST_ERR)
+			return rc;
+		if (db_retryable(e) && !st->in_tx && attempt == 0) {
+			log_warn("store: %s: %s; reconnecting", fn, msg);
+			db_disconnect(st);
+			continue;
+		}
+		log_error("store: %s: %s", fn, msg);
+		return ST_ERR;
+	}
+	return ST_ERR;
+}
+
+int db_fetch(struct store *st, enum db_q q, struct db_out *o, const char *fn)
+{
+	MYSQL_STMT *s = st->stmt[q];
+	MYSQL_BIND b;
+	unsigned long l;
+	size_t i, n;
+	int rc;
+
+	db_out_free(o);
+	rc = mysql_stmt_fetch(s);
+	if (rc == MYSQL_NO_DATA)
+		return 0;
+	if (rc == 1) {
+		log_error("store: %s: %s", fn, mysql_stmt_error(s));
+		return ST_ERR;
+	}
+	/* MYSQL_DATA_TRUNCATED is expected: DBC_TEXT columns are bound without a buffer. */
+	for (i = 0; i < o->n; i++) {
+		switch (o->type[i]) {
+		case DBC_I64:
+			if (o->null[i])
+				*(int64_t *)o->bind[i].buffer = 0;
+			break;
+		case DBC_INT:
+			if (o->null[i])
+				*(int *)o->bind[i].buffer = 0;
+			break;
+		case DBC_DOUBLE:
+			if (o->null[i])
+				*(double *)o->bind[i].buffer = 0;
+			break;
+		case DBC_STR:
+			n = o->null[i] ? 0 : o->len[i];
+			if (n > o->cap[i] - 1)
+				n = o->cap[i] - 1;
+			((char *)o->bind[i].buffer)[n] = '\0';
+			break;
+		case DBC_BLOB:
+			if (o->null[i])
+				o->len[i] = 0;
+			break;
+		case DBC_TEXT:
+			if (o->null[i])
+				break;
+			o->text[i] = malloc((size_t)o->len[i] + 1);
+			if (o->text[i] == NULL) {
+				log_error("store: %s: out of memory", fn);
+				return ST_ERR;
+			}
+			if (o->len[i] > 0) {
+				memset(&b, 0, sizeof(b));
+				b.buffer_type = MYSQL_TYPE_STRING;
+				b.buffer = o->text[i];
+				b.buffer_length = o->len[i] + 1;
+				b.length = &l;
+				if (mysql_stmt_fetch_column(s, &b, (unsigned int)i, 0)) {
+					log_error("store: %s: %s", fn, mysql_stmt_error(s));
+					return ST_ERR;
+				}
+			}
+			o->text[i][o->len[i]] = '\0';
+			break;
+		}
+	}
+	return 1;
+}
+
+void db_end(struct store *st, enum db_q q, struct db_out *out)
+{
+	if (out)
+		db_out_free(out);
+	if (st->stmt[q])
+		mysql_stmt_free_result(st->stmt[q]);
+}
+
+uint64_t db_affected(struct store *st, enum db_q q)
+{
+	return (uint64_t)mysql_stmt_affected_rows(st->stmt[q]);
+}
+
+int64_t db_insert_id(struct store *st, enum db_q q)
+{
+	return (int64_t)mysql_stmt_insert_id(st->stmt[q]);
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+int db_begin(struct store *st, const char *fn)
+{
+	static const char begin[] = "START TRANSACTION";
+	char cerr[512];
+	unsigned int e;
+	int attempt;
+
+	if (st->in_tx) {
+		log_error("store: %s: transaction already open", fn);
+		return ST_ERR;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (st->db == NULL && db_connect(st, cerr, sizeof(cerr))) {
+			log_error("store: %s: %s", fn, cerr);
+			return ST_ERR;
+		}
+		if (mysql_real_query(st->db, begin, sizeof(begin) - 1) == 0) {
+			st->in_tx = 1;
+			return ST_OK;
+		}
+		e = mysql_errno(st->db);
+		if (db_retryable(e) && attempt == 0) {
+			log_warn("store: %s: %s; reconnecting", fn, mysql_error(st->db));
+			db_disconnect(st);
+			continue;
+		}
+		log_error("store: %s: %s", fn, mysql_error(st->db));
+		return ST_ERR;
+	}
+	return ST_ERR;
+}
+
+int db_commit(struct store *st, const char *fn)
+{
+	if (st->db == NULL || mysql_commit(st->db)) {
+		if (st->db)
+			log_error("store: %s: commit: %s", fn, mysql_error(st->db));
+		db_rollback(st);
+		return ST_ERR;
+	}
+	st->in_tx = 0;
+	return ST_OK;
+}
+
+void db_rollback(struct store *st)
+{
+	if (st->db && mysql_rollback(st->db)) {
+		log_warn("store: rollback failed (%s); dropping the connection",
+		         mysql_error(st->db));
+		db_disconnect(st);
+	}
+	st->in_tx = 0;
+}
+
+size_t db_utf8_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}

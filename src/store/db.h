@@ -1,0 +1,186 @@
+/*
+ * db: the store's private plumbing, shared by the files of src/store and nothing else.
+ *
+ * DESIGN
+ * A struct store owns one MariaDB connection and a cache of prepared
+ * statements indexed by enum db_q. Each store file keeps its SQL text next to
+ * the code that uses it and hands it to db_exec(), which prepares it on first
+ * use on this connection and keeps it until the connection goes away.
+ * Parameters and result columns are described with small helpers that fill
+ * MYSQL_BIND arrays, so a query reads as: bind inputs, db_exec, db_fetch
+ * rows, db_end.
+ *
+ * A lost connection (2006/2013) or a statement the server forgot (1243) is
+ * handled in db_exec: outside a transaction it reconnects once, re-prepares
+ * and retries the statement; inside a transaction nothing can be replayed
+ * safely, so it fails and the caller rolls back (db_rollback drops a
+ * connection it cannot restore to a clean state, so the next call starts
+ * fresh).
+ *
+ * Errors are logged here as "store: <function>: <MariaDB message>", never with
+ * bound values: they may be key hashes or ciphertexts.
+ */
+#ifndef AH_STORE_DB_H
+#define AH_STORE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mysql.h>
+
+#include "store/store.h"
+
+/* Prepared statement slots, one per distinct SQL text. */
+enum db_q {
+	Q_MIG_ENSURE,
+	Q_MIG_LIST,
+	Q_MIG_INSERT,
+	Q_TENANT_INSERT,
+	Q_TENANT_GET,
+	Q_TENANT_GET_SLUG,
+	Q_TENANT_LIST,
+	Q_TENANT_SET_STATUS,
+	Q_KEY_AUTH,
+	Q_KEY_INSERT,
+	Q_KEY_GET,
+	Q_KEY_LIST,
+	Q_KEY_REVOKE,
+	Q_KEY_LOCK,
+	Q_KEY_SET_GRACE,
+	Q_KEY_TOUCH,
+	Q_CRED_PUT,
+	Q_CRED_GET,
+	Q_CRED_CLEAR,
+	Q_CRED_LIST,
+	Q_MODEL_GET,
+	Q_MODEL_LIST,
+	Q_AGENT_INSERT,
+	Q_AGENT_GET,
+	Q_AGENT_GET_NAME,
+	Q_AGENT_LIST,
+	Q_SESSION_INSERT,
+	Q_SESSION_GET,
+	Q_SESSION_COUNT,
+	Q_SESSION_MESSAGES,
+	Q_SESSION_LOCK,
+	Q_SESSION_MSG_INSERT,
+	Q_SESSION_BUMP,
+	Q_EXEC_INSERT,
+	Q_EXEC_USAGE,
+	Q_EXEC_GET,
+	Q_EXEC_SEQ,
+	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
+	Q_EXEC_LIST_LAST = Q_EXEC_LIST_FIRST + 31,
+	Q_AUDIT_INSERT,
+	Q__MAX
+};
+
+struct store {
+	MYSQL *db;                /* NULL after a failed reconnect */
+	MYSQL_STMT *stmt[Q__MAX]; /* prepared lazily, NULL until first use */
+	int in_tx;                /* between db_begin and db_commit/db_rollback */
+	char host[256];           /* connection parameters, kept for reconnects */
+	char socket[256];
+	char user[64];
+	char password[256];
+	char name[64];
+	unsigned int port;
+	unsigned int connect_timeout; /* seconds */
+	char last_error[512];         /* message of the last failure, for callers reporting it */
+};
+
+/* Most columns any store query returns (executions has the widest rows). */
+#define DB_MAX_COLS 32
+
+enum db_col_type { DBC_I64, DBC_INT, DBC_DOUBLE, DBC_STR, DBC_BLOB, DBC_TEXT };
+
+/*
+ * The result columns of one query. Fixed columns land in caller buffers;
+ * DBC_TEXT columns are fetched into memory owned here (text[i], NULL for SQL
+ * NULL), valid until the next db_fetch or db_out_free.
+ */
+struct db_out {
+	MYSQL_BIND bind[DB_MAX_COLS];
+	enum db_col_type type[DB_MAX_COLS];
+	unsigned long len[DB_MAX_COLS]; /* length of the value as stored */
+	my_bool null[DB_MAX_COLS];      /* SQL NULL (fixed columns then read as 0 or "") */
+	my_bool err[DB_MAX_COLS];       /* truncation flag set by the connector */
+	size_t cap[DB_MAX_COLS];        /* caller buffer size for DBC_STR/DBC_BLOB */
+	char *text[DB_MAX_COLS];        /* DBC_TEXT values of the current row */
+	size_t n;                       /* columns described */
+};
+
+/* Tenant data lives behind this: today every tenant's data is in the shared database. */
+struct store *store_data_conn(struct store *st, int64_t tenant_id);
+
+/* Connect st using the parameters stored in it; 0, or -1 with err filled. */
+int db_connect(struct store *st, char *err, size_t errlen);
+/* Close every statement and the connection (st stays reusable for db_connect). */
+void db_disconnect(struct store *st);
+
+/* ----------------------------------------------------------- parameters */
+
+void db_in_i64(MYSQL_BIND *b, const int64_t *v);
+void db_in_int(MYSQL_BIND *b, const int *v);
+void db_in_double(MYSQL_BIND *b, const double *v);
+/* A string parameter; s NULL binds SQL NULL. len is storage the bind points at. */
+void db_in_str(MYSQL_BIND *b, const char *s, unsigned long *len);
+/* A string parameter of explicit length (s not NULL). */
+void db_in_strn(MYSQL_BIND *b, const char *s, size_t n, unsigned long *len);
+void db_in_blob(MYSQL_BIND *b, const void *p, size_t n, unsigned long *len);
+void db_in_null(MYSQL_BIND *b);
+/* 0 binds SQL NULL (for optional ids and unix times); otherwise the value. */
+void db_in_i64_or_null(MYSQL_BIND *b, const int64_t *v);
+
+/* ----------------------------------------------------------- result columns */
+
+void db_out_init(struct db_out *o);
+/* Each returns the column index, for reading o->null[i] or o->len[i] after a fetch. */
+size_t db_out_i64(struct db_out *o, int64_t *v);
+size_t db_out_int(struct db_out *o, int *v);
+size_t db_out_double(struct db_out *o, double *v);
+/* NUL-terminated into buf[cap]; longer values are cut (schemas size the buffers). */
+size_t db_out_str(struct db_out *o, char *buf, size_t cap);
+/* Raw bytes into buf[cap]; o->len[i] tells the stored length (> cap means truncated). */
+size_t db_out_blob(struct db_out *o, void *buf, size_t cap);
+/* Any length; o->text[i] after each fetch. */
+size_t db_out_text(struct db_out *o);
+/* Free the DBC_TEXT values of the last row. */
+void db_out_free(struct db_out *o);
+
+/* ----------------------------------------------------------- statements */
+
+/*
+ * Execute the statement in slot q (prepared from sql on first use) with the
+ * parameters in (NULL when it has none). When out is given the result set is
+ * read into client memory (so callbacks may run other queries) and bound to
+ * out. Returns ST_OK, ST_CONFLICT (duplicate key), ST_NOTFOUND (a foreign
+ * key's parent is missing) or ST_ERR (logged with fn). Reconnects and retries
+ * once outside a transaction, as described above.
+ */
+int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, struct db_out *out,
+            const char *fn);
+/* 1 with a row in out, 0 at the end, ST_ERR (logged) on failure. */
+int db_fetch(struct store *st, enum db_q q, struct db_out *out, const char *fn);
+/* Release the result set of q and out's row memory. */
+void db_end(struct store *st, enum db_q q, struct db_out *out);
+/* Rows matched by the last UPDATE/DELETE (the connection uses CLIENT_FOUND_ROWS). */
+uint64_t db_affected(struct store *st, enum db_q q);
+/* AUTO_INCREMENT value of the last INSERT of q. */
+int64_t db_insert_id(struct store *st, enum db_q q);
+
+/* ----------------------------------------------------------- transactions */
+
+/* START TRANSACTION (reconnecting once if the connection is gone); ST_OK or ST_ERR. */
+int db_begin(struct store *st, const char *fn);
+int db_commit(struct store *st, const char *fn);
+/* Roll back; drops the connection when that fails so no half state survives. */
+void db_rollback(struct store *st);
+
+/*
+ * Cut s to at most max bytes without splitting a UTF-8 sequence; returns the
+ * new length. For free-text columns where losing the tail beats losing the row.
+ */
+size_t db_utf8_cut(const char *s, size_t max);
+
+#endif
