@@ -1,0 +1,304 @@
+/*
+ * anthropic.c: the Anthropic Messages API adapter.
+ *
+ * DESIGN
+ * The Messages API keeps system text out of the message list: every system
+ * message is joined (blank line between) into the top-level "system" string,
+ * and the rest are sent as user/assistant turns. Stop reasons are mapped to
+ * OpenAI's names so the host and the tenant see one vocabulary. Prompt usage
+ * counts cache writes and reads too, since they are billed input. Stream
+ * events are dispatched on the JSON "type" field (the SSE event name is the
+ * same word), so either framing works.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "providers/adapters.h"
+#include "providers/pjson.h"
+
+struct anthropic_stream {
+	struct buf text;       /* assistant text so far */
+	char finish[32];       /* mapped stop_reason, "" until seen */
+	struct ah_usage usage; /* from message_start and message_delta */
+};
+
+/* OpenAI-style finish_reason for an Anthropic stop_reason. */
+static const char *anthropic_finish(const char *stop)
+{
+	static const struct {
+		const char *from, *to;
+	} map[] = {
+	    {"end_turn", "stop"},       {"stop_sequence", "stop"},     {"max_tokens", "length"},
+	    {"tool_use", "tool_calls"}, {"refusal", "content_filter"}, {"pause_turn", "stop"},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (strcmp(stop, map[i].from) == 0)
+			return map[i].to;
+	return "stop";
+}
+
+/* Input tokens of a usage object, cache writes and reads included. */
+static int64_t anthropic_input(const json_t *usage)
+{
+	return pjson_int(usage, "input_tokens") + pjson_int(usage, "cache_creation_input_tokens") +
+	       pjson_int(usage, "cache_read_input_tokens");
+}
+
+/* Build POST {base}/v1/messages. 0, or -1 with res->error_* set. */
+static int anthropic_build(const struct ah_call *call, struct ah_http_request *out,
+                           struct ah_result *res)
+{
+	json_t *body = NULL, *msgs, *m;
+	struct buf sys = BUF_INIT;
+	const char *role;
+	size_t i, n_turns = 0;
+	int rc = -1;
+
+	if (call->model == NULL || call->model[0] == '\0')
+		return pjson_fail(res, "provider_error", "anthropic: a model is required");
+	if (pjson_set_url(out, res, "%s/v1/messages", call->base_url) != 0 ||
+	    pjson_add_header(out, res, "content-type: application/json") != 0 ||
+	    pjson_add_header(out, res, "anthropic-version: 2023-06-01") != 0)
+		goto out;
+	if (call->api_key != NULL && call->api_key[0] != '\0' &&
+	    pjson_add_header(out, res, "x-api-key: %s", call->api_key) != 0)
+		goto out;
+	if (call->stream && pjson_add_header(out, res, "accept: text/event-stream") != 0)
+		goto out;
+
+	body = json_object();
+	msgs = json_array();
+	if (body == NULL || msgs == NULL || json_object_set_new(body, "messages", msgs) != 0)
+		goto nomem;
+	for (i = 0; i < call->n_messages; i++) {
+		role = call->messages[i].role;
+		if (strcmp(role, "system") == 0) {
+			if ((sys.len > 0 && buf_puts(&sys, "\n\n") != 0) ||
+			    buf_puts(&sys, call->messages[i].content) != 0)
+				goto nomem;
+			continue;
+		}
+		m = json_pack("{s:s, s:s}", "role",
+		              strcmp(role, "assistant") == 0 ? "assistant" : "user", "content",
+		              call->messages[i].content);
+		if (m == NULL || json_array_append_new(msgs, m) != 0)
+			goto nomem;
+		n_turns++;
+	}
+	if (n_turns == 0) {
+		rc = pjson_fail(res, "provider_error",
+		                "anthropic: at least one user or assistant message is required");
+		goto out;
+	}
+	if (json_object_set_new(body, "model", json_string(call->model)) != 0 ||
+	    json_object_set_new(body, "max_tokens", json_integer(call->max_tokens)) != 0 ||
+	    pjson_add_sampling(body, call, "temperature", "top_p") != 0)
+		goto nomem;
+	if (sys.len > 0 && json_object_set_new(body, "system", json_string(buf_str(&sys))) != 0)
+		goto nomem;
+	if (call->stream && json_object_set_new(body, "stream", json_true()) != 0)
+		goto nomem;
+	rc = pjson_set_body(out, body, res);
+	goto out;
+nomem:
+	rc = pjson_fail(res, "provider_error",
+	                "anthropic: cannot build the request (out of memory or invalid UTF-8)");
+out:
+	buf_free(&sys);
+	json_decref(body);
+	return rc;
+}
+
+/* Parse a whole Messages response (or an error body). 0, or -1 with res->error_* set. */
+static int anthropic_parse(const struct ah_call *call, int status, const char *body, size_t len,
+                           struct ah_result *res)
+{
+	json_t *root = NULL, *content, *block, *usage;
+	struct buf text = BUF_INIT;
+	const char *t, *stop, *emsg;
+	size_t i;
+	int rc = -1;
+
+	(void)call;
+	res->upstream_status = status;
+	if (status >= 400)
+		return pjson_http_error("anthropic", status, body, len, res);
+	root = pjson_parse(body, len);
+	if (!json_is_object(root)) {
+		rc = pjson_fail(res, "upstream_bad_response",
+		                "anthropic: response is not a JSON object");
+		goto out;
+	}
+	if ((emsg = pjson_error_message(root)) != NULL) {
+		rc = pjson_fail(res, "upstream_error", "anthropic upstream error: %s", emsg);
+		goto out;
+	}
+	content = json_object_get(root, "content");
+	if (!json_is_array(content)) {
+		rc = pjson_fail(res, "upstream_bad_response", "anthropic: response has no content");
+		goto out;
+	}
+	json_array_foreach(content, i, block)
+	{
+		t = pjson_str(block, "type");
+		if (t == NULL || strcmp(t, "text") != 0 || (t = pjson_str(block, "text")) == NULL)
+			continue;
+		if (buf_puts(&text, t) != 0) {
+			rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+			goto out;
+		}
+	}
+	if (pjson_set_text(res, buf_str(&text), text.len) != 0)
+		goto out;
+	stop = pjson_str(root, "stop_reason");
+	pjson_set_finish(res, anthropic_finish(stop != NULL ? stop : "end_turn"));
+	usage = pjson_obj(root, "usage");
+	if (usage != NULL) {
+		res->usage.prompt_tokens = anthropic_input(usage);
+		res->usage.completion_tokens = pjson_int(usage, "output_tokens");
+		res->usage.have = 1;
+	}
+	rc = 0;
+out:
+	buf_free(&text);
+	json_decref(root);
+	return rc;
+}
+
+/* Parse the error body of a failed streamed call. Always -1. */
+static int anthropic_parse_error(int status, const char *body, size_t len, struct ah_result *res)
+{
+	return pjson_http_error("anthropic", status, body, len, res);
+}
+
+/* New stream state, or NULL when memory runs out. */
+static void *anthropic_stream_begin(const struct ah_call *call)
+{
+	struct anthropic_stream *s = calloc(1, sizeof(*s));
+
+	(void)call;
+	if (s != NULL)
+		buf_init(&s->text);
+	return s;
+}
+
+/* Reason code for an in-stream error event's error.type. */
+static const char *anthropic_error_code(const char *type)
+{
+	if (type == NULL)
+		return "upstream_error";
+	if (strcmp(type, "rate_limit_error") == 0)
+		return "upstream_rate_limited";
+	if (strcmp(type, "authentication_error") == 0 || strcmp(type, "permission_error") == 0)
+		return "upstream_auth_failed";
+	if (strcmp(type, "overloaded_error") == 0)
+		return "upstream_unavailable";
+	return "upstream_error";
+}
+
+/* One Messages stream event; see provider.h for the return values. */
+static int anthropic_stream_event(void *state, const char *event, const char *data, size_t len,
+                                  ah_emit_fn emit, void *emit_ctx, struct ah_result *res)
+{
+	struct anthropic_stream *s = state;
+	json_t *root, *obj, *usage;
+	const char *type, *piece, *stop, *emsg;
+	int rc = 0;
+
+	root = pjson_parse(data, len);
+	if (!json_is_object(root)) {
+		rc =
+		    pjson_fail(res, "upstream_bad_response", "anthropic: stream event is not JSON");
+		goto out;
+	}
+	type = pjson_str(root, "type");
+	if (type == NULL)
+		type = event;
+	if (strcmp(type, "message_start") == 0) {
+		usage = pjson_obj(pjson_obj(root, "message"), "usage");
+		if (usage != NULL) {
+			s->usage.prompt_tokens = anthropic_input(usage);
+			s->usage.completion_tokens = pjson_int(usage, "output_tokens");
+			s->usage.have = 1;
+		}
+	} else if (strcmp(type, "content_block_delta") == 0) {
+		obj = pjson_obj(root, "delta");
+		piece = pjson_str(obj, "type");
+		if (piece == NULL || strcmp(piece, "text_delta") != 0)
+			goto out;
+		piece = pjson_str(obj, "text");
+		if (piece == NULL || piece[0] == '\0')
+			goto out;
+		if (buf_puts(&s->text, piece) != 0) {
+			rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+			goto out;
+		}
+		if (emit != NULL && emit(emit_ctx, piece, strlen(piece)) != 0)
+			rc = 2;
+	} else if (strcmp(type, "message_delta") == 0) {
+		stop = pjson_str(pjson_obj(root, "delta"), "stop_reason");
+		if (stop != NULL)
+			util_strlcpy(s->finish, anthropic_finish(stop), sizeof(s->finish));
+		usage = pjson_obj(root, "usage");
+		if (usage != NULL) {
+			/* output_tokens here is cumulative for the whole message. */
+			s->usage.completion_tokens = pjson_int(usage, "output_tokens");
+			if (json_object_get(usage, "input_tokens") != NULL)
+				s->usage.prompt_tokens = anthropic_input(usage);
+			s->usage.have = 1;
+		}
+	} else if (strcmp(type, "message_stop") == 0) {
+		rc = 1;
+	} else if (strcmp(type, "error") == 0) {
+		obj = pjson_obj(root, "error");
+		emsg = pjson_str(obj, "message");
+		rc = pjson_fail(res, anthropic_error_code(pjson_str(obj, "type")),
+		                "anthropic upstream error: %s", emsg != NULL ? emsg : "unknown");
+	}
+	/* ping, content_block_start, content_block_stop and new event types need nothing. */
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Hand the gathered text, finish_reason and usage to res; free the state. */
+static void anthropic_stream_end(void *state, struct ah_result *res)
+{
+	struct anthropic_stream *s = state;
+
+	if (s == NULL)
+		return;
+	free(res->text);
+	res->text = buf_steal(&s->text);
+	if (s->finish[0] != '\0')
+		pjson_set_finish(res, s->finish);
+	res->usage = s->usage;
+	free(s);
+}
+
+static const struct ah_provider anthropic_adapter = {
+    .abi_version = AH_PROVIDER_ABI_VERSION,
+    .struct_size = sizeof(struct ah_provider),
+    .name = "anthropic",
+    .flags = 0,
+    .build_request = anthropic_build,
+    .parse_response = anthropic_parse,
+    .stream_begin = anthropic_stream_begin,
+    .stream_event = anthropic_stream_event,
+    .stream_end = anthropic_stream_end,
+    .parse_error = anthropic_parse_error,
+    .generate = NULL,
+};
+
+const struct ah_provider *provider_anthropic_adapter(void)
+{
+	return &anthropic_adapter;
+}

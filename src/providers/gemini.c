@@ -1,0 +1,309 @@
+/*
+ * gemini.c: the Google Gemini generateContent adapter.
+ *
+ * DESIGN
+ * The model goes into the URL path, so it is checked against a strict
+ * character set first (a model id must not be able to change the path or
+ * add a query); the key travels only in the x-goog-api-key header, never in
+ * the URL, so it cannot leak through logs of URLs. Streaming uses
+ * :streamGenerateContent?alt=sse, where every event is a complete
+ * GenerateContentResponse carrying the next piece of text; the last ones
+ * carry finishReason and usageMetadata. There is no end marker, so the
+ * stream is complete when the transfer ends after a finishReason (upstream.c
+ * treats a finish_reason as completion). Parts marked "thought" are model
+ * reasoning, not answer text, and are skipped.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "providers/adapters.h"
+#include "providers/pjson.h"
+
+struct gemini_stream {
+	struct buf text;       /* answer text so far */
+	char finish[32];       /* mapped finishReason, "" until seen */
+	struct ah_usage usage; /* latest usageMetadata */
+};
+
+/* OpenAI-style finish_reason for a Gemini finishReason. */
+static const char *gemini_finish(const char *fr)
+{
+	static const struct {
+		const char *from, *to;
+	} map[] = {
+	    {"STOP", "stop"},
+	    {"MAX_TOKENS", "length"},
+	    {"SAFETY", "content_filter"},
+	    {"RECITATION", "content_filter"},
+	    {"BLOCKLIST", "content_filter"},
+	    {"PROHIBITED_CONTENT", "content_filter"},
+	    {"SPII", "content_filter"},
+	    {"IMAGE_SAFETY", "content_filter"},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (strcmp(fr, map[i].from) == 0)
+			return map[i].to;
+	return "stop";
+}
+
+/* The model id without a leading "models/", or NULL when it has characters unsafe in a path. */
+static const char *gemini_model(const char *model)
+{
+	const char *p;
+
+	if (model == NULL)
+		return NULL;
+	if (strncmp(model, "models/", 7) == 0)
+		model += 7;
+	if (model[0] == '\0' || model[0] == '.')
+		return NULL;
+	for (p = model; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return NULL;
+	return model;
+}
+
+/* Append {"role":role,"parts":[{"text":text}]} to contents. 0 or -1. */
+static int gemini_add_content(json_t *contents, const char *role, const char *text)
+{
+	json_t *c = json_pack("{s:s, s:[{s:s}]}", "role", role, "parts", "text", text);
+
+	if (c == NULL || json_array_append_new(contents, c) != 0)
+		return -1;
+	return 0;
+}
+
+/* Build POST {base}/v1beta/models/{model}:generateContent. 0, or -1 with res->error_* set. */
+static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
+                        struct ah_result *res)
+{
+	json_t *body = NULL, *contents, *gen, *si;
+	struct buf sys = BUF_INIT;
+	const char *model = gemini_model(call->model), *role;
+	size_t i;
+	int rc = -1;
+
+	if (model == NULL)
+		return pjson_fail(res, "provider_error",
+		                  "gemini: the model id must be letters, digits, '-', '_' or '.'");
+	if (pjson_set_url(out, res, "%s/v1beta/models/%s:%s", call->base_url, model,
+	                  call->stream ? "streamGenerateContent?alt=sse" : "generateContent") !=
+	        0 ||
+	    pjson_add_header(out, res, "Content-Type: application/json") != 0)
+		goto out;
+	if (call->api_key != NULL && call->api_key[0] != '\0' &&
+	    pjson_add_header(out, res, "x-goog-api-key: %s", call->api_key) != 0)
+		goto out;
+	if (call->stream && pjson_add_header(out, res, "Accept: text/event-stream") != 0)
+		goto out;
+
+	body = json_object();
+	contents = json_array();
+	if (body == NULL || contents == NULL ||
+	    json_object_set_new(body, "contents", contents) != 0)
+		goto nomem;
+	for (i = 0; i < call->n_messages; i++) {
+		role = call->messages[i].role;
+		if (strcmp(role, "system") == 0) {
+			if ((sys.len > 0 && buf_puts(&sys, "\n\n") != 0) ||
+			    buf_puts(&sys, call->messages[i].content) != 0)
+				goto nomem;
+			continue;
+		}
+		if (gemini_add_content(contents, strcmp(role, "assistant") == 0 ? "model" : "user",
+		                       call->messages[i].content) != 0)
+			goto nomem;
+	}
+	if (json_array_size(contents) == 0) {
+		rc = pjson_fail(res, "provider_error",
+		                "gemini: at least one user or assistant message is required");
+		goto out;
+	}
+	if (sys.len > 0) {
+		si = json_pack("{s:[{s:s}]}", "parts", "text", buf_str(&sys));
+		if (si == NULL || json_object_set_new(body, "systemInstruction", si) != 0)
+			goto nomem;
+	}
+	gen = json_pack("{s:i}", "maxOutputTokens", call->max_tokens);
+	if (gen == NULL || json_object_set_new(body, "generationConfig", gen) != 0 ||
+	    pjson_add_sampling(gen, call, "temperature", "topP") != 0)
+		goto nomem;
+	rc = pjson_set_body(out, body, res);
+	goto out;
+nomem:
+	rc = pjson_fail(res, "provider_error",
+	                "gemini: cannot build the request (out of memory or invalid UTF-8)");
+out:
+	buf_free(&sys);
+	json_decref(body);
+	return rc;
+}
+
+/*
+ * Take text, finishReason and usageMetadata from one GenerateContentResponse.
+ * 0, or -1 with res->error_* set.
+ */
+static int gemini_take(const json_t *root, struct buf *text, char *finish, size_t fcap,
+                       struct ah_usage *usage, struct ah_result *res)
+{
+	json_t *cand, *parts, *part, *um, *pf;
+	const char *t, *fr;
+	size_t i;
+
+	cand = pjson_first(root, "candidates");
+	parts = json_object_get(pjson_obj(cand, "content"), "parts");
+	if (json_is_array(parts)) {
+		json_array_foreach(parts, i, part)
+		{
+			if (json_is_true(json_object_get(part, "thought")))
+				continue;
+			t = pjson_str(part, "text");
+			if (t != NULL && buf_puts(text, t) != 0)
+				return pjson_fail(res, "provider_error", "gemini: out of memory");
+		}
+	}
+	fr = pjson_str(cand, "finishReason");
+	if (fr != NULL)
+		util_strlcpy(finish, gemini_finish(fr), fcap);
+	/* A prompt blocked before generation has no candidates, only promptFeedback. */
+	pf = pjson_obj(root, "promptFeedback");
+	if (cand == NULL && pjson_str(pf, "blockReason") != NULL)
+		util_strlcpy(finish, "content_filter", fcap);
+	um = pjson_obj(root, "usageMetadata");
+	if (um != NULL) {
+		usage->prompt_tokens = pjson_int(um, "promptTokenCount");
+		/* Thinking tokens are billed as output. */
+		usage->completion_tokens =
+		    pjson_int(um, "candidatesTokenCount") + pjson_int(um, "thoughtsTokenCount");
+		usage->have = 1;
+	}
+	return 0;
+}
+
+/* Parse a whole GenerateContentResponse (or an error body). 0, or -1 with res->error_* set. */
+static int gemini_parse(const struct ah_call *call, int status, const char *body, size_t len,
+                        struct ah_result *res)
+{
+	json_t *root = NULL;
+	struct buf text = BUF_INIT;
+	char finish[32] = "";
+	const char *emsg;
+	int rc = -1;
+
+	(void)call;
+	res->upstream_status = status;
+	if (status >= 400)
+		return pjson_http_error("gemini", status, body, len, res);
+	root = pjson_parse(body, len);
+	if (!json_is_object(root)) {
+		rc = pjson_fail(res, "upstream_bad_response",
+		                "gemini: response is not a JSON object");
+		goto out;
+	}
+	if ((emsg = pjson_error_message(root)) != NULL) {
+		rc = pjson_fail(res, "upstream_error", "gemini upstream error: %s", emsg);
+		goto out;
+	}
+	if (pjson_first(root, "candidates") == NULL && pjson_obj(root, "promptFeedback") == NULL) {
+		rc = pjson_fail(res, "upstream_bad_response", "gemini: response has no candidates");
+		goto out;
+	}
+	if (gemini_take(root, &text, finish, sizeof(finish), &res->usage, res) != 0 ||
+	    pjson_set_text(res, buf_str(&text), text.len) != 0)
+		goto out;
+	pjson_set_finish(res, finish[0] != '\0' ? finish : "stop");
+	rc = 0;
+out:
+	buf_free(&text);
+	json_decref(root);
+	return rc;
+}
+
+/* Parse the error body of a failed streamed call. Always -1. */
+static int gemini_parse_error(int status, const char *body, size_t len, struct ah_result *res)
+{
+	return pjson_http_error("gemini", status, body, len, res);
+}
+
+/* New stream state, or NULL when memory runs out. */
+static void *gemini_stream_begin(const struct ah_call *call)
+{
+	struct gemini_stream *s = calloc(1, sizeof(*s));
+
+	(void)call;
+	if (s != NULL)
+		buf_init(&s->text);
+	return s;
+}
+
+/* One alt=sse event (a full GenerateContentResponse); see provider.h for the return values. */
+static int gemini_stream_event(void *state, const char *event, const char *data, size_t len,
+                               ah_emit_fn emit, void *emit_ctx, struct ah_result *res)
+{
+	struct gemini_stream *s = state;
+	json_t *root;
+	const char *emsg;
+	size_t before = s->text.len;
+	int rc = 0;
+
+	(void)event;
+	root = pjson_parse(data, len);
+	if (!json_is_object(root)) {
+		rc = pjson_fail(res, "upstream_bad_response", "gemini: stream event is not JSON");
+		goto out;
+	}
+	if ((emsg = pjson_error_message(root)) != NULL) {
+		rc = pjson_fail(res, "upstream_error", "gemini upstream error: %s", emsg);
+		goto out;
+	}
+	rc = gemini_take(root, &s->text, s->finish, sizeof(s->finish), &s->usage, res);
+	if (rc == 0 && s->text.len > before && emit != NULL &&
+	    emit(emit_ctx, s->text.data + before, s->text.len - before) != 0)
+		rc = 2;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Hand the gathered text, finish_reason and usage to res; free the state. */
+static void gemini_stream_end(void *state, struct ah_result *res)
+{
+	struct gemini_stream *s = state;
+
+	if (s == NULL)
+		return;
+	free(res->text);
+	res->text = buf_steal(&s->text);
+	if (s->finish[0] != '\0')
+		pjson_set_finish(res, s->finish);
+	res->usage = s->usage;
+	free(s);
+}
+
+static const struct ah_provider gemini_adapter = {
+    .abi_version = AH_PROVIDER_ABI_VERSION,
+    .struct_size = sizeof(struct ah_provider),
+    .name = "gemini",
+    .flags = 0,
+    .build_request = gemini_build,
+    .parse_response = gemini_parse,
+    .stream_begin = gemini_stream_begin,
+    .stream_event = gemini_stream_event,
+    .stream_end = gemini_stream_end,
+    .parse_error = gemini_parse_error,
+    .generate = NULL,
+};
+
+const struct ah_provider *provider_gemini_adapter(void)
+{
+	return &gemini_adapter;
+}

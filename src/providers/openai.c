@@ -1,0 +1,228 @@
+/*
+ * openai.c: the OpenAI-compatible chat completions adapter.
+ *
+ * DESIGN
+ * One adapter serves every upstream speaking POST {base}/chat/completions:
+ * OpenAI, DeepSeek, Mistral, OpenRouter, Ollama and vLLM differ only in base
+ * URL and key, which the registry holds per instance. Streaming asks for
+ * stream_options.include_usage so the final chunk carries real usage; servers
+ * that ignore it simply leave usage to the host's estimate. Compatible
+ * servers vary in what they put in chunks, so unknown fields are ignored and
+ * only a malformed JSON chunk is an error.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "providers/adapters.h"
+#include "providers/pjson.h"
+
+struct openai_stream {
+	struct buf text;       /* assistant text so far */
+	char finish[32];       /* finish_reason seen, "" until then */
+	struct ah_usage usage; /* usage chunk, when sent */
+};
+
+/* Read an OpenAI usage object into u (u->have = 1 when it is an object). */
+static void openai_usage(const json_t *usage, struct ah_usage *u)
+{
+	if (!json_is_object(usage))
+		return;
+	u->prompt_tokens = pjson_int(usage, "prompt_tokens");
+	u->completion_tokens = pjson_int(usage, "completion_tokens");
+	u->have = 1;
+}
+
+/* Build POST {base}/chat/completions. 0, or -1 with res->error_* set. */
+static int openai_build(const struct ah_call *call, struct ah_http_request *out,
+                        struct ah_result *res)
+{
+	json_t *body = NULL, *msgs, *m, *opts;
+	size_t i;
+	int rc = -1;
+
+	if (call->model == NULL || call->model[0] == '\0')
+		return pjson_fail(res, "provider_error", "openai: a model is required");
+	if (pjson_set_url(out, res, "%s/chat/completions", call->base_url) != 0)
+		goto out;
+	if (pjson_add_header(out, res, "Content-Type: application/json") != 0)
+		goto out;
+	if (call->api_key != NULL && call->api_key[0] != '\0' &&
+	    pjson_add_header(out, res, "Authorization: Bearer %s", call->api_key) != 0)
+		goto out;
+	if (call->stream && pjson_add_header(out, res, "Accept: text/event-stream") != 0)
+		goto out;
+
+	body = json_object();
+	msgs = json_array();
+	if (body == NULL || msgs == NULL || json_object_set_new(body, "messages", msgs) != 0)
+		goto nomem;
+	if (json_object_set_new(body, "model", json_string(call->model)) != 0)
+		goto nomem;
+	for (i = 0; i < call->n_messages; i++) {
+		m = json_pack("{s:s, s:s}", "role", call->messages[i].role, "content",
+		              call->messages[i].content);
+		if (m == NULL || json_array_append_new(msgs, m) != 0)
+			goto nomem;
+	}
+	if (json_object_set_new(body, "max_tokens", json_integer(call->max_tokens)) != 0 ||
+	    pjson_add_sampling(body, call, "temperature", "top_p") != 0)
+		goto nomem;
+	if (call->stream) {
+		opts = json_pack("{s:b}", "include_usage", 1);
+		if (json_object_set_new(body, "stream", json_true()) != 0 || opts == NULL ||
+		    json_object_set_new(body, "stream_options", opts) != 0)
+			goto nomem;
+	}
+	rc = pjson_set_body(out, body, res);
+	goto out;
+nomem:
+	rc = pjson_fail(res, "provider_error",
+	                "openai: cannot build the request (out of memory or invalid UTF-8)");
+out:
+	json_decref(body);
+	return rc;
+}
+
+/* Parse a whole chat.completion (or an error body). 0, or -1 with res->error_* set. */
+static int openai_parse(const struct ah_call *call, int status, const char *body, size_t len,
+                        struct ah_result *res)
+{
+	json_t *root = NULL, *choice, *msg;
+	const char *text, *fr, *emsg;
+	int rc = -1;
+
+	(void)call;
+	res->upstream_status = status;
+	if (status >= 400)
+		return pjson_http_error("openai", status, body, len, res);
+	root = pjson_parse(body, len);
+	if (!json_is_object(root)) {
+		rc = pjson_fail(res, "upstream_bad_response",
+		                "openai: response is not a JSON object");
+		goto out;
+	}
+	if ((emsg = pjson_error_message(root)) != NULL) {
+		rc = pjson_fail(res, "upstream_error", "openai upstream error: %s", emsg);
+		goto out;
+	}
+	choice = pjson_first(root, "choices");
+	msg = pjson_obj(choice, "message");
+	if (msg == NULL) {
+		rc = pjson_fail(res, "upstream_bad_response",
+		                "openai: response has no choices[0].message");
+		goto out;
+	}
+	/* content is null when the model answered with tool calls only. */
+	text = pjson_str(msg, "content");
+	if (text == NULL)
+		text = "";
+	if (pjson_set_text(res, text, strlen(text)) != 0)
+		goto out;
+	fr = pjson_str(choice, "finish_reason");
+	pjson_set_finish(res, fr != NULL ? fr : "stop");
+	openai_usage(json_object_get(root, "usage"), &res->usage);
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Parse the error body of a failed streamed call. Always -1. */
+static int openai_parse_error(int status, const char *body, size_t len, struct ah_result *res)
+{
+	return pjson_http_error("openai", status, body, len, res);
+}
+
+/* New stream state, or NULL when memory runs out. */
+static void *openai_stream_begin(const struct ah_call *call)
+{
+	struct openai_stream *s = calloc(1, sizeof(*s));
+
+	(void)call;
+	if (s != NULL)
+		buf_init(&s->text);
+	return s;
+}
+
+/* One "data:" chunk of a chat.completion.chunk stream; see provider.h for the return values. */
+static int openai_stream_event(void *state, const char *event, const char *data, size_t len,
+                               ah_emit_fn emit, void *emit_ctx, struct ah_result *res)
+{
+	struct openai_stream *s = state;
+	json_t *root, *choice, *delta;
+	const char *piece, *fr, *emsg;
+	int rc = 0;
+
+	(void)event;
+	if (len == 6 && memcmp(data, "[DONE]", 6) == 0)
+		return 1;
+	root = pjson_parse(data, len);
+	if (!json_is_object(root)) {
+		rc = pjson_fail(res, "upstream_bad_response", "openai: stream chunk is not JSON");
+		goto out;
+	}
+	if ((emsg = pjson_error_message(root)) != NULL) {
+		rc = pjson_fail(res, "upstream_error", "openai upstream error: %s", emsg);
+		goto out;
+	}
+	openai_usage(json_object_get(root, "usage"), &s->usage);
+	choice = pjson_first(root, "choices");
+	if (choice == NULL)
+		goto out;
+	fr = pjson_str(choice, "finish_reason");
+	if (fr != NULL)
+		util_strlcpy(s->finish, fr, sizeof(s->finish));
+	delta = pjson_obj(choice, "delta");
+	piece = pjson_str(delta, "content");
+	if (piece == NULL || piece[0] == '\0')
+		goto out;
+	if (buf_puts(&s->text, piece) != 0) {
+		rc = pjson_fail(res, "provider_error", "openai: out of memory reading the stream");
+		goto out;
+	}
+	if (emit != NULL && emit(emit_ctx, piece, strlen(piece)) != 0)
+		rc = 2;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Hand the gathered text, finish_reason and usage to res; free the state. */
+static void openai_stream_end(void *state, struct ah_result *res)
+{
+	struct openai_stream *s = state;
+
+	if (s == NULL)
+		return;
+	free(res->text);
+	res->text = buf_steal(&s->text);
+	if (s->finish[0] != '\0')
+		pjson_set_finish(res, s->finish);
+	res->usage = s->usage;
+	free(s);
+}
+
+static const struct ah_provider openai_adapter = {
+    .abi_version = AH_PROVIDER_ABI_VERSION,
+    .struct_size = sizeof(struct ah_provider),
+    .name = "openai",
+    .flags = 0,
+    .build_request = openai_build,
+    .parse_response = openai_parse,
+    .stream_begin = openai_stream_begin,
+    .stream_event = openai_stream_event,
+    .stream_end = openai_stream_end,
+    .parse_error = openai_parse_error,
+    .generate = NULL,
+};
+
+const struct ah_provider *provider_openai_adapter(void)
+{
+	return &openai_adapter;
+}

@@ -1,0 +1,118 @@
+/*
+ * provider.h: the provider plugin ABI (version 1).
+ *
+ * DESIGN
+ * A provider adapter turns one chat call into its upstream wire format and
+ * the upstream's answer back into text and usage. It does no I/O itself: the
+ * host (upstream.c) owns libcurl, timeouts, SSE framing and cancellation, so
+ * every adapter gets the same behaviour on slow, cut or failing upstreams.
+ * Local providers (mock) set AH_PROVIDER_LOCAL and implement generate().
+ *
+ * Built-in adapters and plugins loaded from .so files use the same struct.
+ * A plugin exports
+ *     const struct ah_provider *ah_provider_entry(void);
+ * and is refused unless abi_version == AH_PROVIDER_ABI_VERSION and
+ * struct_size >= sizeof(struct ah_provider) of the host.
+ *
+ * Memory: strings a provider returns in struct ah_http_request and
+ * struct ah_result are malloc'd by the provider and freed by the host with
+ * free(). Input strings belong to the host and live for the call.
+ * Provider code must be thread-safe: many calls run at once.
+ */
+#ifndef AH_PROVIDER_H
+#define AH_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AH_PROVIDER_ABI_VERSION 1
+#define AH_PROVIDER_LOCAL 0x1 /* no HTTP: the host calls generate() */
+
+struct ah_message {
+	const char *role;    /* "system" | "user" | "assistant" */
+	const char *content; /* UTF-8 text */
+};
+
+struct ah_call {
+	const char *model;                 /* upstream model id */
+	const struct ah_message *messages; /* in order; system messages included */
+	size_t n_messages;
+	int has_temperature;
+	double temperature;
+	int has_top_p;
+	double top_p;
+	int max_tokens;          /* > 0, always set by the host */
+	int stream;              /* 1 = ask the upstream to stream */
+	const char *base_url;    /* instance base URL, no trailing slash */
+	const char *api_key;     /* credential for this call; "" when none */
+	const char *request_id;  /* for upstream tracing headers */
+	int mock_latency_ms;     /* mock only: configured latency */
+	int mock_stream_delay_ms;/* mock only: delay between chunks */
+};
+
+struct ah_usage {
+	int64_t prompt_tokens;
+	int64_t completion_tokens;
+	int have;                /* 1 when the upstream reported usage */
+};
+
+#define AH_MAX_HEADERS 16
+
+struct ah_http_request {
+	char *url;                         /* malloc'd */
+	char *headers[AH_MAX_HEADERS];     /* "Name: value", malloc'd */
+	size_t n_headers;
+	char *body;                        /* malloc'd JSON */
+	size_t body_len;
+};
+
+struct ah_result {
+	char *text;              /* malloc'd full assistant text ("" allowed); NULL on error */
+	char finish_reason[32];  /* "stop" | "length" | "content_filter" | ... (OpenAI names) */
+	struct ah_usage usage;
+	char error_code[48];     /* reason_code when the call failed, "" otherwise */
+	char error_message[256]; /* safe to show to the tenant: no credentials */
+	int upstream_status;     /* HTTP status from upstream, 0 if none */
+};
+
+/*
+ * Streaming text sink. Returns 0 to continue, non-zero to stop the call
+ * (client gone, limit reached); the provider then returns promptly.
+ */
+typedef int (*ah_emit_fn)(void *ctx, const char *text, size_t len);
+
+struct ah_provider {
+	uint32_t abi_version;    /* AH_PROVIDER_ABI_VERSION */
+	uint32_t struct_size;    /* sizeof(struct ah_provider) when built */
+	const char *name;        /* adapter name: "openai", "anthropic", "gemini", "mock", ... */
+	uint32_t flags;          /* AH_PROVIDER_LOCAL */
+
+	/* HTTP providers: build the request (URL, headers incl. auth, JSON body). 0 or -1 + res->error_*. */
+	int (*build_request)(const struct ah_call *call, struct ah_http_request *out,
+			     struct ah_result *res);
+	/* HTTP providers, non-streamed: parse the whole response (any status). 0 ok, -1 failed (res->error_* set). */
+	int (*parse_response)(const struct ah_call *call, int http_status, const char *body,
+			      size_t len, struct ah_result *res);
+	/* HTTP providers, streamed: per-call state. */
+	void *(*stream_begin)(const struct ah_call *call);
+	/*
+	 * One SSE event (event name or "" , data payload). Emit text deltas through
+	 * emit. Returns 0 to continue, 1 when the stream is complete, -1 on a
+	 * protocol or upstream error (res->error_* set), or emit's non-zero result
+	 * passed through as 2 (stopped by the host).
+	 */
+	int (*stream_event)(void *state, const char *event, const char *data, size_t len,
+			    ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
+	/* Fill res with text, finish_reason and usage gathered so far; free state. */
+	void (*stream_end)(void *state, struct ah_result *res);
+	/* Parse an error body of a failed streamed call (status >= 400). May be NULL: parse_response is used. */
+	int (*parse_error)(int http_status, const char *body, size_t len, struct ah_result *res);
+
+	/* Local providers: produce the answer, streaming through emit when call->stream. */
+	int (*generate)(const struct ah_call *call, ah_emit_fn emit, void *emit_ctx,
+			struct ah_result *res);
+};
+
+typedef const struct ah_provider *(*ah_provider_entry_fn)(void);
+
+#endif

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""fake_upstream.py: a local stand-in for the OpenAI, Anthropic and Gemini APIs.
+
+DESIGN
+Tests of the provider layer need upstreams that speak the exact wire formats,
+fail on demand and never touch the network. This server answers all three
+formats on 127.0.0.1 only, from the Python standard library, and records the
+last model request so a test can assert on the URL, headers and JSON body the
+host really sent.
+
+    python3 tests/fakes/fake_upstream.py --port N
+
+Routes:
+    POST /openai/v1/chat/completions                       (stream: OpenAI SSE + [DONE])
+    POST /anthropic/v1/messages                             (stream: Messages events)
+    POST /gemini/v1beta/models/<model>:generateContent
+    POST /gemini/v1beta/models/<model>:streamGenerateContent?alt=sse
+    GET  /_last     {"path", "headers" (lowercased names), "body"} of the last POST
+    GET  /_health   200
+
+The answer is "fake <provider> reply to: <last user text>"; usage counts words.
+Triggers in the last user text: FAIL500 -> 500, FAIL429 -> 429 (each in the
+provider's error shape), SLOW -> sleep 5 s first, CUT -> stream two chunks and
+close the connection without finishing; NOSTREAM (OpenAI route) -> a plain
+JSON answer even when streaming was asked for. A missing or empty credential header
+gets a 401 in the provider's error shape. Prints "ready" once listening.
+"""
+
+import argparse
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LAST_LOCK = threading.Lock()
+LAST = {"path": None, "headers": {}, "body": None}
+
+
+def words(text):
+    return len(str(text).split())
+
+
+def error_body(provider, status, message):
+    """An error body in the provider's own shape."""
+    if provider == "openai":
+        kind = {401: "invalid_request_error", 429: "rate_limit_exceeded"}.get(status, "server_error")
+        return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    if provider == "anthropic":
+        kind = {401: "authentication_error", 429: "rate_limit_error"}.get(status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    state = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED"}.get(status, "INTERNAL")
+    return {"error": {"code": status, "message": message, "status": state}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-upstream/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # --- plumbing
+
+    def send_json(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_sse(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def sse(self, data, event=None, sep="\n"):
+        out = ""
+        if event:
+            out += "event: " + event + sep
+        out += "data: " + (data if isinstance(data, str) else json.dumps(data)) + sep + sep
+        self.wfile.write(out.encode())
+        self.wfile.flush()
+
+    def do_GET(self):
+        if self.path == "/_health":
+            self.send_json(200, {"status": "ok"})
+        elif self.path == "/_last":
+            with LAST_LOCK:
+                self.send_json(200, LAST)
+        else:
+            self.send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = json.loads(raw.decode() or "null")
+        except ValueError:
+            body = None
+        with LAST_LOCK:
+            LAST["path"] = self.path
+            LAST["headers"] = {k.lower(): v for k, v in self.headers.items()}
+            LAST["body"] = body
+        path = self.path
+        try:
+            if path == "/openai/v1/chat/completions":
+                self.openai(body)
+            elif path == "/anthropic/v1/messages":
+                self.anthropic(body)
+            elif path.startswith("/gemini/v1beta/models/"):
+                self.gemini(path, body)
+            else:
+                self.send_json(404, {"error": {"message": "no such route: " + path}})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def common(self, provider, credential, last_text):
+        """Auth check and triggers. Returns True when the request was answered already."""
+        if not credential:
+            self.send_json(401, error_body(provider, 401, "missing credential"))
+            return True
+        if "SLOW" in last_text:
+            time.sleep(5)
+        if "FAIL500" in last_text:
+            self.send_json(500, error_body(provider, 500, "simulated failure"))
+            return True
+        if "FAIL429" in last_text:
+            self.send_json(429, error_body(provider, 429, "simulated rate limit"))
+            return True
+        return False
+
+    @staticmethod
+    def pieces(answer):
+        parts = answer.split(" ")
+        return [p if i == 0 else " " + p for i, p in enumerate(parts)]
+
+    # --- OpenAI chat completions
+
+    def openai(self, body):
+        body = body if isinstance(body, dict) else {}
+        msgs = body.get("messages") or []
+        last = next((m.get("content", "") for m in reversed(msgs) if m.get("role") == "user"), "")
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if self.common("openai", key, last):
+            return
+        answer = "fake openai reply to: " + last
+        usage = {"prompt_tokens": sum(words(m.get("content", "")) for m in msgs),
+                 "completion_tokens": words(answer)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        model = body.get("model", "")
+        # NOSTREAM: behave like a compatible server that ignores "stream".
+        if not body.get("stream") or "NOSTREAM" in last:
+            self.send_json(200, {
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+                             "finish_reason": "stop"}],
+                "usage": usage})
+            return
+        self.start_sse()
+
+        def chunk(delta, finish=None):
+            return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    "usage": None}
+
+        self.sse(chunk({"role": "assistant", "content": ""}))
+        for i, piece in enumerate(self.pieces(answer)):
+            if "CUT" in last and i == 2:
+                return
+            self.sse(chunk({"content": piece}))
+        self.sse(chunk({}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self.sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                      "choices": [], "usage": usage})
+        self.sse("[DONE]")
+
+    # --- Anthropic messages
+
+    def anthropic(self, body):
+        body = body if isinstance(body, dict) else {}
+        msgs = body.get("messages") or []
+        last = next((m.get("content", "") for m in reversed(msgs) if m.get("role") == "user"), "")
+        if self.common("anthropic", self.headers.get("x-api-key", "").strip(), last):
+            return
+        answer = "fake anthropic reply to: " + last
+        inp = sum(words(m.get("content", "")) for m in msgs) + words(body.get("system", ""))
+        out = words(answer)
+        model = body.get("model", "")
+        if not body.get("stream"):
+            self.send_json(200, {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": answer}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": inp, "output_tokens": out}})
+            return
+        self.start_sse()
+        self.sse({"type": "message_start", "message": {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": inp, "output_tokens": 1}}}, "message_start")
+        self.sse({"type": "content_block_start", "index": 0,
+                  "content_block": {"type": "text", "text": ""}}, "content_block_start")
+        self.sse({"type": "ping"}, "ping")
+        for i, piece in enumerate(self.pieces(answer)):
+            if "CUT" in last and i == 2:
+                return
+            self.sse({"type": "content_block_delta", "index": 0,
+                      "delta": {"type": "text_delta", "text": piece}}, "content_block_delta")
+        self.sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        self.sse({"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                                                     "stop_sequence": None},
+                  "usage": {"output_tokens": out}}, "message_delta")
+        self.sse({"type": "message_stop"}, "message_stop")
+
+    # --- Gemini generateContent
+
+    def gemini(self, path, body):
+        body = body if isinstance(body, dict) else {}
+        tail = path[len("/gemini/v1beta/models/"):]
+        stream = tail.endswith(":streamGenerateContent?alt=sse")
+        if not stream and not tail.endswith(":generateContent"):
+            self.send_json(404, error_body("gemini", 404, "unknown method"))
+            return
+        contents = body.get("contents") or []
+
+        def text_of(c):
+            return "".join(p.get("text", "") for p in (c.get("parts") or []))
+
+        last = next((text_of(c) for c in reversed(contents) if c.get("role") == "user"), "")
+        if self.common("gemini", self.headers.get("x-goog-api-key", "").strip(), last):
+            return
+        answer = "fake gemini reply to: " + last
+        prompt = sum(words(text_of(c)) for c in contents)
+        prompt += words(text_of(body.get("systemInstruction") or {}))
+        out = words(answer)
+        usage = {"promptTokenCount": prompt, "candidatesTokenCount": out,
+                 "totalTokenCount": prompt + out}
+
+        def response(text, finish=None, with_usage=False):
+            cand = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+            if finish:
+                cand["finishReason"] = finish
+            r = {"candidates": [cand], "modelVersion": tail.split(":")[0]}
+            if with_usage:
+                r["usageMetadata"] = usage
+            return r
+
+        if not stream:
+            self.send_json(200, response(answer, "STOP", True))
+            return
+        self.start_sse()
+        pieces = self.pieces(answer)
+        for i, piece in enumerate(pieces):
+            if "CUT" in last and i == 2:
+                return
+            final = i == len(pieces) - 1
+            self.sse(response(piece, "STOP" if final else None, final), sep="\r\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description="fake LLM upstreams for tests")
+    ap.add_argument("--port", type=int, required=True)
+    args = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.daemon_threads = True
+    print("ready", flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
