@@ -1,0 +1,412 @@
+/*
+ * agents.c: per-tenant agents and their runs.
+ *
+ *   GET  /v1/agents               list
+ *   POST /v1/agents               create {name, model, instructions?, temperature?, max_tokens?}
+ *   GET  /v1/agents/{name}        one
+ *   POST /v1/agents/{name}/runs   run {input, session_id?, metadata?, stream?}
+ *
+ * DESIGN
+ * A run is the agent's instructions (as the system message), the session's
+ * history when a session is given (newest RUN_HISTORY messages), then the
+ * input. A successful run appends the turn to the session atomically; a
+ * failed one leaves the session as it was. Streamed runs send named events:
+ * run.created, run.output.delta, then run.completed or run.failed (whose
+ * data is the run object), then "data: [DONE]".
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/util.h"
+#include "exec/execute.h"
+#include "host/http.h"
+#include "host/server.h"
+#include "tenancy/identify.h"
+
+#define RUN_HISTORY 100
+#define RUN_MAX_INPUT (256 * 1024)
+
+static json_t *agent_json(const struct agent *a, const char *provider)
+{
+	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I}", "object", "agent", "id",
+			      (json_int_t)a->id, "name", a->name, "model", a->model, "provider",
+			      provider, "instructions", a->instructions, "created_at",
+			      (json_int_t)a->created_at, "updated_at", (json_int_t)a->updated_at);
+
+	json_object_set_new(o, "temperature",
+			    a->has_temperature ? json_real(a->temperature) : json_null());
+	json_object_set_new(o, "max_tokens",
+			    a->max_tokens > 0 ? json_integer(a->max_tokens) : json_null());
+	return o;
+}
+
+static int agent_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ agents */
+
+struct agents_list_ctx {
+	struct store *st;
+	json_t *data;
+};
+
+static int agents_add(void *ctx, const struct agent *a)
+{
+	struct agents_list_ctx *lc = ctx;
+
+	json_array_append_new(lc->data, agent_json(a, NULL));
+	return 0;
+}
+
+void api_agents_list(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct agents_list_ctx lc = {r->store, json_array()};
+
+	(void)m;
+	if (store_agent_list(r->store, id->tenant_id, agents_add, &lc) != ST_OK) {
+		json_decref(lc.data);
+		resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
+		return;
+	}
+	resp_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", lc.data));
+}
+
+void api_agents_create(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	const char *name, *model, *instructions;
+	struct agent *a = calloc(1, sizeof(*a));
+	struct model md;
+	json_t *body;
+	int64_t mt = 0;
+	int has_mt, rc;
+
+	(void)m;
+	body = req_json_object(r);
+	if (body == NULL || a == NULL) {
+		if (body)
+			resp_error(r, 503, "server_busy", "out of memory");
+		goto out;
+	}
+	if (api_str(r, body, "name", 1, 64, &name) < 0 || api_str(r, body, "model", 1, 127, &model) < 0 ||
+	    api_str(r, body, "instructions", 0, sizeof(a->instructions) - 1, &instructions) < 0 ||
+	    api_num(r, body, "temperature", 0, 2, &a->has_temperature, &a->temperature) < 0 ||
+	    api_int(r, body, "max_tokens", 1, 1000000, &has_mt, &mt) < 0)
+		goto out;
+	if (!agent_name_ok(name)) {
+		resp_error(r, 400, "invalid_request",
+			   "'name' must be 1-64 characters of letters, digits, '_' and '-'");
+		goto out;
+	}
+	rc = store_model_get(r->store, model, &md);
+	if (rc == ST_NOTFOUND) {
+		resp_error(r, 404, "model_not_found", "the model '%s' does not exist", model);
+		goto out;
+	}
+	if (rc != ST_OK)
+		goto unavailable;
+	a->tenant_id = id->tenant_id;
+	util_strlcpy(a->name, name, sizeof(a->name));
+	util_strlcpy(a->model, model, sizeof(a->model));
+	util_strlcpy(a->instructions, instructions ? instructions : "", sizeof(a->instructions));
+	a->max_tokens = has_mt ? (int)mt : 0;
+	rc = store_agent_create(r->store, a, &a->id);
+	if (rc == ST_CONFLICT) {
+		resp_error(r, 409, "conflict", "an agent named '%s' already exists", name);
+		goto out;
+	}
+	if (rc != ST_OK || store_agent_get(r->store, id->tenant_id, a->id, a) != ST_OK)
+		goto unavailable;
+	resp_json(r, 201, agent_json(a, md.provider));
+	goto out;
+unavailable:
+	resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
+out:
+	free(a);
+	json_decref(body);
+}
+
+/* Load the agent named in the path; -1 after sending 404/503. */
+static int agent_load(struct req *r, const struct ident *id, const char *name, struct agent *a)
+{
+	int rc = agent_name_ok(name) ? store_agent_get_by_name(r->store, id->tenant_id, name, a)
+				     : ST_NOTFOUND;
+
+	if (rc == ST_NOTFOUND) {
+		resp_error(r, 404, "not_found", "agent not found");
+		return -1;
+	}
+	if (rc != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
+		return -1;
+	}
+	return 0;
+}
+
+void api_agents_get(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct agent *a = malloc(sizeof(*a));
+	struct model md;
+
+	if (a == NULL) {
+		resp_error(r, 503, "server_busy", "out of memory");
+		return;
+	}
+	if (agent_load(r, id, m->params[0], a) == 0)
+		resp_json(r, 200,
+			  agent_json(a, store_model_get(r->store, a->model, &md) == ST_OK
+						? md.provider
+						: NULL));
+	free(a);
+}
+
+/* ------------------------------------------------------------------ runs */
+
+struct run_ctx {
+	struct req *r;
+	struct ah_message *m;
+	char **owned;
+	size_t n, cap;
+	const struct exec_call *call;
+	const struct agent *agent;
+	int began;
+};
+
+static int run_push(struct run_ctx *rc, const char *role, const char *content)
+{
+	if (rc->n == rc->cap) {
+		size_t cap = rc->cap ? rc->cap * 2 : 8;
+		struct ah_message *m = realloc(rc->m, cap * sizeof(*m));
+		char **o;
+
+		if (m == NULL)
+			return -1;
+		rc->m = m;
+		o = realloc(rc->owned, cap * sizeof(*o));
+		if (o == NULL)
+			return -1;
+		rc->owned = o;
+		rc->cap = cap;
+	}
+	rc->owned[rc->n] = strdup(content);
+	if (rc->owned[rc->n] == NULL)
+		return -1;
+	rc->m[rc->n].role = strcmp(role, "assistant") == 0 ? "assistant"
+			    : strcmp(role, "system") == 0  ? "system"
+							   : "user";
+	rc->m[rc->n].content = rc->owned[rc->n];
+	rc->n++;
+	return 0;
+}
+
+static int run_history(void *ctx, const struct message *msg)
+{
+	return run_push(ctx, msg->role, msg->content);
+}
+
+static void run_ctx_free(struct run_ctx *rc)
+{
+	for (size_t i = 0; i < rc->n; i++)
+		free(rc->owned[i]);
+	free(rc->owned);
+	free(rc->m);
+}
+
+static int run_stream_begin(struct run_ctx *rc)
+{
+	if (rc->began)
+		return 0;
+	rc->began = 1;
+	if (resp_sse_begin(rc->r) < 0)
+		return -1;
+	return resp_sse_json(rc->r, "run.created",
+			     json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", rc->call->id, "object",
+				       "run", "agent", rc->agent->name, "status", "running",
+				       "session_id", rc->call->session_id));
+}
+
+static int run_emit(void *ctx, const char *text, size_t len)
+{
+	struct run_ctx *rc = ctx;
+
+	if (server_stopping())
+		return 1;
+	if (run_stream_begin(rc) < 0)
+		return -1;
+	return resp_sse_json(rc->r, "run.output.delta",
+			     json_pack("{s:s, s:s%}", "run_id", rc->call->id, "delta", text, len));
+}
+
+/* The run as the API shows it, from the call and its outcome. */
+static json_t *run_result_json(struct req *r, const struct ident *id,
+			       const struct exec_call *call, const struct exec_outcome *o)
+{
+	struct execution e;
+
+	memset(&e, 0, sizeof(e));
+	util_strlcpy(e.id, call->id, sizeof(e.id));
+	e.tenant_id = id->tenant_id;
+	util_strlcpy(e.agent_name, call->agent->name, sizeof(e.agent_name));
+	if (call->session_id)
+		util_strlcpy(e.session_id, call->session_id, sizeof(e.session_id));
+	util_strlcpy(e.model, o->model.name, sizeof(e.model));
+	util_strlcpy(e.provider, o->model.provider, sizeof(e.provider));
+	util_strlcpy(e.cred_source, o->cred_source[0] ? o->cred_source : "none",
+		     sizeof(e.cred_source));
+	util_strlcpy(e.status,
+		     o->ok ? "succeeded"
+		     : strcmp(o->reason_code, "client_disconnected") == 0 ? "cancelled"
+									  : "failed",
+		     sizeof(e.status));
+	if (!o->ok)
+		util_strlcpy(e.reason_code, o->reason_code, sizeof(e.reason_code));
+	e.error_message = o->ok ? NULL : o->message;
+	e.stream = call->stream;
+	e.prompt_tokens = o->res.usage.prompt_tokens;
+	e.completion_tokens = o->res.usage.completion_tokens;
+	e.cost_micros = o->cost_micros;
+	e.latency_ms = o->latency_ms;
+	util_strlcpy(e.request_id, r->request_id, sizeof(e.request_id));
+	util_strlcpy(e.finish_reason, o->res.finish_reason, sizeof(e.finish_reason));
+	e.metadata = call->metadata;
+	e.input = call->input;
+	e.output = o->res.text;
+	e.created_at = o->created_at;
+	return api_run_json(&e);
+}
+
+void api_agent_runs_create(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct agent *a = malloc(sizeof(*a));
+	struct run_ctx rc;
+	struct exec_call call;
+	struct exec_outcome out;
+	struct session s;
+	const char *input = NULL, *session_id = NULL;
+	char *metadata = NULL;
+	json_t *body = NULL, *run;
+	int st, streaming = 0;
+
+	(void)m;
+	memset(&rc, 0, sizeof(rc));
+	memset(&call, 0, sizeof(call));
+	if (a == NULL) {
+		resp_error(r, 503, "server_busy", "out of memory");
+		return;
+	}
+	if (agent_load(r, id, m->params[0], a) < 0)
+		goto out;
+	body = req_json_object(r);
+	if (body == NULL)
+		goto out;
+	if (api_str(r, body, "input", 1, RUN_MAX_INPUT, &input) < 0 ||
+	    api_str(r, body, "session_id", 0, 39, &session_id) < 0 ||
+	    api_object_text(r, body, "metadata", 4000, &metadata) < 0 ||
+	    api_bool(r, body, "stream", &call.stream) < 0)
+		goto out;
+	if (session_id) {
+		st = store_session_get(r->store, id->tenant_id, session_id, &s);
+		if (st == ST_NOTFOUND) {
+			resp_error(r, 404, "not_found", "session not found");
+			goto out;
+		}
+		if (st != ST_OK)
+			goto unavailable;
+		if (s.agent_id && s.agent_id != a->id) {
+			resp_error(r, 409, "session_agent_mismatch",
+				   "this session belongs to another agent");
+			goto out;
+		}
+	}
+	if (a->instructions[0] && run_push(&rc, "system", a->instructions) < 0)
+		goto oom;
+	if (session_id && store_session_messages(r->store, id->tenant_id, session_id, RUN_HISTORY,
+						 run_history, &rc) != ST_OK)
+		goto unavailable;
+	if (run_push(&rc, "user", input) < 0)
+		goto oom;
+
+	call.kind = "run";
+	call.model = a->model;
+	call.messages = rc.m;
+	call.n_messages = rc.n;
+	call.agent = a;
+	call.session_id = session_id;
+	call.metadata = metadata;
+	call.input = input;
+	if (exec_resolve(r, a->model, &out) < 0)
+		goto out;
+	exec_prepare(&call);
+	rc.r = r;
+	rc.call = &call;
+	rc.agent = a;
+	if (call.stream) {
+		if (server_stream_acquire() < 0) {
+			resp_error(r, 503, "server_busy",
+				   "too many streams in progress on this server; retry shortly");
+			goto out;
+		}
+		streaming = 1;
+		call.emit = run_emit;
+		call.emit_ctx = &rc;
+	}
+	exec_run(r, id, &call, &out);
+	if (out.ok && session_id &&
+	    store_session_append_turn(r->store, id->tenant_id, session_id, input,
+				      out.res.text ? out.res.text : "", call.id) != ST_OK) {
+		out.ok = 0;
+		out.http_status = 503;
+		util_strlcpy(out.reason_code, "database_unavailable", sizeof(out.reason_code));
+		util_strlcpy(out.message, "the run succeeded but the session could not be updated",
+			     sizeof(out.message));
+	}
+	run = run_result_json(r, id, &call, &out);
+	if (call.stream && (out.ok || rc.began)) {
+		if (run_stream_begin(&rc) == 0) {
+			if (!out.ok)
+				util_strlcpy(r->reason_code, out.reason_code, sizeof(r->reason_code));
+			resp_sse_json(r, out.ok ? "run.completed" : "run.failed", run);
+			resp_sse_send(r, NULL, "[DONE]", 6);
+		} else {
+			json_decref(run);
+		}
+	} else if (out.ok) {
+		resp_json(r, 200, run);
+	} else {
+		json_t *err = resp_error_object(r, out.http_status >= 500 ? "api_error"
+									  : "invalid_request_error",
+						out.reason_code, out.message);
+
+		json_object_set_new(json_object_get(err, "error"), "run_id",
+				    json_string(call.id));
+		json_object_set_new(err, "run", run);
+		util_strlcpy(r->reason_code, out.reason_code, sizeof(r->reason_code));
+		resp_json(r, out.http_status == 499 ? 400 : out.http_status, err);
+	}
+	exec_outcome_free(&out);
+	goto out;
+oom:
+	resp_error(r, 503, "server_busy", "out of memory");
+	goto out;
+unavailable:
+	resp_error(r, 503, "database_unavailable", "the store is unavailable");
+out:
+	if (streaming)
+		server_stream_release();
+	run_ctx_free(&rc);
+	free(metadata);
+	free(a);
+	json_decref(body);
+}

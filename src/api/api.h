@@ -1,0 +1,55 @@
+/*
+ * api: the tenant API handlers, one file per resource.
+ *
+ * Every handler receives the identified caller (id) and reads or writes only
+ * that tenant's objects through the store; the route table in router.c says
+ * which handler needs identification.
+ */
+#ifndef AH_API_H
+#define AH_API_H
+
+#include <jansson.h>
+
+#include "host/router.h"
+#include "store/store.h"
+
+struct req;
+struct ident;
+
+/* params.c: typed body fields. Each returns 0 (absent or valid) or -1 after sending a 400. */
+int api_str(struct req *r, json_t *o, const char *key, int required, size_t maxlen,
+	    const char **out);
+int api_num(struct req *r, json_t *o, const char *key, double min, double max, int *has,
+	    double *out);
+int api_int(struct req *r, json_t *o, const char *key, int64_t min, int64_t max, int *has,
+	    int64_t *out);
+int api_bool(struct req *r, json_t *o, const char *key, int *out);
+/* An optional JSON object field serialised (compact) into *text (malloc'd, NULL when absent). */
+int api_object_text(struct req *r, json_t *o, const char *key, size_t maxbytes, char **text);
+/* Parse ?limit= (default def, 1..max); -1 after sending a 400. */
+int api_limit(struct req *r, int def, int max, int *out);
+/* A JSON value from stored object text ("{}" on NULL or invalid); new reference. */
+json_t *api_json_from_text(const char *text);
+
+/* health.c */
+void api_healthz(struct req *r, const struct ident *id, const struct route_match *m);
+void api_readyz(struct req *r, const struct ident *id, const struct route_match *m);
+/* models.c */
+void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
+/* chat.c */
+void api_chat_completions(struct req *r, const struct ident *id, const struct route_match *m);
+/* agents.c */
+void api_agents_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_agents_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_agents_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_agent_runs_create(struct req *r, const struct ident *id, const struct route_match *m);
+/* runs.c */
+void api_runs_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_runs_get(struct req *r, const struct ident *id, const struct route_match *m);
+/* A run as the API shows it (new reference). */
+json_t *api_run_json(const struct execution *e);
+/* sessions.c */
+void api_sessions_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_sessions_get(struct req *r, const struct ident *id, const struct route_match *m);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * runs.c: GET /v1/runs/{id} and GET /v1/runs (keyset pagination).
+ *
+ * DESIGN
+ * Both read through the store with the caller's tenant, so another
+ * tenant's run id answers 404 exactly like a missing one. The cursor is
+ * the id of the last run of the previous page (opaque to clients); paging
+ * by key, never OFFSET, stays fast at any depth.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "api/api.h"
+#include "common/util.h"
+#include "exec/execute.h"
+#include "host/http.h"
+#include "tenancy/identify.h"
+
+json_t *api_run_json(const struct execution *e)
+{
+	char cost[32];
+	json_t *o, *err = json_null();
+
+	exec_format_usd(e->cost_micros, cost, sizeof(cost));
+	if (e->reason_code[0])
+		err = json_pack("{s:s, s:s}", "reason_code", e->reason_code, "message",
+				e->error_message ? e->error_message : "");
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:{s:I, s:I, s:I}, s:s, "
+		      "s:i, s:s, s:o, s:o, s:I, s:s, s:b}",
+		      "id", e->id, "object", "run", "agent", e->agent_name, "status", e->status,
+		      "model", e->model, "provider", e->provider, "credential_source",
+		      e->cred_source, "input", e->input, "output", e->output, "usage",
+		      "prompt_tokens", (json_int_t)e->prompt_tokens, "completion_tokens",
+		      (json_int_t)e->completion_tokens, "total_tokens",
+		      (json_int_t)(e->prompt_tokens + e->completion_tokens), "cost_usd", cost,
+		      "latency_ms", e->latency_ms, "finish_reason", e->finish_reason, "metadata",
+		      api_json_from_text(e->metadata), "error", err, "created_at",
+		      (json_int_t)e->created_at, "request_id", e->request_id, "stream",
+		      e->stream);
+	if (o)
+		json_object_set_new(o, "session_id",
+				    e->session_id[0] ? json_string(e->session_id) : json_null());
+	return o;
+}
+
+static int runs_collect(void *ctx, const struct execution *e)
+{
+	json_t **slot = ctx;
+
+	*slot = api_run_json(e);
+	return 0;
+}
+
+void api_runs_get(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	json_t *run = NULL;
+	int rc;
+
+	if (strncmp(m->params[0], "run_", 4) != 0) {
+		resp_error(r, 404, "not_found", "run not found");
+		return;
+	}
+	rc = store_execution_get(r->store, id->tenant_id, m->params[0], runs_collect, &run);
+	if (rc == ST_NOTFOUND || (rc == ST_OK && run == NULL)) {
+		resp_error(r, 404, "not_found", "run not found");
+		return;
+	}
+	if (rc != ST_OK) {
+		json_decref(run);
+		resp_error(r, 503, "database_unavailable", "the run store is unavailable");
+		return;
+	}
+	resp_json(r, 200, run);
+}
+
+static int runs_append(void *ctx, const struct execution *e)
+{
+	json_t *data = ctx;
+
+	json_array_append_new(data, api_run_json(e));
+	return 0;
+}
+
+void api_runs_list(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	char agent[65], status[16], since[40], cursor[40];
+	struct exec_filter f;
+	json_t *data, *last;
+	int has_more = 0, rc;
+
+	(void)m;
+	memset(&f, 0, sizeof(f));
+	f.kind = "run";
+	if (api_limit(r, 20, 100, &f.limit) < 0)
+		return;
+	if ((rc = req_query(r, "agent", agent, sizeof(agent))) < 0)
+		goto bad_agent;
+	if (rc > 0)
+		f.agent_name = agent;
+	if ((rc = req_query(r, "status", status, sizeof(status))) < 0)
+		goto bad_status;
+	if (rc > 0) {
+		if (strcmp(status, "succeeded") && strcmp(status, "failed") &&
+		    strcmp(status, "cancelled"))
+			goto bad_status;
+		f.status = status;
+	}
+	if ((rc = req_query(r, "since", since, sizeof(since))) < 0 ||
+	    (rc > 0 && util_parse_time(since, &f.since) < 0)) {
+		resp_error(r, 400, "invalid_request",
+			   "'since' must be a date (YYYY-MM-DD), an RFC 3339 time or unix seconds");
+		return;
+	}
+	if ((rc = req_query(r, "cursor", cursor, sizeof(cursor))) < 0 ||
+	    (rc > 0 && strncmp(cursor, "run_", 4) != 0)) {
+		resp_error(r, 400, "invalid_cursor", "'cursor' is not a cursor from this list");
+		return;
+	}
+	if (rc > 0)
+		f.cursor = cursor;
+	data = json_array();
+	rc = store_execution_list(r->store, id->tenant_id, &f, runs_append, data, &has_more);
+	if (rc == ST_NOTFOUND) {
+		json_decref(data);
+		resp_error(r, 400, "invalid_cursor", "'cursor' is not a cursor from this list");
+		return;
+	}
+	if (rc != ST_OK) {
+		json_decref(data);
+		resp_error(r, 503, "database_unavailable", "the run store is unavailable");
+		return;
+	}
+	last = json_array_size(data) ? json_array_get(data, json_array_size(data) - 1) : NULL;
+	resp_json(r, 200,
+		  json_pack("{s:s, s:o, s:b, s:O}", "object", "list", "data", data, "has_more",
+			    has_more, "next_cursor",
+			    has_more && last ? json_object_get(last, "id") : json_null()));
+	return;
+bad_agent:
+	resp_error(r, 400, "invalid_request", "'agent' is not a valid agent name");
+	return;
+bad_status:
+	resp_error(r, 400, "invalid_request", "'status' must be succeeded, failed or cancelled");
+}

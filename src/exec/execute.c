@@ -1,0 +1,268 @@
+/*
+ * execute.c: resolve, pick the credential, call, price, record (see execute.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/secrets.h"
+#include "exec/execute.h"
+#include "host/http.h"
+#include "host/server.h"
+#include "providers/registry.h"
+#include "tenancy/identify.h"
+
+int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_model_get(r->store, model_name, &out->model);
+	if (rc == ST_NOTFOUND) {
+		resp_error(r, 404, "model_not_found",
+			   "the model '%.100s' does not exist or you do not have access to it",
+			   model_name);
+		return -1;
+	}
+	if (rc != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the model catalogue is unavailable");
+		return -1;
+	}
+	if (registry_find(out->model.provider) == NULL) {
+		resp_error(r, 503, "provider_not_configured",
+			   "the provider of model '%.100s' is not available on this host",
+			   model_name);
+		return -1;
+	}
+	return 0;
+}
+
+void exec_prepare(struct exec_call *call)
+{
+	util_random_id(strcmp(call->kind, "run") == 0 ? "run_" : "chatcmpl-", call->id,
+		       sizeof(call->id));
+}
+
+void exec_format_usd(int64_t micros, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%lld.%06lld", micros < 0 ? "-" : "",
+		 (long long)((micros < 0 ? -micros : micros) / 1000000),
+		 (long long)((micros < 0 ? -micros : micros) % 1000000));
+}
+
+static void exec_fail(struct exec_outcome *out, int status, const char *code, const char *msg)
+{
+	out->ok = 0;
+	out->http_status = status;
+	util_strlcpy(out->reason_code, code, sizeof(out->reason_code));
+	util_strlcpy(out->message, msg, sizeof(out->message));
+}
+
+/* A self-hosted upstream on this machine may run without a credential. */
+static int exec_is_loopback(const char *url)
+{
+	static const char *const local[] = {"http://127.", "http://localhost", "http://[::1]",
+					    "https://127.", "https://localhost", "https://[::1]"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(local); i++)
+		if (strncmp(url, local[i], strlen(local[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Choose the credential: BYOK first, then the platform's. key gets the
+ * plaintext (caller wipes it). 0 ok, -1 with out's error set.
+ */
+static int exec_credential(struct req *r, const struct ident *id,
+			   const struct provider_instance *inst, char *key, size_t cap,
+			   struct exec_outcome *out)
+{
+	struct sealed_cred sc;
+	char msg[256];
+	int rc;
+
+	key[0] = '\0';
+	if (inst->adapter->flags & AH_PROVIDER_LOCAL) {
+		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
+		return 0;
+	}
+	rc = store_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	if (rc == ST_OK) {
+		if (secrets_open(id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
+				 key, cap) < 0) {
+			sodium_memzero(&sc, sizeof(sc));
+			log_error("exec: tenant %lld: stored %s credential does not open",
+				  (long long)id->tenant_id, inst->name);
+			snprintf(msg, sizeof(msg),
+				 "the stored provider key for '%s' cannot be used; set it again",
+				 inst->name);
+			exec_fail(out, 500, "credential_unusable", msg);
+			return -1;
+		}
+		sodium_memzero(&sc, sizeof(sc));
+		util_strlcpy(out->cred_source, "tenant", sizeof(out->cred_source));
+		return 0;
+	}
+	if (rc != ST_NOTFOUND) {
+		exec_fail(out, 503, "database_unavailable", "the credential store is unavailable");
+		return -1;
+	}
+	if (inst->platform_key[0]) {
+		util_strlcpy(key, inst->platform_key, cap);
+		util_strlcpy(out->cred_source, "platform", sizeof(out->cred_source));
+		return 0;
+	}
+	if (exec_is_loopback(inst->base_url)) {
+		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
+		return 0;
+	}
+	snprintf(msg, sizeof(msg),
+		 "no credential for provider '%s': set a provider key for this tenant", inst->name);
+	exec_fail(out, 503, "provider_not_configured", msg);
+	return -1;
+}
+
+static int exec_status_for(const char *code)
+{
+	if (strcmp(code, "upstream_timeout") == 0)
+		return 504;
+	if (strcmp(code, "client_disconnected") == 0)
+		return 499;
+	return 502;
+}
+
+static int64_t exec_cost(const struct model *m, int64_t prompt, int64_t completion)
+{
+	int64_t units = prompt * m->input_price + completion * m->output_price;
+
+	/* Round up: never bill less than the tokens cost. */
+	return units <= 0 ? 0 : (units + 999999) / 1000000;
+}
+
+static void exec_record(struct req *r, const struct ident *id, const struct exec_call *call,
+			struct exec_outcome *out)
+{
+	struct execution e;
+
+	memset(&e, 0, sizeof(e));
+	util_strlcpy(e.id, call->id, sizeof(e.id));
+	e.tenant_id = id->tenant_id;
+	e.key_id = id->key_id;
+	util_strlcpy(e.kind, call->kind, sizeof(e.kind));
+	if (call->agent) {
+		e.agent_id = call->agent->id;
+		util_strlcpy(e.agent_name, call->agent->name, sizeof(e.agent_name));
+	}
+	if (call->session_id)
+		util_strlcpy(e.session_id, call->session_id, sizeof(e.session_id));
+	util_strlcpy(e.model, out->model.name, sizeof(e.model));
+	util_strlcpy(e.provider, out->model.provider, sizeof(e.provider));
+	util_strlcpy(e.cred_source, out->cred_source[0] ? out->cred_source : "none",
+		     sizeof(e.cred_source));
+	if (out->ok)
+		util_strlcpy(e.status, "succeeded", sizeof(e.status));
+	else if (strcmp(out->reason_code, "client_disconnected") == 0)
+		util_strlcpy(e.status, "cancelled", sizeof(e.status));
+	else
+		util_strlcpy(e.status, "failed", sizeof(e.status));
+	util_strlcpy(e.reason_code, out->ok ? "" : out->reason_code, sizeof(e.reason_code));
+	e.http_status = out->ok ? 200 : out->http_status;
+	e.stream = call->stream;
+	e.prompt_tokens = out->res.usage.prompt_tokens;
+	e.completion_tokens = out->res.usage.completion_tokens;
+	e.cost_micros = out->cost_micros;
+	e.latency_ms = out->latency_ms;
+	util_strlcpy(e.request_id, r->request_id, sizeof(e.request_id));
+	util_strlcpy(e.finish_reason, out->res.finish_reason, sizeof(e.finish_reason));
+	e.metadata = call->metadata;
+	e.input = call->input;
+	e.output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
+	e.error_message = out->ok ? NULL : out->message;
+	if (store_execution_record(r->store, &e) == ST_OK) {
+		out->recorded = 1;
+		return;
+	}
+	/* The one place usage could be lost: make it loud and reconstructible from the log. */
+	log_error("exec: UNRECORDED execution id=%s tenant=%lld key=%lld model=%s status=%s "
+		  "prompt_tokens=%lld completion_tokens=%lld cost_micros=%lld request=%s",
+		  e.id, (long long)e.tenant_id, (long long)e.key_id, e.model, e.status,
+		  (long long)e.prompt_tokens, (long long)e.completion_tokens,
+		  (long long)e.cost_micros, e.request_id);
+}
+
+int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
+	     struct exec_outcome *out)
+{
+	const struct provider_instance *inst = registry_find(out->model.provider);
+	struct ah_call ac;
+	char key[SECRETS_MAX_PLAIN + 1] = "";
+	int64_t t0 = util_now_us();
+	int max_tokens;
+
+	out->created_at = util_unix_time();
+	out->ok = 0;
+	if (inst == NULL) {
+		exec_fail(out, 503, "provider_not_configured", "the provider is not available");
+		goto record;
+	}
+	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
+		goto record;
+
+	max_tokens = call->max_tokens;
+	if (max_tokens <= 0 && call->agent && call->agent->max_tokens > 0)
+		max_tokens = call->agent->max_tokens;
+	if (max_tokens <= 0)
+		max_tokens = r->conf->default_max_tokens;
+	if (out->model.max_output > 0 && max_tokens > out->model.max_output)
+		max_tokens = out->model.max_output;
+
+	memset(&ac, 0, sizeof(ac));
+	ac.model = out->model.upstream;
+	ac.messages = call->messages;
+	ac.n_messages = call->n_messages;
+	ac.has_temperature = call->has_temperature;
+	ac.temperature = call->temperature;
+	if (!ac.has_temperature && call->agent && call->agent->has_temperature) {
+		ac.has_temperature = 1;
+		ac.temperature = call->agent->temperature;
+	}
+	ac.has_top_p = call->has_top_p;
+	ac.top_p = call->top_p;
+	ac.max_tokens = max_tokens;
+	ac.stream = call->stream;
+	ac.base_url = inst->base_url;
+	ac.api_key = key;
+	ac.request_id = r->request_id;
+	ac.mock_latency_ms = r->conf->mock_latency_ms;
+	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
+
+	if (provider_invoke(inst, &ac, call->stream ? call->emit : NULL, call->emit_ctx,
+			    &out->res) == 0) {
+		out->ok = 1;
+		out->http_status = 200;
+	} else {
+		exec_fail(out, exec_status_for(out->res.error_code),
+			  out->res.error_code[0] ? out->res.error_code : "provider_error",
+			  out->res.error_message[0] ? out->res.error_message
+						    : "the provider call failed");
+	}
+	out->cost_micros = exec_cost(&out->model, out->res.usage.prompt_tokens,
+				     out->res.usage.completion_tokens);
+record:
+	sodium_memzero(key, sizeof(key));
+	out->latency_ms = (int)((util_now_us() - t0) / 1000);
+	exec_record(r, id, call, out);
+	return out->ok ? 0 : -1;
+}
+
+void exec_outcome_free(struct exec_outcome *out)
+{
+	provider_result_free(&out->res);
+}

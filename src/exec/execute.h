@@ -1,0 +1,83 @@
+/*
+ * execute: run one model call for an identified tenant and record it.
+ *
+ * DESIGN
+ * The handler parses its request into a struct exec_call; exec_run then
+ *   1. resolves the model in the catalogue and the provider instance,
+ *   2. picks the credential: the tenant's own key for that provider (BYOK,
+ *      opened only for the call and wiped after), else the platform key,
+ *      else none for a self-hosted (loopback) upstream or the local mock,
+ *   3. calls the provider (streaming through the handler's emit callback),
+ *   4. prices the usage and writes the execution row and the day's rollup
+ *      in one transaction — also for failures and cut streams,
+ * and reports the outcome for the handler to render. Which credential
+ * source was used is recorded, never the credential.
+ */
+#ifndef AH_EXECUTE_H
+#define AH_EXECUTE_H
+
+#include <stdint.h>
+
+#include "providers/provider.h"
+#include "store/store.h"
+
+struct req;
+struct ident;
+
+struct exec_call {
+	const char *kind;                  /* "chat" | "run" */
+	const char *model;                 /* catalogue name */
+	const struct ah_message *messages;
+	size_t n_messages;
+	int has_temperature;
+	double temperature;
+	int has_top_p;
+	double top_p;
+	int max_tokens;                    /* 0 = agent/config default */
+	int stream;
+	const struct agent *agent;         /* or NULL */
+	const char *session_id;            /* or NULL */
+	const char *metadata;              /* JSON object text or NULL */
+	const char *input;                 /* run input to store, or NULL */
+	ah_emit_fn emit;                   /* streaming sink (stream only) */
+	void *emit_ctx;
+	char id[40];                       /* public id, set by exec_prepare */
+};
+
+struct exec_outcome {
+	int ok;                  /* 1 when the call succeeded */
+	int http_status;         /* status to answer with when not ok */
+	char reason_code[48];    /* when not ok */
+	char message[256];       /* when not ok: safe to show */
+	struct model model;      /* resolved catalogue entry */
+	struct ah_result res;    /* text, finish_reason, usage */
+	int64_t cost_micros;
+	int latency_ms;
+	int64_t created_at;      /* unix seconds */
+	char cred_source[16];
+	int recorded;            /* 1 when the execution row was written */
+};
+
+/*
+ * Resolve the model before any output: fills out->model. 0 ok, or -1 after
+ * sending 404 model_not_found / 503.
+ */
+int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out);
+/*
+ * Give call an id ("chatcmpl-..." or "run_...") so a stream can name it
+ * before the provider answers.
+ */
+void exec_prepare(struct exec_call *call);
+/*
+ * Run the call after exec_resolve. Always fills out and records the
+ * execution; returns 0 when the call succeeded, -1 otherwise (nothing is
+ * sent: the handler renders the outcome, streamed or not).
+ */
+int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
+	     struct exec_outcome *out);
+/* Free what out owns. */
+void exec_outcome_free(struct exec_outcome *out);
+/* "0.000123" from micro-USD, into out (>= 24 bytes). */
+void exec_format_usd(int64_t micros, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * http: one request and its response, independent of how it arrived.
+ *
+ * DESIGN
+ * The worker (server.c) fills a struct req from FastCGI params or, in CGI
+ * mode, from the process environment and stdin, then the router calls a
+ * handler with it. Handlers read through req_* and answer through resp_*;
+ * they never see FCGX. The response is built in memory and sent with a
+ * Content-Length, except for Server-Sent Events, which are flushed event by
+ * event. Every response carries X-Request-Id.
+ */
+#ifndef AH_HTTP_H
+#define AH_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+struct store;
+struct conf;
+
+struct req {
+	/* request */
+	char **env;               /* NULL-terminated "NAME=value" params */
+	const char *method;       /* REQUEST_METHOD */
+	char path[2048];          /* decoded path below the mount prefix, no query */
+	const char *query;        /* QUERY_STRING, "" when none */
+	const char *remote_addr;  /* REMOTE_ADDR */
+	struct buf body;          /* request body (size-limited) */
+	char request_id[33];      /* generated per request */
+	int64_t start_us;         /* monotonic start time */
+
+	/* context filled along the path */
+	const struct conf *conf;  /* process configuration */
+	struct store *store;      /* this thread's store handle */
+	int64_t tenant_id;        /* 0 until identified (for the log line) */
+	const char *route;        /* route pattern, for the log line */
+	char reason_code[48];     /* of an error response, for the log line */
+
+	/* response */
+	int status;               /* HTTP status sent */
+	struct buf headers;       /* extra "Name: value\r\n" lines */
+	int headers_sent;         /* 1 once the header block went out */
+	int client_gone;          /* 1 after a failed write */
+
+	/* output (set by the server) */
+	int (*write)(void *io, const void *p, size_t n); /* -1 on failure */
+	int (*flush)(void *io);                           /* -1 on failure */
+	void *io;
+};
+
+/* A request header by HTTP name ("Authorization"), or NULL. */
+const char *req_header(const struct req *r, const char *name);
+/* A CGI/FastCGI param ("REQUEST_URI"), or NULL. */
+const char *req_param(const struct req *r, const char *name);
+/*
+ * A query parameter, URL-decoded into out (cap bytes). Returns 1 when
+ * present, 0 when absent, -1 when too long or malformed.
+ */
+int req_query(const struct req *r, const char *name, char *out, size_t cap);
+/*
+ * Parse the body as a JSON object within conf limits. On failure sends the
+ * error response (400 invalid_json / json_too_deep / invalid_request) and
+ * returns NULL.
+ */
+json_t *req_json_object(struct req *r);
+
+/* Add a response header line (name and value must not contain CR/LF). */
+void resp_header(struct req *r, const char *name, const char *value);
+/* Send a complete JSON response; steals body. */
+void resp_json(struct req *r, int status, json_t *body);
+/*
+ * Send an OpenAI-shaped error with a stable reason_code:
+ * {"error":{"message","type","code","param":null,"reason_code","request_id"}}.
+ * The type is derived from the status (400 invalid_request_error,
+ * 401 authentication_error, 403 permission_error, 404 not_found_error,
+ * 409 conflict_error, 413 invalid_request_error, 429 rate_limit_error,
+ * 5xx api_error) unless type is given.
+ */
+void resp_error(struct req *r, int status, const char *reason_code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
+		      const char *message);
+/* The error object (without sending) for stream error events; new reference. */
+json_t *resp_error_object(const struct req *r, const char *type, const char *reason_code,
+			  const char *message);
+
+/* Begin a text/event-stream response (200). -1 when the client is gone. */
+int resp_sse_begin(struct req *r);
+/* Send "event: <event>\n" (if event) + "data: <data>\n\n" and flush. -1 when gone. */
+int resp_sse_send(struct req *r, const char *event, const char *data, size_t len);
+/* Send a JSON value as one data event (steals v). */
+int resp_sse_json(struct req *r, const char *event, json_t *v);
+/* Send a ": ping" comment to detect a closed client. */
+int resp_sse_ping(struct req *r);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * main.c: agenthost, the FastCGI (or CGI) program.
+ *
+ * DESIGN
+ * Everything process-global is set up here, once, before any thread
+ * starts: configuration, logging, libsodium and the master key, the MariaDB
+ * client library, libcurl, jansson's hash seed, the provider registry
+ * (plugins included). A bad configuration stops start-up with a message
+ * naming the key; the database may be down (requests then get 503).
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <mysql.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "crypto/secrets.h"
+#include "host/server.h"
+#include "providers/registry.h"
+
+static struct conf main_conf;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: agenthost [-c CONF] [-t] [-V]\n"
+		   "  -c CONF  configuration file (default $AGENTHOST_CONF or %s)\n"
+		   "  -t       check the configuration and exit\n"
+		   "  -V       print the version and exit\n",
+		conf_path(NULL));
+}
+
+int main(int argc, char **argv)
+{
+	const char *cpath = NULL;
+	char err[512];
+	int opt, check_only = 0, rc;
+
+	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			cpath = optarg;
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'V':
+			printf("agenthost %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	conf_defaults(&main_conf);
+	if (conf_load(&main_conf, conf_path(cpath), err, sizeof(err)) < 0) {
+		fprintf(stderr, "agenthost: configuration: %s\n", err);
+		return 1;
+	}
+	log_set_level((enum log_level)log_level_parse(main_conf.log_level));
+	if (sodium_init() < 0) {
+		fprintf(stderr, "agenthost: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (secrets_init(main_conf.master_key_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agenthost: master key: %s\n", err);
+		return 1;
+	}
+	if (mysql_library_init(0, NULL, NULL) != 0) {
+		fprintf(stderr, "agenthost: MariaDB client library failed to initialise\n");
+		return 1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "agenthost: libcurl failed to initialise\n");
+		return 1;
+	}
+	(void)curl_version_info(CURLVERSION_NOW);
+	json_object_seed(0);
+	if (registry_init(&main_conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agenthost: providers: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("agenthost: configuration ok\n");
+		return 0;
+	}
+	rc = server_run(&main_conf);
+	registry_free();
+	curl_global_cleanup();
+	mysql_library_end();
+	return rc;
+}

@@ -1,0 +1,143 @@
+/*
+ * router.c: the route table and dispatch (see router.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/util.h"
+#include "host/http.h"
+#include "host/router.h"
+#include "tenancy/identify.h"
+
+static const struct route routes[] = {
+	{"GET", "/healthz", AUTH_NONE, api_healthz},
+	{"GET", "/readyz", AUTH_NONE, api_readyz},
+	{"GET", "/v1/models", AUTH_TENANT, api_models_list},
+	{"POST", "/v1/chat/completions", AUTH_TENANT, api_chat_completions},
+	{"GET", "/v1/agents", AUTH_TENANT, api_agents_list},
+	{"POST", "/v1/agents", AUTH_TENANT, api_agents_create},
+	{"GET", "/v1/agents/{}", AUTH_TENANT, api_agents_get},
+	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, api_agent_runs_create},
+	{"GET", "/v1/runs", AUTH_TENANT, api_runs_list},
+	{"GET", "/v1/runs/{}", AUTH_TENANT, api_runs_get},
+	{"POST", "/v1/sessions", AUTH_TENANT, api_sessions_create},
+	{"GET", "/v1/sessions/{}", AUTH_TENANT, api_sessions_get},
+};
+
+static int router_hex(int c)
+{
+	if (isdigit(c))
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode one path segment of n bytes into out; -1 when bad, too long or has NUL or '/'. */
+static int router_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int h, l;
+
+			if (i + 2 >= n)
+				return -1;
+			h = router_hex((unsigned char)s[i + 1]);
+			l = router_hex((unsigned char)s[i + 2]);
+			if (h < 0 || l < 0)
+				return -1;
+			c = h * 16 + l;
+			i += 2;
+			if (c == 0 || c == '/')
+				return -1;
+		}
+		if (o + 1 >= cap)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int router_match(const char *pattern, const char *path, struct route_match *m)
+{
+	const char *p = pattern, *s = path;
+
+	m->n_params = 0;
+	while (*p && *s) {
+		if (p[0] == '{' && p[1] == '}') {
+			const char *end = strchr(s, '/');
+			size_t n = end ? (size_t)(end - s) : strlen(s);
+
+			if (m->n_params == ROUTE_MAX_PARAMS)
+				return 0;
+			if (n == 0)
+				return 0;
+			if (router_decode(s, n, m->params[m->n_params], ROUTE_PARAM_MAX) < 0)
+				return -1;
+			m->n_params++;
+			p += 2;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+void router_dispatch(struct req *r)
+{
+	struct route_match m;
+	struct ident id;
+	int path_known = 0;
+	char allow[64] = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const struct route *rt = &routes[i];
+		int rc = router_match(rt->pattern, r->path, &m);
+
+		if (rc < 0) {
+			r->route = rt->pattern;
+			resp_error(r, 400, "invalid_request", "malformed path segment");
+			return;
+		}
+		if (rc == 0)
+			continue;
+		if (strcmp(rt->method, r->method) != 0) {
+			path_known = 1;
+			if (strlen(allow) + strlen(rt->method) + 3 < sizeof(allow)) {
+				if (*allow)
+					strcat(allow, ", ");
+				strcat(allow, rt->method);
+			}
+			continue;
+		}
+		r->route = rt->pattern;
+		if (rt->auth == AUTH_TENANT) {
+			if (identify_request(r, &id) < 0)
+				return;
+			rt->fn(r, &id, &m);
+		} else {
+			rt->fn(r, NULL, &m);
+		}
+		return;
+	}
+	if (path_known) {
+		resp_header(r, "Allow", allow);
+		resp_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+			   r->method, allow);
+		return;
+	}
+	resp_error(r, 404, "not_found", "no such endpoint");
+}

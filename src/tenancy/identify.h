@@ -1,0 +1,34 @@
+/*
+ * identify: who is calling. The tenant comes from the API key only.
+ *
+ * DESIGN
+ * "Authorization: Bearer ah_live_..." is hashed with the server pepper and
+ * looked up (one round trip, key joined with its tenant; the key's state is
+ * computed with the database clock so every process and host agree). A
+ * tenant id in the body is never read; an X-Tenant-ID header may only
+ * cross-check (numeric id or slug) and a mismatch is refused.
+ */
+#ifndef AH_IDENTIFY_H
+#define AH_IDENTIFY_H
+
+#include <stdint.h>
+
+struct req;
+
+struct ident {
+	int64_t tenant_id;
+	int64_t key_id;
+	char tenant_slug[64];
+	char plan[32];
+	char key_prefix[16]; /* display prefix, safe to log */
+};
+
+/*
+ * Identify the caller of r. 0 with *out filled, or -1 after sending the
+ * refusal (401 missing_api_key / invalid_api_key / key_revoked /
+ * key_expired, 403 tenant_mismatch / tenant_suspended, 503 when the store
+ * is unreachable).
+ */
+int identify_request(struct req *r, struct ident *out);
+
+#endif
