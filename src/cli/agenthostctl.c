@@ -1,0 +1,1449 @@
+/*
+ * agenthostctl: the operators' command-line tool (tenants, API keys,
+ * provider keys, agents, the master key and schema migrations).
+ *
+ * DESIGN
+ * The tool links the server's own modules (conf, secrets, store, registry)
+ * so that what it writes is exactly what the server reads: keys are hashed
+ * with the same pepper, credentials sealed with the same associated data,
+ * provider names checked against the same registry.
+ *
+ * Commands are rows of cli_cmds: the words that name them, the handler, what
+ * they need set up (database, master key, provider registry) and their
+ * usage line. A command prints one JSON value on stdout (an object, or an
+ * array for `list`) and nothing else, so scripts can pipe it to jq; errors
+ * are one line "agenthostctl: <message>" on stderr. Exit status: 0 ok,
+ * 1 failure, 2 usage error.
+ *
+ * Secrets: a new API key is printed once and never stored; a provider
+ * credential is read from stdin (argv is visible in ps), sealed, and wiped.
+ * Neither ever reaches an error message or an audit row. Every mutation
+ * writes an audit row (actor_type "cli", actor the invoking login).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <mysql.h>
+#include <sodium.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/secrets.h"
+#include "providers/registry.h"
+#include "store/store.h"
+
+#define CLI_NAME "agenthostctl"
+
+/* Handler results; CLI_HELP means usage was printed on request (exit 0). */
+enum cli_rc { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_HELP = 3 };
+
+/* What a command needs before its handler runs. */
+#define CLI_NEED_DB 0x1       /* a store connection */
+#define CLI_NEED_SECRETS 0x2  /* the master key (secrets_init) */
+#define CLI_NEED_REGISTRY 0x4 /* the provider registry */
+
+#define CLI_MAX_KEY_TTL (10LL * 365 * 86400) /* longest --expires-in */
+#define CLI_MAX_GRACE (30LL * 86400)         /* longest --grace */
+#define CLI_DEFAULT_GRACE 86400
+
+struct cli;
+
+struct cli_cmd {
+	const char *group; /* first word, e.g. "tenant" */
+	const char *verb;  /* second word, or NULL for one-word commands */
+	int (*run)(struct cli *c, int argc, char **argv);
+	unsigned need;       /* CLI_NEED_* */
+	const char *args;    /* usage after the command words */
+	const char *summary; /* one line for --help */
+};
+
+/* One invocation's state. */
+struct cli {
+	struct conf *conf;         /* loaded configuration */
+	struct store *st;          /* database handle, when the command needs one */
+	const struct cli_cmd *cmd; /* the command being run (for its usage line) */
+	const char *actor;         /* login recorded in audit rows */
+};
+
+/* One "--name VALUE" option a command accepts. */
+struct cli_opt {
+	const char *name;  /* without the leading "--" */
+	const char *value; /* NULL until given */
+};
+
+/* ================================================================== output helpers */
+
+/* Print "agenthostctl: message" on stderr; returns CLI_FAIL. */
+static int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(CLI_NAME ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_FAIL;
+}
+
+/* Print the usage line of cmd to f. */
+static void cli_cmd_usage(FILE *f, const struct cli_cmd *cmd)
+{
+	fprintf(f, "usage: " CLI_NAME " [-c FILE] %s%s%s%s%s\n", cmd->group, cmd->verb ? " " : "",
+	        cmd->verb ? cmd->verb : "", cmd->args[0] ? " " : "", cmd->args);
+}
+
+/* Report a usage error for the current command; returns CLI_USAGE. */
+static int cli_usage_error(struct cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int cli_usage_error(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(CLI_NAME ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_cmd_usage(stderr, c->cmd);
+	return CLI_USAGE;
+}
+
+/*
+ * Print v (stolen) as JSON on stdout followed by a newline. CLI_OK, or
+ * CLI_FAIL when v is NULL (a builder failed) or stdout cannot be written.
+ */
+static int cli_emit(json_t *v)
+{
+	int rc = CLI_OK;
+
+	if (v == NULL)
+		return cli_error("cannot build the JSON output");
+	if (json_dumpf(v, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
+	    fflush(stdout) != 0)
+		rc = cli_error("cannot write to stdout: %s", strerror(errno));
+	json_decref(v);
+	return rc;
+}
+
+/* RFC 3339 text of t into buf, or NULL when t is 0 (unset). */
+static const char *cli_time(int64_t t, char *buf, size_t cap)
+{
+	if (t == 0)
+		return NULL;
+	util_iso8601(t, buf, cap);
+	return buf;
+}
+
+/* Append v (stolen) to array a; -1 when either is missing or memory runs out. */
+static int cli_array_add(json_t *a, json_t *v)
+{
+	if (v == NULL)
+		return -1;
+	return json_array_append_new(a, v);
+}
+
+/* json_pack with a message on failure (e.g. invalid UTF-8 in stored text). */
+static json_t *cli_pack(const char *fmt, ...)
+{
+	json_error_t jerr;
+	json_t *v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	v = json_vpack_ex(&jerr, 0, fmt, ap);
+	va_end(ap);
+	if (v == NULL)
+		cli_error("cannot encode output: %s", jerr.text);
+	return v;
+}
+
+/*
+ * jansson's free: wipe before freeing. JSON values here can hold a new API
+ * key's secret, and jansson copies strings into its own allocations.
+ */
+static void cli_json_free(void *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+/* ================================================================== input validation */
+
+/* 1 when s is a valid tenant slug: 1-63 of [a-z0-9-], not starting with '-'. */
+static int cli_slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* 1 when s is all decimal digits (such a slug would read as a tenant id). */
+static int cli_all_digits(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
+/* 1 when s is an agent name: [A-Za-z0-9_-]{1,64}. */
+static int cli_agent_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* 1 when s is a provider instance name as the registry spells them. */
+static int cli_provider_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 31)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '-' || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/*
+ * 1 when s is text we can store and print: at most max bytes, valid UTF-8,
+ * no control characters except (when multiline) newline and tab.
+ */
+static int cli_text_ok(const char *s, size_t max, int multiline)
+{
+	size_t n = strlen(s);
+	json_t *probe;
+
+	if (n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (multiline && (ch == '\n' || ch == '\t' || ch == '\r'))
+			continue;
+		if (ch < 0x20 || ch == 0x7f)
+			return 0;
+	}
+	/* jansson refuses invalid UTF-8; that is exactly the check we want. */
+	probe = json_string(s);
+	if (probe == NULL)
+		return 0;
+	json_decref(probe);
+	return 1;
+}
+
+/* ================================================================== argument parsing */
+
+/*
+ * Parse argv (the words after the command) into opts ("--name VALUE" or
+ * "--name=VALUE") and up to maxpos positional arguments. "--" ends the
+ * options. CLI_OK; CLI_HELP after printing usage for -h/--help; CLI_USAGE
+ * after a message for an unknown, repeated or value-less option or too many
+ * arguments.
+ */
+static int cli_args(struct cli *c, int argc, char **argv, struct cli_opt *opts, size_t nopts,
+                    const char **pos, size_t maxpos, size_t *npos)
+{
+	int only_pos = 0;
+
+	*npos = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *name, *eq, *val;
+		size_t nlen, k;
+
+		if (!only_pos && strcmp(a, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		if (!only_pos && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+			cli_cmd_usage(stdout, c->cmd);
+			return CLI_HELP;
+		}
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (*npos >= maxpos)
+				return cli_usage_error(c, "unexpected argument '%s'", a);
+			pos[(*npos)++] = a;
+			continue;
+		}
+		if (a[1] != '-')
+			return cli_usage_error(c, "unknown option '%s'", a);
+		name = a + 2;
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		for (k = 0; k < nopts; k++)
+			if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
+				break;
+		if (k == nopts)
+			return cli_usage_error(c, "unknown option '--%.*s'", (int)nlen, name);
+		if (opts[k].value != NULL)
+			return cli_usage_error(c, "option '--%s' given twice", opts[k].name);
+		if (eq) {
+			val = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return cli_usage_error(c, "option '--%s' needs a value",
+				                       opts[k].name);
+			val = argv[++i];
+		}
+		opts[k].value = val;
+	}
+	return CLI_OK;
+}
+
+/* CLI_OK when option o was given, else a usage error naming it. */
+static int cli_require(struct cli *c, const struct cli_opt *o)
+{
+	if (o->value == NULL)
+		return cli_usage_error(c, "missing --%s", o->name);
+	return CLI_OK;
+}
+
+/* Parse option o as an integer in [min,max] into *out; usage error otherwise. */
+static int cli_opt_int(struct cli *c, const struct cli_opt *o, int64_t min, int64_t max,
+                       int64_t *out)
+{
+	if (util_parse_i64(o->value, min, max, out) != 0)
+		return cli_usage_error(c, "--%s: '%s' is not an integer in %" PRId64 "..%" PRId64,
+		                       o->name, o->value, min, max);
+	return CLI_OK;
+}
+
+/* ================================================================== shared steps */
+
+/*
+ * Find the tenant named by arg (numeric id or slug) into t. CLI_OK, or
+ * CLI_FAIL after a message.
+ */
+static int cli_tenant(struct cli *c, const char *arg, struct tenant *t)
+{
+	int64_t id;
+	int rc;
+
+	if (util_parse_i64(arg, 1, INT64_MAX, &id) == 0)
+		rc = store_tenant_get(c->st, id, t);
+	else if (cli_slug_ok(arg))
+		rc = store_tenant_get_by_slug(c->st, arg, t);
+	else
+		return cli_error("'%s' is neither a tenant id nor a tenant slug", arg);
+	if (rc == ST_NOTFOUND)
+		return cli_error("tenant '%s' not found", arg);
+	if (rc != ST_OK)
+		return cli_error("database error while reading tenant '%s'", arg);
+	return CLI_OK;
+}
+
+/*
+ * Write an audit row for a successful mutation. detail (stolen, may be
+ * NULL) is a JSON object with non-secret facts. CLI_OK, or CLI_FAIL with a
+ * message: the change is made, but its record is missing and the operator
+ * must know.
+ */
+static int cli_audit(struct cli *c, int64_t tenant_id, const char *action, const char *target,
+                     json_t *detail)
+{
+	struct audit_entry a;
+	char *text = NULL;
+	int rc;
+
+	if (detail != NULL) {
+		text = json_dumps(detail, JSON_COMPACT);
+		json_decref(detail);
+		if (text == NULL)
+			return cli_error("%s done, but the audit detail could not be encoded",
+			                 action);
+	}
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	a.actor_type = "cli";
+	a.actor_id = c->actor;
+	a.action = action;
+	a.target = target;
+	a.outcome = "ok";
+	a.detail = text;
+	rc = store_audit(c->st, &a);
+	free(text);
+	if (rc != ST_OK)
+		return cli_error("%s done, but the audit row could not be written", action);
+	return CLI_OK;
+}
+
+/* Audit rc folded into the command's result: a failed audit makes the command fail. */
+static int cli_finish(int emit_rc, int audit_rc)
+{
+	return emit_rc != CLI_OK ? emit_rc : audit_rc;
+}
+
+/* ================================================================== master-key, migrate */
+
+static int cmd_master_key_init(struct cli *c, int argc, char **argv)
+{
+	const char *pos[1], *path;
+	char err[512];
+	size_t npos;
+	int rc, created = 0;
+
+	rc = cli_args(c, argc, argv, NULL, 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	path = npos ? pos[0] : c->conf->master_key_file;
+	if (access(path, F_OK) != 0) {
+		if (errno != ENOENT)
+			return cli_error("master key file %s: %s", path, strerror(errno));
+		if (secrets_create_master_key(path, err, sizeof(err)) != 0)
+			return cli_error("%s", err);
+		created = 1;
+	}
+	/* Prove the file (new or old) is one the server will accept. */
+	if (secrets_init(path, err, sizeof(err)) != 0)
+		return cli_error("%s", err);
+	return cli_emit(cli_pack("{s:s, s:b}", "path", path, "created", created));
+}
+
+static int cmd_migrate(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"sql-dir", NULL}};
+	const char *dir;
+	char err[512] = "";
+	size_t npos;
+	int rc, saved, mrc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	dir = opts[0].value ? opts[0].value : c->conf->sql_dir;
+	/*
+	 * store_migrate reports each file it applies on stdout; send those
+	 * lines to stderr so stdout stays one JSON document.
+	 */
+	if (fflush(stdout) != 0)
+		return cli_error("cannot write to stdout: %s", strerror(errno));
+	saved = dup(STDOUT_FILENO);
+	if (saved < 0)
+		return cli_error("dup: %s", strerror(errno));
+	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+		close(saved);
+		return cli_error("dup2: %s", strerror(errno));
+	}
+	mrc = store_migrate(c->st, dir, err, sizeof(err));
+	fflush(stdout);
+	if (dup2(saved, STDOUT_FILENO) < 0) {
+		close(saved);
+		return cli_error("cannot restore stdout: %s", strerror(errno));
+	}
+	close(saved);
+	if (mrc != ST_OK)
+		return cli_error("migration failed: %s", err[0] ? err : "database error");
+	rc = cli_audit(c, 0, "schema.migrate", "schema", cli_pack("{s:s}", "sql_dir", dir));
+	return cli_finish(cli_emit(cli_pack("{s:s, s:s}", "status", "ok", "sql_dir", dir)), rc);
+}
+
+/* ================================================================== tenants */
+
+/* The public JSON form of a tenant. */
+static json_t *cli_tenant_json(const struct tenant *t)
+{
+	char created[32];
+	int susp = t->status == TENANT_SUSPENDED;
+
+	return cli_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s, s:s?}", "id", (json_int_t)t->id,
+	                "slug", t->slug, "name", t->name, "plan", t->plan, "status",
+	                susp ? "suspended" : "active", "suspended_reason",
+	                susp && t->suspended_reason[0] ? t->suspended_reason : NULL, "isolation",
+	                t->isolation, "created_at",
+	                cli_time(t->created_at, created, sizeof(created)));
+}
+
+static int cmd_tenant_create(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"name", NULL}, {"plan", NULL}};
+	const char *pos[1], *slug, *name, *plan;
+	struct tenant t;
+	char target[32];
+	int64_t id = 0;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing SLUG");
+	slug = pos[0];
+	name = opts[0].value ? opts[0].value : slug;
+	plan = opts[1].value ? opts[1].value : "free";
+	if (!cli_slug_ok(slug))
+		return cli_usage_error(c,
+		                       "slug '%s': use 1-63 characters a-z, 0-9 and '-', not"
+		                       " starting with '-'",
+		                       slug);
+	if (cli_all_digits(slug))
+		return cli_usage_error(c,
+		                       "slug '%s': must not be all digits (it would read as"
+		                       " a tenant id)",
+		                       slug);
+	if (!cli_text_ok(name, 200, 0) || name[0] == '\0')
+		return cli_usage_error(c, "--name: 1-200 bytes of UTF-8 text without control"
+		                          " characters");
+	if (!cli_text_ok(plan, 31, 0) || plan[0] == '\0')
+		return cli_usage_error(c, "--plan: '%s' is not a plan name", plan);
+
+	rc = store_tenant_create(c->st, slug, name, plan, &id);
+	if (rc == ST_CONFLICT)
+		return cli_error("tenant '%s' already exists", slug);
+	if (rc == ST_NOTFOUND)
+		return cli_error("plan '%s' does not exist", plan);
+	if (rc != ST_OK)
+		return cli_error("database error while creating tenant '%s'", slug);
+	if (store_tenant_get(c->st, id, &t) != ST_OK)
+		return cli_error("tenant '%s' created (id %" PRId64 ") but could not be read back",
+		                 slug, id);
+	snprintf(target, sizeof(target), "tenant:%" PRId64, id);
+	rc = cli_audit(c, id, "tenant.create", target,
+	               cli_pack("{s:s, s:s}", "slug", slug, "plan", plan));
+	return cli_finish(cli_emit(cli_tenant_json(&t)), rc);
+}
+
+/* tenant_cb: append one tenant to the JSON array ctx. */
+static int cli_tenant_collect(void *ctx, const struct tenant *t)
+{
+	return cli_array_add(ctx, cli_tenant_json(t));
+}
+
+static int cmd_tenant_list(struct cli *c, int argc, char **argv)
+{
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_tenant_list(c->st, cli_tenant_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing tenants");
+	}
+	return cli_emit(arr);
+}
+
+static int cmd_tenant_show(struct cli *c, int argc, char **argv)
+{
+	const char *pos[1];
+	struct tenant t;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing TENANT");
+	if (cli_tenant(c, pos[0], &t) != CLI_OK)
+		return CLI_FAIL;
+	return cli_emit(cli_tenant_json(&t));
+}
+
+/* Shared body of suspend and resume. */
+static int cli_tenant_status(struct cli *c, int argc, char **argv, int suspend)
+{
+	struct cli_opt opts[] = {{"reason", NULL}};
+	const char *pos[1], *reason = NULL;
+	struct tenant t;
+	char target[32];
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, suspend ? ARRAY_SIZE(opts) : 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing TENANT");
+	if (suspend) {
+		reason = opts[0].value ? opts[0].value : "";
+		if (!cli_text_ok(reason, 255, 0))
+			return cli_usage_error(c, "--reason: at most 255 bytes of UTF-8 text"
+			                          " without control characters");
+	}
+	if (cli_tenant(c, pos[0], &t) != CLI_OK)
+		return CLI_FAIL;
+	rc = store_tenant_set_status(c->st, t.id, suspend ? TENANT_SUSPENDED : TENANT_ACTIVE,
+	                             reason);
+	if (rc != ST_OK)
+		return cli_error("database error while updating tenant '%s'", t.slug);
+	if (store_tenant_get(c->st, t.id, &t) != ST_OK)
+		return cli_error("tenant '%s' updated but could not be read back", t.slug);
+	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
+	rc = cli_audit(c, t.id, suspend ? "tenant.suspend" : "tenant.resume", target,
+	               suspend ? cli_pack("{s:s}", "reason", reason) : NULL);
+	return cli_finish(cli_emit(cli_tenant_json(&t)), rc);
+}
+
+static int cmd_tenant_suspend(struct cli *c, int argc, char **argv)
+{
+	return cli_tenant_status(c, argc, argv, 1);
+}
+
+static int cmd_tenant_resume(struct cli *c, int argc, char **argv)
+{
+	return cli_tenant_status(c, argc, argv, 0);
+}
+
+/* ================================================================== API keys */
+
+static const char *const cli_key_states[] = {
+    [KEY_ACTIVE] = "active",
+    [KEY_REVOKED] = "revoked",
+    [KEY_EXPIRED] = "expired",
+    [KEY_ROTATED] = "rotated",
+};
+
+/* Name of a key state; "unknown" for a value this build does not know. */
+static const char *cli_key_state(int s)
+{
+	if (s < 0 || (size_t)s >= ARRAY_SIZE(cli_key_states) || cli_key_states[s] == NULL)
+		return "unknown";
+	return cli_key_states[s];
+}
+
+/* The listing form of a key: never the secret or its hash. */
+static json_t *cli_key_json(const struct api_key *k)
+{
+	char created[32], expires[32], grace[32], used[32];
+
+	return cli_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:o}", "id",
+	                (json_int_t)k->id, "name", k->name, "prefix", k->prefix, "state",
+	                cli_key_state(k->state), "created_at",
+	                cli_time(k->created_at, created, sizeof(created)), "expires_at",
+	                cli_time(k->expires_at, expires, sizeof(expires)), "grace_until",
+	                cli_time(k->grace_until, grace, sizeof(grace)), "last_used_at",
+	                cli_time(k->last_used_at, used, sizeof(used)), "rotated_to",
+	                k->rotated_to ? json_integer(k->rotated_to) : json_null());
+}
+
+/*
+ * The one-time form of a new key, with its secret. The caller wipes its own
+ * copy; jansson's copy is wiped when freed (cli_json_free).
+ */
+static json_t *cli_new_key_json(const struct api_key *k, const char *secret)
+{
+	char expires[32];
+
+	return cli_pack("{s:I, s:I, s:s, s:s, s:s, s:s?}", "id", (json_int_t)k->id, "tenant_id",
+	                (json_int_t)k->tenant_id, "name", k->name, "prefix", k->prefix, "key",
+	                secret, "expires_at", cli_time(k->expires_at, expires, sizeof(expires)));
+}
+
+/* Tell the operator, once, that the secret is not kept anywhere. */
+static void cli_key_notice(void)
+{
+	fputs(CLI_NAME ": store this key now; it cannot be shown again\n", stderr);
+}
+
+static int cmd_key_create(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"name", NULL}, {"expires-in", NULL}};
+	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
+	uint8_t hash[SECRETS_HASH_LEN];
+	char exp_text[32];
+	const char *name;
+	struct tenant t;
+	struct api_key k;
+	char target[32];
+	int64_t ttl = 0, expires_at = 0, id = 0;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	name = opts[1].value ? opts[1].value : "";
+	if (!cli_text_ok(name, 100, 0))
+		return cli_usage_error(c, "--name: at most 100 bytes of UTF-8 text without"
+		                          " control characters");
+	if (opts[2].value != NULL) {
+		if ((rc = cli_opt_int(c, &opts[2], 60, CLI_MAX_KEY_TTL, &ttl)) != CLI_OK)
+			return rc;
+		expires_at = util_unix_time() + ttl;
+	}
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	if (secrets_new_api_key(key, prefix, hash) != 0)
+		return cli_error("cannot generate a key (master key not loaded)");
+	rc = store_key_insert(c->st, t.id, name, prefix, hash, expires_at, &id);
+	if (rc != ST_OK) {
+		sodium_memzero(key, sizeof(key));
+		return cli_error("database error while creating a key for tenant '%s'", t.slug);
+	}
+	/* Read back for the stored name and expiry; fall back to what we sent. */
+	if (store_key_get(c->st, t.id, id, &k) != ST_OK) {
+		memset(&k, 0, sizeof(k));
+		k.id = id;
+		k.tenant_id = t.id;
+		util_strlcpy(k.name, name, sizeof(k.name));
+		util_strlcpy(k.prefix, prefix, sizeof(k.prefix));
+		k.expires_at = expires_at;
+	}
+	snprintf(target, sizeof(target), "key:%" PRId64, id);
+	rc = cli_audit(c, t.id, "key.create", target,
+	               cli_pack("{s:s, s:s?}", "prefix", prefix, "expires_at",
+	                        cli_time(expires_at, exp_text, sizeof(exp_text))));
+	rc = cli_finish(cli_emit(cli_new_key_json(&k, key)), rc);
+	sodium_memzero(key, sizeof(key));
+	cli_key_notice();
+	return rc;
+}
+
+/* api_key_cb: append one key to the JSON array ctx. */
+static int cli_key_collect(void *ctx, const struct api_key *k)
+{
+	return cli_array_add(ctx, cli_key_json(k));
+}
+
+static int cmd_key_list(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	struct tenant t;
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_key_list(c->st, t.id, cli_key_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing keys of tenant '%s'", t.slug);
+	}
+	return cli_emit(arr);
+}
+
+/*
+ * Parse --tenant and --key of a key command, resolve the tenant into t and
+ * load the key into k. CLI_OK, or a usage/failure code after a message.
+ */
+static int cli_key_target(struct cli *c, const struct cli_opt *topt, const struct cli_opt *kopt,
+                          struct tenant *t, struct api_key *k)
+{
+	int64_t key_id;
+	int rc;
+
+	if ((rc = cli_require(c, topt)) != CLI_OK || (rc = cli_require(c, kopt)) != CLI_OK)
+		return rc;
+	if ((rc = cli_opt_int(c, kopt, 1, INT64_MAX, &key_id)) != CLI_OK)
+		return rc;
+	if (cli_tenant(c, topt->value, t) != CLI_OK)
+		return CLI_FAIL;
+	rc = store_key_get(c->st, t->id, key_id, k);
+	if (rc == ST_NOTFOUND)
+		return cli_error("key %" PRId64 " not found for tenant '%s'", key_id, t->slug);
+	if (rc != ST_OK)
+		return cli_error("database error while reading key %" PRId64, key_id);
+	return CLI_OK;
+}
+
+static int cmd_key_rotate(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"key", NULL}, {"grace", NULL}};
+	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
+	char target[32], until[32];
+	uint8_t hash[SECRETS_HASH_LEN];
+	struct api_key old, nk;
+	struct tenant t;
+	int64_t grace = CLI_DEFAULT_GRACE, new_id = 0, valid_until;
+	json_t *out;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (opts[2].value != NULL &&
+	    (rc = cli_opt_int(c, &opts[2], 0, CLI_MAX_GRACE, &grace)) != CLI_OK)
+		return rc;
+	if ((rc = cli_key_target(c, &opts[0], &opts[1], &t, &old)) != CLI_OK)
+		return rc;
+	if (old.state != KEY_ACTIVE)
+		return cli_error("key %" PRId64 " is %s; only an active key can be rotated", old.id,
+		                 cli_key_state(old.state));
+	if (old.rotated_to != 0)
+		return cli_error("key %" PRId64 " was already rotated to key %" PRId64, old.id,
+		                 old.rotated_to);
+	if (secrets_new_api_key(key, prefix, hash) != 0)
+		return cli_error("cannot generate a key (master key not loaded)");
+	rc = store_key_rotate(c->st, t.id, old.id, prefix, hash, grace, &new_id);
+	if (rc != ST_OK) {
+		sodium_memzero(key, sizeof(key));
+		if (rc == ST_NOTFOUND)
+			return cli_error("key %" PRId64 " not found for tenant '%s'", old.id,
+			                 t.slug);
+		return cli_error("database error while rotating key %" PRId64, old.id);
+	}
+	if (store_key_get(c->st, t.id, new_id, &nk) != ST_OK) {
+		memset(&nk, 0, sizeof(nk));
+		nk.id = new_id;
+		nk.tenant_id = t.id;
+		util_strlcpy(nk.name, old.name, sizeof(nk.name));
+		util_strlcpy(nk.prefix, prefix, sizeof(nk.prefix));
+	}
+	/* The database clock set the grace period; report its value when we can read it. */
+	valid_until = util_unix_time() + grace;
+	if (store_key_get(c->st, t.id, old.id, &old) == ST_OK && old.grace_until != 0)
+		valid_until = old.grace_until;
+	snprintf(target, sizeof(target), "key:%" PRId64, old.id);
+	rc = cli_audit(c, t.id, "key.rotate", target,
+	               cli_pack("{s:I, s:s, s:I}", "new_key_id", (json_int_t)new_id, "prefix",
+	                        prefix, "grace_seconds", (json_int_t)grace));
+	out = cli_new_key_json(&nk, key);
+	sodium_memzero(key, sizeof(key));
+	if (out != NULL &&
+	    (json_object_set_new(out, "replaces", json_integer(old.id)) != 0 ||
+	     json_object_set_new(out, "old_key_valid_until",
+	                         json_string(cli_time(valid_until, until, sizeof(until)))) != 0)) {
+		json_decref(out);
+		out = NULL;
+	}
+	rc = cli_finish(cli_emit(out), rc);
+	cli_key_notice();
+	return rc;
+}
+
+static int cmd_key_revoke(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"key", NULL}};
+	struct api_key k;
+	struct tenant t;
+	char target[32];
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_key_target(c, &opts[0], &opts[1], &t, &k)) != CLI_OK)
+		return rc;
+	rc = store_key_revoke(c->st, t.id, k.id);
+	if (rc == ST_NOTFOUND)
+		return cli_error("key %" PRId64 " not found for tenant '%s'", k.id, t.slug);
+	if (rc != ST_OK)
+		return cli_error("database error while revoking key %" PRId64, k.id);
+	snprintf(target, sizeof(target), "key:%" PRId64, k.id);
+	rc = cli_audit(c, t.id, "key.revoke", target, cli_pack("{s:s}", "prefix", k.prefix));
+	return cli_finish(
+	    cli_emit(cli_pack("{s:I, s:s}", "id", (json_int_t)k.id, "state", "revoked")), rc);
+}
+
+/* ================================================================== provider keys */
+
+/*
+ * Read one line (the credential) from stdin into buf (cap bytes) without
+ * stdio buffering, so no copy is left in a FILE buffer; the trailing
+ * newline (and a CR before it) is stripped. On a terminal echo is turned off
+ * and a prompt goes to stderr. CLI_OK with *len set, or CLI_FAIL after a
+ * message (never containing the input). The caller wipes buf.
+ */
+static int cli_read_secret(const char *provider, char *buf, size_t cap, size_t *len)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO), echo_off = 0, rc = CLI_FAIL;
+	size_t n = 0;
+	char ch;
+
+	if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
+			echo_off = 1;
+	}
+	if (tty)
+		fprintf(stderr, "credential for provider %s: ", provider);
+	for (;;) {
+		ssize_t r = read(STDIN_FILENO, &ch, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			cli_error("cannot read the credential from stdin: %s", strerror(errno));
+			goto out;
+		}
+		if (r == 0 || ch == '\n')
+			break;
+		if (n + 1 >= cap) {
+			cli_error("credential is longer than %d bytes", SECRETS_MAX_PLAIN);
+			goto out;
+		}
+		buf[n++] = ch;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		cli_error("empty credential on stdin");
+		goto out;
+	}
+	if (n > SECRETS_MAX_PLAIN) {
+		cli_error("credential is longer than %d bytes", SECRETS_MAX_PLAIN);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char u = (unsigned char)buf[i];
+
+		if (u < 0x20 || u == 0x7f) {
+			cli_error("credential contains control characters");
+			goto out;
+		}
+	}
+	*len = n;
+	rc = CLI_OK;
+out:
+	if (echo_off)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	if (tty)
+		fputc('\n', stderr);
+	sodium_memzero(&ch, sizeof(ch));
+	return rc;
+}
+
+static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"provider", NULL}};
+	/* Room for the longest credential, a CR, and the NUL. */
+	char plain[SECRETS_MAX_PLAIN + 3];
+	struct sealed_cred prev, cred;
+	const char *provider;
+	struct tenant t;
+	char target[64];
+	size_t npos, len = 0;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK || (rc = cli_require(c, &opts[1])) != CLI_OK)
+		return rc;
+	provider = opts[1].value;
+	if (!cli_provider_name_ok(provider) || registry_find(provider) == NULL)
+		return cli_error("unknown provider '%s' (not a configured provider instance)",
+		                 provider);
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+
+	memset(&cred, 0, sizeof(cred));
+	rc = store_cred_get(c->st, t.id, provider, &prev);
+	if (rc == ST_OK)
+		cred.version = prev.version + 1;
+	else if (rc == ST_NOTFOUND)
+		cred.version = 1;
+	else
+		return cli_error("database error while reading the %s credential of tenant '%s'",
+		                 provider, t.slug);
+	sodium_memzero(&prev, sizeof(prev));
+
+	if (cli_read_secret(provider, plain, sizeof(plain), &len) != CLI_OK) {
+		sodium_memzero(plain, sizeof(plain));
+		return CLI_FAIL;
+	}
+	rc = secrets_seal(t.id, provider, cred.version, plain, len, cred.nonce, cred.ct,
+	                  &cred.ct_len);
+	secrets_last4(plain, cred.last4);
+	sodium_memzero(plain, sizeof(plain));
+	if (rc != 0)
+		return cli_error("cannot seal the credential (master key not loaded?)");
+
+	rc = store_cred_put(c->st, t.id, provider, &cred);
+	if (rc != ST_OK)
+		return cli_error("database error while storing the %s credential of tenant '%s'",
+		                 provider, t.slug);
+	snprintf(target, sizeof(target), "provider_key:%s", provider);
+	rc = cli_audit(c, t.id, "provider_key.set", target,
+	               cli_pack("{s:s, s:i}", "provider", provider, "version", cred.version));
+	return cli_finish(
+	    cli_emit(cli_pack("{s:I, s:s, s:s, s:i}", "tenant_id", (json_int_t)t.id, "provider",
+	                      provider, "last4", cred.last4, "version", cred.version)),
+	    rc);
+}
+
+static int cmd_provider_key_clear(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"provider", NULL}};
+	const char *provider;
+	struct tenant t;
+	char target[64];
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK || (rc = cli_require(c, &opts[1])) != CLI_OK)
+		return rc;
+	provider = opts[1].value;
+	/* No registry check: a credential of a since-removed provider must stay clearable. */
+	if (!cli_provider_name_ok(provider))
+		return cli_usage_error(c, "--provider: '%s' is not a provider name", provider);
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	rc = store_cred_clear(c->st, t.id, provider);
+	if (rc == ST_NOTFOUND)
+		return cli_error("tenant '%s' has no %s credential", t.slug, provider);
+	if (rc != ST_OK)
+		return cli_error("database error while clearing the %s credential of tenant '%s'",
+		                 provider, t.slug);
+	snprintf(target, sizeof(target), "provider_key:%s", provider);
+	rc = cli_audit(c, t.id, "provider_key.clear", target,
+	               cli_pack("{s:s}", "provider", provider));
+	return cli_finish(cli_emit(cli_pack("{s:I, s:s, s:b}", "tenant_id", (json_int_t)t.id,
+	                                    "provider", provider, "cleared", 1)),
+	                  rc);
+}
+
+/* cred_cb: append one credential's public facts (never the ciphertext) to ctx. */
+static int cli_cred_collect(void *ctx, const char *provider, const struct sealed_cred *cr)
+{
+	char updated[32];
+
+	return cli_array_add(ctx, cli_pack("{s:s, s:s, s:i, s:s?}", "provider", provider, "last4",
+	                                   cr->last4, "version", cr->version, "updated_at",
+	                                   cli_time(cr->updated_at, updated, sizeof(updated))));
+}
+
+static int cmd_provider_key_list(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	struct tenant t;
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_cred_list(c->st, t.id, cli_cred_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing credentials of tenant '%s'", t.slug);
+	}
+	return cli_emit(arr);
+}
+
+/* ================================================================== agents */
+
+/* The public JSON form of an agent; provider is NULL when the model is gone. */
+static json_t *cli_agent_json(const struct agent *a, const char *provider)
+{
+	char created[32];
+
+	return cli_pack("{s:I, s:s, s:s, s:s?, s:s, s:o, s:o, s:s?}", "id", (json_int_t)a->id,
+	                "name", a->name, "model", a->model, "provider", provider, "instructions",
+	                a->instructions, "temperature",
+	                a->has_temperature ? json_real(a->temperature) : json_null(), "max_tokens",
+	                a->max_tokens > 0 ? json_integer(a->max_tokens) : json_null(), "created_at",
+	                cli_time(a->created_at, created, sizeof(created)));
+}
+
+static int cmd_agent_create(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL},      {"name", NULL},
+	                         {"model", NULL},       {"instructions", NULL},
+	                         {"temperature", NULL}, {"max-tokens", NULL}};
+	static struct agent a; /* 8 KiB of instructions: keep it off the stack */
+	struct model m;
+	struct tenant t;
+	char target[96];
+	int64_t id = 0, maxtok;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	for (size_t i = 0; i < 3; i++)
+		if ((rc = cli_require(c, &opts[i])) != CLI_OK)
+			return rc;
+	memset(&a, 0, sizeof(a));
+	if (!cli_agent_name_ok(opts[1].value))
+		return cli_usage_error(c, "--name: '%s' must be 1-64 of A-Z a-z 0-9 _ -",
+		                       opts[1].value);
+	util_strlcpy(a.name, opts[1].value, sizeof(a.name));
+	if (!cli_text_ok(opts[2].value, sizeof(a.model) - 1, 0) || opts[2].value[0] == '\0')
+		return cli_usage_error(c, "--model: '%s' is not a model name", opts[2].value);
+	util_strlcpy(a.model, opts[2].value, sizeof(a.model));
+	if (opts[3].value != NULL) {
+		if (!cli_text_ok(opts[3].value, sizeof(a.instructions) - 1, 1))
+			return cli_usage_error(c, "--instructions: at most %zu bytes of UTF-8 text",
+			                       sizeof(a.instructions) - 1);
+		util_strlcpy(a.instructions, opts[3].value, sizeof(a.instructions));
+	}
+	if (opts[4].value != NULL) {
+		char *end;
+
+		errno = 0;
+		a.temperature = strtod(opts[4].value, &end);
+		if (opts[4].value[0] == '\0' || *end != '\0' || errno != 0 ||
+		    !isfinite(a.temperature) || a.temperature < 0.0 || a.temperature > 2.0)
+			return cli_usage_error(c, "--temperature: '%s' is not a number in 0..2",
+			                       opts[4].value);
+		a.has_temperature = 1;
+	}
+	if (opts[5].value != NULL) {
+		if ((rc = cli_opt_int(c, &opts[5], 1, 1000000, &maxtok)) != CLI_OK)
+			return rc;
+		a.max_tokens = (int)maxtok;
+	}
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	a.tenant_id = t.id;
+	rc = store_model_get(c->st, a.model, &m);
+	if (rc == ST_NOTFOUND)
+		return cli_error("model '%s' does not exist", a.model);
+	if (rc != ST_OK)
+		return cli_error("database error while reading model '%s'", a.model);
+	rc = store_agent_create(c->st, &a, &id);
+	if (rc == ST_CONFLICT)
+		return cli_error("agent '%s' already exists for tenant '%s'", a.name, t.slug);
+	if (rc != ST_OK)
+		return cli_error("database error while creating agent '%s'", a.name);
+	a.id = id;
+	if (store_agent_get(c->st, t.id, id, &a) != ST_OK)
+		a.created_at = util_unix_time();
+	snprintf(target, sizeof(target), "agent:%s", a.name);
+	rc = cli_audit(c, t.id, "agent.create", target,
+	               cli_pack("{s:I, s:s}", "agent_id", (json_int_t)id, "model", a.model));
+	return cli_finish(cli_emit(cli_agent_json(&a, m.provider)), rc);
+}
+
+/* agent_cb: append one agent to ctx; the provider is filled in after the listing. */
+static int cli_agent_collect(void *ctx, const struct agent *a)
+{
+	return cli_array_add(ctx, cli_agent_json(a, NULL));
+}
+
+static int cmd_agent_list(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	struct tenant t;
+	struct model m;
+	json_t *arr, *o;
+	size_t npos, i;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_agent_list(c->st, t.id, cli_agent_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing agents of tenant '%s'", t.slug);
+	}
+	/* Models are looked up after the listing: no query while another one streams. */
+	json_array_foreach(arr, i, o)
+	{
+		const char *model = json_string_value(json_object_get(o, "model"));
+
+		if (model == NULL)
+			continue;
+		rc = store_model_get(c->st, model, &m);
+		if (rc == ST_OK) {
+			if (json_object_set_new(o, "provider", json_string(m.provider)) != 0) {
+				json_decref(arr);
+				return cli_error("out of memory");
+			}
+		} else if (rc != ST_NOTFOUND) {
+			json_decref(arr);
+			return cli_error("database error while reading model '%s'", model);
+		}
+	}
+	return cli_emit(arr);
+}
+
+/* ================================================================== dispatch */
+
+static const struct cli_cmd cli_cmds[] = {
+    {"master-key", "init", cmd_master_key_init, 0, "[PATH]",
+     "create the master key file if missing and check it"},
+    {"migrate", NULL, cmd_migrate, CLI_NEED_DB, "[--sql-dir DIR]", "apply pending SQL migrations"},
+    {"tenant", "create", cmd_tenant_create, CLI_NEED_DB, "SLUG [--name NAME] [--plan PLAN]",
+     "create a tenant"},
+    {"tenant", "list", cmd_tenant_list, CLI_NEED_DB, "", "list tenants"},
+    {"tenant", "show", cmd_tenant_show, CLI_NEED_DB, "TENANT", "show one tenant"},
+    {"tenant", "suspend", cmd_tenant_suspend, CLI_NEED_DB, "TENANT [--reason TEXT]",
+     "suspend a tenant (its API calls are refused)"},
+    {"tenant", "resume", cmd_tenant_resume, CLI_NEED_DB, "TENANT", "resume a tenant"},
+    {"key", "create", cmd_key_create, CLI_NEED_DB | CLI_NEED_SECRETS,
+     "--tenant TENANT [--name NAME] [--expires-in SECONDS]",
+     "create an API key (the secret is shown once)"},
+    {"key", "list", cmd_key_list, CLI_NEED_DB, "--tenant TENANT", "list a tenant's API keys"},
+    {"key", "rotate", cmd_key_rotate, CLI_NEED_DB | CLI_NEED_SECRETS,
+     "--tenant TENANT --key ID [--grace SECONDS]",
+     "replace a key; the old one stays valid for the grace period"},
+    {"key", "revoke", cmd_key_revoke, CLI_NEED_DB, "--tenant TENANT --key ID",
+     "revoke an API key now"},
+    {"provider-key", "set", cmd_provider_key_set,
+     CLI_NEED_DB | CLI_NEED_SECRETS | CLI_NEED_REGISTRY,
+     "--tenant TENANT --provider NAME  < credential",
+     "store a tenant's own provider credential (read from stdin)"},
+    {"provider-key", "clear", cmd_provider_key_clear, CLI_NEED_DB,
+     "--tenant TENANT --provider NAME", "delete a tenant's provider credential"},
+    {"provider-key", "list", cmd_provider_key_list, CLI_NEED_DB, "--tenant TENANT",
+     "list a tenant's provider credentials (last 4 characters only)"},
+    {"agent", "create", cmd_agent_create, CLI_NEED_DB,
+     "--tenant TENANT --name NAME --model MODEL [--instructions TEXT] [--temperature X]"
+     " [--max-tokens N]",
+     "create an agent"},
+    {"agent", "list", cmd_agent_list, CLI_NEED_DB, "--tenant TENANT", "list a tenant's agents"},
+};
+
+/* The general usage text. */
+static void cli_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: " CLI_NAME " [-c FILE] COMMAND [ARGS...]\n"
+	        "\n"
+	        "  -c FILE     configuration file (default $AGENTHOST_CONF or %s)\n"
+	        "  -h, --help  this text; COMMAND --help shows one command's usage\n"
+	        "  -V          print the version\n"
+	        "\n"
+	        "TENANT is a numeric tenant id or a tenant slug. Output is JSON on stdout;\n"
+	        "errors go to stderr. Exit status: 0 ok, 1 failure, 2 usage error.\n"
+	        "\n"
+	        "commands:\n",
+	        conf_path(NULL));
+	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++) {
+		const struct cli_cmd *cmd = &cli_cmds[i];
+		char words[48];
+
+		snprintf(words, sizeof(words), "%s%s%s", cmd->group, cmd->verb ? " " : "",
+		         cmd->verb ? cmd->verb : "");
+		fprintf(f, "  %-22s %s\n", words, cmd->summary);
+	}
+}
+
+/* The command named by argv[0] (and argv[1]), or NULL; *words gets how many words it used. */
+static const struct cli_cmd *cli_find(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++) {
+		const struct cli_cmd *cmd = &cli_cmds[i];
+
+		if (strcmp(argv[0], cmd->group) != 0)
+			continue;
+		if (cmd->verb == NULL) {
+			*words = 1;
+			return cmd;
+		}
+		if (argc >= 2 && strcmp(argv[1], cmd->verb) == 0) {
+			*words = 2;
+			return cmd;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Print (to f, unless NULL) the usage lines of every command whose first
+ * word is group; returns how many there are.
+ */
+static int cli_group_usage(FILE *f, const char *group)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cli_cmds); i++)
+		if (strcmp(group, cli_cmds[i].group) == 0) {
+			if (f != NULL)
+				cli_cmd_usage(f, &cli_cmds[i]);
+			n++;
+		}
+	return n;
+}
+
+/* The login to record as the actor: the sudo caller first, since root tells nothing. */
+static const char *cli_actor(void)
+{
+	const char *u = getenv("SUDO_USER");
+
+	if (u == NULL || *u == '\0')
+		u = getenv("USER");
+	if (u == NULL || *u == '\0')
+		u = "root";
+	return u;
+}
+
+int main(int argc, char **argv)
+{
+	static struct conf conf;
+	struct cli c;
+	const struct cli_cmd *cmd;
+	const char *cpath = NULL;
+	char err[512];
+	int i = 1, words = 0, rc = CLI_FAIL, registry_up = 0, mysql_up = 0, lv;
+
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cli_usage(stdout);
+			return 0;
+		}
+		if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf(CLI_NAME " %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				cli_error("%s needs a file name", a);
+				cli_usage(stderr);
+				return CLI_USAGE;
+			}
+			cpath = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (strncmp(a, "--config=", 9) == 0) {
+			cpath = a + 9;
+			i++;
+			continue;
+		}
+		cli_error("unknown option '%s'", a);
+		cli_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (i >= argc) {
+		cli_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		cli_usage(stdout);
+		return 0;
+	}
+	cmd = cli_find(argc - i, argv + i, &words);
+	if (cmd == NULL) {
+		if (i + 1 < argc &&
+		    (strcmp(argv[i + 1], "-h") == 0 || strcmp(argv[i + 1], "--help") == 0) &&
+		    cli_group_usage(stdout, argv[i]) > 0)
+			return 0;
+		if (cli_group_usage(NULL, argv[i]) == 0) {
+			cli_error("unknown command '%s'", argv[i]);
+			cli_usage(stderr);
+		} else {
+			if (i + 1 < argc)
+				cli_error("unknown command '%s %s'", argv[i], argv[i + 1]);
+			else
+				cli_error("'%s' needs a subcommand", argv[i]);
+			cli_group_usage(stderr, argv[i]);
+		}
+		return CLI_USAGE;
+	}
+
+	if (sodium_init() < 0)
+		return cli_error("libsodium failed to initialise");
+	json_set_alloc_funcs(malloc, cli_json_free);
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		return cli_error("cannot initialise the MariaDB client library");
+	mysql_up = 1;
+
+	memset(&c, 0, sizeof(c));
+	c.conf = &conf;
+	c.cmd = cmd;
+	c.actor = cli_actor();
+
+	conf_defaults(&conf);
+	/* --help after the command needs no configuration: answer it first. */
+	for (int k = i + words; k < argc && strcmp(argv[k], "--") != 0; k++)
+		if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+			cli_cmd_usage(stdout, cmd);
+			rc = CLI_OK;
+			goto out;
+		}
+	if (conf_load(&conf, conf_path(cpath), err, sizeof(err)) != 0) {
+		rc = cli_error("%s", err);
+		goto out;
+	}
+	lv = log_level_parse(conf.log_level);
+	if (lv >= 0)
+		log_set_level((enum log_level)lv);
+	if ((cmd->need & CLI_NEED_SECRETS) &&
+	    secrets_init(conf.master_key_file, err, sizeof(err)) != 0) {
+		rc = cli_error("%s", err);
+		goto out;
+	}
+	if (cmd->need & CLI_NEED_REGISTRY) {
+		if (registry_init(&conf, err, sizeof(err)) != 0) {
+			rc = cli_error("provider registry: %s", err);
+			goto out;
+		}
+		registry_up = 1;
+	}
+	if (cmd->need & CLI_NEED_DB) {
+		c.st = store_open(&conf, err, sizeof(err));
+		if (c.st == NULL) {
+			rc = cli_error("cannot connect to the database: %s", err);
+			goto out;
+		}
+	}
+	rc = cmd->run(&c, argc - i - words, argv + i + words);
+	if (rc == CLI_HELP)
+		rc = CLI_OK;
+out:
+	if (c.st != NULL)
+		store_close(c.st);
+	if (registry_up)
+		registry_free();
+	if (mysql_up)
+		mysql_library_end();
+	return rc;
+}
