@@ -33,14 +33,14 @@
 static json_t *agent_json(const struct agent *a, const char *provider)
 {
 	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I}", "object", "agent", "id",
-			      (json_int_t)a->id, "name", a->name, "model", a->model, "provider",
-			      provider, "instructions", a->instructions, "created_at",
-			      (json_int_t)a->created_at, "updated_at", (json_int_t)a->updated_at);
+	                      (json_int_t)a->id, "name", a->name, "model", a->model, "provider",
+	                      provider, "instructions", a->instructions, "created_at",
+	                      (json_int_t)a->created_at, "updated_at", (json_int_t)a->updated_at);
 
 	json_object_set_new(o, "temperature",
-			    a->has_temperature ? json_real(a->temperature) : json_null());
+	                    a->has_temperature ? json_real(a->temperature) : json_null());
 	json_object_set_new(o, "max_tokens",
-			    a->max_tokens > 0 ? json_integer(a->max_tokens) : json_null());
+	                    a->max_tokens > 0 ? json_integer(a->max_tokens) : json_null());
 	return o;
 }
 
@@ -100,14 +100,15 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 			resp_error(r, 503, "server_busy", "out of memory");
 		goto out;
 	}
-	if (api_str(r, body, "name", 1, 64, &name) < 0 || api_str(r, body, "model", 1, 127, &model) < 0 ||
+	if (api_str(r, body, "name", 1, 64, &name) < 0 ||
+	    api_str(r, body, "model", 1, 127, &model) < 0 ||
 	    api_str(r, body, "instructions", 0, sizeof(a->instructions) - 1, &instructions) < 0 ||
 	    api_num(r, body, "temperature", 0, 2, &a->has_temperature, &a->temperature) < 0 ||
 	    api_int(r, body, "max_tokens", 1, 1000000, &has_mt, &mt) < 0)
 		goto out;
 	if (!agent_name_ok(name)) {
 		resp_error(r, 400, "invalid_request",
-			   "'name' must be 1-64 characters of letters, digits, '_' and '-'");
+		           "'name' must be 1-64 characters of letters, digits, '_' and '-'");
 		goto out;
 	}
 	rc = store_model_get(r->store, model, &md);
@@ -142,7 +143,7 @@ out:
 static int agent_load(struct req *r, const struct ident *id, const char *name, struct agent *a)
 {
 	int rc = agent_name_ok(name) ? store_agent_get_by_name(r->store, id->tenant_id, name, a)
-				     : ST_NOTFOUND;
+	                             : ST_NOTFOUND;
 
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 404, "not_found", "agent not found");
@@ -166,9 +167,9 @@ void api_agents_get(struct req *r, const struct ident *id, const struct route_ma
 	}
 	if (agent_load(r, id, m->params[0], a) == 0)
 		resp_json(r, 200,
-			  agent_json(a, store_model_get(r->store, a->model, &md) == ST_OK
-						? md.provider
-						: NULL));
+		          agent_json(a, store_model_get(r->store, a->model, &md) == ST_OK
+		                            ? md.provider
+		                            : NULL));
 	free(a);
 }
 
@@ -204,8 +205,8 @@ static int run_push(struct run_ctx *rc, const char *role, const char *content)
 	if (rc->owned[rc->n] == NULL)
 		return -1;
 	rc->m[rc->n].role = strcmp(role, "assistant") == 0 ? "assistant"
-			    : strcmp(role, "system") == 0  ? "system"
-							   : "user";
+	                    : strcmp(role, "system") == 0  ? "system"
+	                                                   : "user";
 	rc->m[rc->n].content = rc->owned[rc->n];
 	rc->n++;
 	return 0;
@@ -232,9 +233,9 @@ static int run_stream_begin(struct run_ctx *rc)
 	if (resp_sse_begin(rc->r) < 0)
 		return -1;
 	return resp_sse_json(rc->r, "run.created",
-			     json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", rc->call->id, "object",
-				       "run", "agent", rc->agent->name, "status", "running",
-				       "session_id", rc->call->session_id));
+	                     json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", rc->call->id, "object",
+	                               "run", "agent", rc->agent->name, "status", "running",
+	                               "session_id", rc->call->session_id));
 }
 
 static int run_emit(void *ctx, const char *text, size_t len)
@@ -246,12 +247,12 @@ static int run_emit(void *ctx, const char *text, size_t len)
 	if (run_stream_begin(rc) < 0)
 		return -1;
 	return resp_sse_json(rc->r, "run.output.delta",
-			     json_pack("{s:s, s:s%}", "run_id", rc->call->id, "delta", text, len));
+	                     json_pack("{s:s, s:s%}", "run_id", rc->call->id, "delta", text, len));
 }
 
 /* The run as the API shows it, from the call and its outcome. */
-static json_t *run_result_json(struct req *r, const struct ident *id,
-			       const struct exec_call *call, const struct exec_outcome *o)
+static json_t *run_result_json(struct req *r, const struct ident *id, const struct exec_call *call,
+                               const struct exec_outcome *o)
 {
 	struct execution e;
 
@@ -264,12 +265,12 @@ static json_t *run_result_json(struct req *r, const struct ident *id,
 	util_strlcpy(e.model, o->model.name, sizeof(e.model));
 	util_strlcpy(e.provider, o->model.provider, sizeof(e.provider));
 	util_strlcpy(e.cred_source, o->cred_source[0] ? o->cred_source : "none",
-		     sizeof(e.cred_source));
+	             sizeof(e.cred_source));
 	util_strlcpy(e.status,
-		     o->ok ? "succeeded"
-		     : strcmp(o->reason_code, "client_disconnected") == 0 ? "cancelled"
-									  : "failed",
-		     sizeof(e.status));
+	             o->ok                                                ? "succeeded"
+	             : strcmp(o->reason_code, "client_disconnected") == 0 ? "cancelled"
+	                                                                  : "failed",
+	             sizeof(e.status));
 	if (!o->ok)
 		util_strlcpy(e.reason_code, o->reason_code, sizeof(e.reason_code));
 	e.error_message = o->ok ? NULL : o->message;
@@ -326,14 +327,14 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 			goto unavailable;
 		if (s.agent_id && s.agent_id != a->id) {
 			resp_error(r, 409, "session_agent_mismatch",
-				   "this session belongs to another agent");
+			           "this session belongs to another agent");
 			goto out;
 		}
 	}
 	if (a->instructions[0] && run_push(&rc, "system", a->instructions) < 0)
 		goto oom;
 	if (session_id && store_session_messages(r->store, id->tenant_id, session_id, RUN_HISTORY,
-						 run_history, &rc) != ST_OK)
+	                                         run_history, &rc) != ST_OK)
 		goto unavailable;
 	if (run_push(&rc, "user", input) < 0)
 		goto oom;
@@ -355,7 +356,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	if (call.stream) {
 		if (server_stream_acquire() < 0) {
 			resp_error(r, 503, "server_busy",
-				   "too many streams in progress on this server; retry shortly");
+			           "too many streams in progress on this server; retry shortly");
 			goto out;
 		}
 		streaming = 1;
@@ -365,18 +366,19 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	exec_run(r, id, &call, &out);
 	if (out.ok && session_id &&
 	    store_session_append_turn(r->store, id->tenant_id, session_id, input,
-				      out.res.text ? out.res.text : "", call.id) != ST_OK) {
+	                              out.res.text ? out.res.text : "", call.id) != ST_OK) {
 		out.ok = 0;
 		out.http_status = 503;
 		util_strlcpy(out.reason_code, "database_unavailable", sizeof(out.reason_code));
 		util_strlcpy(out.message, "the run succeeded but the session could not be updated",
-			     sizeof(out.message));
+		             sizeof(out.message));
 	}
 	run = run_result_json(r, id, &call, &out);
 	if (call.stream && (out.ok || rc.began)) {
 		if (run_stream_begin(&rc) == 0) {
 			if (!out.ok)
-				util_strlcpy(r->reason_code, out.reason_code, sizeof(r->reason_code));
+				util_strlcpy(r->reason_code, out.reason_code,
+				             sizeof(r->reason_code));
 			resp_sse_json(r, out.ok ? "run.completed" : "run.failed", run);
 			resp_sse_send(r, NULL, "[DONE]", 6);
 		} else {
@@ -385,12 +387,11 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	} else if (out.ok) {
 		resp_json(r, 200, run);
 	} else {
-		json_t *err = resp_error_object(r, out.http_status >= 500 ? "api_error"
-									  : "invalid_request_error",
-						out.reason_code, out.message);
+		json_t *err = resp_error_object(
+		    r, out.http_status >= 500 ? "api_error" : "invalid_request_error",
+		    out.reason_code, out.message);
 
-		json_object_set_new(json_object_get(err, "error"), "run_id",
-				    json_string(call.id));
+		json_object_set_new(json_object_get(err, "error"), "run_id", json_string(call.id));
 		json_object_set_new(err, "run", run);
 		util_strlcpy(r->reason_code, out.reason_code, sizeof(r->reason_code));
 		resp_json(r, out.http_status == 499 ? 400 : out.http_status, err);

@@ -18,11 +18,11 @@ struct ident;
 
 /* params.c: typed body fields. Each returns 0 (absent or valid) or -1 after sending a 400. */
 int api_str(struct req *r, json_t *o, const char *key, int required, size_t maxlen,
-	    const char **out);
+            const char **out);
 int api_num(struct req *r, json_t *o, const char *key, double min, double max, int *has,
-	    double *out);
+            double *out);
 int api_int(struct req *r, json_t *o, const char *key, int64_t min, int64_t max, int *has,
-	    int64_t *out);
+            int64_t *out);
 int api_bool(struct req *r, json_t *o, const char *key, int *out);
 /* An optional JSON object field serialised (compact) into *text (malloc'd, NULL when absent). */
 int api_object_text(struct req *r, json_t *o, const char *key, size_t maxbytes, char **text);

@@ -96,7 +96,7 @@ static int chat_parse_messages(struct req *r, json_t *body, struct chat_msgs *cm
 	}
 	if (n > CHAT_MAX_MESSAGES) {
 		resp_error(r, 400, "invalid_request", "'messages' has more than %d entries",
-			   CHAT_MAX_MESSAGES);
+		           CHAT_MAX_MESSAGES);
 		return -1;
 	}
 	cm->m = calloc(n, sizeof(*cm->m));
@@ -112,16 +112,16 @@ static int chat_parse_messages(struct req *r, json_t *body, struct chat_msgs *cm
 
 		if (!json_is_object(msg) || !json_is_string(role) ||
 		    (rl = chat_role(json_string_value(role))) == NULL) {
-			resp_error(r, 400, "invalid_request",
-				   "messages[%zu].role must be system, developer, user or assistant",
-				   i);
+			resp_error(
+			    r, 400, "invalid_request",
+			    "messages[%zu].role must be system, developer, user or assistant", i);
 			return -1;
 		}
 		cm->owned[i] = chat_content(json_object_get(msg, "content"));
 		if (cm->owned[i] == NULL) {
-			resp_error(r, 400, "invalid_request",
-				   "messages[%zu].content must be a string or an array of text parts",
-				   i);
+			resp_error(
+			    r, 400, "invalid_request",
+			    "messages[%zu].content must be a string or an array of text parts", i);
 			return -1;
 		}
 		cm->n = i + 1;
@@ -142,8 +142,8 @@ struct chat_stream {
 static json_t *chat_chunk(const struct chat_stream *cs, json_t *delta, const char *finish)
 {
 	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", cs->id, "object",
-			 "chat.completion.chunk", "created", (json_int_t)cs->created, "model",
-			 cs->model, "choices", "index", 0, "delta", delta, "finish_reason", finish);
+	                 "chat.completion.chunk", "created", (json_int_t)cs->created, "model",
+	                 cs->model, "choices", "index", 0, "delta", delta, "finish_reason", finish);
 }
 
 static int chat_stream_begin(struct chat_stream *cs)
@@ -153,10 +153,9 @@ static int chat_stream_begin(struct chat_stream *cs)
 	cs->began = 1;
 	if (resp_sse_begin(cs->r) < 0)
 		return -1;
-	return resp_sse_json(cs->r, NULL,
-			     chat_chunk(cs, json_pack("{s:s, s:s}", "role", "assistant", "content",
-						      ""),
-					NULL));
+	return resp_sse_json(
+	    cs->r, NULL,
+	    chat_chunk(cs, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
 }
 
 static int chat_emit(void *ctx, const char *text, size_t len)
@@ -168,19 +167,19 @@ static int chat_emit(void *ctx, const char *text, size_t len)
 	if (chat_stream_begin(cs) < 0)
 		return -1;
 	return resp_sse_json(cs->r, NULL,
-			     chat_chunk(cs, json_pack("{s:s%}", "content", text, len), NULL));
+	                     chat_chunk(cs, json_pack("{s:s%}", "content", text, len), NULL));
 }
 
 static json_t *chat_usage(const struct exec_outcome *o)
 {
-	return json_pack("{s:I, s:I, s:I}", "prompt_tokens",
-			 (json_int_t)o->res.usage.prompt_tokens, "completion_tokens",
-			 (json_int_t)o->res.usage.completion_tokens, "total_tokens",
-			 (json_int_t)(o->res.usage.prompt_tokens + o->res.usage.completion_tokens));
+	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)o->res.usage.prompt_tokens,
+	                 "completion_tokens", (json_int_t)o->res.usage.completion_tokens,
+	                 "total_tokens",
+	                 (json_int_t)(o->res.usage.prompt_tokens + o->res.usage.completion_tokens));
 }
 
 static void chat_finish_stream(struct chat_stream *cs, const struct exec_outcome *o,
-			       int include_usage)
+                               int include_usage)
 {
 	struct req *r = cs->r;
 
@@ -188,20 +187,20 @@ static void chat_finish_stream(struct chat_stream *cs, const struct exec_outcome
 		if (chat_stream_begin(cs) < 0)
 			return;
 		resp_sse_json(r, NULL,
-			      chat_chunk(cs, json_object(),
-					 o->res.finish_reason[0] ? o->res.finish_reason : "stop"));
+		              chat_chunk(cs, json_object(),
+		                         o->res.finish_reason[0] ? o->res.finish_reason : "stop"));
 		if (include_usage)
 			resp_sse_json(r, NULL,
-				      json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", cs->id,
-						"object", "chat.completion.chunk", "created",
-						(json_int_t)cs->created, "model", cs->model,
-						"choices", "usage", chat_usage(o)));
+			              json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", cs->id,
+			                        "object", "chat.completion.chunk", "created",
+			                        (json_int_t)cs->created, "model", cs->model,
+			                        "choices", "usage", chat_usage(o)));
 	} else {
 		snprintf(r->reason_code, sizeof(r->reason_code), "%s", o->reason_code);
 		resp_sse_json(r, NULL,
-			      resp_error_object(r, o->http_status >= 500 ? "api_error"
-									   : "invalid_request_error",
-						o->reason_code, o->message));
+		              resp_error_object(
+		                  r, o->http_status >= 500 ? "api_error" : "invalid_request_error",
+		                  o->reason_code, o->message));
 	}
 	resp_sse_send(r, NULL, "[DONE]", 6);
 }
@@ -227,14 +226,15 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	    api_num(r, body, "top_p", 0, 1, &call.has_top_p, &call.top_p) < 0 ||
 	    api_int(r, body, "max_tokens", 1, 1000000, &has_mt, &mt) < 0 ||
 	    api_int(r, body, "max_completion_tokens", 1, 1000000, &has_mct, &mct) < 0 ||
-	    api_int(r, body, "n", 1, 1, &has, &n) < 0 || api_bool(r, body, "stream", &call.stream) < 0)
+	    api_int(r, body, "n", 1, 1, &has, &n) < 0 ||
+	    api_bool(r, body, "stream", &call.stream) < 0)
 		goto out;
 	so = json_object_get(body, "stream_options");
 	if (so && !json_is_null(so)) {
 		if (!json_is_object(so) || api_bool(r, so, "include_usage", &include_usage) < 0) {
 			if (!r->headers_sent)
 				resp_error(r, 400, "invalid_request",
-					   "'stream_options' must be an object");
+				           "'stream_options' must be an object");
 			goto out;
 		}
 	}
@@ -256,7 +256,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	if (call.stream) {
 		if (server_stream_acquire() < 0) {
 			resp_error(r, 503, "server_busy",
-				   "too many streams in progress on this server; retry shortly");
+			           "too many streams in progress on this server; retry shortly");
 			goto out;
 		}
 		streaming = 1;
@@ -268,16 +268,16 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		chat_finish_stream(&cs, &out, include_usage);
 	} else if (!out.ok) {
 		resp_error(r, out.http_status == 499 ? 400 : out.http_status, out.reason_code, "%s",
-			   out.message);
+		           out.message);
 	} else {
 		resp_json(r, 200,
-			  json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:o}",
-				    "id", call.id, "object", "chat.completion", "created",
-				    (json_int_t)out.created_at, "model", out.model.name, "choices",
-				    "index", 0, "message", "role", "assistant", "content",
-				    out.res.text ? out.res.text : "", "finish_reason",
-				    out.res.finish_reason[0] ? out.res.finish_reason : "stop",
-				    "usage", chat_usage(&out)));
+		          json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:o}", "id",
+		                    call.id, "object", "chat.completion", "created",
+		                    (json_int_t)out.created_at, "model", out.model.name, "choices",
+		                    "index", 0, "message", "role", "assistant", "content",
+		                    out.res.text ? out.res.text : "", "finish_reason",
+		                    out.res.finish_reason[0] ? out.res.finish_reason : "stop",
+		                    "usage", chat_usage(&out)));
 	}
 	exec_outcome_free(&out);
 out:

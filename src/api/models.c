@@ -12,11 +12,11 @@ static int models_add(void *ctx, const struct model *m)
 {
 	json_t *data = ctx;
 
-	json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s, s:i, s:i}", "id", m->name,
-					      "object", "model", "created",
-					      (json_int_t)m->created_at, "owned_by", m->provider,
-					      "context_window", m->context_window, "max_output_tokens",
-					      m->max_output));
+	json_array_append_new(data,
+	                      json_pack("{s:s, s:s, s:I, s:s, s:i, s:i}", "id", m->name, "object",
+	                                "model", "created", (json_int_t)m->created_at, "owned_by",
+	                                m->provider, "context_window", m->context_window,
+	                                "max_output_tokens", m->max_output));
 	return 0;
 }
 

@@ -17,7 +17,7 @@
 #include "host/http.h"
 
 int api_str(struct req *r, json_t *o, const char *key, int required, size_t maxlen,
-	    const char **out)
+            const char **out)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -50,7 +50,7 @@ int api_str(struct req *r, json_t *o, const char *key, int required, size_t maxl
 }
 
 int api_num(struct req *r, json_t *o, const char *key, double min, double max, int *has,
-	    double *out)
+            double *out)
 {
 	json_t *v = json_object_get(o, key);
 	double d;
@@ -65,7 +65,7 @@ int api_num(struct req *r, json_t *o, const char *key, double min, double max, i
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max) {
 		resp_error(r, 400, "invalid_request", "'%s' must be between %g and %g", key, min,
-			   max);
+		           max);
 		return -1;
 	}
 	*has = 1;
@@ -74,7 +74,7 @@ int api_num(struct req *r, json_t *o, const char *key, double min, double max, i
 }
 
 int api_int(struct req *r, json_t *o, const char *key, int64_t min, int64_t max, int *has,
-	    int64_t *out)
+            int64_t *out)
 {
 	json_t *v = json_object_get(o, key);
 	json_int_t i;
@@ -89,7 +89,7 @@ int api_int(struct req *r, json_t *o, const char *key, int64_t min, int64_t max,
 	i = json_integer_value(v);
 	if (i < min || i > max) {
 		resp_error(r, 400, "invalid_request", "'%s' must be between %lld and %lld", key,
-			   (long long)min, (long long)max);
+		           (long long)min, (long long)max);
 		return -1;
 	}
 	*has = 1;
@@ -131,7 +131,7 @@ int api_object_text(struct req *r, json_t *o, const char *key, size_t maxbytes, 
 		free(*text);
 		*text = NULL;
 		resp_error(r, 400, "invalid_request", "'%s' is larger than %zu bytes", key,
-			   maxbytes);
+		           maxbytes);
 		return -1;
 	}
 	return 0;

@@ -25,22 +25,21 @@ json_t *api_run_json(const struct execution *e)
 	exec_format_usd(e->cost_micros, cost, sizeof(cost));
 	if (e->reason_code[0])
 		err = json_pack("{s:s, s:s}", "reason_code", e->reason_code, "message",
-				e->error_message ? e->error_message : "");
+		                e->error_message ? e->error_message : "");
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:{s:I, s:I, s:I}, s:s, "
-		      "s:i, s:s, s:o, s:o, s:I, s:s, s:b}",
-		      "id", e->id, "object", "run", "agent", e->agent_name, "status", e->status,
-		      "model", e->model, "provider", e->provider, "credential_source",
-		      e->cred_source, "input", e->input, "output", e->output, "usage",
-		      "prompt_tokens", (json_int_t)e->prompt_tokens, "completion_tokens",
-		      (json_int_t)e->completion_tokens, "total_tokens",
-		      (json_int_t)(e->prompt_tokens + e->completion_tokens), "cost_usd", cost,
-		      "latency_ms", e->latency_ms, "finish_reason", e->finish_reason, "metadata",
-		      api_json_from_text(e->metadata), "error", err, "created_at",
-		      (json_int_t)e->created_at, "request_id", e->request_id, "stream",
-		      e->stream);
+	              "s:i, s:s, s:o, s:o, s:I, s:s, s:b}",
+	              "id", e->id, "object", "run", "agent", e->agent_name, "status", e->status,
+	              "model", e->model, "provider", e->provider, "credential_source",
+	              e->cred_source, "input", e->input, "output", e->output, "usage",
+	              "prompt_tokens", (json_int_t)e->prompt_tokens, "completion_tokens",
+	              (json_int_t)e->completion_tokens, "total_tokens",
+	              (json_int_t)(e->prompt_tokens + e->completion_tokens), "cost_usd", cost,
+	              "latency_ms", e->latency_ms, "finish_reason", e->finish_reason, "metadata",
+	              api_json_from_text(e->metadata), "error", err, "created_at",
+	              (json_int_t)e->created_at, "request_id", e->request_id, "stream", e->stream);
 	if (o)
 		json_object_set_new(o, "session_id",
-				    e->session_id[0] ? json_string(e->session_id) : json_null());
+		                    e->session_id[0] ? json_string(e->session_id) : json_null());
 	return o;
 }
 
@@ -109,7 +108,7 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 	if ((rc = req_query(r, "since", since, sizeof(since))) < 0 ||
 	    (rc > 0 && util_parse_time(since, &f.since) < 0)) {
 		resp_error(r, 400, "invalid_request",
-			   "'since' must be a date (YYYY-MM-DD), an RFC 3339 time or unix seconds");
+		           "'since' must be a date (YYYY-MM-DD), an RFC 3339 time or unix seconds");
 		return;
 	}
 	if ((rc = req_query(r, "cursor", cursor, sizeof(cursor))) < 0 ||
@@ -133,9 +132,9 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 	}
 	last = json_array_size(data) ? json_array_get(data, json_array_size(data) - 1) : NULL;
 	resp_json(r, 200,
-		  json_pack("{s:s, s:o, s:b, s:O}", "object", "list", "data", data, "has_more",
-			    has_more, "next_cursor",
-			    has_more && last ? json_object_get(last, "id") : json_null()));
+	          json_pack("{s:s, s:o, s:b, s:O}", "object", "list", "data", data, "has_more",
+	                    has_more, "next_cursor",
+	                    has_more && last ? json_object_get(last, "id") : json_null()));
 	return;
 bad_agent:
 	resp_error(r, 400, "invalid_request", "'agent' is not a valid agent name");

@@ -17,9 +17,9 @@
 static json_t *session_json(const struct session *s, const char *agent_name)
 {
 	return json_pack("{s:s, s:s, s:s?, s:o, s:i, s:I, s:I}", "id", s->id, "object", "session",
-			 "agent", agent_name, "metadata", api_json_from_text(s->metadata),
-			 "message_count", s->message_count, "created_at", (json_int_t)s->created_at,
-			 "updated_at", (json_int_t)s->updated_at);
+	                 "agent", agent_name, "metadata", api_json_from_text(s->metadata),
+	                 "message_count", s->message_count, "created_at", (json_int_t)s->created_at,
+	                 "updated_at", (json_int_t)s->updated_at);
 }
 
 void api_sessions_create(struct req *r, const struct ident *id, const struct route_match *m)
@@ -28,6 +28,7 @@ void api_sessions_create(struct req *r, const struct ident *id, const struct rou
 	char *metadata = NULL;
 	struct agent *a = NULL;
 	struct session s;
+	char sid[40];
 	json_t *body, *out;
 	int rc;
 
@@ -53,10 +54,10 @@ void api_sessions_create(struct req *r, const struct ident *id, const struct rou
 			goto unavailable;
 	}
 	rc = store_session_create(r->store, id->tenant_id, a ? a->id : 0,
-				  metadata ? metadata : "{}", s.id);
+	                          metadata ? metadata : "{}", sid);
 	if (rc != ST_OK)
 		goto unavailable;
-	if (store_session_get(r->store, id->tenant_id, s.id, &s) != ST_OK)
+	if (store_session_get(r->store, id->tenant_id, sid, &s) != ST_OK)
 		goto unavailable;
 	out = session_json(&s, a ? a->name : NULL);
 	json_object_set_new(out, "messages", json_array());
@@ -74,10 +75,10 @@ static int session_add_message(void *ctx, const struct message *msg)
 {
 	json_t *arr = ctx;
 
-	json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s?, s:I}", "seq", msg->seq,
-					     "role", msg->role, "content", msg->content, "run_id",
-					     msg->run_id[0] ? msg->run_id : NULL, "created_at",
-					     (json_int_t)msg->created_at));
+	json_array_append_new(arr, json_pack("{s:i, s:s, s:s, s:s?, s:I}", "seq", msg->seq, "role",
+	                                     msg->role, "content", msg->content, "run_id",
+	                                     msg->run_id[0] ? msg->run_id : NULL, "created_at",
+	                                     (json_int_t)msg->created_at));
 	return 0;
 }
 

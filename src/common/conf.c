@@ -26,42 +26,51 @@
 enum conf_type { CONF_STR, CONF_INT, CONF_LONG, CONF_BOOL, CONF_TYPE__MAX };
 
 struct conf_key {
-	const char *name;   /* key in the file */
+	const char *name; /* key in the file */
 	enum conf_type type;
-	size_t off;         /* offset in struct conf */
-	size_t size;        /* for CONF_STR: size of the char array */
-	const char *def;    /* default, as text */
-	long min, max;      /* bounds for numbers; for strings, max length check via size */
+	size_t off;      /* offset in struct conf */
+	size_t size;     /* for CONF_STR: size of the char array */
+	const char *def; /* default, as text */
+	long min, max;   /* bounds for numbers; for strings, max length check via size */
 };
 
-#define S(f, d) {#f, CONF_STR, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, 0, 0}
-#define I(f, d, lo, hi) {#f, CONF_INT, offsetof(struct conf, f), 0, d, lo, hi}
-#define L(f, d, lo, hi) {#f, CONF_LONG, offsetof(struct conf, f), 0, d, lo, hi}
+#define S(f, d)                                                                                    \
+	{                                                                                          \
+#f, CONF_STR, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, 0, 0     \
+	}
+#define I(f, d, lo, hi)                                                                            \
+	{                                                                                          \
+#f, CONF_INT, offsetof(struct conf, f), 0, d, lo, hi                               \
+	}
+#define L(f, d, lo, hi)                                                                            \
+	{                                                                                          \
+#f, CONF_LONG, offsetof(struct conf, f), 0, d, lo, hi                              \
+	}
 
 static const struct conf_key conf_table[] = {
-	S(listen, ""),
-	I(threads, "8", 1, 512),
-	I(max_streams, "0", 0, 512),
-	S(mount_prefix, ""),
-	L(max_body_bytes, "1048576", 1024, 67108864),
-	I(max_headers, "64", 8, 1000),
-	I(max_json_depth, "32", 2, 256),
-	S(db_host, "127.0.0.1"),
-	I(db_port, "3306", 1, 65535),
-	S(db_socket, ""),
-	S(db_user, "agenthost"),
-	S(db_password, ""),
-	S(db_name, "agenthost"),
-	I(db_connect_timeout, "5", 1, 120),
-	S(master_key_file, AH_SYSCONFDIR "/agenthost/master.key"),
-	S(sql_dir, AH_DATADIR "/sql"),
-	S(log_level, "info"),
-	I(upstream_timeout_ms, "120000", 100, 3600000),
-	I(upstream_connect_timeout_ms, "10000", 50, 120000),
-	I(mock_latency_ms, "0", 0, 600000),
-	I(mock_stream_delay_ms, "0", 0, 60000),
-	S(plugins, ""),
-	I(default_max_tokens, "1024", 1, 1000000),
+    S(listen, ""),
+    I(threads, "8", 1, 512),
+    I(max_streams, "0", 0, 512),
+    S(mount_prefix, ""),
+    L(max_body_bytes, "1048576", 1024, 67108864),
+    I(max_headers, "64", 8, 1000),
+    I(max_json_depth, "32", 2, 256),
+    S(db_host, "127.0.0.1"),
+    I(db_port, "3306", 1, 65535),
+    S(db_socket, ""),
+    S(db_user, "agenthost"),
+    S(db_password, ""),
+    S(db_name, "agenthost"),
+    I(db_connect_timeout, "5", 1, 120),
+    S(master_key_file, AH_SYSCONFDIR "/agenthost/master.key"),
+    S(sql_dir, AH_DATADIR "/sql"),
+    S(log_level, "info"),
+    I(upstream_timeout_ms, "120000", 100, 3600000),
+    I(upstream_connect_timeout_ms, "10000", 50, 120000),
+    I(mock_latency_ms, "0", 0, 600000),
+    I(mock_stream_delay_ms, "0", 0, 60000),
+    S(plugins, ""),
+    I(default_max_tokens, "1024", 1, 1000000),
 };
 
 #undef S
@@ -69,7 +78,7 @@ static const struct conf_key conf_table[] = {
 #undef L
 
 static int conf_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int conf_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -82,7 +91,7 @@ static int conf_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static int conf_set_row(struct conf *c, const struct conf_key *k, const char *value, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	char *base = (char *)c + k->off;
 	int64_t v;
@@ -91,14 +100,14 @@ static int conf_set_row(struct conf *c, const struct conf_key *k, const char *va
 	case CONF_STR:
 		if (strlen(value) >= k->size)
 			return conf_err(err, errlen, "%s: value too long (at most %zu bytes)",
-					k->name, k->size - 1);
+			                k->name, k->size - 1);
 		memcpy(base, value, strlen(value) + 1);
 		return 0;
 	case CONF_INT:
 	case CONF_LONG:
 		if (util_parse_i64(value, k->min, k->max, &v) < 0)
 			return conf_err(err, errlen, "%s: '%s' is not a whole number in %ld..%ld",
-					k->name, value, k->min, k->max);
+			                k->name, value, k->min, k->max);
 		if (k->type == CONF_INT)
 			*(int *)(void *)base = (int)v;
 		else
@@ -111,7 +120,7 @@ static int conf_set_row(struct conf *c, const struct conf_key *k, const char *va
 			*(int *)(void *)base = 0;
 		else
 			return conf_err(err, errlen, "%s: '%s' is not true or false", k->name,
-					value);
+			                value);
 		return 0;
 	default:
 		return conf_err(err, errlen, "%s: bad table row", k->name);
@@ -142,7 +151,7 @@ static struct conf_provider *conf_provider_slot(struct conf *c, const char *name
 
 /* "provider.<name>.<field>" */
 static int conf_set_provider(struct conf *c, const char *key, const char *value, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	const char *name = key + strlen("provider.");
 	const char *dot = strchr(name, '.');
@@ -162,11 +171,12 @@ static int conf_set_provider(struct conf *c, const char *key, const char *value,
 	p = conf_provider_slot(c, pname);
 	if (p == NULL)
 		return conf_err(err, errlen, "%s: too many providers (at most %d)", key,
-				CONF_MAX_PROVIDERS);
+		                CONF_MAX_PROVIDERS);
 	dot++;
 	if (strcmp(dot, "base_url") == 0) {
 		if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
-			return conf_err(err, errlen, "%s: must start with http:// or https://", key);
+			return conf_err(err, errlen, "%s: must start with http:// or https://",
+			                key);
 		if (util_strlcpy(p->base_url, value, sizeof(p->base_url)) < 0)
 			return conf_err(err, errlen, "%s: value too long", key);
 		n = strlen(p->base_url);
@@ -181,13 +191,14 @@ static int conf_set_provider(struct conf *c, const char *key, const char *value,
 	}
 	if (strcmp(dot, "timeout_ms") == 0) {
 		if (util_parse_i64(value, 100, 3600000, &v) < 0)
-			return conf_err(err, errlen, "%s: '%s' is not a whole number in 100..3600000",
-					key, value);
+			return conf_err(err, errlen,
+			                "%s: '%s' is not a whole number in 100..3600000", key,
+			                value);
 		p->timeout_ms = (int)v;
 		return 0;
 	}
 	return conf_err(err, errlen, "%s: unknown provider setting (base_url, api_key, timeout_ms)",
-			key);
+	                key);
 }
 
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen)
@@ -218,16 +229,17 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 	size_t n = strlen(c->mount_prefix);
 
 	if (n > 0 && (c->mount_prefix[0] != '/' || c->mount_prefix[n - 1] == '/'))
-		return conf_err(err, errlen,
-				"mount_prefix: must be empty or start with '/' and not end with '/'");
+		return conf_err(
+		    err, errlen,
+		    "mount_prefix: must be empty or start with '/' and not end with '/'");
 	if (log_level_parse(c->log_level) < 0)
 		return conf_err(err, errlen, "log_level: '%s' is not error, warn, info or debug",
-				c->log_level);
+		                c->log_level);
 	if (c->max_streams == 0)
 		c->max_streams = c->threads > 1 ? c->threads - 1 : 1;
 	if (c->max_streams > c->threads)
 		return conf_err(err, errlen, "max_streams: %d is more than threads (%d)",
-				c->max_streams, c->threads);
+		                c->max_streams, c->threads);
 	return 0;
 }
 

@@ -43,10 +43,10 @@ struct conf {
 	char log_level[16];        /* error | warn | info | debug */
 	int upstream_timeout_ms;   /* default whole-call timeout for providers */
 	int upstream_connect_timeout_ms; /* connect timeout for providers */
-	int mock_latency_ms;       /* added latency of the mock provider per call */
-	int mock_stream_delay_ms;  /* delay between streamed mock chunks */
-	char plugins[1024];        /* space/comma separated provider .so paths */
-	int default_max_tokens;    /* when neither request nor agent sets one */
+	int mock_latency_ms;             /* added latency of the mock provider per call */
+	int mock_stream_delay_ms;        /* delay between streamed mock chunks */
+	char plugins[1024];              /* space/comma separated provider .so paths */
+	int default_max_tokens;          /* when neither request nor agent sets one */
 	struct conf_provider providers[CONF_MAX_PROVIDERS];
 	size_t n_providers;
 };

@@ -97,7 +97,7 @@ void util_hex_encode(const unsigned char *in, size_t n, char *out)
 void util_random_id(const char *prefix, char *out, size_t cap)
 {
 	static const char alphabet[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	size_t p = strlen(prefix), i;
 
 	if (cap < p + 25) {

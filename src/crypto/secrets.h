@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define SECRETS_KEY_PREFIX "ah_live_"
-#define SECRETS_API_KEY_LEN 51    /* strlen of a full API key */
+#define SECRETS_API_KEY_LEN 51 /* strlen of a full API key */
 #define SECRETS_DISPLAY_PREFIX_LEN 12
 #define SECRETS_HASH_LEN 32
 #define SECRETS_NONCE_LEN 24
@@ -52,15 +52,15 @@ int secrets_api_key_shape_ok(const char *s, size_t len);
  * len + SECRETS_MAC_LEN bytes; *ct_len gets the size. 0 on success.
  */
 int secrets_seal(int64_t tenant_id, const char *provider, int version, const char *plain,
-		 size_t len, uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct, size_t *ct_len);
+                 size_t len, uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct, size_t *ct_len);
 /*
  * Open a sealed credential into plain (cap bytes, NUL-terminated).
  * -1 when it does not authenticate (wrong tenant, provider, version, or
  * tampered) or does not fit. The caller wipes plain after use.
  */
 int secrets_open(int64_t tenant_id, const char *provider, int version,
-		 const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len, char *plain,
-		 size_t cap);
+                 const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                 char *plain, size_t cap);
 /* Last 4 characters of a credential for display (out >= 5 bytes). */
 void secrets_last4(const char *plain, char out[5]);
 

@@ -26,8 +26,8 @@ int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out
 	rc = store_model_get(r->store, model_name, &out->model);
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 404, "model_not_found",
-			   "the model '%.100s' does not exist or you do not have access to it",
-			   model_name);
+		           "the model '%.100s' does not exist or you do not have access to it",
+		           model_name);
 		return -1;
 	}
 	if (rc != ST_OK) {
@@ -36,8 +36,8 @@ int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out
 	}
 	if (registry_find(out->model.provider) == NULL) {
 		resp_error(r, 503, "provider_not_configured",
-			   "the provider of model '%.100s' is not available on this host",
-			   model_name);
+		           "the provider of model '%.100s' is not available on this host",
+		           model_name);
 		return -1;
 	}
 	return 0;
@@ -46,14 +46,14 @@ int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out
 void exec_prepare(struct exec_call *call)
 {
 	util_random_id(strcmp(call->kind, "run") == 0 ? "run_" : "chatcmpl-", call->id,
-		       sizeof(call->id));
+	               sizeof(call->id));
 }
 
 void exec_format_usd(int64_t micros, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s%lld.%06lld", micros < 0 ? "-" : "",
-		 (long long)((micros < 0 ? -micros : micros) / 1000000),
-		 (long long)((micros < 0 ? -micros : micros) % 1000000));
+	         (long long)((micros < 0 ? -micros : micros) / 1000000),
+	         (long long)((micros < 0 ? -micros : micros) % 1000000));
 }
 
 static void exec_fail(struct exec_outcome *out, int status, const char *code, const char *msg)
@@ -67,8 +67,8 @@ static void exec_fail(struct exec_outcome *out, int status, const char *code, co
 /* A self-hosted upstream on this machine may run without a credential. */
 static int exec_is_loopback(const char *url)
 {
-	static const char *const local[] = {"http://127.", "http://localhost", "http://[::1]",
-					    "https://127.", "https://localhost", "https://[::1]"};
+	static const char *const local[] = {"http://127.",  "http://localhost",  "http://[::1]",
+	                                    "https://127.", "https://localhost", "https://[::1]"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(local); i++)
 		if (strncmp(url, local[i], strlen(local[i])) == 0)
@@ -81,8 +81,8 @@ static int exec_is_loopback(const char *url)
  * plaintext (caller wipes it). 0 ok, -1 with out's error set.
  */
 static int exec_credential(struct req *r, const struct ident *id,
-			   const struct provider_instance *inst, char *key, size_t cap,
-			   struct exec_outcome *out)
+                           const struct provider_instance *inst, char *key, size_t cap,
+                           struct exec_outcome *out)
 {
 	struct sealed_cred sc;
 	char msg[256];
@@ -96,13 +96,13 @@ static int exec_credential(struct req *r, const struct ident *id,
 	rc = store_cred_get(r->store, id->tenant_id, inst->name, &sc);
 	if (rc == ST_OK) {
 		if (secrets_open(id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
-				 key, cap) < 0) {
+		                 key, cap) < 0) {
 			sodium_memzero(&sc, sizeof(sc));
 			log_error("exec: tenant %lld: stored %s credential does not open",
-				  (long long)id->tenant_id, inst->name);
+			          (long long)id->tenant_id, inst->name);
 			snprintf(msg, sizeof(msg),
-				 "the stored provider key for '%s' cannot be used; set it again",
-				 inst->name);
+			         "the stored provider key for '%s' cannot be used; set it again",
+			         inst->name);
 			exec_fail(out, 500, "credential_unusable", msg);
 			return -1;
 		}
@@ -124,7 +124,7 @@ static int exec_credential(struct req *r, const struct ident *id,
 		return 0;
 	}
 	snprintf(msg, sizeof(msg),
-		 "no credential for provider '%s': set a provider key for this tenant", inst->name);
+	         "no credential for provider '%s': set a provider key for this tenant", inst->name);
 	exec_fail(out, 503, "provider_not_configured", msg);
 	return -1;
 }
@@ -147,7 +147,7 @@ static int64_t exec_cost(const struct model *m, int64_t prompt, int64_t completi
 }
 
 static void exec_record(struct req *r, const struct ident *id, const struct exec_call *call,
-			struct exec_outcome *out)
+                        struct exec_outcome *out)
 {
 	struct execution e;
 
@@ -165,7 +165,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	util_strlcpy(e.model, out->model.name, sizeof(e.model));
 	util_strlcpy(e.provider, out->model.provider, sizeof(e.provider));
 	util_strlcpy(e.cred_source, out->cred_source[0] ? out->cred_source : "none",
-		     sizeof(e.cred_source));
+	             sizeof(e.cred_source));
 	if (out->ok)
 		util_strlcpy(e.status, "succeeded", sizeof(e.status));
 	else if (strcmp(out->reason_code, "client_disconnected") == 0)
@@ -191,14 +191,14 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	}
 	/* The one place usage could be lost: make it loud and reconstructible from the log. */
 	log_error("exec: UNRECORDED execution id=%s tenant=%lld key=%lld model=%s status=%s "
-		  "prompt_tokens=%lld completion_tokens=%lld cost_micros=%lld request=%s",
-		  e.id, (long long)e.tenant_id, (long long)e.key_id, e.model, e.status,
-		  (long long)e.prompt_tokens, (long long)e.completion_tokens,
-		  (long long)e.cost_micros, e.request_id);
+	          "prompt_tokens=%lld completion_tokens=%lld cost_micros=%lld request=%s",
+	          e.id, (long long)e.tenant_id, (long long)e.key_id, e.model, e.status,
+	          (long long)e.prompt_tokens, (long long)e.completion_tokens,
+	          (long long)e.cost_micros, e.request_id);
 }
 
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
-	     struct exec_outcome *out)
+             struct exec_outcome *out)
 {
 	const struct provider_instance *inst = registry_find(out->model.provider);
 	struct ah_call ac;
@@ -244,17 +244,17 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
 
 	if (provider_invoke(inst, &ac, call->stream ? call->emit : NULL, call->emit_ctx,
-			    &out->res) == 0) {
+	                    &out->res) == 0) {
 		out->ok = 1;
 		out->http_status = 200;
 	} else {
 		exec_fail(out, exec_status_for(out->res.error_code),
-			  out->res.error_code[0] ? out->res.error_code : "provider_error",
-			  out->res.error_message[0] ? out->res.error_message
-						    : "the provider call failed");
+		          out->res.error_code[0] ? out->res.error_code : "provider_error",
+		          out->res.error_message[0] ? out->res.error_message
+		                                    : "the provider call failed");
 	}
-	out->cost_micros = exec_cost(&out->model, out->res.usage.prompt_tokens,
-				     out->res.usage.completion_tokens);
+	out->cost_micros =
+	    exec_cost(&out->model, out->res.usage.prompt_tokens, out->res.usage.completion_tokens);
 record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);

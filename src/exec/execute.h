@@ -25,37 +25,37 @@ struct req;
 struct ident;
 
 struct exec_call {
-	const char *kind;                  /* "chat" | "run" */
-	const char *model;                 /* catalogue name */
+	const char *kind;  /* "chat" | "run" */
+	const char *model; /* catalogue name */
 	const struct ah_message *messages;
 	size_t n_messages;
 	int has_temperature;
 	double temperature;
 	int has_top_p;
 	double top_p;
-	int max_tokens;                    /* 0 = agent/config default */
+	int max_tokens; /* 0 = agent/config default */
 	int stream;
-	const struct agent *agent;         /* or NULL */
-	const char *session_id;            /* or NULL */
-	const char *metadata;              /* JSON object text or NULL */
-	const char *input;                 /* run input to store, or NULL */
-	ah_emit_fn emit;                   /* streaming sink (stream only) */
+	const struct agent *agent; /* or NULL */
+	const char *session_id;    /* or NULL */
+	const char *metadata;      /* JSON object text or NULL */
+	const char *input;         /* run input to store, or NULL */
+	ah_emit_fn emit;           /* streaming sink (stream only) */
 	void *emit_ctx;
-	char id[40];                       /* public id, set by exec_prepare */
+	char id[40]; /* public id, set by exec_prepare */
 };
 
 struct exec_outcome {
-	int ok;                  /* 1 when the call succeeded */
-	int http_status;         /* status to answer with when not ok */
-	char reason_code[48];    /* when not ok */
-	char message[256];       /* when not ok: safe to show */
-	struct model model;      /* resolved catalogue entry */
-	struct ah_result res;    /* text, finish_reason, usage */
+	int ok;               /* 1 when the call succeeded */
+	int http_status;      /* status to answer with when not ok */
+	char reason_code[48]; /* when not ok */
+	char message[256];    /* when not ok: safe to show */
+	struct model model;   /* resolved catalogue entry */
+	struct ah_result res; /* text, finish_reason, usage */
 	int64_t cost_micros;
 	int latency_ms;
-	int64_t created_at;      /* unix seconds */
+	int64_t created_at; /* unix seconds */
 	char cred_source[16];
-	int recorded;            /* 1 when the execution row was written */
+	int recorded; /* 1 when the execution row was written */
 };
 
 /*
@@ -74,7 +74,7 @@ void exec_prepare(struct exec_call *call);
  * sent: the handler renders the outcome, streamed or not).
  */
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
-	     struct exec_outcome *out);
+             struct exec_outcome *out);
 /* Free what out owns. */
 void exec_outcome_free(struct exec_outcome *out);
 /* "0.000123" from micro-USD, into out (>= 24 bytes). */

@@ -153,13 +153,13 @@ json_t *req_json_object(struct req *r)
 	if (json_depth(r->body.data, r->body.len, r->conf->max_json_depth) >
 	    r->conf->max_json_depth) {
 		resp_error(r, 400, "json_too_deep", "JSON nesting deeper than %d levels",
-			   r->conf->max_json_depth);
+		           r->conf->max_json_depth);
 		return NULL;
 	}
 	v = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (v == NULL) {
 		resp_error(r, 400, "invalid_json", "malformed JSON at line %d column %d: %s",
-			   jerr.line, jerr.column, jerr.text);
+		           jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
@@ -180,23 +180,40 @@ void resp_header(struct req *r, const char *name, const char *value)
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
 	}
 }
 
@@ -222,7 +239,7 @@ static int send_headers(struct req *r, int status, const char *ctype, long long 
 	r->headers_sent = 1;
 	r->status = status;
 	buf_printf(&h, "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n", status,
-		   status_text(status), ctype, r->request_id);
+	           status_text(status), ctype, r->request_id);
 	if (length >= 0)
 		buf_printf(&h, "Content-Length: %lld\r\n", length);
 	buf_puts(&h, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
@@ -246,8 +263,8 @@ void resp_json(struct req *r, int status, json_t *body)
 	json_decref(body);
 	if (s == NULL) {
 		static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
-					  "\"type\":\"api_error\",\"code\":\"internal_error\","
-					  "\"reason_code\":\"internal_error\"}}\n";
+		                          "\"type\":\"api_error\",\"code\":\"internal_error\","
+		                          "\"reason_code\":\"internal_error\"}}\n";
 		send_headers(r, 500, "application/json", (long long)sizeof(oom) - 1);
 		out_write(r, oom, sizeof(oom) - 1);
 		return;
@@ -263,25 +280,31 @@ void resp_json(struct req *r, int status, json_t *body)
 static const char *error_type(int status)
 {
 	switch (status) {
-	case 401: return "authentication_error";
-	case 403: return "permission_error";
-	case 404: return "not_found_error";
-	case 409: return "conflict_error";
-	case 429: return "rate_limit_error";
-	default: return status >= 500 ? "api_error" : "invalid_request_error";
+	case 401:
+		return "authentication_error";
+	case 403:
+		return "permission_error";
+	case 404:
+		return "not_found_error";
+	case 409:
+		return "conflict_error";
+	case 429:
+		return "rate_limit_error";
+	default:
+		return status >= 500 ? "api_error" : "invalid_request_error";
 	}
 }
 
 json_t *resp_error_object(const struct req *r, const char *type, const char *reason_code,
-			  const char *message)
+                          const char *message)
 {
 	return json_pack("{s:{s:s, s:s, s:s, s:n, s:s, s:s}}", "error", "message", message, "type",
-			 type, "code", reason_code, "param", "reason_code", reason_code,
-			 "request_id", r->request_id);
+	                 type, "code", reason_code, "param", "reason_code", reason_code,
+	                 "request_id", r->request_id);
 }
 
 void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
-		      const char *message)
+                      const char *message)
 {
 	if (type == NULL)
 		type = error_type(status);
@@ -313,7 +336,7 @@ int resp_sse_send(struct req *r, const char *event, const char *data, size_t len
 	if (r->client_gone)
 		return -1;
 	if (event && (out_write(r, "event: ", 7) < 0 || out_write(r, event, strlen(event)) < 0 ||
-		      out_write(r, "\n", 1) < 0))
+	              out_write(r, "\n", 1) < 0))
 		return -1;
 	if (out_write(r, "data: ", 6) < 0 || out_write(r, data, len) < 0 ||
 	    out_write(r, "\n\n", 2) < 0)

@@ -23,31 +23,31 @@ struct conf;
 
 struct req {
 	/* request */
-	char **env;               /* NULL-terminated "NAME=value" params */
-	const char *method;       /* REQUEST_METHOD */
-	char path[2048];          /* decoded path below the mount prefix, no query */
-	const char *query;        /* QUERY_STRING, "" when none */
-	const char *remote_addr;  /* REMOTE_ADDR */
-	struct buf body;          /* request body (size-limited) */
-	char request_id[33];      /* generated per request */
-	int64_t start_us;         /* monotonic start time */
+	char **env;              /* NULL-terminated "NAME=value" params */
+	const char *method;      /* REQUEST_METHOD */
+	char path[2048];         /* decoded path below the mount prefix, no query */
+	const char *query;       /* QUERY_STRING, "" when none */
+	const char *remote_addr; /* REMOTE_ADDR */
+	struct buf body;         /* request body (size-limited) */
+	char request_id[33];     /* generated per request */
+	int64_t start_us;        /* monotonic start time */
 
 	/* context filled along the path */
-	const struct conf *conf;  /* process configuration */
-	struct store *store;      /* this thread's store handle */
-	int64_t tenant_id;        /* 0 until identified (for the log line) */
-	const char *route;        /* route pattern, for the log line */
-	char reason_code[48];     /* of an error response, for the log line */
+	const struct conf *conf; /* process configuration */
+	struct store *store;     /* this thread's store handle */
+	int64_t tenant_id;       /* 0 until identified (for the log line) */
+	const char *route;       /* route pattern, for the log line */
+	char reason_code[48];    /* of an error response, for the log line */
 
 	/* response */
-	int status;               /* HTTP status sent */
-	struct buf headers;       /* extra "Name: value\r\n" lines */
-	int headers_sent;         /* 1 once the header block went out */
-	int client_gone;          /* 1 after a failed write */
+	int status;         /* HTTP status sent */
+	struct buf headers; /* extra "Name: value\r\n" lines */
+	int headers_sent;   /* 1 once the header block went out */
+	int client_gone;    /* 1 after a failed write */
 
 	/* output (set by the server) */
 	int (*write)(void *io, const void *p, size_t n); /* -1 on failure */
-	int (*flush)(void *io);                           /* -1 on failure */
+	int (*flush)(void *io);                          /* -1 on failure */
 	void *io;
 };
 
@@ -80,12 +80,12 @@ void resp_json(struct req *r, int status, json_t *body);
  * 5xx api_error) unless type is given.
  */
 void resp_error(struct req *r, int status, const char *reason_code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
-		      const char *message);
+                      const char *message);
 /* The error object (without sending) for stream error events; new reference. */
 json_t *resp_error_object(const struct req *r, const char *type, const char *reason_code,
-			  const char *message);
+                          const char *message);
 
 /* Begin a text/event-stream response (200). -1 when the client is gone. */
 int resp_sse_begin(struct req *r);

@@ -29,11 +29,12 @@ static struct conf main_conf;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: agenthost [-c CONF] [-t] [-V]\n"
-		   "  -c CONF  configuration file (default $AGENTHOST_CONF or %s)\n"
-		   "  -t       check the configuration and exit\n"
-		   "  -V       print the version and exit\n",
-		conf_path(NULL));
+	fprintf(f,
+	        "usage: agenthost [-c CONF] [-t] [-V]\n"
+	        "  -c CONF  configuration file (default $AGENTHOST_CONF or %s)\n"
+	        "  -t       check the configuration and exit\n"
+	        "  -V       print the version and exit\n",
+	        conf_path(NULL));
 }
 
 int main(int argc, char **argv)

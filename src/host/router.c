@@ -13,18 +13,18 @@
 #include "tenancy/identify.h"
 
 static const struct route routes[] = {
-	{"GET", "/healthz", AUTH_NONE, api_healthz},
-	{"GET", "/readyz", AUTH_NONE, api_readyz},
-	{"GET", "/v1/models", AUTH_TENANT, api_models_list},
-	{"POST", "/v1/chat/completions", AUTH_TENANT, api_chat_completions},
-	{"GET", "/v1/agents", AUTH_TENANT, api_agents_list},
-	{"POST", "/v1/agents", AUTH_TENANT, api_agents_create},
-	{"GET", "/v1/agents/{}", AUTH_TENANT, api_agents_get},
-	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, api_agent_runs_create},
-	{"GET", "/v1/runs", AUTH_TENANT, api_runs_list},
-	{"GET", "/v1/runs/{}", AUTH_TENANT, api_runs_get},
-	{"POST", "/v1/sessions", AUTH_TENANT, api_sessions_create},
-	{"GET", "/v1/sessions/{}", AUTH_TENANT, api_sessions_get},
+    {"GET", "/healthz", AUTH_NONE, api_healthz},
+    {"GET", "/readyz", AUTH_NONE, api_readyz},
+    {"GET", "/v1/models", AUTH_TENANT, api_models_list},
+    {"POST", "/v1/chat/completions", AUTH_TENANT, api_chat_completions},
+    {"GET", "/v1/agents", AUTH_TENANT, api_agents_list},
+    {"POST", "/v1/agents", AUTH_TENANT, api_agents_create},
+    {"GET", "/v1/agents/{}", AUTH_TENANT, api_agents_get},
+    {"POST", "/v1/agents/{}/runs", AUTH_TENANT, api_agent_runs_create},
+    {"GET", "/v1/runs", AUTH_TENANT, api_runs_list},
+    {"GET", "/v1/runs/{}", AUTH_TENANT, api_runs_get},
+    {"POST", "/v1/sessions", AUTH_TENANT, api_sessions_create},
+    {"GET", "/v1/sessions/{}", AUTH_TENANT, api_sessions_get},
 };
 
 static int router_hex(int c)
@@ -136,7 +136,7 @@ void router_dispatch(struct req *r)
 	if (path_known) {
 		resp_header(r, "Allow", allow);
 		resp_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
-			   r->method, allow);
+		           r->method, allow);
 		return;
 	}
 	resp_error(r, 404, "not_found", "no such endpoint");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,15 +71,14 @@ static int server_set_path(struct req *r)
 		const char *sn = req_param(r, "SCRIPT_NAME"), *pi = req_param(r, "PATH_INFO");
 
 		snprintf(fallback, sizeof(fallback), "%s%s", pi ? "" : (sn ? sn : ""),
-			 pi ? pi : "");
+		         pi ? pi : "");
 		uri = fallback;
 		plen = 0;
 	}
 	q = strchr(uri, '?');
 	n = q ? (size_t)(q - uri) : strlen(uri);
 	if (plen) {
-		if (n < plen || strncmp(uri, prefix, plen) != 0 ||
-		    (n > plen && uri[plen] != '/')) {
+		if (n < plen || strncmp(uri, prefix, plen) != 0 || (n > plen && uri[plen] != '/')) {
 			r->route = "-";
 			resp_error(r, 404, "not_found", "no such endpoint");
 			return -1;
@@ -114,7 +114,7 @@ static int server_read_body(struct req *r, int (*rd)(void *io, char *p, int n), 
 			headers++;
 	if (headers > r->conf->max_headers) {
 		resp_error(r, 400, "too_many_headers", "more than %d request headers",
-			   r->conf->max_headers);
+		           r->conf->max_headers);
 		return -1;
 	}
 	if (cl && *cl && util_parse_i64(cl, 0, INT64_MAX, &len) < 0) {
@@ -123,7 +123,7 @@ static int server_read_body(struct req *r, int (*rd)(void *io, char *p, int n), 
 	}
 	if (len > r->conf->max_body_bytes) {
 		resp_error(r, 413, "body_too_large", "request body over %ld bytes",
-			   r->conf->max_body_bytes);
+		           r->conf->max_body_bytes);
 		return -1;
 	}
 	if (len == 0)
@@ -152,9 +152,9 @@ static void server_log_request(struct req *r)
 	double ms = (double)(util_now_us() - r->start_us) / 1000.0;
 
 	log_info("request id=%s tenant=%lld method=%s route=%s status=%d%s%s ms=%.2f",
-		 r->request_id, (long long)r->tenant_id, r->method ? r->method : "-",
-		 r->route ? r->route : "-", r->status, *r->reason_code ? " reason=" : "",
-		 r->reason_code, ms);
+	         r->request_id, (long long)r->tenant_id, r->method ? r->method : "-",
+	         r->route ? r->route : "-", r->status, *r->reason_code ? " reason=" : "",
+	         r->reason_code, ms);
 }
 
 /*
@@ -162,8 +162,8 @@ static void server_log_request(struct req *r)
  * handle lazily so the process starts (and /healthz answers) while the
  * database is down.
  */
-static void server_handle(struct req *r, struct store **stp,
-			  int (*rd)(void *io, char *p, int n), void *io)
+static void server_handle(struct req *r, struct store **stp, int (*rd)(void *io, char *p, int n),
+                          void *io)
 {
 	char err[256];
 
@@ -286,6 +286,29 @@ static int server_cgi(void)
 
 /* ------------------------------------------------------------------ lifecycle */
 
+/*
+ * FCGX_OpenSocket unlinks an existing unix socket path: a second instance
+ * started by mistake would silently take the socket from a running one.
+ * Refuse when something already answers there.
+ */
+static int server_socket_in_use(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, rc;
+
+	if (strchr(path, '/') == NULL || strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
 struct join_arg {
 	pthread_t *threads;
 	int n;
@@ -310,7 +333,7 @@ static void *server_joiner(void *arg)
 int server_run(const struct conf *c)
 {
 	static struct join_arg ja = {.mu = PTHREAD_MUTEX_INITIALIZER,
-				     .cv = PTHREAD_COND_INITIALIZER};
+	                             .cv = PTHREAD_COND_INITIALIZER};
 	pthread_t *threads, joiner;
 	struct timespec deadline;
 	sigset_t set;
@@ -322,6 +345,10 @@ int server_run(const struct conf *c)
 		return 1;
 	}
 	if (c->listen[0]) {
+		if (server_socket_in_use(c->listen)) {
+			log_error("server: %s is in use by another running process", c->listen);
+			return 1;
+		}
 		server_listen_fd = FCGX_OpenSocket(c->listen, 1024);
 		if (server_listen_fd < 0) {
 			log_error("server: cannot listen on %s: %s", c->listen, strerror(errno));
@@ -349,7 +376,7 @@ int server_run(const struct conf *c)
 			break;
 		}
 	log_info("server: %d worker threads, listening on %s, mount prefix '%s'", n,
-		 c->listen[0] ? c->listen : "fd 0", c->mount_prefix);
+	         c->listen[0] ? c->listen : "fd 0", c->mount_prefix);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

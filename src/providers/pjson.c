@@ -45,6 +45,12 @@ int pjson_fail(struct ah_result *res, const char *code, const char *fmt, ...)
 	va_list ap;
 
 	util_strlcpy(res->error_code, code, sizeof(res->error_code));
+	/*
+	 * GCC 12 with -fsanitize=undefined sees UBSan's null check on fmt and
+	 * warns "null format string" (format-truncation); fmt is never NULL.
+	 */
+	if (fmt == NULL)
+		fmt = "";
 	va_start(ap, fmt);
 	vsnprintf(res->error_message, sizeof(res->error_message), fmt, ap);
 	va_end(ap);

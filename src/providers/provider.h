@@ -41,34 +41,34 @@ struct ah_call {
 	double temperature;
 	int has_top_p;
 	double top_p;
-	int max_tokens;          /* > 0, always set by the host */
-	int stream;              /* 1 = ask the upstream to stream */
-	const char *base_url;    /* instance base URL, no trailing slash */
-	const char *api_key;     /* credential for this call; "" when none */
-	const char *request_id;  /* for upstream tracing headers */
-	int mock_latency_ms;     /* mock only: configured latency */
-	int mock_stream_delay_ms;/* mock only: delay between chunks */
+	int max_tokens;           /* > 0, always set by the host */
+	int stream;               /* 1 = ask the upstream to stream */
+	const char *base_url;     /* instance base URL, no trailing slash */
+	const char *api_key;      /* credential for this call; "" when none */
+	const char *request_id;   /* for upstream tracing headers */
+	int mock_latency_ms;      /* mock only: configured latency */
+	int mock_stream_delay_ms; /* mock only: delay between chunks */
 };
 
 struct ah_usage {
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
-	int have;                /* 1 when the upstream reported usage */
+	int have; /* 1 when the upstream reported usage */
 };
 
 #define AH_MAX_HEADERS 16
 
 struct ah_http_request {
-	char *url;                         /* malloc'd */
-	char *headers[AH_MAX_HEADERS];     /* "Name: value", malloc'd */
+	char *url;                     /* malloc'd */
+	char *headers[AH_MAX_HEADERS]; /* "Name: value", malloc'd */
 	size_t n_headers;
-	char *body;                        /* malloc'd JSON */
+	char *body; /* malloc'd JSON */
 	size_t body_len;
 };
 
 struct ah_result {
-	char *text;              /* malloc'd full assistant text ("" allowed); NULL on error */
-	char finish_reason[32];  /* "stop" | "length" | "content_filter" | ... (OpenAI names) */
+	char *text;             /* malloc'd full assistant text ("" allowed); NULL on error */
+	char finish_reason[32]; /* "stop" | "length" | "content_filter" | ... (OpenAI names) */
 	struct ah_usage usage;
 	char error_code[48];     /* reason_code when the call failed, "" otherwise */
 	char error_message[256]; /* safe to show to the tenant: no credentials */
@@ -82,17 +82,19 @@ struct ah_result {
 typedef int (*ah_emit_fn)(void *ctx, const char *text, size_t len);
 
 struct ah_provider {
-	uint32_t abi_version;    /* AH_PROVIDER_ABI_VERSION */
-	uint32_t struct_size;    /* sizeof(struct ah_provider) when built */
-	const char *name;        /* adapter name: "openai", "anthropic", "gemini", "mock", ... */
-	uint32_t flags;          /* AH_PROVIDER_LOCAL */
+	uint32_t abi_version; /* AH_PROVIDER_ABI_VERSION */
+	uint32_t struct_size; /* sizeof(struct ah_provider) when built */
+	const char *name;     /* adapter name: "openai", "anthropic", "gemini", "mock", ... */
+	uint32_t flags;       /* AH_PROVIDER_LOCAL */
 
-	/* HTTP providers: build the request (URL, headers incl. auth, JSON body). 0 or -1 + res->error_*. */
+	/* HTTP providers: build the request (URL, headers incl. auth, JSON body). 0 or -1 +
+	 * res->error_*. */
 	int (*build_request)(const struct ah_call *call, struct ah_http_request *out,
-			     struct ah_result *res);
-	/* HTTP providers, non-streamed: parse the whole response (any status). 0 ok, -1 failed (res->error_* set). */
+	                     struct ah_result *res);
+	/* HTTP providers, non-streamed: parse the whole response (any status). 0 ok, -1 failed
+	 * (res->error_* set). */
 	int (*parse_response)(const struct ah_call *call, int http_status, const char *body,
-			      size_t len, struct ah_result *res);
+	                      size_t len, struct ah_result *res);
 	/* HTTP providers, streamed: per-call state. */
 	void *(*stream_begin)(const struct ah_call *call);
 	/*
@@ -102,15 +104,16 @@ struct ah_provider {
 	 * passed through as 2 (stopped by the host).
 	 */
 	int (*stream_event)(void *state, const char *event, const char *data, size_t len,
-			    ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
+	                    ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
 	/* Fill res with text, finish_reason and usage gathered so far; free state. */
 	void (*stream_end)(void *state, struct ah_result *res);
-	/* Parse an error body of a failed streamed call (status >= 400). May be NULL: parse_response is used. */
+	/* Parse an error body of a failed streamed call (status >= 400). May be NULL:
+	 * parse_response is used. */
 	int (*parse_error)(int http_status, const char *body, size_t len, struct ah_result *res);
 
 	/* Local providers: produce the answer, streaming through emit when call->stream. */
 	int (*generate)(const struct ah_call *call, ah_emit_fn emit, void *emit_ctx,
-			struct ah_result *res);
+	                struct ah_result *res);
 };
 
 typedef const struct ah_provider *(*ah_provider_entry_fn)(void);

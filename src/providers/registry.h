@@ -19,11 +19,11 @@
 #include "providers/provider.h"
 
 struct provider_instance {
-	const char *name;                /* instance name */
+	const char *name; /* instance name */
 	const struct ah_provider *adapter;
-	char base_url[256];              /* from config or the adapter's default */
-	char platform_key[512];          /* platform credential, "" when none */
-	int timeout_ms;                  /* whole-call timeout */
+	char base_url[256];     /* from config or the adapter's default */
+	char platform_key[512]; /* platform credential, "" when none */
+	int timeout_ms;         /* whole-call timeout */
 	int connect_timeout_ms;
 };
 
@@ -49,7 +49,7 @@ int registry_load_plugin(const char *path, char *err, size_t errlen);
  * Uses one curl easy handle per thread, reused across calls.
  */
 int provider_invoke(const struct provider_instance *inst, const struct ah_call *call,
-		    ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
+                    ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
 /* Free what res owns. */
 void provider_result_free(struct ah_result *res);
 /* Rough token estimate for text (about 4 bytes a token, at least 1 for non-empty). */

@@ -36,7 +36,8 @@ struct store *store_open(const struct conf *c, char *err, size_t errlen);
 void store_close(struct store *st);
 /* ST_OK when the database answers. */
 int store_ping(struct store *st);
-/* Apply sql/NNN_*.sql files from dir not yet in schema_migrations, in order. Prints each applied. */
+/* Apply sql/NNN_*.sql files from dir not yet in schema_migrations, in order. Prints each applied.
+ */
 int store_migrate(struct store *st, const char *dir, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ tenants */
@@ -44,21 +45,21 @@ int store_migrate(struct store *st, const char *dir, char *err, size_t errlen);
 enum tenant_status { TENANT_ACTIVE = 0, TENANT_SUSPENDED = 1 };
 
 struct tenant {
-	int64_t id;               /* internal id */
-	char slug[64];            /* unique, [a-z0-9-] */
-	char name[201];           /* display name, any text */
-	char plan[32];            /* plan name */
-	int status;               /* enum tenant_status */
+	int64_t id;     /* internal id */
+	char slug[64];  /* unique, [a-z0-9-] */
+	char name[201]; /* display name, any text */
+	char plan[32];  /* plan name */
+	int status;     /* enum tenant_status */
 	char suspended_reason[256];
-	char isolation[16];       /* "shared" | "dedicated" */
-	int64_t created_at;       /* unix seconds */
+	char isolation[16]; /* "shared" | "dedicated" */
+	int64_t created_at; /* unix seconds */
 };
 
 typedef int (*tenant_cb)(void *ctx, const struct tenant *t);
 
 /* ST_CONFLICT when slug exists; ST_NOTFOUND when plan does not. */
 int store_tenant_create(struct store *st, const char *slug, const char *name, const char *plan,
-			int64_t *id_out);
+                        int64_t *id_out);
 int store_tenant_get(struct store *st, int64_t id, struct tenant *out);
 int store_tenant_get_by_slug(struct store *st, const char *slug, struct tenant *out);
 int store_tenant_list(struct store *st, tenant_cb cb, void *ctx);
@@ -67,18 +68,18 @@ int store_tenant_set_status(struct store *st, int64_t id, int status, const char
 /* ------------------------------------------------------------------ API keys */
 
 enum key_state {
-	KEY_ACTIVE = 0,   /* usable */
-	KEY_REVOKED = 1,  /* revoked by an admin */
-	KEY_EXPIRED = 2,  /* past expires_at */
-	KEY_ROTATED = 3,  /* rotated and past its grace period */
+	KEY_ACTIVE = 0,  /* usable */
+	KEY_REVOKED = 1, /* revoked by an admin */
+	KEY_EXPIRED = 2, /* past expires_at */
+	KEY_ROTATED = 3, /* rotated and past its grace period */
 };
 
 /* What identification needs, read in one round trip (key joined with tenant). */
 struct key_auth {
 	int64_t key_id;
 	int64_t tenant_id;
-	int state;                /* enum key_state, computed with the database clock */
-	int tenant_status;        /* enum tenant_status */
+	int state;         /* enum key_state, computed with the database clock */
+	int tenant_status; /* enum tenant_status */
 	char tenant_slug[64];
 	char plan[32];
 	char key_prefix[16];
@@ -88,14 +89,14 @@ struct api_key {
 	int64_t id;
 	int64_t tenant_id;
 	char name[101];
-	char prefix[16];          /* display prefix, never the secret */
-	int state;                /* enum key_state */
-	int64_t created_at;       /* unix seconds; 0 = unset for the optional ones */
+	char prefix[16];    /* display prefix, never the secret */
+	int state;          /* enum key_state */
+	int64_t created_at; /* unix seconds; 0 = unset for the optional ones */
 	int64_t expires_at;
-	int64_t grace_until;      /* set on rotation: valid until then */
+	int64_t grace_until; /* set on rotation: valid until then */
 	int64_t revoked_at;
 	int64_t last_used_at;
-	int64_t rotated_to;       /* id of the successor key, 0 if none */
+	int64_t rotated_to; /* id of the successor key, 0 if none */
 };
 
 typedef int (*api_key_cb)(void *ctx, const struct api_key *k);
@@ -104,7 +105,7 @@ typedef int (*api_key_cb)(void *ctx, const struct api_key *k);
 int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *out);
 /* expires_at 0 = never. */
 int store_key_insert(struct store *st, int64_t tenant_id, const char *name, const char *prefix,
-		     const uint8_t hash[32], int64_t expires_at, int64_t *id_out);
+                     const uint8_t hash[32], int64_t expires_at, int64_t *id_out);
 int store_key_get(struct store *st, int64_t tenant_id, int64_t key_id, struct api_key *out);
 int store_key_list(struct store *st, int64_t tenant_id, api_key_cb cb, void *ctx);
 /* ST_NOTFOUND when no such key for this tenant. */
@@ -114,14 +115,14 @@ int store_key_revoke(struct store *st, int64_t tenant_id, int64_t key_id);
  * grace period of grace_seconds from now (0 = ends now), in one transaction.
  */
 int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const char *prefix,
-		     const uint8_t hash[32], int64_t grace_seconds, int64_t *new_id_out);
+                     const uint8_t hash[32], int64_t grace_seconds, int64_t *new_id_out);
 /* Record use (best effort, at most once a minute per key is enough). */
 int store_key_touch(struct store *st, int64_t key_id);
 
 /* ------------------------------------------------------------------ BYOK credentials */
 
 struct sealed_cred {
-	int version;              /* key version used as associated data */
+	int version; /* key version used as associated data */
 	uint8_t nonce[24];
 	uint8_t ct[1024 + 16];
 	size_t ct_len;
@@ -133,22 +134,22 @@ typedef int (*cred_cb)(void *ctx, const char *provider, const struct sealed_cred
 
 /* Insert or replace; version is incremented by the caller (store_cred_get first). */
 int store_cred_put(struct store *st, int64_t tenant_id, const char *provider,
-		   const struct sealed_cred *c);
+                   const struct sealed_cred *c);
 int store_cred_get(struct store *st, int64_t tenant_id, const char *provider,
-		   struct sealed_cred *out);
+                   struct sealed_cred *out);
 int store_cred_clear(struct store *st, int64_t tenant_id, const char *provider);
 int store_cred_list(struct store *st, int64_t tenant_id, cred_cb cb, void *ctx);
 
 /* ------------------------------------------------------------------ model catalogue */
 
 struct model {
-	char name[128];           /* public model name clients send */
-	char provider[32];        /* provider instance name */
-	char upstream[128];       /* model id sent upstream */
-	int64_t input_price;      /* micro-USD per 1M prompt tokens */
-	int64_t output_price;     /* micro-USD per 1M completion tokens */
+	char name[128];       /* public model name clients send */
+	char provider[32];    /* provider instance name */
+	char upstream[128];   /* model id sent upstream */
+	int64_t input_price;  /* micro-USD per 1M prompt tokens */
+	int64_t output_price; /* micro-USD per 1M completion tokens */
 	int context_window;
-	int max_output;           /* provider's max completion tokens */
+	int max_output; /* provider's max completion tokens */
 	int64_t created_at;
 };
 
@@ -163,12 +164,12 @@ int store_model_list(struct store *st, int64_t tenant_id, model_cb cb, void *ctx
 struct agent {
 	int64_t id;
 	int64_t tenant_id;
-	char name[65];            /* [A-Za-z0-9_-], unique per tenant */
-	char model[128];          /* model catalogue name */
-	char instructions[8192];  /* system prompt */
+	char name[65];           /* [A-Za-z0-9_-], unique per tenant */
+	char model[128];         /* model catalogue name */
+	char instructions[8192]; /* system prompt */
 	int has_temperature;
 	double temperature;
-	int max_tokens;           /* 0 = default */
+	int max_tokens; /* 0 = default */
 	int64_t created_at;
 	int64_t updated_at;
 };
@@ -178,17 +179,17 @@ typedef int (*agent_cb)(void *ctx, const struct agent *a);
 /* ST_CONFLICT when the name exists for this tenant. */
 int store_agent_create(struct store *st, const struct agent *a, int64_t *id_out);
 int store_agent_get_by_name(struct store *st, int64_t tenant_id, const char *name,
-			    struct agent *out);
+                            struct agent *out);
 int store_agent_get(struct store *st, int64_t tenant_id, int64_t id, struct agent *out);
 int store_agent_list(struct store *st, int64_t tenant_id, agent_cb cb, void *ctx);
 
 /* ------------------------------------------------------------------ sessions */
 
 struct session {
-	char id[40];              /* "sess_..." */
+	char id[40]; /* "sess_..." */
 	int64_t tenant_id;
-	int64_t agent_id;         /* 0 = not bound to an agent */
-	char metadata[4096];      /* JSON object text, "{}" when none */
+	int64_t agent_id;    /* 0 = not bound to an agent */
+	char metadata[4096]; /* JSON object text, "{}" when none */
 	int message_count;
 	int64_t created_at;
 	int64_t updated_at;
@@ -196,8 +197,8 @@ struct session {
 
 struct message {
 	int seq;
-	char role[16];            /* system | user | assistant */
-	const char *content;      /* valid during the callback */
+	char role[16];       /* system | user | assistant */
+	const char *content; /* valid during the callback */
 	char run_id[40];
 	int64_t created_at;
 };
@@ -205,57 +206,57 @@ struct message {
 typedef int (*message_cb)(void *ctx, const struct message *m);
 
 int store_session_create(struct store *st, int64_t tenant_id, int64_t agent_id,
-			 const char *metadata_json, char id_out[40]);
+                         const char *metadata_json, char id_out[40]);
 int store_session_get(struct store *st, int64_t tenant_id, const char *id, struct session *out);
 /* Messages in order; at most limit (newest kept when over), 0 = all. */
 int store_session_messages(struct store *st, int64_t tenant_id, const char *id, int limit,
-			   message_cb cb, void *ctx);
+                           message_cb cb, void *ctx);
 /*
  * Append a user message and the assistant's answer of one run atomically
  * (sequence numbers assigned under a row lock on the session).
  */
 int store_session_append_turn(struct store *st, int64_t tenant_id, const char *id,
-			      const char *user_content, const char *assistant_content,
-			      const char *run_id);
+                              const char *user_content, const char *assistant_content,
+                              const char *run_id);
 
 /* ------------------------------------------------------------------ executions (runs and calls) */
 
 struct execution {
-	char id[40];              /* public id: "run_..." for runs, "chatcmpl-..." for chat */
+	char id[40]; /* public id: "run_..." for runs, "chatcmpl-..." for chat */
 	int64_t tenant_id;
 	int64_t key_id;
-	char kind[8];             /* "chat" | "run" */
-	int64_t agent_id;         /* 0 for chat */
+	char kind[8];     /* "chat" | "run" */
+	int64_t agent_id; /* 0 for chat */
 	char agent_name[65];
-	char session_id[40];      /* "" if none */
+	char session_id[40]; /* "" if none */
 	char model[128];
 	char provider[32];
-	char cred_source[16];     /* "tenant" (BYOK) | "platform" | "none" */
-	char status[16];          /* "succeeded" | "failed" | "cancelled" */
-	char reason_code[48];     /* "" when succeeded */
+	char cred_source[16]; /* "tenant" (BYOK) | "platform" | "none" */
+	char status[16];      /* "succeeded" | "failed" | "cancelled" */
+	char reason_code[48]; /* "" when succeeded */
 	int http_status;
 	int stream;
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
-	int64_t cost_micros;      /* micro-USD */
+	int64_t cost_micros; /* micro-USD */
 	int latency_ms;
 	char request_id[33];
 	char finish_reason[32];
-	const char *metadata;     /* JSON object text or NULL */
-	const char *input;        /* run input text or NULL (chat: not stored) */
-	const char *output;       /* run output text or NULL */
-	const char *error_message;/* or NULL */
-	int64_t created_at;       /* filled by reads */
-	int64_t seq;              /* internal order, filled by reads, never exposed */
+	const char *metadata;      /* JSON object text or NULL */
+	const char *input;         /* run input text or NULL (chat: not stored) */
+	const char *output;        /* run output text or NULL */
+	const char *error_message; /* or NULL */
+	int64_t created_at;        /* filled by reads */
+	int64_t seq;               /* internal order, filled by reads, never exposed */
 };
 
 struct exec_filter {
-	const char *kind;         /* "run", "chat" or NULL for both */
-	const char *agent_name;   /* or NULL */
-	const char *status;       /* or NULL */
-	int64_t since;            /* unix seconds, 0 = any */
-	const char *cursor;       /* public id of the last row of the previous page, or NULL */
-	int limit;                /* 1..100 */
+	const char *kind;       /* "run", "chat" or NULL for both */
+	const char *agent_name; /* or NULL */
+	const char *status;     /* or NULL */
+	int64_t since;          /* unix seconds, 0 = any */
+	const char *cursor;     /* public id of the last row of the previous page, or NULL */
+	int limit;              /* 1..100 */
 };
 
 /* Strings in *e are valid during the callback only. */
@@ -267,29 +268,28 @@ typedef int (*exec_cb)(void *ctx, const struct execution *e);
  */
 int store_execution_record(struct store *st, const struct execution *e);
 /* cb is called once; ST_NOTFOUND when no such id for this tenant. */
-int store_execution_get(struct store *st, int64_t tenant_id, const char *id, exec_cb cb,
-			void *ctx);
+int store_execution_get(struct store *st, int64_t tenant_id, const char *id, exec_cb cb, void *ctx);
 /*
  * Newest first, keyset-paginated. *has_more set when another page exists;
  * the cursor for it is the id of the last row delivered. ST_NOTFOUND when
  * the cursor is not one of this tenant's executions.
  */
 int store_execution_list(struct store *st, int64_t tenant_id, const struct exec_filter *f,
-			 exec_cb cb, void *ctx, int *has_more);
+                         exec_cb cb, void *ctx, int *has_more);
 
 /* ------------------------------------------------------------------ audit */
 
 struct audit_entry {
-	int64_t tenant_id;        /* 0 when not tenant-specific */
-	const char *actor_type;   /* "cli" | "api_key" | "admin" | "system" */
-	const char *actor_id;     /* key prefix, admin name, "root"... never a secret */
-	const char *action;       /* e.g. "key.revoke" */
-	const char *target;       /* e.g. "key:12" */
-	const char *outcome;      /* "ok" | "denied" | "error" */
-	const char *reason_code;  /* or NULL */
-	const char *request_id;   /* or NULL */
-	const char *ip;           /* or NULL */
-	const char *detail;       /* JSON object text or NULL */
+	int64_t tenant_id;       /* 0 when not tenant-specific */
+	const char *actor_type;  /* "cli" | "api_key" | "admin" | "system" */
+	const char *actor_id;    /* key prefix, admin name, "root"... never a secret */
+	const char *action;      /* e.g. "key.revoke" */
+	const char *target;      /* e.g. "key:12" */
+	const char *outcome;     /* "ok" | "denied" | "error" */
+	const char *reason_code; /* or NULL */
+	const char *request_id;  /* or NULL */
+	const char *ip;          /* or NULL */
+	const char *detail;      /* JSON object text or NULL */
 };
 
 int store_audit(struct store *st, const struct audit_entry *a);

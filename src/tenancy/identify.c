@@ -60,12 +60,12 @@ int identify_request(struct req *r, struct ident *out)
 
 	if (auth == NULL || *auth == '\0') {
 		resp_error(r, 401, "missing_api_key",
-			   "no API key: send it as 'Authorization: Bearer <key>'");
+		           "no API key: send it as 'Authorization: Bearer <key>'");
 		return -1;
 	}
 	if (!util_has_prefix_ci(auth, "Bearer ")) {
 		resp_error(r, 401, "invalid_api_key",
-			   "the Authorization header must use the Bearer scheme");
+		           "the Authorization header must use the Bearer scheme");
 		return -1;
 	}
 	key = auth + 7;
@@ -85,7 +85,7 @@ int identify_request(struct req *r, struct ident *out)
 	}
 	if (rc != ST_OK) {
 		resp_error(r, 503, "database_unavailable",
-			   "the key store is unavailable; retry shortly");
+		           "the key store is unavailable; retry shortly");
 		return -1;
 	}
 	r->tenant_id = ka.tenant_id;
@@ -97,7 +97,7 @@ int identify_request(struct req *r, struct ident *out)
 		return -1;
 	case KEY_ROTATED:
 		resp_error(r, 401, "key_expired",
-			   "this API key was rotated and its grace period has ended");
+		           "this API key was rotated and its grace period has ended");
 		return -1;
 	default:
 		resp_error(r, 401, "key_expired", "this API key has expired");
@@ -106,7 +106,7 @@ int identify_request(struct req *r, struct ident *out)
 	th = req_header(r, "X-Tenant-ID");
 	if (th && *th && !identify_tenant_header_ok(th, &ka)) {
 		resp_error(r, 403, "tenant_mismatch",
-			   "X-Tenant-ID does not match the tenant of this API key");
+		           "X-Tenant-ID does not match the tenant of this API key");
 		return -1;
 	}
 	if (ka.tenant_status != TENANT_ACTIVE) {

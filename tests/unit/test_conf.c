@@ -40,8 +40,8 @@ START_TEST(loads_values_and_comments)
 	struct conf c;
 	char err[256];
 	char *p = write_conf("# comment\n threads = 4 \nmount_prefix=/gw\n\n"
-			     "provider.openai.base_url = http://127.0.0.1:9/openai/v1/\n"
-			     "provider.openai.api_key = sk-test\n");
+	                     "provider.openai.base_url = http://127.0.0.1:9/openai/v1/\n"
+	                     "provider.openai.api_key = sk-test\n");
 
 	conf_defaults(&c);
 	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
@@ -61,15 +61,15 @@ START_TEST(bad_values_name_the_key)
 	struct conf c;
 	char err[256];
 	static const char *const bad[][2] = {
-		{"threads = 0\n", "threads"},
-		{"threads = many\n", "threads"},
-		{"max_body_bytes = 99999999999\n", "max_body_bytes"},
-		{"no_such_key = 1\n", "no_such_key"},
-		{"mount_prefix = gw/\n", "mount_prefix"},
-		{"log_level = loud\n", "log_level"},
-		{"provider.openai.base_url = ftp://x\n", "provider.openai.base_url"},
-		{"provider.openai.colour = red\n", "provider.openai.colour"},
-		{"just a line\n", "expected key = value"},
+	    {"threads = 0\n", "threads"},
+	    {"threads = many\n", "threads"},
+	    {"max_body_bytes = 99999999999\n", "max_body_bytes"},
+	    {"no_such_key = 1\n", "no_such_key"},
+	    {"mount_prefix = gw/\n", "mount_prefix"},
+	    {"log_level = loud\n", "log_level"},
+	    {"provider.openai.base_url = ftp://x\n", "provider.openai.base_url"},
+	    {"provider.openai.colour = red\n", "provider.openai.colour"},
+	    {"just a line\n", "expected key = value"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
