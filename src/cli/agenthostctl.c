@@ -1,6 +1,7 @@
 /*
  * agenthostctl: the operators' command-line tool (tenants, API keys,
- * provider keys, agents, the master key and schema migrations).
+ * provider keys, agents, limits and plans, operator tokens, the reservation
+ * reaper, the master key and schema migrations).
  *
  * DESIGN
  * The tool links the server's own modules (conf, secrets, store, registry)
@@ -15,10 +16,16 @@
  * are one line "agenthostctl: <message>" on stderr. Exit status: 0 ok,
  * 1 failure, 2 usage error.
  *
- * Secrets: a new API key is printed once and never stored; a provider
- * credential is read from stdin (argv is visible in ps), sealed, and wiped.
- * Neither ever reaches an error message or an audit row. Every mutation
- * writes an audit row (actor_type "cli", actor the invoking login).
+ * Limits are validated with the server's own limit_validate and shown with
+ * the server's own resolution (limits_resolve, or limits_init/limits_apply
+ * for the plan and global views), so what the CLI says is what the server
+ * enforces; a limit cannot be set at a scope its definition does not allow.
+ *
+ * Secrets: a new API key or operator token is printed once and never
+ * stored; a provider credential is read from stdin (argv is visible in ps),
+ * sealed, and wiped. None ever reaches an error message or an audit row.
+ * Every mutation writes an audit row (actor_type "cli", actor the invoking
+ * login).
  */
 #include "config.h"
 
@@ -41,8 +48,13 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
+#include "enforce/limits.h"
+#include "enforce/limits_rows.h"
 #include "providers/registry.h"
+#include "store/admission.h"
+#include "store/limits.h"
 #include "store/store.h"
+#include "store/usage.h"
 
 #define CLI_NAME "agenthostctl"
 
@@ -1212,6 +1224,547 @@ static int cmd_agent_list(struct cli *c, int argc, char **argv)
 	return cli_emit(arr);
 }
 
+/* ================================================================== limits and plans */
+
+/*
+ * Remove every "--name" (a flag without a value) from argv before "--";
+ * returns how many there were. cli_args knows only options with values.
+ */
+static int cli_flag(int *argc, char **argv, const char *name)
+{
+	int n = 0, o = 0, only_pos = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+
+		if (!only_pos && strcmp(a, "--") == 0)
+			only_pos = 1;
+		if (!only_pos && a[0] == '-' && a[1] == '-' && strcmp(a + 2, name) == 0) {
+			n++;
+			continue;
+		}
+		argv[o++] = argv[i];
+	}
+	*argc = o;
+	return n;
+}
+
+/* 1 when s is a plan name: 1-32 of [a-z0-9_-], starting with a letter or digit. */
+static int cli_plan_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || s[0] == '-' || s[0] == '_')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* The scope a limits command works on, resolved. */
+struct cli_scope {
+	enum limit_scope scope; /* LS_GLOBAL, LS_PLAN, LS_TENANT or LS_KEY */
+	int64_t scope_id;       /* 0, plan id, tenant id or key id */
+	struct plan p;          /* LS_PLAN */
+	struct tenant t;        /* LS_TENANT, LS_KEY */
+	int64_t key_id;         /* LS_KEY */
+	char label[160];        /* for messages: "plan 'free'", "key 12 of tenant 'acme'" */
+};
+
+/*
+ * Resolve "--global | --plan P | --tenant T [--key ID]" into s. CLI_OK, or a
+ * usage/failure code after a message.
+ */
+static int cli_scope_get(struct cli *c, int global, const struct cli_opt *plan,
+                         const struct cli_opt *tenant, const struct cli_opt *key,
+                         struct cli_scope *s)
+{
+	int given = (global > 0) + (plan->value != NULL) + (tenant->value != NULL);
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (global > 1)
+		return cli_usage_error(c, "option '--global' given twice");
+	if (given != 1)
+		return cli_usage_error(
+		    c, "give exactly one of --global, --plan PLAN, --tenant TENANT");
+	if (key->value != NULL && tenant->value == NULL)
+		return cli_usage_error(c, "--key needs --tenant (a key belongs to a tenant)");
+	if (global) {
+		s->scope = LS_GLOBAL;
+		snprintf(s->label, sizeof(s->label), "the global scope");
+		return CLI_OK;
+	}
+	if (plan->value != NULL) {
+		if (!cli_plan_name_ok(plan->value))
+			return cli_usage_error(c, "--plan: '%s' is not a plan name", plan->value);
+		rc = store_plan_get(c->st, plan->value, &s->p);
+		if (rc == ST_NOTFOUND)
+			return cli_error("plan '%s' does not exist", plan->value);
+		if (rc != ST_OK)
+			return cli_error("database error while reading plan '%s'", plan->value);
+		s->scope = LS_PLAN;
+		s->scope_id = s->p.id;
+		snprintf(s->label, sizeof(s->label), "plan '%s'", s->p.name);
+		return CLI_OK;
+	}
+	if (key->value != NULL) {
+		struct api_key k;
+
+		if ((rc = cli_key_target(c, tenant, key, &s->t, &k)) != CLI_OK)
+			return rc;
+		s->scope = LS_KEY;
+		s->scope_id = k.id;
+		s->key_id = k.id;
+		snprintf(s->label, sizeof(s->label), "key %" PRId64 " of tenant '%s'", k.id,
+		         s->t.slug);
+		return CLI_OK;
+	}
+	if (cli_tenant(c, tenant->value, &s->t) != CLI_OK)
+		return CLI_FAIL;
+	s->scope = LS_TENANT;
+	s->scope_id = s->t.id;
+	snprintf(s->label, sizeof(s->label), "tenant '%s'", s->t.slug);
+	return CLI_OK;
+}
+
+/* The names of the scopes a limit may be set at, as "global, plan, tenant". */
+static void cli_scope_list(unsigned scopes, char *out, size_t cap)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int s = LS_GLOBAL; s < LS__MAX; s++)
+		if (scopes & LSB(s)) {
+			int w = snprintf(out + used, cap - used, "%s%s", used ? ", " : "",
+			                 limit_scope_name((enum limit_scope)s));
+
+			if (w < 0 || (size_t)w >= cap - used)
+				return;
+			used += (size_t)w;
+		}
+}
+
+/* Print every limit name on stderr (after an unknown one). */
+static void cli_limit_names(void)
+{
+	const struct limit_def *d = limit_defs();
+
+	fputs(CLI_NAME ": limits:", stderr);
+	for (int i = 0; i < LIM__MAX; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", d[i].name);
+	fputc('\n', stderr);
+}
+
+/* limit_row_cb: apply a stored row to the struct limits in ctx (plan and global views). */
+static int cli_limit_apply(void *ctx, const struct limit_row *r)
+{
+	int s = limit_scope_by_name(r->scope);
+
+	if (s > LS_DEFAULT)
+		limits_apply(ctx, (enum limit_scope)s, r->name, r->value);
+	return 0;
+}
+
+/* What cli_limit_annotate needs: the limits map and the scope being shown. */
+struct cli_annotate {
+	json_t *map;
+	const char *scope;
+	int failed;
+};
+
+/* limit_row_cb: add who set it and when to the entry of a limit set at the shown scope. */
+static int cli_limit_annotate(void *ctx, const struct limit_row *r)
+{
+	struct cli_annotate *a = ctx;
+	json_t *e = json_object_get(a->map, r->name);
+	const char *src = json_string_value(json_object_get(e, "source"));
+	char at[32];
+
+	if (e == NULL || src == NULL || strcmp(src, a->scope) != 0)
+		return 0;
+	if (json_object_set_new(e, "updated_by", json_string(r->updated_by)) != 0 ||
+	    json_object_set_new(e, "updated_at",
+	                        json_string(cli_time(r->updated_at, at, sizeof(at)))) != 0)
+		a->failed = 1;
+	return 0;
+}
+
+/* The effective limits of s: its own rows over what it inherits. 0, or -1 on a store error. */
+static int cli_scope_limits(struct cli *c, const struct cli_scope *s, struct limits *l)
+{
+	switch (s->scope) {
+	case LS_GLOBAL:
+		limits_init(l, 0, 0);
+		return store_limits_list(c->st, "global", 0, cli_limit_apply, l) == ST_OK ? 0 : -1;
+	case LS_PLAN:
+		limits_init(l, 0, 0);
+		if (store_limits_list(c->st, "global", 0, cli_limit_apply, l) != ST_OK)
+			return -1;
+		return store_limits_list(c->st, "plan", s->p.id, cli_limit_apply, l) == ST_OK ? 0
+		                                                                              : -1;
+	case LS_TENANT:
+		return limits_resolve(c->st, s->t.id, 0, l);
+	case LS_KEY:
+		return limits_resolve(c->st, s->t.id, s->key_id, l);
+	default:
+		return -1;
+	}
+}
+
+static int cmd_limits_show(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"plan", NULL}, {"tenant", NULL}, {"key", NULL}};
+	static struct limits l; /* ~23 KiB: keep it off the stack */
+	const struct limit_def *defs = limit_defs();
+	struct cli_annotate ann;
+	struct cli_scope s;
+	json_t *out, *map;
+	size_t npos;
+	int global, rc;
+
+	global = cli_flag(&argc, argv, "global");
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &s)) != CLI_OK)
+		return rc;
+	if (cli_scope_limits(c, &s, &l) < 0)
+		return cli_error("database error while reading the limits of %s", s.label);
+	map = json_object();
+	if (map == NULL)
+		return cli_error("out of memory");
+	for (int i = 0; i < LIM__MAX; i++)
+		if (json_object_set_new(map, defs[i].name,
+		                        cli_pack("{s:s, s:s}", "value", l.v[i].text, "source",
+		                                 limit_scope_name(l.v[i].source))) != 0) {
+			json_decref(map);
+			return cli_error("cannot build the JSON output");
+		}
+	ann.map = map;
+	ann.scope = limit_scope_name(s.scope);
+	ann.failed = 0;
+	if (store_limits_list(c->st, ann.scope, s.scope_id, cli_limit_annotate, &ann) != ST_OK) {
+		json_decref(map);
+		return cli_error("database error while reading the limits of %s", s.label);
+	}
+	if (ann.failed) {
+		json_decref(map);
+		return cli_error("cannot build the JSON output");
+	}
+	out =
+	    cli_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "scope", ann.scope, "plan",
+	             s.scope == LS_PLAN     ? json_string(s.p.name)
+	             : s.scope >= LS_TENANT ? json_string(s.t.plan)
+	                                    : json_null(),
+	             "tenant_id", s.scope >= LS_TENANT ? json_integer(s.t.id) : json_null(),
+	             "tenant", s.scope >= LS_TENANT ? json_string(s.t.slug) : json_null(), "key_id",
+	             s.scope == LS_KEY ? json_integer(s.key_id) : json_null(), "limits", map);
+	return cli_emit(out);
+}
+
+/* Audit target text of a limit at a scope: "limit:tenant:3:rpm". */
+static void cli_limit_target(const struct cli_scope *s, const char *name, char *out, size_t cap)
+{
+	snprintf(out, cap, "limit:%s:%" PRId64 ":%s", limit_scope_name(s->scope), s->scope_id,
+	         name);
+}
+
+static int cmd_limits_set(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"plan", NULL}, {"tenant", NULL}, {"key", NULL}};
+	const struct limit_def *defs = limit_defs();
+	char value[STORE_LIMIT_VALUE_MAX + 1], err[256], where[64], target[128];
+	const char *pos[2], *scope;
+	struct cli_scope s;
+	size_t npos;
+	int global, id, rc;
+
+	global = cli_flag(&argc, argv, "global");
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 2, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 2)
+		return cli_usage_error(c, "missing NAME and VALUE");
+	id = limit_by_name(pos[0]);
+	if (id < 0) {
+		rc = cli_usage_error(c, "unknown limit '%s'", pos[0]);
+		cli_limit_names();
+		return rc;
+	}
+	if (limit_validate(id, pos[1], value, sizeof(value), err, sizeof(err)) != 0)
+		return cli_usage_error(c, "%s", err);
+	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &s)) != CLI_OK)
+		return rc;
+	if (!(defs[id].scopes & LSB(s.scope))) {
+		cli_scope_list(defs[id].scopes, where, sizeof(where));
+		return cli_usage_error(
+		    c, "limit '%s' cannot be set at the %s scope (it can be set at: %s)",
+		    defs[id].name, limit_scope_name(s.scope), where);
+	}
+	scope = limit_scope_name(s.scope);
+	if (store_limit_set(c->st, scope, s.scope_id, defs[id].name, value, c->actor) != ST_OK)
+		return cli_error("database error while setting %s for %s", defs[id].name, s.label);
+	cli_limit_target(&s, defs[id].name, target, sizeof(target));
+	rc = cli_audit(c, s.scope >= LS_TENANT ? s.t.id : 0, "limit.set", target,
+	               cli_pack("{s:s, s:I, s:s, s:s}", "scope", scope, "scope_id",
+	                        (json_int_t)s.scope_id, "name", defs[id].name, "value", value));
+	return cli_finish(cli_emit(cli_pack("{s:s, s:I, s:s, s:s, s:s}", "scope", scope, "scope_id",
+	                                    (json_int_t)s.scope_id, "name", defs[id].name, "value",
+	                                    value, "updated_by", c->actor)),
+	                  rc);
+}
+
+static int cmd_limits_unset(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"plan", NULL}, {"tenant", NULL}, {"key", NULL}};
+	char target[128];
+	const char *pos[1], *scope, *name;
+	struct cli_scope s;
+	size_t npos;
+	int global, rc;
+
+	global = cli_flag(&argc, argv, "global");
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing NAME");
+	name = pos[0];
+	/* An unknown name is accepted: a hand-made row must stay removable. */
+	if (!cli_text_ok(name, STORE_LIMIT_NAME_MAX, 0) || name[0] == '\0')
+		return cli_usage_error(c, "'%s' is not a limit name", name);
+	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &s)) != CLI_OK)
+		return rc;
+	scope = limit_scope_name(s.scope);
+	rc = store_limit_unset(c->st, scope, s.scope_id, name);
+	if (rc == ST_NOTFOUND)
+		return cli_emit(cli_pack("{s:s, s:I, s:s, s:b}", "scope", scope, "scope_id",
+		                         (json_int_t)s.scope_id, "name", name, "removed", 0));
+	if (rc != ST_OK)
+		return cli_error("database error while unsetting %s for %s", name, s.label);
+	cli_limit_target(&s, name, target, sizeof(target));
+	rc = cli_audit(c, s.scope >= LS_TENANT ? s.t.id : 0, "limit.unset", target,
+	               cli_pack("{s:s, s:I, s:s}", "scope", scope, "scope_id",
+	                        (json_int_t)s.scope_id, "name", name));
+	return cli_finish(cli_emit(cli_pack("{s:s, s:I, s:s, s:b}", "scope", scope, "scope_id",
+	                                    (json_int_t)s.scope_id, "name", name, "removed", 1)),
+	                  rc);
+}
+
+/* The JSON form of a plan. */
+static json_t *cli_plan_json(const struct plan *p)
+{
+	char created[32];
+
+	return cli_pack("{s:I, s:s, s:s, s:s?}", "id", (json_int_t)p->id, "name", p->name,
+	                "description", p->description, "created_at",
+	                cli_time(p->created_at, created, sizeof(created)));
+}
+
+/* plan_cb: append one plan to the JSON array ctx. */
+static int cli_plan_collect(void *ctx, const struct plan *p)
+{
+	return cli_array_add(ctx, cli_plan_json(p));
+}
+
+static int cmd_plan_list(struct cli *c, int argc, char **argv)
+{
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_plan_list(c->st, cli_plan_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing plans");
+	}
+	return cli_emit(arr);
+}
+
+static int cmd_plan_create(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"description", NULL}};
+	const char *pos[1], *name, *desc;
+	struct plan p;
+	char target[48];
+	int64_t id = 0;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing NAME");
+	name = pos[0];
+	desc = opts[0].value ? opts[0].value : "";
+	if (!cli_plan_name_ok(name))
+		return cli_usage_error(c,
+		                       "plan name '%s': use 1-32 characters a-z, 0-9, '_' and"
+		                       " '-', starting with a letter or digit",
+		                       name);
+	if (!cli_text_ok(desc, 200, 0))
+		return cli_usage_error(c, "--description: at most 200 bytes of UTF-8 text without"
+		                          " control characters");
+	rc = store_plan_create(c->st, name, desc, &id);
+	if (rc == ST_CONFLICT)
+		return cli_error("plan '%s' already exists", name);
+	if (rc != ST_OK)
+		return cli_error("database error while creating plan '%s'", name);
+	if (store_plan_get(c->st, name, &p) != ST_OK) {
+		memset(&p, 0, sizeof(p));
+		p.id = id;
+		util_strlcpy(p.name, name, sizeof(p.name));
+		util_strlcpy(p.description, desc, sizeof(p.description));
+	}
+	snprintf(target, sizeof(target), "plan:%s", name);
+	rc = cli_audit(c, 0, "plan.create", target,
+	               cli_pack("{s:I, s:s}", "plan_id", (json_int_t)p.id, "description", desc));
+	return cli_finish(cli_emit(cli_plan_json(&p)), rc);
+}
+
+/* ================================================================== reaper, operator tokens */
+
+static int cmd_reap(struct cli *c, int argc, char **argv)
+{
+	size_t npos;
+	int rc, n = 0;
+
+	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (store_admit_reap(c->st, 1000, &n) != ST_OK)
+		return cli_error("database error while expiring reservations");
+	/* Only a reap that changed something is worth a row (cron runs this often). */
+	rc = n > 0 ? cli_audit(c, 0, "reservation.reap", "reservations",
+	                       cli_pack("{s:i}", "reaped", n))
+	           : CLI_OK;
+	return cli_finish(cli_emit(cli_pack("{s:i}", "reaped", n)), rc);
+}
+
+#define CLI_OP_TOKEN_PREFIX "ah_op_"
+#define CLI_OP_TOKEN_LEN (sizeof(CLI_OP_TOKEN_PREFIX) - 1 + 43)
+
+static int cmd_operator_token_create(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"name", NULL}};
+	unsigned char raw[32];
+	char token[CLI_OP_TOKEN_LEN + 8], b64[48], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
+	char target[48];
+	uint8_t hash[SECRETS_HASH_LEN];
+	const char *name;
+	int64_t id = 0;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	name = opts[0].value;
+	if (!cli_text_ok(name, 100, 0) || name[0] == '\0')
+		return cli_usage_error(c, "--name: 1-100 bytes of UTF-8 text without control"
+		                          " characters");
+	if (!secrets_ready())
+		return cli_error("cannot generate a token (master key not loaded)");
+	randombytes_buf(raw, sizeof(raw));
+	if (util_b64url_encode(raw, sizeof(raw), b64) != 43) {
+		sodium_memzero(raw, sizeof(raw));
+		sodium_memzero(b64, sizeof(b64));
+		return cli_error("cannot encode the token");
+	}
+	snprintf(token, sizeof(token), "%s%s", CLI_OP_TOKEN_PREFIX, b64);
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(b64, sizeof(b64));
+	memcpy(prefix, token, SECRETS_DISPLAY_PREFIX_LEN);
+	prefix[SECRETS_DISPLAY_PREFIX_LEN] = '\0';
+	secrets_hash_api_key(token, strlen(token), hash);
+	rc = store_operator_token_insert(c->st, name, prefix, hash, &id);
+	if (rc != ST_OK) {
+		sodium_memzero(token, sizeof(token));
+		if (rc == ST_CONFLICT)
+			return cli_error("an operator token with this name or hash already exists");
+		return cli_error("database error while storing the operator token");
+	}
+	snprintf(target, sizeof(target), "operator_token:%" PRId64, id);
+	rc = cli_audit(c, 0, "operator_token.create", target,
+	               cli_pack("{s:s, s:s}", "name", name, "prefix", prefix));
+	rc = cli_finish(cli_emit(cli_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)id, "name",
+	                                  name, "prefix", prefix, "token", token)),
+	                rc);
+	sodium_memzero(token, sizeof(token));
+	fputs(CLI_NAME ": store this token now; it cannot be shown again\n", stderr);
+	return rc;
+}
+
+/* operator_token_cb: append one token's public facts (never the hash) to ctx. */
+static int cli_operator_token_collect(void *ctx, const struct operator_token *t)
+{
+	char created[32], revoked[32], used[32];
+
+	return cli_array_add(
+	    ctx,
+	    cli_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "id", (json_int_t)t->id, "name",
+	             t->name, "prefix", t->prefix, "state", t->revoked_at ? "revoked" : "active",
+	             "created_at", cli_time(t->created_at, created, sizeof(created)), "revoked_at",
+	             cli_time(t->revoked_at, revoked, sizeof(revoked)), "last_used_at",
+	             cli_time(t->last_used_at, used, sizeof(used))));
+}
+
+static int cmd_operator_token_list(struct cli *c, int argc, char **argv)
+{
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_operator_token_list(c->st, cli_operator_token_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing operator tokens");
+	}
+	return cli_emit(arr);
+}
+
+static int cmd_operator_token_revoke(struct cli *c, int argc, char **argv)
+{
+	const char *pos[1];
+	char target[48];
+	int64_t id;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing ID");
+	if (util_parse_i64(pos[0], 1, INT64_MAX, &id) != 0)
+		return cli_usage_error(c, "ID: '%s' is not a positive integer", pos[0]);
+	rc = store_operator_token_revoke(c->st, id);
+	if (rc == ST_NOTFOUND)
+		return cli_error("operator token %" PRId64 " not found", id);
+	if (rc != ST_OK)
+		return cli_error("database error while revoking operator token %" PRId64, id);
+	snprintf(target, sizeof(target), "operator_token:%" PRId64, id);
+	rc = cli_audit(c, 0, "operator_token.revoke", target, NULL);
+	return cli_finish(
+	    cli_emit(cli_pack("{s:I, s:s}", "id", (json_int_t)id, "state", "revoked")), rc);
+}
+
 /* ================================================================== dispatch */
 
 static const struct cli_cmd cli_cmds[] = {
@@ -1247,6 +1800,25 @@ static const struct cli_cmd cli_cmds[] = {
      " [--max-tokens N]",
      "create an agent"},
     {"agent", "list", cmd_agent_list, CLI_NEED_DB, "--tenant TENANT", "list a tenant's agents"},
+    {"limits", "show", cmd_limits_show, CLI_NEED_DB,
+     "(--global | --plan PLAN | --tenant TENANT [--key ID])",
+     "effective limits of a scope, each with its source"},
+    {"limits", "set", cmd_limits_set, CLI_NEED_DB,
+     "(--global | --plan PLAN | --tenant TENANT [--key ID]) NAME VALUE", "set a limit at a scope"},
+    {"limits", "unset", cmd_limits_unset, CLI_NEED_DB,
+     "(--global | --plan PLAN | --tenant TENANT [--key ID]) NAME",
+     "remove a limit from a scope (the inherited value applies)"},
+    {"plan", "list", cmd_plan_list, CLI_NEED_DB, "", "list plans"},
+    {"plan", "create", cmd_plan_create, CLI_NEED_DB, "NAME [--description TEXT]",
+     "create a plan (it inherits the global limits)"},
+    {"reap", NULL, cmd_reap, CLI_NEED_DB, "",
+     "expire reservations whose process died (billed at their full amount)"},
+    {"operator-token", "create", cmd_operator_token_create, CLI_NEED_DB | CLI_NEED_SECRETS,
+     "--name NAME", "create an operator API token (shown once)"},
+    {"operator-token", "list", cmd_operator_token_list, CLI_NEED_DB, "",
+     "list operator tokens (display prefix only)"},
+    {"operator-token", "revoke", cmd_operator_token_revoke, CLI_NEED_DB, "ID",
+     "revoke an operator token now"},
 };
 
 /* The general usage text. */

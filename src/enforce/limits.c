@@ -1,0 +1,605 @@
+/*
+ * limits.c: the limit definitions, validation, resolution by precedence and
+ * the per-thread cache (see limits.h and limits_rows.h).
+ *
+ * DESIGN
+ * limit_defs is the one table that says what a limit is: its type, built-in
+ * default, bounds and the scopes that may set it. Everything else reads it:
+ * validation (CLI, admin), resolution (every request), the API and CLI views.
+ * Stored text is validated again when it is applied, so a hand-edited row
+ * that does not parse is ignored with a warning instead of becoming a limit
+ * nobody meant; the value under it (plan, global, default) stays in force.
+ *
+ * Resolution is one store query (store_limits_applicable) plus pure code.
+ * limits_get keeps up to LIMITS_CACHE_SLOTS resolved (tenant, key) pairs
+ * per thread, each for less than LIMITS_CACHE_MS of CLOCK_MONOTONIC counted
+ * from before its query was sent, so an edit reaches every thread of every
+ * process and host within LIMITS_CACHE_MS plus one query. A hit copies the
+ * entry and allocates nothing.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "enforce/authorize.h"
+#include "enforce/limits.h"
+#include "enforce/limits_rows.h"
+#include "store/limits.h"
+#include "store/store.h"
+
+#define LIMITS_CACHE_SLOTS 8
+
+#define COUNT_MAX 1000000000000LL  /* 10^12 */
+#define USD_MAX 10000000000000LL   /* 10,000,000 USD in micro-USD */
+#define MAX_TOKENS_MAX 100000000LL /* fits an int for the callers */
+#define BREAKER_ERRORS_MAX 1000000LL
+#define BREAKER_SECONDS_MAX 86400LL
+#define LIST_ITEM_MAX 128
+
+#define G LSB(LS_GLOBAL)
+#define P LSB(LS_PLAN)
+#define T LSB(LS_TENANT)
+#define K LSB(LS_KEY)
+
+static const struct limit_def defs[LIM__MAX] = {
+    [LIM_RPM] = {"rpm", LT_COUNT, "0", 0, COUNT_MAX, NULL, G | P | T,
+                 "requests per minute for the tenant (0 = no limit)"},
+    [LIM_TPM] = {"tpm", LT_COUNT, "0", 0, COUNT_MAX, NULL, G | P | T,
+                 "tokens per minute (prompt + completion) for the tenant (0 = no limit)"},
+    [LIM_CONCURRENCY] = {"concurrency", LT_COUNT, "0", 0, COUNT_MAX, NULL, G | P | T,
+                         "requests in flight for the tenant (0 = no limit)"},
+    [LIM_KEY_RPM] = {"key_rpm", LT_COUNT, "0", 0, COUNT_MAX, NULL, G | P | T | K,
+                     "requests per minute for each API key (0 = no limit)"},
+    [LIM_KEY_TPM] = {"key_tpm", LT_COUNT, "0", 0, COUNT_MAX, NULL, G | P | T | K,
+                     "tokens per minute for each API key (0 = no limit)"},
+    [LIM_KEY_CONCURRENCY] = {"key_concurrency", LT_COUNT, "0", 0, COUNT_MAX, NULL, G | P | T | K,
+                             "requests in flight for each API key (0 = no limit)"},
+    [LIM_BUDGET_USD_DAILY] = {"budget_usd_daily", LT_USD, "0", 0, USD_MAX, NULL, G | P | T,
+                              "USD per calendar day for the tenant (0 = no limit)"},
+    [LIM_BUDGET_USD_MONTHLY] = {"budget_usd_monthly", LT_USD, "0", 0, USD_MAX, NULL, G | P | T,
+                                "USD per calendar month for the tenant (0 = no limit)"},
+    [LIM_BUDGET_TOKENS_DAILY] = {"budget_tokens_daily", LT_COUNT, "0", 0, COUNT_MAX, NULL,
+                                 G | P | T,
+                                 "tokens per calendar day for the tenant (0 = no limit)"},
+    [LIM_BUDGET_TOKENS_MONTHLY] = {"budget_tokens_monthly", LT_COUNT, "0", 0, COUNT_MAX, NULL,
+                                   G | P | T,
+                                   "tokens per calendar month for the tenant (0 = no limit)"},
+    [LIM_BUDGET_ENFORCEMENT] = {"budget_enforcement", LT_ENUM, "hard", 0, 0, "hard|soft", G | P | T,
+                                "hard: refuse over budget; soft: allow, warn and audit"},
+    [LIM_MAX_TOKENS] = {"max_tokens", LT_COUNT, "0", 0, MAX_TOKENS_MAX, NULL, G | P | T,
+                        "cap on a request's max_tokens, and its value when unset (0 = none)"},
+    [LIM_ALLOWED_MODELS] = {"allowed_models", LT_LIST, "", 0, 0, NULL, G | P | T,
+                            "comma list of model names the tenant may use (empty = all)"},
+    [LIM_ALLOWED_AGENTS] = {"allowed_agents", LT_LIST, "", 0, 0, NULL, G | P | T,
+                            "comma list of agent names the tenant may run (empty = all)"},
+    [LIM_IP_ALLOWLIST] = {"ip_allowlist", LT_CIDRS, "", 0, 0, NULL, G | P | T,
+                          "comma list of client CIDRs, IPv4 or IPv6 (empty = any address)"},
+    [LIM_BREAKER_ERRORS] = {"breaker_errors", LT_COUNT, "5", 0, BREAKER_ERRORS_MAX, NULL, G | P | T,
+                            "upstream errors that open a tenant's breaker (0 = never opens)"},
+    [LIM_BREAKER_WINDOW_S] = {"breaker_window_s", LT_COUNT, "60", 1, BREAKER_SECONDS_MAX, NULL,
+                              G | P | T, "seconds in which breaker_errors are counted"},
+    [LIM_BREAKER_COOLDOWN_S] = {"breaker_cooldown_s", LT_COUNT, "30", 1, BREAKER_SECONDS_MAX, NULL,
+                                G | P | T, "seconds an open breaker waits before a probe"},
+    [LIM_GLOBAL_BUDGET_USD_DAILY] = {"global_budget_usd_daily", LT_USD, "0", 0, USD_MAX, NULL, G,
+                                     "USD per calendar day over all tenants (0 = no limit)"},
+    [LIM_GLOBAL_BUDGET_USD_MONTHLY] = {"global_budget_usd_monthly", LT_USD, "0", 0, USD_MAX, NULL,
+                                       G, "USD per calendar month over all tenants (0 = no limit)"},
+    [LIM_GLOBAL_BUDGET_TOKENS_DAILY] = {"global_budget_tokens_daily", LT_COUNT, "0", 0, COUNT_MAX,
+                                        NULL, G,
+                                        "tokens per calendar day over all tenants (0 = no limit)"},
+    [LIM_GLOBAL_BUDGET_TOKENS_MONTHLY] = {"global_budget_tokens_monthly", LT_COUNT, "0", 0,
+                                          COUNT_MAX, NULL, G,
+                                          "tokens per calendar month over all tenants"
+                                          " (0 = no limit)"},
+};
+
+#undef G
+#undef P
+#undef T
+#undef K
+
+static const char *const scope_names[LS__MAX] = {
+    [LS_DEFAULT] = "default", [LS_GLOBAL] = "global", [LS_PLAN] = "plan",
+    [LS_TENANT] = "tenant",   [LS_KEY] = "key",
+};
+
+/* ================================================================== definitions */
+
+/* The definitions table, LIM__MAX rows in enum order. */
+const struct limit_def *limit_defs(void)
+{
+	return defs;
+}
+
+/* Index of the limit called name, or -1. */
+int limit_by_name(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < LIM__MAX; i++)
+		if (strcmp(defs[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* The name of scope s; "unknown" outside the enum. */
+const char *limit_scope_name(enum limit_scope s)
+{
+	if ((int)s < 0 || s >= LS__MAX)
+		return "unknown";
+	return scope_names[s];
+}
+
+/* The scope called s, or -1. */
+int limit_scope_by_name(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	for (int i = 0; i < LS__MAX; i++)
+		if (strcmp(scope_names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+/* ================================================================== validation */
+
+/* The bytes of s without leading and trailing blanks: *start and the length. */
+static size_t lim_trim(const char *s, size_t n, const char **start)
+{
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*start = s;
+	return n;
+}
+
+/* Parse n decimal digits (no sign) at s, at most 13 of them; 0 ok, -1 bad. */
+static int lim_digits(const char *s, size_t n, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (n == 0 || n > 13)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parse a USD amount ("12", "12.5", "0.000001") at s (n bytes) into micro-USD; 0 or -1. */
+static int lim_parse_usd(const char *s, size_t n, int64_t *micros)
+{
+	const char *dot = memchr(s, '.', n);
+	size_t ni = dot ? (size_t)(dot - s) : n, nf = dot ? n - ni - 1 : 0;
+	int64_t whole, frac = 0;
+
+	/* 10,000,000 has 8 digits: more cannot be in bounds, and must not overflow. */
+	if (ni == 0 || ni > 8 || lim_digits(s, ni, &whole) < 0)
+		return -1;
+	if (dot) {
+		if (nf == 0 || nf > 6 || lim_digits(dot + 1, nf, &frac) < 0)
+			return -1;
+		for (size_t i = nf; i < 6; i++)
+			frac *= 10;
+	}
+	*micros = whole * 1000000 + frac;
+	return 0;
+}
+
+/* Format micro-USD as the shortest decimal text: 12500000 -> "12.5", 0 -> "0". */
+void limit_format_usd(int64_t micros, char *out, size_t cap)
+{
+	uint64_t m = micros < 0 ? (uint64_t)0 - (uint64_t)micros : (uint64_t)micros;
+	char frac[8];
+	int len;
+
+	if (cap == 0)
+		return;
+	snprintf(frac, sizeof(frac), "%06" PRIu64, m % 1000000);
+	len = 6;
+	while (len > 0 && frac[len - 1] == '0')
+		len--;
+	frac[len] = '\0';
+	snprintf(out, cap, "%s%" PRIu64 "%s%s", micros < 0 ? "-" : "", m / 1000000, len ? "." : "",
+	         frac);
+}
+
+/* 1 when c may appear in a list item (ASCII only, whatever the locale). */
+static int lim_item_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == ':' || c == '/' || c == '@' || c == '-';
+}
+
+/* 1 when the n bytes at item are already one of the comma-separated items of list. */
+static int lim_list_has(const char *list, const char *item, size_t n)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && memcmp(p, item, n) == 0)
+			return 1;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* Append item (n bytes) to the comma list out unless present; -1 when out is full. */
+static int lim_list_add(char *out, size_t cap, const char *item, size_t n, int64_t *count)
+{
+	size_t used = strlen(out);
+
+	if (lim_list_has(out, item, n))
+		return 0;
+	if (used + (used ? 1 : 0) + n + 1 > cap)
+		return -1;
+	if (used)
+		out[used++] = ',';
+	memcpy(out + used, item, n);
+	out[used + n] = '\0';
+	(*count)++;
+	return 0;
+}
+
+/*
+ * The canonical text of a CIDR (n bytes at s): network address with the
+ * host bits cleared, "/", prefix. 0, or -1 when it does not parse.
+ */
+static int lim_cidr_canon(const char *s, size_t n, char *out, size_t cap)
+{
+	char in[INET6_ADDRSTRLEN + 8], addr[INET6_ADDRSTRLEN];
+	struct cidr c;
+	int bytes;
+
+	if (n == 0 || n >= sizeof(in))
+		return -1;
+	memcpy(in, s, n);
+	in[n] = '\0';
+	if (cidr_parse(in, &c) != 0)
+		return -1;
+	bytes = c.family == AF_INET ? 4 : 16;
+	if ((c.family != AF_INET && c.family != AF_INET6) || c.prefix < 0 || c.prefix > bytes * 8)
+		return -1;
+	for (int i = 0; i < bytes; i++) {
+		int keep = c.prefix - i * 8;
+
+		if (keep <= 0)
+			c.addr[i] = 0;
+		else if (keep < 8)
+			c.addr[i] &= (unsigned char)(0xff << (8 - keep));
+	}
+	if (inet_ntop(c.family, c.addr, addr, sizeof(addr)) == NULL)
+		return -1;
+	if (snprintf(out, cap, "%s/%d", addr, c.prefix) >= (int)cap)
+		return -1;
+	return 0;
+}
+
+/* Validate and normalise a comma list (names or CIDRs) of limit d into out. */
+static int lim_validate_list(const struct limit_def *d, const char *v, char *out, size_t outcap,
+                             int64_t *count, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	out[0] = '\0';
+	*count = 0;
+	for (;;) {
+		const char *e = strchr(p, ','), *item;
+		size_t len = lim_trim(p, e ? (size_t)(e - p) : strlen(p), &item);
+
+		if (len > 0) {
+			char canon[INET6_ADDRSTRLEN + 8];
+
+			if (d->type == LT_CIDRS) {
+				if (lim_cidr_canon(item, len, canon, sizeof(canon)) < 0) {
+					snprintf(
+					    err, errlen,
+					    "%s: '%.*s' is not an IPv4 or IPv6 address or CIDR",
+					    d->name, (int)(len > 64 ? 64 : len), item);
+					return -1;
+				}
+				item = canon;
+				len = strlen(canon);
+			} else {
+				if (len > LIST_ITEM_MAX) {
+					snprintf(err, errlen, "%s: an item is longer than %d bytes",
+					         d->name, LIST_ITEM_MAX);
+					return -1;
+				}
+				for (size_t i = 0; i < len; i++)
+					if (!lim_item_char((unsigned char)item[i])) {
+						snprintf(
+						    err, errlen,
+						    "%s: '%.*s' is not a name (use A-Z a-z 0-9 and"
+						    " . _ : / @ -)",
+						    d->name, (int)(len > 64 ? 64 : len), item);
+						return -1;
+					}
+			}
+			if (lim_list_add(out, outcap, item, len, count) < 0) {
+				snprintf(err, errlen, "%s: the list is longer than %zu bytes",
+				         d->name, outcap - 1);
+				return -1;
+			}
+		}
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/*
+ * Check and normalise value for limit id into out (numbers without leading
+ * zeros, USD as its shortest decimal, enum choices in lower case, lists
+ * trimmed and deduplicated, CIDRs canonical). *num gets the number (count,
+ * micro-USD, enum index or list length). 0, or -1 with err naming the limit.
+ */
+static int lim_check(int id, const char *value, char *out, size_t outcap, int64_t *num, char *err,
+                     size_t errlen)
+{
+	const struct limit_def *d;
+	const char *v;
+	size_t n;
+	int64_t x = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (id < 0 || id >= LIM__MAX) {
+		snprintf(err, errlen, "unknown limit");
+		return -1;
+	}
+	d = &defs[id];
+	if (value == NULL || out == NULL || outcap == 0) {
+		snprintf(err, errlen, "%s: missing value", d->name);
+		return -1;
+	}
+	n = lim_trim(value, strlen(value), &v);
+	switch (d->type) {
+	case LT_COUNT:
+		if (lim_digits(v, n, &x) < 0 || x < d->min || x > d->max) {
+			snprintf(err, errlen,
+			         "%s: '%.64s' is not a whole number in %" PRId64 "..%" PRId64,
+			         d->name, value, d->min, d->max);
+			return -1;
+		}
+		if (snprintf(out, outcap, "%" PRId64, x) >= (int)outcap)
+			goto toolong;
+		break;
+	case LT_USD:
+		if (lim_parse_usd(v, n, &x) < 0 || x < d->min || x > d->max) {
+			snprintf(err, errlen,
+			         "%s: '%.64s' is not a USD amount in 0..10000000 with at most 6"
+			         " decimals",
+			         d->name, value);
+			return -1;
+		}
+		if (outcap < 32)
+			goto toolong;
+		limit_format_usd(x, out, outcap);
+		break;
+	case LT_ENUM: {
+		const char *c = d->choices;
+		int idx = 0;
+
+		for (;;) {
+			const char *bar = strchr(c, '|');
+			size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+
+			if (cl == n && strncasecmp(c, v, n) == 0)
+				break;
+			if (bar == NULL) {
+				snprintf(err, errlen, "%s: '%.64s' is not one of %s", d->name,
+				         value, d->choices);
+				return -1;
+			}
+			c = bar + 1;
+			idx++;
+		}
+		if (n + 1 > outcap)
+			goto toolong;
+		for (size_t i = 0; i < n; i++)
+			out[i] = (char)tolower((unsigned char)v[i]);
+		out[n] = '\0';
+		x = idx;
+		break;
+	}
+	case LT_LIST:
+	case LT_CIDRS:
+		if (lim_validate_list(d, v, out, outcap, &x, err, errlen) < 0)
+			return -1;
+		break;
+	default:
+		snprintf(err, errlen, "%s: limit of an unknown type", d->name);
+		return -1;
+	}
+	if (num)
+		*num = x;
+	return 0;
+toolong:
+	snprintf(err, errlen, "%s: no room for the value", d->name);
+	return -1;
+}
+
+/* See limits.h. */
+int limit_validate(int id, const char *value, char *out, size_t outcap, char *err, size_t errlen)
+{
+	return lim_check(id, value, out, outcap, NULL, err, errlen);
+}
+
+/* ================================================================== resolution */
+
+/* Every limit at its built-in default. */
+void limits_init(struct limits *l, int64_t tenant_id, int64_t key_id)
+{
+	char err[160];
+
+	l->tenant_id = tenant_id;
+	l->key_id = key_id;
+	for (int i = 0; i < LIM__MAX; i++) {
+		struct limit_value *v = &l->v[i];
+
+		v->source = LS_DEFAULT;
+		if (lim_check(i, defs[i].def, v->text, sizeof(v->text), &v->num, err, sizeof(err)) <
+		    0) {
+			/* A broken built-in default is a bug in defs[]; fail towards "none". */
+			log_error("limits: built-in default of %s: %s", defs[i].name, err);
+			v->text[0] = '\0';
+			v->num = 0;
+		}
+	}
+}
+
+/* See limits_rows.h. */
+int limits_apply(struct limits *l, enum limit_scope scope, const char *name, const char *value)
+{
+	char text[sizeof(l->v[0].text)], err[256];
+	int id = limit_by_name(name);
+	int64_t num = 0;
+
+	if (id < 0) {
+		log_warn("limits: ignoring unknown limit '%.48s' at scope %s", name ? name : "",
+		         limit_scope_name(scope));
+		return -1;
+	}
+	if (scope <= LS_DEFAULT || scope >= LS__MAX || !(defs[id].scopes & LSB(scope))) {
+		log_warn("limits: ignoring %s set at scope %s, where it cannot be set",
+		         defs[id].name, limit_scope_name(scope));
+		return -1;
+	}
+	if (scope <= l->v[id].source)
+		return 0;
+	if (lim_check(id, value, text, sizeof(text), &num, err, sizeof(err)) < 0) {
+		log_warn("limits: ignoring an invalid stored value at scope %s: %s",
+		         limit_scope_name(scope), err);
+		return -1;
+	}
+	memcpy(l->v[id].text, text, strlen(text) + 1);
+	l->v[id].num = num;
+	l->v[id].source = scope;
+	return 1;
+}
+
+/* limit_row_cb: apply one stored row to the struct limits in ctx. */
+static int limits_row(void *ctx, const struct limit_row *r)
+{
+	int s = limit_scope_by_name(r->scope);
+
+	if (s < 0) {
+		log_warn("limits: ignoring a row of unknown scope");
+		return 0;
+	}
+	limits_apply(ctx, (enum limit_scope)s, r->name, r->value);
+	return 0;
+}
+
+/* See limits.h: defaults, then every applicable row, without the cache. */
+int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out)
+{
+	limits_init(out, tenant_id, key_id);
+	if (store_limits_applicable(st, tenant_id, key_id, limits_row, out) != ST_OK)
+		return -1;
+	return 0;
+}
+
+/* ================================================================== per-thread cache */
+
+struct limits_slot {
+	int used;      /* holds a resolved entry */
+	int64_t at_ms; /* monotonic time taken before its query */
+	struct limits lim;
+};
+
+static __thread struct limits_slot limits_cache[LIMITS_CACHE_SLOTS];
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static int64_t limits_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* See limits.h. */
+int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out)
+{
+	int64_t now = limits_now_ms();
+	struct limits_slot *victim = NULL;
+
+	for (size_t i = 0; i < LIMITS_CACHE_SLOTS; i++) {
+		struct limits_slot *s = &limits_cache[i];
+
+		if (s->used && s->lim.tenant_id == tenant_id && s->lim.key_id == key_id) {
+			if (now - s->at_ms < LIMITS_CACHE_MS) {
+				memcpy(out, &s->lim, sizeof(*out));
+				return 0;
+			}
+			victim = s;
+			break;
+		}
+	}
+	if (victim == NULL) {
+		for (size_t i = 0; i < LIMITS_CACHE_SLOTS; i++) {
+			struct limits_slot *s = &limits_cache[i];
+
+			if (!s->used) {
+				victim = s;
+				break;
+			}
+			if (victim == NULL || s->at_ms < victim->at_ms)
+				victim = s;
+		}
+	}
+	if (limits_resolve(st, tenant_id, key_id, out) < 0) {
+		victim->used = 0;
+		return -1;
+	}
+	memcpy(&victim->lim, out, sizeof(*out));
+	victim->at_ms = now;
+	victim->used = 1;
+	return 0;
+}
+
+/* See limits.h. */
+int limits_list_allows(const char *list, const char *name)
+{
+	const char *p = list;
+	size_t n;
+
+	if (list == NULL || list[0] == '\0')
+		return 1;
+	if (name == NULL)
+		return 0;
+	n = strlen(name);
+	for (;;) {
+		const char *e = strchr(p, ','), *item;
+		size_t len = lim_trim(p, e ? (size_t)(e - p) : strlen(p), &item);
+
+		if (len == n && len > 0 && memcmp(item, name, n) == 0)
+			return 1;
+		if (e == NULL)
+			return 0;
+		p = e + 1;
+	}
+}

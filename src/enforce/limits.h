@@ -1,0 +1,119 @@
+/*
+ * limits: what a tenant (and one of its keys) may do, and where each value
+ * came from.
+ *
+ * DESIGN
+ * Every limit is a row of limit_defs (limits.c): name, type, built-in
+ * default, bounds, and which scopes may set it. Values are stored as text
+ * in one table (scope, scope_id, name, value) at four scopes; the
+ * effective value of a limit is the first set of:
+ *     key (key_* limits only) -> tenant -> plan -> global -> built-in default
+ * and carries its source, so the API and the CLI can say why a limit is
+ * what it is. 0 (numbers) or "" (lists) means "no limit".
+ *
+ * Resolution reads all rows that may apply in one query. limits_get keeps
+ * a small per-thread cache of resolved limits per (tenant, key) for
+ * LIMITS_CACHE_MS; an edit therefore takes effect on every process and
+ * host within that bound.
+ */
+#ifndef AH_LIMITS_H
+#define AH_LIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define LIMITS_CACHE_MS 1000
+
+enum limit_id {
+	LIM_RPM,                   /* requests per minute, tenant */
+	LIM_TPM,                   /* tokens per minute (prompt + completion), tenant */
+	LIM_CONCURRENCY,           /* requests in flight, tenant */
+	LIM_KEY_RPM,               /* requests per minute, per API key */
+	LIM_KEY_TPM,               /* tokens per minute, per API key */
+	LIM_KEY_CONCURRENCY,       /* requests in flight, per API key */
+	LIM_BUDGET_USD_DAILY,      /* micro-USD per calendar day (text "12.50" in USD) */
+	LIM_BUDGET_USD_MONTHLY,    /* micro-USD per calendar month */
+	LIM_BUDGET_TOKENS_DAILY,   /* tokens per calendar day */
+	LIM_BUDGET_TOKENS_MONTHLY, /* tokens per calendar month */
+	LIM_BUDGET_ENFORCEMENT,    /* "hard" | "soft" */
+	LIM_MAX_TOKENS,         /* cap on max_tokens; also the default when a request sets none */
+	LIM_ALLOWED_MODELS,     /* comma list of model names; "" = all */
+	LIM_ALLOWED_AGENTS,     /* comma list of agent names; "" = all */
+	LIM_IP_ALLOWLIST,       /* comma list of CIDRs (IPv4/IPv6); "" = any address */
+	LIM_BREAKER_ERRORS,     /* upstream errors that open a tenant's breaker for a provider */
+	LIM_BREAKER_WINDOW_S,   /* ... within this many seconds */
+	LIM_BREAKER_COOLDOWN_S, /* open this long, then one probe */
+	LIM_GLOBAL_BUDGET_USD_DAILY, /* all tenants together; global scope only */
+	LIM_GLOBAL_BUDGET_USD_MONTHLY,
+	LIM_GLOBAL_BUDGET_TOKENS_DAILY,
+	LIM_GLOBAL_BUDGET_TOKENS_MONTHLY,
+	LIM__MAX
+};
+
+enum limit_type {
+	LT_COUNT, /* whole number >= 0 */
+	LT_USD,   /* "12.50" in text, micro-USD in .num */
+	LT_ENUM,  /* one of the def's choices */
+	LT_LIST,  /* comma-separated names */
+	LT_CIDRS, /* comma-separated CIDRs */
+	LT__MAX
+};
+
+enum limit_scope { LS_DEFAULT, LS_GLOBAL, LS_PLAN, LS_TENANT, LS_KEY, LS__MAX };
+
+/* Scopes a limit may be set at (bit set of 1 << enum limit_scope). */
+#define LSB(s) (1u << (s))
+
+struct limit_def {
+	const char *name; /* as stored and shown: "rpm", "budget_usd_daily", ... */
+	enum limit_type type;
+	const char *def;     /* built-in default as text */
+	int64_t min, max;    /* bounds for LT_COUNT (and LT_USD in micro-USD) */
+	const char *choices; /* LT_ENUM: "hard|soft" */
+	unsigned scopes;     /* where it may be set */
+	const char *help;    /* one line for the CLI and the docs */
+};
+
+struct limit_value {
+	char text[1024]; /* effective value as text ("" = none) */
+	int64_t num;     /* LT_COUNT value or micro-USD for LT_USD; 0 = unlimited */
+	enum limit_scope source;
+};
+
+struct limits {
+	int64_t tenant_id;
+	int64_t key_id;
+	struct limit_value v[LIM__MAX];
+};
+
+/* The definitions table (LIM__MAX rows, in enum order). */
+const struct limit_def *limit_defs(void);
+/* Index of a limit by name, or -1. */
+int limit_by_name(const char *name);
+/* "default" | "global" | "plan" | "tenant" | "key" */
+const char *limit_scope_name(enum limit_scope s);
+/* Scope by name, or -1. */
+int limit_scope_by_name(const char *s);
+/*
+ * Check and normalise value for limit id (numbers in bounds, USD with at most
+ * 6 decimals, enum choices, list items [A-Za-z0-9._:/-], CIDRs parse).
+ * out gets the normalised text. 0, or -1 with a message in err naming the limit.
+ */
+int limit_validate(int id, const char *value, char *out, size_t outcap, char *err, size_t errlen);
+/* Format micro-USD as "12.500000"-style text trimmed to "12.5"; out >= 32 bytes. */
+void limit_format_usd(int64_t micros, char *out, size_t cap);
+
+/*
+ * Effective limits of (tenant, key) (key_id 0: tenant view). Uses the
+ * per-thread cache (at most LIMITS_CACHE_MS old). 0, or -1 when the store
+ * failed.
+ */
+int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
+/* The same without the cache (for the CLI and admin pages). */
+int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
+/* 1 when name is in the comma list (an empty list allows everything). */
+int limits_list_allows(const char *list, const char *name);
+
+#endif
