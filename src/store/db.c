@@ -84,7 +84,7 @@ int db_connect(struct store *st, char *err, size_t errlen)
 	sock = st->socket[0] ? st->socket : NULL;
 	host = sock ? "localhost" : (st->host[0] ? st->host : "127.0.0.1");
 	if (mysql_real_connect(db, host, st->user, st->password, st->name, sock ? 0 : st->port,
-	                       sock, CLIENT_FOUND_ROWS) == NULL) {
+	                       sock, CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS) == NULL) {
 		if (sock)
 			snprintf(err, errlen, "cannot connect to MariaDB at %s: %s", sock,
 			         mysql_error(db));
@@ -573,4 +573,79 @@ size_t db_utf8_cut(const char *s, size_t max)
 	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	return n;
+}
+
+/* ----------------------------------------------------------- text statements */
+
+int db_quote(struct store *st, struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (st->db == NULL || buf_reserve(b, 2 * n + 3) < 0)
+		return -1;
+	b->data[b->len++] = '\'';
+	b->len += mysql_real_escape_string(st->db, b->data + b->len, s, (unsigned long)n);
+	b->data[b->len++] = '\'';
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* Read every result set of the statement just sent; 0, or the MariaDB error number. */
+static unsigned int db_drain(struct store *st, db_row_cb cb, void *ctx)
+{
+	int set = 0, status;
+
+	do {
+		MYSQL_RES *res = mysql_store_result(st->db);
+
+		if (res) {
+			unsigned n = mysql_num_fields(res);
+			MYSQL_ROW row;
+
+			while ((row = mysql_fetch_row(res)) != NULL)
+				if (cb)
+					cb(ctx, set, row, mysql_fetch_lengths(res), n);
+			mysql_free_result(res);
+			set++;
+		} else if (mysql_field_count(st->db) != 0) {
+			return mysql_errno(st->db);
+		}
+		status = mysql_next_result(st->db);
+		if (status > 0)
+			return mysql_errno(st->db);
+	} while (status == 0);
+	return 0;
+}
+
+int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *ctx, const char *fn)
+{
+	char err[256];
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		unsigned int e;
+
+		if (st->db == NULL && db_connect(st, err, sizeof(err)) < 0) {
+			log_error("store: %s: %s", fn, err);
+			return ST_ERR;
+		}
+		if (mysql_real_query(st->db, sql, (unsigned long)len) == 0 &&
+		    (e = db_drain(st, cb, ctx)) == 0)
+			return ST_OK;
+		e = mysql_errno(st->db);
+		/*
+		 * Only a connection found dead when sending (2006) is retried: after
+		 * CR_SERVER_LOST the statement may have run, and these statements
+		 * (a reservation) must not run twice.
+		 */
+		if (e == CR_SERVER_GONE_ERROR && !st->in_tx && attempt == 0) {
+			db_disconnect(st);
+			continue;
+		}
+		snprintf(st->last_error, sizeof(st->last_error), "%s", mysql_error(st->db));
+		log_error("store: %s: %s", fn, mysql_error(st->db));
+		/* Whatever the statement left open (a transaction, results) dies with it. */
+		db_disconnect(st);
+		return db_rc(e) == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
+	}
+	return ST_ERR;
 }

@@ -28,6 +28,7 @@
 
 #include <mysql.h>
 
+#include "common/buf.h"
 #include "store/store.h"
 
 /* Prepared statement slots, one per distinct SQL text. */
@@ -72,6 +73,18 @@ enum db_q {
 	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
 	Q_EXEC_LIST_LAST = Q_EXEC_LIST_FIRST + 31,
 	Q_AUDIT_INSERT,
+	/*
+	 * Ranges for the enforcement files: each defines its own offsets into
+	 * its range (e.g. #define Q_LIM(n) (Q_LIMITS_FIRST + (n))).
+	 */
+	Q_LIMITS_FIRST, /* limits.c */
+	Q_LIMITS_LAST = Q_LIMITS_FIRST + 15,
+	Q_ADMIT_FIRST, /* admission.c */
+	Q_ADMIT_LAST = Q_ADMIT_FIRST + 47,
+	Q_GUARD_FIRST, /* guards.c: idempotency, breakers */
+	Q_GUARD_LAST = Q_GUARD_FIRST + 15,
+	Q_USAGE_FIRST, /* usage.c: usage reports, operator tokens */
+	Q_USAGE_LAST = Q_USAGE_FIRST + 15,
 	Q__MAX
 };
 
@@ -109,6 +122,14 @@ struct db_out {
 	char *text[DB_MAX_COLS];        /* DBC_TEXT values of the current row */
 	size_t n;                       /* columns described */
 };
+
+/*
+ * Insert the execution row and (with_usage) add it to usage_daily, inside
+ * the caller's transaction (store_execution_record wraps it in its own).
+ * Without with_usage the caller adds the rollup itself (admission.c does,
+ * in the same server-side statement that moves the budget counters).
+ */
+int store_execution_write(struct store *d, const struct execution *e, int with_usage);
 
 /* Tenant data lives behind this: today every tenant's data is in the shared database. */
 struct store *store_data_conn(struct store *st, int64_t tenant_id);
@@ -176,6 +197,29 @@ int db_begin(struct store *st, const char *fn);
 int db_commit(struct store *st, const char *fn);
 /* Roll back; drops the connection when that fails so no half state survives. */
 void db_rollback(struct store *st);
+
+/* ----------------------------------------------------------- text statements */
+
+/*
+ * For statements whose shape varies, sent several to a round trip
+ * (the connection has CLIENT_MULTI_STATEMENTS): every value is a literal,
+ * numbers formatted by the caller and strings through db_quote. Prepared
+ * statements remain the rule everywhere else.
+ */
+typedef void (*db_row_cb)(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n);
+
+/* Append s to b as a quoted, escaped SQL string literal; -1 without a connection or memory. */
+int db_quote(struct store *st, struct buf *b, const char *s);
+/*
+ * Send sql and read every result set it returns, calling cb for each row
+ * (set = index of the result set). Reconnects and retries once when the
+ * connection was found dead when sending (never after CR_SERVER_LOST, when
+ * the statement may have run); on any other error the
+ * connection is dropped (nothing half-done survives). ST_OK, ST_CONFLICT or
+ * ST_ERR (logged with fn).
+ */
+int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *ctx,
+             const char *fn);
 
 /*
  * Cut s to at most max bytes without splitting a UTF-8 sequence; returns the

@@ -72,6 +72,20 @@ static const char sql_seq[] = "SELECT seq FROM executions WHERE tenant_id = ? AN
 int store_execution_record(struct store *st, const struct execution *e)
 {
 	struct store *d = store_data_conn(st, e->tenant_id);
+	int rc;
+
+	if (db_begin(d, __func__) != ST_OK)
+		return ST_ERR;
+	rc = store_execution_write(d, e, 1);
+	if (rc != ST_OK) {
+		db_rollback(d);
+		return rc;
+	}
+	return db_commit(d, __func__);
+}
+
+int store_execution_write(struct store *d, const struct execution *e, int with_usage)
+{
 	MYSQL_BIND in[24];
 	unsigned long l[16];
 	int64_t errors = strcmp(e->status, "succeeded") != 0;
@@ -83,8 +97,6 @@ int store_execution_record(struct store *st, const struct execution *e)
 		          "usage");
 		return ST_ERR;
 	}
-	if (db_begin(d, __func__) != ST_OK)
-		return ST_ERR;
 	db_in_i64(&in[0], &e->tenant_id);
 	BIND_FIXED(&in[1], e->id, &l[0]);
 	BIND_FIXED(&in[2], e->kind, &l[1]);
@@ -114,10 +126,10 @@ int store_execution_record(struct store *st, const struct execution *e)
 	else
 		db_in_null(&in[23]);
 	rc = db_exec(d, Q_EXEC_INSERT, sql_insert, in, NULL, __func__);
-	if (rc != ST_OK) {
-		rc = rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
-		goto fail;
-	}
+	if (rc != ST_OK)
+		return rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
+	if (!with_usage)
+		return ST_OK;
 	db_in_i64(&in[0], &e->tenant_id);
 	db_in_i64(&in[1], &e->key_id);
 	db_in_i64(&in[2], &e->agent_id);
@@ -127,14 +139,7 @@ int store_execution_record(struct store *st, const struct execution *e)
 	db_in_i64(&in[6], &e->completion_tokens);
 	db_in_i64(&in[7], &e->cost_micros);
 	rc = db_exec(d, Q_EXEC_USAGE, sql_usage, in, NULL, __func__);
-	if (rc != ST_OK) {
-		rc = ST_ERR;
-		goto fail;
-	}
-	return db_commit(d, __func__);
-fail:
-	db_rollback(d);
-	return rc;
+	return rc == ST_OK ? ST_OK : ST_ERR;
 }
 
 /* Describe the EXEC_COLS columns into o, landing in e; text columns stay in o->text. */

@@ -1,0 +1,378 @@
+/*
+ * admit.c: admission control for one model call (see admit.h).
+ *
+ * DESIGN
+ * The counter rows a call books are derived from the caller's effective
+ * limits: the tenant's day and month rows always (so spend is known the
+ * moment a budget is set), minute rows for the tenant and the key when a
+ * rate limit applies, inflight rows when a concurrency limit applies, and
+ * the global day/month rows only when a global budget is set — those rows
+ * are shared by every tenant, so they serialize all admissions (that cost is
+ * paid only by installations that ask for it). A worst case that exceeds a
+ * hard limit on its own is refused without a round trip.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enforce/admit.h"
+#include "enforce/limits.h"
+#include "host/http.h"
+#include "store/store.h"
+#include "tenancy/identify.h"
+
+int admit_set_timezone(const char *tz, char *err, size_t errlen)
+{
+	char path[256];
+	struct stat sb;
+
+	if (strcmp(tz, "UTC") != 0) {
+		if (tz[0] == '\0' || tz[0] == '/' || strstr(tz, "..") ||
+		    (size_t)snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz) >=
+		        sizeof(path) ||
+		    stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+			snprintf(err, errlen, "budget_timezone: unknown time zone '%s'", tz);
+			return -1;
+		}
+	}
+	if (setenv("TZ", tz, 1) != 0) {
+		snprintf(err, errlen, "budget_timezone: %s", strerror(errno));
+		return -1;
+	}
+	tzset();
+	return 0;
+}
+
+void admit_periods(int64_t t, char minute[20], char day[20], char month[20])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	strftime(minute, 20, "%Y-%m-%d %H:%M", &tm);
+	strftime(day, 20, "%Y-%m-%d", &tm);
+	strftime(month, 20, "%Y-%m", &tm);
+}
+
+int64_t admit_seconds_left(int64_t t, int window)
+{
+	time_t tt = (time_t)t, end;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	switch (window) {
+	case ADM_MINUTE:
+		return 60 - tm.tm_sec;
+	case ADM_DAY:
+		tm.tm_mday++;
+		break;
+	case ADM_MONTH:
+		tm.tm_mon++;
+		tm.tm_mday = 1;
+		break;
+	default:
+		return 1;
+	}
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	end = mktime(&tm);
+	return end > tt ? (int64_t)(end - tt) : 1;
+}
+
+int64_t admit_cost(const struct model *m, int64_t prompt_tokens, int64_t completion_tokens)
+{
+	int64_t units = prompt_tokens * m->input_price + completion_tokens * m->output_price;
+
+	return units <= 0 ? 0 : (units + 999999) / 1000000;
+}
+
+int64_t admit_prompt_bound(const struct ah_message *m, size_t n)
+{
+	int64_t b = 16;
+
+	for (size_t i = 0; i < n; i++)
+		b += (int64_t)strlen(m[i].content) + 8;
+	return b;
+}
+
+static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t scope_id,
+                                       int window, const char *period)
+{
+	struct adm_counter *c = &a->c[a->n++];
+
+	memset(c, 0, sizeof(*c));
+	c->scope = scope;
+	c->scope_id = scope_id;
+	c->window = window;
+	util_strlcpy(c->period, period, sizeof(c->period));
+	c->hard = 1;
+	return c;
+}
+
+/* The counter rows this call books, from the limits. */
+static void admit_counters(const struct ident *id, struct admission *adm)
+{
+	const struct limits *l = id->lim;
+	struct adm_request *a = &adm->a;
+	struct adm_counter *c;
+	int hard = strcmp(l->v[LIM_BUDGET_ENFORCEMENT].text, "soft") != 0;
+
+	a->n = 0;
+	if (l->v[LIM_RPM].num || l->v[LIM_TPM].num) {
+		c = add_counter(a, ADM_TENANT, id->tenant_id, ADM_MINUTE, adm->minute);
+		c->max_requests = l->v[LIM_RPM].num;
+		c->max_tokens = l->v[LIM_TPM].num;
+	}
+	if (l->v[LIM_KEY_RPM].num || l->v[LIM_KEY_TPM].num) {
+		c = add_counter(a, ADM_KEY, id->key_id, ADM_MINUTE, adm->minute);
+		c->max_requests = l->v[LIM_KEY_RPM].num;
+		c->max_tokens = l->v[LIM_KEY_TPM].num;
+	}
+	c = add_counter(a, ADM_TENANT, id->tenant_id, ADM_DAY, adm->day);
+	c->max_micros = l->v[LIM_BUDGET_USD_DAILY].num;
+	c->max_tokens = l->v[LIM_BUDGET_TOKENS_DAILY].num;
+	c->hard = hard;
+	c = add_counter(a, ADM_TENANT, id->tenant_id, ADM_MONTH, adm->month);
+	c->max_micros = l->v[LIM_BUDGET_USD_MONTHLY].num;
+	c->max_tokens = l->v[LIM_BUDGET_TOKENS_MONTHLY].num;
+	c->hard = hard;
+	if (l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num || l->v[LIM_GLOBAL_BUDGET_TOKENS_DAILY].num) {
+		c = add_counter(a, ADM_GLOBAL, 0, ADM_DAY, adm->day);
+		c->max_micros = l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num;
+		c->max_tokens = l->v[LIM_GLOBAL_BUDGET_TOKENS_DAILY].num;
+	}
+	if (l->v[LIM_GLOBAL_BUDGET_USD_MONTHLY].num || l->v[LIM_GLOBAL_BUDGET_TOKENS_MONTHLY].num) {
+		c = add_counter(a, ADM_GLOBAL, 0, ADM_MONTH, adm->month);
+		c->max_micros = l->v[LIM_GLOBAL_BUDGET_USD_MONTHLY].num;
+		c->max_tokens = l->v[LIM_GLOBAL_BUDGET_TOKENS_MONTHLY].num;
+	}
+	if (l->v[LIM_CONCURRENCY].num) {
+		c = add_counter(a, ADM_TENANT, id->tenant_id, ADM_INFLIGHT, "");
+		c->max_requests = l->v[LIM_CONCURRENCY].num;
+	}
+	if (l->v[LIM_KEY_CONCURRENCY].num) {
+		c = add_counter(a, ADM_KEY, id->key_id, ADM_INFLIGHT, "");
+		c->max_requests = l->v[LIM_KEY_CONCURRENCY].num;
+	}
+}
+
+static const char *const window_words[ADM__WINDOWS] = {"per-minute", "daily", "monthly",
+                                                       "concurrency"};
+
+/* Reason, status and message for a refusal by counter c (over: which dimension). */
+static void admit_refusal(const struct admission *adm, const struct adm_counter *c, int *status,
+                          char *reason, size_t rcap, char *msg, size_t mcap, int64_t *retry_after)
+{
+	int key = c->scope == ADM_KEY;
+	int over_requests = c->max_requests && c->requests + 1 > c->max_requests;
+	int over_tokens =
+	    c->max_tokens && c->spent_tokens + c->reserved_tokens + adm->a.tokens > c->max_tokens;
+	char lim[32], used[32];
+
+	*retry_after = admit_seconds_left(adm->now, c->window);
+	if (c->window == ADM_INFLIGHT) {
+		*status = 429;
+		snprintf(reason, rcap, "%s",
+		         key ? "key_concurrency_exceeded" : "concurrency_exceeded");
+		snprintf(msg, mcap, "%lld requests already in flight for this %s (limit %lld)",
+		         (long long)c->requests, key ? "API key" : "tenant",
+		         (long long)c->max_requests);
+		*retry_after = 1;
+		return;
+	}
+	if (c->window == ADM_MINUTE) {
+		*status = 429;
+		if (over_requests) {
+			snprintf(reason, rcap, "%s", key ? "key_rpm_exceeded" : "rpm_exceeded");
+			snprintf(msg, mcap,
+			         "request rate limit of %lld per minute reached for this %s",
+			         (long long)c->max_requests, key ? "API key" : "tenant");
+		} else {
+			snprintf(reason, rcap, "%s", key ? "key_tpm_exceeded" : "tpm_exceeded");
+			snprintf(msg, mcap,
+			         "token rate limit of %lld per minute reached for this %s (this "
+			         "request may use up to %lld tokens)",
+			         (long long)c->max_tokens, key ? "API key" : "tenant",
+			         (long long)adm->a.tokens);
+		}
+		return;
+	}
+	if (c->scope == ADM_GLOBAL) {
+		*status = 503;
+		snprintf(reason, rcap, "global_budget_exceeded");
+		snprintf(msg, mcap, "the platform's %s budget is exhausted; retry later",
+		         window_words[c->window]);
+		return;
+	}
+	*status = 429;
+	snprintf(reason, rcap, "tenant_budget_exceeded");
+	if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros + adm->a.micros >
+	                                          c->max_micros)) {
+		snprintf(
+		    msg, mcap,
+		    "%s token budget of %lld would be exceeded: %lld used, %lld reserved, this "
+		    "request may use up to %lld",
+		    window_words[c->window], (long long)c->max_tokens, (long long)c->spent_tokens,
+		    (long long)c->reserved_tokens, (long long)adm->a.tokens);
+		return;
+	}
+	limit_format_usd(c->max_micros, lim, sizeof(lim));
+	limit_format_usd(c->spent_micros + c->reserved_micros, used, sizeof(used));
+	snprintf(msg, mcap,
+	         "%s budget of $%s would be exceeded: $%s spent or reserved, this request may "
+	         "cost up to $%.6f",
+	         window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
+}
+
+/* Headers from the counters' read-back values. */
+static void admit_headers(struct req *r, const struct admission *adm)
+{
+	char v[64];
+
+	for (size_t i = 0; i < adm->a.n; i++) {
+		const struct adm_counter *c = &adm->a.c[i];
+		int64_t left;
+
+		if (c->scope == ADM_TENANT && c->window == ADM_MINUTE) {
+			snprintf(v, sizeof(v), "%llds",
+			         (long long)admit_seconds_left(adm->now, ADM_MINUTE));
+			if (c->max_requests) {
+				left = c->max_requests - c->requests;
+				resp_header_i64(r, "X-RateLimit-Limit-Requests", c->max_requests);
+				resp_header_i64(r, "X-RateLimit-Remaining-Requests",
+				                left > 0 ? left : 0);
+				resp_header(r, "X-RateLimit-Reset-Requests", v);
+			}
+			if (c->max_tokens) {
+				left = c->max_tokens - c->spent_tokens - c->reserved_tokens;
+				resp_header_i64(r, "X-RateLimit-Limit-Tokens", c->max_tokens);
+				resp_header_i64(r, "X-RateLimit-Remaining-Tokens",
+				                left > 0 ? left : 0);
+				resp_header(r, "X-RateLimit-Reset-Tokens", v);
+			}
+		}
+		if (c->scope == ADM_TENANT && (c->window == ADM_DAY || c->window == ADM_MONTH)) {
+			const char *w = c->window == ADM_DAY ? "Daily" : "Monthly";
+			char name[64];
+
+			if (c->max_micros) {
+				left = c->max_micros - c->spent_micros - c->reserved_micros;
+				limit_format_usd(c->max_micros, v, sizeof(v));
+				snprintf(name, sizeof(name), "X-Budget-Limit-USD-%s", w);
+				resp_header(r, name, v);
+				limit_format_usd(left > 0 ? left : 0, v, sizeof(v));
+				snprintf(name, sizeof(name), "X-Budget-Remaining-USD-%s", w);
+				resp_header(r, name, v);
+			}
+			if (c->max_tokens) {
+				left = c->max_tokens - c->spent_tokens - c->reserved_tokens;
+				snprintf(name, sizeof(name), "X-Budget-Limit-Tokens-%s", w);
+				resp_header_i64(r, name, c->max_tokens);
+				snprintf(name, sizeof(name), "X-Budget-Remaining-Tokens-%s", w);
+				resp_header_i64(r, name, left > 0 ? left : 0);
+			}
+		}
+	}
+}
+
+/* Soft budgets: admitted, but say so (header) and audit the crossing once. */
+static void admit_soft_check(struct req *r, const struct ident *id, const struct admission *adm)
+{
+	for (size_t i = 0; i < adm->a.n; i++) {
+		const struct adm_counter *c = &adm->a.c[i];
+		int64_t after_m = c->spent_micros + c->reserved_micros;
+		int64_t after_t = c->spent_tokens + c->reserved_tokens;
+		char detail[160];
+
+		if (c->hard || c->scope != ADM_TENANT)
+			continue;
+		if (!((c->max_micros && after_m > c->max_micros) ||
+		      (c->max_tokens && after_t > c->max_tokens)))
+			continue;
+		snprintf(detail, sizeof(detail), "%s budget exceeded (soft enforcement)",
+		         window_words[c->window]);
+		resp_header(r, "X-Budget-Warning", detail);
+		/* Audit only the request that crossed the line, not every one after it. */
+		if ((c->max_micros && after_m - adm->a.micros <= c->max_micros) ||
+		    (c->max_tokens && after_t - adm->a.tokens <= c->max_tokens)) {
+			struct audit_entry ae = {0};
+			char js[200];
+
+			snprintf(
+			    js, sizeof(js),
+			    "{\"window\":\"%s\",\"period\":\"%s\",\"spent_reserved_micros\":%lld,"
+			    "\"limit_micros\":%lld}",
+			    c->window == ADM_DAY ? "day" : "month", c->period, (long long)after_m,
+			    (long long)c->max_micros);
+			ae.tenant_id = id->tenant_id;
+			ae.actor_type = "api_key";
+			ae.actor_id = id->key_prefix;
+			ae.action = "budget.soft_exceeded";
+			ae.target = c->window == ADM_DAY ? "budget:daily" : "budget:monthly";
+			ae.outcome = "ok";
+			ae.reason_code = "tenant_budget_exceeded";
+			ae.request_id = r->request_id;
+			ae.ip = r->remote_addr;
+			ae.detail = js;
+			store_audit(r->store, &ae);
+		}
+	}
+}
+
+int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
+                  int64_t prompt_bound, int max_tokens, struct admission *adm, int *status,
+                  char *reason, size_t rcap, char *msg, size_t mcap)
+{
+	int64_t retry_after = 1;
+	int refused = -1;
+
+	adm->now = util_unix_time();
+	adm->reservation_id = 0;
+	adm->prompt_bound = prompt_bound;
+	adm->max_tokens = max_tokens;
+	admit_periods(adm->now, adm->minute, adm->day, adm->month);
+	adm->a.tenant_id = id->tenant_id;
+	adm->a.key_id = id->key_id;
+	adm->a.prompt_tokens = prompt_bound;
+	adm->a.max_tokens = max_tokens;
+	adm->a.tokens = prompt_bound + max_tokens;
+	adm->a.micros = admit_cost(m, prompt_bound, max_tokens);
+	adm->a.expires_s =
+	    (r->conf->upstream_timeout_ms + 999) / 1000 + r->conf->reservation_grace_s;
+	admit_counters(id, adm);
+
+	/* A worst case above a hard limit on its own can never be admitted. */
+	for (size_t i = 0; i < adm->a.n && refused < 0; i++) {
+		const struct adm_counter *c = &adm->a.c[i];
+
+		if (c->hard && ((c->max_micros && adm->a.micros > c->max_micros) ||
+		                (c->max_tokens && adm->a.tokens > c->max_tokens)))
+			refused = (int)i;
+	}
+	if (refused < 0) {
+		if (store_admit_reserve(r->store, &adm->a, &adm->reservation_id, &refused) !=
+		    ST_OK) {
+			*status = 503;
+			snprintf(reason, rcap, "database_unavailable");
+			snprintf(msg, mcap, "admission control is unavailable; retry shortly");
+			return -1;
+		}
+	}
+	admit_headers(r, adm);
+	if (refused >= 0) {
+		admit_refusal(adm, &adm->a.c[refused], status, reason, rcap, msg, mcap,
+		              &retry_after);
+		resp_header_i64(r, "Retry-After", retry_after);
+		return -1;
+	}
+	admit_soft_check(r, id, adm);
+	return 0;
+}
