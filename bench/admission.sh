@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+#
+# bench/admission.sh: what admission control adds to a request, measured in one run.
+#
+#   bench/admission.sh            (from a built checkout: src/agenthost, src/agenthostctl)
+#
+# DESIGN
+# One private environment, nothing shared with the dev instance or tests/run: a temp
+# directory with its own MariaDB (free port, socket inside), and two lighttpd servers on
+# the same database, each spawning agenthost with the same configuration except
+# `enforcement` (true for one, false for the other). A tenant on generous limits (every
+# rate, concurrency and budget counter set, none reachable) sends the same mock chat
+# completion to both: the mock provider answers locally with a fixed length, so the
+# difference is identification + authorization + admission (limits, reservation against
+# every budget, settle) versus identification alone. Both servers are warmed up, then
+# measured with wrk for BENCH_DURATION seconds per phase at each concurrency of
+# BENCH_CONCURRENCY: 1 connection shows the per-request cost, more connections show
+# what it does to throughput and tail latency. Loopback only; every process started
+# here is stopped by pid on exit.
+#
+# Output: a table on stdout and the same in bench/results/admission-<date>.txt.
+#
+# Environment: BENCH_DURATION (s per phase, 10), BENCH_WARMUP (s per server, 3),
+# BENCH_CONCURRENCY ("1 16"), BENCH_WRK_THREADS (2), BENCH_PROCS (agenthost processes
+# per server, 2), BENCH_APP_THREADS (worker threads per process, 8), BENCH_KEEP=1 (keep
+# the temp directory), BENCH_TMP (parent of the temp directory, /tmp).
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+PATH=$PATH:/usr/sbin:/sbin
+
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-3}
+concurrency=${BENCH_CONCURRENCY:-1 16}
+wrk_threads=${BENCH_WRK_THREADS:-2}
+procs=${BENCH_PROCS:-2}
+app_threads=${BENCH_APP_THREADS:-8}
+
+pids=()
+T=
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() {
+	printf 'admission.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# A whole number in [lo, hi], or die naming the variable.
+check_int() {
+	local name=$1 v=$2 lo=$3 hi=$4
+	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$lo" ] && [ "$v" -le "$hi" ] ||
+		die "$name must be a whole number in $lo..$hi, got '$v'"
+}
+
+# ---------------------------------------------------------------- processes
+
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Stop everything started here, newest first, with lighttpd's spawned agenthost children.
+stop_all() {
+	local i pid kids k
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		pid=${pids[i]}
+		kids=$(pgrep -P "$pid" 2>/dev/null || true)
+		stop_pid "$pid"
+		for k in $kids; do
+			stop_pid "$k"
+		done
+	done
+	pids=()
+	wait 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$?
+	stop_all
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "$rc" -eq 0 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
+			rm -rf "$T"
+		else
+			printf 'admission.sh: logs kept in %s\n' "$T/log" >&2
+		fi
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_ports() {
+	python3 - "$1" <<'EOF'
+import random, socket, sys
+n, held, port = int(sys.argv[1]), [], random.randrange(30000, 39000)
+while len(held) < n and port < 50000:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        held.append(s)
+    except OSError:
+        s.close()
+    port += 1
+print(" ".join(str(s.getsockname()[1]) for s in held))
+EOF
+}
+
+wait_for() {
+	local tries=$1 i
+	shift
+	for ((i = 0; i < tries; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+http_ok() {
+	curl -fsS -m 2 -o /dev/null "$1"
+}
+
+# One field of a JSON object read on stdin.
+json_field() {
+	python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+}
+
+# ---------------------------------------------------------------- environment
+
+ctl() {
+	src/agenthostctl -c "$T/on.conf" "$@"
+}
+
+start_env() {
+	local db_port port_on port_off f
+	for f in src/agenthost src/agenthostctl; do
+		[ -x "$f" ] || die "$f is not built (./configure && make, or ./contrib/dev up)"
+	done
+	for f in mariadbd mariadb-install-db mariadb-admin lighttpd wrk curl python3; do
+		command -v "$f" >/dev/null || die "$f is not installed (Debian: apt-get install wrk ...)"
+	done
+
+	T=$(mktemp -d "${BENCH_TMP:-/tmp}/ah-bench.XXXXXX") || die "mktemp failed"
+	mkdir -p "$T/log" "$T/run" "$T/db" "$T/www"
+	read -r db_port port_on port_off <<<"$(free_ports 3)"
+	[ -n "$port_off" ] || die "no free ports"
+
+	say "MariaDB on 127.0.0.1:$db_port"
+	mariadb-install-db --no-defaults --datadir="$T/db/data" --user="$(id -un)" \
+		--auth-root-authentication-method=normal --skip-test-db >"$T/log/mariadb-install.log" 2>&1 ||
+		die "mariadb-install-db failed; see $T/log/mariadb-install.log"
+	mariadbd --no-defaults --user="$(id -un)" --datadir="$T/db/data" \
+		--socket="$T/db/mysqld.sock" --port="$db_port" --bind-address=127.0.0.1 \
+		--pid-file="$T/db/mysqld.pid" --log-error="$T/log/mariadb-error.log" \
+		--skip-name-resolve </dev/null >/dev/null 2>&1 &
+	pids+=($!)
+	wait_for 300 mariadb-admin --no-defaults -uroot --socket="$T/db/mysqld.sock" ping ||
+		die "MariaDB did not start; see $T/log/mariadb-error.log"
+	mariadb --no-defaults -uroot --socket="$T/db/mysqld.sock" -e 'CREATE DATABASE agenthost' ||
+		die "cannot create the database"
+
+	# The two configurations differ in `enforcement` only. Request lines are not logged
+	# (log_level = warn) so that neither run measures the log.
+	cat >"$T/on.conf" <<EOF
+threads = $app_threads
+log_level = warn
+db_socket = $T/db/mysqld.sock
+db_user = root
+db_name = agenthost
+master_key_file = $T/master.key
+sql_dir = $top/sql
+mock_latency_ms = 0
+enforcement = true
+EOF
+	sed 's/^enforcement = true$/enforcement = false/' "$T/on.conf" >"$T/off.conf"
+	chmod 600 "$T/on.conf" "$T/off.conf"
+
+	ctl master-key init >"$T/log/ctl.log" 2>&1 || die "master-key init failed; see $T/log/ctl.log"
+	ctl migrate >>"$T/log/ctl.log" 2>&1 || die "migrate failed; see $T/log/ctl.log"
+
+	start_lighttpd on "$port_on"
+	start_lighttpd off "$port_off"
+	URL_ON=http://127.0.0.1:$port_on
+	URL_OFF=http://127.0.0.1:$port_off
+	wait_for 150 http_ok "$URL_ON/healthz" || die "agenthost (enforcement on) did not start"
+	wait_for 150 http_ok "$URL_OFF/healthz" || die "agenthost (enforcement off) did not start"
+}
+
+# lighttpd on port $2 spawning agenthost with $T/$1.conf.
+start_lighttpd() {
+	local name=$1 port=$2
+	sed -e "s|@PORT@|$port|g" -e "s|@STATE@|$T/www|g" -e "s|@LOGDIR@|$T/log/$name|g" \
+		-e "s|@PIDFILE@|$T/run/lighttpd-$name.pid|g" \
+		-e "s|@SOCKET@|$T/run/$name.sock|g" -e "s|@BIN@|$top/src/agenthost|g" \
+		-e "s|@CONF@|$T/$name.conf|g" -e "s|@PROCS@|$procs|g" \
+		contrib/lighttpd.conf.in >"$T/lighttpd-$name.conf"
+	mkdir -p "$T/log/$name"
+	lighttpd -D -f "$T/lighttpd-$name.conf" >>"$T/log/$name/lighttpd-stderr.log" 2>&1 &
+	pids+=($!)
+}
+
+# A tenant whose limits are all set (so every counter is exercised) and none reachable.
+seed_tenant() {
+	local out name value
+	ctl tenant create bench --name "Benchmark" --plan pro >>"$T/log/ctl.log" 2>&1 ||
+		die "tenant create failed; see $T/log/ctl.log"
+	out=$(ctl key create --tenant bench --name bench 2>>"$T/log/ctl.log") ||
+		die "key create failed; see $T/log/ctl.log"
+	BENCH_KEY=$(json_field key <<<"$out") || die "cannot read the new key"
+	export BENCH_KEY
+	while read -r name value; do
+		ctl limits set --tenant bench "$name" "$value" >>"$T/log/ctl.log" 2>&1 ||
+			die "limits set $name failed; see $T/log/ctl.log"
+	done <<'EOF'
+rpm 1000000000
+tpm 1000000000000
+concurrency 100000
+key_rpm 1000000000
+key_tpm 1000000000000
+key_concurrency 100000
+budget_usd_daily 1000000
+budget_usd_monthly 10000000
+budget_tokens_daily 1000000000000
+budget_tokens_monthly 1000000000000
+budget_enforcement hard
+EOF
+}
+
+# One request to $1: 200 expected; prints whether admission headers came back.
+probe() {
+	local url=$1 hdr
+	hdr=$(curl -sS -m 10 -D - -o "$T/log/probe.json" -X POST "$url/v1/chat/completions" \
+		-H "Authorization: Bearer $BENCH_KEY" -H 'Content-Type: application/json' \
+		--data '{"model":"mock-1","max_tokens":32,"messages":[{"role":"user","content":"[mock:words=16] probe"}]}') ||
+		die "probe of $url failed"
+	grep -q '^Status: 200\|^HTTP/1.1 200' <<<"$hdr" ||
+		die "probe of $url: $(head -n 1 <<<"$hdr") $(head -c 300 "$T/log/probe.json")"
+	if grep -qi '^X-RateLimit-Limit-Requests:' <<<"$hdr"; then
+		echo "admission headers present"
+	else
+		echo "no admission headers"
+	fi
+}
+
+# ---------------------------------------------------------------- measuring
+
+# wrk against $1 with $2 connections for $3 seconds; results into file $4.
+run_wrk() {
+	local url=$1 conns=$2 secs=$3 out=$4 threads=$wrk_threads
+	[ "$threads" -gt "$conns" ] && threads=$conns
+	BENCH_OUT=$out wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s \
+		-s "$top/bench/chat.lua" "$url" >"$out.wrk" 2>&1 ||
+		die "wrk failed: $(tail -n 3 "$out.wrk")"
+	[ -s "$out" ] || die "wrk wrote no results: $(tail -n 3 "$out.wrk")"
+}
+
+# Value of key $2 in results file $1.
+val() {
+	sed -n "s/^$2=//p" "$1"
+}
+
+# Check that a run's requests succeeded (rate limits or budgets must not have been hit).
+check_run() {
+	local f=$1 label=$2 n bad
+	n=$(val "$f" requests)
+	bad=$(($(val "$f" errors_status) + $(val "$f" errors_connect) + $(val "$f" errors_read) +
+		$(val "$f" errors_write) + $(val "$f" errors_timeout)))
+	[ "$n" -gt 0 ] || die "$label: no requests completed"
+	# A handful of socket errors as wrk stops is normal; refusals are not.
+	[ "$((bad * 1000))" -le "$n" ] ||
+		die "$label: $bad of $n requests failed (see $f.wrk); the numbers would mean nothing"
+}
+
+ms() {
+	awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'
+}
+
+rps() {
+	awk -v n="$(val "$1" requests)" -v us="$(val "$1" duration_us)" \
+		'BEGIN { printf "%.0f", n / (us / 1e6) }'
+}
+
+# The table: one block per concurrency.
+report() {
+	local c on off d50 d99 dm rps_on rps_off
+	printf 'agenthost admission benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	printf 'machine: %s cores, %s\n' "$(nproc)" \
+		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	printf 'build: %s%s\n' "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "unknown (not a git checkout)")" \
+		"$(ldd "$top/src/agenthost" 2>/dev/null | grep -q libasan && echo ', with sanitizers (slower)')"
+	printf 'setup: lighttpd -> %s agenthost processes x %s threads, one MariaDB, mock provider\n' \
+		"$procs" "$app_threads"
+	printf 'load: wrk, %s s per phase after %s s warm-up, POST /v1/chat/completions (mock-1, 16 words)\n' \
+		"$duration" "$warmup"
+	printf 'on = enforcement true (identify + authorize + admission: limits, reservation, settle)\n'
+	printf 'off = enforcement false (identify + execute only)\n\n'
+	printf '%-6s %-5s %10s %10s %10s %10s %10s %10s\n' conns mode req/s mean_ms p50_ms p90_ms \
+		p99_ms p99.9_ms
+	for c in $concurrency; do
+		on=$T/res-on-$c
+		off=$T/res-off-$c
+		for m in on off; do
+			f=$T/res-$m-$c
+			printf '%-6s %-5s %10s %10s %10s %10s %10s %10s\n' "$c" "$m" "$(rps "$f")" \
+				"$(ms "$(val "$f" lat_mean_us)")" "$(ms "$(val "$f" lat_p50_us)")" \
+				"$(ms "$(val "$f" lat_p90_us)")" "$(ms "$(val "$f" lat_p99_us)")" \
+				"$(ms "$(val "$f" lat_p99_9_us)")"
+		done
+		d50=$(($(val "$on" lat_p50_us) - $(val "$off" lat_p50_us)))
+		d99=$(($(val "$on" lat_p99_us) - $(val "$off" lat_p99_us)))
+		dm=$(awk -v a="$(val "$on" lat_mean_us)" -v b="$(val "$off" lat_mean_us)" \
+			'BEGIN { printf "%.0f", a - b }')
+		rps_on=$(rps "$on")
+		rps_off=$(rps "$off")
+		printf '%-6s %-5s %10s %10s %10s %10s %10s\n' "$c" "adds" \
+			"$(awk -v a="$rps_on" -v b="$rps_off" 'BEGIN { printf "%+.1f%%", b ? (a - b) * 100 / b : 0 }')" \
+			"$(ms "$dm")" "$(ms "$d50")" "" "$(ms "$d99")"
+		printf '\n'
+	done
+	printf 'admission adds per request (median / p99):\n'
+	for c in $concurrency; do
+		printf '  %s connection(s): %s ms / %s ms\n' "$c" \
+			"$(ms $(($(val "$T/res-on-$c" lat_p50_us) - $(val "$T/res-off-$c" lat_p50_us))))" \
+			"$(ms $(($(val "$T/res-on-$c" lat_p99_us) - $(val "$T/res-off-$c" lat_p99_us))))"
+	done
+}
+
+check_int BENCH_DURATION "$duration" 1 600
+check_int BENCH_WARMUP "$warmup" 0 600
+check_int BENCH_WRK_THREADS "$wrk_threads" 1 64
+check_int BENCH_PROCS "$procs" 1 64
+check_int BENCH_APP_THREADS "$app_threads" 1 256
+[ -n "$concurrency" ] || die "BENCH_CONCURRENCY is empty"
+for c in $concurrency; do
+	check_int BENCH_CONCURRENCY "$c" 1 10000
+done
+
+start_env
+seed_tenant
+say "enforcement on:  $URL_ON ($(probe "$URL_ON"))"
+say "enforcement off: $URL_OFF ($(probe "$URL_OFF"))"
+
+if [ "$warmup" -gt 0 ]; then
+	say "warm-up, $warmup s each"
+	run_wrk "$URL_ON" 4 "$warmup" "$T/warm-on"
+	run_wrk "$URL_OFF" 4 "$warmup" "$T/warm-off"
+fi
+# Phases alternate (on, off, on, off, ...) so that drift of the machine over the run is
+# shared rather than charged to one side.
+for c in $concurrency; do
+	for m in on off; do
+		url=$URL_ON
+		[ "$m" = off ] && url=$URL_OFF
+		say "measuring enforcement $m, $c connection(s), $duration s"
+		run_wrk "$url" "$c" "$duration" "$T/res-$m-$c"
+		check_run "$T/res-$m-$c" "enforcement $m, $c connection(s)"
+	done
+done
+
+mkdir -p "$top/bench/results"
+result=$top/bench/results/admission-$(date -u +%Y%m%d-%H%M%S).txt
+report | tee "$result"
+say "written to ${result#"$top"/}"
