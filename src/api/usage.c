@@ -1,0 +1,460 @@
+/*
+ * usage.c: GET /v1/usage (the caller's usage report) and GET /v1/budget
+ * (limits, spend, reservations and what is left, per window).
+ *
+ * DESIGN
+ * /v1/usage reads the daily rollup through the store (one query per
+ * report) for the identified tenant only: the tenant comes from the key,
+ * never from a parameter. Rollup days are UTC days (the rollup is written
+ * with the database's UTC date), so the default range "this month up to
+ * today" is computed in UTC too. The totals are the sums of the rows sent,
+ * so the two always agree. The operator API serves the same report for any
+ * tenant by calling api_usage_get with that tenant's identity
+ * (admin_usage.c).
+ *
+ * /v1/budget reads the same counter rows admission books (tenant scope,
+ * budget calendar in conf budget_timezone), so what it shows is exactly
+ * what the next admission will be checked against. Global budgets are not
+ * shown to tenants. Reading is not locking: under concurrent traffic the
+ * numbers are a snapshot that may be stale by the time they arrive.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "common/conf.h"
+#include "common/util.h"
+#include "enforce/admit.h"
+#include "enforce/limits.h"
+#include "exec/execute.h"
+#include "host/http.h"
+#include "store/admission.h"
+#include "store/usage.h"
+#include "tenancy/identify.h"
+
+#define USAGE_MAX_DAYS 366
+
+/* ------------------------------------------------------------------ /v1/usage */
+
+/* Accumulates the report's rows and totals. */
+struct usage_ctx {
+	const char *group_by; /* "day" | "model" | "agent" | "key" */
+	json_t *data;         /* array of row objects */
+	struct usage_row total;
+	int failed; /* 1 when a row could not be built (out of memory) */
+};
+
+/* The number fields of a row or of the total (new reference, NULL when out of memory). */
+static json_t *usage_numbers(const struct usage_row *u)
+{
+	char cost[32];
+
+	exec_format_usd(u->cost_micros, cost, sizeof(cost));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "requests", (json_int_t)u->requests,
+	                 "errors", (json_int_t)u->errors, "prompt_tokens",
+	                 (json_int_t)u->prompt_tokens, "completion_tokens",
+	                 (json_int_t)u->completion_tokens, "total_tokens",
+	                 (json_int_t)(u->prompt_tokens + u->completion_tokens), "cost_usd", cost);
+}
+
+/*
+ * The group value of a row: the day, model or name as text; agents and keys
+ * also carry their id. Chat calls have no agent (agent_id 0): null. 0, -1
+ * when out of memory.
+ */
+static int usage_set_group(json_t *o, const char *group_by, const struct usage_row *u)
+{
+	int agent = strcmp(group_by, "agent") == 0, key = strcmp(group_by, "key") == 0;
+	json_t *v;
+
+	if ((agent || key) && u->group_id == 0)
+		v = json_null();
+	else
+		v = json_string(u->group);
+	if (v == NULL || json_object_set_new(o, group_by, v) < 0)
+		return -1;
+	if (agent || key) {
+		v = u->group_id ? json_integer(u->group_id) : json_null();
+		if (v == NULL || json_object_set_new(o, agent ? "agent_id" : "key_id", v) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* store_usage_report callback: append one row, add it to the total. */
+static int usage_collect(void *ctx, const struct usage_row *u)
+{
+	struct usage_ctx *uc = ctx;
+	json_t *o = usage_numbers(u);
+
+	if (o == NULL || usage_set_group(o, uc->group_by, u) < 0 ||
+	    json_array_append_new(uc->data, o) < 0) {
+		uc->failed = 1;
+		return 1;
+	}
+	uc->total.requests += u->requests;
+	uc->total.errors += u->errors;
+	uc->total.prompt_tokens += u->prompt_tokens;
+	uc->total.completion_tokens += u->completion_tokens;
+	uc->total.cost_micros += u->cost_micros;
+	return 0;
+}
+
+/*
+ * Parse a strict "YYYY-MM-DD" that names a real calendar day into *t
+ * (00:00 UTC of that day). 0, or -1.
+ */
+static int usage_parse_day(const char *s, int64_t *t)
+{
+	struct tm tm;
+	time_t v;
+	int y, mo, d;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	y = atoi(s);
+	mo = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	v = timegm(&tm);
+	/* timegm normalises 2026-02-30 to March: a changed field means no such day. */
+	if (v == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -1;
+	*t = (int64_t)v;
+	return 0;
+}
+
+/* Format UTC day of t as "YYYY-MM-DD" (first_of_month: that month's first day). */
+static void usage_utc_day(int64_t t, int first_of_month, char out[11])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	if (first_of_month)
+		tm.tm_mday = 1;
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/*
+ * Read one day parameter (or its default) into out. 0, or -1 after sending
+ * 400 invalid_request naming the parameter.
+ */
+static int usage_day_param(struct req *r, const char *name, const char *def, char out[11],
+                           int64_t *t)
+{
+	char v[16];
+	int rc = req_query(r, name, v, sizeof(v));
+
+	if (rc == 0)
+		util_strlcpy(v, def, sizeof(v));
+	if (rc < 0 || usage_parse_day(v, t) < 0) {
+		resp_error(r, 400, "invalid_request", "'%s' must be a calendar day as YYYY-MM-DD",
+		           name);
+		return -1;
+	}
+	util_strlcpy(out, v, 11);
+	return 0;
+}
+
+void api_usage_get(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	static const char *const groups[] = {"day", "model", "agent", "key"};
+	char start[11], end[11], dstart[11], dend[11], group[16];
+	struct usage_ctx uc;
+	int64_t ts, te, now = util_unix_time();
+	json_t *total, *body;
+	size_t i;
+	int rc;
+
+	(void)m;
+	memset(&uc, 0, sizeof(uc));
+	usage_utc_day(now, 1, dstart);
+	usage_utc_day(now, 0, dend);
+	if (usage_day_param(r, "start", dstart, start, &ts) < 0 ||
+	    usage_day_param(r, "end", dend, end, &te) < 0)
+		return;
+	if (te < ts) {
+		resp_error(r, 400, "invalid_request", "'end' must not be before 'start'");
+		return;
+	}
+	if ((te - ts) / 86400 + 1 > USAGE_MAX_DAYS) {
+		resp_error(r, 400, "invalid_request", "'start' to 'end' may span at most %d days",
+		           USAGE_MAX_DAYS);
+		return;
+	}
+	rc = req_query(r, "group_by", group, sizeof(group));
+	if (rc == 0)
+		util_strlcpy(group, "day", sizeof(group));
+	for (i = 0; rc >= 0 && i < ARRAY_SIZE(groups); i++)
+		if (strcmp(group, groups[i]) == 0)
+			break;
+	if (rc < 0 || i == ARRAY_SIZE(groups)) {
+		resp_error(r, 400, "invalid_request",
+		           "'group_by' must be day, model, agent or key");
+		return;
+	}
+	uc.group_by = groups[i];
+	uc.data = json_array();
+	if (uc.data == NULL) {
+		resp_error(r, 503, "server_busy", "out of memory");
+		return;
+	}
+	rc = store_usage_report(r->store, id->tenant_id, start, end, uc.group_by, usage_collect,
+	                        &uc);
+	if (rc != ST_OK || uc.failed) {
+		json_decref(uc.data);
+		if (uc.failed)
+			resp_error(r, 503, "server_busy", "out of memory");
+		else
+			resp_error(r, 503, "database_unavailable",
+			           "the usage store is unavailable; retry shortly");
+		return;
+	}
+	total = usage_numbers(&uc.total);
+	body = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o}", "object", "usage", "tenant_id",
+	                 (json_int_t)id->tenant_id, "tenant", id->tenant_slug, "start", start,
+	                 "end", end, "group_by", uc.group_by, "data", uc.data, "total", total);
+	if (body == NULL) {
+		resp_error(r, 503, "server_busy", "out of memory");
+		return;
+	}
+	resp_json(r, 200, body);
+}
+
+/* ------------------------------------------------------------------ /v1/budget */
+
+/* A limit's number as JSON: null when unlimited (0), else USD text or an integer. */
+static json_t *budget_limit_json(int64_t v, int usd)
+{
+	char s[32];
+
+	if (v <= 0)
+		return json_null();
+	if (!usd)
+		return json_integer(v);
+	exec_format_usd(v, s, sizeof(s));
+	return json_string(s);
+}
+
+/* What is left of limit after spent and reserved, floored at 0; null when unlimited. */
+static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t reserved, int usd)
+{
+	int64_t left = limit - spent - reserved;
+	char s[32];
+
+	if (limit <= 0)
+		return json_null();
+	if (left < 0)
+		left = 0;
+	if (!usd)
+		return json_integer(left);
+	exec_format_usd(left, s, sizeof(s));
+	return json_string(s);
+}
+
+/* One budget (usd or tokens) of one window, from its limit and the counter row. */
+static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm_counter *c,
+                            int usd)
+{
+	int64_t limit = l->v[lim_id].num;
+	int64_t spent = usd ? c->spent_micros : c->spent_tokens;
+	int64_t reserved = usd ? c->reserved_micros : c->reserved_tokens;
+	char s1[32], s2[32];
+
+	if (usd) {
+		exec_format_usd(spent, s1, sizeof(s1));
+		exec_format_usd(reserved, s2, sizeof(s2));
+		return json_pack("{s:o, s:s, s:s, s:o, s:s, s:s}", "limit",
+		                 budget_limit_json(limit, 1), "spent", s1, "reserved", s2,
+		                 "remaining", budget_remaining_json(limit, spent, reserved, 1),
+		                 "enforcement", l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
+		                 limit_scope_name(l->v[lim_id].source));
+	}
+	return json_pack("{s:o, s:I, s:I, s:o, s:s, s:s}", "limit", budget_limit_json(limit, 0),
+	                 "spent", (json_int_t)spent, "reserved", (json_int_t)reserved, "remaining",
+	                 budget_remaining_json(limit, spent, reserved, 0), "enforcement",
+	                 l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
+	                 limit_scope_name(l->v[lim_id].source));
+}
+
+/* Start of the budget-calendar window (ADM_DAY or ADM_MONTH) that contains t. */
+static int64_t budget_period_start(int64_t t, int window)
+{
+	time_t tt = (time_t)t, v;
+	struct tm tm;
+
+	localtime_r(&tt, &tm);
+	if (window == ADM_MONTH)
+		tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	v = mktime(&tm);
+	return v == (time_t)-1 ? t : (int64_t)v;
+}
+
+/*
+ * One window (day or month): its period, start and reset time, and the usd
+ * and tokens budgets. NULL with *db_failed set when the counter cannot be
+ * read; NULL alone when out of memory.
+ */
+static json_t *budget_window(struct store *st, const struct limits *l, int64_t tenant_id,
+                             int window, const char *period, int64_t now, int *db_failed)
+{
+	struct adm_counter c;
+	char start[32], reset[32];
+
+	memset(&c, 0, sizeof(c));
+	c.scope = ADM_TENANT;
+	c.scope_id = tenant_id;
+	c.window = window;
+	util_strlcpy(c.period, period, sizeof(c.period));
+	if (store_admit_counter_get(st, &c) != ST_OK) {
+		*db_failed = 1;
+		return NULL;
+	}
+	util_iso8601(budget_period_start(now, window), start, sizeof(start));
+	util_iso8601(now + admit_seconds_left(now, window), reset, sizeof(reset));
+	return json_pack(
+	    "{s:s, s:s, s:s, s:o, s:o}", "period", period, "period_start", start, "resets_at",
+	    reset, "usd",
+	    budget_entry(l, window == ADM_DAY ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY, &c,
+	                 1),
+	    "tokens",
+	    budget_entry(l, window == ADM_DAY ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY,
+	                 &c, 0));
+}
+
+/*
+ * The current minute's rate windows of one scope (tenant or key): requests
+ * and tokens used against rpm/tpm. Counters are booked only while a rate
+ * limit applies, so "used" reads 0 when both are unlimited.
+ */
+static json_t *budget_rates(struct store *st, const struct limits *l, int scope, int64_t scope_id,
+                            const char *minute, const char *reset, int *db_failed)
+{
+	int rpm = scope == ADM_KEY ? LIM_KEY_RPM : LIM_RPM;
+	int tpm = scope == ADM_KEY ? LIM_KEY_TPM : LIM_TPM;
+	struct adm_counter c;
+
+	memset(&c, 0, sizeof(c));
+	c.scope = scope;
+	c.scope_id = scope_id;
+	c.window = ADM_MINUTE;
+	util_strlcpy(c.period, minute, sizeof(c.period));
+	if (scope_id != 0 && store_admit_counter_get(st, &c) != ST_OK) {
+		*db_failed = 1;
+		return NULL;
+	}
+	return json_pack(
+	    "{s:{s:o, s:I, s:o, s:s, s:s}, s:{s:o, s:I, s:I, s:o, s:s, s:s}}", "rpm", "limit",
+	    budget_limit_json(l->v[rpm].num, 0), "used", (json_int_t)c.requests, "remaining",
+	    budget_remaining_json(l->v[rpm].num, c.requests, 0, 0), "resets_at", reset, "source",
+	    limit_scope_name(l->v[rpm].source), "tpm", "limit", budget_limit_json(l->v[tpm].num, 0),
+	    "used", (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens,
+	    "remaining", budget_remaining_json(l->v[tpm].num, c.spent_tokens, c.reserved_tokens, 0),
+	    "resets_at", reset, "source", limit_scope_name(l->v[tpm].source));
+}
+
+/* Requests in flight for the tenant and the key, against their concurrency limits. */
+static json_t *budget_concurrency(struct store *st, const struct limits *l, int64_t tenant_id,
+                                  int64_t key_id, int *db_failed)
+{
+	int64_t inflight = 0, open = 0;
+	struct adm_counter c;
+
+	memset(&c, 0, sizeof(c));
+	c.scope = ADM_KEY;
+	c.scope_id = key_id;
+	c.window = ADM_INFLIGHT;
+	if (store_admit_inflight(st, tenant_id, &inflight, &open) != ST_OK ||
+	    (key_id != 0 && store_admit_counter_get(st, &c) != ST_OK)) {
+		*db_failed = 1;
+		return NULL;
+	}
+	return json_pack("{s:I, s:o, s:s, s:I, s:{s:I, s:o, s:s}}", "in_flight",
+	                 (json_int_t)inflight, "limit",
+	                 budget_limit_json(l->v[LIM_CONCURRENCY].num, 0), "source",
+	                 limit_scope_name(l->v[LIM_CONCURRENCY].source), "open_reservations",
+	                 (json_int_t)open, "key", "in_flight", (json_int_t)c.requests, "limit",
+	                 budget_limit_json(l->v[LIM_KEY_CONCURRENCY].num, 0), "source",
+	                 limit_scope_name(l->v[LIM_KEY_CONCURRENCY].source));
+}
+
+void api_budget_get(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	char minute[20], day[20], month[20], reset[32];
+	struct limits *own = NULL;
+	const struct limits *l = id->lim;
+	json_t *dw = NULL, *mw = NULL, *rates = NULL, *krates = NULL, *conc = NULL, *body;
+	int64_t now = util_unix_time();
+	int db_failed = 0;
+
+	(void)m;
+	if (l == NULL) {
+		/* Enforcement is off: still show the limits as they would apply. */
+		own = malloc(sizeof(*own));
+		if (own == NULL) {
+			resp_error(r, 503, "server_busy", "out of memory");
+			return;
+		}
+		if (limits_resolve(r->store, id->tenant_id, id->key_id, own) != 0) {
+			db_failed = 1;
+			goto out;
+		}
+		l = own;
+	}
+	admit_periods(now, minute, day, month);
+	util_iso8601(now + admit_seconds_left(now, ADM_MINUTE), reset, sizeof(reset));
+	dw = budget_window(r->store, l, id->tenant_id, ADM_DAY, day, now, &db_failed);
+	if (dw)
+		mw = budget_window(r->store, l, id->tenant_id, ADM_MONTH, month, now, &db_failed);
+	if (mw)
+		rates =
+		    budget_rates(r->store, l, ADM_TENANT, id->tenant_id, minute, reset, &db_failed);
+	if (rates)
+		krates = budget_rates(r->store, l, ADM_KEY, id->key_id, minute, reset, &db_failed);
+	if (krates)
+		conc = budget_concurrency(r->store, l, id->tenant_id, id->key_id, &db_failed);
+	if (conc == NULL)
+		goto out;
+	body =
+	    json_pack("{s:s, s:I, s:s, s:s, s:b, s:s, s:{s:o, s:o}, s:{s:o, s:o}, s:o}", "object",
+	              "budget", "tenant_id", (json_int_t)id->tenant_id, "timezone",
+	              r->conf->budget_timezone[0] ? r->conf->budget_timezone : "UTC", "enforcement",
+	              l->v[LIM_BUDGET_ENFORCEMENT].text, "enforced", r->conf->enforcement,
+	              "enforcement_source", limit_scope_name(l->v[LIM_BUDGET_ENFORCEMENT].source),
+	              "budgets", "day", dw, "month", mw, "rate_limits", "tenant", rates, "key",
+	              krates, "concurrency", conc);
+	dw = mw = rates = krates = conc = NULL;
+	if (body == NULL) {
+		resp_error(r, 503, "server_busy", "out of memory");
+		goto done;
+	}
+	resp_json(r, 200, body);
+	goto done;
+out:
+	if (db_failed)
+		resp_error(r, 503, "database_unavailable",
+		           "the budget store is unavailable; retry shortly");
+	else
+		resp_error(r, 503, "server_busy", "out of memory");
+done:
+	json_decref(dw);
+	json_decref(mw);
+	json_decref(rates);
+	json_decref(krates);
+	json_decref(conc);
+	free(own);
+}
