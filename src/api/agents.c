@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "common/util.h"
+#include "enforce/authorize.h"
 #include "exec/execute.h"
 #include "host/http.h"
 #include "host/server.h"
@@ -266,11 +267,7 @@ static json_t *run_result_json(struct req *r, const struct ident *id, const stru
 	util_strlcpy(e.provider, o->model.provider, sizeof(e.provider));
 	util_strlcpy(e.cred_source, o->cred_source[0] ? o->cred_source : "none",
 	             sizeof(e.cred_source));
-	util_strlcpy(e.status,
-	             o->ok                                                ? "succeeded"
-	             : strcmp(o->reason_code, "client_disconnected") == 0 ? "cancelled"
-	                                                                  : "failed",
-	             sizeof(e.status));
+	util_strlcpy(e.status, exec_status_name(o), sizeof(e.status));
 	if (!o->ok)
 		util_strlcpy(e.reason_code, o->reason_code, sizeof(e.reason_code));
 	e.error_message = o->ok ? NULL : o->message;
@@ -308,6 +305,8 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 		return;
 	}
 	if (agent_load(r, id, m->params[0], a) < 0)
+		goto out;
+	if (id->lim && authorize_agent(r, id->lim, a->name) < 0)
 		goto out;
 	body = req_json_object(r);
 	if (body == NULL)
@@ -347,7 +346,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	call.session_id = session_id;
 	call.metadata = metadata;
 	call.input = input;
-	if (exec_resolve(r, a->model, &out) < 0)
+	if (exec_resolve(r, id, a->model, &out) < 0)
 		goto out;
 	exec_prepare(&call);
 	rc.r = r;
@@ -387,9 +386,9 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	} else if (out.ok) {
 		resp_json(r, 200, run);
 	} else {
-		json_t *err = resp_error_object(
-		    r, out.http_status >= 500 ? "api_error" : "invalid_request_error",
-		    out.reason_code, out.message);
+		json_t *err =
+		    resp_error_object(r, resp_error_type(out.http_status, out.reason_code),
+		                      out.reason_code, out.message);
 
 		json_object_set_new(json_object_get(err, "error"), "run_id", json_string(call.id));
 		json_object_set_new(err, "run", run);

@@ -52,4 +52,13 @@ json_t *api_run_json(const struct execution *e);
 void api_sessions_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_sessions_get(struct req *r, const struct ident *id, const struct route_match *m);
 
+/* limits.c */
+void api_limits_get(struct req *r, const struct ident *id, const struct route_match *m);
+/* usage.c */
+void api_usage_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_budget_get(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_usage.c: the operator API (id is NULL: operators are not tenants) */
+void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct route_match *m);
+
 #endif

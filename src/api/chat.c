@@ -198,9 +198,8 @@ static void chat_finish_stream(struct chat_stream *cs, const struct exec_outcome
 	} else {
 		snprintf(r->reason_code, sizeof(r->reason_code), "%s", o->reason_code);
 		resp_sse_json(r, NULL,
-		              resp_error_object(
-		                  r, o->http_status >= 500 ? "api_error" : "invalid_request_error",
-		                  o->reason_code, o->message));
+		              resp_error_object(r, resp_error_type(o->http_status, o->reason_code),
+		                                o->reason_code, o->message));
 	}
 	resp_sse_send(r, NULL, "[DONE]", 6);
 }
@@ -245,7 +244,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	call.messages = cm.m;
 	call.n_messages = cm.n;
 	call.max_tokens = has_mct ? (int)mct : has_mt ? (int)mt : 0;
-	if (exec_resolve(r, model, &out) < 0)
+	if (exec_resolve(r, id, model, &out) < 0)
 		goto out;
 	exec_prepare(&call);
 	memset(&cs, 0, sizeof(cs));

@@ -101,7 +101,7 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 		goto bad_status;
 	if (rc > 0) {
 		if (strcmp(status, "succeeded") && strcmp(status, "failed") &&
-		    strcmp(status, "cancelled"))
+		    strcmp(status, "cancelled") && strcmp(status, "refused"))
 			goto bad_status;
 		f.status = status;
 	}
@@ -140,5 +140,6 @@ bad_agent:
 	resp_error(r, 400, "invalid_request", "'agent' is not a valid agent name");
 	return;
 bad_status:
-	resp_error(r, 400, "invalid_request", "'status' must be succeeded, failed or cancelled");
+	resp_error(r, 400, "invalid_request",
+	           "'status' must be succeeded, failed, cancelled or refused");
 }

@@ -34,48 +34,49 @@ struct conf_key {
 	long min, max;   /* bounds for numbers; for strings, max length check via size */
 };
 
-#define S(f, d)                                                                                    \
-	{                                                                                          \
-#f, CONF_STR, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, 0, 0     \
-	}
-#define I(f, d, lo, hi)                                                                            \
-	{                                                                                          \
-#f, CONF_INT, offsetof(struct conf, f), 0, d, lo, hi                               \
-	}
-#define L(f, d, lo, hi)                                                                            \
-	{                                                                                          \
-#f, CONF_LONG, offsetof(struct conf, f), 0, d, lo, hi                              \
-	}
+/* clang-format off */
+#define S(f, d) {#f, CONF_STR, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, 0, 0}
+#define I(f, d, lo, hi) {#f, CONF_INT, offsetof(struct conf, f), 0, d, lo, hi}
+#define L(f, d, lo, hi) {#f, CONF_LONG, offsetof(struct conf, f), 0, d, lo, hi}
+#define B(f, d) {#f, CONF_BOOL, offsetof(struct conf, f), 0, d, 0, 1}
 
 static const struct conf_key conf_table[] = {
-    S(listen, ""),
-    I(threads, "8", 1, 512),
-    I(max_streams, "0", 0, 512),
-    S(mount_prefix, ""),
-    L(max_body_bytes, "1048576", 1024, 67108864),
-    I(max_headers, "64", 8, 1000),
-    I(max_json_depth, "32", 2, 256),
-    S(db_host, "127.0.0.1"),
-    I(db_port, "3306", 1, 65535),
-    S(db_socket, ""),
-    S(db_user, "agenthost"),
-    S(db_password, ""),
-    S(db_name, "agenthost"),
-    I(db_connect_timeout, "5", 1, 120),
-    S(master_key_file, AH_SYSCONFDIR "/agenthost/master.key"),
-    S(sql_dir, AH_DATADIR "/sql"),
-    S(log_level, "info"),
-    I(upstream_timeout_ms, "120000", 100, 3600000),
-    I(upstream_connect_timeout_ms, "10000", 50, 120000),
-    I(mock_latency_ms, "0", 0, 600000),
-    I(mock_stream_delay_ms, "0", 0, 60000),
-    S(plugins, ""),
-    I(default_max_tokens, "1024", 1, 1000000),
+	S(listen, ""),
+	I(threads, "8", 1, 512),
+	I(max_streams, "0", 0, 512),
+	S(mount_prefix, ""),
+	L(max_body_bytes, "1048576", 1024, 67108864),
+	I(max_headers, "64", 8, 1000),
+	I(max_json_depth, "32", 2, 256),
+	S(db_host, "127.0.0.1"),
+	I(db_port, "3306", 1, 65535),
+	S(db_socket, ""),
+	S(db_user, "agenthost"),
+	S(db_password, ""),
+	S(db_name, "agenthost"),
+	I(db_connect_timeout, "5", 1, 120),
+	S(master_key_file, AH_SYSCONFDIR "/agenthost/master.key"),
+	S(sql_dir, AH_DATADIR "/sql"),
+	S(log_level, "info"),
+	I(upstream_timeout_ms, "120000", 100, 3600000),
+	I(upstream_connect_timeout_ms, "10000", 50, 120000),
+	I(mock_latency_ms, "0", 0, 600000),
+	I(mock_stream_delay_ms, "0", 0, 60000),
+	S(plugins, ""),
+	I(default_max_tokens, "1024", 1, 1000000),
+	B(enforcement, "true"),
+	S(budget_timezone, "UTC"),
+	S(trusted_proxies, ""),
+	I(reaper_interval_ms, "5000", 100, 3600000),
+	I(reservation_grace_s, "30", 1, 86400),
+	S(operator_token, ""),
 };
+/* clang-format on */
 
 #undef S
 #undef I
 #undef L
+#undef B
 
 static int conf_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -237,6 +238,8 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 		                c->log_level);
 	if (c->max_streams == 0)
 		c->max_streams = c->threads > 1 ? c->threads - 1 : 1;
+	if (c->operator_token[0] && strlen(c->operator_token) < 32)
+		return conf_err(err, errlen, "operator_token: at least 32 characters");
 	if (c->max_streams > c->threads)
 		return conf_err(err, errlen, "max_streams: %d is more than threads (%d)",
 		                c->max_streams, c->threads);

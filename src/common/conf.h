@@ -47,6 +47,12 @@ struct conf {
 	int mock_stream_delay_ms;        /* delay between streamed mock chunks */
 	char plugins[1024];              /* space/comma separated provider .so paths */
 	int default_max_tokens;          /* when neither request nor agent sets one */
+	int enforcement; /* 1: admission (limits, budgets, breakers) on; 0 for benchmarks */
+	char budget_timezone[64];   /* calendar of daily/monthly budgets: "UTC" or a tz name */
+	char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For is believed */
+	int reaper_interval_ms;     /* how often each process expires dead reservations */
+	int reservation_grace_s;  /* a reservation lives upstream timeout + this, then is reaped */
+	char operator_token[256]; /* operator API token (tokens can also come from the CLI) */
 	struct conf_provider providers[CONF_MAX_PROVIDERS];
 	size_t n_providers;
 };

@@ -12,13 +12,18 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
+#include "enforce/admit.h"
+#include "enforce/authorize.h"
+#include "enforce/breaker.h"
+#include "enforce/limits.h"
 #include "exec/execute.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
 #include "tenancy/identify.h"
 
-int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out)
+int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
+                 struct exec_outcome *out)
 {
 	int rc;
 
@@ -34,6 +39,8 @@ int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out
 		resp_error(r, 503, "database_unavailable", "the model catalogue is unavailable");
 		return -1;
 	}
+	if (id->lim && authorize_model(r, id->lim, out->model.name) < 0)
+		return -1;
 	if (registry_find(out->model.provider) == NULL) {
 		resp_error(r, 503, "provider_not_configured",
 		           "the provider of model '%.100s' is not available on this host",
@@ -138,18 +145,11 @@ static int exec_status_for(const char *code)
 	return 502;
 }
 
-static int64_t exec_cost(const struct model *m, int64_t prompt, int64_t completion)
-{
-	int64_t units = prompt * m->input_price + completion * m->output_price;
-
-	/* Round up: never bill less than the tokens cost. */
-	return units <= 0 ? 0 : (units + 999999) / 1000000;
-}
-
 static void exec_record(struct req *r, const struct ident *id, const struct exec_call *call,
-                        struct exec_outcome *out)
+                        struct exec_outcome *out, const struct admission *adm)
 {
 	struct execution e;
+	int rc;
 
 	memset(&e, 0, sizeof(e));
 	util_strlcpy(e.id, call->id, sizeof(e.id));
@@ -166,12 +166,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	util_strlcpy(e.provider, out->model.provider, sizeof(e.provider));
 	util_strlcpy(e.cred_source, out->cred_source[0] ? out->cred_source : "none",
 	             sizeof(e.cred_source));
-	if (out->ok)
-		util_strlcpy(e.status, "succeeded", sizeof(e.status));
-	else if (strcmp(out->reason_code, "client_disconnected") == 0)
-		util_strlcpy(e.status, "cancelled", sizeof(e.status));
-	else
-		util_strlcpy(e.status, "failed", sizeof(e.status));
+	util_strlcpy(e.status, exec_status_name(out), sizeof(e.status));
 	util_strlcpy(e.reason_code, out->ok ? "" : out->reason_code, sizeof(e.reason_code));
 	e.http_status = out->ok ? 200 : out->http_status;
 	e.stream = call->stream;
@@ -185,7 +180,18 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	e.input = call->input;
 	e.output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
 	e.error_message = out->ok ? NULL : out->message;
-	if (store_execution_record(r->store, &e) == ST_OK) {
+	rc = adm && adm->reservation_id
+	         ? store_admit_settle(r->store, adm->reservation_id, &adm->a, &e)
+	         : store_execution_record(r->store, &e);
+	if (rc == ST_OK) {
+		out->recorded = 1;
+		return;
+	}
+	if (rc == ST_CONFLICT && adm && adm->reservation_id) {
+		/* The reaper settled this call first, at its worst case: billed, not lost. */
+		log_warn("exec: execution %s was settled by the reaper before it ended (call took "
+		         "longer than its reservation's lifetime)",
+		         e.id);
 		out->recorded = 1;
 		return;
 	}
@@ -197,31 +203,126 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	          (long long)e.cost_micros, e.request_id);
 }
 
+/* Is this failure the upstream's fault (counts against the tenant's breaker)? */
+static int exec_upstream_failure(const char *code)
+{
+	static const char *const codes[] = {"upstream_error",        "upstream_timeout",
+	                                    "upstream_unavailable",  "upstream_auth_failed",
+	                                    "upstream_bad_response", "upstream_rate_limited",
+	                                    "provider_error"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(codes); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Streams are counted while they flow. A lower bound of the tokens produced
+ * (one per chunk, and at least one per 8 bytes) beyond what was reserved
+ * ends the stream: the reservation is never outgrown, whatever the upstream
+ * does with max_tokens.
+ */
+struct exec_guard {
+	ah_emit_fn inner;
+	void *inner_ctx;
+	int64_t chunks, bytes, reserved;
+	int cut;
+};
+
+static int exec_guard_emit(void *ctx, const char *text, size_t len)
+{
+	struct exec_guard *g = ctx;
+	int64_t lower;
+
+	g->chunks += len > 0;
+	g->bytes += (int64_t)len;
+	lower = g->bytes / 8 > g->chunks ? g->bytes / 8 : g->chunks;
+	if (lower > g->reserved) {
+		g->cut = 1;
+		return 1;
+	}
+	return g->inner(g->inner_ctx, text, len);
+}
+
+static int exec_max_tokens(struct req *r, const struct ident *id, const struct exec_call *call,
+                           const struct model *m)
+{
+	int64_t cap = id->lim ? id->lim->v[LIM_MAX_TOKENS].num : 0;
+	int64_t mt = call->max_tokens;
+
+	if (mt <= 0 && call->agent && call->agent->max_tokens > 0)
+		mt = call->agent->max_tokens;
+	if (mt <= 0)
+		mt = cap > 0 ? cap : r->conf->default_max_tokens;
+	if (cap > 0 && mt > cap)
+		mt = cap;
+	if (m->max_output > 0 && mt > m->max_output)
+		mt = m->max_output;
+	return (int)mt;
+}
+
+/* Reserve and check the breaker. 0 go ahead; -1 refused (out filled). */
+static int exec_admit(struct req *r, const struct ident *id, const struct exec_call *call,
+                      int max_tokens, struct exec_outcome *out, struct admission *adm,
+                      enum breaker_verdict *verdict)
+{
+	char reason[48], msg[256];
+	int status, retry = 0;
+
+	memset(adm, 0, sizeof(*adm));
+	adm->a.exec_id = call->id;
+	adm->a.kind = call->kind;
+	adm->a.model = out->model.name;
+	adm->a.provider = out->model.provider;
+	adm->a.agent_id = call->agent ? call->agent->id : 0;
+	adm->a.agent_name = call->agent ? call->agent->name : "";
+	adm->a.request_id = r->request_id;
+	adm->a.stream = call->stream;
+	if (admit_reserve(r, id, &out->model, admit_prompt_bound(call->messages, call->n_messages),
+	                  max_tokens, adm, &status, reason, sizeof(reason), msg, sizeof(msg)) < 0) {
+		exec_fail(out, status, reason, msg);
+		out->refused = strcmp(reason, "database_unavailable") != 0;
+		return -1;
+	}
+	*verdict = breaker_check(r->store, id->lim, id->tenant_id, out->model.provider, &retry);
+	if (*verdict == BREAKER_OPEN) {
+		snprintf(msg, sizeof(msg),
+		         "calls to provider '%s' are failing for this tenant; circuit open, retry "
+		         "in %d s",
+		         out->model.provider, retry);
+		resp_header_i64(r, "Retry-After", retry > 0 ? retry : 1);
+		exec_fail(out, 503, "circuit_open", msg);
+		out->refused = 1;
+		return -1;
+	}
+	return 0;
+}
+
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out)
 {
 	const struct provider_instance *inst = registry_find(out->model.provider);
+	enum breaker_verdict verdict = BREAKER_CLOSED;
+	struct admission adm;
+	struct exec_guard guard;
 	struct ah_call ac;
 	char key[SECRETS_MAX_PLAIN + 1] = "";
 	int64_t t0 = util_now_us();
 	int max_tokens;
 
+	memset(&adm, 0, sizeof(adm));
 	out->created_at = util_unix_time();
 	out->ok = 0;
 	if (inst == NULL) {
 		exec_fail(out, 503, "provider_not_configured", "the provider is not available");
 		goto record;
 	}
+	max_tokens = exec_max_tokens(r, id, call, &out->model);
+	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
+		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
 		goto record;
-
-	max_tokens = call->max_tokens;
-	if (max_tokens <= 0 && call->agent && call->agent->max_tokens > 0)
-		max_tokens = call->agent->max_tokens;
-	if (max_tokens <= 0)
-		max_tokens = r->conf->default_max_tokens;
-	if (out->model.max_output > 0 && max_tokens > out->model.max_output)
-		max_tokens = out->model.max_output;
 
 	memset(&ac, 0, sizeof(ac));
 	ac.model = out->model.upstream;
@@ -243,23 +344,44 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.mock_latency_ms = r->conf->mock_latency_ms;
 	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
 
-	if (provider_invoke(inst, &ac, call->stream ? call->emit : NULL, call->emit_ctx,
-	                    &out->res) == 0) {
+	memset(&guard, 0, sizeof(guard));
+	guard.inner = call->emit;
+	guard.inner_ctx = call->emit_ctx;
+	guard.reserved = max_tokens;
+	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==
+	    0) {
 		out->ok = 1;
 		out->http_status = 200;
+	} else if (guard.cut) {
+		exec_fail(out, 502, "budget_reservation_exhausted",
+		          "the stream grew past what was reserved for it and was ended");
 	} else {
 		exec_fail(out, exec_status_for(out->res.error_code),
 		          out->res.error_code[0] ? out->res.error_code : "provider_error",
 		          out->res.error_message[0] ? out->res.error_message
 		                                    : "the provider call failed");
 	}
+	if (id->lim)
+		breaker_record(r->store, id->lim, id->tenant_id, out->model.provider, verdict,
+		               !out->ok && exec_upstream_failure(out->reason_code));
 	out->cost_micros =
-	    exec_cost(&out->model, out->res.usage.prompt_tokens, out->res.usage.completion_tokens);
+	    admit_cost(&out->model, out->res.usage.prompt_tokens, out->res.usage.completion_tokens);
 record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
-	exec_record(r, id, call, out);
+	exec_record(r, id, call, out, &adm);
 	return out->ok ? 0 : -1;
+}
+
+const char *exec_status_name(const struct exec_outcome *out)
+{
+	if (out->ok)
+		return "succeeded";
+	if (out->refused)
+		return "refused";
+	if (strcmp(out->reason_code, "client_disconnected") == 0)
+		return "cancelled";
+	return "failed";
 }
 
 void exec_outcome_free(struct exec_outcome *out)

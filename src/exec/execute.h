@@ -7,9 +7,14 @@
  *   2. picks the credential: the tenant's own key for that provider (BYOK,
  *      opened only for the call and wiped after), else the platform key,
  *      else none for a self-hosted (loopback) upstream or the local mock,
- *   3. calls the provider (streaming through the handler's emit callback),
- *   4. prices the usage and writes the execution row and the day's rollup
- *      in one transaction — also for failures and cut streams,
+ *   3. admits it (enforce/admit.h): caps max_tokens at the plan's cap,
+ *      reserves the worst case against every limit, checks the tenant's
+ *      circuit breaker for the provider,
+ *   4. calls the provider (streaming through the handler's emit callback,
+ *      counting what flows so a stream never outgrows its reservation),
+ *   5. prices the usage, settles the reservation and writes the execution
+ *      row and the day's rollup in one transaction — also for refusals,
+ *      failures and cut streams,
  * and reports the outcome for the handler to render. Which credential
  * source was used is recorded, never the credential.
  */
@@ -55,14 +60,16 @@ struct exec_outcome {
 	int latency_ms;
 	int64_t created_at; /* unix seconds */
 	char cred_source[16];
+	int refused;  /* 1 when admission refused the call (the provider was not called) */
 	int recorded; /* 1 when the execution row was written */
 };
 
 /*
  * Resolve the model before any output: fills out->model. 0 ok, or -1 after
- * sending 404 model_not_found / 503.
+ * sending 404 model_not_found, 403 model_not_allowed or 503.
  */
-int exec_resolve(struct req *r, const char *model_name, struct exec_outcome *out);
+int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
+                 struct exec_outcome *out);
 /*
  * Give call an id ("chatcmpl-..." or "run_...") so a stream can name it
  * before the provider answers.
@@ -75,6 +82,8 @@ void exec_prepare(struct exec_call *call);
  */
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out);
+/* The execution status of an outcome: succeeded | refused | cancelled | failed. */
+const char *exec_status_name(const struct exec_outcome *out);
 /* Free what out owns. */
 void exec_outcome_free(struct exec_outcome *out);
 /* "0.000123" from micro-USD, into out (>= 24 bytes). */

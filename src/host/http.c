@@ -177,6 +177,14 @@ void resp_header(struct req *r, const char *name, const char *value)
 	buf_printf(&r->headers, "%s: %s\r\n", name, value);
 }
 
+void resp_header_i64(struct req *r, const char *name, int64_t value)
+{
+	char v[24];
+
+	snprintf(v, sizeof(v), "%lld", (long long)value);
+	resp_header(r, name, v);
+}
+
 static const char *status_text(int status)
 {
 	switch (status) {
@@ -277,8 +285,11 @@ void resp_json(struct req *r, int status, json_t *body)
 	free(s);
 }
 
-static const char *error_type(int status)
+const char *resp_error_type(int status, const char *reason_code)
 {
+	/* OpenAI's type for an exhausted quota, which clients single out. */
+	if (reason_code && strcmp(reason_code, "tenant_budget_exceeded") == 0)
+		return "insufficient_quota";
 	switch (status) {
 	case 401:
 		return "authentication_error";
@@ -307,7 +318,7 @@ void resp_error_typed(struct req *r, int status, const char *type, const char *r
                       const char *message)
 {
 	if (type == NULL)
-		type = error_type(status);
+		type = resp_error_type(status, reason_code);
 	snprintf(r->reason_code, sizeof(r->reason_code), "%s", reason_code);
 	resp_json(r, status, resp_error_object(r, type, reason_code, message));
 }

@@ -69,6 +69,8 @@ json_t *req_json_object(struct req *r);
 
 /* Add a response header line (name and value must not contain CR/LF). */
 void resp_header(struct req *r, const char *name, const char *value);
+/* Add a response header with a decimal value. */
+void resp_header_i64(struct req *r, const char *name, int64_t value);
 /* Send a complete JSON response; steals body. */
 void resp_json(struct req *r, int status, json_t *body);
 /*
@@ -77,12 +79,14 @@ void resp_json(struct req *r, int status, json_t *body);
  * The type is derived from the status (400 invalid_request_error,
  * 401 authentication_error, 403 permission_error, 404 not_found_error,
  * 409 conflict_error, 413 invalid_request_error, 429 rate_limit_error,
- * 5xx api_error) unless type is given.
+ * 5xx api_error; tenant_budget_exceeded: insufficient_quota) unless type is given.
  */
 void resp_error(struct req *r, int status, const char *reason_code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
                       const char *message);
+/* The error type for a status and reason_code (see resp_error). */
+const char *resp_error_type(int status, const char *reason_code);
 /* The error object (without sending) for stream error events; new reference. */
 json_t *resp_error_object(const struct req *r, const char *type, const char *reason_code,
                           const char *message);

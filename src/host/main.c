@@ -22,6 +22,8 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "crypto/secrets.h"
+#include "enforce/admit.h"
+#include "enforce/authorize.h"
 #include "host/server.h"
 #include "providers/registry.h"
 
@@ -68,6 +70,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((enum log_level)log_level_parse(main_conf.log_level));
+	if (main_conf.trusted_proxies[0] &&
+	    cidr_list_contains(main_conf.trusted_proxies, "127.0.0.1") < 0) {
+		fprintf(stderr, "agenthost: configuration: trusted_proxies: not a list of CIDRs\n");
+		return 1;
+	}
+	if (admit_set_timezone(main_conf.budget_timezone, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agenthost: configuration: %s\n", err);
+		return 1;
+	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "agenthost: libsodium failed to initialise\n");
 		return 1;

@@ -4,28 +4,40 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "enforce/authorize.h"
+#include "enforce/idempotency.h"
+#include "enforce/limits.h"
 #include "common/util.h"
 #include "host/http.h"
 #include "host/router.h"
 #include "tenancy/identify.h"
+#include "tenancy/operator.h"
 
+/* clang-format off */
 static const struct route routes[] = {
-    {"GET", "/healthz", AUTH_NONE, api_healthz},
-    {"GET", "/readyz", AUTH_NONE, api_readyz},
-    {"GET", "/v1/models", AUTH_TENANT, api_models_list},
-    {"POST", "/v1/chat/completions", AUTH_TENANT, api_chat_completions},
-    {"GET", "/v1/agents", AUTH_TENANT, api_agents_list},
-    {"POST", "/v1/agents", AUTH_TENANT, api_agents_create},
-    {"GET", "/v1/agents/{}", AUTH_TENANT, api_agents_get},
-    {"POST", "/v1/agents/{}/runs", AUTH_TENANT, api_agent_runs_create},
-    {"GET", "/v1/runs", AUTH_TENANT, api_runs_list},
-    {"GET", "/v1/runs/{}", AUTH_TENANT, api_runs_get},
-    {"POST", "/v1/sessions", AUTH_TENANT, api_sessions_create},
-    {"GET", "/v1/sessions/{}", AUTH_TENANT, api_sessions_get},
+	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
+	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
+	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
+	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
+	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
+	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agents_create},
+	{"GET", "/v1/agents/{}", AUTH_TENANT, 0, api_agents_get},
+	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agent_runs_create},
+	{"GET", "/v1/runs", AUTH_TENANT, 0, api_runs_list},
+	{"GET", "/v1/runs/{}", AUTH_TENANT, 0, api_runs_get},
+	{"POST", "/v1/sessions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_sessions_create},
+	{"GET", "/v1/sessions/{}", AUTH_TENANT, 0, api_sessions_get},
+	{"GET", "/v1/limits", AUTH_TENANT, 0, api_limits_get},
+	{"GET", "/v1/budget", AUTH_TENANT, 0, api_budget_get},
+	{"GET", "/v1/usage", AUTH_TENANT, 0, api_usage_get},
+	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
+	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
 };
+/* clang-format on */
 
 static int router_hex(int c)
 {
@@ -96,10 +108,52 @@ int router_match(const char *pattern, const char *path, struct route_match *m)
 	return *p == '\0' && *s == '\0';
 }
 
+/* Identify and authorize as the route demands, then run its handler. */
+static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
+{
+	struct limits *lim = NULL;
+	struct ident id;
+
+	switch (rt->auth) {
+	case AUTH_NONE:
+		rt->fn(r, NULL, m);
+		return;
+	case AUTH_OPERATOR:
+		if (operator_identify(r) < 0)
+			return;
+		rt->fn(r, NULL, m);
+		return;
+	case AUTH_TENANT:
+		if (identify_request(r, &id) < 0)
+			return;
+		id.lim = NULL;
+		if (r->conf->enforcement) {
+			/* Large (every limit's text): on the heap, not the worker's stack. */
+			lim = malloc(sizeof(*lim));
+			if (lim == NULL) {
+				resp_error(r, 503, "server_busy", "out of memory");
+				return;
+			}
+			if (authorize_request(r, &id, lim) < 0)
+				goto out;
+			id.lim = lim;
+		}
+		if ((rt->flags & ROUTE_IDEMPOTENT) && req_header(r, "Idempotency-Key"))
+			idempotency_run(r, &id, m, rt->fn);
+		else
+			rt->fn(r, &id, m);
+		goto out;
+	default:
+		resp_error(r, 500, "internal_error", "route without an auth kind");
+		return;
+	}
+out:
+	free(lim);
+}
+
 void router_dispatch(struct req *r)
 {
 	struct route_match m;
-	struct ident id;
 	int path_known = 0;
 	char allow[64] = "";
 
@@ -124,13 +178,7 @@ void router_dispatch(struct req *r)
 			continue;
 		}
 		r->route = rt->pattern;
-		if (rt->auth == AUTH_TENANT) {
-			if (identify_request(r, &id) < 0)
-				return;
-			rt->fn(r, &id, &m);
-		} else {
-			rt->fn(r, NULL, &m);
-		}
+		router_run(r, rt, &m);
 		return;
 	}
 	if (path_known) {

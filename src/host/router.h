@@ -19,7 +19,14 @@ struct ident;
 #define ROUTE_MAX_PARAMS 4
 #define ROUTE_PARAM_MAX 256
 
-enum route_auth { AUTH_NONE, AUTH_TENANT, AUTH__MAX };
+enum route_auth {
+	AUTH_NONE,     /* anyone */
+	AUTH_TENANT,   /* a tenant API key (then the tenant's IP allowlist) */
+	AUTH_OPERATOR, /* an operator token, never a tenant key */
+	AUTH__MAX
+};
+
+#define ROUTE_IDEMPOTENT 0x1 /* honours Idempotency-Key */
 
 struct route_match {
 	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX]; /* decoded "{}" segments */
@@ -32,6 +39,7 @@ struct route {
 	const char *method;   /* "GET", "POST", ... */
 	const char *pattern;  /* "/v1/runs/{}" */
 	enum route_auth auth; /* what must happen before the handler */
+	unsigned flags;       /* ROUTE_* */
 	route_fn fn;
 };
 

@@ -14,13 +14,15 @@
 #include <stdint.h>
 
 struct req;
+struct limits;
 
 struct ident {
 	int64_t tenant_id;
 	int64_t key_id;
 	char tenant_slug[64];
 	char plan[32];
-	char key_prefix[16]; /* display prefix, safe to log */
+	char key_prefix[16];      /* display prefix, safe to log */
+	const struct limits *lim; /* effective limits; NULL when enforcement is off */
 };
 
 /*

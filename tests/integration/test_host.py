@@ -138,7 +138,9 @@ def sigterm_exits_within_a_second_with_a_stream_in_flight():
 def bad_config_value_names_the_key():
     for extra, key in ((("threads", "0"),), "threads"), ((("max_body_bytes", "lots"),), "max_body_bytes"), \
                       ((("no_such_setting", "1"),), "no_such_setting"), \
-                      ((("provider.nosuch.base_url", "http://127.0.0.1:1"),), "provider.nosuch"):
+                      ((("provider.nosuch.base_url", "http://127.0.0.1:1"),), "provider.nosuch"), \
+                      ((("trusted_proxies", "10.0.0.0/99"),), "trusted_proxies"), \
+                      ((("budget_timezone", "Mars/Olympus"),), "budget_timezone"):
         conf = conf_with(list(extra))
         p = subprocess.run([BIN, "-c", conf, "-t"], capture_output=True, text=True, timeout=30)
         os.unlink(conf)
