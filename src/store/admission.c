@@ -23,11 +23,12 @@
  *   2. COMMIT when every row is marked, else ROLLBACK.
  *   The counter rows stay locked for one round trip and the commit.
  *
- * settle (3 round trips): START TRANSACTION; INSERT the execution row
- *   (prepared: its texts may be large); then, in one round trip: move the
- *   counters from reserved to spent (joined with the reservation while it is
- *   still open, so a reservation the reaper already closed moves nothing),
- *   close the reservation, add the daily rollup, COMMIT.
+ * settle (1 round trip): START TRANSACTION; INSERT the execution row; move
+ *   the counters from reserved to spent (joined with the reservation while
+ *   it is still open, so a reservation the reaper already closed moves
+ *   nothing); close the reservation; add the daily rollup; COMMIT. A
+ *   duplicate execution id (the reaper recorded it) fails the batch and
+ *   the dropped connection rolls it back.
  *
  * Values in the text statements are numbers formatted here and strings
  * quoted with db_quote; the connection never sees request text unescaped.
@@ -370,12 +371,18 @@ static void settle_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, un
  */
 static int settle_sql_run(struct store *st, int64_t id, const char *state,
                           const struct adm_request *a, int64_t actual_micros, int64_t actual_tokens,
-                          const struct execution *e, int with_usage, int *closed)
+                          const struct execution *e, int with_usage, int with_insert, int *closed)
 {
 	struct settle_read sr = {0};
 	struct buf b = BUF_INIT;
 	int rc;
 
+	if (with_insert) {
+		buf_puts(&b, "START TRANSACTION; ");
+		if (store_execution_sql(st, &b, e) < 0)
+			goto oom;
+		buf_puts(&b, "; ");
+	}
 	buf_printf(&b,
 	           "SELECT COUNT(*) FROM reservations WHERE id = %lld AND state = 'open';"
 	           " UPDATE budget_counters c JOIN reservations r ON r.id = %lld AND"
@@ -419,7 +426,7 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
 	buf_free(&b);
 	st->in_tx = 0;
 	*closed = sr.closed;
-	return rc == ST_OK ? ST_OK : ST_ERR;
+	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
 oom:
 	buf_free(&b);
 	db_rollback(st);
@@ -435,16 +442,21 @@ int store_admit_settle(struct store *st, int64_t reservation_id, const struct ad
 		return store_execution_record(st, e);
 	if (a->n == 0 || a->n > ADM_MAX_COUNTERS)
 		return ST_ERR;
-	if (db_begin(st, __func__) != ST_OK)
-		return ST_ERR;
-	rc = store_execution_write(st, e, 0);
-	if (rc != ST_OK) {
-		/* ST_CONFLICT: the reaper recorded this call already (at its worst case). */
-		db_rollback(st);
-		return rc;
+	if (st->db == NULL) {
+		char err[256];
+
+		if (db_connect(st, err, sizeof(err)) < 0) {
+			log_error("store: store_admit_settle: %s", err);
+			return ST_ERR;
+		}
 	}
+	/*
+	 * One round trip: the execution row, the counters, the reservation, the
+	 * rollup and the commit. A duplicate execution id (ST_CONFLICT) means the
+	 * reaper recorded this call already, at its worst case; nothing changed.
+	 */
 	rc = settle_sql_run(st, reservation_id, "settled", a, e->cost_micros,
-	                    e->prompt_tokens + e->completion_tokens, e, 1, &closed);
+	                    e->prompt_tokens + e->completion_tokens, e, 1, 1, &closed);
 	if (rc == ST_OK && !closed)
 		log_warn("store: reservation %lld was settled by the reaper before its call ended",
 		         (long long)reservation_id);
@@ -510,7 +522,7 @@ static int reap_one(struct store *st, struct reaped *rp)
 		return rc;
 	}
 	rc = settle_sql_run(st, rp->id, "expired", &rp->a, rp->a.micros, rp->a.tokens, &e,
-	                    with_usage, &closed);
+	                    with_usage, 0, &closed);
 	if (rc != ST_OK)
 		return rc;
 	if (closed)

@@ -130,6 +130,11 @@ struct db_out {
  * in the same server-side statement that moves the budget counters).
  */
 int store_execution_write(struct store *d, const struct execution *e, int with_usage);
+/*
+ * Append the INSERT of e as text (values quoted) to b, for a batch of
+ * statements sent in one round trip. -1 when e is incomplete or memory ran out.
+ */
+int store_execution_sql(struct store *d, struct buf *b, const struct execution *e);
 
 /* Tenant data lives behind this: today every tenant's data is in the shared database. */
 struct store *store_data_conn(struct store *st, int64_t tenant_id);

@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "store/db.h"
 #include "store/store.h"
 
@@ -82,6 +83,67 @@ int store_execution_record(struct store *st, const struct execution *e)
 		return rc;
 	}
 	return db_commit(d, __func__);
+}
+
+/* Append v as a quoted literal, or NULL. */
+static int quote_or_null(struct store *d, struct buf *b, const char *v)
+{
+	if (v == NULL)
+		return buf_puts(b, "NULL");
+	return db_quote(d, b, v);
+}
+
+int store_execution_sql(struct store *d, struct buf *b, const struct execution *e)
+{
+	char errmsg[EXEC_ERRMSG_MAX + 1];
+	const char *fixed[] = {e->id,       e->kind,        e->agent_name, e->session_id, e->model,
+	                       e->provider, e->cred_source, e->status,     e->reason_code};
+	int rc = 0;
+
+	if (e->id[0] == '\0' || e->model[0] == '\0' || e->status[0] == '\0' ||
+	    e->prompt_tokens < 0 || e->completion_tokens < 0 || e->cost_micros < 0)
+		return -1;
+	rc |= buf_printf(b,
+	                 "INSERT INTO executions (tenant_id, id, kind, key_id, agent_id,"
+	                 " agent_name, session_id, model, provider, cred_source, status,"
+	                 " reason_code, http_status, stream, prompt_tokens, completion_tokens,"
+	                 " cost_micros, latency_ms, request_id, finish_reason, metadata, input,"
+	                 " output, error_message, created_at) VALUES (%lld",
+	                 (long long)e->tenant_id);
+	for (size_t i = 0; i < 2; i++) {
+		rc |= buf_puts(b, ", ");
+		rc |= db_quote(d, b, fixed[i]);
+	}
+	rc |= buf_printf(b, ", %lld, ", (long long)e->key_id);
+	rc |= e->agent_id ? buf_printf(b, "%lld", (long long)e->agent_id) : buf_puts(b, "NULL");
+	for (size_t i = 2; i < ARRAY_SIZE(fixed); i++) {
+		rc |= buf_puts(b, ", ");
+		rc |= db_quote(d, b, fixed[i]);
+	}
+	rc |= buf_printf(b, ", %d, %d, %lld, %lld, %lld, %d, ", e->http_status, e->stream ? 1 : 0,
+	                 (long long)e->prompt_tokens, (long long)e->completion_tokens,
+	                 (long long)e->cost_micros, e->latency_ms);
+	rc |= db_quote(d, b, e->request_id);
+	rc |= buf_puts(b, ", ");
+	rc |= db_quote(d, b, e->finish_reason);
+	rc |= buf_puts(b, ", ");
+	rc |= quote_or_null(d, b, e->metadata);
+	rc |= buf_puts(b, ", ");
+	rc |= quote_or_null(d, b, e->input);
+	rc |= buf_puts(b, ", ");
+	rc |= quote_or_null(d, b, e->output);
+	rc |= buf_puts(b, ", ");
+	if (e->error_message) {
+		size_t n = db_utf8_cut(e->error_message, EXEC_ERRMSG_MAX);
+
+		memcpy(errmsg, e->error_message, n);
+		errmsg[n] = '\0';
+		rc |= db_quote(d, b, errmsg);
+	} else {
+		rc |= buf_puts(b, "NULL");
+	}
+	rc |= buf_puts(b, ", UTC_TIMESTAMP(6))");
+	return rc ? -1 : 0;
 }
 
 int store_execution_write(struct store *d, const struct execution *e, int with_usage)

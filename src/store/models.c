@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "common/util.h"
 #include "store/db.h"
 #include "store/store.h"
 
@@ -38,16 +39,46 @@ static void model_bind(struct db_out *o, struct model *m)
 }
 
 /* The enabled model called name: ST_OK, ST_NOTFOUND (unknown or disabled), ST_ERR. */
+/*
+ * Every call looks its model up; the catalogue changes rarely. Each thread
+ * keeps the models it resolved (found or not) for MODEL_CACHE_MS, so a
+ * price or catalogue edit reaches every process within that bound.
+ */
+#define MODEL_CACHE_SLOTS 32
+
+static __thread struct {
+	struct model m;
+	int found;     /* 0: the name is not (or no longer) in the catalogue */
+	int64_t at_us; /* monotonic time of the lookup, 0 = empty */
+} model_cache[MODEL_CACHE_SLOTS];
+
+static unsigned model_slot(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % MODEL_CACHE_SLOTS;
+}
+
 int store_model_get(struct store *st, const char *name, struct model *out)
 {
 	struct db_out o;
 	MYSQL_BIND in[1];
 	unsigned long l;
+	int64_t now = util_now_us();
+	unsigned slot;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (name == NULL)
 		return ST_NOTFOUND;
+	slot = model_slot(name);
+	if (model_cache[slot].at_us && now - model_cache[slot].at_us < MODEL_CACHE_MS * 1000 &&
+	    strcmp(model_cache[slot].m.name, name) == 0) {
+		*out = model_cache[slot].m;
+		return model_cache[slot].found ? ST_OK : ST_NOTFOUND;
+	}
 	db_in_str(&in[0], name, &l);
 	model_bind(&o, out);
 	rc = db_exec(st, Q_MODEL_GET, sql_get, in, &o, __func__);
@@ -57,6 +88,14 @@ int store_model_get(struct store *st, const char *name, struct model *out)
 	db_end(st, Q_MODEL_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
+	if (strlen(name) < sizeof(out->name)) {
+		model_cache[slot].m = *out;
+		util_strlcpy(model_cache[slot].m.name, name, sizeof(model_cache[slot].m.name));
+		model_cache[slot].found = rc == 1;
+		model_cache[slot].at_us = now;
+	}
+	if (rc != 1)
+		memset(out, 0, sizeof(*out));
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
 }
 

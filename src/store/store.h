@@ -155,6 +155,8 @@ struct model {
 
 typedef int (*model_cb)(void *ctx, const struct model *m);
 
+/* Cached per thread for at most MODEL_CACHE_MS: a catalogue edit holds everywhere within it. */
+#define MODEL_CACHE_MS 5000
 int store_model_get(struct store *st, const char *name, struct model *out);
 /* Enabled models this tenant may use (today: all enabled models). */
 int store_model_list(struct store *st, int64_t tenant_id, model_cb cb, void *ctx);
