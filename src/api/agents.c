@@ -205,6 +205,7 @@ static int run_push(struct run_ctx *rc, const char *role, const char *content)
 	rc->owned[rc->n] = strdup(content);
 	if (rc->owned[rc->n] == NULL)
 		return -1;
+	memset(&rc->m[rc->n], 0, sizeof(rc->m[rc->n]));
 	rc->m[rc->n].role = strcmp(role, "assistant") == 0 ? "assistant"
 	                    : strcmp(role, "system") == 0  ? "system"
 	                                                   : "user";

@@ -23,9 +23,11 @@
 #include "providers/pjson.h"
 
 struct anthropic_stream {
-	struct buf text;       /* assistant text so far */
-	char finish[32];       /* mapped stop_reason, "" until seen */
-	struct ah_usage usage; /* from message_start and message_delta */
+	struct buf text;          /* assistant text so far */
+	char finish[32];          /* mapped stop_reason, "" until seen */
+	struct ah_usage usage;    /* from message_start and message_delta */
+	struct pjson_calls calls; /* tool_use blocks, in order */
+	int block_call[128];      /* content block index -> position in calls, -1 for none */
 };
 
 /* OpenAI-style finish_reason for an Anthropic stop_reason. */
@@ -52,6 +54,94 @@ static int64_t anthropic_input(const json_t *usage)
 	       pjson_int(usage, "cache_read_input_tokens");
 }
 
+/* Add "tools" to body when the call offers any. 0, or -1 with res->error_* set. */
+static int anthropic_tools(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *tools, *schema, *t;
+	size_t i;
+
+	if (call->n_tools == 0)
+		return 0;
+	tools = json_array();
+	if (tools == NULL || json_object_set_new(body, "tools", tools) != 0)
+		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+	for (i = 0; i < call->n_tools; i++) {
+		schema = pjson_tool_schema(&call->tools[i], res);
+		if (schema == NULL)
+			return -1;
+		t = json_pack("{s:s, s:s, s:o}", "name", call->tools[i].name, "description",
+		              call->tools[i].description, "input_schema", schema);
+		if (t == NULL || json_array_append_new(tools, t) != 0)
+			return pjson_fail(res, "provider_error", "anthropic: out of memory");
+	}
+	return 0;
+}
+
+/*
+ * An assistant turn with tool calls: its text (when any) and one tool_use
+ * block a call. New reference, or NULL with res->error_* set.
+ */
+static json_t *anthropic_tool_use(const struct ah_message *msg, struct ah_result *res)
+{
+	json_t *m, *blocks, *b, *input;
+	size_t i;
+
+	blocks = json_array();
+	m = json_pack("{s:s, s:o}", "role", "assistant", "content", blocks);
+	if (m == NULL)
+		goto nomem;
+	if (msg->content[0] != '\0') {
+		b = json_pack("{s:s, s:s}", "type", "text", "text", msg->content);
+		if (b == NULL || json_array_append_new(blocks, b) != 0)
+			goto nomem;
+	}
+	for (i = 0; i < msg->n_tool_calls; i++) {
+		input = pjson_call_arguments(&msg->tool_calls[i]);
+		if (input == NULL) {
+			json_decref(m);
+			pjson_fail(res, "provider_error",
+			           "anthropic: the arguments of tool call %s are not a JSON object",
+			           msg->tool_calls[i].id);
+			return NULL;
+		}
+		b = json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use", "id",
+		              msg->tool_calls[i].id, "name", msg->tool_calls[i].name, "input",
+		              input);
+		if (b == NULL || json_array_append_new(blocks, b) != 0)
+			goto nomem;
+	}
+	return m;
+nomem:
+	json_decref(m);
+	pjson_fail(res, "provider_error", "anthropic: out of memory");
+	return NULL;
+}
+
+/*
+ * Append a tool result to msgs: into the previous user turn when that one
+ * already holds tool results (Anthropic wants all results of a turn in one
+ * message), else as a new user turn. 0, or -1 when memory runs out.
+ */
+static int anthropic_tool_result(json_t *msgs, const struct ah_message *msg, int *prev_results)
+{
+	json_t *last, *blocks, *b;
+
+	b = json_pack("{s:s, s:s, s:s, s:b}", "type", "tool_result", "tool_use_id",
+	              msg->tool_call_id, "content", msg->content, "is_error", msg->tool_error);
+	if (b == NULL)
+		return -1;
+	last = json_array_get(msgs, json_array_size(msgs) - 1);
+	if (*prev_results && last != NULL) {
+		blocks = json_object_get(last, "content");
+		return json_array_append_new(blocks, b);
+	}
+	last = json_pack("{s:s, s:[o]}", "role", "user", "content", b);
+	if (last == NULL || json_array_append_new(msgs, last) != 0)
+		return -1;
+	*prev_results = 1;
+	return 0;
+}
+
 /* Build POST {base}/v1/messages. 0, or -1 with res->error_* set. */
 static int anthropic_build(const struct ah_call *call, struct ah_http_request *out,
                            struct ah_result *res)
@@ -60,7 +150,7 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 	struct buf sys = BUF_INIT;
 	const char *role;
 	size_t i, n_turns = 0;
-	int rc = -1;
+	int rc = -1, prev_results = 0;
 
 	if (call->model == NULL || call->model[0] == '\0')
 		return pjson_fail(res, "provider_error", "anthropic: a model is required");
@@ -86,13 +176,29 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 				goto nomem;
 			continue;
 		}
+		n_turns++;
+		if (strcmp(role, "tool") == 0) {
+			if (anthropic_tool_result(msgs, &call->messages[i], &prev_results) != 0)
+				goto nomem;
+			continue;
+		}
+		prev_results = 0;
+		if (call->messages[i].n_tool_calls > 0) {
+			m = anthropic_tool_use(&call->messages[i], res);
+			if (m == NULL)
+				goto out;
+			if (json_array_append_new(msgs, m) != 0)
+				goto nomem;
+			continue;
+		}
 		m = json_pack("{s:s, s:s}", "role",
 		              strcmp(role, "assistant") == 0 ? "assistant" : "user", "content",
 		              call->messages[i].content);
 		if (m == NULL || json_array_append_new(msgs, m) != 0)
 			goto nomem;
-		n_turns++;
 	}
+	if (anthropic_tools(body, call, res) != 0)
+		goto out;
 	if (n_turns == 0) {
 		rc = pjson_fail(res, "provider_error",
 		                "anthropic: at least one user or assistant message is required");
@@ -121,8 +227,9 @@ out:
 static int anthropic_parse(const struct ah_call *call, int status, const char *body, size_t len,
                            struct ah_result *res)
 {
-	json_t *root = NULL, *content, *block, *usage;
+	json_t *root = NULL, *content, *block, *usage, *input;
 	struct buf text = BUF_INIT;
+	char *args;
 	const char *t, *stop, *emsg;
 	size_t i;
 	int rc = -1;
@@ -149,6 +256,21 @@ static int anthropic_parse(const struct ah_call *call, int status, const char *b
 	json_array_foreach(content, i, block)
 	{
 		t = pjson_str(block, "type");
+		if (t != NULL && strcmp(t, "tool_use") == 0) {
+			input = json_object_get(block, "input");
+			args = input != NULL ? json_dumps(input, JSON_COMPACT) : NULL;
+			if (input != NULL && args == NULL) {
+				rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+				goto out;
+			}
+			t = pjson_str(block, "name");
+			rc = pjson_add_tool_call(res, pjson_str(block, "id"), t, args);
+			free(args);
+			if (rc != 0)
+				goto out;
+			rc = -1;
+			continue;
+		}
 		if (t == NULL || strcmp(t, "text") != 0 || (t = pjson_str(block, "text")) == NULL)
 			continue;
 		if (buf_puts(&text, t) != 0) {
@@ -184,10 +306,53 @@ static void *anthropic_stream_begin(const struct ah_call *call)
 {
 	struct anthropic_stream *s = calloc(1, sizeof(*s));
 
+	size_t i;
+
 	(void)call;
-	if (s != NULL)
-		buf_init(&s->text);
+	if (s == NULL)
+		return NULL;
+	buf_init(&s->text);
+	for (i = 0; i < ARRAY_SIZE(s->block_call); i++)
+		s->block_call[i] = -1;
 	return s;
+}
+
+/* The gathered tool call of content block index, or NULL. */
+static struct pjson_call *anthropic_block_call(struct anthropic_stream *s, const json_t *root)
+{
+	int64_t idx = pjson_int(root, "index");
+
+	if (idx < 0 || idx >= (int64_t)ARRAY_SIZE(s->block_call) || s->block_call[idx] < 0)
+		return NULL;
+	return &s->calls.v[s->block_call[idx]];
+}
+
+/* content_block_start of a tool_use block: start a call. 0, or -1 with res->error_* set. */
+static int anthropic_stream_tool_start(struct anthropic_stream *s, const json_t *root,
+                                       struct ah_result *res)
+{
+	const json_t *block = pjson_obj(root, "content_block");
+	const char *t = pjson_str(block, "type");
+	int64_t idx = pjson_int(root, "index");
+	struct pjson_call *pc;
+	size_t pos = s->calls.n;
+
+	if (t == NULL || strcmp(t, "tool_use") != 0)
+		return 0;
+	if (idx < 0 || idx >= (int64_t)ARRAY_SIZE(s->block_call))
+		return pjson_fail(res, "upstream_bad_response",
+		                  "anthropic: bad content block index in the stream");
+	pc = pjson_calls_at(&s->calls, pos);
+	if (pc == NULL)
+		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+	s->block_call[idx] = (int)pos;
+	t = pjson_str(block, "id");
+	if (t != NULL && buf_puts(&pc->id, t) != 0)
+		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+	t = pjson_str(block, "name");
+	if (t != NULL && buf_puts(&pc->name, t) != 0)
+		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+	return 0;
 }
 
 /* Reason code for an in-stream error event's error.type. */
@@ -209,6 +374,7 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
                                   ah_emit_fn emit, void *emit_ctx, struct ah_result *res)
 {
 	struct anthropic_stream *s = state;
+	struct pjson_call *pc;
 	json_t *root, *obj, *usage;
 	const char *type, *piece, *stop, *emsg;
 	int rc = 0;
@@ -229,9 +395,22 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
 			s->usage.completion_tokens = pjson_int(usage, "output_tokens");
 			s->usage.have = 1;
 		}
+	} else if (strcmp(type, "content_block_start") == 0) {
+		rc = anthropic_stream_tool_start(s, root, res);
 	} else if (strcmp(type, "content_block_delta") == 0) {
 		obj = pjson_obj(root, "delta");
 		piece = pjson_str(obj, "type");
+		if (piece != NULL && strcmp(piece, "input_json_delta") == 0) {
+			pc = anthropic_block_call(s, root);
+			piece = pjson_str(obj, "partial_json");
+			if (pc == NULL || piece == NULL)
+				rc = pjson_fail(
+				    res, "upstream_bad_response",
+				    "anthropic: input_json_delta outside a tool_use block");
+			else if (buf_puts(&pc->args, piece) != 0)
+				rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+			goto out;
+		}
 		if (piece == NULL || strcmp(piece, "text_delta") != 0)
 			goto out;
 		piece = pjson_str(obj, "text");
@@ -263,7 +442,7 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
 		rc = pjson_fail(res, anthropic_error_code(pjson_str(obj, "type")),
 		                "anthropic upstream error: %s", emsg != NULL ? emsg : "unknown");
 	}
-	/* ping, content_block_start, content_block_stop and new event types need nothing. */
+	/* ping, content_block_stop and new event types need nothing. */
 out:
 	json_decref(root);
 	return rc;
@@ -281,6 +460,7 @@ static void anthropic_stream_end(void *state, struct ah_result *res)
 	if (s->finish[0] != '\0')
 		pjson_set_finish(res, s->finish);
 	res->usage = s->usage;
+	pjson_calls_finish(&s->calls, res);
 	free(s);
 }
 

@@ -26,9 +26,10 @@
 #include "providers/pjson.h"
 
 struct gemini_stream {
-	struct buf text;       /* answer text so far */
-	char finish[32];       /* mapped finishReason, "" until seen */
-	struct ah_usage usage; /* latest usageMetadata */
+	struct buf text;          /* answer text so far */
+	char finish[32];          /* mapped finishReason, "" until seen */
+	struct ah_usage usage;    /* latest usageMetadata */
+	struct pjson_calls calls; /* functionCall parts, in order */
 };
 
 /* OpenAI-style finish_reason for a Gemini finishReason. */
@@ -82,15 +83,99 @@ static int gemini_add_content(json_t *contents, const char *role, const char *te
 	return 0;
 }
 
+/* Add "tools" (one functionDeclarations list) when the call offers any. 0, or -1 + res. */
+static int gemini_tools(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *decls, *tools, *schema, *d;
+	size_t i;
+
+	if (call->n_tools == 0)
+		return 0;
+	decls = json_array();
+	tools = json_pack("[{s:o}]", "functionDeclarations", decls);
+	if (tools == NULL || json_object_set_new(body, "tools", tools) != 0)
+		return pjson_fail(res, "provider_error", "gemini: out of memory");
+	for (i = 0; i < call->n_tools; i++) {
+		schema = pjson_tool_schema(&call->tools[i], res);
+		if (schema == NULL)
+			return -1;
+		d = json_pack("{s:s, s:s, s:o}", "name", call->tools[i].name, "description",
+		              call->tools[i].description, "parameters", schema);
+		if (d == NULL || json_array_append_new(decls, d) != 0)
+			return pjson_fail(res, "provider_error", "gemini: out of memory");
+	}
+	return 0;
+}
+
+/* A model turn with function calls (and its text, when any). New reference, or NULL + res. */
+static json_t *gemini_calls_turn(const struct ah_message *msg, struct ah_result *res)
+{
+	json_t *parts = json_array(), *c, *p, *args;
+	size_t i;
+
+	c = json_pack("{s:s, s:o}", "role", "model", "parts", parts);
+	if (c == NULL)
+		goto nomem;
+	if (msg->content[0] != '\0') {
+		p = json_pack("{s:s}", "text", msg->content);
+		if (p == NULL || json_array_append_new(parts, p) != 0)
+			goto nomem;
+	}
+	for (i = 0; i < msg->n_tool_calls; i++) {
+		args = pjson_call_arguments(&msg->tool_calls[i]);
+		if (args == NULL) {
+			json_decref(c);
+			pjson_fail(res, "provider_error",
+			           "gemini: the arguments of tool call %s are not a JSON object",
+			           msg->tool_calls[i].id);
+			return NULL;
+		}
+		p = json_pack("{s:{s:s, s:o}}", "functionCall", "name", msg->tool_calls[i].name,
+		              "args", args);
+		if (p == NULL || json_array_append_new(parts, p) != 0)
+			goto nomem;
+	}
+	return c;
+nomem:
+	json_decref(c);
+	pjson_fail(res, "provider_error", "gemini: out of memory");
+	return NULL;
+}
+
+/*
+ * Append a functionResponse part: to the previous user turn when it holds
+ * responses already (all responses of a turn go together), else as a new
+ * user turn. 0, or -1 when memory runs out.
+ */
+static int gemini_tool_result(json_t *contents, const struct ah_message *msg, int *prev)
+{
+	json_t *resp = pjson_tool_result_object(msg), *part, *last;
+
+	if (resp == NULL)
+		return -1;
+	part = json_pack("{s:{s:s, s:o}}", "functionResponse", "name", msg->tool_name, "response",
+	                 resp);
+	if (part == NULL)
+		return -1;
+	last = json_array_get(contents, json_array_size(contents) - 1);
+	if (*prev && last != NULL)
+		return json_array_append_new(json_object_get(last, "parts"), part);
+	last = json_pack("{s:s, s:[o]}", "role", "user", "parts", part);
+	if (last == NULL || json_array_append_new(contents, last) != 0)
+		return -1;
+	*prev = 1;
+	return 0;
+}
+
 /* Build POST {base}/v1beta/models/{model}:generateContent. 0, or -1 with res->error_* set. */
 static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
                         struct ah_result *res)
 {
-	json_t *body = NULL, *contents, *gen, *si;
+	json_t *body = NULL, *contents, *gen, *si, *turn;
 	struct buf sys = BUF_INIT;
 	const char *model = gemini_model(call->model), *role;
 	size_t i;
-	int rc = -1;
+	int rc = -1, prev = 0;
 
 	if (model == NULL)
 		return pjson_fail(res, "provider_error",
@@ -119,6 +204,20 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 				goto nomem;
 			continue;
 		}
+		if (strcmp(role, "tool") == 0) {
+			if (gemini_tool_result(contents, &call->messages[i], &prev) != 0)
+				goto nomem;
+			continue;
+		}
+		prev = 0;
+		if (call->messages[i].n_tool_calls > 0) {
+			turn = gemini_calls_turn(&call->messages[i], res);
+			if (turn == NULL)
+				goto out;
+			if (json_array_append_new(contents, turn) != 0)
+				goto nomem;
+			continue;
+		}
 		if (gemini_add_content(contents, strcmp(role, "assistant") == 0 ? "model" : "user",
 		                       call->messages[i].content) != 0)
 			goto nomem;
@@ -128,6 +227,8 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 		                "gemini: at least one user or assistant message is required");
 		goto out;
 	}
+	if (gemini_tools(body, call, res) != 0)
+		goto out;
 	if (sys.len > 0) {
 		si = json_pack("{s:[{s:s}]}", "parts", "text", buf_str(&sys));
 		if (si == NULL || json_object_set_new(body, "systemInstruction", si) != 0)
@@ -153,11 +254,14 @@ out:
  * 0, or -1 with res->error_* set.
  */
 static int gemini_take(const json_t *root, struct buf *text, char *finish, size_t fcap,
-                       struct ah_usage *usage, struct ah_result *res)
+                       struct ah_usage *usage, struct pjson_calls *calls, struct ah_result *res)
 {
-	json_t *cand, *parts, *part, *um, *pf;
-	const char *t, *fr;
+	json_t *cand, *parts, *part, *um, *pf, *fc, *args;
+	struct pjson_call *pc;
+	const char *t, *fr, *id;
+	char *a;
 	size_t i;
+	int bad;
 
 	cand = pjson_first(root, "candidates");
 	parts = json_object_get(pjson_obj(cand, "content"), "parts");
@@ -166,6 +270,25 @@ static int gemini_take(const json_t *root, struct buf *text, char *finish, size_
 		{
 			if (json_is_true(json_object_get(part, "thought")))
 				continue;
+			fc = pjson_obj(part, "functionCall");
+			if (fc != NULL) {
+				/* Gemini sends each call whole; newer versions give it an id. */
+				pc = pjson_calls_at(calls, calls->n);
+				args = json_object_get(fc, "args");
+				a = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : NULL;
+				t = pjson_str(fc, "name");
+				id = pjson_str(fc, "id");
+				bad = pc == NULL || (args != NULL && a == NULL) ||
+				      (t != NULL && buf_puts(&pc->name, t) != 0) ||
+				      (id != NULL && buf_puts(&pc->id, id) != 0) ||
+				      (a != NULL && buf_puts(&pc->args, a) != 0);
+				free(a);
+				if (bad)
+					return pjson_fail(
+					    res, "provider_error",
+					    "gemini: out of memory or too many calls");
+				continue;
+			}
 			t = pjson_str(part, "text");
 			if (t != NULL && buf_puts(text, t) != 0)
 				return pjson_fail(res, "provider_error", "gemini: out of memory");
@@ -195,6 +318,7 @@ static int gemini_parse(const struct ah_call *call, int status, const char *body
 {
 	json_t *root = NULL;
 	struct buf text = BUF_INIT;
+	struct pjson_calls calls = {NULL, 0};
 	char finish[32] = "";
 	const char *emsg;
 	int rc = -1;
@@ -217,12 +341,18 @@ static int gemini_parse(const struct ah_call *call, int status, const char *body
 		rc = pjson_fail(res, "upstream_bad_response", "gemini: response has no candidates");
 		goto out;
 	}
-	if (gemini_take(root, &text, finish, sizeof(finish), &res->usage, res) != 0 ||
+	if (gemini_take(root, &text, finish, sizeof(finish), &res->usage, &calls, res) != 0 ||
 	    pjson_set_text(res, buf_str(&text), text.len) != 0)
+		goto out;
+	/* Gemini says STOP after function calls; the host wants "tool_calls". */
+	if (calls.n > 0 && strcmp(finish, "length") != 0)
+		util_strlcpy(finish, "tool_calls", sizeof(finish));
+	if (pjson_calls_finish(&calls, res) != 0)
 		goto out;
 	pjson_set_finish(res, finish[0] != '\0' ? finish : "stop");
 	rc = 0;
 out:
+	pjson_calls_free(&calls);
 	buf_free(&text);
 	json_decref(root);
 	return rc;
@@ -265,7 +395,7 @@ static int gemini_stream_event(void *state, const char *event, const char *data,
 		rc = pjson_fail(res, "upstream_error", "gemini upstream error: %s", emsg);
 		goto out;
 	}
-	rc = gemini_take(root, &s->text, s->finish, sizeof(s->finish), &s->usage, res);
+	rc = gemini_take(root, &s->text, s->finish, sizeof(s->finish), &s->usage, &s->calls, res);
 	if (rc == 0 && s->text.len > before && emit != NULL &&
 	    emit(emit_ctx, s->text.data + before, s->text.len - before) != 0)
 		rc = 2;
@@ -284,8 +414,11 @@ static void gemini_stream_end(void *state, struct ah_result *res)
 	free(res->text);
 	res->text = buf_steal(&s->text);
 	if (s->finish[0] != '\0')
-		pjson_set_finish(res, s->finish);
+		pjson_set_finish(res, s->calls.n > 0 && strcmp(s->finish, "length") != 0
+		                          ? "tool_calls"
+		                          : s->finish);
 	res->usage = s->usage;
+	pjson_calls_finish(&s->calls, res);
 	free(s);
 }
 

@@ -12,16 +12,24 @@
  * budgets can predict costs. Directives in the last user message
  * ("[mock:error=...]", "[mock:words=N]", "[mock:latency=MS]",
  * "[mock:error_after=N]") simulate failures and sizes; docs/PROVIDERS.md
- * documents them. Words are produced lazily into one buffer reserved up
+ * documents them. Tool calling is scripted the same way:
+ * "[mock:tool=NAME {json args}]" (repeatable) makes the mock request those
+ * tools, once by default or for "[mock:tool_rounds=N]" turns, whether or not
+ * they were offered (so policy refusals can be tested); once the rounds are
+ * used up and tool results follow the last user message, it answers with
+ * text quoting every result. Words are produced lazily into one buffer reserved up
  * front, so even a 100000-word answer costs a handful of allocations.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "common/buf.h"
 #include "common/util.h"
@@ -32,6 +40,8 @@
 #define MOCK_ECHO_CHARS 64     /* characters of the question echoed back */
 #define MOCK_MAX_WORDS 100000  /* upper bound of [mock:words=N] */
 #define MOCK_MAX_LATENCY 60000 /* upper bound of [mock:latency=MS] */
+#define MOCK_MAX_TOOLS 8       /* [mock:tool=...] directives per message */
+#define MOCK_MAX_ROUNDS 1000   /* upper bound of [mock:tool_rounds=N] */
 
 static const char *const mock_words[] = {
     "agent",    "answer", "budget",   "cache",   "context", "data",     "engine",  "fabric",
@@ -54,6 +64,13 @@ struct mock_opts {
 	int words;       /* [mock:words=N], -1 when absent */
 	int latency_ms;  /* [mock:latency=MS], 0 when absent */
 	int error_after; /* [mock:error_after=N], -1 when absent */
+	int tool_rounds; /* [mock:tool_rounds=N], 1 when absent */
+	size_t n_tools;  /* [mock:tool=NAME ARGS] directives */
+	struct {
+		char name[65];
+		const char *args; /* JSON object text inside the question */
+		size_t args_len;
+	} tools[MOCK_MAX_TOOLS];
 };
 
 /* Word source: the echo prefix, the question's words, then generated words. */
@@ -122,6 +139,62 @@ static int mock_int(const char *v, size_t n, int min, int max, int *out)
 	return 0;
 }
 
+/*
+ * Parse "[mock:tool=NAME {args}]" starting at p (at "[mock:") into o;
+ * *next is set past the closing bracket. The arguments are optional ({}),
+ * and may hold ']' since they are read as JSON. 0, or -1 with res->error_* set.
+ */
+static int mock_tool_directive(const char *p, struct mock_opts *o, const char **next,
+                               struct ah_result *res)
+{
+	const char *name = p + 11, *q = name;
+	json_error_t jerr;
+	json_t *args;
+	size_t n;
+
+	while ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+	       *q == '_' || *q == '-')
+		q++;
+	n = (size_t)(q - name);
+	if (n == 0 || n >= sizeof(o->tools[0].name))
+		return pjson_fail(res, "provider_error",
+		                  "mock: [mock:tool=NAME {args}] needs a tool name of 1..64 "
+		                  "characters [A-Za-z0-9_-]");
+	if (o->n_tools == MOCK_MAX_TOOLS)
+		return pjson_fail(res, "provider_error",
+		                  "mock: at most %d [mock:tool=...] directives", MOCK_MAX_TOOLS);
+	memcpy(o->tools[o->n_tools].name, name, n);
+	o->tools[o->n_tools].name[n] = '\0';
+	while (*q == ' ')
+		q++;
+	o->tools[o->n_tools].args = "{}";
+	o->tools[o->n_tools].args_len = 2;
+	if (*q == '{') {
+		args = json_loads(q, JSON_DISABLE_EOF_CHECK, &jerr);
+		if (!json_is_object(args)) {
+			json_decref(args);
+			return pjson_fail(
+			    res, "provider_error",
+			    "mock: the arguments of [mock:tool=%s ...] are not a JSON "
+			    "object",
+			    o->tools[o->n_tools].name);
+		}
+		json_decref(args);
+		/* With JSON_DISABLE_EOF_CHECK, position is the number of bytes read. */
+		o->tools[o->n_tools].args = q;
+		o->tools[o->n_tools].args_len = (size_t)jerr.position;
+		q += jerr.position;
+		while (*q == ' ')
+			q++;
+	}
+	if (*q != ']')
+		return pjson_fail(res, "provider_error",
+		                  "mock: a tool directive must look like [mock:tool=NAME {args}]");
+	o->n_tools++;
+	*next = q + 1;
+	return 0;
+}
+
 /* Read the [mock:key=value] directives of q into o. 0, or -1 with res->error_* set. */
 static int mock_directives(const char *q, struct mock_opts *o, struct ah_result *res)
 {
@@ -132,7 +205,14 @@ static int mock_directives(const char *q, struct mock_opts *o, struct ah_result 
 	o->words = -1;
 	o->latency_ms = 0;
 	o->error_after = -1;
+	o->tool_rounds = 1;
+	o->n_tools = 0;
 	while ((p = strstr(p, "[mock:")) != NULL) {
+		if (strncmp(p + 6, "tool=", 5) == 0) {
+			if (mock_tool_directive(p, o, &p, res) != 0)
+				return -1;
+			continue;
+		}
 		key = p + 6;
 		end = strchr(key, ']');
 		eq = strchr(key, '=');
@@ -167,10 +247,15 @@ static int mock_directives(const char *q, struct mock_opts *o, struct ah_result 
 				return pjson_fail(res, "provider_error",
 				                  "mock: [mock:error_after=N] takes 0..%d",
 				                  MOCK_MAX_WORDS);
+		} else if (klen == 11 && memcmp(key, "tool_rounds", 11) == 0) {
+			if (mock_int(eq + 1, vlen, 1, MOCK_MAX_ROUNDS, &o->tool_rounds) != 0)
+				return pjson_fail(res, "provider_error",
+				                  "mock: [mock:tool_rounds=N] takes 1..%d",
+				                  MOCK_MAX_ROUNDS);
 		} else {
 			return pjson_fail(res, "provider_error",
 			                  "mock: unknown directive (known: error, words, latency, "
-			                  "error_after)");
+			                  "error_after, tool, tool_rounds)");
 		}
 		p = end + 1;
 	}
@@ -248,6 +333,111 @@ static void mock_next(struct mock_gen *g, const char **w, size_t *n)
 	*n = strlen(*w);
 }
 
+/* Index just past the last user message (0 when there is none). */
+static size_t mock_after_user(const struct ah_call *call)
+{
+	size_t i;
+
+	for (i = call->n_messages; i > 0; i--)
+		if (strcmp(call->messages[i - 1].role, "user") == 0)
+			return i;
+	return 0;
+}
+
+/*
+ * Request the scripted tools: one call per [mock:tool=...] directive, ids
+ * "call_R_K" for round R and directive K. 0, or -1 with res->error_* set.
+ */
+static int mock_request_tools(const struct mock_opts *o, int round, struct ah_result *res)
+{
+	char id[48], *args;
+	size_t k;
+	int rc;
+
+	for (k = 0; k < o->n_tools; k++) {
+		snprintf(id, sizeof(id), "call_%d_%zu", round, k);
+		args = strndup(o->tools[k].args, o->tools[k].args_len);
+		if (args == NULL)
+			return pjson_fail(res, "provider_error", "mock: out of memory");
+		rc = pjson_add_tool_call(res, id, o->tools[k].name, args);
+		res->usage.completion_tokens += provider_estimate_tokens(args, strlen(args)) + 4;
+		free(args);
+		if (rc != 0)
+			return -1;
+	}
+	if (pjson_set_text(res, "", 0) != 0)
+		return -1;
+	pjson_set_finish(res, "tool_calls");
+	return 0;
+}
+
+/*
+ * The answer after tool results: "Tool results: NAME: CONTENT | ..." over the
+ * tool messages after the last user message, cut to max_tokens words (one
+ * completion token a word), streamed word by word. 0, or -1 with res->error_* set.
+ */
+static int mock_quote_results(const struct ah_call *call, size_t from, ah_emit_fn emit,
+                              void *emit_ctx, struct ah_result *res)
+{
+	struct buf all = BUF_INIT, text = BUF_INIT;
+	const char *p, *w;
+	int64_t words = 0;
+	size_t i, at;
+	int rc = -1, first = 1, stream = call->stream && emit != NULL;
+
+	if (buf_puts(&all, "Tool results:") != 0)
+		goto nomem;
+	for (i = from; i < call->n_messages; i++) {
+		if (strcmp(call->messages[i].role, "tool") != 0)
+			continue;
+		if (buf_printf(&all, "%s %s%s: %s", first ? "" : " |", call->messages[i].tool_name,
+		               call->messages[i].tool_error ? " (error)" : "",
+		               call->messages[i].content) != 0)
+			goto nomem;
+		first = 0;
+	}
+	p = buf_str(&all);
+	pjson_set_finish(res, "stop");
+	while (*p != '\0') {
+		while (*p != '\0' && mock_is_space((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (call->max_tokens > 0 && words >= call->max_tokens) {
+			pjson_set_finish(res, "length");
+			break;
+		}
+		w = p;
+		while (*p != '\0' && !mock_is_space((unsigned char)*p))
+			p++;
+		at = text.len;
+		if ((words > 0 && buf_putc(&text, ' ') != 0) ||
+		    buf_append(&text, w, (size_t)(p - w)) != 0)
+			goto nomem;
+		words++;
+		res->usage.completion_tokens = words;
+		if (stream && emit(emit_ctx, text.data + at, text.len - at) != 0) {
+			pjson_fail(res, "client_disconnected",
+			           "the client went away during the stream");
+			goto out;
+		}
+	}
+	rc = 0;
+	goto out;
+nomem:
+	pjson_fail(res, "provider_error", "mock: out of memory");
+out:
+	if (rc == 0 || text.len > 0) {
+		free(res->text);
+		res->text = buf_steal(&text);
+		if (res->text == NULL)
+			rc = pjson_fail(res, "provider_error", "mock: out of memory");
+	}
+	buf_free(&all);
+	buf_free(&text);
+	return rc;
+}
+
 /* Produce the answer; see provider.h. */
 static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit_ctx,
                          struct ah_result *res)
@@ -258,8 +448,8 @@ static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit
 	const char *q = mock_question(call), *w;
 	uint64_t h;
 	int64_t total, limit, i, prompt = 0;
-	size_t n, at;
-	int rc = -1, stream = call->stream && emit != NULL;
+	size_t n, at, from;
+	int rc = -1, stream = call->stream && emit != NULL, rounds = 0, results = 0;
 
 	for (n = 0; n < call->n_messages; n++)
 		prompt += provider_estimate_tokens(call->messages[n].content,
@@ -274,6 +464,18 @@ static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit
 		pjson_fail(res, o.error, "mock provider simulated %s", o.error);
 		goto out;
 	}
+	from = mock_after_user(call);
+	for (n = from; n < call->n_messages; n++) {
+		if (strcmp(call->messages[n].role, "assistant") == 0 &&
+		    call->messages[n].n_tool_calls > 0)
+			rounds++;
+		if (strcmp(call->messages[n].role, "tool") == 0)
+			results++;
+	}
+	if (o.n_tools > 0 && rounds < o.tool_rounds)
+		return mock_request_tools(&o, rounds, res);
+	if (results > 0)
+		return mock_quote_results(call, from, emit, emit_ctx, res);
 
 	h = mock_hash(call);
 	mock_gen_init(&g, q, h);

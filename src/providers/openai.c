@@ -9,6 +9,10 @@
  * that ignore it simply leave usage to the host's estimate. Compatible
  * servers vary in what they put in chunks, so unknown fields are ignored and
  * only a malformed JSON chunk is an error.
+ * Tool calling maps one to one: tools[] of type "function", assistant
+ * messages with tool_calls (arguments are a JSON string on the wire), "tool"
+ * messages with tool_call_id; streamed tool calls arrive as fragments keyed
+ * by index and are joined here.
  */
 #include "config.h"
 
@@ -23,9 +27,10 @@
 #include "providers/pjson.h"
 
 struct openai_stream {
-	struct buf text;       /* assistant text so far */
-	char finish[32];       /* finish_reason seen, "" until then */
-	struct ah_usage usage; /* usage chunk, when sent */
+	struct buf text;          /* assistant text so far */
+	char finish[32];          /* finish_reason seen, "" until then */
+	struct ah_usage usage;    /* usage chunk, when sent */
+	struct pjson_calls calls; /* tool calls gathered from deltas */
 };
 
 /* Read an OpenAI usage object into u (u->have = 1 when it is an object). */
@@ -36,6 +41,87 @@ static void openai_usage(const json_t *usage, struct ah_usage *u)
 	u->prompt_tokens = pjson_int(usage, "prompt_tokens");
 	u->completion_tokens = pjson_int(usage, "completion_tokens");
 	u->have = 1;
+}
+
+/* One conversation message in OpenAI form (new reference), or NULL when memory runs out. */
+static json_t *openai_message(const struct ah_message *msg)
+{
+	json_t *m, *calls, *tc;
+	size_t i;
+
+	if (strcmp(msg->role, "tool") == 0)
+		return json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
+		                 msg->tool_call_id, "content", msg->content);
+	if (msg->n_tool_calls == 0)
+		return json_pack("{s:s, s:s}", "role", msg->role, "content", msg->content);
+	calls = json_array();
+	m = json_pack("{s:s, s:o?}", "role", msg->role, "content",
+	              msg->content[0] != '\0' ? json_string(msg->content) : json_null());
+	if (m == NULL || calls == NULL || json_object_set_new(m, "tool_calls", calls) != 0) {
+		json_decref(calls);
+		json_decref(m);
+		return NULL;
+	}
+	for (i = 0; i < msg->n_tool_calls; i++) {
+		tc = json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", msg->tool_calls[i].id, "type",
+		               "function", "function", "name", msg->tool_calls[i].name, "arguments",
+		               msg->tool_calls[i].arguments);
+		if (tc == NULL || json_array_append_new(calls, tc) != 0) {
+			json_decref(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+/* Add "tools" to body when the call offers any. 0, or -1 with res->error_* set. */
+static int openai_tools(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *tools, *schema, *t;
+	size_t i;
+
+	if (call->n_tools == 0)
+		return 0;
+	tools = json_array();
+	if (tools == NULL || json_object_set_new(body, "tools", tools) != 0)
+		return pjson_fail(res, "provider_error", "openai: out of memory");
+	for (i = 0; i < call->n_tools; i++) {
+		schema = pjson_tool_schema(&call->tools[i], res);
+		if (schema == NULL)
+			return -1;
+		t = json_pack("{s:s, s:{s:s, s:s, s:o}}", "type", "function", "function", "name",
+		              call->tools[i].name, "description", call->tools[i].description,
+		              "parameters", schema);
+		if (t == NULL || json_array_append_new(tools, t) != 0)
+			return pjson_fail(res, "provider_error", "openai: out of memory");
+	}
+	return 0;
+}
+
+/* Read message.tool_calls of a whole response into res. 0, or -1 with res->error_* set. */
+static int openai_tool_calls(const json_t *msg, struct ah_result *res)
+{
+	const json_t *calls = json_object_get(msg, "tool_calls"), *tc, *fn, *args;
+	const char *a;
+	char *dumped;
+	size_t i;
+	int rc;
+
+	if (!json_is_array(calls))
+		return 0;
+	json_array_foreach(calls, i, tc)
+	{
+		fn = pjson_obj(tc, "function");
+		args = json_object_get(fn, "arguments");
+		/* Some compatible servers send the arguments as an object, not a string. */
+		dumped = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : NULL;
+		a = dumped != NULL ? dumped : json_is_string(args) ? json_string_value(args) : "{}";
+		rc = pjson_add_tool_call(res, pjson_str(tc, "id"), pjson_str(fn, "name"), a);
+		free(dumped);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Build POST {base}/chat/completions. 0, or -1 with res->error_* set. */
@@ -65,11 +151,12 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 	if (json_object_set_new(body, "model", json_string(call->model)) != 0)
 		goto nomem;
 	for (i = 0; i < call->n_messages; i++) {
-		m = json_pack("{s:s, s:s}", "role", call->messages[i].role, "content",
-		              call->messages[i].content);
+		m = openai_message(&call->messages[i]);
 		if (m == NULL || json_array_append_new(msgs, m) != 0)
 			goto nomem;
 	}
+	if (openai_tools(body, call, res) != 0)
+		goto out;
 	if (json_object_set_new(body, "max_tokens", json_integer(call->max_tokens)) != 0 ||
 	    pjson_add_sampling(body, call, "temperature", "top_p") != 0)
 		goto nomem;
@@ -122,7 +209,7 @@ static int openai_parse(const struct ah_call *call, int status, const char *body
 	text = pjson_str(msg, "content");
 	if (text == NULL)
 		text = "";
-	if (pjson_set_text(res, text, strlen(text)) != 0)
+	if (pjson_set_text(res, text, strlen(text)) != 0 || openai_tool_calls(msg, res) != 0)
 		goto out;
 	fr = pjson_str(choice, "finish_reason");
 	pjson_set_finish(res, fr != NULL ? fr : "stop");
@@ -148,6 +235,39 @@ static void *openai_stream_begin(const struct ah_call *call)
 	if (s != NULL)
 		buf_init(&s->text);
 	return s;
+}
+
+/* Join the tool call fragments of one delta into s. 0, or -1 with res->error_* set. */
+static int openai_stream_calls(struct openai_stream *s, const json_t *delta, struct ah_result *res)
+{
+	const json_t *calls = json_object_get(delta, "tool_calls"), *tc, *fn, *idx;
+	struct pjson_call *pc;
+	const char *v;
+	size_t i;
+
+	if (!json_is_array(calls))
+		return 0;
+	json_array_foreach(calls, i, tc)
+	{
+		idx = json_object_get(tc, "index");
+		pc = pjson_calls_at(&s->calls, json_is_integer(idx) && json_integer_value(idx) >= 0
+		                                   ? (size_t)json_integer_value(idx)
+		                                   : i);
+		if (pc == NULL)
+			return pjson_fail(res, "upstream_bad_response",
+			                  "openai: bad tool call index in the stream");
+		fn = pjson_obj(tc, "function");
+		if ((v = pjson_str(tc, "id")) != NULL && pc->id.len == 0 &&
+		    buf_puts(&pc->id, v) != 0)
+			goto nomem;
+		if ((v = pjson_str(fn, "name")) != NULL && buf_puts(&pc->name, v) != 0)
+			goto nomem;
+		if ((v = pjson_str(fn, "arguments")) != NULL && buf_puts(&pc->args, v) != 0)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	return pjson_fail(res, "provider_error", "openai: out of memory reading the stream");
 }
 
 /* One "data:" chunk of a chat.completion.chunk stream; see provider.h for the return values. */
@@ -179,6 +299,10 @@ static int openai_stream_event(void *state, const char *event, const char *data,
 	if (fr != NULL)
 		util_strlcpy(s->finish, fr, sizeof(s->finish));
 	delta = pjson_obj(choice, "delta");
+	if (openai_stream_calls(s, delta, res) != 0) {
+		rc = -1;
+		goto out;
+	}
 	piece = pjson_str(delta, "content");
 	if (piece == NULL || piece[0] == '\0')
 		goto out;
@@ -205,6 +329,7 @@ static void openai_stream_end(void *state, struct ah_result *res)
 	if (s->finish[0] != '\0')
 		pjson_set_finish(res, s->finish);
 	res->usage = s->usage;
+	pjson_calls_finish(&s->calls, res);
 	free(s);
 }
 

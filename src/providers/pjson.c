@@ -17,8 +17,11 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "common/util.h"
 #include "providers/pjson.h"
+
+#define PJSON_MAX_CALLS 128 /* tool calls in one model turn */
 
 /* Make s (NUL-terminated, in a buffer of cap bytes) printable and cut it on a UTF-8 boundary. */
 static void pjson_clean(char *s, size_t cap)
@@ -232,4 +235,120 @@ int pjson_set_text(struct ah_result *res, const char *s, size_t len)
 	free(res->text);
 	res->text = t;
 	return 0;
+}
+
+int pjson_add_tool_call(struct ah_result *res, const char *id, const char *name,
+                        const char *arguments)
+{
+	struct ah_tool_call *v, *tc;
+	char gen[32];
+
+	if (name == NULL || name[0] == '\0')
+		return pjson_fail(res, "upstream_bad_response", "a tool call has no name");
+	if (res->n_tool_calls >= PJSON_MAX_CALLS)
+		return pjson_fail(res, "upstream_bad_response", "more than %d tool calls in a turn",
+		                  PJSON_MAX_CALLS);
+	v = realloc(res->tool_calls, (res->n_tool_calls + 1) * sizeof(*v));
+	if (v == NULL)
+		return pjson_fail(res, "provider_error", "out of memory reading tool calls");
+	res->tool_calls = v;
+	if (id == NULL || id[0] == '\0') {
+		snprintf(gen, sizeof(gen), "call_%zu", res->n_tool_calls);
+		id = gen;
+	}
+	if (arguments == NULL || arguments[0] == '\0')
+		arguments = "{}";
+	tc = &v[res->n_tool_calls];
+	tc->id = strdup(id);
+	tc->name = strdup(name);
+	tc->arguments = strdup(arguments);
+	if (tc->id == NULL || tc->name == NULL || tc->arguments == NULL) {
+		free(tc->id);
+		free(tc->name);
+		free(tc->arguments);
+		return pjson_fail(res, "provider_error", "out of memory reading tool calls");
+	}
+	res->n_tool_calls++;
+	return 0;
+}
+
+json_t *pjson_tool_schema(const struct ah_tool *t, struct ah_result *res)
+{
+	json_t *v = pjson_parse(t->parameters, strlen(t->parameters));
+
+	if (!json_is_object(v)) {
+		json_decref(v);
+		pjson_fail(res, "provider_error", "tool %s: parameters is not a JSON object",
+		           t->name);
+		return NULL;
+	}
+	return v;
+}
+
+json_t *pjson_tool_result_object(const struct ah_message *m)
+{
+	json_t *v = pjson_parse(m->content, strlen(m->content));
+
+	if (json_is_object(v))
+		return v;
+	json_decref(v);
+	return json_pack("{s:s}", "content", m->content);
+}
+
+json_t *pjson_call_arguments(const struct ah_tool_call *tc)
+{
+	json_t *v = pjson_parse(tc->arguments, strlen(tc->arguments));
+
+	if (json_is_object(v))
+		return v;
+	json_decref(v);
+	return NULL;
+}
+
+struct pjson_call *pjson_calls_at(struct pjson_calls *c, size_t index)
+{
+	struct pjson_call *v;
+	size_t i;
+
+	if (index >= PJSON_MAX_CALLS)
+		return NULL;
+	if (index < c->n)
+		return &c->v[index];
+	v = realloc(c->v, (index + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	c->v = v;
+	for (i = c->n; i <= index; i++) {
+		buf_init(&v[i].id);
+		buf_init(&v[i].name);
+		buf_init(&v[i].args);
+	}
+	c->n = index + 1;
+	return &c->v[index];
+}
+
+int pjson_calls_finish(struct pjson_calls *c, struct ah_result *res)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < c->n && rc == 0; i++)
+		rc = pjson_add_tool_call(res, buf_str(&c->v[i].id), buf_str(&c->v[i].name),
+		                         buf_str(&c->v[i].args));
+	pjson_calls_free(c);
+	return rc;
+}
+
+void pjson_calls_free(struct pjson_calls *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		buf_free(&c->v[i].id);
+		buf_free(&c->v[i].name);
+		buf_free(&c->v[i].args);
+	}
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
 }

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "common/buf.h"
 #include "providers/provider.h"
 
 /* Set res->error_code and a formatted, truncated res->error_message. Returns -1. */
@@ -64,5 +65,35 @@ int pjson_add_sampling(json_t *obj, const struct ah_call *call, const char *temp
 void pjson_set_finish(struct ah_result *res, const char *s);
 /* strdup of len bytes into res->text. 0, or -1 with res->error_* set. */
 int pjson_set_text(struct ah_result *res, const char *s, size_t len);
+
+/*
+ * Tool calling. pjson_add_tool_call appends a copy of one call to
+ * res->tool_calls; a NULL or empty id gets "call_N" (N its index), and NULL
+ * or empty arguments become "{}". 0, or -1 with res->error_* set.
+ */
+int pjson_add_tool_call(struct ah_result *res, const char *id, const char *name,
+                        const char *arguments);
+/* t->parameters parsed; NULL with res->error_* set when it is not a JSON object. */
+json_t *pjson_tool_schema(const struct ah_tool *t, struct ah_result *res);
+/* A tool message's content as a JSON value: the parsed object when it is one, else
+ * {"content": text} (new reference; NULL when memory runs out). */
+json_t *pjson_tool_result_object(const struct ah_message *m);
+/* A call's arguments parsed: an object, or NULL when they are not a JSON object. */
+json_t *pjson_call_arguments(const struct ah_tool_call *tc);
+
+/* Tool calls gathered from stream deltas, by the upstream's index. */
+struct pjson_call {
+	struct buf id, name, args;
+};
+struct pjson_calls {
+	struct pjson_call *v;
+	size_t n;
+};
+/* The call at index (created, with every lower index, when new); NULL when out of memory
+ * or index is absurd (> 127). */
+struct pjson_call *pjson_calls_at(struct pjson_calls *c, size_t index);
+/* Move the gathered calls into res (names required). 0, or -1 with res->error_* set. */
+int pjson_calls_finish(struct pjson_calls *c, struct ah_result *res);
+void pjson_calls_free(struct pjson_calls *c);
 
 #endif

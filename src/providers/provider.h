@@ -1,5 +1,5 @@
 /*
- * provider.h: the provider plugin ABI (version 1).
+ * provider.h: the provider plugin ABI (version 2: tool calling).
  *
  * DESIGN
  * A provider adapter turns one chat call into its upstream wire format and
@@ -14,9 +14,16 @@
  * and is refused unless abi_version == AH_PROVIDER_ABI_VERSION and
  * struct_size >= sizeof(struct ah_provider) of the host.
  *
+ * Version 2 adds tool calling: the host offers tools (struct ah_tool) in
+ * the call, the model's tool calls come back in ah_result.tool_calls (with
+ * finish_reason "tool_calls"), and the conversation carries them back as
+ * assistant messages with tool_calls and "tool" messages holding results.
+ * Version 1 plugins are refused: their struct ah_message is smaller.
+ *
  * Memory: strings a provider returns in struct ah_http_request and
  * struct ah_result are malloc'd by the provider and freed by the host with
- * free(). Input strings belong to the host and live for the call.
+ * free(); that includes ah_result.tool_calls (the array and each of its
+ * three strings). Input strings belong to the host and live for the call.
  * Provider code must be thread-safe: many calls run at once.
  */
 #ifndef AH_PROVIDER_H
@@ -25,12 +32,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AH_PROVIDER_ABI_VERSION 1
+#define AH_PROVIDER_ABI_VERSION 2
 #define AH_PROVIDER_LOCAL 0x1 /* no HTTP: the host calls generate() */
 
+/* One tool call requested by the model. */
+struct ah_tool_call {
+	char *id;        /* the upstream's call id (generated when it has none) */
+	char *name;      /* tool name */
+	char *arguments; /* JSON object text */
+};
+
+/* A tool offered to the model. */
+struct ah_tool {
+	const char *name;        /* [A-Za-z0-9_-], at most 64 bytes */
+	const char *description; /* UTF-8 text */
+	const char *parameters;  /* JSON schema of the arguments (an object), as text */
+};
+
 struct ah_message {
-	const char *role;    /* "system" | "user" | "assistant" */
-	const char *content; /* UTF-8 text */
+	const char *role;    /* "system" | "user" | "assistant" | "tool" */
+	const char *content; /* UTF-8 text ("" for an assistant turn with tool calls only) */
+	/* role "assistant": the tool calls the model made in that turn. */
+	const struct ah_tool_call *tool_calls;
+	size_t n_tool_calls;
+	/* role "tool": which call this answers, the tool's name, and 1 for an error result. */
+	const char *tool_call_id;
+	const char *tool_name;
+	int tool_error;
 };
 
 struct ah_call {
@@ -41,13 +69,15 @@ struct ah_call {
 	double temperature;
 	int has_top_p;
 	double top_p;
-	int max_tokens;           /* > 0, always set by the host */
-	int stream;               /* 1 = ask the upstream to stream */
-	const char *base_url;     /* instance base URL, no trailing slash */
-	const char *api_key;      /* credential for this call; "" when none */
-	const char *request_id;   /* for upstream tracing headers */
-	int mock_latency_ms;      /* mock only: configured latency */
-	int mock_stream_delay_ms; /* mock only: delay between chunks */
+	int max_tokens;              /* > 0, always set by the host */
+	int stream;                  /* 1 = ask the upstream to stream */
+	const char *base_url;        /* instance base URL, no trailing slash */
+	const char *api_key;         /* credential for this call; "" when none */
+	const char *request_id;      /* for upstream tracing headers */
+	int mock_latency_ms;         /* mock only: configured latency */
+	int mock_stream_delay_ms;    /* mock only: delay between chunks */
+	const struct ah_tool *tools; /* tools the model may call, or NULL */
+	size_t n_tools;
 };
 
 struct ah_usage {
@@ -70,9 +100,11 @@ struct ah_result {
 	char *text;             /* malloc'd full assistant text ("" allowed); NULL on error */
 	char finish_reason[32]; /* "stop" | "length" | "content_filter" | ... (OpenAI names) */
 	struct ah_usage usage;
-	char error_code[48];     /* reason_code when the call failed, "" otherwise */
-	char error_message[256]; /* safe to show to the tenant: no credentials */
-	int upstream_status;     /* HTTP status from upstream, 0 if none */
+	char error_code[48];             /* reason_code when the call failed, "" otherwise */
+	char error_message[256];         /* safe to show to the tenant: no credentials */
+	int upstream_status;             /* HTTP status from upstream, 0 if none */
+	struct ah_tool_call *tool_calls; /* malloc'd array of the model's tool calls, or NULL */
+	size_t n_tool_calls;
 };
 
 /*

@@ -118,8 +118,10 @@ static int reg_check_adapter(const char *path, const struct ah_provider *p, char
 	int n_stream;
 
 	if (p->abi_version != AH_PROVIDER_ABI_VERSION)
-		return reg_err(err, errlen, "plugin %s: ABI version %u, host speaks %d", path,
-		               (unsigned)p->abi_version, AH_PROVIDER_ABI_VERSION);
+		return reg_err(err, errlen,
+		               "plugin %s: ABI version %u, host speaks %d (rebuild the plugin "
+		               "against this host's providers/provider.h)",
+		               path, (unsigned)p->abi_version, AH_PROVIDER_ABI_VERSION);
 	if (p->struct_size < sizeof(struct ah_provider))
 		return reg_err(err, errlen,
 		               "plugin %s: ABI struct size %u is smaller than the host's %zu", path,

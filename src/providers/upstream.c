@@ -77,6 +77,14 @@ void provider_result_free(struct ah_result *res)
 		return;
 	free(res->text);
 	res->text = NULL;
+	for (size_t i = 0; i < res->n_tool_calls; i++) {
+		free(res->tool_calls[i].id);
+		free(res->tool_calls[i].name);
+		free(res->tool_calls[i].arguments);
+	}
+	free(res->tool_calls);
+	res->tool_calls = NULL;
+	res->n_tool_calls = 0;
 }
 
 void provider_thread_cleanup(void)
@@ -393,7 +401,7 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 			memset(&scratch, 0, sizeof(scratch));
 			ad->stream_end(x.state, &scratch);
 			x.state = NULL;
-			free(scratch.text);
+			provider_result_free(&scratch);
 		}
 		up_http_error(&x);
 	} else if (x.status < 200 || x.status >= 300) {
@@ -418,7 +426,7 @@ out:
 	if (x.state != NULL) {
 		memset(&scratch, 0, sizeof(scratch));
 		ad->stream_end(x.state, &scratch);
-		free(scratch.text);
+		provider_result_free(&scratch);
 	}
 	if (up_curl != NULL) {
 		/* Drop pointers into this call's memory before the handle is reused. */
@@ -467,6 +475,43 @@ static int up_known_code(const char *code)
 	return 0;
 }
 
+/*
+ * Check the tool parts of a call: every offered tool has a name, a
+ * description and a parameters schema; every tool message names its call and
+ * tool; every assistant tool call has an id, a name and arguments. Adapters
+ * then never see NULL there. 0, or -1 with res->error_* set.
+ */
+static int up_check_tools(const struct ah_call *call, struct ah_result *res)
+{
+	const struct ah_message *m;
+	size_t i, j;
+
+	if (call->n_tools > 0 && call->tools == NULL)
+		return pjson_fail(res, "provider_error", "the call has no tools array");
+	for (i = 0; i < call->n_tools; i++)
+		if (call->tools[i].name == NULL || call->tools[i].name[0] == '\0' ||
+		    call->tools[i].description == NULL || call->tools[i].parameters == NULL)
+			return pjson_fail(res, "provider_error",
+			                  "tool %zu has no name, description or parameters", i);
+	for (i = 0; i < call->n_messages; i++) {
+		m = &call->messages[i];
+		if (strcmp(m->role, "tool") == 0 &&
+		    (m->tool_call_id == NULL || m->tool_name == NULL))
+			return pjson_fail(res, "provider_error",
+			                  "tool message %zu has no call id or tool name", i);
+		if (m->n_tool_calls > 0 && m->tool_calls == NULL)
+			return pjson_fail(res, "provider_error",
+			                  "message %zu has no tool_calls array", i);
+		for (j = 0; j < m->n_tool_calls; j++)
+			if (m->tool_calls[j].id == NULL || m->tool_calls[j].name == NULL ||
+			    m->tool_calls[j].arguments == NULL)
+				return pjson_fail(res, "provider_error",
+				                  "tool call %zu of message %zu is incomplete", j,
+				                  i);
+	}
+	return 0;
+}
+
 int provider_invoke(const struct provider_instance *inst, const struct ah_call *call,
                     ah_emit_fn emit, void *emit_ctx, struct ah_result *res)
 {
@@ -486,6 +531,8 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 		if (call->messages[i].role == NULL || call->messages[i].content == NULL)
 			return pjson_fail(res, "provider_error",
 			                  "message %zu has no role or content", i);
+	if (up_check_tools(call, res) != 0)
+		return -1;
 	c = *call;
 	if (c.base_url == NULL || c.base_url[0] == '\0')
 		c.base_url = inst->base_url;
@@ -529,6 +576,11 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 			    res->text != NULL
 			        ? provider_estimate_tokens(res->text, strlen(res->text))
 			        : 0;
+			for (i = 0; i < res->n_tool_calls; i++)
+				res->usage.completion_tokens +=
+				    provider_estimate_tokens(res->tool_calls[i].arguments,
+				                             strlen(res->tool_calls[i].arguments)) +
+				    4;
 		}
 	} else if (rc != 0 && res->usage.completion_tokens == 0 && res->text != NULL) {
 		/* A cut stream reported the prompt but not the output: estimate that part. */

@@ -24,6 +24,12 @@ provider's error shape), SLOW -> sleep 5 s first, CUT -> stream two chunks and
 close the connection without finishing; NOSTREAM (OpenAI route) -> a plain
 JSON answer even when streaming was asked for. A missing or empty credential header
 gets a 401 in the provider's error shape. Prints "ready" once listening.
+
+Tool calling: TOOLCALL in the last user text, with tools offered and no tool
+result after that text yet, makes the answer a call of the first offered tool
+with arguments {"n": 42, "q": "fake"} in the provider's wire format (id
+"call_fake_1"; streamed arguments arrive in two fragments). Once tool results
+follow, the answer is "fake <provider> tool results: <result texts>".
 """
 
 import argparse
@@ -39,6 +45,25 @@ LAST = {"path": None, "headers": {}, "body": None}
 
 def words(text):
     return len(str(text).split())
+
+
+TOOL_ARGS = {"n": 42, "q": "fake"}
+
+
+def tool_args_pieces():
+    """The tool call arguments as JSON text, cut in two fragments for streams."""
+    text = json.dumps(TOOL_ARGS, separators=(",", ":"))
+    return [text[:7], text[7:]]
+
+
+def text_content(content):
+    """Text of a content that may be a string or a list of blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content
+                       if isinstance(b, dict) and b.get("type") == "text")
+    return ""
 
 
 def error_body(provider, status, message):
@@ -144,13 +169,23 @@ class Handler(BaseHTTPRequestHandler):
     def openai(self, body):
         body = body if isinstance(body, dict) else {}
         msgs = body.get("messages") or []
-        last = next((m.get("content", "") for m in reversed(msgs) if m.get("role") == "user"), "")
+        last_i = next((i for i in range(len(msgs) - 1, -1, -1)
+                       if msgs[i].get("role") == "user"), -1)
+        last = text_content(msgs[last_i].get("content")) if last_i >= 0 else ""
+        results = [text_content(m.get("content")) for m in msgs[last_i + 1:]
+                   if m.get("role") == "tool"]
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or []]
         auth = self.headers.get("Authorization", "")
         key = auth[7:].strip() if auth.startswith("Bearer ") else ""
         if self.common("openai", key, last):
             return
         answer = "fake openai reply to: " + last
-        usage = {"prompt_tokens": sum(words(m.get("content", "")) for m in msgs),
+        if results:
+            answer = "fake openai tool results: " + " ".join(results)
+        elif "TOOLCALL" in last and tools:
+            self.openai_tool_call(body, tools[0])
+            return
+        usage = {"prompt_tokens": sum(words(text_content(m.get("content"))) for m in msgs),
                  "completion_tokens": words(answer)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         model = body.get("model", "")
@@ -181,16 +216,64 @@ class Handler(BaseHTTPRequestHandler):
                       "choices": [], "usage": usage})
         self.sse("[DONE]")
 
+    def openai_tool_call(self, body, name):
+        model = body.get("model", "")
+        usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        if not body.get("stream"):
+            self.send_json(200, {
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": {
+                    "role": "assistant", "content": None,
+                    "tool_calls": [{"id": "call_fake_1", "type": "function", "function": {
+                        "name": name,
+                        "arguments": json.dumps(TOOL_ARGS, separators=(",", ":"))}}]},
+                    "finish_reason": "tool_calls"}],
+                "usage": usage})
+            return
+        self.start_sse()
+
+        def chunk(delta, finish=None):
+            return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        first, rest = tool_args_pieces()
+        self.sse(chunk({"role": "assistant", "content": None, "tool_calls": [
+            {"index": 0, "id": "call_fake_1", "type": "function",
+             "function": {"name": name, "arguments": first}}]}))
+        self.sse(chunk({"tool_calls": [{"index": 0, "function": {"arguments": rest}}]}))
+        self.sse(chunk({}, "tool_calls"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self.sse({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                      "choices": [], "usage": usage})
+        self.sse("[DONE]")
+
     # --- Anthropic messages
 
     def anthropic(self, body):
         body = body if isinstance(body, dict) else {}
         msgs = body.get("messages") or []
-        last = next((m.get("content", "") for m in reversed(msgs) if m.get("role") == "user"), "")
+
+        def results_of(m):
+            c = m.get("content")
+            if not isinstance(c, list):
+                return []
+            return [b.get("content", "") for b in c
+                    if isinstance(b, dict) and b.get("type") == "tool_result"]
+        last_i = next((i for i in range(len(msgs) - 1, -1, -1)
+                       if msgs[i].get("role") == "user" and not results_of(msgs[i])), -1)
+        last = text_content(msgs[last_i].get("content")) if last_i >= 0 else ""
+        results = [r for m in msgs[last_i + 1:] for r in results_of(m)]
+        tools = [t.get("name") for t in body.get("tools") or []]
         if self.common("anthropic", self.headers.get("x-api-key", "").strip(), last):
             return
         answer = "fake anthropic reply to: " + last
-        inp = sum(words(m.get("content", "")) for m in msgs) + words(body.get("system", ""))
+        if results:
+            answer = "fake anthropic tool results: " + " ".join(map(str, results))
+        elif "TOOLCALL" in last and tools:
+            self.anthropic_tool_call(body, tools[0])
+            return
+        inp = sum(words(text_content(m.get("content"))) for m in msgs)
+        inp += words(body.get("system", ""))
         out = words(answer)
         model = body.get("model", "")
         if not body.get("stream"):
@@ -219,6 +302,40 @@ class Handler(BaseHTTPRequestHandler):
                   "usage": {"output_tokens": out}}, "message_delta")
         self.sse({"type": "message_stop"}, "message_stop")
 
+    def anthropic_tool_call(self, body, name):
+        model = body.get("model", "")
+        if not body.get("stream"):
+            self.send_json(200, {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": "Calling."},
+                            {"type": "tool_use", "id": "call_fake_1", "name": name,
+                             "input": TOOL_ARGS}],
+                "stop_reason": "tool_use", "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 5}})
+            return
+        self.start_sse()
+        self.sse({"type": "message_start", "message": {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 1}}}, "message_start")
+        self.sse({"type": "content_block_start", "index": 0,
+                  "content_block": {"type": "text", "text": ""}}, "content_block_start")
+        self.sse({"type": "content_block_delta", "index": 0,
+                  "delta": {"type": "text_delta", "text": "Calling."}}, "content_block_delta")
+        self.sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+        self.sse({"type": "content_block_start", "index": 1,
+                  "content_block": {"type": "tool_use", "id": "call_fake_1", "name": name,
+                                    "input": {}}}, "content_block_start")
+        for piece in tool_args_pieces():
+            self.sse({"type": "content_block_delta", "index": 1,
+                      "delta": {"type": "input_json_delta", "partial_json": piece}},
+                     "content_block_delta")
+        self.sse({"type": "content_block_stop", "index": 1}, "content_block_stop")
+        self.sse({"type": "message_delta", "delta": {"stop_reason": "tool_use",
+                                                     "stop_sequence": None},
+                  "usage": {"output_tokens": 5}}, "message_delta")
+        self.sse({"type": "message_stop"}, "message_stop")
+
     # --- Gemini generateContent
 
     def gemini(self, path, body):
@@ -233,10 +350,33 @@ class Handler(BaseHTTPRequestHandler):
         def text_of(c):
             return "".join(p.get("text", "") for p in (c.get("parts") or []))
 
-        last = next((text_of(c) for c in reversed(contents) if c.get("role") == "user"), "")
+        def results_of(c):
+            return [json.dumps(p["functionResponse"].get("response"), sort_keys=True)
+                    for p in (c.get("parts") or []) if "functionResponse" in p]
+        last_i = next((i for i in range(len(contents) - 1, -1, -1)
+                       if contents[i].get("role") == "user" and not results_of(contents[i])),
+                      -1)
+        last = text_of(contents[last_i]) if last_i >= 0 else ""
+        results = [r for c in contents[last_i + 1:] for r in results_of(c)]
+        tools = [d.get("name") for t in body.get("tools") or []
+                 for d in t.get("functionDeclarations") or []]
         if self.common("gemini", self.headers.get("x-goog-api-key", "").strip(), last):
             return
         answer = "fake gemini reply to: " + last
+        if results:
+            answer = "fake gemini tool results: " + " ".join(results)
+        elif "TOOLCALL" in last and tools:
+            r = {"candidates": [{"content": {"role": "model", "parts": [
+                {"functionCall": {"name": tools[0], "args": TOOL_ARGS}}]},
+                "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5,
+                                  "totalTokenCount": 15}}
+            if not stream:
+                self.send_json(200, r)
+            else:
+                self.start_sse()
+                self.sse(r, sep="\r\n")
+            return
         prompt = sum(words(text_of(c)) for c in contents)
         prompt += words(text_of(body.get("systemInstruction") or {}))
         out = words(answer)

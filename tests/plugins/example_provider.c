@@ -10,15 +10,18 @@
  * does no HTTP. It keeps no global state, so it is thread-safe as the ABI
  * requires. Build:
  *     cc -shared -fPIC -I src -o echo.so tests/plugins/example_provider.c
- * With -DWRONG_ABI it claims ABI version 2, which the host must refuse.
+ * With -DWRONG_ABI it claims the next ABI version, which the host must refuse;
+ * with -DOLD_ABI it claims version 1 (before tool calling), refused as well.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "providers/provider.h"
 
-#ifdef WRONG_ABI
+#if defined(WRONG_ABI)
 #define EXAMPLE_ABI (AH_PROVIDER_ABI_VERSION + 1)
+#elif defined(OLD_ABI)
+#define EXAMPLE_ABI 1
 #else
 #define EXAMPLE_ABI AH_PROVIDER_ABI_VERSION
 #endif

@@ -231,8 +231,11 @@ END_TEST
 /* ---------------------------------------------------------------- openai */
 
 static const struct ah_message conv[] = {
-    {"system", "Be brief."}, {"system", "Answer in English."}, {"user", "Hello there"},
-    {"assistant", "Hi!"},    {"user", "What is 2+2?"},
+    {.role = "system", .content = "Be brief."},
+    {.role = "system", .content = "Answer in English."},
+    {.role = "user", .content = "Hello there"},
+    {.role = "assistant", .content = "Hi!"},
+    {.role = "user", .content = "What is 2+2?"},
 };
 
 START_TEST(test_openai_build)
@@ -641,7 +644,8 @@ static int count_words(const char *s)
 static int mock_call(const char *question, int max_tokens, int stream, struct sink *sk,
                      struct ah_result *res)
 {
-	struct ah_message m[2] = {{"system", "You are a test."}, {"user", question}};
+	struct ah_message m[2] = {{.role = "system", .content = "You are a test."},
+	                          {.role = "user", .content = question}};
 	struct ah_call c = base_call(m, 2);
 	struct provider_instance inst;
 
@@ -807,7 +811,7 @@ START_TEST(test_plugin_abi)
 {
 	char dir[] = "/tmp/ah_plugin_XXXXXX";
 	char good[256], bad[256], err[512] = "";
-	struct ah_message m = {"user", "héllo"};
+	struct ah_message m = {.role = "user", .content = "héllo"};
 	struct ah_call c = base_call(&m, 1);
 	const struct provider_instance *inst;
 	struct ah_result r;
@@ -822,6 +826,14 @@ START_TEST(test_plugin_abi)
 	ck_assert_ptr_nonnull(strstr(err, "ABI"));
 	ck_assert_ptr_nonnull(strstr(err, bad));
 	ck_assert_ptr_null(registry_find("echo"));
+
+	/* A version 1 plugin (before tool calling) is refused with the versions named. */
+	ck_assert_int_eq(build_plugin(dir, "echo_v1.so", "-DOLD_ABI"), 0);
+	snprintf(bad, sizeof(bad), "%s/echo_v1.so", dir);
+	ck_assert_int_eq(registry_load_plugin(bad, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "ABI version 1, host speaks 2"));
+	unlink(bad);
+	snprintf(bad, sizeof(bad), "%s/echo_wrong.so", dir);
 
 	ck_assert_int_eq(registry_load_plugin(good, err, sizeof(err)), 0);
 	inst = registry_find("echo");
@@ -904,7 +916,8 @@ START_TEST(test_e2e_plain)
 {
 	const struct e2e *e = &e2e_cases[_i];
 	struct provider_instance inst;
-	struct ah_message m[] = {{"system", "be nice"}, {"user", "hello world"}};
+	struct ah_message m[] = {{.role = "system", .content = "be nice"},
+	                         {.role = "user", .content = "hello world"}};
 	struct ah_call c = base_call(m, 2);
 	struct ah_result r;
 	char url[300], expect[128];
@@ -948,7 +961,7 @@ START_TEST(test_e2e_stream)
 {
 	const struct e2e *e = &e2e_cases[_i];
 	struct provider_instance inst;
-	struct ah_message m[] = {{"user", "stream me please"}};
+	struct ah_message m[] = {{.role = "user", .content = "stream me please"}};
 	struct ah_call c = base_call(m, 1);
 	struct ah_result r;
 	struct sink sk = {BUF_INIT, 0, 0};
@@ -1019,7 +1032,7 @@ START_TEST(test_e2e_errors)
 {
 	const struct e2e *e = &e2e_cases[_i];
 	struct provider_instance inst;
-	struct ah_message m[] = {{"user", "FAIL500 please"}};
+	struct ah_message m[] = {{.role = "user", .content = "FAIL500 please"}};
 	struct ah_call c = base_call(m, 1);
 	struct ah_result r;
 	char url[300];
@@ -1047,6 +1060,267 @@ START_TEST(test_e2e_errors)
 	ck_assert_int_eq(provider_invoke(&inst, &c, NULL, NULL, &r), -1);
 	ck_assert_str_eq(r.error_code, "upstream_unavailable");
 	ck_assert_ptr_null(strstr(r.error_message, "sk-test"));
+	provider_result_free(&r);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- tool calling (ABI v2) */
+
+static const struct ah_tool tool_defs[] = {
+    {"lookup", "Look a thing up.",
+     "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}},\"required\":[\"n\"]}"},
+};
+
+static const struct ah_tool_call tool_prev_call[] = {
+    {"call_a", "lookup", "{\"n\":1}"},
+};
+
+/* A conversation with one finished tool round: user, assistant call, tool result. */
+static void tool_convo(struct ah_message m[4], const char *question)
+{
+	memset(m, 0, 4 * sizeof(*m));
+	m[0].role = "system";
+	m[0].content = "Use tools.";
+	m[1].role = "user";
+	m[1].content = question;
+	m[2].role = "assistant";
+	m[2].content = "";
+	m[2].tool_calls = tool_prev_call;
+	m[2].n_tool_calls = 1;
+	m[3].role = "tool";
+	m[3].content = "{\"value\":\"ok\"}";
+	m[3].tool_call_id = "call_a";
+	m[3].tool_name = "lookup";
+}
+
+START_TEST(test_tools_build)
+{
+	const struct e2e *e = &e2e_cases[_i];
+	const struct ah_provider *p = e->ad();
+	struct ah_message m[4];
+	struct ah_call c;
+	struct ah_http_request rq;
+	struct ah_result r;
+	json_t *j, *t, *x;
+
+	tool_convo(m, "look up 1");
+	c = base_call(m, 4);
+	c.tools = tool_defs;
+	c.n_tools = 1;
+	memset(&rq, 0, sizeof(rq));
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(p->build_request(&c, &rq, &r), 0);
+	j = rq_json(&rq);
+	if (strcmp(e->name, "openai") == 0) {
+		t = json_array_get(json_object_get(j, "tools"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(t, "type")), "function");
+		x = json_object_get(t, "function");
+		ck_assert_str_eq(json_string_value(json_object_get(x, "name")), "lookup");
+		ck_assert(json_is_object(json_object_get(x, "parameters")));
+		x = json_array_get(json_object_get(j, "messages"), 2);
+		ck_assert(json_is_null(json_object_get(x, "content")));
+		x = json_array_get(json_object_get(x, "tool_calls"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "id")), "call_a");
+		x = json_object_get(x, "function");
+		ck_assert_str_eq(json_string_value(json_object_get(x, "arguments")), "{\"n\":1}");
+		x = json_array_get(json_object_get(j, "messages"), 3);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "role")), "tool");
+		ck_assert_str_eq(json_string_value(json_object_get(x, "tool_call_id")), "call_a");
+	} else if (strcmp(e->name, "anthropic") == 0) {
+		t = json_array_get(json_object_get(j, "tools"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(t, "name")), "lookup");
+		ck_assert(json_is_object(json_object_get(t, "input_schema")));
+		x = json_array_get(json_object_get(j, "messages"), 1);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "role")), "assistant");
+		x = json_array_get(json_object_get(x, "content"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "tool_use");
+		ck_assert_int_eq(
+		    json_integer_value(json_object_get(json_object_get(x, "input"), "n")), 1);
+		x = json_array_get(json_object_get(j, "messages"), 2);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "role")), "user");
+		x = json_array_get(json_object_get(x, "content"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "type")), "tool_result");
+		ck_assert_str_eq(json_string_value(json_object_get(x, "tool_use_id")), "call_a");
+		ck_assert(json_is_false(json_object_get(x, "is_error")));
+	} else {
+		t = json_array_get(json_object_get(j, "tools"), 0);
+		t = json_array_get(json_object_get(t, "functionDeclarations"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(t, "name")), "lookup");
+		x = json_array_get(json_object_get(j, "contents"), 1);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "role")), "model");
+		x = json_object_get(json_array_get(json_object_get(x, "parts"), 0), "functionCall");
+		ck_assert_str_eq(json_string_value(json_object_get(x, "name")), "lookup");
+		x = json_array_get(json_object_get(j, "contents"), 2);
+		x = json_object_get(json_array_get(json_object_get(x, "parts"), 0),
+		                    "functionResponse");
+		ck_assert_str_eq(
+		    json_string_value(json_object_get(json_object_get(x, "response"), "value")),
+		    "ok");
+	}
+	json_decref(j);
+	rq_free(&rq);
+
+	/* A tool whose schema is not a JSON object is refused before any request. */
+	{
+		struct ah_tool bad = {"lookup", "x", "[1]"};
+
+		c.tools = &bad;
+		memset(&rq, 0, sizeof(rq));
+		ck_assert_int_eq(p->build_request(&c, &rq, &r), -1);
+		ck_assert_str_eq(r.error_code, "provider_error");
+		rq_free(&rq);
+	}
+}
+END_TEST
+
+/* The model's tool call comes back whole, streamed or not; the results go back in. */
+START_TEST(test_e2e_tools)
+{
+	const struct e2e *e = &e2e_cases[_i / 2];
+	int stream = _i % 2;
+	struct provider_instance inst;
+	struct ah_message m[4];
+	struct ah_call c;
+	struct ah_result r;
+	struct sink sk;
+	char url[300], expect[128];
+
+	e2e_inst(e, &inst, url, sizeof(url));
+	memset(m, 0, sizeof(m));
+	m[0].role = "user";
+	m[0].content = "TOOLCALL please";
+	c = base_call(m, 1);
+	c.base_url = NULL;
+	c.model = "fake-model";
+	c.tools = tool_defs;
+	c.n_tools = 1;
+	c.stream = stream;
+	memset(&sk, 0, sizeof(sk));
+	buf_init(&sk.text);
+	ck_assert_int_eq(provider_invoke(&inst, &c, stream ? sink_emit : NULL, &sk, &r), 0);
+	ck_assert_str_eq(r.finish_reason, "tool_calls");
+	ck_assert_int_eq(r.n_tool_calls, 1);
+	ck_assert_str_eq(r.tool_calls[0].name, "lookup");
+	ck_assert_str_eq(r.tool_calls[0].arguments, "{\"n\":42,\"q\":\"fake\"}");
+	if (strcmp(e->name, "gemini") == 0)
+		ck_assert_str_eq(r.tool_calls[0].id, "call_0");
+	else
+		ck_assert_str_eq(r.tool_calls[0].id, "call_fake_1");
+
+	/* Feed the call and a result back: the answer quotes the result. */
+	m[1].role = "assistant";
+	m[1].content = r.text;
+	m[1].tool_calls = r.tool_calls;
+	m[1].n_tool_calls = r.n_tool_calls;
+	m[2].role = "tool";
+	m[2].content = strcmp(e->name, "gemini") == 0 ? "{\"v\":7}" : "seven";
+	m[2].tool_call_id = r.tool_calls[0].id;
+	m[2].tool_name = r.tool_calls[0].name;
+	c.n_messages = 3;
+	{
+		struct ah_result r2;
+
+		ck_assert_int_eq(provider_invoke(&inst, &c, stream ? sink_emit : NULL, &sk, &r2),
+		                 0);
+		if (strcmp(e->name, "gemini") == 0)
+			snprintf(expect, sizeof(expect), "fake gemini tool results: {\"v\": 7}");
+		else
+			snprintf(expect, sizeof(expect), "fake %s tool results: seven", e->name);
+		ck_assert_str_eq(r2.text, expect);
+		ck_assert_str_eq(r2.finish_reason, "stop");
+		ck_assert_int_eq(r2.n_tool_calls, 0);
+		provider_result_free(&r2);
+	}
+	provider_result_free(&r);
+	buf_free(&sk.text);
+}
+END_TEST
+
+START_TEST(test_mock_tools)
+{
+	const struct ah_provider *p = provider_mock_adapter();
+	struct ah_message m[6];
+	struct ah_call c;
+	struct ah_result r;
+	struct ah_tool_call tc = {"call_0_0", "calc", "{\"expr\":\"[1]\"}"};
+
+	memset(m, 0, sizeof(m));
+	m[0].role = "user";
+	m[0].content = "compute [mock:tool=calc {\"expr\": \"[1]\"}] now [mock:words=3]";
+	c = base_call(m, 1);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(p->generate(&c, NULL, NULL, &r), 0);
+	ck_assert_str_eq(r.finish_reason, "tool_calls");
+	ck_assert_int_eq(r.n_tool_calls, 1);
+	ck_assert_str_eq(r.tool_calls[0].id, "call_0_0");
+	ck_assert_str_eq(r.tool_calls[0].name, "calc");
+	ck_assert_str_eq(r.tool_calls[0].arguments, "{\"expr\": \"[1]\"}");
+	ck_assert_str_eq(r.text, "");
+	provider_result_free(&r);
+
+	/* After the result: text quoting it. */
+	m[1].role = "assistant";
+	m[1].content = "";
+	m[1].tool_calls = &tc;
+	m[1].n_tool_calls = 1;
+	m[2].role = "tool";
+	m[2].content = "{\"value\": 1}";
+	m[2].tool_call_id = "call_0_0";
+	m[2].tool_name = "calc";
+	c.n_messages = 3;
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(p->generate(&c, NULL, NULL, &r), 0);
+	ck_assert_str_eq(r.text, "Tool results: calc: {\"value\": 1}");
+	ck_assert_str_eq(r.finish_reason, "stop");
+	ck_assert_int_eq(r.usage.completion_tokens, 5);
+	ck_assert_int_eq(r.n_tool_calls, 0);
+	provider_result_free(&r);
+
+	/* tool_rounds=2: a second round of calls before answering. */
+	m[0].content = "[mock:tool=calc] [mock:tool_rounds=2]";
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(p->generate(&c, NULL, NULL, &r), 0);
+	ck_assert_int_eq(r.n_tool_calls, 1);
+	ck_assert_str_eq(r.tool_calls[0].id, "call_1_0");
+	ck_assert_str_eq(r.tool_calls[0].arguments, "{}");
+	provider_result_free(&r);
+
+	/* Bad directives are clear errors. */
+	m[0].content = "[mock:tool=calc {nope]";
+	c.n_messages = 1;
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(p->generate(&c, NULL, NULL, &r), -1);
+	ck_assert_str_eq(r.error_code, "provider_error");
+	ck_assert_ptr_nonnull(strstr(r.error_message, "not a JSON object"));
+	provider_result_free(&r);
+	m[0].content = "[mock:tool= {}]";
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(p->generate(&c, NULL, NULL, &r), -1);
+	ck_assert_ptr_nonnull(strstr(r.error_message, "tool name"));
+	provider_result_free(&r);
+}
+END_TEST
+
+/* provider_invoke refuses incomplete tool parts instead of handing NULLs to adapters. */
+START_TEST(test_invoke_tool_checks)
+{
+	struct provider_instance inst;
+	struct ah_message m[2];
+	struct ah_call c;
+	struct ah_result r;
+
+	memset(&inst, 0, sizeof(inst));
+	inst.name = "mock";
+	inst.adapter = provider_mock_adapter();
+	memset(m, 0, sizeof(m));
+	m[0].role = "user";
+	m[0].content = "hi";
+	m[1].role = "tool";
+	m[1].content = "x";
+	c = base_call(m, 2);
+	ck_assert_int_eq(provider_invoke(&inst, &c, NULL, NULL, &r), -1);
+	ck_assert_str_eq(r.error_code, "provider_error");
+	ck_assert_ptr_nonnull(strstr(r.error_message, "call id"));
 	provider_result_free(&r);
 }
 END_TEST
@@ -1141,6 +1415,9 @@ static Suite *providers_suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, test_registry_builtin);
 	tcase_add_test(t, test_plugin_abi);
+	tcase_add_loop_test(t, test_tools_build, 0, 3);
+	tcase_add_test(t, test_mock_tools);
+	tcase_add_test(t, test_invoke_tool_checks);
 	suite_add_tcase(s, t);
 
 	if (fake_url[0] != '\0') {
@@ -1149,6 +1426,7 @@ static Suite *providers_suite(void)
 		tcase_add_loop_test(t, test_e2e_plain, 0, 3);
 		tcase_add_loop_test(t, test_e2e_stream, 0, 3);
 		tcase_add_loop_test(t, test_e2e_errors, 0, 3);
+		tcase_add_loop_test(t, test_e2e_tools, 0, 6);
 		suite_add_tcase(s, t);
 	} else {
 		fprintf(stderr, "test_providers: fake upstream unavailable (no python3?); "
