@@ -258,31 +258,7 @@ static json_t *run_result_json(struct req *r, const struct ident *id, const stru
 {
 	struct execution e;
 
-	memset(&e, 0, sizeof(e));
-	util_strlcpy(e.id, call->id, sizeof(e.id));
-	e.tenant_id = id->tenant_id;
-	util_strlcpy(e.agent_name, call->agent->name, sizeof(e.agent_name));
-	if (call->session_id)
-		util_strlcpy(e.session_id, call->session_id, sizeof(e.session_id));
-	util_strlcpy(e.model, o->model.name, sizeof(e.model));
-	util_strlcpy(e.provider, o->model.provider, sizeof(e.provider));
-	util_strlcpy(e.cred_source, o->cred_source[0] ? o->cred_source : "none",
-	             sizeof(e.cred_source));
-	util_strlcpy(e.status, exec_status_name(o), sizeof(e.status));
-	if (!o->ok)
-		util_strlcpy(e.reason_code, o->reason_code, sizeof(e.reason_code));
-	e.error_message = o->ok ? NULL : o->message;
-	e.stream = call->stream;
-	e.prompt_tokens = o->res.usage.prompt_tokens;
-	e.completion_tokens = o->res.usage.completion_tokens;
-	e.cost_micros = o->cost_micros;
-	e.latency_ms = o->latency_ms;
-	util_strlcpy(e.request_id, r->request_id, sizeof(e.request_id));
-	util_strlcpy(e.finish_reason, o->res.finish_reason, sizeof(e.finish_reason));
-	e.metadata = call->metadata;
-	e.input = call->input;
-	e.output = o->res.text;
-	e.created_at = o->created_at;
+	exec_execution(r, id, call, o, &e);
 	return api_run_json(&e);
 }
 

@@ -145,41 +145,48 @@ static int exec_status_for(const char *code)
 	return 502;
 }
 
+void exec_execution(const struct req *r, const struct ident *id, const struct exec_call *call,
+                    const struct exec_outcome *out, struct execution *e)
+{
+	memset(e, 0, sizeof(*e));
+	util_strlcpy(e->id, call->id, sizeof(e->id));
+	e->tenant_id = id->tenant_id;
+	e->key_id = id->key_id;
+	util_strlcpy(e->kind, call->kind, sizeof(e->kind));
+	if (call->agent) {
+		e->agent_id = call->agent->id;
+		util_strlcpy(e->agent_name, call->agent->name, sizeof(e->agent_name));
+	}
+	if (call->session_id)
+		util_strlcpy(e->session_id, call->session_id, sizeof(e->session_id));
+	util_strlcpy(e->model, out->model.name, sizeof(e->model));
+	util_strlcpy(e->provider, out->model.provider, sizeof(e->provider));
+	util_strlcpy(e->cred_source, out->cred_source[0] ? out->cred_source : "none",
+	             sizeof(e->cred_source));
+	util_strlcpy(e->status, exec_status_name(out), sizeof(e->status));
+	util_strlcpy(e->reason_code, out->ok ? "" : out->reason_code, sizeof(e->reason_code));
+	e->http_status = out->ok ? 200 : out->http_status;
+	e->stream = call->stream;
+	e->prompt_tokens = out->res.usage.prompt_tokens;
+	e->completion_tokens = out->res.usage.completion_tokens;
+	e->cost_micros = out->cost_micros;
+	e->latency_ms = out->latency_ms;
+	util_strlcpy(e->request_id, r->request_id, sizeof(e->request_id));
+	util_strlcpy(e->finish_reason, out->res.finish_reason, sizeof(e->finish_reason));
+	e->metadata = call->metadata;
+	e->input = call->input;
+	e->output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
+	e->error_message = out->ok ? NULL : out->message;
+	e->created_at = out->created_at;
+}
+
 static void exec_record(struct req *r, const struct ident *id, const struct exec_call *call,
                         struct exec_outcome *out, const struct admission *adm)
 {
 	struct execution e;
 	int rc;
 
-	memset(&e, 0, sizeof(e));
-	util_strlcpy(e.id, call->id, sizeof(e.id));
-	e.tenant_id = id->tenant_id;
-	e.key_id = id->key_id;
-	util_strlcpy(e.kind, call->kind, sizeof(e.kind));
-	if (call->agent) {
-		e.agent_id = call->agent->id;
-		util_strlcpy(e.agent_name, call->agent->name, sizeof(e.agent_name));
-	}
-	if (call->session_id)
-		util_strlcpy(e.session_id, call->session_id, sizeof(e.session_id));
-	util_strlcpy(e.model, out->model.name, sizeof(e.model));
-	util_strlcpy(e.provider, out->model.provider, sizeof(e.provider));
-	util_strlcpy(e.cred_source, out->cred_source[0] ? out->cred_source : "none",
-	             sizeof(e.cred_source));
-	util_strlcpy(e.status, exec_status_name(out), sizeof(e.status));
-	util_strlcpy(e.reason_code, out->ok ? "" : out->reason_code, sizeof(e.reason_code));
-	e.http_status = out->ok ? 200 : out->http_status;
-	e.stream = call->stream;
-	e.prompt_tokens = out->res.usage.prompt_tokens;
-	e.completion_tokens = out->res.usage.completion_tokens;
-	e.cost_micros = out->cost_micros;
-	e.latency_ms = out->latency_ms;
-	util_strlcpy(e.request_id, r->request_id, sizeof(e.request_id));
-	util_strlcpy(e.finish_reason, out->res.finish_reason, sizeof(e.finish_reason));
-	e.metadata = call->metadata;
-	e.input = call->input;
-	e.output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
-	e.error_message = out->ok ? NULL : out->message;
+	exec_execution(r, id, call, out, &e);
 	rc = adm && adm->reservation_id
 	         ? store_admit_settle(r->store, adm->reservation_id, &adm->a, &e)
 	         : store_execution_record(r->store, &e);

@@ -82,6 +82,9 @@ void exec_prepare(struct exec_call *call);
  */
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out);
+/* The execution row of call and its outcome (strings point into call and out). */
+void exec_execution(const struct req *r, const struct ident *id, const struct exec_call *call,
+                    const struct exec_outcome *out, struct execution *e);
 /* The execution status of an outcome: succeeded | refused | cancelled | failed. */
 const char *exec_status_name(const struct exec_outcome *out);
 /* Free what out owns. */
