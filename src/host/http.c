@@ -48,7 +48,7 @@ const char *req_header(const struct req *r, const char *name)
 	return req_param(r, key);
 }
 
-static int hexval(int c)
+int http_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -73,8 +73,8 @@ static int url_decode(const char *s, size_t n, char *out, size_t cap)
 
 			if (i + 2 >= n)
 				return -1;
-			h = hexval((unsigned char)s[i + 1]);
-			l = hexval((unsigned char)s[i + 2]);
+			h = http_hexval((unsigned char)s[i + 1]);
+			l = http_hexval((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = h * 16 + l;

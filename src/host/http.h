@@ -51,6 +51,8 @@ struct req {
 	void *io;
 };
 
+/* Value of one hexadecimal digit (percent-decoding), or -1. */
+int http_hexval(int c);
 /* A request header by HTTP name ("Authorization"), or NULL. */
 const char *req_header(const struct req *r, const char *name);
 /* A CGI/FastCGI param ("REQUEST_URI"), or NULL. */

@@ -3,7 +3,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +38,6 @@ static const struct route routes[] = {
 };
 /* clang-format on */
 
-static int router_hex(int c)
-{
-	if (isdigit(c))
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Percent-decode one path segment of n bytes into out; -1 when bad, too long or has NUL or '/'. */
 static int router_decode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -62,8 +53,8 @@ static int router_decode(const char *s, size_t n, char *out, size_t cap)
 
 			if (i + 2 >= n)
 				return -1;
-			h = router_hex((unsigned char)s[i + 1]);
-			l = router_hex((unsigned char)s[i + 2]);
+			h = http_hexval((unsigned char)s[i + 1]);
+			l = http_hexval((unsigned char)s[i + 2]);
 			if (h < 0 || l < 0)
 				return -1;
 			c = h * 16 + l;
