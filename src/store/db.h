@@ -85,6 +85,10 @@ enum db_q {
 	Q_GUARD_LAST = Q_GUARD_FIRST + 15,
 	Q_USAGE_FIRST, /* usage.c: usage reports, operator tokens */
 	Q_USAGE_LAST = Q_USAGE_FIRST + 15,
+	Q_ADMIN_FIRST, /* admin.c: dashboard users, sessions, throttling */
+	Q_ADMIN_LAST = Q_ADMIN_FIRST + 31,
+	Q_TOOLS_FIRST, /* tools.c: tool registry, tenant tool secrets, run steps */
+	Q_TOOLS_LAST = Q_TOOLS_FIRST + 31,
 	Q__MAX
 };
 
