@@ -401,24 +401,8 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
 	           "; UPDATE reservations SET state = '%s', settled_at = UTC_TIMESTAMP(6)"
 	           " WHERE id = %lld AND state = 'open';",
 	           state, (long long)id);
-	if (with_usage) {
-		buf_printf(
-		    &b,
-		    " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
-		    " requests, errors, prompt_tokens, completion_tokens, cost_micros) VALUES"
-		    " (%lld, DATE(UTC_TIMESTAMP()), %lld, %lld, ",
-		    (long long)e->tenant_id, (long long)e->key_id, (long long)e->agent_id);
-		if (db_quote(st, &b, e->model) < 0)
-			goto oom;
-		buf_printf(&b,
-		           ", 1, %d, %lld, %lld, %lld) ON DUPLICATE KEY UPDATE"
-		           " requests = requests + 1, errors = errors + VALUES(errors),"
-		           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-		           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-		           " cost_micros = cost_micros + VALUES(cost_micros);",
-		           strcmp(e->status, "succeeded") != 0, (long long)e->prompt_tokens,
-		           (long long)e->completion_tokens, (long long)e->cost_micros);
-	}
+	if (with_usage && store_rollup_sql(st, &b, e) < 0)
+		goto oom;
 	buf_puts(&b, " COMMIT");
 	if (b.data == NULL)
 		goto oom;

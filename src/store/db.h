@@ -68,6 +68,7 @@ enum db_q {
 	Q_SESSION_BUMP,
 	Q_EXEC_INSERT,
 	Q_EXEC_USAGE,
+	Q_EXEC_USAGE5,
 	Q_EXEC_GET,
 	Q_EXEC_SEQ,
 	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
@@ -89,6 +90,10 @@ enum db_q {
 	Q_ADMIN_LAST = Q_ADMIN_FIRST + 31,
 	Q_TOOLS_FIRST, /* tools.c: tool registry, tenant tool secrets, run steps */
 	Q_TOOLS_LAST = Q_TOOLS_FIRST + 31,
+	Q_DASHT_FIRST, /* dash_tenants.c: the dashboard's tenant, key, budget and audit pages */
+	Q_DASHT_LAST = Q_DASHT_FIRST + 47,
+	Q_DASHA_FIRST, /* dash_analytics.c: usage, showback, invoices, health, executions pages */
+	Q_DASHA_LAST = Q_DASHA_FIRST + 63,
 	Q__MAX
 };
 
@@ -139,6 +144,11 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
  * statements sent in one round trip. -1 when e is incomplete or memory ran out.
  */
 int store_execution_sql(struct store *d, struct buf *b, const struct execution *e);
+/*
+ * Append the rollup statements of e (usage_daily and usage_5min, each ending
+ * in ';') to b, for the caller's transaction. 0, or -1 when out of memory.
+ */
+int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e);
 
 /* Tenant data lives behind this: today every tenant's data is in the shared database. */
 struct store *store_data_conn(struct store *st, int64_t tenant_id);

@@ -58,6 +58,86 @@ static const char sql_usage[] =
     " errors = errors + VALUES(errors), prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
     " completion_tokens = completion_tokens + VALUES(completion_tokens),"
     " cost_micros = cost_micros + VALUES(cost_micros)";
+/* The histogram column of a latency, in the order of usage_5min's columns. */
+static const int lat_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000};
+#define LAT_COLS                                                                                   \
+	"lat_le_100, lat_le_250, lat_le_500, lat_le_1000, lat_le_2500, lat_le_5000, lat_le_10000," \
+	" lat_gt_10000"
+#define LAT_UPD(c) " " c " = " c " + VALUES(" c ")"
+#define USAGE5_HEAD                                                                                \
+	"INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded, refused, failed,"         \
+	" cost_micros, tokens, latency_ms_sum, " LAT_COLS ") VALUES"
+#define USAGE5_TAIL                                                                                                               \
+	" ON DUPLICATE KEY UPDATE requests = requests + 1, succeeded = succeeded + "                                              \
+	"VALUES(succeeded),"                                                                                                      \
+	" refused = refused + VALUES(refused), failed = failed + VALUES(failed),"                                                 \
+	" cost_micros = cost_micros + VALUES(cost_micros), tokens = tokens + VALUES(tokens),"                                     \
+	" latency_ms_sum = latency_ms_sum + VALUES(latency_ms_sum)," LAT_UPD("lat_le_100") "," LAT_UPD("lat_le_250") "," LAT_UPD( \
+	    "lat_le_500") "," LAT_UPD("lat_le_1000") "," LAT_UPD("lat_le_2500") "," LAT_UPD("lat_"                                \
+	                                                                                    "le_"                                 \
+	                                                                                    "500"                                 \
+	                                                                                    "0") "," LAT_UPD("lat_le_10000") "," LAT_UPD("lat_gt_10000")
+static const char sql_usage5[] =
+    USAGE5_HEAD " (?, UNIX_TIMESTAMP() DIV 300,"
+                " 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" USAGE5_TAIL;
+
+/* The figures one execution adds to its five-minute bucket. */
+struct usage5 {
+	int64_t succeeded, refused, failed, latency;
+	int64_t lat[8]; /* one of them is 1 when succeeded */
+};
+
+static void usage5_of(const struct execution *e, struct usage5 *u)
+{
+	size_t i = 0;
+
+	memset(u, 0, sizeof(*u));
+	if (strcmp(e->status, "succeeded") == 0) {
+		u->succeeded = 1;
+		u->latency = e->latency_ms;
+		while (i < sizeof(lat_bounds) / sizeof(lat_bounds[0]) &&
+		       e->latency_ms > lat_bounds[i])
+			i++;
+		u->lat[i] = 1;
+	} else if (strcmp(e->status, "refused") == 0) {
+		u->refused = 1;
+	} else {
+		u->failed = 1;
+	}
+}
+
+int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
+{
+	struct usage5 u;
+
+	usage5_of(e, &u);
+	buf_printf(b,
+	           " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
+	           " requests, errors, prompt_tokens, completion_tokens, cost_micros) VALUES"
+	           " (%lld, DATE(UTC_TIMESTAMP()), %lld, %lld, ",
+	           (long long)e->tenant_id, (long long)e->key_id, (long long)e->agent_id);
+	if (db_quote(d, b, e->model) < 0)
+		return -1;
+	buf_printf(b,
+	           ", 1, %d, %lld, %lld, %lld) ON DUPLICATE KEY UPDATE"
+	           " requests = requests + 1, errors = errors + VALUES(errors),"
+	           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+	           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+	           " cost_micros = cost_micros + VALUES(cost_micros);",
+	           strcmp(e->status, "succeeded") != 0, (long long)e->prompt_tokens,
+	           (long long)e->completion_tokens, (long long)e->cost_micros);
+	buf_printf(b,
+	           " " USAGE5_HEAD
+	           " (%lld, UNIX_TIMESTAMP() DIV 300, 1, %lld, %lld, %lld, %lld, %lld, %lld",
+	           (long long)e->tenant_id, (long long)u.succeeded, (long long)u.refused,
+	           (long long)u.failed, (long long)e->cost_micros,
+	           (long long)(e->prompt_tokens + e->completion_tokens), (long long)u.latency);
+	for (size_t i = 0; i < 8; i++)
+		buf_printf(b, ", %lld", (long long)u.lat[i]);
+	buf_puts(b, ")" USAGE5_TAIL ";");
+	return b->data ? 0 : -1;
+}
+
 static const char sql_get[] = EXEC_COLS " WHERE tenant_id = ? AND id = ?";
 static const char sql_seq[] = "SELECT seq FROM executions WHERE tenant_id = ? AND id = ?";
 
@@ -201,6 +281,25 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
 	db_in_i64(&in[6], &e->completion_tokens);
 	db_in_i64(&in[7], &e->cost_micros);
 	rc = db_exec(d, Q_EXEC_USAGE, sql_usage, in, NULL, __func__);
+	if (rc != ST_OK)
+		return ST_ERR;
+	{
+		struct usage5 u;
+		int64_t tokens = e->prompt_tokens + e->completion_tokens;
+
+		usage5_of(e, &u);
+		memset(in, 0, sizeof(in));
+		db_in_i64(&in[0], &e->tenant_id);
+		db_in_i64(&in[1], &u.succeeded);
+		db_in_i64(&in[2], &u.refused);
+		db_in_i64(&in[3], &u.failed);
+		db_in_i64(&in[4], &e->cost_micros);
+		db_in_i64(&in[5], &tokens);
+		db_in_i64(&in[6], &u.latency);
+		for (size_t i = 0; i < 8; i++)
+			db_in_i64(&in[7 + i], &u.lat[i]);
+		rc = db_exec(d, Q_EXEC_USAGE5, sql_usage5, in, NULL, __func__);
+	}
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }
 

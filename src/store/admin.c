@@ -1,0 +1,385 @@
+/*
+ * admin.c: dashboard users, sessions, login throttling, overview (see admin.h).
+ *
+ * DESIGN
+ * Statements use the Q_ADMIN_FIRST range of db.h, one offset each (Q_ADM).
+ * Session expiry is a WHERE clause on the database clock, and the same
+ * lookup bumps last_seen in a second statement; a session found expired is
+ * simply not found (the dashboard then asks for a new login).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "store/admin.h"
+#include "store/db.h"
+#include "store/store.h"
+
+#define Q_ADM(n) ((enum db_q)(Q_ADMIN_FIRST + (n)))
+#define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
+
+static const char sql_user_add[] =
+    "INSERT INTO admin_users (name, pw_hash, role, tenant_id, created_at)"
+    " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))";
+static const char sql_user_get[] = "SELECT id, name, pw_hash, role, COALESCE(tenant_id, 0), " TS(
+    "created_at") " FROM admin_users WHERE name = ?";
+static const char sql_user_pw[] = "UPDATE admin_users SET pw_hash = ? WHERE name = ?";
+static const char sql_user_role[] = "UPDATE admin_users SET role = ?, tenant_id = ? WHERE name = ?";
+static const char sql_user_list[] = "SELECT id, name, role, COALESCE(tenant_id, 0), " TS(
+    "created_at") " FROM admin_users ORDER BY name";
+static const char sql_user_end_sessions[] =
+    "DELETE s FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id WHERE u.name = ?";
+static const char sql_user_count[] = "SELECT COUNT(*) FROM admin_users";
+static const char sql_sess_add[] =
+    "INSERT INTO admin_sessions (token_hash, csrf, user_id, created_at, last_seen, ip)"
+    " VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), ?)";
+static const char sql_sess_get[] =
+    "SELECT s.id, s.csrf, u.id, u.name, u.role, COALESCE(u.tenant_id, 0), " TS(
+        "u.created_at") ", TIMESTAMPDIFF(SECOND, s.last_seen, UTC_TIMESTAMP(6)) FROM "
+                        "admin_sessions s JOIN admin_users u ON u.id = s.user_id"
+                        " WHERE s.token_hash = ?"
+                        " AND s.last_seen > UTC_TIMESTAMP(6) - INTERVAL ? SECOND"
+                        " AND s.created_at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND";
+static const char sql_sess_touch[] =
+    "UPDATE admin_sessions SET last_seen = UTC_TIMESTAMP(6) WHERE id = ?";
+static const char sql_sess_del[] = "DELETE FROM admin_sessions WHERE token_hash = ?";
+static const char sql_fail_count[] = "SELECT (SELECT COUNT(*) FROM login_attempts WHERE name = ?"
+                                     " AND at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND),"
+                                     " (SELECT COUNT(*) FROM login_attempts WHERE ip = ?"
+                                     " AND at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND)";
+static const char sql_fail_add[] =
+    "INSERT INTO login_attempts (name, ip, at) VALUES (?, ?, UTC_TIMESTAMP(6))";
+static const char sql_fail_clear[] = "DELETE FROM login_attempts WHERE name = ?"
+                                     " OR at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND";
+static const char sql_overview[] =
+    "SELECT t.id, t.slug, t.name,"
+    " COALESCE(SUM(CASE WHEN u.day = UTC_DATE() THEN u.cost_micros END), 0),"
+    " COALESCE(SUM(u.cost_micros), 0),"
+    " COALESCE(SUM(CASE WHEN u.day = UTC_DATE() THEN u.requests END), 0),"
+    " COALESCE(SUM(u.requests), 0),"
+    " COALESCE(SUM(CASE WHEN u.day = UTC_DATE() THEN u.errors END), 0),"
+    " COALESCE(SUM(u.errors), 0),"
+    " COALESCE((SELECT b.lim_micros FROM budget_counters b WHERE b.scope = 'tenant'"
+    " AND b.scope_id = t.id AND b.win = 'day' ORDER BY b.period DESC LIMIT 1), 0),"
+    " COALESCE((SELECT b.lim_micros FROM budget_counters b WHERE b.scope = 'tenant'"
+    " AND b.scope_id = t.id AND b.win = 'month' ORDER BY b.period DESC LIMIT 1), 0)"
+    " FROM tenants t LEFT JOIN usage_daily u ON u.tenant_id = t.id"
+    " AND u.day >= DATE_FORMAT(UTC_DATE(), '%Y-%m-01')"
+    " WHERE (? = 0 OR t.id = ?) GROUP BY t.id, t.slug, t.name"
+    " ORDER BY 5 DESC, t.id";
+
+#define WINDOW_SUMS                                                                                \
+	"SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(succeeded), 0), COALESCE(SUM(refused), "  \
+	"0),"                                                                                      \
+	" COALESCE(SUM(failed), 0), COALESCE(SUM(cost_micros), 0), COALESCE(SUM(tokens), 0),"      \
+	" COALESCE(SUM(latency_ms_sum), 0), COALESCE(SUM(lat_le_100), 0),"                         \
+	" COALESCE(SUM(lat_le_250), 0), COALESCE(SUM(lat_le_500), 0), COALESCE(SUM(lat_le_1000), " \
+	"0),"                                                                                      \
+	" COALESCE(SUM(lat_le_2500), 0), COALESCE(SUM(lat_le_5000), 0),"                           \
+	" COALESCE(SUM(lat_le_10000), 0), COALESCE(SUM(lat_gt_10000), 0) FROM usage_5min"
+static const char sql_window_one[] =
+    WINDOW_SUMS " WHERE tenant_id = ? AND bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
+static const char sql_window_all[] = WINDOW_SUMS " WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
+
+/* Run a statement without result rows; ST_OK, ST_CONFLICT, ST_NOTFOUND or ST_ERR. */
+static int admin_exec(struct store *st, int n, const char *sql, MYSQL_BIND *in, const char *fn)
+{
+	return db_exec(st, Q_ADM(n), sql, in, NULL, fn);
+}
+
+/* End every session of user name (after a password or role change). */
+static int admin_end_sessions(struct store *st, const char *name)
+{
+	MYSQL_BIND in[1];
+	unsigned long l;
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l);
+	return admin_exec(st, 20, sql_user_end_sessions, in, __func__);
+}
+
+int store_admin_user_add(struct store *st, const char *name, const char *pw_hash, const char *role,
+                         int64_t tenant_id)
+{
+	MYSQL_BIND in[4];
+	unsigned long l[3];
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l[0]);
+	db_in_str(&in[1], pw_hash, &l[1]);
+	db_in_str(&in[2], role, &l[2]);
+	db_in_i64_or_null(&in[3], &tenant_id);
+	return admin_exec(st, 0, sql_user_add, in, __func__);
+}
+
+int store_admin_user_get(struct store *st, const char *name, struct admin_user *out)
+{
+	struct db_out o;
+	MYSQL_BIND in[1];
+	unsigned long l;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l);
+	db_out_init(&o);
+	db_out_i64(&o, &out->id);
+	db_out_str(&o, out->name, sizeof(out->name));
+	db_out_str(&o, out->pw_hash, sizeof(out->pw_hash));
+	db_out_str(&o, out->role, sizeof(out->role));
+	db_out_i64(&o, &out->tenant_id);
+	db_out_i64(&o, &out->created);
+	if (db_exec(st, Q_ADM(1), sql_user_get, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM(1), &o, __func__);
+	db_end(st, Q_ADM(1), &o);
+	if (rc < 0)
+		return ST_ERR;
+	return rc == 1 ? ST_OK : ST_NOTFOUND;
+}
+
+int store_admin_user_set_password(struct store *st, const char *name, const char *pw_hash)
+{
+	MYSQL_BIND in[2];
+	unsigned long l[2];
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], pw_hash, &l[0]);
+	db_in_str(&in[1], name, &l[1]);
+	rc = admin_exec(st, 2, sql_user_pw, in, __func__);
+	if (rc != ST_OK)
+		return rc;
+	if (!db_affected(st, Q_ADM(2)))
+		return ST_NOTFOUND;
+	return admin_end_sessions(st, name);
+}
+
+int store_admin_user_set_role(struct store *st, const char *name, const char *role,
+                              int64_t tenant_id)
+{
+	MYSQL_BIND in[3];
+	unsigned long l[2];
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], role, &l[0]);
+	db_in_i64_or_null(&in[1], &tenant_id);
+	db_in_str(&in[2], name, &l[1]);
+	rc = admin_exec(st, 3, sql_user_role, in, __func__);
+	if (rc != ST_OK)
+		return rc;
+	return db_affected(st, Q_ADM(3)) ? ST_OK : ST_NOTFOUND;
+}
+
+int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx)
+{
+	struct admin_user u;
+	struct db_out o;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	db_out_init(&o);
+	db_out_i64(&o, &u.id);
+	db_out_str(&o, u.name, sizeof(u.name));
+	db_out_str(&o, u.role, sizeof(u.role));
+	db_out_i64(&o, &u.tenant_id);
+	db_out_i64(&o, &u.created);
+	if (db_exec(st, Q_ADM(4), sql_user_list, NULL, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_ADM(4), &o, __func__)) == 1) {
+		if (cb(ctx, &u) != 0)
+			break;
+	}
+	db_end(st, Q_ADM(4), &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_admin_user_count(struct store *st, int64_t *n)
+{
+	struct db_out o;
+	int rc;
+
+	*n = 0;
+	db_out_init(&o);
+	db_out_i64(&o, n);
+	if (db_exec(st, Q_ADM(5), sql_user_count, NULL, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM(5), &o, __func__);
+	db_end(st, Q_ADM(5), &o);
+	return rc == 1 ? ST_OK : ST_ERR;
+}
+
+int store_admin_session_create(struct store *st, const uint8_t hash[32], const char *csrf,
+                               int64_t user_id, const char *ip)
+{
+	MYSQL_BIND in[4];
+	unsigned long l[3];
+
+	memset(in, 0, sizeof(in));
+	db_in_blob(&in[0], hash, 32, &l[0]);
+	db_in_str(&in[1], csrf, &l[1]);
+	db_in_i64(&in[2], &user_id);
+	db_in_str(&in[3], ip ? ip : "", &l[2]);
+	return admin_exec(st, 6, sql_sess_add, in, __func__);
+}
+
+int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s, int max_s,
+                            struct admin_session *out)
+{
+	struct db_out o;
+	MYSQL_BIND in[3], tin[1];
+	unsigned long l;
+	int64_t idle_for = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(in, 0, sizeof(in));
+	db_in_blob(&in[0], hash, 32, &l);
+	db_in_int(&in[1], &idle_s);
+	db_in_int(&in[2], &max_s);
+	db_out_init(&o);
+	db_out_i64(&o, &out->id);
+	db_out_str(&o, out->csrf, sizeof(out->csrf));
+	db_out_i64(&o, &out->user.id);
+	db_out_str(&o, out->user.name, sizeof(out->user.name));
+	db_out_str(&o, out->user.role, sizeof(out->user.role));
+	db_out_i64(&o, &out->user.tenant_id);
+	db_out_i64(&o, &out->user.created);
+	db_out_i64(&o, &idle_for);
+	if (db_exec(st, Q_ADM(7), sql_sess_get, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM(7), &o, __func__);
+	db_end(st, Q_ADM(7), &o);
+	if (rc < 0)
+		return ST_ERR;
+	if (rc == 0)
+		return ST_NOTFOUND;
+	/* last_seen moves at most once per ADMIN_TOUCH_S: one write per page is not needed. */
+	if (idle_for < ADMIN_TOUCH_S)
+		return ST_OK;
+	memset(tin, 0, sizeof(tin));
+	db_in_i64(&tin[0], &out->id);
+	return admin_exec(st, 8, sql_sess_touch, tin, __func__) == ST_OK ? ST_OK : ST_ERR;
+}
+
+int store_admin_session_delete(struct store *st, const uint8_t hash[32])
+{
+	MYSQL_BIND in[1];
+	unsigned long l;
+
+	memset(in, 0, sizeof(in));
+	db_in_blob(&in[0], hash, 32, &l);
+	return admin_exec(st, 9, sql_sess_del, in, __func__);
+}
+
+int store_admin_login_failures(struct store *st, const char *name, const char *ip, int window_s,
+                               int64_t *by_name, int64_t *by_ip)
+{
+	struct db_out o;
+	MYSQL_BIND in[4];
+	unsigned long l[2];
+	int rc;
+
+	*by_name = *by_ip = 0;
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l[0]);
+	db_in_int(&in[1], &window_s);
+	db_in_str(&in[2], ip ? ip : "", &l[1]);
+	db_in_int(&in[3], &window_s);
+	db_out_init(&o);
+	db_out_i64(&o, by_name);
+	db_out_i64(&o, by_ip);
+	if (db_exec(st, Q_ADM(10), sql_fail_count, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM(10), &o, __func__);
+	db_end(st, Q_ADM(10), &o);
+	return rc == 1 ? ST_OK : ST_ERR;
+}
+
+int store_admin_login_fail(struct store *st, const char *name, const char *ip)
+{
+	MYSQL_BIND in[2];
+	unsigned long l[2];
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l[0]);
+	db_in_str(&in[1], ip ? ip : "", &l[1]);
+	return admin_exec(st, 11, sql_fail_add, in, __func__);
+}
+
+int store_admin_login_clear(struct store *st, const char *name, int window_s)
+{
+	MYSQL_BIND in[2];
+	unsigned long l;
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l);
+	db_in_int(&in[1], &window_s);
+	return admin_exec(st, 12, sql_fail_clear, in, __func__);
+}
+
+int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb cb, void *ctx)
+{
+	struct admin_overview_row row;
+	struct db_out o;
+	MYSQL_BIND in[2];
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &tenant_id);
+	db_in_i64(&in[1], &tenant_id);
+	db_out_init(&o);
+	db_out_i64(&o, &row.tenant_id);
+	db_out_str(&o, row.slug, sizeof(row.slug));
+	db_out_str(&o, row.name, sizeof(row.name));
+	db_out_i64(&o, &row.day_cost_micros);
+	db_out_i64(&o, &row.month_cost_micros);
+	db_out_i64(&o, &row.day_requests);
+	db_out_i64(&o, &row.month_requests);
+	db_out_i64(&o, &row.day_errors);
+	db_out_i64(&o, &row.month_errors);
+	db_out_i64(&o, &row.day_budget_micros);
+	db_out_i64(&o, &row.month_budget_micros);
+	if (db_exec(st, Q_ADM(13), sql_overview, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_ADM(13), &o, __func__)) == 1) {
+		if (cb(ctx, &row) != 0)
+			break;
+	}
+	db_end(st, Q_ADM(13), &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct admin_window *out)
+{
+	struct db_out o;
+	MYSQL_BIND in[2];
+	int buckets = seconds / 300, rc;
+	enum db_q q = tenant_id ? Q_ADM(21) : Q_ADM(22);
+
+	memset(out, 0, sizeof(*out));
+	memset(in, 0, sizeof(in));
+	if (tenant_id) {
+		db_in_i64(&in[0], &tenant_id);
+		db_in_int(&in[1], &buckets);
+	} else {
+		db_in_int(&in[0], &buckets);
+	}
+	db_out_init(&o);
+	db_out_i64(&o, &out->requests);
+	db_out_i64(&o, &out->succeeded);
+	db_out_i64(&o, &out->refused);
+	db_out_i64(&o, &out->failed);
+	db_out_i64(&o, &out->cost_micros);
+	db_out_i64(&o, &out->tokens);
+	db_out_i64(&o, &out->latency_ms_sum);
+	for (size_t i = 0; i < 8; i++)
+		db_out_i64(&o, &out->lat[i]);
+	if (db_exec(st, q, tenant_id ? sql_window_one : sql_window_all, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, q, &o, __func__);
+	db_end(st, q, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}

@@ -1,0 +1,106 @@
+/*
+ * admin: dashboard users, their sessions, login throttling and the overview
+ * figures (store_admin_*).
+ *
+ * DESIGN
+ * Same conventions as store.h: ST_* return codes, SQL only in admin.c.
+ * Passwords arrive already hashed (Argon2id strings from crypto_pwhash_str)
+ * and session tokens as 32-byte hashes: nothing secret crosses this API.
+ * Session timeouts are evaluated by the database clock in the lookup, so all
+ * processes agree on them.
+ */
+#ifndef AH_STORE_ADMIN_H
+#define AH_STORE_ADMIN_H
+
+#include <stdint.h>
+
+struct store;
+
+#define ADMIN_TOUCH_S 30 /* a session's last_seen is refreshed at most this often */
+
+#define ADMIN_ROLE_OPERATOR "operator"
+#define ADMIN_ROLE_SUPPORT "support"
+#define ADMIN_ROLE_TENANT "tenant_admin"
+
+struct admin_user {
+	int64_t id;
+	char name[65];
+	char pw_hash[256];
+	char role[16];     /* operator | support | tenant_admin */
+	int64_t tenant_id; /* tenant_admin only, else 0 */
+	int64_t created;   /* unix seconds */
+};
+
+struct admin_session {
+	int64_t id;
+	char csrf[65];
+	struct admin_user user; /* pw_hash left empty */
+};
+
+struct admin_overview_row {
+	int64_t tenant_id;
+	char slug[64];
+	char name[201];
+	int64_t day_cost_micros, month_cost_micros;
+	int64_t day_requests, month_requests;
+	int64_t day_errors, month_errors;
+	int64_t day_budget_micros, month_budget_micros; /* 0 = none recorded */
+};
+
+/* Sums of usage_5min over a window, for one tenant or all. */
+struct admin_window {
+	int64_t requests, succeeded, refused, failed;
+	int64_t cost_micros, tokens, latency_ms_sum;
+	int64_t lat[8]; /* calls that took <= 100, 250, 500, 1000, 2500, 5000, 10000 ms, more */
+};
+
+typedef int (*admin_user_cb)(void *ctx, const struct admin_user *u);
+typedef int (*admin_overview_cb)(void *ctx, const struct admin_overview_row *row);
+
+/* ST_CONFLICT when the name exists, ST_NOTFOUND when tenant_id is unknown. */
+int store_admin_user_add(struct store *st, const char *name, const char *pw_hash, const char *role,
+                         int64_t tenant_id);
+/* ST_NOTFOUND when no such user. */
+int store_admin_user_get(struct store *st, const char *name, struct admin_user *out);
+/* ST_NOTFOUND when no such user. */
+int store_admin_user_set_password(struct store *st, const char *name, const char *pw_hash);
+/* ST_NOTFOUND when no such user (or tenant); tenant_id 0 for roles without one. */
+int store_admin_user_set_role(struct store *st, const char *name, const char *role,
+                              int64_t tenant_id);
+/* Every user by name (pw_hash left empty); cb returning non-zero stops. */
+int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx);
+/* Number of users (for "create the first operator"). */
+int store_admin_user_count(struct store *st, int64_t *n);
+
+/* Record a new session for user_id from ip. */
+int store_admin_session_create(struct store *st, const uint8_t hash[32], const char *csrf,
+                               int64_t user_id, const char *ip);
+/*
+ * The live session with this token hash: idle for less than idle_s and
+ * younger than max_s. Bumps last_seen (when older than ADMIN_TOUCH_S, so the
+ * idle timeout is exact to that). ST_NOTFOUND when absent or expired.
+ */
+int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s, int max_s,
+                            struct admin_session *out);
+/* End a session (ST_OK also when it was already gone). */
+int store_admin_session_delete(struct store *st, const uint8_t hash[32]);
+
+/* Failed logins in the last window_s seconds for this name and for this address. */
+int store_admin_login_failures(struct store *st, const char *name, const char *ip, int window_s,
+                               int64_t *by_name, int64_t *by_ip);
+/* Record a failed login. */
+int store_admin_login_fail(struct store *st, const char *name, const char *ip);
+/* Forget an account's failed logins (after a successful one) and expired rows. */
+int store_admin_login_clear(struct store *st, const char *name, int window_s);
+
+/*
+ * Spend, requests and errors today and this month (UTC days from
+ * usage_daily) with the latest budget limits, for one tenant or (tenant_id 0)
+ * for every tenant.
+ */
+int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb cb, void *ctx);
+
+/* usage_5min summed over the last `seconds` (whole buckets) for tenant_id, or every tenant (0). */
+int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct admin_window *out);
+
+#endif
