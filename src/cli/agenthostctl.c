@@ -51,6 +51,7 @@
 #include "enforce/limits.h"
 #include "enforce/limits_rows.h"
 #include "providers/registry.h"
+#include "store/admin.h"
 #include "store/admission.h"
 #include "store/limits.h"
 #include "store/store.h"
@@ -898,7 +899,7 @@ static int cmd_key_revoke(struct cli *c, int argc, char **argv)
  * and a prompt goes to stderr. CLI_OK with *len set, or CLI_FAIL after a
  * message (never containing the input). The caller wipes buf.
  */
-static int cli_read_secret(const char *provider, char *buf, size_t cap, size_t *len)
+static int cli_read_secret(const char *what, char *buf, size_t cap, size_t *len)
 {
 	struct termios old, quiet;
 	int tty = isatty(STDIN_FILENO), echo_off = 0, rc = CLI_FAIL;
@@ -912,7 +913,7 @@ static int cli_read_secret(const char *provider, char *buf, size_t cap, size_t *
 			echo_off = 1;
 	}
 	if (tty)
-		fprintf(stderr, "credential for provider %s: ", provider);
+		fprintf(stderr, "%s: ", what);
 	for (;;) {
 		ssize_t r = read(STDIN_FILENO, &ch, 1);
 
@@ -995,7 +996,8 @@ static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
 		                 provider, t.slug);
 	sodium_memzero(&prev, sizeof(prev));
 
-	if (cli_read_secret(provider, plain, sizeof(plain), &len) != CLI_OK) {
+	snprintf(target, sizeof(target), "credential for provider %s", provider);
+	if (cli_read_secret(target, plain, sizeof(plain), &len) != CLI_OK) {
 		sodium_memzero(plain, sizeof(plain));
 		return CLI_FAIL;
 	}
@@ -1767,6 +1769,208 @@ static int cmd_operator_token_revoke(struct cli *c, int argc, char **argv)
 
 /* ================================================================== dispatch */
 
+/* ================================================================== dashboard users */
+
+#define CLI_ADMIN_MIN_PASSWORD 12
+
+/* Whether role is one of the dashboard roles. */
+static int cli_admin_role_ok(const char *role)
+{
+	return strcmp(role, ADMIN_ROLE_OPERATOR) == 0 || strcmp(role, ADMIN_ROLE_SUPPORT) == 0 ||
+	       strcmp(role, ADMIN_ROLE_TENANT) == 0;
+}
+
+/* Role and --tenant checked together: tenant_admin needs a tenant, the others none. */
+static int cli_admin_scope(struct cli *c, const char *role, const char *tenant, int64_t *tid)
+{
+	struct tenant t;
+
+	*tid = 0;
+	if (!cli_admin_role_ok(role))
+		return cli_usage_error(c, "role must be operator, support or tenant_admin");
+	if (strcmp(role, ADMIN_ROLE_TENANT) == 0) {
+		if (tenant == NULL)
+			return cli_usage_error(c, "a tenant_admin needs --tenant TENANT");
+		if (cli_tenant(c, tenant, &t) != CLI_OK)
+			return CLI_FAIL;
+		*tid = t.id;
+	} else if (tenant) {
+		return cli_usage_error(c, "--tenant is only for the tenant_admin role");
+	}
+	return CLI_OK;
+}
+
+/* Read a password from stdin and hash it with Argon2id into hash. */
+static int cli_admin_password(const char *name, char hash[crypto_pwhash_STRBYTES])
+{
+	char pw[SECRETS_MAX_PLAIN + 3], what[96];
+	size_t len = 0;
+	int rc = CLI_FAIL;
+
+	snprintf(what, sizeof(what), "password for %s", name);
+	if (cli_read_secret(what, pw, sizeof(pw), &len) != CLI_OK)
+		goto out;
+	if (len < CLI_ADMIN_MIN_PASSWORD) {
+		cli_error("the password must be at least %d characters", CLI_ADMIN_MIN_PASSWORD);
+		goto out;
+	}
+	if (crypto_pwhash_str(hash, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		cli_error("out of memory while hashing the password");
+		goto out;
+	}
+	rc = CLI_OK;
+out:
+	sodium_memzero(pw, sizeof(pw));
+	return rc;
+}
+
+static json_t *cli_admin_json(const struct admin_user *u)
+{
+	return cli_pack("{s:I, s:s, s:s, s:I, s:I}", "id", (json_int_t)u->id, "name", u->name,
+	                "role", u->role, "tenant_id", (json_int_t)u->tenant_id, "created",
+	                (json_int_t)u->created);
+}
+
+/* Whether name can be a dashboard user name. */
+static int cli_admin_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == '@'))
+			return 0;
+	}
+	return 1;
+}
+
+static int cmd_admin_add(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"role", NULL}, {"tenant", NULL}};
+	char hash[crypto_pwhash_STRBYTES], target[96];
+	const char *pos[1];
+	struct admin_user u;
+	int64_t tid;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing NAME");
+	if (!cli_admin_name_ok(pos[0]))
+		return cli_usage_error(c, "NAME: 1 to 64 of A-Z a-z 0-9 . _ - @");
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK ||
+	    (rc = cli_admin_scope(c, opts[0].value, opts[1].value, &tid)) != CLI_OK)
+		return rc;
+	rc = store_admin_user_get(c->st, pos[0], &u);
+	if (rc == ST_OK)
+		return cli_error("dashboard user '%s' already exists", pos[0]);
+	if (rc != ST_NOTFOUND)
+		return cli_error("database error while reading dashboard user '%s'", pos[0]);
+	if (cli_admin_password(pos[0], hash) != CLI_OK)
+		return CLI_FAIL;
+	rc = store_admin_user_add(c->st, pos[0], hash, opts[0].value, tid);
+	sodium_memzero(hash, sizeof(hash));
+	if (rc == ST_CONFLICT)
+		return cli_error("dashboard user '%s' already exists", pos[0]);
+	if (rc != ST_OK)
+		return cli_error("database error while adding dashboard user '%s'", pos[0]);
+	if (store_admin_user_get(c->st, pos[0], &u) != ST_OK)
+		return cli_error("dashboard user '%s' added but could not be read back", pos[0]);
+	snprintf(target, sizeof(target), "admin:%s", u.name);
+	rc = cli_audit(c, tid, "admin.add", target, cli_pack("{s:s}", "role", u.role));
+	return cli_finish(cli_emit(cli_admin_json(&u)), rc);
+}
+
+static int cmd_admin_passwd(struct cli *c, int argc, char **argv)
+{
+	char hash[crypto_pwhash_STRBYTES], target[96];
+	const char *pos[1];
+	struct admin_user u;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing NAME");
+	rc = store_admin_user_get(c->st, pos[0], &u);
+	if (rc == ST_NOTFOUND)
+		return cli_error("dashboard user '%s' not found", pos[0]);
+	if (rc != ST_OK)
+		return cli_error("database error while reading dashboard user '%s'", pos[0]);
+	if (cli_admin_password(pos[0], hash) != CLI_OK)
+		return CLI_FAIL;
+	rc = store_admin_user_set_password(c->st, pos[0], hash);
+	sodium_memzero(hash, sizeof(hash));
+	if (rc != ST_OK)
+		return cli_error("database error while setting the password of '%s'", pos[0]);
+	snprintf(target, sizeof(target), "admin:%s", u.name);
+	rc = cli_audit(c, u.tenant_id, "admin.passwd", target, NULL);
+	return cli_finish(cli_emit(cli_admin_json(&u)), rc);
+}
+
+static int cmd_admin_role(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	const char *pos[2];
+	struct admin_user u;
+	char target[96];
+	int64_t tid;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 2, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 2)
+		return cli_usage_error(c, "expected NAME ROLE");
+	if ((rc = cli_admin_scope(c, pos[1], opts[0].value, &tid)) != CLI_OK)
+		return rc;
+	rc = store_admin_user_set_role(c->st, pos[0], pos[1], tid);
+	if (rc == ST_NOTFOUND)
+		return cli_error("dashboard user '%s' not found", pos[0]);
+	if (rc != ST_OK)
+		return cli_error("database error while changing the role of '%s'", pos[0]);
+	if (store_admin_user_get(c->st, pos[0], &u) != ST_OK)
+		return cli_error("role of '%s' changed but could not be read back", pos[0]);
+	snprintf(target, sizeof(target), "admin:%s", u.name);
+	rc = cli_audit(c, tid, "admin.role", target, cli_pack("{s:s}", "role", u.role));
+	return cli_finish(cli_emit(cli_admin_json(&u)), rc);
+}
+
+static int cli_admin_collect(void *ctx, const struct admin_user *u)
+{
+	return cli_array_add(ctx, cli_admin_json(u));
+}
+
+static int cmd_admin_list(struct cli *c, int argc, char **argv)
+{
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_admin_user_list(c->st, cli_admin_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing dashboard users");
+	}
+	return cli_emit(arr);
+}
+
 static const struct cli_cmd cli_cmds[] = {
     {"master-key", "init", cmd_master_key_init, 0, "[PATH]",
      "create the master key file if missing and check it"},
@@ -1819,6 +2023,14 @@ static const struct cli_cmd cli_cmds[] = {
      "list operator tokens (display prefix only)"},
     {"operator-token", "revoke", cmd_operator_token_revoke, CLI_NEED_DB, "ID",
      "revoke an operator token now"},
+    {"admin", "add", cmd_admin_add, CLI_NEED_DB,
+     "NAME --role operator|support|tenant_admin [--tenant TENANT]",
+     "add a dashboard user (password read from stdin, at least 12 characters)"},
+    {"admin", "passwd", cmd_admin_passwd, CLI_NEED_DB, "NAME",
+     "set a dashboard user's password (stdin) and end their sessions"},
+    {"admin", "role", cmd_admin_role, CLI_NEED_DB, "NAME ROLE [--tenant TENANT]",
+     "change a dashboard user's role"},
+    {"admin", "list", cmd_admin_list, CLI_NEED_DB, "", "list dashboard users"},
 };
 
 /* The general usage text. */

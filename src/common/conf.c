@@ -70,6 +70,8 @@ static const struct conf_key conf_table[] = {
 	I(reaper_interval_ms, "5000", 100, 3600000),
 	I(reservation_grace_s, "30", 1, 86400),
 	S(operator_token, ""),
+	S(template_dir, AH_DATADIR "/templates"),
+	S(static_dir, AH_DATADIR "/static"),
 };
 /* clang-format on */
 

@@ -53,6 +53,8 @@ struct conf {
 	int reaper_interval_ms;     /* how often each process expires dead reservations */
 	int reservation_grace_s;  /* a reservation lives upstream timeout + this, then is reaped */
 	char operator_token[256]; /* operator API token (tokens can also come from the CLI) */
+	char template_dir[256];   /* dashboard ClearSilver templates */
+	char static_dir[256];     /* dashboard static files (admin.css) */
 	struct conf_provider providers[CONF_MAX_PROVIDERS];
 	size_t n_providers;
 };

@@ -22,6 +22,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "crypto/secrets.h"
+#include "dashboard/render.h"
 #include "enforce/admit.h"
 #include "enforce/authorize.h"
 #include "host/server.h"
@@ -97,6 +98,10 @@ int main(int argc, char **argv)
 	}
 	(void)curl_version_info(CURLVERSION_NOW);
 	json_object_seed(0);
+	if (dash_init(&main_conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agenthost: dashboard: %s\n", err);
+		return 1;
+	}
 	if (registry_init(&main_conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "agenthost: providers: %s\n", err);
 		return 1;

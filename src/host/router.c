@@ -11,6 +11,8 @@
 #include "enforce/idempotency.h"
 #include "enforce/limits.h"
 #include "common/util.h"
+#include "dashboard/pages.h"
+#include "dashboard/render.h"
 #include "host/http.h"
 #include "host/router.h"
 #include "tenancy/identify.h"
@@ -33,6 +35,7 @@ static const struct route routes[] = {
 	{"GET", "/v1/limits", AUTH_TENANT, 0, api_limits_get},
 	{"GET", "/v1/budget", AUTH_TENANT, 0, api_budget_get},
 	{"GET", "/v1/usage", AUTH_TENANT, 0, api_usage_get},
+	DASHBOARD_ROUTES
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
 };
@@ -113,6 +116,11 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		if (operator_identify(r) < 0)
 			return;
 		rt->fn(r, NULL, m);
+		return;
+	case AUTH_ADMIN:
+		if (dash_authorize(r) == 0)
+			rt->fn(r, NULL, m);
+		dash_clear();
 		return;
 	case AUTH_TENANT:
 		if (identify_request(r, &id) < 0)

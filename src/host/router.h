@@ -23,6 +23,7 @@ enum route_auth {
 	AUTH_NONE,     /* anyone */
 	AUTH_TENANT,   /* a tenant API key (then the tenant's IP allowlist) */
 	AUTH_OPERATOR, /* an operator token, never a tenant key */
+	AUTH_ADMIN,    /* a dashboard session cookie (CSRF checked on POST) */
 	AUTH__MAX
 };
 

@@ -1,0 +1,701 @@
+/*
+ * render.c: ClearSilver rendering, forms, cookies, admin sessions (see render.h).
+ *
+ * DESIGN
+ * The template cache maps a file name to its text, read once under a mutex
+ * and never changed afterwards; the CS loader hands ClearSilver a fresh
+ * malloc'd copy each time because cs_parse_* takes ownership. HDF and CSPARSE
+ * objects belong to one request and are destroyed before it ends. Only file
+ * names made of [a-z0-9_.] are loaded, so an include cannot leave the
+ * template directory.
+ */
+#include "dashboard/cs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "crypto/secrets.h"
+#include "enforce/authorize.h"
+#include "dashboard/render.h"
+#include "host/http.h"
+#include "store/store.h"
+
+#define RENDER_MAX_TEMPLATES 32
+#define RENDER_MAX_TEMPLATE_BYTES (256 * 1024)
+
+struct render_tmpl {
+	char name[64];
+	char *text;
+};
+
+static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct render_tmpl render_cache[RENDER_MAX_TEMPLATES];
+static size_t render_n;
+
+static __thread struct admin_session *dash_current;
+static __thread struct admin_session dash_current_buf;
+
+/* Whether name is a plain template file name. */
+static int render_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= sizeof(render_cache[0].name) || name[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Read dir/name whole into a new NUL-terminated string; NULL on failure (logged). */
+static char *render_read_file(const char *dir, const char *name, size_t *len)
+{
+	char path[512];
+	char *text = NULL;
+	FILE *f = NULL;
+	long n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		goto out;
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		log_error("dashboard: cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > RENDER_MAX_TEMPLATE_BYTES ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		log_error("dashboard: cannot size %s", path);
+		goto out;
+	}
+	text = malloc((size_t)n + 1);
+	if (text == NULL)
+		goto out;
+	if (fread(text, 1, (size_t)n, f) != (size_t)n) {
+		log_error("dashboard: cannot read %s", path);
+		free(text);
+		text = NULL;
+		goto out;
+	}
+	text[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+out:
+	if (f)
+		fclose(f);
+	return text;
+}
+
+/* A fresh malloc'd copy of template name (cached); NULL when missing. */
+static char *render_template_copy(const struct conf *c, const char *name)
+{
+	char *copy = NULL;
+	const char *text = NULL;
+
+	if (!render_name_ok(name))
+		return NULL;
+	pthread_mutex_lock(&render_lock);
+	for (size_t i = 0; i < render_n; i++) {
+		if (strcmp(render_cache[i].name, name) == 0) {
+			text = render_cache[i].text;
+			break;
+		}
+	}
+	if (text == NULL && render_n < RENDER_MAX_TEMPLATES) {
+		char *t = render_read_file(c->template_dir, name, NULL);
+
+		if (t) {
+			snprintf(render_cache[render_n].name, sizeof(render_cache[0].name), "%s",
+			         name);
+			render_cache[render_n].text = t;
+			render_n++;
+			text = t;
+		}
+	}
+	if (text)
+		copy = strdup(text);
+	pthread_mutex_unlock(&render_lock);
+	return copy;
+}
+
+/* CSFILELOAD: templates come from the cache. */
+static NEOERR *render_load(void *ctx, HDF *hdf, const char *filename, char **contents)
+{
+	(void)hdf;
+	*contents = render_template_copy(ctx, filename);
+	if (*contents == NULL)
+		return nerr_raise(NERR_NOT_FOUND, "template %s not found", filename);
+	return STATUS_OK;
+}
+
+/* CSOUTFUNC: append to a struct buf. */
+static NEOERR *render_out(void *ctx, char *s)
+{
+	if (buf_puts(ctx, s) < 0)
+		return nerr_raise(NERR_NOMEM, "out of memory");
+	return STATUS_OK;
+}
+
+/* Log a NEOERR's message and free it. */
+static void render_log_err(const char *what, NEOERR *err)
+{
+	STRING s;
+
+	string_init(&s);
+	nerr_error_string(err, &s);
+	log_error("dashboard: %s: %s", what, s.buf ? s.buf : "unknown error");
+	string_clear(&s);
+	nerr_ignore(&err);
+}
+
+int dash_set(HDF *hdf, const char *name, const char *value)
+{
+	NEOERR *err = hdf_set_value(hdf, name, value ? value : "");
+
+	if (err != STATUS_OK) {
+		render_log_err("hdf_set_value", err);
+		return -1;
+	}
+	return 0;
+}
+
+int dash_set_i64(HDF *hdf, const char *name, int64_t v)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%lld", (long long)v);
+	return dash_set(hdf, name, s);
+}
+
+HDF *dash_page_new(struct req *r)
+{
+	HDF *hdf = NULL;
+	NEOERR *err = hdf_init(&hdf);
+	const struct admin_session *s = dash_current;
+
+	if (err != STATUS_OK) {
+		render_log_err("hdf_init", err);
+		return NULL;
+	}
+	if (dash_set(hdf, "Config.VarEscapeMode", "html") < 0 ||
+	    dash_set(hdf, "Prefix", r->conf->mount_prefix) < 0)
+		goto fail;
+	if (s) {
+		if (dash_set(hdf, "User.Name", s->user.name) < 0 ||
+		    dash_set(hdf, "User.Role", s->user.role) < 0 ||
+		    dash_set_i64(hdf, "User.TenantId", s->user.tenant_id) < 0 ||
+		    dash_set(hdf, "Csrf", s->csrf) < 0)
+			goto fail;
+	}
+	return hdf;
+fail:
+	hdf_destroy(&hdf);
+	return NULL;
+}
+
+/* Send body as text/html with Content-Length. */
+static void render_send(struct req *r, int status, const char *ctype, const char *body, size_t n)
+{
+	dash_send(r, status, ctype, "no-store", body, n);
+}
+
+void dash_send(struct req *r, int status, const char *ctype, const char *cache, const char *body,
+               size_t n)
+{
+	struct buf h = BUF_INIT;
+	const char *st = status == 200   ? "OK"
+	                 : status == 303 ? "See Other"
+	                 : status == 403 ? "Forbidden"
+	                 : status == 404 ? "Not Found"
+	                 : status == 429 ? "Too Many Requests"
+	                 : status == 400 ? "Bad Request"
+	                 : status == 401 ? "Unauthorized"
+	                 : status == 503 ? "Service Unavailable"
+	                                 : "Error";
+
+	if (r->headers_sent)
+		return;
+	r->headers_sent = 1;
+	r->status = status;
+	buf_printf(
+	    &h,
+	    "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nX-Request-Id: "
+	    "%s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n"
+	    "X-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\n"
+	    "Content-Security-Policy: default-src 'none'; style-src 'self'; script-src 'self'; "
+	    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'\r\n",
+	    status, st, ctype, n, r->request_id, cache);
+	buf_append(&h, buf_str(&r->headers), r->headers.len);
+	buf_puts(&h, "\r\n");
+	if (h.data == NULL || r->write(r->io, h.data, h.len) < 0 ||
+	    (n && r->write(r->io, body, n) < 0))
+		r->client_gone = 1;
+	buf_free(&h);
+}
+
+/* The bare error page, when even the error template cannot be rendered. */
+static void render_plain_error(struct req *r, int status, const char *message)
+{
+	struct buf b = BUF_INIT;
+	char *esc = NULL;
+
+	if (neos_html_escape(message, (int)strlen(message), &esc) != STATUS_OK)
+		esc = NULL;
+	buf_printf(&b,
+	           "<!doctype html><html><head><meta charset=\"utf-8\"><title>Error</title>"
+	           "</head><body><h1>%d</h1><p>%s</p></body></html>\n",
+	           status, esc ? esc : "error");
+	free(esc);
+	render_send(r, status, "text/html; charset=utf-8", buf_str(&b), b.len);
+	buf_free(&b);
+}
+
+static int render_to(struct req *r, int status, HDF *hdf, const char *tmpl);
+
+void dash_error(struct req *r, int status, const char *message)
+{
+	HDF *hdf = dash_page_new(r);
+
+	snprintf(r->reason_code, sizeof(r->reason_code), "dashboard_%d", status);
+	if (hdf == NULL || dash_set_i64(hdf, "Error.Status", status) < 0 ||
+	    dash_set(hdf, "Error.Message", message) < 0 ||
+	    dash_set(hdf, "Page.Title", "Error") < 0 || render_to(r, status, hdf, "error.cs") < 0) {
+		if (hdf)
+			hdf_destroy(&hdf);
+		render_plain_error(r, status, message);
+		return;
+	}
+	hdf_destroy(&hdf);
+}
+
+/* Render tmpl with hdf and send it; -1 (nothing sent) on failure. Keeps hdf. */
+static int render_to(struct req *r, int status, HDF *hdf, const char *tmpl)
+{
+	struct buf out = BUF_INIT;
+	CSPARSE *cs = NULL;
+	NEOERR *err;
+	char *text = NULL;
+	int rc = -1;
+
+	err = cs_init(&cs, hdf);
+	if (err != STATUS_OK) {
+		render_log_err("cs_init", err);
+		goto out;
+	}
+	err = cgi_register_strfuncs(cs);
+	if (err != STATUS_OK) {
+		render_log_err("cgi_register_strfuncs", err);
+		goto out;
+	}
+	cs_register_fileload(cs, (void *)r->conf, render_load);
+	text = render_template_copy(r->conf, tmpl);
+	if (text == NULL) {
+		log_error("dashboard: template %s missing", tmpl);
+		goto out;
+	}
+	err = cs_parse_string(cs, text, strlen(text));
+	text = NULL; /* owned by cs now, even on failure */
+	if (err != STATUS_OK) {
+		render_log_err(tmpl, err);
+		goto out;
+	}
+	err = cs_render(cs, &out, render_out);
+	if (err != STATUS_OK) {
+		render_log_err(tmpl, err);
+		goto out;
+	}
+	render_send(r, status, "text/html; charset=utf-8", buf_str(&out), out.len);
+	rc = 0;
+out:
+	free(text);
+	if (cs)
+		cs_destroy(&cs);
+	buf_free(&out);
+	return rc;
+}
+
+void dash_render(struct req *r, int status, HDF *hdf, const char *tmpl)
+{
+	if (hdf == NULL || render_to(r, status, hdf, tmpl) < 0)
+		dash_error(r, 500, "The page could not be rendered.");
+	if (hdf)
+		hdf_destroy(&hdf);
+}
+
+void dash_redirect(struct req *r, const char *path)
+{
+	char loc[512];
+
+	snprintf(loc, sizeof(loc), "%s%s", r->conf->mount_prefix, path);
+	resp_header(r, "Location", loc);
+	render_send(r, 303, "text/html; charset=utf-8", "", 0);
+}
+
+int dash_cookie(const struct req *r, const char *name, char *out, size_t cap)
+{
+	const char *h = req_header(r, "Cookie");
+	size_t nl = strlen(name);
+
+	if (h == NULL)
+		return 0;
+	while (*h) {
+		while (*h == ' ' || *h == ';')
+			h++;
+		if (strncmp(h, name, nl) == 0 && h[nl] == '=') {
+			const char *v = h + nl + 1;
+			size_t n = strcspn(v, ";");
+
+			if (n >= cap)
+				return -1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 1;
+		}
+		h += strcspn(h, ";");
+	}
+	return 0;
+}
+
+void dash_set_cookie(struct req *r, const char *name, const char *value, int max_age)
+{
+	const char *https = req_param(r, "HTTPS");
+	char v[512];
+
+	snprintf(v, sizeof(v), "%s=%s; Path=%s/admin; HttpOnly; SameSite=Strict%s; Max-Age=%d",
+	         name, value, r->conf->mount_prefix,
+	         https && strcasecmp(https, "on") == 0 ? "; Secure" : "", max_age);
+	resp_header(r, "Set-Cookie", v);
+}
+
+int dash_form(const struct req *r, const char *name, char *out, size_t cap)
+{
+	const char *p = buf_str(&r->body), *end = p + r->body.len;
+	size_t nl = strlen(name);
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *fe = amp ? amp : end;
+
+		if ((size_t)(fe - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t o = 0;
+
+			for (const char *s = p + nl + 1; s < fe; s++) {
+				int c = (unsigned char)*s;
+
+				if (c == '+') {
+					c = ' ';
+				} else if (c == '%') {
+					int h, l;
+
+					if (fe - s < 3 || (h = http_hexval(s[1])) < 0 ||
+					    (l = http_hexval(s[2])) < 0)
+						return -1;
+					c = h * 16 + l;
+					s += 2;
+					if (c == 0)
+						return -1;
+				}
+				if (o + 1 >= cap)
+					return -1;
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		if ((size_t)(fe - p) == nl && strncmp(p, name, nl) == 0) {
+			out[0] = '\0';
+			return 1;
+		}
+		p = fe + 1;
+	}
+	return 0;
+}
+
+void dash_random_hex(char *out, size_t n)
+{
+	unsigned char b[64];
+
+	if (n > sizeof(b))
+		n = sizeof(b);
+	randombytes_buf(b, n);
+	sodium_bin2hex(out, 2 * n + 1, b, n);
+	sodium_memzero(b, sizeof(b));
+}
+
+void dash_token_hash(const char *token, uint8_t hash[32])
+{
+	secrets_hash_api_key(token, strlen(token), hash);
+}
+
+const struct admin_session *dash_session(void)
+{
+	return dash_current;
+}
+
+void dash_clear(void)
+{
+	dash_current = NULL;
+}
+
+int dash_authorize(struct req *r)
+{
+	char token[80], csrf[80];
+	uint8_t hash[32];
+	int rc;
+
+	dash_current = NULL;
+	if (dash_cookie(r, DASH_COOKIE, token, sizeof(token)) != 1 || strlen(token) != 64) {
+		dash_redirect(r, "/admin/login");
+		return -1;
+	}
+	dash_token_hash(token, hash);
+	rc = store_admin_session_get(r->store, hash, DASH_IDLE_S, DASH_MAX_S, &dash_current_buf);
+	if (rc == ST_NOTFOUND) {
+		dash_set_cookie(r, DASH_COOKIE, "", 0);
+		dash_redirect(r, "/admin/login");
+		return -1;
+	}
+	if (rc != ST_OK) {
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return -1;
+	}
+	if (strcmp(r->method, "POST") == 0) {
+		if (dash_form(r, "csrf", csrf, sizeof(csrf)) != 1 ||
+		    strlen(csrf) != strlen(dash_current_buf.csrf) ||
+		    sodium_memcmp(csrf, dash_current_buf.csrf, strlen(csrf)) != 0) {
+			dash_error(r, 403,
+			           "The form has expired or did not come from this site. "
+			           "Reload the page and try again.");
+			return -1;
+		}
+	}
+	dash_current = &dash_current_buf;
+	r->tenant_id = dash_current->user.tenant_id;
+	return 0;
+}
+
+void dash_audit(struct req *r, int64_t tenant_id, const char *action, const char *target,
+                const char *outcome, const char *reason_code)
+{
+	const struct admin_session *s = dash_current;
+	struct audit_entry a;
+	char ip[64];
+
+	dash_client_addr(r, ip, sizeof(ip));
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	a.actor_type = "admin";
+	a.actor_id = s ? s->user.name : "";
+	a.action = action;
+	a.target = target;
+	a.outcome = outcome;
+	a.reason_code = reason_code;
+	a.request_id = r->request_id;
+	a.ip = ip;
+	if (store_audit(r->store, &a) != ST_OK)
+		log_warn("dashboard: audit row %s failed", action);
+}
+
+int dash_tenant_allowed(struct req *r, int64_t tenant_id)
+{
+	const struct admin_session *s = dash_current;
+	char target[48];
+
+	if (s && strcmp(s->user.role, ADMIN_ROLE_TENANT) != 0)
+		return 1;
+	if (s && s->user.tenant_id == tenant_id)
+		return 1;
+	snprintf(target, sizeof(target), "tenant:%lld", (long long)tenant_id);
+	dash_audit(r, s ? s->user.tenant_id : 0, "admin.cross_tenant", target, "denied",
+	           "not_found");
+	dash_error(r, 404, "No such page.");
+	return 0;
+}
+
+int dash_init(const struct conf *c, char *err, size_t cap)
+{
+	char path[512];
+	NEOERR *e = nerr_init();
+
+	if (e != STATUS_OK) {
+		nerr_ignore(&e);
+		snprintf(err, cap, "ClearSilver failed to initialise");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/header.cs", c->template_dir);
+	if (access(path, R_OK) != 0) {
+		snprintf(err, cap, "template_dir %s: no readable header.cs (%s)", c->template_dir,
+		         strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void dash_client_addr(const struct req *r, char *out, size_t cap)
+{
+	if (authorize_client_addr(r, out, cap) < 0)
+		snprintf(out, cap, "%s", "");
+}
+
+int dash_query(const struct req *r, const char *name, char *out, size_t cap)
+{
+	return req_query(r, name, out, cap);
+}
+
+int64_t dash_query_id(const struct req *r, const char *name)
+{
+	char v[24];
+	char *end;
+	long long n;
+
+	if (req_query(r, name, v, sizeof(v)) != 1 && dash_form(r, name, v, sizeof(v)) != 1)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n <= 0)
+		return 0;
+	return (int64_t)n;
+}
+
+/* Digits of n (>= 0) with thousands separators into out. */
+static void fmt_grouped(char *out, size_t cap, unsigned long long n)
+{
+	char d[32];
+	size_t len = (size_t)snprintf(d, sizeof(d), "%llu", n), o = 0;
+
+	for (size_t i = 0; i < len && o + 2 < cap; i++) {
+		if (i && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = d[i];
+	}
+	out[o] = '\0';
+}
+
+void dash_fmt_count(char *out, size_t cap, int64_t n)
+{
+	unsigned long long u = n < 0 ? (unsigned long long)(-(n + 1)) + 1 : (unsigned long long)n;
+
+	if (n < 0 && cap > 1) {
+		out[0] = '-';
+		fmt_grouped(out + 1, cap - 1, u);
+	} else {
+		fmt_grouped(out, cap, u);
+	}
+}
+
+void dash_fmt_money(char *out, size_t cap, int64_t micros)
+{
+	char whole[32];
+	const char *sign = micros < 0 ? "-" : "";
+	unsigned long long u =
+	    micros < 0 ? (unsigned long long)(-(micros + 1)) + 1 : (unsigned long long)micros;
+
+	if (u > 0 && u < 10000) { /* under a cent: four decimals */
+		if (u < 100)
+			snprintf(out, cap, "%s<$0.0001", sign);
+		else
+			snprintf(out, cap, "%s$0.%04llu", sign, u / 100);
+		return;
+	}
+	u = (u + 5000) / 10000; /* cents, rounded half up */
+	fmt_grouped(whole, sizeof(whole), u / 100);
+	snprintf(out, cap, "%s$%s.%02llu", sign, whole, u % 100);
+}
+
+void dash_fmt_latency_pct(char *out, size_t cap, const int64_t lat[8], int pct)
+{
+	static const char *const label[8] = {"≤ 100 ms", "≤ 250 ms", "≤ 500 ms", "≤ 1 s",
+	                                     "≤ 2.5 s",  "≤ 5 s",    "≤ 10 s",   "> 10 s"};
+	int64_t total = 0, seen = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		total += lat[i];
+	if (total <= 0) {
+		snprintf(out, cap, "–");
+		return;
+	}
+	for (size_t i = 0; i < 8; i++) {
+		seen += lat[i];
+		/* the first bucket holding the ceil(pct% of total)-th call */
+		if (seen * 100 >= total * pct) {
+			snprintf(out, cap, "%s", label[i]);
+			return;
+		}
+	}
+	snprintf(out, cap, "%s", label[7]);
+}
+
+int dash_set_money(HDF *hdf, const char *name, int64_t micros)
+{
+	char s[48];
+
+	dash_fmt_money(s, sizeof(s), micros);
+	return dash_set(hdf, name, s);
+}
+
+int dash_set_count(HDF *hdf, const char *name, int64_t n)
+{
+	char s[40];
+
+	dash_fmt_count(s, sizeof(s), n);
+	return dash_set(hdf, name, s);
+}
+
+int dash_set_time(HDF *hdf, const char *name, int64_t unix_s)
+{
+	char s[40] = "";
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+
+	if (unix_s > 0 && gmtime_r(&t, &tm))
+		strftime(s, sizeof(s), "%Y-%m-%d %H:%M UTC", &tm);
+	return dash_set(hdf, name, s);
+}
+
+int dash_set_pct(HDF *hdf, const char *name, int64_t part, int64_t whole)
+{
+	char s[16];
+
+	if (whole <= 0)
+		snprintf(s, sizeof(s), "0");
+	else if (part >= whole)
+		snprintf(s, sizeof(s), "100");
+	else
+		snprintf(s, sizeof(s), "%lld", (long long)(part * 100 / whole));
+	return dash_set(hdf, name, s);
+}
+
+int dash_set_rate(HDF *hdf, const char *name, int64_t part, int64_t whole)
+{
+	char s[16];
+
+	if (whole <= 0)
+		snprintf(s, sizeof(s), "–");
+	else
+		snprintf(s, sizeof(s), "%.1f%%", (double)part * 100.0 / (double)whole);
+	return dash_set(hdf, name, s);
+}
+
+int dash_is_operator(void)
+{
+	return dash_current && strcmp(dash_current->user.role, ADMIN_ROLE_OPERATOR) == 0;
+}
+
+int dash_is_staff(void)
+{
+	return dash_current && strcmp(dash_current->user.role, ADMIN_ROLE_TENANT) != 0;
+}

@@ -1,0 +1,2 @@
+<?cs # A horizontal bar for pct (0-100), red at 100, amber from 80. ?>
+<?cs def:bar(pct) ?><svg class="bar<?cs if:pct >= 100 ?> over<?cs elif:pct >= 80 ?> near<?cs /if ?>" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label="<?cs var:pct ?>%"><rect class="track" width="100" height="6" rx="3"></rect><rect class="fill" width="<?cs var:pct ?>" height="6" rx="3"></rect></svg><?cs /def ?>
