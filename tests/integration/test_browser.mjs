@@ -1,0 +1,121 @@
+// Browser tests of the dashboard in headless Chromium: every role signs in
+// and walks its pages at desktop and phone widths (screenshots into
+// AGENTHOST_SCREENSHOT_DIR), escaping, CSRF and the cross-tenant URL case.
+import { BASE, DESKTOP, PHONE, assert, check, finish, launch, newAdmin, newTenant, signIn,
+  sql, visit } from "./lib/browser.mjs";
+
+const XSS = "<script>alert(1)</script>";
+const browser = await launch();
+const tenant = newTenant("br", XSS);
+const other = newTenant("brother");
+const admins = {
+  operator: newAdmin("operator"),
+  support: newAdmin("support"),
+  tenant_admin: newAdmin("tenant_admin", tenant.slug),
+};
+
+// Pages each role walks: [name, path]; every one must answer 200.
+function pagesOf(role) {
+  const t = tenant.id;
+  const pages = [["overview", "/admin"]];
+  if (role === "tenant_admin") {
+    pages.push(["keys", `/admin/tenants/${t}/keys`], ["provider-keys", `/admin/tenants/${t}/provider-keys`],
+      ["budgets", `/admin/tenants/${t}/budgets`]);
+  } else {
+    pages.push(["tenants", "/admin/tenants"], ["tenant", `/admin/tenants/${t}`], ["health", "/admin/health"]);
+  }
+  pages.push(["usage", `/admin/usage?tenant_id=${t}`], ["showback", `/admin/showback?tenant_id=${t}`],
+    ["executions", `/admin/executions?tenant_id=${t}`], ["audit", `/admin/audit?tenant_id=${t}`]);
+  return pages;
+}
+
+// Which of those paths exist yet on this build (a page not built answers 404 to everyone).
+async function existing(page, pages) {
+  const out = [];
+  for (const [name, p] of pages) {
+    const r = await page.request.get(`${BASE}${p}`, { maxRedirects: 0 });
+    if (r.status() !== 404) out.push([name, p]);
+  }
+  return out;
+}
+
+for (const role of Object.keys(admins)) {
+  await check(`${role} signs in and walks every page at desktop and phone widths`, async () => {
+    for (const viewport of [DESKTOP, PHONE]) {
+      const { context, page } = await signIn(browser, admins[role], viewport);
+      for (const [name, p] of await existing(page, pagesOf(role))) {
+        await visit(page, p, `${role}-${name}`);
+        assert(!(await page.content()).includes(XSS), `${p} renders the raw tenant name`);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert(overflow <= 1, `${p} scrolls sideways by ${overflow}px at ${viewport.width}px`);
+      }
+      assert(!page._dialogs, "a script ran (dialog opened)");
+      await context.close();
+    }
+  });
+}
+
+await check("login page screenshot and a wrong password message", async () => {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  await visit(page, "/admin/login", "login");
+  await page.fill("input[name=name]", admins.operator.name);
+  await page.fill("input[name=password]", "not-the-password");
+  await Promise.all([page.waitForLoadState(), page.click("button[type=submit]")]);
+  assert((await page.textContent("body")).includes("Wrong name or password"), "no message");
+  await context.close();
+});
+
+await check("a tenant named <script> shows as text on the overview", async () => {
+  const { context, page } = await signIn(browser, admins.tenant_admin);
+  // the operator's overview lists tenants by spend: give this one some
+  await page.request.post(`${BASE}/v1/chat/completions`, {
+    headers: { Authorization: `Bearer ${tenant.key}` },
+    data: { model: "mock-1", messages: [{ role: "user", content: "hi" }] },
+  });
+  await context.close();
+  const op = await signIn(browser, admins.operator);
+  await visit(op.page, "/admin", null);
+  const text = await op.page.textContent("main");
+  assert(text.includes(XSS), "the name is not shown as text");
+  assert(!op.page._dialogs, "a script ran");
+  await op.context.close();
+});
+
+await check("a POST without the CSRF token is refused", async () => {
+  const { context, page } = await signIn(browser, admins.operator);
+  const r = await page.request.post(`${BASE}/admin/logout`, { form: { csrf: "0".repeat(64) }, maxRedirects: 0 });
+  assert(r.status() === 403, `status ${r.status()}`);
+  await visit(page, "/admin", null); // still signed in
+  await context.close();
+});
+
+await check("a tenant_admin editing the URL to another tenant gets 404, audited", async () => {
+  const { context, page } = await signIn(browser, admins.tenant_admin);
+  const before = Number(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'admin.cross_tenant' AND actor_id = '${admins.tenant_admin.name}'`)[0][0]);
+  const probes = [`/admin/tenants/${other.id}/keys`, `/admin/tenants/${other.id}/budgets`,
+    `/admin/usage?tenant_id=${other.id}`, `/admin/executions?tenant_id=${other.id}`];
+  let refused = 0;
+  for (const p of probes) {
+    const own = await page.request.get(`${BASE}${p.replace(String(other.id), String(tenant.id))}`);
+    if (own.status() === 404) continue; // page not built
+    const resp = await page.goto(`${BASE}${p}`);
+    assert(resp.status() === 404, `${p}: ${resp.status()}`);
+    refused++;
+  }
+  const after = Number(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'admin.cross_tenant' AND actor_id = '${admins.tenant_admin.name}'`)[0][0]);
+  assert(after - before === refused, `audit rows ${after - before}, refusals ${refused}`);
+  await context.close();
+});
+
+await check("sign out ends the session", async () => {
+  const { context, page } = await signIn(browser, admins.support);
+  await Promise.all([page.waitForNavigation(), page.click("form.whoami button")]);
+  assert(new URL(page.url()).pathname === "/admin/login", page.url());
+  const r = await page.request.get(`${BASE}/admin`, { maxRedirects: 0 });
+  assert(r.status() === 303, `status ${r.status()}`);
+  await context.close();
+});
+
+await browser.close();
+finish();
