@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -46,6 +47,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/tar.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
 #include "enforce/limits.h"
@@ -53,6 +55,7 @@
 #include "providers/registry.h"
 #include "store/admin.h"
 #include "store/admission.h"
+#include "store/lifecycle.h"
 #include "store/limits.h"
 #include "store/store.h"
 #include "store/usage.h"
@@ -1971,6 +1974,410 @@ static int cmd_admin_list(struct cli *c, int argc, char **argv)
 	return cli_emit(arr);
 }
 
+/* ================================================================== tenant lifecycle */
+
+#define CLI_PURGE_BATCH 1000
+#define CLI_EXPORT_PAGE 2000
+#define CLI_EXPORT_FORMAT "agenthost-export/1"
+
+struct cli_ids {
+	int64_t *id;
+	size_t n, cap;
+};
+
+static int cli_ids_add(void *ctx, const struct tenant *t)
+{
+	struct cli_ids *ids = ctx;
+
+	if (ids->n == ids->cap) {
+		size_t cap = ids->cap ? 2 * ids->cap : 64;
+		int64_t *p = realloc(ids->id, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		ids->id = p;
+		ids->cap = cap;
+	}
+	ids->id[ids->n++] = t->id;
+	return 0;
+}
+
+/* Purge one tenant's executions past its retention; *purged gets the count. */
+static int cli_purge_tenant(struct cli *c, int64_t tenant_id, int batch, int dry_run,
+                            json_t *report, int64_t *purged)
+{
+	struct limits *lim = malloc(sizeof(*lim));
+	int64_t days, n = 0, got;
+	int rc = CLI_OK;
+
+	*purged = 0;
+	if (lim == NULL)
+		return cli_error("out of memory");
+	if (limits_resolve(c->st, tenant_id, 0, lim) != ST_OK) {
+		free(lim);
+		return cli_error("database error while reading the limits of tenant %" PRId64,
+		                 tenant_id);
+	}
+	days = lim->v[LIM_RETENTION_DAYS].num;
+	free(lim);
+	if (days <= 0)
+		return CLI_OK; /* kept forever */
+	if (!dry_run) {
+		do {
+			if (store_life_purge_batch(c->st, tenant_id, (int)days, batch, &got) !=
+			    ST_OK)
+				return cli_error("database error while purging tenant %" PRId64,
+				                 tenant_id);
+			n += got;
+		} while (got == batch);
+	}
+	*purged = n;
+	if (cli_array_add(report, cli_pack("{s:I, s:I, s:I}", "tenant_id", (json_int_t)tenant_id,
+	                                   "retention_days", (json_int_t)days, "purged",
+	                                   (json_int_t)n)) < 0)
+		rc = cli_error("out of memory");
+	return rc;
+}
+
+static int cmd_purge(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"batch", NULL}};
+	struct cli_ids ids = {0};
+	json_t *report = json_array();
+	int64_t batch = CLI_PURGE_BATCH, total = 0, n;
+	int dry_run = cli_flag(&argc, argv, "dry-run");
+	struct tenant t;
+	size_t npos;
+	int rc;
+
+	if (report == NULL)
+		return cli_error("out of memory");
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		goto out;
+	if (opts[1].value && util_parse_i64(opts[1].value, 1, 100000, &batch) != 0) {
+		rc = cli_usage_error(c, "--batch: a number 1..100000");
+		goto out;
+	}
+	if (opts[0].value) {
+		if ((rc = cli_tenant(c, opts[0].value, &t)) != CLI_OK)
+			goto out;
+		rc = cli_ids_add(&ids, &t) < 0 ? cli_error("out of memory") : CLI_OK;
+	} else if (store_tenant_list(c->st, cli_ids_add, &ids) != ST_OK) {
+		rc = cli_error("database error while listing tenants");
+	}
+	for (size_t i = 0; rc == CLI_OK && i < ids.n; i++) {
+		rc = cli_purge_tenant(c, ids.id[i], (int)batch, dry_run, report, &n);
+		total += n;
+	}
+	if (rc != CLI_OK)
+		goto out;
+	rc = total > 0 && !dry_run
+	         ? cli_audit(c, opts[0].value ? ids.id[0] : 0, "executions.purge", "executions",
+	                     cli_pack("{s:I}", "purged", (json_int_t)total))
+	         : CLI_OK;
+	rc = cli_finish(cli_emit(cli_pack("{s:O, s:I, s:b}", "tenants", report, "purged",
+	                                  (json_int_t)total, "dry_run", dry_run)),
+	                rc);
+out:
+	json_decref(report);
+	free(ids.id);
+	return rc;
+}
+
+/* One file of an export being written: its temp file, size, rows and digest. */
+struct cli_export_file {
+	FILE *f;
+	int64_t bytes, rows;
+	crypto_hash_sha256_state sha;
+	int failed;
+};
+
+static int cli_export_line(void *ctx, const char *json, size_t len)
+{
+	struct cli_export_file *x = ctx;
+
+	if (fwrite(json, 1, len, x->f) != len || fputc('\n', x->f) == EOF) {
+		x->failed = 1;
+		return -1;
+	}
+	crypto_hash_sha256_update(&x->sha, (const unsigned char *)json, len);
+	crypto_hash_sha256_update(&x->sha, (const unsigned char *)"\n", 1);
+	x->bytes += (int64_t)len + 1;
+	return 0;
+}
+
+/* The tenant's settings without secrets: the tenant row and its effective limits. */
+static json_t *cli_export_settings(struct cli *c, const struct tenant *t)
+{
+	struct limits *lim = malloc(sizeof(*lim));
+	const struct limit_def *d = limit_defs();
+	json_t *o = cli_tenant_json(t), *l = json_object();
+
+	if (lim == NULL || o == NULL || l == NULL || limits_resolve(c->st, t->id, 0, lim) != ST_OK)
+		goto fail;
+	for (int i = 0; i < LIM__MAX; i++) {
+		if (!(d[i].scopes & LSB(LS_TENANT)))
+			continue;
+		if (json_object_set_new(l, d[i].name,
+		                        cli_pack("{s:s, s:s}", "value", lim->v[i].text, "source",
+		                                 limit_scope_name(lim->v[i].source))) < 0)
+			goto fail;
+	}
+	free(lim);
+	if (json_object_set_new(o, "limits", l) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+fail:
+	free(lim);
+	json_decref(o);
+	json_decref(l);
+	return NULL;
+}
+
+/* Write the archive of tenant t to out. CLI_OK or CLI_FAIL after a message. */
+static int cli_export_write(struct cli *c, const struct tenant *t, FILE *out, json_t *manifest)
+{
+	size_t n;
+	const struct life_table *tabs = store_life_tables(&n);
+	struct cli_export_file *x = calloc(n, sizeof(*x));
+	json_t *files = json_array(), *settings = NULL;
+	char *text = NULL, dir[80], name[200];
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	int64_t now = (int64_t)time(NULL);
+	int rc = CLI_FAIL;
+
+	snprintf(dir, sizeof(dir), "%s-export", t->slug);
+	if (x == NULL || files == NULL) {
+		cli_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		x[i].f = tmpfile();
+		if (x[i].f == NULL) {
+			cli_error("cannot create a temporary file: %s", strerror(errno));
+			goto out;
+		}
+		crypto_hash_sha256_init(&x[i].sha);
+		if (store_life_export(c->st, &tabs[i], t->id, CLI_EXPORT_PAGE, cli_export_line,
+		                      &x[i], &x[i].rows) != ST_OK ||
+		    x[i].failed) {
+			cli_error("cannot export %s of tenant '%s'%s", tabs[i].from, t->slug,
+			          x[i].failed ? ": temporary file write failed"
+			                      : ": database error");
+			goto out;
+		}
+		crypto_hash_sha256_final(&x[i].sha, digest);
+		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+		if (cli_array_add(files, cli_pack("{s:s, s:I, s:I, s:s}", "name", tabs[i].file,
+		                                  "rows", (json_int_t)x[i].rows, "bytes",
+		                                  (json_int_t)x[i].bytes, "sha256", hex)) < 0) {
+			cli_error("out of memory");
+			goto out;
+		}
+	}
+	settings = cli_export_settings(c, t);
+	if (settings == NULL) {
+		cli_error("cannot read the settings of tenant '%s'", t->slug);
+		goto out;
+	}
+	if (json_object_set_new(manifest, "format", json_string(CLI_EXPORT_FORMAT)) < 0 ||
+	    json_object_set_new(manifest, "tenant_id", json_integer(t->id)) < 0 ||
+	    json_object_set_new(manifest, "tenant", json_string(t->slug)) < 0 ||
+	    json_object_set_new(manifest, "created", json_integer(now)) < 0 ||
+	    json_object_set(manifest, "files", files) < 0) {
+		cli_error("out of memory");
+		goto out;
+	}
+	/* manifest.json and tenant.json first, then the data files */
+	text = json_dumps(manifest, JSON_INDENT(2));
+	snprintf(name, sizeof(name), "%s/manifest.json", dir);
+	if (text == NULL || tar_add_data(out, name, text, strlen(text), now) < 0)
+		goto write_failed;
+	free(text);
+	text = json_dumps(settings, JSON_INDENT(2));
+	snprintf(name, sizeof(name), "%s/tenant.json", dir);
+	if (text == NULL || tar_add_data(out, name, text, strlen(text), now) < 0)
+		goto write_failed;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s/%s", dir, tabs[i].file);
+		if (fflush(x[i].f) != 0 || fseek(x[i].f, 0, SEEK_SET) != 0 ||
+		    tar_add_stream(out, name, x[i].f, x[i].bytes, now) < 0)
+			goto write_failed;
+	}
+	if (tar_finish(out) < 0)
+		goto write_failed;
+	rc = CLI_OK;
+	goto out;
+write_failed:
+	cli_error("cannot write the archive: %s", errno ? strerror(errno) : "out of memory");
+out:
+	free(text);
+	json_decref(settings);
+	json_decref(files);
+	for (size_t i = 0; x && i < n; i++)
+		if (x[i].f)
+			fclose(x[i].f);
+	free(x);
+	return rc;
+}
+
+static int cmd_tenant_export(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"out", NULL}};
+	const char *pos[1];
+	json_t *manifest = json_object();
+	char tmp[4096], target[32];
+	struct tenant t;
+	FILE *out = NULL;
+	size_t npos;
+	int rc;
+
+	if (manifest == NULL)
+		return cli_error("out of memory");
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		goto done;
+	if (npos != 1 || opts[0].value == NULL) {
+		rc = cli_usage_error(c, "expected TENANT --out FILE (FILE '-' is standard output)");
+		goto done;
+	}
+	if ((rc = cli_tenant(c, pos[0], &t)) != CLI_OK)
+		goto done;
+	if (strcmp(opts[0].value, "-") == 0) {
+		if (isatty(STDOUT_FILENO)) {
+			rc = cli_usage_error(c, "refusing to write an archive to a terminal");
+			goto done;
+		}
+		out = stdout;
+	} else {
+		/* written beside the target and renamed: a reader never sees half an archive */
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.partial", opts[0].value) >=
+		    sizeof(tmp)) {
+			rc = cli_usage_error(c, "--out: path too long");
+			goto done;
+		}
+		out = fopen(tmp, "wb");
+		if (out == NULL) {
+			rc = cli_error("cannot create %s: %s", tmp, strerror(errno));
+			goto done;
+		}
+	}
+	rc = cli_export_write(c, &t, out, manifest);
+	if (out != stdout) {
+		if (fclose(out) != 0 && rc == CLI_OK)
+			rc = cli_error("cannot write %s: %s", tmp, strerror(errno));
+		if (rc == CLI_OK && rename(tmp, opts[0].value) != 0)
+			rc = cli_error("cannot rename %s: %s", tmp, strerror(errno));
+		if (rc != CLI_OK)
+			unlink(tmp);
+	}
+	if (rc != CLI_OK)
+		goto done;
+	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
+	rc = cli_audit(c, t.id, "tenant.export", target, json_deep_copy(manifest));
+	/* the manifest goes to stderr when the archive is on stdout */
+	if (out == stdout) {
+		json_dumpf(manifest, stderr, JSON_INDENT(2));
+		fputc('\n', stderr);
+	} else {
+		rc = cli_finish(cli_emit(json_incref(manifest)), rc);
+	}
+done:
+	json_decref(manifest);
+	return rc;
+}
+
+/* Provider credentials that do not open with the master key (tampered, or not sealed). */
+struct cli_unsealed {
+	int64_t tenant_id, bad;
+	int failed;
+};
+
+static int cli_unsealed_cb(void *ctx, const char *provider, const struct sealed_cred *sc)
+{
+	struct cli_unsealed *u = ctx;
+	char plain[SECRETS_MAX_PLAIN + 1];
+
+	if (secrets_open(u->tenant_id, provider, sc->version, sc->nonce, sc->ct, sc->ct_len, plain,
+	                 sizeof(plain)) != 0)
+		u->bad++;
+	sodium_memzero(plain, sizeof(plain));
+	return 0;
+}
+
+static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	struct cli_ids ids = {0};
+	struct cli_unsealed u = {0};
+	const struct life_check *checks;
+	json_t *out = json_array();
+	int64_t tid = 0, count, findings = 0;
+	struct tenant t;
+	size_t n, npos;
+	int rc;
+
+	if (out == NULL)
+		return cli_error("out of memory");
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		goto done;
+	if (opts[0].value) {
+		if ((rc = cli_tenant(c, opts[0].value, &t)) != CLI_OK)
+			goto done;
+		tid = t.id;
+	}
+	checks = store_life_checks(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (store_life_check(c->st, &checks[i], tid, &count) != ST_OK) {
+			rc = cli_error("database error in check %s", checks[i].name);
+			goto done;
+		}
+		findings += count;
+		if (cli_array_add(out,
+		                  cli_pack("{s:s, s:I, s:s}", "check", checks[i].name, "findings",
+		                           (json_int_t)count, "meaning", checks[i].meaning)) < 0) {
+			rc = cli_error("out of memory");
+			goto done;
+		}
+	}
+	/* Every stored provider credential must open with the master key under its own tenant. */
+	if (tid) {
+		rc = cli_ids_add(&ids, &t) < 0 ? cli_error("out of memory") : CLI_OK;
+	} else if (store_tenant_list(c->st, cli_ids_add, &ids) != ST_OK) {
+		rc = cli_error("database error while listing tenants");
+	}
+	for (size_t i = 0; rc == CLI_OK && i < ids.n; i++) {
+		u.tenant_id = ids.id[i];
+		if (store_cred_list(c->st, ids.id[i], cli_unsealed_cb, &u) != ST_OK)
+			rc = cli_error("database error while reading provider credentials");
+	}
+	if (rc != CLI_OK)
+		goto done;
+	findings += u.bad;
+	if (cli_array_add(out,
+	                  cli_pack("{s:s, s:I, s:s}", "check", "provider_keys_unopenable",
+	                           "findings", (json_int_t)u.bad, "meaning",
+	                           "provider credentials that do not decrypt with the master key"
+	                           " bound to their own tenant (tampered, copied or not"
+	                           " sealed)")) < 0) {
+		rc = cli_error("out of memory");
+		goto done;
+	}
+	rc = cli_emit(cli_pack("{s:O, s:I, s:s}", "checks", out, "findings", (json_int_t)findings,
+	                       "scope", tid ? "tenant" : "all"));
+	if (rc == CLI_OK && findings > 0)
+		rc = CLI_FAIL;
+done:
+	json_decref(out);
+	free(ids.id);
+	return rc;
+}
+
 static const struct cli_cmd cli_cmds[] = {
     {"master-key", "init", cmd_master_key_init, 0, "[PATH]",
      "create the master key file if missing and check it"},
@@ -2031,6 +2438,12 @@ static const struct cli_cmd cli_cmds[] = {
     {"admin", "role", cmd_admin_role, CLI_NEED_DB, "NAME ROLE [--tenant TENANT]",
      "change a dashboard user's role"},
     {"admin", "list", cmd_admin_list, CLI_NEED_DB, "", "list dashboard users"},
+    {"tenant", "export", cmd_tenant_export, CLI_NEED_DB, "TENANT --out FILE|-",
+     "write all of a tenant's data (no secrets) as a tar of JSON lines files"},
+    {"purge", NULL, cmd_purge, CLI_NEED_DB, "[--tenant TENANT] [--batch N] [--dry-run]",
+     "delete executions older than each tenant's retention_days, in small batches"},
+    {"verify-isolation", NULL, cmd_verify_isolation, CLI_NEED_DB | CLI_NEED_SECRETS,
+     "[--tenant TENANT]", "check tenant isolation and secret storage; exit 1 on any finding"},
 };
 
 /* The general usage text. */

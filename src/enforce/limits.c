@@ -100,6 +100,13 @@ static const struct limit_def defs[LIM__MAX] = {
                                           COUNT_MAX, NULL, G,
                                           "tokens per calendar month over all tenants"
                                           " (0 = no limit)"},
+    [LIM_RETENTION_DAYS] = {"retention_days", LT_COUNT, "0", 0, 36500, NULL, G | P | T,
+                            "executions older than this many days are purged by agenthostctl"
+                            " purge (rollups are kept; 0 = keep forever)"},
+    [LIM_DATA_REGION] = {"data_region", LT_LIST, "", 0, 0, NULL, G | P | T,
+                         "label of the region holding the tenant's data (informational)"},
+    [LIM_DEFAULT_MODEL] = {"default_model", LT_LIST, "", 0, 0, NULL, G | P | T,
+                           "model given to agents created without one"},
 };
 
 #undef G

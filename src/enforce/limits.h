@@ -49,6 +49,10 @@ enum limit_id {
 	LIM_GLOBAL_BUDGET_USD_MONTHLY,
 	LIM_GLOBAL_BUDGET_TOKENS_DAILY,
 	LIM_GLOBAL_BUDGET_TOKENS_MONTHLY,
+	LIM_RETENTION_DAYS, /* executions older than this are purged (agenthostctl purge); 0 = kept
+	                     */
+	LIM_DATA_REGION,    /* a label of where the tenant's data lives, shown and exported */
+	LIM_DEFAULT_MODEL,  /* model of agents created without one */
 	LIM__MAX
 };
 

@@ -94,6 +94,8 @@ enum db_q {
 	Q_DASHT_LAST = Q_DASHT_FIRST + 47,
 	Q_DASHA_FIRST, /* dash_analytics.c: usage, showback, invoices, health, executions pages */
 	Q_DASHA_LAST = Q_DASHA_FIRST + 63,
+	Q_LIFE_FIRST, /* lifecycle.c: retention purge, export, isolation checks */
+	Q_LIFE_LAST = Q_LIFE_FIRST + 15,
 	Q__MAX
 };
 

@@ -85,7 +85,7 @@ def free_plan_defaults_in_api_and_cli():
     b = api_limits(t["key"])
     assert b["object"] == "limits" and b["tenant_id"] == t["id"] and b["key_id"] == t["key_id"], b
     lim = b["limits"]
-    assert len(lim) == 22, sorted(lim)
+    assert len(lim) == 25, sorted(lim)
     assert lim["rpm"] == {"value": "60", "source": "plan"}, lim["rpm"]
     assert lim["tpm"] == {"value": "200000", "source": "plan"}, lim["tpm"]
     assert lim["concurrency"] == {"value": "4", "source": "plan"}, lim["concurrency"]

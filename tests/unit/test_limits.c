@@ -86,6 +86,9 @@ START_TEST(test_defs)
 	    "global_budget_usd_monthly",
 	    "global_budget_tokens_daily",
 	    "global_budget_tokens_monthly",
+	    "retention_days",
+	    "data_region",
+	    "default_model",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);

@@ -1,0 +1,288 @@
+/*
+ * lifecycle.c: retention purges, exports and isolation checks (see lifecycle.h).
+ *
+ * DESIGN
+ * Export and check queries are text sent through db_query: they run from the
+ * CLI, are built from the constant tables below plus numbers and values
+ * quoted by db_quote, and the tenant id travels as the session variable
+ * @tenant set in the same batch. Keyset pages compare the row value of the
+ * ordering columns with the last row seen, so each page is an index range
+ * read whatever the table's size.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "store/db.h"
+#include "store/lifecycle.h"
+#include "store/store.h"
+
+#define Q_LIFE(n) ((enum db_q)(Q_LIFE_FIRST + (n)))
+#define LIFE_MAX_KEYS 4
+
+static const char sql_purge[] = "DELETE FROM executions WHERE tenant_id = ?"
+                                " AND created_at < UTC_TIMESTAMP(6) - INTERVAL ? DAY"
+                                " ORDER BY created_at LIMIT ?";
+
+int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int batch,
+                           int64_t *deleted)
+{
+	MYSQL_BIND in[3];
+
+	*deleted = 0;
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &tenant_id);
+	db_in_int(&in[1], &days);
+	db_in_int(&in[2], &batch);
+	if (db_exec(st, Q_LIFE(0), sql_purge, in, NULL, __func__) != ST_OK)
+		return ST_ERR;
+	*deleted = (int64_t)db_affected(st, Q_LIFE(0));
+	return ST_OK;
+}
+
+#define TS(c) "'" c "', DATE_FORMAT(" c ", '%Y-%m-%dT%H:%i:%s.%fZ')"
+
+/* clang-format off */
+static const struct life_table life_tables[] = {
+	{"agents.jsonl", "agents",
+	 "JSON_OBJECT('id', id, 'name', name, 'model', model, 'instructions', instructions,"
+	 " 'temperature', temperature, 'max_tokens', max_tokens, " TS("created_at") ", "
+	 TS("updated_at") ")",
+	 {"id", NULL}, "tenant_id = @tenant"},
+	{"api_keys.jsonl", "api_keys",
+	 "JSON_OBJECT('id', id, 'name', name, 'prefix', prefix, " TS("created_at") ", "
+	 TS("expires_at") ", " TS("revoked_at") ", " TS("grace_until") ", 'rotated_to', rotated_to, "
+	 TS("last_used_at") ")",
+	 {"id", NULL}, "tenant_id = @tenant"},
+	{"provider_keys.jsonl", "provider_credentials",
+	 "JSON_OBJECT('provider', provider, 'key_version', key_version, 'last4', last4, "
+	 TS("created_at") ", " TS("updated_at") ")",
+	 {"provider", NULL}, "tenant_id = @tenant"},
+	{"limits.jsonl", "limits",
+	 "JSON_OBJECT('scope', scope, 'scope_id', scope_id, 'name', name, 'value', value, "
+	 TS("updated_at") ", 'updated_by', updated_by)",
+	 {"scope", "scope_id", "name", NULL},
+	 "((scope = 'tenant' AND scope_id = @tenant) OR (scope = 'key' AND scope_id IN"
+	 " (SELECT id FROM api_keys WHERE tenant_id = @tenant)))"},
+	{"sessions.jsonl", "sessions",
+	 "JSON_OBJECT('id', id, 'agent_id', agent_id, 'metadata', JSON_QUERY(metadata, '$'),"
+	 " 'message_count', message_count, " TS("created_at") ", " TS("updated_at") ")",
+	 {"id", NULL}, "tenant_id = @tenant"},
+	{"session_messages.jsonl", "session_messages",
+	 "JSON_OBJECT('session_id', session_id, 'seq', seq, 'role', role, 'content', content,"
+	 " 'run_id', run_id, " TS("created_at") ")",
+	 {"session_id", "seq", NULL}, "tenant_id = @tenant"},
+	{"executions.jsonl", "executions",
+	 "JSON_OBJECT('id', id, 'seq', seq, 'kind', kind, 'key_id', key_id, 'agent_id', agent_id,"
+	 " 'agent_name', agent_name, 'session_id', session_id, 'model', model, 'provider', provider,"
+	 " 'cred_source', cred_source, 'status', status, 'reason_code', reason_code,"
+	 " 'http_status', http_status, 'stream', stream, 'prompt_tokens', prompt_tokens,"
+	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros,"
+	 " 'latency_ms', latency_ms, 'request_id', request_id, 'finish_reason', finish_reason,"
+	 " 'metadata', metadata, 'input', input, 'output', output,"
+	 " 'error_message', error_message, " TS("created_at") ")",
+	 {"seq", NULL}, "tenant_id = @tenant"},
+	{"usage_daily.jsonl", "usage_daily",
+	 "JSON_OBJECT('day', day, 'key_id', key_id, 'agent_id', agent_id, 'model', model,"
+	 " 'requests', requests, 'errors', errors, 'prompt_tokens', prompt_tokens,"
+	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros)",
+	 {"day", "key_id", "agent_id", "model"}, "tenant_id = @tenant"},
+	{"usage_5min.jsonl", "usage_5min",
+	 "JSON_OBJECT('bucket_start', bucket * 300, 'requests', requests, 'succeeded', succeeded,"
+	 " 'refused', refused, 'failed', failed, 'cost_micros', cost_micros, 'tokens', tokens,"
+	 " 'latency_ms_sum', latency_ms_sum)",
+	 {"bucket", NULL}, "tenant_id = @tenant"},
+	{"audit_log.jsonl", "audit_log",
+	 "JSON_OBJECT('id', id, 'actor_type', actor_type, 'actor_id', actor_id, 'action', action,"
+	 " 'target', target, 'outcome', outcome, 'reason_code', reason_code,"
+	 " 'request_id', request_id, 'ip', ip, 'detail', detail, " TS("created_at") ")",
+	 {"id", NULL}, "tenant_id = @tenant"},
+};
+/* clang-format on */
+
+const struct life_table *store_life_tables(size_t *n)
+{
+	*n = ARRAY_SIZE(life_tables);
+	return life_tables;
+}
+
+struct life_page {
+	const struct life_table *t;
+	size_t nkeys;
+	char *last[LIFE_MAX_KEYS]; /* key values of the last row seen (malloc'd) */
+	int64_t rows, page_rows;
+	life_line_cb cb;
+	void *ctx;
+	int stop, oom;
+};
+
+static void life_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct life_page *p = ctx;
+
+	if (set != 0 || p->stop || n != 1 + p->nkeys) /* the SET returns no result set */
+		return;
+	p->page_rows++;
+	p->rows++;
+	if (row[0] && p->cb(p->ctx, row[0], len[0]) != 0)
+		p->stop = 1;
+	for (size_t i = 0; i < p->nkeys; i++) {
+		free(p->last[i]);
+		p->last[i] = row[1 + i] ? strndup(row[1 + i], len[1 + i]) : strdup("");
+		if (p->last[i] == NULL)
+			p->oom = 1;
+	}
+}
+
+int store_life_export(struct store *st, const struct life_table *t, int64_t tenant_id, int page,
+                      life_line_cb cb, void *ctx, int64_t *rows)
+{
+	struct life_page p;
+	struct buf b = BUF_INIT;
+	int rc = ST_OK;
+
+	memset(&p, 0, sizeof(p));
+	p.t = t;
+	p.cb = cb;
+	p.ctx = ctx;
+	while (p.nkeys < LIFE_MAX_KEYS && t->key[p.nkeys])
+		p.nkeys++;
+	for (;;) {
+		buf_reset(&b);
+		buf_printf(&b, "SET @tenant = %lld; SELECT %s", (long long)tenant_id, t->json);
+		for (size_t i = 0; i < p.nkeys; i++)
+			buf_printf(&b, ", %s", t->key[i]);
+		buf_printf(&b, " FROM %s WHERE %s", t->from, t->where);
+		if (p.rows > 0) {
+			buf_puts(&b, " AND (");
+			for (size_t i = 0; i < p.nkeys; i++)
+				buf_printf(&b, "%s%s", i ? ", " : "", t->key[i]);
+			buf_puts(&b, ") > (");
+			for (size_t i = 0; i < p.nkeys; i++) {
+				if (i)
+					buf_puts(&b, ", ");
+				if (db_quote(st, &b, p.last[i]) < 0)
+					goto oom;
+			}
+			buf_puts(&b, ")");
+		}
+		buf_puts(&b, " ORDER BY ");
+		for (size_t i = 0; i < p.nkeys; i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", t->key[i]);
+		buf_printf(&b, " LIMIT %d", page);
+		if (b.data == NULL)
+			goto oom;
+		p.page_rows = 0;
+		if (db_query(st, b.data, b.len, life_row, &p, __func__) != ST_OK) {
+			rc = ST_ERR;
+			break;
+		}
+		if (p.oom)
+			goto oom;
+		if (p.stop || p.page_rows < page)
+			break;
+	}
+	goto out;
+oom:
+	log_error("store: %s: out of memory", __func__);
+	rc = ST_ERR;
+out:
+	*rows = p.rows;
+	for (size_t i = 0; i < LIFE_MAX_KEYS; i++)
+		free(p.last[i]);
+	buf_free(&b);
+	return rc;
+}
+
+/* Tables keyed by tenant_id whose rows must belong to an existing tenant. */
+#define ORPHANS(tbl)                                                                               \
+	"SELECT COUNT(*) FROM " tbl " x LEFT JOIN tenants t ON t.id = x.tenant_id"                 \
+	" WHERE t.id IS NULL AND (@tenant = 0 OR x.tenant_id = @tenant)"
+/* Tenant data that a dedicated tenant must not have in the shared database. */
+#define SHARED_ROWS(tbl)                                                                           \
+	"SELECT COUNT(*) FROM " tbl " x JOIN tenants t ON t.id = x.tenant_id"                      \
+	" WHERE t.isolation_mode = 'dedicated' AND (@tenant = 0 OR t.id = @tenant)"
+
+/* clang-format off */
+static const struct life_check life_checks[] = {
+	{"orphan_api_keys", "API keys of a tenant that does not exist", ORPHANS("api_keys")},
+	{"orphan_provider_keys", "provider credentials of a tenant that does not exist",
+	 ORPHANS("provider_credentials")},
+	{"orphan_agents", "agents of a tenant that does not exist", ORPHANS("agents")},
+	{"orphan_sessions", "sessions of a tenant that does not exist", ORPHANS("sessions")},
+	{"orphan_session_messages", "session messages of a tenant that does not exist",
+	 ORPHANS("session_messages")},
+	{"orphan_executions", "executions of a tenant that does not exist", ORPHANS("executions")},
+	{"orphan_usage_daily", "daily usage of a tenant that does not exist", ORPHANS("usage_daily")},
+	{"orphan_usage_5min", "five-minute usage of a tenant that does not exist",
+	 ORPHANS("usage_5min")},
+	{"orphan_reservations", "budget reservations of a tenant that does not exist",
+	 ORPHANS("reservations")},
+	{"orphan_idempotency_keys", "idempotency records of a tenant that does not exist",
+	 ORPHANS("idempotency_keys")},
+	{"orphan_audit_rows", "audit rows naming a tenant that does not exist",
+	 "SELECT COUNT(*) FROM audit_log x LEFT JOIN tenants t ON t.id = x.tenant_id"
+	 " WHERE x.tenant_id IS NOT NULL AND x.tenant_id <> 0 AND t.id IS NULL"
+	 " AND (@tenant = 0 OR x.tenant_id = @tenant)"},
+	{"dedicated_rows_in_shared_executions",
+	 "executions of a dedicated tenant stored in the shared database", SHARED_ROWS("executions")},
+	{"dedicated_rows_in_shared_sessions",
+	 "sessions of a dedicated tenant stored in the shared database", SHARED_ROWS("sessions")},
+	{"dedicated_rows_in_shared_usage",
+	 "usage rollups of a dedicated tenant stored in the shared database",
+	 SHARED_ROWS("usage_daily")},
+	{"provider_keys_not_sealed",
+	 "provider credentials without a nonce, a key version or room for the MAC (not encrypted)",
+	 "SELECT COUNT(*) FROM provider_credentials WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
+	 " (key_version < 1 OR nonce = REPEAT(X'00', 24) OR LENGTH(ciphertext) <= 16"
+	 " OR CHAR_LENGTH(last4) > 4)"},
+	{"api_keys_replayable",
+	 "API keys whose stored form could be replayed: a hash that is not 32 bytes, or a display"
+	 " prefix long enough to be a key",
+	 "SELECT COUNT(*) FROM api_keys WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
+	 " (LENGTH(key_hash) <> 32 OR key_hash = REPEAT(X'00', 32) OR CHAR_LENGTH(prefix) > 15)"},
+	{"api_keys_in_text",
+	 "a full API key (ah_live_ followed by its secret) found in names, metadata or audit details",
+	 "SELECT (SELECT COUNT(*) FROM api_keys WHERE (@tenant = 0 OR tenant_id = @tenant)"
+	 " AND name REGEXP 'ah_live_[A-Za-z0-9_-]{20,}') + (SELECT COUNT(*) FROM audit_log"
+	 " WHERE (@tenant = 0 OR tenant_id = @tenant) AND detail REGEXP"
+	 " 'ah_live_[A-Za-z0-9_-]{20,}')"},
+	{"admin_passwords_not_hashed", "dashboard users whose password is not an Argon2id hash",
+	 "SELECT COUNT(*) FROM admin_users WHERE (@tenant = 0 OR tenant_id = @tenant)"
+	 " AND pw_hash NOT LIKE '$argon2id$%'"},
+};
+/* clang-format on */
+
+const struct life_check *store_life_checks(size_t *n)
+{
+	*n = ARRAY_SIZE(life_checks);
+	return life_checks;
+}
+
+static void life_count_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	(void)len;
+	if (set == 0 && n >= 1 && row[0])
+		*(int64_t *)ctx = strtoll(row[0], NULL, 10);
+}
+
+int store_life_check(struct store *st, const struct life_check *c, int64_t tenant_id,
+                     int64_t *count)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	*count = -1;
+	buf_printf(&b, "SET @tenant = %lld; %s", (long long)tenant_id, c->sql);
+	if (b.data == NULL)
+		return ST_ERR;
+	rc = db_query(st, b.data, b.len, life_count_row, count, __func__);
+	buf_free(&b);
+	if (rc == ST_OK && *count < 0)
+		rc = ST_ERR;
+	return rc == ST_OK ? ST_OK : ST_ERR;
+}

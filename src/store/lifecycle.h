@@ -1,0 +1,62 @@
+/*
+ * lifecycle: what the tenant lifecycle needs from the database — retention
+ * purges, a tenant's data exported as JSON lines, and the checks of
+ * `agenthostctl verify-isolation` (store_life_*).
+ *
+ * DESIGN
+ * These run from the CLI, off the request path. A purge deletes in small
+ * batches, each its own short transaction on the (tenant_id, created_at)
+ * index, so traffic is never locked out for long; rollups are kept. An
+ * export reads each table of one tenant in keyset pages (never the whole
+ * table in memory) and lets MariaDB build each line with JSON_OBJECT, so
+ * types survive; secret columns (key hashes, sealed credentials, password
+ * hashes) are never selected. Each isolation check is one query returning a
+ * count, named so the report says what was found where.
+ */
+#ifndef AH_STORE_LIFECYCLE_H
+#define AH_STORE_LIFECYCLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/*
+ * Delete up to batch executions of tenant_id created more than days ago.
+ * *deleted gets the number of rows removed (0: nothing left to purge).
+ */
+int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int batch,
+                           int64_t *deleted);
+
+/* One exported file: its name in the archive and how to read it. */
+struct life_table {
+	const char *file;   /* "executions.jsonl" */
+	const char *from;   /* "executions" (a table of the tenant's data) */
+	const char *json;   /* JSON_OBJECT(...) expression of one row */
+	const char *key[4]; /* ordering/keyset columns, NULL-terminated */
+	const char *where;  /* the tenant condition, with %lld for the id */
+};
+
+/* The tables of an export, in archive order; *n gets their number. */
+const struct life_table *store_life_tables(size_t *n);
+
+/* Called with each exported line (JSON text without newline); non-zero stops. */
+typedef int (*life_line_cb)(void *ctx, const char *json, size_t len);
+
+/* Stream every row of t for tenant_id to cb in pages of page rows; *rows gets the count. */
+int store_life_export(struct store *st, const struct life_table *t, int64_t tenant_id, int page,
+                      life_line_cb cb, void *ctx, int64_t *rows);
+
+/* One isolation check: a name, what a finding means, and the query counting them. */
+struct life_check {
+	const char *name;
+	const char *meaning;
+	const char *sql; /* one row, one count column; %lld = tenant filter id (0 = all) */
+};
+
+const struct life_check *store_life_checks(size_t *n);
+/* Run check c (tenant_id 0 = every tenant); *count gets the number of findings. */
+int store_life_check(struct store *st, const struct life_check *c, int64_t tenant_id,
+                     int64_t *count);
+
+#endif

@@ -1,0 +1,189 @@
+"""Tenant lifecycle from the CLI: export archives, retention purges, verify-isolation."""
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+
+from apihelp import chat_body, db_exec, new_tenant
+from harness import CONF, CTL, api, ctl, run, test
+
+
+def export(slug):
+    """Export slug's data; returns {name: bytes} of the archive's members."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "out.tar")
+        manifest = ctl("tenant", "export", slug, "--out", path)
+        assert not os.path.exists(path + ".partial")
+        with tarfile.open(path) as tf:
+            members = {m.name.split("/", 1)[1]: tf.extractfile(m).read() for m in tf.getmembers()}
+    return manifest, members
+
+
+def busy_tenant(prefix):
+    t = new_tenant(prefix)
+    ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openai",
+        stdin="sk-byok-%s-secret\n" % t["slug"])
+    for i in range(3):
+        st, _, _ = api("POST", "/v1/chat/completions",
+                       chat_body("export me %d" % i, metadata={"user": "u%d" % i}), key=t["key"])
+        assert st == 200
+    st, _, body = api("POST", "/v1/agents/assistant/runs", {"input": "a run to export"},
+                      key=t["key"])
+    assert st in (200, 201), body
+    st, _, body = api("POST", "/v1/sessions", {"agent": "assistant"}, key=t["key"])
+    return t
+
+
+@test
+def export_has_every_file_with_counts_and_digests():
+    t = busy_tenant("exp")
+    manifest, m = export(t["slug"])
+    assert manifest["format"] == "agenthost-export/1"
+    assert manifest["tenant"] == t["slug"]
+    names = {f["name"] for f in manifest["files"]}
+    for n in ("agents.jsonl", "api_keys.jsonl", "provider_keys.jsonl", "executions.jsonl",
+              "sessions.jsonl", "usage_daily.jsonl", "audit_log.jsonl"):
+        assert n in names and n in m, n
+    assert "manifest.json" in m and "tenant.json" in m
+    for f in manifest["files"]:
+        data = m[f["name"]]
+        assert hashlib.sha256(data).hexdigest() == f["sha256"], f["name"]
+        assert len(data) == f["bytes"]
+        lines = data.decode().splitlines()
+        assert len(lines) == f["rows"], f["name"]
+        for line in lines:
+            json.loads(line)
+    n_exec = int(db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"])[0][0])
+    assert n_exec == 4
+    rows = [json.loads(x) for x in m["executions.jsonl"].decode().splitlines()]
+    assert len(rows) == n_exec
+    assert any("a run to export" in (r["input"] or "") for r in rows), rows
+    settings = json.loads(m["tenant.json"])
+    assert settings["slug"] == t["slug"] and "retention_days" in settings["limits"]
+
+
+@test
+def export_holds_no_secrets_and_no_other_tenant():
+    t = busy_tenant("expsec")
+    other = busy_tenant("expother")
+    _, m = export(t["slug"])
+    blob = b"".join(m.values())
+    assert t["key"].encode() not in blob
+    assert b"sk-byok-" not in blob
+    key_hash = db_exec("SELECT HEX(key_hash) FROM api_keys WHERE id = %d" % t["key_id"])[0][0]
+    assert key_hash.encode() not in blob and key_hash.lower().encode() not in blob
+    assert other["slug"].encode() not in blob
+    assert other["key"][:12].encode() not in blob
+    keys = [json.loads(x) for x in m["api_keys.jsonl"].decode().splitlines()]
+    assert keys and all(set(k) >= {"id", "prefix", "name"} and "key_hash" not in k for k in keys)
+    pk = [json.loads(x) for x in m["provider_keys.jsonl"].decode().splitlines()]
+    assert pk == [dict(pk[0], provider="openai")] and pk[0]["last4"] == "cret"
+
+
+@test
+def export_streams_to_stdout_and_is_audited():
+    t = busy_tenant("expout")
+    p = subprocess.run([CTL, "-c", CONF, "tenant", "export", t["slug"], "--out", "-"],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    with tarfile.open(fileobj=io.BytesIO(p.stdout)) as tf:
+        assert any(n.endswith("/executions.jsonl") for n in tf.getnames())
+    assert json.loads(p.stderr)["tenant"] == t["slug"]
+    rows = db_exec("SELECT COUNT(*) FROM audit_log WHERE tenant_id = %d"
+                   " AND action = 'tenant.export'" % t["id"])
+    assert rows[0][0] == "1", rows
+
+
+@test
+def export_of_an_unknown_tenant_fails_cleanly():
+    rc, out, err = ctl("tenant", "export", "no-such-tenant-x", "--out", "/tmp/x.tar", check=False)
+    assert rc != 0 and "not found" in err
+    assert not os.path.exists("/tmp/x.tar") and not os.path.exists("/tmp/x.tar.partial")
+
+
+@test
+def purge_deletes_only_old_executions_of_tenants_with_retention():
+    t = busy_tenant("purge")
+    keep = busy_tenant("keep")
+    ctl("limits", "set", "--tenant", t["slug"], "retention_days", "2")
+    for x in (t, keep):
+        db_exec("UPDATE executions SET created_at = created_at - INTERVAL 5 DAY"
+                " WHERE tenant_id = %d ORDER BY seq LIMIT 2" % x["id"])
+    usage_before = db_exec("SELECT SUM(requests) FROM usage_daily WHERE tenant_id = %d" % t["id"])
+    dry = ctl("purge", "--tenant", t["slug"], "--dry-run")
+    assert dry["dry_run"] is True and dry["purged"] == 0
+    out = ctl("purge", "--tenant", t["slug"], "--batch", "1")
+    assert out["purged"] == 2, out
+    left = db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"])[0][0]
+    assert left == "2", left
+    # rollups are kept; a tenant without retention keeps everything
+    assert db_exec("SELECT SUM(requests) FROM usage_daily WHERE tenant_id = %d"
+                   % t["id"]) == usage_before
+    ctl("purge")
+    assert db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d"
+                   % keep["id"])[0][0] == "4"
+
+
+@test
+def retention_and_region_are_tenant_settings_with_a_source():
+    t = new_tenant("settings")
+    lim = ctl("limits", "show", "--tenant", t["slug"])
+    names = json.dumps(lim)
+    assert "retention_days" in names and "data_region" in names and "default_model" in names
+    ctl("limits", "set", "--tenant", t["slug"], "data_region", "eu-west")
+    st, _, body = api("GET", "/v1/limits", key=t["key"])
+    assert st == 200
+    assert body["limits"]["data_region"]["value"] == "eu-west", body["limits"]["data_region"]
+    assert body["limits"]["data_region"]["source"] == "tenant"
+
+
+def verify(*args):
+    return ctl("verify-isolation", *args, check=False)
+
+
+@test
+def verify_isolation_passes_for_a_clean_tenant():
+    t = busy_tenant("vclean")
+    rc, out, err = verify("--tenant", t["slug"])
+    assert rc == 0, (out, err)
+    assert out["findings"] == 0 and out["scope"] == "tenant"
+    assert {c["check"] for c in out["checks"]} >= {"orphan_executions", "provider_keys_not_sealed",
+                                                     "api_keys_replayable",
+                                                     "provider_keys_unopenable"}
+
+
+@test
+def verify_isolation_finds_tampering():
+    t = busy_tenant("vbad")
+    db_exec("UPDATE provider_credentials SET ciphertext = CONCAT(ciphertext, 'x')"
+            " WHERE tenant_id = %d" % t["id"])
+    db_exec("UPDATE api_keys SET key_hash = REPEAT(X'00', 32) WHERE id = %d" % t["key_id"])
+    db_exec("UPDATE tenants SET isolation_mode = 'dedicated' WHERE id = %d" % t["id"])
+    rc, out, err = verify("--tenant", t["slug"])
+    assert rc == 1, (rc, err)
+    found = {c["check"]: c["findings"] for c in out["checks"]}
+    assert found["provider_keys_unopenable"] == 1, found
+    assert found["api_keys_replayable"] == 1, found
+    assert found["dedicated_rows_in_shared_executions"] == 4, found
+    db_exec("UPDATE tenants SET isolation_mode = 'shared' WHERE id = %d" % t["id"])
+
+
+@test
+def verify_isolation_finds_orphans_across_tenants():
+    rc, before, _ = verify()
+    n0 = {c["check"]: c["findings"] for c in before["checks"]}["orphan_executions"]
+    db_exec("INSERT INTO executions (tenant_id, id, kind, model, status, created_at)"
+            " VALUES (987654321, 'exec_orphan', 'chat', 'mock-1', 'succeeded', UTC_TIMESTAMP())")
+    try:
+        rc, out, _ = verify()
+        assert rc == 1
+        n1 = {c["check"]: c["findings"] for c in out["checks"]}["orphan_executions"]
+        assert n1 == n0 + 1, (n0, n1)
+    finally:
+        db_exec("DELETE FROM executions WHERE tenant_id = 987654321")
+
+
+run()
