@@ -2039,19 +2039,66 @@ static int cli_purge_tenant(struct cli *c, int64_t tenant_id, int batch, int dry
 	return rc;
 }
 
+static int cli_erase_collect(void *ctx, int64_t tenant_id)
+{
+	struct cli_ids *ids = ctx;
+	struct tenant t = {.id = tenant_id};
+
+	return cli_ids_add(ids, &t);
+}
+
+/* Erase every tenant whose offboarding period has passed. */
+static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
+{
+	struct cli_ids due = {0};
+	struct tenant t;
+	char target[96];
+	int64_t rows = 0;
+	int rc = CLI_OK;
+
+	if (store_life_due(c->st, cli_erase_collect, &due) != ST_OK) {
+		free(due.id);
+		return cli_error("database error while listing offboarded tenants");
+	}
+	for (size_t i = 0; rc == CLI_OK && i < due.n; i++) {
+		if (store_tenant_get(c->st, due.id[i], &t) != ST_OK) {
+			rc = cli_error("database error while reading tenant %" PRId64, due.id[i]);
+			break;
+		}
+		if (!dry_run && store_life_erase(c->st, t.id, batch, &rows) != ST_OK) {
+			rc = cli_error("database error while erasing tenant '%s' (run purge again to"
+			               " finish)",
+			               t.slug);
+			break;
+		}
+		snprintf(target, sizeof(target), "tenant:%" PRId64 ":%s", t.id, t.slug);
+		/* The tenant's own audit rows went with it: this row is the system's record. */
+		if (!dry_run)
+			rc = cli_audit(c, 0, "tenant.erase", target,
+			               cli_pack("{s:I}", "rows", (json_int_t)rows));
+		if (cli_array_add(erased, cli_pack("{s:I, s:s, s:I}", "tenant_id", (json_int_t)t.id,
+		                                   "slug", t.slug, "rows", (json_int_t)rows)) < 0)
+			rc = cli_error("out of memory");
+	}
+	free(due.id);
+	return rc;
+}
+
 static int cmd_purge(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"tenant", NULL}, {"batch", NULL}};
 	struct cli_ids ids = {0};
-	json_t *report = json_array();
+	json_t *report = json_array(), *erased = json_array();
 	int64_t batch = CLI_PURGE_BATCH, total = 0, n;
 	int dry_run = cli_flag(&argc, argv, "dry-run");
 	struct tenant t;
 	size_t npos;
 	int rc;
 
-	if (report == NULL)
-		return cli_error("out of memory");
+	if (report == NULL || erased == NULL) {
+		rc = cli_error("out of memory");
+		goto out;
+	}
 	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
 	if (rc != CLI_OK)
 		goto out;
@@ -2070,17 +2117,20 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 		rc = cli_purge_tenant(c, ids.id[i], (int)batch, dry_run, report, &n);
 		total += n;
 	}
+	if (rc == CLI_OK && !opts[0].value)
+		rc = cli_erase_due(c, (int)batch, dry_run, erased);
 	if (rc != CLI_OK)
 		goto out;
 	rc = total > 0 && !dry_run
 	         ? cli_audit(c, opts[0].value ? ids.id[0] : 0, "executions.purge", "executions",
 	                     cli_pack("{s:I}", "purged", (json_int_t)total))
 	         : CLI_OK;
-	rc = cli_finish(cli_emit(cli_pack("{s:O, s:I, s:b}", "tenants", report, "purged",
-	                                  (json_int_t)total, "dry_run", dry_run)),
+	rc = cli_finish(cli_emit(cli_pack("{s:O, s:I, s:O, s:b}", "tenants", report, "purged",
+	                                  (json_int_t)total, "erased", erased, "dry_run", dry_run)),
 	                rc);
 out:
 	json_decref(report);
+	json_decref(erased);
 	free(ids.id);
 	return rc;
 }
@@ -2225,14 +2275,49 @@ out:
 	return rc;
 }
 
+/*
+ * Export tenant t to path ("-": standard output, which must not be a
+ * terminal) and audit it; manifest gets the archive's manifest.
+ */
+static int cli_export_to(struct cli *c, const struct tenant *t, const char *path, json_t *manifest)
+{
+	char tmp[4096], target[32];
+	FILE *out;
+	int rc;
+
+	if (strcmp(path, "-") == 0) {
+		if (isatty(STDOUT_FILENO))
+			return cli_error("refusing to write an archive to a terminal");
+		out = stdout;
+	} else {
+		/* written beside the target and renamed: a reader never sees half an archive */
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.partial", path) >= sizeof(tmp))
+			return cli_error("--out: path too long");
+		out = fopen(tmp, "wb");
+		if (out == NULL)
+			return cli_error("cannot create %s: %s", tmp, strerror(errno));
+	}
+	rc = cli_export_write(c, t, out, manifest);
+	if (out != stdout) {
+		if (fclose(out) != 0 && rc == CLI_OK)
+			rc = cli_error("cannot write %s: %s", tmp, strerror(errno));
+		if (rc == CLI_OK && rename(tmp, path) != 0)
+			rc = cli_error("cannot rename %s: %s", tmp, strerror(errno));
+		if (rc != CLI_OK)
+			unlink(tmp);
+	}
+	if (rc != CLI_OK)
+		return rc;
+	snprintf(target, sizeof(target), "tenant:%" PRId64, t->id);
+	return cli_audit(c, t->id, "tenant.export", target, json_deep_copy(manifest));
+}
+
 static int cmd_tenant_export(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"out", NULL}};
 	const char *pos[1];
 	json_t *manifest = json_object();
-	char tmp[4096], target[32];
 	struct tenant t;
-	FILE *out = NULL;
 	size_t npos;
 	int rc;
 
@@ -2247,48 +2332,93 @@ static int cmd_tenant_export(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_tenant(c, pos[0], &t)) != CLI_OK)
 		goto done;
-	if (strcmp(opts[0].value, "-") == 0) {
-		if (isatty(STDOUT_FILENO)) {
-			rc = cli_usage_error(c, "refusing to write an archive to a terminal");
-			goto done;
-		}
-		out = stdout;
-	} else {
-		/* written beside the target and renamed: a reader never sees half an archive */
-		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.partial", opts[0].value) >=
-		    sizeof(tmp)) {
-			rc = cli_usage_error(c, "--out: path too long");
-			goto done;
-		}
-		out = fopen(tmp, "wb");
-		if (out == NULL) {
-			rc = cli_error("cannot create %s: %s", tmp, strerror(errno));
-			goto done;
-		}
-	}
-	rc = cli_export_write(c, &t, out, manifest);
-	if (out != stdout) {
-		if (fclose(out) != 0 && rc == CLI_OK)
-			rc = cli_error("cannot write %s: %s", tmp, strerror(errno));
-		if (rc == CLI_OK && rename(tmp, opts[0].value) != 0)
-			rc = cli_error("cannot rename %s: %s", tmp, strerror(errno));
-		if (rc != CLI_OK)
-			unlink(tmp);
-	}
+	rc = cli_export_to(c, &t, opts[0].value, manifest);
 	if (rc != CLI_OK)
 		goto done;
-	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
-	rc = cli_audit(c, t.id, "tenant.export", target, json_deep_copy(manifest));
-	/* the manifest goes to stderr when the archive is on stdout */
-	if (out == stdout) {
+	if (strcmp(opts[0].value, "-") == 0) { /* the manifest goes to stderr then */
 		json_dumpf(manifest, stderr, JSON_INDENT(2));
 		fputc('\n', stderr);
 	} else {
-		rc = cli_finish(cli_emit(json_incref(manifest)), rc);
+		rc = cli_emit(json_incref(manifest));
 	}
 done:
 	json_decref(manifest);
 	return rc;
+}
+
+static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"out", NULL}, {"days", NULL}, {"reason", NULL}};
+	int undo = cli_flag(&argc, argv, "undo");
+	const char *pos[1];
+	int64_t days = -1, after = 0;
+	struct limits *lim = NULL;
+	json_t *manifest;
+	char target[32], reason[300];
+	struct tenant t;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing TENANT");
+	if (undo && (opts[0].value || opts[1].value || opts[2].value))
+		return cli_usage_error(c, "--undo takes no other option");
+	if (!undo && opts[0].value == NULL)
+		return cli_usage_error(c, "missing --out FILE (the tenant's data is exported first)");
+	if (opts[1].value && util_parse_i64(opts[1].value, 0, 36500, &days) != 0)
+		return cli_usage_error(c, "--days: a number of days 0..36500");
+	if (opts[2].value && !cli_text_ok(opts[2].value, 200, 0))
+		return cli_usage_error(c, "--reason: at most 200 bytes of text");
+	if ((rc = cli_tenant(c, pos[0], &t)) != CLI_OK)
+		return rc;
+	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
+	if (store_life_offboard_after(c->st, t.id, &after) != ST_OK)
+		return cli_error("database error while reading tenant '%s'", t.slug);
+	if (undo) {
+		if (after == 0)
+			return cli_error("tenant '%s' is not being offboarded", t.slug);
+		if (store_life_offboard(c->st, t.id, -1) != ST_OK ||
+		    store_tenant_set_status(c->st, t.id, TENANT_ACTIVE, NULL) != ST_OK)
+			return cli_error("database error while undoing the offboarding of '%s'", t.slug);
+		rc = cli_audit(c, t.id, "tenant.offboard_undo", target, NULL);
+		return cli_finish(cli_emit(cli_pack("{s:s, s:s}", "tenant", t.slug, "status",
+		                                    "active")),
+		                  rc);
+	}
+	if (days < 0) { /* the tenant's retention, at least 30 days to change one's mind */
+		lim = malloc(sizeof(*lim));
+		if (lim == NULL || limits_resolve(c->st, t.id, 0, lim) != ST_OK) {
+			free(lim);
+			return cli_error("cannot read the limits of tenant '%s'", t.slug);
+		}
+		days = lim->v[LIM_RETENTION_DAYS].num > 30 ? lim->v[LIM_RETENTION_DAYS].num : 30;
+		free(lim);
+	}
+	snprintf(reason, sizeof(reason), "offboarding%s%s", opts[2].value ? ": " : "",
+	         opts[2].value ? opts[2].value : "");
+	/* Suspend first: nothing new arrives while the export is written. */
+	if (store_tenant_set_status(c->st, t.id, TENANT_SUSPENDED, reason) != ST_OK)
+		return cli_error("database error while suspending tenant '%s'", t.slug);
+	manifest = json_object();
+	rc = manifest ? cli_export_to(c, &t, opts[0].value, manifest) : cli_error("out of memory");
+	json_decref(manifest);
+	if (rc != CLI_OK)
+		return cli_error("tenant '%s' is suspended but the export failed; nothing will be"
+		                 " erased (run offboard again, or --undo)",
+		                 t.slug);
+	if (store_life_offboard(c->st, t.id, (int)days) != ST_OK ||
+	    store_life_offboard_after(c->st, t.id, &after) != ST_OK)
+		return cli_error("database error while scheduling the erasure of '%s'", t.slug);
+	rc = cli_audit(c, t.id, "tenant.offboard", target,
+	               cli_pack("{s:I, s:s}", "erase_after", (json_int_t)after, "export",
+	                        opts[0].value));
+	return cli_finish(cli_emit(cli_pack("{s:s, s:s, s:I, s:s}", "tenant", t.slug, "status",
+	                                    "offboarding", "erase_after", (json_int_t)after, "export",
+	                                    opts[0].value)),
+	                  rc);
 }
 
 /* Provider credentials that do not open with the master key (tampered, or not sealed). */
@@ -2440,8 +2570,11 @@ static const struct cli_cmd cli_cmds[] = {
     {"admin", "list", cmd_admin_list, CLI_NEED_DB, "", "list dashboard users"},
     {"tenant", "export", cmd_tenant_export, CLI_NEED_DB, "TENANT --out FILE|-",
      "write all of a tenant's data (no secrets) as a tar of JSON lines files"},
+    {"tenant", "offboard", cmd_tenant_offboard, CLI_NEED_DB,
+     "TENANT (--out FILE [--days N] [--reason TEXT] | --undo)",
+     "suspend, export, and erase after N days (default: retention, at least 30); --undo"},
     {"purge", NULL, cmd_purge, CLI_NEED_DB, "[--tenant TENANT] [--batch N] [--dry-run]",
-     "delete executions older than each tenant's retention_days, in small batches"},
+     "delete executions past retention_days and erase offboarded tenants past their date"},
     {"verify-isolation", NULL, cmd_verify_isolation, CLI_NEED_DB | CLI_NEED_SECRETS,
      "[--tenant TENANT]", "check tenant isolation and secret storage; exit 1 on any finding"},
 };

@@ -59,4 +59,20 @@ const struct life_check *store_life_checks(size_t *n);
 int store_life_check(struct store *st, const struct life_check *c, int64_t tenant_id,
                      int64_t *count);
 
+/*
+ * Offboarding: set (days >= 0: erase after that many days) or clear (days
+ * < 0) the tenant's offboard_after. ST_NOTFOUND when no such tenant.
+ */
+int store_life_offboard(struct store *st, int64_t tenant_id, int days);
+/* The tenant's offboard_after as unix seconds, 0 when not offboarding. */
+int store_life_offboard_after(struct store *st, int64_t tenant_id, int64_t *at);
+/* Call cb for every tenant whose offboard_after has passed. */
+int store_life_due(struct store *st, int (*cb)(void *ctx, int64_t tenant_id), void *ctx);
+/*
+ * Erase the tenant: every row of it in every table, in batches of batch rows
+ * (each its own transaction), then the tenant row. *rows gets the count.
+ * The tenant must be suspended; ST_CONFLICT otherwise.
+ */
+int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *rows);
+
 #endif

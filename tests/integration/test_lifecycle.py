@@ -186,4 +186,77 @@ def verify_isolation_finds_orphans_across_tenants():
         db_exec("DELETE FROM executions WHERE tenant_id = 987654321")
 
 
+TENANT_TABLES = ("api_keys", "provider_credentials", "agents", "sessions", "session_messages",
+                 "executions", "usage_daily", "usage_5min", "reservations", "idempotency_keys",
+                 "breakers", "admin_users", "audit_log")
+
+
+def rows_of(tid):
+    return {tbl: int(db_exec("SELECT COUNT(*) FROM %s WHERE tenant_id = %d" % (tbl, tid))[0][0])
+            for tbl in TENANT_TABLES}
+
+
+def orphan_count():
+    rc, out, _ = verify()
+    return sum(c["findings"] for c in out["checks"] if c["check"].startswith("orphan_"))
+
+
+@test
+def offboard_suspends_exports_and_can_be_undone():
+    t = busy_tenant("off")
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "off.tar")
+        out = ctl("tenant", "offboard", t["slug"], "--out", path, "--reason", "contract ended")
+        assert out["status"] == "offboarding" and out["erase_after"] > 0
+        assert os.path.getsize(path) > 0
+    st, _, body = api("POST", "/v1/chat/completions", chat_body(), key=t["key"])
+    assert st == 403 and body["error"]["reason_code"] == "tenant_suspended", body
+    # not due yet: purge leaves it alone
+    out = ctl("purge")
+    assert all(e["tenant_id"] != t["id"] for e in out["erased"])
+    ctl("tenant", "offboard", t["slug"], "--undo")
+    st, _, body = api("POST", "/v1/chat/completions", chat_body(), key=t["key"])
+    assert st == 200, body
+    rc, _, err = ctl("tenant", "offboard", t["slug"], "--undo", check=False)
+    assert rc != 0 and "not being offboarded" in err
+
+
+@test
+def offboarded_tenant_is_erased_after_its_date_and_nothing_else_is():
+    t = busy_tenant("erase")
+    other = busy_tenant("survivor")
+    ctl("admin", "add", "ta-" + t["slug"], "--role", "tenant_admin", "--tenant", t["slug"],
+        stdin="a-long-password-1\n")
+    before_other = rows_of(other["id"])
+    orphans_before = orphan_count()
+    with tempfile.TemporaryDirectory() as d:
+        ctl("tenant", "offboard", t["slug"], "--out", os.path.join(d, "e.tar"), "--days", "0")
+    out = ctl("purge", "--batch", "2")
+    erased = [e for e in out["erased"] if e["tenant_id"] == t["id"]]
+    assert len(erased) == 1 and erased[0]["rows"] > 0, out
+    assert all(n == 0 for n in rows_of(t["id"]).values()), rows_of(t["id"])
+    assert db_exec("SELECT COUNT(*) FROM tenants WHERE id = %d" % t["id"])[0][0] == "0"
+    assert db_exec("SELECT COUNT(*) FROM limits WHERE scope = 'tenant' AND scope_id = %d"
+                   % t["id"])[0][0] == "0"
+    assert rows_of(other["id"]) == before_other
+    st, _, body = api("GET", "/v1/models", key=t["key"])
+    assert st == 401, body
+    rows = db_exec("SELECT actor_type FROM audit_log WHERE action = 'tenant.erase'"
+                   " AND target LIKE 'tenant:%d:%%'" % t["id"])
+    assert rows == [["cli"]], rows
+    # nothing of the tenant was left behind without it
+    assert orphan_count() == orphans_before
+    assert db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"])[0][0] == "0"
+
+
+@test
+def an_active_tenant_is_never_erased():
+    t = busy_tenant("active")
+    db_exec("UPDATE tenants SET offboard_after = UTC_TIMESTAMP() - INTERVAL 1 DAY"
+            " WHERE id = %d" % t["id"])
+    out = ctl("purge")
+    assert all(e["tenant_id"] != t["id"] for e in out["erased"])
+    assert rows_of(t["id"])["executions"] == 4
+
+
 run()
