@@ -2066,9 +2066,10 @@ static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
 			break;
 		}
 		if (!dry_run && store_life_erase(c->st, t.id, batch, &rows) != ST_OK) {
-			rc = cli_error("database error while erasing tenant '%s' (run purge again to"
-			               " finish)",
-			               t.slug);
+			rc =
+			    cli_error("database error while erasing tenant '%s' (run purge again to"
+			              " finish)",
+			              t.slug);
 			break;
 		}
 		snprintf(target, sizeof(target), "tenant:%" PRId64 ":%s", t.id, t.slug);
@@ -2367,7 +2368,8 @@ static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
 	if (undo && (opts[0].value || opts[1].value || opts[2].value))
 		return cli_usage_error(c, "--undo takes no other option");
 	if (!undo && opts[0].value == NULL)
-		return cli_usage_error(c, "missing --out FILE (the tenant's data is exported first)");
+		return cli_usage_error(c,
+		                       "missing --out FILE (the tenant's data is exported first)");
 	if (opts[1].value && util_parse_i64(opts[1].value, 0, 36500, &days) != 0)
 		return cli_usage_error(c, "--days: a number of days 0..36500");
 	if (opts[2].value && !cli_text_ok(opts[2].value, 200, 0))
@@ -2382,11 +2384,11 @@ static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
 			return cli_error("tenant '%s' is not being offboarded", t.slug);
 		if (store_life_offboard(c->st, t.id, -1) != ST_OK ||
 		    store_tenant_set_status(c->st, t.id, TENANT_ACTIVE, NULL) != ST_OK)
-			return cli_error("database error while undoing the offboarding of '%s'", t.slug);
+			return cli_error("database error while undoing the offboarding of '%s'",
+			                 t.slug);
 		rc = cli_audit(c, t.id, "tenant.offboard_undo", target, NULL);
-		return cli_finish(cli_emit(cli_pack("{s:s, s:s}", "tenant", t.slug, "status",
-		                                    "active")),
-		                  rc);
+		return cli_finish(
+		    cli_emit(cli_pack("{s:s, s:s}", "tenant", t.slug, "status", "active")), rc);
 	}
 	if (days < 0) { /* the tenant's retention, at least 30 days to change one's mind */
 		lim = malloc(sizeof(*lim));
@@ -2412,13 +2414,13 @@ static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
 	if (store_life_offboard(c->st, t.id, (int)days) != ST_OK ||
 	    store_life_offboard_after(c->st, t.id, &after) != ST_OK)
 		return cli_error("database error while scheduling the erasure of '%s'", t.slug);
-	rc = cli_audit(c, t.id, "tenant.offboard", target,
-	               cli_pack("{s:I, s:s}", "erase_after", (json_int_t)after, "export",
-	                        opts[0].value));
-	return cli_finish(cli_emit(cli_pack("{s:s, s:s, s:I, s:s}", "tenant", t.slug, "status",
-	                                    "offboarding", "erase_after", (json_int_t)after, "export",
-	                                    opts[0].value)),
-	                  rc);
+	rc = cli_audit(
+	    c, t.id, "tenant.offboard", target,
+	    cli_pack("{s:I, s:s}", "erase_after", (json_int_t)after, "export", opts[0].value));
+	return cli_finish(
+	    cli_emit(cli_pack("{s:s, s:s, s:I, s:s}", "tenant", t.slug, "status", "offboarding",
+	                      "erase_after", (json_int_t)after, "export", opts[0].value)),
+	    rc);
 }
 
 /* Provider credentials that do not open with the master key (tampered, or not sealed). */

@@ -397,7 +397,8 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 
 	*rows = 0;
 	buf_printf(&b, "SELECT status FROM tenants WHERE id = %lld", (long long)tenant_id);
-	if (b.data == NULL || db_query(st, b.data, b.len, life_affected_row, &status, __func__) != ST_OK)
+	if (b.data == NULL ||
+	    db_query(st, b.data, b.len, life_affected_row, &status, __func__) != ST_OK)
 		rc = ST_ERR;
 	else if (status < 0)
 		rc = ST_NOTFOUND;
@@ -407,11 +408,11 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 		do {
 			got = 0;
 			buf_reset(&b);
-			buf_printf(&b,
-			           "SET @tenant = %lld; DELETE FROM %s LIMIT %d; SELECT ROW_COUNT()",
-			           (long long)tenant_id, life_erase[i], batch);
-			if (b.data == NULL ||
-			    db_query(st, b.data, b.len, life_affected_row, &got, __func__) != ST_OK) {
+			buf_printf(
+			    &b, "SET @tenant = %lld; DELETE FROM %s LIMIT %d; SELECT ROW_COUNT()",
+			    (long long)tenant_id, life_erase[i], batch);
+			if (b.data == NULL || db_query(st, b.data, b.len, life_affected_row, &got,
+			                               __func__) != ST_OK) {
 				rc = ST_ERR;
 				break;
 			}
@@ -420,10 +421,12 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 	}
 	if (rc == ST_OK) {
 		buf_reset(&b);
-		buf_printf(&b, "DELETE FROM tenants WHERE id = %lld AND status <> 0; SELECT ROW_COUNT()",
-		           (long long)tenant_id);
+		buf_printf(
+		    &b, "DELETE FROM tenants WHERE id = %lld AND status <> 0; SELECT ROW_COUNT()",
+		    (long long)tenant_id);
 		got = 0;
-		if (b.data == NULL || db_query(st, b.data, b.len, life_affected_row, &got, __func__) != ST_OK)
+		if (b.data == NULL ||
+		    db_query(st, b.data, b.len, life_affected_row, &got, __func__) != ST_OK)
 			rc = ST_ERR;
 		*rows += got;
 	}
