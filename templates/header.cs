@@ -27,6 +27,13 @@
     <a href="<?cs var:Prefix ?>/admin/showback"<?cs if:Page.Nav == "showback" ?> aria-current="page"<?cs /if ?>>Showback</a>
     <a href="<?cs var:Prefix ?>/admin/executions"<?cs if:Page.Nav == "executions" ?> aria-current="page"<?cs /if ?>>Executions</a>
     <a href="<?cs var:Prefix ?>/admin/audit"<?cs if:Page.Nav == "audit" ?> aria-current="page"<?cs /if ?>>Audit log</a>
+    <?cs if:User.Role != "tenant_admin" ?>
+    <a href="<?cs var:Prefix ?>/admin/plans"<?cs if:Page.Nav == "plans" ?> aria-current="page"<?cs /if ?>>Plans</a>
+    <a href="<?cs var:Prefix ?>/admin/global"<?cs if:Page.Nav == "global" ?> aria-current="page"<?cs /if ?>>Global</a>
+    <?cs /if ?>
+    <?cs if:User.Role == "operator" ?>
+    <a href="<?cs var:Prefix ?>/admin/users"<?cs if:Page.Nav == "users" ?> aria-current="page"<?cs /if ?>>Users</a>
+    <?cs /if ?>
   </nav>
   <form class="whoami" method="post" action="<?cs var:Prefix ?>/admin/logout">
     <span><?cs var:User.Name ?> <small class="role"><?cs var:User.Role ?></small></span>

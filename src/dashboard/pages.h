@@ -23,6 +23,17 @@ PAGE_FN(page_login_post);
 PAGE_FN(page_logout);
 PAGE_FN(page_static);
 PAGE_FN(page_overview);
+PAGE_FN(page_plans);
+PAGE_FN(page_plans_create);
+PAGE_FN(page_plan);
+PAGE_FN(page_plan_save);
+PAGE_FN(page_global);
+PAGE_FN(page_global_save);
+PAGE_FN(page_users);
+PAGE_FN(page_users_add);
+PAGE_FN(page_users_role);
+PAGE_FN(page_users_password);
+PAGE_FN(page_users_delete);
 /* tenant pages: tenants, API keys, provider keys, budgets, audit log */
 /* analytics pages: usage, showback, invoices, health, executions */
 
@@ -34,6 +45,17 @@ PAGE_FN(page_overview);
 	{"GET", "/admin/static/{}", AUTH_NONE, 0, page_static}, \
 	{"GET", "/admin", AUTH_ADMIN, 0, page_overview}, \
 	{"GET", "/admin/overview", AUTH_ADMIN, 0, page_overview}, \
+	{"GET", "/admin/plans", AUTH_ADMIN, 0, page_plans}, \
+	{"POST", "/admin/plans", AUTH_ADMIN, 0, page_plans_create}, \
+	{"GET", "/admin/plans/{}", AUTH_ADMIN, 0, page_plan}, \
+	{"POST", "/admin/plans/{}", AUTH_ADMIN, 0, page_plan_save}, \
+	{"GET", "/admin/global", AUTH_ADMIN, 0, page_global}, \
+	{"POST", "/admin/global", AUTH_ADMIN, 0, page_global_save}, \
+	{"GET", "/admin/users", AUTH_ADMIN, 0, page_users}, \
+	{"POST", "/admin/users", AUTH_ADMIN, 0, page_users_add}, \
+	{"POST", "/admin/users/{}/role", AUTH_ADMIN, 0, page_users_role}, \
+	{"POST", "/admin/users/{}/password", AUTH_ADMIN, 0, page_users_password}, \
+	{"POST", "/admin/users/{}/delete", AUTH_ADMIN, 0, page_users_delete}, \
 	/* tenant pages */ \
 	/* analytics pages */
 /* clang-format on */

@@ -81,6 +81,19 @@ static const char sql_window_one[] =
     WINDOW_SUMS " WHERE tenant_id = ? AND bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
 static const char sql_window_all[] = WINDOW_SUMS " WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
 
+static const char sql_user_del[] = "DELETE FROM admin_users WHERE name = ?";
+static const char sql_plans[] = "SELECT p.name, p.description, " TS(
+    "p.created_at") ", COUNT(t.id) FROM plans p"
+                    " LEFT JOIN tenants t ON t.plan_id = p.id GROUP BY p.id, p.name, "
+                    "p.description, p.created_at"
+                    " ORDER BY p.name";
+static const char sql_global[] =
+    "SELECT COALESCE(SUM(CASE WHEN day = UTC_DATE() THEN cost_micros END), 0),"
+    " COALESCE(SUM(cost_micros), 0),"
+    " COALESCE(SUM(CASE WHEN day = UTC_DATE() THEN prompt_tokens + completion_tokens END), 0),"
+    " COALESCE(SUM(prompt_tokens + completion_tokens), 0)"
+    " FROM usage_daily WHERE day >= DATE_FORMAT(UTC_DATE(), '%Y-%m-01')";
+
 /* Run a statement without result rows; ST_OK, ST_CONFLICT, ST_NOTFOUND or ST_ERR. */
 static int admin_exec(struct store *st, int n, const char *sql, MYSQL_BIND *in, const char *fn)
 {
@@ -381,5 +394,59 @@ int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct 
 		return ST_ERR;
 	rc = db_fetch(st, q, &o, __func__);
 	db_end(st, q, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_admin_user_delete(struct store *st, const char *name)
+{
+	MYSQL_BIND in[1];
+	unsigned long l;
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l);
+	rc = admin_exec(st, 23, sql_user_del, in, __func__); /* sessions go by ON DELETE CASCADE */
+	if (rc != ST_OK)
+		return rc;
+	return db_affected(st, Q_ADM(23)) ? ST_OK : ST_NOTFOUND;
+}
+
+int store_admin_plans(struct store *st, int (*cb)(void *ctx, const struct admin_plan_row *p),
+                      void *ctx)
+{
+	struct admin_plan_row p;
+	struct db_out o;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	db_out_init(&o);
+	db_out_str(&o, p.name, sizeof(p.name));
+	db_out_str(&o, p.description, sizeof(p.description));
+	db_out_i64(&o, &p.created);
+	db_out_i64(&o, &p.tenants);
+	if (db_exec(st, Q_ADM(24), sql_plans, NULL, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_ADM(24), &o, __func__)) == 1)
+		if (cb(ctx, &p) != 0)
+			break;
+	db_end(st, Q_ADM(24), &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_admin_global(struct store *st, struct admin_global *out)
+{
+	struct db_out o;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	db_out_init(&o);
+	db_out_i64(&o, &out->day_micros);
+	db_out_i64(&o, &out->month_micros);
+	db_out_i64(&o, &out->day_tokens);
+	db_out_i64(&o, &out->month_tokens);
+	if (db_exec(st, Q_ADM(25), sql_global, NULL, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM(25), &o, __func__);
+	db_end(st, Q_ADM(25), &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }

@@ -103,4 +103,23 @@ int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb 
 /* usage_5min summed over the last `seconds` (whole buckets) for tenant_id, or every tenant (0). */
 int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct admin_window *out);
 
+/* Delete a dashboard user and its sessions. ST_NOTFOUND when no such user. */
+int store_admin_user_delete(struct store *st, const char *name);
+
+struct admin_plan_row {
+	char name[33];
+	char description[201];
+	int64_t created;
+	int64_t tenants; /* tenants on this plan */
+};
+/* Every plan with its number of tenants, by name. */
+int store_admin_plans(struct store *st, int (*cb)(void *ctx, const struct admin_plan_row *p),
+                      void *ctx);
+
+/* Spend and tokens of every tenant together, today and this month (UTC, usage_daily). */
+struct admin_global {
+	int64_t day_micros, month_micros, day_tokens, month_tokens;
+};
+int store_admin_global(struct store *st, struct admin_global *out);
+
 #endif

@@ -22,8 +22,10 @@ function pagesOf(role) {
     pages.push(["keys", `/admin/tenants/${t}/keys`], ["provider-keys", `/admin/tenants/${t}/provider-keys`],
       ["budgets", `/admin/tenants/${t}/budgets`]);
   } else {
-    pages.push(["tenants", "/admin/tenants"], ["tenant", `/admin/tenants/${t}`], ["health", "/admin/health"]);
+    pages.push(["tenants", "/admin/tenants"], ["tenant", `/admin/tenants/${t}`], ["health", "/admin/health"],
+      ["plans", "/admin/plans"], ["plan", "/admin/plans/pro"], ["global", "/admin/global"]);
   }
+  if (role === "operator") pages.push(["users", "/admin/users"]);
   pages.push(["usage", `/admin/usage?tenant_id=${t}`], ["showback", `/admin/showback?tenant_id=${t}`],
     ["executions", `/admin/executions?tenant_id=${t}`], ["audit", `/admin/audit?tenant_id=${t}`]);
   return pages;
