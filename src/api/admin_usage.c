@@ -21,11 +21,7 @@
 #include "store/store.h"
 #include "tenancy/identify.h"
 
-/*
- * Find the tenant named by s (id, else slug) into *t. ST_OK, ST_NOTFOUND,
- * or ST_ERR.
- */
-static int admin_usage_tenant(struct store *st, const char *s, struct tenant *t)
+int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t)
 {
 	int64_t id;
 	int rc;
@@ -48,7 +44,7 @@ void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct 
 	int rc;
 
 	(void)id;
-	rc = admin_usage_tenant(r->store, m->params[0], &t);
+	rc = api_admin_find_tenant(r->store, m->params[0], &t);
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 404, "not_found", "tenant not found");
 		return;

@@ -14,6 +14,8 @@
 #include "store/store.h"
 
 struct req;
+struct tenant;
+struct store;
 struct ident;
 
 /* params.c: typed body fields. Each returns 0 (absent or valid) or -1 after sending a 400. */
@@ -60,5 +62,16 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 /* admin_usage.c: the operator API (id is NULL: operators are not tenants) */
 void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct route_match *m);
+/* The tenant named by s (numeric id, else slug) into *t: ST_OK, ST_NOTFOUND or ST_ERR. */
+int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
+/* admin_tenants.c: the tenant lifecycle on the operator API */
+void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_suspend(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_export(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_offboard(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
+                                    const struct route_match *m);
 
 #endif

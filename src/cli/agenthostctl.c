@@ -47,7 +47,6 @@
 
 #include "common/conf.h"
 #include "common/log.h"
-#include "common/tar.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
 #include "enforce/limits.h"
@@ -59,6 +58,7 @@
 #include "store/limits.h"
 #include "store/store.h"
 #include "store/usage.h"
+#include "tenancy/export.h"
 
 #define CLI_NAME "agenthostctl"
 
@@ -202,30 +202,6 @@ static void cli_json_free(void *p)
 }
 
 /* ================================================================== input validation */
-
-/* 1 when s is a valid tenant slug: 1-63 of [a-z0-9-], not starting with '-'. */
-static int cli_slug_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-/* 1 when s is all decimal digits (such a slug would read as a tenant id). */
-static int cli_all_digits(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return 0;
-	return 1;
-}
 
 /* 1 when s is an agent name: [A-Za-z0-9_-]{1,64}. */
 static int cli_agent_name_ok(const char *s)
@@ -371,7 +347,7 @@ static int cli_tenant(struct cli *c, const char *arg, struct tenant *t)
 
 	if (util_parse_i64(arg, 1, INT64_MAX, &id) == 0)
 		rc = store_tenant_get(c->st, id, t);
-	else if (cli_slug_ok(arg))
+	else if (util_slug_ok(arg))
 		rc = store_tenant_get_by_slug(c->st, arg, t);
 	else
 		return cli_error("'%s' is neither a tenant id nor a tenant slug", arg);
@@ -521,15 +497,11 @@ static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 	slug = pos[0];
 	name = opts[0].value ? opts[0].value : slug;
 	plan = opts[1].value ? opts[1].value : "free";
-	if (!cli_slug_ok(slug))
+	if (!util_slug_ok(slug))
 		return cli_usage_error(c,
 		                       "slug '%s': use 1-63 characters a-z, 0-9 and '-', not"
-		                       " starting with '-'",
-		                       slug);
-	if (cli_all_digits(slug))
-		return cli_usage_error(c,
-		                       "slug '%s': must not be all digits (it would read as"
-		                       " a tenant id)",
+		                       " starting with '-' and not all digits (it would read as a"
+		                       " tenant id)",
 		                       slug);
 	if (!cli_text_ok(name, 200, 0) || name[0] == '\0')
 		return cli_usage_error(c, "--name: 1-200 bytes of UTF-8 text without control"
@@ -1977,8 +1949,6 @@ static int cmd_admin_list(struct cli *c, int argc, char **argv)
 /* ================================================================== tenant lifecycle */
 
 #define CLI_PURGE_BATCH 1000
-#define CLI_EXPORT_PAGE 2000
-#define CLI_EXPORT_FORMAT "agenthost-export/1"
 
 struct cli_ids {
 	int64_t *id;
@@ -2136,153 +2106,13 @@ out:
 	return rc;
 }
 
-/* One file of an export being written: its temp file, size, rows and digest. */
-struct cli_export_file {
-	FILE *f;
-	int64_t bytes, rows;
-	crypto_hash_sha256_state sha;
-	int failed;
-};
-
-static int cli_export_line(void *ctx, const char *json, size_t len)
-{
-	struct cli_export_file *x = ctx;
-
-	if (fwrite(json, 1, len, x->f) != len || fputc('\n', x->f) == EOF) {
-		x->failed = 1;
-		return -1;
-	}
-	crypto_hash_sha256_update(&x->sha, (const unsigned char *)json, len);
-	crypto_hash_sha256_update(&x->sha, (const unsigned char *)"\n", 1);
-	x->bytes += (int64_t)len + 1;
-	return 0;
-}
-
-/* The tenant's settings without secrets: the tenant row and its effective limits. */
-static json_t *cli_export_settings(struct cli *c, const struct tenant *t)
-{
-	struct limits *lim = malloc(sizeof(*lim));
-	const struct limit_def *d = limit_defs();
-	json_t *o = cli_tenant_json(t), *l = json_object();
-
-	if (lim == NULL || o == NULL || l == NULL || limits_resolve(c->st, t->id, 0, lim) != ST_OK)
-		goto fail;
-	for (int i = 0; i < LIM__MAX; i++) {
-		if (!(d[i].scopes & LSB(LS_TENANT)))
-			continue;
-		if (json_object_set_new(l, d[i].name,
-		                        cli_pack("{s:s, s:s}", "value", lim->v[i].text, "source",
-		                                 limit_scope_name(lim->v[i].source))) < 0)
-			goto fail;
-	}
-	free(lim);
-	if (json_object_set_new(o, "limits", l) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-fail:
-	free(lim);
-	json_decref(o);
-	json_decref(l);
-	return NULL;
-}
-
-/* Write the archive of tenant t to out. CLI_OK or CLI_FAIL after a message. */
-static int cli_export_write(struct cli *c, const struct tenant *t, FILE *out, json_t *manifest)
-{
-	size_t n;
-	const struct life_table *tabs = store_life_tables(&n);
-	struct cli_export_file *x = calloc(n, sizeof(*x));
-	json_t *files = json_array(), *settings = NULL;
-	char *text = NULL, dir[80], name[200];
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	char hex[2 * crypto_hash_sha256_BYTES + 1];
-	int64_t now = (int64_t)time(NULL);
-	int rc = CLI_FAIL;
-
-	snprintf(dir, sizeof(dir), "%s-export", t->slug);
-	if (x == NULL || files == NULL) {
-		cli_error("out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		x[i].f = tmpfile();
-		if (x[i].f == NULL) {
-			cli_error("cannot create a temporary file: %s", strerror(errno));
-			goto out;
-		}
-		crypto_hash_sha256_init(&x[i].sha);
-		if (store_life_export(c->st, &tabs[i], t->id, CLI_EXPORT_PAGE, cli_export_line,
-		                      &x[i], &x[i].rows) != ST_OK ||
-		    x[i].failed) {
-			cli_error("cannot export %s of tenant '%s'%s", tabs[i].from, t->slug,
-			          x[i].failed ? ": temporary file write failed"
-			                      : ": database error");
-			goto out;
-		}
-		crypto_hash_sha256_final(&x[i].sha, digest);
-		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-		if (cli_array_add(files, cli_pack("{s:s, s:I, s:I, s:s}", "name", tabs[i].file,
-		                                  "rows", (json_int_t)x[i].rows, "bytes",
-		                                  (json_int_t)x[i].bytes, "sha256", hex)) < 0) {
-			cli_error("out of memory");
-			goto out;
-		}
-	}
-	settings = cli_export_settings(c, t);
-	if (settings == NULL) {
-		cli_error("cannot read the settings of tenant '%s'", t->slug);
-		goto out;
-	}
-	if (json_object_set_new(manifest, "format", json_string(CLI_EXPORT_FORMAT)) < 0 ||
-	    json_object_set_new(manifest, "tenant_id", json_integer(t->id)) < 0 ||
-	    json_object_set_new(manifest, "tenant", json_string(t->slug)) < 0 ||
-	    json_object_set_new(manifest, "created", json_integer(now)) < 0 ||
-	    json_object_set(manifest, "files", files) < 0) {
-		cli_error("out of memory");
-		goto out;
-	}
-	/* manifest.json and tenant.json first, then the data files */
-	text = json_dumps(manifest, JSON_INDENT(2));
-	snprintf(name, sizeof(name), "%s/manifest.json", dir);
-	if (text == NULL || tar_add_data(out, name, text, strlen(text), now) < 0)
-		goto write_failed;
-	free(text);
-	text = json_dumps(settings, JSON_INDENT(2));
-	snprintf(name, sizeof(name), "%s/tenant.json", dir);
-	if (text == NULL || tar_add_data(out, name, text, strlen(text), now) < 0)
-		goto write_failed;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s/%s", dir, tabs[i].file);
-		if (fflush(x[i].f) != 0 || fseek(x[i].f, 0, SEEK_SET) != 0 ||
-		    tar_add_stream(out, name, x[i].f, x[i].bytes, now) < 0)
-			goto write_failed;
-	}
-	if (tar_finish(out) < 0)
-		goto write_failed;
-	rc = CLI_OK;
-	goto out;
-write_failed:
-	cli_error("cannot write the archive: %s", errno ? strerror(errno) : "out of memory");
-out:
-	free(text);
-	json_decref(settings);
-	json_decref(files);
-	for (size_t i = 0; x && i < n; i++)
-		if (x[i].f)
-			fclose(x[i].f);
-	free(x);
-	return rc;
-}
-
 /*
  * Export tenant t to path ("-": standard output, which must not be a
  * terminal) and audit it; manifest gets the archive's manifest.
  */
 static int cli_export_to(struct cli *c, const struct tenant *t, const char *path, json_t *manifest)
 {
-	char tmp[4096], target[32];
+	char tmp[4096], target[32], err[256];
 	FILE *out;
 	int rc;
 
@@ -2298,7 +2128,8 @@ static int cli_export_to(struct cli *c, const struct tenant *t, const char *path
 		if (out == NULL)
 			return cli_error("cannot create %s: %s", tmp, strerror(errno));
 	}
-	rc = cli_export_write(c, t, out, manifest);
+	rc = tenant_export(c->st, t, out, manifest, err, sizeof(err)) == 0 ? CLI_OK
+	                                                                   : cli_error("%s", err);
 	if (out != stdout) {
 		if (fclose(out) != 0 && rc == CLI_OK)
 			rc = cli_error("cannot write %s: %s", tmp, strerror(errno));

@@ -342,6 +342,41 @@ int resp_sse_begin(struct req *r)
 	return r->flush(r->io) < 0 ? (r->client_gone = 1, -1) : 0;
 }
 
+static ssize_t stream_write(void *cookie, const char *p, size_t n)
+{
+	struct req *r = cookie;
+
+	if (r->client_gone || out_write(r, p, n) < 0)
+		return -1;
+	return (ssize_t)n;
+}
+
+static int stream_close(void *cookie)
+{
+	struct req *r = cookie;
+
+	if (r->client_gone || r->flush(r->io) < 0) {
+		r->client_gone = 1;
+		return -1;
+	}
+	return 0;
+}
+
+FILE *resp_stream_begin(struct req *r, const char *ctype)
+{
+	cookie_io_functions_t io = {
+	    .read = NULL, .write = stream_write, .seek = NULL, .close = stream_close};
+	FILE *f;
+
+	resp_header(r, "X-Accel-Buffering", "no");
+	if (send_headers(r, 200, ctype, -1) < 0)
+		return NULL;
+	f = fopencookie(r, "w", io);
+	if (f == NULL)
+		r->client_gone = 1;
+	return f;
+}
+
 int resp_sse_send(struct req *r, const char *event, const char *data, size_t len)
 {
 	if (r->client_gone)

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/buf.h"
 
@@ -38,6 +39,7 @@ struct req {
 	int64_t tenant_id;       /* 0 until identified (for the log line) */
 	const char *route;       /* route pattern, for the log line */
 	char reason_code[48];    /* of an error response, for the log line */
+	char operator_id[32];    /* operator API: "config" or "token:<id>", for audit rows */
 
 	/* response */
 	int status;         /* HTTP status sent */
@@ -95,6 +97,13 @@ json_t *resp_error_object(const struct req *r, const char *type, const char *rea
 
 /* Begin a text/event-stream response (200). -1 when the client is gone. */
 int resp_sse_begin(struct req *r);
+/*
+ * Start a streamed 200 response of content type ctype (no Content-Length;
+ * the web server frames it) and return a stdio stream writing its body, or
+ * NULL after a failure (the client is gone). Close it with fclose; a write
+ * to a client that went away fails.
+ */
+FILE *resp_stream_begin(struct req *r, const char *ctype);
 /* Send "event: <event>\n" (if event) + "data: <data>\n\n" and flush. -1 when gone. */
 int resp_sse_send(struct req *r, const char *event, const char *data, size_t len);
 /* Send a JSON value as one data event (steals v). */

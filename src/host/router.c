@@ -36,6 +36,14 @@ static const struct route routes[] = {
 	{"GET", "/v1/budget", AUTH_TENANT, 0, api_budget_get},
 	{"GET", "/v1/usage", AUTH_TENANT, 0, api_usage_get},
 	DASHBOARD_ROUTES
+	{"POST", "/admin/api/v1/tenants", AUTH_OPERATOR, 0, api_admin_tenants_create},
+	{"GET", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_get},
+	{"POST", "/admin/api/v1/tenants/{}/suspend", AUTH_OPERATOR, 0, api_admin_tenant_suspend},
+	{"POST", "/admin/api/v1/tenants/{}/resume", AUTH_OPERATOR, 0, api_admin_tenant_resume},
+	{"GET", "/admin/api/v1/tenants/{}/export", AUTH_OPERATOR, 0, api_admin_tenant_export},
+	{"POST", "/admin/api/v1/tenants/{}/offboard", AUTH_OPERATOR, 0, api_admin_tenant_offboard},
+	{"POST", "/admin/api/v1/tenants/{}/offboard/undo", AUTH_OPERATOR, 0,
+	 api_admin_tenant_offboard_undo},
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
 };

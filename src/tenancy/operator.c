@@ -69,6 +69,7 @@ int operator_identify(struct req *r)
 	}
 	if (r->conf->operator_token[0] != '\0' && util_streq_ct(tok, r->conf->operator_token)) {
 		log_debug("operator: config token accepted request=%s", r->request_id);
+		snprintf(r->operator_id, sizeof(r->operator_id), "config");
 		return 0;
 	}
 	secrets_hash_api_key(tok, len, hash);
@@ -82,5 +83,6 @@ int operator_identify(struct req *r)
 		return -1;
 	}
 	log_debug("operator: token %lld accepted request=%s", (long long)token_id, r->request_id);
+	snprintf(r->operator_id, sizeof(r->operator_id), "token:%lld", (long long)token_id);
 	return 0;
 }

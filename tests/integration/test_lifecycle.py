@@ -1,14 +1,16 @@
 """Tenant lifecycle from the CLI: export archives, retention purges, verify-isolation."""
 import hashlib
+import http.client
 import io
 import json
 import os
 import subprocess
 import tarfile
 import tempfile
+import urllib.parse
 
 from apihelp import chat_body, db_exec, new_tenant
-from harness import CONF, CTL, api, ctl, run, test
+from harness import BASE, CONF, CTL, api, ctl, rand_suffix, run, test
 
 
 def export(slug):
@@ -257,6 +259,103 @@ def an_active_tenant_is_never_erased():
     out = ctl("purge")
     assert all(e["tenant_id"] != t["id"] for e in out["erased"])
     assert rows_of(t["id"])["executions"] == 4
+
+
+OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
+
+
+def op(method, path, body=None, raw=False):
+    return api(method, "/admin/api/v1" + path, body, headers=OP, raw=raw)
+
+
+def op_bytes(method, path, body=None):
+    """Status, headers and the raw bytes of an operator API call (archives are binary)."""
+    u = urllib.parse.urlsplit(BASE)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    hdrs = dict(OP)
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+        body = json.dumps(body)
+    conn.request(method, "/admin/api/v1" + path, body=body, headers=hdrs)
+    resp = conn.getresponse()
+    data = resp.read()
+    headers = {k.lower(): v for k, v in resp.getheaders()}
+    conn.close()
+    return resp.status, headers, data
+
+
+@test
+def operator_api_creates_suspends_and_resumes_a_tenant():
+    slug = "opapi-" + rand_suffix()
+    st, _, body = op("POST", "/tenants", {"slug": slug, "name": "<b>Op</b>", "plan": "pro"})
+    assert st == 201, body
+    assert body["slug"] == slug and body["plan"] == "pro" and body["status"] == "active"
+    st, _, body = op("POST", "/tenants", {"slug": slug})
+    assert st == 409 and body["error"]["reason_code"] == "conflict"
+    st, _, body = op("POST", "/tenants", {"slug": "12345"})
+    assert st == 400 and body["error"]["reason_code"] == "invalid_request"
+    st, _, body = op("POST", "/tenants", {"slug": "x-" + rand_suffix(), "plan": "nope"})
+    assert st == 400, body
+    k = ctl("key", "create", "--tenant", slug, "--name", "k")
+    st, _, body = op("POST", "/tenants/%s/suspend" % slug, {"reason": "unpaid"})
+    assert st == 200 and body["status"] == "suspended" and body["suspended_reason"] == "unpaid"
+    st, _, body = api("POST", "/v1/chat/completions", chat_body(), key=k["key"])
+    assert st == 403 and body["error"]["reason_code"] == "tenant_suspended"
+    st, _, body = op("POST", "/tenants/%s/resume" % slug)
+    assert st == 200 and body["status"] == "active"
+    st, _, body = api("POST", "/v1/chat/completions", chat_body(), key=k["key"])
+    assert st == 200
+    rows = db_exec("SELECT action, actor_type FROM audit_log WHERE tenant_id = %d"
+                   " AND actor_type = 'operator' ORDER BY id" % body_id(slug))
+    assert [r[0] for r in rows] == ["tenant.create", "tenant.suspend", "tenant.resume"], rows
+
+
+def body_id(slug):
+    return ctl("tenant", "show", slug)["id"]
+
+
+@test
+def operator_api_needs_an_operator_token():
+    t = new_tenant("opauth")
+    st, _, body = api("POST", "/admin/api/v1/tenants", {"slug": "x-" + rand_suffix()},
+                      key=t["key"])
+    assert st == 403 and body["error"]["reason_code"] == "tenant_key_not_allowed", body
+    st, _, body = api("GET", "/admin/api/v1/tenants/%s/export" % t["slug"])
+    assert st == 401
+
+
+@test
+def operator_api_streams_an_export():
+    t = busy_tenant("opexp")
+    st, h, data = op_bytes("GET", "/tenants/%s/export" % t["slug"])
+    assert st == 200, data[:300]
+    assert h["content-type"] == "application/x-tar"
+    assert t["slug"] + "-export.tar" in h["content-disposition"]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        names = tf.getnames()
+        manifest = json.load(tf.extractfile(t["slug"] + "-export/manifest.json"))
+    assert t["slug"] + "-export/executions.jsonl" in names
+    assert {f["name"]: f["rows"] for f in manifest["files"]}["executions.jsonl"] == 4
+    assert t["key"].encode() not in data
+    st, _, body = op("GET", "/tenants/no-such-tenant-q/export")
+    assert st == 404
+
+
+@test
+def operator_api_offboards_with_the_archive_and_undo():
+    t = busy_tenant("opoff")
+    st, _, data = op_bytes("POST", "/tenants/%s/offboard" % t["slug"], {"days": 7})
+    assert st == 200, data[:300]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        assert any(n.endswith("/manifest.json") for n in tf.getnames())
+    st, _, body = op("GET", "/tenants/%s" % t["slug"])
+    assert body["status"] == "suspended" and body["erase_after"] > 0, body
+    st, _, body = op("POST", "/tenants/%s/offboard" % t["slug"], {"days": -1})
+    assert st == 400
+    st, _, body = op("POST", "/tenants/%s/offboard/undo" % t["slug"])
+    assert st == 200 and body["status"] == "active" and "erase_after" not in body
+    st, _, body = op("POST", "/tenants/%s/offboard/undo" % t["slug"])
+    assert st == 409 and body["error"]["reason_code"] == "not_offboarding"
 
 
 run()

@@ -1,0 +1,341 @@
+/*
+ * admin_tenants.c: the tenant lifecycle on the operator API
+ * (/admin/api/v1/tenants...): create, show, suspend, resume, export and
+ * offboard, each audited with the operator's token as the actor.
+ *
+ * DESIGN
+ * The same operations as `agenthostctl tenant ...`, on the same store and
+ * export functions. An export is streamed: the archive is built by
+ * tenant_export (every table spooled first, so a database failure answers a
+ * clean 503 before any byte is sent) and written to the response as it is
+ * read. Offboarding over the API answers with that archive and schedules the
+ * erasure only once the whole archive was written, so a download cut short
+ * never leads to data erased without a copy (the tenant stays suspended and
+ * the call can be repeated).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enforce/limits.h"
+#include "host/http.h"
+#include "store/lifecycle.h"
+#include "store/store.h"
+#include "tenancy/export.h"
+
+#define OFFBOARD_MIN_DAYS 30
+
+static json_t *tenant_json(struct store *st, const struct tenant *t)
+{
+	int64_t after = 0;
+	json_t *o;
+
+	if (store_life_offboard_after(st, t->id, &after) != ST_OK)
+		after = 0;
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)t->id, "slug",
+	              t->slug, "name", t->name, "plan", t->plan, "status",
+	              t->status == TENANT_ACTIVE ? "active" : "suspended", "isolation_mode",
+	              t->isolation, "created", (json_int_t)t->created_at);
+	if (o && t->status != TENANT_ACTIVE)
+		json_object_set_new(o, "suspended_reason", json_string(t->suspended_reason));
+	if (o && after)
+		json_object_set_new(o, "erase_after", json_integer(after));
+	return o;
+}
+
+static void admin_audit(struct req *r, int64_t tenant_id, const char *action, const char *detail)
+{
+	struct audit_entry a;
+	char target[32];
+
+	snprintf(target, sizeof(target), "tenant:%lld", (long long)tenant_id);
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	a.actor_type = "operator";
+	a.actor_id = r->operator_id;
+	a.action = action;
+	a.target = target;
+	a.outcome = "ok";
+	a.request_id = r->request_id;
+	a.ip = r->remote_addr;
+	a.detail = detail;
+	if (store_audit(r->store, &a) != ST_OK)
+		log_warn("api: audit row %s failed", action);
+}
+
+/* The tenant of the path into *t, or -1 after a 404/503. */
+static int admin_tenant(struct req *r, const struct route_match *m, struct tenant *t)
+{
+	int rc = api_admin_find_tenant(r->store, m->params[0], t);
+
+	if (rc == ST_OK) {
+		r->tenant_id = t->id;
+		return 0;
+	}
+	if (rc == ST_NOTFOUND)
+		resp_error(r, 404, "not_found", "tenant not found");
+	else
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+	return -1;
+}
+
+static void admin_reply(struct req *r, int status, const struct tenant *t)
+{
+	struct tenant fresh;
+	json_t *o;
+
+	if (store_tenant_get(r->store, t->id, &fresh) == ST_OK)
+		t = &fresh;
+	o = tenant_json(r->store, t);
+	if (o == NULL) {
+		resp_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	resp_json(r, status, o);
+}
+
+void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	json_t *body = req_json_object(r);
+	const char *slug, *name, *plan;
+	int64_t tid = 0;
+	struct tenant t;
+	int rc;
+
+	(void)id;
+	(void)m;
+	if (body == NULL)
+		return;
+	slug = json_string_value(json_object_get(body, "slug"));
+	name = json_string_value(json_object_get(body, "name"));
+	plan = json_string_value(json_object_get(body, "plan"));
+	if (slug == NULL || !util_slug_ok(slug)) {
+		resp_error(r, 400, "invalid_request",
+		           "slug: 1-63 of a-z, 0-9 and '-', not starting with '-', not all digits");
+		goto out;
+	}
+	if (name == NULL)
+		name = slug;
+	if (plan == NULL)
+		plan = "free";
+	if (name[0] == '\0' || strlen(name) > 200 || strlen(plan) > 31) {
+		resp_error(r, 400, "invalid_request",
+		           "name: 1-200 bytes of UTF-8; plan: a plan name");
+		goto out;
+	}
+	rc = store_tenant_create(r->store, slug, name, plan, &tid);
+	if (rc == ST_CONFLICT) {
+		resp_error(r, 409, "conflict", "a tenant with this slug exists");
+		goto out;
+	}
+	if (rc == ST_NOTFOUND) {
+		resp_error(r, 400, "invalid_request", "no such plan");
+		goto out;
+	}
+	if (rc != ST_OK || store_tenant_get(r->store, tid, &t) != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		goto out;
+	}
+	r->tenant_id = tid;
+	admin_audit(r, tid, "tenant.create", NULL);
+	admin_reply(r, 201, &t);
+out:
+	json_decref(body);
+}
+
+void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct tenant t;
+
+	(void)id;
+	if (admin_tenant(r, m, &t) == 0)
+		admin_reply(r, 200, &t);
+}
+
+/* Shared body of suspend and resume. */
+static void admin_status(struct req *r, const struct route_match *m, int suspend)
+{
+	json_t *body = NULL;
+	const char *reason = "";
+	struct tenant t;
+
+	if (admin_tenant(r, m, &t) < 0)
+		return;
+	if (suspend && r->body.len > 0) {
+		body = req_json_object(r);
+		if (body == NULL)
+			return;
+		if (json_object_get(body, "reason"))
+			reason = json_string_value(json_object_get(body, "reason"));
+		if (reason == NULL || strlen(reason) > 255) {
+			resp_error(r, 400, "invalid_request",
+			           "reason: at most 255 bytes of UTF-8 text");
+			goto out;
+		}
+	}
+	if (store_tenant_set_status(r->store, t.id, suspend ? TENANT_SUSPENDED : TENANT_ACTIVE,
+	                            reason) != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		goto out;
+	}
+	admin_audit(r, t.id, suspend ? "tenant.suspend" : "tenant.resume", NULL);
+	admin_reply(r, 200, &t);
+out:
+	json_decref(body);
+}
+
+void api_admin_tenant_suspend(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	admin_status(r, m, 1);
+}
+
+void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	admin_status(r, m, 0);
+}
+
+/*
+ * Stream tenant t's archive as the response. 0 when every byte was written;
+ * -1 otherwise (an error response was sent when nothing had been sent yet).
+ */
+static int admin_stream_export(struct req *r, const struct tenant *t, json_t *manifest)
+{
+	char disp[128], err[256];
+	FILE *tmp = tmpfile(), *out = NULL;
+	int rc = -1;
+
+	/* The archive is built into a temp file first: a failure is still a clean 503. */
+	if (tmp == NULL || tenant_export(r->store, t, tmp, manifest, err, sizeof(err)) < 0) {
+		log_error("api: export of tenant %lld failed: %s", (long long)t->id,
+		          tmp ? err : "no temporary file");
+		resp_error(r, 503, "export_failed", "the export could not be built; retry shortly");
+		goto out;
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"%s-export.tar\"", t->slug);
+	resp_header(r, "Content-Disposition", disp);
+	if (fseek(tmp, 0, SEEK_SET) != 0 ||
+	    (out = resp_stream_begin(r, "application/x-tar")) == NULL)
+		goto out;
+	for (;;) {
+		char chunk[65536];
+		size_t n = fread(chunk, 1, sizeof(chunk), tmp);
+
+		if (n == 0)
+			break;
+		if (fwrite(chunk, 1, n, out) != n)
+			goto out;
+	}
+	rc = ferror(tmp) ? -1 : 0;
+out:
+	if (out && fclose(out) != 0)
+		rc = -1;
+	if (tmp)
+		fclose(tmp);
+	return rc;
+}
+
+void api_admin_tenant_export(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	json_t *manifest = json_object();
+	struct tenant t;
+	char *detail;
+
+	(void)id;
+	if (manifest == NULL) {
+		resp_error(r, 500, "internal_error", "out of memory");
+		return;
+	}
+	if (admin_tenant(r, m, &t) == 0 && admin_stream_export(r, &t, manifest) == 0) {
+		detail = json_dumps(manifest, JSON_COMPACT);
+		admin_audit(r, t.id, "tenant.export", detail);
+		free(detail);
+	}
+	json_decref(manifest);
+}
+
+void api_admin_tenant_offboard(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	json_t *body = NULL, *manifest = json_object(), *jd;
+	struct limits *lim = NULL;
+	int64_t days = -1;
+	char detail[96];
+	struct tenant t;
+
+	(void)id;
+	if (manifest == NULL || admin_tenant(r, m, &t) < 0)
+		goto out;
+	if (r->body.len > 0) {
+		if ((body = req_json_object(r)) == NULL)
+			goto out;
+		jd = json_object_get(body, "days");
+		if (jd && (!json_is_integer(jd) || json_integer_value(jd) < 0 ||
+		           json_integer_value(jd) > 36500)) {
+			resp_error(r, 400, "invalid_request", "days: a whole number 0..36500");
+			goto out;
+		}
+		if (jd)
+			days = json_integer_value(jd);
+	}
+	if (days < 0) {
+		lim = malloc(sizeof(*lim));
+		if (lim == NULL || limits_resolve(r->store, t.id, 0, lim) != ST_OK) {
+			resp_error(r, 503, "database_unavailable", "the limits are unavailable");
+			goto out;
+		}
+		days = lim->v[LIM_RETENTION_DAYS].num > OFFBOARD_MIN_DAYS
+		           ? lim->v[LIM_RETENTION_DAYS].num
+		           : OFFBOARD_MIN_DAYS;
+	}
+	/* suspended first, so the archive holds everything there will ever be */
+	if (store_tenant_set_status(r->store, t.id, TENANT_SUSPENDED, "offboarding") != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		goto out;
+	}
+	if (admin_stream_export(r, &t, manifest) < 0)
+		goto out; /* nothing scheduled: the tenant stays suspended, the call can be repeated
+		           */
+	if (store_life_offboard(r->store, t.id, (int)days) != ST_OK) {
+		log_error("api: tenant %lld exported but its erasure could not be scheduled",
+		          (long long)t.id);
+		goto out;
+	}
+	snprintf(detail, sizeof(detail), "{\"erase_in_days\":%lld}", (long long)days);
+	admin_audit(r, t.id, "tenant.offboard", detail);
+out:
+	free(lim);
+	json_decref(body);
+	json_decref(manifest);
+}
+
+void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
+                                    const struct route_match *m)
+{
+	struct tenant t;
+	int64_t after = 0;
+
+	(void)id;
+	if (admin_tenant(r, m, &t) < 0)
+		return;
+	if (store_life_offboard_after(r->store, t.id, &after) != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		return;
+	}
+	if (after == 0) {
+		resp_error(r, 409, "not_offboarding", "this tenant is not being offboarded");
+		return;
+	}
+	if (store_life_offboard(r->store, t.id, -1) != ST_OK ||
+	    store_tenant_set_status(r->store, t.id, TENANT_ACTIVE, NULL) != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		return;
+	}
+	admin_audit(r, t.id, "tenant.offboard_undo", NULL);
+	admin_reply(r, 200, &t);
+}
