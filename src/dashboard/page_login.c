@@ -68,7 +68,8 @@ PAGE_FN(page_login_get)
 {
 	(void)id;
 	(void)m;
-	login_form(r, 200, NULL, NULL);
+	if (dash_available(r))
+		login_form(r, 200, NULL, NULL);
 }
 
 /* Whether the form's csrf field equals the pre-session cookie. */
@@ -93,6 +94,8 @@ PAGE_FN(page_login_post)
 
 	(void)id;
 	(void)m;
+	if (!dash_available(r))
+		return;
 	if (!login_csrf_ok(r)) {
 		login_form(
 		    r, 403, NULL,

@@ -43,6 +43,7 @@ static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct render_tmpl render_cache[RENDER_MAX_TEMPLATES];
 static size_t render_n;
 
+static int dash_disabled; /* set once in dash_init, before threads start */
 static __thread struct admin_session *dash_current;
 static __thread struct admin_session dash_current_buf;
 
@@ -451,6 +452,16 @@ void dash_clear(void)
 	dash_current = NULL;
 }
 
+int dash_available(struct req *r)
+{
+	if (!dash_disabled)
+		return 1;
+	render_plain_error(r, 503,
+	                   "The dashboard is not installed on this server (its templates are"
+	                   " missing; see template_dir).");
+	return 0;
+}
+
 int dash_authorize(struct req *r)
 {
 	char token[80], csrf[80];
@@ -458,6 +469,8 @@ int dash_authorize(struct req *r)
 	int rc;
 
 	dash_current = NULL;
+	if (!dash_available(r))
+		return -1;
 	if (dash_cookie(r, DASH_COOKIE, token, sizeof(token)) != 1 || strlen(token) != 64) {
 		dash_redirect(r, "/admin/login");
 		return -1;
@@ -538,9 +551,10 @@ int dash_init(const struct conf *c, char *err, size_t cap)
 	}
 	snprintf(path, sizeof(path), "%s/header.cs", c->template_dir);
 	if (access(path, R_OK) != 0) {
-		snprintf(err, cap, "template_dir %s: no readable header.cs (%s)", c->template_dir,
-		         strerror(errno));
-		return -1;
+		/* The API does not need the templates: serve it, and say why /admin is off. */
+		log_warn("dashboard: disabled: template_dir %s has no readable header.cs (%s)",
+		         c->template_dir, strerror(errno));
+		dash_disabled = 1;
 	}
 	return 0;
 }

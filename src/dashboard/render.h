@@ -75,9 +75,12 @@ void dash_clear(void);
 
 /*
  * Once in main before threads: nerr_init and a check that conf->template_dir
- * holds the templates. 0, or -1 with err.
+ * holds the templates (when it does not, the dashboard is off and says so,
+ * the API is unaffected). 0, or -1 with err.
  */
 int dash_init(const struct conf *c, char *err, size_t cap);
+/* 1 when the dashboard can render; else sends a 503 page and returns 0. */
+int dash_available(struct req *r);
 
 /* The client's address (trusted proxies honoured) into out; "" when unknown. */
 void dash_client_addr(const struct req *r, char *out, size_t cap);

@@ -216,4 +216,23 @@ def dashboard_works_under_a_mount_prefix():
     assert "ah_admin" in sess
 
 
+@test
+def without_templates_the_api_works_and_the_dashboard_says_why():
+    import os
+    import fcgi_client as fc
+    import harness
+    binary = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
+    inst, sock = fc.start_instance(binary, harness.CONF, [("template_dir", "/nonexistent")])
+    try:
+        t = new_tenant("notpl")
+        st, _, body = fc.request(sock, "GET", "/v1/models", key=t["key"])
+        assert st == 200, body
+        st, _, body = fc.request(sock, "GET", "/admin/login")
+        assert st == 503 and "not installed" in str(body), (st, str(body)[:200])
+        st, _, body = fc.request(sock, "GET", "/admin")
+        assert st == 503, st
+    finally:
+        fc.stop(inst)
+
+
 run()
