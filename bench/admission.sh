@@ -23,7 +23,8 @@
 # Environment: BENCH_DURATION (s per phase, 10), BENCH_WARMUP (s per server, 3),
 # BENCH_CONCURRENCY ("1 16"), BENCH_WRK_THREADS (2), BENCH_PROCS (agenthost processes
 # per server, 2), BENCH_APP_THREADS (worker threads per process, 8), BENCH_KEEP=1 (keep
-# the temp directory), BENCH_TMP (parent of the temp directory, /tmp).
+# the temp directory), BENCH_TMP (parent of the temp directory, /tmp),
+# BENCH_ALLOW_SANITIZERS=1 (measure a sanitizer build anyway).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -140,6 +141,10 @@ start_env() {
 	local db_port port_on port_off f
 	for f in src/agenthost src/agenthostctl; do
 		[ -x "$f" ] || die "$f is not built (./configure && make, or ./contrib/dev up)"
+		# Sanitizers slow every request several times over: such numbers mislead.
+		if ldd "$f" 2>/dev/null | grep -q libasan && [ "${BENCH_ALLOW_SANITIZERS:-0}" != 1 ]; then
+			die "$f is built with sanitizers; rebuild without --enable-sanitizers (or set BENCH_ALLOW_SANITIZERS=1)"
+		fi
 	done
 	for f in mariadbd mariadb-install-db mariadb-admin lighttpd wrk curl python3; do
 		command -v "$f" >/dev/null || die "$f is not installed (Debian: apt-get install wrk ...)"
