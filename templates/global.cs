@@ -7,10 +7,6 @@
 <section class="card">
   <h2>Limits</h2>
   <p class="sub">Global values are the defaults every plan inherits; the <code>global_budget_*</code> limits cap all tenants together.</p>
-  <form method="post" action="<?cs var:Prefix ?>/admin/global">
-    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
-    <?cs include:"limits_table.cs" ?>
-    <?cs if:User.Role == "operator" ?><p><button type="submit" class="primary">Save limits</button></p><?cs /if ?>
-  </form>
+  <?cs include:"limits_form.cs" ?>
 </section>
 <?cs include:"footer.cs" ?>

@@ -5,10 +5,6 @@
 <section class="card">
   <h2>Limits</h2>
   <p class="sub">Leave a field empty to inherit the global value. Changes reach every tenant on this plan within a second.</p>
-  <form method="post" action="<?cs var:Prefix ?>/admin/plans/<?cs var:url_escape(Plan.Name) ?>">
-    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
-    <?cs include:"limits_table.cs" ?>
-    <?cs if:User.Role == "operator" ?><p><button type="submit" class="primary">Save limits</button></p><?cs /if ?>
-  </form>
+  <?cs include:"limits_form.cs" ?>
 </section>
 <?cs include:"footer.cs" ?>

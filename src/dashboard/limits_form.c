@@ -77,7 +77,8 @@ static int unset_checked(struct req *r, const char *name)
 	return dash_form(r, field, v, sizeof(v)) == 1;
 }
 
-int limits_form_fill(struct req *r, HDF *hdf, enum limit_scope scope, int64_t plan_id, int posted)
+int limits_form_fill(struct req *r, HDF *hdf, enum limit_scope scope, int64_t plan_id,
+                     const char *plan_name, int posted)
 {
 	const struct limit_def *d = limit_defs();
 	struct scope_values *here = values_at(r->store, scope, plan_id);
@@ -89,6 +90,12 @@ int limits_form_fill(struct req *r, HDF *hdf, enum limit_scope scope, int64_t pl
 		rc = -1;
 		goto out;
 	}
+	/* plan names are [a-z0-9_-]: a path segment as they are */
+	if (scope == LS_GLOBAL)
+		snprintf(k, sizeof(k), "/admin/global");
+	else
+		snprintf(k, sizeof(k), "/admin/plans/%s", plan_name);
+	rc |= dash_set(hdf, "LimitsForm.Path", k);
 	for (int i = 0; i < LIM__MAX; i++) {
 		const char *value, *source;
 

@@ -148,7 +148,7 @@ static void plan_render(struct req *r, int status, const struct plan *p, int pos
 {
 	HDF *hdf = dash_page_new(r);
 
-	if (hdf == NULL || limits_form_fill(r, hdf, LS_PLAN, p->id, posted) < 0) {
+	if (hdf == NULL || limits_form_fill(r, hdf, LS_PLAN, p->id, p->name, posted) < 0) {
 		if (hdf)
 			hdf_destroy(&hdf);
 		dash_error(r, 503, "The database is not available; try again shortly.");
@@ -241,7 +241,7 @@ PAGE_FN(page_global)
 		return;
 	}
 	if (hdf == NULL || store_admin_global(r->store, &g) != ST_OK ||
-	    limits_form_fill(r, hdf, LS_GLOBAL, 0, strcmp(r->method, "POST") == 0) < 0) {
+	    limits_form_fill(r, hdf, LS_GLOBAL, 0, NULL, strcmp(r->method, "POST") == 0) < 0) {
 		if (hdf)
 			hdf_destroy(&hdf);
 		dash_error(r, 503, "The database is not available; try again shortly.");

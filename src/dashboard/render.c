@@ -384,46 +384,7 @@ void dash_set_cookie(struct req *r, const char *name, const char *value, int max
 
 int dash_form(const struct req *r, const char *name, char *out, size_t cap)
 {
-	const char *p = buf_str(&r->body), *end = p + r->body.len;
-	size_t nl = strlen(name);
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *fe = amp ? amp : end;
-
-		if ((size_t)(fe - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-			size_t o = 0;
-
-			for (const char *s = p + nl + 1; s < fe; s++) {
-				int c = (unsigned char)*s;
-
-				if (c == '+') {
-					c = ' ';
-				} else if (c == '%') {
-					int h, l;
-
-					if (fe - s < 3 || (h = http_hexval(s[1])) < 0 ||
-					    (l = http_hexval(s[2])) < 0)
-						return -1;
-					c = h * 16 + l;
-					s += 2;
-					if (c == 0)
-						return -1;
-				}
-				if (o + 1 >= cap)
-					return -1;
-				out[o++] = (char)c;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		if ((size_t)(fe - p) == nl && strncmp(p, name, nl) == 0) {
-			out[0] = '\0';
-			return 1;
-		}
-		p = fe + 1;
-	}
-	return 0;
+	return http_form_value(buf_str(&r->body), r->body.len, name, out, cap);
 }
 
 void dash_random_hex(char *out, size_t n)

@@ -90,15 +90,15 @@ static int url_decode(const char *s, size_t n, char *out, size_t cap)
 	return 0;
 }
 
-int req_query(const struct req *r, const char *name, char *out, size_t cap)
+int http_form_value(const char *qs, size_t n, const char *name, char *out, size_t cap)
 {
-	const char *q = r->query, *amp, *eq;
+	const char *q = qs, *end = qs + n, *amp, *eq;
 	size_t nl = strlen(name);
 
-	while (q && *q) {
-		amp = strchr(q, '&');
+	while (q < end) {
+		amp = memchr(q, '&', (size_t)(end - q));
 		if (amp == NULL)
-			amp = q + strlen(q);
+			amp = end;
 		eq = memchr(q, '=', (size_t)(amp - q));
 		if ((size_t)((eq ? eq : amp) - q) == nl && strncmp(q, name, nl) == 0) {
 			if (eq == NULL) {
@@ -108,9 +108,14 @@ int req_query(const struct req *r, const char *name, char *out, size_t cap)
 			}
 			return url_decode(eq + 1, (size_t)(amp - eq - 1), out, cap) < 0 ? -1 : 1;
 		}
-		q = *amp ? amp + 1 : amp;
+		q = amp + 1;
 	}
 	return 0;
+}
+
+int req_query(const struct req *r, const char *name, char *out, size_t cap)
+{
+	return r->query ? http_form_value(r->query, strlen(r->query), name, out, cap) : 0;
 }
 
 /* Deepest nesting of arrays/objects in a JSON text, ignoring strings. */

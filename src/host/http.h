@@ -64,6 +64,8 @@ const char *req_param(const struct req *r, const char *name);
  * present, 0 when absent, -1 when too long or malformed.
  */
 int req_query(const struct req *r, const char *name, char *out, size_t cap);
+/* The same for the n bytes of any application/x-www-form-urlencoded text (a form body). */
+int http_form_value(const char *qs, size_t n, const char *name, char *out, size_t cap);
 /*
  * Parse the body as a JSON object within conf limits. On failure sends the
  * error response (400 invalid_json / json_too_deep / invalid_request) and

@@ -1,4 +1,7 @@
-<?cs # Limits.N.{Name, Help, Value, Source, Set, Input, Error}; editable when User.Role is operator ?>
+<?cs # The limits of one scope and the form that saves them (limits_form.c): Limits.N.{Name, Help,
+  Value, Source, Set, Input, Error}, LimitsForm.Path; editable when User.Role is operator ?>
+<form method="post" action="<?cs var:Prefix ?><?cs var:LimitsForm.Path ?>">
+<input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
 <div class="table-wrap">
 <table class="grid limits">
   <thead><tr><th>Limit</th><th>Effective value</th><th>Source</th><?cs if:User.Role == "operator" ?><th>Set here</th><th>Clear</th><?cs /if ?></tr></thead>
@@ -17,3 +20,5 @@
   </tbody>
 </table>
 </div>
+<?cs if:User.Role == "operator" ?><p><button type="submit" class="primary">Save limits</button></p><?cs /if ?>
+</form>
