@@ -366,8 +366,8 @@ static void settle_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, un
  * Inside the transaction the caller began (the execution row is written):
  * when reservation id is still open, move its amounts on the counters to
  * spent at actual and close it as state; add e to the rollup (with_usage);
- * COMMIT. *closed says whether the reservation was still open (the first
- * statement reads it before anything changes).
+ * COMMIT. *closed says whether the reservation was still open (the
+ * statement that closes it counts it).
  */
 static int settle_sql_run(struct store *st, int64_t id, const char *state,
                           const struct adm_request *a, int64_t actual_micros, int64_t actual_tokens,
@@ -383,24 +383,27 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
 			goto oom;
 		buf_puts(&b, "; ");
 	}
+	/*
+	 * Close the reservation first (the order admission locks in: reservation,
+	 * then counters); ROW_COUNT() says whether it was still open, and only
+	 * then do its amounts move on the counters: single-table updates by
+	 * primary key, cheaper for the server than a join.
+	 */
 	buf_printf(&b,
-	           "SELECT COUNT(*) FROM reservations WHERE id = %lld AND state = 'open';"
-	           " UPDATE budget_counters c JOIN reservations r ON r.id = %lld AND"
-	           " r.state = 'open' SET"
-	           " c.reserved_micros = GREATEST(c.reserved_micros - %lld, 0),"
-	           " c.spent_micros = c.spent_micros + IF(c.win = 'inflight', 0, %lld),"
-	           " c.reserved_tokens = GREATEST(c.reserved_tokens - %lld, 0),"
-	           " c.spent_tokens = c.spent_tokens + IF(c.win = 'inflight', 0, %lld),"
-	           " c.requests = IF(c.win = 'inflight', GREATEST(c.requests - 1, 0), c.requests),"
-	           " c.updated_at = UTC_TIMESTAMP(6) WHERE ",
-	           (long long)id, (long long)id, (long long)a->micros, (long long)actual_micros,
+	           "UPDATE reservations SET state = '%s', settled_at = UTC_TIMESTAMP(6)"
+	           " WHERE id = %lld AND state = 'open'; SET @ah_open = ROW_COUNT();"
+	           " UPDATE budget_counters SET"
+	           " reserved_micros = GREATEST(reserved_micros - %lld, 0),"
+	           " spent_micros = spent_micros + IF(win = 'inflight', 0, %lld),"
+	           " reserved_tokens = GREATEST(reserved_tokens - %lld, 0),"
+	           " spent_tokens = spent_tokens + IF(win = 'inflight', 0, %lld),"
+	           " requests = IF(win = 'inflight', GREATEST(requests - 1, 0), requests),"
+	           " updated_at = UTC_TIMESTAMP(6) WHERE @ah_open = 1 AND (",
+	           state, (long long)id, (long long)a->micros, (long long)actual_micros,
 	           (long long)a->tokens, (long long)actual_tokens);
 	if (sql_row_keys(st, &b, a) < 0)
 		goto oom;
-	buf_printf(&b,
-	           "; UPDATE reservations SET state = '%s', settled_at = UTC_TIMESTAMP(6)"
-	           " WHERE id = %lld AND state = 'open';",
-	           state, (long long)id);
+	buf_puts(&b, "); SELECT @ah_open;");
 	if (with_usage && store_rollup_sql(st, &b, e) < 0)
 		goto oom;
 	buf_puts(&b, " COMMIT");
