@@ -19,13 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "api/api.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "crypto/secrets.h"
 #include "enforce/limits.h"
 #include "host/http.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
+#include "tenancy/admins.h"
 #include "tenancy/export.h"
 
 #define OFFBOARD_MIN_DAYS 30
@@ -101,9 +105,13 @@ static void admin_reply(struct req *r, int status, const struct tenant *t)
 
 void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m)
 {
-	json_t *body = req_json_object(r);
-	const char *slug, *name, *plan;
-	int64_t tid = 0;
+	json_t *body = req_json_object(r), *o;
+	char key[SECRETS_API_KEY_LEN + 1] = "", prefix[SECRETS_DISPLAY_PREFIX_LEN + 1] = "";
+	char pw[ADMIN_GENERATED_LEN + 1] = "", pw_hash[crypto_pwhash_STRBYTES] = "";
+	uint8_t hash[SECRETS_HASH_LEN];
+	struct life_onboard ob;
+	const char *what = "tenant";
+	int64_t tid = 0, key_id = 0;
 	struct tenant t;
 	int rc;
 
@@ -111,26 +119,49 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	(void)m;
 	if (body == NULL)
 		return;
-	slug = json_string_value(json_object_get(body, "slug"));
-	name = json_string_value(json_object_get(body, "name"));
-	plan = json_string_value(json_object_get(body, "plan"));
-	if (slug == NULL || !util_slug_ok(slug)) {
+	memset(&ob, 0, sizeof(ob));
+	ob.slug = json_string_value(json_object_get(body, "slug"));
+	ob.name = json_string_value(json_object_get(body, "name"));
+	ob.plan = json_string_value(json_object_get(body, "plan"));
+	ob.key_name = json_string_value(json_object_get(body, "key_name"));
+	ob.admin_name = json_string_value(json_object_get(body, "admin_name"));
+	if (ob.slug == NULL || !util_slug_ok(ob.slug)) {
 		resp_error(r, 400, "invalid_request",
 		           "slug: 1-63 of a-z, 0-9 and '-', not starting with '-', not all digits");
 		goto out;
 	}
-	if (name == NULL)
-		name = slug;
-	if (plan == NULL)
-		plan = "free";
-	if (name[0] == '\0' || strlen(name) > 200 || strlen(plan) > 31) {
+	if (ob.name == NULL)
+		ob.name = ob.slug;
+	if (ob.plan == NULL)
+		ob.plan = "free";
+	if (ob.name[0] == '\0' || strlen(ob.name) > 200 || strlen(ob.plan) > 31 ||
+	    (ob.key_name && strlen(ob.key_name) > 100) ||
+	    (ob.admin_name && !admin_name_ok(ob.admin_name))) {
 		resp_error(r, 400, "invalid_request",
-		           "name: 1-200 bytes of UTF-8; plan: a plan name");
+		           "name: 1-200 bytes; plan: a plan name; key_name: at most 100 bytes;"
+		           " admin_name: 1-64 of A-Z a-z 0-9 . _ - @");
 		goto out;
 	}
-	rc = store_tenant_create(r->store, slug, name, plan, &tid);
+	if (ob.key_name) {
+		if (secrets_new_api_key(key, prefix, hash) != 0) {
+			resp_error(r, 500, "internal_error", "cannot generate a key");
+			goto out;
+		}
+		ob.key_prefix = prefix;
+		ob.key_hash = hash;
+	}
+	if (ob.admin_name) { /* a generated password, shown once in the answer */
+		if (admin_password_generate(pw, pw_hash) != 0) {
+			resp_error(r, 503, "server_busy", "out of memory while hashing a password");
+			goto out;
+		}
+		ob.admin_pw_hash = pw_hash;
+	}
+	rc = store_life_onboard(r->store, &ob, &tid, &key_id, &what);
 	if (rc == ST_CONFLICT) {
-		resp_error(r, 409, "conflict", "a tenant with this slug exists");
+		resp_error(r, 409, "conflict",
+		           strcmp(what, "admin") == 0 ? "a dashboard user with this name exists"
+		                                      : "a tenant with this slug exists");
 		goto out;
 	}
 	if (rc == ST_NOTFOUND) {
@@ -143,8 +174,22 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	}
 	r->tenant_id = tid;
 	admin_audit(r, tid, "tenant.create", NULL);
-	admin_reply(r, 201, &t);
+	o = tenant_json(r->store, &t);
+	if (o && ob.key_name)
+		json_object_set_new(o, "api_key",
+		                    json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)key_id,
+		                              "name", ob.key_name, "prefix", prefix, "key", key));
+	if (o && ob.admin_name)
+		json_object_set_new(o, "admin",
+		                    json_pack("{s:s, s:s}", "name", ob.admin_name, "password", pw));
+	if (o == NULL)
+		resp_error(r, 500, "internal_error", "out of memory");
+	else
+		resp_json(r, 201, o);
 out:
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(pw_hash, sizeof(pw_hash));
 	json_decref(body);
 }
 

@@ -58,6 +58,7 @@
 #include "store/limits.h"
 #include "store/store.h"
 #include "store/usage.h"
+#include "tenancy/admins.h"
 #include "tenancy/export.h"
 
 #define CLI_NAME "agenthostctl"
@@ -479,13 +480,23 @@ static json_t *cli_tenant_json(const struct tenant *t)
 	                cli_time(t->created_at, created, sizeof(created)));
 }
 
+static json_t *cli_new_key_json(const struct api_key *k, const char *secret);
+static void cli_key_notice(void);
+static int cli_admin_password(const char *name, char hash[crypto_pwhash_STRBYTES]);
+
 static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"name", NULL}, {"plan", NULL}};
-	const char *pos[1], *slug, *name, *plan;
+	struct cli_opt opts[] = {{"name", NULL}, {"plan", NULL}, {"key", NULL}, {"admin", NULL}};
+	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1], err[256];
+	char pw_hash[crypto_pwhash_STRBYTES];
+	uint8_t hash[SECRETS_HASH_LEN];
+	struct life_onboard o;
+	const char *pos[1], *what = "tenant";
+	struct api_key k;
 	struct tenant t;
 	char target[32];
-	int64_t id = 0;
+	int64_t id = 0, key_id = 0;
+	json_t *out;
 	size_t npos;
 	int rc;
 
@@ -494,35 +505,82 @@ static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 		return rc;
 	if (npos != 1)
 		return cli_usage_error(c, "missing SLUG");
-	slug = pos[0];
-	name = opts[0].value ? opts[0].value : slug;
-	plan = opts[1].value ? opts[1].value : "free";
-	if (!util_slug_ok(slug))
+	memset(&o, 0, sizeof(o));
+	o.slug = pos[0];
+	o.name = opts[0].value ? opts[0].value : o.slug;
+	o.plan = opts[1].value ? opts[1].value : "free";
+	o.key_name = opts[2].value;
+	o.admin_name = opts[3].value;
+	if (!util_slug_ok(o.slug))
 		return cli_usage_error(c,
 		                       "slug '%s': use 1-63 characters a-z, 0-9 and '-', not"
 		                       " starting with '-' and not all digits (it would read as a"
 		                       " tenant id)",
-		                       slug);
-	if (!cli_text_ok(name, 200, 0) || name[0] == '\0')
+		                       o.slug);
+	if (!cli_text_ok(o.name, 200, 0) || o.name[0] == '\0')
 		return cli_usage_error(c, "--name: 1-200 bytes of UTF-8 text without control"
 		                          " characters");
-	if (!cli_text_ok(plan, 31, 0) || plan[0] == '\0')
-		return cli_usage_error(c, "--plan: '%s' is not a plan name", plan);
-
-	rc = store_tenant_create(c->st, slug, name, plan, &id);
+	if (!cli_text_ok(o.plan, 31, 0) || o.plan[0] == '\0')
+		return cli_usage_error(c, "--plan: '%s' is not a plan name", o.plan);
+	if (o.key_name && !cli_text_ok(o.key_name, 100, 0))
+		return cli_usage_error(c, "--key: a key name of at most 100 bytes of text");
+	if (o.admin_name && !admin_name_ok(o.admin_name))
+		return cli_usage_error(c, "--admin: 1 to 64 of A-Z a-z 0-9 . _ - @");
+	if (o.key_name) {
+		if (!secrets_ready() &&
+		    secrets_init(c->conf->master_key_file, err, sizeof(err)) != 0)
+			return cli_error("%s", err);
+		if (secrets_new_api_key(key, prefix, hash) != 0)
+			return cli_error("cannot generate a key (master key not loaded)");
+		o.key_prefix = prefix;
+		o.key_hash = hash;
+	}
+	if (o.admin_name) {
+		if (cli_admin_password(o.admin_name, pw_hash) != CLI_OK) {
+			rc = CLI_FAIL;
+			goto out;
+		}
+		o.admin_pw_hash = pw_hash;
+	}
+	/* tenant, key and admin in one transaction: all of them or none */
+	rc = store_life_onboard(c->st, &o, &id, &key_id, &what);
 	if (rc == ST_CONFLICT)
-		return cli_error("tenant '%s' already exists", slug);
-	if (rc == ST_NOTFOUND)
-		return cli_error("plan '%s' does not exist", plan);
-	if (rc != ST_OK)
-		return cli_error("database error while creating tenant '%s'", slug);
-	if (store_tenant_get(c->st, id, &t) != ST_OK)
-		return cli_error("tenant '%s' created (id %" PRId64 ") but could not be read back",
-		                 slug, id);
+		rc = strcmp(what, "admin") == 0
+		         ? cli_error("dashboard user '%s' already exists", o.admin_name)
+		         : cli_error("tenant '%s' already exists", o.slug);
+	else if (rc == ST_NOTFOUND)
+		rc = cli_error("plan '%s' does not exist", o.plan);
+	else if (rc != ST_OK)
+		rc = cli_error("database error while creating tenant '%s'", o.slug);
+	else if (store_tenant_get(c->st, id, &t) != ST_OK)
+		rc = cli_error("tenant '%s' created (id %" PRId64 ") but could not be read back",
+		               o.slug, id);
+	else
+		rc = CLI_OK;
+	if (rc != CLI_OK)
+		goto out;
 	snprintf(target, sizeof(target), "tenant:%" PRId64, id);
 	rc = cli_audit(c, id, "tenant.create", target,
-	               cli_pack("{s:s, s:s}", "slug", slug, "plan", plan));
-	return cli_finish(cli_emit(cli_tenant_json(&t)), rc);
+	               cli_pack("{s:s, s:s, s:s?, s:s?}", "slug", o.slug, "plan", o.plan, "key",
+	                        o.key_name ? prefix : NULL, "admin", o.admin_name));
+	out = cli_tenant_json(&t);
+	if (out && o.key_name) {
+		memset(&k, 0, sizeof(k));
+		k.id = key_id;
+		k.tenant_id = id;
+		util_strlcpy(k.name, o.key_name, sizeof(k.name));
+		util_strlcpy(k.prefix, prefix, sizeof(k.prefix));
+		json_object_set_new(out, "api_key", cli_new_key_json(&k, key));
+	}
+	if (out && o.admin_name)
+		json_object_set_new(out, "admin", json_string(o.admin_name));
+	rc = cli_finish(cli_emit(out), rc);
+	if (o.key_name)
+		cli_key_notice();
+out:
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(pw_hash, sizeof(pw_hash));
+	return rc;
 }
 
 /* tenant_cb: append one tenant to the JSON array ctx. */
@@ -1746,8 +1804,6 @@ static int cmd_operator_token_revoke(struct cli *c, int argc, char **argv)
 
 /* ================================================================== dashboard users */
 
-#define CLI_ADMIN_MIN_PASSWORD 12
-
 /* Whether role is one of the dashboard roles. */
 static int cli_admin_role_ok(const char *role)
 {
@@ -1785,12 +1841,11 @@ static int cli_admin_password(const char *name, char hash[crypto_pwhash_STRBYTES
 	snprintf(what, sizeof(what), "password for %s", name);
 	if (cli_read_secret(what, pw, sizeof(pw), &len) != CLI_OK)
 		goto out;
-	if (len < CLI_ADMIN_MIN_PASSWORD) {
-		cli_error("the password must be at least %d characters", CLI_ADMIN_MIN_PASSWORD);
+	if (len < ADMIN_PASSWORD_MIN) {
+		cli_error("the password must be at least %d characters", ADMIN_PASSWORD_MIN);
 		goto out;
 	}
-	if (crypto_pwhash_str(hash, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+	if (admin_password_hash(pw, len, hash) != 0) {
 		cli_error("out of memory while hashing the password");
 		goto out;
 	}
@@ -1805,23 +1860,6 @@ static json_t *cli_admin_json(const struct admin_user *u)
 	return cli_pack("{s:I, s:s, s:s, s:I, s:I}", "id", (json_int_t)u->id, "name", u->name,
 	                "role", u->role, "tenant_id", (json_int_t)u->tenant_id, "created",
 	                (json_int_t)u->created);
-}
-
-/* Whether name can be a dashboard user name. */
-static int cli_admin_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == '@'))
-			return 0;
-	}
-	return 1;
 }
 
 static int cmd_admin_add(struct cli *c, int argc, char **argv)
@@ -1839,7 +1877,7 @@ static int cmd_admin_add(struct cli *c, int argc, char **argv)
 		return rc;
 	if (npos != 1)
 		return cli_usage_error(c, "missing NAME");
-	if (!cli_admin_name_ok(pos[0]))
+	if (!admin_name_ok(pos[0]))
 		return cli_usage_error(c, "NAME: 1 to 64 of A-Z a-z 0-9 . _ - @");
 	if ((rc = cli_require(c, &opts[0])) != CLI_OK ||
 	    (rc = cli_admin_scope(c, opts[0].value, opts[1].value, &tid)) != CLI_OK)
@@ -2345,8 +2383,9 @@ static const struct cli_cmd cli_cmds[] = {
     {"master-key", "init", cmd_master_key_init, 0, "[PATH]",
      "create the master key file if missing and check it"},
     {"migrate", NULL, cmd_migrate, CLI_NEED_DB, "[--sql-dir DIR]", "apply pending SQL migrations"},
-    {"tenant", "create", cmd_tenant_create, CLI_NEED_DB, "SLUG [--name NAME] [--plan PLAN]",
-     "create a tenant"},
+    {"tenant", "create", cmd_tenant_create, CLI_NEED_DB,
+     "SLUG [--name NAME] [--plan PLAN] [--key KEYNAME] [--admin ADMINNAME]",
+     "create a tenant, with its first API key and tenant_admin (password on stdin), all or none"},
     {"tenant", "list", cmd_tenant_list, CLI_NEED_DB, "", "list tenants"},
     {"tenant", "show", cmd_tenant_show, CLI_NEED_DB, "TENANT", "show one tenant"},
     {"tenant", "suspend", cmd_tenant_suspend, CLI_NEED_DB, "TENANT [--reason TEXT]",

@@ -27,6 +27,7 @@
 #include "host/http.h"
 #include "store/admin.h"
 #include "store/store.h"
+#include "tenancy/admins.h"
 
 #define LOGIN_WINDOW_S (15 * 60)
 #define LOGIN_MAX_PER_NAME 5
@@ -39,12 +40,11 @@ static char login_dummy_hash[crypto_pwhash_STRBYTES];
 /* A hash of a random password, verified against when the name is unknown. */
 static void login_dummy_init(void)
 {
-	char pw[33];
+	char pw[ADMIN_GENERATED_LEN + 1];
 
-	dash_random_hex(pw, 16);
-	if (crypto_pwhash_str(login_dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                      crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+	if (admin_password_generate(pw, login_dummy_hash) != 0)
 		login_dummy_hash[0] = '\0';
+	sodium_memzero(pw, sizeof(pw));
 }
 
 /* Render the form with a fresh pre-session token and message (may be NULL). */

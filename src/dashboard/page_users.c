@@ -21,6 +21,7 @@
 #include "host/http.h"
 #include "store/admin.h"
 #include "store/store.h"
+#include "tenancy/admins.h"
 
 struct users_list {
 	HDF *hdf;
@@ -88,14 +89,6 @@ PAGE_FN(page_users)
 		users_render(r, 200, NULL, NULL, NULL);
 }
 
-/* A new random password and its Argon2id hash. -1 when hashing failed. */
-static int users_new_password(char pw[33], char hash[crypto_pwhash_STRBYTES])
-{
-	dash_random_hex(pw, 16);
-	return crypto_pwhash_str(hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                         crypto_pwhash_MEMLIMIT_INTERACTIVE);
-}
-
 /* Parse role and tenant fields: 0 ok, else -1 after rendering the error. */
 static int users_scope(struct req *r, const char *role, const char *tenant, int64_t *tid)
 {
@@ -132,26 +125,10 @@ static int users_scope(struct req *r, const char *role, const char *tenant, int6
 	return 0;
 }
 
-static int users_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-' || c == '@'))
-			return 0;
-	}
-	return 1;
-}
-
 PAGE_FN(page_users_add)
 {
 	char name[80] = "", role[32] = "", tenant[80] = "", target[96];
-	char pw[33], hash[crypto_pwhash_STRBYTES];
+	char pw[ADMIN_GENERATED_LEN + 1], hash[crypto_pwhash_STRBYTES];
 	int64_t tid;
 	int rc;
 
@@ -161,13 +138,13 @@ PAGE_FN(page_users_add)
 		return;
 	if (dash_form(r, "name", name, sizeof(name)) < 0 ||
 	    dash_form(r, "role", role, sizeof(role)) < 0 ||
-	    dash_form(r, "tenant", tenant, sizeof(tenant)) < 0 || !users_name_ok(name)) {
+	    dash_form(r, "tenant", tenant, sizeof(tenant)) < 0 || !admin_name_ok(name)) {
 		users_render(r, 400, "A name is 1 to 64 of A-Z a-z 0-9 . _ - @.", NULL, NULL);
 		return;
 	}
 	if (users_scope(r, role, tenant, &tid) < 0)
 		return;
-	if (users_new_password(pw, hash) != 0) {
+	if (admin_password_generate(pw, hash) != 0) {
 		dash_error(r, 503, "Out of memory while hashing the password; try again.");
 		return;
 	}
@@ -234,14 +211,14 @@ PAGE_FN(page_users_role)
 
 PAGE_FN(page_users_password)
 {
-	char pw[33], hash[crypto_pwhash_STRBYTES], target[96];
+	char pw[ADMIN_GENERATED_LEN + 1], hash[crypto_pwhash_STRBYTES], target[96];
 	struct admin_user u;
 	int rc;
 
 	(void)id;
 	if (!users_operator(r) || users_other(r, m, &u) < 0)
 		return;
-	if (users_new_password(pw, hash) != 0) {
+	if (admin_password_generate(pw, hash) != 0) {
 		dash_error(r, 503, "Out of memory while hashing the password; try again.");
 		return;
 	}

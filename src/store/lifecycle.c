@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "store/admin.h"
 #include "store/db.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
@@ -431,5 +432,37 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 		*rows += got;
 	}
 	buf_free(&b);
+	return rc;
+}
+
+int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *tenant_id,
+                       int64_t *key_id, const char **what)
+{
+	int rc;
+
+	*tenant_id = 0;
+	*key_id = 0;
+	*what = "tenant";
+	if (db_begin(st, __func__) != ST_OK)
+		return ST_ERR;
+	rc = store_tenant_create(st, o->slug, o->name, o->plan, tenant_id);
+	if (rc == ST_OK && o->key_name) {
+		*what = "key";
+		rc = store_key_insert(st, *tenant_id, o->key_name, o->key_prefix, o->key_hash, 0,
+		                      key_id);
+	}
+	if (rc == ST_OK && o->admin_name) {
+		*what = "admin";
+		rc = store_admin_user_add(st, o->admin_name, o->admin_pw_hash, ADMIN_ROLE_TENANT,
+		                          *tenant_id);
+	}
+	if (rc == ST_OK)
+		rc = db_commit(st, __func__);
+	else
+		db_rollback(st);
+	if (rc != ST_OK) {
+		*tenant_id = 0;
+		*key_id = 0;
+	}
 	return rc;
 }

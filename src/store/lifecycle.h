@@ -75,4 +75,21 @@ int store_life_due(struct store *st, int (*cb)(void *ctx, int64_t tenant_id), vo
  */
 int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *rows);
 
+/* A new tenant with, optionally, its first API key and its first dashboard admin. */
+struct life_onboard {
+	const char *slug, *name, *plan;
+	const char *key_name;      /* NULL: no key */
+	const char *key_prefix;    /* display prefix of the key */
+	const uint8_t *key_hash;   /* its 32-byte keyed hash */
+	const char *admin_name;    /* NULL: no admin */
+	const char *admin_pw_hash; /* Argon2id string */
+};
+/*
+ * Create all of o in one transaction: either everything exists afterwards
+ * or nothing does. ST_CONFLICT (*what: "tenant" or "admin") when the slug or
+ * the admin name is taken, ST_NOTFOUND when the plan does not exist.
+ */
+int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *tenant_id,
+                       int64_t *key_id, const char **what);
+
 #endif

@@ -261,6 +261,29 @@ def an_active_tenant_is_never_erased():
     assert rows_of(t["id"])["executions"] == 4
 
 
+@test
+def tenant_create_with_first_key_and_admin_is_all_or_nothing():
+    slug = "onb-" + rand_suffix()
+    admin = "onbadm-" + rand_suffix()
+    out = ctl("tenant", "create", slug, "--plan", "pro", "--key", "first", "--admin", admin,
+              stdin="a-good-long-password\n")
+    assert out["slug"] == slug and out["admin"] == admin
+    key = out["api_key"]["key"]
+    st, _, body = api("GET", "/v1/models", key=key)
+    assert st == 200, body
+    users = {u["name"]: u for u in ctl("admin", "list")}
+    assert users[admin]["role"] == "tenant_admin" and users[admin]["tenant_id"] == out["id"]
+    # the admin name is taken now: a second tenant with it leaves nothing behind
+    slug2 = "onb2-" + rand_suffix()
+    rc, _, err = ctl("tenant", "create", slug2, "--key", "k", "--admin", admin,
+                     stdin="a-good-long-password\n", check=False)
+    assert rc != 0 and "already exists" in err, err
+    assert db_exec("SELECT COUNT(*) FROM tenants WHERE slug = '%s'" % slug2)[0][0] == "0"
+    rc, _, err = ctl("tenant", "create", "onb3-" + rand_suffix(), "--plan", "nope", "--key", "k",
+                     check=False)
+    assert rc != 0 and "does not exist" in err
+
+
 OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
 
 
@@ -312,6 +335,27 @@ def operator_api_creates_suspends_and_resumes_a_tenant():
 
 def body_id(slug):
     return ctl("tenant", "show", slug)["id"]
+
+
+@test
+def operator_api_onboards_with_first_key_and_admin():
+    slug = "opon-" + rand_suffix()
+    admin = "opadm-" + rand_suffix()
+    st, _, body = op("POST", "/tenants", {"slug": slug, "key_name": "first",
+                                          "admin_name": admin})
+    assert st == 201, body
+    key, pw = body["api_key"]["key"], body["admin"]["password"]
+    assert body["admin"]["name"] == admin and len(pw) == 32
+    st, _, _ = api("GET", "/v1/models", key=key)
+    assert st == 200
+    from dashhelp import Dash
+    d = Dash()
+    d.login(admin, pw)
+    st, _, body = op("POST", "/tenants", {"slug": "opon2-" + rand_suffix(), "admin_name": admin})
+    assert st == 409 and "dashboard user" in body["error"]["message"], body
+    st, _, body = op("POST", "/tenants", {"slug": "opon3-" + rand_suffix(),
+                                          "admin_name": "bad name!"})
+    assert st == 400
 
 
 @test
