@@ -49,6 +49,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
+#include "enforce/admit.h"
 #include "enforce/limits.h"
 #include "enforce/limits_rows.h"
 #include "providers/registry.h"
@@ -2098,8 +2099,9 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	struct cli_opt opts[] = {{"tenant", NULL}, {"batch", NULL}};
 	struct cli_ids ids = {0};
 	json_t *report = json_array(), *erased = json_array();
-	int64_t batch = CLI_PURGE_BATCH, total = 0, n;
+	int64_t batch = CLI_PURGE_BATCH, total = 0, n, housekept = 0;
 	int dry_run = cli_flag(&argc, argv, "dry-run");
+	char err[256];
 	struct tenant t;
 	size_t npos;
 	int rc;
@@ -2128,14 +2130,23 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	}
 	if (rc == CLI_OK && !opts[0].value)
 		rc = cli_erase_due(c, (int)batch, dry_run, erased);
+	/* and what admission and the dashboard no longer need (every server does it each minute
+	 * too) */
+	if (rc == CLI_OK && !opts[0].value && !dry_run) {
+		if (admit_set_timezone(c->conf->budget_timezone, err, sizeof(err)) < 0)
+			rc = cli_error("budget_timezone: %s", err);
+		else if (admit_housekeep(c->st, (int)batch, &housekept) != ST_OK)
+			rc = cli_error("database error while deleting expired counters");
+	}
 	if (rc != CLI_OK)
 		goto out;
 	rc = total > 0 && !dry_run
 	         ? cli_audit(c, opts[0].value ? ids.id[0] : 0, "executions.purge", "executions",
 	                     cli_pack("{s:I}", "purged", (json_int_t)total))
 	         : CLI_OK;
-	rc = cli_finish(cli_emit(cli_pack("{s:O, s:I, s:O, s:b}", "tenants", report, "purged",
-	                                  (json_int_t)total, "erased", erased, "dry_run", dry_run)),
+	rc = cli_finish(cli_emit(cli_pack("{s:O, s:I, s:O, s:I, s:b}", "tenants", report, "purged",
+	                                  (json_int_t)total, "erased", erased, "housekeeping_rows",
+	                                  (json_int_t)housekept, "dry_run", dry_run)),
 	                rc);
 out:
 	json_decref(report);

@@ -26,6 +26,7 @@
 #include "enforce/admit.h"
 #include "enforce/limits.h"
 #include "host/http.h"
+#include "store/lifecycle.h"
 #include "store/store.h"
 #include "tenancy/identify.h"
 
@@ -60,6 +61,33 @@ void admit_periods(int64_t t, char minute[20], char day[20], char month[20])
 	strftime(minute, 20, "%Y-%m-%d %H:%M", &tm);
 	strftime(day, 20, "%Y-%m-%d", &tm);
 	strftime(month, 20, "%Y-%m", &tm);
+}
+
+void admit_expired_periods(int64_t t, char minute[20], char day[20], char month[20])
+{
+	char unused1[20], unused2[20];
+
+	admit_periods(t - 3600, minute, unused1, unused2);
+	admit_periods(t - 3 * 86400, unused1, day, unused2);
+	admit_periods(t - 70 * 86400, unused1, unused2, month);
+}
+
+int admit_housekeep(struct store *st, int batch, int64_t *rows)
+{
+	char minute[20], day[20], month[20];
+	struct life_housekeeping h;
+	int rc;
+
+	admit_expired_periods((int64_t)time(NULL), minute, day, month);
+	rc = store_life_housekeep(st, minute, day, month, batch, &h);
+	*rows = h.counters + h.reservations + h.usage_5min + h.logins + h.sessions;
+	if (*rows)
+		log_info(
+		    "housekeeping: deleted %lld counter rows, %lld reservations, %lld five-minute"
+		    " buckets, %lld failed sign-ins, %lld expired sessions",
+		    (long long)h.counters, (long long)h.reservations, (long long)h.usage_5min,
+		    (long long)h.logins, (long long)h.sessions);
+	return rc;
 }
 
 int64_t admit_seconds_left(int64_t t, int window)

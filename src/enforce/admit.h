@@ -62,6 +62,14 @@ int64_t admit_prompt_bound(const struct ah_message *m, size_t n);
 /* Calendar keys for t in the budget time zone: minute "YYYY-MM-DD HH:MM", day, month "YYYY-MM-01".
  */
 void admit_periods(int64_t t, char minute[20], char day[20], char month[20]);
+/*
+ * Periods before which budget counter rows are no longer needed at time t:
+ * minutes older than an hour, days older than 3 days, months older than 70
+ * days (store_life_housekeep deletes them).
+ */
+void admit_expired_periods(int64_t t, char minute[20], char day[20], char month[20]);
+/* Delete what admission and the dashboard no longer need (see store_life_housekeep). */
+int admit_housekeep(struct store *st, int batch, int64_t *rows);
 /* Seconds until the end of the window that contains t. */
 int64_t admit_seconds_left(int64_t t, int window);
 /* Set the process time zone for budget calendars (call before threads). 0, or -1 with err. */

@@ -19,6 +19,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "enforce/admit.h"
 #include "common/util.h"
 #include "host/http.h"
 #include "host/router.h"
@@ -258,11 +259,13 @@ out:
  * of hosts: a reservation is closed by exactly one (UPDATE ... WHERE state
  * = 'open').
  */
+#define SERVER_HOUSEKEEP_US (60 * 1000000LL) /* old counters, reservations, buckets */
+
 static void *server_reaper(void *arg)
 {
 	struct store *st = NULL;
 	char err[256];
-	int64_t next = 0;
+	int64_t next = 0, next_housekeep = 0, rows;
 
 	(void)arg;
 	mysql_thread_init();
@@ -280,6 +283,10 @@ static void *server_reaper(void *arg)
 		if (store_admit_reap(st, 1000, &n) == ST_OK && n > 0)
 			log_warn("reaper: expired %d reservation(s) of ended processes", n);
 		store_idem_purge(st, 1000, &n);
+		if (now >= next_housekeep) {
+			next_housekeep = now + SERVER_HOUSEKEEP_US;
+			admit_housekeep(st, 1000, &rows);
+		}
 	}
 	if (st)
 		store_close(st);

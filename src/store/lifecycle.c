@@ -466,3 +466,76 @@ int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *
 	}
 	return rc;
 }
+
+/* Run "DELETE ... LIMIT batch" statements (text with %d for the limit) until fewer go. */
+static int life_delete_all(struct store *st, const char *sql_prefix, const char *cut, int batch,
+                           int64_t *total)
+{
+	struct buf b = BUF_INIT;
+	int64_t got;
+	int rc = ST_OK;
+
+	do {
+		got = 0;
+		buf_reset(&b);
+		buf_puts(&b, sql_prefix);
+		if (cut && db_quote(st, &b, cut) < 0) {
+			rc = ST_ERR;
+			break;
+		}
+		buf_printf(&b, " LIMIT %d; SELECT ROW_COUNT()", batch);
+		if (b.data == NULL ||
+		    db_query(st, b.data, b.len, life_affected_row, &got, __func__) != ST_OK) {
+			rc = ST_ERR;
+			break;
+		}
+		*total += got;
+	} while (got == batch);
+	buf_free(&b);
+	return rc;
+}
+
+int store_life_housekeep(struct store *st, const char *minute_cut, const char *day_cut,
+                         const char *month_cut, int batch, struct life_housekeeping *out)
+{
+	/* clang-format off */
+	static const char counters[] =
+	    "DELETE FROM budget_counters WHERE reserved_micros = 0 AND reserved_tokens = 0 AND ";
+	/* clang-format on */
+	struct buf q = BUF_INIT;
+	const char *wins[3] = {"minute", "day", "month"},
+	           *cuts[3] = {minute_cut, day_cut, month_cut};
+	int rc = ST_OK;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; rc == ST_OK && i < 3; i++) {
+		buf_reset(&q);
+		buf_printf(&q, "%swin = '%s' AND period < ", counters, wins[i]);
+		rc = q.data ? life_delete_all(st, q.data, cuts[i], batch, &out->counters) : ST_ERR;
+	}
+	buf_free(&q);
+	if (rc == ST_OK)
+		rc =
+		    life_delete_all(st,
+		                    "DELETE FROM reservations WHERE state IN ('settled', 'expired')"
+		                    " AND expires_at < UTC_TIMESTAMP(6) - INTERVAL 1 DAY",
+		                    NULL, batch, &out->reservations);
+	if (rc == ST_OK)
+		rc =
+		    life_delete_all(st,
+		                    "DELETE FROM usage_5min WHERE bucket < UNIX_TIMESTAMP() DIV 300"
+		                    " - 8 * 288",
+		                    NULL, batch, &out->usage_5min);
+	if (rc == ST_OK)
+		rc = life_delete_all(st,
+		                     "DELETE FROM login_attempts WHERE at < UTC_TIMESTAMP(6)"
+		                     " - INTERVAL 1 DAY",
+		                     NULL, batch, &out->logins);
+	if (rc == ST_OK)
+		rc = life_delete_all(
+		    st,
+		    "DELETE FROM admin_sessions WHERE last_seen < UTC_TIMESTAMP(6)"
+		    " - INTERVAL 1 DAY OR created_at < UTC_TIMESTAMP(6) - INTERVAL 2 DAY",
+		    NULL, batch, &out->sessions);
+	return rc;
+}

@@ -92,4 +92,21 @@ struct life_onboard {
 int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *tenant_id,
                        int64_t *key_id, const char **what);
 
+/* What one housekeeping pass deleted. */
+struct life_housekeeping {
+	int64_t counters, reservations, usage_5min, logins, sessions;
+};
+/*
+ * Delete, in batches of at most batch rows each, what nothing needs any
+ * more: budget counter rows of periods that ended (minute periods before
+ * minute_cut, day before day_cut, month before month_cut: period texts as
+ * admission writes them, in the budget time zone) and hold no reservation;
+ * settled or reaped reservations older than a day; usage_5min buckets older
+ * than 8 days; failed sign-ins older than a day; dashboard sessions past
+ * their timeouts. *out gets the counts. Each batch is its own short
+ * transaction on an index range.
+ */
+int store_life_housekeep(struct store *st, const char *minute_cut, const char *day_cut,
+                         const char *month_cut, int batch, struct life_housekeeping *out);
+
 #endif

@@ -284,6 +284,40 @@ def tenant_create_with_first_key_and_admin_is_all_or_nothing():
     assert rc != 0 and "does not exist" in err
 
 
+@test
+def housekeeping_deletes_only_what_nothing_needs():
+    t = busy_tenant("house")
+    tid = t["id"]
+    ins = ("INSERT INTO budget_counters (scope, scope_id, win, period, reserved_micros,"
+           " updated_at) VALUES ('tenant', %d, '%s', '%s', %d, UTC_TIMESTAMP(6))")
+    db_exec(ins % (tid, "minute", "2001-01-01 00:00", 0))
+    db_exec(ins % (tid, "minute", "2001-01-01 00:01", 5))  # holds a reservation: kept
+    db_exec(ins % (tid, "day", "2001-01-01", 0))
+    db_exec(ins % (tid, "month", "2001-01", 0))
+    db_exec("INSERT INTO reservations (tenant_id, key_id, state, micros, tokens, prompt_tokens,"
+            " max_tokens, counters, exec_id, kind, model, provider, owner, created_at,"
+            " expires_at) VALUES (%d, 0, 'settled', 1, 1, 1, 1, '', 'exec_old', 'chat',"
+            " 'mock-1', 'mock', 'x', '2001-01-01', '2001-01-01')" % tid)
+    db_exec("INSERT INTO usage_5min (tenant_id, bucket, requests) VALUES (%d, 1000, 1)" % tid)
+    current = db_exec("SELECT COUNT(*) FROM budget_counters WHERE scope = 'tenant'"
+                      " AND scope_id = %d AND period > '2002'" % tid)[0][0]
+    assert int(current) > 0
+    out = ctl("purge")
+    assert out["housekeeping_rows"] >= 5, out
+    left = db_exec("SELECT win, period FROM budget_counters WHERE scope = 'tenant'"
+                   " AND scope_id = %d AND win <> 'inflight' AND period < '2002'"
+                   " ORDER BY period" % tid)
+    assert left == [["minute", "2001-01-01 00:01"]], left
+    assert db_exec("SELECT COUNT(*) FROM reservations WHERE exec_id = 'exec_old'")[0][0] == "0"
+    assert db_exec("SELECT COUNT(*) FROM usage_5min WHERE tenant_id = %d AND bucket = 1000"
+                   % tid)[0][0] == "0"
+    assert db_exec("SELECT COUNT(*) FROM budget_counters WHERE scope = 'tenant'"
+                   " AND scope_id = %d AND period > '2002'" % tid)[0][0] == current
+    # the tenant still works, budgets and all
+    st, _, _ = api("POST", "/v1/chat/completions", chat_body(), key=t["key"])
+    assert st == 200
+
+
 OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
 
 
