@@ -49,6 +49,7 @@ enum limit_id {
 	LIM_GLOBAL_BUDGET_USD_MONTHLY,
 	LIM_GLOBAL_BUDGET_TOKENS_DAILY,
 	LIM_GLOBAL_BUDGET_TOKENS_MONTHLY,
+	LIM_ALLOWED_TOOLS, /* "*" or comma list of tool names; "" = no tool (not "all") */
 	LIM__MAX
 };
 

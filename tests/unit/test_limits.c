@@ -86,6 +86,7 @@ START_TEST(test_defs)
 	    "global_budget_usd_monthly",
 	    "global_budget_tokens_daily",
 	    "global_budget_tokens_monthly",
+	    "allowed_tools",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
