@@ -148,15 +148,20 @@ static void tool_bind(struct db_out *o, struct tool_def *t)
 
 int store_tool_get(struct store *st, const char *name, struct tool_def *out)
 {
+	char key[TOOL_NAME_MAX + 1];
 	struct db_out o;
 	MYSQL_BIND in[1];
 	unsigned long l;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (name == NULL || strlen(name) > TOOL_NAME_MAX)
+	/* Copied first: name may point into *out (a lookup of out->name refreshes out). */
+	if (name == NULL || strlen(name) > TOOL_NAME_MAX) {
+		memset(out, 0, sizeof(*out));
 		return ST_NOTFOUND;
-	db_in_str(&in[0], name, &l);
+	}
+	util_strlcpy(key, name, sizeof(key));
+	memset(out, 0, sizeof(*out));
+	db_in_str(&in[0], key, &l);
 	tool_bind(&o, out);
 	rc = db_exec(st, Q_TOOL(TQ_GET), sql_get, in, &o, __func__);
 	if (rc != ST_OK)
