@@ -2,7 +2,8 @@
  * agents.c: per-tenant agents and their runs.
  *
  *   GET  /v1/agents               list
- *   POST /v1/agents               create {name, model, instructions?, temperature?, max_tokens?}
+ *   POST /v1/agents               create {name, model, instructions?, temperature?, max_tokens?,
+ *                                 tools?, max_steps?}
  *   GET  /v1/agents/{name}        one
  *   POST /v1/agents/{name}/runs   run {input, session_id?, metadata?, stream?}
  *
@@ -12,7 +13,9 @@
  * input. A successful run appends the turn to the session atomically; a
  * failed one leaves the session as it was. Streamed runs send named events:
  * run.created, run.output.delta, then run.completed or run.failed (whose
- * data is the run object), then "data: [DONE]".
+ * data is the run object), then "data: [DONE]". An agent with tools runs
+ * through exec/agent_loop.c instead of one exec_run (not streamed: a
+ * streamed run of such an agent is refused with tool_streaming_unsupported).
  */
 #include "config.h"
 
