@@ -2,7 +2,8 @@
  * agents.c: per-tenant agents and their runs.
  *
  *   GET  /v1/agents               list
- *   POST /v1/agents               create {name, model, instructions?, temperature?, max_tokens?}
+ *   POST /v1/agents               create {name, model, instructions?, temperature?, max_tokens?,
+ *                                 tools?, max_steps?}
  *   GET  /v1/agents/{name}        one
  *   POST /v1/agents/{name}/runs   run {input, session_id?, metadata?, stream?}
  *
@@ -12,7 +13,9 @@
  * input. A successful run appends the turn to the session atomically; a
  * failed one leaves the session as it was. Streamed runs send named events:
  * run.created, run.output.delta, then run.completed or run.failed (whose
- * data is the run object), then "data: [DONE]".
+ * data is the run object), then "data: [DONE]". An agent with tools runs
+ * through exec/agent_loop.c instead of one exec_run (not streamed: a
+ * streamed run of such an agent is refused with tool_streaming_unsupported).
  */
 #include "config.h"
 
@@ -23,6 +26,7 @@
 #include "api/api.h"
 #include "common/util.h"
 #include "enforce/authorize.h"
+#include "exec/agent_loop.h"
 #include "exec/execute.h"
 #include "host/http.h"
 #include "host/server.h"
@@ -57,6 +61,71 @@ static int agent_name_ok(const char *s)
 	return 1;
 }
 
+/* ------------------------------------------------------------------ agents' tools */
+
+/* Add the agent's "tools" and "max_steps" to o (stolen); returns o. */
+static json_t *agent_tools_json(json_t *o, const struct agent_tools *at)
+{
+	json_t *names = json_array();
+
+	for (size_t i = 0; i < at->n; i++)
+		json_array_append_new(names, json_string(at->names[i]));
+	json_object_set_new(o, "tools", names);
+	json_object_set_new(o, "max_steps",
+	                    json_integer(at->max_steps > 0 ? at->max_steps : AGENT_DEFAULT_STEPS));
+	return o;
+}
+
+/*
+ * Optional "tools" (array of registered tool names) and "max_steps" of a
+ * create body into at. 0, or -1 after sending 400/503.
+ */
+static int agent_tools_parse(struct req *r, json_t *body, struct agent_tools *at)
+{
+	static __thread struct tool_def t;
+	json_t *tools = json_object_get(body, "tools"), *v;
+	int64_t steps = 0;
+	int has_steps = 0, rc;
+	size_t i;
+
+	memset(at, 0, sizeof(*at));
+	if (api_int(r, body, "max_steps", 1, AGENT_MAX_STEPS_MAX, &has_steps, &steps) < 0)
+		return -1;
+	at->max_steps = has_steps ? (int)steps : 0;
+	if (tools == NULL || json_is_null(tools))
+		return 0;
+	if (!json_is_array(tools) || json_array_size(tools) > AGENT_MAX_TOOLS) {
+		resp_error(r, 400, "invalid_request",
+		           "'tools' must be an array of at most %d tool names", AGENT_MAX_TOOLS);
+		return -1;
+	}
+	json_array_foreach(tools, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		if (name == NULL || strlen(name) > TOOL_NAME_MAX) {
+			resp_error(r, 400, "invalid_request", "'tools' must hold tool names");
+			return -1;
+		}
+		rc = store_tool_get(r->store, name, &t);
+		if (rc == ST_NOTFOUND) {
+			resp_error(r, 404, "tool_not_found", "there is no tool named '%s'", name);
+			return -1;
+		}
+		if (rc != ST_OK) {
+			resp_error(r, 503, "database_unavailable",
+			           "the tool registry is unavailable");
+			return -1;
+		}
+		for (size_t k = 0; k < at->n; k++)
+			if (strcmp(at->names[k], name) == 0)
+				goto next;
+		util_strlcpy(at->names[at->n++], name, sizeof(at->names[0]));
+	next:;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ agents */
 
 struct agents_list_ctx {
@@ -89,6 +158,7 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 {
 	const char *name, *model, *instructions;
 	struct agent *a = calloc(1, sizeof(*a));
+	struct agent_tools *at = calloc(1, sizeof(*at));
 	struct model md;
 	json_t *body;
 	int64_t mt = 0;
@@ -96,6 +166,11 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 
 	(void)m;
 	body = req_json_object(r);
+	if (at == NULL) {
+		if (body)
+			resp_error(r, 503, "server_busy", "out of memory");
+		goto out;
+	}
 	if (body == NULL || a == NULL) {
 		if (body)
 			resp_error(r, 503, "server_busy", "out of memory");
@@ -112,6 +187,8 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 		           "'name' must be 1-64 characters of letters, digits, '_' and '-'");
 		goto out;
 	}
+	if (agent_tools_parse(r, body, at) < 0)
+		goto out;
 	rc = store_model_get(r->store, model, &md);
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 404, "model_not_found", "the model '%s' does not exist", model);
@@ -131,11 +208,15 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	}
 	if (rc != ST_OK || store_agent_get(r->store, id->tenant_id, a->id, a) != ST_OK)
 		goto unavailable;
-	resp_json(r, 201, agent_json(a, md.provider));
+	if ((at->n > 0 || at->max_steps > 0) &&
+	    store_agent_tools_set(r->store, id->tenant_id, a->id, at) != ST_OK)
+		goto unavailable;
+	resp_json(r, 201, agent_tools_json(agent_json(a, md.provider), at));
 	goto out;
 unavailable:
 	resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
 out:
+	free(at);
 	free(a);
 	json_decref(body);
 }
@@ -166,11 +247,20 @@ void api_agents_get(struct req *r, const struct ident *id, const struct route_ma
 		resp_error(r, 503, "server_busy", "out of memory");
 		return;
 	}
-	if (agent_load(r, id, m->params[0], a) == 0)
-		resp_json(r, 200,
-		          agent_json(a, store_model_get(r->store, a->model, &md) == ST_OK
-		                            ? md.provider
-		                            : NULL));
+	if (agent_load(r, id, m->params[0], a) == 0) {
+		struct agent_tools at;
+
+		if (store_agent_tools_get(r->store, id->tenant_id, a->id, &at) != ST_OK)
+			resp_error(r, 503, "database_unavailable",
+			           "the agent store is unavailable");
+		else
+			resp_json(r, 200,
+			          agent_tools_json(agent_json(a, store_model_get(r->store, a->model,
+			                                                         &md) == ST_OK
+			                                             ? md.provider
+			                                             : NULL),
+			                           &at));
+	}
 	free(a);
 }
 
@@ -265,6 +355,7 @@ static json_t *run_result_json(struct req *r, const struct ident *id, const stru
 void api_agent_runs_create(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct agent *a = malloc(sizeof(*a));
+	struct agent_tools *at = calloc(1, sizeof(*at));
 	struct run_ctx rc;
 	struct exec_call call;
 	struct exec_outcome out;
@@ -277,14 +368,16 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	(void)m;
 	memset(&rc, 0, sizeof(rc));
 	memset(&call, 0, sizeof(call));
-	if (a == NULL) {
+	if (a == NULL || at == NULL) {
 		resp_error(r, 503, "server_busy", "out of memory");
-		return;
+		goto out;
 	}
 	if (agent_load(r, id, m->params[0], a) < 0)
 		goto out;
 	if (id->lim && authorize_agent(r, id->lim, a->name) < 0)
 		goto out;
+	if (store_agent_tools_get(r->store, id->tenant_id, a->id, at) != ST_OK)
+		goto unavailable;
 	body = req_json_object(r);
 	if (body == NULL)
 		goto out;
@@ -293,6 +386,12 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	    api_object_text(r, body, "metadata", 4000, &metadata) < 0 ||
 	    api_bool(r, body, "stream", &call.stream) < 0)
 		goto out;
+	if (call.stream && at->n > 0) {
+		resp_error(r, 400, "tool_streaming_unsupported",
+		           "this agent has tools: runs with tools are not streamed; send "
+		           "\"stream\": false");
+		goto out;
+	}
 	if (session_id) {
 		st = store_session_get(r->store, id->tenant_id, session_id, &s);
 		if (st == ST_NOTFOUND) {
@@ -339,7 +438,10 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 		call.emit = run_emit;
 		call.emit_ctx = &rc;
 	}
-	exec_run(r, id, &call, &out);
+	if (at->n > 0)
+		agent_loop_run(r, id, &call, at, &out);
+	else
+		exec_run(r, id, &call, &out);
 	if (out.ok && session_id &&
 	    store_session_append_turn(r->store, id->tenant_id, session_id, input,
 	                              out.res.text ? out.res.text : "", call.id) != ST_OK) {
@@ -350,6 +452,8 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 		             sizeof(out.message));
 	}
 	run = run_result_json(r, id, &call, &out);
+	if (run && at->n > 0)
+		json_object_set_new(run, "steps", api_run_steps_json(r, id->tenant_id, call.id));
 	if (call.stream && (out.ok || rc.began)) {
 		if (run_stream_begin(&rc) == 0) {
 			if (!out.ok)
@@ -384,6 +488,7 @@ out:
 		server_stream_release();
 	run_ctx_free(&rc);
 	free(metadata);
+	free(at);
 	free(a);
 	json_decref(body);
 }

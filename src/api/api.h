@@ -50,6 +50,8 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 void api_runs_get(struct req *r, const struct ident *id, const struct route_match *m);
 /* A run as the API shows it (new reference). */
 json_t *api_run_json(const struct execution *e);
+/* The run's steps (runs with tools; [] otherwise), or JSON null when the store failed. */
+json_t *api_run_steps_json(struct req *r, int64_t tenant_id, const char *run_id);
 /* sessions.c */
 void api_sessions_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_sessions_get(struct req *r, const struct ident *id, const struct route_match *m);
@@ -73,5 +75,8 @@ void api_admin_tenant_export(struct req *r, const struct ident *id, const struct
 void api_admin_tenant_offboard(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
                                     const struct route_match *m);
+/* admin_tools.c: the operator API's tool registry */
+void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);
 
 #endif

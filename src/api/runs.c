@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "exec/execute.h"
 #include "host/http.h"
+#include "store/tools.h"
 #include "tenancy/identify.h"
 
 json_t *api_run_json(const struct execution *e)
@@ -41,6 +42,41 @@ json_t *api_run_json(const struct execution *e)
 		json_object_set_new(o, "session_id",
 		                    e->session_id[0] ? json_string(e->session_id) : json_null());
 	return o;
+}
+
+/* run_step_cb: one step as the API shows it. */
+static int runs_step_add(void *ctx, const struct run_step *s)
+{
+	char cost[32];
+	json_t *o;
+
+	exec_format_usd(s->cost_micros, cost, sizeof(cost));
+	o = json_pack("{s:i, s:s, s:s, s:s, s:{s:I, s:I}, s:s, s:i, s:I}", "step", s->step, "kind",
+	              s->kind, "name", s->name, "outcome", s->outcome, "usage", "prompt_tokens",
+	              (json_int_t)s->prompt_tokens, "completion_tokens",
+	              (json_int_t)s->completion_tokens, "cost_usd", cost, "duration_ms",
+	              s->duration_ms, "created_at", (json_int_t)s->created_at);
+	if (o == NULL)
+		return 1;
+	if (s->call_id[0])
+		json_object_set_new(o, "tool_call_id", json_string(s->call_id));
+	json_object_set_new(o, "error",
+	                    s->reason_code[0] ? json_pack("{s:s, s:s}", "reason_code",
+	                                                  s->reason_code, "message", s->message)
+	                                      : json_null());
+	json_array_append_new(ctx, o);
+	return 0;
+}
+
+json_t *api_run_steps_json(struct req *r, int64_t tenant_id, const char *run_id)
+{
+	json_t *steps = json_array();
+
+	if (store_run_steps_list(r->store, tenant_id, run_id, runs_step_add, steps) != ST_OK) {
+		json_decref(steps);
+		return json_null();
+	}
+	return steps;
 }
 
 static int runs_collect(void *ctx, const struct execution *e)
@@ -70,6 +106,7 @@ void api_runs_get(struct req *r, const struct ident *id, const struct route_matc
 		resp_error(r, 503, "database_unavailable", "the run store is unavailable");
 		return;
 	}
+	json_object_set_new(run, "steps", api_run_steps_json(r, id->tenant_id, m->params[0]));
 	resp_json(r, 200, run);
 }
 

@@ -58,9 +58,12 @@
 #include "store/lifecycle.h"
 #include "store/limits.h"
 #include "store/store.h"
+#include "store/tools.h"
 #include "store/usage.h"
 #include "tenancy/admins.h"
 #include "tenancy/export.h"
+#include "tools/policy.h"
+#include "tools/runner.h"
 
 #define CLI_NAME "agenthostctl"
 
@@ -1124,6 +1127,45 @@ static int cmd_provider_key_list(struct cli *c, int argc, char **argv)
 	return cli_emit(arr);
 }
 
+/*
+ * Remove every "--name VALUE" / "--name=VALUE" (a repeatable option) from
+ * argv before "--" into vals (at most max). The count, or -1 after a
+ * message when one has no value or there are too many.
+ */
+static int cli_multi(int *argc, char **argv, const char *name, const char **vals, size_t max)
+{
+	size_t nlen = strlen(name);
+	int n = 0, o = 0, only_pos = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+
+		if (!only_pos && strcmp(a, "--") == 0)
+			only_pos = 1;
+		if (!only_pos && a[0] == '-' && a[1] == '-' && strncmp(a + 2, name, nlen) == 0 &&
+		    (a[2 + nlen] == '\0' || a[2 + nlen] == '=')) {
+			const char *v = a[2 + nlen] == '=' ? a + 3 + nlen : NULL;
+
+			if (v == NULL) {
+				if (i + 1 >= *argc) {
+					cli_error("option '--%s' needs a value", name);
+					return -1;
+				}
+				v = argv[++i];
+			}
+			if ((size_t)n >= max) {
+				cli_error("at most %zu --%s options", max, name);
+				return -1;
+			}
+			vals[n++] = v;
+			continue;
+		}
+		argv[o++] = argv[i];
+	}
+	*argc = o;
+	return n;
+}
+
 /* ================================================================== agents */
 
 /* The public JSON form of an agent; provider is NULL when the model is gone. */
@@ -1141,17 +1183,24 @@ static json_t *cli_agent_json(const struct agent *a, const char *provider)
 
 static int cmd_agent_create(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"tenant", NULL},      {"name", NULL},
-	                         {"model", NULL},       {"instructions", NULL},
-	                         {"temperature", NULL}, {"max-tokens", NULL}};
+	struct cli_opt opts[] = {
+	    {"tenant", NULL},      {"name", NULL},       {"model", NULL},    {"instructions", NULL},
+	    {"temperature", NULL}, {"max-tokens", NULL}, {"max-steps", NULL}};
 	static struct agent a; /* 8 KiB of instructions: keep it off the stack */
+	static struct agent_tools at;
+	static struct tool_def td;
+	const char *tool_names[AGENT_MAX_TOOLS];
 	struct model m;
 	struct tenant t;
 	char target[96];
-	int64_t id = 0, maxtok;
+	int64_t id = 0, maxtok, steps;
 	size_t npos;
-	int rc;
+	int rc, ntools;
 
+	memset(&at, 0, sizeof(at));
+	ntools = cli_multi(&argc, argv, "tool", tool_names, ARRAY_SIZE(tool_names));
+	if (ntools < 0)
+		return CLI_USAGE;
 	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
 	if (rc != CLI_OK)
 		return rc;
@@ -1188,6 +1237,25 @@ static int cmd_agent_create(struct cli *c, int argc, char **argv)
 			return rc;
 		a.max_tokens = (int)maxtok;
 	}
+	if (opts[6].value != NULL) {
+		if ((rc = cli_opt_int(c, &opts[6], 1, AGENT_MAX_STEPS_MAX, &steps)) != CLI_OK)
+			return rc;
+		at.max_steps = (int)steps;
+	}
+	for (int i = 0; i < ntools; i++) {
+		if (!tool_policy_name_ok(tool_names[i]))
+			return cli_usage_error(c, "--tool: '%s' is not a tool name", tool_names[i]);
+		rc = store_tool_get(c->st, tool_names[i], &td);
+		if (rc == ST_NOTFOUND)
+			return cli_error("tool '%s' is not registered", tool_names[i]);
+		if (rc != ST_OK)
+			return cli_error("database error while reading tool '%s'", tool_names[i]);
+		for (size_t k = 0; k < at.n; k++)
+			if (strcmp(at.names[k], tool_names[i]) == 0)
+				goto dup;
+		util_strlcpy(at.names[at.n++], tool_names[i], sizeof(at.names[0]));
+	dup:;
+	}
 	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
 		return CLI_FAIL;
 	a.tenant_id = t.id;
@@ -1202,12 +1270,29 @@ static int cmd_agent_create(struct cli *c, int argc, char **argv)
 	if (rc != ST_OK)
 		return cli_error("database error while creating agent '%s'", a.name);
 	a.id = id;
+	if ((at.n > 0 || at.max_steps > 0) && store_agent_tools_set(c->st, t.id, id, &at) != ST_OK)
+		return cli_error("agent '%s' created, but its tools could not be stored", a.name);
 	if (store_agent_get(c->st, t.id, id, &a) != ST_OK)
 		a.created_at = util_unix_time();
 	snprintf(target, sizeof(target), "agent:%s", a.name);
 	rc = cli_audit(c, t.id, "agent.create", target,
-	               cli_pack("{s:I, s:s}", "agent_id", (json_int_t)id, "model", a.model));
-	return cli_finish(cli_emit(cli_agent_json(&a, m.provider)), rc);
+	               cli_pack("{s:I, s:s, s:i}", "agent_id", (json_int_t)id, "model", a.model,
+	                        "tools", (int)at.n));
+	{
+		json_t *o = cli_agent_json(&a, m.provider), *names = json_array();
+
+		for (size_t i = 0; i < at.n; i++)
+			json_array_append_new(names, json_string(at.names[i]));
+		if (o != NULL) {
+			json_object_set_new(o, "tools", names);
+			json_object_set_new(
+			    o, "max_steps",
+			    json_integer(at.max_steps > 0 ? at.max_steps : AGENT_DEFAULT_STEPS));
+		} else {
+			json_decref(names);
+		}
+		return cli_finish(cli_emit(o), rc);
+	}
 }
 
 /* agent_cb: append one agent to ctx; the provider is filled in after the listing. */
@@ -1799,6 +1884,284 @@ static int cmd_operator_token_revoke(struct cli *c, int argc, char **argv)
 	rc = cli_audit(c, 0, "operator_token.revoke", target, NULL);
 	return cli_finish(
 	    cli_emit(cli_pack("{s:I, s:s}", "id", (json_int_t)id, "state", "revoked")), rc);
+}
+
+/* ================================================================== tools (issue 6) */
+
+/* The public JSON form of a registered tool. */
+static json_t *cli_tool_json(const struct tool_def *t)
+{
+	json_t *schema = json_loads(t->schema, 0, NULL), *secrets = json_array();
+	const char *p = t->secret_names, *e;
+	char created[32], updated[32];
+
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		json_array_append_new(secrets, json_stringn(p, (size_t)(e - p)));
+		p = *e ? e + 1 : e;
+	}
+	return cli_pack("{s:s, s:s, s:o, s:s, s:i, s:i, s:b, s:o, s:b, s:s?, s:s?}", "name",
+	                t->name, "description", t->description, "schema",
+	                schema ? schema : json_null(), "exec_path", t->exec_path, "timeout_ms",
+	                t->timeout_ms, "max_output_bytes", t->max_output_bytes, "mutating",
+	                t->mutating, "secrets", secrets, "enabled", t->enabled, "created_at",
+	                cli_time(t->created_at, created, sizeof(created)), "updated_at",
+	                cli_time(t->updated_at, updated, sizeof(updated)));
+}
+
+/* --schema: inline JSON (starts with '{') or a file holding it, into t->schema. */
+static int cli_tool_schema(struct cli *c, const char *arg, struct tool_def *t)
+{
+	FILE *f;
+	size_t n;
+
+	if (arg[0] == '{') {
+		if (strlen(arg) >= sizeof(t->schema))
+			return cli_usage_error(c, "--schema: longer than %d bytes",
+			                       TOOL_SCHEMA_MAX);
+		util_strlcpy(t->schema, arg, sizeof(t->schema));
+		return CLI_OK;
+	}
+	f = fopen(arg, "r");
+	if (f == NULL)
+		return cli_error("--schema: cannot open '%s': %s", arg, strerror(errno));
+	n = fread(t->schema, 1, sizeof(t->schema) - 1, f);
+	t->schema[n] = '\0';
+	if (ferror(f) || (n == sizeof(t->schema) - 1 && fgetc(f) != EOF)) {
+		fclose(f);
+		return cli_error("--schema: cannot read '%s' or it is longer than %d bytes", arg,
+		                 TOOL_SCHEMA_MAX);
+	}
+	fclose(f);
+	return CLI_OK;
+}
+
+static int cmd_tool_register(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"exec", NULL},
+	                         {"schema", NULL},
+	                         {"description", NULL},
+	                         {"timeout-ms", NULL},
+	                         {"max-output-bytes", NULL}};
+	static struct tool_def t;
+	const char *pos[1], *secrets[TOOL_RUNNER_MAX_ENV];
+	json_t *schema;
+	char err[256];
+	int64_t v;
+	size_t npos, at = 0;
+	int rc, nsec, created = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.mutating = cli_flag(&argc, argv, "mutating") > 0;
+	nsec = cli_multi(&argc, argv, "secret", secrets, ARRAY_SIZE(secrets));
+	if (nsec < 0)
+		return CLI_USAGE;
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing the tool NAME");
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if ((rc = cli_require(c, &opts[i])) != CLI_OK)
+			return rc;
+	util_strlcpy(t.name, pos[0], sizeof(t.name));
+	if (!tool_policy_name_ok(pos[0]))
+		return cli_usage_error(c, "NAME: '%s' must be 1-%d of A-Z a-z 0-9 _ -", pos[0],
+		                       TOOL_NAME_MAX);
+	if (strlen(opts[0].value) >= sizeof(t.exec_path))
+		return cli_usage_error(c, "--exec: path too long");
+	util_strlcpy(t.exec_path, opts[0].value, sizeof(t.exec_path));
+	if ((rc = cli_tool_schema(c, opts[1].value, &t)) != CLI_OK)
+		return rc;
+	if (!cli_text_ok(opts[2].value, TOOL_DESC_MAX, 1) || opts[2].value[0] == '\0')
+		return cli_usage_error(c, "--description: 1-%d bytes of UTF-8 text", TOOL_DESC_MAX);
+	util_strlcpy(t.description, opts[2].value, sizeof(t.description));
+	if ((rc = cli_opt_int(c, &opts[3], 1, 600000, &v)) != CLI_OK)
+		return rc;
+	t.timeout_ms = (int)v;
+	if ((rc = cli_opt_int(c, &opts[4], 1, 64 * 1024 * 1024, &v)) != CLI_OK)
+		return rc;
+	t.max_output_bytes = (int)v;
+	for (int i = 0; i < nsec; i++) {
+		size_t n = strlen(secrets[i]);
+
+		if (at + n + 2 > sizeof(t.secret_names))
+			return cli_usage_error(c, "--secret: too many or too long");
+		if (at > 0)
+			t.secret_names[at++] = ',';
+		memcpy(t.secret_names + at, secrets[i], n + 1);
+		at += n;
+	}
+	if (tool_policy_def_check(&t, err, sizeof(err)) < 0)
+		return cli_error("tool '%s': %s", t.name, err);
+	/* Store the schema compact, as the model will see it. */
+	schema = json_loads(t.schema, 0, NULL);
+	if (schema != NULL) {
+		char *compact = json_dumps(schema, JSON_COMPACT);
+
+		if (compact != NULL && strlen(compact) < sizeof(t.schema))
+			util_strlcpy(t.schema, compact, sizeof(t.schema));
+		free(compact);
+		json_decref(schema);
+	}
+	if (store_tool_register(c->st, &t, &created) != ST_OK ||
+	    store_tool_get(c->st, t.name, &t) != ST_OK)
+		return cli_error("database error while registering tool '%s'", t.name);
+	rc = cli_audit(c, 0, created ? "tool.register" : "tool.update", t.name,
+	               cli_pack("{s:s, s:b}", "exec_path", t.exec_path, "mutating", t.mutating));
+	return cli_finish(cli_emit(cli_tool_json(&t)), rc);
+}
+
+/* tool_def_cb: append one tool to ctx. */
+static int cli_tool_collect(void *ctx, const struct tool_def *t)
+{
+	return cli_array_add(ctx, cli_tool_json(t));
+}
+
+static int cmd_tool_list(struct cli *c, int argc, char **argv)
+{
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_tool_list(c->st, cli_tool_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing tools");
+	}
+	return cli_emit(arr);
+}
+
+/* tool disable / enable NAME */
+static int cli_tool_enable(struct cli *c, int argc, char **argv, int enabled)
+{
+	const char *pos[1];
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing the tool NAME");
+	rc = tool_policy_name_ok(pos[0]) ? store_tool_set_enabled(c->st, pos[0], enabled)
+	                                 : ST_NOTFOUND;
+	if (rc == ST_NOTFOUND)
+		return cli_error("tool '%s' is not registered", pos[0]);
+	if (rc != ST_OK)
+		return cli_error("database error while changing tool '%s'", pos[0]);
+	rc = cli_audit(c, 0, enabled ? "tool.enable" : "tool.disable", pos[0], NULL);
+	return cli_finish(cli_emit(cli_pack("{s:s, s:b}", "name", pos[0], "enabled", enabled)), rc);
+}
+
+static int cmd_tool_disable(struct cli *c, int argc, char **argv)
+{
+	return cli_tool_enable(c, argc, argv, 0);
+}
+
+static int cmd_tool_enable(struct cli *c, int argc, char **argv)
+{
+	return cli_tool_enable(c, argc, argv, 1);
+}
+
+static int cmd_tool_secret_set(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"tool", NULL}, {"name", NULL}};
+	static struct tool_def td;
+	char plain[SECRETS_MAX_PLAIN + 3], label[160], target[160];
+	struct sealed_cred cred;
+	struct tenant t;
+	size_t npos, len = 0;
+	int rc, version = 0;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if ((rc = cli_require(c, &opts[i])) != CLI_OK)
+			return rc;
+	if (!tool_policy_name_ok(opts[1].value))
+		return cli_usage_error(c, "--tool: '%s' is not a tool name", opts[1].value);
+	rc = store_tool_get(c->st, opts[1].value, &td);
+	if (rc == ST_NOTFOUND)
+		return cli_error("tool '%s' is not registered", opts[1].value);
+	if (rc != ST_OK)
+		return cli_error("database error while reading tool '%s'", opts[1].value);
+	if (!tool_runner_env_name_ok(opts[2].value) ||
+	    !tool_policy_listed(td.secret_names, opts[2].value))
+		return cli_error("tool '%s' declares no secret named '%s' (it has: %s)", td.name,
+		                 opts[2].value, td.secret_names[0] ? td.secret_names : "none");
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	rc = store_tool_secret_version(c->st, t.id, td.name, opts[2].value, &version);
+	if (rc != ST_OK && rc != ST_NOTFOUND)
+		return cli_error("database error while reading the secret");
+	memset(&cred, 0, sizeof(cred));
+	cred.version = version + 1;
+	snprintf(label, sizeof(label), "tool %s secret %s", td.name, opts[2].value);
+	if (cli_read_secret(label, plain, sizeof(plain), &len) != CLI_OK) {
+		sodium_memzero(plain, sizeof(plain));
+		return CLI_FAIL;
+	}
+	rc = secrets_seal_tool(t.id, td.name, opts[2].value, cred.version, plain, len, cred.nonce,
+	                       cred.ct, &cred.ct_len);
+	sodium_memzero(plain, sizeof(plain));
+	if (rc != 0)
+		return cli_error("cannot seal the secret (master key not loaded?)");
+	if (store_tool_secret_put(c->st, t.id, td.name, opts[2].value, &cred) != ST_OK)
+		return cli_error("database error while storing the secret");
+	snprintf(target, sizeof(target), "tool_secret:%s/%s", td.name, opts[2].value);
+	rc = cli_audit(c, t.id, "tool_secret.set", target,
+	               cli_pack("{s:s, s:s, s:i}", "tool", td.name, "name", opts[2].value,
+	                        "version", cred.version));
+	return cli_finish(
+	    cli_emit(cli_pack("{s:I, s:s, s:s, s:i}", "tenant_id", (json_int_t)t.id, "tool",
+	                      td.name, "name", opts[2].value, "version", cred.version)),
+	    rc);
+}
+
+/* tool_secret_cb: append one secret's name and dates (never its value) to ctx. */
+static int cli_tool_secret_collect(void *ctx, const char *tool, const char *name,
+                                   const struct sealed_cred *cr)
+{
+	char updated[32];
+
+	return cli_array_add(ctx, cli_pack("{s:s, s:s, s:i, s:s?}", "tool", tool, "name", name,
+	                                   "version", cr->version, "updated_at",
+	                                   cli_time(cr->updated_at, updated, sizeof(updated))));
+}
+
+static int cmd_tool_secret_list(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	struct tenant t;
+	json_t *arr;
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	arr = json_array();
+	if (arr == NULL)
+		return cli_error("out of memory");
+	if (store_tool_secret_list(c->st, t.id, cli_tool_secret_collect, arr) != ST_OK) {
+		json_decref(arr);
+		return cli_error("database error while listing tool secrets of tenant '%s'",
+		                 t.slug);
+	}
+	return cli_emit(arr);
 }
 
 /* ================================================================== dispatch */
@@ -2421,7 +2784,7 @@ static const struct cli_cmd cli_cmds[] = {
      "list a tenant's provider credentials (last 4 characters only)"},
     {"agent", "create", cmd_agent_create, CLI_NEED_DB,
      "--tenant TENANT --name NAME --model MODEL [--instructions TEXT] [--temperature X]"
-     " [--max-tokens N]",
+     " [--max-tokens N] [--tool TOOL]... [--max-steps N]",
      "create an agent"},
     {"agent", "list", cmd_agent_list, CLI_NEED_DB, "--tenant TENANT", "list a tenant's agents"},
     {"limits", "show", cmd_limits_show, CLI_NEED_DB,
@@ -2460,6 +2823,19 @@ static const struct cli_cmd cli_cmds[] = {
      "delete executions past retention_days and erase offboarded tenants past their date"},
     {"verify-isolation", NULL, cmd_verify_isolation, CLI_NEED_DB | CLI_NEED_SECRETS,
      "[--tenant TENANT]", "check tenant isolation and secret storage; exit 1 on any finding"},
+    /* tools (issue 6) */
+    {"tool", "register", cmd_tool_register, CLI_NEED_DB,
+     "NAME --exec PATH --schema FILE|JSON --description TEXT --timeout-ms N"
+     " --max-output-bytes N [--secret NAME]... [--mutating]",
+     "register (or update) a tool agents may call"},
+    {"tool", "list", cmd_tool_list, CLI_NEED_DB, "", "list registered tools"},
+    {"tool", "disable", cmd_tool_disable, CLI_NEED_DB, "NAME", "stop a tool from being called"},
+    {"tool", "enable", cmd_tool_enable, CLI_NEED_DB, "NAME", "enable a disabled tool again"},
+    {"tool-secret", "set", cmd_tool_secret_set, CLI_NEED_DB | CLI_NEED_SECRETS,
+     "--tenant TENANT --tool TOOL --name NAME  < value",
+     "store a tenant's value of a tool's secret (read from stdin)"},
+    {"tool-secret", "list", cmd_tool_secret_list, CLI_NEED_DB, "--tenant TENANT",
+     "list a tenant's tool secrets (names and dates, never values)"},
 };
 
 /* The general usage text. */

@@ -381,3 +381,45 @@ void secrets_last4(const char *plain, char out[5])
 	memcpy(out, plain ? plain + n - k : "", k);
 	out[k] = '\0';
 }
+
+/* ------------------------------------------------------------------ tool secrets */
+
+/*
+ * The label sealed into a tool secret's associated data in the provider
+ * field: "tool:<tool>/<name>". Provider instance names have neither ':' nor
+ * '/', so no tool secret opens as a provider key or the other way round.
+ */
+static int secrets_tool_label(const char *tool, const char *name, char *out, size_t cap)
+{
+	int n;
+
+	if (tool == NULL || name == NULL || *tool == '\0' || *name == '\0' ||
+	    strpbrk(tool, "|/") != NULL || strchr(name, '|') != NULL)
+		return -1;
+	n = snprintf(out, cap, "tool:%s/%s", tool, name);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int secrets_seal_tool(int64_t tenant_id, const char *tool, const char *name, int version,
+                      const char *plain, size_t len, uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct,
+                      size_t *ct_len)
+{
+	char label[160];
+
+	if (secrets_tool_label(tool, name, label, sizeof(label)) < 0)
+		return -1;
+	return secrets_seal(tenant_id, label, version, plain, len, nonce, ct, ct_len);
+}
+
+int secrets_open_tool(int64_t tenant_id, const char *tool, const char *name, int version,
+                      const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                      char *plain, size_t cap)
+{
+	char label[160];
+
+	if (plain != NULL && cap > 0)
+		plain[0] = '\0';
+	if (secrets_tool_label(tool, name, label, sizeof(label)) < 0)
+		return -1;
+	return secrets_open(tenant_id, label, version, nonce, ct, ct_len, plain, cap);
+}

@@ -61,6 +61,17 @@ int secrets_seal(int64_t tenant_id, const char *provider, int version, const cha
 int secrets_open(int64_t tenant_id, const char *provider, int version,
                  const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
                  char *plain, size_t cap);
+/*
+ * The same for a tenant's value of secret name of tool: the associated data
+ * binds tenant, tool, secret name and version, so a value copied to another
+ * tenant, tool or name does not open.
+ */
+int secrets_seal_tool(int64_t tenant_id, const char *tool, const char *name, int version,
+                      const char *plain, size_t len, uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct,
+                      size_t *ct_len);
+int secrets_open_tool(int64_t tenant_id, const char *tool, const char *name, int version,
+                      const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                      char *plain, size_t cap);
 /* Last 4 characters of a credential for display (out >= 5 bytes). */
 void secrets_last4(const char *plain, char out[5]);
 

@@ -107,6 +107,8 @@ static const struct limit_def defs[LIM__MAX] = {
                          "label of the region holding the tenant's data (informational)"},
     [LIM_DEFAULT_MODEL] = {"default_model", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "model given to agents created without one"},
+    [LIM_ALLOWED_TOOLS] = {"allowed_tools", LT_LIST, "", 0, 0, NULL, G | P | T,
+                           "tools the tenant's agents may call: * or a comma list (empty = none)"},
 };
 
 #undef G
@@ -333,8 +335,11 @@ static int lim_validate_list(const struct limit_def *d, const char *v, char *out
 					         d->name, LIST_ITEM_MAX);
 					return -1;
 				}
+				/* allowed_tools: "*" stands for every registered tool. */
 				for (size_t i = 0; i < len; i++)
-					if (!lim_item_char((unsigned char)item[i])) {
+					if (!lim_item_char((unsigned char)item[i]) &&
+					    !(d == &defs[LIM_ALLOWED_TOOLS] && len == 1 &&
+					      item[0] == '*')) {
 						snprintf(
 						    err, errlen,
 						    "%s: '%.*s' is not a name (use A-Z a-z 0-9 and"

@@ -350,6 +350,8 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.request_id = r->request_id;
 	ac.mock_latency_ms = r->conf->mock_latency_ms;
 	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
+	ac.tools = call->tools;
+	ac.n_tools = call->n_tools;
 
 	memset(&guard, 0, sizeof(guard));
 	guard.inner = call->emit;

@@ -46,7 +46,9 @@ struct exec_call {
 	const char *input;         /* run input to store, or NULL */
 	ah_emit_fn emit;           /* streaming sink (stream only) */
 	void *emit_ctx;
-	char id[40]; /* public id, set by exec_prepare */
+	char id[40];                 /* public id, set by exec_prepare */
+	const struct ah_tool *tools; /* tools offered to the model (agent_loop), or NULL */
+	size_t n_tools;
 };
 
 struct exec_outcome {

@@ -28,6 +28,9 @@
 static const char sql_purge[] = "DELETE FROM executions WHERE tenant_id = ?"
                                 " AND created_at < UTC_TIMESTAMP(6) - INTERVAL ? DAY"
                                 " ORDER BY created_at LIMIT ?";
+static const char sql_purge_steps[] = "DELETE FROM run_steps WHERE tenant_id = ?"
+                                      " AND created_at < UTC_TIMESTAMP(6) - INTERVAL ? DAY"
+                                      " ORDER BY created_at LIMIT ?";
 
 int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int batch,
                            int64_t *deleted)
@@ -42,6 +45,11 @@ int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int ba
 	if (db_exec(st, Q_LIFE(0), sql_purge, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
 	*deleted = (int64_t)db_affected(st, Q_LIFE(0));
+	/* the steps of the runs that went (same age; each batch at most batch rows) */
+	if (db_exec(st, Q_LIFE(5), sql_purge_steps, in, NULL, __func__) != ST_OK)
+		return ST_ERR;
+	if ((int64_t)db_affected(st, Q_LIFE(5)) > *deleted)
+		*deleted = (int64_t)db_affected(st, Q_LIFE(5));
 	return ST_OK;
 }
 
@@ -97,6 +105,19 @@ static const struct life_table life_tables[] = {
 	 " 'refused', refused, 'failed', failed, 'cost_micros', cost_micros, 'tokens', tokens,"
 	 " 'latency_ms_sum', latency_ms_sum)",
 	 {"bucket", NULL}, "tenant_id = @tenant"},
+	{"agent_tools.jsonl", "agent_tools",
+	 "JSON_OBJECT('agent_id', agent_id, 'tool', tool, " TS("created_at") ")",
+	 {"agent_id", "tool", NULL}, "tenant_id = @tenant"},
+	{"tool_secrets.jsonl", "tool_secrets",
+	 "JSON_OBJECT('tool', tool, 'name', name, 'key_version', key_version, " TS("created_at") ", "
+	 TS("updated_at") ")",
+	 {"tool", "name", NULL}, "tenant_id = @tenant"},
+	{"run_steps.jsonl", "run_steps",
+	 "JSON_OBJECT('run_id', run_id, 'step', step, 'kind', kind, 'name', name, 'call_id', call_id,"
+	 " 'exec_id', exec_id, 'prompt_tokens', prompt_tokens, 'completion_tokens',"
+	 " completion_tokens, 'cost_micros', cost_micros, 'duration_ms', duration_ms,"
+	 " 'outcome', outcome, 'reason_code', reason_code, 'message', message, " TS("created_at") ")",
+	 {"run_id", "step", NULL}, "tenant_id = @tenant"},
 	{"audit_log.jsonl", "audit_log",
 	 "JSON_OBJECT('id', id, 'actor_type', actor_type, 'actor_id', actor_id, 'action', action,"
 	 " 'target', target, 'outcome', outcome, 'reason_code', reason_code,"
@@ -221,6 +242,10 @@ static const struct life_check life_checks[] = {
 	{"orphan_usage_daily", "daily usage of a tenant that does not exist", ORPHANS("usage_daily")},
 	{"orphan_usage_5min", "five-minute usage of a tenant that does not exist",
 	 ORPHANS("usage_5min")},
+	{"orphan_tool_secrets", "tool secrets of a tenant that does not exist", ORPHANS("tool_secrets")},
+	{"orphan_agent_tools", "agent tool lists of a tenant that does not exist",
+	 ORPHANS("agent_tools")},
+	{"orphan_run_steps", "run steps of a tenant that does not exist", ORPHANS("run_steps")},
 	{"orphan_reservations", "budget reservations of a tenant that does not exist",
 	 ORPHANS("reservations")},
 	{"orphan_idempotency_keys", "idempotency records of a tenant that does not exist",
@@ -241,6 +266,10 @@ static const struct life_check life_checks[] = {
 	 "SELECT COUNT(*) FROM provider_credentials WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
 	 " (key_version < 1 OR nonce = REPEAT(X'00', 24) OR LENGTH(ciphertext) <= 16"
 	 " OR CHAR_LENGTH(last4) > 4)"},
+	{"tool_secrets_not_sealed",
+	 "tool secrets without a nonce, a key version or room for the MAC (not encrypted)",
+	 "SELECT COUNT(*) FROM tool_secrets WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
+	 " (key_version < 1 OR nonce = REPEAT(X'00', 24) OR LENGTH(ciphertext) <= 16)"},
 	{"api_keys_replayable",
 	 "API keys whose stored form could be replayed: a hash that is not 32 bytes, or a display"
 	 " prefix long enough to be a key",
@@ -364,6 +393,7 @@ int store_life_due(struct store *st, int (*cb)(void *ctx, int64_t tenant_id), vo
 static const char *const life_erase[] = {
 	"session_messages WHERE tenant_id = @tenant",
 	"sessions WHERE tenant_id = @tenant",
+	"run_steps WHERE tenant_id = @tenant",
 	"executions WHERE tenant_id = @tenant",
 	"usage_daily WHERE tenant_id = @tenant",
 	"usage_5min WHERE tenant_id = @tenant",
@@ -377,6 +407,8 @@ static const char *const life_erase[] = {
 	"admin_sessions WHERE user_id IN (SELECT id FROM admin_users WHERE tenant_id = @tenant)",
 	"admin_users WHERE tenant_id = @tenant",
 	"provider_credentials WHERE tenant_id = @tenant",
+	"tool_secrets WHERE tenant_id = @tenant",
+	"agent_tools WHERE tenant_id = @tenant",
 	"agents WHERE tenant_id = @tenant",
 	"api_keys WHERE tenant_id = @tenant",
 	"audit_log WHERE tenant_id = @tenant",

@@ -22,8 +22,9 @@
 struct store;
 
 /*
- * Delete up to batch executions of tenant_id created more than days ago.
- * *deleted gets the number of rows removed (0: nothing left to purge).
+ * Delete up to batch executions of tenant_id created more than days ago, and
+ * up to batch run steps as old. *deleted gets the larger of the two counts
+ * (0: nothing left to purge; batch: call again).
  */
 int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int batch,
                            int64_t *deleted);

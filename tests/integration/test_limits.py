@@ -85,7 +85,7 @@ def free_plan_defaults_in_api_and_cli():
     b = api_limits(t["key"])
     assert b["object"] == "limits" and b["tenant_id"] == t["id"] and b["key_id"] == t["key_id"], b
     lim = b["limits"]
-    assert len(lim) == 25, sorted(lim)
+    assert len(lim) == 26, sorted(lim)
     assert lim["rpm"] == {"value": "60", "source": "plan"}, lim["rpm"]
     assert lim["tpm"] == {"value": "200000", "source": "plan"}, lim["tpm"]
     assert lim["concurrency"] == {"value": "4", "source": "plan"}, lim["concurrency"]
@@ -99,6 +99,7 @@ def free_plan_defaults_in_api_and_cli():
     assert lim["allowed_models"] == {"value": "", "source": "default"}
     assert lim["ip_allowlist"] == {"value": "", "source": "default"}
     assert lim["global_budget_usd_daily"] == {"value": "0", "source": "default"}
+    assert lim["allowed_tools"] == {"value": "", "source": "default"}
     shown = ctl("limits", "show", "--tenant", t["slug"])
     assert shown["scope"] == "tenant" and shown["tenant"] == t["slug"], shown
     assert shown["tenant_id"] == t["id"] and shown["plan"] == "free", shown
@@ -114,8 +115,10 @@ def pro_and_enterprise_plans():
     assert lim["rpm"] == {"value": "600", "source": "plan"}, lim["rpm"]
     assert lim["budget_usd_monthly"] == {"value": "3000", "source": "plan"}
     assert lim["max_tokens"] == {"value": "16384", "source": "plan"}
+    assert lim["allowed_tools"] == {"value": "calculator,http_fetch", "source": "plan"}
     ent = harness.new_tenant("lim", plan="enterprise")
     lim = api_limits(ent["key"])["limits"]
+    assert lim["allowed_tools"] == {"value": "*", "source": "plan"}, lim["allowed_tools"]
     # Enterprise sets nothing: global rows (none here for rpm) or the built-in default.
     assert lim["rpm"]["source"] in ("default", "global"), lim["rpm"]
     assert lim["budget_usd_daily"]["source"] in ("default", "global"), lim["budget_usd_daily"]

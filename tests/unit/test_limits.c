@@ -89,6 +89,7 @@ START_TEST(test_defs)
 	    "retention_days",
 	    "data_region",
 	    "default_model",
+	    "allowed_tools",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
