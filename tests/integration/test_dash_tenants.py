@@ -371,4 +371,26 @@ def audit_plan_uses_an_index():
     assert any("k_audit_action" in (c or "") for r in rows for c in r), rows
 
 
+@test
+def pages_stay_fast_with_a_thousand_tenants():
+    prefix = "dk" + rand_suffix(5)
+    db_exec("INSERT INTO tenants (slug, name, plan_id, status, isolation_mode, created_at,"
+            " updated_at) SELECT CONCAT('%s-', seq), CONCAT('Bulk ', seq), p.id, 0, 'shared',"
+            " UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) FROM seq_1_to_1000 JOIN plans p"
+            " ON p.name = 'free'" % prefix)
+    db_exec("INSERT INTO usage_daily (tenant_id, day, key_id, model, requests, cost_micros)"
+            " SELECT t.id, UTC_DATE() - INTERVAL s.seq DAY, 0, 'mock-1', 3, 1000"
+            " FROM tenants t JOIN seq_0_to_20 s WHERE t.slug LIKE '%s-%%'" % prefix)
+    d = signed_in()
+    for path in ("/admin/tenants", "/admin/tenants?q=" + prefix, "/admin/tenants?q=bulk+99",
+                 "/admin/audit", "/admin/audit?action=key.create"):
+        t0 = time.monotonic()
+        st, _, body = d.get(path)
+        ms = (time.monotonic() - t0) * 1000
+        assert st == 200, (path, st)
+        assert ms < 300, (path, ms)
+    st, _, body = d.get("/admin/tenants?q=" + prefix)
+    assert "Next 50" in body and body.count(prefix + "-") == 50
+
+
 run()
