@@ -64,6 +64,7 @@
 #include "tenancy/export.h"
 #include "tools/policy.h"
 #include "tools/runner.h"
+#include "tenancy/keys.h"
 
 #define CLI_NAME "agenthostctl"
 
@@ -729,7 +730,6 @@ static int cmd_key_create(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"tenant", NULL}, {"name", NULL}, {"expires-in", NULL}};
 	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
-	uint8_t hash[SECRETS_HASH_LEN];
 	char exp_text[32];
 	const char *name;
 	struct tenant t;
@@ -755,13 +755,11 @@ static int cmd_key_create(struct cli *c, int argc, char **argv)
 	}
 	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
 		return CLI_FAIL;
-	if (secrets_new_api_key(key, prefix, hash) != 0)
+	rc = keys_issue(c->st, t.id, name, expires_at, key, prefix, &id);
+	if (rc == KEYS_NOSECRETS)
 		return cli_error("cannot generate a key (master key not loaded)");
-	rc = store_key_insert(c->st, t.id, name, prefix, hash, expires_at, &id);
-	if (rc != ST_OK) {
-		sodium_memzero(key, sizeof(key));
+	if (rc != KEYS_OK)
 		return cli_error("database error while creating a key for tenant '%s'", t.slug);
-	}
 	/* Read back for the stored name and expiry; fall back to what we sent. */
 	if (store_key_get(c->st, t.id, id, &k) != ST_OK) {
 		memset(&k, 0, sizeof(k));
@@ -841,7 +839,6 @@ static int cmd_key_rotate(struct cli *c, int argc, char **argv)
 	struct cli_opt opts[] = {{"tenant", NULL}, {"key", NULL}, {"grace", NULL}};
 	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
 	char target[32], until[32];
-	uint8_t hash[SECRETS_HASH_LEN];
 	struct api_key old, nk;
 	struct tenant t;
 	int64_t grace = CLI_DEFAULT_GRACE, new_id = 0, valid_until;
@@ -863,16 +860,13 @@ static int cmd_key_rotate(struct cli *c, int argc, char **argv)
 	if (old.rotated_to != 0)
 		return cli_error("key %" PRId64 " was already rotated to key %" PRId64, old.id,
 		                 old.rotated_to);
-	if (secrets_new_api_key(key, prefix, hash) != 0)
+	rc = keys_rotate(c->st, t.id, old.id, grace, key, prefix, &new_id);
+	if (rc == KEYS_NOSECRETS)
 		return cli_error("cannot generate a key (master key not loaded)");
-	rc = store_key_rotate(c->st, t.id, old.id, prefix, hash, grace, &new_id);
-	if (rc != ST_OK) {
-		sodium_memzero(key, sizeof(key));
-		if (rc == ST_NOTFOUND)
-			return cli_error("key %" PRId64 " not found for tenant '%s'", old.id,
-			                 t.slug);
+	if (rc == KEYS_NOTFOUND)
+		return cli_error("key %" PRId64 " not found for tenant '%s'", old.id, t.slug);
+	if (rc != KEYS_OK)
 		return cli_error("database error while rotating key %" PRId64, old.id);
-	}
 	if (store_key_get(c->st, t.id, new_id, &nk) != ST_OK) {
 		memset(&nk, 0, sizeof(nk));
 		nk.id = new_id;
@@ -1003,7 +997,7 @@ static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
 	struct cli_opt opts[] = {{"tenant", NULL}, {"provider", NULL}};
 	/* Room for the longest credential, a CR, and the NUL. */
 	char plain[SECRETS_MAX_PLAIN + 3];
-	struct sealed_cred prev, cred;
+	struct sealed_cred cred;
 	const char *provider;
 	struct tenant t;
 	char target[64];
@@ -1022,31 +1016,16 @@ static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
 	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
 		return CLI_FAIL;
 
-	memset(&cred, 0, sizeof(cred));
-	rc = store_cred_get(c->st, t.id, provider, &prev);
-	if (rc == ST_OK)
-		cred.version = prev.version + 1;
-	else if (rc == ST_NOTFOUND)
-		cred.version = 1;
-	else
-		return cli_error("database error while reading the %s credential of tenant '%s'",
-		                 provider, t.slug);
-	sodium_memzero(&prev, sizeof(prev));
-
 	snprintf(target, sizeof(target), "credential for provider %s", provider);
 	if (cli_read_secret(target, plain, sizeof(plain), &len) != CLI_OK) {
 		sodium_memzero(plain, sizeof(plain));
 		return CLI_FAIL;
 	}
-	rc = secrets_seal(t.id, provider, cred.version, plain, len, cred.nonce, cred.ct,
-	                  &cred.ct_len);
-	secrets_last4(plain, cred.last4);
+	rc = keys_byok_set(c->st, t.id, provider, plain, len, &cred);
 	sodium_memzero(plain, sizeof(plain));
-	if (rc != 0)
+	if (rc == KEYS_NOSECRETS)
 		return cli_error("cannot seal the credential (master key not loaded?)");
-
-	rc = store_cred_put(c->st, t.id, provider, &cred);
-	if (rc != ST_OK)
+	if (rc != KEYS_OK)
 		return cli_error("database error while storing the %s credential of tenant '%s'",
 		                 provider, t.slug);
 	snprintf(target, sizeof(target), "provider_key:%s", provider);

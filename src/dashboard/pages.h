@@ -35,6 +35,35 @@ PAGE_FN(page_users_role);
 PAGE_FN(page_users_password);
 PAGE_FN(page_users_delete);
 /* tenant pages: tenants, API keys, provider keys, budgets, audit log */
+PAGE_FN(page_tenants);
+PAGE_FN(page_tenant_create);
+PAGE_FN(page_tenant);
+PAGE_FN(page_tenant_edit);
+PAGE_FN(page_tenant_suspend);
+PAGE_FN(page_tenant_resume);
+PAGE_FN(page_keys);
+PAGE_FN(page_key_create);
+PAGE_FN(page_key_rotate);
+PAGE_FN(page_key_revoke);
+PAGE_FN(page_provider_keys);
+PAGE_FN(page_provider_key_set);
+PAGE_FN(page_provider_key_clear);
+PAGE_FN(page_budgets);
+PAGE_FN(page_budgets_set);
+PAGE_FN(page_audit);
+struct tenant;
+struct _hdf;
+/*
+ * The tenant of a /admin/tenants/{id}/... URL into t after dash_tenant_allowed;
+ * 1 to go on, 0 when a 404/503 page was sent (page_tenants.c).
+ */
+int page_tenant_load(struct req *r, const struct route_match *m, struct tenant *t);
+/* 1 when the session may change things (not support); else sends 403 and returns 0. */
+int page_may_write(struct req *r);
+/* 1 when s is at most max bytes of UTF-8 without control characters. */
+int page_text_ok(const char *s, size_t max);
+/* Tenant.* (Id, Slug, Name, Plan, Status) for the tenant pages' headings. */
+int page_set_tenant(struct _hdf *hdf, const struct tenant *t);
 /* analytics pages: usage, showback, invoices, health, executions */
 
 /* clang-format off */
@@ -57,6 +86,22 @@ PAGE_FN(page_users_delete);
 	{"POST", "/admin/users/{}/password", AUTH_ADMIN, 0, page_users_password}, \
 	{"POST", "/admin/users/{}/delete", AUTH_ADMIN, 0, page_users_delete}, \
 	/* tenant pages */ \
+	{"GET", "/admin/tenants", AUTH_ADMIN, 0, page_tenants}, \
+	{"POST", "/admin/tenants", AUTH_ADMIN, 0, page_tenant_create}, \
+	{"GET", "/admin/tenants/{}", AUTH_ADMIN, 0, page_tenant}, \
+	{"POST", "/admin/tenants/{}", AUTH_ADMIN, 0, page_tenant_edit}, \
+	{"POST", "/admin/tenants/{}/suspend", AUTH_ADMIN, 0, page_tenant_suspend}, \
+	{"POST", "/admin/tenants/{}/resume", AUTH_ADMIN, 0, page_tenant_resume}, \
+	{"GET", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_keys}, \
+	{"POST", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_key_create}, \
+	{"POST", "/admin/tenants/{}/keys/{}/rotate", AUTH_ADMIN, 0, page_key_rotate}, \
+	{"POST", "/admin/tenants/{}/keys/{}/revoke", AUTH_ADMIN, 0, page_key_revoke}, \
+	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
+	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
+	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
+	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
+	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
+	{"GET", "/admin/audit", AUTH_ADMIN, 0, page_audit}, \
 	/* analytics pages */
 /* clang-format on */
 

@@ -1,0 +1,343 @@
+/*
+ * page_keys.c: a tenant's API keys: list, create, rotate, revoke.
+ *
+ * DESIGN
+ * Keys are made by keys_issue / keys_rotate (src/tenancy/keys.c), the same
+ * code agenthostctl uses; only the keyed hash is stored. A new secret is
+ * shown once, on the answer to the POST itself (no redirect, so it is never
+ * in a URL or a later page), in a read-only field with a copy button.
+ * Revoking needs a ticked confirmation box, which works without JS. The
+ * grace period of a rotation is a fixed choice list, checked here.
+ * tenant_admin acts on its own tenant, operator on any, support reads.
+ */
+#include "dashboard/cs.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/util.h"
+#include "dashboard/pages.h"
+#include "dashboard/render.h"
+#include "host/http.h"
+#include "store/store.h"
+#include "tenancy/keys.h"
+
+#define KEYS_MAX_EXPIRY_DAYS 3650
+
+/* Grace periods offered when rotating (seconds) and their labels. */
+static const struct {
+	int64_t seconds;
+	const char *label;
+} keys_graces[] = {
+    {0, "none: the old key stops now"},
+    {3600, "1 hour"},
+    {86400, "24 hours"},
+    {7 * 86400, "7 days"},
+};
+
+struct keys_ctx {
+	HDF *hdf;
+	int n;
+	int64_t now;
+	int failed;
+};
+
+/* "2 h 14 min", "3 d 4 h", "45 s" for a duration in seconds. */
+static void keys_fmt_left(int64_t s, char *out, size_t cap)
+{
+	if (s >= 86400)
+		snprintf(out, cap, "%" PRId64 " d %" PRId64 " h", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(out, cap, "%" PRId64 " h %" PRId64 " min", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(out, cap, "%" PRId64 " min", s / 60);
+	else
+		snprintf(out, cap, "%" PRId64 " s", s);
+}
+
+static int keys_row(void *ctx, const struct api_key *k)
+{
+	struct keys_ctx *c = ctx;
+	char key[48], left[48], status[96];
+	const char *badge = "active";
+	int rc = 0;
+
+	status[0] = '\0';
+	switch (k->state) {
+	case KEY_REVOKED:
+		badge = "revoked";
+		snprintf(status, sizeof(status), "revoked");
+		break;
+	case KEY_EXPIRED:
+		badge = "expired";
+		snprintf(status, sizeof(status), "expired");
+		break;
+	case KEY_ROTATED:
+		badge = "expired";
+		snprintf(status, sizeof(status), "rotated; grace ended");
+		break;
+	default:
+		if (k->grace_until > 0) {
+			badge = "grace";
+			keys_fmt_left(k->grace_until - c->now > 0 ? k->grace_until - c->now : 0,
+			              left, sizeof(left));
+			snprintf(status, sizeof(status), "rotating: old key works for %s", left);
+		} else {
+			snprintf(status, sizeof(status), "active");
+		}
+	}
+#define SETK(field, fn, v)                                                                         \
+	(snprintf(key, sizeof(key), "Keys.%d.%s", c->n, field), rc |= fn(c->hdf, key, v))
+	SETK("Id", dash_set_i64, k->id);
+	SETK("Name", dash_set, k->name);
+	SETK("Prefix", dash_set, k->prefix);
+	SETK("Badge", dash_set, badge);
+	SETK("Status", dash_set, status);
+	SETK("Created", dash_set_time, k->created_at);
+	SETK("Active", dash_set_i64, k->state == KEY_ACTIVE);
+	SETK("Rotatable", dash_set_i64, k->state == KEY_ACTIVE && k->rotated_to == 0);
+	if (k->last_used_at > 0)
+		SETK("LastUsed", dash_set_time, k->last_used_at);
+	if (k->expires_at > 0)
+		SETK("Expires", dash_set_time, k->expires_at);
+	if (k->grace_until > 0)
+		SETK("GraceUntil", dash_set_time, k->grace_until);
+#undef SETK
+	if (rc)
+		c->failed = 1;
+	c->n++;
+	return 0;
+}
+
+/* The key list of t, with an error and the typed values when a form failed. */
+static void keys_render(struct req *r, int status, const struct tenant *t, const char *err,
+                        const char *name, const char *days)
+{
+	struct keys_ctx c;
+	char k[32], done[16];
+	HDF *hdf = dash_page_new(r);
+	int rc = 0;
+
+	if (hdf == NULL) {
+		dash_error(r, 500, "Out of memory.");
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.hdf = hdf;
+	c.now = util_unix_time();
+	if (store_key_list(r->store, t->id, keys_row, &c) != ST_OK) {
+		hdf_destroy(&hdf);
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(keys_graces) / sizeof(keys_graces[0]); i++) {
+		snprintf(k, sizeof(k), "Graces.%zu.Seconds", i);
+		rc |= dash_set_i64(hdf, k, keys_graces[i].seconds);
+		snprintf(k, sizeof(k), "Graces.%zu.Label", i);
+		rc |= dash_set(hdf, k, keys_graces[i].label);
+	}
+	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "revoked") == 0)
+		rc |= dash_set(hdf, "Flash", "Key revoked: it no longer works.");
+	if (rc || c.failed || page_set_tenant(hdf, t) < 0 ||
+	    dash_set(hdf, "Page.Title", "API keys") < 0 || dash_set(hdf, "Page.Nav", "keys") < 0 ||
+	    (err && dash_set(hdf, "FormError", err) < 0) || dash_set(hdf, "Form.Name", name) < 0 ||
+	    dash_set(hdf, "Form.Days", days) < 0) {
+		hdf_destroy(&hdf);
+		dash_error(r, 500, "The page could not be built.");
+		return;
+	}
+	dash_render(r, status, hdf, "keys.cs");
+}
+
+PAGE_FN(page_keys)
+{
+	struct tenant t;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t))
+		return;
+	keys_render(r, 200, &t, NULL, "", "");
+}
+
+/* Show a new secret once. old_until > 0 for a rotation. */
+static void keys_secret(struct req *r, const struct tenant *t, const char *secret,
+                        const char *prefix, int64_t key_id, int64_t old_id, int64_t old_until)
+{
+	HDF *hdf = dash_page_new(r);
+
+	if (hdf == NULL) {
+		dash_error(r, 500, "Out of memory.");
+		return;
+	}
+	if (page_set_tenant(hdf, t) < 0 || dash_set(hdf, "Page.Title", "New API key") < 0 ||
+	    dash_set(hdf, "Page.Nav", "keys") < 0 || dash_set(hdf, "Secret.Key", secret) < 0 ||
+	    dash_set(hdf, "Secret.Prefix", prefix) < 0 ||
+	    dash_set_i64(hdf, "Secret.Id", key_id) < 0 ||
+	    (old_id > 0 && (dash_set_i64(hdf, "Secret.OldId", old_id) < 0 ||
+	                    dash_set_time(hdf, "Secret.OldUntil", old_until) < 0))) {
+		hdf_destroy(&hdf);
+		dash_error(r, 500, "The page could not be built.");
+		return;
+	}
+	dash_render(r, 200, hdf, "key_secret.cs");
+}
+
+PAGE_FN(page_key_create)
+{
+	struct tenant t;
+	char name[140], days[16], key[SECRETS_API_KEY_LEN + 1],
+	    prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
+	char target[40];
+	int64_t n_days = 0, expires_at = 0, kid = 0;
+	int rc;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
+		return;
+	if (dash_form(r, "name", name, sizeof(name)) != 1)
+		name[0] = '\0';
+	if (dash_form(r, "expires_days", days, sizeof(days)) != 1)
+		days[0] = '\0';
+	if (!page_text_ok(name, 100)) {
+		keys_render(r, 400, &t,
+		            "Name: at most 100 characters of text, no control characters.", name,
+		            days);
+		return;
+	}
+	if (days[0] != '\0') {
+		if (util_parse_i64(days, 1, KEYS_MAX_EXPIRY_DAYS, &n_days) != 0) {
+			keys_render(
+			    r, 400, &t,
+			    "Expires after: a whole number of days from 1 to 3650, or empty for"
+			    " never.",
+			    name, days);
+			return;
+		}
+		expires_at = util_unix_time() + n_days * 86400;
+	}
+	rc = keys_issue(r->store, t.id, name, expires_at, key, prefix, &kid);
+	if (rc == KEYS_NOSECRETS) {
+		dash_error(r, 503, "The server has no master key loaded; keys cannot be made.");
+		return;
+	}
+	if (rc != KEYS_OK) {
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	snprintf(target, sizeof(target), "key:%" PRId64, kid);
+	dash_audit(r, t.id, "key.create", target, "ok", NULL);
+	keys_secret(r, &t, key, prefix, kid, 0, 0);
+	sodium_memzero(key, sizeof(key));
+}
+
+/* The key of .../keys/{kid}/... for t; 0 when a page was sent. */
+static int keys_target(struct req *r, const struct route_match *m, const struct tenant *t,
+                       struct api_key *k)
+{
+	int64_t kid = 0;
+	int rc;
+
+	if (m->n_params < 2 || util_parse_i64(m->params[1], 1, INT64_MAX, &kid) != 0) {
+		dash_error(r, 404, "No such key.");
+		return 0;
+	}
+	rc = store_key_get(r->store, t->id, kid, k);
+	if (rc == ST_NOTFOUND) {
+		dash_error(r, 404, "No such key.");
+		return 0;
+	}
+	if (rc != ST_OK) {
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return 0;
+	}
+	return 1;
+}
+
+PAGE_FN(page_key_rotate)
+{
+	struct tenant t;
+	struct api_key old;
+	char grace_s[16], key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
+	char target[40];
+	int64_t grace = -1, new_id = 0, until;
+	int rc;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !keys_target(r, m, &t, &old))
+		return;
+	if (dash_form(r, "grace", grace_s, sizeof(grace_s)) == 1)
+		for (size_t i = 0; i < sizeof(keys_graces) / sizeof(keys_graces[0]); i++) {
+			char v[24];
+
+			snprintf(v, sizeof(v), "%" PRId64, keys_graces[i].seconds);
+			if (strcmp(v, grace_s) == 0)
+				grace = keys_graces[i].seconds;
+		}
+	if (grace < 0) {
+		keys_render(r, 400, &t, "Grace period: choose one of the listed periods.", "", "");
+		return;
+	}
+	if (old.state != KEY_ACTIVE || old.rotated_to != 0) {
+		keys_render(
+		    r, 400, &t,
+		    "Only an active key that was not rotated yet can be rotated; create a new"
+		    " key instead.",
+		    "", "");
+		return;
+	}
+	rc = keys_rotate(r->store, t.id, old.id, grace, key, prefix, &new_id);
+	if (rc == KEYS_NOSECRETS) {
+		dash_error(r, 503, "The server has no master key loaded; keys cannot be made.");
+		return;
+	}
+	if (rc == KEYS_NOTFOUND) {
+		dash_error(r, 404, "No such key.");
+		return;
+	}
+	if (rc != KEYS_OK) {
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	until = util_unix_time() + grace;
+	if (store_key_get(r->store, t.id, old.id, &old) == ST_OK && old.grace_until != 0)
+		until = old.grace_until;
+	snprintf(target, sizeof(target), "key:%" PRId64, old.id);
+	dash_audit(r, t.id, "key.rotate", target, "ok", NULL);
+	keys_secret(r, &t, key, prefix, new_id, old.id, until);
+	sodium_memzero(key, sizeof(key));
+}
+
+PAGE_FN(page_key_revoke)
+{
+	struct tenant t;
+	struct api_key k;
+	char confirm[8], target[40], path[80];
+	int rc;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !keys_target(r, m, &t, &k))
+		return;
+	if (dash_form(r, "confirm", confirm, sizeof(confirm)) != 1 || strcmp(confirm, "yes") != 0) {
+		keys_render(r, 400, &t,
+		            "To revoke a key, tick the box that confirms it, then press Revoke.",
+		            "", "");
+		return;
+	}
+	rc = store_key_revoke(r->store, t.id, k.id);
+	if (rc == ST_NOTFOUND) {
+		dash_error(r, 404, "No such key.");
+		return;
+	}
+	if (rc != ST_OK) {
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	snprintf(target, sizeof(target), "key:%" PRId64, k.id);
+	dash_audit(r, t.id, "key.revoke", target, "ok", NULL);
+	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/keys?done=revoked", t.id);
+	dash_redirect(r, path);
+}

@@ -1,0 +1,66 @@
+/*
+ * keys.c: API key issue and rotation, BYOK sealing (see keys.h).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store/store.h"
+#include "tenancy/keys.h"
+
+int keys_issue(struct store *st, int64_t tenant_id, const char *name, int64_t expires_at, char *key,
+               char *prefix, int64_t *id_out)
+{
+	uint8_t hash[SECRETS_HASH_LEN];
+
+	if (!secrets_ready() || secrets_new_api_key(key, prefix, hash) != 0)
+		return KEYS_NOSECRETS;
+	if (store_key_insert(st, tenant_id, name, prefix, hash, expires_at, id_out) != ST_OK) {
+		sodium_memzero(key, SECRETS_API_KEY_LEN + 1);
+		return KEYS_ERR;
+	}
+	return KEYS_OK;
+}
+
+int keys_rotate(struct store *st, int64_t tenant_id, int64_t key_id, int64_t grace_s, char *key,
+                char *prefix, int64_t *new_id_out)
+{
+	uint8_t hash[SECRETS_HASH_LEN];
+	int rc;
+
+	if (!secrets_ready() || secrets_new_api_key(key, prefix, hash) != 0)
+		return KEYS_NOSECRETS;
+	rc = store_key_rotate(st, tenant_id, key_id, prefix, hash, grace_s, new_id_out);
+	if (rc == ST_OK)
+		return KEYS_OK;
+	sodium_memzero(key, SECRETS_API_KEY_LEN + 1);
+	return rc == ST_NOTFOUND ? KEYS_NOTFOUND : KEYS_ERR;
+}
+
+int keys_byok_set(struct store *st, int64_t tenant_id, const char *provider, const char *plain,
+                  size_t len, struct sealed_cred *out)
+{
+	struct sealed_cred prev, cred;
+	int rc;
+
+	memset(&cred, 0, sizeof(cred));
+	rc = store_cred_get(st, tenant_id, provider, &prev);
+	if (rc == ST_OK)
+		cred.version = prev.version + 1;
+	else if (rc == ST_NOTFOUND)
+		cred.version = 1;
+	else
+		return KEYS_ERR;
+	sodium_memzero(&prev, sizeof(prev));
+	if (!secrets_ready() || secrets_seal(tenant_id, provider, cred.version, plain, len,
+	                                     cred.nonce, cred.ct, &cred.ct_len) != 0)
+		return KEYS_NOSECRETS;
+	secrets_last4(plain, cred.last4);
+	rc = store_cred_put(st, tenant_id, provider, &cred);
+	if (rc == ST_OK && out != NULL)
+		*out = cred;
+	sodium_memzero(&cred, sizeof(cred));
+	return rc == ST_OK ? KEYS_OK : KEYS_ERR;
+}

@@ -1,0 +1,41 @@
+<?cs include:"header.cs" ?>
+<h1>API keys <small class="muted"><?cs var:Tenant.Name ?></small></h1>
+<section class="card">
+  <?cs if:subcount(Keys) == 0 ?>
+  <p class="empty">This tenant has no API keys yet.<?cs if:User.Role != "support" ?> Create one below; its secret is shown once.<?cs /if ?></p>
+  <?cs else ?>
+  <div class="table-wrap"><table class="grid">
+    <thead><tr><th>Prefix</th><th>Name</th><th>Created</th><th>Last used</th><th>Status</th><?cs if:User.Role != "support" ?><th>Rotate</th><th>Revoke</th><?cs /if ?></tr></thead>
+    <tbody>
+    <?cs each:k = Keys ?>
+    <tr><td><code><?cs var:k.Prefix ?>…</code></td><td><?cs var:k.Name ?></td><td><?cs var:k.Created ?></td>
+      <td><?cs if:k.LastUsed ?><?cs var:k.LastUsed ?><?cs else ?><span class="muted">never</span><?cs /if ?></td>
+      <td><span class="badge <?cs var:k.Badge ?>"><?cs var:k.Status ?></span><?cs if:k.GraceUntil ?> <small class="muted">until <?cs var:k.GraceUntil ?></small><?cs elif:k.Expires ?> <small class="muted">expires <?cs var:k.Expires ?></small><?cs /if ?></td>
+      <?cs if:User.Role != "support" ?>
+      <td><?cs if:k.Rotatable ?><form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys/<?cs var:k.Id ?>/rotate">
+        <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+        <select name="grace" aria-label="Old key keeps working for"><?cs each:g = Graces ?><option value="<?cs var:g.Seconds ?>"<?cs if:g.Seconds == 86400 ?> selected<?cs /if ?>><?cs var:g.Label ?></option><?cs /each ?></select>
+        <button type="submit">Rotate</button></form><?cs /if ?></td>
+      <td><?cs if:k.Active ?><form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys/<?cs var:k.Id ?>/revoke" data-confirm="Revoke this key? Calls with it fail at once.">
+        <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+        <label class="check"><input type="checkbox" name="confirm" value="yes" required> I am sure</label>
+        <button type="submit" class="danger">Revoke</button></form><?cs /if ?></td>
+      <?cs /if ?>
+    </tr>
+    <?cs /each ?>
+    </tbody>
+  </table></div>
+  <?cs /if ?>
+</section>
+<?cs if:User.Role != "support" ?>
+<section class="card">
+  <h2>New key</h2>
+  <form class="stack" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <label>Name <input name="name" maxlength="100" value="<?cs var:Form.Name ?>"></label>
+    <label>Expires after (days, empty = never) <input name="expires_days" inputmode="numeric" maxlength="4" value="<?cs var:Form.Days ?>"></label>
+    <button type="submit" class="primary">Create key</button>
+  </form>
+</section>
+<?cs /if ?>
+<?cs include:"footer.cs" ?>

@@ -1,0 +1,50 @@
+<?cs include:"header.cs" ?>
+<h1><?cs var:Tenant.Name ?> <small class="muted"><?cs var:Tenant.Slug ?></small> <span class="badge <?cs var:Tenant.Status ?>"><?cs var:Tenant.Status ?></span></h1>
+<section class="card">
+  <dl class="facts">
+    <dt>Plan</dt><dd><?cs var:Tenant.Plan ?></dd>
+    <dt>Status</dt><dd><?cs var:Tenant.Status ?></dd>
+    <?cs if:Tenant.Status == "suspended" ?><dt>Suspended because</dt><dd><?cs var:Tenant.SuspendedReason ?></dd><?cs /if ?>
+    <dt>Isolation</dt><dd><?cs var:Tenant.Isolation ?></dd>
+    <dt>Created</dt><dd><?cs var:Tenant.Created ?></dd>
+    <dt>Id</dt><dd><?cs var:Tenant.Id ?></dd>
+  </dl>
+  <p class="tenant-links">
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">API keys</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/provider-keys">Provider keys</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/budgets">Budgets and limits</a> ·
+    <a href="<?cs var:Prefix ?>/admin/usage?tenant_id=<?cs var:Tenant.Id ?>">Usage</a> ·
+    <a href="<?cs var:Prefix ?>/admin/executions?tenant_id=<?cs var:Tenant.Id ?>">Executions</a> ·
+    <a href="<?cs var:Prefix ?>/admin/audit?tenant_id=<?cs var:Tenant.Id ?>">Audit log</a>
+  </p>
+</section>
+<?cs if:User.Role == "operator" ?>
+<section class="card">
+  <h2>Edit</h2>
+  <form class="stack" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <label>Name <input name="name" required maxlength="200" value="<?cs var:Form.Name ?>"></label>
+    <label>Plan <select name="plan"><?cs each:p = Plans ?><option value="<?cs var:p ?>"<?cs if:p == Form.Plan ?> selected<?cs /if ?>><?cs var:p ?></option><?cs /each ?></select></label>
+    <button type="submit" class="primary">Save</button>
+  </form>
+</section>
+<section class="card">
+  <?cs if:Tenant.Status == "suspended" ?>
+  <h2>Resume</h2>
+  <p>The tenant's API calls are refused with 403 tenant_suspended until it is resumed.</p>
+  <form method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/resume">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <button type="submit" class="primary">Resume tenant</button>
+  </form>
+  <?cs else ?>
+  <h2>Suspend</h2>
+  <p>Every API call of this tenant is then refused with 403 tenant_suspended.</p>
+  <form class="stack" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/suspend" data-confirm="Suspend this tenant? Its API calls will be refused.">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <label>Reason (required) <input name="reason" required maxlength="255"></label>
+    <button type="submit" class="danger">Suspend tenant</button>
+  </form>
+  <?cs /if ?>
+</section>
+<?cs /if ?>
+<?cs include:"footer.cs" ?>
