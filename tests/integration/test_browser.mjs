@@ -1,7 +1,7 @@
 // Browser tests of the dashboard in headless Chromium: every role signs in
 // and walks its pages at desktop and phone widths (screenshots into
 // AGENTHOST_SCREENSHOT_DIR), escaping, CSRF and the cross-tenant URL case.
-import { BASE, DESKTOP, PHONE, assert, check, finish, launch, newAdmin, newTenant, signIn,
+import { BASE, DESKTOP, PHONE, SHOTS, assert, check, finish, launch, newAdmin, newTenant, signIn,
   sql, visit } from "./lib/browser.mjs";
 
 const XSS = "<script>alert(1)</script>";
@@ -104,6 +104,52 @@ await check("a tenant_admin editing the URL to another tenant gets 404, audited"
   }
   const after = Number(sql(`SELECT COUNT(*) FROM audit_log WHERE action = 'admin.cross_tenant' AND actor_id = '${admins.tenant_admin.name}'`)[0][0]);
   assert(after - before === refused, `audit rows ${after - before}, refusals ${refused}`);
+  await context.close();
+});
+
+// POST a chat completion with key; returns the HTTP status.
+async function callWith(page, key) {
+  const r = await page.request.post(`${BASE}/v1/chat/completions`, {
+    headers: { Authorization: `Bearer ${key}` },
+    data: { model: "mock-1", messages: [{ role: "user", content: "from the browser test" }] },
+  });
+  return r.status();
+}
+
+await check("tenant_admin creates a key, rotates it and both keys work during the grace period", async () => {
+  const { context, page } = await signIn(browser, admins.tenant_admin);
+  await visit(page, `/admin/tenants/${tenant.id}/keys`, null);
+  await page.fill("form.stack input[name=name]", "browser-made");
+  await Promise.all([page.waitForNavigation(), page.click("form.stack button[type=submit]")]);
+  const created = await page.inputValue("#newkey");
+  assert(created.startsWith("ah_live_"), "no key shown");
+  await page.screenshot({ path: `${SHOTS}/tenant_admin-key-created-desktop.png`, fullPage: true });
+  assert((await callWith(page, created)) === 200, "the new key does not work");
+  // rotate the new key with the default grace (24 h)
+  await visit(page, `/admin/tenants/${tenant.id}/keys`, null);
+  const row = page.locator("tr", { hasText: "browser-made" });
+  await Promise.all([page.waitForNavigation(), row.locator("form[action$='/rotate'] button").click()]);
+  const rotated = await page.inputValue("#newkey");
+  assert(rotated.startsWith("ah_live_") && rotated !== created, "no rotated key shown");
+  assert((await page.textContent("main")).includes("both keys work"), "no grace notice");
+  assert((await callWith(page, rotated)) === 200, "the rotated key does not work");
+  assert((await callWith(page, created)) === 200, "the old key stopped during its grace period");
+  await visit(page, `/admin/tenants/${tenant.id}/keys`, "tenant_admin-keys-rotating");
+  assert(/rotating/i.test(await page.textContent("main")), "no countdown shown");
+  await context.close();
+});
+
+await check("a budget set in the page refuses the next call", async () => {
+  const t2 = newTenant("brbudget");
+  const ta = newAdmin("tenant_admin", t2.slug);
+  const { context, page } = await signIn(browser, ta);
+  assert((await callWith(page, t2.key)) === 200, "first call refused");
+  await visit(page, `/admin/tenants/${t2.id}/budgets`, null);
+  await page.fill("input[name=budget_usd_daily]", "0.000001");
+  await Promise.all([page.waitForNavigation(), page.click("form.stack button[type=submit]")]);
+  await page.waitForTimeout(1100); // limits are cached for at most 1 s per thread
+  assert((await callWith(page, t2.key)) === 429, "the budget did not refuse the call");
+  await visit(page, `/admin/tenants/${t2.id}/budgets`, "tenant_admin-budget-exceeded");
   await context.close();
 });
 
