@@ -25,6 +25,13 @@ PAGE_FN(page_static);
 PAGE_FN(page_overview);
 /* tenant pages: tenants, API keys, provider keys, budgets, audit log */
 /* analytics pages: usage, showback, invoices, health, executions */
+PAGE_FN(page_usage);
+PAGE_FN(page_usage_csv);
+PAGE_FN(page_invoice);
+PAGE_FN(page_invoice_csv);
+PAGE_FN(page_health);
+PAGE_FN(page_executions);
+PAGE_FN(page_execution);
 
 /* clang-format off */
 #define DASHBOARD_ROUTES \
@@ -35,7 +42,14 @@ PAGE_FN(page_overview);
 	{"GET", "/admin", AUTH_ADMIN, 0, page_overview}, \
 	{"GET", "/admin/overview", AUTH_ADMIN, 0, page_overview}, \
 	/* tenant pages */ \
-	/* analytics pages */
+	/* analytics pages */ \
+	{"GET", "/admin/usage", AUTH_ADMIN, 0, page_usage}, \
+	{"GET", "/admin/usage.csv", AUTH_ADMIN, 0, page_usage_csv}, \
+	{"GET", "/admin/tenants/{}/invoice", AUTH_ADMIN, 0, page_invoice}, \
+	{"GET", "/admin/tenants/{}/invoice.csv", AUTH_ADMIN, 0, page_invoice_csv}, \
+	{"GET", "/admin/health", AUTH_ADMIN, 0, page_health}, \
+	{"GET", "/admin/executions", AUTH_ADMIN, 0, page_executions}, \
+	{"GET", "/admin/tenants/{}/executions/{}", AUTH_ADMIN, 0, page_execution},
 /* clang-format on */
 
 #endif
