@@ -27,6 +27,7 @@ PAGE_FN(page_overview);
 /* analytics pages: usage, showback, invoices, health, executions */
 PAGE_FN(page_usage);
 PAGE_FN(page_usage_csv);
+PAGE_FN(page_showback);
 PAGE_FN(page_invoice);
 PAGE_FN(page_invoice_csv);
 PAGE_FN(page_health);
@@ -45,6 +46,7 @@ PAGE_FN(page_execution);
 	/* analytics pages */ \
 	{"GET", "/admin/usage", AUTH_ADMIN, 0, page_usage}, \
 	{"GET", "/admin/usage.csv", AUTH_ADMIN, 0, page_usage_csv}, \
+	{"GET", "/admin/showback", AUTH_ADMIN, 0, page_showback}, \
 	{"GET", "/admin/tenants/{}/invoice", AUTH_ADMIN, 0, page_invoice}, \
 	{"GET", "/admin/tenants/{}/invoice.csv", AUTH_ADMIN, 0, page_invoice_csv}, \
 	{"GET", "/admin/health", AUTH_ADMIN, 0, page_health}, \

@@ -110,6 +110,72 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
+/* ------------------------------------------------------------ usage_attr_daily */
+
+#define A_SUMS                                                                                     \
+	" SUM(u.requests), 0, SUM(u.prompt_tokens), SUM(u.completion_tokens),"                     \
+	" SUM(u.cost_micros) FROM usage_attr_daily u"                                              \
+	" LEFT JOIN agents a ON a.tenant_id = u.tenant_id AND a.id = u.agent_id"
+#define A_TAIL " ORDER BY SUM(u.cost_micros) DESC, 1 LIMIT ?"
+
+static const char *const attr_sel[DASHA_ATTR__MAX][2] = {
+    [DASHA_BY_AGENT] = {"SELECT COALESCE(MAX(a.name), ''), '', '', '', u.agent_id, u.tenant_id,",
+                        " GROUP BY u.tenant_id, u.agent_id"},
+    [DASHA_BY_MODEL] = {"SELECT u.model, '', '', '', 0, 0,", " GROUP BY u.model"},
+    [DASHA_BY_USER] = {"SELECT u.user, '', '', '', 0, 0,", " GROUP BY u.user"},
+    [DASHA_BY_DEPARTMENT] = {"SELECT u.department, '', '', '', 0, 0,", " GROUP BY u.department"},
+};
+
+int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, const char *to,
+                         enum dasha_attr attr, int limit, dasha_usage_cb cb, void *ctx)
+{
+	static char sql[DASHA_ATTR__MAX][2][768];
+	static int built;
+	struct dasha_usage_row row;
+	struct db_out o;
+	MYSQL_BIND in[4];
+	unsigned long l[2];
+	int all = tenant_id == 0, n = 0, rc;
+	enum db_q q;
+
+	if ((unsigned)attr >= DASHA_ATTR__MAX)
+		return ST_ERR;
+	if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
+		for (int d = 0; d < DASHA_ATTR__MAX; d++)
+			for (int a = 0; a < 2; a++)
+				snprintf(sql[d][a], sizeof(sql[d][a]), "%s%s%s%s%s", attr_sel[d][0],
+				         A_SUMS, a ? U_ALL : U_ONE, attr_sel[d][1], A_TAIL);
+		__atomic_store_n(&built, 1, __ATOMIC_RELEASE);
+	}
+	q = Q_DA(24 + 2 * (int)attr + all);
+	memset(in, 0, sizeof(in));
+	if (!all)
+		db_in_i64(&in[n++], &tenant_id);
+	db_in_str(&in[n++], from, &l[0]);
+	db_in_str(&in[n++], to, &l[1]);
+	db_in_int(&in[n++], &limit);
+	memset(&row, 0, sizeof(row));
+	db_out_init(&o);
+	db_out_str(&o, row.label, sizeof(row.label));
+	db_out_str(&o, row.label2, sizeof(row.label2));
+	db_out_str(&o, row.label3, sizeof(row.label3));
+	db_out_str(&o, row.label4, sizeof(row.label4));
+	db_out_i64(&o, &row.id);
+	db_out_i64(&o, &row.tenant_id);
+	db_out_i64(&o, &row.requests);
+	db_out_i64(&o, &row.errors);
+	db_out_i64(&o, &row.prompt_tokens);
+	db_out_i64(&o, &row.completion_tokens);
+	db_out_i64(&o, &row.cost_micros);
+	if (db_exec(st, q, sql[attr][all], in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
+		if (cb(ctx, &row) != 0)
+			break;
+	db_end(st, q, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
 /* ------------------------------------------------------------ executions */
 
 #define E_COLS                                                                                     \

@@ -112,6 +112,22 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 int store_dasha_health(struct store *st, int64_t tenant_id, int limit, int offset,
                        dasha_health_cb cb, void *ctx);
 
+/* How usage_attr_daily rows are grouped (showback). */
+enum dasha_attr {
+	DASHA_BY_AGENT, /* label = agent name, id = agent_id */
+	DASHA_BY_MODEL,
+	DASHA_BY_USER,       /* label = metadata "user" ("" = not given) */
+	DASHA_BY_DEPARTMENT, /* label = metadata "department" */
+	DASHA_ATTR__MAX
+};
+
+/*
+ * usage_attr_daily between from and to for tenant_id (0: every tenant)
+ * grouped by attr, largest cost first, at most limit rows (errors is 0).
+ */
+int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, const char *to,
+                         enum dasha_attr attr, int limit, dasha_usage_cb cb, void *ctx);
+
 /* The tenant's name; ST_NOTFOUND when no such tenant. */
 int store_dasha_tenant_name(struct store *st, int64_t tenant_id, char *name, size_t cap);
 

@@ -179,4 +179,42 @@ def execution_detail_hides_content_from_support():
     assert st == 404
 
 
+@test
+def showback_by_user_and_department_from_run_metadata():
+    t = new_tenant("dash-sb")
+    st, _, _ = api("POST", "/v1/agents", {"name": "assistant", "model": "mock-1"}, key=t["key"])
+    assert st in (200, 201, 409), st
+    for user, dept in (("alice", "ops"), ("bob", "ops"), (XSS, "research"), (None, None)):
+        meta = {}
+        if user:
+            meta = {"user": user, "department": dept}
+        st, _, run = api("POST", "/v1/agents/assistant/runs",
+                         {"input": "plan my week", "metadata": meta}, key=t["key"])
+        assert st == 200, (st, run)
+    rows = db_exec("SELECT user, department, requests FROM usage_attr_daily WHERE tenant_id = %s"
+                   " ORDER BY user" % t["id"])
+    assert [r[0] for r in rows] == ["", XSS, "alice", "bob"], rows
+    month = db_exec("SELECT DATE_FORMAT(UTC_DATE(), '%Y-%m')")[0][0]
+    for role, tenant in (("operator", None), ("support", None), ("tenant_admin", t["slug"])):
+        d = signed_in(role, tenant)
+        q = "?month=%s" % month + ("" if tenant else "&tenant_id=%s" % t["id"])
+        st, _, body = d.get("/admin/showback" + q)
+        assert st == 200, (role, st)
+        assert XSS not in body and "&lt;script&gt;" in body
+        txt = text_of(body)
+        assert "alice" in txt and "research" in txt and "(no user in metadata)" in txt
+        assert re.search(r"ops\s+2\b", txt), txt[-3000:]
+    # the showback total is the invoice total
+    d = signed_in("operator")
+    st, _, sb = d.get("/admin/showback?tenant_id=%s&month=%s" % (t["id"], month))
+    st, _, inv = d.get("/admin/tenants/%s/invoice?month=%s" % (t["id"], month))
+    assert money_of(sb, "showback-total") == money_of(inv, "invoice-total")
+    st, _, body = d.get("/admin/showback?month=11-2026")
+    assert st == 400 and 'role="alert"' in body
+    other = new_tenant("dash-sbo")
+    st, _, _ = signed_in("tenant_admin", other["slug"]).get(
+        "/admin/showback?tenant_id=%s" % t["id"])
+    assert st == 404
+
+
 run()
