@@ -12,10 +12,12 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/admin.h"
 #include "store/dash_analytics.h"
 #include "store/db.h"
 #include "store/store.h"
@@ -25,44 +27,69 @@
 
 /* ------------------------------------------------------------ usage_daily */
 
+/*
+ * Sums are grouped in a derived table first and names joined to its (LIMITed)
+ * rows afterwards, so agents and api_keys are read once per result row, not
+ * once per usage_daily row.
+ */
 #define U_SUMS                                                                                     \
-	" SUM(u.requests), SUM(u.errors), SUM(u.prompt_tokens), SUM(u.completion_tokens),"         \
-	" SUM(u.cost_micros) FROM usage_daily u"                                                   \
-	" LEFT JOIN agents a ON a.tenant_id = u.tenant_id AND a.id = u.agent_id"                   \
-	" LEFT JOIN api_keys k ON k.id = u.key_id"
+	" SUM(u.requests) r, SUM(u.errors) e, SUM(u.prompt_tokens) p,"                             \
+	" SUM(u.completion_tokens) c, SUM(u.cost_micros) m FROM usage_daily u"
 #define U_ONE " WHERE u.tenant_id = ? AND u.day BETWEEN ? AND ?"
 #define U_ALL " WHERE u.day BETWEEN ? AND ?"
+#define U_OUT ", x.r, x.e, x.p, x.c, x.m FROM ("
+#define J_AGENT " LEFT JOIN agents a ON a.tenant_id = x.t AND a.id = x.ag"
+#define J_KEY " LEFT JOIN api_keys k ON k.id = x.kid"
 
-/* SELECT list (label, label2, label3, label4, id, tenant_id) and tail (GROUP/ORDER) per dim. */
-static const struct {
-	const char *sel, *tail;
-} usage_dims[DASHA_DIM__MAX] = {
-    [DASHA_DAY] = {"SELECT DATE_FORMAT(u.day, '%Y-%m-%d'), '', '', '', 0, 0,",
-                   " GROUP BY u.day ORDER BY u.day LIMIT ?"},
-    [DASHA_MODEL] = {"SELECT u.model, '', '', '', 0, 0,",
-                     " GROUP BY u.model ORDER BY SUM(u.cost_micros) DESC, u.model LIMIT ?"},
-    [DASHA_AGENT] = {"SELECT COALESCE(MAX(a.name), ''), '', '', '', u.agent_id, u.tenant_id,",
-                     " GROUP BY u.tenant_id, u.agent_id"
-                     " ORDER BY SUM(u.cost_micros) DESC, u.tenant_id, u.agent_id LIMIT ?"},
-    [DASHA_KEY] = {"SELECT COALESCE(MAX(k.name), ''), '', '', '', u.key_id, u.tenant_id,",
-                   " GROUP BY u.tenant_id, u.key_id"
-                   " ORDER BY SUM(u.cost_micros) DESC, u.tenant_id, u.key_id LIMIT ?"},
-    [DASHA_MODEL_AGENT] = {"SELECT u.model, COALESCE(MAX(a.name), ''), '', '', u.agent_id,"
-                           " u.tenant_id,",
-                           " GROUP BY u.tenant_id, u.model, u.agent_id"
-                           " ORDER BY u.model, 2, u.agent_id LIMIT ?"},
-    [DASHA_DETAIL] = {"SELECT DATE_FORMAT(u.day, '%Y-%m-%d'), u.model, COALESCE(MAX(a.name), ''),"
-                      " COALESCE(MAX(k.name), ''), u.key_id, u.tenant_id,",
-                      " GROUP BY u.tenant_id, u.day, u.model, u.agent_id, u.key_id"
-                      " ORDER BY u.day, u.tenant_id, u.model, u.agent_id, u.key_id LIMIT ?"},
+/*
+ * Per dim: the outer SELECT list (label, label2, label3, label4, id,
+ * tenant_id), the inner grouping columns, the inner GROUP BY/ORDER BY/LIMIT,
+ * the joins and the outer ORDER BY.
+ */
+struct dasha_shape {
+	const char *outer, *inner, *group, *joins, *order;
 };
+
+static const struct dasha_shape usage_dims[DASHA_DIM__MAX] = {
+    [DASHA_DAY] = {"DATE_FORMAT(x.d, '%Y-%m-%d'), '', '', '', 0, 0", "u.day d,",
+                   " GROUP BY u.day ORDER BY u.day LIMIT ?", "", "x.d"},
+    [DASHA_MODEL] = {"x.mo, '', '', '', 0, 0", "u.model mo,",
+                     " GROUP BY u.model ORDER BY m DESC, u.model LIMIT ?", "", "x.m DESC, x.mo"},
+    [DASHA_AGENT] = {"COALESCE(a.name, ''), '', '', '', x.ag, x.t", "u.tenant_id t, u.agent_id ag,",
+                     " GROUP BY u.tenant_id, u.agent_id ORDER BY m DESC, t, ag LIMIT ?", J_AGENT,
+                     "x.m DESC, x.t, x.ag"},
+    [DASHA_KEY] = {"COALESCE(k.name, ''), '', '', '', x.kid, x.t", "u.tenant_id t, u.key_id kid,",
+                   " GROUP BY u.tenant_id, u.key_id ORDER BY m DESC, t, kid LIMIT ?", J_KEY,
+                   "x.m DESC, x.t, x.kid"},
+    [DASHA_MODEL_AGENT] = {"x.mo, COALESCE(a.name, ''), '', '', x.ag, x.t",
+                           "u.tenant_id t, u.model mo, u.agent_id ag,",
+                           " GROUP BY u.tenant_id, u.model, u.agent_id ORDER BY mo, ag LIMIT ?",
+                           J_AGENT, "x.mo, 2, x.ag"},
+    [DASHA_DETAIL] = {"DATE_FORMAT(x.d, '%Y-%m-%d'), x.mo, COALESCE(a.name, ''),"
+                      " COALESCE(k.name, ''), x.kid, x.t",
+                      "u.tenant_id t, u.day d, u.model mo, u.agent_id ag, u.key_id kid,",
+                      " GROUP BY u.tenant_id, u.day, u.model, u.agent_id, u.key_id"
+                      " ORDER BY d, t, mo, ag, kid LIMIT ?",
+                      J_AGENT J_KEY, "x.d, x.t, x.mo, x.ag, x.kid"},
+};
+
+/* Statement texts, built once: (dim, one/all) -> slot 2 * dim + all. */
+static char usage_sql[DASHA_DIM__MAX][2][1024];
+static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
+
+static void usage_build(void)
+{
+	for (int d = 0; d < DASHA_DIM__MAX; d++)
+		for (int a = 0; a < 2; a++)
+			snprintf(usage_sql[d][a], sizeof(usage_sql[d][a]),
+			         "SELECT %s" U_OUT "SELECT %s" U_SUMS "%s%s) x%s ORDER BY %s",
+			         usage_dims[d].outer, usage_dims[d].inner, a ? U_ALL : U_ONE,
+			         usage_dims[d].group, usage_dims[d].joins, usage_dims[d].order);
+}
 
 int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, const char *to,
                       enum dasha_dim dim, int limit, dasha_usage_cb cb, void *ctx)
 {
-	/* Statement texts built once: (dim, one/all) -> slot 2 * dim + all. */
-	static char sql[DASHA_DIM__MAX][2][1024];
-	static int built;
 	struct dasha_usage_row row;
 	struct db_out o;
 	MYSQL_BIND in[4];
@@ -72,15 +99,7 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 
 	if ((unsigned)dim >= DASHA_DIM__MAX)
 		return ST_ERR;
-	if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
-		/* Idempotent: racing threads write the same bytes before publishing. */
-		for (int d = 0; d < DASHA_DIM__MAX; d++)
-			for (int a = 0; a < 2; a++)
-				snprintf(sql[d][a], sizeof(sql[d][a]), "%s%s%s%s",
-				         usage_dims[d].sel, U_SUMS, a ? U_ALL : U_ONE,
-				         usage_dims[d].tail);
-		__atomic_store_n(&built, 1, __ATOMIC_RELEASE);
-	}
+	pthread_once(&usage_once, usage_build);
 	q = Q_DA(2 * (int)dim + all);
 	memset(in, 0, sizeof(in));
 	if (!all)
@@ -101,7 +120,7 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 	db_out_i64(&o, &row.prompt_tokens);
 	db_out_i64(&o, &row.completion_tokens);
 	db_out_i64(&o, &row.cost_micros);
-	if (db_exec(st, q, sql[dim][all], in, &o, __func__) != ST_OK)
+	if (db_exec(st, q, usage_sql[dim][all], in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
 		if (cb(ctx, &row) != 0)
@@ -113,24 +132,40 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 /* ------------------------------------------------------------ usage_attr_daily */
 
 #define A_SUMS                                                                                     \
-	" SUM(u.requests), 0, SUM(u.prompt_tokens), SUM(u.completion_tokens),"                     \
-	" SUM(u.cost_micros) FROM usage_attr_daily u"                                              \
-	" LEFT JOIN agents a ON a.tenant_id = u.tenant_id AND a.id = u.agent_id"
-#define A_TAIL " ORDER BY SUM(u.cost_micros) DESC, 1 LIMIT ?"
+	" SUM(u.requests) r, 0 e, SUM(u.prompt_tokens) p,"                                         \
+	" SUM(u.completion_tokens) c, SUM(u.cost_micros) m FROM usage_attr_daily u"
 
-static const char *const attr_sel[DASHA_ATTR__MAX][2] = {
-    [DASHA_BY_AGENT] = {"SELECT COALESCE(MAX(a.name), ''), '', '', '', u.agent_id, u.tenant_id,",
-                        " GROUP BY u.tenant_id, u.agent_id"},
-    [DASHA_BY_MODEL] = {"SELECT u.model, '', '', '', 0, 0,", " GROUP BY u.model"},
-    [DASHA_BY_USER] = {"SELECT u.user, '', '', '', 0, 0,", " GROUP BY u.user"},
-    [DASHA_BY_DEPARTMENT] = {"SELECT u.department, '', '', '', 0, 0,", " GROUP BY u.department"},
+/* As usage_dims, over usage_attr_daily. */
+static const struct dasha_shape attr_dims[DASHA_ATTR__MAX] = {
+    [DASHA_BY_AGENT] = {"COALESCE(a.name, ''), '', '', '', x.ag, x.t",
+                        "u.tenant_id t, u.agent_id ag,",
+                        " GROUP BY u.tenant_id, u.agent_id ORDER BY m DESC, t, ag LIMIT ?", J_AGENT,
+                        "x.m DESC, x.t, x.ag"},
+    [DASHA_BY_MODEL] = {"x.g, '', '', '', 0, 0", "u.model g,",
+                        " GROUP BY u.model ORDER BY m DESC, g LIMIT ?", "", "x.m DESC, x.g"},
+    [DASHA_BY_USER] = {"x.g, '', '', '', 0, 0", "u.user g,",
+                       " GROUP BY u.user ORDER BY m DESC, g LIMIT ?", "", "x.m DESC, x.g"},
+    [DASHA_BY_DEPARTMENT] = {"x.g, '', '', '', 0, 0", "u.department g,",
+                             " GROUP BY u.department ORDER BY m DESC, g LIMIT ?", "",
+                             "x.m DESC, x.g"},
 };
+
+static char attr_sql[DASHA_ATTR__MAX][2][1024];
+static pthread_once_t attr_once = PTHREAD_ONCE_INIT;
+
+static void attr_build(void)
+{
+	for (int d = 0; d < DASHA_ATTR__MAX; d++)
+		for (int a = 0; a < 2; a++)
+			snprintf(attr_sql[d][a], sizeof(attr_sql[d][a]),
+			         "SELECT %s" U_OUT "SELECT %s" A_SUMS "%s%s) x%s ORDER BY %s",
+			         attr_dims[d].outer, attr_dims[d].inner, a ? U_ALL : U_ONE,
+			         attr_dims[d].group, attr_dims[d].joins, attr_dims[d].order);
+}
 
 int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, const char *to,
                          enum dasha_attr attr, int limit, dasha_usage_cb cb, void *ctx)
 {
-	static char sql[DASHA_ATTR__MAX][2][768];
-	static int built;
 	struct dasha_usage_row row;
 	struct db_out o;
 	MYSQL_BIND in[4];
@@ -140,13 +175,7 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 
 	if ((unsigned)attr >= DASHA_ATTR__MAX)
 		return ST_ERR;
-	if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
-		for (int d = 0; d < DASHA_ATTR__MAX; d++)
-			for (int a = 0; a < 2; a++)
-				snprintf(sql[d][a], sizeof(sql[d][a]), "%s%s%s%s%s", attr_sel[d][0],
-				         A_SUMS, a ? U_ALL : U_ONE, attr_sel[d][1], A_TAIL);
-		__atomic_store_n(&built, 1, __ATOMIC_RELEASE);
-	}
+	pthread_once(&attr_once, attr_build);
 	q = Q_DA(24 + 2 * (int)attr + all);
 	memset(in, 0, sizeof(in));
 	if (!all)
@@ -167,7 +196,7 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 	db_out_i64(&o, &row.prompt_tokens);
 	db_out_i64(&o, &row.completion_tokens);
 	db_out_i64(&o, &row.cost_micros);
-	if (db_exec(st, q, sql[attr][all], in, &o, __func__) != ST_OK)
+	if (db_exec(st, q, attr_sql[attr][all], in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
 		if (cb(ctx, &row) != 0)
@@ -302,40 +331,217 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 
 /* ------------------------------------------------------------ health */
 
-#define B15 "u.bucket >= UNIX_TIMESTAMP() DIV 300 - 2"
-#define S15(c) " COALESCE(SUM(CASE WHEN " B15 " THEN u." c " END), 0),"
-#define S24(c) " COALESCE(SUM(u." c "), 0),"
-#define LAT(S)                                                                                     \
-	S("lat_le_100")                                                                            \
-	S("lat_le_250")                                                                            \
-	S("lat_le_500")                                                                            \
-	S("lat_le_1000") S("lat_le_2500") S("lat_le_5000") S("lat_le_10000") S("lat_gt_10000")
+/*
+ * One row per tenant with its last 15 minutes (a small derived table over the
+ * newest buckets of usage_5min, read through k_usage_5min_bucket), open
+ * breakers and current budget counters, worst first; the 24-hour figures are
+ * then read per listed tenant by store_admin_window (a primary-key range), so
+ * a page costs 50 small reads instead of aggregating every tenant's day.
+ */
+#define LAT_SUMS(p)                                                                                \
+	" SUM(" p "lat_le_100) l0, SUM(" p "lat_le_250) l1, SUM(" p "lat_le_500) l2,"              \
+	" SUM(" p "lat_le_1000) l3, SUM(" p "lat_le_2500) l4, SUM(" p "lat_le_5000) l5,"           \
+	" SUM(" p "lat_le_10000) l6, SUM(" p "lat_gt_10000) l7"
 #define BUDGET(col, win, fmt)                                                                      \
 	" COALESCE((SELECT b." col " FROM budget_counters b WHERE b.scope = 'tenant'"              \
 	" AND b.scope_id = t.id AND b.win = '" win "'"                                             \
 	" AND b.period = DATE_FORMAT(UTC_DATE(), '" fmt "')), 0)"
-#define H_SQL(where)                                                                               \
-	"SELECT t.id, t.name," S15("requests") S15("failed") S15("refused") S24("requests")        \
-	    S24("failed") S24("refused") LAT(S24) LAT(                                             \
-	        S15) " COALESCE((SELECT GROUP_CONCAT(br.provider ORDER BY br.provider SEPARATOR "  \
-	             "', ')"                                                                       \
-	             " FROM breakers br WHERE br.tenant_id = t.id AND br.state = 'open'), "        \
-	             "'')," BUDGET("spent_micros", "day", "%Y-%m-%d") "," BUDGET(                  \
-	                 "lim_micros", "day",                                                      \
-	                 "%Y-%m-%d") "," BUDGET("spent_micros", "month",                           \
-	                                        "%Y-%m") "," BUDGET("lim_micros", "month",         \
-	                                                            "%Y-%m") " FROM tenants t "    \
-	                                                                     "LEFT JOIN "          \
-	                                                                     "usage_5min u ON "    \
-	                                                                     "u.tenant_id = t.id"  \
-	                                                                     " AND u.bucket >= "   \
-	                                                                     "UNIX_TIMESTAMP() "   \
-	                                                                     "DIV 300 - 287" where \
-	                                                                     " GROUP BY t.id, "    \
-	                                                                     "t.name ORDER BY 4 "  \
-	                                                                     "DESC, 5 DESC, 7 "    \
-	                                                                     "DESC, t.id LIMIT ? " \
-	                                                                     "OFFSET ?"
+#define H_SQL(where)                                                                                     \
+	"SELECT t.id, t.name, COALESCE(w.r, 0), COALESCE(w.f, 0), COALESCE(w.x, 0),"                     \
+	" COALESCE(w.l0, 0), COALESCE(w.l1, 0), COALESCE(w.l2, 0), COALESCE(w.l3, 0),"                   \
+	" COALESCE(w.l4, 0), COALESCE(w.l5, 0), COALESCE(w.l6, 0), COALESCE(w.l7, 0),"                   \
+	" COALESCE((SELECT GROUP_CONCAT(br.provider ORDER BY br.provider SEPARATOR ', ')"                \
+	" FROM breakers br WHERE br.tenant_id = t.id AND br.state = 'open'), '') brk," BUDGET(           \
+	    "spent_micros", "day",                                                                       \
+	    "%Y-%m-%d") "," BUDGET("lim_micros", "day",                                                  \
+	                           "%Y-%m-%d") "," BUDGET("spent_micros", "month",                       \
+	                                                  "%Y-%m") "," BUDGET("lim_micros",              \
+	                                                                      "month",                   \
+	                                                                      "%Y-%m") " FROM "          \
+	                                                                               "tenants "        \
+	                                                                               "t LEFT "         \
+	                                                                               "JOIN "           \
+	                                                                               "(SELECT "        \
+	                                                                               "tenant_"         \
+	                                                                               "id, "            \
+	                                                                               "SUM("            \
+	                                                                               "requests)"       \
+	                                                                               " r, "            \
+	                                                                               "SUM("            \
+	                                                                               "failed) "        \
+	                                                                               "f,"              \
+	                                                                               " SUM("           \
+	                                                                               "refused) "       \
+	                                                                               "x"               \
+	                                                                               "," LAT_SUMS(     \
+	                                                                                   "") " "       \
+	                                                                                       "F"       \
+	                                                                                       "R"       \
+	                                                                                       "O"       \
+	                                                                                       "M"       \
+	                                                                                       " "       \
+	                                                                                       "u"       \
+	                                                                                       "s"       \
+	                                                                                       "a"       \
+	                                                                                       "g"       \
+	                                                                                       "e"       \
+	                                                                                       "_"       \
+	                                                                                       "5"       \
+	                                                                                       "m"       \
+	                                                                                       "i"       \
+	                                                                                       "n"       \
+	                                                                                       " "       \
+	                                                                                       "W"       \
+	                                                                                       "H"       \
+	                                                                                       "E"       \
+	                                                                                       "R"       \
+	                                                                                       "E"       \
+	                                                                                       " "       \
+	                                                                                       "b"       \
+	                                                                                       "u"       \
+	                                                                                       "c"       \
+	                                                                                       "k"       \
+	                                                                                       "e"       \
+	                                                                                       "t"       \
+	                                                                                       " "       \
+	                                                                                       ">"       \
+	                                                                                       "="       \
+	                                                                                       " "       \
+	                                                                                       "U"       \
+	                                                                                       "N"       \
+	                                                                                       "I"       \
+	                                                                                       "X"       \
+	                                                                                       "_"       \
+	                                                                                       "T"       \
+	                                                                                       "I"       \
+	                                                                                       "M"       \
+	                                                                                       "E"       \
+	                                                                                       "S"       \
+	                                                                                       "T"       \
+	                                                                                       "A"       \
+	                                                                                       "M"       \
+	                                                                                       "P"       \
+	                                                                                       "("       \
+	                                                                                       ")"       \
+	                                                                                       " "       \
+	                                                                                       "D"       \
+	                                                                                       "I"       \
+	                                                                                       "V"       \
+	                                                                                       " "       \
+	                                                                                       "3"       \
+	                                                                                       "0"       \
+	                                                                                       "0"       \
+	                                                                                       " "       \
+	                                                                                       "-"       \
+	                                                                                       " "       \
+	                                                                                       "2"       \
+	                                                                                       " "       \
+	                                                                                       "G"       \
+	                                                                                       "R"       \
+	                                                                                       "O"       \
+	                                                                                       "U"       \
+	                                                                                       "P"       \
+	                                                                                       " "       \
+	                                                                                       "B"       \
+	                                                                                       "Y"       \
+	                                                                                       " "       \
+	                                                                                       "t"       \
+	                                                                                       "e"       \
+	                                                                                       "n"       \
+	                                                                                       "a"       \
+	                                                                                       "n"       \
+	                                                                                       "t"       \
+	                                                                                       "_"       \
+	                                                                                       "i"       \
+	                                                                                       "d"       \
+	                                                                                       ")"       \
+	                                                                                       " "       \
+	                                                                                       "w"       \
+	                                                                                       " "       \
+	                                                                                       "O"       \
+	                                                                                       "N"       \
+	                                                                                       " "       \
+	                                                                                       "w"       \
+	                                                                                       "."       \
+	                                                                                       "t"       \
+	                                                                                       "e"       \
+	                                                                                       "n"       \
+	                                                                                       "a"       \
+	                                                                                       "n"       \
+	                                                                                       "t"       \
+	                                                                                       "_"       \
+	                                                                                       "i"       \
+	                                                                                       "d"       \
+	                                                                                       " "       \
+	                                                                                       "="       \
+	                                                                                       " "       \
+	                                                                                       "t"       \
+	                                                                                       "."       \
+	                                                                                       "i"       \
+	                                                                                       "d" where \
+	                                                                                       " "       \
+	                                                                                       "O"       \
+	                                                                                       "R"       \
+	                                                                                       "D"       \
+	                                                                                       "E"       \
+	                                                                                       "R"       \
+	                                                                                       " "       \
+	                                                                                       "B"       \
+	                                                                                       "Y"       \
+	                                                                                       " "       \
+	                                                                                       "b"       \
+	                                                                                       "r"       \
+	                                                                                       "k"       \
+	                                                                                       " "       \
+	                                                                                       "<"       \
+	                                                                                       ">"       \
+	                                                                                       " "       \
+	                                                                                       "'"       \
+	                                                                                       "'"       \
+	                                                                                       " "       \
+	                                                                                       "D"       \
+	                                                                                       "E"       \
+	                                                                                       "S"       \
+	                                                                                       "C"       \
+	                                                                                       ","       \
+	                                                                                       " "       \
+	                                                                                       "4"       \
+	                                                                                       " "       \
+	                                                                                       "D"       \
+	                                                                                       "E"       \
+	                                                                                       "S"       \
+	                                                                                       "C"       \
+	                                                                                       ","       \
+	                                                                                       " "       \
+	                                                                                       "5"       \
+	                                                                                       " "       \
+	                                                                                       "D"       \
+	                                                                                       "E"       \
+	                                                                                       "S"       \
+	                                                                                       "C"       \
+	                                                                                       ","       \
+	                                                                                       " "       \
+	                                                                                       "t"       \
+	                                                                                       "."       \
+	                                                                                       "i"       \
+	                                                                                       "d"       \
+	                                                                                       " "       \
+	                                                                                       "L"       \
+	                                                                                       "I"       \
+	                                                                                       "M"       \
+	                                                                                       "I"       \
+	                                                                                       "T"       \
+	                                                                                       " "       \
+	                                                                                       "?"       \
+	                                                                                       " "       \
+	                                                                                       "O"       \
+	                                                                                       "F"       \
+	                                                                                       "F"       \
+	                                                                                       "S"       \
+	                                                                                       "E"       \
+	                                                                                       "T"       \
+	                                                                                       " "       \
+	                                                                                       "?"
 
 static const char sql_health_one[] = H_SQL(" WHERE t.id = ?");
 static const char sql_health_all[] = H_SQL("");
@@ -361,11 +567,6 @@ int store_dasha_health(struct store *st, int64_t tenant_id, int limit, int offse
 	db_out_i64(&o, &h.req15);
 	db_out_i64(&o, &h.failed15);
 	db_out_i64(&o, &h.refused15);
-	db_out_i64(&o, &h.req24);
-	db_out_i64(&o, &h.failed24);
-	db_out_i64(&o, &h.refused24);
-	for (int i = 0; i < 8; i++)
-		db_out_i64(&o, &h.lat24[i]);
 	for (int i = 0; i < 8; i++)
 		db_out_i64(&o, &h.lat15[i]);
 	db_out_str(&o, h.open_breakers, sizeof(h.open_breakers));
@@ -375,9 +576,20 @@ int store_dasha_health(struct store *st, int64_t tenant_id, int limit, int offse
 	db_out_i64(&o, &h.month_lim);
 	if (db_exec(st, q, all ? sql_health_all : sql_health_one, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
+	while ((rc = db_fetch(st, q, &o, __func__)) == 1) {
+		struct admin_window w;
+
+		if (store_admin_window(st, h.tenant_id, 24 * 3600, &w) != ST_OK) {
+			rc = ST_ERR;
+			break;
+		}
+		h.req24 = w.requests;
+		h.failed24 = w.failed;
+		h.refused24 = w.refused;
+		memcpy(h.lat24, w.lat, sizeof(h.lat24));
 		if (cb(ctx, &h) != 0)
 			break;
+	}
 	db_end(st, q, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
