@@ -15,10 +15,10 @@
 <?cs if:subcount(ByModel) == 0 ?>
 <p class="empty">No usage this month. Send runs with metadata <code>user</code> and <code>department</code> to see costs per person and team.</p>
 <?cs else ?>
-<section class="card"><h2>By department</h2><?cs call:table(ByDepartment, "Department") ?></section>
-<section class="card"><h2>By user</h2><?cs call:table(ByUser, "User") ?></section>
-<section class="card"><h2>By agent</h2><?cs call:table(ByAgent, "Agent") ?></section>
-<section class="card"><h2>By model</h2><?cs call:table(ByModel, "Model") ?></section>
+<section class="card"><h2>By department</h2><?cs call:table(ByDepartment, "Department") ?><?cs if:More.ByDepartment ?><p class="sub">… and <?cs var:More.ByDepartment ?> more, each costing less (the top 100 are shown).</p><?cs /if ?></section>
+<section class="card"><h2>By user</h2><?cs call:table(ByUser, "User") ?><?cs if:More.ByUser ?><p class="sub">… and <?cs var:More.ByUser ?> more, each costing less (the top 100 are shown).</p><?cs /if ?></section>
+<section class="card"><h2>By agent</h2><?cs call:table(ByAgent, "Agent") ?><?cs if:More.ByAgent ?><p class="sub">… and <?cs var:More.ByAgent ?> more, each costing less (the top 100 are shown).</p><?cs /if ?></section>
+<section class="card"><h2>By model</h2><?cs call:table(ByModel, "Model") ?><?cs if:More.ByModel ?><p class="sub">… and <?cs var:More.ByModel ?> more, each costing less (the top 100 are shown).</p><?cs /if ?></section>
 <?cs /if ?>
 <?cs /if ?>
 <?cs include:"footer.cs" ?>

@@ -32,9 +32,9 @@
 <p class="empty">No usage in this period. Calls through the API show up here the same day; try a longer period<?cs if:User.Role == "operator" ?> or another tenant<?cs /if ?>.</p>
 <?cs else ?>
 <section class="card"><?cs call:chart(CostChart, "Cost per day") ?><?cs call:chart(TokenChart, "Tokens per day") ?></section>
-<section class="card"><h2>By model</h2><?cs call:breakdown(ByModel, "Model") ?></section>
-<section class="card"><h2>By agent</h2><?cs call:breakdown(ByAgent, "Agent") ?></section>
-<section class="card"><h2>By API key</h2><?cs call:breakdown(ByKey, "Key") ?></section>
+<section class="card"><h2>By model <small class="muted">top 50 by cost</small></h2><?cs call:breakdown(ByModel, "Model") ?></section>
+<section class="card"><h2>By agent <small class="muted">top 50 by cost</small></h2><?cs call:breakdown(ByAgent, "Agent") ?></section>
+<section class="card"><h2>By API key <small class="muted">top 50 by cost</small></h2><?cs call:breakdown(ByKey, "Key") ?></section>
 <?cs /if ?>
 <?cs /if ?>
 <?cs include:"footer.cs" ?>

@@ -107,6 +107,12 @@ PAGE_FN(page_showback)
 			dash_error(r, 503, "The database is not available; try again shortly.");
 			return;
 		}
+		if (s.n > SHOWBACK_TOP) {
+			char k[48];
+
+			snprintf(k, sizeof(k), "More.%s", tables[i].prefix);
+			dash_set_count(hdf, k, s.n - SHOWBACK_TOP);
+		}
 	}
 	dash_set(hdf, "Period.From", from);
 	dash_set(hdf, "Period.To", to);

@@ -407,10 +407,16 @@ PAGE_FN(page_usage_csv)
 	c.rows = 0;
 	buf_puts(&c.b, "tenant_id,day,model,agent,key_id,key,requests,errors,prompt_tokens,"
 	               "completion_tokens,cost_usd\r\n");
-	if (store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DETAIL, USAGE_CSV_ROWS,
+	if (store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DETAIL, USAGE_CSV_ROWS + 1,
 	                      usage_csv_cb, &c) != ST_OK) {
 		buf_free(&c.b);
 		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	if (c.rows > USAGE_CSV_ROWS) { /* a cut file would show false totals */
+		buf_free(&c.b);
+		dash_error(r, 400,
+		           "Too many rows for one file: choose one tenant or a shorter period.");
 		return;
 	}
 	snprintf(disp, sizeof(disp), "attachment; filename=\"usage-%s-%s.csv\"", per.from, per.to);

@@ -73,6 +73,17 @@ def usage_csv_matches_and_is_an_attachment():
 
 
 @test
+def usage_csv_defuses_formulas_in_names():
+    t = new_tenant("dacsv")
+    k = ctl("key", "create", "--tenant", t["slug"], "--name", '=HYPERLINK("x",1)')
+    st, _, _ = api("POST", "/v1/chat/completions", chat_body(), key=k["key"])
+    assert st == 200
+    st, _, body = signed_in("operator").get("/admin/usage.csv?tenant_id=%s" % t["id"])
+    assert st == 200
+    assert '"\'=HYPERLINK(""x"",1)"' in body, body
+
+
+@test
 def tenant_admin_cannot_see_another_tenant():
     t = tenant_with_calls(1)
     other = tenant_with_calls(1)
