@@ -20,7 +20,7 @@
   <thead><tr><th>Time</th><?cs if:User.Role != "tenant_admin" ?><th>Tenant</th><?cs /if ?><th>Kind</th><th>Agent</th><th>Model</th><th>Status</th><th>Reason</th><th class="r">Tokens</th><th class="r">Cost</th><th class="r">Latency (ms)</th></tr></thead>
   <tbody><?cs each:e = Rows ?><tr><td><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:e.TenantId ?>/executions/<?cs var:url_escape(e.Id) ?>"><?cs var:e.Created ?></a></td><?cs if:User.Role != "tenant_admin" ?><td><?cs var:e.Tenant ?></td><?cs /if ?><td><?cs var:e.Kind ?></td><td><?cs var:e.Agent ?></td><td><?cs var:e.Model ?></td><td><span class="badge <?cs var:e.Badge ?>"><?cs var:e.Status ?></span></td><td><?cs var:e.ReasonCode ?></td><td class="r"><?cs var:e.Tokens ?></td><td class="r"><?cs var:e.Cost ?></td><td class="r"><?cs var:e.Latency ?></td></tr><?cs /each ?></tbody>
 </table>
-<nav class="pager"><?cs if:Pager.Paged ?><a href="<?cs var:Prefix ?>/admin/executions?x=1<?cs call:qs() ?>">Newest</a><?cs /if ?> <?cs if:Pager.Before ?><a href="<?cs var:Prefix ?>/admin/executions?before=<?cs var:Pager.Before ?><?cs call:qs() ?>">Older</a><?cs /if ?></nav>
+<nav class="pager"><?cs if:Pager.Paged ?><a href="<?cs var:Prefix ?>/admin/executions?before=0<?cs call:qs() ?>">Newest</a><?cs /if ?> <?cs if:Pager.Before ?><a href="<?cs var:Prefix ?>/admin/executions?before=<?cs var:Pager.Before ?><?cs call:qs() ?>">Older</a><?cs /if ?></nav>
 </section>
 <?cs /if ?>
 <?cs /if ?>

@@ -65,12 +65,13 @@ static int invoice_cb(void *ctx, const struct dasha_usage_row *u)
 	return 0;
 }
 
-/* Tenant and month of the request; 0, or -1 when a response was sent. */
+/* Tenant and month (month: 16 bytes) of the request; 0, or -1 when a response was sent. */
 static int invoice_args(struct req *r, const struct route_match *m, int64_t *tenant, char *month,
                         char *from, char *to, int *bad)
 {
 	char *end;
 	long long t = strtoll(m->params[0], &end, 10);
+	int rc;
 
 	*bad = 0;
 	if (*end || t <= 0) {
@@ -80,12 +81,13 @@ static int invoice_args(struct req *r, const struct route_match *m, int64_t *ten
 	*tenant = t;
 	if (!dash_tenant_allowed(r, t))
 		return -1;
-	if (dash_query(r, "month", month, 8) != 1 || month[0] == '\0') {
+	rc = dash_query(r, "month", month, 16);
+	if (rc == 0 || (rc == 1 && month[0] == '\0')) { /* absent: this month */
 		dasha_fmt_day(dasha_today(), from, 11);
 		memcpy(month, from, 7);
 		month[7] = '\0';
 	}
-	if (!dasha_parse_month(month, from, to))
+	if (rc < 0 || !dasha_parse_month(month, from, to))
 		*bad = 1;
 	return 0;
 }
@@ -93,7 +95,7 @@ static int invoice_args(struct req *r, const struct route_match *m, int64_t *ten
 PAGE_FN(page_invoice)
 {
 	struct invoice v;
-	char month[8] = "", from[11], to[11], name[201];
+	char month[16] = "", from[11], to[11], name[201];
 	int64_t tenant;
 	int bad, rc;
 	HDF *hdf;
@@ -149,7 +151,7 @@ PAGE_FN(page_invoice_csv)
 {
 	struct invoice v;
 	struct buf b;
-	char month[8] = "", from[11], to[11], disp[96], usd[40];
+	char month[16] = "", from[11], to[11], disp[96], usd[40];
 	int64_t tenant;
 	int bad;
 

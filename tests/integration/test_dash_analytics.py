@@ -122,8 +122,9 @@ def invoice_totals_equal_usage_totals():
     st, h, csv = d.get("/admin/tenants/%s/invoice.csv?month=%s" % (t["id"], month))
     assert st == 200 and "attachment" in h["content-disposition"]
     assert csv.strip().split("\r\n")[-1].startswith("total,,3,")
-    st, _, body = d.get("/admin/tenants/%s/invoice?month=2026-13" % t["id"])
-    assert st == 400 and 'role="alert"' in body
+    for bad in ("2026-13", "2026-11-01-and-more"):
+        st, _, body = d.get("/admin/tenants/%s/invoice?month=%s" % (t["id"], bad))
+        assert st == 400 and 'role="alert"' in body, bad
     st, _, _ = d.get("/admin/tenants/999999999/invoice")
     assert st == 404
 
