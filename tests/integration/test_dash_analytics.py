@@ -229,4 +229,36 @@ def showback_by_user_and_department_from_run_metadata():
     assert st == 404
 
 
+@test
+def health_shows_budget_use():
+    t = tenant_with_calls(1)
+    for win, fmt in (("day", "%Y-%m-%d"), ("month", "%Y-%m")):
+        db_exec("INSERT INTO budget_counters (scope, scope_id, win, period, spent_micros,"
+                " lim_micros, updated_at) VALUES ('tenant', %s, '%s',"
+                " DATE_FORMAT(UTC_DATE(), '%s'), %d, 1000000, UTC_TIMESTAMP(6))"
+                " ON DUPLICATE KEY UPDATE spent_micros = VALUES(spent_micros),"
+                " lim_micros = VALUES(lim_micros)"
+                % (t["id"], win, fmt, 900000 if win == "day" else 1200000))
+    st, _, body = signed_in("operator").get("/admin/health?tenant_id=%s" % t["id"])
+    assert st == 200
+    txt = text_of(body)
+    assert "90% of the daily budget used" in txt, txt[-1500:]
+    assert "120% of the monthly budget used" in txt and "critical:" in txt
+
+
+@test
+def invoice_and_executions_for_every_role():
+    t = tenant_with_calls(2)
+    month = db_exec("SELECT DATE_FORMAT(UTC_DATE(), '%Y-%m')")[0][0]
+    for role, tenant in (("operator", None), ("support", None), ("tenant_admin", t["slug"])):
+        d = signed_in(role, tenant)
+        st, _, body = d.get("/admin/tenants/%s/invoice?month=%s" % (t["id"], month))
+        assert st == 200 and "Subtotal" in body, (role, st)
+        st, h, _ = d.get("/admin/tenants/%s/invoice.csv?month=%s" % (t["id"], month))
+        assert st == 200 and h["content-type"].startswith("text/csv"), role
+        q = "" if tenant else "?tenant_id=%s" % t["id"]
+        st, _, body = d.get("/admin/executions" + q)
+        assert st == 200 and body.count('class="badge') == 2, (role, st)
+
+
 run()
