@@ -18,3 +18,7 @@ document.addEventListener("submit", function (ev) {
 	var msg = ev.target.getAttribute("data-confirm");
 	if (msg && !window.confirm(msg)) ev.preventDefault();
 });
+// invoice: a Print button (data-print); without JS the browser's own Print does the same.
+document.addEventListener("click", function (ev) {
+	if (ev.target.closest("[data-print]")) window.print();
+});

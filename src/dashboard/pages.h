@@ -65,6 +65,14 @@ int page_text_ok(const char *s, size_t max);
 /* Tenant.* (Id, Slug, Name, Plan, Status) for the tenant pages' headings. */
 int page_set_tenant(struct _hdf *hdf, const struct tenant *t);
 /* analytics pages: usage, showback, invoices, health, executions */
+PAGE_FN(page_usage);
+PAGE_FN(page_usage_csv);
+PAGE_FN(page_showback);
+PAGE_FN(page_invoice);
+PAGE_FN(page_invoice_csv);
+PAGE_FN(page_health);
+PAGE_FN(page_executions);
+PAGE_FN(page_execution);
 
 /* clang-format off */
 #define DASHBOARD_ROUTES \
@@ -102,7 +110,15 @@ int page_set_tenant(struct _hdf *hdf, const struct tenant *t);
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
 	{"GET", "/admin/audit", AUTH_ADMIN, 0, page_audit}, \
-	/* analytics pages */
+	/* analytics pages */ \
+	{"GET", "/admin/usage", AUTH_ADMIN, 0, page_usage}, \
+	{"GET", "/admin/usage.csv", AUTH_ADMIN, 0, page_usage_csv}, \
+	{"GET", "/admin/showback", AUTH_ADMIN, 0, page_showback}, \
+	{"GET", "/admin/tenants/{}/invoice", AUTH_ADMIN, 0, page_invoice}, \
+	{"GET", "/admin/tenants/{}/invoice.csv", AUTH_ADMIN, 0, page_invoice_csv}, \
+	{"GET", "/admin/health", AUTH_ADMIN, 0, page_health}, \
+	{"GET", "/admin/executions", AUTH_ADMIN, 0, page_executions}, \
+	{"GET", "/admin/tenants/{}/executions/{}", AUTH_ADMIN, 0, page_execution},
 /* clang-format on */
 
 #endif

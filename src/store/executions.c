@@ -12,12 +12,15 @@
  * so every variant has a plain WHERE clause the optimizer can match to an
  * index instead of "(? IS NULL OR col = ?)" guards. The variant's text is
  * rebuilt per call (a few appends) so a reconnect can always re-prepare it.
- * Recording writes the row and adds it to usage_daily in one transaction, so
- * dashboards read totals from the rollup and the two never disagree.
+ * Recording writes the row and adds it to usage_daily, usage_5min and
+ * usage_attr_daily (showback by metadata user/department) in one
+ * transaction, so dashboards read totals from the rollups and never disagree.
  */
 #include "config.h"
 
 #include <string.h>
+
+#include <jansson.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -51,13 +54,6 @@ static const char sql_insert[] =
     " completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input,"
     " output, error_message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
     " ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
-static const char sql_usage[] =
-    "INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model, requests, errors,"
-    " prompt_tokens, completion_tokens, cost_micros) VALUES (?, DATE(UTC_TIMESTAMP()), ?, ?,"
-    " ?, 1, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE requests = requests + 1,"
-    " errors = errors + VALUES(errors), prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-    " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-    " cost_micros = cost_micros + VALUES(cost_micros)";
 /* The histogram column of a latency, in the order of usage_5min's columns. */
 static const int lat_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000};
 #define LAT_COLS                                                                                   \
@@ -77,10 +73,6 @@ static const int lat_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000};
 	                                                                                    "le_"                                 \
 	                                                                                    "500"                                 \
 	                                                                                    "0") "," LAT_UPD("lat_le_10000") "," LAT_UPD("lat_gt_10000")
-static const char sql_usage5[] =
-    USAGE5_HEAD " (?, UNIX_TIMESTAMP() DIV 300,"
-                " 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" USAGE5_TAIL;
-
 /* The figures one execution adds to its five-minute bucket. */
 struct usage5 {
 	int64_t succeeded, refused, failed, latency;
@@ -106,10 +98,41 @@ static void usage5_of(const struct execution *e, struct usage5 *u)
 	}
 }
 
+#define ATTR_MAX 64 /* bytes kept of metadata "user" and "department" (usage_attr_daily) */
+
+/*
+ * The string field name of the metadata JSON object into out (at most
+ * ATTR_MAX bytes, cut at a UTF-8 character boundary); "" when the metadata,
+ * the field or its string value is absent.
+ */
+static void attr_of(json_t *meta, const char *name, char out[ATTR_MAX + 1])
+{
+	const char *v = json_string_value(json_object_get(meta, name));
+	size_t n = v ? strlen(v) : 0;
+
+	if (n > ATTR_MAX) {
+		n = ATTR_MAX;
+		while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+			n--;
+	}
+	if (n)
+		memcpy(out, v, n);
+	out[n] = '\0';
+}
+
 int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
 {
 	struct usage5 u;
+	char user[ATTR_MAX + 1] = "", dept[ATTR_MAX + 1] = "";
+	json_t *meta = NULL;
 
+	if (e->metadata && e->metadata[0])
+		meta = json_loads(e->metadata, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(meta)) {
+		attr_of(meta, "user", user);
+		attr_of(meta, "department", dept);
+	}
+	json_decref(meta);
 	usage5_of(e, &u);
 	buf_printf(b,
 	           " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
@@ -135,6 +158,22 @@ int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
 	for (size_t i = 0; i < 8; i++)
 		buf_printf(b, ", %lld", (long long)u.lat[i]);
 	buf_puts(b, ")" USAGE5_TAIL ";");
+	buf_printf(
+	    b,
+	    " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model, user, department,"
+	    " requests, prompt_tokens, completion_tokens, cost_micros) VALUES"
+	    " (%lld, DATE(UTC_TIMESTAMP()), %lld, ",
+	    (long long)e->tenant_id, (long long)e->agent_id);
+	if (db_quote(d, b, e->model) < 0 || buf_puts(b, ", ") < 0 || db_quote(d, b, user) < 0 ||
+	    buf_puts(b, ", ") < 0 || db_quote(d, b, dept) < 0)
+		return -1;
+	buf_printf(b,
+	           ", 1, %lld, %lld, %lld) ON DUPLICATE KEY UPDATE requests = requests + 1,"
+	           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+	           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+	           " cost_micros = cost_micros + VALUES(cost_micros);",
+	           (long long)e->prompt_tokens, (long long)e->completion_tokens,
+	           (long long)e->cost_micros);
 	return b->data ? 0 : -1;
 }
 
@@ -230,7 +269,7 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
 {
 	MYSQL_BIND in[24];
 	unsigned long l[16];
-	int64_t errors = strcmp(e->status, "succeeded") != 0;
+	struct buf rb = BUF_INIT;
 	int rc;
 
 	if (e->id[0] == '\0' || e->model[0] == '\0' || e->status[0] == '\0' ||
@@ -272,34 +311,13 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
 		return rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
 	if (!with_usage)
 		return ST_OK;
-	db_in_i64(&in[0], &e->tenant_id);
-	db_in_i64(&in[1], &e->key_id);
-	db_in_i64(&in[2], &e->agent_id);
-	BIND_FIXED(&in[3], e->model, &l[15]);
-	db_in_i64(&in[4], &errors);
-	db_in_i64(&in[5], &e->prompt_tokens);
-	db_in_i64(&in[6], &e->completion_tokens);
-	db_in_i64(&in[7], &e->cost_micros);
-	rc = db_exec(d, Q_EXEC_USAGE, sql_usage, in, NULL, __func__);
-	if (rc != ST_OK)
+	/* the rollups as one batch from store_rollup_sql, the one place that writes them */
+	if (store_rollup_sql(d, &rb, e) < 0 || rb.data == NULL) {
+		buf_free(&rb);
 		return ST_ERR;
-	{
-		struct usage5 u;
-		int64_t tokens = e->prompt_tokens + e->completion_tokens;
-
-		usage5_of(e, &u);
-		memset(in, 0, sizeof(in));
-		db_in_i64(&in[0], &e->tenant_id);
-		db_in_i64(&in[1], &u.succeeded);
-		db_in_i64(&in[2], &u.refused);
-		db_in_i64(&in[3], &u.failed);
-		db_in_i64(&in[4], &e->cost_micros);
-		db_in_i64(&in[5], &tokens);
-		db_in_i64(&in[6], &u.latency);
-		for (size_t i = 0; i < 8; i++)
-			db_in_i64(&in[7 + i], &u.lat[i]);
-		rc = db_exec(d, Q_EXEC_USAGE5, sql_usage5, in, NULL, __func__);
 	}
+	rc = db_query(d, rb.data, rb.len, NULL, NULL, __func__);
+	buf_free(&rb);
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }
 

@@ -23,7 +23,7 @@
 #include "store/store.h"
 
 #define Q_LIFE(n) ((enum db_q)(Q_LIFE_FIRST + (n)))
-#define LIFE_MAX_KEYS 4
+#define LIFE_MAX_KEYS 6
 
 static const char sql_purge[] = "DELETE FROM executions WHERE tenant_id = ?"
                                 " AND created_at < UTC_TIMESTAMP(6) - INTERVAL ? DAY"
@@ -100,6 +100,11 @@ static const struct life_table life_tables[] = {
 	 " 'requests', requests, 'errors', errors, 'prompt_tokens', prompt_tokens,"
 	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros)",
 	 {"day", "key_id", "agent_id", "model"}, "tenant_id = @tenant"},
+	{"usage_attr_daily.jsonl", "usage_attr_daily",
+	 "JSON_OBJECT('day', day, 'agent_id', agent_id, 'model', model, 'user', user,"
+	 " 'department', department, 'requests', requests, 'prompt_tokens', prompt_tokens,"
+	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros)",
+	 {"day", "agent_id", "model", "user", "department", NULL}, "tenant_id = @tenant"},
 	{"usage_5min.jsonl", "usage_5min",
 	 "JSON_OBJECT('bucket_start', bucket * 300, 'requests', requests, 'succeeded', succeeded,"
 	 " 'refused', refused, 'failed', failed, 'cost_micros', cost_micros, 'tokens', tokens,"
@@ -240,6 +245,8 @@ static const struct life_check life_checks[] = {
 	 ORPHANS("session_messages")},
 	{"orphan_executions", "executions of a tenant that does not exist", ORPHANS("executions")},
 	{"orphan_usage_daily", "daily usage of a tenant that does not exist", ORPHANS("usage_daily")},
+	{"orphan_usage_attr_daily", "showback rollups of a tenant that does not exist",
+	 ORPHANS("usage_attr_daily")},
 	{"orphan_usage_5min", "five-minute usage of a tenant that does not exist",
 	 ORPHANS("usage_5min")},
 	{"orphan_tool_secrets", "tool secrets of a tenant that does not exist", ORPHANS("tool_secrets")},
@@ -397,6 +404,7 @@ static const char *const life_erase[] = {
 	"executions WHERE tenant_id = @tenant",
 	"usage_daily WHERE tenant_id = @tenant",
 	"usage_5min WHERE tenant_id = @tenant",
+	"usage_attr_daily WHERE tenant_id = @tenant",
 	"reservations WHERE tenant_id = @tenant",
 	"idempotency_keys WHERE tenant_id = @tenant",
 	"breakers WHERE tenant_id = @tenant",

@@ -34,7 +34,7 @@ struct life_table {
 	const char *file;   /* "executions.jsonl" */
 	const char *from;   /* "executions" (a table of the tenant's data) */
 	const char *json;   /* JSON_OBJECT(...) expression of one row */
-	const char *key[4]; /* ordering/keyset columns, NULL-terminated */
+	const char *key[6]; /* ordering/keyset columns, NULL-terminated */
 	const char *where;  /* the tenant condition, with %lld for the id */
 };
 

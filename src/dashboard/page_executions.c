@@ -1,0 +1,211 @@
+/*
+ * page_executions.c: the executions list (GET /admin/executions) and one
+ * execution (GET /admin/tenants/{tid}/executions/{id}).
+ *
+ * DESIGN
+ * The list is keyset-paginated on seq (newest first, EXEC_PAGE rows, a
+ * "before" cursor), one indexed walk per page whatever the table's size. The
+ * detail page shows every column except secrets (the execution row holds
+ * none: keys appear as ids). The prompt (input) and output are shown to
+ * operators and to the tenant's own tenant_admin, never to support, whose
+ * role is read-only triage without customer content.
+ */
+#include "dashboard/cs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dashboard/analytics.h"
+#include "dashboard/pages.h"
+#include "dashboard/render.h"
+#include "host/http.h"
+#include "store/dash_analytics.h"
+#include "store/store.h"
+
+#define EXEC_PAGE 50
+
+struct exec_list {
+	HDF *hdf;
+	int n, failed;
+	int64_t last_seq;
+};
+
+/* Set prefix.* for one execution. */
+static int exec_fields(HDF *hdf, const char *prefix, const struct dasha_exec *e)
+{
+	char k[96];
+	int rc = 0;
+
+#define SETK(field, fn, x) (snprintf(k, sizeof(k), "%s.%s", prefix, field), rc |= fn(hdf, k, x))
+	SETK("TenantId", dash_set_i64, e->tenant_id);
+	SETK("Tenant", dash_set, e->tenant_name);
+	SETK("Seq", dash_set_i64, e->seq);
+	SETK("Id", dash_set, e->id);
+	SETK("Kind", dash_set, e->kind);
+	SETK("KeyId", dash_set_i64, e->key_id);
+	SETK("AgentId", dash_set_i64, e->agent_id);
+	SETK("Agent", dash_set, e->agent_name);
+	SETK("SessionId", dash_set, e->session_id);
+	SETK("Model", dash_set, e->model);
+	SETK("Provider", dash_set, e->provider);
+	SETK("CredSource", dash_set, e->cred_source);
+	SETK("Status", dash_set, e->status);
+	SETK("Badge", dash_set,
+	     strcmp(e->status, "succeeded") == 0 || strcmp(e->status, "ok") == 0 ||
+	             strcmp(e->status, "completed") == 0
+	         ? "ok"
+	     : strcmp(e->status, "refused") == 0 ? "warn"
+	                                         : "bad");
+	SETK("ReasonCode", dash_set, e->reason_code);
+	SETK("HttpStatus", dash_set_i64, e->http_status);
+	SETK("Stream", dash_set_i64, e->stream);
+	SETK("Prompt", dash_set_count, e->prompt_tokens);
+	SETK("Completion", dash_set_count, e->completion_tokens);
+	SETK("Tokens", dash_set_count, e->prompt_tokens + e->completion_tokens);
+	SETK("Cost", dash_set_money, e->cost_micros);
+	SETK("Latency", dash_set_count, e->latency_ms);
+	SETK("RequestId", dash_set, e->request_id);
+	SETK("FinishReason", dash_set, e->finish_reason);
+	SETK("Error", dash_set, e->error_message);
+	SETK("Created", dash_set_time, e->created);
+#undef SETK
+	return rc ? -1 : 0;
+}
+
+static int exec_list_cb(void *ctx, const struct dasha_exec *e)
+{
+	struct exec_list *l = ctx;
+	char prefix[32];
+
+	if (l->n < EXEC_PAGE) {
+		snprintf(prefix, sizeof(prefix), "Rows.%d", l->n);
+		if (exec_fields(l->hdf, prefix, e) < 0)
+			l->failed = 1;
+		l->last_seq = e->seq;
+	}
+	l->n++;
+	return 0;
+}
+
+/* Read one text filter into out and echo it into Form.<name>; 0, or -1 when malformed. */
+static int exec_filter(struct req *r, HDF *hdf, const char *q, const char *hname, char *out,
+                       size_t cap)
+{
+	char k[32];
+	int rc = dash_query(r, q, out, cap);
+
+	if (rc < 0) {
+		out[0] = '\0';
+		return -1;
+	}
+	if (rc == 0)
+		out[0] = '\0';
+	snprintf(k, sizeof(k), "Form.%s", hname);
+	dash_set(hdf, k, out);
+	return 0;
+}
+
+PAGE_FN(page_executions)
+{
+	struct dasha_exec_filter f;
+	struct exec_list l;
+	int64_t tenant, d;
+	int bad = 0;
+	HDF *hdf;
+
+	(void)id;
+	(void)m;
+	if ((tenant = dasha_scope(r)) < 0)
+		return;
+	if ((hdf = dash_page_new(r)) == NULL) {
+		dash_error(r, 500, "Out of memory.");
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.tenant_id = tenant;
+	f.before = dash_query_id(r, "before");
+	f.limit = EXEC_PAGE + 1;
+	bad |= exec_filter(r, hdf, "agent", "Agent", f.agent, sizeof(f.agent));
+	bad |= exec_filter(r, hdf, "model", "Model", f.model, sizeof(f.model));
+	bad |= exec_filter(r, hdf, "status", "Status", f.status, sizeof(f.status));
+	bad |=
+	    exec_filter(r, hdf, "reason_code", "ReasonCode", f.reason_code, sizeof(f.reason_code));
+	bad |= exec_filter(r, hdf, "from", "From", f.from, sizeof(f.from));
+	bad |= exec_filter(r, hdf, "to", "To", f.to, sizeof(f.to));
+	if (tenant > 0)
+		dash_set_i64(hdf, "Form.TenantId", tenant);
+	if (bad || (f.from[0] && !dasha_parse_day(f.from, &d)) ||
+	    (f.to[0] && !dasha_parse_day(f.to, &d))) {
+		dash_set(hdf, "FormError",
+		         "Filters are too long, or dates are not written YYYY-MM-DD.");
+		dash_set(hdf, "Page.Title", "Executions");
+		dash_set(hdf, "Page.Nav", "executions");
+		dash_render(r, 400, hdf, "executions.cs");
+		return;
+	}
+	memset(&l, 0, sizeof(l));
+	l.hdf = hdf;
+	if (store_dasha_exec_list(r->store, &f, exec_list_cb, &l) != ST_OK) {
+		hdf_destroy(&hdf);
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	if (l.n > EXEC_PAGE)
+		dash_set_i64(hdf, "Pager.Before", l.last_seq);
+	dash_set_i64(hdf, "Pager.Paged", f.before > 0);
+	if (l.failed || dash_set(hdf, "Page.Title", "Executions") < 0 ||
+	    dash_set(hdf, "Page.Nav", "executions") < 0) {
+		hdf_destroy(&hdf);
+		dash_error(r, 500, "The page could not be built.");
+		return;
+	}
+	dash_render(r, 200, hdf, "executions.cs");
+}
+
+PAGE_FN(page_execution)
+{
+	struct dasha_exec e;
+	char *meta = NULL, *input = NULL, *output = NULL, *end;
+	long long t = strtoll(m->params[0], &end, 10);
+	int rc, content;
+	HDF *hdf;
+
+	(void)id;
+	if (*end || t <= 0) {
+		dash_error(r, 404, "No such execution.");
+		return;
+	}
+	if (!dash_tenant_allowed(r, t))
+		return;
+	rc = store_dasha_exec_get(r->store, t, m->params[1], &e, &meta, &input, &output);
+	if (rc == ST_NOTFOUND) {
+		dash_error(r, 404, "No such execution.");
+		return;
+	}
+	if (rc != ST_OK) {
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	/* support triages without customer content; see docs/DASHBOARD.md */
+	content = dash_is_operator() || !dash_is_staff();
+	if ((hdf = dash_page_new(r)) == NULL || exec_fields(hdf, "Exec", &e) < 0 ||
+	    dash_set(hdf, "Exec.Metadata", meta ? meta : "") < 0 ||
+	    dash_set_i64(hdf, "Exec.ShowContent", content) < 0 ||
+	    (content && (dash_set(hdf, "Exec.Input", input ? input : "") < 0 ||
+	                 dash_set(hdf, "Exec.Output", output ? output : "") < 0)) ||
+	    dash_set(hdf, "Page.Title", "Execution") < 0 ||
+	    dash_set(hdf, "Page.Nav", "executions") < 0) {
+		if (hdf)
+			hdf_destroy(&hdf);
+		free(meta);
+		free(input);
+		free(output);
+		dash_error(r, 500, "The page could not be built.");
+		return;
+	}
+	free(meta);
+	free(input);
+	free(output);
+	dash_render(r, 200, hdf, "execution.cs");
+}

@@ -1,0 +1,426 @@
+/*
+ * page_usage.c: usage analytics (GET /admin/usage) and its CSV
+ * (GET /admin/usage.csv), plus the helpers of analytics.h.
+ *
+ * DESIGN
+ * Everything comes from usage_daily (store_dasha_usage): one grouped query
+ * per view (by day, model, agent, key), each bounded by LIMIT, so the cost
+ * does not depend on the number of executions. Days without usage are
+ * filled in here so the bar chart has one bar per day. The charts are inline
+ * SVG whose geometry is computed in C (template attributes only, no inline
+ * style) with a <title> per bar as its tooltip.
+ */
+#include "dashboard/cs.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "dashboard/analytics.h"
+#include "dashboard/pages.h"
+#include "dashboard/render.h"
+#include "host/http.h"
+#include "store/dash_analytics.h"
+#include "store/store.h"
+
+#define USAGE_MAX_DAYS 366 /* longest period a page or CSV covers */
+#define USAGE_TOP 50       /* rows per breakdown table */
+#define USAGE_CSV_ROWS 200000
+
+/* ------------------------------------------------------------ helpers */
+
+int64_t dasha_scope(struct req *r)
+{
+	const struct admin_session *s = dash_session();
+	int64_t want = dash_query_id(r, "tenant_id");
+
+	if (dash_is_staff())
+		return want;
+	if (want != 0 && !dash_tenant_allowed(r, want))
+		return -1;
+	return s->user.tenant_id;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (no timegm: ClearSilver's headers hide it).
+ */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int dasha_parse_day(const char *s, int64_t *days)
+{
+	char back[16];
+	int y, mo, d;
+	int64_t n;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	mo = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1970 || y > 2999 || mo < 1 || mo > 12 || d < 1 || d > 31)
+		return 0;
+	n = days_from_civil(y, mo, d);
+	dasha_fmt_day(n, back, sizeof(back));
+	if (strcmp(back, s) != 0) /* 2026-02-30 is March 2nd: refuse it */
+		return 0;
+	*days = n;
+	return 1;
+}
+
+void dasha_fmt_day(int64_t days, char *out, size_t cap)
+{
+	time_t t = (time_t)(days * 86400);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, cap, "%Y-%m-%d", &tm);
+}
+
+int64_t dasha_today(void)
+{
+	return (int64_t)time(NULL) / 86400;
+}
+
+int dasha_parse_month(const char *s, char *from, char *to)
+{
+	char d[16];
+	int64_t first, next;
+	int y, mo;
+
+	if (strlen(s) != 7 || s[4] != '-')
+		return 0;
+	snprintf(d, sizeof(d), "%s-01", s);
+	if (!dasha_parse_day(d, &first))
+		return 0;
+	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	mo = (s[5] - '0') * 10 + (s[6] - '0');
+	snprintf(d, sizeof(d), "%04d-%02d-01", (mo == 12 ? y + 1 : y) % 10000,
+	         mo == 12 ? 1 : mo + 1);
+	if (!dasha_parse_day(d, &next))
+		return 0;
+	dasha_fmt_day(first, from, 11);
+	dasha_fmt_day(next - 1, to, 11);
+	return 1;
+}
+
+int dasha_csv_field(struct buf *b, const char *s)
+{
+	int rc = 0;
+
+	if (strpbrk(s, "\",\r\n") == NULL && strchr("=+-@", s[0]) == NULL)
+		return buf_puts(b, s);
+	rc |= buf_putc(b, '"');
+	if (s[0] != '\0' && strchr("=+-@", s[0]) != NULL)
+		rc |= buf_putc(b, '\''); /* a spreadsheet must not run it as a formula */
+	for (; *s; s++) {
+		if (*s == '"')
+			rc |= buf_putc(b, '"');
+		rc |= buf_putc(b, *s);
+	}
+	rc |= buf_putc(b, '"');
+	return rc;
+}
+
+void dasha_fmt_usd(char *out, size_t cap, int64_t micros)
+{
+	const char *sign = micros < 0 ? "-" : "";
+	uint64_t m = micros < 0 ? (uint64_t)(-micros) : (uint64_t)micros;
+
+	snprintf(out, cap, "%s%llu.%06llu", sign, (unsigned long long)(m / 1000000),
+	         (unsigned long long)(m % 1000000));
+}
+
+/* ------------------------------------------------------------ period */
+
+struct period {
+	char from[11], to[11];
+	int64_t d0, d1;
+	int days; /* preset, 0 when custom */
+};
+
+/* Read from/to/days; 0, or -1 with a readable message in err. */
+static int usage_period(struct req *r, struct period *p, char *err, size_t cap)
+{
+	char days[8] = "";
+	int fr, tr;
+
+	memset(p, 0, sizeof(*p));
+	fr = dash_query(r, "from", p->from, sizeof(p->from));
+	tr = dash_query(r, "to", p->to, sizeof(p->to));
+	dash_query(r, "days", days, sizeof(days));
+	if (fr <= 0 || tr <= 0 || (p->from[0] == '\0' && p->to[0] == '\0')) {
+		p->days = strcmp(days, "7") == 0 ? 7 : strcmp(days, "90") == 0 ? 90 : 30;
+		p->d1 = dasha_today();
+		p->d0 = p->d1 - p->days + 1;
+		dasha_fmt_day(p->d0, p->from, sizeof(p->from));
+		dasha_fmt_day(p->d1, p->to, sizeof(p->to));
+		if (fr < 0 || tr < 0) {
+			snprintf(err, cap, "Dates must be written YYYY-MM-DD.");
+			return -1;
+		}
+		return 0;
+	}
+	if (!dasha_parse_day(p->from, &p->d0) || !dasha_parse_day(p->to, &p->d1)) {
+		snprintf(err, cap, "Dates must be real days written YYYY-MM-DD, e.g. 2026-11-01.");
+		return -1;
+	}
+	if (p->d0 > p->d1) {
+		snprintf(err, cap, "The start date must not be after the end date.");
+		return -1;
+	}
+	if (p->d1 - p->d0 + 1 > USAGE_MAX_DAYS) {
+		snprintf(err, cap, "Choose a period of at most %d days.", USAGE_MAX_DAYS);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ page */
+
+struct usage_page {
+	HDF *hdf;
+	const char *prefix;
+	int n, failed;
+	int64_t requests, errors, prompt, completion, cost;
+	/* per-day series (index = day - d0) */
+	int64_t d0;
+	int64_t day_cost[USAGE_MAX_DAYS], day_tokens[USAGE_MAX_DAYS];
+};
+
+static int usage_day_cb(void *ctx, const struct dasha_usage_row *u)
+{
+	struct usage_page *p = ctx;
+	int64_t d;
+
+	if (!dasha_parse_day(u->label, &d) || d < p->d0 || d - p->d0 >= USAGE_MAX_DAYS)
+		return 0;
+	p->day_cost[d - p->d0] += u->cost_micros;
+	p->day_tokens[d - p->d0] += u->prompt_tokens + u->completion_tokens;
+	p->requests += u->requests;
+	p->errors += u->errors;
+	p->prompt += u->prompt_tokens;
+	p->completion += u->completion_tokens;
+	p->cost += u->cost_micros;
+	return 0;
+}
+
+/* One breakdown row under p->prefix.N. */
+static int usage_row_cb(void *ctx, const struct dasha_usage_row *u)
+{
+	struct usage_page *p = ctx;
+	char k[96];
+	int rc = 0;
+
+#define SETK(field, fn, v)                                                                         \
+	(snprintf(k, sizeof(k), "%s.%d.%s", p->prefix, p->n, field), rc |= fn(p->hdf, k, v))
+	SETK("Label", dash_set, u->label[0] ? u->label : "(none)");
+	SETK("Id", dash_set_i64, u->id);
+	SETK("TenantId", dash_set_i64, u->tenant_id);
+	SETK("Requests", dash_set_count, u->requests);
+	SETK("Errors", dash_set_count, u->errors);
+	SETK("Prompt", dash_set_count, u->prompt_tokens);
+	SETK("Completion", dash_set_count, u->completion_tokens);
+	SETK("Tokens", dash_set_count, u->prompt_tokens + u->completion_tokens);
+	SETK("Cost", dash_set_money, u->cost_micros);
+#undef SETK
+	if (rc)
+		p->failed = 1;
+	p->n++;
+	return 0;
+}
+
+/* Bars of one series under name.N: X, Y, H in a 0..100 high chart, Label and Value. */
+static int usage_chart(HDF *hdf, const char *name, const int64_t *v, int n, int64_t d0, int money)
+{
+	int64_t max = 0;
+	char k[64], val[48], day[11];
+	int rc = 0;
+
+	for (int i = 0; i < n; i++)
+		if (v[i] > max)
+			max = v[i];
+	for (int i = 0; i < n; i++) {
+		int64_t h = max > 0 ? v[i] * 100 / max : 0;
+
+		if (v[i] > 0 && h == 0)
+			h = 1; /* something, however small, shows */
+		dasha_fmt_day(d0 + i, day, sizeof(day));
+		if (money)
+			dash_fmt_money(val, sizeof(val), v[i]);
+		else
+			dash_fmt_count(val, sizeof(val), v[i]);
+#define SETK(field, fn, x)                                                                         \
+	(snprintf(k, sizeof(k), "%s.Bars.%d.%s", name, i, field), rc |= fn(hdf, k, x))
+		SETK("X", dash_set_i64, (int64_t)i * 10);
+		SETK("Y", dash_set_i64, 100 - h);
+		SETK("H", dash_set_i64, h);
+		SETK("Day", dash_set, day);
+		SETK("Value", dash_set, val);
+#undef SETK
+	}
+	if (money)
+		dash_fmt_money(val, sizeof(val), max);
+	else
+		dash_fmt_count(val, sizeof(val), max);
+	snprintf(k, sizeof(k), "%s.Max", name);
+	rc |= dash_set(hdf, k, val);
+	snprintf(k, sizeof(k), "%s.Width", name);
+	rc |= dash_set_i64(hdf, k, (int64_t)n * 10);
+	return rc ? -1 : 0;
+}
+
+PAGE_FN(page_usage)
+{
+	struct usage_page p;
+	struct period per;
+	char err[160] = "";
+	int64_t tenant;
+	int status = 200, bad;
+	static const struct {
+		enum dasha_dim dim;
+		const char *prefix;
+	} tables[] = {{DASHA_MODEL, "ByModel"}, {DASHA_AGENT, "ByAgent"}, {DASHA_KEY, "ByKey"}};
+	HDF *hdf;
+
+	(void)id;
+	(void)m;
+	if ((tenant = dasha_scope(r)) < 0)
+		return;
+	if ((hdf = dash_page_new(r)) == NULL) {
+		dash_error(r, 500, "Out of memory.");
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.hdf = hdf;
+	bad = usage_period(r, &per, err, sizeof(err)) < 0;
+	if (bad) {
+		char v[16];
+
+		status = 400;
+		dash_set(hdf, "FormError", err);
+		/* the values the user typed, shown back in the form */
+		if (dash_query(r, "from", v, sizeof(v)) == 1)
+			dash_set(hdf, "Form.From", v);
+		if (dash_query(r, "to", v, sizeof(v)) == 1)
+			dash_set(hdf, "Form.To", v);
+	} else {
+		dash_set(hdf, "Form.From", per.from);
+		dash_set(hdf, "Form.To", per.to);
+		p.d0 = per.d0;
+		if (store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DAY, USAGE_MAX_DAYS,
+		                      usage_day_cb, &p) != ST_OK) {
+			hdf_destroy(&hdf);
+			dash_error(r, 503, "The database is not available; try again shortly.");
+			return;
+		}
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+			p.prefix = tables[i].prefix;
+			p.n = 0;
+			if (store_dasha_usage(r->store, tenant, per.from, per.to, tables[i].dim,
+			                      USAGE_TOP, usage_row_cb, &p) != ST_OK) {
+				hdf_destroy(&hdf);
+				dash_error(r, 503,
+				           "The database is not available; try again shortly.");
+				return;
+			}
+		}
+		int n = (int)(per.d1 - per.d0 + 1);
+		if (usage_chart(hdf, "CostChart", p.day_cost, n, per.d0, 1) < 0 ||
+		    usage_chart(hdf, "TokenChart", p.day_tokens, n, per.d0, 0) < 0)
+			p.failed = 1;
+		dash_set_money(hdf, "Totals.Cost", p.cost);
+		dash_set_count(hdf, "Totals.Requests", p.requests);
+		dash_set_count(hdf, "Totals.Errors", p.errors);
+		dash_set_count(hdf, "Totals.Prompt", p.prompt);
+		dash_set_count(hdf, "Totals.Completion", p.completion);
+		dash_set_count(hdf, "Totals.Tokens", p.prompt + p.completion);
+		dash_set_i64(hdf, "Totals.Any", p.requests > 0);
+	}
+	dash_set_i64(hdf, "Form.Days", per.days);
+	if (tenant > 0)
+		dash_set_i64(hdf, "Form.TenantId", tenant);
+	if (p.failed || dash_set(hdf, "Page.Title", "Usage") < 0 ||
+	    dash_set(hdf, "Page.Nav", "usage") < 0) {
+		hdf_destroy(&hdf);
+		dash_error(r, 500, "The page could not be built.");
+		return;
+	}
+	dash_render(r, status, hdf, "usage.cs");
+}
+
+/* ------------------------------------------------------------ CSV */
+
+struct usage_csv {
+	struct buf b;
+	int rows;
+};
+
+static int usage_csv_cb(void *ctx, const struct dasha_usage_row *u)
+{
+	struct usage_csv *c = ctx;
+	char usd[40];
+	int rc = 0;
+
+	dasha_fmt_usd(usd, sizeof(usd), u->cost_micros);
+	rc |= buf_printf(&c->b, "%lld,%s,", (long long)u->tenant_id, u->label);
+	rc |= dasha_csv_field(&c->b, u->label2);
+	rc |= buf_putc(&c->b, ',');
+	rc |= dasha_csv_field(&c->b, u->label3);
+	rc |= buf_printf(&c->b, ",%lld,", (long long)u->id);
+	rc |= dasha_csv_field(&c->b, u->label4);
+	rc |= buf_printf(&c->b, ",%lld,%lld,%lld,%lld,%s\r\n", (long long)u->requests,
+	                 (long long)u->errors, (long long)u->prompt_tokens,
+	                 (long long)u->completion_tokens, usd);
+	c->rows++;
+	return rc ? -1 : 0;
+}
+
+PAGE_FN(page_usage_csv)
+{
+	struct usage_csv c;
+	struct period per;
+	char err[160], disp[128];
+	int64_t tenant;
+
+	(void)id;
+	(void)m;
+	if ((tenant = dasha_scope(r)) < 0)
+		return;
+	if (usage_period(r, &per, err, sizeof(err)) < 0) {
+		dash_error(r, 400, err);
+		return;
+	}
+	buf_init(&c.b);
+	c.rows = 0;
+	buf_puts(&c.b, "tenant_id,day,model,agent,key_id,key,requests,errors,prompt_tokens,"
+	               "completion_tokens,cost_usd\r\n");
+	if (store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DETAIL, USAGE_CSV_ROWS + 1,
+	                      usage_csv_cb, &c) != ST_OK) {
+		buf_free(&c.b);
+		dash_error(r, 503, "The database is not available; try again shortly.");
+		return;
+	}
+	if (c.rows > USAGE_CSV_ROWS) { /* a cut file would show false totals */
+		buf_free(&c.b);
+		dash_error(r, 400,
+		           "Too many rows for one file: choose one tenant or a shorter period.");
+		return;
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"usage-%s-%s.csv\"", per.from, per.to);
+	resp_header(r, "Content-Disposition", disp);
+	dash_send(r, 200, "text/csv; charset=utf-8", "no-store", buf_str(&c.b), c.b.len);
+	buf_free(&c.b);
+}

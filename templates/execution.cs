@@ -1,0 +1,33 @@
+<?cs include:"header.cs" ?>
+<h1>Execution <small class="muted"><?cs var:Exec.Id ?></small></h1>
+<section class="card">
+<dl class="facts">
+  <dt>Time</dt><dd><?cs var:Exec.Created ?></dd>
+  <dt>Tenant</dt><dd><?cs var:Exec.Tenant ?> (id <?cs var:Exec.TenantId ?>)</dd>
+  <dt>Kind</dt><dd><?cs var:Exec.Kind ?><?cs if:Exec.Stream ?> (streamed)<?cs /if ?></dd>
+  <dt>Status</dt><dd><span class="badge <?cs var:Exec.Badge ?>"><?cs var:Exec.Status ?></span> HTTP <?cs var:Exec.HttpStatus ?></dd>
+  <dt>Reason code</dt><dd><?cs var:Exec.ReasonCode ?></dd>
+  <dt>Error</dt><dd><?cs var:Exec.Error ?></dd>
+  <dt>Agent</dt><dd><?cs var:Exec.Agent ?><?cs if:Exec.AgentId ?> (id <?cs var:Exec.AgentId ?>)<?cs /if ?></dd>
+  <dt>Session</dt><dd><?cs var:Exec.SessionId ?></dd>
+  <dt>Model</dt><dd><?cs var:Exec.Model ?></dd>
+  <dt>Provider</dt><dd><?cs var:Exec.Provider ?> (credentials: <?cs var:Exec.CredSource ?>)</dd>
+  <dt>API key</dt><dd>id <?cs var:Exec.KeyId ?></dd>
+  <dt>Tokens</dt><dd><?cs var:Exec.Prompt ?> in · <?cs var:Exec.Completion ?> out</dd>
+  <dt>Cost</dt><dd><?cs var:Exec.Cost ?></dd>
+  <dt>Latency</dt><dd><?cs var:Exec.Latency ?> ms</dd>
+  <dt>Finish reason</dt><dd><?cs var:Exec.FinishReason ?></dd>
+  <dt>Request id</dt><dd><code><?cs var:Exec.RequestId ?></code></dd>
+  <dt>Sequence</dt><dd><?cs var:Exec.Seq ?></dd>
+</dl>
+</section>
+<section class="card"><h2>Metadata</h2><?cs if:Exec.Metadata ?><pre><?cs var:Exec.Metadata ?></pre><?cs else ?><p class="empty">No metadata was sent with this call.</p><?cs /if ?></section>
+<?cs if:Exec.ShowContent ?>
+<section class="card"><h2>Input</h2><pre><?cs var:Exec.Input ?></pre></section>
+<section class="card"><h2>Output</h2><pre><?cs var:Exec.Output ?></pre></section>
+<?cs else ?>
+<section class="card"><h2>Input and output</h2><p class="empty">Hidden: the support role does not see prompts or outputs. An operator or the tenant's own admin can.</p></section>
+<?cs /if ?>
+<?cs # TOOL STEPS: the lead adds the run's tool steps here (Exec.Steps). ?>
+<p><a href="<?cs var:Prefix ?>/admin/executions?tenant_id=<?cs var:Exec.TenantId ?>">Back to executions</a></p>
+<?cs include:"footer.cs" ?>
