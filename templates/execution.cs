@@ -28,6 +28,18 @@
 <?cs else ?>
 <section class="card"><h2>Input and output</h2><p class="empty">Hidden: the support role does not see prompts or outputs. An operator or the tenant's own admin can.</p></section>
 <?cs /if ?>
-<?cs # TOOL STEPS: the lead adds the run's tool steps here (Exec.Steps). ?>
+<?cs if:subcount(Exec.Steps) > 0 ?>
+<section class="card"><h2>Steps</h2>
+<div class="table-wrap"><table class="grid">
+  <thead><tr><th class="r">#</th><th>Kind</th><th>Model or tool</th><th class="r">Tokens</th><th class="r">Cost</th><th class="r">ms</th><th>Outcome</th><th>Reason</th></tr></thead>
+  <tbody>
+  <?cs each:s = Exec.Steps ?>
+  <tr><td class="r"><?cs var:s.Step ?></td><td><?cs var:s.Kind ?></td><td><code><?cs var:s.Name ?></code></td><td class="r"><?cs var:s.Tokens ?></td><td class="r"><?cs var:s.Cost ?></td><td class="r"><?cs var:s.Duration ?></td>
+    <td><span class="badge <?cs var:s.Outcome ?>"><?cs var:s.Outcome ?></span></td><td><?cs if:s.Reason ?><code><?cs var:s.Reason ?></code><?cs /if ?><?cs if:s.Message ?><br><small><?cs var:s.Message ?></small><?cs /if ?></td></tr>
+  <?cs /each ?>
+  </tbody>
+</table></div>
+</section>
+<?cs /if ?>
 <p><a href="<?cs var:Prefix ?>/admin/executions?tenant_id=<?cs var:Exec.TenantId ?>">Back to executions</a></p>
 <?cs include:"footer.cs" ?>

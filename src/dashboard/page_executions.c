@@ -22,6 +22,7 @@
 #include "host/http.h"
 #include "store/dash_analytics.h"
 #include "store/store.h"
+#include "store/tools.h"
 
 #define EXEC_PAGE 50
 
@@ -163,8 +164,36 @@ PAGE_FN(page_executions)
 	dash_render(r, 200, hdf, "executions.cs");
 }
 
+struct steps_fill {
+	HDF *hdf;
+	int n, failed;
+};
+
+/* One tool-loop step of a run as Exec.Steps.N.* */
+static int step_row(void *ctx, const struct run_step *st)
+{
+	struct steps_fill *f = ctx;
+	char k[64];
+
+#define SET(field, fn, v)                                                                          \
+	(snprintf(k, sizeof(k), "Exec.Steps.%d." field, f->n), f->failed |= fn(f->hdf, k, v))
+	SET("Step", dash_set_i64, st->step);
+	SET("Kind", dash_set, st->kind);
+	SET("Name", dash_set, st->name);
+	SET("Tokens", dash_set_count, st->prompt_tokens + st->completion_tokens);
+	SET("Cost", dash_set_money, st->cost_micros);
+	SET("Duration", dash_set_i64, st->duration_ms);
+	SET("Outcome", dash_set, st->outcome);
+	SET("Reason", dash_set, st->reason_code);
+	SET("Message", dash_set, st->message);
+#undef SET
+	f->n++;
+	return 0;
+}
+
 PAGE_FN(page_execution)
 {
+	struct steps_fill steps = {0};
 	struct dasha_exec e;
 	char *meta = NULL, *input = NULL, *output = NULL, *end;
 	long long t = strtoll(m->params[0], &end, 10);
@@ -194,7 +223,8 @@ PAGE_FN(page_execution)
 	    dash_set_i64(hdf, "Exec.ShowContent", content) < 0 ||
 	    (content && (dash_set(hdf, "Exec.Input", input ? input : "") < 0 ||
 	                 dash_set(hdf, "Exec.Output", output ? output : "") < 0)) ||
-	    dash_set(hdf, "Page.Title", "Execution") < 0 ||
+	    (steps.hdf = hdf, store_run_steps_list(r->store, t, e.id, step_row, &steps)) != ST_OK ||
+	    steps.failed || dash_set(hdf, "Page.Title", "Execution") < 0 ||
 	    dash_set(hdf, "Page.Nav", "executions") < 0) {
 		if (hdf)
 			hdf_destroy(&hdf);

@@ -128,6 +128,14 @@ def calculator_run_end_to_end():
     # The runs list shows the run, not its steps.
     st, _, lst = api("GET", "/v1/runs", key=t["key"])
     assert [r["id"] for r in lst["data"]] == [body["id"]], lst
+    # The run's page in the dashboard shows its steps.
+    from dashhelp import Dash, new_admin
+    name, pw = new_admin("tenant_admin", t["slug"])
+    d = Dash()
+    d.login(name, pw)
+    st, _, page = d.get("/admin/tenants/%d/executions/%s" % (t["id"], body["id"]))
+    assert st == 200, page[:300]
+    assert "<h2>Steps</h2>" in page and "<code>calculator</code>" in page, page[-2000:]
 
 
 @test
