@@ -4,6 +4,7 @@
   <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><td class="r"><?cs var:u.TenantId ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.Tokens ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
 </table><?cs /if ?><?cs /def ?>
 <h1>Showback</h1>
+<?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><p class="sub">All tenants: these sums are recomputed at most once a minute on each server.</p><?cs /if ?>
 <form class="toolbar" method="get" action="<?cs var:Prefix ?>/admin/showback">
   <?cs if:User.Role != "tenant_admin" ?><label>Tenant id <input name="tenant_id" inputmode="numeric" size="6" value="<?cs var:Form.TenantId ?>" placeholder="all"></label><?cs /if ?>
   <label>Month <input name="month" value="<?cs var:Form.Month ?>" placeholder="YYYY-MM" size="7"></label>

@@ -11,6 +11,7 @@
   <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><td class="r"><?cs if:u.TenantId ?><?cs var:u.TenantId ?><?cs /if ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.Errors ?></td><td class="r"><?cs var:u.Prompt ?></td><td class="r"><?cs var:u.Completion ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
 </table><?cs /def ?>
 <h1>Usage</h1>
+<?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><p class="sub">All tenants: these sums are recomputed at most once a minute on each server.</p><?cs /if ?>
 <form class="toolbar" method="get" action="<?cs var:Prefix ?>/admin/usage">
   <?cs if:User.Role != "tenant_admin" ?><label>Tenant id <input name="tenant_id" inputmode="numeric" size="6" value="<?cs var:Form.TenantId ?>" placeholder="all"></label><?cs /if ?>
   <label>From <input name="from" value="<?cs var:Form.From ?>" placeholder="YYYY-MM-DD" size="10"></label>

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dashboard/allcache.h"
 #include "dashboard/analytics.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -101,8 +102,8 @@ PAGE_FN(page_showback)
 		s.prefix = tables[i].prefix;
 		s.none = tables[i].none;
 		s.n = 0;
-		if (store_dasha_showback(r->store, tenant, from, to, tables[i].attr, SHOWBACK_ROWS,
-		                         showback_cb, &s) != ST_OK) {
+		if (allcache_showback(r->store, tenant, from, to, tables[i].attr, SHOWBACK_ROWS,
+		                      showback_cb, &s) != ST_OK) {
 			hdf_destroy(&hdf);
 			dash_error(r, 503, "The database is not available; try again shortly.");
 			return;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "dashboard/allcache.h"
 #include "dashboard/analytics.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -320,8 +321,8 @@ PAGE_FN(page_usage)
 		dash_set(hdf, "Form.From", per.from);
 		dash_set(hdf, "Form.To", per.to);
 		p.d0 = per.d0;
-		if (store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DAY, USAGE_MAX_DAYS,
-		                      usage_day_cb, &p) != ST_OK) {
+		if (allcache_usage(r->store, tenant, per.from, per.to, DASHA_DAY, USAGE_MAX_DAYS,
+		                   usage_day_cb, &p) != ST_OK) {
 			hdf_destroy(&hdf);
 			dash_error(r, 503, "The database is not available; try again shortly.");
 			return;
@@ -329,8 +330,8 @@ PAGE_FN(page_usage)
 		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 			p.prefix = tables[i].prefix;
 			p.n = 0;
-			if (store_dasha_usage(r->store, tenant, per.from, per.to, tables[i].dim,
-			                      USAGE_TOP, usage_row_cb, &p) != ST_OK) {
+			if (allcache_usage(r->store, tenant, per.from, per.to, tables[i].dim,
+			                   USAGE_TOP, usage_row_cb, &p) != ST_OK) {
 				hdf_destroy(&hdf);
 				dash_error(r, 503,
 				           "The database is not available; try again shortly.");

@@ -261,4 +261,26 @@ def invoice_and_executions_for_every_role():
         assert st == 200 and body.count('class="badge') == 2, (role, st)
 
 
+@test
+def all_tenant_usage_is_cached_a_minute_a_tenant_view_is_live():
+    t = new_tenant("cache")
+    name, pw = new_admin("operator")
+    d = Dash()
+    d.login(name, pw)
+    st, _, first = d.get("/admin/usage?preset=7")
+    assert st == 200 and "recomputed at most once a minute" in first
+    total = re.search(r'id="total-cost">([^<]*)<', first).group(1)
+    st, _, own0 = d.get("/admin/usage?preset=7&tenant_id=%d" % t["id"])
+    before = re.search(r'id="total-cost">([^<]*)<', own0).group(1)
+    db_exec("INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model, requests,"
+            " cost_micros) VALUES (%d, UTC_DATE(), %d, 0, 'mock-1', 1, 7000000)"
+            % (t["id"], t["key_id"]))
+    st, _, again = d.get("/admin/usage?preset=7")
+    assert re.search(r'id="total-cost">([^<]*)<', again).group(1) == total  # cached
+    st, _, own = d.get("/admin/usage?preset=7&tenant_id=%d" % t["id"])
+    after = re.search(r'id="total-cost">([^<]*)<', own).group(1)
+    assert before != after and "7.00" in after, (before, after)  # live
+    assert "recomputed" not in own
+
+
 run()
