@@ -1,5 +1,6 @@
 <?cs include:"header.cs" ?><?cs include:"macros.cs" ?>
 <h1>Overview</h1>
+<?cs if:User.Role != "tenant_admin" ?><p class="sub">All tenants: these figures are recomputed at most once a minute on each server.</p><?cs /if ?>
 <section class="cards">
   <div class="card kpi"><h2>Spend today</h2><p class="num"><?cs var:Totals.DayCost ?></p>
     <?cs if:User.Role == "tenant_admin" && Tenants.0.HasDayBudget ?><?cs call:bar(Tenants.0.DayPct) ?><p class="sub">of <?cs var:Tenants.0.DayBudget ?> daily budget</p><?cs else ?><p class="sub"><?cs var:Totals.DayRequests ?> requests</p><?cs /if ?></div>

@@ -17,8 +17,8 @@
 struct allcache_entry {
 	char key[96];
 	time_t expires;
-	struct dasha_usage_row *rows;
-	size_t n;
+	void *rows;
+	size_t n, size;
 };
 
 static pthread_mutex_t allcache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -49,20 +49,20 @@ static int collect_row(void *ctx, const struct dasha_usage_row *row)
 	return 0;
 }
 
-/* A copy of the cached rows of key, or NULL (miss). */
-static struct dasha_usage_row *lookup(const char *key, size_t *n)
+void *allcache_get(const char *key, size_t size, size_t *n)
 {
-	struct dasha_usage_row *copy = NULL;
+	void *copy = NULL;
 	time_t now = time(NULL);
 
 	pthread_mutex_lock(&allcache_lock);
 	for (size_t i = 0; i < ALLCACHE_SLOTS; i++) {
 		struct allcache_entry *e = &allcache[i];
 
-		if (e->expires > now && strcmp(e->key, key) == 0) {
-			copy = malloc((e->n ? e->n : 1) * sizeof(*copy));
+		if (e->expires > now && e->size == size && strcmp(e->key, key) == 0) {
+			copy = malloc((e->n ? e->n : 1) * size);
 			if (copy) {
-				memcpy(copy, e->rows, e->n * sizeof(*copy));
+				if (e->n)
+					memcpy(copy, e->rows, e->n * size);
 				*n = e->n;
 			}
 			break;
@@ -72,11 +72,15 @@ static struct dasha_usage_row *lookup(const char *key, size_t *n)
 	return copy;
 }
 
-/* Keep rows under key (takes them), replacing the same key or the oldest entry. */
-static void store_rows(const char *key, struct dasha_usage_row *rows, size_t n)
+void allcache_put(const char *key, const void *rows, size_t n, size_t size)
 {
 	struct allcache_entry *slot = NULL;
-	struct dasha_usage_row *old;
+	void *copy = malloc((n ? n : 1) * size), *old;
+
+	if (copy == NULL)
+		return;
+	if (n)
+		memcpy(copy, rows, n * size);
 
 	pthread_mutex_lock(&allcache_lock);
 	for (size_t i = 0; i < ALLCACHE_SLOTS; i++) {
@@ -91,8 +95,9 @@ static void store_rows(const char *key, struct dasha_usage_row *rows, size_t n)
 	}
 	old = slot->rows;
 	snprintf(slot->key, sizeof(slot->key), "%s", key);
-	slot->rows = rows;
+	slot->rows = copy;
 	slot->n = n;
+	slot->size = size;
 	slot->expires = time(NULL) + ALLCACHE_TTL_S;
 	pthread_mutex_unlock(&allcache_lock);
 	free(old);
@@ -109,7 +114,7 @@ static int cached(struct store *st, char kind, int what, const char *from, const
 	int rc;
 
 	snprintf(key, sizeof(key), "%c|%d|%s|%s|%d", kind, what, from, to, limit);
-	rows = lookup(key, &n);
+	rows = allcache_get(key, sizeof(*rows), &n);
 	if (rows == NULL) {
 		rc = kind == 'u' ? store_dasha_usage(st, 0, from, to, (enum dasha_dim)what, limit,
 		                                     collect_row, &c)
@@ -121,11 +126,7 @@ static int cached(struct store *st, char kind, int what, const char *from, const
 		}
 		rows = c.rows;
 		n = c.n;
-		c.rows = n ? malloc(n * sizeof(*rows)) : NULL;
-		if (c.rows) {
-			memcpy(c.rows, rows, n * sizeof(*rows));
-			store_rows(key, c.rows, n);
-		}
+		allcache_put(key, rows, n, sizeof(*rows));
 	}
 	for (size_t i = 0; i < n; i++)
 		if (cb(ctx, &rows[i]) != 0)

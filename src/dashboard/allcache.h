@@ -15,9 +15,16 @@
 #ifndef AH_DASHBOARD_ALLCACHE_H
 #define AH_DASHBOARD_ALLCACHE_H
 
+#include <stddef.h>
+
 #include "store/dash_analytics.h"
 
 #define ALLCACHE_TTL_S 60
+
+/* A malloc'd copy of the rows (of size bytes each) cached under key, or NULL. */
+void *allcache_get(const char *key, size_t size, size_t *n);
+/* Cache a copy of n rows of size bytes under key for ALLCACHE_TTL_S. */
+void allcache_put(const char *key, const void *rows, size_t n, size_t size);
 
 /* store_dasha_usage, through the cache when tenant_id is 0. */
 int allcache_usage(struct store *st, int64_t tenant_id, const char *from, const char *to,
