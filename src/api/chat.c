@@ -212,6 +212,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	struct exec_outcome out;
 	struct chat_stream cs;
 	const char *model;
+	char *metadata = NULL;
 	int64_t n = 1, mt = 0, mct = 0;
 	int has, has_mt = 0, has_mct = 0, include_usage = 0, streaming = 0;
 
@@ -226,7 +227,8 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	    api_int(r, body, "max_tokens", 1, 1000000, &has_mt, &mt) < 0 ||
 	    api_int(r, body, "max_completion_tokens", 1, 1000000, &has_mct, &mct) < 0 ||
 	    api_int(r, body, "n", 1, 1, &has, &n) < 0 ||
-	    api_bool(r, body, "stream", &call.stream) < 0)
+	    api_bool(r, body, "stream", &call.stream) < 0 ||
+	    api_object_text(r, body, "metadata", 4000, &metadata) < 0)
 		goto out;
 	so = json_object_get(body, "stream_options");
 	if (so && !json_is_null(so)) {
@@ -244,6 +246,8 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	call.messages = cm.m;
 	call.n_messages = cm.n;
 	call.max_tokens = has_mct ? (int)mct : has_mt ? (int)mt : 0;
+	call.metadata =
+	    metadata; /* recorded with the execution; "user"/"department" feed showback */
 	if (exec_resolve(r, id, model, &out) < 0)
 		goto out;
 	exec_prepare(&call);
@@ -283,5 +287,6 @@ out:
 	if (streaming)
 		server_stream_release();
 	chat_msgs_free(&cm);
+	free(metadata);
 	json_decref(body);
 }

@@ -283,4 +283,22 @@ def all_tenant_usage_is_cached_a_minute_a_tenant_view_is_live():
     assert "recomputed" not in own
 
 
+@test
+def chat_metadata_reaches_showback():
+    t = new_tenant("chatmeta")
+    st, _, body = api("POST", "/v1/chat/completions",
+                      chat_body(metadata={"user": "carol", "department": "finance"}), key=t["key"])
+    assert st == 200, body
+    st, _, body = api("POST", "/v1/chat/completions", chat_body(metadata="no"), key=t["key"])
+    assert st == 400, body
+    rows = db_exec("SELECT user, department, requests FROM usage_attr_daily WHERE tenant_id = %d"
+                   % t["id"])
+    assert rows == [["carol", "finance", "1"]], rows
+    name, pw = new_admin("tenant_admin", t["slug"])
+    d = Dash()
+    d.login(name, pw)
+    st, _, page = d.get("/admin/showback?tenant_id=%d" % t["id"])
+    assert st == 200 and "carol" in page and "finance" in page
+
+
 run()
