@@ -67,8 +67,6 @@ enum db_q {
 	Q_SESSION_MSG_INSERT,
 	Q_SESSION_BUMP,
 	Q_EXEC_INSERT,
-	Q_EXEC_USAGE,
-	Q_EXEC_USAGE5,
 	Q_EXEC_GET,
 	Q_EXEC_SEQ,
 	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
