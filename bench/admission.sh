@@ -38,93 +38,9 @@ wrk_threads=${BENCH_WRK_THREADS:-2}
 procs=${BENCH_PROCS:-2}
 app_threads=${BENCH_APP_THREADS:-8}
 
-pids=()
-T=
-
-say() { printf '==> %s\n' "$*" >&2; }
-die() {
-	printf 'admission.sh: error: %s\n' "$*" >&2
-	exit 1
-}
-
-# A whole number in [lo, hi], or die naming the variable.
-check_int() {
-	local name=$1 v=$2 lo=$3 hi=$4
-	[[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$lo" ] && [ "$v" -le "$hi" ] ||
-		die "$name must be a whole number in $lo..$hi, got '$v'"
-}
-
-# ---------------------------------------------------------------- processes
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
-# Stop everything started here, newest first, with lighttpd's spawned agenthost children.
-stop_all() {
-	local i pid kids k
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		pid=${pids[i]}
-		kids=$(pgrep -P "$pid" 2>/dev/null || true)
-		stop_pid "$pid"
-		for k in $kids; do
-			stop_pid "$k"
-		done
-	done
-	pids=()
-	wait 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$?
-	stop_all
-	if [ -n "$T" ] && [ -d "$T" ]; then
-		if [ "$rc" -eq 0 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
-			rm -rf "$T"
-		else
-			printf 'admission.sh: logs kept in %s\n' "$T/log" >&2
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n, held, port = int(sys.argv[1]), [], random.randrange(30000, 39000)
-while len(held) < n and port < 50000:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        held.append(s)
-    except OSError:
-        s.close()
-    port += 1
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-}
-
-wait_for() {
-	local tries=$1 i
-	shift
-	for ((i = 0; i < tries; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-http_ok() {
-	curl -fsS -m 2 -o /dev/null "$1"
-}
+BENCH_NAME=admission.sh
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 
 # One field of a JSON object read on stdin.
 json_field() {

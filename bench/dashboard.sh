@@ -31,91 +31,9 @@ executions=${BENCH_EXECUTIONS:-1000000}
 tenants=${BENCH_TENANTS:-1000}
 repeat=${BENCH_REPEAT:-7}
 
-pids=()
-T=
-
-say() { printf '==> %s\n' "$*" >&2; }
-die() {
-	printf 'dashboard.sh: error: %s\n' "$*" >&2
-	exit 1
-}
-
-check_int() {
-	local name=$1 v=$2 lo=$3 hi=$4
-	if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -lt "$lo" ] || [ "$v" -gt "$hi" ]; then
-		die "$name must be a whole number in $lo..$hi, got '$v'"
-	fi
-}
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
-# Stop everything started here, newest first, with lighttpd's spawned agenthost children.
-stop_all() {
-	local i pid kids k
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		pid=${pids[i]}
-		kids=$(pgrep -P "$pid" 2>/dev/null || true)
-		stop_pid "$pid"
-		for k in $kids; do
-			stop_pid "$k"
-		done
-	done
-	pids=()
-	wait 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$?
-	stop_all
-	if [ -n "$T" ] && [ -d "$T" ]; then
-		if [ "$rc" -eq 0 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
-			rm -rf "$T"
-		else
-			printf 'dashboard.sh: logs kept in %s\n' "$T/log" >&2
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_ports() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-n, held, port = int(sys.argv[1]), [], random.randrange(30000, 39000)
-while len(held) < n and port < 50000:
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        held.append(s)
-    except OSError:
-        s.close()
-    port += 1
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-}
-
-wait_for() {
-	local tries=$1 i
-	shift
-	for ((i = 0; i < tries; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-http_ok() {
-	curl -fsS -m 2 -o /dev/null "$1"
-}
+BENCH_NAME=dashboard.sh
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
 
 ctl() {
 	src/agenthostctl -c "$T/agenthost.conf" "$@"

@@ -111,23 +111,6 @@ int page_set_tenant(HDF *hdf, const struct tenant *t)
 
 /* ------------------------------------------------------------------ list and create */
 
-/* 1 when s is a tenant slug: 1-63 of [a-z0-9-], not starting with '-', not all digits. */
-static int tenants_slug_ok(const char *s)
-{
-	size_t n = strlen(s);
-	int digits = 1;
-
-	if (n == 0 || n > 63 || s[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-		if (s[i] < '0' || s[i] > '9')
-			digits = 0;
-	}
-	return !digits;
-}
-
 struct tenants_ctx {
 	HDF *hdf;
 	int n;
@@ -260,7 +243,7 @@ PAGE_FN(page_tenant_create)
 		name[0] = '\0';
 	if (dash_form(r, "plan", plan, sizeof(plan)) != 1)
 		plan[0] = '\0';
-	if (!tenants_slug_ok(slug)) {
+	if (!util_slug_ok(slug)) {
 		tenants_render(
 		    r, 400,
 		    "Slug: 1 to 63 of a-z, 0-9 and '-', not starting with '-' and not only"

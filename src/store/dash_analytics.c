@@ -87,22 +87,22 @@ static void usage_build(void)
 			         usage_dims[d].group, usage_dims[d].joins, usage_dims[d].order);
 }
 
-int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, const char *to,
-                      enum dasha_dim dim, int limit, dasha_usage_cb cb, void *ctx)
+/*
+ * Run report statement sql as slot q (one tenant, or all with tenant_id 0)
+ * over [from, to] and hand each row to cb. Both report families (usage_daily
+ * and usage_attr_daily) have the same parameters and output columns.
+ */
+static int report_run(struct store *st, enum db_q q, const char *sql, int64_t tenant_id,
+                      const char *from, const char *to, int limit, dasha_usage_cb cb, void *ctx)
 {
 	struct dasha_usage_row row;
 	struct db_out o;
 	MYSQL_BIND in[4];
 	unsigned long l[2];
-	int all = tenant_id == 0, n = 0, rc;
-	enum db_q q;
+	int n = 0, rc;
 
-	if ((unsigned)dim >= DASHA_DIM__MAX)
-		return ST_ERR;
-	pthread_once(&usage_once, usage_build);
-	q = Q_DA(2 * (int)dim + all);
 	memset(in, 0, sizeof(in));
-	if (!all)
+	if (tenant_id != 0)
 		db_in_i64(&in[n++], &tenant_id);
 	db_in_str(&in[n++], from, &l[0]);
 	db_in_str(&in[n++], to, &l[1]);
@@ -120,13 +120,25 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 	db_out_i64(&o, &row.prompt_tokens);
 	db_out_i64(&o, &row.completion_tokens);
 	db_out_i64(&o, &row.cost_micros);
-	if (db_exec(st, q, usage_sql[dim][all], in, &o, __func__) != ST_OK)
+	if (db_exec(st, q, sql, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
 		if (cb(ctx, &row) != 0)
 			break;
 	db_end(st, q, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, const char *to,
+                      enum dasha_dim dim, int limit, dasha_usage_cb cb, void *ctx)
+{
+	int all = tenant_id == 0;
+
+	if ((unsigned)dim >= DASHA_DIM__MAX)
+		return ST_ERR;
+	pthread_once(&usage_once, usage_build);
+	return report_run(st, Q_DA(2 * (int)dim + all), usage_sql[dim][all], tenant_id, from, to,
+	                  limit, cb, ctx);
 }
 
 /* ------------------------------------------------------------ usage_attr_daily */
@@ -166,43 +178,13 @@ static void attr_build(void)
 int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, const char *to,
                          enum dasha_attr attr, int limit, dasha_usage_cb cb, void *ctx)
 {
-	struct dasha_usage_row row;
-	struct db_out o;
-	MYSQL_BIND in[4];
-	unsigned long l[2];
-	int all = tenant_id == 0, n = 0, rc;
-	enum db_q q;
+	int all = tenant_id == 0;
 
 	if ((unsigned)attr >= DASHA_ATTR__MAX)
 		return ST_ERR;
 	pthread_once(&attr_once, attr_build);
-	q = Q_DA(24 + 2 * (int)attr + all);
-	memset(in, 0, sizeof(in));
-	if (!all)
-		db_in_i64(&in[n++], &tenant_id);
-	db_in_str(&in[n++], from, &l[0]);
-	db_in_str(&in[n++], to, &l[1]);
-	db_in_int(&in[n++], &limit);
-	memset(&row, 0, sizeof(row));
-	db_out_init(&o);
-	db_out_str(&o, row.label, sizeof(row.label));
-	db_out_str(&o, row.label2, sizeof(row.label2));
-	db_out_str(&o, row.label3, sizeof(row.label3));
-	db_out_str(&o, row.label4, sizeof(row.label4));
-	db_out_i64(&o, &row.id);
-	db_out_i64(&o, &row.tenant_id);
-	db_out_i64(&o, &row.requests);
-	db_out_i64(&o, &row.errors);
-	db_out_i64(&o, &row.prompt_tokens);
-	db_out_i64(&o, &row.completion_tokens);
-	db_out_i64(&o, &row.cost_micros);
-	if (db_exec(st, q, attr_sql[attr][all], in, &o, __func__) != ST_OK)
-		return ST_ERR;
-	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
-		if (cb(ctx, &row) != 0)
-			break;
-	db_end(st, q, &o);
-	return rc < 0 ? ST_ERR : ST_OK;
+	return report_run(st, Q_DA(24 + 2 * (int)attr + all), attr_sql[attr][all], tenant_id, from,
+	                  to, limit, cb, ctx);
 }
 
 /* ------------------------------------------------------------ executions */
