@@ -3162,6 +3162,14 @@ int main(int argc, char **argv)
 		rc = cli_error("%s", err);
 		goto out;
 	}
+	/*
+	 * Any command that reads tenant data may meet a dedicated tenant, whose
+	 * database password the master key opens: load it when it is there (a
+	 * command that then needs it and lacks it says so).
+	 */
+	if ((cmd->need & CLI_NEED_DB) && !secrets_ready() &&
+	    access(conf.master_key_file, R_OK) == 0)
+		secrets_init(conf.master_key_file, err, sizeof(err));
 	if (cmd->need & CLI_NEED_REGISTRY) {
 		if (registry_init(&conf, err, sizeof(err)) != 0) {
 			rc = cli_error("provider registry: %s", err);

@@ -199,8 +199,15 @@ static struct store *tdb_connect(struct store *st, int64_t tenant_id, const stru
 	c->is_tenant_conn = 1;
 	util_strlcpy(c->user, w->user, sizeof(c->user));
 	util_strlcpy(c->name, w->db, sizeof(c->name));
-	if (!secrets_ready() ||
-	    secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
+	if (!secrets_ready()) {
+		log_error(
+		    "store: tenant %lld has a database of its own and the master key that opens"
+		    " its password is not loaded",
+		    (long long)tenant_id);
+		free(c);
+		return NULL;
+	}
+	if (secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
 	                 w->secret_len, c->password, sizeof(c->password)) != 0) {
 		log_error(
 		    "store: tenant %lld: its database password does not open with the master key",
