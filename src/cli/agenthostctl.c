@@ -2786,8 +2786,13 @@ done:
 /* tenant move TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | --abort */
 static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"to", NULL}, {"wait-seconds", NULL}, {"drain-seconds", NULL}};
+	struct cli_opt opts[] = {{"to", NULL},
+	                         {"wait-seconds", NULL},
+	                         {"drain-seconds", NULL},
+	                         {"db-host", NULL},
+	                         {"db-port", NULL}};
 	int abort_move = cli_flag(&argc, argv, "abort");
+	int64_t db_port = 0;
 	struct move_report rep;
 	const char *pos[1];
 	char err[512] = "", target[32];
@@ -2820,8 +2825,14 @@ static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 	if (opts[2].value && util_parse_i64(opts[2].value, 0, 3600, &drain_s) < 0)
 		return cli_usage_error(c, "--drain-seconds: 0-3600");
 	to_dedicated = strcmp(opts[0].value, "dedicated") == 0;
-	if (placement_move(c->st, c->conf, t.id, to_dedicated, (int)wait_s, (int)drain_s, &rep, err,
-	                   sizeof(err)) < 0) {
+	if ((opts[3].value || opts[4].value) && !to_dedicated)
+		return cli_usage_error(c, "--db-host and --db-port go with --to dedicated");
+	if (opts[3].value && (!cli_text_ok(opts[3].value, 255, 0) || opts[3].value[0] == '\0'))
+		return cli_usage_error(c, "--db-host: a host name or address");
+	if (opts[4].value && util_parse_i64(opts[4].value, 1, 65535, &db_port) < 0)
+		return cli_usage_error(c, "--db-port: 1-65535");
+	if (placement_move(c->st, c->conf, t.id, to_dedicated, opts[3].value, (int)db_port,
+	                   (int)wait_s, (int)drain_s, &rep, err, sizeof(err)) < 0) {
 		cli_audit(c, t.id, "tenant.move", target,
 		          cli_pack("{s:s, s:s, s:s}", "to", opts[0].value, "outcome", "failed",
 		                   "error", err));
@@ -2859,7 +2870,8 @@ static const struct cli_cmd cli_cmds[] = {
      "create a tenant, with its first API key and tenant_admin (password on stdin), all or none"},
     {"tenant", "list", cmd_tenant_list, CLI_NEED_DB, "", "list tenants"},
     {"tenant", "move", cmd_tenant_move, CLI_NEED_DB | CLI_NEED_SECRETS,
-     "TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | TENANT --abort",
+     "TENANT --to dedicated|shared [--db-host HOST] [--db-port PORT] [--wait-seconds N]"
+     " [--drain-seconds N] | TENANT --abort",
      "move a tenant's data between the shared database and one of its own"},
     {"tenant", "show", cmd_tenant_show, CLI_NEED_DB, "TENANT", "show one tenant"},
     {"tenant", "suspend", cmd_tenant_suspend, CLI_NEED_DB, "TENANT [--reason TEXT]",
