@@ -92,6 +92,40 @@ int db_connect(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
+int db_change_user(struct store *st, const char *user, const char *password, const char *name)
+{
+	size_t i;
+
+	if (st->db == NULL || st->in_tx)
+		return -1;
+	if (mysql_change_user(st->db, user, password, name) != 0) {
+		log_warn("store: cannot switch a pooled connection to %s: %s", name,
+		         mysql_error(st->db));
+		db_disconnect(st);
+		return -1;
+	}
+	/* the connector detached the statements: closing them only frees memory */
+	for (i = 0; i < Q__MAX; i++) {
+		if (st->stmt[i]) {
+			mysql_stmt_close(st->stmt[i]);
+			st->stmt[i] = NULL;
+		}
+	}
+	/* a changed user starts a fresh session: UTC and strict mode again */
+	if (mysql_query(st->db, DB_INIT_COMMAND) != 0) {
+		log_warn("store: %s: %s", name, mysql_error(st->db));
+		db_disconnect(st);
+		return -1;
+	}
+	if (util_strlcpy(st->user, user, sizeof(st->user)) < 0 ||
+	    util_strlcpy(st->password, password, sizeof(st->password)) < 0 ||
+	    util_strlcpy(st->name, name, sizeof(st->name)) < 0) {
+		db_disconnect(st);
+		return -1;
+	}
+	return 0;
+}
+
 void db_disconnect(struct store *st)
 {
 	size_t i;

@@ -198,6 +198,12 @@ void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch
 
 /* Connect st using the parameters stored in it; 0, or -1 with err filled. */
 int db_connect(struct store *st, char *err, size_t errlen);
+/*
+ * Switch st's live connection to another account and database
+ * (COM_CHANGE_USER: no new connection); its prepared statements are dropped
+ * and the session settings set again. 0, or -1 with st disconnected.
+ */
+int db_change_user(struct store *st, const char *user, const char *password, const char *name);
 /* Close every statement and the connection (st stays reusable for db_connect). */
 void db_disconnect(struct store *st);
 

@@ -224,6 +224,35 @@ static struct store *tdb_connect(struct store *st, int64_t tenant_id, const stru
 	return c;
 }
 
+/*
+ * Hand the evicted connection c over to tenant_id when it is on the same
+ * server: COM_CHANGE_USER to the tenant's account and database costs one
+ * round trip and an authentication, where a new connection costs the
+ * handshake too (and a server thread). 0, or -1 (c is then unusable).
+ */
+static int tdb_reuse(struct store *st, struct store *c, int64_t tenant_id,
+                     const struct tdb_where *w)
+{
+	char pw[sizeof(c->password)];
+	int rc;
+
+	if (c->db == NULL || c->in_tx || w->db[0] == '\0' || w->nonce_len != SECRETS_NONCE_LEN ||
+	    w->secret_len <= SECRETS_MAC_LEN || !secrets_ready())
+		return -1;
+	/* the same server: both on the control server, or both on the same other one */
+	if (w->host[0] ? strcmp(c->host, w->host) != 0 || c->port != (unsigned int)w->port ||
+	                     c->socket[0] != '\0'
+	               : strcmp(c->host, st->host) != 0 || strcmp(c->socket, st->socket) != 0 ||
+	                     c->port != st->port)
+		return -1;
+	if (secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
+	                 w->secret_len, pw, sizeof(pw)) != 0)
+		return -1;
+	rc = db_change_user(c, w->user, pw, w->db);
+	sodium_memzero(pw, sizeof(pw));
+	return rc;
+}
+
 struct store *store_data_conn(struct store *st, int64_t tenant_id)
 {
 	struct tdb_where w;
@@ -280,6 +309,14 @@ struct store *store_data_conn(struct store *st, int64_t tenant_id)
 		store_ctx_set(st, tenant_id, w.dedicated, w.epoch);
 		if (!w.dedicated)
 			return st;
+	}
+	if (slot->conn && tdb_reuse(st, slot->conn, tenant_id, &w) == 0) {
+		/* the evicted connection now serves this tenant: no new connection */
+		sodium_memzero(&w, sizeof(w));
+		slot->tenant_id = tenant_id;
+		slot->epoch = st->ctx_epoch;
+		slot->used_us = now_us();
+		return slot->conn;
 	}
 	if (slot->conn) {
 		store_close(slot->conn);

@@ -150,6 +150,13 @@ static void fill_adm(struct adm_request *a, int64_t tenant, const char *exec_id)
 	a->c[0].hard = 1;
 }
 
+static int count_cb(void *ctx, const struct execution *e)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ tests */
 
 /* Every content table of a tenant database has the control table's columns and keys. */
@@ -227,34 +234,59 @@ START_TEST(test_routing)
 }
 END_TEST
 
-/* However many dedicated tenants a thread touches, it holds at most pool_max connections. */
+/*
+ * However many dedicated tenants a thread touches, it holds at most pool_max
+ * connections; an evicted connection handed to another tenant (change of
+ * user) reaches that tenant's rows and no one else's.
+ */
 START_TEST(test_pool_bounded)
 {
-	int64_t ids[6];
+	int64_t ids[6], conns;
 	int open = 0;
 
 	for (int i = 0; i < 6; i++) {
-		char slug[32];
+		struct execution e;
+		char slug[32], id[40];
 
 		snprintf(slug, sizeof(slug), "pool-%d", i);
 		ids[i] = new_tenant(slug, 1);
+		snprintf(id, sizeof(id), "chatcmpl-pool-%d", i);
+		fill_exec(&e, ids[i], id, 10 + i);
+		store_request_begin(st);
+		ck_assert_int_eq(store_execution_record(st, &e), ST_OK);
 	}
 	st->pool_max = 2;
 	store_pool_close(st);
+	conns = q64("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	            " WHERE VARIABLE_NAME = 'CONNECTIONS'");
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 6; i++) {
-			struct store *d;
+			char own[40], other[40];
+			int n = 0;
 
+			snprintf(own, sizeof(own), "chatcmpl-pool-%d", i);
+			snprintf(other, sizeof(other), "chatcmpl-pool-%d", (i + 1) % 6);
 			store_request_begin(st);
-			d = store_data_conn(st, ids[i]);
-			ck_assert_ptr_nonnull(d);
-			ck_assert_int_eq(
-			    store_execution_get(st, ids[i], "chatcmpl-none", NULL, NULL),
-			    ST_NOTFOUND);
+			ck_assert_ptr_nonnull(store_data_conn(st, ids[i]));
+			ck_assert_int_eq(store_execution_get(st, ids[i], own, count_cb, &n), ST_OK);
+			ck_assert_int_eq(n, 1);
+			ck_assert_int_eq(store_execution_get(st, ids[i], other, NULL, NULL),
+			                 ST_NOTFOUND);
 		}
+	/* 18 turns over 6 tenants: 2 connections made, then handed over (and 1 for q64 itself) */
+	conns = q64("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	            " WHERE VARIABLE_NAME = 'CONNECTIONS'") -
+	        conns;
+	ck_assert_msg(conns <= 3, "%lld connections for 18 turns", (long long)conns);
 	for (int i = 0; i < st->pool_max; i++)
 		open += st->pool[i].conn != NULL;
 	ck_assert_int_le(open, 2);
+	/* the pooled connections are still the tenants' own accounts, not the control one */
+	for (int i = 0; i < st->pool_max; i++)
+		if (st->pool[i].conn)
+			ck_assert_msg(
+			    strncmp(st->pool[i].conn->user, TEST_DB "_t", strlen(TEST_DB) + 2) == 0,
+			    "%s", st->pool[i].conn->user);
 }
 END_TEST
 
