@@ -10,6 +10,7 @@
   <label>To <input name="to" value="<?cs var:Form.To ?>" placeholder="YYYY-MM-DD" size="10"></label>
   <button type="submit">Filter</button>
 </form>
+<?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><p class="muted">All tenants: tenants whose data is in a database of their own (isolation dedicated) are listed when you choose the tenant.</p><?cs /if ?>
 <?cs def:qs() ?><?cs if:Form.TenantId ?>&amp;tenant_id=<?cs var:url_escape(Form.TenantId) ?><?cs /if ?>&amp;agent=<?cs var:url_escape(Form.Agent) ?>&amp;model=<?cs var:url_escape(Form.Model) ?>&amp;status=<?cs var:url_escape(Form.Status) ?>&amp;reason_code=<?cs var:url_escape(Form.ReasonCode) ?>&amp;from=<?cs var:url_escape(Form.From) ?>&amp;to=<?cs var:url_escape(Form.To) ?><?cs /def ?>
 <?cs if:!FormError ?>
 <?cs if:subcount(Rows) == 0 ?>

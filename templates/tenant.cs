@@ -5,7 +5,7 @@
     <dt>Plan</dt><dd><?cs var:Tenant.Plan ?></dd>
     <dt>Status</dt><dd><?cs var:Tenant.Status ?></dd>
     <?cs if:Tenant.Status == "suspended" ?><dt>Suspended because</dt><dd><?cs var:Tenant.SuspendedReason ?></dd><?cs /if ?>
-    <dt>Isolation</dt><dd><?cs var:Tenant.Isolation ?></dd>
+    <dt>Isolation</dt><dd><?cs var:Tenant.Isolation ?><?cs if:Tenant.DataDb ?> (database <code><?cs var:Tenant.DataDb ?></code>)<?cs /if ?><?cs if:Tenant.Migrating ?> <span class="badge suspended">moving</span><?cs /if ?></dd>
     <dt>Created</dt><dd><?cs var:Tenant.Created ?></dd>
     <dt>Id</dt><dd><?cs var:Tenant.Id ?></dd>
   </dl>

@@ -34,6 +34,11 @@
     <label>Slug (a-z, 0-9, -) <input name="slug" required maxlength="63" pattern="[a-z0-9][a-z0-9-]*" value="<?cs var:Form.Slug ?>"></label>
     <label>Name <input name="name" required maxlength="200" value="<?cs var:Form.Name ?>"></label>
     <label>Plan <select name="plan"><?cs each:p = Plans ?><option value="<?cs var:p ?>"<?cs if:p == Form.Plan ?> selected<?cs /if ?>><?cs var:p ?></option><?cs /each ?></select></label>
+    <label>Data <select name="isolation">
+      <option value="">as the plan says (isolation_mode)</option>
+      <option value="shared"<?cs if:Form.Isolation == "shared" ?> selected<?cs /if ?>>shared database</option>
+      <option value="dedicated"<?cs if:Form.Isolation == "dedicated" ?> selected<?cs /if ?>>a database of its own</option>
+    </select></label>
     <button type="submit" class="primary">Create tenant</button>
   </form>
 </section>

@@ -31,6 +31,7 @@
 #include "store/store.h"
 #include "tenancy/admins.h"
 #include "tenancy/export.h"
+#include "tenancy/placement.h"
 
 #define OFFBOARD_MIN_DAYS 30
 
@@ -49,6 +50,8 @@ static json_t *tenant_json(struct store *st, const struct tenant *t)
 		json_object_set_new(o, "suspended_reason", json_string(t->suspended_reason));
 	if (o && after)
 		json_object_set_new(o, "erase_after", json_integer(after));
+	if (o && t->migrating)
+		json_object_set_new(o, "migrating", json_true());
 	return o;
 }
 
@@ -110,10 +113,11 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	char pw[ADMIN_GENERATED_LEN + 1] = "", pw_hash[crypto_pwhash_STRBYTES] = "";
 	uint8_t hash[SECRETS_HASH_LEN];
 	struct life_onboard ob;
-	const char *what = "tenant";
+	const char *what = "tenant", *mode = NULL;
+	char err[512] = "";
 	int64_t tid = 0, key_id = 0;
 	struct tenant t;
-	int rc;
+	int rc, dedicated = 0;
 
 	(void)id;
 	(void)m;
@@ -125,6 +129,12 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	ob.plan = json_string_value(json_object_get(body, "plan"));
 	ob.key_name = json_string_value(json_object_get(body, "key_name"));
 	ob.admin_name = json_string_value(json_object_get(body, "admin_name"));
+	mode = json_string_value(json_object_get(body, "isolation_mode"));
+	if (json_object_get(body, "isolation_mode") &&
+	    (mode == NULL || (strcmp(mode, "shared") != 0 && strcmp(mode, "dedicated") != 0))) {
+		resp_error(r, 400, "invalid_request", "isolation_mode: shared or dedicated");
+		goto out;
+	}
 	if (ob.slug == NULL || !util_slug_ok(ob.slug)) {
 		resp_error(r, 400, "invalid_request",
 		           "slug: 1-63 of a-z, 0-9 and '-', not starting with '-', not all digits");
@@ -168,12 +178,24 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 		resp_error(r, 400, "invalid_request", "no such plan");
 		goto out;
 	}
-	if (rc != ST_OK || store_tenant_get(r->store, tid, &t) != ST_OK) {
+	if (rc != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		goto out;
+	}
+	/* its mode: asked for, or its plan's isolation_mode; a failure undoes the creation */
+	if (placement_new_tenant(r->store, r->conf, tid, mode, NULL, 0, &dedicated, err,
+	                         sizeof(err)) < 0) {
+		log_error("api: tenant '%s' not created: %s", ob.slug, err);
+		resp_error(r, 503, "provisioning_failed",
+		           "the tenant's database could not be created; nothing was kept");
+		goto out;
+	}
+	if (store_tenant_get(r->store, tid, &t) != ST_OK) {
 		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
 		goto out;
 	}
 	r->tenant_id = tid;
-	admin_audit(r, tid, "tenant.create", NULL);
+	admin_audit(r, tid, "tenant.create", dedicated ? "{\"isolation\":\"dedicated\"}" : NULL);
 	o = tenant_json(r->store, &t);
 	if (o && ob.key_name)
 		json_object_set_new(o, "api_key",
@@ -383,4 +405,68 @@ void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
 	}
 	admin_audit(r, t.id, "tenant.offboard_undo", NULL);
 	admin_reply(r, 200, &t);
+}
+
+/*
+ * POST /admin/api/v1/tenants/{t}/move {"to": "dedicated"|"shared",
+ * "drain_seconds": N}: the whole move, answered when it is done (or failed
+ * and undone). It takes as long as copying the tenant's content: a large
+ * tenant is better moved with agenthostctl tenant move.
+ */
+void api_admin_tenant_move(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct move_report rep;
+	json_t *body, *o, *drain;
+	const char *to;
+	char err[512] = "";
+	struct tenant t;
+	json_int_t drain_s = 2;
+
+	(void)id;
+	if (admin_tenant(r, m, &t) < 0)
+		return;
+	body = req_json_object(r);
+	if (body == NULL)
+		return;
+	to = json_string_value(json_object_get(body, "to"));
+	drain = json_object_get(body, "drain_seconds");
+	if (to == NULL || (strcmp(to, "dedicated") != 0 && strcmp(to, "shared") != 0)) {
+		resp_error(r, 400, "invalid_request", "to: dedicated or shared");
+		goto out;
+	}
+	if (drain && (!json_is_integer(drain) || json_integer_value(drain) < 0 ||
+	              json_integer_value(drain) > 60)) {
+		resp_error(r, 400, "invalid_request", "drain_seconds: 0-60");
+		goto out;
+	}
+	if (drain)
+		drain_s = json_integer_value(drain);
+	if (placement_move(r->store, r->conf, t.id, strcmp(to, "dedicated") == 0, 60, (int)drain_s,
+	                   &rep, err, sizeof(err)) < 0) {
+		log_error("api: move of tenant %lld failed: %s", (long long)t.id, err);
+		admin_audit(r, t.id, "tenant.move", "{\"outcome\":\"failed\"}");
+		resp_error(r, 409, "move_failed", "%s", err);
+		goto out;
+	}
+	admin_audit(r, t.id, "tenant.move",
+	            strcmp(to, "dedicated") == 0 ? "{\"to\":\"dedicated\"}"
+	                                         : "{\"to\":\"shared\"}");
+	if (store_tenant_get(r->store, t.id, &t) != ST_OK) {
+		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		goto out;
+	}
+	o = tenant_json(r->store, &t);
+	if (o)
+		json_object_set_new(o, "move",
+		                    json_pack("{s:I, s:I, s:I, s:i, s:I}", "copied",
+		                              (json_int_t)rep.copied, "late_rows",
+		                              (json_int_t)rep.late_rows, "deleted",
+		                              (json_int_t)rep.deleted, "rounds", rep.rounds,
+		                              "total_ms", (json_int_t)rep.total_ms));
+	if (o == NULL)
+		resp_error(r, 500, "internal_error", "out of memory");
+	else
+		resp_json(r, 200, o);
+out:
+	json_decref(body);
 }

@@ -65,6 +65,8 @@
 #include "tools/policy.h"
 #include "tools/runner.h"
 #include "tenancy/keys.h"
+#include "tenancy/placement.h"
+#include "store/tenantdb.h"
 
 #define CLI_NAME "agenthostctl"
 
@@ -437,7 +439,7 @@ static int cmd_migrate(struct cli *c, int argc, char **argv)
 	const char *dir;
 	char err[512] = "";
 	size_t npos;
-	int rc, saved, mrc;
+	int rc, saved, mrc, ntenant = 0;
 
 	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
 	if (rc != CLI_OK)
@@ -465,8 +467,21 @@ static int cmd_migrate(struct cli *c, int argc, char **argv)
 	close(saved);
 	if (mrc != ST_OK)
 		return cli_error("migration failed: %s", err[0] ? err : "database error");
+	/* every dedicated tenant's database gets sql/tenant/ too */
+	{
+		struct tdb_opts o = {c->conf, NULL, 0};
+		struct conf dconf = *c->conf;
+
+		util_strlcpy(dconf.sql_dir, dir, sizeof(dconf.sql_dir));
+		o.conf = &dconf;
+		if (store_tdb_migrate_all(c->st, &o, &ntenant, err, sizeof(err)) != ST_OK)
+			return cli_error("migration of tenant databases failed after %d: %s",
+			                 ntenant, err[0] ? err : "database error");
+	}
 	rc = cli_audit(c, 0, "schema.migrate", "schema", cli_pack("{s:s}", "sql_dir", dir));
-	return cli_finish(cli_emit(cli_pack("{s:s, s:s}", "status", "ok", "sql_dir", dir)), rc);
+	return cli_finish(cli_emit(cli_pack("{s:s, s:s, s:i}", "status", "ok", "sql_dir", dir,
+	                                    "tenant_databases", ntenant)),
+	                  rc);
 }
 
 /* ================================================================== tenants */
@@ -477,12 +492,13 @@ static json_t *cli_tenant_json(const struct tenant *t)
 	char created[32];
 	int susp = t->status == TENANT_SUSPENDED;
 
-	return cli_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s, s:s?}", "id", (json_int_t)t->id,
-	                "slug", t->slug, "name", t->name, "plan", t->plan, "status",
-	                susp ? "suspended" : "active", "suspended_reason",
+	return cli_pack("{s:I, s:s, s:s, s:s, s:s, s:s?, s:s, s:s?, s:s?, s:b}", "id",
+	                (json_int_t)t->id, "slug", t->slug, "name", t->name, "plan", t->plan,
+	                "status", susp ? "suspended" : "active", "suspended_reason",
 	                susp && t->suspended_reason[0] ? t->suspended_reason : NULL, "isolation",
 	                t->isolation, "created_at",
-	                cli_time(t->created_at, created, sizeof(created)));
+	                cli_time(t->created_at, created, sizeof(created)), "data_db",
+	                t->data_db[0] ? t->data_db : NULL, "migrating", t->migrating != 0);
 }
 
 static json_t *cli_new_key_json(const struct api_key *k, const char *secret);
@@ -491,8 +507,12 @@ static int cli_admin_password(const char *name, char hash[crypto_pwhash_STRBYTES
 
 static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"name", NULL}, {"plan", NULL}, {"key", NULL}, {"admin", NULL}};
-	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1], err[256];
+	struct cli_opt opts[] = {{"name", NULL},   {"plan", NULL},      {"key", NULL},
+	                         {"admin", NULL},  {"isolation", NULL}, {"db-host", NULL},
+	                         {"db-port", NULL}};
+	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1], err[512];
+	int64_t db_port = 0;
+	int dedicated = 0;
 	char pw_hash[crypto_pwhash_STRBYTES];
 	uint8_t hash[SECRETS_HASH_LEN];
 	struct life_onboard o;
@@ -531,6 +551,20 @@ static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--key: a key name of at most 100 bytes of text");
 	if (o.admin_name && !admin_name_ok(o.admin_name))
 		return cli_usage_error(c, "--admin: 1 to 64 of A-Z a-z 0-9 . _ - @");
+	if (opts[4].value && strcmp(opts[4].value, "shared") != 0 &&
+	    strcmp(opts[4].value, "dedicated") != 0)
+		return cli_usage_error(c, "--isolation: shared or dedicated");
+	if (opts[5].value && (!cli_text_ok(opts[5].value, 255, 0) || opts[5].value[0] == '\0'))
+		return cli_usage_error(c, "--db-host: a host name or address");
+	if (opts[6].value && util_parse_i64(opts[6].value, 1, 65535, &db_port) < 0)
+		return cli_usage_error(c, "--db-port: 1-65535");
+	if ((opts[5].value || opts[6].value) &&
+	    (opts[4].value == NULL || strcmp(opts[4].value, "dedicated") != 0))
+		return cli_usage_error(c, "--db-host and --db-port need --isolation dedicated");
+	/* a dedicated database's account password is sealed with the master key */
+	if (!secrets_ready() && secrets_init(c->conf->master_key_file, err, sizeof(err)) != 0 &&
+	    (o.key_name || (opts[4].value && strcmp(opts[4].value, "dedicated") == 0)))
+		return cli_error("%s", err);
 	if (o.key_name) {
 		if (!secrets_ready() &&
 		    secrets_init(c->conf->master_key_file, err, sizeof(err)) != 0)
@@ -557,6 +591,9 @@ static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 		rc = cli_error("plan '%s' does not exist", o.plan);
 	else if (rc != ST_OK)
 		rc = cli_error("database error while creating tenant '%s'", o.slug);
+	else if (placement_new_tenant(c->st, c->conf, id, opts[4].value, opts[5].value,
+	                              (int)db_port, &dedicated, err, sizeof(err)) < 0)
+		rc = cli_error("tenant '%s' not created: %s", o.slug, err);
 	else if (store_tenant_get(c->st, id, &t) != ST_OK)
 		rc = cli_error("tenant '%s' created (id %" PRId64 ") but could not be read back",
 		               o.slug, id);
@@ -566,8 +603,9 @@ static int cmd_tenant_create(struct cli *c, int argc, char **argv)
 		goto out;
 	snprintf(target, sizeof(target), "tenant:%" PRId64, id);
 	rc = cli_audit(c, id, "tenant.create", target,
-	               cli_pack("{s:s, s:s, s:s?, s:s?}", "slug", o.slug, "plan", o.plan, "key",
-	                        o.key_name ? prefix : NULL, "admin", o.admin_name));
+	               cli_pack("{s:s, s:s, s:s?, s:s?, s:s}", "slug", o.slug, "plan", o.plan,
+	                        "key", o.key_name ? prefix : NULL, "admin", o.admin_name,
+	                        "isolation", dedicated ? "dedicated" : "shared"));
 	out = cli_tenant_json(&t);
 	if (out && o.key_name) {
 		memset(&k, 0, sizeof(k));
@@ -2416,6 +2454,16 @@ static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
 			rc = cli_error("database error while reading tenant %" PRId64, due.id[i]);
 			break;
 		}
+		if (!dry_run && strcmp(t.isolation, "dedicated") == 0) {
+			struct tdb_opts o = {c->conf, NULL, 0};
+			char err[512];
+
+			/* its database and account go first; the row then says shared */
+			if (store_tdb_drop(c->st, t.id, &o, err, sizeof(err)) != ST_OK) {
+				rc = cli_error("tenant '%s': %s (run purge again)", t.slug, err);
+				break;
+			}
+		}
 		if (!dry_run && store_life_erase(c->st, t.id, batch, &rows) != ST_OK) {
 			rc =
 			    cli_error("database error while erasing tenant '%s' (run purge again to"
@@ -2663,6 +2711,26 @@ static int cli_unsealed_cb(void *ctx, const char *provider, const struct sealed_
 	return 0;
 }
 
+/* Findings of store_tdb_verify, counted per check; details name the tenant. */
+struct cli_tdb_findings {
+	int64_t grants, missing, foreign;
+	json_t *list;
+};
+
+static void cli_tdb_finding(void *ctx, int64_t tenant_id, const char *check, const char *detail)
+{
+	struct cli_tdb_findings *f = ctx;
+
+	if (strcmp(check, "dedicated_grants_beyond_db") == 0)
+		f->grants++;
+	else if (strcmp(check, "dedicated_db_missing") == 0)
+		f->missing++;
+	else
+		f->foreign++;
+	cli_array_add(f->list, cli_pack("{s:I, s:s, s:s}", "tenant_id", (json_int_t)tenant_id,
+	                                "check", check, "detail", detail));
+}
+
 static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"tenant", NULL}};
@@ -2713,6 +2781,41 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 	if (rc != CLI_OK)
 		goto done;
 	findings += u.bad;
+	{
+		struct cli_tdb_findings f = {0, 0, 0, json_array()};
+		struct tdb_opts o = {c->conf, NULL, 0};
+		char err[512] = "";
+
+		if (f.list == NULL) {
+			rc = cli_error("out of memory");
+			goto done;
+		}
+		if (store_tdb_verify(c->st, tid, &o, cli_tdb_finding, &f, err, sizeof(err)) !=
+		    ST_OK) {
+			json_decref(f.list);
+			rc = cli_error("cannot check dedicated databases: %s", err);
+			goto done;
+		}
+		findings += f.grants + f.missing + f.foreign;
+		if (cli_array_add(out, cli_pack("{s:s, s:I, s:s, s:o}", "check",
+		                                "dedicated_grants_beyond_db", "findings",
+		                                (json_int_t)f.grants, "meaning",
+		                                "a dedicated tenant's account holds a privilege"
+		                                " beyond its own database",
+		                                "details", f.list)) < 0 ||
+		    cli_array_add(out, cli_pack("{s:s, s:I, s:s}", "check", "dedicated_db_missing",
+		                                "findings", (json_int_t)f.missing, "meaning",
+		                                "a dedicated tenant without its database or"
+		                                " account")) < 0 ||
+		    cli_array_add(out, cli_pack("{s:s, s:I, s:s}", "check",
+		                                "foreign_rows_in_dedicated_db", "findings",
+		                                (json_int_t)f.foreign, "meaning",
+		                                "rows of another tenant inside a dedicated"
+		                                " tenant's database")) < 0) {
+			rc = cli_error("out of memory");
+			goto done;
+		}
+	}
 	if (cli_array_add(out,
 	                  cli_pack("{s:s, s:I, s:s}", "check", "provider_keys_unopenable",
 	                           "findings", (json_int_t)u.bad, "meaning",
@@ -2732,14 +2835,84 @@ done:
 	return rc;
 }
 
+/* tenant move TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | --abort */
+static int cmd_tenant_move(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"to", NULL}, {"wait-seconds", NULL}, {"drain-seconds", NULL}};
+	int abort_move = cli_flag(&argc, argv, "abort");
+	struct move_report rep;
+	const char *pos[1];
+	char err[512] = "", target[32];
+	int64_t wait_s = 300, drain_s = 2;
+	struct tenant t;
+	json_t *tables;
+	size_t npos;
+	int rc, to_dedicated;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing TENANT");
+	if ((rc = cli_tenant(c, pos[0], &t)) != CLI_OK)
+		return rc;
+	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
+	if (abort_move > 0) {
+		if (placement_move_abort(c->st, t.id, err, sizeof(err)) < 0)
+			return cli_error("%s", err);
+		rc = cli_audit(c, t.id, "tenant.move_abort", target, NULL);
+		return cli_finish(
+		    cli_emit(cli_pack("{s:s, s:s}", "tenant", t.slug, "migrating", "cleared")), rc);
+	}
+	if (opts[0].value == NULL ||
+	    (strcmp(opts[0].value, "dedicated") != 0 && strcmp(opts[0].value, "shared") != 0))
+		return cli_usage_error(c, "--to dedicated or --to shared");
+	if (opts[1].value && util_parse_i64(opts[1].value, 1, 86400, &wait_s) < 0)
+		return cli_usage_error(c, "--wait-seconds: 1-86400");
+	if (opts[2].value && util_parse_i64(opts[2].value, 0, 3600, &drain_s) < 0)
+		return cli_usage_error(c, "--drain-seconds: 0-3600");
+	to_dedicated = strcmp(opts[0].value, "dedicated") == 0;
+	if (placement_move(c->st, c->conf, t.id, to_dedicated, (int)wait_s, (int)drain_s, &rep, err,
+	                   sizeof(err)) < 0) {
+		cli_audit(c, t.id, "tenant.move", target,
+		          cli_pack("{s:s, s:s, s:s}", "to", opts[0].value, "outcome", "failed",
+		                   "error", err));
+		return cli_error("move of tenant '%s' failed: %s", t.slug, err);
+	}
+	tables = json_array();
+	for (int i = 0; tables && i < rep.n_tables; i++) {
+		char sum[24];
+
+		snprintf(sum, sizeof(sum), "%016llx", (unsigned long long)rep.tables[i].dst_sum);
+		cli_array_add(tables,
+		              cli_pack("{s:s, s:I, s:s}", "table", rep.tables[i].table, "rows",
+		                       (json_int_t)rep.tables[i].dst_rows, "checksum", sum));
+	}
+	rc = cli_audit(c, t.id, "tenant.move", target,
+	               cli_pack("{s:s, s:I, s:I, s:I}", "to", opts[0].value, "copied",
+	                        (json_int_t)rep.copied, "late_rows", (json_int_t)rep.late_rows,
+	                        "deleted", (json_int_t)rep.deleted));
+	return cli_finish(
+	    cli_emit(cli_pack("{s:s, s:s, s:o*, s:I, s:I, s:I, s:i, s:I, s:I}", "tenant", t.slug,
+	                      "isolation", opts[0].value, "tables", tables, "copied",
+	                      (json_int_t)rep.copied, "late_rows", (json_int_t)rep.late_rows,
+	                      "deleted", (json_int_t)rep.deleted, "rounds", rep.rounds, "waited_ms",
+	                      (json_int_t)rep.waited_ms, "total_ms", (json_int_t)rep.total_ms)),
+	    rc);
+}
+
 static const struct cli_cmd cli_cmds[] = {
     {"master-key", "init", cmd_master_key_init, 0, "[PATH]",
      "create the master key file if missing and check it"},
     {"migrate", NULL, cmd_migrate, CLI_NEED_DB, "[--sql-dir DIR]", "apply pending SQL migrations"},
     {"tenant", "create", cmd_tenant_create, CLI_NEED_DB,
-     "SLUG [--name NAME] [--plan PLAN] [--key KEYNAME] [--admin ADMINNAME]",
+     "SLUG [--name NAME] [--plan PLAN] [--key KEYNAME] [--admin ADMINNAME]"
+     " [--isolation shared|dedicated [--db-host HOST] [--db-port PORT]]",
      "create a tenant, with its first API key and tenant_admin (password on stdin), all or none"},
     {"tenant", "list", cmd_tenant_list, CLI_NEED_DB, "", "list tenants"},
+    {"tenant", "move", cmd_tenant_move, CLI_NEED_DB | CLI_NEED_SECRETS,
+     "TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | TENANT --abort",
+     "move a tenant's data between the shared database and one of its own"},
     {"tenant", "show", cmd_tenant_show, CLI_NEED_DB, "TENANT", "show one tenant"},
     {"tenant", "suspend", cmd_tenant_suspend, CLI_NEED_DB, "TENANT [--reason TEXT]",
      "suspend a tenant (its API calls are refused)"},

@@ -24,24 +24,29 @@ struct conf_provider {
 };
 
 struct conf {
-	char listen[256];          /* "" = FastCGI socket on fd 0; else unix path or host:port */
-	int threads;               /* worker threads per process */
-	int max_streams;           /* concurrent SSE streams per process (< threads) */
-	char mount_prefix[128];    /* URL prefix the app is mounted under, "" or "/x" */
-	long max_body_bytes;       /* request body limit */
-	int max_headers;           /* request header count limit */
-	int max_json_depth;        /* request JSON nesting limit */
-	char db_host[256];         /* MariaDB host ("" with db_socket) */
-	int db_port;               /* MariaDB TCP port */
-	char db_socket[256];       /* MariaDB unix socket, preferred when set */
-	char db_user[64];          /* MariaDB user */
-	char db_password[256];     /* MariaDB password */
-	char db_name[64];          /* control + shared data database */
-	int db_connect_timeout;    /* seconds */
-	char master_key_file[256]; /* 0600 file with the 32-byte master key (hex) */
-	char sql_dir[256];         /* migrations for agenthostctl migrate */
-	char log_level[16];        /* error | warn | info | debug */
-	int upstream_timeout_ms;   /* default whole-call timeout for providers */
+	char listen[256];       /* "" = FastCGI socket on fd 0; else unix path or host:port */
+	int threads;            /* worker threads per process */
+	int max_streams;        /* concurrent SSE streams per process (< threads) */
+	char mount_prefix[128]; /* URL prefix the app is mounted under, "" or "/x" */
+	long max_body_bytes;    /* request body limit */
+	int max_headers;        /* request header count limit */
+	int max_json_depth;     /* request JSON nesting limit */
+	char db_host[256];      /* MariaDB host ("" with db_socket) */
+	int db_port;            /* MariaDB TCP port */
+	char db_socket[256];    /* MariaDB unix socket, preferred when set */
+	char db_user[64];       /* MariaDB user */
+	char db_password[256];  /* MariaDB password */
+	char db_name[64];       /* control + shared data database */
+	int db_connect_timeout; /* seconds */
+	int dedicated_pool;     /* connections to dedicated tenant databases per thread */
+	int dedicated_idle_s;   /* a pooled tenant connection idle this long is closed */
+	char dedicated_account_host[64]; /* host part of dedicated accounts ('%' = any) */
+	char db_admin_user[64]; /* provisioning account ("" = db_user): CREATE, CREATE USER */
+	char db_admin_password[256];
+	char master_key_file[256];       /* 0600 file with the 32-byte master key (hex) */
+	char sql_dir[256];               /* migrations for agenthostctl migrate */
+	char log_level[16];              /* error | warn | info | debug */
+	int upstream_timeout_ms;         /* default whole-call timeout for providers */
 	int upstream_connect_timeout_ms; /* connect timeout for providers */
 	int mock_latency_ms;             /* added latency of the mock provider per call */
 	int mock_stream_delay_ms;        /* delay between streamed mock chunks */

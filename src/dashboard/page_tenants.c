@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -26,6 +27,7 @@
 #include "store/dash_tenants.h"
 #include "store/limits.h"
 #include "store/store.h"
+#include "tenancy/placement.h"
 
 #define TENANTS_PAGE 50
 
@@ -225,9 +227,9 @@ PAGE_FN(page_tenants)
 
 PAGE_FN(page_tenant_create)
 {
-	char slug[80], name[260], plan[40], path[64], target[40];
+	char slug[80], name[260], plan[40], iso[16], path[64], target[40], err[512] = "";
 	int64_t tid = 0;
-	int rc;
+	int rc, dedicated = 0;
 
 	(void)id;
 	(void)m;
@@ -243,6 +245,12 @@ PAGE_FN(page_tenant_create)
 		name[0] = '\0';
 	if (dash_form(r, "plan", plan, sizeof(plan)) != 1)
 		plan[0] = '\0';
+	if (dash_form(r, "isolation", iso, sizeof(iso)) != 1)
+		iso[0] = '\0';
+	if (iso[0] && strcmp(iso, "shared") != 0 && strcmp(iso, "dedicated") != 0) {
+		tenants_render(r, 400, "Data: choose one of the options listed.", slug, name, plan);
+		return;
+	}
 	if (!util_slug_ok(slug)) {
 		tenants_render(
 		    r, 400,
@@ -271,8 +279,20 @@ PAGE_FN(page_tenant_create)
 		dash_error(r, 503, "The database is not available; try again shortly.");
 		return;
 	}
+	/* its mode: chosen here or by the plan's isolation_mode; a failure undoes the tenant */
+	if (placement_new_tenant(r->store, r->conf, tid, iso[0] ? iso : NULL, NULL, 0, &dedicated,
+	                         err, sizeof(err)) < 0) {
+		log_error("dashboard: tenant '%s' not created: %s", slug, err);
+		tenants_render(
+		    r, 503,
+		    "The tenant's own database could not be created, so the tenant was not"
+		    " created; the server log says why.",
+		    slug, name, plan);
+		return;
+	}
 	snprintf(target, sizeof(target), "tenant:%" PRId64, tid);
-	dash_audit(r, tid, "tenant.create", target, "ok", NULL);
+	dash_audit(r, tid, "tenant.create", target, "ok",
+	           dedicated ? "{\"isolation\":\"dedicated\"}" : NULL);
 	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "?done=created", tid);
 	dash_redirect(r, path);
 }
@@ -297,6 +317,8 @@ static void tenant_render(struct req *r, int status, const struct tenant *t, con
 	    dash_set(hdf, "Page.Nav", "tenants") < 0 ||
 	    dash_set(hdf, "Tenant.SuspendedReason", t->suspended_reason) < 0 ||
 	    dash_set(hdf, "Tenant.Isolation", t->isolation) < 0 ||
+	    dash_set(hdf, "Tenant.DataDb", t->data_db) < 0 ||
+	    (t->migrating && dash_set(hdf, "Tenant.Migrating", "1") < 0) ||
 	    dash_set_time(hdf, "Tenant.Created", t->created_at) < 0 ||
 	    (err && dash_set(hdf, "FormError", err) < 0) ||
 	    dash_set(hdf, "Form.Name", name ? name : t->name) < 0 ||

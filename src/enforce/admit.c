@@ -386,8 +386,16 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 			refused = (int)i;
 	}
 	if (refused < 0) {
-		if (store_admit_reserve(r->store, &adm->a, &adm->reservation_id, &refused) !=
-		    ST_OK) {
+		int rc = store_admit_reserve(r->store, &adm->a, &adm->reservation_id, &refused);
+
+		if (rc == ST_CONFLICT) {
+			*status = 503;
+			snprintf(reason, rcap, "tenant_migrating");
+			snprintf(msg, mcap, "this tenant's data is being moved; retry shortly");
+			resp_header_i64(r, "Retry-After", 2);
+			return -1;
+		}
+		if (rc != ST_OK) {
 			*status = 503;
 			snprintf(reason, rcap, "database_unavailable");
 			snprintf(msg, mcap, "admission control is unavailable; retry shortly");

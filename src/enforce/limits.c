@@ -107,6 +107,9 @@ static const struct limit_def defs[LIM__MAX] = {
                          "label of the region holding the tenant's data (informational)"},
     [LIM_DEFAULT_MODEL] = {"default_model", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "model given to agents created without one"},
+    [LIM_ISOLATION_MODE] = {"isolation_mode", LT_ENUM, "shared", 0, 0, "shared|dedicated", G | P,
+                            "where a new tenant's data goes: the shared database or one of its"
+                            " own (a tenant's mode changes with agenthostctl tenant move)"},
     [LIM_ALLOWED_TOOLS] = {"allowed_tools", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "tools the tenant's agents may call: * or a comma list (empty = none)"},
 };

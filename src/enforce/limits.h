@@ -54,6 +54,7 @@ enum limit_id {
 	LIM_DATA_REGION,    /* a label of where the tenant's data lives, shown and exported */
 	LIM_DEFAULT_MODEL,  /* model of agents created without one */
 	LIM_ALLOWED_TOOLS,  /* "*" or comma list of tool names; "" = no tool (not "all") */
+	LIM_ISOLATION_MODE, /* shared | dedicated: where a new tenant's data goes */
 	LIM__MAX
 };
 

@@ -186,6 +186,13 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	struct execution e;
 	int rc;
 
+	/*
+	 * A call refused because the tenant's data is being moved writes nothing:
+	 * the move is copying that data, and a write now could land on the side
+	 * being left (the client was told to retry).
+	 */
+	if (strcmp(out->reason_code, "tenant_migrating") == 0)
+		return;
 	exec_execution(r, id, call, out, &e);
 	rc = adm && adm->reservation_id
 	         ? store_admit_settle(r->store, adm->reservation_id, &adm->a, &e)

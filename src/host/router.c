@@ -41,6 +41,7 @@ static const struct route routes[] = {
 	{"POST", "/admin/api/v1/tenants/{}/suspend", AUTH_OPERATOR, 0, api_admin_tenant_suspend},
 	{"POST", "/admin/api/v1/tenants/{}/resume", AUTH_OPERATOR, 0, api_admin_tenant_resume},
 	{"GET", "/admin/api/v1/tenants/{}/export", AUTH_OPERATOR, 0, api_admin_tenant_export},
+	{"POST", "/admin/api/v1/tenants/{}/move", AUTH_OPERATOR, 0, api_admin_tenant_move},
 	{"POST", "/admin/api/v1/tenants/{}/offboard", AUTH_OPERATOR, 0, api_admin_tenant_offboard},
 	{"POST", "/admin/api/v1/tenants/{}/offboard/undo", AUTH_OPERATOR, 0,
 	 api_admin_tenant_offboard_undo},

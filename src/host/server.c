@@ -28,6 +28,7 @@
 #include "store/admission.h"
 #include "store/guards.h"
 #include "store/store.h"
+#include "store/tenantdb.h"
 
 extern char **environ;
 
@@ -186,6 +187,7 @@ static void server_handle(struct req *r, struct store **stp, int (*rd)(void *io,
 			log_warn("store: %s", err);
 	}
 	r->store = *stp;
+	store_request_begin(r->store);
 	if (server_set_path(r) == 0 && server_read_body(r, rd, io) == 0)
 		router_dispatch(r);
 	if (!r->headers_sent)
@@ -280,6 +282,7 @@ static void *server_reaper(void *arg)
 		next = now + (int64_t)server_conf->reaper_interval_ms * 1000;
 		if (st == NULL && (st = store_open(server_conf, err, sizeof(err))) == NULL)
 			continue;
+		store_request_begin(st);
 		if (store_admit_reap(st, 1000, &n) == ST_OK && n > 0)
 			log_warn("reaper: expired %d reservation(s) of ended processes", n);
 		store_idem_purge(st, 1000, &n);

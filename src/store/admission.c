@@ -222,7 +222,7 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 	           " INSERT INTO reservations (tenant_id, key_id, state, micros, tokens,"
 	           " prompt_tokens, max_tokens, counters, exec_id, kind, model, provider,"
 	           " agent_id, agent_name, request_id, stream, owner, created_at, expires_at)"
-	           " VALUES (%lld, %lld, 'open', %lld, %lld, %lld, %lld, ",
+	           " SELECT %lld, %lld, 'open', %lld, %lld, %lld, %lld, ",
 	           (long long)a->tenant_id, (long long)a->key_id, (long long)a->micros,
 	           (long long)a->tokens, (long long)a->prompt_tokens, (long long)a->max_tokens);
 	if (db_quote(st, b, counters) < 0)
@@ -241,13 +241,20 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 	buf_printf(b, ", %d, ", a->stream ? 1 : 0);
 	if (db_quote(st, b, owner) < 0)
 		return -1;
+	/*
+	 * The reservation is made only while the tenant is not being moved: the
+	 * INSERT ... SELECT reads its row with a shared lock, so a move that sets
+	 * migrating waits for reservations being made, and none is made after.
+	 * No row inserted: id 0 (LAST_INSERT_ID() alone would repeat an old one).
+	 */
 	buf_printf(b,
-	           ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL %d SECOND);"
-	           " SELECT LAST_INSERT_ID();"
+	           ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL %d SECOND FROM tenants"
+	           " WHERE id = %lld AND migrating = 0;"
+	           " SELECT IF(ROW_COUNT() = 1, LAST_INSERT_ID(), 0);"
 	           " INSERT INTO budget_counters (scope, scope_id, win, period, reserved_micros,"
 	           " reserved_tokens, requests, lim_micros, lim_tokens, lim_requests, last_admit,"
 	           " updated_at) VALUES ",
-	           a->expires_s);
+	           a->expires_s, (long long)a->tenant_id);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct adm_counter *c = &a->c[i];
 
@@ -337,12 +344,13 @@ int store_admit_reserve(struct store *st, struct adm_request *a, int64_t *reserv
 	st->in_tx = 0;
 	if (rc != ST_OK)
 		return ST_ERR;
+	if (rr.admitted_rows == (int)a->n)
+		return ST_CONFLICT; /* the tenant is being moved (see reserve_sql) */
 	for (size_t i = 0; i < a->n; i++)
 		if (!a->c[i].admitted) {
 			*refused = (int)i;
 			return ST_OK;
 		}
-	log_error("store: store_admit_reserve: every row admitted but no reservation was made");
 	return ST_ERR;
 }
 
@@ -362,23 +370,31 @@ static void settle_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, un
 		sr->closed = strcmp(row[0], "1") == 0;
 }
 
+/* How a settle batch starts and what it adds to the rollups. */
+enum settle_mode {
+	SM_INSERT, /* begin, insert the execution row; rollups with it (shared tenant) */
+	SM_IN_TX,  /* the caller began and wrote the row; rollups when with_usage */
+	SM_SUMMARY /* begin; the control summary only if this settle closed the reservation */
+};
+
 /*
- * Inside the transaction the caller began (the execution row is written):
- * when reservation id is still open, move its amounts on the counters to
- * spent at actual and close it as state; add e to the rollup (with_usage);
+ * When reservation id is still open, move its amounts on the counters to
+ * spent at actual and close it as state; add e to the rollups (with_usage);
  * COMMIT. *closed says whether the reservation was still open (the
  * statement that closes it counts it).
  */
 static int settle_sql_run(struct store *st, int64_t id, const char *state,
                           const struct adm_request *a, int64_t actual_micros, int64_t actual_tokens,
-                          const struct execution *e, int with_usage, int with_insert, int *closed)
+                          const struct execution *e, int with_usage, enum settle_mode mode,
+                          int *closed)
 {
 	struct settle_read sr = {0};
 	struct buf b = BUF_INIT;
 	int rc;
 
-	if (with_insert) {
+	if (mode != SM_IN_TX)
 		buf_puts(&b, "START TRANSACTION; ");
+	if (mode == SM_INSERT) {
 		if (store_execution_sql(st, &b, e) < 0)
 			goto oom;
 		buf_puts(&b, "; ");
@@ -404,7 +420,8 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
 	if (sql_row_keys(st, &b, a) < 0)
 		goto oom;
 	buf_puts(&b, "); SELECT @ah_open;");
-	if (with_usage && store_rollup_sql(st, &b, e) < 0)
+	if (with_usage &&
+	    store_rollup_sql_if(st, &b, e, mode == SM_SUMMARY ? "@ah_open = 1" : NULL) < 0)
 		goto oom;
 	buf_puts(&b, " COMMIT");
 	if (b.data == NULL)
@@ -416,13 +433,37 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
 	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
 oom:
 	buf_free(&b);
-	db_rollback(st);
+	if (mode == SM_IN_TX)
+		db_rollback(st);
 	return ST_ERR;
+}
+
+/*
+ * A dedicated tenant's own record of e: the execution row and its rollups
+ * in its database, one transaction, one round trip. ST_CONFLICT when the id
+ * is there already.
+ */
+static int tenant_record(struct store *d, const struct execution *e)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	buf_puts(&b, "START TRANSACTION; ");
+	if (store_execution_sql(d, &b, e) < 0 || buf_puts(&b, ";") < 0 ||
+	    store_rollup_sql(d, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
+		buf_free(&b);
+		return ST_ERR;
+	}
+	rc = db_query(d, b.data, b.len, NULL, NULL, __func__);
+	buf_free(&b);
+	d->in_tx = 0;
+	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
 }
 
 int store_admit_settle(struct store *st, int64_t reservation_id, const struct adm_request *a,
                        const struct execution *e)
 {
+	struct store *d;
 	int closed, rc;
 
 	if (reservation_id == 0)
@@ -437,17 +478,45 @@ int store_admit_settle(struct store *st, int64_t reservation_id, const struct ad
 			return ST_ERR;
 		}
 	}
+	d = store_data_conn(st, e->tenant_id);
+	if (d == NULL)
+		return ST_ERR; /* the reservation stays open: the reaper bills it */
+	if (d == st) {
+		/*
+		 * One round trip: the execution row, the counters, the reservation,
+		 * the rollup and the commit. A duplicate execution id (ST_CONFLICT)
+		 * means the reaper recorded this call already, at its worst case;
+		 * nothing changed.
+		 */
+		rc = settle_sql_run(st, reservation_id, "settled", a, e->cost_micros,
+		                    e->prompt_tokens + e->completion_tokens, e, 1, SM_INSERT,
+		                    &closed);
+		if (rc == ST_OK && !closed)
+			log_warn(
+			    "store: reservation %lld was settled by the reaper before its call "
+			    "ended",
+			    (long long)reservation_id);
+		return rc;
+	}
 	/*
-	 * One round trip: the execution row, the counters, the reservation, the
-	 * rollup and the commit. A duplicate execution id (ST_CONFLICT) means the
-	 * reaper recorded this call already, at its worst case; nothing changed.
+	 * A dedicated tenant: two databases, so data first. The tenant's own
+	 * record (row and rollups) commits, then the control database settles
+	 * the counters and adds the summary, both only if the reservation is
+	 * still open. A crash in between leaves the reservation open: the reaper
+	 * finds the row by its execution id and settles at the actual cost.
 	 */
+	rc = tenant_record(d, e);
+	if (rc != ST_OK)
+		return rc; /* ST_CONFLICT: the reaper recorded it first */
 	rc = settle_sql_run(st, reservation_id, "settled", a, e->cost_micros,
-	                    e->prompt_tokens + e->completion_tokens, e, 1, 1, &closed);
-	if (rc == ST_OK && !closed)
+	                    e->prompt_tokens + e->completion_tokens, e, 1, SM_SUMMARY, &closed);
+	if (rc != ST_OK)
+		log_warn("store: execution %s is recorded; reservation %lld is left to the reaper",
+		         e->id, (long long)reservation_id);
+	else if (!closed)
 		log_warn("store: reservation %lld was settled by the reaper before its call ended",
 		         (long long)reservation_id);
-	return rc;
+	return ST_OK;
 }
 
 /* ------------------------------------------------------------------ reap */
@@ -460,9 +529,79 @@ struct reaped {
 };
 
 /* Settle one overdue reservation at its full amount and record it. */
+/* What the reaper needs of an execution found in a tenant's database. */
+struct found_exec {
+	struct execution e;
+	char metadata[4096];
+	int found;
+};
+
+static int found_cb(void *ctx, const struct execution *e)
+{
+	struct found_exec *f = ctx;
+
+	f->e = *e;
+	f->e.input = f->e.output = f->e.error_message = NULL;
+	f->e.metadata = NULL;
+	if (e->metadata && util_strlcpy(f->metadata, e->metadata, sizeof(f->metadata)) == 0)
+		f->e.metadata = f->metadata;
+	f->found = 1;
+	return 1;
+}
+
+/*
+ * An overdue reservation of a dedicated tenant. Its process may have
+ * recorded the call in the tenant's database and died before settling the
+ * counters: then the counters are settled at the actual cost of that row.
+ * Otherwise the worst-case row is written there first (data first, as in
+ * settle) and the counters settled at the worst case. Either way the
+ * control summary gets the row only if this closed the reservation.
+ */
+static int reap_dedicated(struct store *st, struct store *d, struct reaped *rp,
+                          struct execution *worst)
+{
+	struct found_exec f;
+	int closed = 0, rc;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		memset(&f, 0, sizeof(f));
+		rc = store_execution_get(st, rp->a.tenant_id, rp->exec_id, found_cb, &f);
+		if (rc == ST_OK && f.found) {
+			rc = settle_sql_run(st, rp->id, "settled", &rp->a, f.e.cost_micros,
+			                    f.e.prompt_tokens + f.e.completion_tokens, &f.e, 1,
+			                    SM_SUMMARY, &closed);
+			if (rc == ST_OK && closed)
+				log_warn("store: reservation %lld of tenant %lld: its process "
+				         "ended after "
+				         "recording execution %s; settled at its actual cost",
+				         (long long)rp->id, (long long)rp->a.tenant_id,
+				         rp->exec_id);
+			return rc != ST_OK ? rc : closed ? 1 : 0;
+		}
+		if (rc != ST_NOTFOUND)
+			return ST_ERR;
+		rc = tenant_record(d, worst);
+		if (rc == ST_CONFLICT)
+			continue; /* its process recorded it just now: settle at actual */
+		if (rc != ST_OK)
+			return ST_ERR;
+		rc = settle_sql_run(st, rp->id, "expired", &rp->a, rp->a.micros, rp->a.tokens,
+		                    worst, 1, SM_SUMMARY, &closed);
+		if (rc == ST_OK && closed)
+			log_warn(
+			    "store: reaped reservation %lld of tenant %lld (execution %s), billed "
+			    "%lld micro-USD",
+			    (long long)rp->id, (long long)rp->a.tenant_id, rp->exec_id,
+			    (long long)rp->a.micros);
+		return rc != ST_OK ? rc : closed ? 1 : 0;
+	}
+	return ST_ERR;
+}
+
 static int reap_one(struct store *st, struct reaped *rp)
 {
 	struct execution e;
+	struct store *d;
 	int closed, rc, with_usage = 1;
 
 	if (counters_parse(rp->counters, &rp->a) < 0 || rp->a.n == 0) {
@@ -491,6 +630,11 @@ static int reap_one(struct store *st, struct reaped *rp)
 	e.error_message = "the process serving this call ended before it settled; billed at the "
 	                  "reserved worst case";
 
+	d = store_data_conn(st, e.tenant_id);
+	if (d == NULL)
+		return ST_ERR; /* tried again on the next round */
+	if (d != st)
+		return reap_dedicated(st, d, rp, &e);
 	if (db_begin(st, __func__) != ST_OK)
 		return ST_ERR;
 	rc = store_execution_write(st, &e, 0);
@@ -509,7 +653,7 @@ static int reap_one(struct store *st, struct reaped *rp)
 		return rc;
 	}
 	rc = settle_sql_run(st, rp->id, "expired", &rp->a, rp->a.micros, rp->a.tokens, &e,
-	                    with_usage, 0, &closed);
+	                    with_usage, SM_IN_TX, &closed);
 	if (rc != ST_OK)
 		return rc;
 	if (closed)

@@ -21,6 +21,7 @@
 #include "store/dash_analytics.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "common/util.h"
 
 #define Q_DA(n) ((enum db_q)(Q_DASHA_FIRST + (n)))
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
@@ -189,12 +190,15 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 
 /* ------------------------------------------------------------ executions */
 
-#define E_COLS                                                                                     \
-	"SELECT e.tenant_id, e.seq, t.name, e.id, e.kind, e.key_id, COALESCE(e.agent_id, 0),"      \
+#define E_COLS_NAMED(name)                                                                         \
+	"SELECT e.tenant_id, e.seq, " name ", e.id, e.kind, e.key_id, COALESCE(e.agent_id, 0),"    \
 	" e.agent_name, e.session_id, e.model, e.provider, e.cred_source, e.status,"               \
 	" e.reason_code, e.http_status, e.stream, e.prompt_tokens, e.completion_tokens,"           \
 	" e.cost_micros, e.latency_ms, e.request_id, e.finish_reason,"                             \
 	" COALESCE(e.error_message, ''), " TS("e.created_at")
+#define E_COLS E_COLS_NAMED("t.name")
+/* One tenant's rows come from where its data lives (store_data_conn): no join with tenants. */
+#define E_COLS_ONE E_COLS_NAMED("''")
 #define E_FILTERS                                                                                  \
 	" AND e.seq < ? AND (? = '' OR e.agent_name = ?) AND (? = '' OR e.model = ?)"              \
 	" AND (? = '' OR e.status = ?) AND (? = '' OR e.reason_code = ?)"                          \
@@ -202,14 +206,13 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 	" AND (? = '' OR e.created_at < CAST(? AS DATE) + INTERVAL 1 DAY)"                         \
 	" ORDER BY e.seq DESC LIMIT ?"
 
-static const char sql_exec_one[] = E_COLS " FROM executions e JOIN tenants t ON t.id = e.tenant_id"
-                                          " WHERE e.tenant_id = ?" E_FILTERS;
+static const char sql_exec_one[] = E_COLS_ONE " FROM executions e WHERE e.tenant_id = ?" E_FILTERS;
 static const char sql_exec_all[] =
     E_COLS " FROM executions e FORCE INDEX (k_executions_seq) JOIN tenants t ON t.id = e.tenant_id"
            " WHERE 1 = 1" E_FILTERS;
-static const char sql_exec_get[] = E_COLS ", e.metadata, e.input, e.output"
-                                          " FROM executions e JOIN tenants t ON t.id = e.tenant_id"
-                                          " WHERE e.tenant_id = ? AND e.id = ?";
+static const char sql_exec_get[] =
+    E_COLS_ONE ", e.metadata, e.input, e.output"
+               " FROM executions e WHERE e.tenant_id = ? AND e.id = ?";
 
 /* Bind the columns of E_COLS into e. */
 static void exec_out(struct db_out *o, struct dasha_exec *e)
@@ -241,10 +244,28 @@ static void exec_out(struct db_out *o, struct dasha_exec *e)
 	db_out_i64(o, &e->created);
 }
 
+/* The tenant's display name (the list and detail show it); -1 when it cannot be read. */
+static int tenant_name_of(struct store *st, int64_t tenant_id, char *out, size_t cap)
+{
+	struct tenant t;
+	int rc = store_tenant_get(st, tenant_id, &t);
+
+	if (rc == ST_NOTFOUND) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (rc != ST_OK)
+		return -1;
+	util_strlcpy(out, t.name, cap);
+	return 0;
+}
+
 int store_dasha_exec_list(struct store *st, const struct dasha_exec_filter *f, dasha_exec_cb cb,
                           void *ctx)
 {
+	struct store *d;
 	struct dasha_exec e;
+	char tname[sizeof(e.tenant_name)];
 	struct db_out o;
 	MYSQL_BIND in[17];
 	unsigned long l[12];
@@ -263,13 +284,26 @@ int store_dasha_exec_list(struct store *st, const struct dasha_exec_filter *f, d
 	}
 	db_in_int(&in[n++], &limit);
 	memset(&e, 0, sizeof(e));
-	exec_out(&o, &e);
-	if (db_exec(st, q, all ? sql_exec_all : sql_exec_one, in, &o, __func__) != ST_OK)
+	if (!all && tenant_name_of(st, f->tenant_id, tname, sizeof(tname)) < 0)
 		return ST_ERR;
-	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
+	/*
+	 * One tenant: from where its data lives. All tenants: the shared
+	 * database, so dedicated tenants' executions are listed per tenant only
+	 * (docs/ISOLATION.md); the page says so.
+	 */
+	d = all ? st : store_data_conn(st, f->tenant_id);
+	if (d == NULL)
+		return ST_ERR;
+	exec_out(&o, &e);
+	if (db_exec(d, q, all ? sql_exec_all : sql_exec_one, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(d, q, &o, __func__)) == 1) {
+		if (!all)
+			util_strlcpy(e.tenant_name, tname, sizeof(e.tenant_name));
 		if (cb(ctx, &e) != 0)
 			break;
-	db_end(st, q, &o);
+	}
+	db_end(d, q, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -282,6 +316,7 @@ static char *dasha_dup(const char *s)
 int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
                          struct dasha_exec *out, char **metadata, char **input, char **output)
 {
+	struct store *d;
 	struct db_out o;
 	MYSQL_BIND in[2];
 	unsigned long l;
@@ -293,20 +328,26 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	memset(in, 0, sizeof(in));
 	db_in_i64(&in[0], &tenant_id);
 	db_in_str(&in[1], id, &l);
+	d = store_data_conn(st, tenant_id);
+	if (d == NULL)
+		return ST_ERR;
 	exec_out(&o, out);
 	cm = db_out_text(&o);
 	ci = db_out_text(&o);
 	co = db_out_text(&o);
-	if (db_exec(st, Q_DA(18), sql_exec_get, in, &o, __func__) != ST_OK)
+	if (db_exec(d, Q_DA(18), sql_exec_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_DA(18), &o, __func__);
+	rc = db_fetch(d, Q_DA(18), &o, __func__);
 	if (rc == 1) {
 		*metadata = dasha_dup(o.text[cm]);
 		*input = dasha_dup(o.text[ci]);
 		*output = dasha_dup(o.text[co]);
 	}
-	db_end(st, Q_DA(18), &o);
+	db_end(d, Q_DA(18), &o);
 	if (rc < 0)
+		return ST_ERR;
+	if (rc == 1 &&
+	    tenant_name_of(st, tenant_id, out->tenant_name, sizeof(out->tenant_name)) < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
 }

@@ -55,12 +55,6 @@ static int db_rc(unsigned int e)
 
 /* ------------------------------------------------------------------ connection */
 
-struct store *store_data_conn(struct store *st, int64_t tenant_id)
-{
-	(void)tenant_id;
-	return st;
-}
-
 int db_connect(struct store *st, char *err, size_t errlen)
 {
 	unsigned int timeout = st->connect_timeout;
@@ -142,6 +136,8 @@ struct store *store_open(const struct conf *c, char *err, size_t errlen)
 	}
 	st->port = c->db_port > 0 ? (unsigned int)c->db_port : 3306;
 	st->connect_timeout = c->db_connect_timeout > 0 ? (unsigned int)c->db_connect_timeout : 5;
+	st->pool_max = c->dedicated_pool > 0 ? c->dedicated_pool : 4;
+	st->pool_idle_s = c->dedicated_idle_s > 0 ? c->dedicated_idle_s : 60;
 	if (db_connect(st, err, errlen))
 		goto fail;
 	return st;
@@ -156,6 +152,7 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_pool_close(st);
 	if (st->in_tx)
 		db_rollback(st);
 	db_disconnect(st);

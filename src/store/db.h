@@ -94,7 +94,17 @@ enum db_q {
 	Q_DASHA_LAST = Q_DASHA_FIRST + 63,
 	Q_LIFE_FIRST, /* lifecycle.c: retention purge, export, isolation checks */
 	Q_LIFE_LAST = Q_LIFE_FIRST + 15,
+	Q_TDB_FIRST, /* tenantdb.c: dedicated databases, routing, moves */
+	Q_TDB_LAST = Q_TDB_FIRST + 15,
 	Q__MAX
+};
+
+/* One pooled connection to a dedicated tenant's database (tenantdb.c). */
+struct tdb_conn {
+	int64_t tenant_id; /* 0: free slot */
+	int epoch;         /* tenants.data_epoch it was opened for */
+	int64_t used_us;   /* last use, for LRU eviction and the idle timeout */
+	struct store *conn;
 };
 
 struct store {
@@ -109,6 +119,19 @@ struct store {
 	unsigned int port;
 	unsigned int connect_timeout; /* seconds */
 	char last_error[512];         /* message of the last failure, for callers reporting it */
+	/*
+	 * Tenant routing (tenantdb.c). The context says where the data of the
+	 * tenant this request works for lives; it is valid while ctx_gen equals
+	 * gen (store_request_begin moves gen on), set by key identification or
+	 * by the first lookup. pool holds this thread's connections to dedicated
+	 * databases (pool_max of them, LRU).
+	 */
+	uint64_t gen, ctx_gen;
+	int64_t ctx_tenant;
+	int ctx_dedicated, ctx_epoch;
+	struct tdb_conn *pool;
+	int pool_max, pool_idle_s;
+	int is_tenant_conn; /* this handle is a pooled connection to a tenant database */
 };
 
 /* Most columns any store query returns (executions has the widest rows). */
@@ -149,9 +172,28 @@ int store_execution_sql(struct store *d, struct buf *b, const struct execution *
  * in ';') to b, for the caller's transaction. 0, or -1 when out of memory.
  */
 int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e);
+/*
+ * The same, each statement adding its row only when the SQL condition cond
+ * holds (INSERT ... SELECT ... WHERE cond): settling a dedicated tenant adds
+ * the control database's summary only when this settle closed the
+ * reservation ("@ah_open = 1").
+ */
+int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *e,
+                        const char *cond);
 
-/* Tenant data lives behind this: today every tenant's data is in the shared database. */
+/*
+ * The handle holding tenant_id's content (executions, run steps, sessions,
+ * messages, its rollups): st itself for a shared tenant, a pooled connection
+ * to its own database for a dedicated one (tenantdb.c). NULL when that
+ * cannot be known or reached (logged): never the wrong database.
+ */
 struct store *store_data_conn(struct store *st, int64_t tenant_id);
+/* Whether tenant_id is dedicated: 1, 0, or -1 when the lookup failed. */
+int store_tenant_dedicated(struct store *st, int64_t tenant_id);
+/* Close every pooled tenant connection of st (store_close does). */
+void store_pool_close(struct store *st);
+/* Remember what key identification read about the request's tenant. */
+void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch);
 
 /* Connect st using the parameters stored in it; 0, or -1 with err filled. */
 int db_connect(struct store *st, char *err, size_t errlen);

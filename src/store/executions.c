@@ -62,7 +62,7 @@ static const int lat_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000};
 #define LAT_UPD(c) " " c " = " c " + VALUES(" c ")"
 #define USAGE5_HEAD                                                                                \
 	"INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded, refused, failed,"         \
-	" cost_micros, tokens, latency_ms_sum, " LAT_COLS ") VALUES"
+	" cost_micros, tokens, latency_ms_sum, " LAT_COLS ")"
 #define USAGE5_TAIL                                                                                                               \
 	" ON DUPLICATE KEY UPDATE requests = requests + 1, succeeded = succeeded + "                                              \
 	"VALUES(succeeded),"                                                                                                      \
@@ -120,7 +120,26 @@ static void attr_of(json_t *meta, const char *name, char out[ATTR_MAX + 1])
 	out[n] = '\0';
 }
 
+/* " VALUES (" or " SELECT ", and the matching end: rows added always, or only when cond holds. */
+static void rows_open(struct buf *b, const char *cond)
+{
+	buf_puts(b, cond ? " SELECT " : " VALUES (");
+}
+
+static void rows_close(struct buf *b, const char *cond)
+{
+	if (cond)
+		buf_printf(b, " FROM DUAL WHERE %s", cond);
+	else
+		buf_putc(b, ')');
+}
+
 int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
+{
+	return store_rollup_sql_if(d, b, e, NULL);
+}
+
+int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *e, const char *cond)
 {
 	struct usage5 u;
 	char user[ATTR_MAX + 1] = "", dept[ATTR_MAX + 1] = "";
@@ -134,46 +153,47 @@ int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
 	}
 	json_decref(meta);
 	usage5_of(e, &u);
-	buf_printf(b,
-	           " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
-	           " requests, errors, prompt_tokens, completion_tokens, cost_micros) VALUES"
-	           " (%lld, DATE(UTC_TIMESTAMP()), %lld, %lld, ",
-	           (long long)e->tenant_id, (long long)e->key_id, (long long)e->agent_id);
+	buf_puts(b, " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
+	            " requests, errors, prompt_tokens, completion_tokens, cost_micros)");
+	rows_open(b, cond);
+	buf_printf(b, "%lld, DATE(UTC_TIMESTAMP()), %lld, %lld, ", (long long)e->tenant_id,
+	           (long long)e->key_id, (long long)e->agent_id);
 	if (db_quote(d, b, e->model) < 0)
 		return -1;
-	buf_printf(b,
-	           ", 1, %d, %lld, %lld, %lld) ON DUPLICATE KEY UPDATE"
-	           " requests = requests + 1, errors = errors + VALUES(errors),"
-	           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-	           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-	           " cost_micros = cost_micros + VALUES(cost_micros);",
-	           strcmp(e->status, "succeeded") != 0, (long long)e->prompt_tokens,
-	           (long long)e->completion_tokens, (long long)e->cost_micros);
-	buf_printf(b,
-	           " " USAGE5_HEAD
-	           " (%lld, UNIX_TIMESTAMP() DIV 300, 1, %lld, %lld, %lld, %lld, %lld, %lld",
+	buf_printf(b, ", 1, %d, %lld, %lld, %lld", strcmp(e->status, "succeeded") != 0,
+	           (long long)e->prompt_tokens, (long long)e->completion_tokens,
+	           (long long)e->cost_micros);
+	rows_close(b, cond);
+	buf_puts(b, " ON DUPLICATE KEY UPDATE"
+	            " requests = requests + 1, errors = errors + VALUES(errors),"
+	            " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+	            " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+	            " cost_micros = cost_micros + VALUES(cost_micros);");
+	buf_puts(b, " " USAGE5_HEAD);
+	rows_open(b, cond);
+	buf_printf(b, "%lld, UNIX_TIMESTAMP() DIV 300, 1, %lld, %lld, %lld, %lld, %lld, %lld",
 	           (long long)e->tenant_id, (long long)u.succeeded, (long long)u.refused,
 	           (long long)u.failed, (long long)e->cost_micros,
 	           (long long)(e->prompt_tokens + e->completion_tokens), (long long)u.latency);
 	for (size_t i = 0; i < 8; i++)
 		buf_printf(b, ", %lld", (long long)u.lat[i]);
-	buf_puts(b, ")" USAGE5_TAIL ";");
-	buf_printf(
-	    b,
-	    " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model, user, department,"
-	    " requests, prompt_tokens, completion_tokens, cost_micros) VALUES"
-	    " (%lld, DATE(UTC_TIMESTAMP()), %lld, ",
-	    (long long)e->tenant_id, (long long)e->agent_id);
+	rows_close(b, cond);
+	buf_puts(b, USAGE5_TAIL ";");
+	buf_puts(b, " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model, user,"
+	            " department, requests, prompt_tokens, completion_tokens, cost_micros)");
+	rows_open(b, cond);
+	buf_printf(b, "%lld, DATE(UTC_TIMESTAMP()), %lld, ", (long long)e->tenant_id,
+	           (long long)e->agent_id);
 	if (db_quote(d, b, e->model) < 0 || buf_puts(b, ", ") < 0 || db_quote(d, b, user) < 0 ||
 	    buf_puts(b, ", ") < 0 || db_quote(d, b, dept) < 0)
 		return -1;
-	buf_printf(b,
-	           ", 1, %lld, %lld, %lld) ON DUPLICATE KEY UPDATE requests = requests + 1,"
-	           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-	           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-	           " cost_micros = cost_micros + VALUES(cost_micros);",
-	           (long long)e->prompt_tokens, (long long)e->completion_tokens,
-	           (long long)e->cost_micros);
+	buf_printf(b, ", 1, %lld, %lld, %lld", (long long)e->prompt_tokens,
+	           (long long)e->completion_tokens, (long long)e->cost_micros);
+	rows_close(b, cond);
+	buf_puts(b, " ON DUPLICATE KEY UPDATE requests = requests + 1,"
+	            " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+	            " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+	            " cost_micros = cost_micros + VALUES(cost_micros);");
 	return b->data ? 0 : -1;
 }
 
@@ -192,8 +212,11 @@ static const char sql_seq[] = "SELECT seq FROM executions WHERE tenant_id = ? AN
 int store_execution_record(struct store *st, const struct execution *e)
 {
 	struct store *d = store_data_conn(st, e->tenant_id);
+	struct buf b = BUF_INIT;
 	int rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	if (db_begin(d, __func__) != ST_OK)
 		return ST_ERR;
 	rc = store_execution_write(d, e, 1);
@@ -201,7 +224,26 @@ int store_execution_record(struct store *st, const struct execution *e)
 		db_rollback(d);
 		return rc;
 	}
-	return db_commit(d, __func__);
+	rc = db_commit(d, __func__);
+	if (rc != ST_OK || d == st)
+		return rc;
+	/*
+	 * A dedicated tenant: its own database has the row and rollups; now the
+	 * control database's summary (data first: a crash in between leaves the
+	 * summary one call short, never the tenant's record).
+	 */
+	buf_puts(&b, "START TRANSACTION;");
+	if (store_rollup_sql(st, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
+		buf_free(&b);
+		return ST_ERR;
+	}
+	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
+	buf_free(&b);
+	if (rc != ST_OK)
+		log_error(
+		    "store: execution %s of tenant %lld is recorded but missing from the summary",
+		    e->id, (long long)e->tenant_id);
+	return ST_OK;
 }
 
 /* Append v as a quoted literal, or NULL. */
@@ -372,6 +414,8 @@ int store_execution_get(struct store *st, int64_t tenant_id, const char *id, exe
 	unsigned long l;
 	int rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	if (id == NULL)
 		return ST_NOTFOUND;
 	memset(&e, 0, sizeof(e));
@@ -453,6 +497,8 @@ int store_execution_list(struct store *st, int64_t tenant_id, const struct exec_
 	int limit = f->limit + 1, n = 0, nin = 0, rc;
 	enum db_q q;
 
+	if (d == NULL)
+		return ST_ERR;
 	*has_more = 0;
 	if (f->limit < 1 || f->limit > EXEC_LIST_MAX || f->since < 0) {
 		log_error("store: store_execution_list: limit must be 1..%d", EXEC_LIST_MAX);

@@ -34,7 +34,8 @@
 	                                              "k"
 
 static const char sql_auth[] = "SELECT k.id, k.tenant_id, " KEY_STATE ", t.status, t.slug, p.name,"
-                               " k.prefix FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+                               " k.prefix, t.migrating, t.isolation_mode = 'dedicated',"
+                               " t.data_epoch FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
                                " JOIN plans p ON p.id = t.plan_id WHERE k.key_hash = ?";
 static const char sql_insert[] =
     "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, expires_at, created_at)"
@@ -61,7 +62,7 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	struct db_out o;
 	MYSQL_BIND in[1];
 	unsigned long l;
-	int rc;
+	int rc, dedicated = 0, epoch = 0;
 
 	memset(out, 0, sizeof(*out));
 	db_in_blob(&in[0], hash, 32, &l);
@@ -73,6 +74,9 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	db_out_str(&o, out->tenant_slug, sizeof(out->tenant_slug));
 	db_out_str(&o, out->plan, sizeof(out->plan));
 	db_out_str(&o, out->key_prefix, sizeof(out->key_prefix));
+	db_out_int(&o, &out->migrating);
+	db_out_int(&o, &dedicated);
+	db_out_int(&o, &epoch);
 	rc = db_exec(st, Q_KEY_AUTH, sql_auth, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
@@ -80,6 +84,8 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	db_end(st, Q_KEY_AUTH, &o);
 	if (rc < 0)
 		return ST_ERR;
+	if (rc == 1) /* where this request's tenant keeps its data (store_data_conn) */
+		store_ctx_set(st, out->tenant_id, dedicated, epoch);
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
 }
 

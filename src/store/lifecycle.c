@@ -21,6 +21,7 @@
 #include "store/db.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
+#include "store/tenantdb.h"
 
 #define Q_LIFE(n) ((enum db_q)(Q_LIFE_FIRST + (n)))
 #define LIFE_MAX_KEYS 6
@@ -35,21 +36,24 @@ static const char sql_purge_steps[] = "DELETE FROM run_steps WHERE tenant_id = ?
 int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int batch,
                            int64_t *deleted)
 {
+	struct store *d = store_data_conn(st, tenant_id);
 	MYSQL_BIND in[3];
 
 	*deleted = 0;
+	if (d == NULL)
+		return ST_ERR;
 	memset(in, 0, sizeof(in));
 	db_in_i64(&in[0], &tenant_id);
 	db_in_int(&in[1], &days);
 	db_in_int(&in[2], &batch);
-	if (db_exec(st, Q_LIFE(0), sql_purge, in, NULL, __func__) != ST_OK)
+	if (db_exec(d, Q_LIFE(0), sql_purge, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	*deleted = (int64_t)db_affected(st, Q_LIFE(0));
+	*deleted = (int64_t)db_affected(d, Q_LIFE(0));
 	/* the steps of the runs that went (same age; each batch at most batch rows) */
-	if (db_exec(st, Q_LIFE(5), sql_purge_steps, in, NULL, __func__) != ST_OK)
+	if (db_exec(d, Q_LIFE(5), sql_purge_steps, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	if ((int64_t)db_affected(st, Q_LIFE(5)) > *deleted)
-		*deleted = (int64_t)db_affected(st, Q_LIFE(5));
+	if ((int64_t)db_affected(d, Q_LIFE(5)) > *deleted)
+		*deleted = (int64_t)db_affected(d, Q_LIFE(5));
 	return ST_OK;
 }
 
@@ -172,6 +176,16 @@ int store_life_export(struct store *st, const struct life_table *t, int64_t tena
 	struct buf b = BUF_INIT;
 	int rc = ST_OK;
 
+	/* content tables are read from where the tenant's data lives; the rest from control */
+	for (const char *const *c = store_tdb_content_tables(); *c; c++)
+		if (strcmp(*c, t->from) == 0) {
+			st = store_data_conn(st, tenant_id);
+			if (st == NULL) {
+				*rows = 0;
+				return ST_ERR;
+			}
+			break;
+		}
 	memset(&p, 0, sizeof(p));
 	p.t = t;
 	p.cb = cb;
@@ -265,9 +279,11 @@ static const struct life_check life_checks[] = {
 	 "executions of a dedicated tenant stored in the shared database", SHARED_ROWS("executions")},
 	{"dedicated_rows_in_shared_sessions",
 	 "sessions of a dedicated tenant stored in the shared database", SHARED_ROWS("sessions")},
-	{"dedicated_rows_in_shared_usage",
-	 "usage rollups of a dedicated tenant stored in the shared database",
-	 SHARED_ROWS("usage_daily")},
+	{"dedicated_rows_in_shared_session_messages",
+	 "session messages of a dedicated tenant stored in the shared database",
+	 SHARED_ROWS("session_messages")},
+	{"dedicated_rows_in_shared_run_steps",
+	 "run steps of a dedicated tenant stored in the shared database", SHARED_ROWS("run_steps")},
 	{"provider_keys_not_sealed",
 	 "provider credentials without a nonce, a key version or room for the MAC (not encrypted)",
 	 "SELECT COUNT(*) FROM provider_credentials WHERE (@tenant = 0 OR tenant_id = @tenant) AND"

@@ -220,7 +220,7 @@ static int mig_applied(const int *applied, size_t n, int version)
  * "applied NNN_name.sql" for each. ST_OK, or ST_ERR with err naming the file
  * and the database's message.
  */
-int store_migrate(struct store *st, const char *dir, char *err, size_t errlen)
+int store_migrate_dir(struct store *st, const char *dir, int quiet, char *err, size_t errlen)
 {
 	struct mig_file *files = NULL;
 	struct buf path = BUF_INIT, sql = BUF_INIT;
@@ -278,8 +278,10 @@ int store_migrate(struct store *st, const char *dir, char *err, size_t errlen)
 			         st->last_error);
 			goto out;
 		}
-		printf("applied %s\n", files[i].name);
-		fflush(stdout);
+		if (!quiet) {
+			printf("applied %s\n", files[i].name);
+			fflush(stdout);
+		}
 	}
 	rc = ST_OK;
 out:
@@ -288,4 +290,9 @@ out:
 	free(applied);
 	free(files);
 	return rc;
+}
+
+int store_migrate(struct store *st, const char *dir, char *err, size_t errlen)
+{
+	return store_migrate_dir(st, dir, 0, err, errlen);
 }

@@ -61,6 +61,8 @@ int store_session_create(struct store *st, int64_t tenant_id, int64_t agent_id,
 	char id[40];
 	int rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	id_out[0] = '\0';
 	if (strlen(meta) > SESSION_METADATA_MAX || agent_id < 0) {
 		log_error("store: store_session_create: metadata longer than %d bytes or bad agent",
@@ -93,6 +95,8 @@ int store_session_get(struct store *st, int64_t tenant_id, const char *id, struc
 	unsigned long l;
 	int rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	memset(out, 0, sizeof(*out));
 	if (id == NULL)
 		return ST_NOTFOUND;
@@ -132,6 +136,8 @@ int store_session_messages(struct store *st, int64_t tenant_id, const char *id, 
 	size_t content;
 	int count = 0, from, rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	if (id == NULL)
 		return ST_NOTFOUND;
 	if (limit < 0) {
@@ -190,6 +196,8 @@ int store_session_append_turn(struct store *st, int64_t tenant_id, const char *i
 	unsigned long l[7];
 	int count = 0, user_seq, asst_seq, rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	if (id == NULL)
 		return ST_NOTFOUND;
 	if (db_begin(d, __func__) != ST_OK)

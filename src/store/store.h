@@ -39,6 +39,8 @@ int store_ping(struct store *st);
 /* Apply sql/NNN_*.sql files from dir not yet in schema_migrations, in order. Prints each applied.
  */
 int store_migrate(struct store *st, const char *dir, char *err, size_t errlen);
+/* The same; quiet: print nothing (a dedicated tenant's database at onboarding). */
+int store_migrate_dir(struct store *st, const char *dir, int quiet, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------ tenants */
 
@@ -53,6 +55,8 @@ struct tenant {
 	char suspended_reason[256];
 	char isolation[16]; /* "shared" | "dedicated" */
 	int64_t created_at; /* unix seconds */
+	char data_db[65];   /* a dedicated tenant's database ("" for shared) */
+	int migrating;      /* a move between modes is in progress */
 };
 
 typedef int (*tenant_cb)(void *ctx, const struct tenant *t);
@@ -83,6 +87,7 @@ struct key_auth {
 	char tenant_slug[64];
 	char plan[32];
 	char key_prefix[16];
+	int migrating; /* tenant move in progress: writes get 503 tenant_migrating */
 };
 
 struct api_key {

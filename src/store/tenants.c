@@ -17,8 +17,8 @@
 
 #define TENANT_COLS                                                                                \
 	"SELECT t.id, t.slug, t.name, p.name, t.status, COALESCE(t.suspended_reason, ''),"         \
-	" t.isolation_mode, CAST(FLOOR(UNIX_TIMESTAMP(t.created_at)) AS SIGNED)"                   \
-	" FROM tenants t JOIN plans p ON p.id = t.plan_id"
+	" t.isolation_mode, CAST(FLOOR(UNIX_TIMESTAMP(t.created_at)) AS SIGNED), t.data_db,"       \
+	" t.migrating FROM tenants t JOIN plans p ON p.id = t.plan_id"
 
 static const char sql_insert[] =
     "INSERT INTO tenants (slug, name, plan_id, status, isolation_mode, created_at, updated_at)"
@@ -42,6 +42,8 @@ static void tenant_bind(struct db_out *out, struct tenant *t)
 	db_out_str(out, t->suspended_reason, sizeof(t->suspended_reason));
 	db_out_str(out, t->isolation, sizeof(t->isolation));
 	db_out_i64(out, &t->created_at);
+	db_out_str(out, t->data_db, sizeof(t->data_db));
+	db_out_int(out, &t->migrating);
 }
 
 /* Run a one-row tenant query (q, sql, one bound parameter) into out. */

@@ -210,7 +210,7 @@ int store_tool_set_enabled(struct store *st, const char *name, int enabled)
 int store_tool_secret_put(struct store *st, int64_t tenant_id, const char *tool, const char *name,
                           const struct sealed_cred *c)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	struct store *d = st; /* credentials and agent tools live in the control database */
 	MYSQL_BIND in[6];
 	unsigned long l[4];
 
@@ -231,7 +231,7 @@ int store_tool_secret_put(struct store *st, int64_t tenant_id, const char *tool,
 int store_tool_secret_version(struct store *st, int64_t tenant_id, const char *tool,
                               const char *name, int *version)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	struct store *d = st; /* credentials and agent tools live in the control database */
 	struct db_out o;
 	MYSQL_BIND in[3];
 	unsigned long l[2];
@@ -255,7 +255,7 @@ int store_tool_secret_version(struct store *st, int64_t tenant_id, const char *t
 
 int store_tool_secret_list(struct store *st, int64_t tenant_id, tool_secret_cb cb, void *ctx)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	struct store *d = st; /* credentials and agent tools live in the control database */
 	char tool[TOOL_NAME_MAX + 1], name[TOOL_NAME_MAX + 1];
 	struct sealed_cred c;
 	struct db_out o;
@@ -282,7 +282,7 @@ int store_tool_secret_list(struct store *st, int64_t tenant_id, tool_secret_cb c
 int store_tool_secrets_sealed(struct store *st, int64_t tenant_id, const char *tool,
                               tool_secret_cb cb, void *ctx)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	struct store *d = st; /* credentials and agent tools live in the control database */
 	char name[TOOL_NAME_MAX + 1];
 	struct sealed_cred c;
 	struct db_out o;
@@ -324,7 +324,7 @@ int store_tool_secrets_sealed(struct store *st, int64_t tenant_id, const char *t
 int store_agent_tools_set(struct store *st, int64_t tenant_id, int64_t agent_id,
                           const struct agent_tools *t)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	struct store *d = st; /* credentials and agent tools live in the control database */
 	MYSQL_BIND in[3];
 	unsigned long l;
 	int rc;
@@ -363,7 +363,7 @@ int store_agent_tools_set(struct store *st, int64_t tenant_id, int64_t agent_id,
 int store_agent_tools_get(struct store *st, int64_t tenant_id, int64_t agent_id,
                           struct agent_tools *out)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	struct store *d = st; /* credentials and agent tools live in the control database */
 	char name[TOOL_NAME_MAX + 1];
 	struct db_out o;
 	MYSQL_BIND in[2];
@@ -403,6 +403,8 @@ int store_run_step_insert(struct store *st, const struct run_step *s)
 	MYSQL_BIND in[14];
 	unsigned long l[9];
 
+	if (d == NULL)
+		return ST_ERR;
 	db_in_i64(&in[0], &s->tenant_id);
 	BIND_FIXED(&in[1], s->run_id, &l[0]);
 	db_in_int(&in[2], &s->step);
@@ -430,6 +432,8 @@ int store_run_steps_list(struct store *st, int64_t tenant_id, const char *run_id
 	unsigned long l;
 	int rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	memset(&s, 0, sizeof(s));
 	s.tenant_id = tenant_id;
 	db_in_i64(&in[0], &tenant_id);
@@ -464,6 +468,8 @@ int store_run_record(struct store *st, const struct execution *e)
 	struct store *d = store_data_conn(st, e->tenant_id);
 	int rc;
 
+	if (d == NULL)
+		return ST_ERR;
 	if (db_begin(d, __func__) != ST_OK)
 		return ST_ERR;
 	rc = store_execution_write(d, e, 0);

@@ -115,7 +115,12 @@ static int usage_day_shape_ok(const char *s)
 int store_usage_report(struct store *st, int64_t tenant_id, const char *start_day,
                        const char *end_day, const char *group_by, usage_cb cb, void *ctx)
 {
-	struct store *d = store_data_conn(st, tenant_id);
+	/*
+	 * Rollups are read from the control database for every tenant: it holds
+	 * the summary of dedicated tenants too (written when each call settles),
+	 * next to the agents and keys the report names.
+	 */
+	struct store *d = st;
 	struct usage_row u;
 	struct db_out o;
 	MYSQL_BIND in[3];

@@ -113,6 +113,17 @@ int identify_request(struct req *r, struct ident *out)
 		resp_error(r, 403, "tenant_suspended", "this tenant is suspended");
 		return -1;
 	}
+	/*
+	 * While the tenant's data moves between databases (agenthostctl tenant
+	 * move) reads are served from where it still is; anything that writes
+	 * is refused so nothing lands on the side being left.
+	 */
+	if (ka.migrating && strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+		resp_header_i64(r, "Retry-After", 2);
+		resp_error(r, 503, "tenant_migrating",
+		           "this tenant's data is being moved; retry in a few seconds");
+		return -1;
+	}
 	out->tenant_id = ka.tenant_id;
 	out->key_id = ka.key_id;
 	util_strlcpy(out->tenant_slug, ka.tenant_slug, sizeof(out->tenant_slug));

@@ -85,7 +85,9 @@ def free_plan_defaults_in_api_and_cli():
     b = api_limits(t["key"])
     assert b["object"] == "limits" and b["tenant_id"] == t["id"] and b["key_id"] == t["key_id"], b
     lim = b["limits"]
-    assert len(lim) == 26, sorted(lim)
+    assert len(lim) == 27, sorted(lim)
+    # the default mode of new tenants: global in the dedicated test pass, else built in
+    assert lim["isolation_mode"]["value"] in ("shared", "dedicated"), lim["isolation_mode"]
     assert lim["rpm"] == {"value": "60", "source": "plan"}, lim["rpm"]
     assert lim["tpm"] == {"value": "200000", "source": "plan"}, lim["tpm"]
     assert lim["concurrency"] == {"value": "4", "source": "plan"}, lim["concurrency"]

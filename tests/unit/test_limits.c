@@ -90,6 +90,7 @@ START_TEST(test_defs)
 	    "data_region",
 	    "default_model",
 	    "allowed_tools",
+	    "isolation_mode",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
@@ -103,6 +104,8 @@ START_TEST(test_defs)
 			ck_assert_uint_eq(d[i].scopes, LSB(LS_GLOBAL));
 		else if (strncmp(names[i], "key_", 4) == 0)
 			ck_assert_uint_eq(d[i].scopes, gpt | LSB(LS_KEY));
+		else if (strcmp(names[i], "isolation_mode") == 0) /* a tenant moves instead */
+			ck_assert_uint_eq(d[i].scopes, LSB(LS_GLOBAL) | LSB(LS_PLAN));
 		else
 			ck_assert_uint_eq(d[i].scopes, gpt);
 	}

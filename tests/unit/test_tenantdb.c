@@ -1,0 +1,503 @@
+/*
+ * test_tenantdb.c: dedicated tenant databases against a real MariaDB.
+ *
+ * DESIGN
+ * Like test_store (AGENTHOST_TEST_DB_SOCKET, user root; exit 77 without it):
+ * recreates ah_tdb_test, migrates it, creates a master key in a temp
+ * directory, and provisions dedicated tenants as agenthostctl would. It
+ * checks what the integration tests cannot reach from outside: the tenant
+ * schema is the control schema of the same tables, content is routed to the
+ * tenant's database and nowhere else, the per-thread pool stays bounded, a
+ * move's fence refuses new reservations, and a crash between the two steps
+ * of a dedicated settle is reconciled by the reaper at the actual cost
+ * (never lost, never counted twice).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <mysql.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/secrets.h"
+#include "store/admission.h"
+#include "store/db.h"
+#include "store/store.h"
+#include "store/tenantdb.h"
+
+#define TEST_DB "ah_tdb_test"
+
+static struct conf g_conf;
+static struct store *st;
+static char g_tmp[256];
+
+static MYSQL *admin_connect(void)
+{
+	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
+	MYSQL *m = mysql_init(NULL);
+
+	if (m && !mysql_real_connect(m, "localhost", "root", pw ? pw : "", NULL, 0,
+	                             getenv("AGENTHOST_TEST_DB_SOCKET"), 0)) {
+		fprintf(stderr, "admin connect: %s\n", mysql_error(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* First column of the first row of sql (run as root), as int64; 0 when none. */
+static int64_t q64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int64_t q64(const char *fmt, ...)
+{
+	char sql[2048];
+	MYSQL *m = admin_connect();
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int64_t v = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_msg(mysql_query(m, sql) == 0, "%s: %s", sql, mysql_error(m));
+	res = mysql_store_result(m);
+	if (res) {
+		row = mysql_fetch_row(res);
+		if (row && row[0])
+			v = strtoll(row[0], NULL, 10);
+		mysql_free_result(res);
+	}
+	mysql_close(m);
+	return v;
+}
+
+static void setup(void)
+{
+	char err[512];
+
+	st = store_open(&g_conf, err, sizeof(err));
+	ck_assert_msg(st != NULL, "store_open: %s", err);
+	store_request_begin(st);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	st = NULL;
+}
+
+static int64_t new_tenant(const char *slug, int dedicated)
+{
+	struct tdb_opts o = {&g_conf, NULL, 0};
+	char err[512] = "";
+	int64_t id = 0;
+
+	ck_assert_int_eq(store_tenant_create(st, slug, "Tenant", "pro", &id), ST_OK);
+	if (dedicated) {
+		ck_assert_msg(store_tdb_provision(st, id, &o, err, sizeof(err)) == ST_OK, "%s",
+		              err);
+		ck_assert_int_eq(store_tdb_set_mode(st, id, 1), ST_OK);
+	}
+	return id;
+}
+
+static void fill_exec(struct execution *e, int64_t tenant, const char *id, int64_t cost)
+{
+	memset(e, 0, sizeof(*e));
+	util_strlcpy(e->id, id, sizeof(e->id));
+	e->tenant_id = tenant;
+	e->key_id = 7;
+	util_strlcpy(e->kind, "chat", sizeof(e->kind));
+	util_strlcpy(e->model, "mock-1", sizeof(e->model));
+	util_strlcpy(e->provider, "mock", sizeof(e->provider));
+	util_strlcpy(e->cred_source, "platform", sizeof(e->cred_source));
+	util_strlcpy(e->status, "succeeded", sizeof(e->status));
+	e->prompt_tokens = 10;
+	e->completion_tokens = 20;
+	e->cost_micros = cost;
+	e->latency_ms = 5;
+}
+
+/* A reservation of 1000 micro-USD and 500 tokens against the tenant's day counter. */
+static void fill_adm(struct adm_request *a, int64_t tenant, const char *exec_id)
+{
+	memset(a, 0, sizeof(*a));
+	a->tenant_id = tenant;
+	a->key_id = 7;
+	a->micros = 1000;
+	a->tokens = 500;
+	a->prompt_tokens = 10;
+	a->max_tokens = 490;
+	a->expires_s = 60;
+	a->exec_id = exec_id;
+	a->kind = "chat";
+	a->model = "mock-1";
+	a->provider = "mock";
+	a->n = 1;
+	a->c[0].scope = ADM_TENANT;
+	a->c[0].scope_id = tenant;
+	a->c[0].window = ADM_DAY;
+	util_strlcpy(a->c[0].period, "2026-11-23", sizeof(a->c[0].period));
+	a->c[0].hard = 1;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* Every content table of a tenant database has the control table's columns and keys. */
+START_TEST(test_schema_matches)
+{
+	int64_t t = new_tenant("schema", 1);
+	const char *const *lists[2] = {store_tdb_content_tables(), store_tdb_rollup_tables()};
+
+	for (int l = 0; l < 2; l++)
+		for (const char *const *tb = lists[l]; *tb; tb++) {
+			const char *cols = "SELECT COUNT(*) FROM (SELECT column_name, column_type,"
+			                   " is_nullable, column_default, ordinal_position FROM"
+			                   " information_schema.columns WHERE table_schema = '%s%s'"
+			                   " AND table_name = '%s') x";
+			int64_t n_ctl = q64(cols, TEST_DB, "", *tb);
+			int64_t n_ten = 0, same;
+			char tdb[64];
+
+			snprintf(tdb, sizeof(tdb), "_t%lld", (long long)t);
+			n_ten = q64(cols, TEST_DB, tdb, *tb);
+			ck_assert_msg(n_ctl > 0 && n_ctl == n_ten, "%s: %lld vs %lld columns", *tb,
+			              (long long)n_ctl, (long long)n_ten);
+			same = q64(
+			    "SELECT COUNT(*) FROM information_schema.columns a JOIN"
+			    " information_schema.columns b ON b.table_schema = '%s%s' AND"
+			    " b.table_name = a.table_name AND b.column_name = a.column_name AND"
+			    " b.column_type = a.column_type AND b.is_nullable = a.is_nullable AND"
+			    " b.ordinal_position = a.ordinal_position AND"
+			    " (b.column_default <=> a.column_default)"
+			    " WHERE a.table_schema = '%s' AND a.table_name = '%s'",
+			    TEST_DB, tdb, TEST_DB, *tb);
+			ck_assert_msg(same == n_ctl, "%s: %lld of %lld columns differ", *tb,
+			              (long long)(n_ctl - same), (long long)n_ctl);
+			same = q64(
+			    "SELECT COUNT(*) FROM (SELECT index_name, column_name, seq_in_index,"
+			    " non_unique FROM information_schema.statistics WHERE table_schema ="
+			    " '%s' AND table_name = '%s' EXCEPT SELECT index_name, column_name,"
+			    " seq_in_index, non_unique FROM information_schema.statistics WHERE"
+			    " table_schema = '%s%s' AND table_name = '%s') d",
+			    TEST_DB, *tb, TEST_DB, tdb, *tb);
+			ck_assert_msg(same == 0,
+			              "%s: %lld index column(s) missing in the tenant db", *tb,
+			              (long long)same);
+		}
+}
+END_TEST
+
+/* Content goes to the tenant's own database, the summary to the control database. */
+START_TEST(test_routing)
+{
+	int64_t shared = new_tenant("route-s", 0), ded = new_tenant("route-d", 1);
+	struct execution e;
+
+	ck_assert_ptr_eq(store_data_conn(st, shared), st);
+	ck_assert_ptr_ne(store_data_conn(st, ded), st);
+	ck_assert_ptr_nonnull(store_data_conn(st, ded));
+	fill_exec(&e, ded, "chatcmpl-route-1", 55);
+	ck_assert_int_eq(store_execution_record(st, &e), ST_OK);
+	ck_assert_int_eq(store_execution_record(st, &e), ST_CONFLICT);
+	ck_assert_int_eq(
+	    q64("SELECT COUNT(*) FROM %s_t%lld.executions WHERE id = 'chatcmpl-route-1'", TEST_DB,
+	        (long long)ded),
+	    1);
+	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s.executions WHERE tenant_id = %lld", TEST_DB,
+	                     (long long)ded),
+	                 0);
+	ck_assert_int_eq(q64("SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
+	                     TEST_DB, (long long)ded),
+	                 55);
+	ck_assert_int_eq(
+	    q64("SELECT cost_micros FROM %s_t%lld.usage_daily", TEST_DB, (long long)ded), 55);
+	/* the other tenant's id answers nothing through either handle */
+	ck_assert_int_eq(store_execution_get(st, shared, "chatcmpl-route-1", NULL, NULL),
+	                 ST_NOTFOUND);
+}
+END_TEST
+
+/* However many dedicated tenants a thread touches, it holds at most pool_max connections. */
+START_TEST(test_pool_bounded)
+{
+	int64_t ids[6];
+	int open = 0;
+
+	for (int i = 0; i < 6; i++) {
+		char slug[32];
+
+		snprintf(slug, sizeof(slug), "pool-%d", i);
+		ids[i] = new_tenant(slug, 1);
+	}
+	st->pool_max = 2;
+	store_pool_close(st);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 6; i++) {
+			struct store *d;
+
+			store_request_begin(st);
+			d = store_data_conn(st, ids[i]);
+			ck_assert_ptr_nonnull(d);
+			ck_assert_int_eq(
+			    store_execution_get(st, ids[i], "chatcmpl-none", NULL, NULL),
+			    ST_NOTFOUND);
+		}
+	for (int i = 0; i < st->pool_max; i++)
+		open += st->pool[i].conn != NULL;
+	ck_assert_int_le(open, 2);
+}
+END_TEST
+
+/* While a tenant is migrating no reservation opens; its absence is not a refusal by a limit. */
+START_TEST(test_migrating_fence)
+{
+	int64_t t = new_tenant("fence", 0), rid = 0;
+	struct adm_request a;
+	int refused = 0;
+
+	fill_adm(&a, t, "chatcmpl-fence");
+	ck_assert_int_eq(store_tdb_migrating(st, t, 1), ST_OK);
+	ck_assert_int_eq(store_tdb_migrating(st, t, 1), ST_CONFLICT);
+	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_CONFLICT);
+	ck_assert_int_eq(rid, 0);
+	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s.reservations WHERE tenant_id = %lld", TEST_DB,
+	                     (long long)t),
+	                 0);
+	ck_assert_int_eq(store_tdb_migrating(st, t, 0), ST_OK);
+	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_OK);
+	ck_assert_int_gt(rid, 0);
+	ck_assert_int_eq(refused, -1);
+}
+END_TEST
+
+/*
+ * The process recorded the call in the tenant's database and died before
+ * settling the counters: the reaper settles at the actual cost, once.
+ */
+START_TEST(test_crash_after_data_step)
+{
+	int64_t t = new_tenant("crash-a", 1), rid = 0;
+	struct adm_request a;
+	struct execution e;
+	int refused, reaped = 0;
+
+	fill_adm(&a, t, "chatcmpl-crash-a");
+	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_OK);
+	ck_assert_int_gt(rid, 0);
+	/* step 1 as the process would have done it, then nothing */
+	fill_exec(&e, t, "chatcmpl-crash-a", 321);
+	ck_assert_int_eq(store_execution_write(store_data_conn(st, t), &e, 1), ST_OK);
+	q64("UPDATE %s.reservations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+	    " WHERE id = %lld",
+	    TEST_DB, (long long)rid);
+	store_request_begin(st);
+	ck_assert_int_eq(store_admit_reap(st, 100, &reaped), ST_OK);
+	ck_assert_int_eq(reaped, 1);
+	ck_assert_int_eq(q64("SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
+	                     " AND scope_id = %lld AND win = 'day'",
+	                     TEST_DB, (long long)t),
+	                 321);
+	ck_assert_int_eq(q64("SELECT reserved_micros FROM %s.budget_counters WHERE scope ="
+	                     " 'tenant' AND scope_id = %lld AND win = 'day'",
+	                     TEST_DB, (long long)t),
+	                 0);
+	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
+	                     (long long)t),
+	                 1);
+	ck_assert_int_eq(q64("SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
+	                     TEST_DB, (long long)t),
+	                 321);
+	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s_t%lld.executions", TEST_DB, (long long)t), 1);
+	/* a late settle by a process that was only slow changes nothing */
+	store_request_begin(st);
+	ck_assert_int_eq(store_admit_settle(st, rid, &a, &e), ST_CONFLICT);
+	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
+	                     (long long)t),
+	                 1);
+}
+END_TEST
+
+/* The process died before recording anything: worst case, written data first, once. */
+START_TEST(test_crash_before_data_step)
+{
+	int64_t t = new_tenant("crash-b", 1), rid = 0;
+	struct adm_request a;
+	struct execution e;
+	int refused, reaped = 0;
+
+	fill_adm(&a, t, "chatcmpl-crash-b");
+	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_OK);
+	q64("UPDATE %s.reservations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+	    " WHERE id = %lld",
+	    TEST_DB, (long long)rid);
+	store_request_begin(st);
+	ck_assert_int_eq(store_admit_reap(st, 100, &reaped), ST_OK);
+	ck_assert_int_eq(reaped, 1);
+	ck_assert_int_eq(q64("SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
+	                     " AND scope_id = %lld AND win = 'day'",
+	                     TEST_DB, (long long)t),
+	                 1000);
+	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s_t%lld.executions WHERE reason_code ="
+	                     " 'reservation_expired'",
+	                     TEST_DB, (long long)t),
+	                 1);
+	ck_assert_int_eq(q64("SELECT cost_micros FROM %s_t%lld.usage_daily", TEST_DB, (long long)t),
+	                 1000);
+	ck_assert_int_eq(q64("SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
+	                     TEST_DB, (long long)t),
+	                 1000);
+	/* the process wakes up and settles: the reaper's record stands */
+	fill_exec(&e, t, "chatcmpl-crash-b", 40);
+	store_request_begin(st);
+	ck_assert_int_eq(store_admit_settle(st, rid, &a, &e), ST_CONFLICT);
+	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
+	                     (long long)t),
+	                 1);
+}
+END_TEST
+
+/* A normal dedicated settle: counters at actual, one summary row, one tenant row. */
+START_TEST(test_settle_dedicated)
+{
+	int64_t t = new_tenant("settle-d", 1), rid = 0;
+	struct adm_request a;
+	struct execution e;
+	int refused;
+
+	fill_adm(&a, t, "chatcmpl-settle-d");
+	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_OK);
+	fill_exec(&e, t, "chatcmpl-settle-d", 77);
+	store_request_begin(st);
+	ck_assert_int_eq(store_admit_settle(st, rid, &a, &e), ST_OK);
+	ck_assert_int_eq(q64("SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
+	                     " AND scope_id = %lld AND win = 'day'",
+	                     TEST_DB, (long long)t),
+	                 77);
+	ck_assert_int_eq(q64("SELECT state = 'settled' FROM %s.reservations WHERE id = %lld",
+	                     TEST_DB, (long long)rid),
+	                 1);
+	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
+	                     (long long)t),
+	                 1);
+	ck_assert_int_eq(q64("SELECT requests FROM %s_t%lld.usage_daily", TEST_DB, (long long)t),
+	                 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ main */
+
+static Suite *tdb_suite(void)
+{
+	Suite *s = suite_create("tenantdb");
+	TCase *tc = tcase_create("mariadb");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_schema_matches);
+	tcase_add_test(tc, test_routing);
+	tcase_add_test(tc, test_pool_bounded);
+	tcase_add_test(tc, test_migrating_fence);
+	tcase_add_test(tc, test_crash_after_data_step);
+	tcase_add_test(tc, test_crash_before_data_step);
+	tcase_add_test(tc, test_settle_dedicated);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Drop the test database and every tenant database and account made from it. */
+static int reset_db(int create)
+{
+	MYSQL *m = admin_connect();
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	char sql[256];
+
+	if (m == NULL)
+		return -1;
+	if (mysql_query(m, "SELECT schema_name FROM information_schema.schemata WHERE schema_name"
+	                   " LIKE '" TEST_DB "\\_t%'") == 0 &&
+	    (res = mysql_store_result(m)) != NULL) {
+		while ((row = mysql_fetch_row(res)) != NULL) {
+			snprintf(sql, sizeof(sql), "DROP DATABASE `%s`", row[0]);
+			mysql_query(m, sql);
+			snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'%%'", row[0]);
+			mysql_query(m, sql);
+		}
+		mysql_free_result(res);
+	}
+	if (mysql_query(m, "DROP DATABASE IF EXISTS " TEST_DB) ||
+	    (create && mysql_query(m, "CREATE DATABASE " TEST_DB " CHARACTER SET utf8mb4"))) {
+		fprintf(stderr, "database: %s\n", mysql_error(m));
+		mysql_close(m);
+		return -1;
+	}
+	mysql_close(m);
+	return 0;
+}
+
+int main(void)
+{
+	const char *sock = getenv("AGENTHOST_TEST_DB_SOCKET");
+	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
+	const char *dir = getenv("AGENTHOST_TEST_SQL_DIR");
+	const char *srcdir = getenv("srcdir");
+	char err[512], sql_dir[512], key[300];
+	struct store *s;
+	SRunner *sr;
+	int failed;
+
+	if (sock == NULL || *sock == '\0') {
+		fprintf(stderr, "test_tenantdb: AGENTHOST_TEST_DB_SOCKET not set, skipping\n");
+		return 77;
+	}
+	if (dir)
+		snprintf(sql_dir, sizeof(sql_dir), "%s", dir);
+	else
+		snprintf(sql_dir, sizeof(sql_dir), "%s/sql", srcdir ? srcdir : ".");
+	snprintf(g_tmp, sizeof(g_tmp), "%s/ah_tdb_XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(g_tmp) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(key, sizeof(key), "%s/master.key", g_tmp);
+	conf_defaults(&g_conf);
+	if (conf_set(&g_conf, "db_socket", sock, err, sizeof(err)) ||
+	    conf_set(&g_conf, "db_user", "root", err, sizeof(err)) ||
+	    conf_set(&g_conf, "db_password", pw ? pw : "", err, sizeof(err)) ||
+	    conf_set(&g_conf, "db_name", TEST_DB, err, sizeof(err)) ||
+	    conf_set(&g_conf, "sql_dir", sql_dir, err, sizeof(err)) ||
+	    secrets_create_master_key(key, err, sizeof(err)) != 0 ||
+	    secrets_init(key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "set-up: %s\n", err);
+		return 1;
+	}
+	log_set_level(LOG_ERROR);
+	if (mysql_library_init(0, NULL, NULL) || reset_db(1) < 0)
+		return 1;
+	s = store_open(&g_conf, err, sizeof(err));
+	if (s == NULL || store_migrate_dir(s, sql_dir, 1, err, sizeof(err)) != ST_OK) {
+		fprintf(stderr, "migrate: %s\n", err);
+		return 1;
+	}
+	store_close(s);
+	sr = srunner_create(tdb_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	reset_db(0);
+	unlink(key);
+	rmdir(g_tmp);
+	mysql_library_end();
+	return failed == 0 ? 0 : 1;
+}
