@@ -20,6 +20,7 @@ import harness
 from apihelp import DB_NAME, chat_body, db_exec, tenant_db
 from harness import BASE, BASE_NGINX, ISOLATION_PASS, api, ctl, rand_suffix, run, skip, test
 
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTENT = ("executions", "run_steps", "sessions", "session_messages")
 ROLLUPS = ("usage_daily", "usage_5min", "usage_attr_daily")
 PRIVILEGES = {"SELECT", "INSERT", "UPDATE", "DELETE"}
@@ -27,15 +28,35 @@ PRIVILEGES = {"SELECT", "INSERT", "UPDATE", "DELETE"}
 
 # ---------------------------------------------------------------- helpers
 
+_calculator = []
+
+
+def register_calculator():
+    """The calculator tool, registered as test_tools does (the registry is global;
+    registering again updates it)."""
+    if _calculator:
+        return
+    ctl("tool", "register", "calculator", "--exec",
+        os.path.join(TOP, "contrib", "tools", "calculator"), "--schema", json.dumps(
+            {"type": "object", "properties": {
+                "expression": {"type": "string", "minLength": 1, "maxLength": 1000}},
+             "required": ["expression"], "additionalProperties": False}),
+        "--description", "test tool calculator", "--timeout-ms", 5000,
+        "--max-output-bytes", 65536)
+    _calculator.append(1)
+
+
 def create(prefix, isolation, plan="enterprise", agent=True):
     """A tenant with an explicit isolation mode, its first key and (agent) an agent
-    'assistant' on mock-1. Plan enterprise: no rate limit gets in the way of the load."""
+    'assistant' on mock-1 that may use the calculator. Plan enterprise: every tool is
+    allowed, and no rate limit gets in the way of the load."""
     slug = "%s-%s" % (prefix, rand_suffix())
     out = ctl("tenant", "create", slug, "--isolation", isolation, "--plan", plan, "--key", "k")
     t = {"slug": slug, "id": out["id"], "key": out["api_key"]["key"]}
     if agent:
+        register_calculator()
         ctl("agent", "create", "--tenant", slug, "--name", "assistant", "--model", "mock-1",
-            "--instructions", "You are a helpful assistant.")
+            "--instructions", "You are a helpful assistant.", "--tool", "calculator")
     return t
 
 
@@ -108,6 +129,11 @@ def columns(database, table):
 
 def chat(t, text, base=None):
     return api("POST", "/v1/chat/completions", chat_body(text), key=t["key"], base=base)
+
+
+# A run that calls the calculator: a run row, two model step rows (each one request in
+# the rollups) and three run_steps (model, tool, model).
+TOOL_RUN = '[mock:tool=calculator {"expression": "6*7"}]'
 
 
 def agent_run(t, text, session_id=None):
@@ -199,20 +225,21 @@ def dedicated_tenant_content_is_written_in_its_database():
     # a run with its steps, in a session with its messages
     st, _, s = api("POST", "/v1/sessions", {"agent": "assistant"}, key=t["key"])
     assert st == 201, (st, s)
-    run_ = agent_run(t, "a dedicated run", session_id=s["id"])
+    run_ = agent_run(t, "a dedicated run " + TOOL_RUN, session_id=s["id"])
     assert count(name, "executions", t, "AND id = '%s'" % run_["id"]) == 1
-    assert count(name, "run_steps", t, "AND run_id = '%s'" % run_["id"]) >= 1
+    assert count(name, "executions", t) == 5  # 2 chats, the run and its 2 model steps
+    assert count(name, "run_steps", t, "AND run_id = '%s'" % run_["id"]) == 3
     assert count(name, "sessions", t) == 1 and count(name, "session_messages", t) == 2
     for tbl in CONTENT:
         assert count(DB_NAME, tbl, t) == 0, tbl
-    # the rollups: the control database's summary and the tenant's own copy agree
-    n = count(name, "executions", t, "AND kind <> 'run'")
-    assert usage_requests(DB_NAME, t) == n, (usage_requests(DB_NAME, t), n)
-    assert usage_requests(name, t) == n, (usage_requests(name, t), n)
-    assert usage_total(t) == n
+    # the rollups: one request per model call (2 chats, 2 steps), the same in the control
+    # database's summary, the tenant's own copy and the usage API
+    assert usage_requests(DB_NAME, t) == 4, usage_requests(DB_NAME, t)
+    assert usage_requests(name, t) == 4, usage_requests(name, t)
+    assert usage_total(t) == 4
     # and the API reads it back from there
     st, _, got = api("GET", "/v1/runs/" + run_["id"], key=t["key"])
-    assert st == 200 and got["output"] == run_["output"] and got["steps"], got
+    assert st == 200 and got["output"] == run_["output"] and len(got["steps"]) == 3, got
     st, _, lst = api("GET", "/v1/runs", key=t["key"])
     assert [x["id"] for x in lst["data"]] == [run_["id"]], lst
     st, _, got = api("GET", "/v1/sessions/" + s["id"], key=t["key"])
@@ -260,7 +287,8 @@ def shared_and_dedicated_tenants_see_only_their_own():
         st, _, e = api("GET", "/v1/runs/" + chats[o["slug"]], key=t["key"])
         assert st == 404, (st, e)
         assert usage_total(t) == 3
-    # where the rows are: two runs (a run row and a step row each) and a chat per tenant
+    # where the rows are: two runs (the agent has a tool, so a run row and a model step
+    # row each) and a chat per tenant
     bdb = row(b)["data_db"]
     assert count(DB_NAME, "executions", a) == 5 and count(DB_NAME, "executions", b) == 0
     assert count(bdb, "executions", b) == 5 and count(bdb, "executions", a) == 0
@@ -274,7 +302,7 @@ class Load:
     through lighttpd and half through nginx. Every response is recorded; after a 503
     tenant_migrating the thread checks that reads are still served."""
 
-    def __init__(self, t, tag, threads=4, latency_ms=200):
+    def __init__(self, t, tag, threads=6, latency_ms=200):
         self.t, self.tag, self.latency = t, tag, latency_ms
         self.results = []   # (marker, sent, done, status, id or error)
         self.read_errors = []
@@ -415,9 +443,9 @@ def move_to_dedicated_and_back_under_load():
         assert st == 200, b
     st, _, s = api("POST", "/v1/sessions", {"agent": "assistant"}, key=t["key"])
     assert st == 201, s
-    run_ = agent_run(t, "a run before the move", session_id=s["id"])
+    run_ = agent_run(t, "a run before the move " + TOOL_RUN, session_id=s["id"])
     st, _, run_before = api("GET", "/v1/runs/" + run_["id"], key=t["key"])
-    assert st == 200 and run_before["steps"], run_before
+    assert st == 200 and len(run_before["steps"]) == 3, run_before
     usage_before = usage_requests(DB_NAME, t)
 
     move_under_load(t, "dedicated")
