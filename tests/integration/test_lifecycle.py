@@ -163,6 +163,8 @@ def verify_isolation_passes_for_a_clean_tenant():
 def verify_isolation_finds_tampering():
     # rows in the shared tables of a tenant then marked dedicated: a shared tenant to start
     t = busy_tenant("vbad", isolation="shared")
+    # (undone at the end: the key hash is unique, and later passes tamper the same way)
+    key_hash = db_exec("SELECT HEX(key_hash) FROM api_keys WHERE id = %d" % t["key_id"])[0][0]
     db_exec("UPDATE provider_credentials SET ciphertext = CONCAT(ciphertext, 'x')"
             " WHERE tenant_id = %d" % t["id"])
     db_exec("UPDATE api_keys SET key_hash = REPEAT(X'00', 32) WHERE id = %d" % t["key_id"])
@@ -176,6 +178,10 @@ def verify_isolation_finds_tampering():
         assert found["dedicated_rows_in_shared_executions"] == 4, found
     finally:
         db_exec("UPDATE tenants SET isolation_mode = 'shared' WHERE id = %d" % t["id"])
+        db_exec("UPDATE api_keys SET key_hash = UNHEX('%s') WHERE id = %d"
+                % (key_hash, t["key_id"]))
+        db_exec("UPDATE provider_credentials SET ciphertext = LEFT(ciphertext,"
+                " LENGTH(ciphertext) - 1) WHERE tenant_id = %d" % t["id"])
 
 
 @test
