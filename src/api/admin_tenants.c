@@ -441,8 +441,8 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 	}
 	if (drain)
 		drain_s = json_integer_value(drain);
-	if (placement_move(r->store, r->conf, t.id, strcmp(to, "dedicated") == 0, 60, (int)drain_s,
-	                   &rep, err, sizeof(err)) < 0) {
+	if (placement_move(r->store, r->conf, t.id, strcmp(to, "dedicated") == 0, NULL, 0, 60,
+	                   (int)drain_s, &rep, err, sizeof(err)) < 0) {
 		log_error("api: move of tenant %lld failed: %s", (long long)t.id, err);
 		admin_audit(r, t.id, "tenant.move", "{\"outcome\":\"failed\"}");
 		resp_error(r, 409, "move_failed", "%s", err);

@@ -632,23 +632,57 @@ static int cli_tenant_collect(void *ctx, const struct tenant *t)
 	return cli_array_add(ctx, cli_tenant_json(t));
 }
 
-static int cmd_tenant_list(struct cli *c, int argc, char **argv)
+/*
+ * The body of the "... list" commands: parse the arguments (--tenant TENANT
+ * when per_tenant), let fill add the rows to a JSON array (ST_OK or a store
+ * error), print the array. what names the rows in the error message.
+ */
+typedef int (*cli_fill_fn)(struct cli *c, const struct tenant *t, json_t *arr);
+#define CLI_FILL_REPORTED (-2) /* fill printed its own error */
+
+static int cli_list(struct cli *c, int argc, char **argv, int per_tenant, cli_fill_fn fill,
+                    const char *what)
 {
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	struct tenant t;
 	json_t *arr;
 	size_t npos;
 	int rc;
 
-	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
+	memset(&t, 0, sizeof(t));
+	rc = cli_args(c, argc, argv, opts, per_tenant ? ARRAY_SIZE(opts) : 0, NULL, 0, &npos);
 	if (rc != CLI_OK)
 		return rc;
+	if (per_tenant) {
+		if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+			return rc;
+		if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+			return CLI_FAIL;
+	}
 	arr = json_array();
 	if (arr == NULL)
 		return cli_error("out of memory");
-	if (store_tenant_list(c->st, cli_tenant_collect, arr) != ST_OK) {
+	rc = fill(c, per_tenant ? &t : NULL, arr);
+	if (rc != ST_OK) {
 		json_decref(arr);
-		return cli_error("database error while listing tenants");
+		if (rc == CLI_FILL_REPORTED)
+			return CLI_FAIL;
+		return per_tenant ? cli_error("database error while listing %s of tenant '%s'",
+		                              what, t.slug)
+		                  : cli_error("database error while listing %s", what);
 	}
 	return cli_emit(arr);
+}
+
+static int fill_tenant_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	(void)t;
+	return store_tenant_list(c->st, cli_tenant_collect, arr);
+}
+
+static int cmd_tenant_list(struct cli *c, int argc, char **argv)
+{
+	return cli_list(c, argc, argv, 0, fill_tenant_list, "tenants");
 }
 
 static int cmd_tenant_show(struct cli *c, int argc, char **argv)
@@ -823,29 +857,14 @@ static int cli_key_collect(void *ctx, const struct api_key *k)
 	return cli_array_add(ctx, cli_key_json(k));
 }
 
+static int fill_key_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	return store_key_list(c->st, t->id, cli_key_collect, arr);
+}
+
 static int cmd_key_list(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"tenant", NULL}};
-	struct tenant t;
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
-		return rc;
-	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
-		return CLI_FAIL;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_key_list(c->st, t.id, cli_key_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing keys of tenant '%s'", t.slug);
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 1, fill_key_list, "keys");
 }
 
 /*
@@ -1119,29 +1138,14 @@ static int cli_cred_collect(void *ctx, const char *provider, const struct sealed
 	                                   cli_time(cr->updated_at, updated, sizeof(updated))));
 }
 
+static int fill_provider_key_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	return store_cred_list(c->st, t->id, cli_cred_collect, arr);
+}
+
 static int cmd_provider_key_list(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"tenant", NULL}};
-	struct tenant t;
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
-		return rc;
-	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
-		return CLI_FAIL;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_cred_list(c->st, t.id, cli_cred_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing credentials of tenant '%s'", t.slug);
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 1, fill_provider_key_list, "credentials");
 }
 
 /*
@@ -1318,29 +1322,16 @@ static int cli_agent_collect(void *ctx, const struct agent *a)
 	return cli_array_add(ctx, cli_agent_json(a, NULL));
 }
 
-static int cmd_agent_list(struct cli *c, int argc, char **argv)
+/* The tenant's agents, each with the provider of its model. */
+static int fill_agent_list(struct cli *c, const struct tenant *t, json_t *arr)
 {
-	struct cli_opt opts[] = {{"tenant", NULL}};
-	struct tenant t;
 	struct model m;
-	json_t *arr, *o;
-	size_t npos, i;
+	json_t *o;
+	size_t i;
 	int rc;
 
-	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
-		return rc;
-	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
-		return CLI_FAIL;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_agent_list(c->st, t.id, cli_agent_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing agents of tenant '%s'", t.slug);
-	}
+	if (store_agent_list(c->st, t->id, cli_agent_collect, arr) != ST_OK)
+		return ST_ERR;
 	/* Models are looked up after the listing: no query while another one streams. */
 	json_array_foreach(arr, i, o)
 	{
@@ -1351,15 +1342,20 @@ static int cmd_agent_list(struct cli *c, int argc, char **argv)
 		rc = store_model_get(c->st, model, &m);
 		if (rc == ST_OK) {
 			if (json_object_set_new(o, "provider", json_string(m.provider)) != 0) {
-				json_decref(arr);
-				return cli_error("out of memory");
+				cli_error("out of memory");
+				return CLI_FILL_REPORTED;
 			}
 		} else if (rc != ST_NOTFOUND) {
-			json_decref(arr);
-			return cli_error("database error while reading model '%s'", model);
+			cli_error("database error while reading model '%s'", model);
+			return CLI_FILL_REPORTED;
 		}
 	}
-	return cli_emit(arr);
+	return ST_OK;
+}
+
+static int cmd_agent_list(struct cli *c, int argc, char **argv)
+{
+	return cli_list(c, argc, argv, 1, fill_agent_list, "agents");
 }
 
 /* ================================================================== limits and plans */
@@ -1708,23 +1704,15 @@ static int cli_plan_collect(void *ctx, const struct plan *p)
 	return cli_array_add(ctx, cli_plan_json(p));
 }
 
+static int fill_plan_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	(void)t;
+	return store_plan_list(c->st, cli_plan_collect, arr);
+}
+
 static int cmd_plan_list(struct cli *c, int argc, char **argv)
 {
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_plan_list(c->st, cli_plan_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing plans");
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 0, fill_plan_list, "plans");
 }
 
 static int cmd_plan_create(struct cli *c, int argc, char **argv)
@@ -1858,23 +1846,15 @@ static int cli_operator_token_collect(void *ctx, const struct operator_token *t)
 	             cli_time(t->last_used_at, used, sizeof(used))));
 }
 
+static int fill_operator_token_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	(void)t;
+	return store_operator_token_list(c->st, cli_operator_token_collect, arr);
+}
+
 static int cmd_operator_token_list(struct cli *c, int argc, char **argv)
 {
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_operator_token_list(c->st, cli_operator_token_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing operator tokens");
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 0, fill_operator_token_list, "operator tokens");
 }
 
 static int cmd_operator_token_revoke(struct cli *c, int argc, char **argv)
@@ -2037,23 +2017,15 @@ static int cli_tool_collect(void *ctx, const struct tool_def *t)
 	return cli_array_add(ctx, cli_tool_json(t));
 }
 
+static int fill_tool_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	(void)t;
+	return store_tool_list(c->st, cli_tool_collect, arr);
+}
+
 static int cmd_tool_list(struct cli *c, int argc, char **argv)
 {
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_tool_list(c->st, cli_tool_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing tools");
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 0, fill_tool_list, "tools");
 }
 
 /* tool disable / enable NAME */
@@ -2155,30 +2127,14 @@ static int cli_tool_secret_collect(void *ctx, const char *tool, const char *name
 	                                   cli_time(cr->updated_at, updated, sizeof(updated))));
 }
 
+static int fill_tool_secret_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	return store_tool_secret_list(c->st, t->id, cli_tool_secret_collect, arr);
+}
+
 static int cmd_tool_secret_list(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"tenant", NULL}};
-	struct tenant t;
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
-		return rc;
-	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
-		return CLI_FAIL;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_tool_secret_list(c->st, t.id, cli_tool_secret_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing tool secrets of tenant '%s'",
-		                 t.slug);
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 1, fill_tool_secret_list, "tool secrets");
 }
 
 /* ================================================================== dispatch */
@@ -2346,23 +2302,15 @@ static int cli_admin_collect(void *ctx, const struct admin_user *u)
 	return cli_array_add(ctx, cli_admin_json(u));
 }
 
+static int fill_admin_list(struct cli *c, const struct tenant *t, json_t *arr)
+{
+	(void)t;
+	return store_admin_user_list(c->st, cli_admin_collect, arr);
+}
+
 static int cmd_admin_list(struct cli *c, int argc, char **argv)
 {
-	json_t *arr;
-	size_t npos;
-	int rc;
-
-	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
-	if (rc != CLI_OK)
-		return rc;
-	arr = json_array();
-	if (arr == NULL)
-		return cli_error("out of memory");
-	if (store_admin_user_list(c->st, cli_admin_collect, arr) != ST_OK) {
-		json_decref(arr);
-		return cli_error("database error while listing dashboard users");
-	}
-	return cli_emit(arr);
+	return cli_list(c, argc, argv, 0, fill_admin_list, "dashboard users");
 }
 
 /* ================================================================== tenant lifecycle */
@@ -2838,8 +2786,13 @@ done:
 /* tenant move TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | --abort */
 static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"to", NULL}, {"wait-seconds", NULL}, {"drain-seconds", NULL}};
+	struct cli_opt opts[] = {{"to", NULL},
+	                         {"wait-seconds", NULL},
+	                         {"drain-seconds", NULL},
+	                         {"db-host", NULL},
+	                         {"db-port", NULL}};
 	int abort_move = cli_flag(&argc, argv, "abort");
+	int64_t db_port = 0;
 	struct move_report rep;
 	const char *pos[1];
 	char err[512] = "", target[32];
@@ -2872,8 +2825,14 @@ static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 	if (opts[2].value && util_parse_i64(opts[2].value, 0, 3600, &drain_s) < 0)
 		return cli_usage_error(c, "--drain-seconds: 0-3600");
 	to_dedicated = strcmp(opts[0].value, "dedicated") == 0;
-	if (placement_move(c->st, c->conf, t.id, to_dedicated, (int)wait_s, (int)drain_s, &rep, err,
-	                   sizeof(err)) < 0) {
+	if ((opts[3].value || opts[4].value) && !to_dedicated)
+		return cli_usage_error(c, "--db-host and --db-port go with --to dedicated");
+	if (opts[3].value && (!cli_text_ok(opts[3].value, 255, 0) || opts[3].value[0] == '\0'))
+		return cli_usage_error(c, "--db-host: a host name or address");
+	if (opts[4].value && util_parse_i64(opts[4].value, 1, 65535, &db_port) < 0)
+		return cli_usage_error(c, "--db-port: 1-65535");
+	if (placement_move(c->st, c->conf, t.id, to_dedicated, opts[3].value, (int)db_port,
+	                   (int)wait_s, (int)drain_s, &rep, err, sizeof(err)) < 0) {
 		cli_audit(c, t.id, "tenant.move", target,
 		          cli_pack("{s:s, s:s, s:s}", "to", opts[0].value, "outcome", "failed",
 		                   "error", err));
@@ -2911,7 +2870,8 @@ static const struct cli_cmd cli_cmds[] = {
      "create a tenant, with its first API key and tenant_admin (password on stdin), all or none"},
     {"tenant", "list", cmd_tenant_list, CLI_NEED_DB, "", "list tenants"},
     {"tenant", "move", cmd_tenant_move, CLI_NEED_DB | CLI_NEED_SECRETS,
-     "TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | TENANT --abort",
+     "TENANT --to dedicated|shared [--db-host HOST] [--db-port PORT] [--wait-seconds N]"
+     " [--drain-seconds N] | TENANT --abort",
      "move a tenant's data between the shared database and one of its own"},
     {"tenant", "show", cmd_tenant_show, CLI_NEED_DB, "TENANT", "show one tenant"},
     {"tenant", "suspend", cmd_tenant_suspend, CLI_NEED_DB, "TENANT [--reason TEXT]",
@@ -3162,6 +3122,14 @@ int main(int argc, char **argv)
 		rc = cli_error("%s", err);
 		goto out;
 	}
+	/*
+	 * Any command that reads tenant data may meet a dedicated tenant, whose
+	 * database password the master key opens: load it when it is there (a
+	 * command that then needs it and lacks it says so).
+	 */
+	if ((cmd->need & CLI_NEED_DB) && !secrets_ready() &&
+	    access(conf.master_key_file, R_OK) == 0)
+		secrets_init(conf.master_key_file, err, sizeof(err));
 	if (cmd->need & CLI_NEED_REGISTRY) {
 		if (registry_init(&conf, err, sizeof(err)) != 0) {
 			rc = cli_error("provider registry: %s", err);

@@ -322,6 +322,8 @@ static int render_to(struct req *r, int status, HDF *hdf, const char *tmpl)
 	render_send(r, status, "text/html; charset=utf-8", buf_str(&out), out.len);
 	rc = 0;
 out:
+	if (out.data) /* the page may hold a secret shown once (see wipe_secrets) */
+		sodium_memzero(out.data, out.cap);
 	free(text);
 	if (cs)
 		cs_destroy(&cs);
@@ -329,12 +331,29 @@ out:
 	return rc;
 }
 
+/*
+ * Values shown once (a new API key, a generated password) are put under
+ * "Secret." by the pages; they are wiped in place before the HDF is freed,
+ * so they do not linger in freed heap memory of a long-lived process.
+ */
+static void wipe_secrets(HDF *hdf)
+{
+	for (HDF *n = hdf_obj_child(hdf_get_obj(hdf, "Secret")); n; n = hdf_obj_next(n)) {
+		char *v = hdf_obj_value(n);
+
+		if (v)
+			sodium_memzero(v, strlen(v));
+	}
+}
+
 void dash_render(struct req *r, int status, HDF *hdf, const char *tmpl)
 {
 	if (hdf == NULL || render_to(r, status, hdf, tmpl) < 0)
 		dash_error(r, 500, "The page could not be rendered.");
-	if (hdf)
+	if (hdf) {
+		wipe_secrets(hdf);
 		hdf_destroy(&hdf);
+	}
 }
 
 void dash_redirect(struct req *r, const char *path)

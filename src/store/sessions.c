@@ -27,6 +27,10 @@ static const char sql_insert[] =
     " updated_at) SELECT ?, ?, NULLIF(?, 0), ?, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)"
     " FROM DUAL WHERE ? = 0 OR EXISTS (SELECT 1 FROM agents a WHERE a.tenant_id = ?"
     " AND a.id = ?)";
+/* The same for a dedicated tenant's database, which has no agents table: checked before. */
+static const char sql_insert_data[] =
+    "INSERT INTO sessions (tenant_id, id, agent_id, metadata, message_count, created_at,"
+    " updated_at) VALUES (?, ?, NULLIF(?, 0), ?, 0, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))";
 static const char sql_get[] = "SELECT id, tenant_id, COALESCE(agent_id, 0), metadata,"
                               " message_count, CAST(FLOOR(UNIX_TIMESTAMP(created_at)) AS SIGNED),"
                               " CAST(FLOOR(UNIX_TIMESTAMP(updated_at)) AS SIGNED)"
@@ -69,18 +73,27 @@ int store_session_create(struct store *st, int64_t tenant_id, int64_t agent_id,
 		          SESSION_METADATA_MAX);
 		return ST_ERR;
 	}
+	if (d != st && agent_id != 0) {
+		/* agents live in the control database, the session in the tenant's own */
+		struct agent a;
+
+		rc = store_agent_get(st, tenant_id, agent_id, &a);
+		if (rc != ST_OK)
+			return rc;
+	}
 	util_random_id("sess_", id, sizeof(id));
 	db_in_i64(&in[0], &tenant_id);
 	db_in_str(&in[1], id, &l[0]);
 	db_in_i64(&in[2], &agent_id);
 	db_in_str(&in[3], meta, &l[1]);
-	db_in_i64(&in[4], &agent_id);
+	db_in_i64(&in[4], &agent_id); /* the shared insert checks the agent in its EXISTS */
 	db_in_i64(&in[5], &tenant_id);
 	db_in_i64(&in[6], &agent_id);
-	rc = db_exec(d, Q_SESSION_INSERT, sql_insert, in, NULL, __func__);
+	rc = db_exec(d, d == st ? Q_SESSION_INSERT : Q_SESSION_INSERT_DATA,
+	             d == st ? sql_insert : sql_insert_data, in, NULL, __func__);
 	if (rc != ST_OK)
 		return rc;
-	if (db_affected(d, Q_SESSION_INSERT) == 0)
+	if (db_affected(d, d == st ? Q_SESSION_INSERT : Q_SESSION_INSERT_DATA) == 0)
 		return ST_NOTFOUND;
 	memcpy(id_out, id, sizeof(id));
 	return ST_OK;

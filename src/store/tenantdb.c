@@ -199,8 +199,15 @@ static struct store *tdb_connect(struct store *st, int64_t tenant_id, const stru
 	c->is_tenant_conn = 1;
 	util_strlcpy(c->user, w->user, sizeof(c->user));
 	util_strlcpy(c->name, w->db, sizeof(c->name));
-	if (!secrets_ready() ||
-	    secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
+	if (!secrets_ready()) {
+		log_error(
+		    "store: tenant %lld has a database of its own and the master key that opens"
+		    " its password is not loaded",
+		    (long long)tenant_id);
+		free(c);
+		return NULL;
+	}
+	if (secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
 	                 w->secret_len, c->password, sizeof(c->password)) != 0) {
 		log_error(
 		    "store: tenant %lld: its database password does not open with the master key",
@@ -676,26 +683,188 @@ static int columns_of(struct store *st, const char *table, int without_seq, char
 	return util_strlcpy(out, t.v, cap);
 }
 
-/* The tenant's database name, from its row; -1 when it has none. */
-static int data_db_of(struct store *st, int64_t tenant_id, char *db, size_t cap, char *host,
-                      size_t hcap)
+/* Where the tenant's database is (name, server), from its row; -1 when it has none. */
+static int place_of(struct store *st, int64_t tenant_id, struct tdb_where *w)
 {
-	struct tdb_where w;
-
-	if (tdb_lookup(st, tenant_id, &w) != ST_OK || w.db[0] == '\0')
+	if (tdb_lookup(st, tenant_id, w) != ST_OK || w->db[0] == '\0')
 		return -1;
-	util_strlcpy(db, w.db, cap);
-	util_strlcpy(host, w.host, hcap);
-	sodium_memzero(&w, sizeof(w));
+	sodium_memzero(w->secret, sizeof(w->secret));
+	return 0;
+}
+
+/* The primary key columns of table, `a`, `b` ..., into out (n of them in *n). */
+static int pk_of(struct store *st, const char *table, char *out, size_t cap, size_t *n)
+{
+	struct one_text t = {{0}, 0};
+	struct buf b = BUF_INIT;
+	int rc;
+
+	buf_puts(&b, "SELECT CONCAT(COUNT(*), ':', GROUP_CONCAT(CONCAT('`', column_name, '`')"
+	             " ORDER BY seq_in_index SEPARATOR ', ')) FROM information_schema.statistics"
+	             " WHERE index_name = 'PRIMARY' AND table_schema = ");
+	db_quote(st, &b, st->name);
+	buf_puts(&b, " AND table_name = ");
+	db_quote(st, &b, table);
+	if (b.data == NULL)
+		return -1;
+	rc = db_query(st, b.data, b.len, one_text_row, &t, __func__);
+	buf_free(&b);
+	if (rc != ST_OK || !t.got || strchr(t.v, ':') == NULL)
+		return -1;
+	*n = strtoul(t.v, NULL, 10);
+	if (*n == 0 || *n > 6)
+		return -1;
+	return util_strlcpy(out, strchr(t.v, ':') + 1, cap);
+}
+
+/* A page of rows read from one server, written to the other (store_tdb_copy across servers). */
+struct across {
+	struct store *src, *dst;
+	const char *ddb, *table, *cols;
+	size_t ncols, npk;
+	struct buf ins; /* "(v, v, ...), (...)" waiting to be inserted */
+	char *last[6];  /* key of the last row read (malloc'ed) */
+	int64_t page_rows, added;
+	int failed;
+};
+
+#define ACROSS_PAGE 500
+#define ACROSS_FLUSH (4 << 20) /* bytes of VALUES per INSERT, well under max_allowed_packet */
+
+static int across_flush(struct across *x)
+{
+	struct one_text t = {{0}, 0};
+	struct buf q = BUF_INIT;
+	int64_t n = 0;
+	int rc;
+
+	if (x->ins.len == 0)
+		return 0;
+	buf_printf(&q, "INSERT IGNORE INTO `%s`.`%s` (%s) VALUES %s; SELECT ROW_COUNT()", x->ddb,
+	           x->table, x->cols, x->ins.data);
+	rc = q.data ? db_query(x->dst, q.data, q.len, one_text_row, &t, __func__) : ST_ERR;
+	buf_free(&q);
+	buf_reset(&x->ins);
+	if (rc != ST_OK)
+		return -1;
+	if (t.got)
+		util_parse_i64(t.v, 0, INT64_MAX, &n);
+	x->added += n;
+	return 0;
+}
+
+static void across_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct across *x = ctx;
+
+	(void)set;
+	(void)len;
+	if (x->failed || n != x->ncols + x->npk)
+		return;
+	buf_puts(&x->ins, x->ins.len ? ", (" : "(");
+	for (size_t i = 0; i < x->ncols; i++) {
+		if (i)
+			buf_puts(&x->ins, ", ");
+		if (row[i] == NULL)
+			buf_puts(&x->ins, "NULL");
+		else if (db_quote(x->dst, &x->ins, row[i]) < 0)
+			x->failed = 1;
+	}
+	buf_putc(&x->ins, ')');
+	for (size_t i = 0; i < x->npk; i++) {
+		free(x->last[i]);
+		x->last[i] = strdup(row[x->ncols + i] ? row[x->ncols + i] : "");
+		if (x->last[i] == NULL)
+			x->failed = 1;
+	}
+	x->page_rows++;
+	if (x->ins.data == NULL || (x->ins.len > ACROSS_FLUSH && across_flush(x) < 0))
+		x->failed = 1;
+}
+
+/*
+ * Copy tenant_id's rows of table from src (database sdb) to dst (database
+ * ddb) through this process, in keyset pages of the primary key: the two
+ * databases are on different servers.
+ */
+static int copy_across(struct store *st, struct store *src, const char *sdb, struct store *dst,
+                       const char *ddb, const char *table, const char *cols, int64_t tenant_id,
+                       int64_t *rows, char *err, size_t errlen)
+{
+	struct across x;
+	struct buf q = BUF_INIT;
+	char pk[512];
+	size_t ncols = 1;
+	int rc = ST_OK;
+
+	memset(&x, 0, sizeof(x));
+	if (pk_of(st, table, pk, sizeof(pk), &x.npk) < 0) {
+		snprintf(err, errlen, "cannot read the primary key of %s", table);
+		return ST_ERR;
+	}
+	for (const char *p = cols; *p; p++)
+		ncols += *p == ',';
+	x.src = src;
+	x.dst = dst;
+	x.ddb = ddb;
+	x.table = table;
+	x.cols = cols;
+	x.ncols = ncols;
+	for (;;) {
+		buf_reset(&q);
+		buf_printf(&q, "SELECT %s, %s FROM `%s`.`%s` WHERE tenant_id = %lld", cols, pk, sdb,
+		           table, (long long)tenant_id);
+		if (x.page_rows > 0 || x.last[0]) {
+			buf_printf(&q, " AND (%s) > (", pk);
+			for (size_t i = 0; i < x.npk; i++) {
+				if (i)
+					buf_puts(&q, ", ");
+				db_quote(src, &q, x.last[i]);
+			}
+			buf_putc(&q, ')');
+		}
+		buf_printf(&q, " ORDER BY %s LIMIT %d", pk, ACROSS_PAGE);
+		x.page_rows = 0;
+		if (q.data == NULL ||
+		    db_query(src, q.data, q.len, across_row, &x, __func__) != ST_OK || x.failed ||
+		    across_flush(&x) < 0) {
+			snprintf(err, errlen, "copying %s across servers failed: %s", table,
+			         src->last_error[0] ? src->last_error : dst->last_error);
+			rc = ST_ERR;
+			break;
+		}
+		if (x.page_rows < ACROSS_PAGE)
+			break;
+	}
+	*rows = x.added;
+	for (size_t i = 0; i < 6; i++)
+		free(x.last[i]);
+	buf_free(&x.ins);
+	buf_free(&q);
+	return rc;
+}
+
+/* Provisioning connections to both sides: the control database and the tenant's. */
+static int both_sides(struct store *st, const struct tdb_opts *o, const struct tdb_where *w,
+                      struct store **ctl, struct store **ten, char *err, size_t errlen)
+{
+	*ctl = tdb_admin(st, o, NULL, 0, st->name, err, errlen);
+	*ten = *ctl ? tdb_admin(st, o, w->host, w->port, w->db, err, errlen) : NULL;
+	if (*ten == NULL) {
+		store_close(*ctl);
+		*ctl = NULL;
+		return -1;
+	}
 	return 0;
 }
 
 int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o, const char *table,
                    int to_dedicated, int64_t *rows, char *err, size_t errlen)
 {
-	char cols[4096], db[65], host[256];
+	char cols[4096];
+	struct tdb_where w;
 	struct buf b = BUF_INIT;
-	struct store *a;
+	struct store *a, *ctl, *ten;
 	int rc;
 
 	*rows = 0;
@@ -703,15 +872,8 @@ int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 		snprintf(err, errlen, "%s is not a tenant table", table);
 		return ST_ERR;
 	}
-	if (data_db_of(st, tenant_id, db, sizeof(db), host, sizeof(host)) < 0) {
+	if (place_of(st, tenant_id, &w) < 0) {
 		snprintf(err, errlen, "the tenant has no database");
-		return ST_ERR;
-	}
-	if (host[0]) {
-		snprintf(err, errlen,
-		         "the tenant's database is on another server (%s); moving across "
-		         "servers is not supported",
-		         host);
 		return ST_ERR;
 	}
 	/*
@@ -723,20 +885,32 @@ int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 		snprintf(err, errlen, "cannot read the columns of %s", table);
 		return ST_ERR;
 	}
+	if (w.host[0]) { /* another server: through this process */
+		if (both_sides(st, o, &w, &ctl, &ten, err, errlen) < 0)
+			return ST_ERR;
+		rc = to_dedicated ? copy_across(st, ctl, st->name, ten, w.db, table, cols,
+		                                tenant_id, rows, err, errlen)
+		                  : copy_across(st, ten, w.db, ctl, st->name, table, cols,
+		                                tenant_id, rows, err, errlen);
+		store_close(ctl);
+		store_close(ten);
+		return rc;
+	}
 	a = tdb_admin(st, o, NULL, 0, NULL, err, errlen);
 	if (a == NULL)
 		return ST_ERR;
 	/*
-	 * READ COMMITTED: the copy takes no shared locks on the source rows, so
-	 * other tenants' writes next to this tenant's range never wait for it.
-	 * Rows already on the other side (a copy run again) are skipped.
+	 * The same server: one INSERT ... SELECT. READ COMMITTED: the copy takes
+	 * no shared locks on the source rows, so other tenants' writes next to
+	 * this tenant's range never wait for it. Rows already on the other side
+	 * (a copy run again) are skipped.
 	 */
 	buf_printf(&b,
 	           "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;"
 	           " INSERT IGNORE INTO `%s`.`%s` (%s) SELECT %s FROM `%s`.`%s`"
 	           " WHERE tenant_id = %lld",
-	           to_dedicated ? db : st->name, table, cols, cols, to_dedicated ? st->name : db,
-	           table, (long long)tenant_id);
+	           to_dedicated ? w.db : st->name, table, cols, cols,
+	           to_dedicated ? st->name : w.db, table, (long long)tenant_id);
 	if (strcmp(table, "executions") == 0)
 		buf_puts(&b, " ORDER BY seq");
 	buf_puts(&b, "; SELECT ROW_COUNT()");
@@ -799,13 +973,14 @@ static int table_sum(struct store *a, const char *db, const char *table, const c
 int store_tdb_check(struct store *st, int64_t tenant_id, const struct tdb_opts *o, int to_dedicated,
                     struct tdb_table_check *c, char *err, size_t errlen)
 {
-	char cols[4096], sumcols[8192], db[65], host[256];
-	const char *src, *dst;
-	struct store *a;
+	char cols[4096], sumcols[8192];
+	struct tdb_where w;
+	struct store *ctl, *ten;
+	int64_t crows = 0, trows = 0;
+	uint64_t csum = 0, tsum = 0;
 	int rc;
 
-	if (!known_table(c->table) ||
-	    data_db_of(st, tenant_id, db, sizeof(db), host, sizeof(host)) < 0) {
+	if (!known_table(c->table) || place_of(st, tenant_id, &w) < 0) {
 		snprintf(err, errlen, "cannot check %s: unknown table or no tenant database",
 		         c->table);
 		return ST_ERR;
@@ -832,17 +1007,20 @@ int store_tdb_check(struct store *st, int64_t tenant_id, const struct tdb_opts *
 			}
 		}
 	}
-	src = to_dedicated ? st->name : db;
-	dst = to_dedicated ? db : st->name;
-	a = tdb_admin(st, o, host, 0, NULL, err, errlen);
-	if (a == NULL)
+	if (both_sides(st, o, &w, &ctl, &ten, err, errlen) < 0)
 		return ST_ERR;
-	rc = table_sum(a, src, c->table, sumcols, tenant_id, &c->src_rows, &c->src_sum);
+	rc = table_sum(ctl, st->name, c->table, sumcols, tenant_id, &crows, &csum);
 	if (rc == ST_OK)
-		rc = table_sum(a, dst, c->table, sumcols, tenant_id, &c->dst_rows, &c->dst_sum);
+		rc = table_sum(ten, w.db, c->table, sumcols, tenant_id, &trows, &tsum);
 	if (rc != ST_OK)
-		snprintf(err, errlen, "cannot checksum %s: %s", c->table, a->last_error);
-	store_close(a);
+		snprintf(err, errlen, "cannot checksum %s: %s", c->table,
+		         ctl->last_error[0] ? ctl->last_error : ten->last_error);
+	c->src_rows = to_dedicated ? crows : trows;
+	c->src_sum = to_dedicated ? csum : tsum;
+	c->dst_rows = to_dedicated ? trows : crows;
+	c->dst_sum = to_dedicated ? tsum : csum;
+	store_close(ctl);
+	store_close(ten);
 	return rc;
 }
 

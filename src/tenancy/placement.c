@@ -148,9 +148,10 @@ static void move_back(struct store *st, const struct tdb_opts *o, int64_t tenant
 }
 
 int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id, int to_dedicated,
-                   int wait_s, int drain_s, struct move_report *rep, char *err, size_t errlen)
+                   const char *host, int port, int wait_s, int drain_s, struct move_report *rep,
+                   char *err, size_t errlen)
 {
-	struct tdb_opts o = {conf, NULL, 0};
+	struct tdb_opts o = {conf, host, port};
 	int64_t start = util_now_us(), open = 0, rows;
 	struct tenant t;
 	int agree = 0, dedicated;
