@@ -6,23 +6,54 @@ import harness
 from harness import ctl
 
 
-def new_tenant(prefix):
+def new_tenant(prefix, plan="free", isolation=None):
     """A fresh tenant with an API key and an agent 'assistant' on the mock model."""
-    t = harness.new_tenant(prefix)
+    t = harness.new_tenant(prefix, plan=plan, isolation=isolation)
     ctl("agent", "create", "--tenant", t["slug"], "--name", "assistant", "--model", "mock-1",
         "--instructions", "You are a helpful assistant.")
     return t
 
 
-def db_exec(sql):
-    """Run SQL on the test database; rows as lists of strings (NULL as None)."""
+def _mariadb(sql, database):
     p = subprocess.run(["mariadb", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET,
-                        "--batch", "--skip-column-names", "-e", sql, DB_NAME],
+                        "--batch", "--skip-column-names", "-e", sql, database],
                        capture_output=True, text=True, timeout=30)
     if p.returncode != 0:
         raise RuntimeError("mariadb: " + p.stderr.strip())
     return [[None if c == "NULL" else c for c in line.split("\t")]
             for line in p.stdout.splitlines()]
+
+
+def tenant_id(tenant):
+    """The id of tenant: an id (int or digits) or a dict with "id"."""
+    return int(tenant["id"] if isinstance(tenant, dict) else tenant)
+
+
+def tenant_db(tenant):
+    """The database holding tenant's content rows (executions, run_steps, sessions,
+    session_messages and its copy of the usage rollups): its own database when the tenant
+    is dedicated, else the control database. Looked up on every call (a move changes it)."""
+    tid = tenant_id(tenant)
+    rows = _mariadb("SELECT isolation_mode, data_db FROM tenants WHERE id = %d" % tid, DB_NAME)
+    if not rows:
+        raise RuntimeError("tenant %d does not exist" % tid)
+    mode, data_db = rows[0]
+    if mode == "dedicated":
+        if not data_db:
+            raise RuntimeError("tenant %d is dedicated but has no data_db" % tid)
+        return data_db
+    return DB_NAME
+
+
+def db_exec(sql, tenant=None):
+    """Run SQL on the test database; rows as lists of strings (NULL as None).
+
+    Without tenant, on the control database (tenants, keys, limits, reservations, audit
+    and every tenant's usage rollups). With tenant (an id or a dict with "id"), on the
+    database holding that tenant's content tables: its own when it is dedicated
+    (root over the socket can use any database).
+    """
+    return _mariadb(sql, DB_NAME if tenant is None else tenant_db(tenant))
 
 
 def _db_name():

@@ -21,7 +21,9 @@ The environment comes from tests/run through variables: AGENTHOST_URL (lighttpd,
 mounted at "/"), AGENTHOST_URL_NGINX and AGENTHOST_URL_APACHE (nginx and
 Apache, mounted under "/gw"; Apache's is empty when it is not installed),
 AGENTHOST_CTL and AGENTHOST_CONF (the admin CLI and its configuration),
-FAKE_UPSTREAM_URL, AGENTHOST_TEST_DB_SOCKET, AGENTHOST_LOG_DIR. HTTP goes
+FAKE_UPSTREAM_URL, AGENTHOST_TEST_DB_SOCKET, AGENTHOST_LOG_DIR, and
+AGENTHOST_TEST_ISOLATION_PASS (shared, dedicated or mixed: which default isolation
+mode new tenants get in this pass; empty when run by hand). HTTP goes
 through http.client, not urllib, so that every status (4xx, 5xx) comes back
 as a value instead of an exception, and streamed bodies can be read as they
 arrive.
@@ -46,6 +48,7 @@ CONF = os.environ.get("AGENTHOST_CONF", "")
 FAKE_URL = os.environ.get("FAKE_UPSTREAM_URL", "")
 DB_SOCKET = os.environ.get("AGENTHOST_TEST_DB_SOCKET", "")
 LOG_DIR = os.environ.get("AGENTHOST_LOG_DIR", "")
+ISOLATION_PASS = os.environ.get("AGENTHOST_TEST_ISOLATION_PASS", "")
 
 _tests = []
 
@@ -203,13 +206,16 @@ def rand_suffix(n=8):
     return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
 
 
-def new_tenant(prefix="t", plan="free"):
+def new_tenant(prefix="t", plan="free", isolation=None):
     """Create a tenant with a random slug and an API key for it.
 
+    isolation ("shared" or "dedicated") is passed as --isolation; without it the tenant
+    gets the default of its plan (the isolation_mode limit), as in every test pass.
     Returns {"slug", "id", "key", "key_id", "prefix"}.
     """
     slug = "%s-%s" % (prefix, rand_suffix())
-    t = ctl("tenant", "create", slug, "--name", "Test " + slug, "--plan", plan)
+    iso = ["--isolation", isolation] if isolation else []
+    t = ctl("tenant", "create", slug, "--name", "Test " + slug, "--plan", plan, *iso)
     k = ctl("key", "create", "--tenant", slug, "--name", "test")
     return {"slug": slug, "id": t["id"], "key": k["key"], "key_id": k["id"],
             "prefix": k.get("prefix")}

@@ -239,7 +239,7 @@ def mock_error_maps_to_502_and_is_recorded():
                    chat_body("[mock:error=upstream_timeout]"), key=t["key"])
     assert st == 504 and err_code(b) == "upstream_timeout", (st, b)
     rows = db_exec("SELECT status, reason_code, http_status FROM executions "
-                   "WHERE tenant_id=%d ORDER BY seq" % t["id"])
+                   "WHERE tenant_id=%d ORDER BY seq" % t["id"], tenant=t)
     assert rows == [["failed", "upstream_error", "502"], ["failed", "upstream_timeout", "504"]], rows
 
 
@@ -406,7 +406,7 @@ def execution_rows_are_complete_and_secret_free():
     rid = h["x-request-id"]
     rows = db_exec("SELECT id, key_id, model, provider, cred_source, status, prompt_tokens, "
                    "completion_tokens, cost_micros, request_id FROM executions "
-                   "WHERE tenant_id=%d" % t["id"])
+                   "WHERE tenant_id=%d" % t["id"], tenant=t)
     assert len(rows) == 1, rows
     r = rows[0]
     assert r[0] == b["id"] and r[1] == str(t["key_id"]) and r[2] == "mock-1", r
@@ -417,7 +417,7 @@ def execution_rows_are_complete_and_secret_free():
                 "WHERE tenant_id=%d" % t["id"])
     assert u == [["1", r[6], r[7], r[8]]], u
     dump = db_exec("SELECT CONCAT_WS('|', id, request_id, IFNULL(metadata,''), IFNULL(error_message,'')) "
-                   "FROM executions WHERE tenant_id=%d" % t["id"])
+                   "FROM executions WHERE tenant_id=%d" % t["id"], tenant=t)
     assert t["key"] not in json.dumps(dump)
 
 
@@ -462,7 +462,8 @@ def openai_adapter_platform_key_then_byok():
                    key=t["key"])
     assert st == 200, b
     assert fake_last()["headers"]["authorization"] == "Bearer sk-tenant-own-1234"
-    rows = db_exec("SELECT cred_source FROM executions WHERE tenant_id=%d ORDER BY seq" % t["id"])
+    rows = db_exec("SELECT cred_source FROM executions WHERE tenant_id=%d ORDER BY seq"
+                   % t["id"], tenant=t)
     assert rows == [["platform"], ["tenant"]], rows
     stored = db_exec("SELECT HEX(ciphertext), last4 FROM provider_credentials WHERE tenant_id=%d"
                      % t["id"])

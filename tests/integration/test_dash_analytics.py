@@ -165,7 +165,7 @@ def executions_list_filters_pages_and_escapes():
     assert st == 400
     # keyset: before = the newest seq shows the older two
     seqs = [int(r[0]) for r in db_exec("SELECT seq FROM executions WHERE tenant_id = %s"
-                                        " ORDER BY seq DESC" % t["id"])]
+                                        " ORDER BY seq DESC" % t["id"], tenant=t)]
     st, _, body = d.get("/admin/executions?tenant_id=%s&before=%d" % (t["id"], seqs[0]))
     assert body.count('class="badge') == 2
 
@@ -173,9 +173,10 @@ def executions_list_filters_pages_and_escapes():
 @test
 def execution_detail_hides_content_from_support():
     t = tenant_with_calls(1)
-    eid, = db_exec("SELECT id FROM executions WHERE tenant_id = %s LIMIT 1" % t["id"])[0]
+    eid, = db_exec("SELECT id FROM executions WHERE tenant_id = %s LIMIT 1" % t["id"],
+                   tenant=t)[0]
     db_exec("UPDATE executions SET input = 'SECRET-PROMPT %s', metadata = '{\"user\":\"%s\"}'"
-            " WHERE tenant_id = %s" % (XSS, XSS, t["id"]))
+            " WHERE tenant_id = %s" % (XSS, XSS, t["id"]), tenant=t)
     path = "/admin/tenants/%s/executions/%s" % (t["id"], eid)
     for role, tenant, sees in (("operator", None, True), ("support", None, False),
                                ("tenant_admin", t["slug"], True)):

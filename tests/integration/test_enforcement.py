@@ -46,7 +46,7 @@ def worst_and_actual(t):
 
 def spent(t):
     rows = db_exec("SELECT COALESCE(SUM(cost_micros),0), COUNT(*) FROM executions "
-                   "WHERE tenant_id=%d AND status='succeeded'" % t["id"])
+                   "WHERE tenant_id=%d AND status='succeeded'" % t["id"], tenant=t)
     return int(rows[0][0]), int(rows[0][1])
 
 
@@ -150,7 +150,7 @@ def property_3_kill_9_in_flight_is_reaped_and_billed():
     assert out["reaped"] + 0 >= 0
     assert harness.wait_until(lambda: open_reservations(t) == 0, timeout=10)
     rows = db_exec("SELECT status, reason_code, cost_micros FROM executions WHERE tenant_id=%d"
-                   % t["id"])
+                   % t["id"], tenant=t)
     assert len(rows) == 5 and all(r[:2] == ["failed", "reservation_expired"] for r in rows), rows
     assert sum(int(r[2]) for r in rows) == booked
     row = db_exec("SELECT spent_micros, reserved_micros FROM budget_counters WHERE "
@@ -174,7 +174,7 @@ def rpm_refusal_and_headers():
     assert st == 429 and err_code(b) == "rpm_exceeded", (st, b)
     assert b["error"]["type"] == "rate_limit_error" and int(h["retry-after"]) >= 1, (b, h)
     rows = db_exec("SELECT status, reason_code FROM executions WHERE tenant_id=%d ORDER BY seq"
-                   % t["id"])
+                   % t["id"], tenant=t)
     assert rows[-1] == ["refused", "rpm_exceeded"], rows
 
 
@@ -284,7 +284,7 @@ def client_disconnect_mid_stream_is_billed_for_what_was_produced():
         s.close()
         assert harness.wait_until(lambda: open_reservations(t) == 0, timeout=10)
         rows = db_exec("SELECT status, reason_code, completion_tokens, cost_micros FROM "
-                       "executions WHERE tenant_id=%d" % t["id"])
+                       "executions WHERE tenant_id=%d" % t["id"], tenant=t)
         assert len(rows) == 1 and rows[0][0] == "cancelled", rows
         assert 0 < int(rows[0][2]) < 400 and int(rows[0][3]) > 0, rows
     finally:

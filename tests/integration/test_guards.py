@@ -36,7 +36,7 @@ def new_key():
 
 def executions(t, where=""):
     return int(db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id=%d %s"
-                       % (t["id"], where))[0][0])
+                       % (t["id"], where), tenant=t)[0][0])
 
 
 def limits(t, **kv):

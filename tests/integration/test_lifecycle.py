@@ -9,7 +9,7 @@ import tarfile
 import tempfile
 import urllib.parse
 
-from apihelp import chat_body, db_exec, new_tenant
+from apihelp import DB_NAME, chat_body, db_exec, new_tenant, tenant_db
 from harness import BASE, CONF, CTL, api, ctl, rand_suffix, run, test
 
 
@@ -24,8 +24,8 @@ def export(slug):
     return manifest, members
 
 
-def busy_tenant(prefix):
-    t = new_tenant(prefix)
+def busy_tenant(prefix, isolation=None):
+    t = new_tenant(prefix, isolation=isolation)
     ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openai",
         stdin="sk-byok-%s-secret\n" % t["slug"])
     for i in range(3):
@@ -58,7 +58,8 @@ def export_has_every_file_with_counts_and_digests():
         assert len(lines) == f["rows"], f["name"]
         for line in lines:
             json.loads(line)
-    n_exec = int(db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"])[0][0])
+    n_exec = int(db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"],
+                         tenant=t)[0][0])
     assert n_exec == 4
     rows = [json.loads(x) for x in m["executions.jsonl"].decode().splitlines()]
     assert len(rows) == n_exec
@@ -113,20 +114,21 @@ def purge_deletes_only_old_executions_of_tenants_with_retention():
     ctl("limits", "set", "--tenant", t["slug"], "retention_days", "2")
     for x in (t, keep):
         db_exec("UPDATE executions SET created_at = created_at - INTERVAL 5 DAY"
-                " WHERE tenant_id = %d ORDER BY seq LIMIT 2" % x["id"])
+                " WHERE tenant_id = %d ORDER BY seq LIMIT 2" % x["id"], tenant=x)
     usage_before = db_exec("SELECT SUM(requests) FROM usage_daily WHERE tenant_id = %d" % t["id"])
     dry = ctl("purge", "--tenant", t["slug"], "--dry-run")
     assert dry["dry_run"] is True and dry["purged"] == 0
     out = ctl("purge", "--tenant", t["slug"], "--batch", "1")
     assert out["purged"] == 2, out
-    left = db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"])[0][0]
+    left = db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"],
+                   tenant=t)[0][0]
     assert left == "2", left
     # rollups are kept; a tenant without retention keeps everything
     assert db_exec("SELECT SUM(requests) FROM usage_daily WHERE tenant_id = %d"
                    % t["id"]) == usage_before
     ctl("purge")
     assert db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d"
-                   % keep["id"])[0][0] == "4"
+                   % keep["id"], tenant=keep)[0][0] == "4"
 
 
 @test
@@ -159,18 +161,27 @@ def verify_isolation_passes_for_a_clean_tenant():
 
 @test
 def verify_isolation_finds_tampering():
-    t = busy_tenant("vbad")
+    # rows in the shared tables of a tenant then marked dedicated: a shared tenant to start
+    t = busy_tenant("vbad", isolation="shared")
+    # (undone at the end: the key hash is unique, and later passes tamper the same way)
+    key_hash = db_exec("SELECT HEX(key_hash) FROM api_keys WHERE id = %d" % t["key_id"])[0][0]
     db_exec("UPDATE provider_credentials SET ciphertext = CONCAT(ciphertext, 'x')"
             " WHERE tenant_id = %d" % t["id"])
     db_exec("UPDATE api_keys SET key_hash = REPEAT(X'00', 32) WHERE id = %d" % t["key_id"])
     db_exec("UPDATE tenants SET isolation_mode = 'dedicated' WHERE id = %d" % t["id"])
-    rc, out, err = verify("--tenant", t["slug"])
-    assert rc == 1, (rc, err)
-    found = {c["check"]: c["findings"] for c in out["checks"]}
-    assert found["provider_keys_unopenable"] == 1, found
-    assert found["api_keys_replayable"] == 1, found
-    assert found["dedicated_rows_in_shared_executions"] == 4, found
-    db_exec("UPDATE tenants SET isolation_mode = 'shared' WHERE id = %d" % t["id"])
+    try:
+        rc, out, err = verify("--tenant", t["slug"])
+        assert rc == 1, (rc, err)
+        found = {c["check"]: c["findings"] for c in out["checks"]}
+        assert found["provider_keys_unopenable"] == 1, found
+        assert found["api_keys_replayable"] == 1, found
+        assert found["dedicated_rows_in_shared_executions"] == 4, found
+    finally:
+        db_exec("UPDATE tenants SET isolation_mode = 'shared' WHERE id = %d" % t["id"])
+        db_exec("UPDATE api_keys SET key_hash = UNHEX('%s') WHERE id = %d"
+                % (key_hash, t["key_id"]))
+        db_exec("UPDATE provider_credentials SET ciphertext = LEFT(ciphertext,"
+                " LENGTH(ciphertext) - 1) WHERE tenant_id = %d" % t["id"])
 
 
 @test
@@ -189,13 +200,37 @@ def verify_isolation_finds_orphans_across_tenants():
 
 
 TENANT_TABLES = ("api_keys", "provider_credentials", "agents", "sessions", "session_messages",
-                 "executions", "usage_daily", "usage_5min", "reservations", "idempotency_keys",
-                 "breakers", "admin_users", "audit_log")
+                 "executions", "run_steps", "usage_daily", "usage_5min", "usage_attr_daily",
+                 "reservations", "idempotency_keys", "breakers", "admin_users", "audit_log")
+# A dedicated tenant's content is in its own database (and a copy of its rollups; the
+# control database keeps the rollups of every tenant).
+CONTENT_TABLES = ("sessions", "session_messages", "executions", "run_steps", "usage_daily",
+                  "usage_5min", "usage_attr_daily")
 
 
-def rows_of(tid):
-    return {tbl: int(db_exec("SELECT COUNT(*) FROM %s WHERE tenant_id = %d" % (tbl, tid))[0][0])
-            for tbl in TENANT_TABLES}
+def count_rows(database, tbl, tid):
+    return int(db_exec("SELECT COUNT(*) FROM `%s`.%s WHERE tenant_id = %d"
+                       % (database, tbl, tid))[0][0])
+
+
+def rows_of(t, database=None):
+    """The tenant's row counts: every table of the control database and, when the tenant
+    is dedicated, "<table>@own" for the content tables of its database."""
+    tid = t["id"]
+    out = {tbl: count_rows(DB_NAME, tbl, tid) for tbl in TENANT_TABLES}
+    database = database or tenant_db(t)
+    if database != DB_NAME:
+        out.update({tbl + "@own": count_rows(database, tbl, tid) for tbl in CONTENT_TABLES})
+    return out
+
+
+def database_exists(name):
+    return db_exec("SELECT COUNT(*) FROM information_schema.SCHEMATA"
+                   " WHERE SCHEMA_NAME = '%s'" % name)[0][0] == "1"
+
+
+def account_exists(name):
+    return db_exec("SELECT COUNT(*) FROM mysql.user WHERE User = '%s'" % name)[0][0] != "0"
 
 
 def orphan_count():
@@ -229,18 +264,23 @@ def offboarded_tenant_is_erased_after_its_date_and_nothing_else_is():
     other = busy_tenant("survivor")
     ctl("admin", "add", "ta-" + t["slug"], "--role", "tenant_admin", "--tenant", t["slug"],
         stdin="a-long-password-1\n")
-    before_other = rows_of(other["id"])
+    own_db, own_user = db_exec("SELECT data_db, data_user FROM tenants WHERE id = %d"
+                               % t["id"])[0]
+    before_other = rows_of(other)
     orphans_before = orphan_count()
     with tempfile.TemporaryDirectory() as d:
         ctl("tenant", "offboard", t["slug"], "--out", os.path.join(d, "e.tar"), "--days", "0")
     out = ctl("purge", "--batch", "2")
     erased = [e for e in out["erased"] if e["tenant_id"] == t["id"]]
     assert len(erased) == 1 and erased[0]["rows"] > 0, out
-    assert all(n == 0 for n in rows_of(t["id"]).values()), rows_of(t["id"])
+    assert all(n == 0 for n in rows_of(t, DB_NAME).values()), rows_of(t, DB_NAME)
+    # a dedicated tenant's database and its account go with it
+    assert not own_db or not database_exists(own_db), own_db
+    assert not own_user or not account_exists(own_user), own_user
     assert db_exec("SELECT COUNT(*) FROM tenants WHERE id = %d" % t["id"])[0][0] == "0"
     assert db_exec("SELECT COUNT(*) FROM limits WHERE scope = 'tenant' AND scope_id = %d"
                    % t["id"])[0][0] == "0"
-    assert rows_of(other["id"]) == before_other
+    assert rows_of(other) == before_other
     st, _, body = api("GET", "/v1/models", key=t["key"])
     assert st == 401, body
     rows = db_exec("SELECT actor_type FROM audit_log WHERE action = 'tenant.erase'"
@@ -258,7 +298,8 @@ def an_active_tenant_is_never_erased():
             " WHERE id = %d" % t["id"])
     out = ctl("purge")
     assert all(e["tenant_id"] != t["id"] for e in out["erased"])
-    assert rows_of(t["id"])["executions"] == 4
+    assert db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id = %d" % t["id"],
+                   tenant=t)[0][0] == "4"
 
 
 @test

@@ -113,7 +113,7 @@ def calculator_run_end_to_end():
     assert steps == body["steps"], (steps, body["steps"])
     # Every model call is its own billed execution; the run sums them.
     rows = db_exec("SELECT kind, prompt_tokens, completion_tokens FROM executions"
-                   " WHERE tenant_id=%d ORDER BY seq" % t["id"])
+                   " WHERE tenant_id=%d ORDER BY seq" % t["id"], tenant=t)
     assert [r[0] for r in rows] == ["step", "step", "run"], rows
     assert int(rows[2][1]) == int(rows[0][1]) + int(rows[1][1]), rows
     assert int(rows[2][2]) == int(rows[0][2]) + int(rows[1][2]), rows
