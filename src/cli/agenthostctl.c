@@ -2391,7 +2391,7 @@ static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
 	struct tenant t;
 	char target[96];
 	int64_t rows = 0;
-	int rc = CLI_OK;
+	int rc = CLI_OK, failed = 0;
 
 	if (store_life_due(c->st, cli_erase_collect, &due) != ST_OK) {
 		free(due.id);
@@ -2408,16 +2408,17 @@ static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
 
 			/* its database and account go first; the row then says shared */
 			if (store_tdb_drop(c->st, t.id, &o, err, sizeof(err)) != ST_OK) {
-				rc = cli_error("tenant '%s': %s (run purge again)", t.slug, err);
-				break;
+				cli_error("tenant '%s': %s (run purge again)", t.slug, err);
+				failed++;
+				continue;
 			}
 		}
 		if (!dry_run && store_life_erase(c->st, t.id, batch, &rows) != ST_OK) {
-			rc =
-			    cli_error("database error while erasing tenant '%s' (run purge again to"
-			              " finish)",
-			              t.slug);
-			break;
+			cli_error("database error while erasing tenant '%s' (run purge again to"
+			          " finish)",
+			          t.slug);
+			failed++;
+			continue;
 		}
 		snprintf(target, sizeof(target), "tenant:%" PRId64 ":%s", t.id, t.slug);
 		/* The tenant's own audit rows went with it: this row is the system's record. */
@@ -2429,7 +2430,7 @@ static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
 			rc = cli_error("out of memory");
 	}
 	free(due.id);
-	return rc;
+	return rc == CLI_OK && failed ? CLI_FAIL : rc;
 }
 
 static int cmd_purge(struct cli *c, int argc, char **argv)
@@ -2442,7 +2443,7 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	char err[256];
 	struct tenant t;
 	size_t npos;
-	int rc;
+	int rc, failed = 0;
 
 	if (report == NULL || erased == NULL) {
 		rc = cli_error("out of memory");
@@ -2462,12 +2463,16 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	} else if (store_tenant_list(c->st, cli_ids_add, &ids) != ST_OK) {
 		rc = cli_error("database error while listing tenants");
 	}
+	/* one tenant that cannot be purged (its database down) does not stop the others */
 	for (size_t i = 0; rc == CLI_OK && i < ids.n; i++) {
-		rc = cli_purge_tenant(c, ids.id[i], (int)batch, dry_run, report, &n);
+		n = 0;
+		if (cli_purge_tenant(c, ids.id[i], (int)batch, dry_run, report, &n) != CLI_OK)
+			failed++;
 		total += n;
 	}
-	if (rc == CLI_OK && !opts[0].value)
-		rc = cli_erase_due(c, (int)batch, dry_run, erased);
+	if (rc == CLI_OK && !opts[0].value &&
+	    cli_erase_due(c, (int)batch, dry_run, erased) != CLI_OK)
+		failed++;
 	/* and what admission and the dashboard no longer need (every server does it each minute
 	 * too) */
 	if (rc == CLI_OK && !opts[0].value && !dry_run) {
@@ -2482,10 +2487,13 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	         ? cli_audit(c, opts[0].value ? ids.id[0] : 0, "executions.purge", "executions",
 	                     cli_pack("{s:I}", "purged", (json_int_t)total))
 	         : CLI_OK;
-	rc = cli_finish(cli_emit(cli_pack("{s:O, s:I, s:O, s:I, s:b}", "tenants", report, "purged",
-	                                  (json_int_t)total, "erased", erased, "housekeeping_rows",
-	                                  (json_int_t)housekept, "dry_run", dry_run)),
-	                rc);
+	rc = cli_finish(
+	    cli_emit(cli_pack("{s:O, s:I, s:O, s:I, s:b, s:i}", "tenants", report, "purged",
+	                      (json_int_t)total, "erased", erased, "housekeeping_rows",
+	                      (json_int_t)housekept, "dry_run", dry_run, "failures", failed)),
+	    rc);
+	if (rc == CLI_OK && failed > 0)
+		rc = CLI_FAIL; /* each failure was reported on stderr */
 out:
 	json_decref(report);
 	json_decref(erased);

@@ -375,6 +375,19 @@ static struct store *tdb_admin(struct store *st, const struct tdb_opts *o, const
 	return a;
 }
 
+/* name with every '_' escaped, as a GRANT's database pattern must be to mean just name. */
+static void grant_pattern(const char *name, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (const char *p = name; *p && o + 3 < cap; p++) {
+		if (*p == '_')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
 /* 'user'@'host' for DDL. */
 static int account_sql(struct store *a, struct buf *b, const char *user, const char *host)
 {
@@ -389,7 +402,7 @@ int store_tdb_provision(struct store *st, int64_t tenant_id, const struct tdb_op
 	const char *acct_host =
 	    o->conf->dedicated_account_host[0] ? o->conf->dedicated_account_host : "%";
 	uint8_t raw[TDB_PW_BYTES], nonce[SECRETS_NONCE_LEN], ct[TDB_SECRET_MAX];
-	char name[65], pw[64], dir[512], host[256] = "";
+	char name[65], grant_name[130], pw[64], dir[512], host[256] = "";
 	struct buf b = BUF_INIT;
 	struct store *a = NULL;
 	size_t ct_len = 0;
@@ -403,6 +416,7 @@ int store_tdb_provision(struct store *st, int64_t tenant_id, const struct tdb_op
 		         st->name);
 		return ST_ERR;
 	}
+	grant_pattern(name, grant_name, sizeof(grant_name));
 	if (!secrets_ready()) {
 		snprintf(err, errlen, "the master key is not loaded");
 		return ST_ERR;
@@ -433,7 +447,8 @@ int store_tdb_provision(struct store *st, int64_t tenant_id, const struct tdb_op
 	buf_puts(&b, " IDENTIFIED BY ");
 	if (db_quote(a, &b, pw) < 0)
 		goto oom;
-	buf_printf(&b, "; GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO ", name);
+	/* in a grant, '_' in a database name is a wildcard: escaped, it names this one only */
+	buf_printf(&b, "; GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO ", grant_name);
 	if (account_sql(a, &b, name, acct_host) < 0 || b.data == NULL)
 		goto oom;
 	if (db_query(a, b.data, b.len, NULL, NULL, __func__) != ST_OK) {
@@ -1097,6 +1112,50 @@ int store_tdb_delete_shared(struct store *st, int64_t tenant_id, const char *tab
 
 /* ------------------------------------------------------------ checks */
 
+/*
+ * A grant line is fine when it is USAGE on *.*, or a subset of SELECT,
+ * INSERT, UPDATE, DELETE on the tenant's own database (escaped or not),
+ * without GRANT OPTION. Anything else reaches beyond: another database, a
+ * table elsewhere, a global privilege, DDL, a role.
+ */
+static int grant_ok(const char *line, const char *db)
+{
+	static const char *const allowed[] = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+	char privs[256], obj[160], own[80], own_esc[160];
+	const char *on, *to;
+	char *save = NULL, *tok;
+
+	if (strncmp(line, "GRANT ", 6) != 0 || strstr(line, "WITH GRANT OPTION") != NULL)
+		return 0;
+	on = strstr(line, " ON ");
+	to = on ? strstr(on + 4, " TO ") : NULL;
+	if (on == NULL || to == NULL || (size_t)(on - line - 6) >= sizeof(privs) ||
+	    (size_t)(to - on - 4) >= sizeof(obj))
+		return 0;
+	memcpy(privs, line + 6, (size_t)(on - line - 6));
+	privs[on - line - 6] = '\0';
+	memcpy(obj, on + 4, (size_t)(to - on - 4));
+	obj[to - on - 4] = '\0';
+	if (strcmp(obj, "*.*") == 0)
+		return strcmp(privs, "USAGE") == 0;
+	snprintf(own, sizeof(own), "`%s`.*", db);
+	grant_pattern(own, own_esc, sizeof(own_esc));
+	if (strcmp(obj, own) != 0 && strcmp(obj, own_esc) != 0)
+		return 0;
+	for (tok = strtok_r(privs, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		while (*tok == ' ')
+			tok++;
+		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+			if (strcmp(tok, allowed[i]) == 0)
+				break;
+		if (i == sizeof(allowed) / sizeof(allowed[0]))
+			return 0;
+	}
+	return 1;
+}
+
 struct grants_read {
 	tdb_finding_cb cb;
 	void *ctx;
@@ -1105,26 +1164,17 @@ struct grants_read {
 	int found;
 };
 
-/* A grant line is fine when it is USAGE or names `db`.* only. */
 static void grant_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
 {
 	struct grants_read *g = ctx;
-	char want[80];
-	const char *on;
 
 	(void)set;
 	(void)len;
 	if (n < 1 || row[0] == NULL)
 		return;
 	g->found = 1;
-	if (strncmp(row[0], "GRANT USAGE ON *.*", 18) == 0)
-		return;
-	snprintf(want, sizeof(want), " ON `%s`.* TO ", g->db);
-	on = strstr(row[0], " ON ");
-	if (on && strncmp(on, want, strlen(want)) == 0 &&
-	    strstr(row[0], "WITH GRANT OPTION") == NULL)
-		return;
-	g->cb(g->ctx, g->tenant_id, "dedicated_grants_beyond_db", row[0]);
+	if (!grant_ok(row[0], g->db))
+		g->cb(g->ctx, g->tenant_id, "dedicated_grants_beyond_db", row[0]);
 }
 
 struct count_read {
