@@ -356,9 +356,9 @@ class Load:
         assert not any(th.is_alive() for th in self.threads), "a client thread hangs"
 
 
-def move_under_load(t, to):
-    """Move t to `to` while clients keep calling; check every response and where the rows
-    end up. Returns the move's report."""
+def move_under_load(t, to, extra=()):
+    """Move t to `to` (extra: more arguments of tenant move) while clients keep calling;
+    check every response and where the rows end up. Returns the move's report."""
     src_db, src = tenant_db(t), row(t)
     pre = content_snapshot(t)
     pre_order = ids_by_seq(t)
@@ -368,7 +368,7 @@ def move_under_load(t, to):
     time.sleep(1.0)
     m0 = time.monotonic()
     rc, report, err = ctl("tenant", "move", t["slug"], "--to", to, "--drain-seconds", "1",
-                          check=False)
+                          *extra, check=False)
     m1 = time.monotonic()
     time.sleep(1.0)
     load.stop()
@@ -465,6 +465,33 @@ def move_to_dedicated_and_back_under_load():
     st, _, b = chat(t, "after both moves")
     assert st == 200, b
     assert count(DB_NAME, "executions", t, "AND id = '%s'" % b["id"]) == 1
+
+
+DB_PORT = os.environ.get("AGENTHOST_TEST_DB_PORT", "")
+
+
+@test
+def move_to_another_server_and_back_under_load():
+    # "Another server" is the test MariaDB reached over TCP (127.0.0.1:port) instead of
+    # the control connection's socket: the move then copies through agenthostctl in
+    # keyset pages and checksums each side on its own connection.
+    if not DB_PORT:
+        skip("AGENTHOST_TEST_DB_PORT is not set")
+    t = create("mvx", "shared")
+    for i in range(3):
+        st, _, b = chat(t, "before the move %d" % i)
+        assert st == 200, b
+    run_ = agent_run(t, "a run before the move " + TOOL_RUN)
+    st, _, run_before = api("GET", "/v1/runs/" + run_["id"], key=t["key"])
+    assert st == 200, run_before
+    move_under_load(t, "dedicated", ("--db-host", "127.0.0.1", "--db-port", DB_PORT))
+    host = db_exec("SELECT data_host, data_port FROM tenants WHERE id = %d" % t["id"])[0]
+    assert host == ["127.0.0.1", DB_PORT], host
+    st, _, got = api("GET", "/v1/runs/" + run_["id"], key=t["key"])
+    assert st == 200 and got == run_before, (got, run_before)
+    move_under_load(t, "shared")
+    st, _, got = api("GET", "/v1/runs/" + run_["id"], key=t["key"])
+    assert st == 200 and got == run_before, (got, run_before)
 
 
 @test
