@@ -1,24 +1,81 @@
--- bench/chat.lua: the wrk script of bench/admission.sh.
+-- bench/chat.lua: the wrk script of bench/admission.sh and bench/isolation.sh.
 --
 -- Every request is the same mock chat completion (no network, a fixed answer
 -- length), so the only difference between two runs is what agenthost does
 -- around the model call. At the end the latency distribution and the counts
--- are written as "name=value" lines to $BENCH_OUT for admission.sh to read.
+-- are written as "name=value" lines to $BENCH_OUT for the caller to read.
 --
--- Environment: BENCH_KEY (the API key; never printed), BENCH_OUT (result file).
+-- Environment:
+--   BENCH_KEY        the API key (never printed), or
+--   BENCH_KEYS_FILE  a file of API keys, one per line (never printed): each wrk
+--                    thread sends them round-robin, one key per request, each
+--                    thread starting at a different place in the list
+--   BENCH_OUT        result file
 
 local key = os.getenv("BENCH_KEY")
+local keys_file = os.getenv("BENCH_KEYS_FILE")
 local out = os.getenv("BENCH_OUT")
-if key == nil or key == "" or out == nil or out == "" then
-	error("chat.lua: BENCH_KEY and BENCH_OUT must be set")
+if keys_file == "" then
+	keys_file = nil
 end
+if (keys_file == nil and (key == nil or key == "")) or out == nil or out == "" then
+	error("chat.lua: BENCH_KEY or BENCH_KEYS_FILE, and BENCH_OUT must be set")
+end
+
+local body = '{"model":"mock-1","max_tokens":32,'
+	.. '"messages":[{"role":"user","content":"[mock:words=16] benchmark request"}]}'
 
 wrk.method = "POST"
 wrk.path = "/v1/chat/completions"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. key
-wrk.body = '{"model":"mock-1","max_tokens":32,'
-	.. '"messages":[{"role":"user","content":"[mock:words=16] benchmark request"}]}'
+wrk.body = body
+
+if keys_file == nil then
+	-- One key: a static request, formatted once by wrk.
+	wrk.headers["Authorization"] = "Bearer " .. key
+else
+	-- Several keys: every request is pre-formatted here, request() only picks
+	-- the next one, so the per-request cost in wrk is the same whatever the
+	-- number of keys (a one-line file costs what a thousand-line one does).
+	local next_thread = 0
+
+	function setup(thread)
+		thread:set("thread_index", next_thread)
+		next_thread = next_thread + 1
+	end
+
+	local reqs, n, i = {}, 0, 0
+
+	function init(args)
+		local f = io.open(keys_file, "r")
+		if f == nil then
+			error("chat.lua: cannot open BENCH_KEYS_FILE")
+		end
+		for line in f:lines() do
+			local k = line:match("^%s*(%S+)%s*$")
+			if k then
+				n = n + 1
+				-- wrk.format takes the headers given instead of wrk.headers
+				-- (Host apart), so the content type is repeated here
+				reqs[n] = wrk.format(nil, nil, {
+					["Content-Type"] = "application/json",
+					["Authorization"] = "Bearer " .. k,
+				}, nil)
+			end
+		end
+		f:close()
+		if n == 0 then
+			error("chat.lua: BENCH_KEYS_FILE holds no key")
+		end
+		-- spread the threads' starting points over the list
+		i = ((thread_index or 0) * 7919) % n
+	end
+
+	function request()
+		i = i % n + 1
+		return reqs[i]
+	end
+end
 
 function done(summary, latency, requests)
 	local f = assert(io.open(out, "w"))
