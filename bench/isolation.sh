@@ -12,10 +12,14 @@
 # in bench/admission.sh. Tenants (all on plan pro, whose limits are set generously at
 # plan scope: every counter is exercised, none is reachable):
 #   shared      one tenant in the shared database (the baseline),
+#   s1..sN      BENCH_TENANTS shared tenants (a control: what spreading the calls over
+#               many tenants costs whatever the mode),
 #   solo        one dedicated tenant (its own database and account),
-#   t1..tN      BENCH_TENANTS dedicated tenants, created in parallel (timed).
+#   t1..tN      BENCH_TENANTS dedicated tenants,
+# each group of N created BENCH_CREATE_JOBS at a time, timed.
 # Phases, each the same mock chat completion sent by wrk for BENCH_DURATION seconds:
 #   shared      the shared tenant's key,
+#   shared-N    the N shared tenants' keys round-robin,
 #   ded-1       the dedicated tenant's key: its pooled connection is always warm, so
 #               this is the cost of the second database (one more commit per call),
 #   ded-N       the N keys round-robin (bench/chat.lua, BENCH_KEYS_FILE): with N far
@@ -23,11 +27,12 @@
 #               and opens another one (connect + authentication),
 #   ded-N-pool  the same N keys through a second server that differs only in
 #               `dedicated_pool` = BENCH_POOL_LARGE (0: no such phase or server).
-# The phases rotate (shared, ded-1, ded-N, ded-N-pool, shared, ...) BENCH_ROUNDS times at
-# each concurrency so that drift of the machine over the run is shared. Before each phase
-# the MariaDB status is flushed and read, and read again after it: the table shows the
-# connections opened per request (`Connections`), the tables opened per request
-# (`Opened_tables`: a thousand databases do not fit the table cache) and the peak of
+# The phases rotate (shared, shared-N, ded-1, ded-N, ded-N-pool, shared, ...)
+# BENCH_ROUNDS times at each concurrency so that drift of the machine over the run is
+# shared. Before each phase the MariaDB status is flushed and read, and read again after
+# it: a second table shows per request the connections opened (`Connections`), the tables
+# and table definitions opened (a thousand databases do not fit the default table
+# caches), the InnoDB pages read from disk, pages written and fsyncs, and the peak of
 # connections during the phase (`Max_used_connections`). Loopback only; every process
 # started here is stopped by pid on exit. Keys are kept in the temp directory (mode 600)
 # and never printed.
@@ -36,7 +41,7 @@
 #
 # Environment: BENCH_DURATION (s per phase, 10), BENCH_WARMUP (s per phase, 3),
 # BENCH_CONCURRENCY ("1 16"), BENCH_ROUNDS (rotations of the phases, 2), BENCH_TENANTS
-# (dedicated tenants for ded-N, 1000), BENCH_POOL (dedicated_pool of the main server, 4),
+# (tenants for shared-N and ded-N, 1000), BENCH_POOL (dedicated_pool of the main server, 4),
 # BENCH_POOL_LARGE (dedicated_pool of the second server, 32; 0 skips it),
 # BENCH_CREATE_JOBS (parallel `tenant create`, 4), BENCH_MAX_CONNECTIONS (1000),
 # BENCH_TABLE_CACHE (MariaDB's table_open_cache and table_definition_cache; its defaults
@@ -83,7 +88,8 @@ sql() {
 # The status counters the table reads, as "name value" lines.
 db_status() {
 	sql "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Max_used_connections',
-		'Threads_connected', 'Opened_tables', 'Opened_table_definitions', 'Aborted_connects')"
+		'Threads_connected', 'Opened_tables', 'Opened_table_definitions', 'Aborted_connects',
+		'Innodb_buffer_pool_reads', 'Innodb_pages_written', 'Innodb_data_fsyncs')"
 }
 
 # The documented bound on one server's MariaDB connections (docs/ISOLATION.md):
@@ -224,16 +230,17 @@ one_tenant() {
 	keys_from "$T/keys-$1" "$T/tenants/$1.json"
 }
 
-# t1..tN, dedicated, BENCH_CREATE_JOBS at a time; the wall time into CREATE_S.
+# $2 tenants ${1}1..${1}N of isolation $3 (N = BENCH_TENANTS), BENCH_CREATE_JOBS at a
+# time; their keys into $T/keys-$1, the wall time into CREATE_S.
 many_tenants() {
-	local t0 t1 i failed files=()
-	say "creating $ntenants dedicated tenants, $create_jobs in parallel"
+	local prefix=$1 iso=$2 t0 t1 i failed files=()
+	say "creating $ntenants $iso tenants, $create_jobs in parallel"
 	t0=$(date +%s.%N)
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	seq 1 "$ntenants" | xargs -P "$create_jobs" -I{} sh -c \
-		'"$0" -c "$1" tenant create "t$3" --isolation dedicated --key k --plan pro \
-			>"$2/t$3.json" 2>"$2/t$3.err" || echo "t$3" >>"$2/failed"' \
-		"$top/src/agenthostctl" "$T/base.conf" "$T/tenants" {} || true
+		'"$0" -c "$1" tenant create "$3$4" --isolation "$5" --key k --plan pro \
+			>"$2/$3$4.json" 2>"$2/$3$4.err" || echo "$3$4" >>"$2/failed"' \
+		"$top/src/agenthostctl" "$T/base.conf" "$T/tenants" "$prefix" {} "$iso" || true
 	t1=$(date +%s.%N)
 	if [ -s "$T/tenants/failed" ]; then
 		failed=$(wc -l <"$T/tenants/failed")
@@ -242,13 +249,11 @@ many_tenants() {
 	fi
 	CREATE_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 	for ((i = 1; i <= ntenants; i++)); do
-		files+=("$T/tenants/t$i.json")
+		files+=("$T/tenants/$prefix$i.json")
 	done
-	keys_from "$T/keys-many" "${files[@]}"
-	[ "$(wc -l <"$T/keys-many")" -eq "$ntenants" ] || die "expected $ntenants keys"
-	NDB=$(sql "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'agenthost\\_t%'")
-	[ "$NDB" -eq $((ntenants + 1)) ] ||
-		die "expected $((ntenants + 1)) tenant databases, found $NDB"
+	keys_from "$T/keys-$prefix" "${files[@]}"
+	[ "$(wc -l <"$T/keys-$prefix")" -eq "$ntenants" ] || die "expected $ntenants keys"
+	say "created $ntenants $iso tenants in $CREATE_S s"
 }
 
 # One request to $1 with the first key of file $2: 200 and admission headers expected.
@@ -268,7 +273,7 @@ probe() {
 # ---------------------------------------------------------------- measuring
 
 # The phases: name, server, keys.
-PHASES=(shared ded-1 ded-N)
+PHASES=(shared shared-N ded-1 ded-N)
 phase_url() {
 	case $1 in
 	ded-N-pool) echo "$URL_LARGE" ;;
@@ -278,8 +283,9 @@ phase_url() {
 phase_keys() {
 	case $1 in
 	shared) echo "$T/keys-shared" ;;
+	shared-N) echo "$T/keys-s" ;;
 	ded-1) echo "$T/keys-solo" ;;
-	*) echo "$T/keys-many" ;;
+	*) echo "$T/keys-t" ;;
 	esac
 }
 
@@ -331,9 +337,10 @@ measure() {
 	check_run "$f" "$p, $c connection(s), round $r"
 }
 
-# One line of figures for phase $1 at $2 connections over all rounds:
-# req/s mean_us p50_us p99_us per-round-req/s connects/req tables/req definitions/req
-# max_used.
+# One line of figures for phase $1 at $2 connections over all rounds: req/s mean_us
+# p50_us p99_us per-round-req/s, then per request: connections, tables, table
+# definitions opened, InnoDB pages read from disk, pages written, fsyncs; then the peak
+# of Max_used_connections.
 # req/s and the mean are over every request of every round; p50 and p99 are the median
 # of the rounds' values (wrk gives percentiles, not the distribution).
 summarize() {
@@ -363,11 +370,13 @@ p99 = statistics.median(x[0]["lat_p99_us"] for x in runs)
 per_round = "/".join("%.0f" % (x[0]["requests"] / (x[0]["duration_us"] / 1e6)) for x in runs)
 # the status read after the phase is a connection of its own
 conns = sum(x[2]["Connections"] - x[1]["Connections"] - 1 for x in runs)
-tables = sum(x[2]["Opened_tables"] - x[1]["Opened_tables"] for x in runs)
-defs = sum(x[2]["Opened_table_definitions"] - x[1]["Opened_table_definitions"] for x in runs)
+per = [conns / n]
+for k in ("Opened_tables", "Opened_table_definitions", "Innodb_buffer_pool_reads",
+          "Innodb_pages_written", "Innodb_data_fsyncs"):
+    per.append(sum(x[2][k] - x[1][k] for x in runs) / n)
 peak = max(x[2]["Max_used_connections"] for x in runs)
-print("%.1f %.1f %d %d %s %.3f %.2f %.2f %d" % (n / (us / 1e6), mean, p50, p99, per_round,
-      conns / n, tables / n, defs / n, peak))
+print("%.1f %.1f %d %d %s %s %d" % (n / (us / 1e6), mean, p50, p99, per_round,
+      " ".join("%.2f" % v for v in per), peak))
 PYEOF
 }
 
@@ -380,10 +389,11 @@ ratio() {
 }
 
 report() {
-	local c p rps mean p50 p99 rounds_rps cpr tpr dpr peak b_rps b_p50 b_p99 pl
+	local c p rps mean p50 p99 rounds_rps cpr tpr dpr rpr wpr fpr peak b_rps b_p50 b_p99 pl
 	printf 'agenthost isolation benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	printf 'machine: %s cores, %s\n' "$(nproc)" \
-		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	printf 'machine: %s cores, %s; load average %s at the start, %s at the end\n' "$(nproc)" \
+		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$LOAD_START" \
+		"$(cut -d ' ' -f 1 /proc/loadavg)"
 	printf 'build: %s%s\n' "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "unknown (not a git checkout)")" \
 		"$(ldd "$top/src/agenthost" 2>/dev/null | grep -q libasan && echo ', with sanitizers (slower)')"
 	printf 'setup: lighttpd -> %s agenthost processes x %s threads, enforcement on, mock provider;\n' \
@@ -393,38 +403,52 @@ report() {
 	printf 'load: wrk, %s s per phase after %s s warm-up, %s round(s) of the phases in turn,\n' \
 		"$duration" "$warmup" "$rounds"
 	printf '      POST /v1/chat/completions (mock-1, 16 words)\n'
-	printf 'tenants: %s dedicated tenants created in %s s (%s in parallel, %s s each on average)\n' \
-		"$ntenants" "$CREATE_S" "$create_jobs" \
-		"$(awk -v s="$CREATE_S" -v n="$ntenants" -v j="$create_jobs" 'BEGIN { printf "%.3f", s * j / n }')"
-	printf '         %s tenant databases in all; table_open_cache %s, table_definition_cache %s\n\n' \
+	printf 'tenants: %s dedicated tenants created in %s s, %s shared ones in %s s (%s in parallel)\n' \
+		"$ntenants" "$CREATE_DED_S" "$ntenants" "$CREATE_SHARED_S" "$create_jobs"
+	printf '         %s tenant databases in all; table_open_cache %s, table_definition_cache %s,\n' \
 		"$NDB" "$(sql 'SELECT @@table_open_cache')" "$(sql 'SELECT @@table_definition_cache')"
+	printf '         innodb_buffer_pool_size %s MiB\n\n' \
+		"$(sql 'SELECT @@innodb_buffer_pool_size DIV 1048576')"
 	printf 'phases:\n'
 	printf '  shared      one tenant in the shared database (the baseline)\n'
+	printf '  shared-N    %s shared tenants round-robin\n' "$ntenants"
 	printf '  ded-1       one dedicated tenant (dedicated_pool %s: always a pooled connection)\n' "$pool"
 	printf '  ded-N       %s dedicated tenants round-robin, dedicated_pool %s\n' "$ntenants" "$pool"
 	if [ -n "$URL_LARGE" ]; then
 		printf '  ded-N-pool  the same %s tenants, dedicated_pool %s\n' "$ntenants" "$pool_large"
 	fi
 	printf '\n'
-	printf '%-5s %-10s %7s %6s %8s %8s %8s %6s %6s %8s %7s %7s %5s  %s\n' conns phase req/s \
-		'vs_sh' mean_ms p50_ms p99_ms p50_x p99_x 'conn/req' 'tbl/req' 'def/req' peak \
-		'req/s per round'
+	printf 'throughput and latency\n'
+	printf '%-5s %-10s %7s %6s %8s %8s %8s %6s %6s  %s\n' conns phase req/s vs_sh mean_ms \
+		p50_ms p99_ms p50_x p99_x 'req/s per round'
 	for c in $concurrency; do
 		read -r b_rps _ b_p50 b_p99 _ <<<"$(summarize shared "$c")"
 		for p in "${PHASES[@]}"; do
-			read -r rps mean p50 p99 rounds_rps cpr tpr dpr peak <<<"$(summarize "$p" "$c")"
-			printf '%-5s %-10s %7.0f %6s %8s %8s %8s %6s %6s %8s %7s %7s %5s  %s\n' "$c" "$p" \
-				"$rps" "$(ratio "$rps" "$b_rps")" "$(ms "$mean")" "$(ms "$p50")" "$(ms "$p99")" \
-				"$(ratio "$p50" "$b_p50")" "$(ratio "$p99" "$b_p99")" "$cpr" "$tpr" "$dpr" \
-				"$peak" "$rounds_rps"
+			read -r rps mean p50 p99 rounds_rps _ <<<"$(summarize "$p" "$c")"
+			printf '%-5s %-10s %7.0f %6s %8s %8s %8s %6s %6s  %s\n' "$c" "$p" "$rps" \
+				"$(ratio "$rps" "$b_rps")" "$(ms "$mean")" "$(ms "$p50")" "$(ms "$p99")" \
+				"$(ratio "$p50" "$b_p50")" "$(ratio "$p99" "$b_p99")" "$rounds_rps"
 		done
 		printf '\n'
 	done
-	printf 'vs_sh: req/s against shared at the same concurrency; p50_x, p99_x: latency against shared\n'
-	printf 'conn/req: MariaDB connections opened per request; tbl/req, def/req: tables and table\n'
-	printf '  definitions opened per request (Opened_tables, Opened_table_definitions)\n'
-	printf 'peak: Max_used_connections during the phase (status flushed before each phase)\n'
-	printf 'p50 and p99 are the median over the rounds; req/s and mean are over all requests\n\n'
+	printf 'vs_sh: req/s against shared at the same concurrency; p50_x, p99_x: latency against\n'
+	printf 'shared; p50 and p99 are the median over the rounds, req/s and mean over all requests\n\n'
+	printf 'MariaDB work per request\n'
+	printf '%-5s %-10s %8s %7s %7s %7s %7s %7s %5s\n' conns phase conn/req tbl/req def/req \
+		rd/req wr/req fsync/r peak
+	for c in $concurrency; do
+		for p in "${PHASES[@]}"; do
+			read -r _ _ _ _ _ cpr tpr dpr rpr wpr fpr peak <<<"$(summarize "$p" "$c")"
+			printf '%-5s %-10s %8s %7s %7s %7s %7s %7s %5s\n' "$c" "$p" "$cpr" "$tpr" "$dpr" \
+				"$rpr" "$wpr" "$fpr" "$peak"
+		done
+		printf '\n'
+	done
+	printf 'conn/req: connections opened (Connections); tbl/req, def/req: tables and table\n'
+	printf 'definitions opened (Opened_tables, Opened_table_definitions); rd/req: InnoDB pages\n'
+	printf 'read from disk (Innodb_buffer_pool_reads); wr/req: pages written\n'
+	printf '(Innodb_pages_written); fsync/r: Innodb_data_fsyncs; peak: Max_used_connections\n'
+	printf 'during the phase (the status is flushed before each phase)\n\n'
 	printf 'MariaDB at the end: Max_used_connections %s (last phase), %s over the run; Threads_connected %s\n' \
 		"$(sed -n 's/^Max_used_connections\t//p' "$T/status-end")" "$PEAK_RUN" \
 		"$(sed -n 's/^Threads_connected\t//p' "$T/status-end")"
@@ -456,6 +480,7 @@ for c in $concurrency; do
 	check_int BENCH_CONCURRENCY "$c" 1 10000
 done
 
+LOAD_START=$(cut -d ' ' -f 1 /proc/loadavg)
 start_env
 if [ -n "$URL_LARGE" ]; then
 	PHASES+=(ded-N-pool)
@@ -463,8 +488,12 @@ fi
 plan_limits
 one_tenant shared shared
 one_tenant solo dedicated
-many_tenants
-say "created $ntenants dedicated tenants in $CREATE_S s"
+many_tenants s shared
+CREATE_SHARED_S=$CREATE_S
+many_tenants t dedicated
+CREATE_DED_S=$CREATE_S
+NDB=$(sql "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'agenthost\\_t%'")
+[ "$NDB" -eq $((ntenants + 1)) ] || die "expected $((ntenants + 1)) tenant databases, found $NDB"
 for p in "${PHASES[@]}"; do
 	probe "$(phase_url "$p")" "$(phase_keys "$p")"
 done
@@ -484,7 +513,7 @@ if [ "$warmup" -gt 0 ]; then
 	done
 fi
 PEAK_RUN=$(sql "SHOW GLOBAL STATUS LIKE 'Max_used_connections'" | cut -f 2)
-# Phases rotate (shared, ded-1, ded-N, ded-N-pool, shared, ...) so that drift of the
+# Phases rotate (shared, shared-N, ded-1, ded-N, ded-N-pool, shared, ...) so that drift of the
 # machine over the run is shared rather than charged to one phase.
 for c in $concurrency; do
 	for ((r = 1; r <= rounds; r++)); do
