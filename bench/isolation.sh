@@ -44,8 +44,8 @@
 # (tenants for shared-N and ded-N, 1000), BENCH_POOL (dedicated_pool of the main server, 4),
 # BENCH_POOL_LARGE (dedicated_pool of the second server, 32; 0 skips it),
 # BENCH_CREATE_JOBS (parallel `tenant create`, 4), BENCH_MAX_CONNECTIONS (1000),
-# BENCH_TABLE_CACHE (MariaDB's table_open_cache and table_definition_cache; its defaults
-# when unset),
+# BENCH_MARIADB_OPTS (more mariadbd options, e.g. "--table-open-cache=10000
+# --table-definition-cache=10000 --innodb-buffer-pool-size=1G"; MariaDB's defaults else),
 # BENCH_WRK_THREADS (2), BENCH_PROCS (agenthost processes per server, 2),
 # BENCH_APP_THREADS (worker threads per process, 8), BENCH_KEEP=1 (keep the temp
 # directory), BENCH_TMP (parent of the temp directory, /tmp), BENCH_ALLOW_SANITIZERS=1
@@ -65,7 +65,7 @@ pool=${BENCH_POOL:-4}
 pool_large=${BENCH_POOL_LARGE:-32}
 create_jobs=${BENCH_CREATE_JOBS:-4}
 max_conns=${BENCH_MAX_CONNECTIONS:-1000}
-table_cache=${BENCH_TABLE_CACHE:-}
+mariadb_opts=${BENCH_MARIADB_OPTS:-}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 procs=${BENCH_PROCS:-2}
 app_threads=${BENCH_APP_THREADS:-8}
@@ -122,10 +122,8 @@ start_env() {
 	read -r db_port port_base port_large <<<"$(free_ports 3)"
 	[ -n "$port_large" ] || die "no free ports"
 
-	if [ -n "$table_cache" ]; then
-		db_opts+=(--table-open-cache="$table_cache" --table-definition-cache="$table_cache")
-	fi
-	say "MariaDB on 127.0.0.1:$db_port (max_connections $max_conns${table_cache:+, table caches $table_cache})"
+	read -r -a db_opts <<<"$mariadb_opts"
+	say "MariaDB on 127.0.0.1:$db_port (max_connections $max_conns${mariadb_opts:+, $mariadb_opts})"
 	mariadb-install-db --no-defaults --datadir="$T/db/data" --user="$(id -un)" \
 		--auth-root-authentication-method=normal --skip-test-db >"$T/log/mariadb-install.log" 2>&1 ||
 		die "mariadb-install-db failed; see $T/log/mariadb-install.log"
@@ -398,8 +396,8 @@ report() {
 		"$(ldd "$top/src/agenthost" 2>/dev/null | grep -q libasan && echo ', with sanitizers (slower)')"
 	printf 'setup: lighttpd -> %s agenthost processes x %s threads, enforcement on, mock provider;\n' \
 		"$procs" "$app_threads"
-	printf '       one MariaDB (%s), max_connections %s\n' \
-		"$(sql 'SELECT VERSION()')" "$max_conns"
+	printf '       one MariaDB (%s), max_connections %s%s\n' \
+		"$(sql 'SELECT VERSION()')" "$max_conns" "${mariadb_opts:+, options: $mariadb_opts}"
 	printf 'load: wrk, %s s per phase after %s s warm-up, %s round(s) of the phases in turn,\n' \
 		"$duration" "$warmup" "$rounds"
 	printf '      POST /v1/chat/completions (mock-1, 16 words)\n'
@@ -469,9 +467,6 @@ check_int BENCH_POOL "$pool" 1 64
 check_int BENCH_POOL_LARGE "$pool_large" 0 64
 check_int BENCH_CREATE_JOBS "$create_jobs" 1 64
 check_int BENCH_MAX_CONNECTIONS "$max_conns" 10 100000
-if [ -n "$table_cache" ]; then
-	check_int BENCH_TABLE_CACHE "$table_cache" 1 1000000
-fi
 check_int BENCH_WRK_THREADS "$wrk_threads" 1 64
 check_int BENCH_PROCS "$procs" 1 64
 check_int BENCH_APP_THREADS "$app_threads" 1 256
