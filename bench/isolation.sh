@@ -24,13 +24,15 @@
 #               this is the cost of the second database (one more commit per call),
 #   ded-N       the N keys round-robin (bench/chat.lua, BENCH_KEYS_FILE): with N far
 #               above `dedicated_pool` nearly every call evicts a pooled connection
-#               and opens another one (connect + authentication),
+#               and switches it to the next tenant (COM_CHANGE_USER: authentication
+#               and the session settings again) or opens another one,
 #   ded-N-pool  the same N keys through a second server that differs only in
 #               `dedicated_pool` = BENCH_POOL_LARGE (0: no such phase or server).
 # The phases rotate (shared, shared-N, ded-1, ded-N, ded-N-pool, shared, ...)
 # BENCH_ROUNDS times at each concurrency so that drift of the machine over the run is
 # shared. Before each phase the MariaDB status is flushed and read, and read again after
-# it: a second table shows per request the connections opened (`Connections`), the tables
+# it: a second table shows per request the connections opened (`Connections`) and
+# switched to another tenant's account (COM_CHANGE_USER, in `Com_admin_commands`), the tables
 # and table definitions opened (a thousand databases do not fit the default table
 # caches), the InnoDB pages read from disk, pages written and fsyncs, and the peak of
 # connections during the phase (`Max_used_connections`). Loopback only; every process
@@ -89,7 +91,8 @@ sql() {
 db_status() {
 	sql "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Max_used_connections',
 		'Threads_connected', 'Opened_tables', 'Opened_table_definitions', 'Aborted_connects',
-		'Innodb_buffer_pool_reads', 'Innodb_pages_written', 'Innodb_data_fsyncs')"
+		'Innodb_buffer_pool_reads', 'Innodb_pages_written', 'Innodb_data_fsyncs',
+		'Com_admin_commands')"
 }
 
 # The documented bound on one server's MariaDB connections (docs/ISOLATION.md):
@@ -336,8 +339,8 @@ measure() {
 }
 
 # One line of figures for phase $1 at $2 connections over all rounds: req/s mean_us
-# p50_us p99_us per-round-req/s, then per request: connections, tables, table
-# definitions opened, InnoDB pages read from disk, pages written, fsyncs; then the peak
+# p50_us p99_us per-round-req/s, then per request: connections opened, connections
+# switched to another account (COM_CHANGE_USER), tables, table definitions opened, InnoDB pages read from disk, pages written, fsyncs; then the peak
 # of Max_used_connections.
 # req/s and the mean are over every request of every round; p50 and p99 are the median
 # of the rounds' values (wrk gives percentiles, not the distribution).
@@ -369,7 +372,7 @@ per_round = "/".join("%.0f" % (x[0]["requests"] / (x[0]["duration_us"] / 1e6)) f
 # the status read after the phase is a connection of its own
 conns = sum(x[2]["Connections"] - x[1]["Connections"] - 1 for x in runs)
 per = [conns / n]
-for k in ("Opened_tables", "Opened_table_definitions", "Innodb_buffer_pool_reads",
+for k in ("Com_admin_commands", "Opened_tables", "Opened_table_definitions", "Innodb_buffer_pool_reads",
           "Innodb_pages_written", "Innodb_data_fsyncs"):
     per.append(sum(x[2][k] - x[1][k] for x in runs) / n)
 peak = max(x[2]["Max_used_connections"] for x in runs)
@@ -387,7 +390,7 @@ ratio() {
 }
 
 report() {
-	local c p rps mean p50 p99 rounds_rps cpr tpr dpr rpr wpr fpr peak b_rps b_p50 b_p99 pl
+	local c p rps mean p50 p99 rounds_rps cpr upr tpr dpr rpr wpr fpr peak b_rps b_p50 b_p99 pl
 	printf 'agenthost isolation benchmark, %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	printf 'machine: %s cores, %s; load average %s at the start, %s at the end\n' "$(nproc)" \
 		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" "$LOAD_START" \
@@ -432,17 +435,19 @@ report() {
 	printf 'vs_sh: req/s against shared at the same concurrency; p50_x, p99_x: latency against\n'
 	printf 'shared; p50 and p99 are the median over the rounds, req/s and mean over all requests\n\n'
 	printf 'MariaDB work per request\n'
-	printf '%-5s %-10s %8s %7s %7s %7s %7s %7s %5s\n' conns phase conn/req tbl/req def/req \
-		rd/req wr/req fsync/r peak
+	printf '%-5s %-10s %8s %7s %7s %7s %7s %7s %7s %5s\n' conns phase conn/req chusr/r \
+		tbl/req def/req rd/req wr/req fsync/r peak
 	for c in $concurrency; do
 		for p in "${PHASES[@]}"; do
-			read -r _ _ _ _ _ cpr tpr dpr rpr wpr fpr peak <<<"$(summarize "$p" "$c")"
-			printf '%-5s %-10s %8s %7s %7s %7s %7s %7s %5s\n' "$c" "$p" "$cpr" "$tpr" "$dpr" \
-				"$rpr" "$wpr" "$fpr" "$peak"
+			read -r _ _ _ _ _ cpr upr tpr dpr rpr wpr fpr peak <<<"$(summarize "$p" "$c")"
+			printf '%-5s %-10s %8s %7s %7s %7s %7s %7s %7s %5s\n' "$c" "$p" "$cpr" "$upr" \
+				"$tpr" "$dpr" "$rpr" "$wpr" "$fpr" "$peak"
 		done
 		printf '\n'
 	done
-	printf 'conn/req: connections opened (Connections); tbl/req, def/req: tables and table\n'
+	printf 'conn/req: connections opened (Connections); chusr/r: pooled connections switched to\n'
+	printf 'another tenant (Com_admin_commands, which counts COM_CHANGE_USER; agenthost sends no\n'
+	printf 'other admin command on this path); tbl/req, def/req: tables and table\n'
 	printf 'definitions opened (Opened_tables, Opened_table_definitions); rd/req: InnoDB pages\n'
 	printf 'read from disk (Innodb_buffer_pool_reads); wr/req: pages written\n'
 	printf '(Innodb_pages_written); fsync/r: Innodb_data_fsyncs; peak: Max_used_connections\n'
