@@ -300,23 +300,6 @@ run_wrk() {
 	[ -s "$out" ] || die "wrk wrote no results: $(tail -n 3 "$out.wrk")"
 }
 
-# Value of key $2 in results file $1.
-val() {
-	sed -n "s/^$2=//p" "$1"
-}
-
-# Check that a run's requests succeeded (rate limits or budgets must not have been hit).
-check_run() {
-	local f=$1 label=$2 n bad
-	n=$(val "$f" requests)
-	bad=$(($(val "$f" errors_status) + $(val "$f" errors_connect) + $(val "$f" errors_read) +
-		$(val "$f" errors_write) + $(val "$f" errors_timeout)))
-	[ "$n" -gt 0 ] || die "$label: no requests completed"
-	# A handful of socket errors as wrk stops is normal; refusals are not.
-	[ "$((bad * 1000))" -le "$n" ] ||
-		die "$label: $bad of $n requests failed (see $f.wrk and $T/log); the numbers would mean nothing"
-}
-
 # Die if a process started here (MariaDB, a lighttpd) is gone: its phase measured nothing.
 check_alive() {
 	local pid
@@ -379,10 +362,6 @@ peak = max(x[2]["Max_used_connections"] for x in runs)
 print("%.1f %.1f %d %d %s %s %d" % (n / (us / 1e6), mean, p50, p99, per_round,
       " ".join("%.2f" % v for v in per), peak))
 PYEOF
-}
-
-ms() {
-	awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
 }
 
 ratio() {

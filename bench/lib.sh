@@ -1,5 +1,6 @@
 # bench/lib.sh: what the benchmarks share (sourced, not run): messages, argument checks,
-# the processes a benchmark starts and their clean-up, free loopback ports, waiting.
+# the processes a benchmark starts and their clean-up, free loopback ports, waiting, and
+# reading the result files bench/chat.lua writes.
 #
 # The sourcing script sets BENCH_NAME (for messages), then fills `pids` with every
 # process it starts and `T` with its temp directory; the EXIT trap stops them all and
@@ -93,4 +94,28 @@ wait_for() {
 
 http_ok() {
 	curl -fsS -m 2 -o /dev/null "$1"
+}
+
+# ---------------------------------------------------------------- wrk results (bench/chat.lua)
+
+# Value of key $2 in results file $1.
+val() {
+	sed -n "s/^$2=//p" "$1"
+}
+
+# Check that a run's requests succeeded (rate limits or budgets must not have been hit).
+check_run() {
+	local f=$1 label=$2 n bad
+	n=$(val "$f" requests)
+	bad=$(($(val "$f" errors_status) + $(val "$f" errors_connect) + $(val "$f" errors_read) +
+		$(val "$f" errors_write) + $(val "$f" errors_timeout)))
+	[ "$n" -gt 0 ] || die "$label: no requests completed"
+	# A handful of socket errors as wrk stops is normal; refusals are not.
+	[ "$((bad * 1000))" -le "$n" ] ||
+		die "$label: $bad of $n requests failed (see $f.wrk and the logs in $T/log); the numbers would mean nothing"
+}
+
+# Microseconds as milliseconds with three decimals.
+ms() {
+	awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'
 }
