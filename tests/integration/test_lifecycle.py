@@ -343,8 +343,10 @@ def housekeeping_deletes_only_what_nothing_needs():
     current = db_exec("SELECT COUNT(*) FROM budget_counters WHERE scope = 'tenant'"
                       " AND scope_id = %d AND period > '2002'" % tid)[0][0]
     assert int(current) > 0
+    # every server's reaper does the same housekeeping once a minute, so the rows may be
+    # gone before purge runs: what is checked is what is left
     out = ctl("purge")
-    assert out["housekeeping_rows"] >= 5, out
+    assert out["housekeeping_rows"] >= 0 and out["failures"] == 0, out
     left = db_exec("SELECT win, period FROM budget_counters WHERE scope = 'tenant'"
                    " AND scope_id = %d AND win <> 'inflight' AND period < '2002'"
                    " ORDER BY period" % tid)

@@ -255,8 +255,8 @@ START_TEST(test_pool_bounded)
 		store_request_begin(st);
 		ck_assert_int_eq(store_execution_record(st, &e), ST_OK);
 	}
+	store_pool_close(st); /* then a smaller pool (store_pool_close walks pool_max slots) */
 	st->pool_max = 2;
-	store_pool_close(st);
 	conns = q64("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
 	            " WHERE VARIABLE_NAME = 'CONNECTIONS'");
 	for (int round = 0; round < 3; round++)
