@@ -438,28 +438,6 @@ oom:
 	return ST_ERR;
 }
 
-/*
- * A dedicated tenant's own record of e: the execution row and its rollups
- * in its database, one transaction, one round trip. ST_CONFLICT when the id
- * is there already.
- */
-static int tenant_record(struct store *d, const struct execution *e)
-{
-	struct buf b = BUF_INIT;
-	int rc;
-
-	buf_puts(&b, "START TRANSACTION; ");
-	if (store_execution_sql(d, &b, e) < 0 || buf_puts(&b, ";") < 0 ||
-	    store_rollup_sql(d, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
-		buf_free(&b);
-		return ST_ERR;
-	}
-	rc = db_query(d, b.data, b.len, NULL, NULL, __func__);
-	buf_free(&b);
-	d->in_tx = 0;
-	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
-}
-
 int store_admit_settle(struct store *st, int64_t reservation_id, const struct adm_request *a,
                        const struct execution *e)
 {
@@ -505,7 +483,7 @@ int store_admit_settle(struct store *st, int64_t reservation_id, const struct ad
 	 * still open. A crash in between leaves the reservation open: the reaper
 	 * finds the row by its execution id and settles at the actual cost.
 	 */
-	rc = tenant_record(d, e);
+	rc = store_execution_batch(d, e);
 	if (rc != ST_OK)
 		return rc; /* ST_CONFLICT: the reaper recorded it first */
 	rc = settle_sql_run(st, reservation_id, "settled", a, e->cost_micros,
@@ -580,7 +558,7 @@ static int reap_dedicated(struct store *st, struct store *d, struct reaped *rp,
 		}
 		if (rc != ST_NOTFOUND)
 			return ST_ERR;
-		rc = tenant_record(d, worst);
+		rc = store_execution_batch(d, worst);
 		if (rc == ST_CONFLICT)
 			continue; /* its process recorded it just now: settle at actual */
 		if (rc != ST_OK)

@@ -169,6 +169,12 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
  */
 int store_execution_sql(struct store *d, struct buf *b, const struct execution *e);
 /*
+ * Record e and its rollups on d as one text batch, one round trip:
+ * START TRANSACTION, the row, the rollups, COMMIT (a dedicated tenant's own
+ * record). ST_CONFLICT when the id is there already (the batch rolled back).
+ */
+int store_execution_batch(struct store *d, const struct execution *e);
+/*
  * Append the rollup statements of e (usage_daily and usage_5min, each ending
  * in ';') to b, for the caller's transaction. 0, or -1 when out of memory.
  */
@@ -189,8 +195,6 @@ int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *
  * cannot be known or reached (logged): never the wrong database.
  */
 struct store *store_data_conn(struct store *st, int64_t tenant_id);
-/* Whether tenant_id is dedicated: 1, 0, or -1 when the lookup failed. */
-int store_tenant_dedicated(struct store *st, int64_t tenant_id);
 /* Close every pooled tenant connection of st (store_close does). */
 void store_pool_close(struct store *st);
 /* Remember what key identification read about the request's tenant. */

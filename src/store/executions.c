@@ -209,6 +209,23 @@ static const char sql_seq[] = "SELECT seq FROM executions WHERE tenant_id = ? AN
  * error_message longer than the column is cut at a character boundary.
  * ST_OK, ST_CONFLICT when the id exists for this tenant, ST_ERR.
  */
+int store_execution_batch(struct store *d, const struct execution *e)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	buf_puts(&b, "START TRANSACTION; ");
+	if (store_execution_sql(d, &b, e) < 0 || buf_puts(&b, ";") < 0 ||
+	    store_rollup_sql(d, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
+		buf_free(&b);
+		return ST_ERR;
+	}
+	rc = db_query(d, b.data, b.len, NULL, NULL, __func__);
+	buf_free(&b);
+	d->in_tx = 0;
+	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
+}
+
 int store_execution_record(struct store *st, const struct execution *e)
 {
 	struct store *d = store_data_conn(st, e->tenant_id);
@@ -217,21 +234,24 @@ int store_execution_record(struct store *st, const struct execution *e)
 
 	if (d == NULL)
 		return ST_ERR;
-	if (db_begin(d, __func__) != ST_OK)
-		return ST_ERR;
-	rc = store_execution_write(d, e, 1);
-	if (rc != ST_OK) {
-		db_rollback(d);
-		return rc;
+	if (d == st) {
+		if (db_begin(d, __func__) != ST_OK)
+			return ST_ERR;
+		rc = store_execution_write(d, e, 1);
+		if (rc != ST_OK) {
+			db_rollback(d);
+			return rc;
+		}
+		return db_commit(d, __func__);
 	}
-	rc = db_commit(d, __func__);
-	if (rc != ST_OK || d == st)
-		return rc;
 	/*
-	 * A dedicated tenant: its own database has the row and rollups; now the
-	 * control database's summary (data first: a crash in between leaves the
+	 * A dedicated tenant: its own database gets the row and rollups, then the
+	 * control database its summary (data first: a crash in between leaves the
 	 * summary one call short, never the tenant's record).
 	 */
+	rc = store_execution_batch(d, e);
+	if (rc != ST_OK)
+		return rc;
 	buf_puts(&b, "START TRANSACTION;");
 	if (store_rollup_sql(st, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
 		buf_free(&b);

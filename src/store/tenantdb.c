@@ -28,7 +28,6 @@
 #define Q_TDB_OPEN (Q_TDB_FIRST + 4)
 #define Q_TDB_SWITCH (Q_TDB_FIRST + 5)
 #define Q_TDB_LIST (Q_TDB_FIRST + 6)
-#define Q_TDB_MODE (Q_TDB_FIRST + 7)
 
 /* The AD "provider" of a tenant database password: no provider name has a ':'. */
 #define TDB_SEAL_NAME "db:data"
@@ -56,9 +55,6 @@ static const char sql_switch[] =
     " data_epoch = data_epoch + 1, updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
 static const char sql_list[] =
     "SELECT id FROM tenants WHERE isolation_mode = 'dedicated' AND (? = 0 OR id = ?) ORDER BY id";
-static const char sql_mode[] =
-    "UPDATE tenants SET isolation_mode = IF(? = 1, 'dedicated', 'shared'),"
-    " data_epoch = data_epoch + 1, updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
 
 /* Where one tenant's data lives, as its row says. */
 struct tdb_where {
@@ -68,11 +64,6 @@ struct tdb_where {
 	uint8_t secret[TDB_SECRET_MAX];
 	size_t nonce_len, secret_len;
 };
-
-static int64_t now_us(void)
-{
-	return util_now_us();
-}
 
 /* ------------------------------------------------------------ context */
 
@@ -85,7 +76,7 @@ void store_request_begin(struct store *st)
 	st->gen++;
 	if (st->pool == NULL)
 		return;
-	now = now_us();
+	now = util_now_us();
 	for (int i = 0; i < st->pool_max; i++) {
 		struct tdb_conn *c = &st->pool[i];
 
@@ -94,6 +85,12 @@ void store_request_begin(struct store *st)
 			memset(c, 0, sizeof(*c));
 		}
 	}
+}
+
+/* The context names tenant_id and was set during this request (never in the CLI: gen 0). */
+static int ctx_valid(const struct store *st, int64_t tenant_id)
+{
+	return st->gen != 0 && st->ctx_gen == st->gen && st->ctx_tenant == tenant_id;
 }
 
 void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch)
@@ -148,18 +145,6 @@ static int tdb_lookup(struct store *st, int64_t tenant_id, struct tdb_where *w)
 	return ST_OK;
 }
 
-int store_tenant_dedicated(struct store *st, int64_t tenant_id)
-{
-	struct tdb_where w;
-
-	if (st->ctx_gen == st->gen && st->ctx_tenant == tenant_id && st->gen != 0)
-		return st->ctx_dedicated;
-	if (tdb_lookup(st, tenant_id, &w) != ST_OK)
-		return -1;
-	store_ctx_set(st, tenant_id, w.dedicated, w.epoch);
-	return w.dedicated;
-}
-
 /* A handle like st's (same server unless w says otherwise), not yet connected. */
 static struct store *tdb_handle(const struct store *st, const char *host, int port)
 {
@@ -181,37 +166,47 @@ static struct store *tdb_handle(const struct store *st, const char *host, int po
 	return c;
 }
 
-/* Connect to the tenant's database with its own account. */
-static struct store *tdb_connect(struct store *st, int64_t tenant_id, const struct tdb_where *w)
+/*
+ * The tenant's database password into pw (cap bytes), opened with the master
+ * key; -1 (logged) when the row is not provisioned or the key cannot open it.
+ */
+static int tdb_password(int64_t tenant_id, const struct tdb_where *w, char *pw, size_t cap)
 {
-	struct store *c;
-	char err[256];
-
 	if (w->db[0] == '\0' || w->user[0] == '\0' || w->nonce_len != SECRETS_NONCE_LEN ||
 	    w->secret_len <= SECRETS_MAC_LEN) {
 		log_error("store: tenant %lld is dedicated but its database is not provisioned",
 		          (long long)tenant_id);
-		return NULL;
+		return -1;
 	}
-	c = tdb_handle(st, w->host, w->port);
-	if (c == NULL)
-		return NULL;
-	c->is_tenant_conn = 1;
-	util_strlcpy(c->user, w->user, sizeof(c->user));
-	util_strlcpy(c->name, w->db, sizeof(c->name));
 	if (!secrets_ready()) {
 		log_error(
 		    "store: tenant %lld has a database of its own and the master key that opens"
 		    " its password is not loaded",
 		    (long long)tenant_id);
-		free(c);
-		return NULL;
+		return -1;
 	}
 	if (secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
-	                 w->secret_len, c->password, sizeof(c->password)) != 0) {
+	                 w->secret_len, pw, cap) != 0) {
 		log_error(
 		    "store: tenant %lld: its database password does not open with the master key",
 		    (long long)tenant_id);
+		return -1;
+	}
+	return 0;
+}
+
+/* Connect to the tenant's database with its own account. */
+static struct store *tdb_connect(struct store *st, int64_t tenant_id, const struct tdb_where *w)
+{
+	struct store *c = tdb_handle(st, w->host, w->port);
+	char err[256];
+
+	if (c == NULL)
+		return NULL;
+	c->is_tenant_conn = 1;
+	util_strlcpy(c->user, w->user, sizeof(c->user));
+	util_strlcpy(c->name, w->db, sizeof(c->name));
+	if (tdb_password(tenant_id, w, c->password, sizeof(c->password)) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -236,8 +231,7 @@ static int tdb_reuse(struct store *st, struct store *c, int64_t tenant_id,
 	char pw[sizeof(c->password)];
 	int rc;
 
-	if (c->db == NULL || c->in_tx || w->db[0] == '\0' || w->nonce_len != SECRETS_NONCE_LEN ||
-	    w->secret_len <= SECRETS_MAC_LEN || !secrets_ready())
+	if (c->db == NULL || c->in_tx)
 		return -1;
 	/* the same server: both on the control server, or both on the same other one */
 	if (w->host[0] ? strcmp(c->host, w->host) != 0 || c->port != (unsigned int)w->port ||
@@ -245,8 +239,7 @@ static int tdb_reuse(struct store *st, struct store *c, int64_t tenant_id,
 	               : strcmp(c->host, st->host) != 0 || strcmp(c->socket, st->socket) != 0 ||
 	                     c->port != st->port)
 		return -1;
-	if (secrets_open(tenant_id, TDB_SEAL_NAME, w->key_version, w->nonce, w->secret,
-	                 w->secret_len, pw, sizeof(pw)) != 0)
+	if (tdb_password(tenant_id, w, pw, sizeof(pw)) < 0)
 		return -1;
 	rc = db_change_user(c, w->user, pw, w->db);
 	sodium_memzero(pw, sizeof(pw));
@@ -261,7 +254,7 @@ struct store *store_data_conn(struct store *st, int64_t tenant_id)
 
 	if (st == NULL || st->is_tenant_conn)
 		return st;
-	if (st->ctx_gen == st->gen && st->ctx_tenant == tenant_id && st->gen != 0) {
+	if (ctx_valid(st, tenant_id)) {
 		dedicated = st->ctx_dedicated;
 	} else {
 		if (tdb_lookup(st, tenant_id, &w) != ST_OK) {
@@ -285,7 +278,7 @@ struct store *store_data_conn(struct store *st, int64_t tenant_id)
 
 		if (c->conn && c->tenant_id == tenant_id) {
 			if (c->epoch == st->ctx_epoch && c->conn->db != NULL) {
-				c->used_us = now_us();
+				c->used_us = util_now_us();
 				return c->conn;
 			}
 			store_close(c->conn); /* opened for an older place of the data */
@@ -310,25 +303,21 @@ struct store *store_data_conn(struct store *st, int64_t tenant_id)
 		if (!w.dedicated)
 			return st;
 	}
-	if (slot->conn && tdb_reuse(st, slot->conn, tenant_id, &w) == 0) {
-		/* the evicted connection now serves this tenant: no new connection */
-		sodium_memzero(&w, sizeof(w));
-		slot->tenant_id = tenant_id;
-		slot->epoch = st->ctx_epoch;
-		slot->used_us = now_us();
-		return slot->conn;
-	}
-	if (slot->conn) {
+	/* the evicted connection serves this tenant when it can, else a new one */
+	if (slot->conn && tdb_reuse(st, slot->conn, tenant_id, &w) < 0) {
 		store_close(slot->conn);
-		memset(slot, 0, sizeof(*slot));
+		slot->conn = NULL;
 	}
-	slot->conn = tdb_connect(st, tenant_id, &w);
-	sodium_memzero(&w, sizeof(w));
 	if (slot->conn == NULL)
+		slot->conn = tdb_connect(st, tenant_id, &w);
+	sodium_memzero(&w, sizeof(w));
+	if (slot->conn == NULL) {
+		memset(slot, 0, sizeof(*slot));
 		return NULL;
+	}
 	slot->tenant_id = tenant_id;
 	slot->epoch = st->ctx_epoch;
-	slot->used_us = now_us();
+	slot->used_us = util_now_us();
 	return slot->conn;
 }
 
@@ -388,6 +377,12 @@ static void grant_pattern(const char *name, char *out, size_t cap)
 	out[o] = '\0';
 }
 
+/* The host part of dedicated accounts (conf dedicated_account_host, default any). */
+static const char *acct_host(const struct tdb_opts *o)
+{
+	return o->conf->dedicated_account_host[0] ? o->conf->dedicated_account_host : "%";
+}
+
 /* 'user'@'host' for DDL. */
 static int account_sql(struct store *a, struct buf *b, const char *user, const char *host)
 {
@@ -399,8 +394,6 @@ static int account_sql(struct store *a, struct buf *b, const char *user, const c
 int store_tdb_provision(struct store *st, int64_t tenant_id, const struct tdb_opts *o, char *err,
                         size_t errlen)
 {
-	const char *acct_host =
-	    o->conf->dedicated_account_host[0] ? o->conf->dedicated_account_host : "%";
 	uint8_t raw[TDB_PW_BYTES], nonce[SECRETS_NONCE_LEN], ct[TDB_SECRET_MAX];
 	char name[65], grant_name[130], pw[64], dir[512], host[256] = "";
 	struct buf b = BUF_INIT;
@@ -436,20 +429,20 @@ int store_tdb_provision(struct store *st, int64_t tenant_id, const struct tdb_op
 	           "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
 	           " CREATE USER IF NOT EXISTS ",
 	           name);
-	if (account_sql(a, &b, name, acct_host) < 0)
+	if (account_sql(a, &b, name, acct_host(o)) < 0)
 		goto oom;
 	buf_puts(&b, " IDENTIFIED BY ");
 	if (db_quote(a, &b, pw) < 0)
 		goto oom;
 	buf_puts(&b, "; ALTER USER ");
-	if (account_sql(a, &b, name, acct_host) < 0)
+	if (account_sql(a, &b, name, acct_host(o)) < 0)
 		goto oom;
 	buf_puts(&b, " IDENTIFIED BY ");
 	if (db_quote(a, &b, pw) < 0)
 		goto oom;
 	/* in a grant, '_' in a database name is a wildcard: escaped, it names this one only */
 	buf_printf(&b, "; GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO ", grant_name);
-	if (account_sql(a, &b, name, acct_host) < 0 || b.data == NULL)
+	if (account_sql(a, &b, name, acct_host(o)) < 0 || b.data == NULL)
 		goto oom;
 	if (db_query(a, b.data, b.len, NULL, NULL, __func__) != ST_OK) {
 		snprintf(err, errlen, "cannot create database or account %s: %s", name,
@@ -486,9 +479,7 @@ oom:
 out:
 	sodium_memzero(pw, sizeof(pw));
 	buf_free(&b);
-	if (a) {
-		store_close(a);
-	}
+	store_close(a);
 	return rc;
 }
 
@@ -512,10 +503,7 @@ int store_tdb_drop(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 	if (a == NULL)
 		return ST_ERR;
 	buf_printf(&b, "DROP DATABASE IF EXISTS `%s`; DROP USER IF EXISTS ", name);
-	if (account_sql(a, &b, w.user[0] ? w.user : name,
-	                o->conf->dedicated_account_host[0] ? o->conf->dedicated_account_host
-	                                                   : "%") < 0 ||
-	    b.data == NULL) {
+	if (account_sql(a, &b, w.user[0] ? w.user : name, acct_host(o)) < 0 || b.data == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -532,15 +520,6 @@ out:
 	buf_free(&b);
 	store_close(a);
 	return rc;
-}
-
-int store_tdb_set_mode(struct store *st, int64_t tenant_id, int dedicated)
-{
-	MYSQL_BIND in[2];
-
-	db_in_int(&in[0], &dedicated);
-	db_in_i64(&in[1], &tenant_id);
-	return db_exec(st, Q_TDB_MODE, sql_mode, in, NULL, __func__) == ST_OK ? ST_OK : ST_ERR;
 }
 
 /* The ids of dedicated tenants (all, or only tenant_id) into *ids (malloc'ed). */
@@ -709,6 +688,24 @@ static void one_text_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, 
 }
 
 /*
+ * Send the text batch in b on st and read the first column of the last row
+ * it returns as a number into *v (0 when none). ST_OK or the db_query code.
+ */
+static int query_i64(struct store *st, const struct buf *b, int64_t *v, const char *fn)
+{
+	struct one_text t = {{0}, 0};
+	int rc;
+
+	*v = 0;
+	if (b->data == NULL)
+		return ST_ERR;
+	rc = db_query(st, b->data, b->len, one_text_row, &t, fn);
+	if (rc == ST_OK && t.got && util_parse_i64(t.v, 0, INT64_MAX, v) < 0)
+		return ST_ERR;
+	return rc;
+}
+
+/*
  * The column list of table in the control database, `a`, `b`, ...;
  * without_seq leaves out executions.seq (the shared table numbers its rows
  * itself).
@@ -785,7 +782,6 @@ struct across {
 
 static int across_flush(struct across *x)
 {
-	struct one_text t = {{0}, 0};
 	struct buf q = BUF_INIT;
 	int64_t n = 0;
 	int rc;
@@ -794,13 +790,11 @@ static int across_flush(struct across *x)
 		return 0;
 	buf_printf(&q, "INSERT IGNORE INTO `%s`.`%s` (%s) VALUES %s; SELECT ROW_COUNT()", x->ddb,
 	           x->table, x->cols, x->ins.data);
-	rc = q.data ? db_query(x->dst, q.data, q.len, one_text_row, &t, __func__) : ST_ERR;
+	rc = query_i64(x->dst, &q, &n, __func__);
 	buf_free(&q);
 	buf_reset(&x->ins);
 	if (rc != ST_OK)
 		return -1;
-	if (t.got)
-		util_parse_i64(t.v, 0, INT64_MAX, &n);
 	x->added += n;
 	return 0;
 }
@@ -966,13 +960,7 @@ int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 	if (strcmp(table, "executions") == 0)
 		buf_puts(&b, " ORDER BY seq");
 	buf_puts(&b, "; SELECT ROW_COUNT()");
-	{
-		struct one_text t = {{0}, 0};
-
-		rc = b.data ? db_query(a, b.data, b.len, one_text_row, &t, __func__) : ST_ERR;
-		if (rc == ST_OK && t.got)
-			util_parse_i64(t.v, 0, INT64_MAX, rows);
-	}
+	rc = query_i64(a, &b, rows, __func__);
 	if (rc != ST_OK)
 		snprintf(err, errlen, "copying %s failed: %s", table, a->last_error);
 	buf_free(&b);
@@ -1086,22 +1074,15 @@ int store_tdb_delete_shared(struct store *st, int64_t tenant_id, const char *tab
 	if (!known_table(table))
 		return ST_ERR;
 	for (;;) {
-		struct one_text t = {{0}, 0};
 		int64_t n = 0;
 
 		buf_reset(&b);
 		buf_printf(&b,
 		           "DELETE FROM `%s` WHERE tenant_id = %lld LIMIT %d; SELECT ROW_COUNT()",
 		           table, (long long)tenant_id, batch > 0 ? batch : 1000);
-		if (b.data == NULL) {
-			rc = ST_ERR;
-			break;
-		}
-		rc = db_query(st, b.data, b.len, one_text_row, &t, __func__);
+		rc = query_i64(st, &b, &n, __func__);
 		if (rc != ST_OK)
 			break;
-		if (t.got)
-			util_parse_i64(t.v, 0, INT64_MAX, &n);
 		*rows += n;
 		if (n == 0)
 			break;
@@ -1177,26 +1158,10 @@ static void grant_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, uns
 		g->cb(g->ctx, g->tenant_id, "dedicated_grants_beyond_db", row[0]);
 }
 
-struct count_read {
-	int64_t n;
-	int got;
-};
-
-static void count_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
-{
-	struct count_read *c = ctx;
-
-	(void)set;
-	(void)len;
-	if (n >= 1 && row[0] && util_parse_i64(row[0], 0, INT64_MAX, &c->n) == 0)
-		c->got = 1;
-}
-
 int store_tdb_verify(struct store *st, int64_t tenant_id, const struct tdb_opts *o,
                      tdb_finding_cb cb, void *ctx, char *err, size_t errlen)
 {
-	const char *acct_host =
-	    o->conf->dedicated_account_host[0] ? o->conf->dedicated_account_host : "%";
+	const char *host = acct_host(o);
 	int64_t *ids;
 	size_t count;
 	int rc = ST_OK;
@@ -1207,7 +1172,7 @@ int store_tdb_verify(struct store *st, int64_t tenant_id, const struct tdb_opts 
 	}
 	for (size_t i = 0; i < count; i++) {
 		struct grants_read g = {cb, ctx, ids[i], NULL, 0};
-		struct count_read exists = {0, 0};
+		int64_t exists = 0;
 		struct buf b = BUF_INIT;
 		struct tdb_where w;
 		struct store *a;
@@ -1231,43 +1196,39 @@ int store_tdb_verify(struct store *st, int64_t tenant_id, const struct tdb_opts 
 		buf_puts(&b,
 		         "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ");
 		db_quote(a, &b, w.db);
-		if (b.data == NULL ||
-		    db_query(a, b.data, b.len, count_row, &exists, __func__) != ST_OK ||
-		    !exists.got) {
+		if (query_i64(a, &b, &exists, __func__) != ST_OK) {
 			rc = ST_ERR;
 			buf_free(&b);
 			store_close(a);
 			break;
 		}
-		if (exists.n == 0) {
+		if (exists == 0) {
 			snprintf(detail, sizeof(detail), "database %s does not exist", w.db);
 			cb(ctx, ids[i], "dedicated_db_missing", detail);
 		} else {
 			/* another tenant's rows in this tenant's database */
 			for (size_t t = 0; content_tables[t]; t++) {
-				struct count_read c = {0, 0};
+				int64_t foreign = 0;
 
 				buf_reset(&b);
 				buf_printf(&b,
 				           "SELECT COUNT(*) FROM `%s`.`%s` WHERE tenant_id <> %lld",
 				           w.db, content_tables[t], (long long)ids[i]);
-				if (b.data &&
-				    db_query(a, b.data, b.len, count_row, &c, __func__) == ST_OK &&
-				    c.got && c.n > 0) {
+				if (query_i64(a, &b, &foreign, __func__) == ST_OK && foreign > 0) {
 					snprintf(detail, sizeof(detail),
 					         "%lld row(s) of %s belong to another tenant",
-					         (long long)c.n, content_tables[t]);
+					         (long long)foreign, content_tables[t]);
 					cb(ctx, ids[i], "foreign_rows_in_dedicated_db", detail);
 				}
 			}
 		}
 		buf_reset(&b);
 		buf_puts(&b, "SHOW GRANTS FOR ");
-		account_sql(a, &b, w.user, acct_host);
+		account_sql(a, &b, w.user, host);
 		if (b.data == NULL ||
 		    db_query(a, b.data, b.len, grant_row, &g, __func__) != ST_OK || !g.found) {
 			snprintf(detail, sizeof(detail), "account %s@%s does not exist", w.user,
-			         acct_host);
+			         host);
 			cb(ctx, ids[i], "dedicated_db_missing", detail);
 		}
 		sodium_memzero(&w, sizeof(w));

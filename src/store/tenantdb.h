@@ -64,8 +64,6 @@ int store_tdb_drop(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 /* Apply sql_dir/tenant migrations to every dedicated tenant's database; *n counts them. */
 int store_tdb_migrate_all(struct store *st, const struct tdb_opts *o, int *n, char *err,
                           size_t errlen);
-/* Set the tenant's mode directly (new tenants only: its content tables are empty). */
-int store_tdb_set_mode(struct store *st, int64_t tenant_id, int dedicated);
 
 /* ---------------------------------------------------------------- moves */
 
@@ -94,7 +92,10 @@ int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 /* Count and checksum tenant_id's rows of table on both sides (src = the side data leaves). */
 int store_tdb_check(struct store *st, int64_t tenant_id, const struct tdb_opts *o, int to_dedicated,
                     struct tdb_table_check *c, char *err, size_t errlen);
-/* Switch the mode, move data_epoch on and clear migrating, in one statement. */
+/*
+ * Switch the mode, move data_epoch on and clear migrating, in one statement
+ * (the end of a move, and placing a new tenant, whose content is empty).
+ */
 int store_tdb_switch(struct store *st, int64_t tenant_id, int dedicated);
 /* Delete tenant_id's rows of table in the shared database, in batches of batch rows. */
 int store_tdb_delete_shared(struct store *st, int64_t tenant_id, const char *table, int batch,

@@ -38,6 +38,7 @@ int placement_new_tenant(struct store *st, const struct conf *conf, int64_t tena
 	struct limits lim;
 
 	*dedicated = 0;
+	err[0] = '\0';
 	if (mode == NULL) {
 		if (limits_resolve(st, tenant_id, 0, &lim) < 0) {
 			snprintf(err, errlen, "cannot read the tenant's isolation_mode limit");
@@ -54,7 +55,7 @@ int placement_new_tenant(struct store *st, const struct conf *conf, int64_t tena
 		return -1;
 	}
 	if (store_tdb_provision(st, tenant_id, &o, err, errlen) != ST_OK ||
-	    store_tdb_set_mode(st, tenant_id, 1) != ST_OK) {
+	    store_tdb_switch(st, tenant_id, 1) != ST_OK) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "cannot switch the tenant to its database");
 		undo_create(st, &o, tenant_id);

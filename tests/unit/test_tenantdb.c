@@ -105,7 +105,7 @@ static int64_t new_tenant(const char *slug, int dedicated)
 	if (dedicated) {
 		ck_assert_msg(store_tdb_provision(st, id, &o, err, sizeof(err)) == ST_OK, "%s",
 		              err);
-		ck_assert_int_eq(store_tdb_set_mode(st, id, 1), ST_OK);
+		ck_assert_int_eq(store_tdb_switch(st, id, 1), ST_OK);
 	}
 	return id;
 }
