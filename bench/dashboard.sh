@@ -81,6 +81,7 @@ db_user = root
 db_name = agenthost
 master_key_file = $T/master.key
 sql_dir = $top/sql
+state_dir = $T/state
 template_dir = $top/templates
 static_dir = $top/static
 mock_latency_ms = 0

@@ -151,6 +151,7 @@ db_user = root
 db_name = agenthost
 master_key_file = $T/master.key
 sql_dir = $top/sql
+state_dir = $T/state
 mock_latency_ms = 0
 enforcement = true
 dedicated_pool = $pool

@@ -46,6 +46,7 @@
 #include <sodium.h>
 
 #include "common/conf.h"
+#include "common/epochs.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
@@ -3146,6 +3147,12 @@ int main(int argc, char **argv)
 		registry_up = 1;
 	}
 	if (cmd->need & CLI_NEED_DB) {
+		/*
+		 * A change made here reaches the servers of this host at once through
+		 * the shared epochs (when this user may write them), else within one
+		 * watch of change_log.
+		 */
+		epochs_open(conf.state_dir, 0, err, sizeof(err));
 		c.st = store_open(&conf, err, sizeof(err));
 		if (c.st == NULL) {
 			rc = cli_error("cannot connect to the database: %s", err);

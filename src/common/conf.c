@@ -77,6 +77,7 @@ static const struct conf_key conf_table[] = {
 	S(operator_token, ""),
 	S(template_dir, AH_DATADIR "/templates"),
 	S(static_dir, AH_DATADIR "/static"),
+	S(state_dir, AH_LOCALSTATEDIR "/lib/agenthost"),
 };
 /* clang-format on */
 

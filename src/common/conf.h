@@ -60,6 +60,7 @@ struct conf {
 	char operator_token[256]; /* operator API token (tokens can also come from the CLI) */
 	char template_dir[256];   /* dashboard ClearSilver templates */
 	char static_dir[256];     /* dashboard static files (admin.css) */
+	char state_dir[256];      /* this host's shared state: epochs (and the ledger journal) */
 	struct conf_provider providers[CONF_MAX_PROVIDERS];
 	size_t n_providers;
 };

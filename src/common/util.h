@@ -30,6 +30,8 @@ void util_hex_encode(const unsigned char *in, size_t n, char *out);
 void util_random_id(const char *prefix, char *out, size_t cap);
 /* A request id: 32 lowercase hex characters; out needs 33 bytes. */
 void util_request_id(char out[33]);
+/* mkdir -p with mode for the directories it creates; 0, or -1 with errno set. */
+int util_mkdir_p(const char *path, unsigned mode);
 /* Format UTC seconds as RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" into out (>= 21 bytes). */
 void util_iso8601(int64_t t, char *out, size_t cap);
 /* Parse RFC 3339 / "YYYY-MM-DD" / "YYYY-MM-DD HH:MM:SS" (UTC) or unix seconds; 0 ok, -1 bad. */

@@ -80,7 +80,7 @@ int admit_housekeep(struct store *st, int batch, int64_t *rows)
 
 	admit_expired_periods((int64_t)time(NULL), minute, day, month);
 	rc = store_life_housekeep(st, minute, day, month, batch, &h);
-	*rows = h.counters + h.reservations + h.usage_5min + h.logins + h.sessions;
+	*rows = h.counters + h.reservations + h.usage_5min + h.logins + h.sessions + h.changes;
 	if (*rows)
 		log_info(
 		    "housekeeping: deleted %lld counter rows, %lld reservations, %lld five-minute"

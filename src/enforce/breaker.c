@@ -10,10 +10,14 @@
  *   half_open --(probe fails)--> open for another cooldown
  *
  * Cost on the hot path: with breaker_errors 0 the breaker is off and costs
- * nothing; otherwise breaker_check is one primary-key SELECT (a healthy
- * tenant has no row at all), and breaker_record writes only on a failure
- * or when a probe settles. No per-process cache: a breaker opened by one
- * host refuses on every other at the next request.
+ * nothing; otherwise breaker_check reads the breaker's row (a healthy tenant
+ * has none) through a process-wide cache (common/cache.h), and
+ * breaker_record writes only on a failure or when a probe settles. Every
+ * write of a breaker is a change of its tenant (store/changes.c): the
+ * cached row is dropped by every process of this host at its next request
+ * and on other hosts within one watch of change_log. An open breaker's
+ * cached row is kept until its cooldown ends; then the probe is claimed in
+ * the database as before.
  *
  * A probe whose process died never reports back. The claim moves open_until
  * to one cooldown ahead; past it the probe is presumed lost and the next
@@ -23,9 +27,13 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "common/cache.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "enforce/breaker.h"
 #include "enforce/limits.h"
 #include "store/guards.h"
@@ -50,6 +58,77 @@ static int breaker_limits(const struct limits *lim, int *errors, int *window_s, 
 	return 1;
 }
 
+#define BRK_CACHE_ENTRIES 8192
+#define BRK_CACHE_TTL_US (60 * 1000000LL)
+
+struct brk_key {
+	int64_t tenant_id;
+	char provider[32];
+};
+
+struct brk_entry {
+	int found; /* 0: no row (closed) */
+	struct brk_row row;
+	int64_t due_us; /* monotonic time open_until passes */
+};
+
+static struct cache *brk_cache;
+static pthread_once_t brk_cache_once = PTHREAD_ONCE_INIT;
+
+static void brk_cache_init(void)
+{
+	brk_cache = cache_new("breakers", sizeof(struct brk_key), sizeof(struct brk_entry),
+	                      BRK_CACHE_ENTRIES, BRK_CACHE_TTL_US, NULL);
+}
+
+/*
+ * The breaker row of (tenant, provider), from the cache or the database:
+ * ST_OK, ST_NOTFOUND (no row), ST_ERR. A due breaker is never answered from
+ * the cache (its probe must be claimed in the database).
+ */
+static int breaker_row(struct store *st, int64_t tenant_id, const char *provider,
+                       struct brk_row *row)
+{
+	struct brk_key k;
+	struct brk_entry e;
+	struct cache_begin b;
+	struct cache_stamp s;
+	int64_t now;
+	int rc;
+
+	pthread_once(&brk_cache_once, brk_cache_init);
+	memset(&k, 0, sizeof(k));
+	k.tenant_id = tenant_id;
+	if (util_strlcpy(k.provider, provider, sizeof(k.provider)) < 0 || brk_cache == NULL)
+		return store_breaker_get(st, tenant_id, provider, row);
+	if (cache_get(brk_cache, &k, &e)) {
+		if (!e.found)
+			return ST_NOTFOUND;
+		*row = e.row;
+		now = util_now_us();
+		if (row->state != BRK_CLOSED) {
+			row->wait_us = e.due_us > now ? e.due_us - now : 0;
+			row->wait_s = (int)((row->wait_us + 999999) / 1000000);
+			row->due = row->wait_us == 0;
+		}
+		return ST_OK;
+	}
+	cache_begin(&b);
+	rc = store_breaker_get(st, tenant_id, provider, row);
+	if (rc == ST_ERR || (rc == ST_OK && row->state != BRK_CLOSED && row->due))
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.found = rc == ST_OK;
+	if (e.found) {
+		e.row = *row;
+		e.due_us = b.at_us + row->wait_us;
+	}
+	if (cache_stamp(&s, &b, tenant_id, CACHE_NO_GLOBAL))
+		cache_put(brk_cache, &k, &e, &s,
+		          e.found && row->state != BRK_CLOSED ? e.due_us : 0);
+	return rc;
+}
+
 enum breaker_verdict breaker_check(struct store *st, const struct limits *lim, int64_t tenant_id,
                                    const char *provider, int *retry_after_s)
 {
@@ -60,7 +139,7 @@ enum breaker_verdict breaker_check(struct store *st, const struct limits *lim, i
 	*retry_after_s = 0;
 	if (!breaker_limits(lim, &errors, &window_s, &cooldown_s))
 		return BREAKER_CLOSED;
-	rc = store_breaker_get(st, tenant_id, provider, &row);
+	rc = breaker_row(st, tenant_id, provider, &row);
 	if (rc == ST_NOTFOUND)
 		return BREAKER_CLOSED;
 	if (rc != ST_OK)

@@ -11,16 +11,19 @@
  * nobody meant; the value under it (plan, global, default) stays in force.
  *
  * Resolution is one store query (store_limits_applicable) plus pure code.
- * limits_get keeps up to LIMITS_CACHE_SLOTS resolved (tenant, key) pairs
- * per thread, each for less than LIMITS_CACHE_MS of CLOCK_MONOTONIC counted
- * from before its query was sent, so an edit reaches every thread of every
- * process and host within LIMITS_CACHE_MS plus one query. A hit copies the
- * entry and allocates nothing.
+ * limits_get keeps resolved (tenant, key) pairs in a process-wide cache
+ * (common/cache.h), packed small: an edit through agenthost drops them on
+ * this host at once and on other hosts within one watch of change_log
+ * (store/changes.c); LIMITS_CACHE_MS is the bound stated for both. A hit
+ * copies the entry out and allocates nothing.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/cache.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/authorize.h"
@@ -36,7 +40,8 @@
 #include "store/limits.h"
 #include "store/store.h"
 
-#define LIMITS_CACHE_SLOTS 8
+#define LIMITS_CACHE_ENTRIES 16384
+#define LIMITS_CACHE_TTL_US (60 * 1000000LL) /* edits made behind agenthost's back */
 
 #define COUNT_MAX 1000000000000LL  /* 10^12 */
 #define USD_MAX 10000000000000LL   /* 10,000,000 USD in micro-USD */
@@ -537,62 +542,105 @@ int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct l
 	return 0;
 }
 
-/* ================================================================== per-thread cache */
+/* ================================================================== process cache */
 
-struct limits_slot {
-	int used;      /* holds a resolved entry */
-	int64_t at_ms; /* monotonic time taken before its query */
-	struct limits lim;
+/*
+ * A resolved set of limits kept compact: numbers and sources, the texts in
+ * one arena (most are short; lists and CIDRs may not be). Immutable once
+ * stored, shared by reference between the cache and its readers.
+ */
+struct limits_packed {
+	_Atomic int refs;
+	int64_t num[LIM__MAX];
+	unsigned char source[LIM__MAX];
+	uint32_t off[LIM__MAX]; /* of each text in arena */
+	char arena[];
 };
 
-static __thread struct limits_slot limits_cache[LIMITS_CACHE_SLOTS];
-
-/* CLOCK_MONOTONIC in milliseconds. */
-static int64_t limits_now_ms(void)
+static void packed_ref(void *val)
 {
-	struct timespec ts;
+	struct limits_packed *p = *(struct limits_packed **)val;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	atomic_fetch_add(&p->refs, 1);
+}
+
+static void packed_unref(void *val)
+{
+	struct limits_packed *p = *(struct limits_packed **)val;
+
+	if (atomic_fetch_sub(&p->refs, 1) == 1)
+		free(p);
+}
+
+static const struct cache_ops packed_ops = {packed_ref, packed_unref};
+static struct cache *limits_cache;
+static pthread_once_t limits_cache_once = PTHREAD_ONCE_INIT;
+
+static void limits_cache_init(void)
+{
+	limits_cache = cache_new("limits", 2 * sizeof(int64_t), sizeof(struct limits_packed *),
+	                         LIMITS_CACHE_ENTRIES, LIMITS_CACHE_TTL_US, &packed_ops);
+}
+
+/* A packed copy of l (refs 0), or NULL when out of memory. */
+static struct limits_packed *limits_pack(const struct limits *l)
+{
+	size_t len[LIM__MAX], total = 0, o = 0;
+	struct limits_packed *p;
+
+	for (int i = 0; i < LIM__MAX; i++)
+		total += (len[i] = strlen(l->v[i].text)) + 1;
+	p = malloc(sizeof(*p) + total);
+	if (p == NULL)
+		return NULL;
+	atomic_init(&p->refs, 0);
+	for (int i = 0; i < LIM__MAX; i++) {
+		p->num[i] = l->v[i].num;
+		p->source[i] = (unsigned char)l->v[i].source;
+		p->off[i] = (uint32_t)o;
+		memcpy(p->arena + o, l->v[i].text, len[i] + 1);
+		o += len[i] + 1;
+	}
+	return p;
+}
+
+static void limits_unpack(const struct limits_packed *p, int64_t tenant_id, int64_t key_id,
+                          struct limits *out)
+{
+	out->tenant_id = tenant_id;
+	out->key_id = key_id;
+	for (int i = 0; i < LIM__MAX; i++) {
+		const char *t = p->arena + p->off[i];
+
+		memcpy(out->v[i].text, t, strlen(t) + 1);
+		out->v[i].num = p->num[i];
+		out->v[i].source = (enum limit_scope)p->source[i];
+	}
 }
 
 /* See limits.h. */
 int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out)
 {
-	int64_t now = limits_now_ms();
-	struct limits_slot *victim = NULL;
+	int64_t key[2] = {tenant_id, key_id};
+	struct limits_packed *p = NULL;
+	struct cache_begin b;
+	struct cache_stamp s;
 
-	for (size_t i = 0; i < LIMITS_CACHE_SLOTS; i++) {
-		struct limits_slot *s = &limits_cache[i];
-
-		if (s->used && s->lim.tenant_id == tenant_id && s->lim.key_id == key_id) {
-			if (now - s->at_ms < LIMITS_CACHE_MS) {
-				memcpy(out, &s->lim, sizeof(*out));
-				return 0;
-			}
-			victim = s;
-			break;
-		}
+	pthread_once(&limits_cache_once, limits_cache_init);
+	if (limits_cache && cache_get(limits_cache, key, &p)) {
+		limits_unpack(p, tenant_id, key_id, out);
+		packed_unref(&p);
+		return 0;
 	}
-	if (victim == NULL) {
-		for (size_t i = 0; i < LIMITS_CACHE_SLOTS; i++) {
-			struct limits_slot *s = &limits_cache[i];
-
-			if (!s->used) {
-				victim = s;
-				break;
-			}
-			if (victim == NULL || s->at_ms < victim->at_ms)
-				victim = s;
-		}
-	}
-	if (limits_resolve(st, tenant_id, key_id, out) < 0) {
-		victim->used = 0;
+	cache_begin(&b);
+	if (limits_resolve(st, tenant_id, key_id, out) < 0)
 		return -1;
+	if (limits_cache && cache_stamp(&s, &b, tenant_id, EPOCH_LIMITS) &&
+	    (p = limits_pack(out)) != NULL) {
+		packed_ref(&p);
+		cache_put(limits_cache, key, &p, &s, 0);
+		packed_unref(&p);
 	}
-	memcpy(&victim->lim, out, sizeof(*out));
-	victim->at_ms = now;
-	victim->used = 1;
 	return 0;
 }
 

@@ -12,9 +12,10 @@
  * what it is. 0 (numbers) or "" (lists) means "no limit".
  *
  * Resolution reads all rows that may apply in one query. limits_get keeps
- * a small per-thread cache of resolved limits per (tenant, key) for
- * LIMITS_CACHE_MS; an edit therefore takes effect on every process and
- * host within that bound.
+ * resolved limits per (tenant, key) in a process-wide cache that an edit
+ * made through agenthost (CLI, dashboard, operator API) drops: at once on
+ * the host where it was made, within one watch of change_log elsewhere.
+ * LIMITS_CACHE_MS is the bound stated for every process and host.
  */
 #ifndef AH_LIMITS_H
 #define AH_LIMITS_H
@@ -113,8 +114,8 @@ void limit_format_usd(int64_t micros, char *out, size_t cap);
 
 /*
  * Effective limits of (tenant, key) (key_id 0: tenant view). Uses the
- * per-thread cache (at most LIMITS_CACHE_MS old). 0, or -1 when the store
- * failed.
+ * process cache (an edit shows within LIMITS_CACHE_MS). 0, or -1 when the
+ * store failed.
  */
 int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
 /* The same without the cache (for the CLI and admin pages). */

@@ -3,11 +3,13 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/cache.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -84,6 +86,69 @@ static int exec_is_loopback(const char *url)
 }
 
 /*
+ * A tenant's sealed provider keys are cached per process (common/cache.h):
+ * a set or cleared key is a change of its tenant (store/changes.c), seen at
+ * once on this host and within one watch of change_log elsewhere. Only the
+ * sealed form is kept; it is opened for each call and the plaintext wiped.
+ */
+#define CRED_CACHE_ENTRIES 4096
+#define CRED_CACHE_TTL_US (60 * 1000000LL)
+
+struct cred_key {
+	int64_t tenant_id;
+	char provider[32];
+};
+
+struct cred_entry {
+	int found;
+	struct sealed_cred sc;
+};
+
+static struct cache *cred_cache;
+static pthread_once_t cred_cache_once = PTHREAD_ONCE_INIT;
+
+static void cred_cache_init(void)
+{
+	cred_cache = cache_new("credentials", sizeof(struct cred_key), sizeof(struct cred_entry),
+	                       CRED_CACHE_ENTRIES, CRED_CACHE_TTL_US, NULL);
+}
+
+/* The tenant's sealed key for provider, cached: ST_OK, ST_NOTFOUND, ST_ERR. */
+static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provider,
+                         struct sealed_cred *sc)
+{
+	struct cred_key k;
+	struct cred_entry e;
+	struct cache_begin b;
+	struct cache_stamp s;
+	int rc;
+
+	pthread_once(&cred_cache_once, cred_cache_init);
+	memset(&k, 0, sizeof(k));
+	k.tenant_id = tenant_id;
+	if (cred_cache == NULL || util_strlcpy(k.provider, provider, sizeof(k.provider)) < 0)
+		return store_cred_get(st, tenant_id, provider, sc);
+	if (cache_get(cred_cache, &k, &e)) {
+		rc = e.found ? ST_OK : ST_NOTFOUND;
+		*sc = e.sc;
+		sodium_memzero(&e, sizeof(e));
+		return rc;
+	}
+	cache_begin(&b);
+	rc = store_cred_get(st, tenant_id, provider, sc);
+	if (rc == ST_ERR)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.found = rc == ST_OK;
+	if (e.found)
+		e.sc = *sc;
+	if (cache_stamp(&s, &b, tenant_id, CACHE_NO_GLOBAL))
+		cache_put(cred_cache, &k, &e, &s, 0);
+	sodium_memzero(&e, sizeof(e));
+	return rc;
+}
+
+/*
  * Choose the credential: BYOK first, then the platform's. key gets the
  * plaintext (caller wipes it). 0 ok, -1 with out's error set.
  */
@@ -100,7 +165,7 @@ static int exec_credential(struct req *r, const struct ident *id,
 		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
 		return 0;
 	}
-	rc = store_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
 	if (rc == ST_OK) {
 		if (secrets_open(id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
 		                 key, cap) < 0) {

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <mysql.h>
 #include <sodium.h>
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "common/epochs.h"
+#include "common/util.h"
 #include "common/log.h"
 #include "crypto/secrets.h"
 #include "dashboard/render.h"
@@ -43,7 +46,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const char *cpath = NULL;
-	char err[512];
+	char err[512] = "";
 	int opt, check_only = 0, rc;
 
 	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
@@ -110,6 +113,11 @@ int main(int argc, char **argv)
 		printf("agenthost: configuration ok\n");
 		return 0;
 	}
+	/* The host's shared state: without it changes reach other processes by change_log only. */
+	if (util_mkdir_p(main_conf.state_dir, 0750) < 0 ||
+	    epochs_open(main_conf.state_dir, 1, err, sizeof(err)) < 0)
+		log_warn("state_dir %s: %s; caches learn of changes from the database only",
+		         main_conf.state_dir, err[0] ? err : strerror(errno));
 	rc = server_run(&main_conf);
 	registry_free();
 	curl_global_cleanup();

@@ -19,14 +19,12 @@
 
 #include "common/conf.h"
 #include "common/log.h"
-#include "enforce/admit.h"
 #include "common/util.h"
+#include "host/background.h"
 #include "host/http.h"
 #include "host/router.h"
 #include "host/server.h"
 #include "providers/registry.h"
-#include "store/admission.h"
-#include "store/guards.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
 
@@ -253,50 +251,6 @@ out:
 	return NULL;
 }
 
-/* ------------------------------------------------------------------ reaper */
-
-/*
- * Each process expires overdue reservations (their process died) every
- * reaper_interval_ms. Any number of reapers may run at once on any number
- * of hosts: a reservation is closed by exactly one (UPDATE ... WHERE state
- * = 'open').
- */
-#define SERVER_HOUSEKEEP_US (60 * 1000000LL) /* old counters, reservations, buckets */
-
-static void *server_reaper(void *arg)
-{
-	struct store *st = NULL;
-	char err[256];
-	int64_t next = 0, next_housekeep = 0, rows;
-
-	(void)arg;
-	mysql_thread_init();
-	while (!server_stopping()) {
-		int64_t now = util_now_us();
-		int n = 0;
-
-		if (now < next) {
-			usleep(50000);
-			continue;
-		}
-		next = now + (int64_t)server_conf->reaper_interval_ms * 1000;
-		if (st == NULL && (st = store_open(server_conf, err, sizeof(err))) == NULL)
-			continue;
-		store_request_begin(st);
-		if (store_admit_reap(st, 1000, &n) == ST_OK && n > 0)
-			log_warn("reaper: expired %d reservation(s) of ended processes", n);
-		store_idem_purge(st, 1000, &n);
-		if (now >= next_housekeep) {
-			next_housekeep = now + SERVER_HOUSEKEEP_US;
-			admit_housekeep(st, 1000, &rows);
-		}
-	}
-	if (st)
-		store_close(st);
-	mysql_thread_end();
-	return NULL;
-}
-
 /* ------------------------------------------------------------------ CGI */
 
 static int cgi_write(void *io, const void *p, size_t n)
@@ -383,8 +337,7 @@ int server_run(const struct conf *c)
 {
 	static struct join_arg ja = {.mu = PTHREAD_MUTEX_INITIALIZER,
 	                             .cv = PTHREAD_COND_INITIALIZER};
-	pthread_t *threads, joiner, reaper;
-	int have_reaper = 0;
+	pthread_t *threads, joiner;
 	struct timespec deadline;
 	sigset_t set;
 	int sig = 0, n = 0;
@@ -425,8 +378,7 @@ int server_run(const struct conf *c)
 			log_error("server: cannot start thread %d", n);
 			break;
 		}
-	if (c->enforcement && pthread_create(&reaper, NULL, server_reaper, NULL) == 0)
-		have_reaper = 1;
+	background_start(c);
 	log_info("server: %d worker threads, listening on %s, mount prefix '%s'", n,
 	         c->listen[0] ? c->listen : "fd 0", c->mount_prefix);
 	for (;;) {
@@ -462,17 +414,7 @@ int server_run(const struct conf *c)
 			_exit(0);
 		}
 	}
-	if (have_reaper) {
-		/* The reaper may be stuck connecting to a dead database: don't wait for it. */
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += 150 * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		if (pthread_timedjoin_np(reaper, NULL, &deadline) != 0)
-			_exit(0);
-	}
+	background_stop(150);
 	free(threads);
 	log_info("server: stopped");
 	return 0;

@@ -54,7 +54,8 @@ int store_cred_put(struct store *st, int64_t tenant_id, const char *provider,
 	db_in_blob(&in[3], c->nonce, sizeof(c->nonce), &l[1]);
 	db_in_blob(&in[4], c->ct, c->ct_len, &l[2]);
 	db_in_str(&in[5], c->last4, &l[3]);
-	return db_exec(st, Q_CRED_PUT, sql_put, in, NULL, __func__);
+	return store_change_exec(st, Q_CRED_PUT, sql_put, in, __func__, CHANGE_TENANT, tenant_id,
+	                         NULL);
 }
 
 /* Describe the sealed columns (version .. updated_at) into o; returns the ciphertext column. */
@@ -116,16 +117,18 @@ int store_cred_clear(struct store *st, int64_t tenant_id, const char *provider)
 {
 	MYSQL_BIND in[2];
 	unsigned long l;
+	uint64_t n = 0;
 	int rc;
 
 	if (provider == NULL)
 		return ST_NOTFOUND;
 	db_in_i64(&in[0], &tenant_id);
 	db_in_str(&in[1], provider, &l);
-	rc = db_exec(st, Q_CRED_CLEAR, sql_clear, in, NULL, __func__);
+	rc = store_change_exec(st, Q_CRED_CLEAR, sql_clear, in, __func__, CHANGE_TENANT, tenant_id,
+	                       &n);
 	if (rc != ST_OK)
 		return ST_ERR;
-	return db_affected(st, Q_CRED_CLEAR) == 0 ? ST_NOTFOUND : ST_OK;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
 }
 
 /*

@@ -121,16 +121,17 @@ int store_dasht_tenant_update(struct store *st, int64_t id, const char *name, co
 {
 	MYSQL_BIND in[3];
 	unsigned long l[2];
+	uint64_t n = 0;
 	int rc;
 
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], plan, &l[0]);
 	db_in_str(&in[1], name, &l[1]);
 	db_in_i64(&in[2], &id);
-	rc = db_exec(st, Q_DT(1), sql_update, in, NULL, __func__);
+	rc = store_change_exec(st, Q_DT(1), sql_update, in, __func__, CHANGE_TENANT, id, &n);
 	if (rc != ST_OK)
 		return rc;
-	return db_affected(st, Q_DT(1)) == 0 ? ST_NOTFOUND : ST_OK;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
 }
 
 int store_dasht_counters(struct store *st, int64_t tenant_id, const char *day, const char *month,

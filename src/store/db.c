@@ -145,6 +145,8 @@ void db_disconnect(struct store *st)
 		}
 	}
 	st->in_tx = 0;
+	st->n_bumps = 0; /* a transaction that dies with its connection changed nothing */
+	st->bumps_all = 0;
 }
 
 /*
@@ -581,6 +583,7 @@ int db_commit(struct store *st, const char *fn)
 		return ST_ERR;
 	}
 	st->in_tx = 0;
+	db_bumps_run(st);
 	return ST_OK;
 }
 
@@ -592,6 +595,8 @@ void db_rollback(struct store *st)
 		db_disconnect(st);
 	}
 	st->in_tx = 0;
+	st->n_bumps = 0;
+	st->bumps_all = 0;
 }
 
 size_t db_utf8_cut(const char *s, size_t max)

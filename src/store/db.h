@@ -73,6 +73,8 @@ enum db_q {
 	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
 	Q_EXEC_LIST_LAST = Q_EXEC_LIST_FIRST + 31,
 	Q_AUDIT_INSERT,
+	Q_CHANGE_INSERT,
+	Q_CHANGE_POLL,
 	/*
 	 * Ranges for the enforcement files: each defines its own offsets into
 	 * its range (e.g. #define Q_LIM(n) (Q_LIMITS_FIRST + (n))).
@@ -133,6 +135,16 @@ struct store {
 	struct tdb_conn *pool;
 	int pool_max, pool_idle_s;
 	int is_tenant_conn; /* this handle is a pooled connection to a tenant database */
+	/*
+	 * Epoch bumps of changes logged inside the open transaction (changes.c):
+	 * run by db_commit, forgotten by db_rollback.
+	 */
+	struct {
+		int kind; /* enum store_change */
+		int64_t tenant_id;
+	} bumps[16];
+	int n_bumps;
+	int bumps_all; /* more than fit: bump every epoch at commit */
 };
 
 /* Most columns any store query returns (executions has the widest rows). */
@@ -199,6 +211,19 @@ struct store *store_data_conn(struct store *st, int64_t tenant_id);
 void store_pool_close(struct store *st);
 /* Remember what key identification read about the request's tenant. */
 void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch);
+
+/*
+ * Run one mutation statement (slot q) and its change_log row (kind,
+ * tenant_id) in one transaction (the caller's, when one is open), bumping
+ * the host's epochs after the commit. *affected (may be NULL) gets the rows
+ * the statement matched; when it matched none nothing is logged. The
+ * statement's store return code (ST_OK, ST_CONFLICT, ST_NOTFOUND, ST_ERR).
+ */
+int store_change_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in,
+                      const char *fn, enum store_change kind, int64_t tenant_id,
+                      uint64_t *affected);
+/* Run (db_commit) or forget (db_rollback) the bumps queued in st. */
+void db_bumps_run(struct store *st);
 
 /* Connect st using the parameters stored in it; 0, or -1 with err filled. */
 int db_connect(struct store *st, char *err, size_t errlen);

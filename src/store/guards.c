@@ -227,7 +227,8 @@ static const char sql_brk_get[] =
     "SELECT CASE state WHEN 'open' THEN 1 WHEN 'half_open' THEN 2 ELSE 0 END, failures,"
     " COALESCE(open_until <= " NOW ", 1),"
     " CAST(GREATEST(0, CEIL(TIMESTAMPDIFF(MICROSECOND, " NOW ", COALESCE(open_until, " NOW
-    ")) / 1000000)) AS SIGNED)"
+    ")) / 1000000)) AS SIGNED),"
+    " GREATEST(0, TIMESTAMPDIFF(MICROSECOND, " NOW ", COALESCE(open_until, " NOW ")))"
     " FROM breakers WHERE tenant_id = ? AND provider = ?";
 static const char sql_brk_claim[] =
     "UPDATE breakers SET state = 'half_open', probe_owner = ?,"
@@ -278,6 +279,7 @@ int store_breaker_get(struct store *st, int64_t tenant_id, const char *provider,
 	db_out_int(&o, &out->failures);
 	db_out_int(&o, &out->due);
 	db_out_int(&o, &out->wait_s);
+	db_out_i64(&o, &out->wait_us);
 	rc = db_exec(st, Q_BRK_GET, sql_brk_get, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
@@ -293,15 +295,17 @@ int store_breaker_claim_probe(struct store *st, int64_t tenant_id, const char *p
 {
 	MYSQL_BIND in[4];
 	unsigned long l[2];
+	uint64_t n = 0;
 
 	*claimed = 0;
 	db_in_str(&in[0], owner, &l[0]);
 	db_in_int(&in[1], &probe_s);
 	db_in_i64(&in[2], &tenant_id);
 	db_in_str(&in[3], provider, &l[1]);
-	if (db_exec(st, Q_BRK_CLAIM, sql_brk_claim, in, NULL, __func__) != ST_OK)
+	if (store_change_exec(st, Q_BRK_CLAIM, sql_brk_claim, in, __func__, CHANGE_TENANT,
+	                      tenant_id, &n) != ST_OK)
 		return ST_ERR;
-	*claimed = db_affected(st, Q_BRK_CLAIM) == 1;
+	*claimed = n == 1;
 	return ST_OK;
 }
 
@@ -323,7 +327,10 @@ int store_breaker_fail(struct store *st, int64_t tenant_id, const char *provider
 	db_in_int(&in[9], &errors);
 	db_in_int(&in[10], &cooldown_s);
 	db_in_int(&in[11], &errors);
-	return db_exec(st, Q_BRK_FAIL, sql_brk_fail, in, NULL, __func__) == ST_OK ? ST_OK : ST_ERR;
+	return store_change_exec(st, Q_BRK_FAIL, sql_brk_fail, in, __func__, CHANGE_TENANT,
+	                         tenant_id, NULL) == ST_OK
+	           ? ST_OK
+	           : ST_ERR;
 }
 
 int store_breaker_probe_done(struct store *st, int64_t tenant_id, const char *provider, int success,
@@ -336,12 +343,14 @@ int store_breaker_probe_done(struct store *st, int64_t tenant_id, const char *pr
 	if (success) {
 		db_in_i64(&in[0], &tenant_id);
 		db_in_str(&in[1], provider, &l);
-		rc = db_exec(st, Q_BRK_PROBE_OK, sql_brk_probe_ok, in, NULL, __func__);
+		rc = store_change_exec(st, Q_BRK_PROBE_OK, sql_brk_probe_ok, in, __func__,
+		                       CHANGE_TENANT, tenant_id, NULL);
 	} else {
 		db_in_int(&in[0], &cooldown_s);
 		db_in_i64(&in[1], &tenant_id);
 		db_in_str(&in[2], provider, &l);
-		rc = db_exec(st, Q_BRK_PROBE_FAIL, sql_brk_probe_fail, in, NULL, __func__);
+		rc = store_change_exec(st, Q_BRK_PROBE_FAIL, sql_brk_probe_fail, in, __func__,
+		                       CHANGE_TENANT, tenant_id, NULL);
 	}
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }

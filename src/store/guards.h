@@ -64,10 +64,11 @@ enum brk_state { BRK_CLOSED, BRK_OPEN, BRK_HALF_OPEN };
 
 /* A breaker row as breaker_check needs it. */
 struct brk_row {
-	int state;    /* enum brk_state */
-	int failures; /* in the current window */
-	int due;      /* open_until has passed (open: probe allowed; half_open: probe lost) */
-	int wait_s;   /* whole seconds until open_until (>= 0) */
+	int state;       /* enum brk_state */
+	int failures;    /* in the current window */
+	int due;         /* open_until has passed (open: probe allowed; half_open: probe lost) */
+	int wait_s;      /* whole seconds until open_until (>= 0) */
+	int64_t wait_us; /* microseconds until open_until (>= 0) */
 };
 
 /* Read the breaker of (tenant, provider). ST_OK, ST_NOTFOUND (no row: closed), ST_ERR. */

@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "store/db.h"
 #include "store/store.h"
@@ -33,10 +34,15 @@
 	    "k.revoked_at") ", " TS("k.last_used_at") ", COALESCE(k.rotated_to, 0) FROM api_keys " \
 	                                              "k"
 
-static const char sql_auth[] = "SELECT k.id, k.tenant_id, " KEY_STATE ", t.status, t.slug, p.name,"
-                               " k.prefix, t.migrating, t.isolation_mode = 'dedicated',"
-                               " t.data_epoch FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
-                               " JOIN plans p ON p.id = t.plan_id WHERE k.key_hash = ?";
+/* The last column: microseconds until an active key's state changes by the clock (its expiry
+ * or the end of its grace period), for caches. */
+static const char sql_auth[] =
+    "SELECT k.id, k.tenant_id, " KEY_STATE ", t.status, t.slug, p.name,"
+    " k.prefix, t.migrating, t.isolation_mode = 'dedicated',"
+    " t.data_epoch, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6),"
+    " LEAST(COALESCE(k.expires_at, '9999-12-31'), COALESCE(k.grace_until, '9999-12-31')))"
+    " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+    " JOIN plans p ON p.id = t.plan_id WHERE k.key_hash = ?";
 static const char sql_insert[] =
     "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, expires_at, created_at)"
     " VALUES (?, ?, ?, ?, FROM_UNIXTIME(?), UTC_TIMESTAMP(6))";
@@ -50,7 +56,7 @@ static const char sql_set_grace[] =
     "UPDATE api_keys SET grace_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND,"
     " rotated_to = ? WHERE tenant_id = ? AND id = ?";
 static const char sql_touch[] =
-    "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6) WHERE id = ? AND"
+    "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6), changed_at = changed_at WHERE id = ? AND"
     " (last_used_at IS NULL OR last_used_at < UTC_TIMESTAMP(6) - INTERVAL 60 SECOND)";
 
 /*
@@ -62,7 +68,7 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	struct db_out o;
 	MYSQL_BIND in[1];
 	unsigned long l;
-	int rc, dedicated = 0, epoch = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	db_in_blob(&in[0], hash, 32, &l);
@@ -75,8 +81,9 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	db_out_str(&o, out->plan, sizeof(out->plan));
 	db_out_str(&o, out->key_prefix, sizeof(out->key_prefix));
 	db_out_int(&o, &out->migrating);
-	db_out_int(&o, &dedicated);
-	db_out_int(&o, &epoch);
+	db_out_int(&o, &out->dedicated);
+	db_out_int(&o, &out->data_epoch);
+	db_out_i64(&o, &out->valid_for_us);
 	rc = db_exec(st, Q_KEY_AUTH, sql_auth, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
@@ -85,7 +92,7 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	if (rc < 0)
 		return ST_ERR;
 	if (rc == 1) /* where this request's tenant keeps its data (store_data_conn) */
-		store_ctx_set(st, out->tenant_id, dedicated, epoch);
+		store_ctx_set(st, out->tenant_id, out->dedicated, out->data_epoch);
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
 }
 
@@ -106,7 +113,8 @@ static int key_insert(struct store *st, int64_t tenant_id, const char *name, con
 	db_in_str(&in[2], prefix, &l[1]);
 	db_in_blob(&in[3], hash, 32, &l[2]);
 	db_in_i64_or_null(&in[4], &expires_at);
-	rc = db_exec(st, Q_KEY_INSERT, sql_insert, in, NULL, fn);
+	/* a cached "no such key" for this hash must go */
+	rc = store_change_exec(st, Q_KEY_INSERT, sql_insert, in, fn, CHANGE_KEYS, 0, NULL);
 	if (rc != ST_OK)
 		return rc;
 	if (id_out)
@@ -195,14 +203,16 @@ int store_key_list(struct store *st, int64_t tenant_id, api_key_cb cb, void *ctx
 int store_key_revoke(struct store *st, int64_t tenant_id, int64_t key_id)
 {
 	MYSQL_BIND in[2];
+	uint64_t n = 0;
 	int rc;
 
 	db_in_i64(&in[0], &tenant_id);
 	db_in_i64(&in[1], &key_id);
-	rc = db_exec(st, Q_KEY_REVOKE, sql_revoke, in, NULL, __func__);
+	rc = store_change_exec(st, Q_KEY_REVOKE, sql_revoke, in, __func__, CHANGE_TENANT, tenant_id,
+	                       &n);
 	if (rc != ST_OK)
 		return ST_ERR;
-	return db_affected(st, Q_KEY_REVOKE) == 0 ? ST_NOTFOUND : ST_OK;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
 }
 
 /*
@@ -249,7 +259,7 @@ int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const 
 	db_in_i64(&in[2], &tenant_id);
 	db_in_i64(&in[3], &key_id);
 	rc = db_exec(st, Q_KEY_SET_GRACE, sql_set_grace, in, NULL, __func__);
-	if (rc != ST_OK) {
+	if (rc != ST_OK || store_change(st, CHANGE_TENANT, tenant_id) != ST_OK) {
 		rc = ST_ERR;
 		goto fail;
 	}
@@ -273,4 +283,25 @@ int store_key_touch(struct store *st, int64_t key_id)
 
 	db_in_i64(&in[0], &key_id);
 	return db_exec(st, Q_KEY_TOUCH, sql_touch, in, NULL, __func__) == ST_OK ? ST_OK : ST_ERR;
+}
+
+int store_keys_touch(struct store *st, const int64_t *ids, size_t n)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (n == 0)
+		return ST_OK;
+	/* changed_at stays: a use is not a change the caches must hear of (sql/015) */
+	buf_puts(&b, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6), changed_at = changed_at"
+	             " WHERE id IN (");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%lld", i ? "," : "", (long long)ids[i]);
+	buf_puts(&b, ") AND (last_used_at IS NULL OR last_used_at < UTC_TIMESTAMP(6)"
+	             " - INTERVAL 60 SECOND)");
+	if (b.data == NULL)
+		return ST_ERR;
+	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
+	buf_free(&b);
+	return rc == ST_OK ? ST_OK : ST_ERR;
 }

@@ -355,6 +355,7 @@ int store_life_offboard(struct store *st, int64_t tenant_id, int days)
 {
 	MYSQL_BIND in[2];
 	enum db_q q = days >= 0 ? Q_LIFE(1) : Q_LIFE(2);
+	uint64_t n = 0;
 	int rc;
 
 	memset(in, 0, sizeof(in));
@@ -364,10 +365,11 @@ int store_life_offboard(struct store *st, int64_t tenant_id, int days)
 	} else {
 		db_in_i64(&in[0], &tenant_id);
 	}
-	rc = db_exec(st, q, days >= 0 ? sql_offboard_set : sql_offboard_clear, in, NULL, __func__);
+	rc = store_change_exec(st, q, days >= 0 ? sql_offboard_set : sql_offboard_clear, in,
+	                       __func__, CHANGE_TENANT, tenant_id, &n);
 	if (rc != ST_OK)
 		return ST_ERR;
-	return db_affected(st, q) ? ST_OK : ST_NOTFOUND;
+	return n ? ST_OK : ST_NOTFOUND;
 }
 
 int store_life_offboard_after(struct store *st, int64_t tenant_id, int64_t *at)
@@ -487,6 +489,9 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 			rc = ST_ERR;
 		*rows += got;
 	}
+	/* Its keys are gone with it: every cache drops what it held of the tenant. */
+	if (rc == ST_OK && store_change(st, CHANGE_TENANT, tenant_id) != ST_OK)
+		rc = ST_ERR;
 	buf_free(&b);
 	return rc;
 }
@@ -593,5 +598,10 @@ int store_life_housekeep(struct store *st, const char *minute_cut, const char *d
 		    "DELETE FROM admin_sessions WHERE last_seen < UTC_TIMESTAMP(6)"
 		    " - INTERVAL 1 DAY OR created_at < UTC_TIMESTAMP(6) - INTERVAL 2 DAY",
 		    NULL, batch, &out->sessions);
+	if (rc == ST_OK)
+		rc = life_delete_all(st,
+		                     "DELETE FROM change_log WHERE created_at < UTC_TIMESTAMP(6)"
+		                     " - INTERVAL 1 HOUR",
+		                     NULL, batch, &out->changes);
 	return rc;
 }

@@ -95,7 +95,7 @@ int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *
 
 /* What one housekeeping pass deleted. */
 struct life_housekeeping {
-	int64_t counters, reservations, usage_5min, logins, sessions;
+	int64_t counters, reservations, usage_5min, logins, sessions, changes;
 };
 /*
  * Delete, in batches of at most batch rows each, what nothing needs any
@@ -104,8 +104,8 @@ struct life_housekeeping {
  * admission writes them, in the budget time zone) and hold no reservation;
  * settled or reaped reservations older than a day; usage_5min buckets older
  * than 8 days; failed sign-ins older than a day; dashboard sessions past
- * their timeouts. *out gets the counts. Each batch is its own short
- * transaction on an index range.
+ * their timeouts; change_log rows older than an hour. *out gets the counts. Each batch is its own
+ * short transaction on an index range.
  */
 int store_life_housekeep(struct store *st, const char *minute_cut, const char *day_cut,
                          const char *month_cut, int batch, struct life_housekeeping *out);

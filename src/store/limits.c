@@ -130,6 +130,16 @@ int store_limits_list(struct store *st, const char *scope, int64_t scope_id, lim
 }
 
 /*
+ * What a limit edit at scope invalidates: the tenant's cached facts for its
+ * own scope, every tenant's effective limits for the others (a key-scope
+ * edit names a key, not its tenant; key limits are edited rarely).
+ */
+static enum store_change limit_change_kind(const char *scope)
+{
+	return strcmp(scope, "tenant") == 0 ? CHANGE_TENANT : CHANGE_LIMITS;
+}
+
+/*
  * Insert or replace the value of name at (scope, scope_id), stamping who and
  * when. The caller has validated name and value. ST_OK or ST_ERR.
  */
@@ -153,7 +163,10 @@ int store_limit_set(struct store *st, const char *scope, int64_t scope_id, const
 	db_in_str(&in[2], name, &l[1]);
 	db_in_str(&in[3], value, &l[2]);
 	db_in_strn(&in[4], by, db_utf8_cut(by, 100), &l[3]);
-	return db_exec(st, Q_LIM_SET, sql_set, in, NULL, __func__) == ST_OK ? ST_OK : ST_ERR;
+	return store_change_exec(st, Q_LIM_SET, sql_set, in, __func__, limit_change_kind(scope),
+	                         scope_id, NULL) == ST_OK
+	           ? ST_OK
+	           : ST_ERR;
 }
 
 /* Remove name at (scope, scope_id). ST_OK, ST_NOTFOUND when not set, ST_ERR. */
@@ -161,6 +174,7 @@ int store_limit_unset(struct store *st, const char *scope, int64_t scope_id, con
 {
 	MYSQL_BIND in[3];
 	unsigned long l[2];
+	uint64_t n = 0;
 
 	if (!limit_scope_ok(scope) || name == NULL) {
 		log_error("store: %s: missing or unknown scope or name", __func__);
@@ -169,9 +183,10 @@ int store_limit_unset(struct store *st, const char *scope, int64_t scope_id, con
 	db_in_str(&in[0], scope, &l[0]);
 	db_in_i64(&in[1], &scope_id);
 	db_in_str(&in[2], name, &l[1]);
-	if (db_exec(st, Q_LIM_UNSET, sql_unset, in, NULL, __func__) != ST_OK)
+	if (store_change_exec(st, Q_LIM_UNSET, sql_unset, in, __func__, limit_change_kind(scope),
+	                      scope_id, &n) != ST_OK)
 		return ST_ERR;
-	return db_affected(st, Q_LIM_UNSET) == 0 ? ST_NOTFOUND : ST_OK;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
 }
 
 /* ------------------------------------------------------------------ plans */

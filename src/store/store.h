@@ -42,6 +42,40 @@ int store_migrate(struct store *st, const char *dir, char *err, size_t errlen);
 /* The same; quiet: print nothing (a dedicated tenant's database at onboarding). */
 int store_migrate_dir(struct store *st, const char *dir, int quiet, char *err, size_t errlen);
 
+/* ------------------------------------------------------------------ change log */
+
+/*
+ * What a change invalidates in the caches (sql/015, store/changes.c):
+ * everything cached about one tenant, limits at plan or global scope, the
+ * model catalogue, or answers "no such API key" (a key was created).
+ */
+enum store_change { CHANGE_TENANT, CHANGE_LIMITS, CHANGE_MODELS, CHANGE_KEYS, CHANGE__MAX };
+
+/* One change seen by store_changes_poll; (source, id, at_us) tells changes apart. */
+struct store_change_row {
+	int source;    /* 0 change_log, 1 an api_keys row, 2 a tenants row */
+	int64_t id;    /* the row's id */
+	int64_t at_us; /* when it was written (unix microseconds, database clock) */
+	enum store_change kind;
+	int64_t tenant_id;
+};
+
+typedef void (*change_cb)(void *ctx, const struct store_change_row *row);
+
+/*
+ * Log a change: its change_log row (in the open transaction, if any) and,
+ * once committed, the bump of this host's epochs. ST_OK or ST_ERR.
+ */
+int store_change(struct store *st, enum store_change kind, int64_t tenant_id);
+/* Bump this host's epochs for a change (the watcher, for changes made elsewhere). */
+void store_change_bump(enum store_change kind, int64_t tenant_id);
+/*
+ * Call cb for every change of the last window_s seconds: change_log rows,
+ * and api_keys and tenants rows written by anything (sql/015), in the
+ * order (source, id, at_us). ST_OK or ST_ERR.
+ */
+int store_changes_poll(struct store *st, int window_s, change_cb cb, void *ctx);
+
 /* ------------------------------------------------------------------ tenants */
 
 enum tenant_status { TENANT_ACTIVE = 0, TENANT_SUSPENDED = 1 };
@@ -87,7 +121,10 @@ struct key_auth {
 	char tenant_slug[64];
 	char plan[32];
 	char key_prefix[16];
-	int migrating; /* tenant move in progress: writes get 503 tenant_migrating */
+	int migrating;        /* tenant move in progress: writes get 503 tenant_migrating */
+	int dedicated;        /* the tenant's data is in a database of its own */
+	int data_epoch;       /* tenants.data_epoch: moves with every placement change */
+	int64_t valid_for_us; /* an active key's state changes by the clock this much later */
 };
 
 struct api_key {
@@ -106,8 +143,13 @@ struct api_key {
 
 typedef int (*api_key_cb)(void *ctx, const struct api_key *k);
 
-/* ST_NOTFOUND for an unknown hash. */
+/* ST_NOTFOUND for an unknown hash. Sets where the tenant's data lives (store_route_set). */
 int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *out);
+/*
+ * Tell st where the data of the request's tenant lives (what store_key_auth
+ * read, when the caller answered from a cache instead).
+ */
+void store_route_set(struct store *st, int64_t tenant_id, int dedicated, int data_epoch);
 /* expires_at 0 = never. */
 int store_key_insert(struct store *st, int64_t tenant_id, const char *name, const char *prefix,
                      const uint8_t hash[32], int64_t expires_at, int64_t *id_out);
@@ -123,6 +165,8 @@ int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const 
                      const uint8_t hash[32], int64_t grace_seconds, int64_t *new_id_out);
 /* Record use (best effort, at most once a minute per key is enough). */
 int store_key_touch(struct store *st, int64_t key_id);
+/* The same for n keys in one statement. */
+int store_keys_touch(struct store *st, const int64_t *ids, size_t n);
 
 /* ------------------------------------------------------------------ BYOK credentials */
 

@@ -101,6 +101,11 @@ void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch
 	st->ctx_epoch = epoch;
 }
 
+void store_route_set(struct store *st, int64_t tenant_id, int dedicated, int data_epoch)
+{
+	store_ctx_set(st, tenant_id, dedicated, data_epoch);
+}
+
 void store_pool_close(struct store *st)
 {
 	if (st == NULL || st->pool == NULL)
@@ -470,7 +475,8 @@ int store_tdb_provision(struct store *st, int64_t tenant_id, const struct tdb_op
 	db_in_blob(&in[5], nonce, sizeof(nonce), &l[3]);
 	db_in_blob(&in[6], ct, ct_len, &l[4]);
 	db_in_i64(&in[7], &id);
-	rc = db_exec(st, Q_TDB_SAVE, sql_save, in, NULL, __func__);
+	rc = store_change_exec(st, Q_TDB_SAVE, sql_save, in, __func__, CHANGE_TENANT, tenant_id,
+	                       NULL);
 	if (rc != ST_OK)
 		snprintf(err, errlen, "cannot record the tenant's database: %s", st->last_error);
 	goto out;
@@ -512,7 +518,8 @@ int store_tdb_drop(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 		goto out;
 	}
 	db_in_i64(&in[0], &tenant_id);
-	rc = db_exec(st, Q_TDB_CLEAR, sql_clear, in, NULL, __func__);
+	rc = store_change_exec(st, Q_TDB_CLEAR, sql_clear, in, __func__, CHANGE_TENANT, tenant_id,
+	                       NULL);
 	if (rc != ST_OK)
 		snprintf(err, errlen, "cannot clear the tenant's database settings");
 out:
@@ -632,15 +639,17 @@ static int known_table(const char *t)
 int store_tdb_migrating(struct store *st, int64_t tenant_id, int on)
 {
 	MYSQL_BIND in[3];
+	uint64_t n = 0;
 	int rc;
 
 	db_in_int(&in[0], &on);
 	db_in_i64(&in[1], &tenant_id);
 	db_in_int(&in[2], &on);
-	rc = db_exec(st, Q_TDB_MIGRATING, sql_migrating, in, NULL, __func__);
+	rc = store_change_exec(st, Q_TDB_MIGRATING, sql_migrating, in, __func__, CHANGE_TENANT,
+	                       tenant_id, &n);
 	if (rc != ST_OK)
 		return ST_ERR;
-	return db_affected(st, Q_TDB_MIGRATING) == 1 ? ST_OK : ST_CONFLICT;
+	return n == 1 ? ST_OK : ST_CONFLICT;
 }
 
 int store_tdb_open_reservations(struct store *st, int64_t tenant_id, int64_t *n)
@@ -666,7 +675,10 @@ int store_tdb_switch(struct store *st, int64_t tenant_id, int dedicated)
 
 	db_in_int(&in[0], &dedicated);
 	db_in_i64(&in[1], &tenant_id);
-	return db_exec(st, Q_TDB_SWITCH, sql_switch, in, NULL, __func__) == ST_OK ? ST_OK : ST_ERR;
+	return store_change_exec(st, Q_TDB_SWITCH, sql_switch, in, __func__, CHANGE_TENANT,
+	                         tenant_id, NULL) == ST_OK
+	           ? ST_OK
+	           : ST_ERR;
 }
 
 /* Read one row of text results into a buffer (first column). */

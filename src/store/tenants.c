@@ -146,6 +146,7 @@ int store_tenant_set_status(struct store *st, int64_t id, int status, const char
 {
 	MYSQL_BIND in[3];
 	unsigned long l;
+	uint64_t n = 0;
 	int rc;
 
 	if (status != TENANT_ACTIVE && status != TENANT_SUSPENDED) {
@@ -158,8 +159,9 @@ int store_tenant_set_status(struct store *st, int64_t id, int status, const char
 	else
 		db_in_null(&in[1]);
 	db_in_i64(&in[2], &id);
-	rc = db_exec(st, Q_TENANT_SET_STATUS, sql_set_status, in, NULL, __func__);
+	rc = store_change_exec(st, Q_TENANT_SET_STATUS, sql_set_status, in, __func__, CHANGE_TENANT,
+	                       id, &n);
 	if (rc != ST_OK)
 		return rc == ST_NOTFOUND ? ST_ERR : rc;
-	return db_affected(st, Q_TENANT_SET_STATUS) == 0 ? ST_NOTFOUND : ST_OK;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
 }

@@ -4,40 +4,148 @@
  * DESIGN
  * Keys are never compared or logged in clear: the presented key is hashed
  * and the hash looked up. Shape checks happen first, so garbage never costs
- * a database round trip. last_used_at is updated at most once a minute per
- * key per thread (a small thread-local table), keeping identification to a
- * single round trip on the hot path.
+ * a database round trip.
+ *
+ * What the lookup answers (the key's state, its tenant's status, plan and
+ * placement) is cached per process by key hash (common/cache.h): dropped on
+ * this host as soon as anything about the tenant changes (revocation,
+ * rotation, suspension, a move), on other hosts within one watch of
+ * change_log, and by the clock when an active key's expiry or grace period
+ * ends (the lookup says how far away that is, by the database clock). An
+ * unknown hash is remembered for KEY_MISS_US, and forgotten when any key is
+ * created. The stated bound for revocation (2 s, docs/ENFORCEMENT.md) is
+ * CACHE_TRUST_US plus one watch at most, on any host.
+ *
+ * last_used_at: a request only marks its key used in a process-wide table;
+ * the background thread writes the marks in one statement every
+ * TOUCH_EVERY_S (identify_touch_flush), so identification writes nothing.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/cache.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
 #include "host/http.h"
 #include "store/store.h"
 #include "tenancy/identify.h"
 
-#define TOUCH_SLOTS 64
-#define TOUCH_EVERY_S 60
+#define KEY_CACHE_ENTRIES 32768
+#define KEY_CACHE_TTL_US (60 * 1000000LL) /* changes made behind agenthost's back */
+#define KEY_MISS_US (5 * 1000000LL)       /* an unknown hash */
+#define TOUCH_SLOTS 16384
+#define TOUCH_EVERY_S 30
 
-static __thread struct {
-	int64_t key_id;
-	int64_t at;
-} touch_slots[TOUCH_SLOTS];
+struct key_entry {
+	int found;
+	struct key_auth ka;
+};
 
-static void identify_touch(struct store *st, int64_t key_id)
+static struct cache *key_cache;
+static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
+
+static void key_cache_init(void)
 {
-	int64_t now = util_unix_time();
-	unsigned slot = (unsigned)(key_id % TOUCH_SLOTS);
+	key_cache = cache_new("keys", SECRETS_HASH_LEN, sizeof(struct key_entry), KEY_CACHE_ENTRIES,
+	                      KEY_CACHE_TTL_US, NULL);
+}
 
-	if (touch_slots[slot].key_id == key_id && now - touch_slots[slot].at < TOUCH_EVERY_S)
-		return;
-	touch_slots[slot].key_id = key_id;
-	touch_slots[slot].at = now;
-	store_key_touch(st, key_id);
+/* Keys used since the last flush (0: free slot), open addressing by key id. */
+static struct {
+	pthread_mutex_t mu;
+	int64_t ids[TOUCH_SLOTS];
+	size_t n;
+} touched = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void identify_touch(int64_t key_id)
+{
+	size_t i = (size_t)((uint64_t)key_id * 0x9E3779B97F4A7C15ULL >> 50) % TOUCH_SLOTS;
+
+	pthread_mutex_lock(&touched.mu);
+	/* A full table drops marks until the next flush: last_used_at is best effort. */
+	for (size_t probe = 0; probe < 16 && touched.n < TOUCH_SLOTS / 2; probe++) {
+		size_t j = (i + probe) % TOUCH_SLOTS;
+
+		if (touched.ids[j] == key_id)
+			break;
+		if (touched.ids[j] == 0) {
+			touched.ids[j] = key_id;
+			touched.n++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&touched.mu);
+}
+
+int identify_touch_flush(struct store *st)
+{
+	static int64_t last;
+	int64_t ids[512], now = util_unix_time();
+	size_t n = 0;
+	int rc = ST_OK;
+
+	if (now - last < TOUCH_EVERY_S)
+		return ST_OK;
+	last = now;
+	for (;;) {
+		pthread_mutex_lock(&touched.mu);
+		n = 0;
+		for (size_t j = 0; j < TOUCH_SLOTS && n < ARRAY_SIZE(ids); j++)
+			if (touched.ids[j]) {
+				ids[n++] = touched.ids[j];
+				touched.ids[j] = 0;
+				touched.n--;
+			}
+		pthread_mutex_unlock(&touched.mu);
+		if (n == 0)
+			break;
+		if (store_keys_touch(st, ids, n) != ST_OK)
+			rc = ST_ERR;
+		if (n < ARRAY_SIZE(ids))
+			break;
+	}
+	return rc;
+}
+
+/* The key with this hash, from the cache or the database: ST_OK, ST_NOTFOUND, ST_ERR. */
+static int identify_lookup(struct store *st, const uint8_t hash[SECRETS_HASH_LEN],
+                           struct key_auth *ka)
+{
+	struct cache_begin b;
+	struct cache_stamp s;
+	struct key_entry e;
+	int rc;
+
+	pthread_once(&key_cache_once, key_cache_init);
+	if (key_cache && cache_get(key_cache, hash, &e)) {
+		if (!e.found)
+			return ST_NOTFOUND;
+		*ka = e.ka;
+		store_route_set(st, ka->tenant_id, ka->dedicated, ka->data_epoch);
+		return ST_OK;
+	}
+	cache_begin(&b);
+	rc = store_key_auth(st, hash, ka);
+	if (rc == ST_ERR || key_cache == NULL)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.found = rc == ST_OK;
+	if (e.found) {
+		e.ka = *ka;
+		if (cache_stamp(&s, &b, ka->tenant_id, CACHE_NO_GLOBAL))
+			cache_put(key_cache, hash, &e, &s,
+			          ka->state == KEY_ACTIVE && ka->valid_for_us < KEY_CACHE_TTL_US
+			              ? b.at_us + (ka->valid_for_us > 0 ? ka->valid_for_us : 0)
+			              : 0);
+	} else if (cache_stamp(&s, &b, 0, EPOCH_KEYS)) {
+		cache_put(key_cache, hash, &e, &s, b.at_us + KEY_MISS_US);
+	}
+	sodium_memzero(&e, sizeof(e));
+	return rc;
 }
 
 /* X-Tenant-ID may name the tenant by id or slug; anything else is a mismatch. */
@@ -77,7 +185,7 @@ int identify_request(struct req *r, struct ident *out)
 		return -1;
 	}
 	secrets_hash_api_key(key, len, hash);
-	rc = store_key_auth(r->store, hash, &ka);
+	rc = identify_lookup(r->store, hash, &ka);
 	sodium_memzero(hash, sizeof(hash));
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 401, "invalid_api_key", "the API key is not valid");
@@ -129,6 +237,6 @@ int identify_request(struct req *r, struct ident *out)
 	util_strlcpy(out->tenant_slug, ka.tenant_slug, sizeof(out->tenant_slug));
 	util_strlcpy(out->plan, ka.plan, sizeof(out->plan));
 	util_strlcpy(out->key_prefix, ka.key_prefix, sizeof(out->key_prefix));
-	identify_touch(r->store, ka.key_id);
+	identify_touch(ka.key_id);
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 struct req;
 struct limits;
+struct store;
 
 struct ident {
 	int64_t tenant_id;
@@ -32,5 +33,10 @@ struct ident {
  * is unreachable).
  */
 int identify_request(struct req *r, struct ident *out);
+/*
+ * Write last_used_at of the keys used since the last write, at most every
+ * TOUCH_EVERY_S (the background thread calls it). ST_OK or ST_ERR.
+ */
+int identify_touch_flush(struct store *st);
 
 #endif

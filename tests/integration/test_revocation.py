@@ -4,8 +4,10 @@ effect on every process and host within the stated bound (2 s).
 Targets: the agenthost processes lighttpd spawned (each on its own FastCGI socket,
 $T/run/agenthost.sock-N), lighttpd itself over HTTP, and two extra agenthost
 instances started here on their own sockets with the same configuration and
-database, standing in for other hosts. Each FastCGI target is asked directly, so a
-process that kept a stale answer cannot hide behind another one that did not.
+database, standing in for other hosts (the second with a state directory of its
+own, so it shares nothing with this host but the database). Each FastCGI target is
+asked directly, so a process that kept a stale answer cannot hide behind another one
+that did not.
 
 Every target must accept the key first; then the change is made with agenthostctl
 and each target is polled until it refuses; the time from the command's return to
@@ -15,6 +17,7 @@ more requests, which land on other worker threads).
 import glob
 import os
 import shutil
+import tempfile
 import threading
 import time
 
@@ -77,8 +80,12 @@ def setup():
     if not harness.CONF:
         skip("no configuration (AGENTHOST_CONF)")
     if not _extra:
-        for _ in range(2):
-            _extra.append(fc.start_instance(BIN, harness.CONF))
+        # The first shares this host's state directory (it hears of a change through
+        # the shared epochs at once); the second has one of its own, as a process on
+        # another host would, and hears of it from the database's change log only.
+        _extra.append(fc.start_instance(BIN, harness.CONF))
+        _extra.append(fc.start_instance(BIN, harness.CONF,
+                                        [("state_dir", tempfile.mkdtemp(prefix="ah-host2-"))]))
     socks = lighttpd_sockets()
     assert len(socks) >= 2, "expected lighttpd's agenthost sockets, found %r" % socks
     return targets()

@@ -23,8 +23,10 @@
 #include <check.h>
 #include <mysql.h>
 
+#include "common/cache.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "enforce/limits.h"
 #include "enforce/limits_rows.h"
 #include "store/limits.h"
@@ -533,36 +535,72 @@ START_TEST(test_db_plans)
 }
 END_TEST
 
+/* Run one statement as the test's admin connection, behind the store's back. */
+static void sql_behind(const char *q)
+{
+	MYSQL *m = admin_connect(TEST_DB);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
+	mysql_close(m);
+}
+
 START_TEST(test_db_cache_bound)
 {
 	static struct limits l;
-	struct timespec ts = {0, (LIMITS_CACHE_MS + 100) * 1000000L};
 	int64_t t = new_tenant("lim-cache", "free");
+	struct plan p;
+	char q[256];
 
+	/* Without a watcher's recent poll the cache is not trusted: every read is fresh. */
+	cache_distrust();
 	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
 	ck_assert_str_eq(l.v[LIM_TPM].text, "200000");
+	snprintf(q, sizeof(q),
+	         "INSERT INTO limits (scope, scope_id, name, value, updated_at) VALUES"
+	         " ('tenant', %lld, 'tpm', '7', UTC_TIMESTAMP(6))",
+	         (long long)t);
+	sql_behind(q);
+	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
+	ck_assert_str_eq(l.v[LIM_TPM].text, "7");
+
+	/* Trusted: the cached value answers, even over a change made behind our back... */
+	cache_trust(util_now_us());
+	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
+	ck_assert_str_eq(l.v[LIM_TPM].text, "7");
+	snprintf(q, sizeof(q),
+	         "UPDATE limits SET value = '8' WHERE scope = 'tenant' AND scope_id = %lld"
+	         " AND name = 'tpm'",
+	         (long long)t);
+	sql_behind(q);
+	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
+	ck_assert_str_eq(l.v[LIM_TPM].text, "7");
+	/* ...an edit through the store drops it at once... */
 	ck_assert_int_eq(store_limit_set(st, "tenant", t, "tpm", "123", "test"), ST_OK);
-	/* Within the bound the cached entry may still answer... */
-	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
-	ck_assert_str_eq(l.v[LIM_TPM].text, "200000");
-	/* ...the uncached path never does... */
-	ck_assert_int_eq(limits_resolve(st, t, 0, &l), 0);
-	ck_assert_str_eq(l.v[LIM_TPM].text, "123");
-	/* ...and after LIMITS_CACHE_MS the edit is seen. */
-	while (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	nanosleep(&ts, NULL);
 	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
 	ck_assert_str_eq(l.v[LIM_TPM].text, "123");
 	ck_assert_int_eq(l.v[LIM_TPM].source, LS_TENANT);
-	/* More pairs than cache slots: every answer is still the right one. */
-	for (int64_t k = 1; k <= 20; k++) {
+	/* ...and so does a plan-scope edit, for every tenant of every plan. */
+	ck_assert_int_eq(store_plan_get(st, "free", &p), ST_OK);
+	ck_assert_int_eq(store_limit_set(st, "plan", p.id, "rpm", "61", "test"), ST_OK);
+	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
+	ck_assert_str_eq(l.v[LIM_RPM].text, "61");
+	ck_assert_int_eq(store_limit_set(st, "plan", p.id, "rpm", "60", "test"), ST_OK);
+	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
+	ck_assert_str_eq(l.v[LIM_RPM].text, "60");
+	/* Once trust lapses (no poll for CACHE_TRUST_US) the database answers again. */
+	sql_behind(q);
+	cache_trust(util_now_us() - CACHE_TRUST_US - 1);
+	ck_assert_int_eq(limits_get(st, t, 0, &l), 0);
+	ck_assert_str_eq(l.v[LIM_TPM].text, "8");
+	/* Many (tenant, key) pairs at once: every answer is still the right one. */
+	cache_trust(util_now_us());
+	for (int64_t k = 1; k <= 40; k++) {
 		ck_assert_int_eq(limits_get(st, t, k, &l), 0);
 		ck_assert_int_eq(l.key_id, k);
-		ck_assert_str_eq(l.v[LIM_TPM].text, "123");
+		ck_assert_str_eq(l.v[LIM_TPM].text, "8");
 	}
+	cache_distrust();
 }
 END_TEST
 

@@ -1,0 +1,233 @@
+/*
+ * background.c: the watcher and the reaper threads (see background.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cache.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enforce/admit.h"
+#include "host/background.h"
+#include "host/server.h"
+#include "store/admission.h"
+#include "store/guards.h"
+#include "store/store.h"
+#include "store/tenantdb.h"
+#include "tenancy/identify.h"
+
+#define HOUSEKEEP_US (60 * 1000000LL) /* old counters, reservations, buckets, changes */
+#define WATCH_MAX_ROWS 65536          /* change_log rows in one window we can tell apart */
+
+static const struct conf *bg_conf;
+static pthread_t bg_threads[2];
+static int bg_n;
+
+/* Sleep ms milliseconds, waking early when the server stops. */
+static void bg_sleep_ms(int ms)
+{
+	while (ms > 0 && !server_stopping()) {
+		int step = ms < 20 ? ms : 20;
+
+		usleep((useconds_t)step * 1000);
+		ms -= step;
+	}
+}
+
+/* ------------------------------------------------------------------ watcher */
+
+/* The changes of one poll, in the order the poll gives them: (source, id, at_us). */
+
+struct watch_set {
+	struct store_change_row *rows;
+	size_t n, cap;
+	int overflow;
+};
+
+static void watch_collect(void *ctx, const struct store_change_row *row)
+{
+	struct watch_set *ws = ctx;
+
+	if (ws->n == ws->cap) {
+		ws->overflow = 1;
+		return;
+	}
+	ws->rows[ws->n++] = *row;
+}
+
+static int watch_cmp(const struct store_change_row *a, const struct store_change_row *b)
+{
+	if (a->source != b->source)
+		return a->source < b->source ? -1 : 1;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if (a->at_us != b->at_us)
+		return a->at_us < b->at_us ? -1 : 1;
+	return 0;
+}
+
+/* Was this change in the previous poll (same order)? */
+static int watch_seen(const struct watch_set *prev, const struct store_change_row *r)
+{
+	size_t lo = 0, hi = prev->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = watch_cmp(&prev->rows[mid], r);
+
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static void *bg_watcher(void *arg)
+{
+	struct watch_set a = {0}, b = {0}, *prev = &a, *cur = &b, *t;
+	struct store *st = NULL;
+	int64_t last_ok = 0;
+	char err[256];
+
+	(void)arg;
+	mysql_thread_init();
+	a.rows = calloc(WATCH_MAX_ROWS, sizeof(*a.rows));
+	b.rows = calloc(WATCH_MAX_ROWS, sizeof(*b.rows));
+	if (a.rows == NULL || b.rows == NULL) {
+		log_error("watcher: out of memory; caches stay off");
+		goto out;
+	}
+	a.cap = b.cap = WATCH_MAX_ROWS;
+	while (!server_stopping()) {
+		int64_t start = util_now_us();
+
+		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
+			bg_sleep_ms(WATCH_MS);
+			continue;
+		}
+		store_request_begin(st);
+		cur->n = 0;
+		cur->overflow = 0;
+		if (store_changes_poll(st, WATCH_WINDOW_S, watch_collect, cur) == ST_OK) {
+			for (size_t i = 0; i < cur->n; i++)
+				if (!watch_seen(prev, &cur->rows[i]))
+					store_change_bump(cur->rows[i].kind,
+					                  cur->rows[i].tenant_id);
+			/* Rows older than the window may have gone by unseen: start afresh. */
+			if (cur->overflow ||
+			    (last_ok && start - last_ok > (WATCH_WINDOW_S - 2) * 1000000LL)) {
+				log_warn("watcher: change_log not read for %lld ms; dropping every "
+				         "cached "
+				         "value",
+				         (long long)(start - last_ok) / 1000);
+				cache_flush_all();
+			}
+			cache_trust(start);
+			last_ok = start;
+			t = prev;
+			prev = cur;
+			cur = t;
+		}
+		bg_sleep_ms(WATCH_MS - (int)((util_now_us() - start) / 1000));
+	}
+out:
+	cache_distrust();
+	free(a.rows);
+	free(b.rows);
+	if (st)
+		store_close(st);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ reaper */
+
+/*
+ * Each process expires overdue reservations (their process died) every
+ * reaper_interval_ms. Any number of reapers may run at once on any number
+ * of hosts: a reservation is closed by exactly one (UPDATE ... WHERE state
+ * = 'open').
+ */
+static void *bg_reaper(void *arg)
+{
+	struct store *st = NULL;
+	char err[256];
+	int64_t next = 0, next_housekeep = 0, rows;
+
+	(void)arg;
+	mysql_thread_init();
+	while (!server_stopping()) {
+		int64_t now = util_now_us();
+		int n = 0;
+
+		if (now < next) {
+			bg_sleep_ms((int)((next - now) / 1000) < 50 ? (int)((next - now) / 1000)
+			                                            : 50);
+			continue;
+		}
+		next = now + (int64_t)bg_conf->reaper_interval_ms * 1000;
+		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL)
+			continue;
+		store_request_begin(st);
+		if (bg_conf->enforcement) {
+			if (store_admit_reap(st, 1000, &n) == ST_OK && n > 0)
+				log_warn("reaper: expired %d reservation(s) of ended processes", n);
+			store_idem_purge(st, 1000, &n);
+		}
+		identify_touch_flush(st);
+		if (now >= next_housekeep) {
+			next_housekeep = now + HOUSEKEEP_US;
+			admit_housekeep(st, 1000, &rows);
+		}
+	}
+	if (st)
+		store_close(st);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int background_start(const struct conf *c)
+{
+	bg_conf = c;
+	bg_n = 0;
+	if (pthread_create(&bg_threads[bg_n], NULL, bg_watcher, NULL) == 0)
+		bg_n++;
+	else
+		log_error("background: cannot start the watcher; caches stay off");
+	if (pthread_create(&bg_threads[bg_n], NULL, bg_reaper, NULL) == 0)
+		bg_n++;
+	else
+		log_error("background: cannot start the reaper");
+	return bg_n > 0 ? 0 : -1;
+}
+
+void background_stop(int deadline_ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += deadline_ms / 1000;
+	deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	/* A thread stuck connecting to a dead database is not waited for. */
+	for (int i = 0; i < bg_n; i++)
+		if (pthread_timedjoin_np(bg_threads[i], NULL, &deadline) != 0)
+			_exit(0);
+	bg_n = 0;
+}
