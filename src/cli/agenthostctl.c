@@ -47,6 +47,7 @@
 
 #include "common/conf.h"
 #include "common/epochs.h"
+#include "exec/ledger.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
@@ -1763,18 +1764,22 @@ static int cmd_plan_create(struct cli *c, int argc, char **argv)
 static int cmd_reap(struct cli *c, int argc, char **argv)
 {
 	size_t npos;
-	int rc, n = 0;
+	int rc, n = 0, journals = 0;
 
 	rc = cli_args(c, argc, argv, NULL, 0, NULL, 0, &npos);
 	if (rc != CLI_OK)
 		return rc;
+	/* First what ended processes answered but did not write: it settles at the actual cost. */
+	if (ledger_recover(c->conf, c->st, &journals) != ST_OK)
+		return cli_error("could not write the journals of ended processes (see the log)");
 	if (store_admit_reap(c->st, 1000, &n) != ST_OK)
 		return cli_error("database error while expiring reservations");
 	/* Only a reap that changed something is worth a row (cron runs this often). */
-	rc = n > 0 ? cli_audit(c, 0, "reservation.reap", "reservations",
-	                       cli_pack("{s:i}", "reaped", n))
-	           : CLI_OK;
-	return cli_finish(cli_emit(cli_pack("{s:i}", "reaped", n)), rc);
+	rc = n > 0 || journals > 0
+	         ? cli_audit(c, 0, "reservation.reap", "reservations",
+	                     cli_pack("{s:i, s:i}", "reaped", n, "journals", journals))
+	         : CLI_OK;
+	return cli_finish(cli_emit(cli_pack("{s:i, s:i}", "reaped", n, "journals", journals)), rc);
 }
 
 #define CLI_OP_TOKEN_PREFIX "ah_op_"
@@ -2920,7 +2925,8 @@ static const struct cli_cmd cli_cmds[] = {
     {"plan", "create", cmd_plan_create, CLI_NEED_DB, "NAME [--description TEXT]",
      "create a plan (it inherits the global limits)"},
     {"reap", NULL, cmd_reap, CLI_NEED_DB, "",
-     "expire reservations whose process died (billed at their full amount)"},
+     "write what ended processes left in their journals, then expire reservations whose "
+     "process died (billed at their full amount)"},
     {"operator-token", "create", cmd_operator_token_create, CLI_NEED_DB | CLI_NEED_SECRETS,
      "--name NAME", "create an operator API token (shown once)"},
     {"operator-token", "list", cmd_operator_token_list, CLI_NEED_DB, "",

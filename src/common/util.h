@@ -14,6 +14,8 @@
 int64_t util_now_us(void);
 /* Wall clock, seconds since the epoch. */
 int64_t util_unix_time(void);
+/* Wall clock, microseconds since the epoch. */
+int64_t util_wall_us(void);
 /* Copy src into dst of size cap, always NUL-terminating; returns 0, or -1 if truncated. */
 int util_strlcpy(char *dst, const char *src, size_t cap);
 /* Parse a whole decimal int64 in [min,max]; 0 on success, -1 otherwise. */

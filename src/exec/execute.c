@@ -19,6 +19,7 @@
 #include "enforce/breaker.h"
 #include "enforce/limits.h"
 #include "exec/execute.h"
+#include "exec/ledger.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -248,8 +249,8 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 static void exec_record(struct req *r, const struct ident *id, const struct exec_call *call,
                         struct exec_outcome *out, const struct admission *adm)
 {
+	struct ledger_rec rec;
 	struct execution e;
-	int rc;
 
 	/*
 	 * A call refused because the tenant's data is being moved writes nothing:
@@ -259,18 +260,28 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	if (strcmp(out->reason_code, "tenant_migrating") == 0)
 		return;
 	exec_execution(r, id, call, out, &e);
-	rc = adm && adm->reservation_id
-	         ? store_admit_settle(r->store, adm->reservation_id, &adm->a, &e)
-	         : store_execution_record(r->store, &e);
-	if (rc == ST_OK) {
-		out->recorded = 1;
-		return;
+	memset(&rec, 0, sizeof(rec));
+	rec.e = e;
+	rec.created_us = util_wall_us();
+	rec.dedicated = id->dedicated;
+	rec.data_epoch = id->data_epoch;
+	if (adm && adm->reservation_id) {
+		rec.reservation_id = adm->reservation_id;
+		for (size_t i = 0; i < adm->a.n; i++) {
+			const struct adm_counter *c = &adm->a.c[i];
+			struct ledger_counter *lc = &rec.c[rec.n++];
+
+			lc->scope = (unsigned char)c->scope;
+			lc->window = (unsigned char)c->window;
+			lc->mode = LM_RESERVED;
+			lc->scope_id = c->scope_id;
+			util_strlcpy(lc->period, c->period, sizeof(lc->period));
+			lc->wc_micros = adm->a.micros;
+			lc->wc_tokens = adm->a.tokens;
+		}
 	}
-	if (rc == ST_CONFLICT && adm && adm->reservation_id) {
-		/* The reaper settled this call first, at its worst case: billed, not lost. */
-		log_warn("exec: execution %s was settled by the reaper before it ended (call took "
-		         "longer than its reservation's lifetime)",
-		         e.id);
+	/* In the journal before the client hears of it; in the database a batch later. */
+	if (ledger_record(r->store, &rec, rec.reservation_id != 0) == 0) {
 		out->recorded = 1;
 		return;
 	}
@@ -350,6 +361,13 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	int status, retry = 0;
 
 	memset(adm, 0, sizeof(*adm));
+	if (ledger_backlogged()) {
+		/* Calls already answered wait to be written: take no new ones until they are. */
+		resp_header_i64(r, "Retry-After", 2);
+		exec_fail(out, 503, "database_unavailable",
+		          "calls are waiting to be recorded; retry shortly");
+		return -1;
+	}
 	adm->a.exec_id = call->id;
 	adm->a.kind = call->kind;
 	adm->a.model = out->model.name;

@@ -10,6 +10,7 @@
 #include "enforce/authorize.h"
 #include "enforce/idempotency.h"
 #include "enforce/limits.h"
+#include "exec/ledger.h"
 #include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -114,6 +115,18 @@ int router_match(const char *pattern, const char *path, struct route_match *m)
 	return *p == '\0' && *s == '\0';
 }
 
+/*
+ * Reads see what was answered before them: a GET waits (briefly) until this
+ * host's processes have written the calls they had journaled (exec/ledger.h).
+ */
+#define ROUTER_BARRIER_MS 250
+
+static void router_barrier(const struct req *r)
+{
+	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+		ledger_barrier(ROUTER_BARRIER_MS);
+}
+
 /* Identify and authorize as the route demands, then run its handler. */
 static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
 {
@@ -127,11 +140,14 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 	case AUTH_OPERATOR:
 		if (operator_identify(r) < 0)
 			return;
+		router_barrier(r);
 		rt->fn(r, NULL, m);
 		return;
 	case AUTH_ADMIN:
-		if (dash_authorize(r) == 0)
+		if (dash_authorize(r) == 0) {
+			router_barrier(r);
 			rt->fn(r, NULL, m);
+		}
 		dash_clear();
 		return;
 	case AUTH_TENANT:
@@ -149,6 +165,7 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 				goto out;
 			id.lim = lim;
 		}
+		router_barrier(r);
 		if ((rt->flags & ROUTE_IDEMPOTENT) && req_header(r, "Idempotency-Key"))
 			idempotency_run(r, &id, m, rt->fn);
 		else

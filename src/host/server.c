@@ -20,6 +20,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "exec/ledger.h"
 #include "host/background.h"
 #include "host/http.h"
 #include "host/router.h"
@@ -370,6 +371,19 @@ int server_run(const struct conf *c)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/*
+	 * The ledger first: it replays what ended processes left in the journal
+	 * directory before this one answers anything.
+	 */
+	{
+		char err[512];
+
+		if (ledger_start(c, err, sizeof(err)) < 0) {
+			log_error("ledger: %s: state_dir must be a writable directory of this host",
+			          err);
+			return 1;
+		}
+	}
 	threads = calloc((size_t)c->threads, sizeof(*threads));
 	if (threads == NULL)
 		return 1;
@@ -399,7 +413,7 @@ int server_run(const struct conf *c)
 	ja.n = n;
 	if (pthread_create(&joiner, NULL, server_joiner, &ja) == 0) {
 		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += 800 * 1000000L;
+		deadline.tv_nsec += 700 * 1000000L;
 		if (deadline.tv_nsec >= 1000000000L) {
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000L;
@@ -414,7 +428,8 @@ int server_run(const struct conf *c)
 			_exit(0);
 		}
 	}
-	background_stop(150);
+	background_stop(100);
+	ledger_stop(150);
 	free(threads);
 	log_info("server: stopped");
 	return 0;

@@ -23,12 +23,11 @@
  *   2. COMMIT when every row is marked, else ROLLBACK.
  *   The counter rows stay locked for one round trip and the commit.
  *
- * settle (1 round trip): START TRANSACTION; INSERT the execution row; move
- *   the counters from reserved to spent (joined with the reservation while
- *   it is still open, so a reservation the reaper already closed moves
- *   nothing); close the reservation; add the daily rollup; COMMIT. A
- *   duplicate execution id (the reaper recorded it) fails the batch and
- *   the dropped connection rolls it back.
+ * settle: a ledger record of one call (store/ledger.c, which writes batches
+ *   of them): its reservation is locked and closed if still open, its
+ *   counters moved from reserved to spent, its row and rollups written, in
+ *   one transaction; a reservation the reaper closed first leaves the
+ *   reaper's record standing (ST_CONFLICT).
  *
  * Values in the text statements are numbers formatted here and strings
  * quoted with db_quote; the connection never sees request text unescaped.
@@ -47,6 +46,7 @@
 #include "common/util.h"
 #include "store/admission.h"
 #include "store/db.h"
+#include "store/ledger.h"
 
 /* Statement slots in this file's range. */
 #define Q_COUNTER_GET (Q_ADMIT_FIRST + 0)
@@ -372,7 +372,6 @@ static void settle_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, un
 
 /* How a settle batch starts and what it adds to the rollups. */
 enum settle_mode {
-	SM_INSERT, /* begin, insert the execution row; rollups with it (shared tenant) */
 	SM_IN_TX,  /* the caller began and wrote the row; rollups when with_usage */
 	SM_SUMMARY /* begin; the control summary only if this settle closed the reservation */
 };
@@ -394,11 +393,6 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
 
 	if (mode != SM_IN_TX)
 		buf_puts(&b, "START TRANSACTION; ");
-	if (mode == SM_INSERT) {
-		if (store_execution_sql(st, &b, e) < 0)
-			goto oom;
-		buf_puts(&b, "; ");
-	}
 	/*
 	 * Close the reservation first (the order admission locks in: reservation,
 	 * then counters); ROW_COUNT() says whether it was still open, and only
@@ -441,60 +435,36 @@ oom:
 int store_admit_settle(struct store *st, int64_t reservation_id, const struct adm_request *a,
                        const struct execution *e)
 {
-	struct store *d;
-	int closed, rc;
+	struct ledger_rec rec, *one[1] = {&rec};
+	int rc;
 
-	if (reservation_id == 0)
-		return store_execution_record(st, e);
-	if (a->n == 0 || a->n > ADM_MAX_COUNTERS)
+	if (a->n > ADM_MAX_COUNTERS)
 		return ST_ERR;
-	if (st->db == NULL) {
-		char err[256];
+	memset(&rec, 0, sizeof(rec));
+	rec.e = *e;
+	rec.created_us = util_wall_us();
+	rec.reservation_id = reservation_id;
+	if (store_data_conn(st, e->tenant_id) != st) {
+		rec.dedicated = 1;
+		rec.data_epoch = st->ctx_epoch;
+	}
+	for (size_t i = 0; reservation_id && i < a->n; i++) {
+		struct ledger_counter *c = &rec.c[rec.n++];
 
-		if (db_connect(st, err, sizeof(err)) < 0) {
-			log_error("store: store_admit_settle: %s", err);
-			return ST_ERR;
-		}
+		c->scope = (unsigned char)a->c[i].scope;
+		c->window = (unsigned char)a->c[i].window;
+		c->mode = LM_RESERVED;
+		c->scope_id = a->c[i].scope_id;
+		util_strlcpy(c->period, a->c[i].period, sizeof(c->period));
+		c->wc_micros = a->micros;
+		c->wc_tokens = a->tokens;
 	}
-	d = store_data_conn(st, e->tenant_id);
-	if (d == NULL)
-		return ST_ERR; /* the reservation stays open: the reaper bills it */
-	if (d == st) {
-		/*
-		 * One round trip: the execution row, the counters, the reservation,
-		 * the rollup and the commit. A duplicate execution id (ST_CONFLICT)
-		 * means the reaper recorded this call already, at its worst case;
-		 * nothing changed.
-		 */
-		rc = settle_sql_run(st, reservation_id, "settled", a, e->cost_micros,
-		                    e->prompt_tokens + e->completion_tokens, e, 1, SM_INSERT,
-		                    &closed);
-		if (rc == ST_OK && !closed)
-			log_warn(
-			    "store: reservation %lld was settled by the reaper before its call "
-			    "ended",
-			    (long long)reservation_id);
-		return rc;
-	}
-	/*
-	 * A dedicated tenant: two databases, so data first. The tenant's own
-	 * record (row and rollups) commits, then the control database settles
-	 * the counters and adds the summary, both only if the reservation is
-	 * still open. A crash in between leaves the reservation open: the reaper
-	 * finds the row by its execution id and settles at the actual cost.
-	 */
-	rc = store_execution_batch(d, e);
-	if (rc != ST_OK)
-		return rc; /* ST_CONFLICT: the reaper recorded it first */
-	rc = settle_sql_run(st, reservation_id, "settled", a, e->cost_micros,
-	                    e->prompt_tokens + e->completion_tokens, e, 1, SM_SUMMARY, &closed);
-	if (rc != ST_OK)
-		log_warn("store: execution %s is recorded; reservation %lld is left to the reaper",
-		         e->id, (long long)reservation_id);
-	else if (!closed)
-		log_warn("store: reservation %lld was settled by the reaper before its call ended",
-		         (long long)reservation_id);
-	return ST_OK;
+	rc = store_ledger_apply(st, one, 1, 0);
+	if (rc == ST_CONFLICT)
+		rc = store_ledger_apply(st, one, 1, 1);
+	if (rec.state == LR_DROPPED)
+		return ST_CONFLICT;
+	return rec.state == LR_DONE ? ST_OK : ST_ERR;
 }
 
 /* ------------------------------------------------------------------ reap */

@@ -45,6 +45,12 @@ enum {
 	EF_CURSOR = 1 << 4,
 };
 
+#define EXEC_INSERT_HEAD                                                                           \
+	"INSERT INTO executions (tenant_id, id, kind, key_id, agent_id, agent_name, session_id,"   \
+	" model, provider, cred_source, status, reason_code, http_status, stream, prompt_tokens,"  \
+	" completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input," \
+	" output, error_message, created_at)"
+
 #define EXEC_LIST_MAX 100
 #define EXEC_ERRMSG_MAX 255
 
@@ -54,86 +60,6 @@ static const char sql_insert[] =
     " completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input,"
     " output, error_message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
     " ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
-/* The histogram column of a latency, in the order of usage_5min's columns. */
-static const int lat_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000};
-#define LAT_COLS                                                                                   \
-	"lat_le_100, lat_le_250, lat_le_500, lat_le_1000, lat_le_2500, lat_le_5000, lat_le_10000," \
-	" lat_gt_10000"
-#define LAT_UPD(c) " " c " = " c " + VALUES(" c ")"
-#define USAGE5_HEAD                                                                                \
-	"INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded, refused, failed,"         \
-	" cost_micros, tokens, latency_ms_sum, " LAT_COLS ")"
-#define USAGE5_TAIL                                                                                                               \
-	" ON DUPLICATE KEY UPDATE requests = requests + 1, succeeded = succeeded + "                                              \
-	"VALUES(succeeded),"                                                                                                      \
-	" refused = refused + VALUES(refused), failed = failed + VALUES(failed),"                                                 \
-	" cost_micros = cost_micros + VALUES(cost_micros), tokens = tokens + VALUES(tokens),"                                     \
-	" latency_ms_sum = latency_ms_sum + VALUES(latency_ms_sum)," LAT_UPD("lat_le_100") "," LAT_UPD("lat_le_250") "," LAT_UPD( \
-	    "lat_le_500") "," LAT_UPD("lat_le_1000") "," LAT_UPD("lat_le_2500") "," LAT_UPD("lat_"                                \
-	                                                                                    "le_"                                 \
-	                                                                                    "500"                                 \
-	                                                                                    "0") "," LAT_UPD("lat_le_10000") "," LAT_UPD("lat_gt_10000")
-/* The figures one execution adds to its five-minute bucket. */
-struct usage5 {
-	int64_t succeeded, refused, failed, latency;
-	int64_t lat[8]; /* one of them is 1 when succeeded */
-};
-
-static void usage5_of(const struct execution *e, struct usage5 *u)
-{
-	size_t i = 0;
-
-	memset(u, 0, sizeof(*u));
-	if (strcmp(e->status, "succeeded") == 0) {
-		u->succeeded = 1;
-		u->latency = e->latency_ms;
-		while (i < sizeof(lat_bounds) / sizeof(lat_bounds[0]) &&
-		       e->latency_ms > lat_bounds[i])
-			i++;
-		u->lat[i] = 1;
-	} else if (strcmp(e->status, "refused") == 0) {
-		u->refused = 1;
-	} else {
-		u->failed = 1;
-	}
-}
-
-#define ATTR_MAX 64 /* bytes kept of metadata "user" and "department" (usage_attr_daily) */
-
-/*
- * The string field name of the metadata JSON object into out (at most
- * ATTR_MAX bytes, cut at a UTF-8 character boundary); "" when the metadata,
- * the field or its string value is absent.
- */
-static void attr_of(json_t *meta, const char *name, char out[ATTR_MAX + 1])
-{
-	const char *v = json_string_value(json_object_get(meta, name));
-	size_t n = v ? strlen(v) : 0;
-
-	if (n > ATTR_MAX) {
-		n = ATTR_MAX;
-		while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-			n--;
-	}
-	if (n)
-		memcpy(out, v, n);
-	out[n] = '\0';
-}
-
-/* " VALUES (" or " SELECT ", and the matching end: rows added always, or only when cond holds. */
-static void rows_open(struct buf *b, const char *cond)
-{
-	buf_puts(b, cond ? " SELECT " : " VALUES (");
-}
-
-static void rows_close(struct buf *b, const char *cond)
-{
-	if (cond)
-		buf_printf(b, " FROM DUAL WHERE %s", cond);
-	else
-		buf_putc(b, ')');
-}
-
 int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
 {
 	return store_rollup_sql_if(d, b, e, NULL);
@@ -141,60 +67,10 @@ int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
 
 int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *e, const char *cond)
 {
-	struct usage5 u;
-	char user[ATTR_MAX + 1] = "", dept[ATTR_MAX + 1] = "";
-	json_t *meta = NULL;
+	const struct execution *one[1] = {e};
+	int64_t now[1] = {0};
 
-	if (e->metadata && e->metadata[0])
-		meta = json_loads(e->metadata, JSON_REJECT_DUPLICATES, NULL);
-	if (json_is_object(meta)) {
-		attr_of(meta, "user", user);
-		attr_of(meta, "department", dept);
-	}
-	json_decref(meta);
-	usage5_of(e, &u);
-	buf_puts(b, " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
-	            " requests, errors, prompt_tokens, completion_tokens, cost_micros)");
-	rows_open(b, cond);
-	buf_printf(b, "%lld, DATE(UTC_TIMESTAMP()), %lld, %lld, ", (long long)e->tenant_id,
-	           (long long)e->key_id, (long long)e->agent_id);
-	if (db_quote(d, b, e->model) < 0)
-		return -1;
-	buf_printf(b, ", 1, %d, %lld, %lld, %lld", strcmp(e->status, "succeeded") != 0,
-	           (long long)e->prompt_tokens, (long long)e->completion_tokens,
-	           (long long)e->cost_micros);
-	rows_close(b, cond);
-	buf_puts(b, " ON DUPLICATE KEY UPDATE"
-	            " requests = requests + 1, errors = errors + VALUES(errors),"
-	            " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-	            " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-	            " cost_micros = cost_micros + VALUES(cost_micros);");
-	buf_puts(b, " " USAGE5_HEAD);
-	rows_open(b, cond);
-	buf_printf(b, "%lld, UNIX_TIMESTAMP() DIV 300, 1, %lld, %lld, %lld, %lld, %lld, %lld",
-	           (long long)e->tenant_id, (long long)u.succeeded, (long long)u.refused,
-	           (long long)u.failed, (long long)e->cost_micros,
-	           (long long)(e->prompt_tokens + e->completion_tokens), (long long)u.latency);
-	for (size_t i = 0; i < 8; i++)
-		buf_printf(b, ", %lld", (long long)u.lat[i]);
-	rows_close(b, cond);
-	buf_puts(b, USAGE5_TAIL ";");
-	buf_puts(b, " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model, user,"
-	            " department, requests, prompt_tokens, completion_tokens, cost_micros)");
-	rows_open(b, cond);
-	buf_printf(b, "%lld, DATE(UTC_TIMESTAMP()), %lld, ", (long long)e->tenant_id,
-	           (long long)e->agent_id);
-	if (db_quote(d, b, e->model) < 0 || buf_puts(b, ", ") < 0 || db_quote(d, b, user) < 0 ||
-	    buf_puts(b, ", ") < 0 || db_quote(d, b, dept) < 0)
-		return -1;
-	buf_printf(b, ", 1, %lld, %lld, %lld", (long long)e->prompt_tokens,
-	           (long long)e->completion_tokens, (long long)e->cost_micros);
-	rows_close(b, cond);
-	buf_puts(b, " ON DUPLICATE KEY UPDATE requests = requests + 1,"
-	            " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-	            " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-	            " cost_micros = cost_micros + VALUES(cost_micros);");
-	return b->data ? 0 : -1;
+	return store_rollups_sql(d, b, one, now, 1, cond);
 }
 
 static const char sql_get[] = EXEC_COLS " WHERE tenant_id = ? AND id = ?";
@@ -274,7 +150,20 @@ static int quote_or_null(struct store *d, struct buf *b, const char *v)
 	return db_quote(d, b, v);
 }
 
+int store_execution_head(struct buf *b)
+{
+	return buf_puts(b, EXEC_INSERT_HEAD " VALUES ");
+}
+
 int store_execution_sql(struct store *d, struct buf *b, const struct execution *e)
+{
+	if (store_execution_head(b) < 0)
+		return -1;
+	return store_execution_values(d, b, e, 0);
+}
+
+int store_execution_values(struct store *d, struct buf *b, const struct execution *e,
+                           int64_t created_us)
 {
 	char errmsg[EXEC_ERRMSG_MAX + 1];
 	const char *fixed[] = {e->id,       e->kind,        e->agent_name, e->session_id, e->model,
@@ -284,13 +173,7 @@ int store_execution_sql(struct store *d, struct buf *b, const struct execution *
 	if (e->id[0] == '\0' || e->model[0] == '\0' || e->status[0] == '\0' ||
 	    e->prompt_tokens < 0 || e->completion_tokens < 0 || e->cost_micros < 0)
 		return -1;
-	rc |= buf_printf(b,
-	                 "INSERT INTO executions (tenant_id, id, kind, key_id, agent_id,"
-	                 " agent_name, session_id, model, provider, cred_source, status,"
-	                 " reason_code, http_status, stream, prompt_tokens, completion_tokens,"
-	                 " cost_micros, latency_ms, request_id, finish_reason, metadata, input,"
-	                 " output, error_message, created_at) VALUES (%lld",
-	                 (long long)e->tenant_id);
+	rc |= buf_printf(b, "(%lld", (long long)e->tenant_id);
 	for (size_t i = 0; i < 2; i++) {
 		rc |= buf_puts(b, ", ");
 		rc |= db_quote(d, b, fixed[i]);
@@ -323,7 +206,12 @@ int store_execution_sql(struct store *d, struct buf *b, const struct execution *
 	} else {
 		rc |= buf_puts(b, "NULL");
 	}
-	rc |= buf_puts(b, ", UTC_TIMESTAMP(6))");
+	if (created_us > 0)
+		rc |= buf_printf(b, ", FROM_UNIXTIME(%lld.%06lld))",
+		                 (long long)(created_us / 1000000),
+		                 (long long)(created_us % 1000000));
+	else
+		rc |= buf_puts(b, ", UTC_TIMESTAMP(6))");
 	return rc ? -1 : 0;
 }
 

@@ -561,7 +561,8 @@ int store_life_housekeep(struct store *st, const char *minute_cut, const char *d
 {
 	/* clang-format off */
 	static const char counters[] =
-	    "DELETE FROM budget_counters WHERE reserved_micros = 0 AND reserved_tokens = 0 AND ";
+	    "DELETE FROM budget_counters WHERE reserved_micros = 0 AND reserved_tokens = 0 AND"
+	    " leased_micros = 0 AND leased_tokens = 0 AND leased_requests = 0 AND ";
 	/* clang-format on */
 	struct buf q = BUF_INIT;
 	const char *wins[3] = {"minute", "day", "month"},
@@ -602,6 +603,11 @@ int store_life_housekeep(struct store *st, const char *minute_cut, const char *d
 		rc = life_delete_all(st,
 		                     "DELETE FROM change_log WHERE created_at < UTC_TIMESTAMP(6)"
 		                     " - INTERVAL 1 HOUR",
+		                     NULL, batch, &out->changes);
+	if (rc == ST_OK)
+		rc = life_delete_all(st,
+		                     "DELETE FROM ledger_marks WHERE created_at < UTC_TIMESTAMP(6)"
+		                     " - INTERVAL 2 DAY",
 		                     NULL, batch, &out->changes);
 	return rc;
 }

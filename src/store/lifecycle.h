@@ -104,7 +104,8 @@ struct life_housekeeping {
  * admission writes them, in the budget time zone) and hold no reservation;
  * settled or reaped reservations older than a day; usage_5min buckets older
  * than 8 days; failed sign-ins older than a day; dashboard sessions past
- * their timeouts; change_log rows older than an hour. *out gets the counts. Each batch is its own
+ * their timeouts; change_log rows older than an hour and ledger marks older
+ * than two days (both counted in changes). *out gets the counts. Each batch is its own
  * short transaction on an index range.
  */
 int store_life_housekeep(struct store *st, const char *minute_cut, const char *day_cut,

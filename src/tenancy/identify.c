@@ -237,6 +237,8 @@ int identify_request(struct req *r, struct ident *out)
 	util_strlcpy(out->tenant_slug, ka.tenant_slug, sizeof(out->tenant_slug));
 	util_strlcpy(out->plan, ka.plan, sizeof(out->plan));
 	util_strlcpy(out->key_prefix, ka.key_prefix, sizeof(out->key_prefix));
+	out->dedicated = ka.dedicated;
+	out->data_epoch = ka.data_epoch;
 	identify_touch(ka.key_id);
 	return 0;
 }

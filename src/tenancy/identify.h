@@ -23,6 +23,8 @@ struct ident {
 	char tenant_slug[64];
 	char plan[32];
 	char key_prefix[16];      /* display prefix, safe to log */
+	int dedicated;            /* the tenant's data is in a database of its own */
+	int data_epoch;           /* ...as of identification (tenants.data_epoch) */
 	const struct limits *lim; /* effective limits; NULL when enforcement is off */
 };
 

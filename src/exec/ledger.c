@@ -1,0 +1,1025 @@
+/*
+ * ledger.c: journal, queue, flusher, replay and barrier (see ledger.h).
+ *
+ * DESIGN
+ * Journal frames are [u32 length][u32 crc32][payload]; a frame whose length
+ * runs past the end of the file or whose crc does not match ends the
+ * journal (a write cut by a crash). Payloads are little-endian binary:
+ * a record (type 1) or an "applied up to seq" mark (type 2). Records get
+ * their seq under the journal lock, so the file is in seq order; the
+ * flusher always writes the oldest records first, so "applied up to"
+ * (the oldest unwritten seq minus one) only grows.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mysql.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "exec/ledger.h"
+#include "store/store.h"
+#include "store/tenantdb.h"
+
+#define REC_DONE 1
+#define REC_APPLIED 2
+#define REC_VERSION 1
+#define FRAME_MAX (64u << 20)     /* a record bigger than this is refused */
+#define BATCH_BYTES (4u << 20)    /* text of one batch, about */
+#define ROTATE_BYTES (64LL << 20) /* a fully written journal this big starts anew */
+#define LEDGER_SLOTS 256
+
+/* ------------------------------------------------------------------ shared slots */
+
+struct ledger_slot {
+	_Atomic int32_t pid;
+	int32_t pad;
+	_Atomic uint64_t appended; /* seq of the last record journaled */
+	_Atomic uint64_t applied;  /* every record up to this seq is written */
+	uint64_t pad2[5];
+};
+
+static struct ledger_slot *slots; /* mapped state_dir/ledger.slots, or NULL */
+static struct ledger_slot *my_slot;
+
+static int pid_alive(int32_t pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+}
+
+static void slots_open(const char *state_dir)
+{
+	char path[512];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ledger.slots", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	if (fd < 0)
+		return;
+	if (ftruncate(fd, (off_t)(sizeof(struct ledger_slot) * LEDGER_SLOTS)) < 0) {
+		close(fd);
+		return;
+	}
+	p = mmap(NULL, sizeof(struct ledger_slot) * LEDGER_SLOTS, PROT_READ | PROT_WRITE,
+	         MAP_SHARED, fd, 0);
+	close(fd);
+	if (p != MAP_FAILED)
+		slots = p;
+}
+
+/* Take a free slot (or one of an ended process) for this process. */
+static void slot_claim(void)
+{
+	int32_t me = (int32_t)getpid();
+
+	if (slots == NULL)
+		return;
+	for (int i = 0; i < LEDGER_SLOTS && my_slot == NULL; i++) {
+		int32_t cur = atomic_load(&slots[i].pid);
+
+		if (cur != 0 && pid_alive(cur))
+			continue;
+		if (atomic_compare_exchange_strong(&slots[i].pid, &cur, me)) {
+			atomic_store(&slots[i].appended, 0);
+			atomic_store(&slots[i].applied, 0);
+			my_slot = &slots[i];
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ state */
+
+struct ledger_item {
+	struct ledger_item *next;
+	size_t bytes;
+	struct ledger_rec rec; /* its long strings point into text[] */
+	char text[];
+};
+
+static struct {
+	const struct conf *conf;
+	int running; /* the flusher runs: records are queued */
+	int stop;    /* the flusher should drain and end */
+	pthread_t thread;
+	pthread_mutex_t mu; /* the journal fd and the queue */
+	pthread_cond_t cv;
+	int fd; /* this process's journal */
+	char path[640];
+	char dir[512];
+	int64_t size;     /* bytes written to the journal */
+	uint64_t seq;     /* last seq given */
+	uint64_t applied; /* every record up to this seq is written */
+	int dirty;        /* written since the last fdatasync */
+	struct ledger_item *head, *tail;
+	size_t queued;
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
+
+/* ------------------------------------------------------------------ encoding */
+
+struct wbuf {
+	unsigned char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void w_bytes(struct wbuf *w, const void *p, size_t n)
+{
+	if (w->err)
+		return;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 1024;
+		unsigned char *np;
+
+		while (cap < w->len + n)
+			cap *= 2;
+		if (cap > FRAME_MAX + 8 || (np = realloc(w->p, cap)) == NULL) {
+			w->err = 1;
+			return;
+		}
+		w->p = np;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, p, n);
+	w->len += n;
+}
+
+static void w_u64(struct wbuf *w, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	w_bytes(w, b, 8);
+}
+
+static void w_u32(struct wbuf *w, uint32_t v)
+{
+	unsigned char b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	w_bytes(w, b, 4);
+}
+
+static void w_str(struct wbuf *w, const char *s)
+{
+	size_t n;
+
+	if (s == NULL) {
+		w_u32(w, 0xFFFFFFFFu);
+		return;
+	}
+	n = strlen(s);
+	w_u32(w, (uint32_t)n);
+	w_bytes(w, s, n);
+}
+
+/* The payload of rec (seq first, so it can be set later at offset 4). */
+static void encode_rec(struct wbuf *w, const struct ledger_rec *r)
+{
+	const struct execution *e = &r->e;
+	const char *strs[] = {e->id,          e->kind,       e->agent_name,    e->session_id,
+	                      e->model,       e->provider,   e->cred_source,   e->status,
+	                      e->reason_code, e->request_id, e->finish_reason, e->metadata,
+	                      e->input,       e->output,     e->error_message};
+	unsigned char h[4] = {REC_DONE, REC_VERSION, (unsigned char)r->n, 0};
+
+	w_bytes(w, h, 4);
+	w_u64(w, r->seq);
+	w_u64(w, (uint64_t)r->created_us);
+	w_u64(w, (uint64_t)e->tenant_id);
+	w_u64(w, (uint64_t)e->key_id);
+	w_u64(w, (uint64_t)e->agent_id);
+	w_u64(w, (uint64_t)r->reservation_id);
+	w_u64(w, (uint64_t)e->prompt_tokens);
+	w_u64(w, (uint64_t)e->completion_tokens);
+	w_u64(w, (uint64_t)e->cost_micros);
+	w_u32(w, (uint32_t)e->http_status);
+	w_u32(w, (uint32_t)e->latency_ms);
+	w_u32(w, (uint32_t)r->data_epoch);
+	w_u32(w, (uint32_t)((e->stream ? 1 : 0) | (r->dedicated ? 2 : 0)));
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+		w_str(w, strs[i]);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct ledger_counter *c = &r->c[i];
+		unsigned char cb[4] = {c->scope, c->window, c->mode, 0};
+
+		w_bytes(w, cb, 4);
+		w_u64(w, (uint64_t)c->scope_id);
+		w_u64(w, (uint64_t)c->wc_micros);
+		w_u64(w, (uint64_t)c->wc_tokens);
+		w_str(w, c->period);
+	}
+}
+
+struct rbuf {
+	const unsigned char *p;
+	size_t len, off;
+	int err;
+};
+
+static uint64_t r_u64(struct rbuf *r)
+{
+	uint64_t v = 0;
+
+	if (r->err || r->off + 8 > r->len) {
+		r->err = 1;
+		return 0;
+	}
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)r->p[r->off + i] << (8 * i);
+	r->off += 8;
+	return v;
+}
+
+static uint32_t r_u32(struct rbuf *r)
+{
+	uint32_t v = 0;
+
+	if (r->err || r->off + 4 > r->len) {
+		r->err = 1;
+		return 0;
+	}
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)r->p[r->off + i] << (8 * i);
+	r->off += 4;
+	return v;
+}
+
+/* A string into fixed[cap] (cut), or, with fixed NULL, its (pointer, length) into the buffer. */
+static int r_str(struct rbuf *r, char *fixed, size_t cap, const unsigned char **p, uint32_t *n)
+{
+	uint32_t len = r_u32(r);
+
+	if (r->err)
+		return -1;
+	if (len == 0xFFFFFFFFu) {
+		if (fixed)
+			fixed[0] = '\0';
+		if (p)
+			*p = NULL;
+		return 0;
+	}
+	if (r->off + len > r->len) {
+		r->err = 1;
+		return -1;
+	}
+	if (fixed) {
+		size_t k = len < cap - 1 ? len : cap - 1;
+
+		memcpy(fixed, r->p + r->off, k);
+		fixed[k] = '\0';
+	} else {
+		*p = r->p + r->off;
+		*n = len;
+	}
+	r->off += len;
+	return 0;
+}
+
+/* A queue item from a DONE payload, or NULL when malformed or out of memory. */
+static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
+{
+	struct rbuf r = {p, len, 4, 0};
+	const unsigned char *vp[4];
+	uint32_t vn[4] = {0}, flags;
+	struct ledger_item *it;
+	struct ledger_rec rec;
+	struct execution *e = &rec.e;
+	size_t total = 0, o = 0;
+
+	if (len < 4 || p[0] != REC_DONE || p[1] != REC_VERSION || p[2] > ADM_MAX_COUNTERS)
+		return NULL;
+	memset(&rec, 0, sizeof(rec));
+	rec.n = p[2];
+	rec.seq = r_u64(&r);
+	rec.created_us = (int64_t)r_u64(&r);
+	e->tenant_id = (int64_t)r_u64(&r);
+	e->key_id = (int64_t)r_u64(&r);
+	e->agent_id = (int64_t)r_u64(&r);
+	rec.reservation_id = (int64_t)r_u64(&r);
+	e->prompt_tokens = (int64_t)r_u64(&r);
+	e->completion_tokens = (int64_t)r_u64(&r);
+	e->cost_micros = (int64_t)r_u64(&r);
+	e->http_status = (int)r_u32(&r);
+	e->latency_ms = (int)r_u32(&r);
+	rec.data_epoch = (int)r_u32(&r);
+	flags = r_u32(&r);
+	e->stream = (flags & 1) != 0;
+	rec.dedicated = (flags & 2) != 0;
+	r_str(&r, e->id, sizeof(e->id), NULL, NULL);
+	r_str(&r, e->kind, sizeof(e->kind), NULL, NULL);
+	r_str(&r, e->agent_name, sizeof(e->agent_name), NULL, NULL);
+	r_str(&r, e->session_id, sizeof(e->session_id), NULL, NULL);
+	r_str(&r, e->model, sizeof(e->model), NULL, NULL);
+	r_str(&r, e->provider, sizeof(e->provider), NULL, NULL);
+	r_str(&r, e->cred_source, sizeof(e->cred_source), NULL, NULL);
+	r_str(&r, e->status, sizeof(e->status), NULL, NULL);
+	r_str(&r, e->reason_code, sizeof(e->reason_code), NULL, NULL);
+	r_str(&r, e->request_id, sizeof(e->request_id), NULL, NULL);
+	r_str(&r, e->finish_reason, sizeof(e->finish_reason), NULL, NULL);
+	for (int i = 0; i < 4; i++)
+		r_str(&r, NULL, 0, &vp[i], &vn[i]);
+	for (size_t i = 0; i < rec.n; i++) {
+		struct ledger_counter *c = &rec.c[i];
+
+		if (r.err || r.off + 4 > r.len)
+			return NULL;
+		c->scope = p[r.off];
+		c->window = p[r.off + 1];
+		c->mode = p[r.off + 2];
+		r.off += 4;
+		c->scope_id = (int64_t)r_u64(&r);
+		c->wc_micros = (int64_t)r_u64(&r);
+		c->wc_tokens = (int64_t)r_u64(&r);
+		r_str(&r, c->period, sizeof(c->period), NULL, NULL);
+		if (c->scope >= ADM__SCOPES || c->window >= ADM__WINDOWS || c->mode >= LM__MAX)
+			return NULL;
+	}
+	if (r.err)
+		return NULL;
+	for (int i = 0; i < 4; i++)
+		total += vp[i] ? vn[i] + 1 : 0;
+	it = malloc(sizeof(*it) + total);
+	if (it == NULL)
+		return NULL;
+	it->next = NULL;
+	it->bytes = sizeof(*it) + total + len;
+	it->rec = rec;
+	for (int i = 0; i < 4; i++) {
+		char *s = NULL;
+
+		if (vp[i]) {
+			s = it->text + o;
+			memcpy(s, vp[i], vn[i]);
+			s[vn[i]] = '\0';
+			o += vn[i] + 1;
+		}
+		switch (i) {
+		case 0:
+			it->rec.e.metadata = s;
+			break;
+		case 1:
+			it->rec.e.input = s;
+			break;
+		case 2:
+			it->rec.e.output = s;
+			break;
+		default:
+			it->rec.e.error_message = s;
+			break;
+		}
+	}
+	return it;
+}
+
+/* A frame around payload w->p[8..] (the first 8 bytes are reserved for the header). */
+static void frame_seal(struct wbuf *w)
+{
+	uint32_t n = (uint32_t)(w->len - 8), crc;
+
+	crc = (uint32_t)crc32(0L, w->p + 8, n);
+	for (int i = 0; i < 4; i++) {
+		w->p[i] = (unsigned char)(n >> (8 * i));
+		w->p[4 + i] = (unsigned char)(crc >> (8 * i));
+	}
+}
+
+/* Write all of p to fd; 0 or -1. */
+static int write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *q = p;
+
+	while (n > 0) {
+		ssize_t k = write(fd, q, n);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		q += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Append "applied up to seq" (journal lock held). */
+static void journal_mark(uint64_t seq)
+{
+	struct wbuf w = {0};
+	unsigned char h[4] = {REC_APPLIED, REC_VERSION, 0, 0};
+
+	w_bytes(&w, "\0\0\0\0\0\0\0\0", 8);
+	w_bytes(&w, h, 4);
+	w_u64(&w, seq);
+	if (!w.err) {
+		frame_seal(&w);
+		if (write_all(L.fd, w.p, w.len) == 0) {
+			L.size += (int64_t)w.len;
+			L.dirty = 1;
+		}
+	}
+	free(w.p);
+}
+
+/* ------------------------------------------------------------------ journals */
+
+static int journal_open(void)
+{
+	char host[64] = "host";
+
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	for (char *c = host; *c; c++)
+		if (*c == '/' || *c == ' ')
+			*c = '_';
+	snprintf(L.path, sizeof(L.path), "%s/%s-%d-%lld.jnl", L.dir, host, (int)getpid(),
+	         (long long)util_now_us());
+	L.fd = open(L.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (L.fd < 0)
+		return -1;
+	if (flock(L.fd, LOCK_EX | LOCK_NB) < 0) {
+		close(L.fd);
+		L.fd = -1;
+		return -1;
+	}
+	L.size = 0;
+	return 0;
+}
+
+/*
+ * Read a journal file: the records after its last "applied" mark into a
+ * list (oldest first). 0, or -1 when it cannot be read.
+ */
+static int journal_read(int fd, struct ledger_item **out, size_t *n)
+{
+	struct ledger_item *head = NULL, *tail = NULL;
+	unsigned char hdr[8], *p = NULL;
+	uint64_t mark = 0;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -1;
+	for (;;) {
+		uint32_t len, crc;
+		ssize_t k = read(fd, hdr, 8);
+
+		if (k != 8)
+			break;
+		len = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
+		      (uint32_t)hdr[3] << 24;
+		crc = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 |
+		      (uint32_t)hdr[7] << 24;
+		if (len < 4 || len > FRAME_MAX)
+			break;
+		if (len > cap) {
+			unsigned char *np = realloc(p, len);
+
+			if (np == NULL)
+				break;
+			p = np;
+			cap = len;
+		}
+		if (read(fd, p, len) != (ssize_t)len || (uint32_t)crc32(0L, p, len) != crc)
+			break; /* the tail a crash cut off */
+		if (p[0] == REC_APPLIED) {
+			struct rbuf r = {p, len, 4, 0};
+			uint64_t m = r_u64(&r);
+
+			if (!r.err && m > mark)
+				mark = m;
+		} else if (p[0] == REC_DONE) {
+			struct ledger_item *it = decode_rec(p, len);
+
+			if (it == NULL) {
+				log_error("ledger: a journal record does not decode; skipped");
+				continue;
+			}
+			if (tail)
+				tail->next = it;
+			else
+				head = it;
+			tail = it;
+		}
+	}
+	free(p);
+	/* Drop what the marks say is written. */
+	while (head && head->rec.seq <= mark) {
+		struct ledger_item *it = head;
+
+		head = head->next;
+		free(it);
+	}
+	for (struct ledger_item *it = head; it; it = it->next)
+		(*n)++;
+	*out = head;
+	return 0;
+}
+
+static void items_free(struct ledger_item *it)
+{
+	while (it) {
+		struct ledger_item *next = it->next;
+
+		free(it);
+		it = next;
+	}
+}
+
+/* Write a list of items in batches through st, in recover mode. ST_OK when all are written. */
+static int items_apply(struct store *st, struct ledger_item *head, int recover)
+{
+	struct ledger_rec *recs[LEDGER_BATCH_MAX];
+	int rc = ST_OK;
+
+	while (head) {
+		size_t k = 0, bytes = 0;
+		struct ledger_item *it = head;
+
+		for (; it && k < LEDGER_BATCH_MAX && (k == 0 || bytes < BATCH_BYTES);
+		     it = it->next) {
+			it->rec.state = LR_PENDING;
+			it->rec.data_done = 0;
+			recs[k++] = &it->rec;
+			bytes += it->bytes;
+		}
+		if (store_ledger_apply(st, recs, k, recover) != ST_OK)
+			rc = ST_ERR;
+		head = it;
+	}
+	return rc;
+}
+
+/*
+ * Replay the journal at path if its process ended (its lock is free): write
+ * what it holds, then remove it. 1 replayed, 0 not ours to replay, -1 failed.
+ */
+static int journal_replay(struct store *st, const char *path)
+{
+	struct ledger_item *items = NULL;
+	size_t n = 0;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 0; /* its process is alive */
+	}
+	if (journal_read(fd, &items, &n) == 0) {
+		if (n == 0 || items_apply(st, items, 1) == ST_OK) {
+			if (n)
+				log_warn("ledger: %s: recorded %zu call(s) of an ended process",
+				         path, n);
+			unlink(path);
+			rc = 1;
+		} else {
+			log_error("ledger: %s: could not record the calls of an ended process yet; "
+			          "trying again",
+			          path);
+		}
+	}
+	items_free(items);
+	close(fd);
+	return rc;
+}
+
+/* Replay every ended process's journal in dir; skip path_self. Returns how many. */
+static int journals_recover(struct store *st, const char *dir, const char *path_self, int *failed)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	*failed = 0;
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		int r;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".jnl") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (path_self && strcmp(path, path_self) == 0)
+			continue;
+		r = journal_replay(st, path);
+		if (r > 0)
+			n++;
+		else if (r < 0)
+			(*failed)++;
+	}
+	closedir(d);
+	/* Slots of ended processes are free again. */
+	for (int i = 0; slots && i < LEDGER_SLOTS; i++) {
+		int32_t pid = atomic_load(&slots[i].pid);
+
+		if (pid && !pid_alive(pid))
+			atomic_compare_exchange_strong(&slots[i].pid, &pid, 0);
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ the flusher */
+
+static void *ledger_flusher(void *arg)
+{
+	struct ledger_rec *recs[LEDGER_BATCH_MAX];
+	struct store *st = NULL;
+	int64_t next_sync = 0, next_recover = 0, backoff_ms = 0;
+	char err[256];
+
+	(void)arg;
+	mysql_thread_init();
+	for (;;) {
+		size_t k = 0, bytes = 0;
+		int64_t now;
+		int rc, failed;
+
+		pthread_mutex_lock(&L.mu);
+		if (L.head == NULL && !L.stop) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&L.cv, &L.mu, &ts);
+		}
+		if (L.head == NULL && L.stop) {
+			pthread_mutex_unlock(&L.mu);
+			break;
+		}
+		for (struct ledger_item *it = L.head;
+		     it && k < LEDGER_BATCH_MAX && (k == 0 || bytes < BATCH_BYTES); it = it->next) {
+			recs[k] = &it->rec;
+			it->rec.state = LR_PENDING;
+			it->rec.data_done = 0;
+			bytes += it->bytes;
+			k++;
+		}
+		pthread_mutex_unlock(&L.mu);
+
+		now = util_now_us();
+		if (st == NULL && (st = store_open(L.conf, err, sizeof(err))) == NULL && k) {
+			log_error("ledger: %s; %zu call(s) wait in the journal", err, L.queued);
+			backoff_ms =
+			    backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 50;
+		} else if (k) {
+			store_request_begin(st);
+			rc = store_ledger_apply(st, recs, k, 0);
+			if (rc == ST_CONFLICT) /* some rows are there already: only the others */
+				rc = store_ledger_apply(st, recs, k, 1);
+			backoff_ms = rc == ST_OK  ? 0
+			             : backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2)
+			                          : 50;
+		}
+		if (k) {
+			struct ledger_item **pp;
+			uint64_t applied;
+
+			pthread_mutex_lock(&L.mu);
+			/*
+			 * Unlink what got written; what did not stays, in order, for the next
+			 * try. The batch is still the first k items: only this thread removes.
+			 */
+			pp = &L.head;
+			for (size_t i = 0; i < k; i++) {
+				struct ledger_item *it = *pp;
+
+				if (it->rec.state == LR_PENDING) {
+					pp = &it->next;
+					continue;
+				}
+				*pp = it->next;
+				L.queued--;
+				free(it);
+			}
+			if (*pp == NULL) /* the old tail went: the new one is the last kept */
+				L.tail = pp == &L.head
+				             ? NULL
+				             : (struct ledger_item *)((char *)pp -
+				                                      offsetof(struct ledger_item,
+				                                               next));
+			applied = L.head ? L.head->rec.seq - 1 : L.seq;
+			if (applied > L.applied) {
+				L.applied = applied;
+				journal_mark(applied);
+				if (my_slot)
+					atomic_store(&my_slot->applied, applied);
+			}
+			pthread_mutex_unlock(&L.mu);
+		}
+		now = util_now_us();
+		if (backoff_ms || now >= next_sync) {
+			/* The database lags: keep the journal safe from the machine's own crash. */
+			pthread_mutex_lock(&L.mu);
+			if (L.dirty && L.fd >= 0) {
+				fdatasync(L.fd);
+				L.dirty = 0;
+			}
+			if (L.head == NULL && L.size > ROTATE_BYTES) {
+				char old[sizeof(L.path)];
+				int ofd = L.fd;
+
+				memcpy(old, L.path, sizeof(old));
+				if (journal_open() == 0) {
+					close(ofd);
+					unlink(old);
+				} else {
+					L.fd = ofd;
+					memcpy(L.path, old, sizeof(old));
+				}
+			}
+			pthread_mutex_unlock(&L.mu);
+			next_sync = now + LEDGER_SYNC_MS * 1000LL;
+		}
+		if (st && now >= next_recover && backoff_ms == 0) {
+			store_request_begin(st);
+			journals_recover(st, L.dir, L.path, &failed);
+			next_recover = now + LEDGER_RECOVER_MS * 1000LL;
+		}
+		if (backoff_ms) {
+			if (L.stop)
+				break;
+			usleep((useconds_t)backoff_ms * 1000);
+		}
+	}
+	if (st)
+		store_close(st);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ public */
+
+int ledger_start(const struct conf *c, char *err, size_t errlen)
+{
+	struct store *st;
+	int failed = 0, n;
+
+	L.conf = c;
+	snprintf(L.dir, sizeof(L.dir), "%s/journal", c->state_dir);
+	if (util_mkdir_p(L.dir, 0750) < 0) {
+		snprintf(err, errlen, "%s: %s", L.dir, strerror(errno));
+		return -1;
+	}
+	if (journal_open() < 0) {
+		snprintf(err, errlen, "%s: %s", L.path, strerror(errno));
+		return -1;
+	}
+	slots_open(c->state_dir);
+	slot_claim();
+	/* What ended processes left: written before this one serves (best effort). */
+	st = store_open(c, err, errlen);
+	if (st) {
+		n = journals_recover(st, L.dir, L.path, &failed);
+		if (n)
+			log_info("ledger: replayed %d journal(s) of ended processes", n);
+		store_close(st);
+	}
+	err[0] = '\0';
+	L.running = 1;
+	if (pthread_create(&L.thread, NULL, ledger_flusher, NULL) != 0) {
+		L.running = 0;
+		snprintf(err, errlen, "cannot start the flusher thread");
+		return -1;
+	}
+	return 0;
+}
+
+void ledger_stop(int deadline_ms)
+{
+	struct timespec deadline;
+	int clean;
+
+	if (!L.running)
+		return;
+	pthread_mutex_lock(&L.mu);
+	L.stop = 1;
+	pthread_cond_signal(&L.cv);
+	pthread_mutex_unlock(&L.mu);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += deadline_ms / 1000;
+	deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(L.thread, NULL, &deadline) != 0) {
+		log_warn(
+		    "ledger: %zu call(s) not written at shutdown; they stay in %s for the next "
+		    "process",
+		    L.queued, L.path);
+		return; /* the journal and its lock stay until the process exits */
+	}
+	pthread_mutex_lock(&L.mu);
+	clean = L.head == NULL;
+	L.running = 0;
+	if (L.fd >= 0) {
+		fdatasync(L.fd);
+		if (clean)
+			unlink(L.path);
+		close(L.fd);
+		L.fd = -1;
+	}
+	pthread_mutex_unlock(&L.mu);
+	if (my_slot)
+		atomic_store(&my_slot->pid, 0);
+}
+
+/* A queue item holding a copy of rec (its long strings copied too). */
+static struct ledger_item *item_copy(const struct ledger_rec *rec, size_t journal_bytes)
+{
+	const char *v[4] = {rec->e.metadata, rec->e.input, rec->e.output, rec->e.error_message};
+	size_t total = 0, o = 0;
+	struct ledger_item *it;
+
+	for (int i = 0; i < 4; i++)
+		total += v[i] ? strlen(v[i]) + 1 : 0;
+	it = malloc(sizeof(*it) + total);
+	if (it == NULL)
+		return NULL;
+	it->next = NULL;
+	it->bytes = sizeof(*it) + total + journal_bytes;
+	it->rec = *rec;
+	for (int i = 0; i < 4; i++) {
+		char *s = NULL;
+
+		if (v[i]) {
+			size_t n = strlen(v[i]) + 1;
+
+			s = it->text + o;
+			memcpy(s, v[i], n);
+			o += n;
+		}
+		if (i == 0)
+			it->rec.e.metadata = s;
+		else if (i == 1)
+			it->rec.e.input = s;
+		else if (i == 2)
+			it->rec.e.output = s;
+		else
+			it->rec.e.error_message = s;
+	}
+	return it;
+}
+
+int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
+{
+	struct ledger_rec copy;
+	struct ledger_rec *one[1];
+	struct ledger_item *it;
+	struct wbuf w = {0};
+	int ok = -1, rc;
+
+	if (now || !L.running) {
+		copy = *rec;
+		copy.state = LR_PENDING;
+		copy.data_done = 0;
+		one[0] = &copy;
+		rc = store_ledger_apply(st, one, 1, 0);
+		if (rc == ST_CONFLICT) /* already written (cannot happen for a new call; be safe) */
+			rc = store_ledger_apply(st, one, 1, 1);
+		if (rc == ST_OK || !L.running)
+			return rc == ST_OK ? 0 : -1;
+		/* The database refused it now: the journal keeps it for the flusher. */
+	}
+	w_bytes(&w, "\0\0\0\0\0\0\0\0", 8);
+	encode_rec(&w, rec);
+	it = w.err ? NULL : item_copy(rec, w.len);
+	if (it == NULL) {
+		free(w.p);
+		log_error("ledger: execution %s: out of memory or too large for the journal",
+		          rec->e.id);
+		copy = *rec;
+		copy.state = LR_PENDING;
+		one[0] = &copy;
+		return store_ledger_apply(st, one, 1, 0) == ST_OK ? 0 : -1;
+	}
+	pthread_mutex_lock(&L.mu);
+	it->rec.seq = ++L.seq;
+	for (int i = 0; i < 8; i++) /* the seq field: right after the 4-byte type header */
+		w.p[8 + 4 + i] = (unsigned char)(it->rec.seq >> (8 * i));
+	frame_seal(&w);
+	if (L.fd >= 0 && write_all(L.fd, w.p, w.len) == 0) {
+		L.size += (int64_t)w.len;
+		L.dirty = 1;
+		if (L.tail)
+			L.tail->next = it;
+		else
+			L.head = it;
+		L.tail = it;
+		L.queued++;
+		if (my_slot)
+			atomic_store(&my_slot->appended, it->rec.seq);
+		pthread_cond_signal(&L.cv);
+		ok = 0;
+	}
+	pthread_mutex_unlock(&L.mu);
+	free(w.p);
+	if (ok < 0) {
+		/* The journal cannot take it (disk full?): write it now instead. */
+		log_error("ledger: journal %s: %s; writing execution %s directly", L.path,
+		          strerror(errno), rec->e.id);
+		it->rec.state = LR_PENDING;
+		one[0] = &it->rec;
+		ok = store_ledger_apply(st, one, 1, 0) == ST_OK ? 0 : -1;
+		free(it);
+	}
+	return ok;
+}
+
+int ledger_backlogged(void)
+{
+	return L.running && L.queued > LEDGER_MAX_QUEUED;
+}
+
+int ledger_barrier(int timeout_ms)
+{
+	uint64_t want[LEDGER_SLOTS];
+	int32_t pid[LEDGER_SLOTS];
+	int64_t deadline = util_now_us() + (int64_t)timeout_ms * 1000;
+	unsigned delay = 100;
+
+	if (slots == NULL) {
+		/* This process alone. */
+		uint64_t w;
+
+		if (!L.running)
+			return 0;
+		pthread_mutex_lock(&L.mu);
+		w = L.seq;
+		pthread_mutex_unlock(&L.mu);
+		while (util_now_us() < deadline) {
+			pthread_mutex_lock(&L.mu);
+			if (L.applied >= w) {
+				pthread_mutex_unlock(&L.mu);
+				return 0;
+			}
+			pthread_mutex_unlock(&L.mu);
+			usleep(delay);
+		}
+		return -1;
+	}
+	for (int i = 0; i < LEDGER_SLOTS; i++) {
+		pid[i] = atomic_load(&slots[i].pid);
+		want[i] = pid[i] ? atomic_load(&slots[i].appended) : 0;
+	}
+	for (;;) {
+		int waiting = 0;
+
+		for (int i = 0; i < LEDGER_SLOTS; i++) {
+			if (pid[i] == 0 || atomic_load(&slots[i].applied) >= want[i])
+				continue;
+			if (atomic_load(&slots[i].pid) != pid[i] || !pid_alive(pid[i])) {
+				pid[i] = 0; /* ended: its journal is replayed by whoever finds it */
+				continue;
+			}
+			waiting = 1;
+		}
+		if (!waiting)
+			return 0;
+		if (util_now_us() >= deadline)
+			return -1;
+		usleep(delay);
+		if (delay < 2000)
+			delay *= 2;
+	}
+}
+
+int ledger_recover(const struct conf *c, struct store *st, int *files)
+{
+	char dir[512];
+	int failed = 0;
+
+	snprintf(dir, sizeof(dir), "%s/journal", c->state_dir);
+	if (slots == NULL)
+		slots_open(c->state_dir);
+	*files = journals_recover(st, dir, L.running ? L.path : NULL, &failed);
+	return failed ? ST_ERR : ST_OK;
+}

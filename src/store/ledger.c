@@ -1,0 +1,771 @@
+/*
+ * ledger.c: many finished calls in one transaction (store_ledger_apply),
+ * and the rollup statements of any number of executions
+ * (store_rollups_sql, the one place that writes usage_daily, usage_5min
+ * and usage_attr_daily). See store/ledger.h.
+ *
+ * DESIGN
+ * Statements here are text built per batch, not per call: values are
+ * numbers formatted here and strings quoted with db_quote. A batch costs
+ * one round trip (two when some of its calls hold reservations, whose
+ * state must be read under a lock first), whatever its size.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "store/db.h"
+#include "store/ledger.h"
+
+static const char *const scope_names[ADM__SCOPES] = {"tenant", "key", "global"};
+static const char *const window_names[ADM__WINDOWS] = {"minute", "day", "month", "inflight"};
+
+/* ------------------------------------------------------------------ rollups */
+
+/* Upper bounds (ms) of usage_5min's latency columns; the last column is "more". */
+static const int lat_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000};
+#define LAT_N 8
+#define ATTR_MAX 64 /* bytes kept of metadata "user" and "department" */
+
+/* One rollup row being summed: its key and its figures. */
+struct roll {
+	int64_t tenant_id, key_id, agent_id;
+	char day[11];   /* "" with created 0: the database's day */
+	int64_t bucket; /* usage_5min; -1: the database's bucket */
+	const char *model;
+	char user[ATTR_MAX + 1], dept[ATTR_MAX + 1];
+	int64_t requests, errors, succeeded, refused, failed;
+	int64_t prompt, completion, cost, latency_sum;
+	int64_t lat[LAT_N];
+};
+
+/* The string field name of meta, cut to ATTR_MAX bytes at a character boundary; "" if absent. */
+static void attr_of(json_t *meta, const char *name, char out[ATTR_MAX + 1])
+{
+	const char *v = json_string_value(json_object_get(meta, name));
+	size_t n = v ? strlen(v) : 0;
+
+	if (n > ATTR_MAX) {
+		n = ATTR_MAX;
+		while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+			n--;
+	}
+	if (n)
+		memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+/* The rollup figures of one execution at created_us (0: now by the database's clock). */
+static void roll_of(const struct execution *e, int64_t created_us, struct roll *r)
+{
+	json_t *meta = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->tenant_id = e->tenant_id;
+	r->key_id = e->key_id;
+	r->agent_id = e->agent_id;
+	r->model = e->model;
+	r->bucket = -1;
+	if (created_us > 0) {
+		time_t t = (time_t)(created_us / 1000000);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(r->day, sizeof(r->day), "%Y-%m-%d", &tm);
+		r->bucket = (int64_t)t / 300;
+	}
+	if (e->metadata && e->metadata[0])
+		meta = json_loads(e->metadata, JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(meta)) {
+		attr_of(meta, "user", r->user);
+		attr_of(meta, "department", r->dept);
+	}
+	json_decref(meta);
+	r->requests = 1;
+	r->errors = strcmp(e->status, "succeeded") != 0;
+	r->prompt = e->prompt_tokens;
+	r->completion = e->completion_tokens;
+	r->cost = e->cost_micros;
+	if (strcmp(e->status, "succeeded") == 0) {
+		size_t i = 0;
+
+		r->succeeded = 1;
+		r->latency_sum = e->latency_ms;
+		while (i < ARRAY_SIZE(lat_bounds) && e->latency_ms > lat_bounds[i])
+			i++;
+		r->lat[i] = 1;
+	} else if (strcmp(e->status, "refused") == 0) {
+		r->refused = 1;
+	} else {
+		r->failed = 1;
+	}
+}
+
+static void roll_add(struct roll *to, const struct roll *r)
+{
+	to->requests += r->requests;
+	to->errors += r->errors;
+	to->succeeded += r->succeeded;
+	to->refused += r->refused;
+	to->failed += r->failed;
+	to->prompt += r->prompt;
+	to->completion += r->completion;
+	to->cost += r->cost;
+	to->latency_sum += r->latency_sum;
+	for (int i = 0; i < LAT_N; i++)
+		to->lat[i] += r->lat[i];
+}
+
+enum roll_table { RT_DAILY, RT_5MIN, RT_ATTR };
+
+/* Do a and b fall in the same row of table t? */
+static int roll_same(enum roll_table t, const struct roll *a, const struct roll *b)
+{
+	if (a->tenant_id != b->tenant_id)
+		return 0;
+	switch (t) {
+	case RT_DAILY:
+		return strcmp(a->day, b->day) == 0 && a->key_id == b->key_id &&
+		       a->agent_id == b->agent_id && strcmp(a->model, b->model) == 0;
+	case RT_5MIN:
+		return a->bucket == b->bucket;
+	default:
+		return strcmp(a->day, b->day) == 0 && a->agent_id == b->agent_id &&
+		       strcmp(a->model, b->model) == 0 && strcmp(a->user, b->user) == 0 &&
+		       strcmp(a->dept, b->dept) == 0;
+	}
+}
+
+/* "(" or "SELECT " before a row's values, and the matching end. */
+static int roll_open(struct buf *b, const char *cond, size_t i)
+{
+	return buf_puts(b, cond ? " SELECT " : i ? ", (" : " VALUES (");
+}
+
+static int roll_close(struct buf *b, const char *cond)
+{
+	return cond ? buf_printf(b, " FROM DUAL WHERE %s", cond) : buf_putc(b, ')');
+}
+
+static int roll_day(struct buf *b, const struct roll *r)
+{
+	return r->day[0] ? buf_printf(b, "'%s'", r->day) : buf_puts(b, "DATE(UTC_TIMESTAMP())");
+}
+
+static int roll_rows(struct store *d, struct buf *b, enum roll_table t, const struct roll *rows,
+                     size_t n, const char *cond)
+{
+	int rc = 0;
+
+	switch (t) {
+	case RT_DAILY:
+		rc |= buf_puts(b,
+		               " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
+		               " requests, errors, prompt_tokens, completion_tokens, cost_micros)");
+		break;
+	case RT_5MIN:
+		rc |=
+		    buf_puts(b, " INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded,"
+		                " refused, failed, cost_micros, tokens, latency_ms_sum, lat_le_100,"
+		                " lat_le_250, lat_le_500, lat_le_1000, lat_le_2500, lat_le_5000,"
+		                " lat_le_10000, lat_gt_10000)");
+		break;
+	default:
+		rc |= buf_puts(b, " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model,"
+		                  " user, department, requests, prompt_tokens, completion_tokens,"
+		                  " cost_micros)");
+		break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct roll *r = &rows[i];
+
+		rc |= roll_open(b, cond, i);
+		rc |= buf_printf(b, "%lld, ", (long long)r->tenant_id);
+		switch (t) {
+		case RT_DAILY:
+			rc |= roll_day(b, r);
+			rc |= buf_printf(b, ", %lld, %lld, ", (long long)r->key_id,
+			                 (long long)r->agent_id);
+			rc |= db_quote(d, b, r->model);
+			rc |=
+			    buf_printf(b, ", %lld, %lld, %lld, %lld, %lld", (long long)r->requests,
+			               (long long)r->errors, (long long)r->prompt,
+			               (long long)r->completion, (long long)r->cost);
+			break;
+		case RT_5MIN:
+			if (r->bucket >= 0)
+				rc |= buf_printf(b, "%lld", (long long)r->bucket);
+			else
+				rc |= buf_puts(b, "UNIX_TIMESTAMP() DIV 300");
+			rc |= buf_printf(b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld",
+			                 (long long)r->requests, (long long)r->succeeded,
+			                 (long long)r->refused, (long long)r->failed,
+			                 (long long)r->cost, (long long)(r->prompt + r->completion),
+			                 (long long)r->latency_sum);
+			for (int k = 0; k < LAT_N; k++)
+				rc |= buf_printf(b, ", %lld", (long long)r->lat[k]);
+			break;
+		default:
+			rc |= roll_day(b, r);
+			rc |= buf_printf(b, ", %lld, ", (long long)r->agent_id);
+			rc |= db_quote(d, b, r->model);
+			rc |= buf_puts(b, ", ");
+			rc |= db_quote(d, b, r->user);
+			rc |= buf_puts(b, ", ");
+			rc |= db_quote(d, b, r->dept);
+			rc |= buf_printf(b, ", %lld, %lld, %lld, %lld", (long long)r->requests,
+			                 (long long)r->prompt, (long long)r->completion,
+			                 (long long)r->cost);
+			break;
+		}
+		rc |= roll_close(b, cond);
+	}
+	switch (t) {
+	case RT_DAILY:
+		rc |= buf_puts(b,
+		               " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
+		               " errors = errors + VALUES(errors),"
+		               " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+		               " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+		               " cost_micros = cost_micros + VALUES(cost_micros);");
+		break;
+	case RT_5MIN:
+		rc |= buf_puts(b, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
+		                  " succeeded = succeeded + VALUES(succeeded),"
+		                  " refused = refused + VALUES(refused),"
+		                  " failed = failed + VALUES(failed),"
+		                  " cost_micros = cost_micros + VALUES(cost_micros),"
+		                  " tokens = tokens + VALUES(tokens),"
+		                  " latency_ms_sum = latency_ms_sum + VALUES(latency_ms_sum),"
+		                  " lat_le_100 = lat_le_100 + VALUES(lat_le_100),"
+		                  " lat_le_250 = lat_le_250 + VALUES(lat_le_250),"
+		                  " lat_le_500 = lat_le_500 + VALUES(lat_le_500),"
+		                  " lat_le_1000 = lat_le_1000 + VALUES(lat_le_1000),"
+		                  " lat_le_2500 = lat_le_2500 + VALUES(lat_le_2500),"
+		                  " lat_le_5000 = lat_le_5000 + VALUES(lat_le_5000),"
+		                  " lat_le_10000 = lat_le_10000 + VALUES(lat_le_10000),"
+		                  " lat_gt_10000 = lat_gt_10000 + VALUES(lat_gt_10000);");
+		break;
+	default:
+		rc |= buf_puts(b,
+		               " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
+		               " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+		               " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+		               " cost_micros = cost_micros + VALUES(cost_micros);");
+		break;
+	}
+	return rc ? -1 : 0;
+}
+
+int store_rollups_sql(struct store *d, struct buf *b, const struct execution *const *es,
+                      const int64_t *created_us, size_t n, const char *cond)
+{
+	struct roll *all, *rows;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (cond && n != 1)
+		return -1;
+	all = calloc(n, sizeof(*all));
+	rows = calloc(n, sizeof(*rows));
+	if (all == NULL || rows == NULL) {
+		free(all);
+		free(rows);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		roll_of(es[i], created_us[i], &all[i]);
+	for (int t = RT_DAILY; t <= RT_ATTR && rc == 0; t++) {
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			size_t j = 0;
+
+			while (j < m && !roll_same((enum roll_table)t, &rows[j], &all[i]))
+				j++;
+			if (j == m)
+				rows[m++] = all[i];
+			else
+				roll_add(&rows[j], &all[i]);
+		}
+		rc = roll_rows(d, b, (enum roll_table)t, rows, m, cond);
+	}
+	free(all);
+	free(rows);
+	return rc == 0 && b->data ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ counters */
+
+/* What a batch moves on one counter row. */
+struct counter_delta {
+	const struct ledger_counter *key;
+	int64_t spent_micros, spent_tokens;
+	int64_t requests; /* minute: requests counted; inflight: slots given back */
+	int64_t rel_reserved_micros, rel_reserved_tokens; /* reservations released */
+	int64_t rel_leased_micros, rel_leased_tokens, rel_leased_requests;
+};
+
+static int counter_same(const struct ledger_counter *a, const struct ledger_counter *b)
+{
+	return a->scope == b->scope && a->scope_id == b->scope_id && a->window == b->window &&
+	       strcmp(a->period, b->period) == 0;
+}
+
+/* Add what rec's call does to its counters into d[0..*n) (room for cap). -1 when full. */
+static int counter_deltas(const struct ledger_rec *rec, struct counter_delta *d, size_t *n,
+                          size_t cap)
+{
+	int64_t actual_m = rec->e.cost_micros;
+	int64_t actual_t = rec->e.prompt_tokens + rec->e.completion_tokens;
+	/* A refused call was never admitted: it holds and spends nothing (its record has no
+	 * counters); a call that ran counts whatever its outcome. */
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct ledger_counter *c = &rec->c[i];
+		struct counter_delta *x = NULL;
+		int inflight = c->window == ADM_INFLIGHT;
+
+		for (size_t j = 0; j < *n && x == NULL; j++)
+			if (counter_same(d[j].key, c))
+				x = &d[j];
+		if (x == NULL) {
+			if (*n == cap)
+				return -1;
+			x = &d[(*n)++];
+			memset(x, 0, sizeof(*x));
+			x->key = c;
+		}
+		if (!inflight) {
+			x->spent_micros += actual_m;
+			x->spent_tokens += actual_t;
+		}
+		switch (c->mode) {
+		case LM_RESERVED:
+			x->rel_reserved_micros += c->wc_micros;
+			x->rel_reserved_tokens += c->wc_tokens;
+			if (inflight)
+				x->requests++; /* the slot is given back */
+			break;
+		case LM_LEASED:
+			/* what the call spent leaves the lease; the rest of its worst case stays in
+			 * it */
+			if (!inflight) {
+				x->rel_leased_micros += actual_m;
+				x->rel_leased_tokens += actual_t;
+			}
+			if (c->window == ADM_MINUTE) {
+				x->requests++;
+				x->rel_leased_requests++;
+			}
+			break;
+		default:
+			if (c->window == ADM_MINUTE)
+				x->requests++;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One statement moving every counter of the batch. Released amounts are
+ * subtracted on an existing row; a row that is missing (only possible for
+ * counters a call did not hold) is created with what was spent. Were a
+ * held row missing, the release would land as a reservation: never a
+ * counter that admits more than it should.
+ */
+static int counters_sql(struct store *st, struct buf *b, const struct counter_delta *d, size_t n)
+{
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	rc |=
+	    buf_puts(b, " INSERT INTO budget_counters (scope, scope_id, win, period, spent_micros,"
+	                " spent_tokens, requests, reserved_micros, reserved_tokens, leased_micros,"
+	                " leased_tokens, leased_requests, updated_at) VALUES ");
+	for (size_t i = 0; i < n; i++) {
+		const struct counter_delta *x = &d[i];
+
+		rc |= buf_printf(b, "%s('%s', %lld, '%s', ", i ? ", " : "",
+		                 scope_names[x->key->scope], (long long)x->key->scope_id,
+		                 window_names[x->key->window]);
+		rc |= db_quote(st, b, x->key->period);
+		rc |= buf_printf(
+		    b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, UTC_TIMESTAMP(6))",
+		    (long long)x->spent_micros, (long long)x->spent_tokens, (long long)x->requests,
+		    (long long)x->rel_reserved_micros, (long long)x->rel_reserved_tokens,
+		    (long long)x->rel_leased_micros, (long long)x->rel_leased_tokens,
+		    (long long)x->rel_leased_requests);
+	}
+	rc |= buf_puts(
+	    b, " ON DUPLICATE KEY UPDATE spent_micros = spent_micros + VALUES(spent_micros),"
+	       " spent_tokens = spent_tokens + VALUES(spent_tokens),"
+	       " requests = IF(win = 'inflight', GREATEST(requests - VALUES(requests), 0),"
+	       " requests + VALUES(requests)),"
+	       " reserved_micros = GREATEST(reserved_micros - VALUES(reserved_micros), 0),"
+	       " reserved_tokens = GREATEST(reserved_tokens - VALUES(reserved_tokens), 0),"
+	       " leased_micros = GREATEST(leased_micros - VALUES(leased_micros), 0),"
+	       " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens), 0),"
+	       " leased_requests = GREATEST(leased_requests - VALUES(leased_requests), 0),"
+	       " updated_at = VALUES(updated_at);");
+	return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ reading ids back */
+
+/* Ids a query returned: reservations still open, or executions already written. */
+struct id_set {
+	int64_t *num; /* reservations */
+	size_t n_num;
+	char (*text)[48]; /* "tenant:exec_id" of rows that exist */
+	size_t n_text;
+	size_t cap;
+};
+
+static void id_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct id_set *s = ctx;
+
+	(void)set;
+	(void)len;
+	if (n == 1 && row[0] && s->n_num < s->cap)
+		util_parse_i64(row[0], 1, INT64_MAX, &s->num[s->n_num++]);
+	else if (n == 2 && row[0] && row[1] && s->n_text < s->cap)
+		snprintf(s->text[s->n_text++], sizeof(s->text[0]), "%s:%s", row[0], row[1]);
+}
+
+static int id_has_num(const struct id_set *s, int64_t v)
+{
+	for (size_t i = 0; i < s->n_num; i++)
+		if (s->num[i] == v)
+			return 1;
+	return 0;
+}
+
+static int id_has_exec(const struct id_set *s, int64_t tenant_id, const char *id)
+{
+	char k[48];
+
+	snprintf(k, sizeof(k), "%lld:%s", (long long)tenant_id, id);
+	for (size_t i = 0; i < s->n_text; i++)
+		if (strcmp(s->text[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+/* " (tenant, 'id'), ..." of the records selected by pick, for an IN list. */
+static int exec_keys_sql(struct store *st, struct buf *b, struct ledger_rec *const *recs, size_t n,
+                         int (*pick)(const struct ledger_rec *))
+{
+	int rc = 0, first = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!pick(recs[i]))
+			continue;
+		rc |=
+		    buf_printf(b, "%s(%lld, ", first ? "" : ", ", (long long)recs[i]->e.tenant_id);
+		rc |= db_quote(st, b, recs[i]->e.id);
+		rc |= buf_putc(b, ')');
+		first = 0;
+	}
+	return rc ? -1 : first ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ a dedicated tenant */
+
+static int pick_all(const struct ledger_rec *r)
+{
+	(void)r;
+	return 1;
+}
+
+/*
+ * The rows and rollups of one dedicated tenant's pending records, in its own
+ * database. Records whose row is there already (recover) are skipped.
+ */
+static int apply_tenant_data(struct store *st, struct ledger_rec **recs, size_t n, int recover)
+{
+	const struct execution **es = NULL;
+	int64_t *created = NULL;
+	struct buf b = BUF_INIT;
+	struct store *d;
+	size_t m = 0;
+	int rc = ST_ERR;
+
+	store_route_set(st, recs[0]->e.tenant_id, 1, recs[0]->data_epoch);
+	d = store_data_conn(st, recs[0]->e.tenant_id);
+	if (d == NULL)
+		return ST_ERR;
+	if (recover) {
+		struct id_set have = {0};
+
+		have.cap = n;
+		have.text = calloc(n, sizeof(*have.text));
+		if (have.text == NULL)
+			return ST_ERR;
+		buf_printf(&b, "SELECT tenant_id, id FROM executions WHERE (tenant_id, id) IN (");
+		if (exec_keys_sql(d, &b, recs, n, pick_all) != 0 || buf_putc(&b, ')') < 0 ||
+		    db_query(d, b.data, b.len, id_row, &have, __func__) != ST_OK) {
+			free(have.text);
+			buf_free(&b);
+			return ST_ERR;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (id_has_exec(&have, recs[i]->e.tenant_id, recs[i]->e.id))
+				recs[i]->data_done = 1;
+		free(have.text);
+		buf_reset(&b);
+	}
+	es = calloc(n, sizeof(*es));
+	created = calloc(n, sizeof(*created));
+	if (es == NULL || created == NULL)
+		goto out;
+	buf_puts(&b, "START TRANSACTION; ");
+	store_execution_head(&b);
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->data_done)
+			continue;
+		if ((m && buf_puts(&b, ", ") < 0) ||
+		    store_execution_values(d, &b, &recs[i]->e, recs[i]->created_us) < 0)
+			goto out;
+		es[m] = &recs[i]->e;
+		created[m++] = recs[i]->created_us;
+	}
+	if (m == 0) {
+		rc = ST_OK;
+		goto out;
+	}
+	if (buf_putc(&b, ';') < 0 || store_rollups_sql(d, &b, es, created, m, NULL) < 0 ||
+	    buf_puts(&b, " COMMIT") < 0 || b.data == NULL)
+		goto out;
+	rc = db_query(d, b.data, b.len, NULL, NULL, __func__);
+	d->in_tx = 0;
+	if (rc == ST_OK)
+		for (size_t i = 0; i < n; i++)
+			recs[i]->data_done = 1;
+out:
+	free(es);
+	free(created);
+	buf_free(&b);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ the batch */
+
+static int pick_shared_pending(const struct ledger_rec *r)
+{
+	return r->state == LR_PENDING && !r->dedicated;
+}
+
+static int pick_dedicated_pending(const struct ledger_rec *r)
+{
+	return r->state == LR_PENDING && r->dedicated;
+}
+
+/*
+ * Round trip 1, when some records hold reservations or in recover mode:
+ * START TRANSACTION, lock their reservations and read which are still
+ * open, and (recover) which records are written already. Leaves the
+ * transaction open. Marks records LR_DROPPED or LR_DONE accordingly.
+ */
+static int apply_lookup(struct store *st, struct ledger_rec *const *recs, size_t n, int recover)
+{
+	struct id_set have = {0};
+	struct buf b = BUF_INIT;
+	int any = 0, rc = ST_ERR;
+
+	have.cap = n;
+	have.num = calloc(n, sizeof(*have.num));
+	have.text = calloc(n, sizeof(*have.text));
+	if (have.num == NULL || have.text == NULL)
+		goto out;
+	buf_puts(
+	    &b, "START TRANSACTION; SELECT id FROM reservations WHERE state = 'open' AND id IN (0");
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
+			buf_printf(&b, ", %lld", (long long)recs[i]->reservation_id);
+			any = 1;
+		}
+	buf_puts(&b, ") FOR UPDATE;");
+	if (recover) {
+		int none;
+
+		buf_puts(&b, " SELECT tenant_id, id FROM executions WHERE (tenant_id, id) IN (");
+		none = exec_keys_sql(st, &b, recs, n, pick_shared_pending);
+		if (none < 0)
+			goto out;
+		buf_puts(&b, none ? "(0, ''));" : ");");
+		buf_puts(
+		    &b,
+		    " SELECT tenant_id, exec_id FROM ledger_marks WHERE (tenant_id, exec_id) IN (");
+		none = exec_keys_sql(st, &b, recs, n, pick_dedicated_pending);
+		if (none < 0)
+			goto out;
+		buf_puts(&b, none ? "(0, ''));" : ");");
+	}
+	(void)any;
+	if (b.data == NULL)
+		goto out;
+	rc = db_query(st, b.data, b.len, id_row, &have, __func__);
+	if (rc != ST_OK)
+		goto out;
+	st->in_tx = 1;
+	for (size_t i = 0; i < n; i++) {
+		struct ledger_rec *r = recs[i];
+
+		if (r->state != LR_PENDING)
+			continue;
+		if (recover && id_has_exec(&have, r->e.tenant_id, r->e.id))
+			r->state = LR_DONE;
+		else if (r->reservation_id && !id_has_num(&have, r->reservation_id)) {
+			r->state = LR_DROPPED;
+			log_warn(
+			    "ledger: execution %s: its reservation %lld was settled by the reaper "
+			    "first (the call outlived its reservation); the reaper's record stands",
+			    r->e.id, (long long)r->reservation_id);
+		}
+	}
+out:
+	free(have.num);
+	free(have.text);
+	buf_free(&b);
+	return rc;
+}
+
+int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t n, int recover)
+{
+	struct ledger_rec **ded = NULL;
+	const struct execution **es = NULL;
+	int64_t *created = NULL;
+	struct counter_delta *deltas = NULL;
+	struct buf b = BUF_INIT;
+	size_t m = 0, ndelta = 0, nres = 0;
+	int rc = ST_ERR, need_lookup = recover, first;
+
+	if (n == 0)
+		return ST_OK;
+	if (st->db == NULL) {
+		char err[256];
+
+		if (db_connect(st, err, sizeof(err)) < 0) {
+			log_error("store: store_ledger_apply: %s", err);
+			return ST_ERR;
+		}
+	}
+	ded = calloc(n, sizeof(*ded));
+	es = calloc(n, sizeof(*es));
+	created = calloc(n, sizeof(*created));
+	deltas = calloc(n * ADM_MAX_COUNTERS, sizeof(*deltas));
+	if (ded == NULL || es == NULL || created == NULL || deltas == NULL)
+		goto out;
+
+	/* Data first: each dedicated tenant's rows in its own database. */
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		if (recs[i]->state != LR_PENDING || !recs[i]->dedicated || recs[i]->data_done)
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (recs[j]->state == LR_PENDING && recs[j]->dedicated &&
+			    !recs[j]->data_done && recs[j]->e.tenant_id == recs[i]->e.tenant_id)
+				ded[k++] = recs[j];
+		if (apply_tenant_data(st, ded, k, recover) == ST_CONFLICT)
+			apply_tenant_data(st, ded, k, 1); /* some rows are there: only the others */
+		for (size_t j = 0; j < k; j++)
+			if (!ded[j]->data_done)
+				ded[j]->state =
+				    -1; /* not this time: its tenant's database failed */
+	}
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id)
+			need_lookup = 1;
+	if (need_lookup && apply_lookup(st, recs, n, recover) != ST_OK)
+		goto out;
+
+	/* The control transaction. */
+	if (!need_lookup)
+		buf_puts(&b, "START TRANSACTION;");
+	buf_puts(&b, " UPDATE reservations SET state = 'settled', settled_at = UTC_TIMESTAMP(6)"
+	             " WHERE state = 'open' AND id IN (0");
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
+			buf_printf(&b, ", %lld", (long long)recs[i]->reservation_id);
+			nres++;
+		}
+	buf_puts(&b, ");");
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING &&
+		    counter_deltas(recs[i], deltas, &ndelta, n * ADM_MAX_COUNTERS) < 0)
+			goto out;
+	if (counters_sql(st, &b, deltas, ndelta) < 0)
+		goto out;
+	first = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->state != LR_PENDING)
+			continue;
+		es[m] = &recs[i]->e;
+		created[m++] = recs[i]->created_us;
+		if (recs[i]->dedicated)
+			continue;
+		if (first && (buf_puts(&b, " ") < 0 || store_execution_head(&b) < 0))
+			goto out;
+		if ((!first && buf_puts(&b, ", ") < 0) ||
+		    store_execution_values(st, &b, &recs[i]->e, recs[i]->created_us) < 0)
+			goto out;
+		first = 0;
+	}
+	if (!first)
+		buf_putc(&b, ';');
+	/* Shared tenants' rollups, and dedicated tenants' summary: the same rows here. */
+	if (m && store_rollups_sql(st, &b, es, created, m, NULL) < 0)
+		goto out;
+	first = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->state != LR_PENDING || !recs[i]->dedicated)
+			continue;
+		buf_puts(
+		    &b, first ? " INSERT INTO ledger_marks (tenant_id, exec_id, created_at) VALUES "
+		              : ", ");
+		buf_printf(&b, "(%lld, ", (long long)recs[i]->e.tenant_id);
+		if (db_quote(st, &b, recs[i]->e.id) < 0)
+			goto out;
+		buf_puts(&b, ", UTC_TIMESTAMP(6))");
+		first = 0;
+	}
+	if (!first)
+		buf_putc(&b, ';');
+	buf_puts(&b, " COMMIT");
+	if (b.data == NULL)
+		goto out;
+	(void)nres;
+	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
+	st->in_tx = 0;
+	if (rc == ST_OK)
+		for (size_t i = 0; i < n; i++)
+			if (recs[i]->state == LR_PENDING)
+				recs[i]->state = LR_DONE;
+out:
+	if (st->in_tx)
+		db_rollback(st);
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == -1)
+			recs[i]->state = LR_PENDING;
+	free(ded);
+	free(es);
+	free(created);
+	free(deltas);
+	buf_free(&b);
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING)
+			return rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
+	return ST_OK;
+}
