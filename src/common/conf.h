@@ -56,7 +56,9 @@ struct conf {
 	char budget_timezone[64];   /* calendar of daily/monthly budgets: "UTC" or a tz name */
 	char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For is believed */
 	int reaper_interval_ms;     /* how often each process expires dead reservations */
-	int reservation_grace_s;  /* a reservation lives upstream timeout + this, then is reaped */
+	int reservation_grace_s; /* a reservation lives upstream timeout + this, then is reaped */
+	int promote_after_ms; /* a call on a lease running this long gets a reservation (0: never)
+	                       */
 	char operator_token[256]; /* operator API token (tokens can also come from the CLI) */
 	char template_dir[256];   /* dashboard ClearSilver templates */
 	char static_dir[256];     /* dashboard static files (admin.css) */

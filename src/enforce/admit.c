@@ -19,13 +19,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/admit.h"
+#include "enforce/lease.h"
 #include "enforce/limits.h"
 #include "host/http.h"
+#include "store/leases.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
 #include "tenancy/identify.h"
@@ -355,6 +358,52 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 	}
 }
 
+/* Headers from what this process knows of the counters of a call admitted on leases. */
+static void admit_lease_view(struct admission *adm)
+{
+	for (size_t i = 0; i < adm->a.n; i++)
+		lease_view(&adm->ticket, i, &adm->a.c[i]);
+}
+
+/*
+ * A call refused one by one on counter c while leases held some of c: ask
+ * the holders to give back what they do not use and try again, for at most
+ * LEASE_RECALL_WAIT_MS, until admitted or the leases stop shrinking.
+ * ST_OK with *refused (-1: admitted), or the store's error.
+ */
+static int admit_recall(struct req *r, struct admission *adm, int64_t *reservation_id, int *refused)
+{
+	int64_t start = util_now_us(), deadline = start + LEASE_RECALL_WAIT_MS * 1000LL;
+	int64_t before;
+	unsigned sleep_ms = 10;
+	int rc = ST_OK;
+
+	for (;;) {
+		struct adm_counter *c = &adm->a.c[*refused];
+
+		before = c->leased_micros + c->leased_tokens + c->leased_requests;
+		if (before <= 0)
+			return rc;
+		/* Our own lease first: no need to wait for that. A recall is best effort. */
+		if (!lease_give_back(r->store, c))
+			store_lease_recall(r->store, c);
+		if (util_now_us() >= deadline)
+			return rc;
+		usleep(sleep_ms * 1000);
+		if (sleep_ms < 80)
+			sleep_ms *= 2;
+		rc = store_admit_reserve(r->store, &adm->a, reservation_id, refused);
+		if (rc != ST_OK || *refused < 0)
+			return rc;
+		c = &adm->a.c[*refused];
+		/* The holders have heard (a watch and a return) and nothing more came back: done.
+		 */
+		if (util_now_us() - start > 250 * 1000LL &&
+		    c->leased_micros + c->leased_tokens + c->leased_requests >= before)
+			return rc;
+	}
+}
+
 int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
                   int64_t prompt_bound, int max_tokens, struct admission *adm, int *status,
                   char *reason, size_t rcap, char *msg, size_t mcap)
@@ -385,8 +434,18 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 		                (c->max_tokens && adm->a.tokens > c->max_tokens)))
 			refused = (int)i;
 	}
+	/* Most calls: on this process's leases, without a round trip. */
+	if (refused < 0 && lease_admit(r->store, &adm->a, &adm->ticket) == LEASE_OK) {
+		admit_lease_view(adm);
+		admit_headers(r, adm);
+		admit_soft_check(r, id, adm);
+		return 0;
+	}
 	if (refused < 0) {
 		int rc = store_admit_reserve(r->store, &adm->a, &adm->reservation_id, &refused);
+
+		if (rc == ST_OK && refused >= 0)
+			rc = admit_recall(r, adm, &adm->reservation_id, &refused);
 
 		if (rc == ST_CONFLICT) {
 			*status = 503;

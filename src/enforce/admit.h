@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enforce/lease.h"
 #include "providers/provider.h"
 #include "store/admission.h"
 
@@ -31,17 +32,21 @@ struct ident;
 struct model;
 
 struct admission {
-	struct adm_request a;   /* what was (or would have been) reserved */
-	int64_t reservation_id; /* 0 when nothing is reserved */
-	int64_t prompt_bound;   /* upper bound of the prompt's tokens */
-	int max_tokens;         /* completion tokens reserved */
-	int64_t now;            /* unix seconds at admission */
+	struct adm_request a;       /* what was (or would have been) reserved */
+	int64_t reservation_id;     /* 0 when nothing is reserved one by one */
+	struct lease_ticket ticket; /* admitted on this process's leases (state TK_LEASED) */
+	int64_t prompt_bound;       /* upper bound of the prompt's tokens */
+	int max_tokens;             /* completion tokens reserved */
+	int64_t now;                /* unix seconds at admission */
 	char day[20], month[20], minute[20];
 };
 
 /*
- * Reserve the worst case of one call of model m for the caller (id->lim must
- * be set). On success returns 0 with adm->reservation_id set and the
+ * Admit one call of model m for the caller (id->lim must be set): on this
+ * process's leases when they have room (no round trip; adm->ticket), else
+ * by a reservation of its own (adm->reservation_id; a refusal while leases
+ * hold the counter recalls them and tries again, for at most
+ * LEASE_RECALL_WAIT_MS). On success returns 0 with one of them set and the
  * X-RateLimit-* / X-Budget-* headers added to r (X-Budget-Warning and an
  * audit row when a soft budget is exceeded). When refused returns -1 with
  * *status, reason and msg set and Retry-After added; on a store failure

@@ -247,7 +247,7 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 }
 
 static void exec_record(struct req *r, const struct ident *id, const struct exec_call *call,
-                        struct exec_outcome *out, const struct admission *adm)
+                        struct exec_outcome *out, struct admission *adm)
 {
 	struct ledger_rec rec;
 	struct execution e;
@@ -265,15 +265,27 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	rec.created_us = util_wall_us();
 	rec.dedicated = id->dedicated;
 	rec.data_epoch = id->data_epoch;
-	if (adm && adm->reservation_id) {
+	/*
+	 * On leases: the worst case goes back to them at once and the spend leaves
+	 * them; unless the call ran long enough to get a reservation of its own.
+	 */
+	if (adm && adm->ticket.state != TK_NONE &&
+	    lease_settle(&adm->ticket, e.cost_micros, e.prompt_tokens + e.completion_tokens))
+		adm->reservation_id = adm->ticket.reservation_id;
+	if (adm && (adm->reservation_id || adm->ticket.owner_id)) {
 		rec.reservation_id = adm->reservation_id;
+		if (!adm->reservation_id)
+			rec.owner_id = adm->ticket.owner_id;
 		for (size_t i = 0; i < adm->a.n; i++) {
 			const struct adm_counter *c = &adm->a.c[i];
 			struct ledger_counter *lc = &rec.c[rec.n++];
 
 			lc->scope = (unsigned char)c->scope;
 			lc->window = (unsigned char)c->window;
-			lc->mode = LM_RESERVED;
+			lc->mode = adm->reservation_id   ? LM_RESERVED
+			           : adm->ticket.held[i] ? LM_LEASED
+			                                 : LM_NONE;
+			lc->held = adm->reservation_id ? 0 : adm->ticket.held[i];
 			lc->scope_id = c->scope_id;
 			util_strlcpy(lc->period, c->period, sizeof(lc->period));
 			lc->wc_micros = adm->a.micros;
@@ -381,6 +393,13 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 		exec_fail(out, status, reason, msg);
 		out->refused = strcmp(reason, "database_unavailable") != 0;
 		return -1;
+	}
+	if (adm->ticket.state == TK_LEASED) {
+		/* A replay must know it was in flight if this process dies before it ends. */
+		struct ledger_admit ad = {&adm->a, adm->ticket.held, adm->ticket.owner_id,
+		                          adm->ticket.created_us};
+
+		ledger_note_admit(&ad);
 	}
 	*verdict = breaker_check(r->store, id->lim, id->tenant_id, out->model.provider, &retry);
 	if (*verdict == BREAKER_OPEN) {

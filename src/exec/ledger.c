@@ -34,11 +34,15 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "exec/ledger.h"
+#include "store/leases.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
 
 #define REC_DONE 1
 #define REC_APPLIED 2
+#define REC_ADMIT 3    /* a call admitted on leases */
+#define REC_PROMOTED 4 /* ...promoted to a reservation */
+#define REC_OWNER 5    /* this process's lease owner id */
 #define REC_VERSION 1
 #define FRAME_MAX (64u << 20)     /* a record bigger than this is refused */
 #define BATCH_BYTES (4u << 20)    /* text of one batch, about */
@@ -129,6 +133,8 @@ static struct {
 	int dirty;        /* written since the last fdatasync */
 	struct ledger_item *head, *tail;
 	size_t queued;
+	int64_t owner_id;      /* last REC_OWNER written */
+	void (*rewrite)(void); /* journals the calls in flight again (a new file) */
 } L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
 
 /* ------------------------------------------------------------------ encoding */
@@ -208,6 +214,7 @@ static void encode_rec(struct wbuf *w, const struct ledger_rec *r)
 	w_u64(w, (uint64_t)e->key_id);
 	w_u64(w, (uint64_t)e->agent_id);
 	w_u64(w, (uint64_t)r->reservation_id);
+	w_u64(w, (uint64_t)r->owner_id);
 	w_u64(w, (uint64_t)e->prompt_tokens);
 	w_u64(w, (uint64_t)e->completion_tokens);
 	w_u64(w, (uint64_t)e->cost_micros);
@@ -219,7 +226,7 @@ static void encode_rec(struct wbuf *w, const struct ledger_rec *r)
 		w_str(w, strs[i]);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct ledger_counter *c = &r->c[i];
-		unsigned char cb[4] = {c->scope, c->window, c->mode, 0};
+		unsigned char cb[4] = {c->scope, c->window, c->mode, c->held};
 
 		w_bytes(w, cb, 4);
 		w_u64(w, (uint64_t)c->scope_id);
@@ -315,6 +322,7 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 	e->key_id = (int64_t)r_u64(&r);
 	e->agent_id = (int64_t)r_u64(&r);
 	rec.reservation_id = (int64_t)r_u64(&r);
+	rec.owner_id = (int64_t)r_u64(&r);
 	e->prompt_tokens = (int64_t)r_u64(&r);
 	e->completion_tokens = (int64_t)r_u64(&r);
 	e->cost_micros = (int64_t)r_u64(&r);
@@ -345,6 +353,7 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 		c->scope = p[r.off];
 		c->window = p[r.off + 1];
 		c->mode = p[r.off + 2];
+		c->held = p[r.off + 3];
 		r.off += 4;
 		c->scope_id = (int64_t)r_u64(&r);
 		c->wc_micros = (int64_t)r_u64(&r);
@@ -440,6 +449,181 @@ static void journal_mark(uint64_t seq)
 	free(w.p);
 }
 
+/* ------------------------------------------------------------------ leases' notes */
+
+static void encode_admit(struct wbuf *w, const struct ledger_admit *ad)
+{
+	const struct adm_request *a = ad->a;
+	const char *strs[] = {a->exec_id,  a->kind,       a->model,
+	                      a->provider, a->agent_name, a->request_id};
+	unsigned char h[4] = {REC_ADMIT, REC_VERSION, (unsigned char)a->n, 0};
+
+	w_bytes(w, h, 4);
+	w_u64(w, (uint64_t)ad->created_us);
+	w_u64(w, (uint64_t)a->tenant_id);
+	w_u64(w, (uint64_t)a->key_id);
+	w_u64(w, (uint64_t)a->agent_id);
+	w_u64(w, (uint64_t)ad->owner_id);
+	w_u64(w, (uint64_t)a->prompt_tokens);
+	w_u64(w, (uint64_t)a->max_tokens);
+	w_u64(w, (uint64_t)a->micros);
+	w_u64(w, (uint64_t)a->tokens);
+	w_u32(w, a->stream ? 1u : 0u);
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+		w_str(w, strs[i] ? strs[i] : "");
+	for (size_t i = 0; i < a->n; i++) {
+		const struct adm_counter *c = &a->c[i];
+		unsigned char cb[4] = {(unsigned char)c->scope, (unsigned char)c->window,
+		                       ad->held[i] ? LM_LEASED : LM_NONE, ad->held[i]};
+
+		w_bytes(w, cb, 4);
+		w_u64(w, (uint64_t)c->scope_id);
+		w_str(w, c->period);
+	}
+}
+
+/*
+ * The record of a call admitted on leases that never ended, from its ADMIT
+ * payload: failed, reservation_expired, billed at its worst case (as the
+ * reaper bills a reservation whose process died).
+ */
+static struct ledger_item *decode_admit(const unsigned char *p, size_t len)
+{
+	struct rbuf r = {p, len, 4, 0};
+	struct ledger_item *it;
+	struct ledger_rec *rec;
+	struct execution *e;
+	static const char msg[] = "the process serving this call ended before it settled; billed "
+	                          "at the reserved worst case";
+	int64_t micros, tokens;
+
+	if (len < 4 || p[0] != REC_ADMIT || p[1] != REC_VERSION || p[2] > ADM_MAX_COUNTERS)
+		return NULL;
+	it = calloc(1, sizeof(*it) + sizeof(msg));
+	if (it == NULL)
+		return NULL;
+	rec = &it->rec;
+	e = &rec->e;
+	rec->n = p[2];
+	rec->created_us = (int64_t)r_u64(&r);
+	e->tenant_id = (int64_t)r_u64(&r);
+	e->key_id = (int64_t)r_u64(&r);
+	e->agent_id = (int64_t)r_u64(&r);
+	rec->owner_id = (int64_t)r_u64(&r);
+	e->prompt_tokens = (int64_t)r_u64(&r);
+	e->completion_tokens = (int64_t)r_u64(&r);
+	micros = (int64_t)r_u64(&r);
+	tokens = (int64_t)r_u64(&r);
+	e->stream = (r_u32(&r) & 1) != 0;
+	r_str(&r, e->id, sizeof(e->id), NULL, NULL);
+	r_str(&r, e->kind, sizeof(e->kind), NULL, NULL);
+	r_str(&r, e->model, sizeof(e->model), NULL, NULL);
+	r_str(&r, e->provider, sizeof(e->provider), NULL, NULL);
+	r_str(&r, e->agent_name, sizeof(e->agent_name), NULL, NULL);
+	r_str(&r, e->request_id, sizeof(e->request_id), NULL, NULL);
+	for (size_t i = 0; i < rec->n; i++) {
+		struct ledger_counter *c = &rec->c[i];
+
+		if (r.err || r.off + 4 > r.len)
+			break;
+		c->scope = p[r.off];
+		c->window = p[r.off + 1];
+		c->mode = p[r.off + 2];
+		c->held = p[r.off + 3];
+		r.off += 4;
+		c->scope_id = (int64_t)r_u64(&r);
+		c->wc_micros = micros;
+		c->wc_tokens = tokens;
+		r_str(&r, c->period, sizeof(c->period), NULL, NULL);
+		if (c->scope >= ADM__SCOPES || c->window >= ADM__WINDOWS || c->mode >= LM__MAX)
+			r.err = 1;
+	}
+	if (r.err) {
+		free(it);
+		return NULL;
+	}
+	e->cost_micros = micros;
+	util_strlcpy(e->cred_source, "none", sizeof(e->cred_source));
+	util_strlcpy(e->status, "failed", sizeof(e->status));
+	util_strlcpy(e->reason_code, "reservation_expired", sizeof(e->reason_code));
+	memcpy(it->text, msg, sizeof(msg));
+	e->error_message = it->text;
+	it->bytes = sizeof(*it) + sizeof(msg) + len;
+	return it;
+}
+
+/* Append one small note (journal lock taken here). */
+static void journal_note(struct wbuf *w)
+{
+	if (w->err)
+		return;
+	frame_seal(w);
+	pthread_mutex_lock(&L.mu);
+	if (L.fd >= 0 && write_all(L.fd, w->p, w->len) == 0) {
+		L.size += (int64_t)w->len;
+		L.dirty = 1;
+	}
+	pthread_mutex_unlock(&L.mu);
+}
+
+void ledger_note_admit(const struct ledger_admit *ad)
+{
+	struct wbuf w = {0};
+
+	if (!L.running)
+		return;
+	w_bytes(&w, "\0\0\0\0\0\0\0\0", 8);
+	encode_admit(&w, ad);
+	journal_note(&w);
+	free(w.p);
+}
+
+void ledger_note_promoted(const char *exec_id)
+{
+	struct wbuf w = {0};
+	unsigned char h[4] = {REC_PROMOTED, REC_VERSION, 0, 0};
+
+	if (!L.running)
+		return;
+	w_bytes(&w, "\0\0\0\0\0\0\0\0", 8);
+	w_bytes(&w, h, 4);
+	w_str(&w, exec_id);
+	journal_note(&w);
+	free(w.p);
+}
+
+/* The OWNER note (journal lock held). */
+static void journal_owner(int64_t owner_id)
+{
+	struct wbuf w = {0};
+	unsigned char h[4] = {REC_OWNER, REC_VERSION, 0, 0};
+
+	w_bytes(&w, "\0\0\0\0\0\0\0\0", 8);
+	w_bytes(&w, h, 4);
+	w_u64(&w, (uint64_t)owner_id);
+	if (!w.err) {
+		frame_seal(&w);
+		if (L.fd >= 0 && write_all(L.fd, w.p, w.len) == 0)
+			L.size += (int64_t)w.len;
+	}
+	free(w.p);
+}
+
+void ledger_note_owner(int64_t owner_id)
+{
+	if (!L.running)
+		return;
+	pthread_mutex_lock(&L.mu);
+	L.owner_id = owner_id;
+	journal_owner(owner_id);
+	pthread_mutex_unlock(&L.mu);
+}
+
+void ledger_set_inflight(void (*rewrite)(void))
+{
+	L.rewrite = rewrite;
+}
+
 /* ------------------------------------------------------------------ journals */
 
 static int journal_open(void)
@@ -465,24 +649,61 @@ static int journal_open(void)
 	return 0;
 }
 
-/*
- * Read a journal file: the records after its last "applied" mark into a
- * list (oldest first). 0, or -1 when it cannot be read.
- */
-static int journal_read(int fd, struct ledger_item **out, size_t *n)
+/* Exec ids seen in a journal (DONE and PROMOTED), sorted for lookups. */
+struct id_list {
+	char (*ids)[40];
+	size_t n, cap;
+};
+
+static int id_add(struct id_list *l, const char *id)
 {
-	struct ledger_item *head = NULL, *tail = NULL;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		char(*n)[40] = realloc(l->ids, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		l->ids = n;
+		l->cap = cap;
+	}
+	util_strlcpy(l->ids[l->n++], id, sizeof(l->ids[0]));
+	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+static int id_has(const struct id_list *l, const char *id)
+{
+	return l->n && bsearch(id, l->ids, l->n, sizeof(l->ids[0]), id_cmp) != NULL;
+}
+
+/*
+ * Read a journal file: the records after its last "applied" mark, then the
+ * calls admitted on leases that never ended nor were promoted (as worst-case
+ * records), into a list. *owner gets the lease owner it names (0: none).
+ * 0, or -1 when it cannot be read.
+ */
+static int journal_read(int fd, struct ledger_item **out, size_t *n, int64_t *owner)
+{
+	struct ledger_item *head = NULL, *tail = NULL, *admits = NULL;
+	struct id_list ended = {0};
 	unsigned char hdr[8], *p = NULL;
 	uint64_t mark = 0;
 	size_t cap = 0;
+	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
+	*owner = 0;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -1;
 	for (;;) {
 		uint32_t len, crc;
 		ssize_t k = read(fd, hdr, 8);
+		struct rbuf r;
 
 		if (k != 8)
 			break;
@@ -495,26 +716,46 @@ static int journal_read(int fd, struct ledger_item **out, size_t *n)
 		if (len > cap) {
 			unsigned char *np = realloc(p, len);
 
-			if (np == NULL)
+			if (np == NULL) {
+				rc = -1;
 				break;
+			}
 			p = np;
 			cap = len;
 		}
 		if (read(fd, p, len) != (ssize_t)len || (uint32_t)crc32(0L, p, len) != crc)
 			break; /* the tail a crash cut off */
+		r = (struct rbuf){p, len, 4, 0};
 		if (p[0] == REC_APPLIED) {
-			struct rbuf r = {p, len, 4, 0};
 			uint64_t m = r_u64(&r);
 
 			if (!r.err && m > mark)
 				mark = m;
-		} else if (p[0] == REC_DONE) {
-			struct ledger_item *it = decode_rec(p, len);
+		} else if (p[0] == REC_OWNER) {
+			int64_t o = (int64_t)r_u64(&r);
+
+			if (!r.err)
+				*owner = o;
+		} else if (p[0] == REC_PROMOTED) {
+			char id[40];
+
+			if (r_str(&r, id, sizeof(id), NULL, NULL) == 0 && id_add(&ended, id) < 0)
+				rc = -1;
+		} else if (p[0] == REC_DONE || p[0] == REC_ADMIT) {
+			struct ledger_item *it =
+			    p[0] == REC_DONE ? decode_rec(p, len) : decode_admit(p, len);
 
 			if (it == NULL) {
 				log_error("ledger: a journal record does not decode; skipped");
 				continue;
 			}
+			if (p[0] == REC_ADMIT) {
+				it->next = admits;
+				admits = it;
+				continue;
+			}
+			if (id_add(&ended, it->rec.e.id) < 0)
+				rc = -1;
 			if (tail)
 				tail->next = it;
 			else
@@ -530,10 +771,33 @@ static int journal_read(int fd, struct ledger_item **out, size_t *n)
 		head = head->next;
 		free(it);
 	}
+	if (head == NULL)
+		tail = NULL;
+	/* Calls admitted on leases that never ended: recorded at their worst case. */
+	if (ended.n)
+		qsort(ended.ids, ended.n, sizeof(ended.ids[0]), id_cmp);
+	while (admits) {
+		struct ledger_item *it = admits;
+
+		admits = admits->next;
+		it->next = NULL;
+		if (id_has(&ended, it->rec.e.id)) {
+			free(it);
+			continue;
+		}
+		id_add(&ended, it->rec.e.id); /* (an admit journaled twice, by a rotation) */
+		qsort(ended.ids, ended.n, sizeof(ended.ids[0]), id_cmp);
+		if (tail)
+			tail->next = it;
+		else
+			head = it;
+		tail = it;
+	}
+	free(ended.ids);
 	for (struct ledger_item *it = head; it; it = it->next)
 		(*n)++;
 	*out = head;
-	return 0;
+	return rc;
 }
 
 static void items_free(struct ledger_item *it)
@@ -577,6 +841,7 @@ static int items_apply(struct store *st, struct ledger_item *head, int recover)
 static int journal_replay(struct store *st, const char *path)
 {
 	struct ledger_item *items = NULL;
+	int64_t owner = 0;
 	size_t n = 0;
 	int fd, rc = -1;
 
@@ -587,8 +852,11 @@ static int journal_replay(struct store *st, const char *path)
 		close(fd);
 		return 0; /* its process is alive */
 	}
-	if (journal_read(fd, &items, &n) == 0) {
-		if (n == 0 || items_apply(st, items, 1) == ST_OK) {
+	if (journal_read(fd, &items, &n, &owner) == 0) {
+		/* Its calls first (what they spent leaves its leases), then what its leases hold.
+		 */
+		if ((n == 0 || items_apply(st, items, 1) == ST_OK) &&
+		    (owner == 0 || store_owner_close(st, owner, 0) == ST_OK)) {
 			if (n)
 				log_warn("ledger: %s: recorded %zu call(s) of an ended process",
 				         path, n);
@@ -748,6 +1016,14 @@ static void *ledger_flusher(void *arg)
 
 				memcpy(old, L.path, sizeof(old));
 				if (journal_open() == 0) {
+					/* What a replay needs of the old file: the owner, calls in
+					 * flight. */
+					if (L.owner_id)
+						journal_owner(L.owner_id);
+					pthread_mutex_unlock(&L.mu);
+					if (L.rewrite)
+						L.rewrite();
+					pthread_mutex_lock(&L.mu);
 					close(ofd);
 					unlink(old);
 				} else {

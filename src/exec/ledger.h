@@ -80,4 +80,24 @@ int ledger_barrier(int timeout_ms);
  */
 int ledger_recover(const struct conf *c, struct store *st, int *files);
 
+/*
+ * What a replay needs to know of calls admitted on leases (enforce/lease.h):
+ * one was admitted (a call that never ended is recorded at its worst case
+ * and its lease charged for it), one was promoted to a reservation (the
+ * reaper knows it then), and this process's lease owner (whose leases a
+ * replay gives back). Best effort: a journal that cannot be written keeps
+ * the call on its lease, and a dead owner's leases are then charged whole.
+ */
+struct ledger_admit {
+	const struct adm_request *a; /* the call */
+	const unsigned char *held;   /* LEASE_HELD_* per counter of a (0: not on a lease) */
+	int64_t owner_id;
+	int64_t created_us;
+};
+void ledger_note_admit(const struct ledger_admit *ad);
+void ledger_note_promoted(const char *exec_id);
+void ledger_note_owner(int64_t owner_id);
+/* Called when the journal starts a new file: journal the calls in flight again. */
+void ledger_set_inflight(void (*rewrite)(void));
+
 #endif

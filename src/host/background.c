@@ -3,9 +3,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <mysql.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,20 +19,25 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/admit.h"
+#include "enforce/lease.h"
 #include "host/background.h"
 #include "host/server.h"
 #include "store/admission.h"
 #include "store/guards.h"
+#include "store/leases.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
 #include "tenancy/identify.h"
 
 #define HOUSEKEEP_US (60 * 1000000LL) /* old counters, reservations, buckets, changes */
 #define WATCH_MAX_ROWS 65536          /* change_log rows in one window we can tell apart */
+#define LEASE_TICK_MS 20
+#define RECALL_WINDOW_S 2 /* how long a recall is heard */
 
 static const struct conf *bg_conf;
-static pthread_t bg_threads[2];
+static pthread_t bg_threads[3];
 static int bg_n;
+static atomic_int bg_leases_stop; /* the lease thread outlives the requests: its own stop */
 
 /* Sleep ms milliseconds, waking early when the server stops. */
 static void bg_sleep_ms(int ms)
@@ -93,6 +101,12 @@ static int watch_seen(const struct watch_set *prev, const struct store_change_ro
 	return 0;
 }
 
+static void watch_recall(void *ctx, int scope, int64_t scope_id, int window, const char *period)
+{
+	(void)ctx;
+	lease_recalled(scope, scope_id, window, period);
+}
+
 static void *bg_watcher(void *arg)
 {
 	struct watch_set a = {0}, b = {0}, *prev = &a, *cur = &b, *t;
@@ -135,6 +149,9 @@ static void *bg_watcher(void *arg)
 			}
 			cache_trust(start);
 			last_ok = start;
+			/* Counters whose leases were recalled: give back what is not used. */
+			if (bg_conf->enforcement)
+				store_lease_recalls(st, RECALL_WINDOW_S, watch_recall, NULL);
 			t = prev;
 			prev = cur;
 			cur = t;
@@ -151,7 +168,81 @@ out:
 	return NULL;
 }
 
+/* ------------------------------------------------------------------ leases */
+
+static void *bg_leases(void *arg)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	(void)arg;
+	mysql_thread_init();
+	while (!atomic_load(&bg_leases_stop)) {
+		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
+			usleep(LEASE_TICK_MS * 1000);
+			continue;
+		}
+		store_request_begin(st);
+		lease_tick(st);
+		usleep(LEASE_TICK_MS * 1000);
+	}
+	if (st) {
+		store_request_begin(st);
+		lease_stop(st);
+		store_close(st);
+	}
+	mysql_thread_end();
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ reaper */
+
+/*
+ * An owner silent this long is dead or cut off (it stopped using its leases
+ * LEASE_TTL_MS after its last heartbeat). One of this host is left to the
+ * replay of its journal while the file is there; otherwise, and for another
+ * host's, its leases are charged at their worst case: what it had in flight
+ * is unknown (never under-billed).
+ */
+#define OWNER_SILENT_S 15
+
+struct silent_ctx {
+	struct store *st;
+	char host[64];
+	int closed;
+};
+
+static int bg_owner_silent(void *ctx, const struct owner_row *o)
+{
+	struct silent_ctx *sc = ctx;
+	char dir[512];
+	int pending = 0;
+
+	if (strcmp(o->host, sc->host) == 0) {
+		/* Its journal, if any, names its pid: a replay will close it exactly. */
+		char prefix[128];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(dir, sizeof(dir), "%s/journal", bg_conf->state_dir);
+		snprintf(prefix, sizeof(prefix), "%s-%d-", o->host, o->pid);
+		if ((d = opendir(dir)) != NULL) {
+			while ((de = readdir(d)) != NULL)
+				if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+					pending = 1;
+			closedir(d);
+		}
+	}
+	if (pending && o->silent_s < 4 * OWNER_SILENT_S)
+		return 0;
+	if (store_owner_close(sc->st, o->id, 1) == ST_OK) {
+		log_warn("reaper: lease owner %lld (%s pid %d) silent for %lld s: its leases are "
+		         "charged at their worst case",
+		         (long long)o->id, o->host, o->pid, (long long)o->silent_s);
+		sc->closed++;
+	}
+	return 0;
+}
 
 /*
  * Each process expires overdue reservations (their process died) every
@@ -181,6 +272,10 @@ static void *bg_reaper(void *arg)
 			continue;
 		store_request_begin(st);
 		if (bg_conf->enforcement) {
+			struct silent_ctx sc = {st, "", 0};
+
+			gethostname(sc.host, sizeof(sc.host) - 1);
+			store_owners_silent(st, OWNER_SILENT_S, bg_owner_silent, &sc);
 			if (store_admit_reap(st, 1000, &n) == ST_OK && n > 0)
 				log_warn("reaper: expired %d reservation(s) of ended processes", n);
 			store_idem_purge(st, 1000, &n);
@@ -211,6 +306,12 @@ int background_start(const struct conf *c)
 		bg_n++;
 	else
 		log_error("background: cannot start the reaper");
+	if (c->enforcement) {
+		if (pthread_create(&bg_threads[bg_n], NULL, bg_leases, NULL) == 0)
+			bg_n++;
+		else
+			log_error("background: cannot start the lease thread; calls go one by one");
+	}
 	return bg_n > 0 ? 0 : -1;
 }
 
@@ -226,6 +327,7 @@ void background_stop(int deadline_ms)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	/* A thread stuck connecting to a dead database is not waited for. */
+	atomic_store(&bg_leases_stop, 1);
 	for (int i = 0; i < bg_n; i++)
 		if (pthread_timedjoin_np(bg_threads[i], NULL, &deadline) != 0)
 			_exit(0);

@@ -20,6 +20,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "enforce/lease.h"
 #include "exec/ledger.h"
 #include "host/background.h"
 #include "host/http.h"
@@ -290,6 +291,19 @@ static int server_cgi(void)
 
 /* ------------------------------------------------------------------ lifecycle */
 
+static void server_journal_admit(const struct lease_ticket *t)
+{
+	struct ledger_admit ad = {t->a, t->held, t->owner_id, t->created_us};
+
+	ledger_note_admit(&ad);
+}
+
+/* The journal started a new file: the calls in flight on leases go in it again. */
+static void server_rejournal(void)
+{
+	lease_journal_inflight(server_journal_admit);
+}
+
 /*
  * FCGX_OpenSocket unlinks an existing unix socket path: a second instance
  * started by mistake would silently take the socket from a running one.
@@ -373,8 +387,12 @@ int server_run(const struct conf *c)
 
 	/*
 	 * The ledger first: it replays what ended processes left in the journal
-	 * directory before this one answers anything.
+	 * directory before this one answers anything. Leases tell it what a
+	 * replay of this process's journal needs.
 	 */
+	lease_init(c);
+	lease_hooks(ledger_note_promoted, ledger_note_owner);
+	ledger_set_inflight(server_rejournal);
 	{
 		char err[512];
 
@@ -413,7 +431,7 @@ int server_run(const struct conf *c)
 	ja.n = n;
 	if (pthread_create(&joiner, NULL, server_joiner, &ja) == 0) {
 		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += 700 * 1000000L;
+		deadline.tv_nsec += 600 * 1000000L;
 		if (deadline.tv_nsec >= 1000000000L) {
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000L;
@@ -428,7 +446,7 @@ int server_run(const struct conf *c)
 			_exit(0);
 		}
 	}
-	background_stop(100);
+	background_stop(250);
 	ledger_stop(150);
 	free(threads);
 	log_info("server: stopped");

@@ -71,6 +71,24 @@ static const char sql_inflight_get[] =
 static const char sql_open_count[] =
     "SELECT COUNT(*) FROM reservations WHERE tenant_id = ? AND state = 'open'";
 
+int adm_key_cmp(int scope_a, int64_t id_a, int window_a, const char *period_a, int scope_b,
+                int64_t id_b, int window_b, const char *period_b)
+{
+	if (scope_a != scope_b)
+		return scope_a < scope_b ? -1 : 1;
+	if (id_a != id_b)
+		return id_a < id_b ? -1 : 1;
+	if (window_a != window_b)
+		return window_a < window_b ? -1 : 1;
+	return strcmp(period_a, period_b);
+}
+
+int adm_counter_cmp(const struct adm_counter *a, const struct adm_counter *b)
+{
+	return adm_key_cmp(a->scope, a->scope_id, a->window, a->period, b->scope, b->scope_id,
+	                   b->window, b->period);
+}
+
 /* "(scope = 'tenant' AND scope_id = 1 AND win = 'day' AND period = '2026-11-23') OR ..." */
 static int sql_row_keys(struct store *st, struct buf *b, const struct adm_request *a)
 {
@@ -186,7 +204,7 @@ static void reserve_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, u
 		util_parse_i64(row[0], 0, INT64_MAX, &rr->reservation_id);
 		return;
 	}
-	if (set != 1 || n < 10)
+	if (set != 1 || n < 13)
 		return;
 	for (int i = 0; i < 6; i++)
 		if (row[i] == NULL || util_parse_i64(row[i], INT64_MIN, INT64_MAX, &v[i]) < 0)
@@ -209,6 +227,12 @@ static void reserve_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, u
 	a->c[k].reserved_tokens = v[3];
 	a->c[k].requests = v[4];
 	a->c[k].admitted = v[5] != 0;
+	for (int i = 0; i < 3; i++)
+		if (row[10 + i] == NULL || util_parse_i64(row[10 + i], 0, INT64_MAX, &v[i]) < 0)
+			return;
+	a->c[k].leased_micros = v[0];
+	a->c[k].leased_tokens = v[1];
+	a->c[k].leased_requests = v[2];
 	rr->admitted_rows += a->c[k].admitted;
 }
 
@@ -255,10 +279,23 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 	           " reserved_tokens, requests, lim_micros, lim_tokens, lim_requests, last_admit,"
 	           " updated_at) VALUES ",
 	           a->expires_s, (long long)a->tenant_id);
+	/* Rows in key order (adm_key_cmp): locked in the same order by everyone. */
+	size_t order[ADM_MAX_COUNTERS];
+
 	for (size_t i = 0; i < a->n; i++) {
+		size_t j = i;
+
+		while (j > 0 && adm_counter_cmp(&a->c[order[j - 1]], &a->c[i]) > 0) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	for (size_t k = 0; k < a->n; k++) {
+		size_t i = order[k];
 		const struct adm_counter *c = &a->c[i];
 
-		buf_printf(b, "%s('%s', %lld, '%s', ", i ? ", " : "", scope_names[c->scope],
+		buf_printf(b, "%s('%s', %lld, '%s', ", k ? ", " : "", scope_names[c->scope],
 		           (long long)c->scope_id, window_names[c->window]);
 		if (db_quote(st, b, c->period) < 0)
 			return -1;
@@ -268,12 +305,14 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 		           (long long)(c->hard ? c->max_tokens : 0), (long long)c->max_requests,
 		           (long long)marker);
 	}
+	/* What processes hold as leases (sql/016) counts as reserved. */
 	buf_puts(b, " ON DUPLICATE KEY UPDATE"
 	            " last_admit = IF((VALUES(lim_micros) = 0 OR spent_micros + reserved_micros"
-	            " + VALUES(reserved_micros) <= VALUES(lim_micros))"
-	            " AND (VALUES(lim_tokens) = 0 OR spent_tokens + reserved_tokens"
+	            " + leased_micros + VALUES(reserved_micros) <= VALUES(lim_micros))"
+	            " AND (VALUES(lim_tokens) = 0 OR spent_tokens + reserved_tokens + leased_tokens"
 	            " + VALUES(reserved_tokens) <= VALUES(lim_tokens))"
-	            " AND (VALUES(lim_requests) = 0 OR requests + 1 <= VALUES(lim_requests)),"
+	            " AND (VALUES(lim_requests) = 0 OR requests + leased_requests + 1"
+	            " <= VALUES(lim_requests)),"
 	            " VALUES(last_admit), last_admit),"
 	            " reserved_micros = IF(last_admit = VALUES(last_admit),"
 	            " reserved_micros + VALUES(reserved_micros), reserved_micros),"
@@ -284,16 +323,32 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 	            " lim_requests = VALUES(lim_requests), updated_at = VALUES(updated_at);");
 	buf_printf(b,
 	           " SELECT spent_micros, reserved_micros, spent_tokens, reserved_tokens,"
-	           " requests, last_admit = %lld, scope, scope_id, win, period"
-	           " FROM budget_counters WHERE ",
+	           " requests, last_admit = %lld, scope, scope_id, win, period, leased_micros,"
+	           " leased_tokens, leased_requests FROM budget_counters WHERE ",
 	           (long long)marker);
 	if (sql_row_keys(st, b, a) < 0)
 		return -1;
 	return b->data ? 0 : -1;
 }
 
+static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *reservation_id,
+                              int *refused);
+
 int store_admit_reserve(struct store *st, struct adm_request *a, int64_t *reservation_id,
                         int *refused)
+{
+	int rc;
+
+	/* A deadlock or lock timeout rolled it back whole: run it again. */
+	for (int i = 0;; i++) {
+		rc = admit_reserve_once(st, a, reservation_id, refused);
+		if (rc != ST_ERR || !db_conflicted(st) || i == DB_CONFLICT_RETRIES)
+			return rc;
+	}
+}
+
+static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *reservation_id,
+                              int *refused)
 {
 	struct reserve_read rr = {a, 0, 0};
 	struct buf b = BUF_INIT;

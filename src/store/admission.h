@@ -40,9 +40,9 @@ struct adm_counter {
 	int64_t max_requests; /* per window; for inflight: concurrent requests */
 	int hard;             /* 0: soft, never refuses */
 	/* read back: */
-	int64_t spent_micros, reserved_micros;
-	int64_t spent_tokens, reserved_tokens;
-	int64_t requests;
+	int64_t spent_micros, reserved_micros, leased_micros;
+	int64_t spent_tokens, reserved_tokens, leased_tokens;
+	int64_t requests, leased_requests;
 	int admitted; /* this row admitted the request */
 };
 
@@ -61,6 +61,16 @@ struct adm_request {
 	int64_t agent_id;
 	int stream;
 };
+
+/*
+ * The order of counter rows' primary key (scope, scope_id, window, period,
+ * as budget_counters sorts them): every statement that locks several rows
+ * locks them in this order, so two transactions never wait for each other
+ * in a circle. Negative, zero or positive like strcmp.
+ */
+int adm_key_cmp(int scope_a, int64_t id_a, int window_a, const char *period_a, int scope_b,
+                int64_t id_b, int window_b, const char *period_b);
+int adm_counter_cmp(const struct adm_counter *a, const struct adm_counter *b);
 
 /*
  * Reserve. ST_OK with *refused -1 and *reservation_id set; ST_OK with

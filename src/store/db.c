@@ -441,6 +441,7 @@ int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, stru
 		msg = mysql_stmt_error(s);
 	fail:
 		snprintf(st->last_error, sizeof(st->last_error), "%s", msg);
+		st->last_errno = e;
 		rc = db_rc(e);
 		if (rc != ST_ERR)
 			return rc;
@@ -599,6 +600,11 @@ void db_rollback(struct store *st)
 	st->bumps_all = 0;
 }
 
+int db_conflicted(const struct store *st)
+{
+	return st->last_errno == ER_LOCK_DEADLOCK || st->last_errno == ER_LOCK_WAIT_TIMEOUT;
+}
+
 size_t db_utf8_cut(const char *s, size_t max)
 {
 	size_t n = strlen(s);
@@ -657,6 +663,7 @@ int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *
 {
 	char err[256];
 
+	st->last_errno = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		unsigned int e;
 
@@ -678,7 +685,12 @@ int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *
 			continue;
 		}
 		snprintf(st->last_error, sizeof(st->last_error), "%s", mysql_error(st->db));
-		log_error("store: %s: %s", fn, mysql_error(st->db));
+		st->last_errno = e;
+		/* A conflict the caller runs again is not worth an error line. */
+		if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
+			log_debug("store: %s: %s", fn, mysql_error(st->db));
+		else
+			log_error("store: %s: %s", fn, mysql_error(st->db));
 		/* Whatever the statement left open (a transaction, results) dies with it. */
 		db_disconnect(st);
 		return db_rc(e) == ST_CONFLICT ? ST_CONFLICT : ST_ERR;

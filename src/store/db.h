@@ -75,6 +75,9 @@ enum db_q {
 	Q_AUDIT_INSERT,
 	Q_CHANGE_INSERT,
 	Q_CHANGE_POLL,
+	Q_LEASE_HEARTBEAT,
+	Q_LEASE_SILENT,
+	Q_LEASE_RECALLS,
 	/*
 	 * Ranges for the enforcement files: each defines its own offsets into
 	 * its range (e.g. #define Q_LIM(n) (Q_LIMITS_FIRST + (n))).
@@ -122,6 +125,7 @@ struct store {
 	unsigned int port;
 	unsigned int connect_timeout; /* seconds */
 	char last_error[512];         /* message of the last failure, for callers reporting it */
+	unsigned last_errno;          /* its MariaDB error number (0: none or not the server's) */
 	/*
 	 * Tenant routing (tenantdb.c). The context says where the data of the
 	 * tenant this request works for lives; it is valid while ctx_gen equals
@@ -336,6 +340,15 @@ int db_quote(struct store *st, struct buf *b, const char *s);
  */
 int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *ctx,
              const char *fn);
+
+/*
+ * 1 when the last failure of st was a deadlock or a lock wait timeout: the
+ * server rolled the transaction back, and running it again from its start
+ * is safe.
+ */
+int db_conflicted(const struct store *st);
+/* How many times a transaction that conflicted is run again. */
+#define DB_CONFLICT_RETRIES 4
 
 /*
  * Cut s to at most max bytes without splitting a UTF-8 sequence; returns the

@@ -143,6 +143,51 @@ static int roll_same(enum roll_table t, const struct roll *a, const struct roll 
 	}
 }
 
+/* Each table's primary key order (rows are written, and locked, in it). */
+static int roll_cmp_head(const struct roll *a, const struct roll *b)
+{
+	if (a->tenant_id != b->tenant_id)
+		return a->tenant_id < b->tenant_id ? -1 : 1;
+	return strcmp(a->day, b->day);
+}
+
+static int roll_cmp_daily(const void *pa, const void *pb)
+{
+	const struct roll *a = pa, *b = pb;
+	int c = roll_cmp_head(a, b);
+
+	if (c)
+		return c;
+	if (a->key_id != b->key_id)
+		return a->key_id < b->key_id ? -1 : 1;
+	if (a->agent_id != b->agent_id)
+		return a->agent_id < b->agent_id ? -1 : 1;
+	return strcmp(a->model, b->model);
+}
+
+static int roll_cmp_5min(const void *pa, const void *pb)
+{
+	const struct roll *a = pa, *b = pb;
+
+	if (a->tenant_id != b->tenant_id)
+		return a->tenant_id < b->tenant_id ? -1 : 1;
+	return a->bucket < b->bucket ? -1 : a->bucket > b->bucket;
+}
+
+static int roll_cmp_attr(const void *pa, const void *pb)
+{
+	const struct roll *a = pa, *b = pb;
+	int c = roll_cmp_head(a, b);
+
+	if (c)
+		return c;
+	if (a->agent_id != b->agent_id)
+		return a->agent_id < b->agent_id ? -1 : 1;
+	if ((c = strcmp(a->model, b->model)) != 0 || (c = strcmp(a->user, b->user)) != 0)
+		return c;
+	return strcmp(a->dept, b->dept);
+}
+
 /* "(" or "SELECT " before a row's values, and the matching end. */
 static int roll_open(struct buf *b, const char *cond, size_t i)
 {
@@ -296,6 +341,11 @@ int store_rollups_sql(struct store *d, struct buf *b, const struct execution *co
 			else
 				roll_add(&rows[j], &all[i]);
 		}
+		/* Key order: two batches never lock the same rows in opposite orders. */
+		qsort(rows, m, sizeof(*rows),
+		      t == RT_DAILY  ? roll_cmp_daily
+		      : t == RT_5MIN ? roll_cmp_5min
+		                     : roll_cmp_attr);
 		rc = roll_rows(d, b, (enum roll_table)t, rows, m, cond);
 	}
 	free(all);
@@ -355,15 +405,15 @@ static int counter_deltas(const struct ledger_rec *rec, struct counter_delta *d,
 				x->requests++; /* the slot is given back */
 			break;
 		case LM_LEASED:
-			/* what the call spent leaves the lease; the rest of its worst case stays in
-			 * it */
-			if (!inflight) {
+			/* what the call spent leaves the lease; the rest of its worst case stays */
+			if (!inflight && (c->held & LEASE_HELD_MICROS))
 				x->rel_leased_micros += actual_m;
+			if (!inflight && (c->held & LEASE_HELD_TOKENS))
 				x->rel_leased_tokens += actual_t;
-			}
 			if (c->window == ADM_MINUTE) {
 				x->requests++;
-				x->rel_leased_requests++;
+				if (c->held & LEASE_HELD_REQUESTS)
+					x->rel_leased_requests++;
 			}
 			break;
 		default:
@@ -376,18 +426,67 @@ static int counter_deltas(const struct ledger_rec *rec, struct counter_delta *d,
 }
 
 /*
+ * What the batch's calls spent off their owner's lease rows: the same
+ * amounts that leave the counters' leased (one owner per batch), in key
+ * order, one statement. A row that is gone (its owner reaped) comes back
+ * empty and holds nothing.
+ */
+static int lease_rows_sql(struct store *st, struct buf *b, const struct counter_delta *d, size_t n,
+                          int64_t owner_id)
+{
+	int rc = 0, first = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct counter_delta *x = &d[i];
+
+		if (!x->rel_leased_micros && !x->rel_leased_tokens && !x->rel_leased_requests)
+			continue;
+		rc |= buf_puts(
+		    b, first ? " INSERT INTO leases (owner_id, scope, scope_id, win, period,"
+		               " d_micros, d_tokens, d_requests, updated_at) VALUES "
+		             : ", ");
+		rc |= buf_printf(b, "(%lld, '%s', %lld, '%s', ", (long long)owner_id,
+		                 scope_names[x->key->scope], (long long)x->key->scope_id,
+		                 window_names[x->key->window]);
+		rc |= db_quote(st, b, x->key->period);
+		rc |= buf_printf(b, ", %lld, %lld, %lld, UTC_TIMESTAMP(6))",
+		                 (long long)x->rel_leased_micros, (long long)x->rel_leased_tokens,
+		                 (long long)x->rel_leased_requests);
+		first = 0;
+	}
+	if (!first)
+		rc |= buf_puts(
+		    b, " ON DUPLICATE KEY UPDATE"
+		       " granted_micros = GREATEST(granted_micros - VALUES(d_micros), 0),"
+		       " granted_tokens = GREATEST(granted_tokens - VALUES(d_tokens), 0),"
+		       " granted_requests = GREATEST(granted_requests - VALUES(d_requests), 0),"
+		       " updated_at = VALUES(updated_at);");
+	return rc ? -1 : 0;
+}
+
+/*
  * One statement moving every counter of the batch. Released amounts are
  * subtracted on an existing row; a row that is missing (only possible for
  * counters a call did not hold) is created with what was spent. Were a
  * held row missing, the release would land as a reservation: never a
  * counter that admits more than it should.
  */
-static int counters_sql(struct store *st, struct buf *b, const struct counter_delta *d, size_t n)
+static int delta_cmp(const void *pa, const void *pb)
+{
+	const struct ledger_counter *a = ((const struct counter_delta *)pa)->key;
+	const struct ledger_counter *b = ((const struct counter_delta *)pb)->key;
+
+	return adm_key_cmp(a->scope, a->scope_id, a->window, a->period, b->scope, b->scope_id,
+	                   b->window, b->period);
+}
+
+static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d, size_t n)
 {
 	int rc = 0;
 
 	if (n == 0)
 		return 0;
+	qsort(d, n, sizeof(*d), delta_cmp); /* key order, as every writer locks them */
 	rc |=
 	    buf_puts(b, " INSERT INTO budget_counters (scope, scope_id, win, period, spent_micros,"
 	                " spent_tokens, requests, reserved_micros, reserved_tokens, leased_micros,"
@@ -413,9 +512,9 @@ static int counters_sql(struct store *st, struct buf *b, const struct counter_de
 	       " requests + VALUES(requests)),"
 	       " reserved_micros = GREATEST(reserved_micros - VALUES(reserved_micros), 0),"
 	       " reserved_tokens = GREATEST(reserved_tokens - VALUES(reserved_tokens), 0),"
-	       " leased_micros = GREATEST(leased_micros - VALUES(leased_micros), 0),"
-	       " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens), 0),"
-	       " leased_requests = GREATEST(leased_requests - VALUES(leased_requests), 0),"
+	       " leased_micros = GREATEST(leased_micros - VALUES(leased_micros) * @own, 0),"
+	       " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens) * @own, 0),"
+	       " leased_requests = GREATEST(leased_requests - VALUES(leased_requests) * @own, 0),"
 	       " updated_at = VALUES(updated_at);");
 	return rc ? -1 : 0;
 }
@@ -649,6 +748,7 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 	struct counter_delta *deltas = NULL;
 	struct buf b = BUF_INIT;
 	size_t m = 0, ndelta = 0, nres = 0;
+	int64_t owner = 0;
 	int rc = ST_ERR, need_lookup = recover, first;
 
 	if (n == 0)
@@ -685,15 +785,30 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 				ded[j]->state =
 				    -1; /* not this time: its tenant's database failed */
 	}
+	/* One owner's leases per batch (a process re-registered after being reaped has two). */
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->state != LR_PENDING || recs[i]->owner_id == 0)
+			continue;
+		if (owner == 0)
+			owner = recs[i]->owner_id;
+		else if (recs[i]->owner_id != owner)
+			recs[i]->state = -1; /* the next batch */
+	}
 	for (size_t i = 0; i < n; i++)
 		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id)
 			need_lookup = 1;
 	if (need_lookup && apply_lookup(st, recs, n, recover) != ST_OK)
 		goto out;
 
-	/* The control transaction. */
+	/* The control transaction; the leases' owner locked first (a reaped owner moves no lease).
+	 */
 	if (!need_lookup)
 		buf_puts(&b, "START TRANSACTION;");
+	if (owner)
+		buf_printf(&b, " SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld FOR UPDATE;",
+		           (long long)owner);
+	else
+		buf_puts(&b, " SET @own = 1;");
 	buf_puts(&b, " UPDATE reservations SET state = 'settled', settled_at = UTC_TIMESTAMP(6)"
 	             " WHERE state = 'open' AND id IN (0");
 	for (size_t i = 0; i < n; i++)
@@ -706,7 +821,8 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 		if (recs[i]->state == LR_PENDING &&
 		    counter_deltas(recs[i], deltas, &ndelta, n * ADM_MAX_COUNTERS) < 0)
 			goto out;
-	if (counters_sql(st, &b, deltas, ndelta) < 0)
+	if (counters_sql(st, &b, deltas, ndelta) < 0 ||
+	    (owner && lease_rows_sql(st, &b, deltas, ndelta, owner) < 0))
 		goto out;
 	first = 1;
 	for (size_t i = 0; i < n; i++) {

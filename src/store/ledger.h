@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "store/admission.h"
+#include "store/leases.h"
 #include "store/store.h"
 
 /* How a call held a counter. */
@@ -42,6 +43,7 @@ struct ledger_counter {
 	unsigned char scope;  /* enum adm_scope */
 	unsigned char window; /* enum adm_window */
 	unsigned char mode;   /* enum ledger_mode */
+	unsigned char held;   /* LM_LEASED: LEASE_HELD_* of what the lease held (store/leases.h) */
 	int64_t scope_id;
 	char period[20];
 	int64_t wc_micros, wc_tokens; /* the call's worst case held on it */
@@ -57,6 +59,7 @@ struct ledger_rec {
 	uint64_t seq;           /* in its process's journal */
 	int64_t created_us;     /* when the call ended, unix microseconds */
 	int64_t reservation_id; /* the LM_RESERVED counters' reservation, 0 if none */
+	int64_t owner_id;       /* the LM_LEASED counters' lease owner, 0 if none */
 	int dedicated;          /* the tenant's data is in a database of its own */
 	int data_epoch;         /* where, as identification read it */
 	struct execution e;     /* strings point into the record's owner */

@@ -122,7 +122,8 @@ def start_instance(binary, base_conf, extra=(), procs=1):
         conf = conf_with(base_conf, [("listen", "")] + list(extra))
         pidfile = os.path.join(d, "pids")
         subprocess.run(["spawn-fcgi", "-s", sock, "-F", str(procs), "-P", pidfile, "--",
-                        binary, "-c", conf], check=True, stdout=subprocess.DEVNULL,
+                        "/bin/sh", "-c", 'exec "$0" -c "$1" 2>>"$2"', binary, conf,
+                        os.path.join(d, "children.log")], check=True, stdout=subprocess.DEVNULL,
                        stderr=log)
         handle = {"pids": [], "popen": [], "dir": d, "pidfile": pidfile}
     deadline = time.monotonic() + 10

@@ -1,0 +1,720 @@
+/*
+ * lease.c: this process's leases and the calls in flight on them (see
+ * lease.h).
+ *
+ * DESIGN
+ * One mutex guards the lease table and the list of calls in flight: what
+ * it protects is a few additions per call. Database work (grants, returns,
+ * promotions, heartbeats) happens outside it; a lease being grown is marked
+ * so that other threads wait for that grant instead of asking for their own.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "enforce/admit.h"
+#include "enforce/lease.h"
+#include "store/leases.h"
+
+#define LEASE_BUCKETS 4096
+#define LEASE_MAX_ENTRIES 200000 /* bound on memory: past it, calls go one by one */
+
+struct lease {
+	struct lease *next; /* hash chain */
+	int scope, window;
+	int64_t scope_id;
+	char period[20];
+	int64_t lim_micros, lim_tokens, lim_requests; /* the limits it was granted under */
+	int64_t grant_micros, grant_tokens,
+	    grant_requests;                              /* held: granted less spent less given */
+	int64_t used_micros, used_tokens, used_requests; /* of that, held by calls in flight */
+	int64_t tail_until_us; /* near the limit: calls go one by one until then */
+	int64_t last_use_us;
+	int64_t granted_us; /* last grant */
+	int64_t admits;     /* calls since the last grant (sizes the next one) */
+	int give_back;      /* return what is not used at the next tick */
+	int growing;        /* a thread is asking the database for more */
+	/* the counter as the last grant read it (for response headers) */
+	int64_t seen_spent_micros, seen_spent_tokens, seen_requests;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a grant or a promotion finished */
+	struct lease *buckets[LEASE_BUCKETS];
+	size_t n;
+	struct lease_ticket *inflight;
+	size_t n_inflight;
+	int64_t owner_id; /* 0: not registered (leases off) */
+	int64_t hb_ok_us; /* start of the last good heartbeat */
+	int64_t next_hb_us;
+	int promote_after_ms;
+	int timeout_s; /* a promoted call's reservation lifetime */
+	char host[64];
+	void (*on_promoted)(const char *exec_id);
+	void (*on_owner)(int64_t owner_id);
+	int stopping;
+} LS = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static unsigned lease_hash(int scope, int64_t scope_id, int window, const char *period)
+{
+	uint64_t h = (uint64_t)scope_id * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(scope * 31 + window);
+
+	for (const unsigned char *p = (const unsigned char *)period; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (unsigned)(h % LEASE_BUCKETS);
+}
+
+/* The lease of counter c, created empty when missing (LS.mu held); NULL at the memory bound. */
+static struct lease *lease_of(const struct adm_counter *c, int create)
+{
+	unsigned h = lease_hash(c->scope, c->scope_id, c->window, c->period);
+	struct lease *l;
+
+	for (l = LS.buckets[h]; l; l = l->next)
+		if (l->scope_id == c->scope_id && l->scope == c->scope && l->window == c->window &&
+		    strcmp(l->period, c->period) == 0)
+			return l;
+	if (!create || LS.n >= LEASE_MAX_ENTRIES || (l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	l->scope = c->scope;
+	l->scope_id = c->scope_id;
+	l->window = c->window;
+	util_strlcpy(l->period, c->period, sizeof(l->period));
+	l->next = LS.buckets[h];
+	LS.buckets[h] = l;
+	LS.n++;
+	return l;
+}
+
+void lease_init(const struct conf *c)
+{
+	LS.promote_after_ms = c->promote_after_ms;
+	LS.timeout_s = (c->upstream_timeout_ms + 999) / 1000 + c->reservation_grace_s;
+	gethostname(LS.host, sizeof(LS.host) - 1);
+}
+
+void lease_hooks(void (*on_promoted)(const char *exec_id), void (*on_owner)(int64_t owner_id))
+{
+	LS.on_promoted = on_promoted;
+	LS.on_owner = on_owner;
+}
+
+/* Leases may be used now (LS.mu held). */
+static int lease_usable(int64_t now)
+{
+	return LS.owner_id > 0 && !LS.stopping && now - LS.hb_ok_us < LEASE_TTL_MS * 1000LL;
+}
+
+/* What the call a needs of counter c: per dimension with a hard limit (0: not leased). */
+static unsigned char lease_need(const struct adm_request *a, const struct adm_counter *c,
+                                int64_t *nm, int64_t *nt, int64_t *nr)
+{
+	int inflight = c->window == ADM_INFLIGHT;
+	int per_window = c->window == ADM_MINUTE || inflight;
+	unsigned char held = 0;
+
+	*nm = *nt = *nr = 0;
+	if (!inflight && c->max_micros) {
+		*nm = a->micros;
+		held |= LEASE_HELD_MICROS;
+	}
+	if (!inflight && c->max_tokens) {
+		*nt = a->tokens;
+		held |= LEASE_HELD_TOKENS;
+	}
+	if (per_window && c->max_requests) {
+		*nr = 1;
+		held |= LEASE_HELD_REQUESTS;
+	}
+	return held;
+}
+
+static int lease_fits(const struct lease *l, int64_t nm, int64_t nt, int64_t nr)
+{
+	return l->grant_micros - l->used_micros >= nm && l->grant_tokens - l->used_tokens >= nt &&
+	       l->grant_requests - l->used_requests >= nr;
+}
+
+/* Grow the leases of asks (their counters' leases marked growing by the caller). */
+static void lease_grow(struct store *st, const struct adm_request *a, struct lease_ask *asks,
+                       struct lease **ls, size_t n, int64_t owner)
+{
+	int64_t now = util_now_us();
+	int rc;
+
+	rc = store_lease_grant(st, owner, asks, n);
+	pthread_mutex_lock(&LS.mu);
+	for (size_t i = 0; i < n; i++) {
+		struct lease *l = ls[i];
+
+		l->growing = 0;
+		if (rc != ST_OK)
+			continue;
+		l->lim_micros = asks[i].c->max_micros;
+		l->lim_tokens = asks[i].c->max_tokens;
+		l->lim_requests = asks[i].c->max_requests;
+		l->seen_spent_micros = asks[i].c->spent_micros;
+		l->seen_spent_tokens = asks[i].c->spent_tokens;
+		l->seen_requests = asks[i].c->requests;
+		if (asks[i].tail) {
+			/* Near the limit: one by one for a while, and what is held goes back. */
+			l->tail_until_us = now + 1000000;
+			l->give_back = 1;
+			continue;
+		}
+		l->grant_micros += asks[i].got_micros;
+		l->grant_tokens += asks[i].got_tokens;
+		l->grant_requests += asks[i].got_requests;
+		l->granted_us = now;
+		l->admits = 0;
+	}
+	if (rc == ST_NOTFOUND) {
+		log_warn("lease: this process's owner %lld was reaped; registering anew",
+		         (long long)owner);
+		if (LS.owner_id == owner)
+			LS.owner_id = 0;
+	}
+	pthread_cond_broadcast(&LS.cv);
+	pthread_mutex_unlock(&LS.mu);
+	(void)a;
+}
+
+/* How much the next grant of l should be, for a call needing need (LS.mu held). */
+static int64_t lease_want(const struct lease *l, int64_t need, int64_t now)
+{
+	int64_t calls = LEASE_MIN_CALLS;
+
+	if (l->granted_us && now > l->granted_us && l->admits > 0) {
+		int64_t per_s = l->admits * 1000000 / (now - l->granted_us + 1);
+
+		calls = per_s * LEASE_HORIZON_S;
+	}
+	if (calls < LEASE_MIN_CALLS)
+		calls = LEASE_MIN_CALLS;
+	if (calls > LEASE_MAX_CALLS)
+		calls = LEASE_MAX_CALLS;
+	return need * calls;
+}
+
+enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
+                               struct lease_ticket *t)
+{
+	struct lease_ask asks[ADM_MAX_COUNTERS];
+	struct lease *grow[ADM_MAX_COUNTERS];
+	int64_t need[ADM_MAX_COUNTERS][3];
+	unsigned char held[ADM_MAX_COUNTERS];
+	struct adm_counter copy[ADM_MAX_COUNTERS];
+	int64_t owner;
+
+	memset(t, 0, sizeof(*t));
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int64_t now = util_now_us();
+		size_t ng = 0;
+		int fits = 1;
+
+		pthread_mutex_lock(&LS.mu);
+		if (!lease_usable(now)) {
+			pthread_mutex_unlock(&LS.mu);
+			return LEASE_ONE_BY_ONE;
+		}
+		owner = LS.owner_id;
+		for (size_t i = 0; i < a->n; i++) {
+			const struct adm_counter *c = &a->c[i];
+			struct lease *l;
+
+			held[i] = lease_need(a, c, &need[i][0], &need[i][1], &need[i][2]);
+			t->l[i] = NULL;
+			if (held[i] == 0)
+				continue; /* no limit: the counter only learns the spend */
+			if (!c->hard)
+				goto one_by_one; /* soft budgets warn and audit per call */
+			l = lease_of(c, 1);
+			if (l == NULL || now < l->tail_until_us || l->give_back)
+				goto one_by_one;
+			if (l->lim_micros != c->max_micros || l->lim_tokens != c->max_tokens ||
+			    l->lim_requests != c->max_requests) {
+				/* A limit changed: what was granted under the old one goes back
+				 * first. */
+				if (l->grant_micros || l->grant_tokens || l->grant_requests) {
+					l->give_back = 1;
+					goto one_by_one;
+				}
+			}
+			t->l[i] = l;
+			if (lease_fits(l, need[i][0], need[i][1], need[i][2]))
+				continue;
+			fits = 0;
+			if (l->growing)
+				continue; /* another thread asks: wait for its answer below */
+			l->growing = 1;
+			grow[ng] = l;
+			copy[ng] = *c;
+			memset(&asks[ng], 0, sizeof(asks[ng]));
+			asks[ng].c = &copy[ng];
+			asks[ng].need_micros = need[i][0];
+			asks[ng].need_tokens = need[i][1];
+			asks[ng].need_requests = need[i][2];
+			asks[ng].want_micros =
+			    held[i] & LEASE_HELD_MICROS ? lease_want(l, need[i][0], now) : 0;
+			asks[ng].want_tokens =
+			    held[i] & LEASE_HELD_TOKENS ? lease_want(l, need[i][1], now) : 0;
+			asks[ng].want_requests =
+			    held[i] & LEASE_HELD_REQUESTS ? lease_want(l, need[i][2], now) : 0;
+			asks[ng].tail_calls = LEASE_TAIL_CALLS;
+			asks[ng].divisor = LEASE_DIVISOR;
+			ng++;
+		}
+		if (fits) {
+			for (size_t i = 0; i < a->n; i++) {
+				struct lease *l = t->l[i];
+
+				if (l == NULL)
+					continue;
+				l->used_micros += need[i][0];
+				l->used_tokens += need[i][1];
+				l->used_requests += need[i][2];
+				l->last_use_us = now;
+				l->admits++;
+				t->held[i] = held[i];
+			}
+			t->state = TK_LEASED;
+			t->a = a;
+			t->owner_id = owner;
+			t->admitted_us = now;
+			t->created_us = util_wall_us();
+			t->next = LS.inflight;
+			if (LS.inflight)
+				LS.inflight->prev = t;
+			LS.inflight = t;
+			LS.n_inflight++;
+			pthread_mutex_unlock(&LS.mu);
+			return LEASE_OK;
+		}
+		if (ng == 0) {
+			/* Another thread is growing a lease we need: wait for it (briefly). */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&LS.cv, &LS.mu, &ts);
+			pthread_mutex_unlock(&LS.mu);
+			continue;
+		}
+		pthread_mutex_unlock(&LS.mu);
+		lease_grow(st, a, asks, grow, ng, owner);
+	}
+	return LEASE_ONE_BY_ONE;
+one_by_one:
+	pthread_mutex_unlock(&LS.mu);
+	return LEASE_ONE_BY_ONE;
+}
+
+void lease_view(const struct lease_ticket *t, size_t i, struct adm_counter *c)
+{
+	const struct lease *l = t->l[i];
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&LS.mu);
+	c->spent_micros = l->seen_spent_micros;
+	c->spent_tokens = l->seen_spent_tokens;
+	c->requests = l->seen_requests + (l->window == ADM_MINUTE ? l->admits : 0);
+	/* Held by this process: what its calls in flight and its grant's rest may still spend. */
+	c->reserved_micros = l->grant_micros;
+	c->reserved_tokens = l->grant_tokens;
+	c->leased_micros = c->leased_tokens = c->leased_requests = 0;
+	pthread_mutex_unlock(&LS.mu);
+}
+
+/* Take t out of the calls in flight (LS.mu held). */
+static void inflight_unlink(struct lease_ticket *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (LS.inflight == t)
+		LS.inflight = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+	LS.n_inflight--;
+}
+
+int lease_settle(struct lease_ticket *t, int64_t actual_micros, int64_t actual_tokens)
+{
+	const struct adm_request *a = t->a;
+	int promoted;
+
+	if (t->state == TK_NONE)
+		return 0;
+	pthread_mutex_lock(&LS.mu);
+	while (t->state == TK_PROMOTING)
+		pthread_cond_wait(&LS.cv, &LS.mu);
+	inflight_unlink(t);
+	promoted = t->state == TK_PROMOTED;
+	for (size_t i = 0; !promoted && i < a->n; i++) {
+		struct lease *l = t->l[i];
+		unsigned char h = t->held[i];
+
+		if (l == NULL)
+			continue;
+		if (h & LEASE_HELD_MICROS) {
+			/* The worst case held comes back; what was spent (at most it) is gone. */
+			int64_t spent = actual_micros < a->micros ? actual_micros : a->micros;
+
+			l->used_micros -= a->micros;
+			l->grant_micros -= spent;
+		}
+		if (h & LEASE_HELD_TOKENS) {
+			int64_t spent = actual_tokens < a->tokens ? actual_tokens : a->tokens;
+
+			l->used_tokens -= a->tokens;
+			l->grant_tokens -= spent;
+		}
+		if (h & LEASE_HELD_REQUESTS) {
+			l->used_requests--;
+			if (l->window == ADM_MINUTE)
+				l->grant_requests--; /* a minute's request is spent; a slot comes
+				                        back */
+		}
+		l->last_use_us = util_now_us();
+	}
+	t->state = promoted ? TK_PROMOTED : TK_NONE;
+	pthread_mutex_unlock(&LS.mu);
+	return promoted;
+}
+
+/* ------------------------------------------------------------------ giving back */
+
+/* What l holds and does not use, as a give (LS.mu held); 0 when nothing. */
+static int lease_slack(struct lease *l, struct lease_give *g, struct adm_counter *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->scope = l->scope;
+	key->scope_id = l->scope_id;
+	key->window = l->window;
+	util_strlcpy(key->period, l->period, sizeof(key->period));
+	g->c = key;
+	g->micros = l->grant_micros - l->used_micros;
+	g->tokens = l->grant_tokens - l->used_tokens;
+	g->requests = l->grant_requests - l->used_requests;
+	if (g->micros < 0)
+		g->micros = 0;
+	if (g->tokens < 0)
+		g->tokens = 0;
+	if (g->requests < 0)
+		g->requests = 0;
+	return g->micros || g->tokens || g->requests;
+}
+
+static void lease_taken(struct lease *l, const struct lease_give *g)
+{
+	l->grant_micros -= g->micros;
+	l->grant_tokens -= g->tokens;
+	l->grant_requests -= g->requests;
+}
+
+/* Return gives; on success take them off the leases (LS.mu not held). */
+static void lease_return(struct store *st, int64_t owner, struct lease **ls,
+                         struct lease_give *gives, size_t n)
+{
+	int rc = store_lease_return(st, owner, gives, n);
+
+	pthread_mutex_lock(&LS.mu);
+	for (size_t i = 0; i < n; i++) {
+		ls[i]->give_back = 0;
+		if (rc == ST_OK || rc == ST_NOTFOUND)
+			lease_taken(ls[i], &gives[i]);
+	}
+	if (rc == ST_NOTFOUND && LS.owner_id == owner)
+		LS.owner_id = 0;
+	pthread_mutex_unlock(&LS.mu);
+}
+
+int lease_give_back(struct store *st, const struct adm_counter *c)
+{
+	struct adm_counter key;
+	struct lease_give g;
+	struct lease *l;
+	int64_t owner;
+
+	pthread_mutex_lock(&LS.mu);
+	l = lease_of(c, 0);
+	owner = LS.owner_id;
+	if (l == NULL || owner == 0 || !lease_slack(l, &g, &key)) {
+		if (l)
+			l->tail_until_us = util_now_us() + 1000000;
+		pthread_mutex_unlock(&LS.mu);
+		return 0;
+	}
+	l->tail_until_us = util_now_us() + 1000000;
+	pthread_mutex_unlock(&LS.mu);
+	lease_return(st, owner, &l, &g, 1);
+	return 1;
+}
+
+void lease_recalled(int scope, int64_t scope_id, int window, const char *period)
+{
+	struct adm_counter c;
+	struct lease *l;
+
+	memset(&c, 0, sizeof(c));
+	c.scope = scope;
+	c.scope_id = scope_id;
+	c.window = window;
+	util_strlcpy(c.period, period, sizeof(c.period));
+	pthread_mutex_lock(&LS.mu);
+	l = lease_of(&c, 0);
+	if (l && (l->grant_micros > l->used_micros || l->grant_tokens > l->used_tokens ||
+	          l->grant_requests > l->used_requests)) {
+		l->give_back = 1;
+		l->tail_until_us = util_now_us() + 2000000;
+	}
+	pthread_mutex_unlock(&LS.mu);
+}
+
+/* Is the period of l over (a minute, day or month that ended)? */
+static int lease_period_over(const struct lease *l, int64_t t)
+{
+	char minute[20], day[20], month[20];
+
+	if (l->window == ADM_INFLIGHT)
+		return 0;
+	admit_periods(t, minute, day, month);
+	if (l->window == ADM_MINUTE)
+		return strcmp(l->period, minute) != 0;
+	if (l->window == ADM_DAY)
+		return strcmp(l->period, day) != 0;
+	return strcmp(l->period, month) != 0;
+}
+
+#define RETURN_BATCH 128
+
+/*
+ * Give back what leases flagged, idle or of ended periods hold unused;
+ * forget empty, unused leases. all: everything (shutdown).
+ */
+static void lease_sweep(struct store *st, int all)
+{
+	struct lease_give gives[RETURN_BATCH];
+	struct adm_counter keys[RETURN_BATCH];
+	struct lease *ls[RETURN_BATCH];
+	int64_t now = util_now_us(), wall = util_unix_time(), owner;
+	size_t n = 0;
+
+	pthread_mutex_lock(&LS.mu);
+	owner = LS.owner_id;
+	for (unsigned b = 0; b < LEASE_BUCKETS && n < RETURN_BATCH; b++) {
+		struct lease **pp = &LS.buckets[b];
+
+		while (*pp && n < RETURN_BATCH) {
+			struct lease *l = *pp;
+			int idle = now - l->last_use_us > LEASE_IDLE_MS * 1000LL;
+			int over = lease_period_over(l, wall);
+			int empty = !l->grant_micros && !l->grant_tokens && !l->grant_requests &&
+			            !l->used_micros && !l->used_tokens && !l->used_requests;
+
+			if (empty && (idle || over) && !l->growing) {
+				*pp = l->next;
+				free(l);
+				LS.n--;
+				continue;
+			}
+			if ((all || l->give_back || idle || over) && !l->growing && owner &&
+			    lease_slack(l, &gives[n], &keys[n])) {
+				ls[n] = l;
+				n++;
+			} else if (l->give_back && !lease_slack(l, &gives[n], &keys[n])) {
+				l->give_back = 0;
+			}
+			pp = &l->next;
+		}
+	}
+	pthread_mutex_unlock(&LS.mu);
+	if (n)
+		lease_return(st, owner, ls, gives, n);
+}
+
+/* ------------------------------------------------------------------ promotions */
+
+#define PROMOTE_BATCH 64
+
+static void lease_promote_due(struct store *st)
+{
+	struct lease_promotion p[PROMOTE_BATCH];
+	struct lease_ticket *tk[PROMOTE_BATCH];
+	int64_t now = util_now_us(), owner;
+	size_t n = 0;
+	int rc;
+
+	pthread_mutex_lock(&LS.mu);
+	owner = LS.owner_id;
+	for (struct lease_ticket *t = LS.inflight; t && n < PROMOTE_BATCH; t = t->next) {
+		if (t->state != TK_LEASED || t->owner_id != owner || LS.promote_after_ms <= 0)
+			continue;
+		if (!t->a->stream && now - t->admitted_us < LS.promote_after_ms * 1000LL)
+			continue;
+		t->state = TK_PROMOTING;
+		tk[n] = t;
+		p[n].a = t->a;
+		p[n].held = t->held;
+		p[n].reservation_id = 0;
+		n++;
+	}
+	pthread_mutex_unlock(&LS.mu);
+	if (n == 0)
+		return;
+	rc = store_lease_promote(st, owner, p, n);
+	pthread_mutex_lock(&LS.mu);
+	for (size_t i = 0; i < n; i++) {
+		struct lease_ticket *t = tk[i];
+		const struct adm_request *a = t->a;
+
+		if (rc != ST_OK || p[i].reservation_id <= 0) {
+			t->state = TK_LEASED; /* tried again at the next tick */
+			continue;
+		}
+		t->state = TK_PROMOTED;
+		t->reservation_id = p[i].reservation_id;
+		/* What the leases held of it is the reservation's now. */
+		for (size_t k = 0; k < a->n; k++) {
+			struct lease *l = t->l[k];
+			unsigned char h = t->held[k];
+
+			if (l == NULL)
+				continue;
+			if (h & LEASE_HELD_MICROS) {
+				l->used_micros -= a->micros;
+				l->grant_micros -= a->micros;
+			}
+			if (h & LEASE_HELD_TOKENS) {
+				l->used_tokens -= a->tokens;
+				l->grant_tokens -= a->tokens;
+			}
+			if (h & LEASE_HELD_REQUESTS) {
+				l->used_requests--;
+				l->grant_requests--;
+			}
+		}
+	}
+	if (rc == ST_NOTFOUND && LS.owner_id == owner)
+		LS.owner_id = 0;
+	pthread_cond_broadcast(&LS.cv);
+	pthread_mutex_unlock(&LS.mu);
+	for (size_t i = 0; LS.on_promoted && i < n; i++)
+		if (tk[i]->state == TK_PROMOTED)
+			LS.on_promoted(tk[i]->a->exec_id);
+}
+
+/* ------------------------------------------------------------------ the owner */
+
+/* Forget every lease (the owner was reaped: the database charged them). LS.mu held. */
+static void lease_forget_all(void)
+{
+	for (unsigned b = 0; b < LEASE_BUCKETS; b++)
+		for (struct lease *l = LS.buckets[b]; l; l = l->next) {
+			l->grant_micros = l->used_micros;
+			l->grant_tokens = l->used_tokens;
+			l->grant_requests = l->used_requests;
+			l->give_back = 0;
+		}
+}
+
+static void lease_heartbeat(struct store *st, int64_t now)
+{
+	int64_t owner;
+	int rc;
+
+	pthread_mutex_lock(&LS.mu);
+	owner = LS.owner_id;
+	pthread_mutex_unlock(&LS.mu);
+	if (owner == 0) {
+		char journal[64];
+		int64_t id = 0;
+
+		snprintf(journal, sizeof(journal), "pid %d", (int)getpid());
+		if (store_owner_register(st, LS.host, (int)getpid(), journal, &id) != ST_OK)
+			return;
+		if (LS.on_owner)
+			LS.on_owner(id);
+		pthread_mutex_lock(&LS.mu);
+		lease_forget_all();
+		LS.owner_id = id;
+		LS.hb_ok_us = now;
+		pthread_mutex_unlock(&LS.mu);
+		log_info("lease: registered as owner %lld", (long long)id);
+		return;
+	}
+	rc = store_owner_heartbeat(st, owner);
+	pthread_mutex_lock(&LS.mu);
+	if (rc == ST_OK)
+		LS.hb_ok_us = now;
+	else if (rc == ST_NOTFOUND && LS.owner_id == owner) {
+		log_warn("lease: owner %lld was reaped (silent too long); its leases are gone",
+		         (long long)owner);
+		LS.owner_id = 0;
+		lease_forget_all();
+	}
+	pthread_mutex_unlock(&LS.mu);
+}
+
+void lease_tick(struct store *st)
+{
+	static int64_t next_sweep;
+	int64_t now = util_now_us();
+
+	if (now >= LS.next_hb_us) {
+		LS.next_hb_us = now + LEASE_HEARTBEAT_MS * 1000LL;
+		lease_heartbeat(st, now);
+	}
+	lease_promote_due(st);
+	if (now >= next_sweep) {
+		next_sweep = now + 100 * 1000LL;
+		lease_sweep(st, 0);
+	}
+}
+
+void lease_stop(struct store *st)
+{
+	int64_t owner;
+
+	pthread_mutex_lock(&LS.mu);
+	LS.stopping = 1;
+	owner = LS.owner_id;
+	pthread_mutex_unlock(&LS.mu);
+	if (owner == 0)
+		return;
+	/* Calls still in flight keep what they hold: the owner row goes only when none is. */
+	for (int i = 0; i < 8; i++) {
+		lease_sweep(st, 1);
+		pthread_mutex_lock(&LS.mu);
+		if (LS.n_inflight == 0) {
+			pthread_mutex_unlock(&LS.mu);
+			store_owner_close(st, owner, 0);
+			return;
+		}
+		pthread_mutex_unlock(&LS.mu);
+	}
+}
+
+void lease_journal_inflight(void (*write)(const struct lease_ticket *t))
+{
+	pthread_mutex_lock(&LS.mu);
+	for (struct lease_ticket *t = LS.inflight; t; t = t->next)
+		if (t->state == TK_LEASED || t->state == TK_PROMOTING)
+			write(t);
+	pthread_mutex_unlock(&LS.mu);
+}
