@@ -68,9 +68,10 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
 
 static void reply(FCGX_Request *rq, long status, const char *body, size_t len)
 {
+	/* libfcgi's own printf knows no %zu */
 	FCGX_FPrintF(rq->out,
-	             "Status: %ld\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	             status, len);
+	             "Status: %ld\r\nContent-Type: application/json\r\nContent-Length: %lu\r\n\r\n",
+	             status, (unsigned long)len);
 	if (len > 0)
 		FCGX_PutStr(body, (int)len, rq->out);
 }
