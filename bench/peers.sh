@@ -300,7 +300,7 @@ report() {
 		[ "$c" -gt "$cmax" ] && cmax=$c
 	done
 	printf 'agenthost peers benchmark (issue 11), %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	printf 'commit measured: %s\n' "$(commit_measured)"
+	printf 'commit measured: %s\n' "$COMMIT"
 	printf 'machine: %s\n' "$(machine)"
 	printf 'load average (1/5/15 min): %s before the run, %s after it\n' "$LOAD_START" "$(loadavg)"
 	printf 'versions: node %s, %s, MariaDB %s, libcurl %s, Portkey gateway %s\n' \
@@ -464,6 +464,7 @@ if has_target portkey; then
 fi
 
 LOAD_START=$(loadavg)
+COMMIT=$(commit_measured)
 make_tmp
 read -r db_port mock_port floor_port portkey_port on_port off_port <<<"$(free_ports 6)"
 [ -n "$off_port" ] || die "no free ports"

@@ -103,7 +103,7 @@ on_poll() {
 report() {
 	printf 'agenthost soak benchmark (issue 11), %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	[ -z "$label" ] || printf 'note: %s\n' "$label"
-	printf 'commit measured: %s\n' "$(commit_measured)"
+	printf 'commit measured: %s\n' "$COMMIT"
 	printf 'machine: %s\n' "$(machine)"
 	printf 'load average (1/5/15 min): %s before the run, %s after it\n' "$LOAD_START" "$(loadavg)"
 	printf 'setup: lighttpd (contrib/lighttpd.conf.in) -> %s agenthost processes x %s threads,\n' \
@@ -165,6 +165,7 @@ need mariadbd mariadb-install-db mariadb-admin mariadb lighttpd wrk curl python3
 check_agenthost_build
 
 LOAD_START=$(loadavg)
+COMMIT=$(commit_measured)
 make_tmp
 read -r db_port mock_port ah_port <<<"$(free_ports 3)"
 [ -n "$ah_port" ] || die "no free ports"
