@@ -131,9 +131,9 @@ start_portkey() {
 	return 0
 }
 
-# agenthost, enforcement on and off, on ports $1 and $2; the tenants and their keys.
+# The tenants and their keys; agenthost, enforcement on and off.
 start_agenthost() {
-	local nmax=0 n
+	local nmax=0 n port_on port_off
 	upstream_conf on true
 	upstream_conf off false
 	ctl master-key init >"$T/log/ctl.log" 2>&1 || die "master-key init failed; see $T/log/ctl.log"
@@ -159,10 +159,12 @@ start_agenthost() {
 	for n in $tenant_sets; do
 		(umask 077 && head -n "$n" "$T/keys-all" >"$T/keys-$n")
 	done
-	start_lighttpd on "$1"
-	start_lighttpd off "$2"
-	URL_ON=http://127.0.0.1:$1
-	URL_OFF=http://127.0.0.1:$2
+	read -r port_on port_off <<<"$(free_ports 2)"
+	[ -n "$port_off" ] || die "no free ports"
+	start_lighttpd on "$port_on"
+	start_lighttpd off "$port_off"
+	URL_ON=http://127.0.0.1:$port_on
+	URL_OFF=http://127.0.0.1:$port_off
 	wait_for 150 http_ok "$URL_ON/healthz" || die "agenthost (enforcement on) did not start"
 	wait_for 150 http_ok "$URL_OFF/healthz" || die "agenthost (enforcement off) did not start"
 }
@@ -466,8 +468,15 @@ fi
 LOAD_START=$(loadavg)
 COMMIT=$(commit_measured)
 make_tmp
-read -r db_port mock_port floor_port portkey_port on_port off_port <<<"$(free_ports 6)"
-[ -n "$off_port" ] || die "no free ports"
+# Ports are picked just before each server starts: creating the tenants takes minutes,
+# long enough for something else on the machine to take a port picked at the start.
+port() {
+	local p
+	p=$(free_ports 1)
+	[ -n "$p" ] || die "no free port"
+	echo "$p"
+}
+db_port=$(port)
 say "MariaDB on 127.0.0.1:$db_port"
 if [ -n "$mariadb_opts" ]; then
 	read -r -a db_opts <<<"$mariadb_opts"
@@ -475,18 +484,18 @@ if [ -n "$mariadb_opts" ]; then
 else
 	start_mariadb "$db_port"
 fi
-start_mock "$mock_port"
+start_mock "$(port)"
 say "mock upstream on $MOCK_URL"
 if has_target floor; then
-	start_floor "$floor_port"
+	start_floor "$(port)"
 	say "floor on $URL_FLOOR"
 fi
 if has_target portkey; then
-	start_portkey "$portkey_port"
+	start_portkey "$(port)"
 	say "Portkey gateway $portkey_version on $URL_PORTKEY"
 fi
 if has_target on || has_target off; then
-	start_agenthost "$on_port" "$off_port"
+	start_agenthost
 	say "agenthost on $URL_ON (enforcement on), $URL_OFF (off)"
 fi
 probe_all
