@@ -418,6 +418,53 @@ loadavg() {
 	cut -d ' ' -f 1-3 /proc/loadavg
 }
 
+# A warning line when the 1-minute load average before the run ($1, "a b c" as loadavg
+# prints) exceeded the cores: other work was using the CPUs the run was going to share.
+# (The load after a run counts the benchmark's own processes too.)
+load_note() {
+	awk -v a="${1%% *}" -v n="$(nproc)" 'BEGIN {
+		if (a + 0 > n)
+			printf "WARNING: the machine was busy before the run (1-minute load average %s on %d cores):\nother work shared the CPUs; expect noise, in the tails above all, and compare ratios\nwithin this run\n", a, n
+	}'
+}
+
+# CPU time, in clock ticks (USER_HZ, as /proc counts): the machine's busy time so far
+# (user, nice, system, irq, softirq of /proc/stat), and the time used so far by this
+# script with every child it waited for (wrk, curl, agenthostctl, ...) and every process
+# it started that still runs (servers and the FastCGI processes lighttpd spawned).
+cpu_busy() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+}
+cpu_own() {
+	local p all=$$
+	for p in "${pids[@]}"; do
+		all="$all $p $(pgrep -P "$p" 2>/dev/null | tr '\n' ' ')"
+	done
+	# shellcheck disable=SC2086 # one pid per word
+	for p in $all; do
+		cat "/proc/$p/stat" 2>/dev/null || true
+	done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }'
+}
+
+# Mark the start of the run for cpu_note.
+cpu_mark() {
+	CPU_T0=$(date +%s.%N)
+	CPU_BUSY0=$(cpu_busy)
+	CPU_OWN0=$(cpu_own)
+}
+
+# What the CPUs did since cpu_mark: busy time of the machine, the part this benchmark's
+# processes account for, and the rest (other work on the machine, which the numbers
+# shared the cores with). Call it while the servers still run.
+cpu_note() {
+	awk -v t0="$CPU_T0" -v t1="$(date +%s.%N)" -v b0="$CPU_BUSY0" -v b1="$(cpu_busy)" \
+		-v o0="$CPU_OWN0" -v o1="$(cpu_own)" -v n="$(nproc)" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		wall = t1 - t0; busy = (b1 - b0) / hz; own = (o1 - o0) / hz; other = busy - own
+		if (other < 0) other = 0
+		printf "CPU over the run (%.0f s x %d cores): busy %.0f%%; this benchmark %.0f s, other work %.0f s (%.0f%% of the machine)\n", wall, n, busy * 100 / (wall * n), own, other, other * 100 / (wall * n)
+	}'
+}
+
 # "2 cores, <CPU model>, 23 GiB memory"
 machine() {
 	printf '%s cores, %s, %s GiB memory' "$(nproc)" \

@@ -304,7 +304,10 @@ report() {
 	printf 'agenthost peers benchmark (issue 11), %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	printf 'commit measured: %s\n' "$COMMIT"
 	printf 'machine: %s\n' "$(machine)"
-	printf 'load average (1/5/15 min): %s before the run, %s after it\n' "$LOAD_START" "$(loadavg)"
+	printf 'load average (1/5/15 min): %s before the run, %s after it (the run included)\n' \
+		"$LOAD_START" "$(loadavg)"
+	load_note "$LOAD_START"
+	cpu_note
 	printf 'versions: node %s, %s, MariaDB %s, libcurl %s, Portkey gateway %s\n' \
 		"$(node --version)" "$(lighttpd -v 2>/dev/null | head -n 1 | cut -d ' ' -f 1)" \
 		"$(sql 'SELECT VERSION()')" "$(curl-config --version 2>/dev/null | cut -d ' ' -f 2 || echo '?')" \
@@ -467,6 +470,7 @@ fi
 
 LOAD_START=$(loadavg)
 COMMIT=$(commit_measured)
+cpu_mark
 make_tmp
 # Ports are picked just before each server starts: creating the tenants takes minutes,
 # long enough for something else on the machine to take a port picked at the start.

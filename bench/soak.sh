@@ -105,7 +105,10 @@ report() {
 	[ -z "$label" ] || printf 'note: %s\n' "$label"
 	printf 'commit measured: %s\n' "$COMMIT"
 	printf 'machine: %s\n' "$(machine)"
-	printf 'load average (1/5/15 min): %s before the run, %s after it\n' "$LOAD_START" "$(loadavg)"
+	printf 'load average (1/5/15 min): %s before the run, %s after it (the run included)\n' \
+		"$LOAD_START" "$(loadavg)"
+	load_note "$LOAD_START"
+	cpu_note
 	printf 'setup: lighttpd (contrib/lighttpd.conf.in) -> %s agenthost processes x %s threads,\n' \
 		"$procs" "$app_threads"
 	printf '       enforcement on, one MariaDB %s (defaults), mock upstream in node %s\n' \
@@ -166,6 +169,7 @@ check_agenthost_build
 
 LOAD_START=$(loadavg)
 COMMIT=$(commit_measured)
+cpu_mark
 make_tmp
 read -r db_port mock_port ah_port <<<"$(free_ports 3)"
 [ -n "$ah_port" ] || die "no free ports"
