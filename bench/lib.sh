@@ -366,11 +366,13 @@ run_wrk() {
 # most $4 seconds): wrk runs in the background and is stopped with SIGINT (it then
 # reports as usual) once the mock's count, polled every 0.2 s, reaches the target. When
 # $6 names a function it is called after each poll with the completions counted since
-# the start and the seconds elapsed. (wrk cannot stop at a request count by itself: a
-# thread that stops early still waits out the duration.)
+# the start and the seconds elapsed. A run during which the count stands still for 30 s
+# fails (nothing reaches the upstream any more: wrk would otherwise run out its time).
+# (wrk cannot stop at a request count by itself: a thread that stops early still waits
+# out the duration.)
 run_wrk_until() {
 	local url=$1 conns=$2 target=$3 secs=$4 out=$5 hook=${6:-} threads=$wrk_threads
-	local base n c wpid t0 now
+	local base n c wpid t0 now last=-1 still=0
 	[ "$threads" -gt "$conns" ] && threads=$conns
 	base=$(mock_count)
 	[ -n "$base" ] || die "the mock upstream does not answer"
@@ -384,6 +386,14 @@ run_wrk_until() {
 		c=$(mock_count)
 		[ -n "$c" ] || die "the mock upstream stopped answering"
 		n=$((c - base))
+		if [ "$n" -eq "$last" ]; then
+			still=$((still + 1))
+			[ "$still" -lt 150 ] ||
+				die "no call reached the mock upstream for 30 s after $n; see $T/log"
+		else
+			still=0
+			last=$n
+		fi
 		now=$(date +%s.%N)
 		if [ -n "$hook" ]; then
 			"$hook" "$n" "$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }')"
