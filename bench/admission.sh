@@ -54,36 +54,16 @@ ctl() {
 }
 
 start_env() {
-	local db_port port_on port_off f
-	for f in src/agenthost src/agenthostctl; do
-		[ -x "$f" ] || die "$f is not built (./configure && make, or ./contrib/dev up)"
-		# Sanitizers slow every request several times over: such numbers mislead.
-		if ldd "$f" 2>/dev/null | grep -q libasan && [ "${BENCH_ALLOW_SANITIZERS:-0}" != 1 ]; then
-			die "$f is built with sanitizers; rebuild without --enable-sanitizers (or set BENCH_ALLOW_SANITIZERS=1)"
-		fi
-	done
-	for f in mariadbd mariadb-install-db mariadb-admin lighttpd wrk curl python3; do
-		command -v "$f" >/dev/null || die "$f is not installed (Debian: apt-get install wrk ...)"
-	done
+	local db_port port_on port_off
+	check_agenthost_build
+	need mariadbd mariadb-install-db mariadb-admin mariadb lighttpd wrk curl python3
 
-	T=$(mktemp -d "${BENCH_TMP:-/tmp}/ah-bench.XXXXXX") || die "mktemp failed"
-	mkdir -p "$T/log" "$T/run" "$T/db" "$T/www"
+	make_tmp
 	read -r db_port port_on port_off <<<"$(free_ports 3)"
 	[ -n "$port_off" ] || die "no free ports"
 
 	say "MariaDB on 127.0.0.1:$db_port"
-	mariadb-install-db --no-defaults --datadir="$T/db/data" --user="$(id -un)" \
-		--auth-root-authentication-method=normal --skip-test-db >"$T/log/mariadb-install.log" 2>&1 ||
-		die "mariadb-install-db failed; see $T/log/mariadb-install.log"
-	mariadbd --no-defaults --user="$(id -un)" --datadir="$T/db/data" \
-		--socket="$T/db/mysqld.sock" --port="$db_port" --bind-address=127.0.0.1 \
-		--pid-file="$T/db/mysqld.pid" --log-error="$T/log/mariadb-error.log" \
-		--skip-name-resolve </dev/null >/dev/null 2>&1 &
-	pids+=($!)
-	wait_for 300 mariadb-admin --no-defaults -uroot --socket="$T/db/mysqld.sock" ping ||
-		die "MariaDB did not start; see $T/log/mariadb-error.log"
-	mariadb --no-defaults -uroot --socket="$T/db/mysqld.sock" -e 'CREATE DATABASE agenthost' ||
-		die "cannot create the database"
+	start_mariadb "$db_port"
 
 	# The two configurations differ in `enforcement` only. Request lines are not logged
 	# (log_level = warn) so that neither run measures the log.
@@ -111,19 +91,6 @@ EOF
 	URL_OFF=http://127.0.0.1:$port_off
 	wait_for 150 http_ok "$URL_ON/healthz" || die "agenthost (enforcement on) did not start"
 	wait_for 150 http_ok "$URL_OFF/healthz" || die "agenthost (enforcement off) did not start"
-}
-
-# lighttpd on port $2 spawning agenthost with $T/$1.conf.
-start_lighttpd() {
-	local name=$1 port=$2
-	sed -e "s|@PORT@|$port|g" -e "s|@STATE@|$T/www|g" -e "s|@LOGDIR@|$T/log/$name|g" \
-		-e "s|@PIDFILE@|$T/run/lighttpd-$name.pid|g" \
-		-e "s|@SOCKET@|$T/run/$name.sock|g" -e "s|@BIN@|$top/src/agenthost|g" \
-		-e "s|@CONF@|$T/$name.conf|g" -e "s|@PROCS@|$procs|g" \
-		contrib/lighttpd.conf.in >"$T/lighttpd-$name.conf"
-	mkdir -p "$T/log/$name"
-	lighttpd -D -f "$T/lighttpd-$name.conf" >>"$T/log/$name/lighttpd-stderr.log" 2>&1 &
-	pids+=($!)
 }
 
 # A tenant whose limits are all set (so every counter is exercised) and none reachable.
@@ -170,21 +137,6 @@ probe() {
 }
 
 # ---------------------------------------------------------------- measuring
-
-# wrk against $1 with $2 connections for $3 seconds; results into file $4.
-run_wrk() {
-	local url=$1 conns=$2 secs=$3 out=$4 threads=$wrk_threads
-	[ "$threads" -gt "$conns" ] && threads=$conns
-	BENCH_OUT=$out wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s \
-		-s "$top/bench/chat.lua" "$url" >"$out.wrk" 2>&1 ||
-		die "wrk failed: $(tail -n 3 "$out.wrk")"
-	[ -s "$out" ] || die "wrk wrote no results: $(tail -n 3 "$out.wrk")"
-}
-
-rps() {
-	awk -v n="$(val "$1" requests)" -v us="$(val "$1" duration_us)" \
-		'BEGIN { printf "%.0f", n / (us / 1e6) }'
-}
 
 # The table: one block per concurrency.
 report() {

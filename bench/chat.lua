@@ -1,15 +1,19 @@
--- bench/chat.lua: the wrk script of bench/admission.sh and bench/isolation.sh.
+-- bench/chat.lua: the wrk script of the benchmarks in bench/.
 --
--- Every request is the same mock chat completion (no network, a fixed answer
--- length), so the only difference between two runs is what agenthost does
--- around the model call. At the end the latency distribution and the counts
--- are written as "name=value" lines to $BENCH_OUT for the caller to read.
+-- Every request is the same chat completion (by default the mock provider's:
+-- no network, a fixed answer length), so the only difference between two runs
+-- is what the server does around the model call. At the end the latency
+-- distribution and the counts are written as "name=value" lines to $BENCH_OUT
+-- for the caller to read.
 --
 -- Environment:
 --   BENCH_KEY        the API key (never printed), or
 --   BENCH_KEYS_FILE  a file of API keys, one per line (never printed): each wrk
 --                    thread sends them round-robin, one key per request, each
 --                    thread starting at a different place in the list
+--   BENCH_BODY       the request body (default: mock-1, 16 words, max_tokens 32)
+--   BENCH_HEADERS    more request headers, "Name: value" lines (e.g. a peer
+--                    gateway's routing headers); sent with every request
 --   BENCH_OUT        result file
 
 local key = os.getenv("BENCH_KEY")
@@ -22,12 +26,27 @@ if (keys_file == nil and (key == nil or key == "")) or out == nil or out == "" t
 	error("chat.lua: BENCH_KEY or BENCH_KEYS_FILE, and BENCH_OUT must be set")
 end
 
-local body = '{"model":"mock-1","max_tokens":32,'
-	.. '"messages":[{"role":"user","content":"[mock:words=16] benchmark request"}]}'
+local body = os.getenv("BENCH_BODY")
+if body == nil or body == "" then
+	body = '{"model":"mock-1","max_tokens":32,'
+		.. '"messages":[{"role":"user","content":"[mock:words=16] benchmark request"}]}'
+end
+
+-- The headers of every request but Authorization: the content type and BENCH_HEADERS.
+local extra = { ["Content-Type"] = "application/json" }
+for line in (os.getenv("BENCH_HEADERS") or ""):gmatch("[^\n]+") do
+	local name, value = line:match("^%s*([^:%s]+)%s*:%s*(.-)%s*$")
+	if name == nil then
+		error("chat.lua: BENCH_HEADERS: expected 'Name: value' lines")
+	end
+	extra[name] = value
+end
 
 wrk.method = "POST"
 wrk.path = "/v1/chat/completions"
-wrk.headers["Content-Type"] = "application/json"
+for name, value in pairs(extra) do
+	wrk.headers[name] = value
+end
 wrk.body = body
 
 if keys_file == nil then
@@ -56,11 +75,12 @@ else
 			if k then
 				n = n + 1
 				-- wrk.format takes the headers given instead of wrk.headers
-				-- (Host apart), so the content type is repeated here
-				reqs[n] = wrk.format(nil, nil, {
-					["Content-Type"] = "application/json",
-					["Authorization"] = "Bearer " .. k,
-				}, nil)
+				-- (Host apart), so the other headers are repeated here
+				local h = { ["Authorization"] = "Bearer " .. k }
+				for name, value in pairs(extra) do
+					h[name] = value
+				end
+				reqs[n] = wrk.format(nil, nil, h, nil)
 			end
 		end
 		f:close()

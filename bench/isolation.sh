@@ -82,11 +82,6 @@ ctl() {
 	src/agenthostctl -c "$T/base.conf" "$@"
 }
 
-# SQL as root on the private server; tab-separated, no column names.
-sql() {
-	mariadb --no-defaults -uroot --socket="$T/db/mysqld.sock" -N -B -e "$1"
-}
-
 # The status counters the table reads, as "name value" lines.
 db_status() {
 	sql "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Max_used_connections',
@@ -102,42 +97,24 @@ conn_bound() {
 }
 
 start_env() {
-	local db_port port_base port_large f need db_opts=()
-	for f in src/agenthost src/agenthostctl; do
-		[ -x "$f" ] || die "$f is not built (./configure && make, or ./contrib/dev up)"
-		# Sanitizers slow every request several times over: such numbers mislead.
-		if ldd "$f" 2>/dev/null | grep -q libasan && [ "${BENCH_ALLOW_SANITIZERS:-0}" != 1 ]; then
-			die "$f is built with sanitizers; rebuild without --enable-sanitizers (or set BENCH_ALLOW_SANITIZERS=1)"
-		fi
-	done
-	for f in mariadbd mariadb-install-db mariadb-admin mariadb lighttpd wrk curl python3 xargs; do
-		command -v "$f" >/dev/null || die "$f is not installed (Debian: apt-get install wrk ...)"
-	done
+	local db_port port_base port_large nconn db_opts=()
+	check_agenthost_build
+	need mariadbd mariadb-install-db mariadb-admin mariadb lighttpd wrk curl python3 xargs
 	# Both servers' pools stay open for the whole run (a connection idle past
 	# dedicated_idle_s is closed only when its thread serves the next request).
-	need=$(($(conn_bound "$pool") + 20))
-	[ "$pool_large" -gt 0 ] && need=$((need + $(conn_bound "$pool_large")))
-	[ "$need" -le "$max_conns" ] ||
-		die "BENCH_POOL=$pool and BENCH_POOL_LARGE=$pool_large may need $need MariaDB connections, more than BENCH_MAX_CONNECTIONS=$max_conns"
+	nconn=$(($(conn_bound "$pool") + 20))
+	[ "$pool_large" -gt 0 ] && nconn=$((nconn + $(conn_bound "$pool_large")))
+	[ "$nconn" -le "$max_conns" ] ||
+		die "BENCH_POOL=$pool and BENCH_POOL_LARGE=$pool_large may need $nconn MariaDB connections, more than BENCH_MAX_CONNECTIONS=$max_conns"
 
-	T=$(mktemp -d "${BENCH_TMP:-/tmp}/ah-bench.XXXXXX") || die "mktemp failed"
-	mkdir -p "$T/log" "$T/run" "$T/db" "$T/www" "$T/tenants"
+	make_tmp
+	mkdir -p "$T/tenants"
 	read -r db_port port_base port_large <<<"$(free_ports 3)"
 	[ -n "$port_large" ] || die "no free ports"
 
 	read -r -a db_opts <<<"$mariadb_opts"
 	say "MariaDB on 127.0.0.1:$db_port (max_connections $max_conns${mariadb_opts:+, $mariadb_opts})"
-	mariadb-install-db --no-defaults --datadir="$T/db/data" --user="$(id -un)" \
-		--auth-root-authentication-method=normal --skip-test-db >"$T/log/mariadb-install.log" 2>&1 ||
-		die "mariadb-install-db failed; see $T/log/mariadb-install.log"
-	mariadbd --no-defaults --user="$(id -un)" --datadir="$T/db/data" \
-		--socket="$T/db/mysqld.sock" --port="$db_port" --bind-address=127.0.0.1 \
-		--pid-file="$T/db/mysqld.pid" --log-error="$T/log/mariadb-error.log" \
-		--skip-name-resolve --max-connections="$max_conns" "${db_opts[@]}" </dev/null >/dev/null 2>&1 &
-	pids+=($!)
-	wait_for 300 mariadb-admin --no-defaults -uroot --socket="$T/db/mysqld.sock" ping ||
-		die "MariaDB did not start; see $T/log/mariadb-error.log"
-	sql 'CREATE DATABASE agenthost' || die "cannot create the database"
+	start_mariadb "$db_port" --max-connections="$max_conns" "${db_opts[@]}"
 	[ "$(sql 'SELECT @@max_connections')" = "$max_conns" ] ||
 		die "MariaDB did not take max_connections $max_conns (open files limit?)"
 
@@ -175,19 +152,6 @@ EOF
 		wait_for 150 http_ok "$URL_LARGE/healthz" ||
 			die "agenthost (dedicated_pool $pool_large) did not start"
 	fi
-}
-
-# lighttpd on port $2 spawning agenthost with $T/$1.conf.
-start_lighttpd() {
-	local name=$1 port=$2
-	sed -e "s|@PORT@|$port|g" -e "s|@STATE@|$T/www|g" -e "s|@LOGDIR@|$T/log/$name|g" \
-		-e "s|@PIDFILE@|$T/run/lighttpd-$name.pid|g" \
-		-e "s|@SOCKET@|$T/run/$name.sock|g" -e "s|@BIN@|$top/src/agenthost|g" \
-		-e "s|@CONF@|$T/$name.conf|g" -e "s|@PROCS@|$procs|g" \
-		contrib/lighttpd.conf.in >"$T/lighttpd-$name.conf"
-	mkdir -p "$T/log/$name"
-	lighttpd -D -f "$T/lighttpd-$name.conf" >>"$T/log/$name/lighttpd-stderr.log" 2>&1 &
-	pids+=($!)
 }
 
 # Limits at the scope of plan pro: every one set (so every counter is exercised), none
@@ -291,32 +255,13 @@ phase_keys() {
 	esac
 }
 
-# wrk against $1 with the keys in $2, $3 connections for $4 seconds; results into file $5.
-run_wrk() {
-	local url=$1 keys=$2 conns=$3 secs=$4 out=$5 threads=$wrk_threads
-	[ "$threads" -gt "$conns" ] && threads=$conns
-	BENCH_KEYS_FILE=$keys BENCH_OUT=$out wrk -t "$threads" -c "$conns" -d "${secs}s" \
-		--timeout 10s -s "$top/bench/chat.lua" "$url" >"$out.wrk" 2>&1 ||
-		die "wrk failed: $(tail -n 3 "$out.wrk")"
-	[ -s "$out" ] || die "wrk wrote no results: $(tail -n 3 "$out.wrk")"
-}
-
-# Die if a process started here (MariaDB, a lighttpd) is gone: its phase measured nothing.
-check_alive() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -0 "$pid" 2>/dev/null ||
-			die "$1: process $pid ($(ps -o args= -p "$pid" 2>/dev/null | cut -c 1-40)) exited; see $T/log (lighttpd-error.log says who stopped it)"
-	done
-}
-
 # One measured phase: $1 phase, $2 connections, $3 round. MariaDB's status is flushed
 # (Max_used_connections restarts from the connections open now) and read around it.
 measure() {
 	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3
 	sql 'FLUSH STATUS'
 	db_status >"$f.before"
-	run_wrk "$(phase_url "$p")" "$(phase_keys "$p")" "$c" "$duration" "$f"
+	BENCH_KEYS_FILE=$(phase_keys "$p") run_wrk "$(phase_url "$p")" "$c" "$duration" "$f"
 	db_status >"$f.after"
 	check_alive "$p, $c connection(s), round $r"
 	check_run "$f" "$p, $c connection(s), round $r"
@@ -489,7 +434,7 @@ if [ "$warmup" -gt 0 ]; then
 		fi
 	done
 	for p in "${PHASES[@]}"; do
-		run_wrk "$(phase_url "$p")" "$(phase_keys "$p")" "$cmax" "$warmup" "$T/warm-$p"
+		BENCH_KEYS_FILE=$(phase_keys "$p") run_wrk "$(phase_url "$p")" "$cmax" "$warmup" "$T/warm-$p"
 	done
 fi
 PEAK_RUN=$(sql "SHOW GLOBAL STATUS LIKE 'Max_used_connections'" | cut -f 2)
