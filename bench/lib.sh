@@ -257,6 +257,7 @@ db_user = root
 db_name = agenthost
 master_key_file = $T/master.key
 sql_dir = $top/sql
+state_dir = $T/state
 enforcement = $2
 provider.openai.base_url = $MOCK_URL/v1
 provider.openai.api_key = sk-bench
