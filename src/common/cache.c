@@ -27,7 +27,7 @@ struct cache {
 	int64_t ttl_us;
 	struct cache_ops ops;
 	int has_ops;
-	pthread_mutex_t locks[CACHE_LOCKS];
+	pthread_rwlock_t locks[CACHE_LOCKS]; /* readers share; a put writes */
 	_Atomic uint64_t hits, misses, puts;
 	unsigned char *entries; /* sets * CACHE_WAYS entries */
 };
@@ -90,7 +90,7 @@ struct cache *cache_new(const char *name, size_t key_size, size_t val_size, size
 		return NULL;
 	}
 	for (size_t i = 0; i < CACHE_LOCKS; i++)
-		pthread_mutex_init(&c->locks[i], NULL);
+		pthread_rwlock_init(&c->locks[i], NULL);
 	return c;
 }
 
@@ -106,7 +106,7 @@ void cache_free(struct cache *c)
 				c->ops.unref(entry_val(c, e));
 		}
 	for (size_t i = 0; i < CACHE_LOCKS; i++)
-		pthread_mutex_destroy(&c->locks[i]);
+		pthread_rwlock_destroy(&c->locks[i]);
 	free(c->entries);
 	free(c);
 }
@@ -178,7 +178,7 @@ int cache_get(struct cache *c, const void *key, void *val)
 {
 	uint64_t h = cache_hash(key, c->key_size);
 	size_t set = (size_t)(h % c->sets);
-	pthread_mutex_t *lk = &c->locks[set % CACHE_LOCKS];
+	pthread_rwlock_t *lk = &c->locks[set % CACHE_LOCKS];
 	int64_t now = util_now_us();
 	int hit = 0;
 
@@ -186,7 +186,8 @@ int cache_get(struct cache *c, const void *key, void *val)
 		atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
 		return 0;
 	}
-	pthread_mutex_lock(lk);
+	/* Lookups share the lock; an entry that is no longer valid stays until a put replaces it. */
+	pthread_rwlock_rdlock(lk);
 	for (size_t w = 0; w < CACHE_WAYS; w++) {
 		struct cache_entry *e = entry_at(c, set, w);
 
@@ -197,12 +198,10 @@ int cache_get(struct cache *c, const void *key, void *val)
 			if (c->has_ops && c->ops.ref)
 				c->ops.ref(val);
 			hit = 1;
-		} else {
-			entry_clear(c, e);
 		}
 		break;
 	}
-	pthread_mutex_unlock(lk);
+	pthread_rwlock_unlock(lk);
 	atomic_fetch_add_explicit(hit ? &c->hits : &c->misses, 1, memory_order_relaxed);
 	return hit;
 }
@@ -212,10 +211,10 @@ void cache_put(struct cache *c, const void *key, const void *val, const struct c
 {
 	uint64_t h = cache_hash(key, c->key_size);
 	size_t set = (size_t)(h % c->sets);
-	pthread_mutex_t *lk = &c->locks[set % CACHE_LOCKS];
+	pthread_rwlock_t *lk = &c->locks[set % CACHE_LOCKS];
 	struct cache_entry *victim = NULL;
 
-	pthread_mutex_lock(lk);
+	pthread_rwlock_wrlock(lk);
 	/* The same key, else a free way, else the oldest entry. */
 	for (size_t w = 0; w < CACHE_WAYS && victim == NULL; w++) {
 		struct cache_entry *e = entry_at(c, set, w);
@@ -246,7 +245,7 @@ void cache_put(struct cache *c, const void *key, const void *val, const struct c
 	if (c->has_ops && c->ops.ref)
 		c->ops.ref(entry_val(c, victim));
 	victim->used = 1;
-	pthread_mutex_unlock(lk);
+	pthread_rwlock_unlock(lk);
 	atomic_fetch_add_explicit(&c->puts, 1, memory_order_relaxed);
 }
 
@@ -254,16 +253,16 @@ void cache_drop(struct cache *c, const void *key)
 {
 	uint64_t h = cache_hash(key, c->key_size);
 	size_t set = (size_t)(h % c->sets);
-	pthread_mutex_t *lk = &c->locks[set % CACHE_LOCKS];
+	pthread_rwlock_t *lk = &c->locks[set % CACHE_LOCKS];
 
-	pthread_mutex_lock(lk);
+	pthread_rwlock_wrlock(lk);
 	for (size_t w = 0; w < CACHE_WAYS; w++) {
 		struct cache_entry *e = entry_at(c, set, w);
 
 		if (e->used && memcmp(entry_key(e), key, c->key_size) == 0)
 			entry_clear(c, e);
 	}
-	pthread_mutex_unlock(lk);
+	pthread_rwlock_unlock(lk);
 }
 
 void cache_stats(const struct cache *c, struct cache_stats *out)

@@ -103,11 +103,42 @@ void util_hex_encode(const unsigned char *in, size_t n, char *out)
 	sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
+/*
+ * Ids need unpredictable bytes, not a system call each: a thread draws them
+ * from its own pool, refilled from the kernel's generator (randombytes_buf)
+ * POOL_BYTES at a time. Secrets (keys, tokens, nonces) never come from here.
+ */
+#define POOL_BYTES 1024
+
+static __thread unsigned char rnd_pool[POOL_BYTES];
+static __thread size_t rnd_left;
+
+void util_random_bytes(void *out, size_t n)
+{
+	unsigned char *o = out;
+
+	while (n > 0) {
+		size_t k;
+
+		if (rnd_left == 0) {
+			randombytes_buf(rnd_pool, sizeof(rnd_pool));
+			rnd_left = sizeof(rnd_pool);
+		}
+		k = n < rnd_left ? n : rnd_left;
+		memcpy(o, rnd_pool + sizeof(rnd_pool) - rnd_left, k);
+		sodium_memzero(rnd_pool + sizeof(rnd_pool) - rnd_left, k);
+		rnd_left -= k;
+		o += k;
+		n -= k;
+	}
+}
+
 void util_random_id(const char *prefix, char *out, size_t cap)
 {
 	static const char alphabet[] =
 	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	size_t p = strlen(prefix), i;
+	size_t p = strlen(prefix), i = 0;
+	unsigned char b[32];
 
 	if (cap < p + 25) {
 		if (cap)
@@ -115,8 +146,13 @@ void util_random_id(const char *prefix, char *out, size_t cap)
 		return;
 	}
 	memcpy(out, prefix, p);
-	for (i = 0; i < 24; i++)
-		out[p + i] = alphabet[randombytes_uniform(62)];
+	/* Uniform over 62: bytes of 248 and more (4 * 62) are drawn again. */
+	while (i < 24) {
+		util_random_bytes(b, sizeof(b));
+		for (size_t k = 0; k < sizeof(b) && i < 24; k++)
+			if (b[k] < 248)
+				out[p + i++] = alphabet[b[k] % 62];
+	}
 	out[p + i] = '\0';
 }
 
@@ -124,7 +160,7 @@ void util_request_id(char out[33])
 {
 	unsigned char raw[16];
 
-	randombytes_buf(raw, sizeof(raw));
+	util_random_bytes(raw, sizeof(raw));
 	util_hex_encode(raw, sizeof(raw), out);
 }
 

@@ -28,6 +28,8 @@ int util_has_prefix_ci(const char *s, const char *prefix);
 size_t util_b64url_encode(const unsigned char *in, size_t n, char *out);
 /* Lowercase hex; out needs 2n+1 bytes. */
 void util_hex_encode(const unsigned char *in, size_t n, char *out);
+/* n unpredictable bytes for ids (a per-thread pool; not for keys or secrets). */
+void util_random_bytes(void *out, size_t n);
 /* A public id: prefix + 24 random base62 characters (~143 bits); cap >= strlen(prefix)+25. */
 void util_random_id(const char *prefix, char *out, size_t cap);
 /* A request id: 32 lowercase hex characters; out needs 33 bytes. */

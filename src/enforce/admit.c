@@ -57,13 +57,22 @@ int admit_set_timezone(const char *tz, char *err, size_t errlen)
 
 void admit_periods(int64_t t, char minute[20], char day[20], char month[20])
 {
+	/* Every call asks for the same second: the calendar is worked out once a second. */
+	static __thread int64_t last_t = -1;
+	static __thread char last_minute[20], last_day[20], last_month[20];
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	localtime_r(&tt, &tm);
-	strftime(minute, 20, "%Y-%m-%d %H:%M", &tm);
-	strftime(day, 20, "%Y-%m-%d", &tm);
-	strftime(month, 20, "%Y-%m", &tm);
+	if (t != last_t) {
+		localtime_r(&tt, &tm);
+		strftime(last_minute, 20, "%Y-%m-%d %H:%M", &tm);
+		strftime(last_day, 20, "%Y-%m-%d", &tm);
+		strftime(last_month, 20, "%Y-%m", &tm);
+		last_t = t;
+	}
+	memcpy(minute, last_minute, 20);
+	memcpy(day, last_day, 20);
+	memcpy(month, last_month, 20);
 }
 
 void admit_expired_periods(int64_t t, char minute[20], char day[20], char month[20])

@@ -122,20 +122,29 @@ static struct {
 	int running; /* the flusher runs: records are queued */
 	int stop;    /* the flusher should drain and end */
 	pthread_t thread;
-	pthread_mutex_t mu; /* the journal fd and the queue */
+	pthread_mutex_t mu; /* the queue and seq */
 	pthread_cond_t cv;
+	/*
+	 * Appends share fdlk (a write with O_APPEND is one append whoever else
+	 * writes); only starting a new file or closing takes it alone.
+	 */
+	pthread_rwlock_t fdlk;
 	int fd; /* this process's journal */
 	char path[640];
 	char dir[512];
-	int64_t size;     /* bytes written to the journal */
-	uint64_t seq;     /* last seq given */
-	uint64_t applied; /* every record up to this seq is written */
-	int dirty;        /* written since the last fdatasync */
+	_Atomic int64_t size; /* bytes written to the journal */
+	uint64_t seq;         /* last seq given */
+	uint64_t applied;     /* every record up to this seq is written */
+	_Atomic int dirty;    /* written since the last fdatasync */
 	struct ledger_item *head, *tail;
 	size_t queued;
 	int64_t owner_id;      /* last REC_OWNER written */
+	int coalescing;        /* the flusher waits for a batch to fill: wake it when it has */
 	void (*rewrite)(void); /* journals the calls in flight again (a new file) */
-} L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .fd = -1};
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
+       .fdlk = PTHREAD_RWLOCK_INITIALIZER,
+       .fd = -1};
 
 /* ------------------------------------------------------------------ encoding */
 
@@ -430,7 +439,26 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* Append "applied up to seq" (journal lock held). */
+/* Append a sealed frame to this process's journal. 0, or -1 (errno set). */
+static int journal_write(const struct wbuf *w)
+{
+	int rc = -1;
+
+	if (w->err) {
+		errno = ENOMEM;
+		return -1;
+	}
+	pthread_rwlock_rdlock(&L.fdlk);
+	if (L.fd >= 0 && write_all(L.fd, w->p, w->len) == 0) {
+		atomic_fetch_add(&L.size, (int64_t)w->len);
+		atomic_store(&L.dirty, 1);
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&L.fdlk);
+	return rc;
+}
+
+/* Append "applied up to seq". */
 static void journal_mark(uint64_t seq)
 {
 	struct wbuf w = {0};
@@ -441,10 +469,7 @@ static void journal_mark(uint64_t seq)
 	w_u64(&w, seq);
 	if (!w.err) {
 		frame_seal(&w);
-		if (write_all(L.fd, w.p, w.len) == 0) {
-			L.size += (int64_t)w.len;
-			L.dirty = 1;
-		}
+		journal_write(&w);
 	}
 	free(w.p);
 }
@@ -552,18 +577,13 @@ static struct ledger_item *decode_admit(const unsigned char *p, size_t len)
 	return it;
 }
 
-/* Append one small note (journal lock taken here). */
+/* Append one small note. */
 static void journal_note(struct wbuf *w)
 {
 	if (w->err)
 		return;
 	frame_seal(w);
-	pthread_mutex_lock(&L.mu);
-	if (L.fd >= 0 && write_all(L.fd, w->p, w->len) == 0) {
-		L.size += (int64_t)w->len;
-		L.dirty = 1;
-	}
-	pthread_mutex_unlock(&L.mu);
+	journal_write(w);
 }
 
 void ledger_note_admit(const struct ledger_admit *ad)
@@ -592,7 +612,7 @@ void ledger_note_promoted(const char *exec_id)
 	free(w.p);
 }
 
-/* The OWNER note (journal lock held). */
+/* The OWNER note. */
 static void journal_owner(int64_t owner_id)
 {
 	struct wbuf w = {0};
@@ -601,11 +621,7 @@ static void journal_owner(int64_t owner_id)
 	w_bytes(&w, "\0\0\0\0\0\0\0\0", 8);
 	w_bytes(&w, h, 4);
 	w_u64(&w, (uint64_t)owner_id);
-	if (!w.err) {
-		frame_seal(&w);
-		if (L.fd >= 0 && write_all(L.fd, w.p, w.len) == 0)
-			L.size += (int64_t)w.len;
-	}
+	journal_note(&w);
 	free(w.p);
 }
 
@@ -613,10 +629,8 @@ void ledger_note_owner(int64_t owner_id)
 {
 	if (!L.running)
 		return;
-	pthread_mutex_lock(&L.mu);
 	L.owner_id = owner_id;
 	journal_owner(owner_id);
-	pthread_mutex_unlock(&L.mu);
 }
 
 void ledger_set_inflight(void (*rewrite)(void))
@@ -764,15 +778,23 @@ static int journal_read(int fd, struct ledger_item **out, size_t *n, int64_t *ow
 		}
 	}
 	free(p);
-	/* Drop what the marks say is written. */
-	while (head && head->rec.seq <= mark) {
-		struct ledger_item *it = head;
+	/* Drop what the marks say is written (records are journaled in about seq order). */
+	{
+		struct ledger_item **pp = &head;
 
-		head = head->next;
-		free(it);
-	}
-	if (head == NULL)
 		tail = NULL;
+		while (*pp) {
+			struct ledger_item *it = *pp;
+
+			if (it->rec.seq <= mark) {
+				*pp = it->next;
+				free(it);
+				continue;
+			}
+			tail = it;
+			pp = &it->next;
+		}
+	}
 	/* Calls admitted on leases that never ended: recorded at their worst case. */
 	if (ended.n)
 		qsort(ended.ids, ended.n, sizeof(ended.ids[0]), id_cmp);
@@ -942,6 +964,25 @@ static void *ledger_flusher(void *arg)
 			pthread_mutex_unlock(&L.mu);
 			break;
 		}
+		/*
+		 * Group commit: a small batch waits a moment for company (each batch
+		 * costs the database a commit and its statements, whatever its size).
+		 */
+		if (L.queued < LEDGER_COALESCE_MIN && !L.stop) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += LEDGER_COALESCE_US * 1000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			L.coalescing = 1;
+			while (L.queued < LEDGER_COALESCE_MIN && !L.stop &&
+			       pthread_cond_timedwait(&L.cv, &L.mu, &ts) != ETIMEDOUT)
+				;
+			L.coalescing = 0;
+		}
 		for (struct ledger_item *it = L.head;
 		     it && k < LEDGER_BATCH_MAX && (k == 0 || bytes < BATCH_BYTES); it = it->next) {
 			recs[k] = &it->rec;
@@ -996,42 +1037,50 @@ static void *ledger_flusher(void *arg)
 			applied = L.head ? L.head->rec.seq - 1 : L.seq;
 			if (applied > L.applied) {
 				L.applied = applied;
-				journal_mark(applied);
 				if (my_slot)
 					atomic_store(&my_slot->applied, applied);
+			} else {
+				applied = 0;
 			}
 			pthread_mutex_unlock(&L.mu);
+			if (applied)
+				journal_mark(applied);
 		}
 		now = util_now_us();
 		if (backoff_ms || now >= next_sync) {
 			/* The database lags: keep the journal safe from the machine's own crash. */
-			pthread_mutex_lock(&L.mu);
-			if (L.dirty && L.fd >= 0) {
-				fdatasync(L.fd);
-				L.dirty = 0;
-			}
-			if (L.head == NULL && L.size > ROTATE_BYTES) {
-				char old[sizeof(L.path)];
-				int ofd = L.fd;
+			int empty;
 
+			pthread_rwlock_rdlock(&L.fdlk);
+			if (atomic_exchange(&L.dirty, 0) && L.fd >= 0)
+				fdatasync(L.fd);
+			pthread_rwlock_unlock(&L.fdlk);
+			pthread_mutex_lock(&L.mu);
+			empty = L.head == NULL;
+			pthread_mutex_unlock(&L.mu);
+			if (empty && atomic_load(&L.size) > ROTATE_BYTES) {
+				/* Written out and big: a new file; what a replay needs goes in it again. */
+				char old[sizeof(L.path)];
+				int ofd;
+
+				pthread_rwlock_wrlock(&L.fdlk);
+				ofd = L.fd;
 				memcpy(old, L.path, sizeof(old));
-				if (journal_open() == 0) {
-					/* What a replay needs of the old file: the owner, calls in
-					 * flight. */
-					if (L.owner_id)
-						journal_owner(L.owner_id);
-					pthread_mutex_unlock(&L.mu);
-					if (L.rewrite)
-						L.rewrite();
-					pthread_mutex_lock(&L.mu);
-					close(ofd);
-					unlink(old);
-				} else {
+				if (journal_open() < 0) {
 					L.fd = ofd;
 					memcpy(L.path, old, sizeof(old));
+					ofd = -1;
+				}
+				pthread_rwlock_unlock(&L.fdlk);
+				if (ofd >= 0) {
+					if (L.owner_id)
+						journal_owner(L.owner_id);
+					if (L.rewrite)
+						L.rewrite();
+					close(ofd);
+					unlink(old);
 				}
 			}
-			pthread_mutex_unlock(&L.mu);
 			next_sync = now + LEDGER_SYNC_MS * 1000LL;
 		}
 		if (st && now >= next_recover && backoff_ms == 0) {
@@ -1116,6 +1165,8 @@ void ledger_stop(int deadline_ms)
 	pthread_mutex_lock(&L.mu);
 	clean = L.head == NULL;
 	L.running = 0;
+	pthread_mutex_unlock(&L.mu);
+	pthread_rwlock_wrlock(&L.fdlk);
 	if (L.fd >= 0) {
 		fdatasync(L.fd);
 		if (clean)
@@ -1123,7 +1174,7 @@ void ledger_stop(int deadline_ms)
 		close(L.fd);
 		L.fd = -1;
 	}
-	pthread_mutex_unlock(&L.mu);
+	pthread_rwlock_unlock(&L.fdlk);
 	if (my_slot)
 		atomic_store(&my_slot->pid, 0);
 }
@@ -1171,6 +1222,7 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 	struct ledger_rec *one[1];
 	struct ledger_item *it;
 	struct wbuf w = {0};
+	uint64_t seq;
 	int ok = -1, rc;
 
 	if (now || !L.running) {
@@ -1197,35 +1249,40 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 		one[0] = &copy;
 		return store_ledger_apply(st, one, 1, 0) == ST_OK ? 0 : -1;
 	}
+	/*
+	 * Queued (in seq order) under the lock, journaled after it: the flusher
+	 * may write it before the journal has it, which a replay tells by seq.
+	 */
 	pthread_mutex_lock(&L.mu);
-	it->rec.seq = ++L.seq;
-	for (int i = 0; i < 8; i++) /* the seq field: right after the 4-byte type header */
-		w.p[8 + 4 + i] = (unsigned char)(it->rec.seq >> (8 * i));
-	frame_seal(&w);
-	if (L.fd >= 0 && write_all(L.fd, w.p, w.len) == 0) {
-		L.size += (int64_t)w.len;
-		L.dirty = 1;
-		if (L.tail)
-			L.tail->next = it;
-		else
-			L.head = it;
-		L.tail = it;
-		L.queued++;
-		if (my_slot)
-			atomic_store(&my_slot->appended, it->rec.seq);
+	it->rec.seq = seq = ++L.seq;
+	if (L.tail)
+		L.tail->next = it;
+	else
+		L.head = it;
+	L.tail = it;
+	L.queued++;
+	if (my_slot)
+		atomic_store(&my_slot->appended, seq);
+	/* An idle flusher starts at once; one gathering a batch only when it is full. */
+	if (!L.coalescing || L.queued >= LEDGER_COALESCE_MIN)
 		pthread_cond_signal(&L.cv);
-		ok = 0;
-	}
 	pthread_mutex_unlock(&L.mu);
+	for (int i = 0; i < 8; i++) /* the seq field: right after the 4-byte type header */
+		w.p[8 + 4 + i] = (unsigned char)(seq >> (8 * i));
+	frame_seal(&w);
+	ok = journal_write(&w);
 	free(w.p);
 	if (ok < 0) {
-		/* The journal cannot take it (disk full?): write it now instead. */
-		log_error("ledger: journal %s: %s; writing execution %s directly", L.path,
+		/* The journal cannot take it (disk full?): answer once the database has it. */
+		log_error("ledger: journal %s: %s; waiting for execution %s to be written", L.path,
 		          strerror(errno), rec->e.id);
-		it->rec.state = LR_PENDING;
-		one[0] = &it->rec;
-		ok = store_ledger_apply(st, one, 1, 0) == ST_OK ? 0 : -1;
-		free(it);
+		for (int i = 0; i < 400 && ok < 0; i++) {
+			pthread_mutex_lock(&L.mu);
+			ok = L.applied >= seq ? 0 : -1;
+			pthread_mutex_unlock(&L.mu);
+			if (ok < 0)
+				usleep(5000);
+		}
 	}
 	return ok;
 }

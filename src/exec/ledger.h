@@ -14,10 +14,11 @@
  * and at least every LEDGER_SYNC_MS).
  *
  * One flusher thread per process writes the queue in batches
- * (store_ledger_apply: one transaction for many calls), as soon as it can:
- * while one batch is being written the next one gathers, so under load a
- * batch carries many calls and when idle a call is written within one
- * round trip of its answer. After each batch the flusher appends an
+ * (store_ledger_apply: one transaction for many calls): while one batch is
+ * being written the next one gathers, and a batch smaller than
+ * LEDGER_COALESCE_MIN waits up to LEDGER_COALESCE_US for more, so under
+ * load a batch carries many calls and when idle a call is written within
+ * about 2 ms of its answer. After each batch the flusher appends an
  * "applied up to" mark to the journal.
  *
  * A journal whose process ended (its flock is free) is replayed by any
@@ -46,6 +47,8 @@ struct conf;
 struct store;
 
 #define LEDGER_BATCH_MAX 256     /* calls per transaction */
+#define LEDGER_COALESCE_MIN 64   /* a batch smaller than this waits... */
+#define LEDGER_COALESCE_US 2000  /* ...at most this long for more calls */
 #define LEDGER_MAX_QUEUED 100000 /* calls waiting, past which new calls are refused */
 #define LEDGER_SYNC_MS 1000      /* fdatasync of the journal at least this often */
 #define LEDGER_RECOVER_MS 2000   /* how often ended processes' journals are looked for */

@@ -127,6 +127,15 @@ static void router_barrier(const struct req *r)
 		ledger_barrier(ROUTER_BARRIER_MS);
 }
 
+/* This thread's buffer for the limits of the request it serves (router_thread_end frees it). */
+static __thread struct limits *thread_lim;
+
+void router_thread_end(void)
+{
+	free(thread_lim);
+	thread_lim = NULL;
+}
+
 /* Identify and authorize as the route demands, then run its handler. */
 static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
 {
@@ -155,14 +164,18 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			return;
 		id.lim = NULL;
 		if (r->conf->enforcement) {
-			/* Large (every limit's text): on the heap, not the worker's stack. */
-			lim = malloc(sizeof(*lim));
-			if (lim == NULL) {
+			/*
+			 * Large (every limit's text): not on the worker's stack, and not
+			 * from malloc per request either; a thread serves one request at a
+			 * time.
+			 */
+			if (thread_lim == NULL && (thread_lim = malloc(sizeof(*thread_lim))) == NULL) {
 				resp_error(r, 503, "server_busy", "out of memory");
 				return;
 			}
+			lim = thread_lim;
 			if (authorize_request(r, &id, lim) < 0)
-				goto out;
+				return;
 			id.lim = lim;
 		}
 		router_barrier(r);
@@ -170,13 +183,11 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			idempotency_run(r, &id, m, rt->fn);
 		else
 			rt->fn(r, &id, m);
-		goto out;
+		return;
 	default:
 		resp_error(r, 500, "internal_error", "route without an auth kind");
 		return;
 	}
-out:
-	free(lim);
 }
 
 void router_dispatch(struct req *r)

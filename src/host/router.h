@@ -51,5 +51,7 @@ struct route {
 int router_match(const char *pattern, const char *path, struct route_match *m);
 /* Route r (r->path, r->method): identify when needed, call the handler or send 404/405. */
 void router_dispatch(struct req *r);
+/* Free what the calling thread kept for its requests (at its end). */
+void router_thread_end(void);
 
 #endif

@@ -248,6 +248,7 @@ static void *server_worker(void *arg)
 out:
 	if (st)
 		store_close(st);
+	router_thread_end();
 	provider_thread_cleanup();
 	mysql_thread_end();
 	return NULL;
@@ -285,6 +286,7 @@ static int server_cgi(void)
 	fflush(stdout);
 	if (st)
 		store_close(st);
+	router_thread_end();
 	provider_thread_cleanup();
 	return 0;
 }

@@ -371,7 +371,7 @@ static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *
 			return ST_ERR;
 		}
 	}
-	randombytes_buf(&marker, sizeof(marker));
+	util_random_bytes(&marker, sizeof(marker));
 	marker = (marker & INT64_MAX) | 1;
 	owner_name(owner, sizeof(owner));
 	for (size_t i = 0; i < a->n; i++)

@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -54,31 +55,29 @@ static void key_cache_init(void)
 	                      KEY_CACHE_TTL_US, NULL);
 }
 
-/* Keys used since the last flush (0: free slot), open addressing by key id. */
-static struct {
-	pthread_mutex_t mu;
-	int64_t ids[TOUCH_SLOTS];
-	size_t n;
-} touched = {.mu = PTHREAD_MUTEX_INITIALIZER};
+/*
+ * Keys used since the last flush (0: free slot), open addressing by key id,
+ * without a lock: a request claims a slot with one compare-and-swap (or
+ * finds its key there), the flush takes each slot back with an exchange.
+ */
+static _Atomic int64_t touched[TOUCH_SLOTS];
 
 static void identify_touch(int64_t key_id)
 {
 	size_t i = (size_t)((uint64_t)key_id * 0x9E3779B97F4A7C15ULL >> 50) % TOUCH_SLOTS;
 
-	pthread_mutex_lock(&touched.mu);
-	/* A full table drops marks until the next flush: last_used_at is best effort. */
-	for (size_t probe = 0; probe < 16 && touched.n < TOUCH_SLOTS / 2; probe++) {
-		size_t j = (i + probe) % TOUCH_SLOTS;
+	/* A crowded neighbourhood drops the mark until the next flush: best effort. */
+	for (size_t probe = 0; probe < 16; probe++) {
+		_Atomic int64_t *s = &touched[(i + probe) % TOUCH_SLOTS];
+		int64_t cur = atomic_load_explicit(s, memory_order_relaxed);
 
-		if (touched.ids[j] == key_id)
-			break;
-		if (touched.ids[j] == 0) {
-			touched.ids[j] = key_id;
-			touched.n++;
-			break;
-		}
+		if (cur == key_id)
+			return;
+		if (cur == 0 && atomic_compare_exchange_strong(s, &cur, key_id))
+			return;
+		if (cur == key_id)
+			return;
 	}
-	pthread_mutex_unlock(&touched.mu);
 }
 
 int identify_touch_flush(struct store *st)
@@ -91,22 +90,16 @@ int identify_touch_flush(struct store *st)
 	if (now - last < TOUCH_EVERY_S)
 		return ST_OK;
 	last = now;
-	for (;;) {
-		pthread_mutex_lock(&touched.mu);
-		n = 0;
-		for (size_t j = 0; j < TOUCH_SLOTS && n < ARRAY_SIZE(ids); j++)
-			if (touched.ids[j]) {
-				ids[n++] = touched.ids[j];
-				touched.ids[j] = 0;
-				touched.n--;
-			}
-		pthread_mutex_unlock(&touched.mu);
-		if (n == 0)
-			break;
-		if (store_keys_touch(st, ids, n) != ST_OK)
-			rc = ST_ERR;
-		if (n < ARRAY_SIZE(ids))
-			break;
+	for (size_t j = 0; j < TOUCH_SLOTS; j++) {
+		int64_t id = atomic_exchange(&touched[j], 0);
+
+		if (id)
+			ids[n++] = id;
+		if (n == ARRAY_SIZE(ids) || (j == TOUCH_SLOTS - 1 && n)) {
+			if (store_keys_touch(st, ids, n) != ST_OK)
+				rc = ST_ERR;
+			n = 0;
+		}
 	}
 	return rc;
 }
