@@ -186,7 +186,8 @@ int cache_get(struct cache *c, const void *key, void *val)
 		atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
 		return 0;
 	}
-	/* Lookups share the lock; an entry that is no longer valid stays until a put replaces it. */
+	/* Lookups share the lock; an entry that is no longer valid stays until a put replaces it.
+	 */
 	pthread_rwlock_rdlock(lk);
 	for (size_t w = 0; w < CACHE_WAYS; w++) {
 		struct cache_entry *e = entry_at(c, set, w);

@@ -43,6 +43,10 @@ struct lease {
 	int64_t admits;     /* calls since the last grant (sizes the next one) */
 	int give_back;      /* return what is not used at the next tick */
 	int growing;        /* a thread is asking the database for more */
+	int prefetch;       /* running low: the lease thread grows it before a call must wait */
+	int64_t need_micros, need_tokens,
+	    need_requests;  /* a recent call's need (sizes prefetches) */
+	int64_t last_grant; /* calls' worth of the last grant (what "running low" means) */
 	/* the counter as the last grant read it (for response headers) */
 	int64_t seen_spent_micros, seen_spent_tokens, seen_requests;
 };
@@ -139,6 +143,18 @@ static unsigned char lease_need(const struct adm_request *a, const struct adm_co
 	return held;
 }
 
+/* Is what l has left below half of its last grant, counted in calls (LS.mu held)? */
+static int lease_low(const struct lease *l)
+{
+	int64_t half = l->last_grant / 2;
+
+	if (half < 2)
+		half = 2;
+	return (l->need_micros && l->grant_micros - l->used_micros < half * l->need_micros) ||
+	       (l->need_tokens && l->grant_tokens - l->used_tokens < half * l->need_tokens) ||
+	       (l->need_requests && l->grant_requests - l->used_requests < half * l->need_requests);
+}
+
 static int lease_fits(const struct lease *l, int64_t nm, int64_t nt, int64_t nr)
 {
 	return l->grant_micros - l->used_micros >= nm && l->grant_tokens - l->used_tokens >= nt &&
@@ -177,6 +193,12 @@ static void lease_grow(struct store *st, const struct adm_request *a, struct lea
 		l->grant_requests += asks[i].got_requests;
 		l->granted_us = now;
 		l->admits = 0;
+		l->prefetch = 0;
+		l->last_grant = asks[i].need_micros   ? asks[i].got_micros / asks[i].need_micros
+		                : asks[i].need_tokens ? asks[i].got_tokens / asks[i].need_tokens
+		                : asks[i].need_requests
+		                    ? asks[i].got_requests / asks[i].need_requests
+		                    : 0;
 	}
 	if (rc == ST_NOTFOUND) {
 		log_warn("lease: this process's owner %lld was reaped; registering anew",
@@ -285,6 +307,13 @@ enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
 				l->used_requests += need[i][2];
 				l->last_use_us = now;
 				l->admits++;
+				l->need_micros = need[i][0];
+				l->need_tokens = need[i][1];
+				l->need_requests = need[i][2];
+				/* Less than half of the last grant left: grown ahead, off the
+				 * request. */
+				if (!l->growing && lease_low(l))
+					l->prefetch = 1;
 				t->held[i] = held[i];
 			}
 			t->state = TK_LEASED;
@@ -493,12 +522,13 @@ static int lease_period_over(const struct lease *l, int64_t t)
 
 	if (l->window == ADM_INFLIGHT)
 		return 0;
+	/* (periods sort as text; a lease of the next minute, taken ahead, is not over) */
 	admit_periods(t, minute, day, month);
 	if (l->window == ADM_MINUTE)
-		return strcmp(l->period, minute) != 0;
+		return strcmp(l->period, minute) < 0;
 	if (l->window == ADM_DAY)
-		return strcmp(l->period, day) != 0;
-	return strcmp(l->period, month) != 0;
+		return strcmp(l->period, day) < 0;
+	return strcmp(l->period, month) < 0;
 }
 
 #define RETURN_BATCH 128
@@ -671,6 +701,95 @@ static void lease_heartbeat(struct store *st, int64_t now)
 	pthread_mutex_unlock(&LS.mu);
 }
 
+/* The ask for l sized for its recent calls, as lease_admit would make it (LS.mu held). */
+static void lease_ask_of(struct lease *l, struct adm_counter *c, struct lease_ask *a, int64_t now)
+{
+	memset(c, 0, sizeof(*c));
+	c->scope = l->scope;
+	c->scope_id = l->scope_id;
+	c->window = l->window;
+	util_strlcpy(c->period, l->period, sizeof(c->period));
+	c->max_micros = l->lim_micros;
+	c->max_tokens = l->lim_tokens;
+	c->max_requests = l->lim_requests;
+	c->hard = 1;
+	memset(a, 0, sizeof(*a));
+	a->c = c;
+	a->need_micros = l->need_micros;
+	a->need_tokens = l->need_tokens;
+	a->need_requests = l->need_requests;
+	a->want_micros = l->need_micros ? lease_want(l, l->need_micros, now) : 0;
+	a->want_tokens = l->need_tokens ? lease_want(l, l->need_tokens, now) : 0;
+	a->want_requests = l->need_requests ? lease_want(l, l->need_requests, now) : 0;
+	a->tail_calls = LEASE_TAIL_CALLS;
+	a->divisor = LEASE_DIVISOR;
+}
+
+#define PREFETCH_BATCH ADM_MAX_COUNTERS
+
+/*
+ * Grow, off the requests' path, the leases running low; and in the last
+ * seconds of a minute, the next minute's leases of the minute counters in
+ * use, so that no call waits for a grant at the turn of the minute.
+ */
+static void lease_prefetch(struct store *st)
+{
+	struct lease_ask asks[PREFETCH_BATCH];
+	struct adm_counter cs[PREFETCH_BATCH];
+	struct lease *ls[PREFETCH_BATCH];
+	int64_t now = util_now_us(), wall = util_unix_time(), owner;
+	char minute[20], next_minute[20], day[20], month[20];
+	int turning = wall % 60 >= 55;
+	size_t n = 0;
+
+	admit_periods(wall, minute, day, month);
+	admit_periods(wall + 60 - wall % 60, next_minute, day, month);
+	pthread_mutex_lock(&LS.mu);
+	owner = LS.owner_id;
+	if (!lease_usable(now)) {
+		pthread_mutex_unlock(&LS.mu);
+		return;
+	}
+	for (unsigned b = 0; b < LEASE_BUCKETS && n < PREFETCH_BATCH; b++)
+		for (struct lease *l = LS.buckets[b]; l && n < PREFETCH_BATCH; l = l->next) {
+			struct lease *g = l;
+
+			if (turning && l->window == ADM_MINUTE && strcmp(l->period, minute) == 0 &&
+			    now - l->last_use_us < 5000000LL && l->last_grant) {
+				/* Next minute's, sized like this one's. */
+				struct adm_counter k = {0};
+
+				k.scope = l->scope;
+				k.scope_id = l->scope_id;
+				k.window = l->window;
+				util_strlcpy(k.period, next_minute, sizeof(k.period));
+				g = lease_of(&k, 1);
+				if (g == NULL || g->grant_micros || g->grant_tokens ||
+				    g->grant_requests || g->growing || now < g->tail_until_us)
+					continue;
+				g->lim_micros = l->lim_micros;
+				g->lim_tokens = l->lim_tokens;
+				g->lim_requests = l->lim_requests;
+				g->need_micros = l->need_micros;
+				g->need_tokens = l->need_tokens;
+				g->need_requests = l->need_requests;
+				g->admits = l->admits;
+				g->granted_us = l->granted_us;
+				g->last_use_us = now;
+			} else if (!l->prefetch || l->growing || l->give_back ||
+			           now < l->tail_until_us) {
+				continue;
+			}
+			g->prefetch = 0;
+			g->growing = 1;
+			lease_ask_of(g, &cs[n], &asks[n], now);
+			ls[n++] = g;
+		}
+	pthread_mutex_unlock(&LS.mu);
+	if (n)
+		lease_grow(st, NULL, asks, ls, n, owner);
+}
+
 void lease_tick(struct store *st)
 {
 	static int64_t next_sweep;
@@ -681,6 +800,7 @@ void lease_tick(struct store *st)
 		lease_heartbeat(st, now);
 	}
 	lease_promote_due(st);
+	lease_prefetch(st);
 	if (now >= next_sweep) {
 		next_sweep = now + 100 * 1000LL;
 		lease_sweep(st, 0);

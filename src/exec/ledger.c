@@ -1059,7 +1059,8 @@ static void *ledger_flusher(void *arg)
 			empty = L.head == NULL;
 			pthread_mutex_unlock(&L.mu);
 			if (empty && atomic_load(&L.size) > ROTATE_BYTES) {
-				/* Written out and big: a new file; what a replay needs goes in it again. */
+				/* Written out and big: a new file; what a replay needs goes in it
+				 * again. */
 				char old[sizeof(L.path)];
 				int ofd;
 

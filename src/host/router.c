@@ -169,7 +169,8 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			 * from malloc per request either; a thread serves one request at a
 			 * time.
 			 */
-			if (thread_lim == NULL && (thread_lim = malloc(sizeof(*thread_lim))) == NULL) {
+			if (thread_lim == NULL &&
+			    (thread_lim = malloc(sizeof(*thread_lim))) == NULL) {
 				resp_error(r, 503, "server_busy", "out of memory");
 				return;
 			}

@@ -1,0 +1,360 @@
+"""Process leases and the ledger's journal (issue 11): the guarantees of
+docs/ENFORCEMENT.md proven for the mechanism that admits most calls without a
+round trip and records them in batches.
+
+  (1) leases show in the database (owners, leases, the counters' leased) and
+      are given back when unused; counters always equal what executions cost;
+  (2) 4 processes x 2 instances, a budget worth ~50 calls, 1,000 calls at once:
+      never over the limit, refusals only for the budget, leases used for the
+      bulk and calls one by one for the tail, and the last of the budget
+      admitted exactly (once the storm is over, nothing is left that a call
+      would fit in, and nothing was admitted past it);
+  (3) a rate limit and a concurrency limit large enough for leases hold across
+      8 processes;
+  (4) a lowered limit holds for the calls admitted after it took effect;
+  (5) kill -9 of a process whose answered calls were not written yet (the
+      executions table locked), with calls in flight on its leases: once its
+      journal is replayed, every answered call has exactly one execution row,
+      each call in flight one row billed at its worst case, and its leases are
+      given back; the counters equal the rows.
+"""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+import fcgi_client as fc
+from harness import test, run, api, ctl, wait_until
+from apihelp import new_tenant, db_exec, chat_body, err_code
+
+BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
+
+
+def _state_dir():
+    for line in open(harness.CONF):
+        k, _, v = line.partition("=")
+        if k.strip() == "state_dir":
+            return v.strip()
+    return None
+
+
+STATE = _state_dir() if harness.CONF else None
+WORDS = 200
+
+
+def limits(t, **kv):
+    for k, v in kv.items():
+        ctl("limits", "set", "--tenant", t["slug"], k, str(v))
+
+
+def body(i, words=WORDS, extra=""):
+    return chat_body("%s[mock:words=%d] n%04d" % (extra, words, i), max_tokens=words)
+
+
+def spent_rows(t):
+    """(sum of cost, count) of the tenant's successful executions."""
+    rows = db_exec("SELECT COALESCE(SUM(cost_micros),0), COUNT(*) FROM executions "
+                   "WHERE tenant_id=%d AND status='succeeded'" % t["id"], tenant=t)
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def all_cost(t):
+    rows = db_exec("SELECT COALESCE(SUM(cost_micros),0) FROM executions WHERE tenant_id=%d"
+                   % t["id"], tenant=t)
+    return int(rows[0][0])
+
+
+def day_counter(t):
+    rows = db_exec("SELECT spent_micros, reserved_micros, leased_micros FROM budget_counters "
+                   "WHERE scope='tenant' AND scope_id=%d AND win='day'" % t["id"])
+    return tuple(int(x) for x in rows[0]) if rows else (0, 0, 0)
+
+
+def leases_of(t):
+    return db_exec("SELECT owner_id, win, granted_micros, granted_tokens, granted_requests "
+                   "FROM leases WHERE scope='tenant' AND scope_id=%d AND (granted_micros > 0 "
+                   "OR granted_tokens > 0 OR granted_requests > 0)" % t["id"])
+
+
+def reservations(t):
+    return int(db_exec("SELECT COUNT(*) FROM reservations WHERE tenant_id=%d" % t["id"])[0][0])
+
+
+def worst_and_actual(t):
+    """One call, sequentially: its worst case (what a reservation books) and actual cost."""
+    st, _, b = api("POST", "/v1/chat/completions", body(9999), key=t["key"])
+    assert st == 200, (st, b)
+    prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
+    reserve = prompt_bound * 1 + WORDS * 2          # mock-1: $1/M in, $2/M out
+    actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
+    return reserve, actual
+
+
+def storm(socks, key, n, bodies=None, timeout=120):
+    """n requests at once (a thread each), spread over socks; [(status, reason)]."""
+    results, lock, go = [], threading.Lock(), threading.Event()
+
+    def one(i):
+        go.wait()
+        b = bodies(i) if bodies else body(i)
+        try:
+            st, _, r = fc.request(socks[i % len(socks)], "POST", "/v1/chat/completions", b,
+                                  key=key, timeout=timeout)
+        except Exception as e:  # a failed connection is a result too
+            st, r = 0, {"error": {"reason_code": "client: %s" % e}}
+        with lock:
+            results.append((st, None if st == 200 else r["error"]["reason_code"]))
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in ts:
+        th.start()
+    go.set()
+    for th in ts:
+        th.join()
+    return results
+
+
+def two_instances(extra=()):
+    conf = [("threads", "16"), ("mock_latency_ms", "15")] + list(extra)
+    a, sa = fc.start_instance(BIN, harness.CONF, conf, procs=4)
+    b, sb = fc.start_instance(BIN, harness.CONF, conf, procs=4)
+    return (a, b), [sa, sb]
+
+
+def settled(t):
+    """The counters caught up with the rows and every lease went back."""
+    def ok():
+        s, r, l = day_counter(t)
+        return s == all_cost(t) and r == 0 and l == 0 and not leases_of(t)
+    return wait_until(ok, timeout=15, interval=0.25)
+
+
+# ---------------------------------------------------------------- (1) the mechanism
+
+@test
+def leases_are_booked_used_and_given_back():
+    t = new_tenant("lease1")
+    limits(t, budget_usd_daily="1000", rpm=100000, concurrency=1000)
+    for i in range(30):
+        st, _, b = api("POST", "/v1/chat/completions", body(i, words=8), key=t["key"])
+        assert st == 200, (st, b)
+    # calls went on a lease: granted in one transaction, none reserved one by one
+    rows = leases_of(t)
+    assert rows, "no lease was granted"
+    owners = {r[0] for r in rows}
+    assert db_exec("SELECT COUNT(*) FROM owners WHERE id IN (%s)" % ",".join(owners))[0][0] \
+        == str(len(owners))
+    assert reservations(t) == 0, reservations(t)
+    # what the day counter lends equals what the leases hold of it
+    s, r, leased = day_counter(t)
+    held = sum(int(x[2]) for x in rows if x[1] == "day")
+    assert leased == held and leased > 0, (leased, held)
+    # spent is what the rows cost (the ledger moved it in the rows' own transaction)
+    assert wait_until(lambda: day_counter(t)[0] == all_cost(t), timeout=5), \
+        (day_counter(t), all_cost(t))
+    # unused for LEASE_IDLE_MS: given back
+    assert settled(t), (day_counter(t), leases_of(t))
+
+
+# ---------------------------------------------------------------- (2) the budget's end
+
+@test
+def budget_exact_under_1000_calls_over_8_processes():
+    t = new_tenant("lease2")
+    limits(t, rpm=0, tpm=0, concurrency=0)
+    reserve, actual = worst_and_actual(t)
+    first = actual
+    limit = 50 * actual + first
+    ctl("limits", "set", "--tenant", t["slug"], "budget_usd_daily", "%.6f" % (limit / 1e6))
+    time.sleep(0.3)
+    insts, socks = two_instances()
+    try:
+        results = storm(socks, t["key"], 1000)
+    finally:
+        for h in insts:
+            fc.stop(h)
+    served = sum(1 for st, _ in results if st == 200)
+    refused = {rc for st, rc in results if st != 200}
+    assert refused <= {"tenant_budget_exceeded"}, refused
+    assert served >= 1, results[:5]
+    # both mechanisms were used: leases for the bulk, reservations for the tail
+    assert reservations(t) >= 1, "no call was admitted one by one"
+    assert reservations(t) < served, "no call went on a lease (%d reservations, %d served)" \
+        % (reservations(t), served)
+    assert settled(t), (day_counter(t), leases_of(t))
+    total, count = spent_rows(t)
+    assert total <= limit, "settled spend %d over the limit %d" % (total, limit)
+    assert count == served + 1, (count, served)
+    # The last of the budget: calls one at a time until refused. Then nothing that
+    # fits is left (a refusal means limit - spent < a worst case) and nothing was
+    # admitted past the limit.
+    more = 0
+    while True:
+        st, _, b = api("POST", "/v1/chat/completions", body(5000 + more), key=t["key"])
+        if st != 200:
+            assert err_code(b) == "tenant_budget_exceeded", b
+            break
+        more += 1
+        assert more < 60, "the budget never ran out"
+    assert wait_until(lambda: day_counter(t)[0] == all_cost(t), timeout=5)
+    total, _ = spent_rows(t)
+    assert total <= limit, (total, limit)
+    assert limit - total < reserve, "refused while %d of %d was left (a call needs %d)" \
+        % (limit - total, limit, reserve)
+
+
+# ---------------------------------------------------------------- (3) rates, slots
+
+@test
+def rpm_on_leases_holds_across_8_processes():
+    # within one minute window: wait when the minute is about to turn
+    if time.time() % 60 > 40:
+        time.sleep(61 - time.time() % 60)
+    t = new_tenant("lease3")
+    limits(t, rpm=120, tpm=0, concurrency=0, budget_usd_daily=0)
+    insts, socks = two_instances()
+    try:
+        results = storm(socks, t["key"], 300, bodies=lambda i: body(i, words=4))
+    finally:
+        for h in insts:
+            fc.stop(h)
+    served = sum(1 for st, _ in results if st == 200)
+    refused = {rc for st, rc in results if st != 200}
+    assert refused <= {"rpm_exceeded"}, refused
+    assert served <= 120, served
+    assert served >= 100, "only %d of 120 served: headroom stayed in leases" % served
+
+
+@test
+def concurrency_on_leases_holds_across_8_processes():
+    t = new_tenant("lease4")
+    limits(t, concurrency=40, rpm=0, tpm=0)
+    insts, socks = two_instances([("promote_after_ms", "600000")])
+    try:
+        results = storm(socks, t["key"], 100,
+                        bodies=lambda i: body(i, words=4, extra="[mock:latency=4000] "))
+    finally:
+        for h in insts:
+            fc.stop(h)
+    served = sum(1 for st, _ in results if st == 200)
+    refused = {rc for st, rc in results if st != 200}
+    assert refused <= {"concurrency_exceeded"}, refused
+    assert served <= 40, served
+    assert served >= 34, "only %d of 40 slots used" % served
+
+
+# ---------------------------------------------------------------- (4) a lowered limit
+
+@test
+def lowered_budget_holds_once_in_effect():
+    t = new_tenant("lease5")
+    limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    for i in range(20):
+        assert api("POST", "/v1/chat/completions", body(i), key=t["key"])[0] == 200
+    reserve, actual = worst_and_actual(t)
+    assert wait_until(lambda: day_counter(t)[0] == all_cost(t), timeout=5)
+    spent_now = day_counter(t)[0]
+    new_limit = spent_now + 3 * actual + reserve // 2
+    ctl("limits", "set", "--tenant", t["slug"], "budget_usd_daily", "%.6f" % (new_limit / 1e6))
+    time.sleep(1.1)  # LIMITS_CACHE_MS
+    served = 0
+    for i in range(10):
+        st, _, b = api("POST", "/v1/chat/completions", body(100 + i), key=t["key"])
+        if st == 200:
+            served += 1
+        else:
+            assert err_code(b) == "tenant_budget_exceeded", b
+    assert served <= 3, served
+    assert wait_until(lambda: day_counter(t)[0] == all_cost(t), timeout=5)
+    assert all_cost(t) <= new_limit, (all_cost(t), new_limit)
+
+
+# ---------------------------------------------------------------- (5) kill -9
+
+class Locker:
+    """Holds LOCK TABLES executions WRITE on a connection of its own until released."""
+
+    def __init__(self):
+        self.p = subprocess.Popen(["mariadb", "--no-defaults", "-uroot", "-S",
+                                   harness.DB_SOCKET, "agenthost"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  text=True)
+        self.p.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE;\n")
+        self.p.stdin.flush()
+
+    def release(self):
+        if self.p.poll() is None:
+            self.p.stdin.write("UNLOCK TABLES;\n")
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+
+
+@test
+def kill_9_with_answered_calls_not_yet_written():
+    t = new_tenant("lease6", isolation="shared")  # the lock below is on the shared table
+    limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    victim, vs = fc.start_instance(BIN, harness.CONF, [("promote_after_ms", "600000"),
+                                                       ("upstream_timeout_ms", "60000")])
+    lock = None
+    slow = []
+    journal = []
+    try:
+        # leases first, while the database is writable
+        for i in range(3):
+            assert fc.request(vs, "POST", "/v1/chat/completions", body(i, words=4),
+                              key=t["key"])[0] == 200
+        time.sleep(0.3)
+        lock = Locker()
+        time.sleep(0.5)
+        answered = []
+        for i in range(12):
+            st, _, b = fc.request(vs, "POST", "/v1/chat/completions", body(100 + i, words=4),
+                                  key=t["key"], timeout=20)
+            assert st == 200, (st, b)
+            answered.append(b["id"])
+        # two calls in flight on its leases when it dies
+        slow = [fc.open_stream(vs, "POST", "/v1/chat/completions",
+                               body(200 + i, words=4, extra="[mock:latency=30000] "),
+                               key=t["key"]) for i in range(2)]
+        time.sleep(0.5)
+        # nothing of it is written yet: the calls are in the victim's journal only
+        journal = [f for f in os.listdir(os.path.join(STATE, "journal"))
+                   if "-%d-" % victim["pids"][0] in f]
+        assert len(journal) == 1, journal
+        fc.stop(victim, signal.SIGKILL)
+    finally:
+        if lock:
+            lock.release()
+        for s in slow:
+            s.close()
+        fc.stop(victim)
+    # the journal is replayed by a process sharing the state directory, or by reap
+    out = ctl("reap")
+    print("    reap: %s" % json.dumps(out), flush=True)
+    assert wait_until(lambda: not os.path.exists(os.path.join(STATE, "journal", journal[0])),
+                      timeout=15), "the victim's journal was not replayed"
+
+    def recorded():
+        ids = db_exec("SELECT id FROM executions WHERE tenant_id=%d AND status='succeeded'"
+                      % t["id"], tenant=t)
+        return {r[0] for r in ids} >= set(answered)
+
+    assert wait_until(recorded, timeout=15), "answered calls missing from executions"
+    for eid in answered:
+        n = db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id=%d AND id='%s'"
+                    % (t["id"], eid), tenant=t)[0][0]
+        assert n == "1", (eid, n)
+    expired = db_exec("SELECT cost_micros FROM executions WHERE tenant_id=%d AND "
+                      "reason_code='reservation_expired'" % t["id"], tenant=t)
+    assert len(expired) == 2, expired
+    assert settled(t), (day_counter(t), leases_of(t))
+    usage = db_exec("SELECT COALESCE(SUM(cost_micros),0), COALESCE(SUM(requests),0) FROM "
+                    "usage_daily WHERE tenant_id=%d" % t["id"])[0]
+    assert int(usage[0]) == all_cost(t), (usage, all_cost(t))
+
+
+if __name__ == "__main__":
+    run()
