@@ -19,7 +19,8 @@ on the command line select tests by substring of their names.
 DESIGN
 The environment comes from tests/run through variables: AGENTHOST_URL (lighttpd,
 mounted at "/"), AGENTHOST_URL_NGINX and AGENTHOST_URL_APACHE (nginx and
-Apache, mounted under "/gw"; Apache's is empty when it is not installed),
+Apache, mounted under "/gw"; Apache's is empty when it is not installed, or
+when it cannot reach agenthost: then AGENTHOST_APACHE_ERROR says why),
 AGENTHOST_CTL and AGENTHOST_CONF (the admin CLI and its configuration),
 FAKE_UPSTREAM_URL, AGENTHOST_TEST_DB_SOCKET, AGENTHOST_LOG_DIR, and
 AGENTHOST_TEST_ISOLATION_PASS (shared, dedicated or mixed: which default isolation
@@ -43,6 +44,7 @@ import urllib.parse
 BASE = os.environ.get("AGENTHOST_URL", "http://127.0.0.1:8080")
 BASE_NGINX = os.environ.get("AGENTHOST_URL_NGINX", "")
 BASE_APACHE = os.environ.get("AGENTHOST_URL_APACHE", "")
+APACHE_ERROR = os.environ.get("AGENTHOST_APACHE_ERROR", "")
 CTL = os.environ.get("AGENTHOST_CTL", "src/agenthostctl")
 CONF = os.environ.get("AGENTHOST_CONF", "")
 FAKE_URL = os.environ.get("FAKE_UPSTREAM_URL", "")

@@ -1,8 +1,8 @@
 // Browser tests of the dashboard in headless Chromium: every role signs in
 // and walks its pages at desktop and phone widths (screenshots into
 // AGENTHOST_SCREENSHOT_DIR), escaping, CSRF and the cross-tenant URL case.
-import { BASE, DESKTOP, PHONE, SHOTS, assert, check, finish, launch, newAdmin, newTenant, signIn,
-  sql, visit } from "./lib/browser.mjs";
+import { BASE, DESKTOP, NO_REUSE, PHONE, SHOTS, assert, check, finish, launch, newAdmin, newTenant,
+  signIn, sql, visit } from "./lib/browser.mjs";
 
 const XSS = "<script>alert(1)</script>";
 const browser = await launch();
@@ -36,7 +36,7 @@ function pagesOf(role) {
 async function existing(page, pages) {
   const out = [];
   for (const [name, p] of pages) {
-    const r = await page.request.get(`${BASE}${p}`, { maxRedirects: 0 });
+    const r = await page.request.get(`${BASE}${p}`, { maxRedirects: 0, headers: NO_REUSE });
     if (r.status() !== 404) out.push([name, p]);
   }
   return out;
@@ -81,7 +81,9 @@ await check("a tenant named <script> shows as text in the tenant list and on its
 
 await check("a POST without the CSRF token is refused", async () => {
   const { context, page } = await signIn(browser, admins.operator);
-  const r = await page.request.post(`${BASE}/admin/logout`, { form: { csrf: "0".repeat(64) }, maxRedirects: 0 });
+  const r = await page.request.post(`${BASE}/admin/logout`, {
+    form: { csrf: "0".repeat(64) }, maxRedirects: 0, headers: NO_REUSE,
+  });
   assert(r.status() === 403, `status ${r.status()}`);
   await visit(page, "/admin", null); // still signed in
   await context.close();
@@ -107,7 +109,7 @@ await check("a tenant_admin editing the URL to another tenant gets 404, audited"
 // POST a chat completion with key; returns the HTTP status.
 async function callWith(page, key) {
   const r = await page.request.post(`${BASE}/v1/chat/completions`, {
-    headers: { Authorization: `Bearer ${key}` },
+    headers: { ...NO_REUSE, Authorization: `Bearer ${key}` },
     data: { model: "mock-1", messages: [{ role: "user", content: "from the browser test" }] },
   });
   return r.status();
@@ -181,7 +183,7 @@ await check("sign out ends the session", async () => {
   const { context, page } = await signIn(browser, admins.support);
   await Promise.all([page.waitForNavigation(), page.click("form.whoami button")]);
   assert(new URL(page.url()).pathname === "/admin/login", page.url());
-  const r = await page.request.get(`${BASE}/admin`, { maxRedirects: 0 });
+  const r = await page.request.get(`${BASE}/admin`, { maxRedirects: 0, headers: NO_REUSE });
   assert(r.status() === 303, `status ${r.status()}`);
   await context.close();
 });

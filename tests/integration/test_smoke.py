@@ -7,7 +7,7 @@ outside the prefix may reach a handler.
 
 import re
 
-from harness import BASE_APACHE, BASE_NGINX, api, assert_error, run, skip, test
+from harness import APACHE_ERROR, BASE_APACHE, BASE_NGINX, api, assert_error, run, skip, test
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -19,6 +19,8 @@ def nginx():
 
 
 def apache():
+    # Installed but unreachable is a failure: a skip would hide it.
+    assert not APACHE_ERROR, "Apache is installed but cannot reach agenthost: " + APACHE_ERROR
     if not BASE_APACHE:
         skip("AGENTHOST_URL_APACHE is not set (Apache not installed)")
     return BASE_APACHE

@@ -13,6 +13,10 @@ const DB_SOCKET = process.env.AGENTHOST_TEST_DB_SOCKET;
 export const SHOTS = process.env.AGENTHOST_SCREENSHOT_DIR || "var/test/screenshots";
 export const DESKTOP = { width: 1366, height: 900 };
 export const PHONE = { width: 390, height: 844 };
+// Headers for page.request calls: a connection of its own each time. playwright-core 1.61
+// keeps one keep-alive pool for the whole process, so a connection left idle while pages
+// are visited is reused just as lighttpd closes it for idling 5 s ("socket hang up").
+export const NO_REUSE = { Connection: "close" };
 
 let passed = 0, failed = 0, skipped = 0;
 
