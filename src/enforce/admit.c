@@ -212,9 +212,12 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
                           char *reason, size_t rcap, char *msg, size_t mcap, int64_t *retry_after)
 {
 	int key = c->scope == ADM_KEY;
-	int over_requests = c->max_requests && c->requests + 1 > c->max_requests;
+	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
+	int over_requests =
+	    c->max_requests && c->requests + c->leased_requests + 1 > c->max_requests;
 	int over_tokens =
-	    c->max_tokens && c->spent_tokens + c->reserved_tokens + adm->a.tokens > c->max_tokens;
+	    c->max_tokens &&
+	    c->spent_tokens + c->reserved_tokens + c->leased_tokens + adm->a.tokens > c->max_tokens;
 	char lim[32], used[32];
 
 	*retry_after = admit_seconds_left(adm->now, c->window);
@@ -254,7 +257,8 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 	}
 	*status = 429;
 	snprintf(reason, rcap, "tenant_budget_exceeded");
-	if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros + adm->a.micros >
+	if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros +
+	                                              c->leased_micros + adm->a.micros >
 	                                          c->max_micros)) {
 		snprintf(
 		    msg, mcap,
@@ -265,7 +269,8 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 		return;
 	}
 	limit_format_usd(c->max_micros, lim, sizeof(lim));
-	limit_format_usd(c->spent_micros + c->reserved_micros, used, sizeof(used));
+	limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
+	                 sizeof(used));
 	snprintf(msg, mcap,
 	         "%s budget of $%s would be exceeded: $%s spent or reserved, this request may "
 	         "cost up to $%.6f",

@@ -39,11 +39,13 @@ struct lease {
 	int64_t used_micros, used_tokens, used_requests; /* of that, held by calls in flight */
 	int64_t tail_until_us; /* near the limit: calls go one by one until then */
 	int64_t last_use_us;
-	int64_t granted_us; /* last grant */
-	int64_t admits;     /* calls since the last grant (sizes the next one) */
-	int give_back;      /* return what is not used at the next tick */
-	int growing;        /* a thread is asking the database for more */
-	int prefetch;       /* running low: the lease thread grows it before a call must wait */
+	int64_t granted_us;      /* last grant */
+	int64_t admits;          /* calls since the last grant (sizes the next one) */
+	int give_back;           /* return what is not used at the next tick */
+	int growing;             /* a thread is asking the database for more */
+	int wanted;              /* running low: in LS.wanted, grown by the lease thread */
+	int returning;           /* returns on their way to the database (keep the entry) */
+	struct lease *want_next; /* next in LS.wanted */
 	int64_t need_micros, need_tokens,
 	    need_requests;  /* a recent call's need (sizes prefetches) */
 	int64_t last_grant; /* calls' worth of the last grant (what "running low" means) */
@@ -58,8 +60,11 @@ static struct {
 	size_t n;
 	struct lease_ticket *inflight;
 	size_t n_inflight;
-	int64_t owner_id; /* 0: not registered (leases off) */
-	int64_t hb_ok_us; /* start of the last good heartbeat */
+	struct lease *wanted; /* leases to grow ahead (a stack: no scan of the table) */
+	unsigned sweep_at;    /* next bucket the sweep looks at */
+	unsigned turn_at;     /* next bucket the minute's turn looks at */
+	int64_t owner_id;     /* 0: not registered (leases off) */
+	int64_t hb_ok_us;     /* start of the last good heartbeat */
 	int64_t next_hb_us;
 	int promote_after_ms;
 	int timeout_s; /* a promoted call's reservation lifetime */
@@ -193,7 +198,6 @@ static void lease_grow(struct store *st, const struct adm_request *a, struct lea
 		l->grant_requests += asks[i].got_requests;
 		l->granted_us = now;
 		l->admits = 0;
-		l->prefetch = 0;
 		l->last_grant = asks[i].need_micros   ? asks[i].got_micros / asks[i].need_micros
 		                : asks[i].need_tokens ? asks[i].got_tokens / asks[i].need_tokens
 		                : asks[i].need_requests
@@ -312,8 +316,11 @@ enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
 				l->need_requests = need[i][2];
 				/* Less than half of the last grant left: grown ahead, off the
 				 * request. */
-				if (!l->growing && lease_low(l))
-					l->prefetch = 1;
+				if (!l->growing && !l->wanted && lease_low(l)) {
+					l->wanted = 1;
+					l->want_next = LS.wanted;
+					LS.wanted = l;
+				}
 				t->held[i] = held[i];
 			}
 			t->state = TK_LEASED;
@@ -457,6 +464,11 @@ static void lease_taken(struct lease *l, const struct lease_give *g)
 }
 
 /* Return gives; on success take them off the leases (LS.mu not held). */
+/*
+ * Return gives, already taken off their leases by the caller under LS.mu
+ * (so no call can be admitted on what is on its way back); when the
+ * database refused, they are put back (LS.mu not held).
+ */
 static void lease_return(struct store *st, int64_t owner, struct lease **ls,
                          struct lease_give *gives, size_t n)
 {
@@ -465,8 +477,12 @@ static void lease_return(struct store *st, int64_t owner, struct lease **ls,
 	pthread_mutex_lock(&LS.mu);
 	for (size_t i = 0; i < n; i++) {
 		ls[i]->give_back = 0;
-		if (rc == ST_OK || rc == ST_NOTFOUND)
-			lease_taken(ls[i], &gives[i]);
+		ls[i]->returning--;
+		if (rc == ST_ERR) {
+			ls[i]->grant_micros += gives[i].micros;
+			ls[i]->grant_tokens += gives[i].tokens;
+			ls[i]->grant_requests += gives[i].requests;
+		}
 	}
 	if (rc == ST_NOTFOUND && LS.owner_id == owner)
 		LS.owner_id = 0;
@@ -490,6 +506,8 @@ int lease_give_back(struct store *st, const struct adm_counter *c)
 		return 0;
 	}
 	l->tail_until_us = util_now_us() + 1000000;
+	lease_taken(l, &g);
+	l->returning++;
 	pthread_mutex_unlock(&LS.mu);
 	lease_return(st, owner, &l, &g, 1);
 	return 1;
@@ -532,6 +550,7 @@ static int lease_period_over(const struct lease *l, int64_t t)
 }
 
 #define RETURN_BATCH 128
+#define SWEEP_BUCKETS 512 /* buckets looked at per tick (the whole table in 8 ticks) */
 
 /*
  * Give back what leases flagged, idle or of ended periods hold unused;
@@ -547,9 +566,12 @@ static void lease_sweep(struct store *st, int all)
 
 	pthread_mutex_lock(&LS.mu);
 	owner = LS.owner_id;
-	for (unsigned b = 0; b < LEASE_BUCKETS && n < RETURN_BATCH; b++) {
+	/* A slice of the table per tick: the mutex is never held for the whole of it. */
+	for (unsigned k = 0; k < (all ? LEASE_BUCKETS : SWEEP_BUCKETS) && n < RETURN_BATCH; k++) {
+		unsigned b = LS.sweep_at;
 		struct lease **pp = &LS.buckets[b];
 
+		LS.sweep_at = (b + 1) % LEASE_BUCKETS;
 		while (*pp && n < RETURN_BATCH) {
 			struct lease *l = *pp;
 			int idle = now - l->last_use_us > LEASE_IDLE_MS * 1000LL;
@@ -557,7 +579,7 @@ static void lease_sweep(struct store *st, int all)
 			int empty = !l->grant_micros && !l->grant_tokens && !l->grant_requests &&
 			            !l->used_micros && !l->used_tokens && !l->used_requests;
 
-			if (empty && (idle || over) && !l->growing) {
+			if (empty && (idle || over) && !l->growing && !l->wanted && !l->returning) {
 				*pp = l->next;
 				free(l);
 				LS.n--;
@@ -565,6 +587,8 @@ static void lease_sweep(struct store *st, int all)
 			}
 			if ((all || l->give_back || idle || over) && !l->growing && owner &&
 			    lease_slack(l, &gives[n], &keys[n])) {
+				lease_taken(l, &gives[n]);
+				l->returning++;
 				ls[n] = l;
 				n++;
 			} else if (l->give_back && !lease_slack(l, &gives[n], &keys[n])) {
@@ -750,41 +774,53 @@ static void lease_prefetch(struct store *st)
 		pthread_mutex_unlock(&LS.mu);
 		return;
 	}
-	for (unsigned b = 0; b < LEASE_BUCKETS && n < PREFETCH_BATCH; b++)
+	/* Leases running low, as their calls flagged them. */
+	while (LS.wanted && n < PREFETCH_BATCH) {
+		struct lease *l = LS.wanted;
+
+		LS.wanted = l->want_next;
+		l->want_next = NULL;
+		l->wanted = 0;
+		if (l->growing || l->give_back || now < l->tail_until_us)
+			continue;
+		l->growing = 1;
+		lease_ask_of(l, &cs[n], &asks[n], now);
+		ls[n++] = l;
+	}
+	/* The next minute's leases of the minute counters in use, in slices of the table. */
+	for (unsigned k = 0; turning && k < SWEEP_BUCKETS && n < PREFETCH_BATCH; k++) {
+		unsigned b = LS.turn_at;
+
+		LS.turn_at = (b + 1) % LEASE_BUCKETS;
 		for (struct lease *l = LS.buckets[b]; l && n < PREFETCH_BATCH; l = l->next) {
-			struct lease *g = l;
+			struct adm_counter key = {0};
+			struct lease *g;
 
-			if (turning && l->window == ADM_MINUTE && strcmp(l->period, minute) == 0 &&
-			    now - l->last_use_us < 5000000LL && l->last_grant) {
-				/* Next minute's, sized like this one's. */
-				struct adm_counter k = {0};
-
-				k.scope = l->scope;
-				k.scope_id = l->scope_id;
-				k.window = l->window;
-				util_strlcpy(k.period, next_minute, sizeof(k.period));
-				g = lease_of(&k, 1);
-				if (g == NULL || g->grant_micros || g->grant_tokens ||
-				    g->grant_requests || g->growing || now < g->tail_until_us)
-					continue;
-				g->lim_micros = l->lim_micros;
-				g->lim_tokens = l->lim_tokens;
-				g->lim_requests = l->lim_requests;
-				g->need_micros = l->need_micros;
-				g->need_tokens = l->need_tokens;
-				g->need_requests = l->need_requests;
-				g->admits = l->admits;
-				g->granted_us = l->granted_us;
-				g->last_use_us = now;
-			} else if (!l->prefetch || l->growing || l->give_back ||
-			           now < l->tail_until_us) {
+			if (l->window != ADM_MINUTE || strcmp(l->period, minute) != 0 ||
+			    now - l->last_use_us > 5000000LL || !l->last_grant)
 				continue;
-			}
-			g->prefetch = 0;
+			key.scope = l->scope;
+			key.scope_id = l->scope_id;
+			key.window = l->window;
+			util_strlcpy(key.period, next_minute, sizeof(key.period));
+			g = lease_of(&key, 1);
+			if (g == NULL || g->grant_micros || g->grant_tokens || g->grant_requests ||
+			    g->growing || now < g->tail_until_us)
+				continue;
+			g->lim_micros = l->lim_micros;
+			g->lim_tokens = l->lim_tokens;
+			g->lim_requests = l->lim_requests;
+			g->need_micros = l->need_micros;
+			g->need_tokens = l->need_tokens;
+			g->need_requests = l->need_requests;
+			g->admits = l->admits;
+			g->granted_us = l->granted_us;
+			g->last_use_us = now;
 			g->growing = 1;
 			lease_ask_of(g, &cs[n], &asks[n], now);
 			ls[n++] = g;
 		}
+	}
 	pthread_mutex_unlock(&LS.mu);
 	if (n)
 		lease_grow(st, NULL, asks, ls, n, owner);
