@@ -579,6 +579,91 @@ static int exec_keys_sql(struct store *st, struct buf *b, struct ledger_rec *con
 	return rc ? -1 : first ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ where each tenant's data is */
+
+struct placement_rows {
+	struct ledger_rec *const *recs;
+	size_t n;
+	struct id_set *open; /* reservations still open (the second result set) */
+};
+
+static void placement_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct placement_rows *p = ctx;
+	int64_t id, ded, epoch;
+
+	if (set != 0) {
+		id_row(p->open, set, row, len, n);
+		return;
+	}
+	if (n != 3 || !row[0] || !row[1] || !row[2] || util_parse_i64(row[0], 1, INT64_MAX, &id) < 0 ||
+	    util_parse_i64(row[1], 0, 1, &ded) < 0 || util_parse_i64(row[2], 0, INT32_MAX, &epoch) < 0)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->recs[i]->e.tenant_id == id) {
+			p->recs[i]->dedicated = (int)ded;
+			p->recs[i]->data_epoch = (int)epoch;
+		}
+}
+
+/*
+ * Round trip 1: START TRANSACTION, read where each tenant's data is now,
+ * locking those tenants' rows in share mode until the batch commits, and
+ * lock the reservations of the records that hold one, reading which are
+ * still open. A placement switch (an UPDATE of the row) waits for the
+ * batch, and a batch begun after it routes by the new placement: no row
+ * of a finished call is written to a side a move has already swept, and
+ * none is written twice. Records whose reservation the reaper settled
+ * first are marked LR_DROPPED.
+ */
+static int apply_begin(struct store *st, struct ledger_rec *const *recs, size_t n)
+{
+	struct id_set open = {0};
+	struct placement_rows p = {recs, n, &open};
+	struct buf b = BUF_INIT;
+	int rc = ST_ERR, any = 0;
+
+	open.cap = n;
+	open.num = calloc(n, sizeof(*open.num));
+	if (open.num == NULL)
+		return ST_ERR;
+	buf_puts(&b, "START TRANSACTION; SELECT id, isolation_mode = 'dedicated', data_epoch"
+	             " FROM tenants WHERE id IN (0");
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING)
+			buf_printf(&b, ", %lld", (long long)recs[i]->e.tenant_id);
+	buf_puts(&b, ") LOCK IN SHARE MODE;");
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
+			buf_printf(&b, any ? ", %lld" : " SELECT id FROM reservations WHERE"
+			                                " state = 'open' AND id IN (%lld",
+			           (long long)recs[i]->reservation_id);
+			any = 1;
+		}
+	if (any)
+		buf_puts(&b, ") FOR UPDATE;");
+	if (b.data == NULL)
+		goto out;
+	rc = db_query(st, b.data, b.len, placement_row, &p, __func__);
+	if (rc != ST_OK)
+		goto out;
+	st->in_tx = 1;
+	for (size_t i = 0; i < n; i++) {
+		struct ledger_rec *r = recs[i];
+
+		if (r->state != LR_PENDING || !r->reservation_id || id_has_num(&open, r->reservation_id))
+			continue;
+		r->state = LR_DROPPED;
+		log_warn("ledger: execution %s: its reservation %lld was settled by the reaper "
+		         "first (the call outlived its reservation); the reaper's record stands",
+		         r->e.id, (long long)r->reservation_id);
+	}
+out:
+	free(open.num);
+	buf_free(&b);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ a dedicated tenant */
 
 static int pick_all(const struct ledger_rec *r)
@@ -671,70 +756,40 @@ static int pick_dedicated_pending(const struct ledger_rec *r)
 }
 
 /*
- * Round trip 1, when some records hold reservations or in recover mode:
- * START TRANSACTION, lock their reservations and read which are still
- * open, and (recover) which records are written already. Leaves the
- * transaction open. Marks records LR_DROPPED or LR_DONE accordingly.
+ * Recover mode, round trip 2 (inside the transaction apply_begin opened):
+ * which records are written already, a shared tenant's by its row, a
+ * dedicated tenant's by its mark. Those are marked LR_DONE.
  */
-static int apply_lookup(struct store *st, struct ledger_rec *const *recs, size_t n, int recover)
+static int apply_recover_lookup(struct store *st, struct ledger_rec *const *recs, size_t n)
 {
 	struct id_set have = {0};
 	struct buf b = BUF_INIT;
-	int any = 0, rc = ST_ERR;
+	int rc = ST_ERR, none;
 
 	have.cap = n;
-	have.num = calloc(n, sizeof(*have.num));
 	have.text = calloc(n, sizeof(*have.text));
-	if (have.num == NULL || have.text == NULL)
+	if (have.text == NULL)
+		return ST_ERR;
+	buf_puts(&b, "SELECT tenant_id, id FROM executions WHERE (tenant_id, id) IN (");
+	none = exec_keys_sql(st, &b, recs, n, pick_shared_pending);
+	if (none < 0)
 		goto out;
-	buf_puts(
-	    &b, "START TRANSACTION; SELECT id FROM reservations WHERE state = 'open' AND id IN (0");
-	for (size_t i = 0; i < n; i++)
-		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
-			buf_printf(&b, ", %lld", (long long)recs[i]->reservation_id);
-			any = 1;
-		}
-	buf_puts(&b, ") FOR UPDATE;");
-	if (recover) {
-		int none;
-
-		buf_puts(&b, " SELECT tenant_id, id FROM executions WHERE (tenant_id, id) IN (");
-		none = exec_keys_sql(st, &b, recs, n, pick_shared_pending);
-		if (none < 0)
-			goto out;
-		buf_puts(&b, none ? "(0, ''));" : ");");
-		buf_puts(
-		    &b,
-		    " SELECT tenant_id, exec_id FROM ledger_marks WHERE (tenant_id, exec_id) IN (");
-		none = exec_keys_sql(st, &b, recs, n, pick_dedicated_pending);
-		if (none < 0)
-			goto out;
-		buf_puts(&b, none ? "(0, ''));" : ");");
-	}
-	(void)any;
+	buf_puts(&b, none ? "(0, ''));" : ");");
+	buf_puts(&b, " SELECT tenant_id, exec_id FROM ledger_marks WHERE (tenant_id, exec_id) IN (");
+	none = exec_keys_sql(st, &b, recs, n, pick_dedicated_pending);
+	if (none < 0)
+		goto out;
+	buf_puts(&b, none ? "(0, ''))" : ")");
 	if (b.data == NULL)
 		goto out;
 	rc = db_query(st, b.data, b.len, id_row, &have, __func__);
 	if (rc != ST_OK)
 		goto out;
-	st->in_tx = 1;
-	for (size_t i = 0; i < n; i++) {
-		struct ledger_rec *r = recs[i];
-
-		if (r->state != LR_PENDING)
-			continue;
-		if (recover && id_has_exec(&have, r->e.tenant_id, r->e.id))
-			r->state = LR_DONE;
-		else if (r->reservation_id && !id_has_num(&have, r->reservation_id)) {
-			r->state = LR_DROPPED;
-			log_warn(
-			    "ledger: execution %s: its reservation %lld was settled by the reaper "
-			    "first (the call outlived its reservation); the reaper's record stands",
-			    r->e.id, (long long)r->reservation_id);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_PENDING &&
+		    id_has_exec(&have, recs[i]->e.tenant_id, recs[i]->e.id))
+			recs[i]->state = LR_DONE;
 out:
-	free(have.num);
 	free(have.text);
 	buf_free(&b);
 	return rc;
@@ -749,7 +804,7 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 	struct buf b = BUF_INIT;
 	size_t m = 0, ndelta = 0, nres = 0;
 	int64_t owner = 0;
-	int rc = ST_ERR, need_lookup = recover, first;
+	int rc = ST_ERR, first;
 
 	if (n == 0)
 		return ST_OK;
@@ -768,6 +823,18 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 	if (ded == NULL || es == NULL || created == NULL || deltas == NULL)
 		goto out;
 
+	/* One owner's leases per batch (a process re-registered after being reaped has two). */
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i]->state != LR_PENDING || recs[i]->owner_id == 0)
+			continue;
+		if (owner == 0)
+			owner = recs[i]->owner_id;
+		else if (recs[i]->owner_id != owner)
+			recs[i]->state = -1; /* the next batch */
+	}
+	if (apply_begin(st, recs, n) != ST_OK ||
+	    (recover && apply_recover_lookup(st, recs, n) != ST_OK))
+		goto out;
 	/* Data first: each dedicated tenant's rows in its own database. */
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
@@ -785,25 +852,8 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 				ded[j]->state =
 				    -1; /* not this time: its tenant's database failed */
 	}
-	/* One owner's leases per batch (a process re-registered after being reaped has two). */
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i]->state != LR_PENDING || recs[i]->owner_id == 0)
-			continue;
-		if (owner == 0)
-			owner = recs[i]->owner_id;
-		else if (recs[i]->owner_id != owner)
-			recs[i]->state = -1; /* the next batch */
-	}
-	for (size_t i = 0; i < n; i++)
-		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id)
-			need_lookup = 1;
-	if (need_lookup && apply_lookup(st, recs, n, recover) != ST_OK)
-		goto out;
-
-	/* The control transaction; the leases' owner locked first (a reaped owner moves no lease).
-	 */
-	if (!need_lookup)
-		buf_puts(&b, "START TRANSACTION;");
+	/* The control transaction's writes; the leases' owner locked first (a reaped owner moves
+	 * no lease). */
 	if (owner)
 		buf_printf(&b, " SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld FOR UPDATE;",
 		           (long long)owner);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cache.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/limits.h"
@@ -148,6 +149,24 @@ static void move_back(struct store *st, const struct tdb_opts *o, int64_t tenant
 		    (long long)tenant_id);
 }
 
+/*
+ * Sleep until every process has seen a change committed now (the caches'
+ * bound, common/cache.h, and a margin), or drain_s seconds if longer.
+ */
+static void settle_wait(int drain_s)
+{
+	int64_t us = CACHE_TRUST_US + 250 * 1000LL;
+
+	if ((int64_t)drain_s * 1000000 > us)
+		us = (int64_t)drain_s * 1000000;
+	while (us > 0) {
+		int64_t step = us > 500000 ? 500000 : us;
+
+		usleep((useconds_t)step);
+		us -= step;
+	}
+}
+
 int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id, int to_dedicated,
                    const char *host, int port, int wait_s, int drain_s, struct move_report *rep,
                    char *err, size_t errlen)
@@ -199,14 +218,25 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 		snprintf(err, errlen, "database error");
 		return -1;
 	}
-	/* every call admitted before the mark settles, where it started */
-	for (;;) {
+	/*
+	 * Every call admitted before the mark settles, where it started. A
+	 * process sees the mark within the caches' bound; a call it admitted on
+	 * its lease before then holds a reservation once it has run
+	 * promote_after_ms, or has ended: so after the drain (at least the
+	 * bound and a promotion) no reservation left means no call left.
+	 */
+	for (int drained = 0;;) {
 		if (store_tdb_open_reservations(st, tenant_id, &open) != ST_OK) {
 			snprintf(err, errlen, "cannot count open reservations");
 			goto back;
 		}
-		if (open == 0)
+		if (open == 0 && drained)
 			break;
+		if (open == 0) {
+			settle_wait(drain_s);
+			drained = 1;
+			continue;
+		}
 		if (util_now_us() - start > (int64_t)wait_s * 1000000) {
 			snprintf(err, errlen, "%lld call(s) still open after %d s", (long long)open,
 			         wait_s);
@@ -214,8 +244,6 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 		}
 		usleep(100000);
 	}
-	if (drain_s > 0)
-		sleep((unsigned int)drain_s);
 	rep->waited_ms = (util_now_us() - start) / 1000;
 	if (to_dedicated && store_tdb_provision(st, tenant_id, &o, err, errlen) != ST_OK)
 		goto back;
@@ -239,11 +267,14 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 		goto back;
 	}
 	/*
-	 * Switched: new calls go to the new side. A write that passed
-	 * identification before the mark and arrived after the copy is on the
-	 * old side: copy it over (rows already there are skipped) before the old
-	 * side goes.
+	 * Switched: new calls go to the new side once their process has seen
+	 * the switch (within the caches' bound: wait that long). A write that
+	 * passed identification before the mark and arrived after the copy is
+	 * on the old side: copy it over (rows already there are skipped) before
+	 * the old side goes. Finished calls' rows need no wait: the ledger reads
+	 * the placement under a share lock the switch waited for.
 	 */
+	settle_wait(drain_s);
 	if (copy_all(st, &o, tenant_id, to_dedicated, 0, &rep->late_rows, err, errlen) < 0) {
 		size_t n = strlen(err);
 
