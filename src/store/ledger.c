@@ -362,6 +362,13 @@ struct counter_delta {
 	int64_t requests; /* minute: requests counted; inflight: slots given back */
 	int64_t rel_reserved_micros, rel_reserved_tokens; /* reservations released */
 	int64_t rel_leased_micros, rel_leased_tokens, rel_leased_requests;
+	/*
+	 * The parts of spent and requests that came off the owner's lease: they
+	 * count only while the owner lives. An owner reaped as silent had its
+	 * leases charged whole (store_owner_close), which covers them; a replay
+	 * of its journal afterwards writes its rows but adds nothing again.
+	 */
+	int64_t own_spent_micros, own_spent_tokens, own_requests;
 };
 
 static int counter_same(const struct ledger_counter *a, const struct ledger_counter *b)
@@ -370,7 +377,11 @@ static int counter_same(const struct ledger_counter *a, const struct ledger_coun
 	       strcmp(a->period, b->period) == 0;
 }
 
-/* Add what rec's call does to its counters into d[0..*n) (room for cap). -1 when full. */
+/*
+ * Append what rec's call does to each of its counters to d[0..*n) (room for
+ * cap), one entry per counter; deltas_merge sums entries of one counter.
+ * -1 when full.
+ */
 static int counter_deltas(const struct ledger_rec *rec, struct counter_delta *d, size_t *n,
                           size_t cap)
 {
@@ -380,46 +391,42 @@ static int counter_deltas(const struct ledger_rec *rec, struct counter_delta *d,
 	 * counters); a call that ran counts whatever its outcome. */
 	for (size_t i = 0; i < rec->n; i++) {
 		const struct ledger_counter *c = &rec->c[i];
-		struct counter_delta *x = NULL;
+		struct counter_delta *x;
 		int inflight = c->window == ADM_INFLIGHT;
 
-		for (size_t j = 0; j < *n && x == NULL; j++)
-			if (counter_same(d[j].key, c))
-				x = &d[j];
-		if (x == NULL) {
-			if (*n == cap)
-				return -1;
-			x = &d[(*n)++];
-			memset(x, 0, sizeof(*x));
-			x->key = c;
-		}
-		if (!inflight) {
-			x->spent_micros += actual_m;
-			x->spent_tokens += actual_t;
-		}
+		if (*n == cap)
+			return -1;
+		x = &d[(*n)++];
+		memset(x, 0, sizeof(*x));
+		x->key = c;
 		switch (c->mode) {
 		case LM_RESERVED:
-			x->rel_reserved_micros += c->wc_micros;
-			x->rel_reserved_tokens += c->wc_tokens;
+			x->rel_reserved_micros = c->wc_micros;
+			x->rel_reserved_tokens = c->wc_tokens;
 			if (inflight)
-				x->requests++; /* the slot is given back */
+				x->requests = 1; /* the slot is given back */
 			break;
 		case LM_LEASED:
 			/* what the call spent leaves the lease; the rest of its worst case stays */
 			if (!inflight && (c->held & LEASE_HELD_MICROS))
-				x->rel_leased_micros += actual_m;
+				x->rel_leased_micros = x->own_spent_micros = actual_m;
 			if (!inflight && (c->held & LEASE_HELD_TOKENS))
-				x->rel_leased_tokens += actual_t;
+				x->rel_leased_tokens = x->own_spent_tokens = actual_t;
 			if (c->window == ADM_MINUTE) {
-				x->requests++;
 				if (c->held & LEASE_HELD_REQUESTS)
-					x->rel_leased_requests++;
+					x->rel_leased_requests = x->own_requests = 1;
+				else
+					x->requests = 1;
 			}
 			break;
 		default:
 			if (c->window == ADM_MINUTE)
-				x->requests++;
+				x->requests = 1;
 			break;
+		}
+		if (!inflight) {
+			x->spent_micros = actual_m - x->own_spent_micros;
+			x->spent_tokens = actual_t - x->own_spent_tokens;
 		}
 	}
 	return 0;
@@ -480,13 +487,43 @@ static int delta_cmp(const void *pa, const void *pb)
 	                   b->window, b->period);
 }
 
+/* Sort d[0..*n) in key order (as every writer locks counters) and sum entries of one counter. */
+static void deltas_merge(struct counter_delta *d, size_t *n)
+{
+	size_t m = 0;
+
+	if (*n == 0)
+		return;
+	qsort(d, *n, sizeof(*d), delta_cmp);
+	for (size_t i = 1; i < *n; i++) {
+		struct counter_delta *x = &d[m];
+		const struct counter_delta *y = &d[i];
+
+		if (!counter_same(x->key, y->key)) {
+			d[++m] = *y;
+			continue;
+		}
+		x->spent_micros += y->spent_micros;
+		x->spent_tokens += y->spent_tokens;
+		x->requests += y->requests;
+		x->rel_reserved_micros += y->rel_reserved_micros;
+		x->rel_reserved_tokens += y->rel_reserved_tokens;
+		x->rel_leased_micros += y->rel_leased_micros;
+		x->rel_leased_tokens += y->rel_leased_tokens;
+		x->rel_leased_requests += y->rel_leased_requests;
+		x->own_spent_micros += y->own_spent_micros;
+		x->own_spent_tokens += y->own_spent_tokens;
+		x->own_requests += y->own_requests;
+	}
+	*n = m + 1;
+}
+
 static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d, size_t n)
 {
 	int rc = 0;
 
 	if (n == 0)
 		return 0;
-	qsort(d, n, sizeof(*d), delta_cmp); /* key order, as every writer locks them */
 	rc |=
 	    buf_puts(b, " INSERT INTO budget_counters (scope, scope_id, win, period, spent_micros,"
 	                " spent_tokens, requests, reserved_micros, reserved_tokens, leased_micros,"
@@ -498,12 +535,16 @@ static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d
 		                 scope_names[x->key->scope], (long long)x->key->scope_id,
 		                 window_names[x->key->window]);
 		rc |= db_quote(st, b, x->key->period);
-		rc |= buf_printf(
-		    b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, UTC_TIMESTAMP(6))",
-		    (long long)x->spent_micros, (long long)x->spent_tokens, (long long)x->requests,
-		    (long long)x->rel_reserved_micros, (long long)x->rel_reserved_tokens,
-		    (long long)x->rel_leased_micros, (long long)x->rel_leased_tokens,
-		    (long long)x->rel_leased_requests);
+		rc |= buf_printf(b,
+		                 ", %lld + %lld * @own, %lld + %lld * @own, %lld + %lld * @own,"
+		                 " %lld, %lld, %lld * @own, %lld * @own, %lld * @own,"
+		                 " UTC_TIMESTAMP(6))",
+		                 (long long)x->spent_micros, (long long)x->own_spent_micros,
+		                 (long long)x->spent_tokens, (long long)x->own_spent_tokens,
+		                 (long long)x->requests, (long long)x->own_requests,
+		                 (long long)x->rel_reserved_micros, (long long)x->rel_reserved_tokens,
+		                 (long long)x->rel_leased_micros, (long long)x->rel_leased_tokens,
+		                 (long long)x->rel_leased_requests);
 	}
 	rc |= buf_puts(
 	    b, " ON DUPLICATE KEY UPDATE spent_micros = spent_micros + VALUES(spent_micros),"
@@ -512,9 +553,9 @@ static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d
 	       " requests + VALUES(requests)),"
 	       " reserved_micros = GREATEST(reserved_micros - VALUES(reserved_micros), 0),"
 	       " reserved_tokens = GREATEST(reserved_tokens - VALUES(reserved_tokens), 0),"
-	       " leased_micros = GREATEST(leased_micros - VALUES(leased_micros) * @own, 0),"
-	       " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens) * @own, 0),"
-	       " leased_requests = GREATEST(leased_requests - VALUES(leased_requests) * @own, 0),"
+	       " leased_micros = GREATEST(leased_micros - VALUES(leased_micros), 0),"
+	       " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens), 0),"
+	       " leased_requests = GREATEST(leased_requests - VALUES(leased_requests), 0),"
 	       " updated_at = VALUES(updated_at);");
 	return rc ? -1 : 0;
 }
@@ -871,6 +912,7 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 		if (recs[i]->state == LR_PENDING &&
 		    counter_deltas(recs[i], deltas, &ndelta, n * ADM_MAX_COUNTERS) < 0)
 			goto out;
+	deltas_merge(deltas, &ndelta);
 	if (counters_sql(st, &b, deltas, ndelta) < 0 ||
 	    (owner && lease_rows_sql(st, &b, deltas, ndelta, owner) < 0))
 		goto out;

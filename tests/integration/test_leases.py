@@ -16,7 +16,10 @@ round trip and records them in batches.
       executions table locked), with calls in flight on its leases: once its
       journal is replayed, every answered call has exactly one execution row,
       each call in flight one row billed at its worst case, and its leases are
-      given back; the counters equal the rows.
+      given back; the counters equal the rows;
+  (6) an owner whose journal is out of reach (its host is gone) is reaped as
+      silent: its leases are charged whole; when the journal turns up and is
+      replayed, its rows are written once and nothing is billed again.
 """
 import json
 import os
@@ -356,6 +359,60 @@ def kill_9_with_answered_calls_not_yet_written():
     usage = db_exec("SELECT COALESCE(SUM(cost_micros),0), COALESCE(SUM(requests),0) FROM "
                     "usage_daily WHERE tenant_id=%d" % t["id"])[0]
     assert int(usage[0]) == all_cost(t), (usage, all_cost(t))
+
+
+@test
+def silent_owner_charged_then_its_journal_replayed_bills_nothing_twice():
+    t = new_tenant("lease7", isolation="shared")  # the lock below is on the shared table
+    limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    victim, vs = fc.start_instance(BIN, harness.CONF, [("promote_after_ms", "600000")])
+    away = os.path.join(os.path.dirname(STATE), "journal-away")
+    lock = None
+    answered = []
+    try:
+        for i in range(3):
+            assert fc.request(vs, "POST", "/v1/chat/completions", body(i, words=4),
+                              key=t["key"])[0] == 200
+        time.sleep(0.3)
+        lock = Locker()
+        time.sleep(0.5)
+        for i in range(10):
+            st, _, b = fc.request(vs, "POST", "/v1/chat/completions", body(300 + i, words=4),
+                                  key=t["key"], timeout=20)
+            assert st == 200, (st, b)
+            answered.append(b["id"])
+        pid = victim["pids"][0]
+        owner = db_exec("SELECT id FROM owners WHERE pid=%d" % pid)
+        assert len(owner) == 1, owner
+        journal = [f for f in os.listdir(os.path.join(STATE, "journal")) if "-%d-" % pid in f]
+        assert len(journal) == 1, journal
+        fc.stop(victim, signal.SIGKILL)
+        # its host is gone: nobody can read its journal
+        os.makedirs(away, exist_ok=True)
+        os.rename(os.path.join(STATE, "journal", journal[0]), os.path.join(away, journal[0]))
+    finally:
+        if lock:
+            lock.release()
+        fc.stop(victim)
+    assert wait_until(lambda: not db_exec("SELECT id FROM owners WHERE id=%s" % owner[0][0]),
+                      timeout=40, interval=0.5), "the silent owner was not reaped"
+    spent, reserved, leased = day_counter(t)
+    print("    charged: spent %d, rows cost %d" % (spent, all_cost(t)), flush=True)
+    assert leased == 0 and not leases_of(t), (leased, leases_of(t))
+    assert spent >= all_cost(t) + 1, "the unwritten calls were not charged"
+    # the journal turns up: replayed, its rows written once, nothing billed again
+    os.rename(os.path.join(away, journal[0]), os.path.join(STATE, "journal", journal[0]))
+    ctl("reap")
+    assert wait_until(lambda: not os.path.exists(os.path.join(STATE, "journal", journal[0])),
+                      timeout=15), "the journal was not replayed"
+    for eid in answered:
+        n = db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id=%d AND id='%s'"
+                    % (t["id"], eid), tenant=t)[0][0]
+        assert n == "1", (eid, n)
+    after = day_counter(t)
+    assert after == (spent, 0, 0), (after, spent)
+    assert all_cost(t) <= spent, (all_cost(t), spent)
+    os.rmdir(away)
 
 
 if __name__ == "__main__":
