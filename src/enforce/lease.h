@@ -48,7 +48,7 @@ struct lease;
 #define LEASE_HORIZON_S 2   /* a grant covers about this long of this process's calls */
 #define LEASE_MIN_CALLS 8   /* ...and at least this many calls */
 #define LEASE_MAX_CALLS 512 /* ...and at most this many */
-#define LEASE_IDLE_MS 2000  /* a lease unused this long is given back */
+#define LEASE_IDLE_MS 8000  /* a lease unused this long is given back */
 #define LEASE_TTL_MS 3000   /* leases are used only this long after a good heartbeat */
 #define LEASE_HEARTBEAT_MS 500
 #define LEASE_RECALL_WAIT_MS                                                                       \

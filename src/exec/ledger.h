@@ -47,8 +47,8 @@ struct conf;
 struct store;
 
 #define LEDGER_BATCH_MAX 256     /* calls per transaction */
-#define LEDGER_COALESCE_MIN 64   /* a batch smaller than this waits... */
-#define LEDGER_COALESCE_US 2000  /* ...at most this long for more calls */
+#define LEDGER_COALESCE_MIN 512  /* a batch smaller than this waits... */
+#define LEDGER_COALESCE_US 10000 /* ...at most this long for more calls */
 #define LEDGER_MAX_QUEUED 100000 /* calls waiting, past which new calls are refused */
 #define LEDGER_SYNC_MS 1000      /* fdatasync of the journal at least this often */
 #define LEDGER_RECOVER_MS 2000   /* how often ended processes' journals are looked for */

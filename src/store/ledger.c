@@ -516,6 +516,31 @@ static void deltas_merge(struct counter_delta *d, size_t *n)
 		x->own_requests += y->own_requests;
 	}
 	*n = m + 1;
+	/* A counter the batch does not move (an in-flight row of calls on leases) is left alone. */
+	m = 0;
+	for (size_t i = 0; i < *n; i++) {
+		const struct counter_delta *x = &d[i];
+
+		if (x->spent_micros || x->spent_tokens || x->requests || x->rel_reserved_micros ||
+		    x->rel_reserved_tokens || x->rel_leased_micros || x->rel_leased_tokens ||
+		    x->rel_leased_requests || x->own_spent_micros || x->own_spent_tokens ||
+		    x->own_requests)
+			d[m++] = *x;
+	}
+	*n = m;
+}
+
+/* "v + own * @own" (a part counted only while the lease owner lives), or "v". */
+static int own_sum(struct buf *b, int64_t v, int64_t own)
+{
+	if (own == 0)
+		return buf_printf(b, ", %lld", (long long)v);
+	return buf_printf(b, ", %lld + %lld * @own", (long long)v, (long long)own);
+}
+
+static int own_only(struct buf *b, int64_t own)
+{
+	return own == 0 ? buf_puts(b, ", 0") : buf_printf(b, ", %lld * @own", (long long)own);
 }
 
 static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d, size_t n)
@@ -535,16 +560,15 @@ static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d
 		                 scope_names[x->key->scope], (long long)x->key->scope_id,
 		                 window_names[x->key->window]);
 		rc |= db_quote(st, b, x->key->period);
-		rc |= buf_printf(b,
-		                 ", %lld + %lld * @own, %lld + %lld * @own, %lld + %lld * @own,"
-		                 " %lld, %lld, %lld * @own, %lld * @own, %lld * @own,"
-		                 " UTC_TIMESTAMP(6))",
-		                 (long long)x->spent_micros, (long long)x->own_spent_micros,
-		                 (long long)x->spent_tokens, (long long)x->own_spent_tokens,
-		                 (long long)x->requests, (long long)x->own_requests,
-		                 (long long)x->rel_reserved_micros, (long long)x->rel_reserved_tokens,
-		                 (long long)x->rel_leased_micros, (long long)x->rel_leased_tokens,
-		                 (long long)x->rel_leased_requests);
+		rc |= own_sum(b, x->spent_micros, x->own_spent_micros);
+		rc |= own_sum(b, x->spent_tokens, x->own_spent_tokens);
+		rc |= own_sum(b, x->requests, x->own_requests);
+		rc |= buf_printf(b, ", %lld, %lld", (long long)x->rel_reserved_micros,
+		                 (long long)x->rel_reserved_tokens);
+		rc |= own_only(b, x->rel_leased_micros);
+		rc |= own_only(b, x->rel_leased_tokens);
+		rc |= own_only(b, x->rel_leased_requests);
+		rc |= buf_puts(b, ", UTC_TIMESTAMP(6))");
 	}
 	rc |= buf_puts(
 	    b, " ON DUPLICATE KEY UPDATE spent_micros = spent_micros + VALUES(spent_micros),"
