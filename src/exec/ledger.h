@@ -18,7 +18,7 @@
  * being written the next one gathers, and a batch smaller than
  * LEDGER_COALESCE_MIN waits up to LEDGER_COALESCE_US for more, so under
  * load a batch carries many calls and when idle a call is written within
- * about 2 ms of its answer. After each batch the flusher appends an
+ * about 10 ms of its answer. After each batch the flusher appends an
  * "applied up to" mark to the journal.
  *
  * A journal whose process ended (its flock is free) is replayed by any
