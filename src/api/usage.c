@@ -248,10 +248,13 @@ static json_t *budget_limit_json(int64_t v, int usd)
 	return json_string(s);
 }
 
-/* What is left of limit after spent and reserved, floored at 0; null when unlimited. */
-static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t reserved, int usd)
+/*
+ * What is left of limit after spent and held (reserved by calls under way
+ * and leased to processes), floored at 0; null when unlimited.
+ */
+static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t held, int usd)
 {
-	int64_t left = limit - spent - reserved;
+	int64_t left = limit - spent - held;
 	char s[32];
 
 	if (limit <= 0)
@@ -271,22 +274,25 @@ static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm
 	int64_t limit = l->v[lim_id].num;
 	int64_t spent = usd ? c->spent_micros : c->spent_tokens;
 	int64_t reserved = usd ? c->reserved_micros : c->reserved_tokens;
-	char s1[32], s2[32];
+	int64_t leased = usd ? c->leased_micros : c->leased_tokens;
+	char s1[32], s2[32], s3[32];
 
 	if (usd) {
 		exec_format_usd(spent, s1, sizeof(s1));
 		exec_format_usd(reserved, s2, sizeof(s2));
-		return json_pack("{s:o, s:s, s:s, s:o, s:s, s:s}", "limit",
-		                 budget_limit_json(limit, 1), "spent", s1, "reserved", s2,
-		                 "remaining", budget_remaining_json(limit, spent, reserved, 1),
+		exec_format_usd(leased, s3, sizeof(s3));
+		return json_pack("{s:o, s:s, s:s, s:s, s:o, s:s, s:s}", "limit",
+		                 budget_limit_json(limit, 1), "spent", s1, "reserved", s2, "leased",
+		                 s3, "remaining",
+		                 budget_remaining_json(limit, spent, reserved + leased, 1),
 		                 "enforcement", l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
 		                 limit_scope_name(l->v[lim_id].source));
 	}
-	return json_pack("{s:o, s:I, s:I, s:o, s:s, s:s}", "limit", budget_limit_json(limit, 0),
-	                 "spent", (json_int_t)spent, "reserved", (json_int_t)reserved, "remaining",
-	                 budget_remaining_json(limit, spent, reserved, 0), "enforcement",
-	                 l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
-	                 limit_scope_name(l->v[lim_id].source));
+	return json_pack(
+	    "{s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "limit", budget_limit_json(limit, 0), "spent",
+	    (json_int_t)spent, "reserved", (json_int_t)reserved, "leased", (json_int_t)leased,
+	    "remaining", budget_remaining_json(limit, spent, reserved + leased, 0), "enforcement",
+	    l->v[LIM_BUDGET_ENFORCEMENT].text, "source", limit_scope_name(l->v[lim_id].source));
 }
 
 /* Start of the budget-calendar window (ADM_DAY or ADM_MONTH) that contains t. */
@@ -358,12 +364,15 @@ static json_t *budget_rates(struct store *st, const struct limits *l, int scope,
 		return NULL;
 	}
 	return json_pack(
-	    "{s:{s:o, s:I, s:o, s:s, s:s}, s:{s:o, s:I, s:I, s:o, s:s, s:s}}", "rpm", "limit",
-	    budget_limit_json(l->v[rpm].num, 0), "used", (json_int_t)c.requests, "remaining",
-	    budget_remaining_json(l->v[rpm].num, c.requests, 0, 0), "resets_at", reset, "source",
-	    limit_scope_name(l->v[rpm].source), "tpm", "limit", budget_limit_json(l->v[tpm].num, 0),
-	    "used", (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens,
-	    "remaining", budget_remaining_json(l->v[tpm].num, c.spent_tokens, c.reserved_tokens, 0),
+	    "{s:{s:o, s:I, s:I, s:o, s:s, s:s}, s:{s:o, s:I, s:I, s:I, s:o, s:s, s:s}}", "rpm",
+	    "limit", budget_limit_json(l->v[rpm].num, 0), "used", (json_int_t)c.requests, "leased",
+	    (json_int_t)c.leased_requests, "remaining",
+	    budget_remaining_json(l->v[rpm].num, c.requests, c.leased_requests, 0), "resets_at",
+	    reset, "source", limit_scope_name(l->v[rpm].source), "tpm", "limit",
+	    budget_limit_json(l->v[tpm].num, 0), "used", (json_int_t)c.spent_tokens, "reserved",
+	    (json_int_t)c.reserved_tokens, "leased", (json_int_t)c.leased_tokens, "remaining",
+	    budget_remaining_json(l->v[tpm].num, c.spent_tokens,
+	                          c.reserved_tokens + c.leased_tokens, 0),
 	    "resets_at", reset, "source", limit_scope_name(l->v[tpm].source));
 }
 
@@ -371,23 +380,24 @@ static json_t *budget_rates(struct store *st, const struct limits *l, int scope,
 static json_t *budget_concurrency(struct store *st, const struct limits *l, int64_t tenant_id,
                                   int64_t key_id, int *db_failed)
 {
-	int64_t inflight = 0, open = 0;
+	int64_t inflight = 0, leased = 0, open = 0;
 	struct adm_counter c;
 
 	memset(&c, 0, sizeof(c));
 	c.scope = ADM_KEY;
 	c.scope_id = key_id;
 	c.window = ADM_INFLIGHT;
-	if (store_admit_inflight(st, tenant_id, &inflight, &open) != ST_OK ||
+	if (store_admit_inflight(st, tenant_id, &inflight, &leased, &open) != ST_OK ||
 	    (key_id != 0 && store_admit_counter_get(st, &c) != ST_OK)) {
 		*db_failed = 1;
 		return NULL;
 	}
-	return json_pack("{s:I, s:o, s:s, s:I, s:{s:I, s:o, s:s}}", "in_flight",
-	                 (json_int_t)inflight, "limit",
+	return json_pack("{s:I, s:I, s:o, s:s, s:I, s:{s:I, s:I, s:o, s:s}}", "in_flight",
+	                 (json_int_t)inflight, "leased", (json_int_t)leased, "limit",
 	                 budget_limit_json(l->v[LIM_CONCURRENCY].num, 0), "source",
 	                 limit_scope_name(l->v[LIM_CONCURRENCY].source), "open_reservations",
-	                 (json_int_t)open, "key", "in_flight", (json_int_t)c.requests, "limit",
+	                 (json_int_t)open, "key", "in_flight", (json_int_t)c.requests, "leased",
+	                 (json_int_t)c.leased_requests, "limit",
 	                 budget_limit_json(l->v[LIM_KEY_CONCURRENCY].num, 0), "source",
 	                 limit_scope_name(l->v[LIM_KEY_CONCURRENCY].source));
 }

@@ -75,6 +75,7 @@ static const struct conf_key conf_table[] = {
 	I(reaper_interval_ms, "5000", 100, 3600000),
 	I(reservation_grace_s, "30", 1, 86400),
 	I(promote_after_ms, "200", 0, 3600000),
+	I(lease_idle_ms, "30000", 500, 3600000),
 	S(operator_token, ""),
 	S(template_dir, AH_DATADIR "/templates"),
 	S(static_dir, AH_DATADIR "/static"),

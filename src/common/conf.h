@@ -59,6 +59,7 @@ struct conf {
 	int reservation_grace_s; /* a reservation lives upstream timeout + this, then is reaped */
 	int promote_after_ms; /* a call on a lease running this long gets a reservation (0: never)
 	                       */
+	int lease_idle_ms;    /* a lease unused this long goes back to its counter */
 	char operator_token[256]; /* operator API token (tokens can also come from the CLI) */
 	char template_dir[256];   /* dashboard ClearSilver templates */
 	char static_dir[256];     /* dashboard static files (admin.css) */

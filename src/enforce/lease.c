@@ -67,6 +67,7 @@ static struct {
 	int64_t hb_ok_us;     /* start of the last good heartbeat */
 	int64_t next_hb_us;
 	int promote_after_ms;
+	int idle_ms;   /* conf lease_idle_ms */
 	int timeout_s; /* a promoted call's reservation lifetime */
 	char host[64];
 	void (*on_promoted)(const char *exec_id);
@@ -108,6 +109,7 @@ static struct lease *lease_of(const struct adm_counter *c, int create)
 void lease_init(const struct conf *c)
 {
 	LS.promote_after_ms = c->promote_after_ms;
+	LS.idle_ms = c->lease_idle_ms > 0 ? c->lease_idle_ms : 30000;
 	LS.timeout_s = (c->upstream_timeout_ms + 999) / 1000 + c->reservation_grace_s;
 	gethostname(LS.host, sizeof(LS.host) - 1);
 }
@@ -574,7 +576,7 @@ static void lease_sweep(struct store *st, int all)
 		LS.sweep_at = (b + 1) % LEASE_BUCKETS;
 		while (*pp && n < RETURN_BATCH) {
 			struct lease *l = *pp;
-			int idle = now - l->last_use_us > LEASE_IDLE_MS * 1000LL;
+			int idle = now - l->last_use_us > LS.idle_ms * 1000LL;
 			int over = lease_period_over(l, wall);
 			int empty = !l->grant_micros && !l->grant_tokens && !l->grant_requests &&
 			            !l->used_micros && !l->used_tokens && !l->used_requests;
@@ -749,7 +751,7 @@ static void lease_ask_of(struct lease *l, struct adm_counter *c, struct lease_as
 	a->divisor = LEASE_DIVISOR;
 }
 
-#define PREFETCH_BATCH ADM_MAX_COUNTERS
+#define PREFETCH_BATCH LEASE_GRANT_MAX /* one grant transaction for many tenants' leases */
 
 /*
  * Grow, off the requests' path, the leases running low; and in the last

@@ -24,7 +24,7 @@
  * counter's leased to spent in the database. A call still running after
  * promote_after_ms (a stream at once) is promoted to a reservation of its
  * own, as if admitted one by one: the reaper then knows it like any other.
- * Leases unused for LEASE_IDLE_MS, of a period that ended, of a limit that
+ * Leases unused for lease_idle_ms (conf), of a period that ended, of a limit that
  * changed, or recalled, are given back. A process uses its leases only
  * while its owner heartbeat succeeded within LEASE_TTL_MS; an owner silent
  * much longer is reaped (host/background.c).
@@ -46,9 +46,8 @@ struct lease;
 #define LEASE_TAIL_CALLS 32 /* below this many worst cases left, calls go one by one */
 #define LEASE_DIVISOR 4     /* a grant takes at most a quarter of what is left above it */
 #define LEASE_HORIZON_S 2   /* a grant covers about this long of this process's calls */
-#define LEASE_MIN_CALLS 8   /* ...and at least this many calls */
+#define LEASE_MIN_CALLS 32  /* ...and at least this many calls */
 #define LEASE_MAX_CALLS 512 /* ...and at most this many */
-#define LEASE_IDLE_MS 8000  /* a lease unused this long is given back */
 #define LEASE_TTL_MS 3000   /* leases are used only this long after a good heartbeat */
 #define LEASE_HEARTBEAT_MS 500
 #define LEASE_RECALL_WAIT_MS                                                                       \

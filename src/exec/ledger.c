@@ -878,7 +878,7 @@ static int journal_replay(struct store *st, const char *path)
 		/* Its calls first (what they spent leaves its leases), then what its leases hold.
 		 */
 		if ((n == 0 || items_apply(st, items, 1) == ST_OK) &&
-		    (owner == 0 || store_owner_close(st, owner, 0) == ST_OK)) {
+		    (owner == 0 || store_owner_close(st, owner, 0) != ST_ERR)) {
 			if (n)
 				log_warn("ledger: %s: recorded %zu call(s) of an ended process",
 				         path, n);

@@ -235,7 +235,7 @@ static int bg_owner_silent(void *ctx, const struct owner_row *o)
 	}
 	if (pending && o->silent_s < 4 * OWNER_SILENT_S)
 		return 0;
-	if (store_owner_close(sc->st, o->id, 1) == ST_OK) {
+	if (store_owner_close(sc->st, o->id, OWNER_SILENT_S) == ST_OK) {
 		log_warn("reaper: lease owner %lld (%s pid %d) silent for %lld s: its leases are "
 		         "charged at their worst case",
 		         (long long)o->id, o->host, o->pid, (long long)o->silent_s);

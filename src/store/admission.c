@@ -63,10 +63,11 @@ static const char sql_reap_list[] =
     " FROM reservations WHERE state = 'open' AND expires_at < UTC_TIMESTAMP(6)"
     " ORDER BY expires_at LIMIT ?";
 static const char sql_counter_get[] =
-    "SELECT spent_micros, reserved_micros, spent_tokens, reserved_tokens, requests"
+    "SELECT spent_micros, reserved_micros, spent_tokens, reserved_tokens, requests,"
+    " leased_micros, leased_tokens, leased_requests"
     " FROM budget_counters WHERE scope = ? AND scope_id = ? AND win = ? AND period = ?";
 static const char sql_inflight_get[] =
-    "SELECT COALESCE(SUM(requests), 0) FROM budget_counters"
+    "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(leased_requests), 0) FROM budget_counters"
     " WHERE scope = 'tenant' AND scope_id = ? AND win = 'inflight'";
 static const char sql_open_count[] =
     "SELECT COUNT(*) FROM reservations WHERE tenant_id = ? AND state = 'open'";
@@ -732,7 +733,7 @@ int store_admit_counter_get(struct store *st, struct adm_counter *c)
 	int rc;
 
 	c->spent_micros = c->reserved_micros = c->spent_tokens = c->reserved_tokens = 0;
-	c->requests = 0;
+	c->requests = c->leased_micros = c->leased_tokens = c->leased_requests = 0;
 	bind_key(in, c, &kb);
 	db_out_init(&o);
 	db_out_i64(&o, &c->spent_micros);
@@ -740,6 +741,9 @@ int store_admit_counter_get(struct store *st, struct adm_counter *c)
 	db_out_i64(&o, &c->spent_tokens);
 	db_out_i64(&o, &c->reserved_tokens);
 	db_out_i64(&o, &c->requests);
+	db_out_i64(&o, &c->leased_micros);
+	db_out_i64(&o, &c->leased_tokens);
+	db_out_i64(&o, &c->leased_requests);
 	rc = db_exec(st, Q_COUNTER_GET, sql_counter_get, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
@@ -748,17 +752,18 @@ int store_admit_counter_get(struct store *st, struct adm_counter *c)
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
-int store_admit_inflight(struct store *st, int64_t tenant_id, int64_t *inflight,
+int store_admit_inflight(struct store *st, int64_t tenant_id, int64_t *inflight, int64_t *leased,
                          int64_t *open_reservations)
 {
 	MYSQL_BIND in[1];
 	struct db_out o;
 	int rc;
 
-	*inflight = *open_reservations = 0;
+	*inflight = *leased = *open_reservations = 0;
 	db_in_i64(&in[0], &tenant_id);
 	db_out_init(&o);
 	db_out_i64(&o, inflight);
+	db_out_i64(&o, leased);
 	if (db_exec(st, Q_INFLIGHT_GET, sql_inflight_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	rc = db_fetch(st, Q_INFLIGHT_GET, &o, __func__);

@@ -92,8 +92,11 @@ int store_admit_settle(struct store *st, int64_t reservation_id, const struct ad
 int store_admit_reap(struct store *st, int max, int *reaped);
 /* Current values of one counter (zeros when it has no row yet). */
 int store_admit_counter_get(struct store *st, struct adm_counter *c);
-/* Open reservations and in-flight counts of a tenant (for /v1/budget). */
-int store_admit_inflight(struct store *st, int64_t tenant_id, int64_t *inflight,
+/*
+ * Open reservations, calls in flight one by one and slots leased to
+ * processes, of a tenant (for /v1/budget).
+ */
+int store_admit_inflight(struct store *st, int64_t tenant_id, int64_t *inflight, int64_t *leased,
                          int64_t *open_reservations);
 
 #endif

@@ -6,9 +6,11 @@
  * Grants take two round trips with the counter rows locked in between (the
  * grant is computed here from what the first read); they happen when a
  * lease runs out, not per call. Returns, promotions and closes take one:
- * "SELECT COUNT(*) INTO @own ... FOR UPDATE" locks the owner's row first
- * and every later statement is conditioned on @own, so an owner that was
- * reaped meanwhile changes nothing. Values are numbers formatted here and
+ * "SELECT COUNT(*) INTO @own ... LOCK IN SHARE MODE" locks the owner's row
+ * first (shared: a process's grants, returns and ledger batches run side by
+ * side) and every later statement is conditioned on @own, so an owner that
+ * was reaped meanwhile changes nothing; closing an owner takes the row
+ * exclusively, after every transaction that holds it. Values are numbers formatted here and
  * strings quoted with db_quote.
  */
 #include "config.h"
@@ -36,10 +38,26 @@ static int key_sql(struct store *st, struct buf *b, const struct adm_counter *c)
 	return buf_putc(b, ')');
 }
 
+/*
+ * "(scope = .. AND scope_id = .. AND win = .. AND period = ..)": MariaDB 10.11
+ * reads a row-constructor IN list over the four key columns with a full
+ * scan (locking every row under FOR UPDATE); an OR of these is a range on
+ * the primary key.
+ */
+static int key_match_sql(struct store *st, struct buf *b, const struct adm_counter *c)
+{
+	if (buf_printf(b, "(scope = '%s' AND scope_id = %lld AND win = '%s' AND period = ",
+	               scope_names[c->scope], (long long)c->scope_id,
+	               window_names[c->window]) < 0 ||
+	    db_quote(st, b, c->period) < 0)
+		return -1;
+	return buf_putc(b, ')');
+}
+
 static int key_where(struct store *st, struct buf *b, const struct adm_counter *c)
 {
-	buf_puts(b, " WHERE (scope, scope_id, win, period) = ");
-	return key_sql(st, b, c);
+	buf_puts(b, " WHERE ");
+	return key_match_sql(st, b, c);
 }
 
 /* order[0..n) = the indexes of cs sorted by key (the order every writer locks counters in). */
@@ -222,7 +240,7 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 {
 	struct grant_read g = {asks, n, 0};
 	struct buf b = BUF_INIT;
-	size_t order[ADM_MAX_COUNTERS];
+	size_t order[LEASE_GRANT_MAX];
 	int any = 0, rc = ST_ERR;
 
 	if (n == 0)
@@ -234,14 +252,14 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 			return ST_ERR;
 	}
 	buf_printf(&b,
-	           "START TRANSACTION; SELECT id FROM owners WHERE id = %lld FOR UPDATE;"
+	           "START TRANSACTION; SELECT id FROM owners WHERE id = %lld LOCK IN SHARE MODE;"
 	           " INSERT INTO budget_counters (scope, scope_id, win, period, lim_micros,"
 	           " lim_tokens, lim_requests, updated_at) VALUES ",
 	           (long long)owner_id);
 	{
-		const struct adm_counter *cs[ADM_MAX_COUNTERS];
+		const struct adm_counter *cs[LEASE_GRANT_MAX];
 
-		if (n > ADM_MAX_COUNTERS)
+		if (n > LEASE_GRANT_MAX)
 			goto out;
 		for (size_t i = 0; i < n; i++)
 			cs[i] = asks[i].c;
@@ -258,19 +276,18 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		buf_printf(&b, ", %lld, %lld, %lld, UTC_TIMESTAMP(6))", (long long)c->max_micros,
 		           (long long)c->max_tokens, (long long)c->max_requests);
 	}
-	buf_puts(&b,
-	         " ON DUPLICATE KEY UPDATE lim_micros = VALUES(lim_micros),"
-	         " lim_tokens = VALUES(lim_tokens), lim_requests = VALUES(lim_requests);"
-	         " SELECT scope, scope_id, win, period, spent_micros, reserved_micros,"
-	         " leased_micros, spent_tokens, reserved_tokens, leased_tokens, requests,"
-	         " leased_requests FROM budget_counters WHERE (scope, scope_id, win, period) IN (");
+	buf_puts(&b, " ON DUPLICATE KEY UPDATE lim_micros = VALUES(lim_micros),"
+	             " lim_tokens = VALUES(lim_tokens), lim_requests = VALUES(lim_requests);"
+	             " SELECT scope, scope_id, win, period, spent_micros, reserved_micros,"
+	             " leased_micros, spent_tokens, reserved_tokens, leased_tokens, requests,"
+	             " leased_requests FROM budget_counters FORCE INDEX (PRIMARY) WHERE ");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			buf_puts(&b, ", ");
-		if (key_sql(st, &b, asks[i].c) < 0)
+			buf_puts(&b, " OR ");
+		if (key_match_sql(st, &b, asks[i].c) < 0)
 			goto out;
 	}
-	buf_puts(&b, ") FOR UPDATE");
+	buf_puts(&b, " FOR UPDATE");
 	if (b.data == NULL)
 		goto out;
 	rc = db_query(st, b.data, b.len, grant_row, &g, __func__);
@@ -313,7 +330,8 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		a->got_tokens = gt;
 		a->got_requests = gr;
 		buf_printf(&b,
-		           " UPDATE budget_counters SET leased_micros = leased_micros + %lld,"
+		           " UPDATE budget_counters FORCE INDEX (PRIMARY) SET leased_micros = "
+		           "leased_micros + %lld,"
 		           " leased_tokens = leased_tokens + %lld, leased_requests = "
 		           "leased_requests + %lld,"
 		           " updated_at = UTC_TIMESTAMP(6)",
@@ -343,8 +361,7 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		rc = ST_OK;
 		goto out;
 	}
-	buf_printf(&b, " UPDATE owners SET heartbeat_at = UTC_TIMESTAMP(6) WHERE id = %lld; COMMIT",
-	           (long long)owner_id);
+	buf_puts(&b, " COMMIT");
 	if (b.data == NULL) {
 		db_rollback(st);
 		rc = ST_ERR;
@@ -380,13 +397,14 @@ static void own_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsig
 		o->own = strcmp(row[0], "1") == 0;
 }
 
-/* "START TRANSACTION; lock the owner into @own" */
+/* "START TRANSACTION; lock the owner (shared) into @own" */
 static void own_lock_sql(struct buf *b, int64_t owner_id)
 {
-	buf_printf(b,
-	           "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld FOR"
-	           " UPDATE;",
-	           (long long)owner_id);
+	buf_printf(
+	    b,
+	    "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld LOCK IN"
+	    " SHARE MODE;",
+	    (long long)owner_id);
 }
 
 int store_lease_return(struct store *st, int64_t owner_id, const struct lease_give *gives, size_t n)
@@ -411,23 +429,22 @@ int store_lease_return(struct store *st, int64_t owner_id, const struct lease_gi
 		const struct lease_give *g = &gives[order[k]];
 
 		buf_printf(&b,
-		           " UPDATE budget_counters SET"
+		           " UPDATE budget_counters FORCE INDEX (PRIMARY) SET"
 		           " leased_micros = GREATEST(leased_micros - %lld * @own, 0),"
 		           " leased_tokens = GREATEST(leased_tokens - %lld * @own, 0),"
 		           " leased_requests = GREATEST(leased_requests - %lld * @own, 0)",
 		           (long long)g->micros, (long long)g->tokens, (long long)g->requests);
 		if (key_where(st, &b, g->c) < 0)
 			goto oom;
-		buf_printf(
-		    &b,
-		    "; UPDATE leases SET granted_micros = GREATEST(granted_micros - %lld, 0),"
-		    " granted_tokens = GREATEST(granted_tokens - %lld, 0),"
-		    " granted_requests = GREATEST(granted_requests - %lld, 0),"
-		    " updated_at = UTC_TIMESTAMP(6) WHERE owner_id = %lld AND"
-		    " (scope, scope_id, win, period) = ",
-		    (long long)g->micros, (long long)g->tokens, (long long)g->requests,
-		    (long long)owner_id);
-		if (key_sql(st, &b, g->c) < 0 || buf_putc(&b, ';') < 0)
+		buf_printf(&b,
+		           "; UPDATE leases FORCE INDEX (PRIMARY) SET granted_micros = "
+		           "GREATEST(granted_micros - %lld, 0),"
+		           " granted_tokens = GREATEST(granted_tokens - %lld, 0),"
+		           " granted_requests = GREATEST(granted_requests - %lld, 0),"
+		           " updated_at = UTC_TIMESTAMP(6) WHERE owner_id = %lld AND ",
+		           (long long)g->micros, (long long)g->tokens, (long long)g->requests,
+		           (long long)owner_id);
+		if (key_match_sql(st, &b, g->c) < 0 || buf_putc(&b, ';') < 0)
 			goto oom;
 	}
 	buf_puts(&b, " SELECT @own; COMMIT");
@@ -585,7 +602,8 @@ int store_lease_promote(struct store *st, int64_t owner_id, struct lease_promoti
 		const struct promo_sum *x = &sums[j];
 
 		buf_printf(&b,
-		           " UPDATE budget_counters SET reserved_micros = reserved_micros + %lld,"
+		           " UPDATE budget_counters FORCE INDEX (PRIMARY) SET reserved_micros = "
+		           "reserved_micros + %lld,"
 		           " reserved_tokens = reserved_tokens + %lld, requests = requests + %lld,"
 		           " leased_micros = GREATEST(leased_micros - %lld, 0),"
 		           " leased_tokens = GREATEST(leased_tokens - %lld, 0),"
@@ -603,13 +621,14 @@ int store_lease_promote(struct store *st, int64_t owner_id, struct lease_promoti
 		if (!x->lm && !x->lt && !x->lr)
 			continue;
 		buf_printf(&b,
-		           " UPDATE leases SET granted_micros = GREATEST(granted_micros - %lld, 0),"
+		           " UPDATE leases FORCE INDEX (PRIMARY) SET granted_micros = "
+		           "GREATEST(granted_micros - %lld, 0),"
 		           " granted_tokens = GREATEST(granted_tokens - %lld, 0),"
 		           " granted_requests = GREATEST(granted_requests - %lld, 0)"
-		           " WHERE owner_id = %lld AND (scope, scope_id, win, period) = ",
+		           " WHERE owner_id = %lld AND ",
 		           (long long)x->lm, (long long)x->lt, (long long)x->lr,
 		           (long long)owner_id);
-		if (key_sql(st, &b, x->c) < 0 || buf_putc(&b, ';') < 0)
+		if (key_match_sql(st, &b, x->c) < 0 || buf_putc(&b, ';') < 0)
 			goto oom;
 	}
 	buf_puts(&b, " COMMIT");
@@ -688,17 +707,25 @@ int store_lease_recalls(struct store *st, int window_s, recall_cb cb, void *ctx)
 
 /* ------------------------------------------------------------------ closing an owner */
 
-int store_owner_close(struct store *st, int64_t owner_id, int charge)
+int store_owner_close(struct store *st, int64_t owner_id, int silent_s)
 {
+	struct own_read o = {0};
 	struct buf b = BUF_INIT;
-	int rc;
+	int charge = silent_s > 0, rc;
 
 	/*
-	 * One statement moves every counter the owner held: joined with its lease
+	 * The owner's row exclusively (after every transaction of its process
+	 * that holds it), and, charged, only while it is still silent. One
+	 * statement moves every counter the owner held: joined with its lease
 	 * rows. Charged: what the leases held becomes spent (calls in flight are
 	 * unknown; never under-billed); else it is only given back.
 	 */
-	own_lock_sql(&b, owner_id);
+	buf_printf(&b, "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld",
+	           (long long)owner_id);
+	if (charge)
+		buf_printf(&b, " AND heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL %d SECOND",
+		           silent_s);
+	buf_puts(&b, " FOR UPDATE;");
 	buf_printf(
 	    &b,
 	    " UPDATE budget_counters c JOIN leases l ON l.scope = c.scope AND"
@@ -711,14 +738,16 @@ int store_owner_close(struct store *st, int64_t owner_id, int charge)
 	    " c.requests = c.requests + IF(c.win = 'minute', %d * l.granted_requests, 0),"
 	    " c.updated_at = UTC_TIMESTAMP(6)"
 	    " WHERE l.owner_id = %lld AND @own = 1;"
-	    " DELETE FROM leases WHERE owner_id = %lld; DELETE FROM owners WHERE id = %lld;"
-	    " COMMIT",
+	    " DELETE FROM leases WHERE owner_id = %lld AND @own = 1;"
+	    " DELETE FROM owners WHERE id = %lld AND @own = 1; SELECT @own; COMMIT",
 	    charge ? 1 : 0, charge ? 1 : 0, charge ? 1 : 0, (long long)owner_id,
 	    (long long)owner_id, (long long)owner_id);
 	if (b.data == NULL)
 		return ST_ERR;
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
+	rc = db_query(st, b.data, b.len, own_row, &o, __func__);
 	st->in_tx = 0;
 	buf_free(&b);
-	return rc == ST_OK ? ST_OK : ST_ERR;
+	if (rc != ST_OK)
+		return ST_ERR;
+	return o.own ? ST_OK : ST_NOTFOUND;
 }

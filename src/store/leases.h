@@ -45,11 +45,15 @@ int store_owner_register(struct store *st, const char *host, int pid, const char
                          int64_t *id);
 /* Renew the owner's heartbeat: ST_OK, ST_NOTFOUND when it was reaped, ST_ERR. */
 int store_owner_heartbeat(struct store *st, int64_t owner_id);
+/* The most counters one grant transaction takes (the lease thread batches many tenants'). */
+#define LEASE_GRANT_MAX 128
+
 /*
- * Grant leases on asks[0..n) to owner_id: each counter row is created if
- * missing (with its limits), locked and read (read-back fields of ->c), and
- * granted what its headroom allows (see struct lease_ask). ST_OK,
- * ST_NOTFOUND when the owner was reaped (nothing granted), ST_ERR.
+ * Grant leases on asks[0..n) (n <= LEASE_GRANT_MAX, distinct counters) to
+ * owner_id: each counter row is created if missing (with its limits),
+ * locked and read (read-back fields of ->c), and granted what its headroom
+ * allows (see struct lease_ask). ST_OK, ST_NOTFOUND when the owner was
+ * reaped (nothing granted), ST_ERR.
  */
 int store_lease_grant(struct store *st, int64_t owner_id, struct lease_ask *asks, size_t n);
 
@@ -86,11 +90,13 @@ int store_lease_recalls(struct store *st, int window_s, recall_cb cb, void *ctx)
 
 /*
  * Close an owner that ended: its leases' remaining grants leave the
- * counters' leased (charged as spent when charge is set: the calls it had
- * in flight are unknown), its lease rows and its owners row are deleted.
- * ST_OK (also when it was gone already) or ST_ERR.
+ * counters' leased, its lease rows and its owners row are deleted.
+ * silent_s > 0: only if its heartbeat is older than that, and what its
+ * leases held is charged as spent (the calls it had in flight are unknown).
+ * ST_OK when closed, ST_NOTFOUND when it is gone (or, silent_s > 0, not
+ * silent any more), ST_ERR.
  */
-int store_owner_close(struct store *st, int64_t owner_id, int charge);
+int store_owner_close(struct store *st, int64_t owner_id, int silent_s);
 
 /* An owner not heard of since before the cut. */
 struct owner_row {
