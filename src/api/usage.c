@@ -249,12 +249,13 @@ static json_t *budget_limit_json(int64_t v, int usd)
 }
 
 /*
- * What is left of limit after spent and held (reserved by calls under way
- * and leased to processes), floored at 0; null when unlimited.
+ * What is left of limit after spent and reserved by calls under way, floored
+ * at 0; null when unlimited. What leases hold is not taken off: it is this
+ * tenant's to use (its next calls are admitted on it).
  */
-static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t held, int usd)
+static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t reserved, int usd)
 {
-	int64_t left = limit - spent - held;
+	int64_t left = limit - spent - reserved;
 	char s[32];
 
 	if (limit <= 0)
@@ -283,15 +284,14 @@ static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm
 		exec_format_usd(leased, s3, sizeof(s3));
 		return json_pack("{s:o, s:s, s:s, s:s, s:o, s:s, s:s}", "limit",
 		                 budget_limit_json(limit, 1), "spent", s1, "reserved", s2, "leased",
-		                 s3, "remaining",
-		                 budget_remaining_json(limit, spent, reserved + leased, 1),
+		                 s3, "remaining", budget_remaining_json(limit, spent, reserved, 1),
 		                 "enforcement", l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
 		                 limit_scope_name(l->v[lim_id].source));
 	}
 	return json_pack(
 	    "{s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "limit", budget_limit_json(limit, 0), "spent",
 	    (json_int_t)spent, "reserved", (json_int_t)reserved, "leased", (json_int_t)leased,
-	    "remaining", budget_remaining_json(limit, spent, reserved + leased, 0), "enforcement",
+	    "remaining", budget_remaining_json(limit, spent, reserved, 0), "enforcement",
 	    l->v[LIM_BUDGET_ENFORCEMENT].text, "source", limit_scope_name(l->v[lim_id].source));
 }
 
@@ -367,13 +367,12 @@ static json_t *budget_rates(struct store *st, const struct limits *l, int scope,
 	    "{s:{s:o, s:I, s:I, s:o, s:s, s:s}, s:{s:o, s:I, s:I, s:I, s:o, s:s, s:s}}", "rpm",
 	    "limit", budget_limit_json(l->v[rpm].num, 0), "used", (json_int_t)c.requests, "leased",
 	    (json_int_t)c.leased_requests, "remaining",
-	    budget_remaining_json(l->v[rpm].num, c.requests, c.leased_requests, 0), "resets_at",
-	    reset, "source", limit_scope_name(l->v[rpm].source), "tpm", "limit",
-	    budget_limit_json(l->v[tpm].num, 0), "used", (json_int_t)c.spent_tokens, "reserved",
-	    (json_int_t)c.reserved_tokens, "leased", (json_int_t)c.leased_tokens, "remaining",
-	    budget_remaining_json(l->v[tpm].num, c.spent_tokens,
-	                          c.reserved_tokens + c.leased_tokens, 0),
-	    "resets_at", reset, "source", limit_scope_name(l->v[tpm].source));
+	    budget_remaining_json(l->v[rpm].num, c.requests, 0, 0), "resets_at", reset, "source",
+	    limit_scope_name(l->v[rpm].source), "tpm", "limit", budget_limit_json(l->v[tpm].num, 0),
+	    "used", (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens, "leased",
+	    (json_int_t)c.leased_tokens, "remaining",
+	    budget_remaining_json(l->v[tpm].num, c.spent_tokens, c.reserved_tokens, 0), "resets_at",
+	    reset, "source", limit_scope_name(l->v[tpm].source));
 }
 
 /* Requests in flight for the tenant and the key, against their concurrency limits. */

@@ -765,7 +765,7 @@ static void lease_prefetch(struct store *st)
 	struct lease *ls[PREFETCH_BATCH];
 	int64_t now = util_now_us(), wall = util_unix_time(), owner;
 	char minute[20], next_minute[20], day[20], month[20];
-	int turning = wall % 60 >= 55;
+	int turning = wall % 60 >= 50; /* the last 10 s of a minute */
 	size_t n = 0;
 
 	admit_periods(wall, minute, day, month);
@@ -799,7 +799,7 @@ static void lease_prefetch(struct store *st)
 			struct lease *g;
 
 			if (l->window != ADM_MINUTE || strcmp(l->period, minute) != 0 ||
-			    now - l->last_use_us > 5000000LL || !l->last_grant)
+			    now - l->last_use_us > 60000000LL || !l->last_grant)
 				continue;
 			key.scope = l->scope;
 			key.scope_id = l->scope_id;

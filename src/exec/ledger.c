@@ -1105,9 +1105,6 @@ static void *ledger_flusher(void *arg)
 
 int ledger_start(const struct conf *c, char *err, size_t errlen)
 {
-	struct store *st;
-	int failed = 0, n;
-
 	L.conf = c;
 	snprintf(L.dir, sizeof(L.dir), "%s/journal", c->state_dir);
 	if (util_mkdir_p(L.dir, 0750) < 0) {
@@ -1120,14 +1117,11 @@ int ledger_start(const struct conf *c, char *err, size_t errlen)
 	}
 	slots_open(c->state_dir);
 	slot_claim();
-	/* What ended processes left: written before this one serves (best effort). */
-	st = store_open(c, err, errlen);
-	if (st) {
-		n = journals_recover(st, L.dir, L.path, &failed);
-		if (n)
-			log_info("ledger: replayed %d journal(s) of ended processes", n);
-		store_close(st);
-	}
+	/*
+	 * What ended processes left is replayed by the flusher, first thing and
+	 * then every LEDGER_RECOVER_MS: a long journal (a process that died with a
+	 * backlog) must not keep this one from serving.
+	 */
 	err[0] = '\0';
 	L.running = 1;
 	if (pthread_create(&L.thread, NULL, ledger_flusher, NULL) != 0) {

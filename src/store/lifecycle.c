@@ -614,12 +614,17 @@ int store_life_housekeep(struct store *st, const char *minute_cut, const char *d
 		                     "DELETE FROM lease_recalls WHERE created_at < UTC_TIMESTAMP(6)"
 		                     " - INTERVAL 1 HOUR",
 		                     NULL, batch, &out->changes);
-	/* Lease rows whose owner is gone hold nothing (a batch of a reaped owner made them). */
+	/*
+	 * Lease rows that hold nothing: whose owner is gone (a batch of a reaped
+	 * owner made them), or given back minutes ago (a row per minute and
+	 * counter would pile up; a grant makes the row again).
+	 */
 	if (rc == ST_OK)
 		rc = life_delete_all(st,
 		                     "DELETE FROM leases WHERE granted_micros = 0 AND"
 		                     " granted_tokens = 0 AND granted_requests = 0 AND"
-		                     " owner_id NOT IN (SELECT id FROM owners)",
+		                     " (owner_id NOT IN (SELECT id FROM owners) OR"
+		                     " updated_at < UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE)",
 		                     NULL, batch, &out->changes);
 	return rc;
 }

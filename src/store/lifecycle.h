@@ -104,9 +104,9 @@ struct life_housekeeping {
  * admission writes them, in the budget time zone) and hold no reservation;
  * settled or reaped reservations older than a day; usage_5min buckets older
  * than 8 days; failed sign-ins older than a day; dashboard sessions past
- * their timeouts; change_log rows older than an hour and ledger marks older
- * than two days (both counted in changes). *out gets the counts. Each batch is its own
- * short transaction on an index range.
+ * their timeouts; change_log rows older than an hour, ledger marks older
+ * than two days and lease rows that hold nothing (all counted in changes).
+ * *out gets the counts. Each batch is its own short transaction.
  */
 int store_life_housekeep(struct store *st, const char *minute_cut, const char *day_cut,
                          const char *month_cut, int batch, struct life_housekeeping *out);
