@@ -939,6 +939,8 @@ static void *ledger_flusher(void *arg)
 	struct ledger_rec *recs[LEDGER_BATCH_MAX];
 	struct store *st = NULL;
 	int64_t next_sync = 0, next_recover = 0, backoff_ms = 0;
+	int64_t arrivals_per_s = 0, last_batch_us = util_now_us();
+	uint64_t last_seq = 0;
 	char err[256];
 
 	(void)arg;
@@ -966,9 +968,12 @@ static void *ledger_flusher(void *arg)
 		}
 		/*
 		 * Group commit: a small batch waits a moment for company (each batch
-		 * costs the database a commit and its statements, whatever its size).
+		 * costs the database a commit and its statements, whatever its size)
+		 * when calls arrive fast enough for the wait to gather some; a
+		 * quiet process writes at once.
 		 */
-		if (L.queued < LEDGER_COALESCE_MIN && !L.stop) {
+		if (L.queued < LEDGER_COALESCE_MIN && !L.stop &&
+		    arrivals_per_s * LEDGER_COALESCE_US >= 4 * 1000000LL) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -982,6 +987,19 @@ static void *ledger_flusher(void *arg)
 			       pthread_cond_timedwait(&L.cv, &L.mu, &ts) != ETIMEDOUT)
 				;
 			L.coalescing = 0;
+		}
+		/* How fast calls arrive: what was appended since the last batch began. */
+		{
+			int64_t t = util_now_us();
+
+			if (t > last_batch_us) {
+				int64_t rate =
+				    (int64_t)(L.seq - last_seq) * 1000000 / (t - last_batch_us);
+
+				arrivals_per_s = (arrivals_per_s + rate) / 2;
+			}
+			last_batch_us = t;
+			last_seq = L.seq;
 		}
 		for (struct ledger_item *it = L.head;
 		     it && k < LEDGER_BATCH_MAX && (k == 0 || bytes < BATCH_BYTES); it = it->next) {

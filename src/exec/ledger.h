@@ -15,10 +15,10 @@
  *
  * One flusher thread per process writes the queue in batches
  * (store_ledger_apply: one transaction for many calls): while one batch is
- * being written the next one gathers, and a batch smaller than
- * LEDGER_COALESCE_MIN waits up to LEDGER_COALESCE_US for more, so under
- * load a batch carries many calls and when idle a call is written within
- * about 10 ms of its answer. After each batch the flusher appends an
+ * being written the next one gathers, and when calls arrive fast enough
+ * (400 a second or more) a batch smaller than LEDGER_COALESCE_MIN waits up
+ * to LEDGER_COALESCE_US for more, so under load a batch carries many calls
+ * and a quiet process writes a call at once. After each batch the flusher appends an
  * "applied up to" mark to the journal.
  *
  * A journal whose process ended (its flock is free) is replayed by any
