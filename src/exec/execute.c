@@ -91,8 +91,12 @@ static int exec_is_loopback(const char *url)
  * a set or cleared key is a change of its tenant (store/changes.c), seen at
  * once on this host and within one watch of change_log elsewhere. Only the
  * sealed form is kept; it is opened for each call and the plaintext wiped.
+ * Most tenants have no key of their own: "none" is kept in a second cache of
+ * small entries sized like the key cache (tenancy/identify.c), so that many
+ * tenants do not evict each other's answer and ask the database per call.
  */
 #define CRED_CACHE_ENTRIES 4096
+#define CRED_NONE_ENTRIES 32768
 #define CRED_CACHE_TTL_US (60 * 1000000LL)
 
 struct cred_key {
@@ -106,12 +110,15 @@ struct cred_entry {
 };
 
 static struct cache *cred_cache;
+static struct cache *cred_none; /* (tenant, provider) without a key of its own */
 static pthread_once_t cred_cache_once = PTHREAD_ONCE_INIT;
 
 static void cred_cache_init(void)
 {
 	cred_cache = cache_new("credentials", sizeof(struct cred_key), sizeof(struct cred_entry),
 	                       CRED_CACHE_ENTRIES, CRED_CACHE_TTL_US, NULL);
+	cred_none = cache_new("credentials-none", sizeof(struct cred_key), sizeof(char),
+	                      CRED_NONE_ENTRIES, CRED_CACHE_TTL_US, NULL);
 }
 
 /* The tenant's sealed key for provider, cached: ST_OK, ST_NOTFOUND, ST_ERR. */
@@ -122,13 +129,17 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
 	struct cred_entry e;
 	struct cache_begin b;
 	struct cache_stamp s;
+	char none;
 	int rc;
 
 	pthread_once(&cred_cache_once, cred_cache_init);
 	memset(&k, 0, sizeof(k));
 	k.tenant_id = tenant_id;
-	if (cred_cache == NULL || util_strlcpy(k.provider, provider, sizeof(k.provider)) < 0)
+	if (cred_cache == NULL || cred_none == NULL ||
+	    util_strlcpy(k.provider, provider, sizeof(k.provider)) < 0)
 		return store_cred_get(st, tenant_id, provider, sc);
+	if (cache_get(cred_none, &k, &none))
+		return ST_NOTFOUND;
 	if (cache_get(cred_cache, &k, &e)) {
 		rc = e.found ? ST_OK : ST_NOTFOUND;
 		*sc = e.sc;
@@ -139,12 +150,17 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
 	rc = store_cred_get(st, tenant_id, provider, sc);
 	if (rc == ST_ERR)
 		return rc;
+	if (!cache_stamp(&s, &b, tenant_id, CACHE_NO_GLOBAL))
+		return rc;
+	if (rc == ST_NOTFOUND) {
+		none = 1;
+		cache_put(cred_none, &k, &none, &s, 0);
+		return rc;
+	}
 	memset(&e, 0, sizeof(e));
-	e.found = rc == ST_OK;
-	if (e.found)
-		e.sc = *sc;
-	if (cache_stamp(&s, &b, tenant_id, CACHE_NO_GLOBAL))
-		cache_put(cred_cache, &k, &e, &s, 0);
+	e.found = 1;
+	e.sc = *sc;
+	cache_put(cred_cache, &k, &e, &s, 0);
 	sodium_memzero(&e, sizeof(e));
 	return rc;
 }
