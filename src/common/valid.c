@@ -26,9 +26,9 @@ struct valid_rule {
 static const struct valid_rule valid_rules[VALID__MAX] = {
     [VALID_SLUG] = {1, 63, LOWER DIGIT "-", LOWER DIGIT, NULL, VALID_F_NOT_ALL_DIGITS,
                     "1-63 of a-z, 0-9 and '-', not starting with '-' and not all digits"},
-    /* 31: a tenant's plan is read into 32 bytes; the CLI and the dashboard allowed 32 */
-    [VALID_PLAN] = {1, 31, LOWER DIGIT "_-", LOWER DIGIT, NULL, 0,
-                    "1-31 of a-z, 0-9, '_' and '-', starting with a letter or digit"},
+    /* the dashboard allowed '_' and '-' first; the CLI did not */
+    [VALID_PLAN] = {1, 32, LOWER DIGIT "_-", LOWER DIGIT, NULL, 0,
+                    "1-32 of a-z, 0-9, '_' and '-', starting with a letter or digit"},
     /* no '.': configuration keys are provider.<name>.<field> */
     [VALID_PROVIDER] = {1, 31, LOWER DIGIT "_-", NULL, NULL, 0, "1-31 of a-z, 0-9, '_' and '-'"},
     /* what a list limit (allowed_models) can name */

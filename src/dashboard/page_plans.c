@@ -110,7 +110,7 @@ PAGE_FN(page_plans_create)
 	if (!valid_name(VALID_PLAN, name)) {
 		plans_render(
 		    r, 400,
-		    "A plan name is 1 to 31 of a-z, 0-9, '_' and '-', starting with a letter"
+		    "A plan name is 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter"
 		    " or digit.",
 		    name, desc);
 		return;

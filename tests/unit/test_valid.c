@@ -36,8 +36,8 @@ START_TEST(plans_and_providers)
 	ck_assert_int_eq(valid_name(VALID_PLAN, "_x"), 0);
 	ck_assert_int_eq(valid_name(VALID_PLAN, "-x"), 0);
 	ck_assert_int_eq(valid_name(VALID_PLAN, "Bad Name"), 0);
-	ck_assert_int_eq(valid_name(VALID_PLAN, "a234567890123456789012345678901"), 1);
-	ck_assert_int_eq(valid_name(VALID_PLAN, "a2345678901234567890123456789012"), 0);
+	ck_assert_int_eq(valid_name(VALID_PLAN, "a2345678901234567890123456789012"), 1);
+	ck_assert_int_eq(valid_name(VALID_PLAN, "a23456789012345678901234567890123"), 0);
 	ck_assert_int_eq(valid_name(VALID_PROVIDER, "openai"), 1);
 	ck_assert_int_eq(valid_name(VALID_PROVIDER, "my_llm-2"), 1);
 	ck_assert_int_eq(valid_name(VALID_PROVIDER, "a.b"), 0); /* config keys split on dots */
@@ -63,7 +63,7 @@ START_TEST(agents_tools_models_admins_secrets)
 	ck_assert_int_eq(valid_name(VALID_SECRET, "AGENTHOST_X"), 0);
 	ck_assert_int_eq(valid_name(VALID__MAX, "x"), 0);
 	ck_assert_ptr_nonnull(strstr(valid_hint(VALID_SLUG), "not all digits"));
-	ck_assert_int_eq(valid_max(VALID_PLAN), 31);
+	ck_assert_int_eq(valid_max(VALID_PLAN), 32);
 }
 END_TEST
 
