@@ -22,8 +22,10 @@
 #include <sodium.h>
 
 #include "api/api.h"
+#include "api/objects.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/valid.h"
 #include "crypto/secrets.h"
 #include "enforce/limits.h"
 #include "host/http.h"
@@ -35,24 +37,14 @@
 
 #define OFFBOARD_MIN_DAYS 30
 
+/* The tenant's JSON form (api/objects.h) with its offboarding date from the store. */
 static json_t *tenant_json(struct store *st, const struct tenant *t)
 {
 	int64_t after = 0;
-	json_t *o;
 
 	if (store_life_offboard_after(st, t->id, &after) != ST_OK)
 		after = 0;
-	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)t->id, "slug",
-	              t->slug, "name", t->name, "plan", t->plan, "status",
-	              t->status == TENANT_ACTIVE ? "active" : "suspended", "isolation_mode",
-	              t->isolation, "created", (json_int_t)t->created_at);
-	if (o && t->status != TENANT_ACTIVE)
-		json_object_set_new(o, "suspended_reason", json_string(t->suspended_reason));
-	if (o && after)
-		json_object_set_new(o, "erase_after", json_integer(after));
-	if (o && t->migrating)
-		json_object_set_new(o, "migrating", json_true());
-	return o;
+	return objects_tenant(t, after);
 }
 
 static void admin_audit(struct req *r, int64_t tenant_id, const char *action, const char *detail)
@@ -113,6 +105,7 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	char pw[ADMIN_GENERATED_LEN + 1] = "", pw_hash[crypto_pwhash_STRBYTES] = "";
 	uint8_t hash[SECRETS_HASH_LEN];
 	struct life_onboard ob;
+	struct api_key k;
 	const char *what = "tenant", *mode = NULL;
 	char err[512] = "";
 	int64_t tid = 0, key_id = 0;
@@ -135,21 +128,21 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 		resp_error(r, 400, "invalid_request", "isolation_mode: shared or dedicated");
 		goto out;
 	}
-	if (ob.slug == NULL || !util_slug_ok(ob.slug)) {
-		resp_error(r, 400, "invalid_request",
-		           "slug: 1-63 of a-z, 0-9 and '-', not starting with '-', not all digits");
+	if (!valid_name(VALID_SLUG, ob.slug)) {
+		resp_error(r, 400, "invalid_request", "slug: %s", valid_hint(VALID_SLUG));
 		goto out;
 	}
 	if (ob.name == NULL)
 		ob.name = ob.slug;
 	if (ob.plan == NULL)
 		ob.plan = "free";
-	if (ob.name[0] == '\0' || strlen(ob.name) > 200 || strlen(ob.plan) > 31 ||
-	    (ob.key_name && strlen(ob.key_name) > 100) ||
-	    (ob.admin_name && !admin_name_ok(ob.admin_name))) {
+	if (!valid_name(VALID_TENANT_NAME, ob.name) || !valid_name(VALID_PLAN, ob.plan) ||
+	    (ob.key_name && !valid_name(VALID_KEY_NAME, ob.key_name)) ||
+	    (ob.admin_name && !valid_name(VALID_ADMIN, ob.admin_name))) {
 		resp_error(r, 400, "invalid_request",
-		           "name: 1-200 bytes; plan: a plan name; key_name: at most 100 bytes;"
-		           " admin_name: 1-64 of A-Z a-z 0-9 . _ - @");
+		           "name: %s; plan: %s; key_name: %s; admin_name: %s",
+		           valid_hint(VALID_TENANT_NAME), valid_hint(VALID_PLAN),
+		           valid_hint(VALID_KEY_NAME), valid_hint(VALID_ADMIN));
 		goto out;
 	}
 	if (ob.key_name) {
@@ -197,10 +190,17 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	r->tenant_id = tid;
 	admin_audit(r, tid, "tenant.create", dedicated ? "{\"isolation\":\"dedicated\"}" : NULL);
 	o = tenant_json(r->store, &t);
-	if (o && ob.key_name)
-		json_object_set_new(o, "api_key",
-		                    json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)key_id,
-		                              "name", ob.key_name, "prefix", prefix, "key", key));
+	if (o && ob.key_name) {
+		/* read back for its dates; without them, what was just stored */
+		if (store_key_get(r->store, tid, key_id, &k) != ST_OK) {
+			memset(&k, 0, sizeof(k));
+			k.id = key_id;
+			k.tenant_id = tid;
+			util_strlcpy(k.name, ob.key_name, sizeof(k.name));
+			util_strlcpy(k.prefix, prefix, sizeof(k.prefix));
+		}
+		json_object_set_new(o, "api_key", objects_new_key(&k, key));
+	}
 	if (o && ob.admin_name)
 		json_object_set_new(o, "admin",
 		                    json_pack("{s:s, s:s}", "name", ob.admin_name, "password", pw));

@@ -17,35 +17,15 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/objects.h"
 #include "common/util.h"
 #include "host/http.h"
 #include "store/tools.h"
 #include "tools/policy.h"
 
-/* A tool as the operator API shows it. */
-static json_t *admin_tool_json(const struct tool_def *t)
-{
-	json_t *schema = json_loads(t->schema, 0, NULL), *secrets = json_array();
-	const char *p = t->secret_names, *e;
-
-	while (*p != '\0') {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		json_array_append_new(secrets, json_stringn(p, (size_t)(e - p)));
-		p = *e ? e + 1 : e;
-	}
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:i, s:i, s:b, s:o, s:b, s:I, s:I}", "object",
-	                 "tool", "name", t->name, "description", t->description, "schema",
-	                 schema ? schema : json_null(), "exec_path", t->exec_path, "timeout_ms",
-	                 t->timeout_ms, "max_output_bytes", t->max_output_bytes, "mutating",
-	                 t->mutating, "secrets", secrets, "enabled", t->enabled, "created_at",
-	                 (json_int_t)t->created_at, "updated_at", (json_int_t)t->updated_at);
-}
-
 static int admin_tools_add(void *ctx, const struct tool_def *t)
 {
-	json_array_append_new(ctx, admin_tool_json(t));
+	json_array_append_new(ctx, objects_tool(t));
 	return 0;
 }
 
@@ -152,7 +132,7 @@ void api_admin_tools_register(struct req *r, const struct ident *id, const struc
 	a.outcome = "ok";
 	a.request_id = r->request_id;
 	store_audit(r->store, &a);
-	resp_json(r, created ? 201 : 200, admin_tool_json(t));
+	resp_json(r, created ? 201 : 200, objects_tool(t));
 out:
 	free(schema);
 	free(t);

@@ -19,12 +19,13 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/objects.h"
 #include "common/util.h"
+#include "common/valid.h"
 #include "enforce/authorize.h"
 #include "exec/agent_loop.h"
 #include "exec/execute.h"
@@ -35,46 +36,7 @@
 #define RUN_HISTORY 100
 #define RUN_MAX_INPUT (256 * 1024)
 
-static json_t *agent_json(const struct agent *a, const char *provider)
-{
-	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s?, s:s, s:I, s:I}", "object", "agent", "id",
-	                      (json_int_t)a->id, "name", a->name, "model", a->model, "provider",
-	                      provider, "instructions", a->instructions, "created_at",
-	                      (json_int_t)a->created_at, "updated_at", (json_int_t)a->updated_at);
-
-	json_object_set_new(o, "temperature",
-	                    a->has_temperature ? json_real(a->temperature) : json_null());
-	json_object_set_new(o, "max_tokens",
-	                    a->max_tokens > 0 ? json_integer(a->max_tokens) : json_null());
-	return o;
-}
-
-static int agent_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
-			return 0;
-	return 1;
-}
-
 /* ------------------------------------------------------------------ agents' tools */
-
-/* Add the agent's "tools" and "max_steps" to o (stolen); returns o. */
-static json_t *agent_tools_json(json_t *o, const struct agent_tools *at)
-{
-	json_t *names = json_array();
-
-	for (size_t i = 0; i < at->n; i++)
-		json_array_append_new(names, json_string(at->names[i]));
-	json_object_set_new(o, "tools", names);
-	json_object_set_new(o, "max_steps",
-	                    json_integer(at->max_steps > 0 ? at->max_steps : AGENT_DEFAULT_STEPS));
-	return o;
-}
 
 /*
  * Optional "tools" (array of registered tool names) and "max_steps" of a
@@ -107,7 +69,8 @@ static int agent_tools_parse(struct req *r, json_t *body, struct agent_tools *at
 			resp_error(r, 400, "invalid_request", "'tools' must hold tool names");
 			return -1;
 		}
-		rc = store_tool_get(r->store, name, &t);
+		rc =
+		    valid_name(VALID_TOOL, name) ? store_tool_get(r->store, name, &t) : ST_NOTFOUND;
 		if (rc == ST_NOTFOUND) {
 			resp_error(r, 404, "tool_not_found", "there is no tool named '%s'", name);
 			return -1;
@@ -137,7 +100,7 @@ static int agents_add(void *ctx, const struct agent *a)
 {
 	struct agents_list_ctx *lc = ctx;
 
-	json_array_append_new(lc->data, agent_json(a, NULL));
+	json_array_append_new(lc->data, objects_agent(a, NULL));
 	return 0;
 }
 
@@ -182,14 +145,14 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	    api_num(r, body, "temperature", 0, 2, &a->has_temperature, &a->temperature) < 0 ||
 	    api_int(r, body, "max_tokens", 1, 1000000, &has_mt, &mt) < 0)
 		goto out;
-	if (!agent_name_ok(name)) {
-		resp_error(r, 400, "invalid_request",
-		           "'name' must be 1-64 characters of letters, digits, '_' and '-'");
+	if (!valid_name(VALID_AGENT, name)) {
+		resp_error(r, 400, "invalid_request", "'name' must be %s", valid_hint(VALID_AGENT));
 		goto out;
 	}
 	if (agent_tools_parse(r, body, at) < 0)
 		goto out;
-	rc = store_model_get(r->store, model, &md);
+	/* a name outside the rule cannot be in the catalogue */
+	rc = valid_name(VALID_MODEL, model) ? store_model_get(r->store, model, &md) : ST_NOTFOUND;
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 404, "model_not_found", "the model '%s' does not exist", model);
 		goto out;
@@ -211,7 +174,7 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	if ((at->n > 0 || at->max_steps > 0) &&
 	    store_agent_tools_set(r->store, id->tenant_id, a->id, at) != ST_OK)
 		goto unavailable;
-	resp_json(r, 201, agent_tools_json(agent_json(a, md.provider), at));
+	resp_json(r, 201, objects_agent_tools(objects_agent(a, md.provider), at));
 	goto out;
 unavailable:
 	resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
@@ -224,8 +187,9 @@ out:
 /* Load the agent named in the path; -1 after sending 404/503. */
 static int agent_load(struct req *r, const struct ident *id, const char *name, struct agent *a)
 {
-	int rc = agent_name_ok(name) ? store_agent_get_by_name(r->store, id->tenant_id, name, a)
-	                             : ST_NOTFOUND;
+	int rc = valid_name(VALID_AGENT, name)
+	             ? store_agent_get_by_name(r->store, id->tenant_id, name, a)
+	             : ST_NOTFOUND;
 
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, 404, "not_found", "agent not found");
@@ -254,12 +218,13 @@ void api_agents_get(struct req *r, const struct ident *id, const struct route_ma
 			resp_error(r, 503, "database_unavailable",
 			           "the agent store is unavailable");
 		else
-			resp_json(r, 200,
-			          agent_tools_json(agent_json(a, store_model_get(r->store, a->model,
-			                                                         &md) == ST_OK
-			                                             ? md.provider
-			                                             : NULL),
-			                           &at));
+			resp_json(
+			    r, 200,
+			    objects_agent_tools(
+			        objects_agent(a, store_model_get(r->store, a->model, &md) == ST_OK
+			                             ? md.provider
+			                             : NULL),
+			        &at));
 	}
 	free(a);
 }

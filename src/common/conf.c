@@ -22,6 +22,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/valid.h"
 
 enum conf_type { CONF_STR, CONF_INT, CONF_LONG, CONF_BOOL, CONF_TYPE__MAX };
 
@@ -175,10 +176,9 @@ static int conf_set_provider(struct conf *c, const char *key, const char *value,
 		return conf_err(err, errlen, "%s: expected provider.<name>.<field>", key);
 	memcpy(pname, name, n);
 	pname[n] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)pname[i]) && !isdigit((unsigned char)pname[i]) &&
-		    pname[i] != '_' && pname[i] != '-')
-			return conf_err(err, errlen, "%s: bad provider name", key);
+	if (!valid_name(VALID_PROVIDER, pname))
+		return conf_err(err, errlen, "%s: bad provider name (%s)", key,
+		                valid_hint(VALID_PROVIDER));
 	p = conf_provider_slot(c, pname);
 	if (p == NULL)
 		return conf_err(err, errlen, "%s: too many providers (at most %d)", key,

@@ -235,21 +235,6 @@ int util_parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
-int util_slug_ok(const char *s)
-{
-	size_t n = strlen(s), digits = 0;
-
-	if (n == 0 || n > 63 || s[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			digits++;
-		else if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
-			return 0;
-	}
-	return digits < n;
-}
-
 int util_mkdir_p(const char *path, unsigned mode)
 {
 	char buf[512];

@@ -41,10 +41,4 @@ void util_iso8601(int64_t t, char *out, size_t cap);
 /* Parse RFC 3339 / "YYYY-MM-DD" / "YYYY-MM-DD HH:MM:SS" (UTC) or unix seconds; 0 ok, -1 bad. */
 int util_parse_time(const char *s, int64_t *out);
 
-/*
- * 1 when s can be a tenant slug: 1-63 of a-z, 0-9 and '-', not starting with
- * '-' and not all digits (it would read as a tenant id).
- */
-int util_slug_ok(const char *s);
-
 #endif

@@ -25,6 +25,7 @@
 #include "host/http.h"
 #include "store/store.h"
 #include "tenancy/keys.h"
+#include "common/valid.h"
 
 #define KEYS_MAX_EXPIRY_DAYS 3650
 
@@ -202,7 +203,7 @@ PAGE_FN(page_key_create)
 		name[0] = '\0';
 	if (dash_form(r, "expires_days", days, sizeof(days)) != 1)
 		days[0] = '\0';
-	if (!page_text_ok(name, 100)) {
+	if (!valid_name(VALID_KEY_NAME, name)) {
 		keys_render(r, 400, &t,
 		            "Name: at most 100 characters of text, no control characters.", name,
 		            days);

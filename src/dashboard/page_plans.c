@@ -20,6 +20,7 @@
 #include "store/admin.h"
 #include "store/limits.h"
 #include "store/store.h"
+#include "common/valid.h"
 
 /* "Saved: N changes." from ?saved=N (digits only), into flash; 0 when absent. */
 static int saved_flash(const struct req *r, char *flash, size_t cap)
@@ -89,22 +90,6 @@ PAGE_FN(page_plans)
 	plans_render(r, 200, NULL, NULL, NULL);
 }
 
-/* Whether name can be a plan name (as the CLI accepts: a-z 0-9 _ -, 1..32). */
-static int plan_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > 32)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 PAGE_FN(page_plans_create)
 {
 	char name[64] = "", desc[256] = "", target[64], path[96];
@@ -122,9 +107,12 @@ PAGE_FN(page_plans_create)
 		plans_render(r, 400, "The name or description is too long.", "", "");
 		return;
 	}
-	if (!plan_name_ok(name)) {
-		plans_render(r, 400, "A plan name is 1 to 32 of a-z, 0-9, '_' and '-'.", name,
-		             desc);
+	if (!valid_name(VALID_PLAN, name)) {
+		plans_render(
+		    r, 400,
+		    "A plan name is 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter"
+		    " or digit.",
+		    name, desc);
 		return;
 	}
 	rc = store_plan_create(r->store, name, desc, &pid);

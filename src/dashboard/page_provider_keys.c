@@ -24,25 +24,12 @@
 #include "providers/registry.h"
 #include "store/store.h"
 #include "tenancy/keys.h"
+#include "common/valid.h"
 
 struct pk_ctx {
 	HDF *hdf;
 	int failed;
 };
-
-/* 1 when s is a provider instance name as the registry spells them. */
-static int pk_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 31)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		      s[i] == '-' || s[i] == '.'))
-			return 0;
-	return 1;
-}
 
 /* HDF node name for provider (dots in instance names would nest: use the index). */
 static int pk_slot(HDF *hdf, const char *provider)
@@ -160,8 +147,8 @@ PAGE_FN(page_provider_key_set)
 	(void)id;
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
 		return;
-	if (dash_form(r, "provider", provider, sizeof(provider)) != 1 || !pk_name_ok(provider) ||
-	    registry_find(provider) == NULL) {
+	if (dash_form(r, "provider", provider, sizeof(provider)) != 1 ||
+	    !valid_name(VALID_PROVIDER, provider) || registry_find(provider) == NULL) {
 		pk_render(r, 400, &t, "Provider: choose one of the configured providers.", "");
 		return;
 	}
@@ -203,7 +190,7 @@ PAGE_FN(page_provider_key_clear)
 	(void)id;
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
 		return;
-	if (m->n_params < 2 || !pk_name_ok(m->params[1])) {
+	if (m->n_params < 2 || !valid_name(VALID_PROVIDER, m->params[1])) {
 		dash_error(r, 404, "No such provider key.");
 		return;
 	}

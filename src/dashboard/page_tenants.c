@@ -28,6 +28,7 @@
 #include "store/limits.h"
 #include "store/store.h"
 #include "tenancy/placement.h"
+#include "common/valid.h"
 
 #define TENANTS_PAGE 50
 
@@ -70,32 +71,7 @@ int page_may_write(struct req *r)
 
 int page_text_ok(const char *s, size_t max)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	if (n > max)
-		return 0;
-	while (*p) {
-		int extra;
-
-		if (*p < 0x20 || *p == 0x7f)
-			return 0;
-		if (*p < 0x80)
-			extra = 0;
-		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
-			extra = 1;
-		else if ((*p & 0xf0) == 0xe0)
-			extra = 2;
-		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
-			extra = 3;
-		else
-			return 0;
-		p++;
-		for (; extra > 0; extra--, p++)
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
+	return valid_text(s, max, 0);
 }
 
 int page_set_tenant(HDF *hdf, const struct tenant *t)
@@ -251,7 +227,7 @@ PAGE_FN(page_tenant_create)
 		tenants_render(r, 400, "Data: choose one of the options listed.", slug, name, plan);
 		return;
 	}
-	if (!util_slug_ok(slug)) {
+	if (!valid_name(VALID_SLUG, slug)) {
 		tenants_render(
 		    r, 400,
 		    "Slug: 1 to 63 of a-z, 0-9 and '-', not starting with '-' and not only"
@@ -259,7 +235,7 @@ PAGE_FN(page_tenant_create)
 		    slug, name, plan);
 		return;
 	}
-	if (name[0] == '\0' || !page_text_ok(name, 200)) {
+	if (!valid_name(VALID_TENANT_NAME, name)) {
 		tenants_render(r, 400, "Name: 1 to 200 characters of text, no control characters.",
 		               slug, name, plan);
 		return;
@@ -375,7 +351,7 @@ PAGE_FN(page_tenant_edit)
 		name[0] = '\0';
 	if (dash_form(r, "plan", plan, sizeof(plan)) != 1)
 		plan[0] = '\0';
-	if (name[0] == '\0' || !page_text_ok(name, 200)) {
+	if (!valid_name(VALID_TENANT_NAME, name)) {
 		tenant_render(r, 400, &t,
 		              "Name: 1 to 200 characters of text, no control characters.", name,
 		              plan);

@@ -22,6 +22,7 @@
 #include "store/admin.h"
 #include "store/store.h"
 #include "tenancy/admins.h"
+#include "common/valid.h"
 
 struct users_list {
 	HDF *hdf;
@@ -138,7 +139,7 @@ PAGE_FN(page_users_add)
 		return;
 	if (dash_form(r, "name", name, sizeof(name)) < 0 ||
 	    dash_form(r, "role", role, sizeof(role)) < 0 ||
-	    dash_form(r, "tenant", tenant, sizeof(tenant)) < 0 || !admin_name_ok(name)) {
+	    dash_form(r, "tenant", tenant, sizeof(tenant)) < 0 || !valid_name(VALID_ADMIN, name)) {
 		users_render(r, 400, "A name is 1 to 64 of A-Z a-z 0-9 . _ - @.", NULL, NULL);
 		return;
 	}

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "providers/adapters.h"
 #include "providers/registry.h"
+#include "common/valid.h"
 
 #define REG_MAX_INSTANCES 64
 #define REG_MAX_PLUGINS 16
@@ -97,20 +98,6 @@ static int reg_add(const char *name, const struct ah_provider *adapter, const ch
 	return 0;
 }
 
-/* 1 when name is 1..31 of [a-z0-9_-], the form config keys accept. */
-static int reg_name_ok(const char *name)
-{
-	size_t i;
-
-	if (name == NULL || name[0] == '\0' || strlen(name) >= sizeof(reg_slots[0].name))
-		return 0;
-	for (i = 0; name[i] != '\0'; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '_' || name[i] == '-'))
-			return 0;
-	return 1;
-}
-
 /* Check that p is a complete adapter. 0, or -1 with err naming path. */
 static int reg_check_adapter(const char *path, const struct ah_provider *p, char *err,
                              size_t errlen)
@@ -128,7 +115,7 @@ static int reg_check_adapter(const char *path, const struct ah_provider *p, char
 		               (unsigned)p->struct_size, sizeof(struct ah_provider));
 	if (p->name == NULL || p->name[0] == '\0')
 		return reg_err(err, errlen, "plugin %s: provider name is empty", path);
-	if (!reg_name_ok(p->name))
+	if (!valid_name(VALID_PROVIDER, p->name))
 		return reg_err(err, errlen,
 		               "plugin %s: provider name must be 1-31 characters of a-z 0-9 _ -",
 		               path);

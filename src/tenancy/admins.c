@@ -7,15 +7,6 @@
 
 #include "tenancy/admins.h"
 
-int admin_name_ok(const char *name)
-{
-	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                              "0123456789._-@";
-	size_t n = strlen(name);
-
-	return n > 0 && n <= 64 && strspn(name, allowed) == n;
-}
-
 int admin_password_hash(const char *password, size_t len, char hash[crypto_pwhash_STRBYTES])
 {
 	return crypto_pwhash_str(hash, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,

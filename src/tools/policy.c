@@ -19,6 +19,7 @@
 #include "store/tools.h"
 #include "tools/policy.h"
 #include "tools/runner.h"
+#include "common/valid.h"
 
 #define POLICY_MAX_DEPTH 32
 
@@ -205,18 +206,7 @@ int tool_policy_schema_ok(const json_t *schema)
 
 int tool_policy_name_ok(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > TOOL_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return valid_name(VALID_TOOL, name);
 }
 
 int tool_policy_def_check(const struct tool_def *t, char *err, size_t cap)

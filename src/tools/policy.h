@@ -28,7 +28,7 @@ int tool_policy_listed(const char *list, const char *name);
 int tool_policy_validate(const json_t *schema, const json_t *value, char *err, size_t cap);
 /* 1 when schema is usable: a JSON object whose "type", if given, is "object". */
 int tool_policy_schema_ok(const json_t *schema);
-/* 1 when name can be a tool name: 1-64 of A-Z a-z 0-9 _ - (what every provider accepts). */
+/* 1 when name can be a tool name (common/valid.h's VALID_TOOL rule). */
 int tool_policy_name_ok(const char *name);
 
 struct tool_def;

@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "tools/runner.h"
+#include "common/valid.h"
 
 #define RUNNER_DEFAULT_AS (512LL << 20)
 #define RUNNER_DEFAULT_FSIZE (16LL << 20)
@@ -55,14 +56,7 @@ static int64_t runner_now_ms(void)
 
 int tool_runner_env_name_ok(const char *name)
 {
-	const char *p = name;
-
-	if (name == NULL || !((*p >= 'A' && *p <= 'Z') || *p == '_'))
-		return 0;
-	for (; *p != '\0'; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
-			return 0;
-	return (size_t)(p - name) <= 64 && strncmp(name, "AGENTHOST_", 10) != 0;
+	return valid_name(VALID_SECRET, name);
 }
 
 /* A signal's description; thread-safe, unlike strsignal. */

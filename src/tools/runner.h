@@ -63,7 +63,7 @@ struct tool_run_result {
 int tool_runner_run(const struct tool_run_spec *s, struct tool_run_result *out);
 /* Free what out owns. */
 void tool_run_result_free(struct tool_run_result *out);
-/* 1 when name can be an environment variable name for a tool secret. */
+/* 1 when name can be an environment variable name for a tool secret (VALID_SECRET). */
 int tool_runner_env_name_ok(const char *name);
 
 #endif
