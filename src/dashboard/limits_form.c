@@ -1,7 +1,7 @@
 /*
  * limits_form.c: view and edit the limits of the global scope or a plan (see limits_form.h).
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,25 +77,23 @@ static int unset_checked(struct req *r, const char *name)
 	return dash_form(r, field, v, sizeof(v)) == 1;
 }
 
-int limits_form_fill(struct req *r, HDF *hdf, enum limit_scope scope, int64_t plan_id,
-                     const char *plan_name, int posted)
+void limits_form_fill(struct req *r, struct page *p, enum limit_scope scope, int64_t plan_id,
+                      const char *plan_name, int posted)
 {
 	const struct limit_def *d = limit_defs();
 	struct scope_values *here = values_at(r->store, scope, plan_id);
 	struct scope_values *global = scope == LS_PLAN ? values_at(r->store, LS_GLOBAL, 0) : NULL;
-	char k[96], val[FORM_VALUE_MAX + 1], err[256];
-	int n = 0, rc = 0;
+	char val[FORM_VALUE_MAX + 1], err[256];
 
 	if (here == NULL || (scope == LS_PLAN && global == NULL)) {
-		rc = -1;
+		page_unavailable(p);
 		goto out;
 	}
 	/* plan names are [a-z0-9_-]: a path segment as they are */
 	if (scope == LS_GLOBAL)
-		snprintf(k, sizeof(k), "/admin/global");
+		page_set(p, "LimitsForm.Path", "/admin/global");
 	else
-		snprintf(k, sizeof(k), "/admin/plans/%s", plan_name);
-	rc |= dash_set(hdf, "LimitsForm.Path", k);
+		page_setf(p, "LimitsForm.Path", "/admin/plans/%s", plan_name);
 	for (int i = 0; i < LIM__MAX; i++) {
 		const char *value, *source;
 
@@ -111,29 +109,26 @@ int limits_form_fill(struct req *r, HDF *hdf, enum limit_scope scope, int64_t pl
 			value = d[i].def;
 			source = "default";
 		}
-#define SET(field, v) (snprintf(k, sizeof(k), "Limits.%d." field, n), rc |= dash_set(hdf, k, v))
-		SET("Name", d[i].name);
-		SET("Help", d[i].help);
-		SET("Value", value[0] ? value : "(none)");
-		SET("Source", source);
-		SET("Set", here->set[i] ? "1" : "");
-		SET("Input", here->set[i] ? here->v[i] : "");
+		page_row(p, "Limits");
+		page_set(p, ".Name", d[i].name);
+		page_set(p, ".Help", d[i].help);
+		page_set(p, ".Value", value[0] ? value : "(none)");
+		page_set(p, ".Source", source);
+		page_set(p, ".Set", here->set[i] ? "1" : "");
+		page_set(p, ".Input", here->set[i] ? here->v[i] : "");
 		if (posted) {
 			char field[80];
 
 			snprintf(field, sizeof(field), "v.%s", d[i].name);
 			if (dash_form(r, field, val, sizeof(val)) == 1)
-				SET("Input", val);
+				page_set(p, ".Input", val);
 			if (posted_value(r, i, val, sizeof(val), err, sizeof(err)) < 0)
-				SET("Error", err);
+				page_set(p, ".Error", err);
 		}
-#undef SET
-		n++;
 	}
 out:
 	free(here);
 	free(global);
-	return rc ? -1 : 0;
 }
 
 int limits_form_apply(struct req *r, enum limit_scope scope, int64_t plan_id, int *changed)

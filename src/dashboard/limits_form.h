@@ -18,17 +18,17 @@
 #include "enforce/limits.h"
 
 struct req;
-struct _hdf;
+struct page;
 
 /*
  * Fill Limits.N.{Name, Help, Value, Source, Set, Input, Error} for every
  * limit editable at scope (LS_GLOBAL, or LS_PLAN with plan_id and
  * plan_name) and LimitsForm.Path (where templates/limits_form.cs posts).
  * When r is a POST that failed validation, inputs and errors come from it.
- * 0 or -1 (database error).
+ * A database error becomes p's sticky error (the 503 page).
  */
-int limits_form_fill(struct req *r, struct _hdf *hdf, enum limit_scope scope, int64_t plan_id,
-                     const char *plan_name, int posted);
+void limits_form_fill(struct req *r, struct page *p, enum limit_scope scope, int64_t plan_id,
+                      const char *plan_name, int posted);
 /*
  * Apply the posted form at scope. 1 when saved (*changed gets how many
  * limits changed), 0 when a value is invalid (nothing written), -1 on a

@@ -8,7 +8,7 @@
  * queries follow an index for each filter shape. Filter values are checked
  * against a safe alphabet before they reach the store or the page.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,36 +23,28 @@
 #define AUDIT_PAGE 50
 
 struct audit_ctx {
-	HDF *hdf;
-	int n;
+	struct page *p;
 	int64_t last;
-	int failed;
 };
 
 static int audit_row(void *ctx, const struct dasht_audit_row *a)
 {
 	struct audit_ctx *c = ctx;
-	char k[48];
-	int rc = 0;
+	struct page *p = c->p;
 
-#define SETK(field, fn, v)                                                                         \
-	(snprintf(k, sizeof(k), "Rows.%d.%s", c->n, field), rc |= fn(c->hdf, k, v))
-	SETK("Id", dash_set_i64, a->id);
-	SETK("TenantId", dash_set_i64, a->tenant_id);
-	SETK("Tenant", dash_set, a->tenant_slug);
-	SETK("Actor", dash_set, a->actor_id);
-	SETK("ActorType", dash_set, a->actor_type);
-	SETK("Action", dash_set, a->action);
-	SETK("Target", dash_set, a->target);
-	SETK("Outcome", dash_set, a->outcome);
-	SETK("Reason", dash_set, a->reason_code);
-	SETK("Ip", dash_set, a->ip);
-	SETK("When", dash_set_time, a->created_at);
-#undef SETK
-	if (rc)
-		c->failed = 1;
+	page_row(p, "Rows");
+	page_set_i64(p, ".Id", a->id);
+	page_set_i64(p, ".TenantId", a->tenant_id);
+	page_set(p, ".Tenant", a->tenant_slug);
+	page_set(p, ".Actor", a->actor_id);
+	page_set(p, ".ActorType", a->actor_type);
+	page_set(p, ".Action", a->action);
+	page_set(p, ".Target", a->target);
+	page_set(p, ".Outcome", a->outcome);
+	page_set(p, ".Reason", a->reason_code);
+	page_set(p, ".Ip", a->ip);
+	page_set_time(p, ".When", a->created_at);
 	c->last = a->id;
-	c->n++;
 	return 0;
 }
 
@@ -79,7 +71,6 @@ PAGE_FN(page_audit)
 	struct audit_ctx c;
 	char action[65], outcome[17];
 	int has_more = 0, bad = 0;
-	HDF *hdf;
 
 	(void)id;
 	(void)m;
@@ -95,31 +86,20 @@ PAGE_FN(page_audit)
 	f.outcome = outcome;
 	f.before = dash_query_id(r, "before");
 	f.limit = AUDIT_PAGE;
-	hdf = dash_page_new(r);
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	c.hdf = hdf;
-	if (store_dasht_audit(r->store, &f, audit_row, &c, &has_more) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (c.failed || dash_set(hdf, "Page.Title", "Audit log") < 0 ||
-	    dash_set(hdf, "Page.Nav", "audit") < 0 ||
-	    (f.tenant_id > 0 && dash_set_i64(hdf, "Filter.TenantId", f.tenant_id) < 0) ||
-	    dash_set(hdf, "Filter.Action", action) < 0 ||
-	    dash_set(hdf, "Filter.Outcome", outcome) < 0 ||
-	    (f.before > 0 && dash_set_i64(hdf, "Filter.Before", f.before) < 0) ||
-	    (has_more && dash_set_i64(hdf, "Next", c.last) < 0) ||
-	    (bad && dash_set(hdf, "FormError",
-	                     "Filters take letters a-z, digits, '.', '_' and '-' only; the bad one"
-	                     " was ignored.") < 0)) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, bad ? 400 : 200, hdf, "audit.cs");
+	c.p = page_new(r, "Audit log", "audit");
+	c.last = 0;
+	page_store(c.p, store_dasht_audit(r->store, &f, audit_row, &c, &has_more), NULL);
+	if (f.tenant_id > 0)
+		page_set_i64(c.p, "Filter.TenantId", f.tenant_id);
+	page_set(c.p, "Filter.Action", action);
+	page_set(c.p, "Filter.Outcome", outcome);
+	if (f.before > 0)
+		page_set_i64(c.p, "Filter.Before", f.before);
+	if (has_more)
+		page_set_i64(c.p, "Next", c.last);
+	if (bad)
+		page_set(c.p, "FormError",
+		         "Filters take letters a-z, digits, '.', '_' and '-' only; the bad one was"
+		         " ignored.");
+	page_finish(c.p, bad ? 400 : 200, "audit.cs");
 }

@@ -16,7 +16,7 @@
  * --plan`); an operator may set anything. Each change is one audit row
  * (limit.set / limit.unset, target as the CLI writes it).
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -76,29 +76,33 @@ static int budget_tenant_row(void *ctx, const struct limit_row *row)
 	return 0;
 }
 
-/* One budget window (USD or tokens) as Windows.<name>.*. */
-static int budget_window(HDF *hdf, const char *name, const char *label, int usd, int64_t limit,
-                         int64_t spent, int64_t reserved)
+/* An amount of a window: money or a count. */
+static void budget_amount(struct page *p, const char *name, int usd, int64_t v)
 {
-	char k[64];
-	int rc = 0;
-	int (*fmt)(HDF *, const char *, int64_t) = usd ? dash_set_money : dash_set_count;
+	if (usd)
+		page_set_money(p, name, v);
+	else
+		page_set_count(p, name, v);
+}
+
+/* One budget window (USD or tokens) as Windows.<name>.*. */
+static void budget_window(struct page *p, const char *name, const char *label, int usd,
+                          int64_t limit, int64_t spent, int64_t reserved)
+{
+	char node[48];
 	int64_t left = limit - spent - reserved;
 
-#define SETK(field, fn, v)                                                                         \
-	(snprintf(k, sizeof(k), "Windows.%s.%s", name, field), rc |= fn(hdf, k, v))
-	SETK("Label", dash_set, label);
-	SETK("Spent", fmt, spent);
-	SETK("Reserved", fmt, reserved);
-	SETK("HasLimit", dash_set_i64, limit > 0);
+	snprintf(node, sizeof(node), "Windows.%s", name);
+	page_at(p, node);
+	page_set(p, ".Label", label);
+	budget_amount(p, ".Spent", usd, spent);
+	budget_amount(p, ".Reserved", usd, reserved);
+	page_set_i64(p, ".HasLimit", limit > 0);
 	if (limit > 0) {
-		SETK("Limit", fmt, limit);
-		SETK("Remaining", fmt, left > 0 ? left : 0);
-		snprintf(k, sizeof(k), "Windows.%s.Pct", name);
-		rc |= dash_set_pct(hdf, k, spent + reserved, limit);
+		budget_amount(p, ".Limit", usd, limit);
+		budget_amount(p, ".Remaining", usd, left > 0 ? left : 0);
+		page_set_pct(p, ".Pct", spent + reserved, limit);
 	}
-#undef SETK
-	return rc ? -1 : 0;
 }
 
 /* The page; err and typed (BUDGET_NFIELDS values) when the form failed. */
@@ -106,72 +110,64 @@ static void budget_render(struct req *r, int status, const struct tenant *t, con
                           char typed[][STORE_LIMIT_VALUE_MAX + 1])
 {
 	const struct limit_def *defs = limit_defs();
+	struct page *p = page_new(r, "Budgets", "budgets");
 	struct limits l, pl;
 	struct budget_rows tr;
 	struct dasht_counter day, month;
-	char minute[20], dayp[20], monthp[20], k[64];
-	HDF *hdf = dash_page_new(r);
-	int rc = 0;
+	char minute[20], dayp[20], monthp[20], done[16];
 
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
 	memset(&tr, 0, sizeof(tr));
 	admit_periods(util_unix_time(), minute, dayp, monthp);
-	if (limits_resolve(r->store, t->id, 0, &l) != 0 || budget_plan_limits(r, t, &pl) != 0 ||
-	    store_limits_list(r->store, "tenant", t->id, budget_tenant_row, &tr) != ST_OK ||
-	    store_dasht_counters(r->store, t->id, dayp, monthp, &day, &month) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (limits_resolve(r->store, t->id, 0, &l) != 0 || budget_plan_limits(r, t, &pl) != 0)
+		page_unavailable(p);
+	else if (page_store(p, store_limits_list(r->store, "tenant", t->id, budget_tenant_row, &tr),
+	                    NULL))
+		page_store(p, store_dasht_counters(r->store, t->id, dayp, monthp, &day, &month),
+		           NULL);
+	if (page_failed(p)) { /* its error page: l, pl, day and month are not filled */
+		page_finish(p, status, "budgets.cs");
 		return;
 	}
 	for (int i = 0; i < LIM__MAX; i++) {
 		if (!(defs[i].scopes & (LSB(LS_PLAN) | LSB(LS_TENANT) | LSB(LS_KEY))))
 			continue; /* global-only limits are not the tenant's */
-#define SETK(field, fn, v) (snprintf(k, sizeof(k), "Limits.%d.%s", i, field), rc |= fn(hdf, k, v))
-		SETK("Name", dash_set, defs[i].name);
-		SETK("Value", dash_set, l.v[i].text);
-		SETK("Unlimited", dash_set_i64,
-		     l.v[i].text[0] == '\0' ||
-		         ((defs[i].type == LT_COUNT || defs[i].type == LT_USD) && l.v[i].num == 0));
-		SETK("Source", dash_set, limit_scope_name(l.v[i].source));
-		SETK("Help", dash_set, defs[i].help);
-#undef SETK
+		page_row(p, "Limits");
+		page_set(p, ".Name", defs[i].name);
+		page_set(p, ".Value", l.v[i].text);
+		page_set_i64(
+		    p, ".Unlimited",
+		    l.v[i].text[0] == '\0' ||
+		        ((defs[i].type == LT_COUNT || defs[i].type == LT_USD) && l.v[i].num == 0));
+		page_set(p, ".Source", limit_scope_name(l.v[i].source));
+		page_set(p, ".Help", defs[i].help);
 	}
 	for (size_t i = 0; i < BUDGET_NFIELDS; i++) {
 		int id = budget_fields[i];
 
-#define SETK(field, fn, v) (snprintf(k, sizeof(k), "Form.%zu.%s", i, field), rc |= fn(hdf, k, v))
-		SETK("Name", dash_set, defs[id].name);
-		SETK("Help", dash_set, defs[id].help);
-		SETK("Value", dash_set, typed ? typed[i] : tr.value[i]);
-		SETK("PlanValue", dash_set, pl.v[id].text);
-		SETK("IsEnum", dash_set_i64, defs[id].type == LT_ENUM);
-#undef SETK
+		page_row(p, "Form");
+		page_set(p, ".Name", defs[id].name);
+		page_set(p, ".Help", defs[id].help);
+		page_set(p, ".Value", typed ? typed[i] : tr.value[i]);
+		page_set(p, ".PlanValue", pl.v[id].text);
+		page_set_i64(p, ".IsEnum", defs[id].type == LT_ENUM);
 	}
-	rc |= budget_window(hdf, "UsdDay", "USD today", 1, l.v[LIM_BUDGET_USD_DAILY].num,
-	                    day.spent_micros, day.reserved_micros);
-	rc |= budget_window(hdf, "UsdMonth", "USD this month", 1, l.v[LIM_BUDGET_USD_MONTHLY].num,
-	                    month.spent_micros, month.reserved_micros);
-	rc |= budget_window(hdf, "TokDay", "Tokens today", 0, l.v[LIM_BUDGET_TOKENS_DAILY].num,
-	                    day.spent_tokens, day.reserved_tokens);
-	rc |= budget_window(hdf, "TokMonth", "Tokens this month", 0,
-	                    l.v[LIM_BUDGET_TOKENS_MONTHLY].num, month.spent_tokens,
-	                    month.reserved_tokens);
-	if (dash_query(r, "done", k, sizeof(k)) == 1 && strcmp(k, "saved") == 0)
-		rc |= dash_set(hdf, "Flash",
-		               "Budgets saved; admission applies them within a second.");
-	if (rc || page_set_tenant(hdf, t) < 0 || dash_set(hdf, "Page.Title", "Budgets") < 0 ||
-	    dash_set(hdf, "Page.Nav", "budgets") < 0 || dash_set(hdf, "Period.Day", dayp) < 0 ||
-	    dash_set(hdf, "Period.Month", monthp) < 0 ||
-	    dash_set(hdf, "Enforcement", l.v[LIM_BUDGET_ENFORCEMENT].text) < 0 ||
-	    (err && dash_set(hdf, "FormError", err) < 0)) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "budgets.cs");
+	budget_window(p, "UsdDay", "USD today", 1, l.v[LIM_BUDGET_USD_DAILY].num, day.spent_micros,
+	              day.reserved_micros);
+	budget_window(p, "UsdMonth", "USD this month", 1, l.v[LIM_BUDGET_USD_MONTHLY].num,
+	              month.spent_micros, month.reserved_micros);
+	budget_window(p, "TokDay", "Tokens today", 0, l.v[LIM_BUDGET_TOKENS_DAILY].num,
+	              day.spent_tokens, day.reserved_tokens);
+	budget_window(p, "TokMonth", "Tokens this month", 0, l.v[LIM_BUDGET_TOKENS_MONTHLY].num,
+	              month.spent_tokens, month.reserved_tokens);
+	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "saved") == 0)
+		page_set(p, "Flash", "Budgets saved; admission applies them within a second.");
+	page_set_tenant(p, t);
+	page_set(p, "Period.Day", dayp);
+	page_set(p, "Period.Month", monthp);
+	page_set(p, "Enforcement", l.v[LIM_BUDGET_ENFORCEMENT].text);
+	if (err)
+		page_set(p, "FormError", err);
+	page_finish(p, status, "budgets.cs");
 }
 
 PAGE_FN(page_budgets)
@@ -217,7 +213,7 @@ PAGE_FN(page_budgets_set)
 	memset(&tr, 0, sizeof(tr));
 	if (budget_plan_limits(r, &t, &pl) != 0 ||
 	    store_limits_list(r->store, "tenant", t.id, budget_tenant_row, &tr) != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return;
 	}
 	for (size_t i = 0; i < BUDGET_NFIELDS; i++) {
@@ -267,8 +263,7 @@ PAGE_FN(page_budgets_set)
 		if (norm[i][0] == '\0') {
 			rc = store_limit_unset(r->store, "tenant", t.id, name);
 			if (rc != ST_OK && rc != ST_NOTFOUND) {
-				dash_error(r, 503,
-				           "The database is not available; try again shortly.");
+				dash_unavailable(r);
 				return;
 			}
 			dash_audit(r, t.id, "limit.unset", target, "ok", NULL);
@@ -276,12 +271,10 @@ PAGE_FN(page_budgets_set)
 			char who[101];
 
 			snprintf(who, sizeof(who), "admin:%s", s ? s->user.name : "");
-			if (store_limit_set(r->store, "tenant", t.id, name, norm[i], who) !=
-			    ST_OK) {
-				dash_error(r, 503,
-				           "The database is not available; try again shortly.");
+			if (!dash_store_ok(
+			        r, store_limit_set(r->store, "tenant", t.id, name, norm[i], who),
+			        NULL))
 				return;
-			}
 			dash_audit(r, t.id, "limit.set", target, "ok", NULL);
 		}
 	}

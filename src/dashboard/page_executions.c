@@ -10,7 +10,7 @@
  * operators and to the tenant's own tenant_admin, never to support, whose
  * role is read-only triage without customer content.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,62 +27,54 @@
 #define EXEC_PAGE 50
 
 struct exec_list {
-	HDF *hdf;
-	int n, failed;
+	struct page *p;
+	int n;
 	int64_t last_seq;
 };
 
-/* Set prefix.* for one execution. */
-static int exec_fields(HDF *hdf, const char *prefix, const struct dasha_exec *e)
+/* The fields of one execution under the node page_row / page_at chose. */
+static void exec_fields(struct page *p, const struct dasha_exec *e)
 {
-	char k[96];
-	int rc = 0;
-
-#define SETK(field, fn, x) (snprintf(k, sizeof(k), "%s.%s", prefix, field), rc |= fn(hdf, k, x))
-	SETK("TenantId", dash_set_i64, e->tenant_id);
-	SETK("Tenant", dash_set, e->tenant_name);
-	SETK("Seq", dash_set_i64, e->seq);
-	SETK("Id", dash_set, e->id);
-	SETK("Kind", dash_set, e->kind);
-	SETK("KeyId", dash_set_i64, e->key_id);
-	SETK("AgentId", dash_set_i64, e->agent_id);
-	SETK("Agent", dash_set, e->agent_name);
-	SETK("SessionId", dash_set, e->session_id);
-	SETK("Model", dash_set, e->model);
-	SETK("Provider", dash_set, e->provider);
-	SETK("CredSource", dash_set, e->cred_source);
-	SETK("Status", dash_set, e->status);
-	SETK("Badge", dash_set,
-	     strcmp(e->status, "succeeded") == 0 || strcmp(e->status, "ok") == 0 ||
-	             strcmp(e->status, "completed") == 0
-	         ? "ok"
-	     : strcmp(e->status, "refused") == 0 ? "warn"
-	                                         : "bad");
-	SETK("ReasonCode", dash_set, e->reason_code);
-	SETK("HttpStatus", dash_set_i64, e->http_status);
-	SETK("Stream", dash_set_i64, e->stream);
-	SETK("Prompt", dash_set_count, e->prompt_tokens);
-	SETK("Completion", dash_set_count, e->completion_tokens);
-	SETK("Tokens", dash_set_count, e->prompt_tokens + e->completion_tokens);
-	SETK("Cost", dash_set_money, e->cost_micros);
-	SETK("Latency", dash_set_count, e->latency_ms);
-	SETK("RequestId", dash_set, e->request_id);
-	SETK("FinishReason", dash_set, e->finish_reason);
-	SETK("Error", dash_set, e->error_message);
-	SETK("Created", dash_set_time, e->created);
-#undef SETK
-	return rc ? -1 : 0;
+	page_set_i64(p, ".TenantId", e->tenant_id);
+	page_set(p, ".Tenant", e->tenant_name);
+	page_set_i64(p, ".Seq", e->seq);
+	page_set(p, ".Id", e->id);
+	page_set(p, ".Kind", e->kind);
+	page_set_i64(p, ".KeyId", e->key_id);
+	page_set_i64(p, ".AgentId", e->agent_id);
+	page_set(p, ".Agent", e->agent_name);
+	page_set(p, ".SessionId", e->session_id);
+	page_set(p, ".Model", e->model);
+	page_set(p, ".Provider", e->provider);
+	page_set(p, ".CredSource", e->cred_source);
+	page_set(p, ".Status", e->status);
+	page_set(p, ".Badge",
+	         strcmp(e->status, "succeeded") == 0 || strcmp(e->status, "ok") == 0 ||
+	                 strcmp(e->status, "completed") == 0
+	             ? "ok"
+	         : strcmp(e->status, "refused") == 0 ? "warn"
+	                                             : "bad");
+	page_set(p, ".ReasonCode", e->reason_code);
+	page_set_i64(p, ".HttpStatus", e->http_status);
+	page_set_i64(p, ".Stream", e->stream);
+	page_set_count(p, ".Prompt", e->prompt_tokens);
+	page_set_count(p, ".Completion", e->completion_tokens);
+	page_set_count(p, ".Tokens", e->prompt_tokens + e->completion_tokens);
+	page_set_money(p, ".Cost", e->cost_micros);
+	page_set_count(p, ".Latency", e->latency_ms);
+	page_set(p, ".RequestId", e->request_id);
+	page_set(p, ".FinishReason", e->finish_reason);
+	page_set(p, ".Error", e->error_message);
+	page_set_time(p, ".Created", e->created);
 }
 
 static int exec_list_cb(void *ctx, const struct dasha_exec *e)
 {
 	struct exec_list *l = ctx;
-	char prefix[32];
 
 	if (l->n < EXEC_PAGE) {
-		snprintf(prefix, sizeof(prefix), "Rows.%d", l->n);
-		if (exec_fields(l->hdf, prefix, e) < 0)
-			l->failed = 1;
+		page_row(l->p, "Rows");
+		exec_fields(l->p, e);
 		l->last_seq = e->seq;
 	}
 	l->n++;
@@ -90,7 +82,7 @@ static int exec_list_cb(void *ctx, const struct dasha_exec *e)
 }
 
 /* Read one text filter into out and echo it into Form.<name>; 0, or -1 when malformed. */
-static int exec_filter(struct req *r, HDF *hdf, const char *q, const char *hname, char *out,
+static int exec_filter(struct req *r, struct page *p, const char *q, const char *hname, char *out,
                        size_t cap)
 {
 	char k[32];
@@ -103,7 +95,7 @@ static int exec_filter(struct req *r, HDF *hdf, const char *q, const char *hname
 	if (rc == 0)
 		out[0] = '\0';
 	snprintf(k, sizeof(k), "Form.%s", hname);
-	dash_set(hdf, k, out);
+	page_set(p, k, out);
 	return 0;
 }
 
@@ -111,131 +103,94 @@ PAGE_FN(page_executions)
 {
 	struct dasha_exec_filter f;
 	struct exec_list l;
+	struct page *p;
 	int64_t tenant, d;
 	int bad = 0;
-	HDF *hdf;
 
 	(void)id;
 	(void)m;
 	if ((tenant = dasha_scope(r)) < 0)
 		return;
-	if ((hdf = dash_page_new(r)) == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
+	p = page_new(r, "Executions", "executions");
 	memset(&f, 0, sizeof(f));
 	f.tenant_id = tenant;
 	f.before = dash_query_id(r, "before");
 	f.limit = EXEC_PAGE + 1;
-	bad |= exec_filter(r, hdf, "agent", "Agent", f.agent, sizeof(f.agent));
-	bad |= exec_filter(r, hdf, "model", "Model", f.model, sizeof(f.model));
-	bad |= exec_filter(r, hdf, "status", "Status", f.status, sizeof(f.status));
-	bad |=
-	    exec_filter(r, hdf, "reason_code", "ReasonCode", f.reason_code, sizeof(f.reason_code));
-	bad |= exec_filter(r, hdf, "from", "From", f.from, sizeof(f.from));
-	bad |= exec_filter(r, hdf, "to", "To", f.to, sizeof(f.to));
+	bad |= exec_filter(r, p, "agent", "Agent", f.agent, sizeof(f.agent));
+	bad |= exec_filter(r, p, "model", "Model", f.model, sizeof(f.model));
+	bad |= exec_filter(r, p, "status", "Status", f.status, sizeof(f.status));
+	bad |= exec_filter(r, p, "reason_code", "ReasonCode", f.reason_code, sizeof(f.reason_code));
+	bad |= exec_filter(r, p, "from", "From", f.from, sizeof(f.from));
+	bad |= exec_filter(r, p, "to", "To", f.to, sizeof(f.to));
 	if (tenant > 0)
-		dash_set_i64(hdf, "Form.TenantId", tenant);
+		page_set_i64(p, "Form.TenantId", tenant);
 	if (bad || (f.from[0] && !dasha_parse_day(f.from, &d)) ||
 	    (f.to[0] && !dasha_parse_day(f.to, &d))) {
-		dash_set(hdf, "FormError",
+		page_set(p, "FormError",
 		         "Filters are too long, or dates are not written YYYY-MM-DD.");
-		dash_set(hdf, "Page.Title", "Executions");
-		dash_set(hdf, "Page.Nav", "executions");
-		dash_render(r, 400, hdf, "executions.cs");
+		page_finish(p, 400, "executions.cs");
 		return;
 	}
 	memset(&l, 0, sizeof(l));
-	l.hdf = hdf;
-	if (store_dasha_exec_list(r->store, &f, exec_list_cb, &l) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
+	l.p = p;
+	page_store(p, store_dasha_exec_list(r->store, &f, exec_list_cb, &l), NULL);
 	if (l.n > EXEC_PAGE)
-		dash_set_i64(hdf, "Pager.Before", l.last_seq);
-	dash_set_i64(hdf, "Pager.Paged", f.before > 0);
-	if (l.failed || dash_set(hdf, "Page.Title", "Executions") < 0 ||
-	    dash_set(hdf, "Page.Nav", "executions") < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, 200, hdf, "executions.cs");
+		page_set_i64(p, "Pager.Before", l.last_seq);
+	page_set_i64(p, "Pager.Paged", f.before > 0);
+	page_finish(p, 200, "executions.cs");
 }
-
-struct steps_fill {
-	HDF *hdf;
-	int n, failed;
-};
 
 /* One tool-loop step of a run as Exec.Steps.N.* */
 static int step_row(void *ctx, const struct run_step *st)
 {
-	struct steps_fill *f = ctx;
-	char k[64];
+	struct page *p = ctx;
 
-#define SET(field, fn, v)                                                                          \
-	(snprintf(k, sizeof(k), "Exec.Steps.%d." field, f->n), f->failed |= fn(f->hdf, k, v))
-	SET("Step", dash_set_i64, st->step);
-	SET("Kind", dash_set, st->kind);
-	SET("Name", dash_set, st->name);
-	SET("Tokens", dash_set_count, st->prompt_tokens + st->completion_tokens);
-	SET("Cost", dash_set_money, st->cost_micros);
-	SET("Duration", dash_set_i64, st->duration_ms);
-	SET("Outcome", dash_set, st->outcome);
-	SET("Reason", dash_set, st->reason_code);
-	SET("Message", dash_set, st->message);
-#undef SET
-	f->n++;
+	page_row(p, "Exec.Steps");
+	page_set_i64(p, ".Step", st->step);
+	page_set(p, ".Kind", st->kind);
+	page_set(p, ".Name", st->name);
+	page_set_count(p, ".Tokens", st->prompt_tokens + st->completion_tokens);
+	page_set_money(p, ".Cost", st->cost_micros);
+	page_set_i64(p, ".Duration", st->duration_ms);
+	page_set(p, ".Outcome", st->outcome);
+	page_set(p, ".Reason", st->reason_code);
+	page_set(p, ".Message", st->message);
 	return 0;
 }
 
 PAGE_FN(page_execution)
 {
-	struct steps_fill steps = {0};
 	struct dasha_exec e;
 	char *meta = NULL, *input = NULL, *output = NULL, *end;
 	long long t = strtoll(m->params[0], &end, 10);
-	int rc, content;
-	HDF *hdf;
+	int content;
+	struct page *p;
 
 	(void)id;
 	if (*end || t <= 0) {
-		dash_error(r, 404, "No such execution.");
+		dash_not_found(r, "execution");
 		return;
 	}
 	if (!dash_tenant_allowed(r, t))
 		return;
-	rc = store_dasha_exec_get(r->store, t, m->params[1], &e, &meta, &input, &output);
-	if (rc == ST_NOTFOUND) {
-		dash_error(r, 404, "No such execution.");
+	if (!dash_store_ok(
+	        r, store_dasha_exec_get(r->store, t, m->params[1], &e, &meta, &input, &output),
+	        "execution"))
 		return;
-	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
 	/* support triages without customer content; see docs/DASHBOARD.md */
 	content = dash_is_operator() || !dash_is_staff();
-	if ((hdf = dash_page_new(r)) == NULL || exec_fields(hdf, "Exec", &e) < 0 ||
-	    dash_set(hdf, "Exec.Metadata", meta ? meta : "") < 0 ||
-	    dash_set_i64(hdf, "Exec.ShowContent", content) < 0 ||
-	    (content && (dash_set(hdf, "Exec.Input", input ? input : "") < 0 ||
-	                 dash_set(hdf, "Exec.Output", output ? output : "") < 0)) ||
-	    (steps.hdf = hdf, store_run_steps_list(r->store, t, e.id, step_row, &steps)) != ST_OK ||
-	    steps.failed || dash_set(hdf, "Page.Title", "Execution") < 0 ||
-	    dash_set(hdf, "Page.Nav", "executions") < 0) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		free(meta);
-		free(input);
-		free(output);
-		dash_error(r, 500, "The page could not be built.");
-		return;
+	p = page_new(r, "Execution", "executions");
+	page_at(p, "Exec");
+	exec_fields(p, &e);
+	page_set(p, "Exec.Metadata", meta);
+	page_set_i64(p, "Exec.ShowContent", content);
+	if (content) {
+		page_set(p, "Exec.Input", input);
+		page_set(p, "Exec.Output", output);
 	}
 	free(meta);
 	free(input);
 	free(output);
-	dash_render(r, 200, hdf, "execution.cs");
+	page_store(p, store_run_steps_list(r->store, t, e.id, step_row, p), NULL);
+	page_finish(p, 200, "execution.cs");
 }

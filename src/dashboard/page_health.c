@@ -8,7 +8,7 @@
  * in docs/DASHBOARD.md), each with its reason in words. Staff page through
  * every tenant, most failing first; a tenant_admin sees its own row.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,8 +33,8 @@
 enum { H_OK, H_WARN, H_CRIT };
 
 struct health {
-	HDF *hdf;
-	int n, failed;
+	struct page *p;
+	int n; /* rows seen: one more than HEALTH_PAGE means a next page */
 };
 
 /* Append a reason (printf-style) to why and raise the level. */
@@ -79,9 +79,12 @@ static int health_cb(void *ctx, const struct dasha_health_row *h)
 {
 	static const int bound_ms[8] = {100, 250, 500, 1000, 2500, 5000, 10000, 10001};
 	struct health *v = ctx;
-	char why[512] = "", k[64], p99[32];
-	int level = H_OK, rc = 0, b = health_p99_bucket(h->lat15);
+	struct page *p = v->p;
+	char why[512] = "", p99[32];
+	int level = H_OK, b = health_p99_bucket(h->lat15);
 
+	if (v->n++ >= HEALTH_PAGE)
+		return 0; /* the row past the page only says that there is a next page */
 	if (h->req15 >= HEALTH_MIN_CALLS) {
 		long long fp = h->failed15 * 100 / h->req15, rp = h->refused15 * 100 / h->req15;
 
@@ -121,44 +124,37 @@ static int health_cb(void *ctx, const struct dasha_health_row *h)
 		         h->req15 < HEALTH_MIN_CALLS ? "too few calls in the last 15 min to judge"
 		                                     : "no problems found");
 	dash_fmt_latency_pct(p99, sizeof(p99), h->lat24, 99);
-#define SETK(field, fn, x)                                                                         \
-	(snprintf(k, sizeof(k), "Tenants.%d.%s", v->n, field), rc |= fn(v->hdf, k, x))
-	SETK("Id", dash_set_i64, h->tenant_id);
-	SETK("Name", dash_set, h->name);
-	SETK("Level", dash_set,
-	     level == H_CRIT   ? "critical"
-	     : level == H_WARN ? "degraded"
-	                       : "healthy");
-	SETK("Badge", dash_set, level == H_CRIT ? "bad" : level == H_WARN ? "warn" : "ok");
-	SETK("Why", dash_set, why);
-	SETK("Req15", dash_set_count, h->req15);
-	SETK("Req24", dash_set_count, h->req24);
-	SETK("P99", dash_set, p99);
-	SETK("Breakers", dash_set, h->open_breakers);
-#undef SETK
-	snprintf(k, sizeof(k), "Tenants.%d.FailRate15", v->n);
-	rc |= dash_set_rate(v->hdf, k, h->failed15, h->req15);
-	snprintf(k, sizeof(k), "Tenants.%d.FailRate24", v->n);
-	rc |= dash_set_rate(v->hdf, k, h->failed24, h->req24);
-	snprintf(k, sizeof(k), "Tenants.%d.RefusedRate15", v->n);
-	rc |= dash_set_rate(v->hdf, k, h->refused15, h->req15);
-	snprintf(k, sizeof(k), "Tenants.%d.DayBudget", v->n);
-	rc |= h->day_lim > 0 ? dash_set_rate(v->hdf, k, h->day_spent, h->day_lim)
-	                     : dash_set(v->hdf, k, "–");
-	snprintf(k, sizeof(k), "Tenants.%d.MonthBudget", v->n);
-	rc |= h->month_lim > 0 ? dash_set_rate(v->hdf, k, h->month_spent, h->month_lim)
-	                       : dash_set(v->hdf, k, "–");
-	if (rc)
-		v->failed = 1;
-	v->n++;
+	page_row(p, "Tenants");
+	page_set_i64(p, ".Id", h->tenant_id);
+	page_set(p, ".Name", h->name);
+	page_set(p, ".Level",
+	         level == H_CRIT   ? "critical"
+	         : level == H_WARN ? "degraded"
+	                           : "healthy");
+	page_set(p, ".Badge", level == H_CRIT ? "bad" : level == H_WARN ? "warn" : "ok");
+	page_set(p, ".Why", why);
+	page_set_count(p, ".Req15", h->req15);
+	page_set_count(p, ".Req24", h->req24);
+	page_set(p, ".P99", p99);
+	page_set(p, ".Breakers", h->open_breakers);
+	page_set_rate(p, ".FailRate15", h->failed15, h->req15);
+	page_set_rate(p, ".FailRate24", h->failed24, h->req24);
+	page_set_rate(p, ".RefusedRate15", h->refused15, h->req15);
+	if (h->day_lim > 0)
+		page_set_rate(p, ".DayBudget", h->day_spent, h->day_lim);
+	else
+		page_set(p, ".DayBudget", "–");
+	if (h->month_lim > 0)
+		page_set_rate(p, ".MonthBudget", h->month_spent, h->month_lim);
+	else
+		page_set(p, ".MonthBudget", "–");
 	return 0;
 }
 
 PAGE_FN(page_health)
 {
-	struct health v;
+	struct health v = {NULL, 0};
 	int64_t tenant, pg = dash_query_id(r, "page");
-	HDF *hdf;
 
 	(void)id;
 	(void)m;
@@ -166,32 +162,14 @@ PAGE_FN(page_health)
 		return;
 	if (pg < 1 || pg > 1000)
 		pg = 1;
-	if ((hdf = dash_page_new(r)) == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
-	memset(&v, 0, sizeof(v));
-	v.hdf = hdf;
-	if (store_dasha_health(r->store, tenant, HEALTH_PAGE + 1, (int)(pg - 1) * HEALTH_PAGE,
-	                       health_cb, &v) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (v.n > HEALTH_PAGE) {
-		char k[32];
-
-		snprintf(k, sizeof(k), "Tenants.%d", HEALTH_PAGE);
-		hdf_remove_tree(hdf, k);
-		dash_set_i64(hdf, "Pager.Next", pg + 1);
-	}
+	v.p = page_new(r, "Health", "health");
+	page_store(v.p,
+	           store_dasha_health(r->store, tenant, HEALTH_PAGE + 1,
+	                              (int)(pg - 1) * HEALTH_PAGE, health_cb, &v),
+	           NULL);
+	if (v.n > HEALTH_PAGE)
+		page_set_i64(v.p, "Pager.Next", pg + 1);
 	if (pg > 1)
-		dash_set_i64(hdf, "Pager.Prev", pg - 1);
-	if (v.failed || dash_set(hdf, "Page.Title", "Health") < 0 ||
-	    dash_set(hdf, "Page.Nav", "health") < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, 200, hdf, "health.cs");
+		page_set_i64(v.p, "Pager.Prev", pg - 1);
+	page_finish(v.p, 200, "health.cs");
 }

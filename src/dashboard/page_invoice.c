@@ -8,7 +8,7 @@
  * so the totals agree by construction. Printing uses the print stylesheet
  * (navigation hidden); the Print button is wired by admin.js (data-print).
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +25,15 @@
 #define INVOICE_MAX_LINES 5000
 
 struct invoice {
-	HDF *hdf;
+	struct page *p;  /* page mode when set */
 	struct buf *csv; /* CSV mode when set */
-	int n, failed;
 	int64_t requests, prompt, completion, cost;
 };
 
 static int invoice_cb(void *ctx, const struct dasha_usage_row *u)
 {
 	struct invoice *v = ctx;
-	char k[64], usd[40];
-	int rc = 0;
+	char usd[40];
 
 	v->requests += u->requests;
 	v->prompt += u->prompt_tokens;
@@ -43,25 +41,20 @@ static int invoice_cb(void *ctx, const struct dasha_usage_row *u)
 	v->cost += u->cost_micros;
 	if (v->csv) {
 		dasha_fmt_usd(usd, sizeof(usd), u->cost_micros);
-		rc |= dasha_csv_field(v->csv, u->label);
-		rc |= buf_putc(v->csv, ',');
-		rc |= dasha_csv_field(v->csv, u->label2);
-		rc |= buf_printf(v->csv, ",%lld,%lld,%lld,%s\r\n", (long long)u->requests,
-		                 (long long)u->prompt_tokens, (long long)u->completion_tokens, usd);
+		dasha_csv_field(v->csv, u->label);
+		buf_putc(v->csv, ',');
+		dasha_csv_field(v->csv, u->label2);
+		buf_printf(v->csv, ",%lld,%lld,%lld,%s\r\n", (long long)u->requests,
+		           (long long)u->prompt_tokens, (long long)u->completion_tokens, usd);
 	} else {
-#define SETK(field, fn, x)                                                                         \
-	(snprintf(k, sizeof(k), "Lines.%d.%s", v->n, field), rc |= fn(v->hdf, k, x))
-		SETK("Model", dash_set, u->label);
-		SETK("Agent", dash_set, u->label2[0] ? u->label2 : "(no agent)");
-		SETK("Requests", dash_set_count, u->requests);
-		SETK("Prompt", dash_set_count, u->prompt_tokens);
-		SETK("Completion", dash_set_count, u->completion_tokens);
-		SETK("Cost", dash_set_money, u->cost_micros);
-#undef SETK
+		page_row(v->p, "Lines");
+		page_set(v->p, ".Model", u->label);
+		page_set(v->p, ".Agent", u->label2[0] ? u->label2 : "(no agent)");
+		page_set_count(v->p, ".Requests", u->requests);
+		page_set_count(v->p, ".Prompt", u->prompt_tokens);
+		page_set_count(v->p, ".Completion", u->completion_tokens);
+		page_set_money(v->p, ".Cost", u->cost_micros);
 	}
-	v->n++;
-	if (rc)
-		v->failed = 1;
 	return 0;
 }
 
@@ -75,7 +68,7 @@ static int invoice_args(struct req *r, const struct route_match *m, int64_t *ten
 
 	*bad = 0;
 	if (*end || t <= 0) {
-		dash_error(r, 404, "No such tenant.");
+		dash_not_found(r, "tenant");
 		return -1;
 	}
 	*tenant = t;
@@ -97,54 +90,38 @@ PAGE_FN(page_invoice)
 	struct invoice v;
 	char month[16] = "", from[11], to[11], name[201];
 	int64_t tenant;
-	int bad, rc;
-	HDF *hdf;
+	int bad;
 
 	(void)id;
-	if (invoice_args(r, m, &tenant, month, from, to, &bad) < 0)
+	if (invoice_args(r, m, &tenant, month, from, to, &bad) < 0 ||
+	    !dash_store_ok(r, store_dasha_tenant_name(r->store, tenant, name, sizeof(name)),
+	                   "tenant"))
 		return;
-	rc = store_dasha_tenant_name(r->store, tenant, name, sizeof(name));
-	if (rc == ST_NOTFOUND) {
-		dash_error(r, 404, "No such tenant.");
-		return;
-	}
-	if (rc != ST_OK || (hdf = dash_page_new(r)) == NULL) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
 	memset(&v, 0, sizeof(v));
-	v.hdf = hdf;
+	v.p = page_new(r, "Invoice", "showback");
 	if (bad) {
 		char typed[16] = "";
 
 		dash_query(r, "month", typed, sizeof(typed));
-		dash_set(hdf, "Form.Month", typed);
-		dash_set(hdf, "FormError", "The month must be written YYYY-MM, e.g. 2026-11.");
+		page_set(v.p, "Form.Month", typed);
+		page_set(v.p, "FormError", "The month must be written YYYY-MM, e.g. 2026-11.");
 	} else {
-		dash_set(hdf, "Form.Month", month);
-		dash_set(hdf, "Invoice.From", from);
-		dash_set(hdf, "Invoice.To", to);
-		if (store_dasha_usage(r->store, tenant, from, to, DASHA_MODEL_AGENT,
-		                      INVOICE_MAX_LINES, invoice_cb, &v) != ST_OK) {
-			hdf_destroy(&hdf);
-			dash_error(r, 503, "The database is not available; try again shortly.");
-			return;
-		}
-		dash_set_money(hdf, "Invoice.Subtotal", v.cost);
-		dash_set_money(hdf, "Invoice.Total", v.cost);
-		dash_set_count(hdf, "Invoice.Requests", v.requests);
-		dash_set_count(hdf, "Invoice.Prompt", v.prompt);
-		dash_set_count(hdf, "Invoice.Completion", v.completion);
+		page_set(v.p, "Form.Month", month);
+		page_set(v.p, "Invoice.From", from);
+		page_set(v.p, "Invoice.To", to);
+		page_store(v.p,
+		           store_dasha_usage(r->store, tenant, from, to, DASHA_MODEL_AGENT,
+		                             INVOICE_MAX_LINES, invoice_cb, &v),
+		           NULL);
+		page_set_money(v.p, "Invoice.Subtotal", v.cost);
+		page_set_money(v.p, "Invoice.Total", v.cost);
+		page_set_count(v.p, "Invoice.Requests", v.requests);
+		page_set_count(v.p, "Invoice.Prompt", v.prompt);
+		page_set_count(v.p, "Invoice.Completion", v.completion);
 	}
-	dash_set_i64(hdf, "Tenant.Id", tenant);
-	dash_set(hdf, "Tenant.Name", name);
-	if (v.failed || dash_set(hdf, "Page.Title", "Invoice") < 0 ||
-	    dash_set(hdf, "Page.Nav", "showback") < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, bad ? 400 : 200, hdf, "invoice.cs");
+	page_set_i64(v.p, "Tenant.Id", tenant);
+	page_set(v.p, "Tenant.Name", name);
+	page_finish(v.p, bad ? 400 : 200, "invoice.cs");
 }
 
 PAGE_FN(page_invoice_csv)
@@ -166,10 +143,11 @@ PAGE_FN(page_invoice_csv)
 	buf_init(&b);
 	v.csv = &b;
 	buf_puts(&b, "model,agent,requests,input_tokens,output_tokens,cost_usd\r\n");
-	if (store_dasha_usage(r->store, tenant, from, to, DASHA_MODEL_AGENT, INVOICE_MAX_LINES,
-	                      invoice_cb, &v) != ST_OK) {
+	if (!dash_store_ok(r,
+	                   store_dasha_usage(r->store, tenant, from, to, DASHA_MODEL_AGENT,
+	                                     INVOICE_MAX_LINES, invoice_cb, &v),
+	                   NULL)) {
 		buf_free(&b);
-		dash_error(r, 503, "The database is not available; try again shortly.");
 		return;
 	}
 	dasha_fmt_usd(usd, sizeof(usd), v.cost);

@@ -10,7 +10,7 @@
  * grace period of a rotation is a fixed choice list, checked here.
  * tenant_admin acts on its own tenant, operator on any, support reads.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,10 +41,8 @@ static const struct {
 };
 
 struct keys_ctx {
-	HDF *hdf;
-	int n;
+	struct page *p;
 	int64_t now;
-	int failed;
 };
 
 /* "2 h 14 min", "3 d 4 h", "45 s" for a duration in seconds. */
@@ -63,9 +61,9 @@ static void keys_fmt_left(int64_t s, char *out, size_t cap)
 static int keys_row(void *ctx, const struct api_key *k)
 {
 	struct keys_ctx *c = ctx;
-	char key[48], left[48], status[96];
+	struct page *p = c->p;
+	char left[48], status[96];
 	const char *badge = "active";
-	int rc = 0;
 
 	status[0] = '\0';
 	switch (k->state) {
@@ -91,26 +89,21 @@ static int keys_row(void *ctx, const struct api_key *k)
 			snprintf(status, sizeof(status), "active");
 		}
 	}
-#define SETK(field, fn, v)                                                                         \
-	(snprintf(key, sizeof(key), "Keys.%d.%s", c->n, field), rc |= fn(c->hdf, key, v))
-	SETK("Id", dash_set_i64, k->id);
-	SETK("Name", dash_set, k->name);
-	SETK("Prefix", dash_set, k->prefix);
-	SETK("Badge", dash_set, badge);
-	SETK("Status", dash_set, status);
-	SETK("Created", dash_set_time, k->created_at);
-	SETK("Active", dash_set_i64, k->state == KEY_ACTIVE);
-	SETK("Rotatable", dash_set_i64, k->state == KEY_ACTIVE && k->rotated_to == 0);
+	page_row(p, "Keys");
+	page_set_i64(p, ".Id", k->id);
+	page_set(p, ".Name", k->name);
+	page_set(p, ".Prefix", k->prefix);
+	page_set(p, ".Badge", badge);
+	page_set(p, ".Status", status);
+	page_set_time(p, ".Created", k->created_at);
+	page_set_i64(p, ".Active", k->state == KEY_ACTIVE);
+	page_set_i64(p, ".Rotatable", k->state == KEY_ACTIVE && k->rotated_to == 0);
 	if (k->last_used_at > 0)
-		SETK("LastUsed", dash_set_time, k->last_used_at);
+		page_set_time(p, ".LastUsed", k->last_used_at);
 	if (k->expires_at > 0)
-		SETK("Expires", dash_set_time, k->expires_at);
+		page_set_time(p, ".Expires", k->expires_at);
 	if (k->grace_until > 0)
-		SETK("GraceUntil", dash_set_time, k->grace_until);
-#undef SETK
-	if (rc)
-		c->failed = 1;
-	c->n++;
+		page_set_time(p, ".GraceUntil", k->grace_until);
 	return 0;
 }
 
@@ -118,40 +111,24 @@ static int keys_row(void *ctx, const struct api_key *k)
 static void keys_render(struct req *r, int status, const struct tenant *t, const char *err,
                         const char *name, const char *days)
 {
-	struct keys_ctx c;
-	char k[32], done[16];
-	HDF *hdf = dash_page_new(r);
-	int rc = 0;
+	struct page *p = page_new(r, "API keys", "keys");
+	struct keys_ctx c = {p, util_unix_time()};
+	char done[16];
 
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	c.hdf = hdf;
-	c.now = util_unix_time();
-	if (store_key_list(r->store, t->id, keys_row, &c) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
+	page_store(p, store_key_list(r->store, t->id, keys_row, &c), NULL);
 	for (size_t i = 0; i < sizeof(keys_graces) / sizeof(keys_graces[0]); i++) {
-		snprintf(k, sizeof(k), "Graces.%zu.Seconds", i);
-		rc |= dash_set_i64(hdf, k, keys_graces[i].seconds);
-		snprintf(k, sizeof(k), "Graces.%zu.Label", i);
-		rc |= dash_set(hdf, k, keys_graces[i].label);
+		page_row(p, "Graces");
+		page_set_i64(p, ".Seconds", keys_graces[i].seconds);
+		page_set(p, ".Label", keys_graces[i].label);
 	}
 	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "revoked") == 0)
-		rc |= dash_set(hdf, "Flash", "Key revoked: it no longer works.");
-	if (rc || c.failed || page_set_tenant(hdf, t) < 0 ||
-	    dash_set(hdf, "Page.Title", "API keys") < 0 || dash_set(hdf, "Page.Nav", "keys") < 0 ||
-	    (err && dash_set(hdf, "FormError", err) < 0) || dash_set(hdf, "Form.Name", name) < 0 ||
-	    dash_set(hdf, "Form.Days", days) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "keys.cs");
+		page_set(p, "Flash", "Key revoked: it no longer works.");
+	page_set_tenant(p, t);
+	if (err)
+		page_set(p, "FormError", err);
+	page_set(p, "Form.Name", name);
+	page_set(p, "Form.Days", days);
+	page_finish(p, status, "keys.cs");
 }
 
 PAGE_FN(page_keys)
@@ -168,23 +145,17 @@ PAGE_FN(page_keys)
 static void keys_secret(struct req *r, const struct tenant *t, const char *secret,
                         const char *prefix, int64_t key_id, int64_t old_id, int64_t old_until)
 {
-	HDF *hdf = dash_page_new(r);
+	struct page *p = page_new(r, "New API key", "keys");
 
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
+	page_set_tenant(p, t);
+	page_set(p, "Secret.Key", secret);
+	page_set(p, "Secret.Prefix", prefix);
+	page_set_i64(p, "Secret.Id", key_id);
+	if (old_id > 0) {
+		page_set_i64(p, "Secret.OldId", old_id);
+		page_set_time(p, "Secret.OldUntil", old_until);
 	}
-	if (page_set_tenant(hdf, t) < 0 || dash_set(hdf, "Page.Title", "New API key") < 0 ||
-	    dash_set(hdf, "Page.Nav", "keys") < 0 || dash_set(hdf, "Secret.Key", secret) < 0 ||
-	    dash_set(hdf, "Secret.Prefix", prefix) < 0 ||
-	    dash_set_i64(hdf, "Secret.Id", key_id) < 0 ||
-	    (old_id > 0 && (dash_set_i64(hdf, "Secret.OldId", old_id) < 0 ||
-	                    dash_set_time(hdf, "Secret.OldUntil", old_until) < 0))) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, 200, hdf, "key_secret.cs");
+	page_finish(p, 200, "key_secret.cs");
 }
 
 PAGE_FN(page_key_create)
@@ -226,7 +197,7 @@ PAGE_FN(page_key_create)
 		return;
 	}
 	if (rc != KEYS_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return;
 	}
 	snprintf(target, sizeof(target), "key:%" PRId64, kid);
@@ -243,19 +214,11 @@ static int keys_target(struct req *r, const struct route_match *m, const struct 
 	int rc;
 
 	if (m->n_params < 2 || util_parse_i64(m->params[1], 1, INT64_MAX, &kid) != 0) {
-		dash_error(r, 404, "No such key.");
+		dash_not_found(r, "key");
 		return 0;
 	}
 	rc = store_key_get(r->store, t->id, kid, k);
-	if (rc == ST_NOTFOUND) {
-		dash_error(r, 404, "No such key.");
-		return 0;
-	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return 0;
-	}
-	return 1;
+	return dash_store_ok(r, rc, "key");
 }
 
 PAGE_FN(page_key_rotate)
@@ -296,11 +259,11 @@ PAGE_FN(page_key_rotate)
 		return;
 	}
 	if (rc == KEYS_NOTFOUND) {
-		dash_error(r, 404, "No such key.");
+		dash_not_found(r, "key");
 		return;
 	}
 	if (rc != KEYS_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return;
 	}
 	until = util_unix_time() + grace;
@@ -317,7 +280,6 @@ PAGE_FN(page_key_revoke)
 	struct tenant t;
 	struct api_key k;
 	char confirm[8], target[40], path[80];
-	int rc;
 
 	(void)id;
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !keys_target(r, m, &t, &k))
@@ -328,15 +290,8 @@ PAGE_FN(page_key_revoke)
 		            "", "");
 		return;
 	}
-	rc = store_key_revoke(r->store, t.id, k.id);
-	if (rc == ST_NOTFOUND) {
-		dash_error(r, 404, "No such key.");
+	if (!dash_store_ok(r, store_key_revoke(r->store, t.id, k.id), "key"))
 		return;
-	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
 	snprintf(target, sizeof(target), "key:%" PRId64, k.id);
 	dash_audit(r, t.id, "key.revoke", target, "ok", NULL);
 	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/keys?done=revoked", t.id);

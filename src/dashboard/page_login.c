@@ -13,7 +13,7 @@
  * cookie holds (the database keeps its hash) and forgets the account's
  * failures.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -50,18 +50,16 @@ static void login_dummy_init(void)
 /* Render the form with a fresh pre-session token and message (may be NULL). */
 static void login_form(struct req *r, int status, const char *name, const char *message)
 {
-	HDF *hdf = dash_page_new(r);
+	struct page *p = page_new(r, "Sign in", NULL);
 	char pre[65];
 
 	dash_random_hex(pre, 32);
 	dash_set_cookie(r, DASH_PRE_COOKIE, pre, LOGIN_PRE_MAX_AGE);
-	if (hdf && (dash_set(hdf, "Page.Title", "Sign in") < 0 || dash_set(hdf, "Csrf", pre) < 0 ||
-	            dash_set(hdf, "Login.Name", name ? name : "") < 0 ||
-	            (message && dash_set(hdf, "Login.Error", message) < 0))) {
-		hdf_destroy(&hdf);
-		hdf = NULL;
-	}
-	dash_render(r, status, hdf, "login.cs");
+	page_set(p, "Csrf", pre);
+	page_set(p, "Login.Name", name);
+	if (message)
+		page_set(p, "Login.Error", message);
+	page_finish(p, status, "login.cs");
 }
 
 PAGE_FN(page_login_get)
@@ -109,11 +107,10 @@ PAGE_FN(page_login_post)
 	}
 	dash_client_addr(r, ip, sizeof(ip));
 	snprintf(target, sizeof(target), "admin:%s", name);
-	if (store_admin_login_failures(r->store, name, ip, LOGIN_WINDOW_S, &by_name, &by_ip) !=
-	    ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(
+	        r, store_admin_login_failures(r->store, name, ip, LOGIN_WINDOW_S, &by_name, &by_ip),
+	        NULL))
 		goto out;
-	}
 	if (by_name >= LOGIN_MAX_PER_NAME || by_ip >= LOGIN_MAX_PER_ADDR) {
 		dash_audit(r, 0, "admin.login", target, "denied", "login_throttled");
 		login_form(r, 429, name,
@@ -122,7 +119,7 @@ PAGE_FN(page_login_post)
 	}
 	rc = store_admin_user_get(r->store, name, &u);
 	if (rc != ST_OK && rc != ST_NOTFOUND) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		goto out;
 	}
 	if (rc == ST_OK) {
@@ -147,7 +144,7 @@ PAGE_FN(page_login_post)
 	dash_token_hash(token, hash);
 	if (store_admin_session_create(r->store, hash, csrf, u.id, ip) != ST_OK ||
 	    store_admin_login_clear(r->store, name, LOGIN_WINDOW_S) != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		goto out;
 	}
 	dash_audit(r, u.tenant_id, "admin.login", target, "ok", NULL);
@@ -170,7 +167,7 @@ PAGE_FN(page_logout)
 	if (dash_cookie(r, DASH_COOKIE, token, sizeof(token)) == 1) {
 		dash_token_hash(token, hash);
 		if (store_admin_session_delete(r->store, hash) != ST_OK) {
-			dash_error(r, 503, "The database is not available; try again shortly.");
+			dash_unavailable(r);
 			return;
 		}
 	}

@@ -11,7 +11,7 @@
  * budget; a tenant_admin sees its own tenant only. Staff figures come
  * through allcache (at most a minute old, the page says so).
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,41 +28,33 @@
 #define OVERVIEW_ALERT_PCT 80
 
 struct overview {
-	HDF *hdf;
-	int n, alerts, failed;
+	struct page *p;
+	int n;
 	int64_t day_cost, month_cost, day_requests, month_requests;
 };
 
-/* Set prefix.* for one tenant's row. */
-static int overview_row(HDF *hdf, const char *prefix, const struct admin_overview_row *t)
+/* One tenant's row as the next row of list. */
+static void overview_row(struct page *p, const char *list, const struct admin_overview_row *t)
 {
-	char k[96];
-	int rc = 0;
-
-#define SETK(field, fn, v) (snprintf(k, sizeof(k), "%s.%s", prefix, field), rc |= fn(hdf, k, v))
-	SETK("Id", dash_set_i64, t->tenant_id);
-	SETK("Slug", dash_set, t->slug);
-	SETK("Name", dash_set, t->name);
-	SETK("DayCost", dash_set_money, t->day_cost_micros);
-	SETK("MonthCost", dash_set_money, t->month_cost_micros);
-	SETK("DayRequests", dash_set_count, t->day_requests);
-	SETK("MonthRequests", dash_set_count, t->month_requests);
-	SETK("DayBudget", dash_set_money, t->day_budget_micros);
-	SETK("MonthBudget", dash_set_money, t->month_budget_micros);
-	SETK("HasDayBudget", dash_set_i64, t->day_budget_micros > 0);
-	SETK("HasMonthBudget", dash_set_i64, t->month_budget_micros > 0);
-	snprintf(k, sizeof(k), "%s.DayPct", prefix);
-	rc |= dash_set_pct(hdf, k, t->day_cost_micros, t->day_budget_micros);
-	snprintf(k, sizeof(k), "%s.MonthPct", prefix);
-	rc |= dash_set_pct(hdf, k, t->month_cost_micros, t->month_budget_micros);
-#undef SETK
-	return rc ? -1 : 0;
+	page_row(p, list);
+	page_set_i64(p, ".Id", t->tenant_id);
+	page_set(p, ".Slug", t->slug);
+	page_set(p, ".Name", t->name);
+	page_set_money(p, ".DayCost", t->day_cost_micros);
+	page_set_money(p, ".MonthCost", t->month_cost_micros);
+	page_set_count(p, ".DayRequests", t->day_requests);
+	page_set_count(p, ".MonthRequests", t->month_requests);
+	page_set_money(p, ".DayBudget", t->day_budget_micros);
+	page_set_money(p, ".MonthBudget", t->month_budget_micros);
+	page_set_i64(p, ".HasDayBudget", t->day_budget_micros > 0);
+	page_set_i64(p, ".HasMonthBudget", t->month_budget_micros > 0);
+	page_set_pct(p, ".DayPct", t->day_cost_micros, t->day_budget_micros);
+	page_set_pct(p, ".MonthPct", t->month_cost_micros, t->month_budget_micros);
 }
 
 static int overview_cb(void *ctx, const struct admin_overview_row *t)
 {
 	struct overview *o = ctx;
-	char prefix[48];
 	int near = (t->month_budget_micros > 0 &&
 	            t->month_cost_micros * 100 >= t->month_budget_micros * OVERVIEW_ALERT_PCT) ||
 	           (t->day_budget_micros > 0 &&
@@ -72,17 +64,11 @@ static int overview_cb(void *ctx, const struct admin_overview_row *t)
 	o->month_cost += t->month_cost_micros;
 	o->day_requests += t->day_requests;
 	o->month_requests += t->month_requests;
-	if (o->n < OVERVIEW_TOP) { /* rows arrive by month spend, highest first */
-		snprintf(prefix, sizeof(prefix), "Tenants.%d", o->n);
-		if (overview_row(o->hdf, prefix, t) < 0)
-			o->failed = 1;
-	}
+	if (o->n < OVERVIEW_TOP) /* rows arrive by month spend, highest first */
+		overview_row(o->p, "Tenants", t);
 	o->n++;
-	if (near) {
-		snprintf(prefix, sizeof(prefix), "Alerts.%d", o->alerts++);
-		if (overview_row(o->hdf, prefix, t) < 0)
-			o->failed = 1;
-	}
+	if (near)
+		overview_row(o->p, "Alerts", t);
 	return 0;
 }
 
@@ -157,39 +143,29 @@ PAGE_FN(page_overview)
 	struct overview o;
 	struct admin_window w;
 	char p50[32], p99[32];
-	HDF *hdf = dash_page_new(r);
 
 	(void)id;
 	(void)m;
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
 	memset(&o, 0, sizeof(o));
-	o.hdf = hdf;
+	o.p = page_new(r, "Overview", "overview");
 	if (overview_load(r, tenant, &o, &w) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		page_unavailable(o.p);
+		page_finish(o.p, 200, "overview.cs");
 		return;
 	}
 	dash_fmt_latency_pct(p50, sizeof(p50), w.lat, 50);
 	dash_fmt_latency_pct(p99, sizeof(p99), w.lat, 99);
-	if (o.failed || dash_set(hdf, "Page.Title", "Overview") < 0 ||
-	    dash_set(hdf, "Page.Nav", "overview") < 0 ||
-	    dash_set_money(hdf, "Totals.DayCost", o.day_cost) < 0 ||
-	    dash_set_money(hdf, "Totals.MonthCost", o.month_cost) < 0 ||
-	    dash_set_count(hdf, "Totals.DayRequests", o.day_requests) < 0 ||
-	    dash_set_count(hdf, "Totals.MonthRequests", o.month_requests) < 0 ||
-	    dash_set_count(hdf, "Totals.Tenants", o.n) < 0 ||
-	    dash_set_count(hdf, "Window.Requests", w.requests) < 0 ||
-	    dash_set_count(hdf, "Window.Failed", w.failed) < 0 ||
-	    dash_set_count(hdf, "Window.Refused", w.refused) < 0 ||
-	    dash_set_rate(hdf, "Window.ErrorRate", w.failed, w.requests) < 0 ||
-	    dash_set_rate(hdf, "Window.RefusedRate", w.refused, w.requests) < 0 ||
-	    dash_set(hdf, "Window.P50", p50) < 0 || dash_set(hdf, "Window.P99", p99) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, 200, hdf, "overview.cs");
+	page_set_money(o.p, "Totals.DayCost", o.day_cost);
+	page_set_money(o.p, "Totals.MonthCost", o.month_cost);
+	page_set_count(o.p, "Totals.DayRequests", o.day_requests);
+	page_set_count(o.p, "Totals.MonthRequests", o.month_requests);
+	page_set_count(o.p, "Totals.Tenants", o.n);
+	page_set_count(o.p, "Window.Requests", w.requests);
+	page_set_count(o.p, "Window.Failed", w.failed);
+	page_set_count(o.p, "Window.Refused", w.refused);
+	page_set_rate(o.p, "Window.ErrorRate", w.failed, w.requests);
+	page_set_rate(o.p, "Window.RefusedRate", w.refused, w.requests);
+	page_set(o.p, "Window.P50", p50);
+	page_set(o.p, "Window.P99", p99);
+	page_finish(o.p, 200, "overview.cs");
 }

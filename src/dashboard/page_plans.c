@@ -8,7 +8,7 @@
  * change reaches every tenant of the plan on every process within the limits
  * cache (LIMITS_CACHE_MS).
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +22,9 @@
 #include "store/store.h"
 #include "common/valid.h"
 
+/* The message of a limits form that failed validation. */
+static const char plans_unsaved[] = "Nothing was saved: correct the values marked below.";
+
 /* "Saved: N changes." from ?saved=N (digits only), into flash; 0 when absent. */
 static int saved_flash(const struct req *r, char *flash, size_t cap)
 {
@@ -34,23 +37,15 @@ static int saved_flash(const struct req *r, char *flash, size_t cap)
 	return 1;
 }
 
-struct plans_list {
-	HDF *hdf;
-	int n, failed;
-};
-
-static int plans_row(void *ctx, const struct admin_plan_row *p)
+static int plans_row(void *ctx, const struct admin_plan_row *pl)
 {
-	struct plans_list *l = ctx;
-	char k[64];
+	struct page *p = ctx;
 
-#define SET(f, fn, v) (snprintf(k, sizeof(k), "Plans.%d." f, l->n), l->failed |= fn(l->hdf, k, v))
-	SET("Name", dash_set, p->name);
-	SET("Description", dash_set, p->description);
-	SET("Created", dash_set_time, p->created);
-	SET("Tenants", dash_set_count, p->tenants);
-#undef SET
-	l->n++;
+	page_row(p, "Plans");
+	page_set(p, ".Name", pl->name);
+	page_set(p, ".Description", pl->description);
+	page_set_time(p, ".Created", pl->created);
+	page_set_count(p, ".Tenants", pl->tenants);
 	return 0;
 }
 
@@ -58,25 +53,14 @@ static int plans_row(void *ctx, const struct admin_plan_row *p)
 static void plans_render(struct req *r, int status, const char *error, const char *name,
                          const char *desc)
 {
-	HDF *hdf = dash_page_new(r);
-	struct plans_list l = {hdf, 0, 0};
+	struct page *p = page_new(r, "Plans", "plans");
 
-	if (hdf == NULL || store_admin_plans(r->store, plans_row, &l) != ST_OK) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (l.failed || dash_set(hdf, "Page.Title", "Plans") < 0 ||
-	    dash_set(hdf, "Page.Nav", "plans") < 0 ||
-	    (error && dash_set(hdf, "FormError", error) < 0) ||
-	    dash_set(hdf, "Form.Name", name ? name : "") < 0 ||
-	    dash_set(hdf, "Form.Description", desc ? desc : "") < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "plans.cs");
+	page_store(p, store_admin_plans(r->store, plans_row, p), NULL);
+	if (error)
+		page_set(p, "FormError", error);
+	page_set(p, "Form.Name", name);
+	page_set(p, "Form.Description", desc);
+	page_finish(p, status, "plans.cs");
 }
 
 PAGE_FN(page_plans)
@@ -84,7 +68,7 @@ PAGE_FN(page_plans)
 	(void)id;
 	(void)m;
 	if (!dash_is_staff()) {
-		dash_error(r, 404, "No such page.");
+		dash_not_found(r, "page");
 		return;
 	}
 	plans_render(r, 200, NULL, NULL, NULL);
@@ -120,10 +104,8 @@ PAGE_FN(page_plans_create)
 		plans_render(r, 400, "A plan with this name exists already.", name, desc);
 		return;
 	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, rc, NULL))
 		return;
-	}
 	snprintf(target, sizeof(target), "plan:%s", name);
 	dash_audit(r, 0, "plan.create", target, "ok", NULL);
 	snprintf(path, sizeof(path), "/admin/plans/%s", name);
@@ -134,40 +116,22 @@ PAGE_FN(page_plans_create)
 static void plan_render(struct req *r, int status, const struct plan *p, int posted,
                         const char *flash)
 {
-	HDF *hdf = dash_page_new(r);
+	struct page *pg = page_new(r, p->name, "plans");
 
-	if (hdf == NULL || limits_form_fill(r, hdf, LS_PLAN, p->id, p->name, posted) < 0) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (dash_set(hdf, "Page.Title", p->name) < 0 || dash_set(hdf, "Page.Nav", "plans") < 0 ||
-	    dash_set(hdf, "Plan.Name", p->name) < 0 ||
-	    dash_set(hdf, "Plan.Description", p->description) < 0 ||
-	    (posted && dash_set(hdf, "FormError",
-	                        "Nothing was saved: correct the values marked"
-	                        " below.") < 0) ||
-	    (flash && dash_set(hdf, "Flash", flash) < 0)) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "plan.cs");
+	limits_form_fill(r, pg, LS_PLAN, p->id, p->name, posted);
+	page_set(pg, "Plan.Name", p->name);
+	page_set(pg, "Plan.Description", p->description);
+	if (posted)
+		page_set(pg, "FormError", plans_unsaved);
+	if (flash)
+		page_set(pg, "Flash", flash);
+	page_finish(pg, status, "plan.cs");
 }
 
 /* Load the plan named in the URL, or send 404. */
 static int plan_load(struct req *r, const struct route_match *m, struct plan *p)
 {
-	int rc = store_plan_get(r->store, m->params[0], p);
-
-	if (rc == ST_OK)
-		return 0;
-	if (rc == ST_NOTFOUND)
-		dash_error(r, 404, "No such plan.");
-	else
-		dash_error(r, 503, "The database is not available; try again shortly.");
-	return -1;
+	return dash_store_ok(r, store_plan_get(r->store, m->params[0], p), "plan") ? 0 : -1;
 }
 
 PAGE_FN(page_plan)
@@ -177,7 +141,7 @@ PAGE_FN(page_plan)
 
 	(void)id;
 	if (!dash_is_staff()) {
-		dash_error(r, 404, "No such page.");
+		dash_not_found(r, "page");
 		return;
 	}
 	if (plan_load(r, m, &p) < 0)
@@ -200,7 +164,7 @@ PAGE_FN(page_plan_save)
 		return;
 	rc = limits_form_apply(r, LS_PLAN, p.id, &changed);
 	if (rc < 0) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return;
 	}
 	if (rc == 0) {
@@ -216,44 +180,30 @@ PAGE_FN(page_plan_save)
 
 PAGE_FN(page_global)
 {
-	HDF *hdf = dash_page_new(r);
+	int posted = strcmp(r->method, "POST") == 0; /* a save that failed validation */
 	struct admin_global g;
+	struct page *p;
 	char flash[64];
 
 	(void)id;
 	(void)m;
 	if (!dash_is_staff()) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		dash_error(r, 404, "No such page.");
+		dash_not_found(r, "page");
 		return;
 	}
-	if (hdf == NULL || store_admin_global(r->store, &g) != ST_OK ||
-	    limits_form_fill(r, hdf, LS_GLOBAL, 0, NULL, strcmp(r->method, "POST") == 0) < 0) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (saved_flash(r, flash, sizeof(flash)) && dash_set(hdf, "Flash", flash) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	if (dash_set(hdf, "Page.Title", "Global limits") < 0 ||
-	    dash_set(hdf, "Page.Nav", "global") < 0 ||
-	    dash_set_money(hdf, "Global.DayCost", g.day_micros) < 0 ||
-	    dash_set_money(hdf, "Global.MonthCost", g.month_micros) < 0 ||
-	    dash_set_count(hdf, "Global.DayTokens", g.day_tokens) < 0 ||
-	    dash_set_count(hdf, "Global.MonthTokens", g.month_tokens) < 0 ||
-	    (strcmp(r->method, "POST") == 0 &&
-	     dash_set(hdf, "FormError", "Nothing was saved: correct the values marked below.") <
-	         0)) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, strcmp(r->method, "POST") == 0 ? 400 : 200, hdf, "global.cs");
+	memset(&g, 0, sizeof(g));
+	p = page_new(r, "Global limits", "global");
+	if (page_store(p, store_admin_global(r->store, &g), NULL))
+		limits_form_fill(r, p, LS_GLOBAL, 0, NULL, posted);
+	if (saved_flash(r, flash, sizeof(flash)))
+		page_set(p, "Flash", flash);
+	page_set_money(p, "Global.DayCost", g.day_micros);
+	page_set_money(p, "Global.MonthCost", g.month_micros);
+	page_set_count(p, "Global.DayTokens", g.day_tokens);
+	page_set_count(p, "Global.MonthTokens", g.month_tokens);
+	if (posted)
+		page_set(p, "FormError", plans_unsaved);
+	page_finish(p, posted ? 400 : 200, "global.cs");
 }
 
 PAGE_FN(page_global_save)
@@ -267,7 +217,7 @@ PAGE_FN(page_global_save)
 	}
 	rc = limits_form_apply(r, LS_GLOBAL, 0, &changed);
 	if (rc < 0) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return;
 	}
 	if (rc == 0) {

@@ -10,14 +10,16 @@
  * (configured instances); a stored credential of a provider no longer
  * configured is still listed so that it can be cleared.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
 #include "host/http.h"
@@ -26,48 +28,56 @@
 #include "tenancy/keys.h"
 #include "common/valid.h"
 
-struct pk_ctx {
-	HDF *hdf;
-	int failed;
+/* One row of the page: a configured provider, a stored key, or both. */
+struct pk_row {
+	char name[129]; /* provider VARCHAR(32) in UTF-8 */
+	char last4[5];
+	int64_t updated;
+	int has, configured;
 };
 
-/* HDF node name for provider (dots in instance names would nest: use the index). */
-static int pk_slot(HDF *hdf, const char *provider)
-{
-	int n = hdf_get_int_value(hdf, "ProviderCount", 0);
-	char k[48];
+/* The rows in the order they were first named (registry first, then stored keys). */
+struct pk_rows {
+	struct pk_row *v;
+	size_t n, cap;
+	int oom;
+};
 
-	for (int i = 0; i < n; i++) {
-		snprintf(k, sizeof(k), "Providers.%d.Name", i);
-		if (strcmp(hdf_get_value(hdf, k, ""), provider) == 0)
-			return i;
+/* The row of provider, added at the end the first time; NULL when out of memory. */
+static struct pk_row *pk_slot(struct pk_rows *l, const char *provider)
+{
+	struct pk_row *row;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, provider) == 0)
+			return &l->v[i];
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct pk_row *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL) {
+			l->oom = 1;
+			return NULL;
+		}
+		l->v = v;
+		l->cap = cap;
 	}
-	snprintf(k, sizeof(k), "Providers.%d.Name", n);
-	if (dash_set(hdf, k, provider) < 0 || dash_set_i64(hdf, "ProviderCount", n + 1) < 0)
-		return -1;
-	return n;
+	row = &l->v[l->n++];
+	memset(row, 0, sizeof(*row));
+	util_strlcpy(row->name, provider, sizeof(row->name));
+	return row;
 }
 
 static int pk_cred(void *ctx, const char *provider, const struct sealed_cred *c)
 {
-	struct pk_ctx *p = ctx;
-	char k[48];
-	int i = pk_slot(p->hdf, provider), rc = 0;
+	struct pk_row *row = pk_slot(ctx, provider);
 
-	if (i < 0) {
-		p->failed = 1;
-		return 0;
-	}
-	snprintf(k, sizeof(k), "Providers.%d.Last4", i);
-	rc |= dash_set(p->hdf, k, c->last4);
-	snprintf(k, sizeof(k), "Providers.%d.Updated", i);
-	rc |= dash_set_time(p->hdf, k, c->updated_at);
-	snprintf(k, sizeof(k), "Providers.%d.Has", i);
-	rc |= dash_set_i64(p->hdf, k, 1);
-	snprintf(k, sizeof(k), "Providers.%d.Configured", i);
-	rc |= dash_set_i64(p->hdf, k, registry_find(provider) != NULL);
-	if (rc)
-		p->failed = 1;
+	if (row == NULL)
+		return 1;
+	util_strlcpy(row->last4, c->last4, sizeof(row->last4));
+	row->updated = c->updated_at;
+	row->has = 1;
+	row->configured = registry_find(provider) != NULL;
 	return 0;
 }
 
@@ -75,46 +85,41 @@ static void pk_render(struct req *r, int status, const struct tenant *t, const c
                       const char *provider)
 {
 	const struct provider_instance *pi;
-	struct pk_ctx c;
-	char k[48], done[16];
-	HDF *hdf = dash_page_new(r);
-	int rc = 0;
+	struct page *p = page_new(r, "Provider keys", "provider_keys");
+	struct pk_rows l = {0};
+	struct pk_row *row;
+	char done[16];
 
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
+	for (size_t i = 0; (pi = registry_at(i)) != NULL; i++)
+		if ((row = pk_slot(&l, pi->name)) != NULL)
+			row->configured = 1;
+	page_store(p, store_cred_list(r->store, t->id, pk_cred, &l), NULL);
+	if (l.oom)
+		page_nomem(p);
+	/* rows by index: a dot in an instance name would nest in a node name */
+	for (size_t i = 0; i < l.n; i++) {
+		page_row(p, "Providers");
+		page_set(p, ".Name", l.v[i].name);
+		page_set_i64(p, ".Configured", l.v[i].configured);
+		if (l.v[i].has) {
+			page_set(p, ".Last4", l.v[i].last4);
+			page_set_time(p, ".Updated", l.v[i].updated);
+			page_set_i64(p, ".Has", 1);
+		}
 	}
-	memset(&c, 0, sizeof(c));
-	c.hdf = hdf;
-	for (size_t i = 0; (pi = registry_at(i)) != NULL; i++) {
-		int s = pk_slot(hdf, pi->name);
-
-		snprintf(k, sizeof(k), "Providers.%d.Configured", s);
-		rc |= s < 0 || dash_set_i64(hdf, k, 1) < 0;
-	}
-	if (store_cred_list(r->store, t->id, pk_cred, &c) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
+	free(l.v);
 	if (dash_query(r, "done", done, sizeof(done)) == 1) {
 		if (strcmp(done, "set") == 0)
-			rc |= dash_set(hdf, "Flash", "Provider key saved (sealed).") < 0;
+			page_set(p, "Flash", "Provider key saved (sealed).");
 		else if (strcmp(done, "cleared") == 0)
-			rc |= dash_set(
-			          hdf, "Flash",
-			          "Provider key cleared: calls use the platform's key again.") < 0;
+			page_set(p, "Flash",
+			         "Provider key cleared: calls use the platform's key again.");
 	}
-	if (rc || c.failed || page_set_tenant(hdf, t) < 0 ||
-	    dash_set(hdf, "Page.Title", "Provider keys") < 0 ||
-	    dash_set(hdf, "Page.Nav", "provider_keys") < 0 ||
-	    (err && dash_set(hdf, "FormError", err) < 0) ||
-	    dash_set(hdf, "Form.Provider", provider) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "provider_keys.cs");
+	page_set_tenant(p, t);
+	if (err)
+		page_set(p, "FormError", err);
+	page_set(p, "Form.Provider", provider);
+	page_finish(p, status, "provider_keys.cs");
 }
 
 PAGE_FN(page_provider_keys)
@@ -173,7 +178,7 @@ PAGE_FN(page_provider_key_set)
 		return;
 	}
 	if (rc != KEYS_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return;
 	}
 	snprintf(target, sizeof(target), "provider_key:%s", provider);
@@ -191,7 +196,7 @@ PAGE_FN(page_provider_key_clear)
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
 		return;
 	if (m->n_params < 2 || !valid_name(VALID_PROVIDER, m->params[1])) {
-		dash_error(r, 404, "No such provider key.");
+		dash_not_found(r, "provider key");
 		return;
 	}
 	rc = store_cred_clear(r->store, t.id, m->params[1]);
@@ -199,10 +204,8 @@ PAGE_FN(page_provider_key_clear)
 		pk_render(r, 400, &t, "This tenant has no key for that provider.", "");
 		return;
 	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, rc, NULL))
 		return;
-	}
 	snprintf(target, sizeof(target), "provider_key:%s", m->params[1]);
 	dash_audit(r, t.id, "provider_key.clear", target, "ok", NULL);
 	pk_done(r, &t, "cleared");

@@ -8,7 +8,7 @@
  * read usage_attr_daily (store_dasha_showback), written with every execution
  * by store_rollup_sql, so the page never scans executions.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,17 +25,15 @@
 #define SHOWBACK_ROWS 100000 /* rows read per table (the total sums every model) */
 
 struct showback {
-	HDF *hdf;
+	struct page *p;
 	const char *prefix, *none;
-	int n, failed;
+	int n;
 	int64_t cost;
 };
 
 static int showback_cb(void *ctx, const struct dasha_usage_row *u)
 {
 	struct showback *s = ctx;
-	char k[64];
-	int rc = 0;
 
 	if (strcmp(s->prefix, "ByModel") == 0)
 		s->cost += u->cost_micros; /* every model counts toward the total */
@@ -43,16 +41,12 @@ static int showback_cb(void *ctx, const struct dasha_usage_row *u)
 		s->n++;
 		return 0;
 	}
-#define SETK(field, fn, x)                                                                         \
-	(snprintf(k, sizeof(k), "%s.%d.%s", s->prefix, s->n, field), rc |= fn(s->hdf, k, x))
-	SETK("Label", dash_set, u->label[0] ? u->label : s->none);
-	SETK("TenantId", dash_set_i64, u->tenant_id);
-	SETK("Requests", dash_set_count, u->requests);
-	SETK("Tokens", dash_set_count, u->prompt_tokens + u->completion_tokens);
-	SETK("Cost", dash_set_money, u->cost_micros);
-#undef SETK
-	if (rc)
-		s->failed = 1;
+	page_row(s->p, s->prefix);
+	page_set(s->p, ".Label", u->label[0] ? u->label : s->none);
+	page_set_i64(s->p, ".TenantId", u->tenant_id);
+	page_set_count(s->p, ".Requests", u->requests);
+	page_set_count(s->p, ".Tokens", u->prompt_tokens + u->completion_tokens);
+	page_set_money(s->p, ".Cost", u->cost_micros);
 	s->n++;
 	return 0;
 }
@@ -70,57 +64,46 @@ PAGE_FN(page_showback)
 	char month[16] = "", from[11], to[11];
 	int64_t tenant;
 	int rc;
-	HDF *hdf;
+	struct page *p;
 
 	(void)id;
 	(void)m;
 	if ((tenant = dasha_scope(r)) < 0)
 		return;
-	if ((hdf = dash_page_new(r)) == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
+	p = page_new(r, "Showback", "showback");
 	rc = dash_query(r, "month", month, sizeof(month));
 	if (rc <= 0 || month[0] == '\0') {
 		dasha_fmt_day(dasha_today(), from, sizeof(from));
 		memcpy(month, from, 7);
 		month[7] = '\0';
 	}
-	dash_set(hdf, "Form.Month", month);
+	page_set(p, "Form.Month", month);
 	if (tenant > 0)
-		dash_set_i64(hdf, "Form.TenantId", tenant);
-	dash_set(hdf, "Page.Title", "Showback");
-	dash_set(hdf, "Page.Nav", "showback");
+		page_set_i64(p, "Form.TenantId", tenant);
 	if (rc < 0 || !dasha_parse_month(month, from, to)) {
-		dash_set(hdf, "FormError", "The month must be written YYYY-MM, e.g. 2026-11.");
-		dash_render(r, 400, hdf, "showback.cs");
+		page_set(p, "FormError", "The month must be written YYYY-MM, e.g. 2026-11.");
+		page_finish(p, 400, "showback.cs");
 		return;
 	}
 	memset(&s, 0, sizeof(s));
-	s.hdf = hdf;
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+	s.p = p;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && !page_failed(p); i++) {
 		s.prefix = tables[i].prefix;
 		s.none = tables[i].none;
 		s.n = 0;
-		if (allcache_showback(r->store, tenant, from, to, tables[i].attr, SHOWBACK_ROWS,
-		                      showback_cb, &s) != ST_OK) {
-			hdf_destroy(&hdf);
-			dash_error(r, 503, "The database is not available; try again shortly.");
-			return;
-		}
+		page_store(p,
+		           allcache_showback(r->store, tenant, from, to, tables[i].attr,
+		                             SHOWBACK_ROWS, showback_cb, &s),
+		           NULL);
 		if (s.n > SHOWBACK_TOP) {
 			char k[48];
 
 			snprintf(k, sizeof(k), "More.%s", tables[i].prefix);
-			dash_set_count(hdf, k, s.n - SHOWBACK_TOP);
+			page_set_count(p, k, s.n - SHOWBACK_TOP);
 		}
 	}
-	dash_set(hdf, "Period.From", from);
-	dash_set(hdf, "Period.To", to);
-	if (s.failed || dash_set_money(hdf, "Totals.Cost", s.cost) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, 200, hdf, "showback.cs");
+	page_set(p, "Period.From", from);
+	page_set(p, "Period.To", to);
+	page_set_money(p, "Totals.Cost", s.cost);
+	page_finish(p, 200, "showback.cs");
 }

@@ -12,7 +12,7 @@
  * This file also holds the helpers every tenant page shares
  * (page_tenant_load, page_may_write, page_text_ok, page_set_tenant).
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,21 +41,13 @@ int page_tenant_load(struct req *r, const struct route_match *m, struct tenant *
 	int rc;
 
 	if (m->n_params < 1 || end == m->params[0] || *end || id <= 0) {
-		dash_error(r, 404, "No such page.");
+		dash_not_found(r, "page");
 		return 0;
 	}
 	if (!dash_tenant_allowed(r, (int64_t)id))
 		return 0;
 	rc = store_tenant_get(r->store, (int64_t)id, t);
-	if (rc == ST_NOTFOUND) {
-		dash_error(r, 404, "No such tenant.");
-		return 0;
-	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return 0;
-	}
-	return 1;
+	return dash_store_ok(r, rc, "tenant");
 }
 
 int page_may_write(struct req *r)
@@ -74,60 +66,43 @@ int page_text_ok(const char *s, size_t max)
 	return valid_text(s, max, 0);
 }
 
-int page_set_tenant(HDF *hdf, const struct tenant *t)
+void page_set_tenant(struct page *p, const struct tenant *t)
 {
-	int rc = 0;
-
-	rc |= dash_set_i64(hdf, "Tenant.Id", t->id);
-	rc |= dash_set(hdf, "Tenant.Slug", t->slug);
-	rc |= dash_set(hdf, "Tenant.Name", t->name);
-	rc |= dash_set(hdf, "Tenant.Plan", t->plan);
-	rc |=
-	    dash_set(hdf, "Tenant.Status", t->status == TENANT_SUSPENDED ? "suspended" : "active");
-	return rc ? -1 : 0;
+	page_set_i64(p, "Tenant.Id", t->id);
+	page_set(p, "Tenant.Slug", t->slug);
+	page_set(p, "Tenant.Name", t->name);
+	page_set(p, "Tenant.Plan", t->plan);
+	page_set(p, "Tenant.Status", t->status == TENANT_SUSPENDED ? "suspended" : "active");
 }
 
 /* ------------------------------------------------------------------ list and create */
 
 struct tenants_ctx {
-	HDF *hdf;
-	int n;
+	struct page *p;
 	int64_t last;
-	int failed;
 };
 
 static int tenants_row(void *ctx, const struct dasht_tenant_row *row)
 {
 	struct tenants_ctx *c = ctx;
-	char k[64];
-	int rc = 0;
+	struct page *p = c->p;
 
-#define SETK(field, fn, v)                                                                         \
-	(snprintf(k, sizeof(k), "Tenants.%d.%s", c->n, field), rc |= fn(c->hdf, k, v))
-	SETK("Id", dash_set_i64, row->t.id);
-	SETK("Slug", dash_set, row->t.slug);
-	SETK("Name", dash_set, row->t.name);
-	SETK("Plan", dash_set, row->t.plan);
-	SETK("Status", dash_set, row->t.status == TENANT_SUSPENDED ? "suspended" : "active");
-	SETK("MonthCost", dash_set_money, row->month_cost_micros);
-	SETK("DayRequests", dash_set_count, row->day_requests);
-#undef SETK
-	if (rc)
-		c->failed = 1;
+	page_row(p, "Tenants");
+	page_set_i64(p, ".Id", row->t.id);
+	page_set(p, ".Slug", row->t.slug);
+	page_set(p, ".Name", row->t.name);
+	page_set(p, ".Plan", row->t.plan);
+	page_set(p, ".Status", row->t.status == TENANT_SUSPENDED ? "suspended" : "active");
+	page_set_money(p, ".MonthCost", row->month_cost_micros);
+	page_set_count(p, ".DayRequests", row->day_requests);
 	c->last = row->t.id;
-	c->n++;
 	return 0;
 }
 
-static int tenants_plan(void *ctx, const struct plan *p)
+/* The plan names for the form's <select>. */
+static int tenants_plan(void *ctx, const struct plan *pl)
 {
-	HDF *hdf = ctx;
-	char k[48];
-	int n = hdf_get_int_value(hdf, "PlanCount", 0);
-
-	snprintf(k, sizeof(k), "Plans.%d", n);
-	dash_set(hdf, k, p->name);
-	dash_set_i64(hdf, "PlanCount", n + 1);
+	page_add(ctx, "Plans", pl->name);
 	return 0;
 }
 
@@ -139,55 +114,44 @@ static const char *const tenants_done[][2] = {
 };
 
 /* Flash for ?done=<word>. */
-static int tenants_flash(struct req *r, HDF *hdf)
+static void tenants_flash(struct req *r, struct page *p)
 {
 	char done[16];
 
 	if (dash_query(r, "done", done, sizeof(done)) != 1)
-		return 0;
+		return;
 	for (size_t i = 0; i < sizeof(tenants_done) / sizeof(tenants_done[0]); i++)
 		if (strcmp(done, tenants_done[i][0]) == 0)
-			return dash_set(hdf, "Flash", tenants_done[i][1]);
-	return 0;
+			page_set(p, "Flash", tenants_done[i][1]);
 }
 
 /* The list page, with form values and an error when a create failed. */
 static void tenants_render(struct req *r, int status, const char *err, const char *slug,
                            const char *name, const char *plan)
 {
-	struct tenants_ctx c;
+	struct page *p = page_new(r, "Tenants", "tenants");
+	struct tenants_ctx c = {p, 0};
 	char q[128] = "";
 	int64_t after = dash_query_id(r, "after");
 	int has_more = 0;
-	HDF *hdf = dash_page_new(r);
 
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
 	if (dash_query(r, "q", q, sizeof(q)) < 0)
 		q[0] = '\0';
-	memset(&c, 0, sizeof(c));
-	c.hdf = hdf;
-	if (store_dasht_tenants(r->store, q, after, TENANTS_PAGE, tenants_row, &c, &has_more) !=
-	        ST_OK ||
-	    store_plan_list(r->store, tenants_plan, hdf) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (c.failed || dash_set(hdf, "Page.Title", "Tenants") < 0 ||
-	    dash_set(hdf, "Page.Nav", "tenants") < 0 || dash_set(hdf, "Q", q) < 0 ||
-	    dash_set_i64(hdf, "After", after) < 0 ||
-	    (has_more && dash_set_i64(hdf, "Next", c.last) < 0) ||
-	    (err && dash_set(hdf, "FormError", err) < 0) || dash_set(hdf, "Form.Slug", slug) < 0 ||
-	    dash_set(hdf, "Form.Name", name) < 0 || dash_set(hdf, "Form.Plan", plan) < 0 ||
-	    tenants_flash(r, hdf) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "tenants.cs");
+	page_store(
+	    p, store_dasht_tenants(r->store, q, after, TENANTS_PAGE, tenants_row, &c, &has_more),
+	    NULL);
+	page_store(p, store_plan_list(r->store, tenants_plan, p), NULL);
+	page_set(p, "Q", q);
+	page_set_i64(p, "After", after);
+	if (has_more)
+		page_set_i64(p, "Next", c.last);
+	if (err)
+		page_set(p, "FormError", err);
+	page_set(p, "Form.Slug", slug);
+	page_set(p, "Form.Name", name);
+	page_set(p, "Form.Plan", plan);
+	tenants_flash(r, p);
+	page_finish(p, status, "tenants.cs");
 }
 
 PAGE_FN(page_tenants)
@@ -195,7 +159,7 @@ PAGE_FN(page_tenants)
 	(void)id;
 	(void)m;
 	if (!dash_is_staff()) {
-		dash_error(r, 404, "No such page.");
+		dash_not_found(r, "page");
 		return;
 	}
 	tenants_render(r, 200, NULL, "", "", "free");
@@ -210,7 +174,7 @@ PAGE_FN(page_tenant_create)
 	(void)id;
 	(void)m;
 	if (!dash_is_staff()) {
-		dash_error(r, 404, "No such page.");
+		dash_not_found(r, "page");
 		return;
 	}
 	if (!page_may_write(r))
@@ -251,10 +215,8 @@ PAGE_FN(page_tenant_create)
 		tenants_render(r, 400, "Plan: choose one of the plans listed.", slug, name, plan);
 		return;
 	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, rc, NULL))
 		return;
-	}
 	/* its mode: chosen here or by the plan's isolation_mode; a failure undoes the tenant */
 	if (placement_new_tenant(r->store, r->conf, tid, iso[0] ? iso : NULL, NULL, 0, &dedicated,
 	                         err, sizeof(err)) < 0) {
@@ -278,32 +240,22 @@ PAGE_FN(page_tenant_create)
 static void tenant_render(struct req *r, int status, const struct tenant *t, const char *err,
                           const char *name, const char *plan)
 {
-	HDF *hdf = dash_page_new(r);
+	struct page *p = page_new(r, t->name, "tenants");
 
-	if (hdf == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
-	if (store_plan_list(r->store, tenants_plan, hdf) != ST_OK) {
-		hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
-	}
-	if (page_set_tenant(hdf, t) < 0 || dash_set(hdf, "Page.Title", t->name) < 0 ||
-	    dash_set(hdf, "Page.Nav", "tenants") < 0 ||
-	    dash_set(hdf, "Tenant.SuspendedReason", t->suspended_reason) < 0 ||
-	    dash_set(hdf, "Tenant.Isolation", t->isolation) < 0 ||
-	    dash_set(hdf, "Tenant.DataDb", t->data_db) < 0 ||
-	    (t->migrating && dash_set(hdf, "Tenant.Migrating", "1") < 0) ||
-	    dash_set_time(hdf, "Tenant.Created", t->created_at) < 0 ||
-	    (err && dash_set(hdf, "FormError", err) < 0) ||
-	    dash_set(hdf, "Form.Name", name ? name : t->name) < 0 ||
-	    dash_set(hdf, "Form.Plan", plan ? plan : t->plan) < 0 || tenants_flash(r, hdf) < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "tenant.cs");
+	page_store(p, store_plan_list(r->store, tenants_plan, p), NULL);
+	page_set_tenant(p, t);
+	page_set(p, "Tenant.SuspendedReason", t->suspended_reason);
+	page_set(p, "Tenant.Isolation", t->isolation);
+	page_set(p, "Tenant.DataDb", t->data_db);
+	if (t->migrating)
+		page_set(p, "Tenant.Migrating", "1");
+	page_set_time(p, "Tenant.Created", t->created_at);
+	if (err)
+		page_set(p, "FormError", err);
+	page_set(p, "Form.Name", name ? name : t->name);
+	page_set(p, "Form.Plan", plan ? plan : t->plan);
+	tenants_flash(r, p);
+	page_finish(p, status, "tenant.cs");
 }
 
 PAGE_FN(page_tenant)
@@ -362,10 +314,8 @@ PAGE_FN(page_tenant_edit)
 		tenant_render(r, 400, &t, "Plan: choose one of the plans listed.", name, plan);
 		return;
 	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, rc, NULL))
 		return;
-	}
 	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
 	dash_audit(r, t.id, "tenant.update", target, "ok", NULL);
 	tenant_done(r, &t, "saved");
@@ -387,10 +337,9 @@ PAGE_FN(page_tenant_suspend)
 		              NULL, NULL);
 		return;
 	}
-	if (store_tenant_set_status(r->store, t.id, TENANT_SUSPENDED, reason) != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, store_tenant_set_status(r->store, t.id, TENANT_SUSPENDED, reason),
+	                   "tenant"))
 		return;
-	}
 	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
 	dash_audit(r, t.id, "tenant.suspend", target, "ok", NULL);
 	tenant_done(r, &t, "suspended");
@@ -404,10 +353,9 @@ PAGE_FN(page_tenant_resume)
 	(void)id;
 	if (!tenant_operator_post(r, m, &t))
 		return;
-	if (store_tenant_set_status(r->store, t.id, TENANT_ACTIVE, NULL) != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, store_tenant_set_status(r->store, t.id, TENANT_ACTIVE, NULL),
+	                   "tenant"))
 		return;
-	}
 	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
 	dash_audit(r, t.id, "tenant.resume", target, "ok", NULL);
 	tenant_done(r, &t, "resumed");

@@ -10,7 +10,7 @@
  * SVG whose geometry is computed in C (template attributes only, no inline
  * style) with a <title> per bar as its tooltip.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,8 +43,7 @@ int64_t dasha_scope(struct req *r)
 	return s->user.tenant_id;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (no timegm: ClearSilver's headers hide it).
- */
+/* Days since 1970-01-01 of a proleptic Gregorian date, by arithmetic (no time zone involved). */
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
@@ -192,9 +191,8 @@ static int usage_period(struct req *r, struct period *p, char *err, size_t cap)
 /* ------------------------------------------------------------ page */
 
 struct usage_page {
-	HDF *hdf;
-	const char *prefix;
-	int n, failed;
+	struct page *p;
+	const char *prefix; /* the list usage_row_cb fills */
 	int64_t requests, errors, prompt, completion, cost;
 	/* per-day series (index = day - d0) */
 	int64_t d0;
@@ -203,163 +201,139 @@ struct usage_page {
 
 static int usage_day_cb(void *ctx, const struct dasha_usage_row *u)
 {
-	struct usage_page *p = ctx;
+	struct usage_page *up = ctx;
 	int64_t d;
 
-	if (!dasha_parse_day(u->label, &d) || d < p->d0 || d - p->d0 >= USAGE_MAX_DAYS)
+	if (!dasha_parse_day(u->label, &d) || d < up->d0 || d - up->d0 >= USAGE_MAX_DAYS)
 		return 0;
-	p->day_cost[d - p->d0] += u->cost_micros;
-	p->day_tokens[d - p->d0] += u->prompt_tokens + u->completion_tokens;
-	p->requests += u->requests;
-	p->errors += u->errors;
-	p->prompt += u->prompt_tokens;
-	p->completion += u->completion_tokens;
-	p->cost += u->cost_micros;
+	up->day_cost[d - up->d0] += u->cost_micros;
+	up->day_tokens[d - up->d0] += u->prompt_tokens + u->completion_tokens;
+	up->requests += u->requests;
+	up->errors += u->errors;
+	up->prompt += u->prompt_tokens;
+	up->completion += u->completion_tokens;
+	up->cost += u->cost_micros;
 	return 0;
 }
 
 /* One breakdown row under p->prefix.N. */
 static int usage_row_cb(void *ctx, const struct dasha_usage_row *u)
 {
-	struct usage_page *p = ctx;
-	char k[96];
-	int rc = 0;
+	struct usage_page *up = ctx;
+	struct page *p = up->p;
 
-#define SETK(field, fn, v)                                                                         \
-	(snprintf(k, sizeof(k), "%s.%d.%s", p->prefix, p->n, field), rc |= fn(p->hdf, k, v))
-	SETK("Label", dash_set, u->label[0] ? u->label : "(none)");
-	SETK("Id", dash_set_i64, u->id);
-	SETK("TenantId", dash_set_i64, u->tenant_id);
-	SETK("Requests", dash_set_count, u->requests);
-	SETK("Errors", dash_set_count, u->errors);
-	SETK("Prompt", dash_set_count, u->prompt_tokens);
-	SETK("Completion", dash_set_count, u->completion_tokens);
-	SETK("Tokens", dash_set_count, u->prompt_tokens + u->completion_tokens);
-	SETK("Cost", dash_set_money, u->cost_micros);
-#undef SETK
-	if (rc)
-		p->failed = 1;
-	p->n++;
+	page_row(p, up->prefix);
+	page_set(p, ".Label", u->label[0] ? u->label : "(none)");
+	page_set_i64(p, ".Id", u->id);
+	page_set_i64(p, ".TenantId", u->tenant_id);
+	page_set_count(p, ".Requests", u->requests);
+	page_set_count(p, ".Errors", u->errors);
+	page_set_count(p, ".Prompt", u->prompt_tokens);
+	page_set_count(p, ".Completion", u->completion_tokens);
+	page_set_count(p, ".Tokens", u->prompt_tokens + u->completion_tokens);
+	page_set_money(p, ".Cost", u->cost_micros);
 	return 0;
 }
 
-/* Bars of one series under name.N: X, Y, H in a 0..100 high chart, Label and Value. */
-static int usage_chart(HDF *hdf, const char *name, const int64_t *v, int n, int64_t d0, int money)
+/* A chart's value: money or a count. */
+static void usage_value(struct page *p, const char *name, int money, int64_t v)
+{
+	if (money)
+		page_set_money(p, name, v);
+	else
+		page_set_count(p, name, v);
+}
+
+/* Bars of one series under name.Bars.N: X, Y, H in a 0..100 high chart, Day and Value. */
+static void usage_chart(struct page *p, const char *name, const int64_t *v, int n, int64_t d0,
+                        int money)
 {
 	int64_t max = 0;
-	char k[64], val[48], day[11];
-	int rc = 0;
+	char k[64], day[11];
 
 	for (int i = 0; i < n; i++)
 		if (v[i] > max)
 			max = v[i];
+	snprintf(k, sizeof(k), "%s.Bars", name);
 	for (int i = 0; i < n; i++) {
 		int64_t h = max > 0 ? v[i] * 100 / max : 0;
 
 		if (v[i] > 0 && h == 0)
 			h = 1; /* something, however small, shows */
 		dasha_fmt_day(d0 + i, day, sizeof(day));
-		if (money)
-			dash_fmt_money(val, sizeof(val), v[i]);
-		else
-			dash_fmt_count(val, sizeof(val), v[i]);
-#define SETK(field, fn, x)                                                                         \
-	(snprintf(k, sizeof(k), "%s.Bars.%d.%s", name, i, field), rc |= fn(hdf, k, x))
-		SETK("X", dash_set_i64, (int64_t)i * 10);
-		SETK("Y", dash_set_i64, 100 - h);
-		SETK("H", dash_set_i64, h);
-		SETK("Day", dash_set, day);
-		SETK("Value", dash_set, val);
-#undef SETK
+		page_row(p, k);
+		page_set_i64(p, ".X", (int64_t)i * 10);
+		page_set_i64(p, ".Y", 100 - h);
+		page_set_i64(p, ".H", h);
+		page_set(p, ".Day", day);
+		usage_value(p, ".Value", money, v[i]);
 	}
-	if (money)
-		dash_fmt_money(val, sizeof(val), max);
-	else
-		dash_fmt_count(val, sizeof(val), max);
-	snprintf(k, sizeof(k), "%s.Max", name);
-	rc |= dash_set(hdf, k, val);
-	snprintf(k, sizeof(k), "%s.Width", name);
-	rc |= dash_set_i64(hdf, k, (int64_t)n * 10);
-	return rc ? -1 : 0;
+	page_at(p, name);
+	usage_value(p, ".Max", money, max);
+	page_set_i64(p, ".Width", (int64_t)n * 10);
 }
 
 PAGE_FN(page_usage)
 {
-	struct usage_page p;
+	struct usage_page up;
 	struct period per;
 	char err[160] = "";
 	int64_t tenant;
-	int status = 200, bad;
+	int status = 200;
 	static const struct {
 		enum dasha_dim dim;
 		const char *prefix;
 	} tables[] = {{DASHA_MODEL, "ByModel"}, {DASHA_AGENT, "ByAgent"}, {DASHA_KEY, "ByKey"}};
-	HDF *hdf;
+	struct page *p;
 
 	(void)id;
 	(void)m;
 	if ((tenant = dasha_scope(r)) < 0)
 		return;
-	if ((hdf = dash_page_new(r)) == NULL) {
-		dash_error(r, 500, "Out of memory.");
-		return;
-	}
-	memset(&p, 0, sizeof(p));
-	p.hdf = hdf;
-	bad = usage_period(r, &per, err, sizeof(err)) < 0;
-	if (bad) {
+	p = page_new(r, "Usage", "usage");
+	memset(&up, 0, sizeof(up));
+	up.p = p;
+	if (usage_period(r, &per, err, sizeof(err)) < 0) {
 		char v[16];
 
 		status = 400;
-		dash_set(hdf, "FormError", err);
+		page_set(p, "FormError", err);
 		/* the values the user typed, shown back in the form */
 		if (dash_query(r, "from", v, sizeof(v)) == 1)
-			dash_set(hdf, "Form.From", v);
+			page_set(p, "Form.From", v);
 		if (dash_query(r, "to", v, sizeof(v)) == 1)
-			dash_set(hdf, "Form.To", v);
+			page_set(p, "Form.To", v);
 	} else {
-		dash_set(hdf, "Form.From", per.from);
-		dash_set(hdf, "Form.To", per.to);
-		p.d0 = per.d0;
-		if (allcache_usage(r->store, tenant, per.from, per.to, DASHA_DAY, USAGE_MAX_DAYS,
-		                   usage_day_cb, &p) != ST_OK) {
-			hdf_destroy(&hdf);
-			dash_error(r, 503, "The database is not available; try again shortly.");
-			return;
-		}
-		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-			p.prefix = tables[i].prefix;
-			p.n = 0;
-			if (allcache_usage(r->store, tenant, per.from, per.to, tables[i].dim,
-			                   USAGE_TOP, usage_row_cb, &p) != ST_OK) {
-				hdf_destroy(&hdf);
-				dash_error(r, 503,
-				           "The database is not available; try again shortly.");
-				return;
-			}
-		}
 		int n = (int)(per.d1 - per.d0 + 1);
-		if (usage_chart(hdf, "CostChart", p.day_cost, n, per.d0, 1) < 0 ||
-		    usage_chart(hdf, "TokenChart", p.day_tokens, n, per.d0, 0) < 0)
-			p.failed = 1;
-		dash_set_money(hdf, "Totals.Cost", p.cost);
-		dash_set_count(hdf, "Totals.Requests", p.requests);
-		dash_set_count(hdf, "Totals.Errors", p.errors);
-		dash_set_count(hdf, "Totals.Prompt", p.prompt);
-		dash_set_count(hdf, "Totals.Completion", p.completion);
-		dash_set_count(hdf, "Totals.Tokens", p.prompt + p.completion);
-		dash_set_i64(hdf, "Totals.Any", p.requests > 0);
+
+		page_set(p, "Form.From", per.from);
+		page_set(p, "Form.To", per.to);
+		up.d0 = per.d0;
+		page_store(p,
+		           allcache_usage(r->store, tenant, per.from, per.to, DASHA_DAY,
+		                          USAGE_MAX_DAYS, usage_day_cb, &up),
+		           NULL);
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && !page_failed(p); i++) {
+			up.prefix = tables[i].prefix;
+			page_store(p,
+			           allcache_usage(r->store, tenant, per.from, per.to, tables[i].dim,
+			                          USAGE_TOP, usage_row_cb, &up),
+			           NULL);
+		}
+		usage_chart(p, "CostChart", up.day_cost, n, per.d0, 1);
+		usage_chart(p, "TokenChart", up.day_tokens, n, per.d0, 0);
+		page_set_money(p, "Totals.Cost", up.cost);
+		page_set_count(p, "Totals.Requests", up.requests);
+		page_set_count(p, "Totals.Errors", up.errors);
+		page_set_count(p, "Totals.Prompt", up.prompt);
+		page_set_count(p, "Totals.Completion", up.completion);
+		page_set_count(p, "Totals.Tokens", up.prompt + up.completion);
+		page_set_i64(p, "Totals.Any", up.requests > 0);
 	}
-	dash_set_i64(hdf, "Form.Days", per.days);
+	page_set_i64(p, "Form.Days", per.days);
 	if (tenant > 0)
-		dash_set_i64(hdf, "Form.TenantId", tenant);
-	if (p.failed || dash_set(hdf, "Page.Title", "Usage") < 0 ||
-	    dash_set(hdf, "Page.Nav", "usage") < 0) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "usage.cs");
+		page_set_i64(p, "Form.TenantId", tenant);
+	page_finish(p, status, "usage.cs");
 }
 
 /* ------------------------------------------------------------ CSV */
@@ -408,10 +382,11 @@ PAGE_FN(page_usage_csv)
 	c.rows = 0;
 	buf_puts(&c.b, "tenant_id,day,model,agent,key_id,key,requests,errors,prompt_tokens,"
 	               "completion_tokens,cost_usd\r\n");
-	if (store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DETAIL, USAGE_CSV_ROWS + 1,
-	                      usage_csv_cb, &c) != ST_OK) {
+	if (!dash_store_ok(r,
+	                   store_dasha_usage(r->store, tenant, per.from, per.to, DASHA_DETAIL,
+	                                     USAGE_CSV_ROWS + 1, usage_csv_cb, &c),
+	                   NULL)) {
 		buf_free(&c.b);
-		dash_error(r, 503, "The database is not available; try again shortly.");
 		return;
 	}
 	if (c.rows > USAGE_CSV_ROWS) { /* a cut file would show false totals */

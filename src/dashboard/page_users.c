@@ -8,7 +8,7 @@
  * the operator to hand over; a reset ends the user's sessions. An operator
  * cannot remove or demote themself, so a signed-in operator always remains.
  */
-#include "dashboard/cs.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,26 +25,22 @@
 #include "common/valid.h"
 
 struct users_list {
-	HDF *hdf;
+	struct page *p;
 	struct store *st;
-	int n, failed;
 };
 
 static int users_row(void *ctx, const struct admin_user *u)
 {
 	struct users_list *l = ctx;
 	struct tenant t;
-	char k[64];
 
-#define SET(f, fn, v) (snprintf(k, sizeof(k), "Users.%d." f, l->n), l->failed |= fn(l->hdf, k, v))
-	SET("Name", dash_set, u->name);
-	SET("Role", dash_set, u->role);
-	SET("TenantId", dash_set_i64, u->tenant_id);
-	SET("Created", dash_set_time, u->created);
+	page_row(l->p, "Users");
+	page_set(l->p, ".Name", u->name);
+	page_set(l->p, ".Role", u->role);
+	page_set_i64(l->p, ".TenantId", u->tenant_id);
+	page_set_time(l->p, ".Created", u->created);
 	if (u->tenant_id && store_tenant_get(l->st, u->tenant_id, &t) == ST_OK)
-		SET("Tenant", dash_set, t.slug);
-#undef SET
-	l->n++;
+		page_set(l->p, ".Tenant", t.slug);
 	return 0;
 }
 
@@ -52,33 +48,26 @@ static int users_row(void *ctx, const struct admin_user *u)
 static void users_render(struct req *r, int status, const char *error, const char *secret_for,
                          const char *secret)
 {
-	HDF *hdf = dash_page_new(r);
-	struct users_list l = {hdf, r->store, 0, 0};
+	struct users_list l = {page_new(r, "Dashboard users", "users"), r->store};
 
-	if (hdf == NULL || store_admin_user_list(r->store, users_row, &l) != ST_OK) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return;
+	page_store(l.p, store_admin_user_list(r->store, users_row, &l), NULL);
+	if (error)
+		page_set(l.p, "FormError", error);
+	if (secret) {
+		page_set(l.p, "Secret.For", secret_for);
+		page_set(l.p, "Secret.Password", secret);
 	}
-	if (l.failed || dash_set(hdf, "Page.Title", "Dashboard users") < 0 ||
-	    dash_set(hdf, "Page.Nav", "users") < 0 ||
-	    (error && dash_set(hdf, "FormError", error) < 0) ||
-	    (secret && (dash_set(hdf, "Secret.For", secret_for) < 0 ||
-	                dash_set(hdf, "Secret.Password", secret) < 0))) {
-		hdf_destroy(&hdf);
-		dash_error(r, 500, "The page could not be built.");
-		return;
-	}
-	dash_render(r, status, hdf, "users.cs");
+	page_finish(l.p, status, "users.cs");
 }
 
 static int users_operator(struct req *r)
 {
 	if (dash_is_operator())
 		return 1;
-	dash_error(r, dash_is_staff() ? 403 : 404,
-	           dash_is_staff() ? "Only operators manage dashboard users." : "No such page.");
+	if (dash_is_staff())
+		dash_error(r, 403, "Only operators manage dashboard users.");
+	else
+		dash_not_found(r, "page");
 	return 0;
 }
 
@@ -118,10 +107,8 @@ static int users_scope(struct req *r, const char *role, const char *tenant, int6
 		users_render(r, 400, "No tenant has this slug or id.", NULL, NULL);
 		return -1;
 	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, rc, NULL))
 		return -1;
-	}
 	*tid = t.id;
 	return 0;
 }
@@ -153,9 +140,7 @@ PAGE_FN(page_users_add)
 	sodium_memzero(hash, sizeof(hash));
 	if (rc == ST_CONFLICT) {
 		users_render(r, 400, "A user with this name exists already.", NULL, NULL);
-	} else if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-	} else {
+	} else if (dash_store_ok(r, rc, "tenant")) {
 		snprintf(target, sizeof(target), "admin:%s", name);
 		dash_audit(r, tid, "admin.add", target, "ok", NULL);
 		users_render(r, 200, NULL, name, pw);
@@ -167,16 +152,8 @@ PAGE_FN(page_users_add)
 static int users_other(struct req *r, const struct route_match *m, struct admin_user *u)
 {
 	const struct admin_session *s = dash_session();
-	int rc = store_admin_user_get(r->store, m->params[0], u);
-
-	if (rc == ST_NOTFOUND) {
-		dash_error(r, 404, "No such user.");
+	if (!dash_store_ok(r, store_admin_user_get(r->store, m->params[0], u), "user"))
 		return -1;
-	}
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-		return -1;
-	}
 	if (s && s->user.id == u->id) {
 		users_render(r, 400, "You cannot change or remove your own account here.", NULL,
 		             NULL);
@@ -201,10 +178,8 @@ PAGE_FN(page_users_role)
 	}
 	if (users_scope(r, role, tenant, &tid) < 0)
 		return;
-	if (store_admin_user_set_role(r->store, u.name, role, tid) != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, store_admin_user_set_role(r->store, u.name, role, tid), "user"))
 		return;
-	}
 	snprintf(target, sizeof(target), "admin:%s", u.name);
 	dash_audit(r, tid, "admin.role", target, "ok", NULL);
 	dash_redirect(r, "/admin/users");
@@ -225,9 +200,7 @@ PAGE_FN(page_users_password)
 	}
 	rc = store_admin_user_set_password(r->store, u.name, hash); /* ends their sessions */
 	sodium_memzero(hash, sizeof(hash));
-	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
-	} else {
+	if (dash_store_ok(r, rc, "user")) {
 		snprintf(target, sizeof(target), "admin:%s", u.name);
 		dash_audit(r, u.tenant_id, "admin.passwd", target, "ok", NULL);
 		users_render(r, 200, NULL, u.name, pw);
@@ -247,10 +220,8 @@ PAGE_FN(page_users_delete)
 		users_render(r, 400, "Tick the confirmation box to remove a user.", NULL, NULL);
 		return;
 	}
-	if (store_admin_user_delete(r->store, u.name) != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+	if (!dash_store_ok(r, store_admin_user_delete(r->store, u.name), "user"))
 		return;
-	}
 	snprintf(target, sizeof(target), "admin:%s", u.name);
 	dash_audit(r, u.tenant_id, "admin.remove", target, "ok", NULL);
 	dash_redirect(r, "/admin/users");

@@ -52,7 +52,7 @@ PAGE_FN(page_budgets);
 PAGE_FN(page_budgets_set);
 PAGE_FN(page_audit);
 struct tenant;
-struct _hdf;
+struct page;
 /*
  * The tenant of a /admin/tenants/{id}/... URL into t after dash_tenant_allowed;
  * 1 to go on, 0 when a 404/503 page was sent (page_tenants.c).
@@ -63,7 +63,7 @@ int page_may_write(struct req *r);
 /* 1 when s is at most max bytes of UTF-8 without control characters. */
 int page_text_ok(const char *s, size_t max);
 /* Tenant.* (Id, Slug, Name, Plan, Status) for the tenant pages' headings. */
-int page_set_tenant(struct _hdf *hdf, const struct tenant *t);
+void page_set_tenant(struct page *p, const struct tenant *t);
 /* analytics pages: usage, showback, invoices, health, executions */
 PAGE_FN(page_usage);
 PAGE_FN(page_usage_csv);

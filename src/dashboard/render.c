@@ -1,17 +1,33 @@
 /*
- * render.c: ClearSilver rendering, forms, cookies, admin sessions (see render.h).
+ * render.c: pages (ClearSilver), forms, cookies, admin sessions (see render.h).
  *
  * DESIGN
- * The template cache maps a file name to its text, read once under a mutex
- * and never changed afterwards; the CS loader hands ClearSilver a fresh
- * malloc'd copy each time because cs_parse_* takes ownership. HDF and CSPARSE
- * objects belong to one request and are destroyed before it ends. Only file
- * names made of [a-z0-9_.] are loaded, so an include cannot leave the
- * template directory.
+ * The only file that includes ClearSilver. The template cache maps a file
+ * name to its text, read once under a mutex and never changed afterwards;
+ * the CS loader hands ClearSilver a fresh malloc'd copy each time because
+ * cs_parse_* takes ownership. A struct page owns one request's HDF; HDF and
+ * CSPARSE objects are destroyed before the request ends. Only file names
+ * made of [a-z0-9_.] are loaded, so an include cannot leave the template
+ * directory. The error pages a request may end on (dash_fails) are written
+ * once, here.
+ *
+ * ClearSilver's cs_config.h defines PACKAGE_* as empty strings, which clash
+ * with autoconf's config.h: ClearSilver comes first, its PACKAGE_* go, then
+ * config.h.
  */
-#include "dashboard/cs.h"
+#include <ClearSilver.h>
+
+#undef PACKAGE_BUGREPORT
+#undef PACKAGE_NAME
+#undef PACKAGE_STRING
+#undef PACKAGE_TARNAME
+#undef PACKAGE_URL
+#undef PACKAGE_VERSION
+
+#include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,50 +179,7 @@ static void render_log_err(const char *what, NEOERR *err)
 	nerr_ignore(&err);
 }
 
-int dash_set(HDF *hdf, const char *name, const char *value)
-{
-	NEOERR *err = hdf_set_value(hdf, name, value ? value : "");
-
-	if (err != STATUS_OK) {
-		render_log_err("hdf_set_value", err);
-		return -1;
-	}
-	return 0;
-}
-
-int dash_set_i64(HDF *hdf, const char *name, int64_t v)
-{
-	char s[32];
-
-	snprintf(s, sizeof(s), "%lld", (long long)v);
-	return dash_set(hdf, name, s);
-}
-
-HDF *dash_page_new(struct req *r)
-{
-	HDF *hdf = NULL;
-	NEOERR *err = hdf_init(&hdf);
-	const struct admin_session *s = dash_current;
-
-	if (err != STATUS_OK) {
-		render_log_err("hdf_init", err);
-		return NULL;
-	}
-	if (dash_set(hdf, "Config.VarEscapeMode", "html") < 0 ||
-	    dash_set(hdf, "Prefix", r->conf->mount_prefix) < 0)
-		goto fail;
-	if (s) {
-		if (dash_set(hdf, "User.Name", s->user.name) < 0 ||
-		    dash_set(hdf, "User.Role", s->user.role) < 0 ||
-		    dash_set_i64(hdf, "User.TenantId", s->user.tenant_id) < 0 ||
-		    dash_set(hdf, "Csrf", s->csrf) < 0)
-			goto fail;
-	}
-	return hdf;
-fail:
-	hdf_destroy(&hdf);
-	return NULL;
-}
+/* ------------------------------------------------------------------ sending */
 
 /* Send body as text/html with Content-Length. */
 static void render_send(struct req *r, int status, const char *ctype, const char *body, size_t n)
@@ -263,24 +236,6 @@ static void render_plain_error(struct req *r, int status, const char *message)
 	free(esc);
 	render_send(r, status, "text/html; charset=utf-8", buf_str(&b), b.len);
 	buf_free(&b);
-}
-
-static int render_to(struct req *r, int status, HDF *hdf, const char *tmpl);
-
-void dash_error(struct req *r, int status, const char *message)
-{
-	HDF *hdf = dash_page_new(r);
-
-	snprintf(r->reason_code, sizeof(r->reason_code), "dashboard_%d", status);
-	if (hdf == NULL || dash_set_i64(hdf, "Error.Status", status) < 0 ||
-	    dash_set(hdf, "Error.Message", message) < 0 ||
-	    dash_set(hdf, "Page.Title", "Error") < 0 || render_to(r, status, hdf, "error.cs") < 0) {
-		if (hdf)
-			hdf_destroy(&hdf);
-		render_plain_error(r, status, message);
-		return;
-	}
-	hdf_destroy(&hdf);
 }
 
 /* Render tmpl with hdf and send it; -1 (nothing sent) on failure. Keeps hdf. */
@@ -346,14 +301,314 @@ static void wipe_secrets(HDF *hdf)
 	}
 }
 
-void dash_render(struct req *r, int status, HDF *hdf, const char *tmpl)
+/* ------------------------------------------------------------------ the error pages */
+
+/* The pages a request ends on when something failed, each written once. */
+enum dash_fail { DF_NOTFOUND, DF_DATABASE, DF_BUILD, DF_RENDER, DF__MAX };
+
+static const struct {
+	int status;
+	const char *message; /* DF_NOTFOUND: a format taking what was not found */
+} dash_fails[DF__MAX] = {
+    [DF_NOTFOUND] = {404, "No such %s."},
+    [DF_DATABASE] = {503, "The database is not available; try again shortly."},
+    [DF_BUILD] = {500, "The page could not be built."},
+    [DF_RENDER] = {500, "The page could not be rendered."},
+};
+
+/* The status and message (into msg) of failure f; what for DF_NOTFOUND (NULL: "page"). */
+static int dash_fail_page(enum dash_fail f, const char *what, char *msg, size_t cap)
 {
-	if (hdf == NULL || render_to(r, status, hdf, tmpl) < 0)
-		dash_error(r, 500, "The page could not be rendered.");
-	if (hdf) {
-		wipe_secrets(hdf);
-		hdf_destroy(&hdf);
+	if (f == DF_NOTFOUND)
+		snprintf(msg, cap, dash_fails[f].message, what ? what : "page");
+	else
+		snprintf(msg, cap, "%s", dash_fails[f].message);
+	return dash_fails[f].status;
+}
+
+/* The failure a store result other than ST_OK stands for. */
+static enum dash_fail dash_store_fail(int rc)
+{
+	return rc == ST_NOTFOUND ? DF_NOTFOUND : DF_DATABASE;
+}
+
+/* ------------------------------------------------------------------ pages */
+
+#define PAGE_NAME_MAX 128 /* longest HDF name a page sets */
+#define PAGE_MAX_LISTS 16 /* lists one page fills with page_row / page_add */
+
+struct page {
+	struct req *r;
+	HDF *hdf;               /* NULL when the page could not be started */
+	int fail_status;        /* 0, or the status of the sticky error */
+	char fail_msg[160];     /* its message */
+	char at[PAGE_NAME_MAX]; /* the node names starting with '.' go under */
+	struct {
+		char name[48]; /* list name, "" when the slot is free */
+		int n;         /* rows started in it */
+	} lists[PAGE_MAX_LISTS];
+};
+
+/* The page of a thread whose page could not be allocated: failed from the start. */
+static __thread struct page page_spare;
+
+int page_failed(const struct page *p)
+{
+	return p->fail_status != 0;
+}
+
+/* Make failure f (what: see dash_fail_page) p's sticky error, unless it has one already. */
+static void page_fail(struct page *p, enum dash_fail f, const char *what)
+{
+	if (p->fail_status == 0)
+		p->fail_status = dash_fail_page(f, what, p->fail_msg, sizeof(p->fail_msg));
+}
+
+void page_nomem(struct page *p)
+{
+	page_fail(p, DF_BUILD, NULL);
+}
+
+void page_unavailable(struct page *p)
+{
+	page_fail(p, DF_DATABASE, NULL);
+}
+
+int page_store(struct page *p, int rc, const char *what)
+{
+	if (rc == ST_OK)
+		return 1;
+	page_fail(p, dash_store_fail(rc), what);
+	return 0;
+}
+
+/* The full HDF name of name on p into out; 0, or -1 with p failed. */
+static int page_name(struct page *p, const char *name, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s%s", name[0] == '.' ? p->at : "", name);
+
+	if (name[0] == '.' && p->at[0] == '\0') {
+		log_error("dashboard: %s: no row or node chosen", name);
+		page_fail(p, DF_BUILD, NULL);
+		return -1;
 	}
+	if (n < 0 || (size_t)n >= cap) {
+		log_error("dashboard: HDF name %s%s too long", name[0] == '.' ? p->at : "", name);
+		page_fail(p, DF_BUILD, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Set full name to value without checks; a failure makes the page fail. */
+static void page_put(struct page *p, const char *full, const char *value)
+{
+	NEOERR *err = hdf_set_value(p->hdf, full, value ? value : "");
+
+	if (err != STATUS_OK) {
+		render_log_err("hdf_set_value", err);
+		page_fail(p, DF_BUILD, NULL);
+	}
+}
+
+void page_set(struct page *p, const char *name, const char *value)
+{
+	char full[PAGE_NAME_MAX];
+
+	if (p->fail_status || page_name(p, name, full, sizeof(full)) < 0)
+		return;
+	if (strncmp(full, "Config.", 7) == 0) { /* the escaping is render.c's */
+		log_error("dashboard: a page may not set %s", full);
+		page_fail(p, DF_BUILD, NULL);
+		return;
+	}
+	page_put(p, full, value);
+}
+
+void page_setf(struct page *p, const char *name, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	int rc;
+
+	if (p->fail_status)
+		return;
+	va_start(ap, fmt);
+	rc = buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		page_fail(p, DF_BUILD, NULL);
+	else
+		page_set(p, name, buf_str(&b));
+	buf_free(&b);
+}
+
+void page_set_i64(struct page *p, const char *name, int64_t v)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%lld", (long long)v);
+	page_set(p, name, s);
+}
+
+/* The slot of list on p (a free one the first time); NULL with p failed when none is left. */
+static int *page_list_count(struct page *p, const char *list)
+{
+	for (size_t i = 0; i < PAGE_MAX_LISTS; i++) {
+		if (p->lists[i].name[0] == '\0' &&
+		    strlen(list) < sizeof(p->lists[i].name)) { /* first use of list */
+			snprintf(p->lists[i].name, sizeof(p->lists[i].name), "%s", list);
+			return &p->lists[i].n;
+		}
+		if (strcmp(p->lists[i].name, list) == 0)
+			return &p->lists[i].n;
+	}
+	log_error("dashboard: list %s: too many lists or too long a name", list);
+	page_fail(p, DF_BUILD, NULL);
+	return NULL;
+}
+
+int page_row(struct page *p, const char *list)
+{
+	char node[PAGE_NAME_MAX];
+	int *n, i;
+
+	if (p->fail_status || (n = page_list_count(p, list)) == NULL)
+		return -1;
+	i = (*n)++;
+	snprintf(node, sizeof(node), "%s.%d", list, i);
+	page_at(p, node);
+	return p->fail_status ? -1 : i;
+}
+
+void page_at(struct page *p, const char *node)
+{
+	if (p->fail_status)
+		return;
+	if (strlen(node) >= sizeof(p->at)) {
+		log_error("dashboard: HDF node %s too long", node);
+		page_fail(p, DF_BUILD, NULL);
+		return;
+	}
+	snprintf(p->at, sizeof(p->at), "%s", node);
+}
+
+void page_add(struct page *p, const char *list, const char *value)
+{
+	char name[PAGE_NAME_MAX];
+	int *n;
+
+	if (p->fail_status || (n = page_list_count(p, list)) == NULL)
+		return;
+	snprintf(name, sizeof(name), "%s.%d", list, (*n)++);
+	page_set(p, name, value);
+}
+
+struct page *page_new(struct req *r, const char *title, const char *nav)
+{
+	const struct admin_session *s = dash_current;
+	struct page *p = calloc(1, sizeof(*p));
+	NEOERR *err;
+
+	if (p == NULL) {
+		memset(&page_spare, 0, sizeof(page_spare));
+		page_spare.r = r;
+		page_fail(&page_spare, DF_BUILD, NULL);
+		return &page_spare;
+	}
+	p->r = r;
+	err = hdf_init(&p->hdf);
+	if (err != STATUS_OK) {
+		render_log_err("hdf_init", err);
+		p->hdf = NULL;
+		page_fail(p, DF_BUILD, NULL);
+		return p;
+	}
+	/* before anything else and before cs_init: every variable is escaped */
+	page_put(p, "Config.VarEscapeMode", "html");
+	page_set(p, "Prefix", r->conf->mount_prefix);
+	page_set(p, "Page.Title", title);
+	if (nav)
+		page_set(p, "Page.Nav", nav);
+	if (s) {
+		page_set(p, "User.Name", s->user.name);
+		page_set(p, "User.Role", s->user.role);
+		page_set_i64(p, "User.TenantId", s->user.tenant_id);
+		page_set(p, "Csrf", s->csrf);
+	}
+	return p;
+}
+
+/* Free p (its secrets wiped first). */
+static void page_free(struct page *p)
+{
+	if (p->hdf) {
+		wipe_secrets(p->hdf);
+		hdf_destroy(&p->hdf);
+	}
+	if (p != &page_spare)
+		free(p);
+}
+
+/* The error page: error.cs, or a bare page when even that cannot be rendered. */
+static void render_error(struct req *r, int status, const char *message)
+{
+	struct page *p = page_new(r, "Error", NULL);
+
+	snprintf(r->reason_code, sizeof(r->reason_code), "dashboard_%d", status);
+	page_set_i64(p, "Error.Status", status);
+	page_set(p, "Error.Message", message);
+	if (p->fail_status || render_to(r, status, p->hdf, "error.cs") < 0)
+		render_plain_error(r, status, message);
+	page_free(p);
+}
+
+void page_finish(struct page *p, int status, const char *tmpl)
+{
+	char msg[sizeof(p->fail_msg)];
+
+	if (p->fail_status) { /* copied: the error page may reuse page_spare */
+		snprintf(msg, sizeof(msg), "%s", p->fail_msg);
+		render_error(p->r, p->fail_status, msg);
+	} else if (render_to(p->r, status, p->hdf, tmpl) < 0) {
+		status = dash_fail_page(DF_RENDER, NULL, msg, sizeof(msg));
+		render_error(p->r, status, msg);
+	}
+	page_free(p);
+}
+
+/* ------------------------------------------------------------------ whole answers */
+
+void dash_error(struct req *r, int status, const char *message)
+{
+	render_error(r, status, message);
+}
+
+/* Send the page of failure f. */
+static void dash_fail(struct req *r, enum dash_fail f, const char *what)
+{
+	char msg[160];
+	int status = dash_fail_page(f, what, msg, sizeof(msg));
+
+	render_error(r, status, msg);
+}
+
+void dash_not_found(struct req *r, const char *what)
+{
+	dash_fail(r, DF_NOTFOUND, what);
+}
+
+void dash_unavailable(struct req *r)
+{
+	dash_fail(r, DF_DATABASE, NULL);
+}
+
+int dash_store_ok(struct req *r, int rc, const char *what)
+{
+	if (rc == ST_OK)
+		return 1;
+	dash_fail(r, dash_store_fail(rc), what);
+	return 0;
 }
 
 void dash_redirect(struct req *r, const char *path)
@@ -463,7 +718,7 @@ int dash_authorize(struct req *r)
 		return -1;
 	}
 	if (rc != ST_OK) {
-		dash_error(r, 503, "The database is not available; try again shortly.");
+		dash_unavailable(r);
 		return -1;
 	}
 	if (strcmp(r->method, "POST") == 0) {
@@ -515,7 +770,7 @@ int dash_tenant_allowed(struct req *r, int64_t tenant_id)
 	snprintf(target, sizeof(target), "tenant:%lld", (long long)tenant_id);
 	dash_audit(r, s ? s->user.tenant_id : 0, "admin.cross_tenant", target, "denied",
 	           "not_found");
-	dash_error(r, 404, "No such page.");
+	dash_not_found(r, "page");
 	return 0;
 }
 
@@ -633,23 +888,23 @@ void dash_fmt_latency_pct(char *out, size_t cap, const int64_t lat[8], int pct)
 	snprintf(out, cap, "%s", label[7]);
 }
 
-int dash_set_money(HDF *hdf, const char *name, int64_t micros)
+void page_set_money(struct page *p, const char *name, int64_t micros)
 {
 	char s[48];
 
 	dash_fmt_money(s, sizeof(s), micros);
-	return dash_set(hdf, name, s);
+	page_set(p, name, s);
 }
 
-int dash_set_count(HDF *hdf, const char *name, int64_t n)
+void page_set_count(struct page *p, const char *name, int64_t n)
 {
 	char s[40];
 
 	dash_fmt_count(s, sizeof(s), n);
-	return dash_set(hdf, name, s);
+	page_set(p, name, s);
 }
 
-int dash_set_time(HDF *hdf, const char *name, int64_t unix_s)
+void page_set_time(struct page *p, const char *name, int64_t unix_s)
 {
 	char s[40] = "";
 	time_t t = (time_t)unix_s;
@@ -657,10 +912,10 @@ int dash_set_time(HDF *hdf, const char *name, int64_t unix_s)
 
 	if (unix_s > 0 && gmtime_r(&t, &tm))
 		strftime(s, sizeof(s), "%Y-%m-%d %H:%M UTC", &tm);
-	return dash_set(hdf, name, s);
+	page_set(p, name, s);
 }
 
-int dash_set_pct(HDF *hdf, const char *name, int64_t part, int64_t whole)
+void page_set_pct(struct page *p, const char *name, int64_t part, int64_t whole)
 {
 	char s[16];
 
@@ -670,10 +925,10 @@ int dash_set_pct(HDF *hdf, const char *name, int64_t part, int64_t whole)
 		snprintf(s, sizeof(s), "100");
 	else
 		snprintf(s, sizeof(s), "%lld", (long long)(part * 100 / whole));
-	return dash_set(hdf, name, s);
+	page_set(p, name, s);
 }
 
-int dash_set_rate(HDF *hdf, const char *name, int64_t part, int64_t whole)
+void page_set_rate(struct page *p, const char *name, int64_t part, int64_t whole)
 {
 	char s[16];
 
@@ -681,7 +936,7 @@ int dash_set_rate(HDF *hdf, const char *name, int64_t part, int64_t whole)
 		snprintf(s, sizeof(s), "–");
 	else
 		snprintf(s, sizeof(s), "%.1f%%", (double)part * 100.0 / (double)whole);
-	return dash_set(hdf, name, s);
+	page_set(p, name, s);
 }
 
 int dash_is_operator(void)

@@ -1,13 +1,22 @@
 /*
- * render: ClearSilver pages, forms, cookies and admin sessions of the dashboard.
+ * render: the dashboard's pages, forms, cookies and admin sessions.
  *
  * DESIGN
- * Every page builds its own HDF (dash_page_new), fills it and calls
- * dash_render, which parses the template through a process-wide cache of
- * template texts, renders into memory and only then sends the response with
- * a Content-Length. Variables are HTML-escaped by default
- * (Config.VarEscapeMode = html before cs_init). The admin session of the
- * request being handled lives in a thread-local set by dash_authorize.
+ * A handler builds its answer as a struct page (page_new), the only way a
+ * page reaches ClearSilver: render.c alone includes ClearSilver and sees the
+ * HDF behind it. Setters never fail one by one; like a VSB, a page keeps its
+ * first error (out of memory, a store result that is not ST_OK) and ignores
+ * every later setter, and page_finish sends either the template
+ * or that error's page. So a handler fills its page straight through and
+ * looks at the outcome once. The template is parsed from a process-wide
+ * cache of template texts and rendered into memory; only then is the
+ * response sent, with a Content-Length. Variables are HTML-escaped by
+ * default (Config.VarEscapeMode = html, set by page_new before cs_init; no
+ * page may set Config.*). The pages a request ends on when something
+ * failed (the 404 and 503 pages, and the "could not be built" 500) are
+ * written once, in render.c, and every page reaches them through
+ * dash_store_ok / page_store. The admin session of the request being
+ * handled lives in a thread-local set by dash_authorize.
  */
 #ifndef AH_DASHBOARD_RENDER_H
 #define AH_DASHBOARD_RENDER_H
@@ -20,31 +29,94 @@
 
 struct req;
 struct conf;
-struct _hdf;
 
 #define DASH_COOKIE "ah_admin"
 #define DASH_PRE_COOKIE "ah_pre"
 #define DASH_IDLE_S (30 * 60)
 #define DASH_MAX_S (12 * 60 * 60)
 
-/* A new HDF with the escaping configuration and the session's user; NULL on failure. */
-struct _hdf *dash_page_new(struct req *r);
+/* ------------------------------------------------------------------ building a page */
+
+/* A page being built: the values its template reads and a sticky error. */
+struct page;
+
 /*
- * Render template tmpl (a file name under conf.template_dir) with hdf and
- * send it as text/html with status. Frees hdf. On failure sends a 500 page.
+ * A new page for r with escaping configured, Prefix, the session's User.*
+ * and Csrf, Page.Title = title and Page.Nav = nav (the highlighted menu
+ * entry; NULL: none). Never NULL: when memory is short the page is one
+ * that has failed already.
  */
-void dash_render(struct req *r, int status, struct _hdf *hdf, const char *tmpl);
-/* Set hdf name to value; -1 on failure (logged). */
-int dash_set(struct _hdf *hdf, const char *name, const char *value);
-int dash_set_i64(struct _hdf *hdf, const char *name, int64_t v);
+struct page *page_new(struct req *r, const char *title, const char *nav);
+/*
+ * Send p: template tmpl (a file name under conf.template_dir) rendered
+ * with status, or, when p has a sticky error, that error's page. A template
+ * that cannot be rendered becomes a 500 page. Values under Secret. are
+ * wiped before p is freed. Frees p.
+ */
+void page_finish(struct page *p, int status, const char *tmpl);
+/* Whether p has a sticky error (its later setters do nothing). */
+int page_failed(const struct page *p);
+/* Make "the page could not be built" (500) p's sticky error: a handler ran out of memory. */
+void page_nomem(struct page *p);
+/* Make the 503 page of a database that did not answer p's sticky error. */
+void page_unavailable(struct page *p);
+/*
+ * A store result for p: 1 when rc is ST_OK; otherwise the page dash_store_ok
+ * maps rc to (404 naming what, a fixed word, or 503) becomes p's sticky
+ * error, and 0. The first error stays: later ones do not replace it.
+ */
+int page_store(struct page *p, int rc, const char *what);
+
+/*
+ * Set a value. name is absolute ("Tenant.Name") or, starting with '.',
+ * relative to the node page_row / page_at chose (".Name"). A NULL value is
+ * "". A name that does not fit, or under Config., is a sticky 500 error.
+ */
+void page_set(struct page *p, const char *name, const char *value);
+void page_setf(struct page *p, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void page_set_i64(struct page *p, const char *name, int64_t v);
+/* Money from micro-USD ("$1,234.56"; below a cent "$0.0042"), see dash_fmt_money. */
+void page_set_money(struct page *p, const char *name, int64_t micros);
+/* A count with thousands separators ("1,234,567"). */
+void page_set_count(struct page *p, const char *name, int64_t n);
+/* Unix seconds as "2026-11-23 14:05 UTC"; "" when unix_s <= 0. */
+void page_set_time(struct page *p, const char *name, int64_t unix_s);
+/* part/whole as a whole percentage for a bar, 0 to 100 ("0" when whole is 0). */
+void page_set_pct(struct page *p, const char *name, int64_t part, int64_t whole);
+/* part/whole as a percentage with one decimal ("0.5%"), "–" when whole is 0. */
+void page_set_rate(struct page *p, const char *name, int64_t part, int64_t whole);
+
+/*
+ * Start the next row of list ("Tenants" → Tenants.0, Tenants.1, ...):
+ * names starting with '.' now go under it. Returns the row's index, or -1
+ * when p has failed.
+ */
+int page_row(struct page *p, const char *list);
+/* Make names starting with '.' go under node ("Exec", "Windows.UsdDay"). */
+void page_at(struct page *p, const char *node);
+/* Append a plain value to list (list.N = value), e.g. the plan names of a <select>. */
+void page_add(struct page *p, const char *list, const char *value);
+
+/* ------------------------------------------------------------------ whole answers */
 
 /* Send body with Content-Length, the security headers and this Cache-Control. */
 void dash_send(struct req *r, int status, const char *ctype, const char *cache, const char *body,
                size_t n);
 /* Send a 303 to path below the mount prefix. */
 void dash_redirect(struct req *r, const char *path);
-/* Send a small HTML error page. */
+/* Send the error page with status and message (escaped like every value). */
 void dash_error(struct req *r, int status, const char *message);
+/* The 404 page: "No such <what>." (what: a fixed word, "page", "tenant", ...). */
+void dash_not_found(struct req *r, const char *what);
+/* The 503 page of a database that did not answer. */
+void dash_unavailable(struct req *r);
+/*
+ * The one mapping of a store result to the page a request ends on: 1 when
+ * rc is ST_OK (nothing sent); else sends the 404 page naming what (NULL:
+ * "page") for ST_NOTFOUND, the 503 page for anything else, and returns 0.
+ */
+int dash_store_ok(struct req *r, int rc, const char *what);
 
 /* Cookie name's value into out; 1 found, 0 absent, -1 too long. */
 int dash_cookie(const struct req *r, const char *name, char *out, size_t cap);
@@ -90,16 +162,10 @@ int dash_query(const struct req *r, const char *name, char *out, size_t cap);
 int64_t dash_query_id(const struct req *r, const char *name);
 
 /*
- * Number formatting, the one place for it: money from micro-USD ("$1,234.56";
- * below a cent: "$0.0042"), counts with thousands separators ("1,234,567"),
- * unix seconds as "2026-11-23 14:05 UTC", a ratio as a percentage.
+ * Number formatting, the one place for it (the page_set_* setters use it):
+ * money from micro-USD ("$1,234.56"; below a cent: "$0.0042"), counts with
+ * thousands separators ("1,234,567").
  */
-int dash_set_money(struct _hdf *hdf, const char *name, int64_t micros);
-int dash_set_count(struct _hdf *hdf, const char *name, int64_t n);
-int dash_set_time(struct _hdf *hdf, const char *name, int64_t unix_s);
-int dash_set_pct(struct _hdf *hdf, const char *name, int64_t part, int64_t whole);
-/* part/whole as a percentage with one decimal ("0.5%"), "–" when whole is 0. */
-int dash_set_rate(struct _hdf *hdf, const char *name, int64_t part, int64_t whole);
 void dash_fmt_money(char *out, size_t cap, int64_t micros);
 void dash_fmt_count(char *out, size_t cap, int64_t n);
 /*
