@@ -48,12 +48,6 @@
 #include "store/db.h"
 #include "store/ledger.h"
 
-/* Statement slots in this file's range. */
-#define Q_COUNTER_GET (Q_ADMIT_FIRST + 0)
-#define Q_INFLIGHT_GET (Q_ADMIT_FIRST + 1)
-#define Q_OPEN_COUNT (Q_ADMIT_FIRST + 2)
-#define Q_REAP_LIST (Q_ADMIT_FIRST + 3)
-
 static const char *const scope_names[ADM__SCOPES] = {"tenant", "key", "global"};
 static const char *const window_names[ADM__WINDOWS] = {"minute", "day", "month", "inflight"};
 

@@ -3,7 +3,8 @@
  * dashboard (see dash_analytics.h).
  *
  * DESIGN
- * Statements use the Q_DASHA_FIRST range of db.h, one offset each (Q_DA).
+ * Statements are the DASHA_ entries of store/statements.h; a report has one
+ * shape per dimension (db_variant).
  * Every statement has a one-tenant and an every-tenant text rather than
  * "(? = 0 OR tenant_id = ?)", so the one-tenant form walks the primary key
  * (tenant_id first) and the every-tenant form uses its own index. Optional
@@ -23,7 +24,9 @@
 #include "store/store.h"
 #include "common/util.h"
 
-#define Q_DA(n) ((enum db_q)(Q_DASHA_FIRST + (n)))
+_Static_assert(DASHA_DIM__MAX == DB_DASHA_USAGE_SHAPES, "one usage statement per dimension");
+_Static_assert(DASHA_ATTR__MAX == DB_DASHA_ATTR_SHAPES, "one showback statement per attribute");
+
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
 
 /* ------------------------------------------------------------ usage_daily */
@@ -74,7 +77,7 @@ static const struct dasha_shape usage_dims[DASHA_DIM__MAX] = {
                       J_AGENT J_KEY, "x.d, x.t, x.mo, x.ag, x.kid"},
 };
 
-/* Statement texts, built once: (dim, one/all) -> slot 2 * dim + all. */
+/* Statement texts, built once, per (dim, one/all). */
 static char usage_sql[DASHA_DIM__MAX][2][1024];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
 
@@ -138,8 +141,8 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 	if ((unsigned)dim >= DASHA_DIM__MAX)
 		return ST_ERR;
 	pthread_once(&usage_once, usage_build);
-	return report_run(st, Q_DA(2 * (int)dim + all), usage_sql[dim][all], tenant_id, from, to,
-	                  limit, cb, ctx);
+	return report_run(st, db_variant(all ? Q_DASHA_USAGE_ALL : Q_DASHA_USAGE_ONE, dim),
+	                  usage_sql[dim][all], tenant_id, from, to, limit, cb, ctx);
 }
 
 /* ------------------------------------------------------------ usage_attr_daily */
@@ -184,8 +187,8 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 	if ((unsigned)attr >= DASHA_ATTR__MAX)
 		return ST_ERR;
 	pthread_once(&attr_once, attr_build);
-	return report_run(st, Q_DA(24 + 2 * (int)attr + all), attr_sql[attr][all], tenant_id, from,
-	                  to, limit, cb, ctx);
+	return report_run(st, db_variant(all ? Q_DASHA_SHOWBACK_ALL : Q_DASHA_SHOWBACK_ONE, attr),
+	                  attr_sql[attr][all], tenant_id, from, to, limit, cb, ctx);
 }
 
 /* ------------------------------------------------------------ executions */
@@ -272,7 +275,7 @@ int store_dasha_exec_list(struct store *st, const struct dasha_exec_filter *f, d
 	int64_t before = f->before > 0 ? f->before : INT64_MAX;
 	int limit = f->limit, n = 0, rc, all = f->tenant_id == 0;
 	const char *vals[6] = {f->agent, f->model, f->status, f->reason_code, f->from, f->to};
-	enum db_q q = Q_DA(16 + all);
+	enum db_q q = all ? Q_DASHA_EXEC_ALL : Q_DASHA_EXEC_ONE;
 
 	memset(in, 0, sizeof(in));
 	if (!all)
@@ -335,15 +338,15 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	cm = db_out_text(&o);
 	ci = db_out_text(&o);
 	co = db_out_text(&o);
-	if (db_exec(d, Q_DA(18), sql_exec_get, in, &o, __func__) != ST_OK)
+	if (db_exec(d, Q_DASHA_EXEC_GET, sql_exec_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(d, Q_DA(18), &o, __func__);
+	rc = db_fetch(d, Q_DASHA_EXEC_GET, &o, __func__);
 	if (rc == 1) {
 		*metadata = dasha_dup(o.text[cm]);
 		*input = dasha_dup(o.text[ci]);
 		*output = dasha_dup(o.text[co]);
 	}
-	db_end(d, Q_DA(18), &o);
+	db_end(d, Q_DASHA_EXEC_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	if (rc == 1 &&
@@ -576,7 +579,7 @@ int store_dasha_health(struct store *st, int64_t tenant_id, int limit, int offse
 	struct db_out o;
 	MYSQL_BIND in[3];
 	int n = 0, rc, all = tenant_id == 0;
-	enum db_q q = Q_DA(20 + all);
+	enum db_q q = all ? Q_DASHA_HEALTH_ALL : Q_DASHA_HEALTH_ONE;
 
 	memset(in, 0, sizeof(in));
 	if (!all)
@@ -630,10 +633,10 @@ int store_dasha_tenant_name(struct store *st, int64_t tenant_id, char *name, siz
 	db_in_i64(&in[0], &tenant_id);
 	db_out_init(&o);
 	db_out_str(&o, name, cap);
-	if (db_exec(st, Q_DA(22), sql_tenant_name, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_DASHA_TENANT_NAME, sql_tenant_name, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_DA(22), &o, __func__);
-	db_end(st, Q_DA(22), &o);
+	rc = db_fetch(st, Q_DASHA_TENANT_NAME, &o, __func__);
+	db_end(st, Q_DASHA_TENANT_NAME, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;

@@ -385,6 +385,22 @@ void db_out_free(struct db_out *o)
 
 /* ------------------------------------------------------------------ statements */
 
+/* How many shapes each statement has (1 for most), from store/statements.h. */
+static const unsigned char db_shapes[Q__MAX] = {
+#define DB_Q_SHAPES(name, shapes) [Q_##name] = (shapes),
+    DB_STATEMENTS(DB_Q_SHAPES)
+#undef DB_Q_SHAPES
+};
+
+enum db_q db_variant(enum db_q q, unsigned i)
+{
+	if ((unsigned)q >= Q__MAX || i >= db_shapes[q]) {
+		log_error("store: statement %d has no shape %u", (int)q, i);
+		abort();
+	}
+	return (enum db_q)((unsigned)q + i);
+}
+
 int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, struct db_out *out,
             const char *fn)
 {

@@ -3,7 +3,8 @@
  *
  * DESIGN
  * A struct store owns one MariaDB connection and a cache of prepared
- * statements indexed by enum db_q. Each store file keeps its SQL text next to
+ * statements indexed by enum db_q, one named slot per statement of
+ * store/statements.h. Each store file keeps its SQL text next to
  * the code that uses it and hands it to db_exec(), which prepares it on first
  * use on this connection and keeps it until the connection goes away.
  * Parameters and result columns are described with small helpers that fill
@@ -29,80 +30,19 @@
 #include <mysql.h>
 
 #include "common/buf.h"
+#include "store/statements.h"
 #include "store/store.h"
 
-/* Prepared statement slots, one per distinct SQL text. */
+/*
+ * Prepared statement slots: Q_<NAME> for each entry of DB_STATEMENTS
+ * (store/statements.h); a statement of several shapes holds one slot per
+ * shape after its name, reached only through db_variant.
+ */
 enum db_q {
-	Q_MIG_ENSURE,
-	Q_MIG_LIST,
-	Q_MIG_INSERT,
-	Q_TENANT_INSERT,
-	Q_TENANT_GET,
-	Q_TENANT_GET_SLUG,
-	Q_TENANT_LIST,
-	Q_TENANT_SET_STATUS,
-	Q_KEY_AUTH,
-	Q_KEY_INSERT,
-	Q_KEY_GET,
-	Q_KEY_LIST,
-	Q_KEY_REVOKE,
-	Q_KEY_LOCK,
-	Q_KEY_SET_GRACE,
-	Q_KEY_TOUCH,
-	Q_CRED_PUT,
-	Q_CRED_GET,
-	Q_CRED_CLEAR,
-	Q_CRED_LIST,
-	Q_MODEL_GET,
-	Q_MODEL_LIST,
-	Q_AGENT_INSERT,
-	Q_AGENT_GET,
-	Q_AGENT_GET_NAME,
-	Q_AGENT_LIST,
-	Q_SESSION_INSERT,
-	Q_SESSION_INSERT_DATA,
-	Q_SESSION_GET,
-	Q_SESSION_COUNT,
-	Q_SESSION_MESSAGES,
-	Q_SESSION_LOCK,
-	Q_SESSION_MSG_INSERT,
-	Q_SESSION_BUMP,
-	Q_EXEC_INSERT,
-	Q_EXEC_GET,
-	Q_EXEC_SEQ,
-	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
-	Q_EXEC_LIST_LAST = Q_EXEC_LIST_FIRST + 31,
-	Q_AUDIT_INSERT,
-	Q_CHANGE_INSERT,
-	Q_CHANGE_POLL,
-	Q_LEASE_HEARTBEAT,
-	Q_LEASE_SILENT,
-	Q_LEASE_RECALLS,
-	/*
-	 * Ranges for the enforcement files: each defines its own offsets into
-	 * its range (e.g. #define Q_LIM(n) (Q_LIMITS_FIRST + (n))).
-	 */
-	Q_LIMITS_FIRST, /* limits.c */
-	Q_LIMITS_LAST = Q_LIMITS_FIRST + 15,
-	Q_ADMIT_FIRST, /* admission.c */
-	Q_ADMIT_LAST = Q_ADMIT_FIRST + 47,
-	Q_GUARD_FIRST, /* guards.c: idempotency, breakers */
-	Q_GUARD_LAST = Q_GUARD_FIRST + 15,
-	Q_USAGE_FIRST, /* usage.c: usage reports, operator tokens */
-	Q_USAGE_LAST = Q_USAGE_FIRST + 15,
-	Q_ADMIN_FIRST, /* admin.c: dashboard users, sessions, throttling */
-	Q_ADMIN_LAST = Q_ADMIN_FIRST + 31,
-	Q_TOOLS_FIRST, /* tools.c: tool registry, tenant tool secrets, run steps */
-	Q_TOOLS_LAST = Q_TOOLS_FIRST + 31,
-	Q_DASHT_FIRST, /* dash_tenants.c: the dashboard's tenant, key, budget and audit pages */
-	Q_DASHT_LAST = Q_DASHT_FIRST + 47,
-	Q_DASHA_FIRST, /* dash_analytics.c: usage, showback, invoices, health, executions pages */
-	Q_DASHA_LAST = Q_DASHA_FIRST + 63,
-	Q_LIFE_FIRST, /* lifecycle.c: retention purge, export, isolation checks */
-	Q_LIFE_LAST = Q_LIFE_FIRST + 15,
-	Q_TDB_FIRST, /* tenantdb.c: dedicated databases, routing, moves */
-	Q_TDB_LAST = Q_TDB_FIRST + 15,
-	Q__MAX
+#define DB_Q_ENUM(name, shapes) Q_##name, Q_##name##__LAST = Q_##name + (shapes)-1,
+	DB_STATEMENTS(DB_Q_ENUM)
+#undef DB_Q_ENUM
+	    Q__MAX
 };
 
 /* One pooled connection to a dedicated tenant's database (tenantdb.c). */
@@ -290,6 +230,13 @@ size_t db_out_text(struct db_out *o);
 void db_out_free(struct db_out *o);
 
 /* ----------------------------------------------------------- statements */
+
+/*
+ * Shape i of statement q (a statement declared with several shapes in
+ * store/statements.h). i past the declared count is a programming error:
+ * logged, and the process aborts rather than run the wrong statement.
+ */
+enum db_q db_variant(enum db_q q, unsigned i);
 
 /*
  * Execute the statement in slot q (prepared from sql on first use) with the

@@ -8,7 +8,7 @@
  * page by keyset on (tenant_id, seq): the cursor is the public id of the last
  * row shown, turned back into its seq, so a page costs an index range read
  * however deep it is, and rows inserted meanwhile never shift pages.
- * Each combination of list filters is its own prepared statement (32 slots),
+ * Each combination of list filters is its own shape of Q_EXEC_LIST (32),
  * so every variant has a plain WHERE clause the optimizer can match to an
  * index instead of "(? IS NULL OR col = ?)" guards. The variant's text is
  * rebuilt per call (a few appends) so a reconnect can always re-prepare it.
@@ -44,6 +44,7 @@ enum {
 	EF_SINCE = 1 << 3,
 	EF_CURSOR = 1 << 4,
 };
+_Static_assert(EF_CURSOR * 2 == DB_EXEC_LIST_SHAPES, "one list statement per filter subset");
 
 #define EXEC_INSERT_HEAD                                                                           \
 	"INSERT INTO executions (tenant_id, id, kind, key_id, agent_id, agent_name, session_id,"   \
@@ -438,7 +439,7 @@ int store_execution_list(struct store *st, int64_t tenant_id, const struct exec_
 	if (mask & EF_CURSOR)
 		db_in_i64(&in[nin++], &cursor_seq);
 	db_in_int(&in[nin++], &limit);
-	q = (enum db_q)(Q_EXEC_LIST_FIRST + mask);
+	q = db_variant(Q_EXEC_LIST, mask);
 	/* Always built: a reconnect inside db_exec must be able to prepare it again. */
 	if (exec_list_sql(&sql, mask)) {
 		log_error("store: store_execution_list: out of memory");

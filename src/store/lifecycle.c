@@ -23,7 +23,6 @@
 #include "store/store.h"
 #include "store/tenantdb.h"
 
-#define Q_LIFE(n) ((enum db_q)(Q_LIFE_FIRST + (n)))
 #define LIFE_MAX_KEYS 6
 
 static const char sql_purge[] = "DELETE FROM executions WHERE tenant_id = ?"
@@ -46,14 +45,14 @@ int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int ba
 	db_in_i64(&in[0], &tenant_id);
 	db_in_int(&in[1], &days);
 	db_in_int(&in[2], &batch);
-	if (db_exec(d, Q_LIFE(0), sql_purge, in, NULL, __func__) != ST_OK)
+	if (db_exec(d, Q_LIFE_PURGE, sql_purge, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	*deleted = (int64_t)db_affected(d, Q_LIFE(0));
+	*deleted = (int64_t)db_affected(d, Q_LIFE_PURGE);
 	/* the steps of the runs that went (same age; each batch at most batch rows) */
-	if (db_exec(d, Q_LIFE(5), sql_purge_steps, in, NULL, __func__) != ST_OK)
+	if (db_exec(d, Q_LIFE_PURGE_STEPS, sql_purge_steps, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	if ((int64_t)db_affected(d, Q_LIFE(5)) > *deleted)
-		*deleted = (int64_t)db_affected(d, Q_LIFE(5));
+	if ((int64_t)db_affected(d, Q_LIFE_PURGE_STEPS) > *deleted)
+		*deleted = (int64_t)db_affected(d, Q_LIFE_PURGE_STEPS);
 	return ST_OK;
 }
 
@@ -354,7 +353,7 @@ static const char sql_due[] = "SELECT id FROM tenants WHERE offboard_after IS NO
 int store_life_offboard(struct store *st, int64_t tenant_id, int days)
 {
 	MYSQL_BIND in[2];
-	enum db_q q = days >= 0 ? Q_LIFE(1) : Q_LIFE(2);
+	enum db_q q = days >= 0 ? Q_LIFE_OFFBOARD_SET : Q_LIFE_OFFBOARD_CLEAR;
 	uint64_t n = 0;
 	int rc;
 
@@ -383,10 +382,10 @@ int store_life_offboard_after(struct store *st, int64_t tenant_id, int64_t *at)
 	db_in_i64(&in[0], &tenant_id);
 	db_out_init(&o);
 	db_out_i64(&o, at);
-	if (db_exec(st, Q_LIFE(3), sql_offboard_get, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_LIFE_OFFBOARD_GET, sql_offboard_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_LIFE(3), &o, __func__);
-	db_end(st, Q_LIFE(3), &o);
+	rc = db_fetch(st, Q_LIFE_OFFBOARD_GET, &o, __func__);
+	db_end(st, Q_LIFE_OFFBOARD_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
@@ -400,12 +399,12 @@ int store_life_due(struct store *st, int (*cb)(void *ctx, int64_t tenant_id), vo
 
 	db_out_init(&o);
 	db_out_i64(&o, &id);
-	if (db_exec(st, Q_LIFE(4), sql_due, NULL, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_LIFE_DUE, sql_due, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_LIFE(4), &o, __func__)) == 1)
+	while ((rc = db_fetch(st, Q_LIFE_DUE, &o, __func__)) == 1)
 		if (cb(ctx, id) != 0)
 			break;
-	db_end(st, Q_LIFE(4), &o);
+	db_end(st, Q_LIFE_DUE, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 

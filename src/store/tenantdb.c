@@ -21,14 +21,6 @@
 #include "store/db.h"
 #include "store/tenantdb.h"
 
-#define Q_TDB_LOOKUP (Q_TDB_FIRST + 0)
-#define Q_TDB_SAVE (Q_TDB_FIRST + 1)
-#define Q_TDB_CLEAR (Q_TDB_FIRST + 2)
-#define Q_TDB_MIGRATING (Q_TDB_FIRST + 3)
-#define Q_TDB_OPEN (Q_TDB_FIRST + 4)
-#define Q_TDB_SWITCH (Q_TDB_FIRST + 5)
-#define Q_TDB_LIST (Q_TDB_FIRST + 6)
-
 /* The AD "provider" of a tenant database password: no provider name has a ':'. */
 #define TDB_SEAL_NAME "db:data"
 #define TDB_PW_BYTES 24
