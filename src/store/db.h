@@ -113,57 +113,6 @@ struct db_out {
 };
 
 /*
- * Insert the execution row and (with_usage) add it to usage_daily, inside
- * the caller's transaction (store_execution_record wraps it in its own).
- * Without with_usage the caller adds the rollup itself (admission.c does,
- * in the same server-side statement that moves the budget counters).
- */
-int store_execution_write(struct store *d, const struct execution *e, int with_usage);
-/*
- * Append the INSERT of e as text (values quoted) to b, for a batch of
- * statements sent in one round trip. -1 when e is incomplete or memory ran out.
- */
-int store_execution_sql(struct store *d, struct buf *b, const struct execution *e);
-/*
- * Append e's row as "(v, ...)" to b for a multi-row INSERT after
- * store_execution_head; created_us its time (unix microseconds), 0: the
- * database's clock now. -1 when e is incomplete or memory ran out.
- */
-int store_execution_values(struct store *d, struct buf *b, const struct execution *e,
-                           int64_t created_us);
-/* Append "INSERT INTO executions (...) VALUES " to b. */
-int store_execution_head(struct buf *b);
-/*
- * Append the rollup statements of n executions (usage_daily, usage_5min,
- * usage_attr_daily; one multi-row statement each, rows of the same key
- * summed) to b, each ending in ';'. created_us[i] is when es[i] happened
- * (unix microseconds; 0: the database's clock now). With cond (n must be
- * 1), each statement adds its row only when the SQL condition holds.
- * 0, or -1 when out of memory.
- */
-int store_rollups_sql(struct store *d, struct buf *b, const struct execution *const *es,
-                      const int64_t *created_us, size_t n, const char *cond);
-/*
- * Record e and its rollups on d as one text batch, one round trip:
- * START TRANSACTION, the row, the rollups, COMMIT (a dedicated tenant's own
- * record). ST_CONFLICT when the id is there already (the batch rolled back).
- */
-int store_execution_batch(struct store *d, const struct execution *e);
-/*
- * Append the rollup statements of e (usage_daily and usage_5min, each ending
- * in ';') to b, for the caller's transaction. 0, or -1 when out of memory.
- */
-int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e);
-/*
- * The same, each statement adding its row only when the SQL condition cond
- * holds (INSERT ... SELECT ... WHERE cond): settling a dedicated tenant adds
- * the control database's summary only when this settle closed the
- * reservation ("@ah_open = 1").
- */
-int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *e,
-                        const char *cond);
-
-/*
  * The handle holding tenant_id's content (executions, run steps, sessions,
  * messages, its rollups): st itself for a shared tenant, a pooled connection
  * to its own database for a dedicated one (tenantdb.c). NULL when that
