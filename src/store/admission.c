@@ -46,6 +46,7 @@
 #include "common/util.h"
 #include "store/admission.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/ledger.h"
 #include "store/records.h"
 #include "store/sql.h"

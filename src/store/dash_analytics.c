@@ -21,6 +21,7 @@
 #include "store/admin.h"
 #include "store/dash_analytics.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/store.h"
 #include "common/util.h"
 

@@ -113,18 +113,6 @@ struct db_out {
 };
 
 /*
- * The handle holding tenant_id's content (executions, run steps, sessions,
- * messages, its rollups): st itself for a shared tenant, a pooled connection
- * to its own database for a dedicated one (tenantdb.c). NULL when that
- * cannot be known or reached (logged): never the wrong database.
- */
-struct store *store_data_conn(struct store *st, int64_t tenant_id);
-/* Close every pooled tenant connection of st (store_close does). */
-void store_pool_close(struct store *st);
-/* Remember what key identification read about the request's tenant. */
-void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch);
-
-/*
  * Run one mutation statement (slot q) and its change_log row (kind,
  * tenant_id) in one transaction (the caller's, when one is open), bumping
  * the host's epochs after the commit. *affected (may be NULL) gets the rows
@@ -147,6 +135,11 @@ int db_connect(struct store *st, char *err, size_t errlen);
 int db_change_user(struct store *st, const char *user, const char *password, const char *name);
 /* Close every statement and the connection (st stays reusable for db_connect). */
 void db_disconnect(struct store *st);
+/*
+ * Roll back, close and free a handle that owns no pool of tenant
+ * connections (a pooled or provisioning connection), wiping its password.
+ */
+void db_free(struct store *st);
 
 /* ----------------------------------------------------------- parameters */
 
@@ -226,6 +219,8 @@ typedef void (*db_row_cb)(void *ctx, int set, MYSQL_ROW row, unsigned long *len,
 
 /* Append s to b as a quoted, escaped SQL string literal; -1 without a connection or memory. */
 int db_quote(struct store *st, struct buf *b, const char *s);
+/* The same for the n bytes at s (which may hold NULs). */
+int db_quote_n(struct store *st, struct buf *b, const char *s, size_t n);
 /*
  * Send sql and read every result set it returns, calling cb for each row
  * (set = index of the result set). Reconnects and retries once when the

@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/records.h"
 #include "store/sql.h"
 #include "store/store.h"

@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/sql.h"
 #include "store/store.h"
 

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/ledger.h"
 #include "store/records.h"
 #include "store/sql.h"

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "store/admin.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/lifecycle.h"
 #include "store/sql.h"
 #include "store/store.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "store/sql.h"
 
 void sql_init(struct sql *q, struct store *st)
@@ -65,24 +66,8 @@ void sql_str(struct sql *q, const char *s)
 
 void sql_strn(struct sql *q, const char *s, size_t n)
 {
-	char small[256];
-	struct buf tmp = BUF_INIT;
-	const char *z = small;
-
-	if (q->failed)
-		return;
-	/* db_quote takes a NUL-terminated string: a short copy on the stack, else the heap */
-	if (n < sizeof(small)) {
-		memcpy(small, s, n);
-		small[n] = '\0';
-	} else if (buf_append(&tmp, s, n) < 0) {
+	if (!q->failed && db_quote_n(q->st, &q->b, s, n) < 0)
 		q->failed = 1;
-		return;
-	} else {
-		z = tmp.data;
-	}
-	sql_str(q, z);
-	buf_free(&tmp);
 }
 
 void sql_ident(struct sql *q, const char *name)
@@ -91,7 +76,7 @@ void sql_ident(struct sql *q, const char *name)
 
 	if (q->failed)
 		return;
-	if (n == 0 || n > 64 || buf_reserve(&q->b, 2 * n + 2) < 0) {
+	if (n == 0 || buf_reserve(&q->b, 2 * n + 2) < 0) {
 		q->failed = 1;
 		return;
 	}
@@ -162,4 +147,30 @@ int sql_run(struct store *st, const struct sql *q, db_row_cb cb, void *ctx, cons
 		return ST_ERR;
 	}
 	return db_query(st, q->b.data, q->b.len, cb, ctx, fn);
+}
+
+struct sql_i64_read {
+	int64_t v;
+	int got, bad;
+};
+
+static void sql_i64_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct sql_i64_read *r = ctx;
+
+	(void)set;
+	(void)len;
+	if (n < 1 || row[0] == NULL)
+		return;
+	r->got = 1;
+	r->bad = util_parse_i64(row[0], INT64_MIN, INT64_MAX, &r->v) < 0;
+}
+
+int sql_run_i64(struct store *st, const struct sql *q, int64_t *v, const char *fn)
+{
+	struct sql_i64_read r = {0, 0, 0};
+	int rc = sql_run(st, q, sql_i64_row, &r, fn);
+
+	*v = rc == ST_OK && r.got && !r.bad ? r.v : 0;
+	return rc == ST_OK && r.bad ? ST_ERR : rc;
 }

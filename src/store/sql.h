@@ -54,11 +54,11 @@ void sql_text_(struct sql *q, const char *s, size_t n);
 void sql_frag(struct sql *q, const char *frag);
 /* s as a quoted, escaped string literal; NULL appends NULL. */
 void sql_str(struct sql *q, const char *s);
-/* The first n bytes of s, quoted. */
+/* The n bytes at s (NULs included), quoted. */
 void sql_strn(struct sql *q, const char *s, size_t n);
 /*
- * name as an identifier, `name` with any backtick doubled; an empty name,
- * one over 64 bytes or one with a control byte fails the builder.
+ * name as an identifier, `name` with any backtick doubled; an empty name
+ * or one with a control byte fails the builder (the server judges length).
  */
 void sql_ident(struct sql *q, const char *name);
 /* `db`.`name` */
@@ -75,5 +75,11 @@ void sql_comma(struct sql *q, int first);
  * when an append failed; otherwise db_query's code.
  */
 int sql_run(struct store *st, const struct sql *q, db_row_cb cb, void *ctx, const char *fn);
+
+/*
+ * sql_run, reading the first column of the last row the text returns as a
+ * number into *v (0 when no row). ST_ERR when it is not a number.
+ */
+int sql_run_i64(struct store *st, const struct sql *q, int64_t *v, const char *fn);
 
 #endif

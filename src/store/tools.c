@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/records.h"
 #include "store/store.h"
 #include "store/tools.h"
