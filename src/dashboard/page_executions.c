@@ -39,37 +39,37 @@ static int exec_fields(HDF *hdf, const char *prefix, const struct dasha_exec *e)
 	int rc = 0;
 
 #define SETK(field, fn, x) (snprintf(k, sizeof(k), "%s.%s", prefix, field), rc |= fn(hdf, k, x))
-	SETK("TenantId", dash_set_i64, e->tenant_id);
+	SETK("TenantId", dash_set_i64, e->row.tenant_id);
 	SETK("Tenant", dash_set, e->tenant_name);
-	SETK("Seq", dash_set_i64, e->seq);
-	SETK("Id", dash_set, e->id);
-	SETK("Kind", dash_set, e->kind);
-	SETK("KeyId", dash_set_i64, e->key_id);
-	SETK("AgentId", dash_set_i64, e->agent_id);
-	SETK("Agent", dash_set, e->agent_name);
-	SETK("SessionId", dash_set, e->session_id);
-	SETK("Model", dash_set, e->model);
-	SETK("Provider", dash_set, e->provider);
-	SETK("CredSource", dash_set, e->cred_source);
-	SETK("Status", dash_set, e->status);
+	SETK("Seq", dash_set_i64, e->row.seq);
+	SETK("Id", dash_set, e->row.id);
+	SETK("Kind", dash_set, e->row.kind);
+	SETK("KeyId", dash_set_i64, e->row.key_id);
+	SETK("AgentId", dash_set_i64, e->row.agent_id);
+	SETK("Agent", dash_set, e->row.agent_name);
+	SETK("SessionId", dash_set, e->row.session_id);
+	SETK("Model", dash_set, e->row.model);
+	SETK("Provider", dash_set, e->row.provider);
+	SETK("CredSource", dash_set, e->row.cred_source);
+	SETK("Status", dash_set, e->row.status);
 	SETK("Badge", dash_set,
-	     strcmp(e->status, "succeeded") == 0 || strcmp(e->status, "ok") == 0 ||
-	             strcmp(e->status, "completed") == 0
+	     strcmp(e->row.status, "succeeded") == 0 || strcmp(e->row.status, "ok") == 0 ||
+	             strcmp(e->row.status, "completed") == 0
 	         ? "ok"
-	     : strcmp(e->status, "refused") == 0 ? "warn"
-	                                         : "bad");
-	SETK("ReasonCode", dash_set, e->reason_code);
-	SETK("HttpStatus", dash_set_i64, e->http_status);
-	SETK("Stream", dash_set_i64, e->stream);
-	SETK("Prompt", dash_set_count, e->prompt_tokens);
-	SETK("Completion", dash_set_count, e->completion_tokens);
-	SETK("Tokens", dash_set_count, e->prompt_tokens + e->completion_tokens);
-	SETK("Cost", dash_set_money, e->cost_micros);
-	SETK("Latency", dash_set_count, e->latency_ms);
-	SETK("RequestId", dash_set, e->request_id);
-	SETK("FinishReason", dash_set, e->finish_reason);
-	SETK("Error", dash_set, e->error_message);
-	SETK("Created", dash_set_time, e->created);
+	     : strcmp(e->row.status, "refused") == 0 ? "warn"
+	                                             : "bad");
+	SETK("ReasonCode", dash_set, e->row.reason_code);
+	SETK("HttpStatus", dash_set_i64, e->row.http_status);
+	SETK("Stream", dash_set_i64, e->row.stream);
+	SETK("Prompt", dash_set_count, e->row.prompt_tokens);
+	SETK("Completion", dash_set_count, e->row.completion_tokens);
+	SETK("Tokens", dash_set_count, e->row.prompt_tokens + e->row.completion_tokens);
+	SETK("Cost", dash_set_money, e->row.cost_micros);
+	SETK("Latency", dash_set_count, e->row.latency_ms);
+	SETK("RequestId", dash_set, e->row.request_id);
+	SETK("FinishReason", dash_set, e->row.finish_reason);
+	SETK("Error", dash_set, e->row.error_message);
+	SETK("Created", dash_set_time, e->row.created_at);
 #undef SETK
 	return rc ? -1 : 0;
 }
@@ -83,7 +83,7 @@ static int exec_list_cb(void *ctx, const struct dasha_exec *e)
 		snprintf(prefix, sizeof(prefix), "Rows.%d", l->n);
 		if (exec_fields(l->hdf, prefix, e) < 0)
 			l->failed = 1;
-		l->last_seq = e->seq;
+		l->last_seq = e->row.seq;
 	}
 	l->n++;
 	return 0;
@@ -223,7 +223,8 @@ PAGE_FN(page_execution)
 	    dash_set_i64(hdf, "Exec.ShowContent", content) < 0 ||
 	    (content && (dash_set(hdf, "Exec.Input", input ? input : "") < 0 ||
 	                 dash_set(hdf, "Exec.Output", output ? output : "") < 0)) ||
-	    (steps.hdf = hdf, store_run_steps_list(r->store, t, e.id, step_row, &steps)) != ST_OK ||
+	    (steps.hdf = hdf, store_run_steps_list(r->store, t, e.row.id, step_row, &steps)) !=
+	        ST_OK ||
 	    steps.failed || dash_set(hdf, "Page.Title", "Execution") < 0 ||
 	    dash_set(hdf, "Page.Nav", "executions") < 0) {
 		if (hdf)

@@ -44,9 +44,9 @@ static int plans_row(void *ctx, const struct admin_plan_row *p)
 	char k[64];
 
 #define SET(f, fn, v) (snprintf(k, sizeof(k), "Plans.%d." f, l->n), l->failed |= fn(l->hdf, k, v))
-	SET("Name", dash_set, p->name);
-	SET("Description", dash_set, p->description);
-	SET("Created", dash_set_time, p->created);
+	SET("Name", dash_set, p->plan.name);
+	SET("Description", dash_set, p->plan.description);
+	SET("Created", dash_set_time, p->plan.created_at);
 	SET("Tenants", dash_set_count, p->tenants);
 #undef SET
 	l->n++;

@@ -81,7 +81,7 @@ static const char sql_window_one[] =
 static const char sql_window_all[] = WINDOW_SUMS " WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
 
 static const char sql_user_del[] = "DELETE FROM admin_users WHERE name = ?";
-static const char sql_plans[] = "SELECT p.name, p.description, " TS(
+static const char sql_plans[] = "SELECT p.id, p.name, p.description, " TS(
     "p.created_at") ", COUNT(t.id) FROM plans p"
                     " LEFT JOIN tenants t ON t.plan_id = p.id GROUP BY p.id, p.name, "
                     "p.description, p.created_at"
@@ -422,9 +422,10 @@ int store_admin_plans(struct store *st, int (*cb)(void *ctx, const struct admin_
 
 	memset(&p, 0, sizeof(p));
 	db_out_init(&o);
-	db_out_str(&o, p.name, sizeof(p.name));
-	db_out_str(&o, p.description, sizeof(p.description));
-	db_out_i64(&o, &p.created);
+	db_out_i64(&o, &p.plan.id);
+	db_out_str(&o, p.plan.name, sizeof(p.plan.name));
+	db_out_str(&o, p.plan.description, sizeof(p.plan.description));
+	db_out_i64(&o, &p.plan.created_at);
 	db_out_i64(&o, &p.tenants);
 	if (db_exec(st, Q_ADM_PLANS, sql_plans, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;

@@ -218,13 +218,16 @@ static const char sql_exec_get[] =
     E_COLS_ONE ", e.metadata, e.input, e.output"
                " FROM executions e WHERE e.tenant_id = ? AND e.id = ?";
 
-/* Bind the columns of E_COLS into e. */
-static void exec_out(struct db_out *o, struct dasha_exec *e)
+/* Bind the columns of E_COLS into x. */
+static void exec_out(struct db_out *o, struct dasha_exec *x)
 {
+	struct execution *e = &x->row;
+
+	e->error_message = x->error_text;
 	db_out_init(o);
 	db_out_i64(o, &e->tenant_id);
 	db_out_i64(o, &e->seq);
-	db_out_str(o, e->tenant_name, sizeof(e->tenant_name));
+	db_out_str(o, x->tenant_name, sizeof(x->tenant_name));
 	db_out_str(o, e->id, sizeof(e->id));
 	db_out_str(o, e->kind, sizeof(e->kind));
 	db_out_i64(o, &e->key_id);
@@ -236,16 +239,16 @@ static void exec_out(struct db_out *o, struct dasha_exec *e)
 	db_out_str(o, e->cred_source, sizeof(e->cred_source));
 	db_out_str(o, e->status, sizeof(e->status));
 	db_out_str(o, e->reason_code, sizeof(e->reason_code));
-	db_out_i64(o, &e->http_status);
-	db_out_i64(o, &e->stream);
+	db_out_int(o, &e->http_status);
+	db_out_int(o, &e->stream);
 	db_out_i64(o, &e->prompt_tokens);
 	db_out_i64(o, &e->completion_tokens);
 	db_out_i64(o, &e->cost_micros);
-	db_out_i64(o, &e->latency_ms);
+	db_out_int(o, &e->latency_ms);
 	db_out_str(o, e->request_id, sizeof(e->request_id));
 	db_out_str(o, e->finish_reason, sizeof(e->finish_reason));
-	db_out_str(o, e->error_message, sizeof(e->error_message));
-	db_out_i64(o, &e->created);
+	db_out_str(o, x->error_text, sizeof(x->error_text));
+	db_out_i64(o, &e->created_at);
 }
 
 /* The tenant's display name (the list and detail show it); -1 when it cannot be read. */

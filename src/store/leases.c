@@ -390,8 +390,9 @@ static void own_lock_sql(struct sql *q, int64_t owner_id)
 }
 
 /*
- * " UPDATE leases ... SET granted_x = GREATEST(granted_x - v, 0)"
- * ... WHERE owner_id = o AND <c's key>;": what leaves one lease row.
+ * " UPDATE leases SET granted_x = GREATEST(granted_x - v, 0), ... WHERE
+ * owner_id = o AND <c's key>;": what leaves one lease row (touch: and its
+ * updated_at moves).
  */
 static void lease_take_sql(struct sql *q, int64_t owner_id, const struct adm_counter *c,
                            int64_t micros, int64_t tokens, int64_t requests, int touch)

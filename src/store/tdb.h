@@ -18,7 +18,6 @@
 
 #include "crypto/secrets.h"
 #include "store/db.h"
-#include "store/sql.h"
 #include "store/tenantdb.h"
 
 #define TDB_SECRET_MAX 600
