@@ -376,202 +376,23 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	" COALESCE((SELECT b." col " FROM budget_counters b WHERE b.scope = 'tenant'"              \
 	" AND b.scope_id = t.id AND b.win = '" win "'"                                             \
 	" AND b.period = DATE_FORMAT(UTC_DATE(), '" fmt "')), 0)"
-#define H_SQL(where)                                                                                     \
-	"SELECT t.id, t.name, COALESCE(w.r, 0), COALESCE(w.f, 0), COALESCE(w.x, 0),"                     \
-	" COALESCE(w.l0, 0), COALESCE(w.l1, 0), COALESCE(w.l2, 0), COALESCE(w.l3, 0),"                   \
-	" COALESCE(w.l4, 0), COALESCE(w.l5, 0), COALESCE(w.l6, 0), COALESCE(w.l7, 0),"                   \
-	" COALESCE((SELECT GROUP_CONCAT(br.provider ORDER BY br.provider SEPARATOR ', ')"                \
-	" FROM breakers br WHERE br.tenant_id = t.id AND br.state = 'open'), '') brk," BUDGET(           \
-	    "spent_micros", "day",                                                                       \
-	    "%Y-%m-%d") "," BUDGET("lim_micros", "day",                                                  \
-	                           "%Y-%m-%d") "," BUDGET("spent_micros", "month",                       \
-	                                                  "%Y-%m") "," BUDGET("lim_micros",              \
-	                                                                      "month",                   \
-	                                                                      "%Y-%m") " FROM "          \
-	                                                                               "tenants "        \
-	                                                                               "t LEFT "         \
-	                                                                               "JOIN "           \
-	                                                                               "(SELECT "        \
-	                                                                               "tenant_"         \
-	                                                                               "id, "            \
-	                                                                               "SUM("            \
-	                                                                               "requests)"       \
-	                                                                               " r, "            \
-	                                                                               "SUM("            \
-	                                                                               "failed) "        \
-	                                                                               "f,"              \
-	                                                                               " SUM("           \
-	                                                                               "refused) "       \
-	                                                                               "x"               \
-	                                                                               "," LAT_SUMS(     \
-	                                                                                   "") " "       \
-	                                                                                       "F"       \
-	                                                                                       "R"       \
-	                                                                                       "O"       \
-	                                                                                       "M"       \
-	                                                                                       " "       \
-	                                                                                       "u"       \
-	                                                                                       "s"       \
-	                                                                                       "a"       \
-	                                                                                       "g"       \
-	                                                                                       "e"       \
-	                                                                                       "_"       \
-	                                                                                       "5"       \
-	                                                                                       "m"       \
-	                                                                                       "i"       \
-	                                                                                       "n"       \
-	                                                                                       " "       \
-	                                                                                       "W"       \
-	                                                                                       "H"       \
-	                                                                                       "E"       \
-	                                                                                       "R"       \
-	                                                                                       "E"       \
-	                                                                                       " "       \
-	                                                                                       "b"       \
-	                                                                                       "u"       \
-	                                                                                       "c"       \
-	                                                                                       "k"       \
-	                                                                                       "e"       \
-	                                                                                       "t"       \
-	                                                                                       " "       \
-	                                                                                       ">"       \
-	                                                                                       "="       \
-	                                                                                       " "       \
-	                                                                                       "U"       \
-	                                                                                       "N"       \
-	                                                                                       "I"       \
-	                                                                                       "X"       \
-	                                                                                       "_"       \
-	                                                                                       "T"       \
-	                                                                                       "I"       \
-	                                                                                       "M"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "T"       \
-	                                                                                       "A"       \
-	                                                                                       "M"       \
-	                                                                                       "P"       \
-	                                                                                       "("       \
-	                                                                                       ")"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "I"       \
-	                                                                                       "V"       \
-	                                                                                       " "       \
-	                                                                                       "3"       \
-	                                                                                       "0"       \
-	                                                                                       "0"       \
-	                                                                                       " "       \
-	                                                                                       "-"       \
-	                                                                                       " "       \
-	                                                                                       "2"       \
-	                                                                                       " "       \
-	                                                                                       "G"       \
-	                                                                                       "R"       \
-	                                                                                       "O"       \
-	                                                                                       "U"       \
-	                                                                                       "P"       \
-	                                                                                       " "       \
-	                                                                                       "B"       \
-	                                                                                       "Y"       \
-	                                                                                       " "       \
-	                                                                                       "t"       \
-	                                                                                       "e"       \
-	                                                                                       "n"       \
-	                                                                                       "a"       \
-	                                                                                       "n"       \
-	                                                                                       "t"       \
-	                                                                                       "_"       \
-	                                                                                       "i"       \
-	                                                                                       "d"       \
-	                                                                                       ")"       \
-	                                                                                       " "       \
-	                                                                                       "w"       \
-	                                                                                       " "       \
-	                                                                                       "O"       \
-	                                                                                       "N"       \
-	                                                                                       " "       \
-	                                                                                       "w"       \
-	                                                                                       "."       \
-	                                                                                       "t"       \
-	                                                                                       "e"       \
-	                                                                                       "n"       \
-	                                                                                       "a"       \
-	                                                                                       "n"       \
-	                                                                                       "t"       \
-	                                                                                       "_"       \
-	                                                                                       "i"       \
-	                                                                                       "d"       \
-	                                                                                       " "       \
-	                                                                                       "="       \
-	                                                                                       " "       \
-	                                                                                       "t"       \
-	                                                                                       "."       \
-	                                                                                       "i"       \
-	                                                                                       "d" where \
-	                                                                                       " "       \
-	                                                                                       "O"       \
-	                                                                                       "R"       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "R"       \
-	                                                                                       " "       \
-	                                                                                       "B"       \
-	                                                                                       "Y"       \
-	                                                                                       " "       \
-	                                                                                       "b"       \
-	                                                                                       "r"       \
-	                                                                                       "k"       \
-	                                                                                       " "       \
-	                                                                                       "<"       \
-	                                                                                       ">"       \
-	                                                                                       " "       \
-	                                                                                       "'"       \
-	                                                                                       "'"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "C"       \
-	                                                                                       ","       \
-	                                                                                       " "       \
-	                                                                                       "4"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "C"       \
-	                                                                                       ","       \
-	                                                                                       " "       \
-	                                                                                       "5"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "C"       \
-	                                                                                       ","       \
-	                                                                                       " "       \
-	                                                                                       "t"       \
-	                                                                                       "."       \
-	                                                                                       "i"       \
-	                                                                                       "d"       \
-	                                                                                       " "       \
-	                                                                                       "L"       \
-	                                                                                       "I"       \
-	                                                                                       "M"       \
-	                                                                                       "I"       \
-	                                                                                       "T"       \
-	                                                                                       " "       \
-	                                                                                       "?"       \
-	                                                                                       " "       \
-	                                                                                       "O"       \
-	                                                                                       "F"       \
-	                                                                                       "F"       \
-	                                                                                       "S"       \
-	                                                                                       "E"       \
-	                                                                                       "T"       \
-	                                                                                       " "       \
-	                                                                                       "?"
+/* clang-format off */
+#define H_SQL(where)                                                                               \
+	"SELECT t.id, t.name, COALESCE(w.r, 0), COALESCE(w.f, 0), COALESCE(w.x, 0),"               \
+	" COALESCE(w.l0, 0), COALESCE(w.l1, 0), COALESCE(w.l2, 0), COALESCE(w.l3, 0),"             \
+	" COALESCE(w.l4, 0), COALESCE(w.l5, 0), COALESCE(w.l6, 0), COALESCE(w.l7, 0),"             \
+	" COALESCE((SELECT GROUP_CONCAT(br.provider ORDER BY br.provider SEPARATOR ', ')"          \
+	" FROM breakers br WHERE br.tenant_id = t.id AND br.state = 'open'), '') brk,"             \
+	BUDGET("spent_micros", "day", "%Y-%m-%d") ","                                              \
+	BUDGET("lim_micros", "day", "%Y-%m-%d") ","                                                \
+	BUDGET("spent_micros", "month", "%Y-%m") ","                                               \
+	BUDGET("lim_micros", "month", "%Y-%m")                                                     \
+	" FROM tenants t LEFT JOIN (SELECT tenant_id, SUM(requests) r, SUM(failed) f,"             \
+	" SUM(refused) x," LAT_SUMS("") " FROM usage_5min"                                         \
+	" WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - 2 GROUP BY tenant_id) w"                      \
+	" ON w.tenant_id = t.id" where                                                             \
+	" ORDER BY brk <> '' DESC, 4 DESC, 5 DESC, t.id LIMIT ? OFFSET ?"
+/* clang-format on */
 
 static const char sql_health_one[] = H_SQL(" WHERE t.id = ?");
 static const char sql_health_all[] = H_SQL("");
