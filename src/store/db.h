@@ -212,8 +212,9 @@ void db_rollback(struct store *st);
 /*
  * For statements whose shape varies, sent several to a round trip
  * (the connection has CLIENT_MULTI_STATEMENTS): every value is a literal,
- * numbers formatted by the caller and strings through db_quote. Prepared
- * statements remain the rule everywhere else.
+ * appended through the typed builder of store/sql.h (strings through
+ * db_quote, identifiers and numbers through their own appends), never
+ * through printf. Prepared statements remain the rule everywhere else.
  */
 typedef void (*db_row_cb)(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n);
 
