@@ -35,37 +35,37 @@ struct exec_list {
 /* The fields of one execution under the node page_row / page_at chose. */
 static void exec_fields(struct page *p, const struct dasha_exec *e)
 {
-	page_set_i64(p, ".TenantId", e->tenant_id);
+	page_set_i64(p, ".TenantId", e->row.tenant_id);
 	page_set(p, ".Tenant", e->tenant_name);
-	page_set_i64(p, ".Seq", e->seq);
-	page_set(p, ".Id", e->id);
-	page_set(p, ".Kind", e->kind);
-	page_set_i64(p, ".KeyId", e->key_id);
-	page_set_i64(p, ".AgentId", e->agent_id);
-	page_set(p, ".Agent", e->agent_name);
-	page_set(p, ".SessionId", e->session_id);
-	page_set(p, ".Model", e->model);
-	page_set(p, ".Provider", e->provider);
-	page_set(p, ".CredSource", e->cred_source);
-	page_set(p, ".Status", e->status);
+	page_set_i64(p, ".Seq", e->row.seq);
+	page_set(p, ".Id", e->row.id);
+	page_set(p, ".Kind", e->row.kind);
+	page_set_i64(p, ".KeyId", e->row.key_id);
+	page_set_i64(p, ".AgentId", e->row.agent_id);
+	page_set(p, ".Agent", e->row.agent_name);
+	page_set(p, ".SessionId", e->row.session_id);
+	page_set(p, ".Model", e->row.model);
+	page_set(p, ".Provider", e->row.provider);
+	page_set(p, ".CredSource", e->row.cred_source);
+	page_set(p, ".Status", e->row.status);
 	page_set(p, ".Badge",
-	         strcmp(e->status, "succeeded") == 0 || strcmp(e->status, "ok") == 0 ||
-	                 strcmp(e->status, "completed") == 0
+	         strcmp(e->row.status, "succeeded") == 0 || strcmp(e->row.status, "ok") == 0 ||
+	                 strcmp(e->row.status, "completed") == 0
 	             ? "ok"
-	         : strcmp(e->status, "refused") == 0 ? "warn"
-	                                             : "bad");
-	page_set(p, ".ReasonCode", e->reason_code);
-	page_set_i64(p, ".HttpStatus", e->http_status);
-	page_set_i64(p, ".Stream", e->stream);
-	page_set_count(p, ".Prompt", e->prompt_tokens);
-	page_set_count(p, ".Completion", e->completion_tokens);
-	page_set_count(p, ".Tokens", e->prompt_tokens + e->completion_tokens);
-	page_set_money(p, ".Cost", e->cost_micros);
-	page_set_count(p, ".Latency", e->latency_ms);
-	page_set(p, ".RequestId", e->request_id);
-	page_set(p, ".FinishReason", e->finish_reason);
-	page_set(p, ".Error", e->error_message);
-	page_set_time(p, ".Created", e->created);
+	         : strcmp(e->row.status, "refused") == 0 ? "warn"
+	                                                 : "bad");
+	page_set(p, ".ReasonCode", e->row.reason_code);
+	page_set_i64(p, ".HttpStatus", e->row.http_status);
+	page_set_i64(p, ".Stream", e->row.stream);
+	page_set_count(p, ".Prompt", e->row.prompt_tokens);
+	page_set_count(p, ".Completion", e->row.completion_tokens);
+	page_set_count(p, ".Tokens", e->row.prompt_tokens + e->row.completion_tokens);
+	page_set_money(p, ".Cost", e->row.cost_micros);
+	page_set_count(p, ".Latency", e->row.latency_ms);
+	page_set(p, ".RequestId", e->row.request_id);
+	page_set(p, ".FinishReason", e->row.finish_reason);
+	page_set(p, ".Error", e->row.error_message);
+	page_set_time(p, ".Created", e->row.created_at);
 }
 
 static int exec_list_cb(void *ctx, const struct dasha_exec *e)
@@ -75,7 +75,7 @@ static int exec_list_cb(void *ctx, const struct dasha_exec *e)
 	if (l->n < EXEC_PAGE) {
 		page_row(l->p, "Rows");
 		exec_fields(l->p, e);
-		l->last_seq = e->seq;
+		l->last_seq = e->row.seq;
 	}
 	l->n++;
 	return 0;
@@ -191,6 +191,6 @@ PAGE_FN(page_execution)
 	free(meta);
 	free(input);
 	free(output);
-	page_store(p, store_run_steps_list(r->store, t, e.id, step_row, p), NULL);
+	page_store(p, store_run_steps_list(r->store, t, e.row.id, step_row, p), NULL);
 	page_finish(p, 200, "execution.cs");
 }

@@ -42,9 +42,9 @@ static int plans_row(void *ctx, const struct admin_plan_row *pl)
 	struct page *p = ctx;
 
 	page_row(p, "Plans");
-	page_set(p, ".Name", pl->name);
-	page_set(p, ".Description", pl->description);
-	page_set_time(p, ".Created", pl->created);
+	page_set(p, ".Name", pl->plan.name);
+	page_set(p, ".Description", pl->plan.description);
+	page_set_time(p, ".Created", pl->plan.created_at);
 	page_set_count(p, ".Tenants", pl->tenants);
 	return 0;
 }

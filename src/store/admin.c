@@ -2,7 +2,7 @@
  * admin.c: dashboard users, sessions, login throttling, overview (see admin.h).
  *
  * DESIGN
- * Statements use the Q_ADMIN_FIRST range of db.h, one offset each (Q_ADM).
+ * Statements are the ADM_ entries of store/statements.h.
  * Session expiry is a WHERE clause on the database clock, and the same
  * lookup bumps last_seen in a second statement; a session found expired is
  * simply not found (the dashboard then asks for a new login).
@@ -15,7 +15,6 @@
 #include "store/db.h"
 #include "store/store.h"
 
-#define Q_ADM(n) ((enum db_q)(Q_ADMIN_FIRST + (n)))
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
 
 static const char sql_user_add[] =
@@ -82,7 +81,7 @@ static const char sql_window_one[] =
 static const char sql_window_all[] = WINDOW_SUMS " WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
 
 static const char sql_user_del[] = "DELETE FROM admin_users WHERE name = ?";
-static const char sql_plans[] = "SELECT p.name, p.description, " TS(
+static const char sql_plans[] = "SELECT p.id, p.name, p.description, " TS(
     "p.created_at") ", COUNT(t.id) FROM plans p"
                     " LEFT JOIN tenants t ON t.plan_id = p.id GROUP BY p.id, p.name, "
                     "p.description, p.created_at"
@@ -95,9 +94,10 @@ static const char sql_global[] =
     " FROM usage_daily WHERE day >= DATE_FORMAT(UTC_DATE(), '%Y-%m-01')";
 
 /* Run a statement without result rows; ST_OK, ST_CONFLICT, ST_NOTFOUND or ST_ERR. */
-static int admin_exec(struct store *st, int n, const char *sql, MYSQL_BIND *in, const char *fn)
+static int admin_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in,
+                      const char *fn)
 {
-	return db_exec(st, Q_ADM(n), sql, in, NULL, fn);
+	return db_exec(st, q, sql, in, NULL, fn);
 }
 
 /* End every session of user name (after a password or role change). */
@@ -108,7 +108,7 @@ static int admin_end_sessions(struct store *st, const char *name)
 
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], name, &l);
-	return admin_exec(st, 20, sql_user_end_sessions, in, __func__);
+	return admin_exec(st, Q_ADM_USER_END_SESSIONS, sql_user_end_sessions, in, __func__);
 }
 
 int store_admin_user_add(struct store *st, const char *name, const char *pw_hash, const char *role,
@@ -122,7 +122,7 @@ int store_admin_user_add(struct store *st, const char *name, const char *pw_hash
 	db_in_str(&in[1], pw_hash, &l[1]);
 	db_in_str(&in[2], role, &l[2]);
 	db_in_i64_or_null(&in[3], &tenant_id);
-	return admin_exec(st, 0, sql_user_add, in, __func__);
+	return admin_exec(st, Q_ADM_USER_ADD, sql_user_add, in, __func__);
 }
 
 int store_admin_user_get(struct store *st, const char *name, struct admin_user *out)
@@ -142,10 +142,10 @@ int store_admin_user_get(struct store *st, const char *name, struct admin_user *
 	db_out_str(&o, out->role, sizeof(out->role));
 	db_out_i64(&o, &out->tenant_id);
 	db_out_i64(&o, &out->created);
-	if (db_exec(st, Q_ADM(1), sql_user_get, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_USER_GET, sql_user_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_ADM(1), &o, __func__);
-	db_end(st, Q_ADM(1), &o);
+	rc = db_fetch(st, Q_ADM_USER_GET, &o, __func__);
+	db_end(st, Q_ADM_USER_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
@@ -160,10 +160,10 @@ int store_admin_user_set_password(struct store *st, const char *name, const char
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], pw_hash, &l[0]);
 	db_in_str(&in[1], name, &l[1]);
-	rc = admin_exec(st, 2, sql_user_pw, in, __func__);
+	rc = admin_exec(st, Q_ADM_USER_PW, sql_user_pw, in, __func__);
 	if (rc != ST_OK)
 		return rc;
-	if (!db_affected(st, Q_ADM(2)))
+	if (!db_affected(st, Q_ADM_USER_PW))
 		return ST_NOTFOUND;
 	return admin_end_sessions(st, name);
 }
@@ -179,10 +179,10 @@ int store_admin_user_set_role(struct store *st, const char *name, const char *ro
 	db_in_str(&in[0], role, &l[0]);
 	db_in_i64_or_null(&in[1], &tenant_id);
 	db_in_str(&in[2], name, &l[1]);
-	rc = admin_exec(st, 3, sql_user_role, in, __func__);
+	rc = admin_exec(st, Q_ADM_USER_ROLE, sql_user_role, in, __func__);
 	if (rc != ST_OK)
 		return rc;
-	return db_affected(st, Q_ADM(3)) ? ST_OK : ST_NOTFOUND;
+	return db_affected(st, Q_ADM_USER_ROLE) ? ST_OK : ST_NOTFOUND;
 }
 
 int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx)
@@ -198,13 +198,13 @@ int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx)
 	db_out_str(&o, u.role, sizeof(u.role));
 	db_out_i64(&o, &u.tenant_id);
 	db_out_i64(&o, &u.created);
-	if (db_exec(st, Q_ADM(4), sql_user_list, NULL, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_USER_LIST, sql_user_list, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_ADM(4), &o, __func__)) == 1) {
+	while ((rc = db_fetch(st, Q_ADM_USER_LIST, &o, __func__)) == 1) {
 		if (cb(ctx, &u) != 0)
 			break;
 	}
-	db_end(st, Q_ADM(4), &o);
+	db_end(st, Q_ADM_USER_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -216,10 +216,10 @@ int store_admin_user_count(struct store *st, int64_t *n)
 	*n = 0;
 	db_out_init(&o);
 	db_out_i64(&o, n);
-	if (db_exec(st, Q_ADM(5), sql_user_count, NULL, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_USER_COUNT, sql_user_count, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_ADM(5), &o, __func__);
-	db_end(st, Q_ADM(5), &o);
+	rc = db_fetch(st, Q_ADM_USER_COUNT, &o, __func__);
+	db_end(st, Q_ADM_USER_COUNT, &o);
 	return rc == 1 ? ST_OK : ST_ERR;
 }
 
@@ -234,7 +234,7 @@ int store_admin_session_create(struct store *st, const uint8_t hash[32], const c
 	db_in_str(&in[1], csrf, &l[1]);
 	db_in_i64(&in[2], &user_id);
 	db_in_str(&in[3], ip ? ip : "", &l[2]);
-	return admin_exec(st, 6, sql_sess_add, in, __func__);
+	return admin_exec(st, Q_ADM_SESS_ADD, sql_sess_add, in, __func__);
 }
 
 int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s, int max_s,
@@ -260,10 +260,10 @@ int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s
 	db_out_i64(&o, &out->user.tenant_id);
 	db_out_i64(&o, &out->user.created);
 	db_out_i64(&o, &idle_for);
-	if (db_exec(st, Q_ADM(7), sql_sess_get, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_SESS_GET, sql_sess_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_ADM(7), &o, __func__);
-	db_end(st, Q_ADM(7), &o);
+	rc = db_fetch(st, Q_ADM_SESS_GET, &o, __func__);
+	db_end(st, Q_ADM_SESS_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	if (rc == 0)
@@ -273,7 +273,8 @@ int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s
 		return ST_OK;
 	memset(tin, 0, sizeof(tin));
 	db_in_i64(&tin[0], &out->id);
-	return admin_exec(st, 8, sql_sess_touch, tin, __func__) == ST_OK ? ST_OK : ST_ERR;
+	return admin_exec(st, Q_ADM_SESS_TOUCH, sql_sess_touch, tin, __func__) == ST_OK ? ST_OK
+	                                                                                : ST_ERR;
 }
 
 int store_admin_session_delete(struct store *st, const uint8_t hash[32])
@@ -283,7 +284,7 @@ int store_admin_session_delete(struct store *st, const uint8_t hash[32])
 
 	memset(in, 0, sizeof(in));
 	db_in_blob(&in[0], hash, 32, &l);
-	return admin_exec(st, 9, sql_sess_del, in, __func__);
+	return admin_exec(st, Q_ADM_SESS_DEL, sql_sess_del, in, __func__);
 }
 
 int store_admin_login_failures(struct store *st, const char *name, const char *ip, int window_s,
@@ -303,10 +304,10 @@ int store_admin_login_failures(struct store *st, const char *name, const char *i
 	db_out_init(&o);
 	db_out_i64(&o, by_name);
 	db_out_i64(&o, by_ip);
-	if (db_exec(st, Q_ADM(10), sql_fail_count, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_FAIL_COUNT, sql_fail_count, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_ADM(10), &o, __func__);
-	db_end(st, Q_ADM(10), &o);
+	rc = db_fetch(st, Q_ADM_FAIL_COUNT, &o, __func__);
+	db_end(st, Q_ADM_FAIL_COUNT, &o);
 	return rc == 1 ? ST_OK : ST_ERR;
 }
 
@@ -318,7 +319,7 @@ int store_admin_login_fail(struct store *st, const char *name, const char *ip)
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], name, &l[0]);
 	db_in_str(&in[1], ip ? ip : "", &l[1]);
-	return admin_exec(st, 11, sql_fail_add, in, __func__);
+	return admin_exec(st, Q_ADM_FAIL_ADD, sql_fail_add, in, __func__);
 }
 
 int store_admin_login_clear(struct store *st, const char *name, int window_s)
@@ -329,7 +330,7 @@ int store_admin_login_clear(struct store *st, const char *name, int window_s)
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], name, &l);
 	db_in_int(&in[1], &window_s);
-	return admin_exec(st, 12, sql_fail_clear, in, __func__);
+	return admin_exec(st, Q_ADM_FAIL_CLEAR, sql_fail_clear, in, __func__);
 }
 
 int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb cb, void *ctx)
@@ -355,13 +356,13 @@ int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb 
 	db_out_i64(&o, &row.month_errors);
 	db_out_i64(&o, &row.day_budget_micros);
 	db_out_i64(&o, &row.month_budget_micros);
-	if (db_exec(st, Q_ADM(13), sql_overview, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_OVERVIEW, sql_overview, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_ADM(13), &o, __func__)) == 1) {
+	while ((rc = db_fetch(st, Q_ADM_OVERVIEW, &o, __func__)) == 1) {
 		if (cb(ctx, &row) != 0)
 			break;
 	}
-	db_end(st, Q_ADM(13), &o);
+	db_end(st, Q_ADM_OVERVIEW, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -370,7 +371,7 @@ int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct 
 	struct db_out o;
 	MYSQL_BIND in[2];
 	int buckets = seconds / 300, rc;
-	enum db_q q = tenant_id ? Q_ADM(21) : Q_ADM(22);
+	enum db_q q = tenant_id ? Q_ADM_WINDOW_ONE : Q_ADM_WINDOW_ALL;
 
 	memset(out, 0, sizeof(*out));
 	memset(in, 0, sizeof(in));
@@ -405,10 +406,11 @@ int store_admin_user_delete(struct store *st, const char *name)
 
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], name, &l);
-	rc = admin_exec(st, 23, sql_user_del, in, __func__); /* sessions go by ON DELETE CASCADE */
+	rc = admin_exec(st, Q_ADM_USER_DEL, sql_user_del, in,
+	                __func__); /* sessions go by ON DELETE CASCADE */
 	if (rc != ST_OK)
 		return rc;
-	return db_affected(st, Q_ADM(23)) ? ST_OK : ST_NOTFOUND;
+	return db_affected(st, Q_ADM_USER_DEL) ? ST_OK : ST_NOTFOUND;
 }
 
 int store_admin_plans(struct store *st, int (*cb)(void *ctx, const struct admin_plan_row *p),
@@ -420,16 +422,17 @@ int store_admin_plans(struct store *st, int (*cb)(void *ctx, const struct admin_
 
 	memset(&p, 0, sizeof(p));
 	db_out_init(&o);
-	db_out_str(&o, p.name, sizeof(p.name));
-	db_out_str(&o, p.description, sizeof(p.description));
-	db_out_i64(&o, &p.created);
+	db_out_i64(&o, &p.plan.id);
+	db_out_str(&o, p.plan.name, sizeof(p.plan.name));
+	db_out_str(&o, p.plan.description, sizeof(p.plan.description));
+	db_out_i64(&o, &p.plan.created_at);
 	db_out_i64(&o, &p.tenants);
-	if (db_exec(st, Q_ADM(24), sql_plans, NULL, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_PLANS, sql_plans, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_ADM(24), &o, __func__)) == 1)
+	while ((rc = db_fetch(st, Q_ADM_PLANS, &o, __func__)) == 1)
 		if (cb(ctx, &p) != 0)
 			break;
-	db_end(st, Q_ADM(24), &o);
+	db_end(st, Q_ADM_PLANS, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -444,9 +447,9 @@ int store_admin_global(struct store *st, struct admin_global *out)
 	db_out_i64(&o, &out->month_micros);
 	db_out_i64(&o, &out->day_tokens);
 	db_out_i64(&o, &out->month_tokens);
-	if (db_exec(st, Q_ADM(25), sql_global, NULL, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_ADM_GLOBAL, sql_global, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_ADM(25), &o, __func__);
-	db_end(st, Q_ADM(25), &o);
+	rc = db_fetch(st, Q_ADM_GLOBAL, &o, __func__);
+	db_end(st, Q_ADM_GLOBAL, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }

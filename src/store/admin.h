@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "store/limits.h"
+
 struct store;
 
 #define ADMIN_TOUCH_S 30 /* a session's last_seen is refreshed at most this often */
@@ -106,10 +108,9 @@ int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct 
 /* Delete a dashboard user and its sessions. ST_NOTFOUND when no such user. */
 int store_admin_user_delete(struct store *st, const char *name);
 
+/* A plans row (struct plan, store/limits.h) and how many tenants are on it. */
 struct admin_plan_row {
-	char name[33];
-	char description[201];
-	int64_t created;
+	struct plan plan;
 	int64_t tenants; /* tenants on this plan */
 };
 /* Every plan with its number of tenants, by name. */

@@ -29,8 +29,8 @@
  *   one transaction; a reservation the reaper closed first leaves the
  *   reaper's record standing (ST_CONFLICT).
  *
- * Values in the text statements are numbers formatted here and strings
- * quoted with db_quote; the connection never sees request text unescaped.
+ * Text statements are built with store/sql.h (numbers formatted, strings
+ * quoted); the connection never sees request text unescaped.
  */
 #include "config.h"
 
@@ -46,13 +46,10 @@
 #include "common/util.h"
 #include "store/admission.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/ledger.h"
-
-/* Statement slots in this file's range. */
-#define Q_COUNTER_GET (Q_ADMIT_FIRST + 0)
-#define Q_INFLIGHT_GET (Q_ADMIT_FIRST + 1)
-#define Q_OPEN_COUNT (Q_ADMIT_FIRST + 2)
-#define Q_REAP_LIST (Q_ADMIT_FIRST + 3)
+#include "store/records.h"
+#include "store/sql.h"
 
 static const char *const scope_names[ADM__SCOPES] = {"tenant", "key", "global"};
 static const char *const window_names[ADM__WINDOWS] = {"minute", "day", "month", "inflight"};
@@ -90,20 +87,50 @@ int adm_counter_cmp(const struct adm_counter *a, const struct adm_counter *b)
 	                   b->window, b->period);
 }
 
+const char *adm_scope_name(int scope)
+{
+	return scope >= 0 && scope < ADM__SCOPES ? scope_names[scope] : "";
+}
+
+const char *adm_window_name(int window)
+{
+	return window >= 0 && window < ADM__WINDOWS ? window_names[window] : "";
+}
+
+void adm_key_sql(struct sql *q, int scope, int64_t scope_id, int window, const char *period)
+{
+	sql_str(q, adm_scope_name(scope));
+	sql_lit(q, ", ");
+	sql_i64(q, scope_id);
+	sql_lit(q, ", ");
+	sql_str(q, adm_window_name(window));
+	sql_lit(q, ", ");
+	sql_str(q, period);
+}
+
+void adm_key_match_sql(struct sql *q, int scope, int64_t scope_id, int window, const char *period)
+{
+	sql_lit(q, "(scope = ");
+	sql_str(q, adm_scope_name(scope));
+	sql_lit(q, " AND scope_id = ");
+	sql_i64(q, scope_id);
+	sql_lit(q, " AND win = ");
+	sql_str(q, adm_window_name(window));
+	sql_lit(q, " AND period = ");
+	sql_str(q, period);
+	sql_lit(q, ")");
+}
+
 /* "(scope = 'tenant' AND scope_id = 1 AND win = 'day' AND period = '2026-11-23') OR ..." */
-static int sql_row_keys(struct store *st, struct buf *b, const struct adm_request *a)
+static void sql_row_keys(struct sql *q, const struct adm_request *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		const struct adm_counter *c = &a->c[i];
 
-		buf_printf(b, "%s(scope = '%s' AND scope_id = %lld AND win = '%s' AND period = ",
-		           i ? " OR " : "", scope_names[c->scope], (long long)c->scope_id,
-		           window_names[c->window]);
-		if (db_quote(st, b, c->period) < 0)
-			return -1;
-		buf_putc(b, ')');
+		if (i)
+			sql_lit(q, " OR ");
+		adm_key_match_sql(q, c->scope, c->scope_id, c->window, c->period);
 	}
-	return 0;
 }
 
 /* Key bindings of counter c into in[0..3]. */
@@ -127,8 +154,18 @@ static int name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
+int adm_scope_of(const char *name)
+{
+	return name_index(scope_names, ADM__SCOPES, name);
+}
+
+int adm_window_of(const char *name)
+{
+	return name_index(window_names, ADM__WINDOWS, name);
+}
+
 /* "scope:id:window:period|..." for the reservation row. */
-static int counters_text(const struct adm_request *a, char *out, size_t cap)
+int adm_counters_text(const struct adm_request *a, char *out, size_t cap)
 {
 	size_t o = 0;
 
@@ -237,52 +274,69 @@ static void reserve_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, u
 	rr->admitted_rows += a->c[k].admitted;
 }
 
-static int reserve_sql(struct store *st, struct buf *b, const struct adm_request *a, int64_t marker,
-                       const char *counters, const char *owner)
+/* ", v" for each of the n values */
+static void adm_nums(struct sql *q, const int64_t *v, size_t n)
 {
-	const char *texts[] = {a->exec_id, a->kind, a->model, a->provider};
+	for (size_t i = 0; i < n; i++) {
+		sql_lit(q, ", ");
+		sql_i64(q, v[i]);
+	}
+}
 
-	buf_printf(b,
-	           "START TRANSACTION;"
-	           " INSERT INTO reservations (tenant_id, key_id, state, micros, tokens,"
+void adm_reservation_sql(struct sql *q, const struct adm_request *a, const char *counters,
+                         const char *owner, int expires_s)
+{
+	const char *texts[] = {counters, a->exec_id, a->kind, a->model, a->provider};
+	const int64_t sizes[] = {a->micros, a->tokens, a->prompt_tokens, a->max_tokens};
+
+	sql_lit(q, " INSERT INTO reservations (tenant_id, key_id, state, micros, tokens,"
 	           " prompt_tokens, max_tokens, counters, exec_id, kind, model, provider,"
 	           " agent_id, agent_name, request_id, stream, owner, created_at, expires_at)"
-	           " SELECT %lld, %lld, 'open', %lld, %lld, %lld, %lld, ",
-	           (long long)a->tenant_id, (long long)a->key_id, (long long)a->micros,
-	           (long long)a->tokens, (long long)a->prompt_tokens, (long long)a->max_tokens);
-	if (db_quote(st, b, counters) < 0)
-		return -1;
+	           " SELECT ");
+	sql_i64(q, a->tenant_id);
+	sql_lit(q, ", ");
+	sql_i64(q, a->key_id);
+	sql_lit(q, ", 'open'");
+	adm_nums(q, sizes, ARRAY_SIZE(sizes));
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
-		buf_puts(b, ", ");
-		if (db_quote(st, b, texts[i] ? texts[i] : "") < 0)
-			return -1;
+		sql_lit(q, ", ");
+		sql_str(q, texts[i] ? texts[i] : "");
 	}
-	buf_printf(b, ", %lld, ", (long long)a->agent_id);
-	if (db_quote(st, b, a->agent_name ? a->agent_name : "") < 0)
-		return -1;
-	buf_puts(b, ", ");
-	if (db_quote(st, b, a->request_id ? a->request_id : "") < 0)
-		return -1;
-	buf_printf(b, ", %d, ", a->stream ? 1 : 0);
-	if (db_quote(st, b, owner) < 0)
-		return -1;
+	adm_nums(q, &a->agent_id, 1);
+	sql_lit(q, ", ");
+	sql_str(q, a->agent_name ? a->agent_name : "");
+	sql_lit(q, ", ");
+	sql_str(q, a->request_id ? a->request_id : "");
+	sql_lit(q, ", ");
+	sql_i64(q, a->stream ? 1 : 0);
+	sql_lit(q, ", ");
+	sql_str(q, owner);
+	sql_lit(q, ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ");
+	sql_i64(q, expires_s);
+	sql_lit(q, " SECOND");
+}
+
+static void reserve_sql(struct sql *q, const struct adm_request *a, int64_t marker,
+                        const char *counters, const char *owner)
+{
+	size_t order[ADM_MAX_COUNTERS];
+
+	sql_lit(q, "START TRANSACTION;");
+	adm_reservation_sql(q, a, counters, owner, a->expires_s);
 	/*
 	 * The reservation is made only while the tenant is not being moved: the
 	 * INSERT ... SELECT reads its row with a shared lock, so a move that sets
 	 * migrating waits for reservations being made, and none is made after.
 	 * No row inserted: id 0 (LAST_INSERT_ID() alone would repeat an old one).
 	 */
-	buf_printf(b,
-	           ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL %d SECOND FROM tenants"
-	           " WHERE id = %lld AND migrating = 0;"
+	sql_lit(q, " FROM tenants WHERE id = ");
+	sql_i64(q, a->tenant_id);
+	sql_lit(q, " AND migrating = 0;"
 	           " SELECT IF(ROW_COUNT() = 1, LAST_INSERT_ID(), 0);"
 	           " INSERT INTO budget_counters (scope, scope_id, win, period, reserved_micros,"
 	           " reserved_tokens, requests, lim_micros, lim_tokens, lim_requests, last_admit,"
-	           " updated_at) VALUES ",
-	           a->expires_s, (long long)a->tenant_id);
+	           " updated_at) VALUES ");
 	/* Rows in key order (adm_key_cmp): locked in the same order by everyone. */
-	size_t order[ADM_MAX_COUNTERS];
-
 	for (size_t i = 0; i < a->n; i++) {
 		size_t j = i;
 
@@ -293,43 +347,43 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 		order[j] = i;
 	}
 	for (size_t k = 0; k < a->n; k++) {
-		size_t i = order[k];
-		const struct adm_counter *c = &a->c[i];
+		const struct adm_counter *c = &a->c[order[k]];
+		const int64_t v[] = {a->micros,
+		                     a->tokens,
+		                     1,
+		                     c->hard ? c->max_micros : 0,
+		                     c->hard ? c->max_tokens : 0,
+		                     c->max_requests,
+		                     marker};
 
-		buf_printf(b, "%s('%s', %lld, '%s', ", k ? ", " : "", scope_names[c->scope],
-		           (long long)c->scope_id, window_names[c->window]);
-		if (db_quote(st, b, c->period) < 0)
-			return -1;
-		buf_printf(b, ", %lld, %lld, 1, %lld, %lld, %lld, %lld, UTC_TIMESTAMP(6))",
-		           (long long)a->micros, (long long)a->tokens,
-		           (long long)(c->hard ? c->max_micros : 0),
-		           (long long)(c->hard ? c->max_tokens : 0), (long long)c->max_requests,
-		           (long long)marker);
+		sql_comma(q, k == 0);
+		sql_lit(q, "(");
+		adm_key_sql(q, c->scope, c->scope_id, c->window, c->period);
+		adm_nums(q, v, ARRAY_SIZE(v));
+		sql_lit(q, ", UTC_TIMESTAMP(6))");
 	}
 	/* What processes hold as leases (sql/016) counts as reserved. */
-	buf_puts(b, " ON DUPLICATE KEY UPDATE"
-	            " last_admit = IF((VALUES(lim_micros) = 0 OR spent_micros + reserved_micros"
-	            " + leased_micros + VALUES(reserved_micros) <= VALUES(lim_micros))"
-	            " AND (VALUES(lim_tokens) = 0 OR spent_tokens + reserved_tokens + leased_tokens"
-	            " + VALUES(reserved_tokens) <= VALUES(lim_tokens))"
-	            " AND (VALUES(lim_requests) = 0 OR requests + leased_requests + 1"
-	            " <= VALUES(lim_requests)),"
-	            " VALUES(last_admit), last_admit),"
-	            " reserved_micros = IF(last_admit = VALUES(last_admit),"
-	            " reserved_micros + VALUES(reserved_micros), reserved_micros),"
-	            " reserved_tokens = IF(last_admit = VALUES(last_admit),"
-	            " reserved_tokens + VALUES(reserved_tokens), reserved_tokens),"
-	            " requests = IF(last_admit = VALUES(last_admit), requests + 1, requests),"
-	            " lim_micros = VALUES(lim_micros), lim_tokens = VALUES(lim_tokens),"
-	            " lim_requests = VALUES(lim_requests), updated_at = VALUES(updated_at);");
-	buf_printf(b,
-	           " SELECT spent_micros, reserved_micros, spent_tokens, reserved_tokens,"
-	           " requests, last_admit = %lld, scope, scope_id, win, period, leased_micros,"
-	           " leased_tokens, leased_requests FROM budget_counters WHERE ",
-	           (long long)marker);
-	if (sql_row_keys(st, b, a) < 0)
-		return -1;
-	return b->data ? 0 : -1;
+	sql_lit(q, " ON DUPLICATE KEY UPDATE"
+	           " last_admit = IF((VALUES(lim_micros) = 0 OR spent_micros + reserved_micros"
+	           " + leased_micros + VALUES(reserved_micros) <= VALUES(lim_micros))"
+	           " AND (VALUES(lim_tokens) = 0 OR spent_tokens + reserved_tokens + leased_tokens"
+	           " + VALUES(reserved_tokens) <= VALUES(lim_tokens))"
+	           " AND (VALUES(lim_requests) = 0 OR requests + leased_requests + 1"
+	           " <= VALUES(lim_requests)),"
+	           " VALUES(last_admit), last_admit),"
+	           " reserved_micros = IF(last_admit = VALUES(last_admit),"
+	           " reserved_micros + VALUES(reserved_micros), reserved_micros),"
+	           " reserved_tokens = IF(last_admit = VALUES(last_admit),"
+	           " reserved_tokens + VALUES(reserved_tokens), reserved_tokens),"
+	           " requests = IF(last_admit = VALUES(last_admit), requests + 1, requests),"
+	           " lim_micros = VALUES(lim_micros), lim_tokens = VALUES(lim_tokens),"
+	           " lim_requests = VALUES(lim_requests), updated_at = VALUES(updated_at);");
+	sql_lit(q, " SELECT spent_micros, reserved_micros, spent_tokens, reserved_tokens,"
+	           " requests, last_admit = ");
+	sql_i64(q, marker);
+	sql_lit(q, ", scope, scope_id, win, period, leased_micros,"
+	           " leased_tokens, leased_requests FROM budget_counters WHERE ");
+	sql_row_keys(q, a);
 }
 
 static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *reservation_id,
@@ -352,7 +406,7 @@ static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *
                               int *refused)
 {
 	struct reserve_read rr = {a, 0, 0};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	char counters[1024], owner[64];
 	int64_t marker;
 	int rc;
@@ -360,7 +414,7 @@ static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *
 	*refused = -1;
 	*reservation_id = 0;
 	if (a->n == 0 || a->n > ADM_MAX_COUNTERS ||
-	    counters_text(a, counters, sizeof(counters)) < 0) {
+	    adm_counters_text(a, counters, sizeof(counters)) < 0) {
 		log_error("store: store_admit_reserve: bad counter list");
 		return ST_ERR;
 	}
@@ -377,14 +431,11 @@ static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *
 	owner_name(owner, sizeof(owner));
 	for (size_t i = 0; i < a->n; i++)
 		a->c[i].admitted = 0;
-	if (reserve_sql(st, &b, a, marker, counters, owner) < 0) {
-		buf_free(&b);
-		log_error("store: store_admit_reserve: out of memory");
-		return ST_ERR;
-	}
+	sql_init(&q, st);
+	reserve_sql(&q, a, marker, counters, owner);
 	/* Safe to retry if the connection was found dead: nothing ran yet. */
-	rc = db_query(st, b.data, b.len, reserve_row, &rr, __func__);
-	buf_free(&b);
+	rc = sql_run(st, &q, reserve_row, &rr, __func__);
+	sql_free(&q);
 	if (rc != ST_OK)
 		return ST_ERR;
 	st->in_tx = 1;
@@ -444,48 +495,49 @@ static int settle_sql_run(struct store *st, int64_t id, const char *state,
                           int *closed)
 {
 	struct settle_read sr = {0};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc;
 
+	sql_init(&q, st);
 	if (mode != SM_IN_TX)
-		buf_puts(&b, "START TRANSACTION; ");
+		sql_lit(&q, "START TRANSACTION; ");
 	/*
 	 * Close the reservation first (the order admission locks in: reservation,
 	 * then counters); ROW_COUNT() says whether it was still open, and only
 	 * then do its amounts move on the counters: single-table updates by
 	 * primary key, cheaper for the server than a join.
 	 */
-	buf_printf(&b,
-	           "UPDATE reservations SET state = '%s', settled_at = UTC_TIMESTAMP(6)"
-	           " WHERE id = %lld AND state = 'open'; SET @ah_open = ROW_COUNT();"
-	           " UPDATE budget_counters SET"
-	           " reserved_micros = GREATEST(reserved_micros - %lld, 0),"
-	           " spent_micros = spent_micros + IF(win = 'inflight', 0, %lld),"
-	           " reserved_tokens = GREATEST(reserved_tokens - %lld, 0),"
-	           " spent_tokens = spent_tokens + IF(win = 'inflight', 0, %lld),"
-	           " requests = IF(win = 'inflight', GREATEST(requests - 1, 0), requests),"
-	           " updated_at = UTC_TIMESTAMP(6) WHERE @ah_open = 1 AND (",
-	           state, (long long)id, (long long)a->micros, (long long)actual_micros,
-	           (long long)a->tokens, (long long)actual_tokens);
-	if (sql_row_keys(st, &b, a) < 0)
-		goto oom;
-	buf_puts(&b, "); SELECT @ah_open;");
-	if (with_usage &&
-	    store_rollup_sql_if(st, &b, e, mode == SM_SUMMARY ? "@ah_open = 1" : NULL) < 0)
-		goto oom;
-	buf_puts(&b, " COMMIT");
-	if (b.data == NULL)
-		goto oom;
-	rc = db_query(st, b.data, b.len, settle_row, &sr, __func__);
-	buf_free(&b);
+	sql_lit(&q, "UPDATE reservations SET state = ");
+	sql_str(&q, state);
+	sql_lit(&q, ", settled_at = UTC_TIMESTAMP(6) WHERE id = ");
+	sql_i64(&q, id);
+	sql_lit(&q, " AND state = 'open'; SET @ah_open = ROW_COUNT();"
+	            " UPDATE budget_counters SET reserved_micros = GREATEST(reserved_micros - ");
+	sql_i64(&q, a->micros);
+	sql_lit(&q, ", 0), spent_micros = spent_micros + IF(win = 'inflight', 0, ");
+	sql_i64(&q, actual_micros);
+	sql_lit(&q, "), reserved_tokens = GREATEST(reserved_tokens - ");
+	sql_i64(&q, a->tokens);
+	sql_lit(&q, ", 0), spent_tokens = spent_tokens + IF(win = 'inflight', 0, ");
+	sql_i64(&q, actual_tokens);
+	sql_lit(&q, "), requests = IF(win = 'inflight', GREATEST(requests - 1, 0), requests),"
+	            " updated_at = UTC_TIMESTAMP(6) WHERE @ah_open = 1 AND (");
+	sql_row_keys(&q, a);
+	sql_lit(&q, "); SELECT @ah_open;");
+	if (with_usage)
+		store_rollup_sql(&q, e, mode == SM_SUMMARY);
+	sql_lit(&q, " COMMIT");
+	if (!sql_ok(&q)) {
+		sql_free(&q);
+		if (mode == SM_IN_TX)
+			db_rollback(st);
+		return ST_ERR;
+	}
+	rc = sql_run(st, &q, settle_row, &sr, __func__);
+	sql_free(&q);
 	st->in_tx = 0;
 	*closed = sr.closed;
 	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
-oom:
-	buf_free(&b);
-	if (mode == SM_IN_TX)
-		db_rollback(st);
-	return ST_ERR;
 }
 
 int store_admit_settle(struct store *st, int64_t reservation_id, const struct adm_request *a,

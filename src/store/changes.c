@@ -16,7 +16,6 @@
 
 #include <string.h>
 
-#include "common/epochs.h"
 #include "common/log.h"
 #include "store/db.h"
 #include "store/store.h"
@@ -42,38 +41,6 @@ static const char sql_poll[] = "SELECT 0, id, " TS_US(
                                         "changed_at") ", 'tenant', id FROM tenants"
                                                       " WHERE changed_at >= UTC_TIMESTAMP(6) - "
                                                       "INTERVAL ? SECOND ORDER BY 1, 2, 3";
-
-void store_change_bump(enum store_change kind, int64_t tenant_id)
-{
-	switch (kind) {
-	case CHANGE_TENANT:
-		epochs_bump_tenant(tenant_id);
-		break;
-	case CHANGE_LIMITS:
-		epochs_bump_global(EPOCH_LIMITS);
-		break;
-	case CHANGE_MODELS:
-		epochs_bump_global(EPOCH_MODELS);
-		break;
-	case CHANGE_KEYS:
-		epochs_bump_global(EPOCH_KEYS);
-		break;
-	default:
-		break;
-	}
-}
-
-void db_bumps_run(struct store *st)
-{
-	if (st->bumps_all)
-		epochs_bump_all();
-	else
-		for (int i = 0; i < st->n_bumps; i++)
-			store_change_bump((enum store_change)st->bumps[i].kind,
-			                  st->bumps[i].tenant_id);
-	st->n_bumps = 0;
-	st->bumps_all = 0;
-}
 
 int store_change(struct store *st, enum store_change kind, int64_t tenant_id)
 {

@@ -3,7 +3,8 @@
  * dashboard (see dash_analytics.h).
  *
  * DESIGN
- * Statements use the Q_DASHA_FIRST range of db.h, one offset each (Q_DA).
+ * Statements are the DASHA_ entries of store/statements.h; a report has one
+ * shape per dimension (db_variant).
  * Every statement has a one-tenant and an every-tenant text rather than
  * "(? = 0 OR tenant_id = ?)", so the one-tenant form walks the primary key
  * (tenant_id first) and the every-tenant form uses its own index. Optional
@@ -20,10 +21,13 @@
 #include "store/admin.h"
 #include "store/dash_analytics.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/store.h"
 #include "common/util.h"
 
-#define Q_DA(n) ((enum db_q)(Q_DASHA_FIRST + (n)))
+_Static_assert(DASHA_DIM__MAX == DB_DASHA_USAGE_SHAPES, "one usage statement per dimension");
+_Static_assert(DASHA_ATTR__MAX == DB_DASHA_ATTR_SHAPES, "one showback statement per attribute");
+
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
 
 /* ------------------------------------------------------------ usage_daily */
@@ -74,7 +78,7 @@ static const struct dasha_shape usage_dims[DASHA_DIM__MAX] = {
                       J_AGENT J_KEY, "x.d, x.t, x.mo, x.ag, x.kid"},
 };
 
-/* Statement texts, built once: (dim, one/all) -> slot 2 * dim + all. */
+/* Statement texts, built once, per (dim, one/all). */
 static char usage_sql[DASHA_DIM__MAX][2][1024];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
 
@@ -138,8 +142,8 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 	if ((unsigned)dim >= DASHA_DIM__MAX)
 		return ST_ERR;
 	pthread_once(&usage_once, usage_build);
-	return report_run(st, Q_DA(2 * (int)dim + all), usage_sql[dim][all], tenant_id, from, to,
-	                  limit, cb, ctx);
+	return report_run(st, db_variant(all ? Q_DASHA_USAGE_ALL : Q_DASHA_USAGE_ONE, dim),
+	                  usage_sql[dim][all], tenant_id, from, to, limit, cb, ctx);
 }
 
 /* ------------------------------------------------------------ usage_attr_daily */
@@ -184,8 +188,8 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 	if ((unsigned)attr >= DASHA_ATTR__MAX)
 		return ST_ERR;
 	pthread_once(&attr_once, attr_build);
-	return report_run(st, Q_DA(24 + 2 * (int)attr + all), attr_sql[attr][all], tenant_id, from,
-	                  to, limit, cb, ctx);
+	return report_run(st, db_variant(all ? Q_DASHA_SHOWBACK_ALL : Q_DASHA_SHOWBACK_ONE, attr),
+	                  attr_sql[attr][all], tenant_id, from, to, limit, cb, ctx);
 }
 
 /* ------------------------------------------------------------ executions */
@@ -214,13 +218,16 @@ static const char sql_exec_get[] =
     E_COLS_ONE ", e.metadata, e.input, e.output"
                " FROM executions e WHERE e.tenant_id = ? AND e.id = ?";
 
-/* Bind the columns of E_COLS into e. */
-static void exec_out(struct db_out *o, struct dasha_exec *e)
+/* Bind the columns of E_COLS into x. */
+static void exec_out(struct db_out *o, struct dasha_exec *x)
 {
+	struct execution *e = &x->row;
+
+	e->error_message = x->error_text;
 	db_out_init(o);
 	db_out_i64(o, &e->tenant_id);
 	db_out_i64(o, &e->seq);
-	db_out_str(o, e->tenant_name, sizeof(e->tenant_name));
+	db_out_str(o, x->tenant_name, sizeof(x->tenant_name));
 	db_out_str(o, e->id, sizeof(e->id));
 	db_out_str(o, e->kind, sizeof(e->kind));
 	db_out_i64(o, &e->key_id);
@@ -232,16 +239,16 @@ static void exec_out(struct db_out *o, struct dasha_exec *e)
 	db_out_str(o, e->cred_source, sizeof(e->cred_source));
 	db_out_str(o, e->status, sizeof(e->status));
 	db_out_str(o, e->reason_code, sizeof(e->reason_code));
-	db_out_i64(o, &e->http_status);
-	db_out_i64(o, &e->stream);
+	db_out_int(o, &e->http_status);
+	db_out_int(o, &e->stream);
 	db_out_i64(o, &e->prompt_tokens);
 	db_out_i64(o, &e->completion_tokens);
 	db_out_i64(o, &e->cost_micros);
-	db_out_i64(o, &e->latency_ms);
+	db_out_int(o, &e->latency_ms);
 	db_out_str(o, e->request_id, sizeof(e->request_id));
 	db_out_str(o, e->finish_reason, sizeof(e->finish_reason));
-	db_out_str(o, e->error_message, sizeof(e->error_message));
-	db_out_i64(o, &e->created);
+	db_out_str(o, x->error_text, sizeof(x->error_text));
+	db_out_i64(o, &e->created_at);
 }
 
 /* The tenant's display name (the list and detail show it); -1 when it cannot be read. */
@@ -272,7 +279,7 @@ int store_dasha_exec_list(struct store *st, const struct dasha_exec_filter *f, d
 	int64_t before = f->before > 0 ? f->before : INT64_MAX;
 	int limit = f->limit, n = 0, rc, all = f->tenant_id == 0;
 	const char *vals[6] = {f->agent, f->model, f->status, f->reason_code, f->from, f->to};
-	enum db_q q = Q_DA(16 + all);
+	enum db_q q = all ? Q_DASHA_EXEC_ALL : Q_DASHA_EXEC_ONE;
 
 	memset(in, 0, sizeof(in));
 	if (!all)
@@ -335,15 +342,15 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	cm = db_out_text(&o);
 	ci = db_out_text(&o);
 	co = db_out_text(&o);
-	if (db_exec(d, Q_DA(18), sql_exec_get, in, &o, __func__) != ST_OK)
+	if (db_exec(d, Q_DASHA_EXEC_GET, sql_exec_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(d, Q_DA(18), &o, __func__);
+	rc = db_fetch(d, Q_DASHA_EXEC_GET, &o, __func__);
 	if (rc == 1) {
 		*metadata = dasha_dup(o.text[cm]);
 		*input = dasha_dup(o.text[ci]);
 		*output = dasha_dup(o.text[co]);
 	}
-	db_end(d, Q_DA(18), &o);
+	db_end(d, Q_DASHA_EXEC_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	if (rc == 1 &&
@@ -369,202 +376,23 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	" COALESCE((SELECT b." col " FROM budget_counters b WHERE b.scope = 'tenant'"              \
 	" AND b.scope_id = t.id AND b.win = '" win "'"                                             \
 	" AND b.period = DATE_FORMAT(UTC_DATE(), '" fmt "')), 0)"
-#define H_SQL(where)                                                                                     \
-	"SELECT t.id, t.name, COALESCE(w.r, 0), COALESCE(w.f, 0), COALESCE(w.x, 0),"                     \
-	" COALESCE(w.l0, 0), COALESCE(w.l1, 0), COALESCE(w.l2, 0), COALESCE(w.l3, 0),"                   \
-	" COALESCE(w.l4, 0), COALESCE(w.l5, 0), COALESCE(w.l6, 0), COALESCE(w.l7, 0),"                   \
-	" COALESCE((SELECT GROUP_CONCAT(br.provider ORDER BY br.provider SEPARATOR ', ')"                \
-	" FROM breakers br WHERE br.tenant_id = t.id AND br.state = 'open'), '') brk," BUDGET(           \
-	    "spent_micros", "day",                                                                       \
-	    "%Y-%m-%d") "," BUDGET("lim_micros", "day",                                                  \
-	                           "%Y-%m-%d") "," BUDGET("spent_micros", "month",                       \
-	                                                  "%Y-%m") "," BUDGET("lim_micros",              \
-	                                                                      "month",                   \
-	                                                                      "%Y-%m") " FROM "          \
-	                                                                               "tenants "        \
-	                                                                               "t LEFT "         \
-	                                                                               "JOIN "           \
-	                                                                               "(SELECT "        \
-	                                                                               "tenant_"         \
-	                                                                               "id, "            \
-	                                                                               "SUM("            \
-	                                                                               "requests)"       \
-	                                                                               " r, "            \
-	                                                                               "SUM("            \
-	                                                                               "failed) "        \
-	                                                                               "f,"              \
-	                                                                               " SUM("           \
-	                                                                               "refused) "       \
-	                                                                               "x"               \
-	                                                                               "," LAT_SUMS(     \
-	                                                                                   "") " "       \
-	                                                                                       "F"       \
-	                                                                                       "R"       \
-	                                                                                       "O"       \
-	                                                                                       "M"       \
-	                                                                                       " "       \
-	                                                                                       "u"       \
-	                                                                                       "s"       \
-	                                                                                       "a"       \
-	                                                                                       "g"       \
-	                                                                                       "e"       \
-	                                                                                       "_"       \
-	                                                                                       "5"       \
-	                                                                                       "m"       \
-	                                                                                       "i"       \
-	                                                                                       "n"       \
-	                                                                                       " "       \
-	                                                                                       "W"       \
-	                                                                                       "H"       \
-	                                                                                       "E"       \
-	                                                                                       "R"       \
-	                                                                                       "E"       \
-	                                                                                       " "       \
-	                                                                                       "b"       \
-	                                                                                       "u"       \
-	                                                                                       "c"       \
-	                                                                                       "k"       \
-	                                                                                       "e"       \
-	                                                                                       "t"       \
-	                                                                                       " "       \
-	                                                                                       ">"       \
-	                                                                                       "="       \
-	                                                                                       " "       \
-	                                                                                       "U"       \
-	                                                                                       "N"       \
-	                                                                                       "I"       \
-	                                                                                       "X"       \
-	                                                                                       "_"       \
-	                                                                                       "T"       \
-	                                                                                       "I"       \
-	                                                                                       "M"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "T"       \
-	                                                                                       "A"       \
-	                                                                                       "M"       \
-	                                                                                       "P"       \
-	                                                                                       "("       \
-	                                                                                       ")"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "I"       \
-	                                                                                       "V"       \
-	                                                                                       " "       \
-	                                                                                       "3"       \
-	                                                                                       "0"       \
-	                                                                                       "0"       \
-	                                                                                       " "       \
-	                                                                                       "-"       \
-	                                                                                       " "       \
-	                                                                                       "2"       \
-	                                                                                       " "       \
-	                                                                                       "G"       \
-	                                                                                       "R"       \
-	                                                                                       "O"       \
-	                                                                                       "U"       \
-	                                                                                       "P"       \
-	                                                                                       " "       \
-	                                                                                       "B"       \
-	                                                                                       "Y"       \
-	                                                                                       " "       \
-	                                                                                       "t"       \
-	                                                                                       "e"       \
-	                                                                                       "n"       \
-	                                                                                       "a"       \
-	                                                                                       "n"       \
-	                                                                                       "t"       \
-	                                                                                       "_"       \
-	                                                                                       "i"       \
-	                                                                                       "d"       \
-	                                                                                       ")"       \
-	                                                                                       " "       \
-	                                                                                       "w"       \
-	                                                                                       " "       \
-	                                                                                       "O"       \
-	                                                                                       "N"       \
-	                                                                                       " "       \
-	                                                                                       "w"       \
-	                                                                                       "."       \
-	                                                                                       "t"       \
-	                                                                                       "e"       \
-	                                                                                       "n"       \
-	                                                                                       "a"       \
-	                                                                                       "n"       \
-	                                                                                       "t"       \
-	                                                                                       "_"       \
-	                                                                                       "i"       \
-	                                                                                       "d"       \
-	                                                                                       " "       \
-	                                                                                       "="       \
-	                                                                                       " "       \
-	                                                                                       "t"       \
-	                                                                                       "."       \
-	                                                                                       "i"       \
-	                                                                                       "d" where \
-	                                                                                       " "       \
-	                                                                                       "O"       \
-	                                                                                       "R"       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "R"       \
-	                                                                                       " "       \
-	                                                                                       "B"       \
-	                                                                                       "Y"       \
-	                                                                                       " "       \
-	                                                                                       "b"       \
-	                                                                                       "r"       \
-	                                                                                       "k"       \
-	                                                                                       " "       \
-	                                                                                       "<"       \
-	                                                                                       ">"       \
-	                                                                                       " "       \
-	                                                                                       "'"       \
-	                                                                                       "'"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "C"       \
-	                                                                                       ","       \
-	                                                                                       " "       \
-	                                                                                       "4"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "C"       \
-	                                                                                       ","       \
-	                                                                                       " "       \
-	                                                                                       "5"       \
-	                                                                                       " "       \
-	                                                                                       "D"       \
-	                                                                                       "E"       \
-	                                                                                       "S"       \
-	                                                                                       "C"       \
-	                                                                                       ","       \
-	                                                                                       " "       \
-	                                                                                       "t"       \
-	                                                                                       "."       \
-	                                                                                       "i"       \
-	                                                                                       "d"       \
-	                                                                                       " "       \
-	                                                                                       "L"       \
-	                                                                                       "I"       \
-	                                                                                       "M"       \
-	                                                                                       "I"       \
-	                                                                                       "T"       \
-	                                                                                       " "       \
-	                                                                                       "?"       \
-	                                                                                       " "       \
-	                                                                                       "O"       \
-	                                                                                       "F"       \
-	                                                                                       "F"       \
-	                                                                                       "S"       \
-	                                                                                       "E"       \
-	                                                                                       "T"       \
-	                                                                                       " "       \
-	                                                                                       "?"
+/* clang-format off */
+#define H_SQL(where)                                                                               \
+	"SELECT t.id, t.name, COALESCE(w.r, 0), COALESCE(w.f, 0), COALESCE(w.x, 0),"               \
+	" COALESCE(w.l0, 0), COALESCE(w.l1, 0), COALESCE(w.l2, 0), COALESCE(w.l3, 0),"             \
+	" COALESCE(w.l4, 0), COALESCE(w.l5, 0), COALESCE(w.l6, 0), COALESCE(w.l7, 0),"             \
+	" COALESCE((SELECT GROUP_CONCAT(br.provider ORDER BY br.provider SEPARATOR ', ')"          \
+	" FROM breakers br WHERE br.tenant_id = t.id AND br.state = 'open'), '') brk,"             \
+	BUDGET("spent_micros", "day", "%Y-%m-%d") ","                                              \
+	BUDGET("lim_micros", "day", "%Y-%m-%d") ","                                                \
+	BUDGET("spent_micros", "month", "%Y-%m") ","                                               \
+	BUDGET("lim_micros", "month", "%Y-%m")                                                     \
+	" FROM tenants t LEFT JOIN (SELECT tenant_id, SUM(requests) r, SUM(failed) f,"             \
+	" SUM(refused) x," LAT_SUMS("") " FROM usage_5min"                                         \
+	" WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - 2 GROUP BY tenant_id) w"                      \
+	" ON w.tenant_id = t.id" where                                                             \
+	" ORDER BY brk <> '' DESC, 4 DESC, 5 DESC, t.id LIMIT ? OFFSET ?"
+/* clang-format on */
 
 static const char sql_health_one[] = H_SQL(" WHERE t.id = ?");
 static const char sql_health_all[] = H_SQL("");
@@ -576,7 +404,7 @@ int store_dasha_health(struct store *st, int64_t tenant_id, int limit, int offse
 	struct db_out o;
 	MYSQL_BIND in[3];
 	int n = 0, rc, all = tenant_id == 0;
-	enum db_q q = Q_DA(20 + all);
+	enum db_q q = all ? Q_DASHA_HEALTH_ALL : Q_DASHA_HEALTH_ONE;
 
 	memset(in, 0, sizeof(in));
 	if (!all)
@@ -630,10 +458,10 @@ int store_dasha_tenant_name(struct store *st, int64_t tenant_id, char *name, siz
 	db_in_i64(&in[0], &tenant_id);
 	db_out_init(&o);
 	db_out_str(&o, name, cap);
-	if (db_exec(st, Q_DA(22), sql_tenant_name, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_DASHA_TENANT_NAME, sql_tenant_name, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_DA(22), &o, __func__);
-	db_end(st, Q_DA(22), &o);
+	rc = db_fetch(st, Q_DASHA_TENANT_NAME, &o, __func__);
+	db_end(st, Q_DASHA_TENANT_NAME, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
+
 struct store;
 
 /* How usage_daily rows are grouped. */
@@ -51,24 +53,16 @@ struct dasha_exec_filter {
 	int limit; /* rows wanted (the caller asks one more to know about a next page) */
 };
 
+/*
+ * An execution as the dashboard shows it: the row (struct execution,
+ * store.h) and the tenant's name joined to it. row.error_message points at
+ * error_text ("" when none); row.metadata, input and output are NULL (the
+ * detail page gets them from store_dasha_exec_get's own out-parameters).
+ */
 struct dasha_exec {
-	int64_t tenant_id, seq;
+	struct execution row;
 	char tenant_name[201];
-	char id[40];
-	char kind[8];
-	int64_t key_id, agent_id;
-	char agent_name[65];
-	char session_id[40];
-	char model[128];
-	char provider[33];
-	char cred_source[17];
-	char status[17];
-	char reason_code[49];
-	int64_t http_status, stream, prompt_tokens, completion_tokens, cost_micros, latency_ms;
-	char request_id[33];
-	char finish_reason[33];
-	char error_message[256];
-	int64_t created; /* unix seconds */
+	char error_text[256];
 };
 
 struct dasha_health_row {

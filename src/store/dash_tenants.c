@@ -2,7 +2,7 @@
  * dash_tenants.c: page-shaped queries of the tenant pages (see dash_tenants.h).
  *
  * DESIGN
- * Statements use the Q_DASHT_FIRST range of db.h (Q_DT offsets). Lists ask
+ * Statements are the DASHT_ entries of store/statements.h. Lists ask
  * for limit + 1 rows to learn whether another page exists. The tenant list
  * reads spend and requests with correlated subqueries on usage_daily's
  * primary key (tenant_id, day, ...), so each row costs one index range of at
@@ -18,7 +18,6 @@
 #include "store/db.h"
 #include "store/store.h"
 
-#define Q_DT(n) ((enum db_q)(Q_DASHT_FIRST + (n)))
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
 
 static const char sql_tenants[] =
@@ -103,9 +102,9 @@ int store_dasht_tenants(struct store *st, const char *q, int64_t after_id, int l
 	db_out_i64(&o, &row.t.created_at);
 	db_out_i64(&o, &row.month_cost_micros);
 	db_out_i64(&o, &row.day_requests);
-	if (db_exec(st, Q_DT(0), sql_tenants, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_DASHT_TENANTS, sql_tenants, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_DT(0), &o, __func__)) == 1) {
+	while ((rc = db_fetch(st, Q_DASHT_TENANTS, &o, __func__)) == 1) {
 		if (n++ == limit) {
 			*has_more = 1;
 			break;
@@ -113,7 +112,7 @@ int store_dasht_tenants(struct store *st, const char *q, int64_t after_id, int l
 		if (cb(ctx, &row))
 			break;
 	}
-	db_end(st, Q_DT(0), &o);
+	db_end(st, Q_DASHT_TENANTS, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -128,7 +127,7 @@ int store_dasht_tenant_update(struct store *st, int64_t id, const char *name, co
 	db_in_str(&in[0], plan, &l[0]);
 	db_in_str(&in[1], name, &l[1]);
 	db_in_i64(&in[2], &id);
-	rc = store_change_exec(st, Q_DT(1), sql_update, in, __func__, CHANGE_TENANT, id, &n);
+	rc = store_change_exec(st, Q_DASHT_UPDATE, sql_update, in, __func__, CHANGE_TENANT, id, &n);
 	if (rc != ST_OK)
 		return rc;
 	return n == 0 ? ST_NOTFOUND : ST_OK;
@@ -158,15 +157,15 @@ int store_dasht_counters(struct store *st, int64_t tenant_id, const char *day, c
 	db_out_i64(&o, &c.spent_tokens);
 	db_out_i64(&o, &c.reserved_tokens);
 	db_out_i64(&o, &c.requests);
-	if (db_exec(st, Q_DT(2), sql_counters, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_DASHT_COUNTERS, sql_counters, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_DT(2), &o, __func__)) == 1) {
+	while ((rc = db_fetch(st, Q_DASHT_COUNTERS, &o, __func__)) == 1) {
 		if (strcmp(win, "day") == 0)
 			*day_out = c;
 		else
 			*month_out = c;
 	}
-	db_end(st, Q_DT(2), &o);
+	db_end(st, Q_DASHT_COUNTERS, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -187,15 +186,15 @@ int store_dasht_audit(struct store *st, const struct dasht_audit_filter *f, dash
 	memset(in, 0, sizeof(in));
 	if (f->tenant_id > 0) {
 		sql = sql_audit_tenant;
-		q = Q_DT(3);
+		q = Q_DASHT_AUDIT_TENANT;
 		db_in_i64(p++, &f->tenant_id);
 	} else if (f->action[0] != '\0') {
 		sql = sql_audit_action;
-		q = Q_DT(5);
+		q = Q_DASHT_AUDIT_ACTION;
 		db_in_str(p++, f->action, &l[4]);
 	} else {
 		sql = sql_audit_all;
-		q = Q_DT(4);
+		q = Q_DASHT_AUDIT_ALL;
 	}
 	db_in_i64(p++, &before);
 	db_in_str(p++, f->action, &l[0]);

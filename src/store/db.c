@@ -1,6 +1,6 @@
 /*
  * db.c: the connection, the prepared-statement cache and the bind helpers
- * behind every store file (see db.h), plus store_open/close/ping.
+ * behind every store file (see db.h).
  *
  * DESIGN
  * The connection is opened with CLIENT_FOUND_ROWS so that an UPDATE reports
@@ -24,6 +24,7 @@
 #include <mysqld_error.h>
 #include <sodium.h>
 
+#include "common/epochs.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
@@ -149,70 +150,15 @@ void db_disconnect(struct store *st)
 	st->bumps_all = 0;
 }
 
-/*
- * Open this thread's connection. Returns the handle, or NULL with a message
- * (no password in it) in err.
- */
-struct store *store_open(const struct conf *c, char *err, size_t errlen)
-{
-	struct store *st;
-
-	st = calloc(1, sizeof(*st));
-	if (st == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (util_strlcpy(st->host, c->db_host, sizeof(st->host)) ||
-	    util_strlcpy(st->socket, c->db_socket, sizeof(st->socket)) ||
-	    util_strlcpy(st->user, c->db_user, sizeof(st->user)) ||
-	    util_strlcpy(st->password, c->db_password, sizeof(st->password)) ||
-	    util_strlcpy(st->name, c->db_name, sizeof(st->name))) {
-		snprintf(err, errlen, "database settings too long");
-		goto fail;
-	}
-	st->port = c->db_port > 0 ? (unsigned int)c->db_port : 3306;
-	st->connect_timeout = c->db_connect_timeout > 0 ? (unsigned int)c->db_connect_timeout : 5;
-	st->pool_max = c->dedicated_pool > 0 ? c->dedicated_pool : 4;
-	st->pool_idle_s = c->dedicated_idle_s > 0 ? c->dedicated_idle_s : 60;
-	if (db_connect(st, err, errlen))
-		goto fail;
-	return st;
-fail:
-	sodium_memzero(st->password, sizeof(st->password));
-	free(st);
-	return NULL;
-}
-
-/* Close the connection and free st (NULL is fine); rolls back an open transaction. */
-void store_close(struct store *st)
+void db_free(struct store *st)
 {
 	if (st == NULL)
 		return;
-	store_pool_close(st);
 	if (st->in_tx)
 		db_rollback(st);
 	db_disconnect(st);
 	sodium_memzero(st->password, sizeof(st->password));
 	free(st);
-}
-
-/* ST_OK when the database answers, reconnecting once if the connection was lost. */
-int store_ping(struct store *st)
-{
-	char err[512];
-
-	if (st->db && mysql_ping(st->db) == 0)
-		return ST_OK;
-	if (st->in_tx) {
-		log_error("store: store_ping: connection lost inside a transaction");
-		return ST_ERR;
-	}
-	db_disconnect(st);
-	if (db_connect(st, err, sizeof(err))) {
-		log_error("store: store_ping: %s", err);
-		return ST_ERR;
-	}
-	return ST_OK;
 }
 
 /* ------------------------------------------------------------------ parameters */
@@ -384,6 +330,22 @@ void db_out_free(struct db_out *o)
 }
 
 /* ------------------------------------------------------------------ statements */
+
+/* How many shapes each statement has (1 for most), from store/statements.h. */
+static const unsigned char db_shapes[Q__MAX] = {
+#define DB_Q_SHAPES(name, shapes) [Q_##name] = (shapes),
+    DB_STATEMENTS(DB_Q_SHAPES)
+#undef DB_Q_SHAPES
+};
+
+enum db_q db_variant(enum db_q q, unsigned i)
+{
+	if ((unsigned)q >= Q__MAX || i >= db_shapes[q]) {
+		log_error("store: statement %d has no shape %u", (int)q, i);
+		abort();
+	}
+	return (enum db_q)((unsigned)q + i);
+}
 
 int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, struct db_out *out,
             const char *fn)
@@ -575,6 +537,42 @@ int db_begin(struct store *st, const char *fn)
 	return ST_ERR;
 }
 
+/*
+ * What a commit announces: the epochs of the changes logged in the
+ * transaction (changes.c queues them), so db_commit needs nothing above it.
+ */
+void store_change_bump(enum store_change kind, int64_t tenant_id)
+{
+	switch (kind) {
+	case CHANGE_TENANT:
+		epochs_bump_tenant(tenant_id);
+		break;
+	case CHANGE_LIMITS:
+		epochs_bump_global(EPOCH_LIMITS);
+		break;
+	case CHANGE_MODELS:
+		epochs_bump_global(EPOCH_MODELS);
+		break;
+	case CHANGE_KEYS:
+		epochs_bump_global(EPOCH_KEYS);
+		break;
+	default:
+		break;
+	}
+}
+
+void db_bumps_run(struct store *st)
+{
+	if (st->bumps_all)
+		epochs_bump_all();
+	else
+		for (int i = 0; i < st->n_bumps; i++)
+			store_change_bump((enum store_change)st->bumps[i].kind,
+			                  st->bumps[i].tenant_id);
+	st->n_bumps = 0;
+	st->bumps_all = 0;
+}
+
 int db_commit(struct store *st, const char *fn)
 {
 	if (st->db == NULL || mysql_commit(st->db)) {
@@ -621,9 +619,12 @@ size_t db_utf8_cut(const char *s, size_t max)
 
 int db_quote(struct store *st, struct buf *b, const char *s)
 {
-	size_t n = strlen(s);
+	return db_quote_n(st, b, s, strlen(s));
+}
 
-	if (st->db == NULL || buf_reserve(b, 2 * n + 3) < 0)
+int db_quote_n(struct store *st, struct buf *b, const char *s, size_t n)
+{
+	if (st == NULL || st->db == NULL || buf_reserve(b, 2 * n + 3) < 0)
 		return -1;
 	b->data[b->len++] = '\'';
 	b->len += mysql_real_escape_string(st->db, b->data + b->len, s, (unsigned long)n);

@@ -3,7 +3,8 @@
  *
  * DESIGN
  * A struct store owns one MariaDB connection and a cache of prepared
- * statements indexed by enum db_q. Each store file keeps its SQL text next to
+ * statements indexed by enum db_q, one named slot per statement of
+ * store/statements.h. Each store file keeps its SQL text next to
  * the code that uses it and hands it to db_exec(), which prepares it on first
  * use on this connection and keeps it until the connection goes away.
  * Parameters and result columns are described with small helpers that fill
@@ -29,80 +30,19 @@
 #include <mysql.h>
 
 #include "common/buf.h"
+#include "store/statements.h"
 #include "store/store.h"
 
-/* Prepared statement slots, one per distinct SQL text. */
+/*
+ * Prepared statement slots: Q_<NAME> for each entry of DB_STATEMENTS
+ * (store/statements.h); a statement of several shapes holds one slot per
+ * shape after its name, reached only through db_variant.
+ */
 enum db_q {
-	Q_MIG_ENSURE,
-	Q_MIG_LIST,
-	Q_MIG_INSERT,
-	Q_TENANT_INSERT,
-	Q_TENANT_GET,
-	Q_TENANT_GET_SLUG,
-	Q_TENANT_LIST,
-	Q_TENANT_SET_STATUS,
-	Q_KEY_AUTH,
-	Q_KEY_INSERT,
-	Q_KEY_GET,
-	Q_KEY_LIST,
-	Q_KEY_REVOKE,
-	Q_KEY_LOCK,
-	Q_KEY_SET_GRACE,
-	Q_KEY_TOUCH,
-	Q_CRED_PUT,
-	Q_CRED_GET,
-	Q_CRED_CLEAR,
-	Q_CRED_LIST,
-	Q_MODEL_GET,
-	Q_MODEL_LIST,
-	Q_AGENT_INSERT,
-	Q_AGENT_GET,
-	Q_AGENT_GET_NAME,
-	Q_AGENT_LIST,
-	Q_SESSION_INSERT,
-	Q_SESSION_INSERT_DATA,
-	Q_SESSION_GET,
-	Q_SESSION_COUNT,
-	Q_SESSION_MESSAGES,
-	Q_SESSION_LOCK,
-	Q_SESSION_MSG_INSERT,
-	Q_SESSION_BUMP,
-	Q_EXEC_INSERT,
-	Q_EXEC_GET,
-	Q_EXEC_SEQ,
-	Q_EXEC_LIST_FIRST, /* 32 variants, one per combination of list filters */
-	Q_EXEC_LIST_LAST = Q_EXEC_LIST_FIRST + 31,
-	Q_AUDIT_INSERT,
-	Q_CHANGE_INSERT,
-	Q_CHANGE_POLL,
-	Q_LEASE_HEARTBEAT,
-	Q_LEASE_SILENT,
-	Q_LEASE_RECALLS,
-	/*
-	 * Ranges for the enforcement files: each defines its own offsets into
-	 * its range (e.g. #define Q_LIM(n) (Q_LIMITS_FIRST + (n))).
-	 */
-	Q_LIMITS_FIRST, /* limits.c */
-	Q_LIMITS_LAST = Q_LIMITS_FIRST + 15,
-	Q_ADMIT_FIRST, /* admission.c */
-	Q_ADMIT_LAST = Q_ADMIT_FIRST + 47,
-	Q_GUARD_FIRST, /* guards.c: idempotency, breakers */
-	Q_GUARD_LAST = Q_GUARD_FIRST + 15,
-	Q_USAGE_FIRST, /* usage.c: usage reports, operator tokens */
-	Q_USAGE_LAST = Q_USAGE_FIRST + 15,
-	Q_ADMIN_FIRST, /* admin.c: dashboard users, sessions, throttling */
-	Q_ADMIN_LAST = Q_ADMIN_FIRST + 31,
-	Q_TOOLS_FIRST, /* tools.c: tool registry, tenant tool secrets, run steps */
-	Q_TOOLS_LAST = Q_TOOLS_FIRST + 31,
-	Q_DASHT_FIRST, /* dash_tenants.c: the dashboard's tenant, key, budget and audit pages */
-	Q_DASHT_LAST = Q_DASHT_FIRST + 47,
-	Q_DASHA_FIRST, /* dash_analytics.c: usage, showback, invoices, health, executions pages */
-	Q_DASHA_LAST = Q_DASHA_FIRST + 63,
-	Q_LIFE_FIRST, /* lifecycle.c: retention purge, export, isolation checks */
-	Q_LIFE_LAST = Q_LIFE_FIRST + 15,
-	Q_TDB_FIRST, /* tenantdb.c: dedicated databases, routing, moves */
-	Q_TDB_LAST = Q_TDB_FIRST + 15,
-	Q__MAX
+#define DB_Q_ENUM(name, shapes) Q_##name, Q_##name##__LAST = Q_##name + (shapes)-1,
+	DB_STATEMENTS(DB_Q_ENUM)
+#undef DB_Q_ENUM
+	    Q__MAX
 };
 
 /* One pooled connection to a dedicated tenant's database (tenantdb.c). */
@@ -173,69 +113,6 @@ struct db_out {
 };
 
 /*
- * Insert the execution row and (with_usage) add it to usage_daily, inside
- * the caller's transaction (store_execution_record wraps it in its own).
- * Without with_usage the caller adds the rollup itself (admission.c does,
- * in the same server-side statement that moves the budget counters).
- */
-int store_execution_write(struct store *d, const struct execution *e, int with_usage);
-/*
- * Append the INSERT of e as text (values quoted) to b, for a batch of
- * statements sent in one round trip. -1 when e is incomplete or memory ran out.
- */
-int store_execution_sql(struct store *d, struct buf *b, const struct execution *e);
-/*
- * Append e's row as "(v, ...)" to b for a multi-row INSERT after
- * store_execution_head; created_us its time (unix microseconds), 0: the
- * database's clock now. -1 when e is incomplete or memory ran out.
- */
-int store_execution_values(struct store *d, struct buf *b, const struct execution *e,
-                           int64_t created_us);
-/* Append "INSERT INTO executions (...) VALUES " to b. */
-int store_execution_head(struct buf *b);
-/*
- * Append the rollup statements of n executions (usage_daily, usage_5min,
- * usage_attr_daily; one multi-row statement each, rows of the same key
- * summed) to b, each ending in ';'. created_us[i] is when es[i] happened
- * (unix microseconds; 0: the database's clock now). With cond (n must be
- * 1), each statement adds its row only when the SQL condition holds.
- * 0, or -1 when out of memory.
- */
-int store_rollups_sql(struct store *d, struct buf *b, const struct execution *const *es,
-                      const int64_t *created_us, size_t n, const char *cond);
-/*
- * Record e and its rollups on d as one text batch, one round trip:
- * START TRANSACTION, the row, the rollups, COMMIT (a dedicated tenant's own
- * record). ST_CONFLICT when the id is there already (the batch rolled back).
- */
-int store_execution_batch(struct store *d, const struct execution *e);
-/*
- * Append the rollup statements of e (usage_daily and usage_5min, each ending
- * in ';') to b, for the caller's transaction. 0, or -1 when out of memory.
- */
-int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e);
-/*
- * The same, each statement adding its row only when the SQL condition cond
- * holds (INSERT ... SELECT ... WHERE cond): settling a dedicated tenant adds
- * the control database's summary only when this settle closed the
- * reservation ("@ah_open = 1").
- */
-int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *e,
-                        const char *cond);
-
-/*
- * The handle holding tenant_id's content (executions, run steps, sessions,
- * messages, its rollups): st itself for a shared tenant, a pooled connection
- * to its own database for a dedicated one (tenantdb.c). NULL when that
- * cannot be known or reached (logged): never the wrong database.
- */
-struct store *store_data_conn(struct store *st, int64_t tenant_id);
-/* Close every pooled tenant connection of st (store_close does). */
-void store_pool_close(struct store *st);
-/* Remember what key identification read about the request's tenant. */
-void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch);
-
-/*
  * Run one mutation statement (slot q) and its change_log row (kind,
  * tenant_id) in one transaction (the caller's, when one is open), bumping
  * the host's epochs after the commit. *affected (may be NULL) gets the rows
@@ -258,6 +135,11 @@ int db_connect(struct store *st, char *err, size_t errlen);
 int db_change_user(struct store *st, const char *user, const char *password, const char *name);
 /* Close every statement and the connection (st stays reusable for db_connect). */
 void db_disconnect(struct store *st);
+/*
+ * Roll back, close and free a handle that owns no pool of tenant
+ * connections (a pooled or provisioning connection), wiping its password.
+ */
+void db_free(struct store *st);
 
 /* ----------------------------------------------------------- parameters */
 
@@ -292,6 +174,13 @@ void db_out_free(struct db_out *o);
 /* ----------------------------------------------------------- statements */
 
 /*
+ * Shape i of statement q (a statement declared with several shapes in
+ * store/statements.h). i past the declared count is a programming error:
+ * logged, and the process aborts rather than run the wrong statement.
+ */
+enum db_q db_variant(enum db_q q, unsigned i);
+
+/*
  * Execute the statement in slot q (prepared from sql on first use) with the
  * parameters in (NULL when it has none). When out is given the result set is
  * read into client memory (so callbacks may run other queries) and bound to
@@ -323,13 +212,16 @@ void db_rollback(struct store *st);
 /*
  * For statements whose shape varies, sent several to a round trip
  * (the connection has CLIENT_MULTI_STATEMENTS): every value is a literal,
- * numbers formatted by the caller and strings through db_quote. Prepared
- * statements remain the rule everywhere else.
+ * appended through the typed builder of store/sql.h (strings through
+ * db_quote, identifiers and numbers through their own appends), never
+ * through printf. Prepared statements remain the rule everywhere else.
  */
 typedef void (*db_row_cb)(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n);
 
 /* Append s to b as a quoted, escaped SQL string literal; -1 without a connection or memory. */
 int db_quote(struct store *st, struct buf *b, const char *s);
+/* The same for the n bytes at s (which may hold NULs). */
+int db_quote_n(struct store *st, struct buf *b, const char *s, size_t n);
 /*
  * Send sql and read every result set it returns, calling cb for each row
  * (set = index of the result set). Reconnects and retries once when the

@@ -8,7 +8,7 @@
  * page by keyset on (tenant_id, seq): the cursor is the public id of the last
  * row shown, turned back into its seq, so a page costs an index range read
  * however deep it is, and rows inserted meanwhile never shift pages.
- * Each combination of list filters is its own prepared statement (32 slots),
+ * Each combination of list filters is its own shape of Q_EXEC_LIST (32),
  * so every variant has a plain WHERE clause the optimizer can match to an
  * index instead of "(? IS NULL OR col = ?)" guards. The variant's text is
  * rebuilt per call (a few appends) so a reconnect can always re-prepare it.
@@ -26,6 +26,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
+#include "store/records.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define EXEC_COLS                                                                                  \
@@ -44,6 +47,7 @@ enum {
 	EF_SINCE = 1 << 3,
 	EF_CURSOR = 1 << 4,
 };
+_Static_assert(EF_CURSOR * 2 == DB_EXEC_LIST_SHAPES, "one list statement per filter subset");
 
 #define EXEC_INSERT_HEAD                                                                           \
 	"INSERT INTO executions (tenant_id, id, kind, key_id, agent_id, agent_name, session_id,"   \
@@ -60,17 +64,12 @@ static const char sql_insert[] =
     " completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input,"
     " output, error_message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
     " ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
-int store_rollup_sql(struct store *d, struct buf *b, const struct execution *e)
-{
-	return store_rollup_sql_if(d, b, e, NULL);
-}
-
-int store_rollup_sql_if(struct store *d, struct buf *b, const struct execution *e, const char *cond)
+int store_rollup_sql(struct sql *q, const struct execution *e, int if_open)
 {
 	const struct execution *one[1] = {e};
 	int64_t now[1] = {0};
 
-	return store_rollups_sql(d, b, one, now, 1, cond);
+	return store_rollups_sql(q, one, now, 1, if_open);
 }
 
 static const char sql_get[] = EXEC_COLS " WHERE tenant_id = ? AND id = ?";
@@ -87,17 +86,18 @@ static const char sql_seq[] = "SELECT seq FROM executions WHERE tenant_id = ? AN
  */
 int store_execution_batch(struct store *d, const struct execution *e)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc;
 
-	buf_puts(&b, "START TRANSACTION; ");
-	if (store_execution_sql(d, &b, e) < 0 || buf_puts(&b, ";") < 0 ||
-	    store_rollup_sql(d, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
-		buf_free(&b);
-		return ST_ERR;
-	}
-	rc = db_query(d, b.data, b.len, NULL, NULL, __func__);
-	buf_free(&b);
+	sql_init(&q, d);
+	sql_lit(&q, "START TRANSACTION; ");
+	store_execution_head(&q);
+	store_execution_values(&q, e, 0);
+	sql_lit(&q, ";");
+	store_rollup_sql(&q, e, 0);
+	sql_lit(&q, " COMMIT");
+	rc = sql_run(d, &q, NULL, NULL, __func__);
+	sql_free(&q);
 	d->in_tx = 0;
 	return rc == ST_OK || rc == ST_CONFLICT ? rc : ST_ERR;
 }
@@ -105,7 +105,7 @@ int store_execution_batch(struct store *d, const struct execution *e)
 int store_execution_record(struct store *st, const struct execution *e)
 {
 	struct store *d = store_data_conn(st, e->tenant_id);
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc;
 
 	if (d == NULL)
@@ -128,13 +128,12 @@ int store_execution_record(struct store *st, const struct execution *e)
 	rc = store_execution_batch(d, e);
 	if (rc != ST_OK)
 		return rc;
-	buf_puts(&b, "START TRANSACTION;");
-	if (store_rollup_sql(st, &b, e) < 0 || buf_puts(&b, " COMMIT") < 0 || b.data == NULL) {
-		buf_free(&b);
-		return ST_ERR;
-	}
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
-	buf_free(&b);
+	sql_init(&q, st);
+	sql_lit(&q, "START TRANSACTION;");
+	store_rollup_sql(&q, e, 0);
+	sql_lit(&q, " COMMIT");
+	rc = sql_run(st, &q, NULL, NULL, __func__);
+	sql_free(&q);
 	if (rc != ST_OK)
 		log_error(
 		    "store: execution %s of tenant %lld is recorded but missing from the summary",
@@ -142,84 +141,79 @@ int store_execution_record(struct store *st, const struct execution *e)
 	return ST_OK;
 }
 
-/* Append v as a quoted literal, or NULL. */
-static int quote_or_null(struct store *d, struct buf *b, const char *v)
+void store_execution_head(struct sql *q)
 {
-	if (v == NULL)
-		return buf_puts(b, "NULL");
-	return db_quote(d, b, v);
+	sql_lit(q, EXEC_INSERT_HEAD " VALUES ");
 }
 
-int store_execution_head(struct buf *b)
+int store_execution_values(struct sql *q, const struct execution *e, int64_t created_us)
 {
-	return buf_puts(b, EXEC_INSERT_HEAD " VALUES ");
-}
-
-int store_execution_sql(struct store *d, struct buf *b, const struct execution *e)
-{
-	if (store_execution_head(b) < 0)
-		return -1;
-	return store_execution_values(d, b, e, 0);
-}
-
-int store_execution_values(struct store *d, struct buf *b, const struct execution *e,
-                           int64_t created_us)
-{
-	char errmsg[EXEC_ERRMSG_MAX + 1];
-	const char *fixed[] = {e->id,       e->kind,        e->agent_name, e->session_id, e->model,
-	                       e->provider, e->cred_source, e->status,     e->reason_code};
-	int rc = 0;
+	const char *fixed[] = {e->agent_name,  e->session_id, e->model,      e->provider,
+	                       e->cred_source, e->status,     e->reason_code};
 
 	if (e->id[0] == '\0' || e->model[0] == '\0' || e->status[0] == '\0' ||
-	    e->prompt_tokens < 0 || e->completion_tokens < 0 || e->cost_micros < 0)
+	    e->prompt_tokens < 0 || e->completion_tokens < 0 || e->cost_micros < 0) {
+		q->failed = 1;
 		return -1;
-	rc |= buf_printf(b, "(%lld", (long long)e->tenant_id);
-	for (size_t i = 0; i < 2; i++) {
-		rc |= buf_puts(b, ", ");
-		rc |= db_quote(d, b, fixed[i]);
 	}
-	rc |= buf_printf(b, ", %lld, ", (long long)e->key_id);
-	rc |= e->agent_id ? buf_printf(b, "%lld", (long long)e->agent_id) : buf_puts(b, "NULL");
-	for (size_t i = 2; i < ARRAY_SIZE(fixed); i++) {
-		rc |= buf_puts(b, ", ");
-		rc |= db_quote(d, b, fixed[i]);
-	}
-	rc |= buf_printf(b, ", %d, %d, %lld, %lld, %lld, %d, ", e->http_status, e->stream ? 1 : 0,
-	                 (long long)e->prompt_tokens, (long long)e->completion_tokens,
-	                 (long long)e->cost_micros, e->latency_ms);
-	rc |= db_quote(d, b, e->request_id);
-	rc |= buf_puts(b, ", ");
-	rc |= db_quote(d, b, e->finish_reason);
-	rc |= buf_puts(b, ", ");
-	rc |= quote_or_null(d, b, e->metadata);
-	rc |= buf_puts(b, ", ");
-	rc |= quote_or_null(d, b, e->input);
-	rc |= buf_puts(b, ", ");
-	rc |= quote_or_null(d, b, e->output);
-	rc |= buf_puts(b, ", ");
-	if (e->error_message) {
-		size_t n = db_utf8_cut(e->error_message, EXEC_ERRMSG_MAX);
-
-		memcpy(errmsg, e->error_message, n);
-		errmsg[n] = '\0';
-		rc |= db_quote(d, b, errmsg);
-	} else {
-		rc |= buf_puts(b, "NULL");
-	}
-	if (created_us > 0)
-		rc |= buf_printf(b, ", FROM_UNIXTIME(%lld.%06lld))",
-		                 (long long)(created_us / 1000000),
-		                 (long long)(created_us % 1000000));
+	sql_lit(q, "(");
+	sql_i64(q, e->tenant_id);
+	sql_lit(q, ", ");
+	sql_str(q, e->id);
+	sql_lit(q, ", ");
+	sql_str(q, e->kind);
+	sql_lit(q, ", ");
+	sql_i64(q, e->key_id);
+	sql_lit(q, ", ");
+	if (e->agent_id)
+		sql_i64(q, e->agent_id);
 	else
-		rc |= buf_puts(b, ", UTC_TIMESTAMP(6))");
-	return rc ? -1 : 0;
+		sql_lit(q, "NULL");
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		sql_lit(q, ", ");
+		sql_str(q, fixed[i]);
+	}
+	sql_lit(q, ", ");
+	sql_i64(q, e->http_status);
+	sql_lit(q, ", ");
+	sql_i64(q, e->stream ? 1 : 0);
+	sql_lit(q, ", ");
+	sql_i64(q, e->prompt_tokens);
+	sql_lit(q, ", ");
+	sql_i64(q, e->completion_tokens);
+	sql_lit(q, ", ");
+	sql_i64(q, e->cost_micros);
+	sql_lit(q, ", ");
+	sql_i64(q, e->latency_ms);
+	sql_lit(q, ", ");
+	sql_str(q, e->request_id);
+	sql_lit(q, ", ");
+	sql_str(q, e->finish_reason);
+	sql_lit(q, ", ");
+	sql_str(q, e->metadata);
+	sql_lit(q, ", ");
+	sql_str(q, e->input);
+	sql_lit(q, ", ");
+	sql_str(q, e->output);
+	sql_lit(q, ", ");
+	if (e->error_message)
+		sql_strn(q, e->error_message, db_utf8_cut(e->error_message, EXEC_ERRMSG_MAX));
+	else
+		sql_lit(q, "NULL");
+	sql_lit(q, ", ");
+	if (created_us > 0)
+		sql_time_us(q, created_us);
+	else
+		sql_lit(q, "UTC_TIMESTAMP(6)");
+	sql_lit(q, ")");
+	return sql_ok(q) ? 0 : -1;
 }
 
 int store_execution_write(struct store *d, const struct execution *e, int with_usage)
 {
 	MYSQL_BIND in[24];
 	unsigned long l[16];
-	struct buf rb = BUF_INIT;
+	struct sql rq;
 	int rc;
 
 	if (e->id[0] == '\0' || e->model[0] == '\0' || e->status[0] == '\0' ||
@@ -262,12 +256,10 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
 	if (!with_usage)
 		return ST_OK;
 	/* the rollups as one batch from store_rollup_sql, the one place that writes them */
-	if (store_rollup_sql(d, &rb, e) < 0 || rb.data == NULL) {
-		buf_free(&rb);
-		return ST_ERR;
-	}
-	rc = db_query(d, rb.data, rb.len, NULL, NULL, __func__);
-	buf_free(&rb);
+	sql_init(&rq, d);
+	store_rollup_sql(&rq, e, 0);
+	rc = sql_run(d, &rq, NULL, NULL, __func__);
+	sql_free(&rq);
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }
 
@@ -438,7 +430,7 @@ int store_execution_list(struct store *st, int64_t tenant_id, const struct exec_
 	if (mask & EF_CURSOR)
 		db_in_i64(&in[nin++], &cursor_seq);
 	db_in_int(&in[nin++], &limit);
-	q = (enum db_q)(Q_EXEC_LIST_FIRST + mask);
+	q = db_variant(Q_EXEC_LIST, mask);
 	/* Always built: a reconnect inside db_exec must be able to prepare it again. */
 	if (exec_list_sql(&sql, mask)) {
 		log_error("store: store_execution_list: out of memory");

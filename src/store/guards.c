@@ -22,17 +22,6 @@
 #include "store/guards.h"
 
 /* Statement slots in this file's range. */
-#define Q_IDEM_INSERT (Q_GUARD_FIRST + 0)
-#define Q_IDEM_GET (Q_GUARD_FIRST + 1)
-#define Q_IDEM_DROP_EXPIRED (Q_GUARD_FIRST + 2)
-#define Q_IDEM_FINISH (Q_GUARD_FIRST + 3)
-#define Q_IDEM_RELEASE (Q_GUARD_FIRST + 4)
-#define Q_IDEM_PURGE (Q_GUARD_FIRST + 5)
-#define Q_BRK_GET (Q_GUARD_FIRST + 6)
-#define Q_BRK_CLAIM (Q_GUARD_FIRST + 7)
-#define Q_BRK_FAIL (Q_GUARD_FIRST + 8)
-#define Q_BRK_PROBE_OK (Q_GUARD_FIRST + 9)
-#define Q_BRK_PROBE_FAIL (Q_GUARD_FIRST + 10)
 
 #define NOW "UTC_TIMESTAMP(6)"
 

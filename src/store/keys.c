@@ -18,6 +18,8 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "store/db.h"
+#include "store/tdb.h"
+#include "store/sql.h"
 #include "store/store.h"
 
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
@@ -287,21 +289,22 @@ int store_key_touch(struct store *st, int64_t key_id)
 
 int store_keys_touch(struct store *st, const int64_t *ids, size_t n)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc;
 
 	if (n == 0)
 		return ST_OK;
+	sql_init(&q, st);
 	/* changed_at stays: a use is not a change the caches must hear of (sql/015) */
-	buf_puts(&b, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6), changed_at = changed_at"
-	             " WHERE id IN (");
-	for (size_t i = 0; i < n; i++)
-		buf_printf(&b, "%s%lld", i ? "," : "", (long long)ids[i]);
-	buf_puts(&b, ") AND (last_used_at IS NULL OR last_used_at < UTC_TIMESTAMP(6)"
-	             " - INTERVAL 60 SECOND)");
-	if (b.data == NULL)
-		return ST_ERR;
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
-	buf_free(&b);
+	sql_lit(&q, "UPDATE api_keys SET last_used_at = UTC_TIMESTAMP(6), changed_at = changed_at"
+	            " WHERE id IN (");
+	for (size_t i = 0; i < n; i++) {
+		sql_comma(&q, i == 0);
+		sql_i64(&q, ids[i]);
+	}
+	sql_lit(&q, ") AND (last_used_at IS NULL OR last_used_at < UTC_TIMESTAMP(6)"
+	            " - INTERVAL 60 SECOND)");
+	rc = sql_run(st, &q, NULL, NULL, __func__);
+	sql_free(&q);
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }

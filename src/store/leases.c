@@ -10,8 +10,8 @@
  * first (shared: a process's grants, returns and ledger batches run side by
  * side) and every later statement is conditioned on @own, so an owner that
  * was reaped meanwhile changes nothing; closing an owner takes the row
- * exclusively, after every transaction that holds it. Values are numbers formatted here and
- * strings quoted with db_quote.
+ * exclusively, after every transaction that holds it. Text statements are
+ * built with store/sql.h (numbers formatted, strings quoted).
  */
 #include "config.h"
 
@@ -24,40 +24,30 @@
 #include "common/util.h"
 #include "store/db.h"
 #include "store/leases.h"
+#include "store/records.h"
+#include "store/sql.h"
 
-static const char *const scope_names[ADM__SCOPES] = {"tenant", "key", "global"};
-static const char *const window_names[ADM__WINDOWS] = {"minute", "day", "month", "inflight"};
-
-/* "(scope, scope_id, win, period)" = the key of c, as a row constructor. */
-static int key_sql(struct store *st, struct buf *b, const struct adm_counter *c)
+/* " WHERE (scope = .. AND ..)": one counter row by its primary key. */
+static void key_where(struct sql *q, const struct adm_counter *c)
 {
-	if (buf_printf(b, "('%s', %lld, '%s', ", scope_names[c->scope], (long long)c->scope_id,
-	               window_names[c->window]) < 0 ||
-	    db_quote(st, b, c->period) < 0)
-		return -1;
-	return buf_putc(b, ')');
+	sql_lit(q, " WHERE ");
+	adm_key_match_sql(q, c->scope, c->scope_id, c->window, c->period);
 }
 
-/*
- * "(scope = .. AND scope_id = .. AND win = .. AND period = ..)": MariaDB 10.11
- * reads a row-constructor IN list over the four key columns with a full
- * scan (locking every row under FOR UPDATE); an OR of these is a range on
- * the primary key.
- */
-static int key_match_sql(struct store *st, struct buf *b, const struct adm_counter *c)
+/* " AND (scope = .. AND ..)" */
+static void key_and(struct sql *q, const struct adm_counter *c)
 {
-	if (buf_printf(b, "(scope = '%s' AND scope_id = %lld AND win = '%s' AND period = ",
-	               scope_names[c->scope], (long long)c->scope_id,
-	               window_names[c->window]) < 0 ||
-	    db_quote(st, b, c->period) < 0)
-		return -1;
-	return buf_putc(b, ')');
+	sql_lit(q, " AND ");
+	adm_key_match_sql(q, c->scope, c->scope_id, c->window, c->period);
 }
 
-static int key_where(struct store *st, struct buf *b, const struct adm_counter *c)
+/* ", v" for each of the n values */
+static void lease_nums(struct sql *q, const int64_t *v, size_t n)
 {
-	buf_puts(b, " WHERE ");
-	return key_match_sql(st, b, c);
+	for (size_t i = 0; i < n; i++) {
+		sql_lit(q, ", ");
+		sql_i64(q, v[i]);
+	}
 }
 
 /* order[0..n) = the indexes of cs sorted by key (the order every writer locks counters in). */
@@ -74,20 +64,12 @@ static void key_order(const struct adm_counter *const *cs, size_t n, size_t *ord
 	}
 }
 
-static int name_index(const char *const *names, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* ------------------------------------------------------------------ owners */
 
 int store_owner_register(struct store *st, const char *host, int pid, const char *journal,
                          int64_t *id)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int64_t got = 0;
 	int rc;
 
@@ -98,15 +80,16 @@ int store_owner_register(struct store *st, const char *host, int pid, const char
 		if (db_connect(st, err, sizeof(err)) < 0)
 			return ST_ERR;
 	}
-	buf_puts(&b, "INSERT INTO owners (host, pid, journal, started_at, heartbeat_at) VALUES (");
-	db_quote(st, &b, host);
-	buf_printf(&b, ", %d, ", pid);
-	db_quote(st, &b, journal);
-	buf_puts(&b, ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))");
-	if (b.data == NULL)
-		return ST_ERR;
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
-	buf_free(&b);
+	sql_init(&q, st);
+	sql_lit(&q, "INSERT INTO owners (host, pid, journal, started_at, heartbeat_at) VALUES (");
+	sql_str(&q, host);
+	sql_lit(&q, ", ");
+	sql_i64(&q, pid);
+	sql_lit(&q, ", ");
+	sql_str(&q, journal);
+	sql_lit(&q, ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))");
+	rc = sql_run(st, &q, NULL, NULL, __func__);
+	sql_free(&q);
 	if (rc != ST_OK || st->db == NULL)
 		return ST_ERR;
 	got = (int64_t)mysql_insert_id(st->db);
@@ -177,8 +160,8 @@ static void grant_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, uns
 	}
 	if (n < 12 || !row[0] || !row[1] || !row[2] || !row[3])
 		return;
-	scope = name_index(scope_names, ADM__SCOPES, row[0]);
-	win = name_index(window_names, ADM__WINDOWS, row[2]);
+	scope = adm_scope_of(row[0]);
+	win = adm_window_of(row[2]);
 	if (scope < 0 || win < 0 || util_parse_i64(row[1], INT64_MIN, INT64_MAX, &sid) < 0)
 		return;
 	for (int i = 0; i < 8; i++)
@@ -239,7 +222,7 @@ int store_lease_grant(struct store *st, int64_t owner_id, struct lease_ask *asks
 static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask *asks, size_t n)
 {
 	struct grant_read g = {asks, n, 0};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	size_t order[LEASE_GRANT_MAX];
 	int any = 0, rc = ST_ERR;
 
@@ -251,11 +234,12 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		if (db_connect(st, err, sizeof(err)) < 0)
 			return ST_ERR;
 	}
-	buf_printf(&b,
-	           "START TRANSACTION; SELECT id FROM owners WHERE id = %lld LOCK IN SHARE MODE;"
-	           " INSERT INTO budget_counters (scope, scope_id, win, period, lim_micros,"
-	           " lim_tokens, lim_requests, updated_at) VALUES ",
-	           (long long)owner_id);
+	sql_init(&q, st);
+	sql_lit(&q, "START TRANSACTION; SELECT id FROM owners WHERE id = ");
+	sql_i64(&q, owner_id);
+	sql_lit(&q, " LOCK IN SHARE MODE;"
+	            " INSERT INTO budget_counters (scope, scope_id, win, period, lim_micros,"
+	            " lim_tokens, lim_requests, updated_at) VALUES ");
 	{
 		const struct adm_counter *cs[LEASE_GRANT_MAX];
 
@@ -267,30 +251,28 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 	}
 	for (size_t k = 0; k < n; k++) {
 		const struct adm_counter *c = asks[order[k]].c;
+		const int64_t lim[] = {c->max_micros, c->max_tokens, c->max_requests};
 
-		buf_puts(&b, k ? ", (" : "(");
-		buf_printf(&b, "'%s', %lld, '%s', ", scope_names[c->scope], (long long)c->scope_id,
-		           window_names[c->window]);
-		if (db_quote(st, &b, c->period) < 0)
-			goto out;
-		buf_printf(&b, ", %lld, %lld, %lld, UTC_TIMESTAMP(6))", (long long)c->max_micros,
-		           (long long)c->max_tokens, (long long)c->max_requests);
+		sql_comma(&q, k == 0);
+		sql_lit(&q, "(");
+		adm_key_sql(&q, c->scope, c->scope_id, c->window, c->period);
+		lease_nums(&q, lim, ARRAY_SIZE(lim));
+		sql_lit(&q, ", UTC_TIMESTAMP(6))");
 	}
-	buf_puts(&b, " ON DUPLICATE KEY UPDATE lim_micros = VALUES(lim_micros),"
-	             " lim_tokens = VALUES(lim_tokens), lim_requests = VALUES(lim_requests);"
-	             " SELECT scope, scope_id, win, period, spent_micros, reserved_micros,"
-	             " leased_micros, spent_tokens, reserved_tokens, leased_tokens, requests,"
-	             " leased_requests FROM budget_counters FORCE INDEX (PRIMARY) WHERE ");
+	sql_lit(&q, " ON DUPLICATE KEY UPDATE lim_micros = VALUES(lim_micros),"
+	            " lim_tokens = VALUES(lim_tokens), lim_requests = VALUES(lim_requests);"
+	            " SELECT scope, scope_id, win, period, spent_micros, reserved_micros,"
+	            " leased_micros, spent_tokens, reserved_tokens, leased_tokens, requests,"
+	            " leased_requests FROM budget_counters FORCE INDEX (PRIMARY) WHERE ");
 	for (size_t i = 0; i < n; i++) {
+		const struct adm_counter *c = asks[i].c;
+
 		if (i)
-			buf_puts(&b, " OR ");
-		if (key_match_sql(st, &b, asks[i].c) < 0)
-			goto out;
+			sql_lit(&q, " OR ");
+		adm_key_match_sql(&q, c->scope, c->scope_id, c->window, c->period);
 	}
-	buf_puts(&b, " FOR UPDATE");
-	if (b.data == NULL)
-		goto out;
-	rc = db_query(st, b.data, b.len, grant_row, &g, __func__);
+	sql_lit(&q, " FOR UPDATE");
+	rc = sql_run(st, &q, grant_row, &g, __func__);
 	if (rc != ST_OK) {
 		rc = ST_ERR;
 		goto out;
@@ -301,7 +283,7 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		rc = ST_NOTFOUND;
 		goto out;
 	}
-	buf_reset(&b);
+	sql_reset(&q);
 	for (size_t k = 0; k < n; k++) {
 		struct lease_ask *a = &asks[order[k]];
 		const struct adm_counter *c = a->c;
@@ -329,31 +311,33 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		a->got_micros = gm;
 		a->got_tokens = gt;
 		a->got_requests = gr;
-		buf_printf(&b,
-		           " UPDATE budget_counters FORCE INDEX (PRIMARY) SET leased_micros = "
-		           "leased_micros + %lld,"
-		           " leased_tokens = leased_tokens + %lld, leased_requests = "
-		           "leased_requests + %lld,"
-		           " updated_at = UTC_TIMESTAMP(6)",
-		           (long long)gm, (long long)gt, (long long)gr);
-		if (key_where(st, &b, c) < 0)
-			goto out;
-		buf_printf(
-		    &b,
-		    "; INSERT INTO leases (owner_id, scope, scope_id, win, period, granted_micros,"
-		    " granted_tokens, granted_requests, updated_at) VALUES (%lld, '%s', %lld, "
-		    "'%s', ",
-		    (long long)owner_id, scope_names[c->scope], (long long)c->scope_id,
-		    window_names[c->window]);
-		if (db_quote(st, &b, c->period) < 0)
-			goto out;
-		buf_printf(&b,
-		           ", %lld, %lld, %lld, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE"
-		           " granted_micros = granted_micros + VALUES(granted_micros),"
-		           " granted_tokens = granted_tokens + VALUES(granted_tokens),"
-		           " granted_requests = granted_requests + VALUES(granted_requests),"
-		           " updated_at = VALUES(updated_at);",
-		           (long long)gm, (long long)gt, (long long)gr);
+		{
+			const int64_t got[] = {gm, gt, gr};
+
+			sql_lit(&q,
+			        " UPDATE budget_counters FORCE INDEX (PRIMARY) SET leased_micros ="
+			        " leased_micros + ");
+			sql_i64(&q, gm);
+			sql_lit(&q, ", leased_tokens = leased_tokens + ");
+			sql_i64(&q, gt);
+			sql_lit(&q, ", leased_requests = leased_requests + ");
+			sql_i64(&q, gr);
+			sql_lit(&q, ", updated_at = UTC_TIMESTAMP(6)");
+			key_where(&q, c);
+			sql_lit(&q, "; INSERT INTO leases (owner_id, scope, scope_id, win, period,"
+			            " granted_micros, granted_tokens, granted_requests, updated_at)"
+			            " VALUES (");
+			sql_i64(&q, owner_id);
+			sql_lit(&q, ", ");
+			adm_key_sql(&q, c->scope, c->scope_id, c->window, c->period);
+			lease_nums(&q, got, ARRAY_SIZE(got));
+			sql_lit(&q,
+			        ", UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE"
+			        " granted_micros = granted_micros + VALUES(granted_micros),"
+			        " granted_tokens = granted_tokens + VALUES(granted_tokens),"
+			        " granted_requests = granted_requests + VALUES(granted_requests),"
+			        " updated_at = VALUES(updated_at);");
+		}
 		any = 1;
 	}
 	if (!any) {
@@ -361,13 +345,13 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 		rc = ST_OK;
 		goto out;
 	}
-	buf_puts(&b, " COMMIT");
-	if (b.data == NULL) {
+	sql_lit(&q, " COMMIT");
+	if (!sql_ok(&q)) {
 		db_rollback(st);
 		rc = ST_ERR;
 		goto out;
 	}
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
+	rc = sql_run(st, &q, NULL, NULL, __func__);
 	st->in_tx = 0;
 	if (rc != ST_OK) {
 		for (size_t i = 0; i < n; i++)
@@ -377,7 +361,7 @@ static int lease_grant_once(struct store *st, int64_t owner_id, struct lease_ask
 out:
 	if (st->in_tx)
 		db_rollback(st);
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -398,25 +382,48 @@ static void own_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsig
 }
 
 /* "START TRANSACTION; lock the owner (shared) into @own" */
-static void own_lock_sql(struct buf *b, int64_t owner_id)
+static void own_lock_sql(struct sql *q, int64_t owner_id)
 {
-	buf_printf(
-	    b,
-	    "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld LOCK IN"
-	    " SHARE MODE;",
-	    (long long)owner_id);
+	sql_lit(q, "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = ");
+	sql_i64(q, owner_id);
+	sql_lit(q, " LOCK IN SHARE MODE;");
+}
+
+/*
+ * " UPDATE leases SET granted_x = GREATEST(granted_x - v, 0), ... WHERE
+ * owner_id = o AND <c's key>;": what leaves one lease row (touch: and its
+ * updated_at moves).
+ */
+static void lease_take_sql(struct sql *q, int64_t owner_id, const struct adm_counter *c,
+                           int64_t micros, int64_t tokens, int64_t requests, int touch)
+{
+	sql_lit(q, " UPDATE leases FORCE INDEX (PRIMARY) SET"
+	           " granted_micros = GREATEST(granted_micros - ");
+	sql_i64(q, micros);
+	sql_lit(q, ", 0), granted_tokens = GREATEST(granted_tokens - ");
+	sql_i64(q, tokens);
+	sql_lit(q, ", 0), granted_requests = GREATEST(granted_requests - ");
+	sql_i64(q, requests);
+	sql_lit(q, ", 0)");
+	if (touch)
+		sql_lit(q, ", updated_at = UTC_TIMESTAMP(6)");
+	sql_lit(q, " WHERE owner_id = ");
+	sql_i64(q, owner_id);
+	key_and(q, c);
+	sql_lit(q, ";");
 }
 
 int store_lease_return(struct store *st, int64_t owner_id, const struct lease_give *gives, size_t n)
 {
 	struct own_read o = {0};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	const struct adm_counter **cs = NULL;
 	size_t *order = NULL;
 	int rc;
 
 	if (n == 0)
 		return ST_OK;
+	sql_init(&q, st);
 	cs = calloc(n, sizeof(*cs));
 	order = calloc(n, sizeof(*order));
 	if (cs == NULL || order == NULL)
@@ -424,66 +431,39 @@ int store_lease_return(struct store *st, int64_t owner_id, const struct lease_gi
 	for (size_t i = 0; i < n; i++)
 		cs[i] = gives[i].c;
 	key_order(cs, n, order);
-	own_lock_sql(&b, owner_id);
+	own_lock_sql(&q, owner_id);
 	for (size_t k = 0; k < n; k++) {
 		const struct lease_give *g = &gives[order[k]];
 
-		buf_printf(&b,
-		           " UPDATE budget_counters FORCE INDEX (PRIMARY) SET"
-		           " leased_micros = GREATEST(leased_micros - %lld * @own, 0),"
-		           " leased_tokens = GREATEST(leased_tokens - %lld * @own, 0),"
-		           " leased_requests = GREATEST(leased_requests - %lld * @own, 0)",
-		           (long long)g->micros, (long long)g->tokens, (long long)g->requests);
-		if (key_where(st, &b, g->c) < 0)
-			goto oom;
-		buf_printf(&b,
-		           "; UPDATE leases FORCE INDEX (PRIMARY) SET granted_micros = "
-		           "GREATEST(granted_micros - %lld, 0),"
-		           " granted_tokens = GREATEST(granted_tokens - %lld, 0),"
-		           " granted_requests = GREATEST(granted_requests - %lld, 0),"
-		           " updated_at = UTC_TIMESTAMP(6) WHERE owner_id = %lld AND ",
-		           (long long)g->micros, (long long)g->tokens, (long long)g->requests,
-		           (long long)owner_id);
-		if (key_match_sql(st, &b, g->c) < 0 || buf_putc(&b, ';') < 0)
-			goto oom;
+		sql_lit(&q, " UPDATE budget_counters FORCE INDEX (PRIMARY) SET"
+		            " leased_micros = GREATEST(leased_micros - ");
+		sql_i64(&q, g->micros);
+		sql_lit(&q, " * @own, 0), leased_tokens = GREATEST(leased_tokens - ");
+		sql_i64(&q, g->tokens);
+		sql_lit(&q, " * @own, 0), leased_requests = GREATEST(leased_requests - ");
+		sql_i64(&q, g->requests);
+		sql_lit(&q, " * @own, 0)");
+		key_where(&q, g->c);
+		sql_lit(&q, ";");
+		lease_take_sql(&q, owner_id, g->c, g->micros, g->tokens, g->requests, 1);
 	}
-	buf_puts(&b, " SELECT @own; COMMIT");
-	if (b.data == NULL)
-		goto oom;
-	rc = db_query(st, b.data, b.len, own_row, &o, __func__);
+	sql_lit(&q, " SELECT @own; COMMIT");
+	rc = sql_run(st, &q, own_row, &o, __func__);
 	st->in_tx = 0;
-	buf_free(&b);
+	sql_free(&q);
 	free(cs);
 	free(order);
 	if (rc != ST_OK)
 		return ST_ERR;
 	return o.own ? ST_OK : ST_NOTFOUND;
 oom:
-	buf_free(&b);
+	sql_free(&q);
 	free(cs);
 	free(order);
 	return ST_ERR;
 }
 
 /* ------------------------------------------------------------------ promotions */
-
-/* "scope:id:window:period|..." of a (the reaper reads it back). */
-static int counters_text(const struct adm_request *a, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < a->n; i++) {
-		const struct adm_counter *c = &a->c[i];
-		int k = snprintf(out + o, cap - o, "%s%s:%lld:%s:%s", i ? "|" : "",
-		                 scope_names[c->scope], (long long)c->scope_id,
-		                 window_names[c->window], c->period);
-
-		if (k < 0 || (size_t)k >= cap - o)
-			return -1;
-		o += (size_t)k;
-	}
-	return 0;
-}
 
 struct promote_read {
 	struct lease_promotion *p;
@@ -520,9 +500,9 @@ static int promo_cmp(const void *a, const void *b)
 int store_lease_promote(struct store *st, int64_t owner_id, struct lease_promotion *p, size_t n)
 {
 	struct promote_read pr = {p, n, 0, 0};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	struct promo_sum *sums = NULL;
-	char counters[1024];
+	char counters[1024], owner[32];
 	size_t nsum = 0;
 	int rc;
 
@@ -537,37 +517,19 @@ int store_lease_promote(struct store *st, int64_t owner_id, struct lease_promoti
 	sums = calloc(n * ADM_MAX_COUNTERS, sizeof(*sums));
 	if (sums == NULL)
 		return ST_ERR;
-	own_lock_sql(&b, owner_id);
-	buf_puts(&b, " SELECT @own;");
+	sql_init(&q, st);
+	own_lock_sql(&q, owner_id);
+	sql_lit(&q, " SELECT @own;");
+	snprintf(owner, sizeof(owner), "owner:%lld", (long long)owner_id);
 	for (size_t i = 0; i < n; i++) {
 		const struct adm_request *a = p[i].a;
-		const char *texts[] = {a->exec_id, a->kind, a->model, a->provider};
 
 		p[i].reservation_id = 0;
-		if (counters_text(a, counters, sizeof(counters)) < 0)
+		if (adm_counters_text(a, counters, sizeof(counters)) < 0)
 			goto oom;
-		buf_printf(
-		    &b,
-		    " INSERT INTO reservations (tenant_id, key_id, state, micros, tokens,"
-		    " prompt_tokens, max_tokens, counters, exec_id, kind, model, provider,"
-		    " agent_id, agent_name, request_id, stream, owner, created_at, expires_at)"
-		    " SELECT %lld, %lld, 'open', %lld, %lld, %lld, %lld, ",
-		    (long long)a->tenant_id, (long long)a->key_id, (long long)a->micros,
-		    (long long)a->tokens, (long long)a->prompt_tokens, (long long)a->max_tokens);
-		db_quote(st, &b, counters);
-		for (size_t k = 0; k < ARRAY_SIZE(texts); k++) {
-			buf_puts(&b, ", ");
-			db_quote(st, &b, texts[k] ? texts[k] : "");
-		}
-		buf_printf(&b, ", %lld, ", (long long)a->agent_id);
-		db_quote(st, &b, a->agent_name ? a->agent_name : "");
-		buf_puts(&b, ", ");
-		db_quote(st, &b, a->request_id ? a->request_id : "");
-		buf_printf(
-		    &b,
-		    ", %d, 'owner:%lld', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL %d SECOND"
-		    " FROM DUAL WHERE @own = 1; SELECT IF(ROW_COUNT() = 1, LAST_INSERT_ID(), 0);",
-		    a->stream ? 1 : 0, (long long)owner_id, a->expires_s > 1 ? a->expires_s : 1);
+		adm_reservation_sql(&q, a, counters, owner, a->expires_s > 1 ? a->expires_s : 1);
+		sql_lit(&q, " FROM DUAL WHERE @own = 1;"
+		            " SELECT IF(ROW_COUNT() = 1, LAST_INSERT_ID(), 0);");
 	}
 	/*
 	 * As if reserved one by one: every row gets each call's worst case,
@@ -601,42 +563,34 @@ int store_lease_promote(struct store *st, int64_t owner_id, struct lease_promoti
 	for (size_t j = 0; j < nsum; j++) {
 		const struct promo_sum *x = &sums[j];
 
-		buf_printf(&b,
-		           " UPDATE budget_counters FORCE INDEX (PRIMARY) SET reserved_micros = "
-		           "reserved_micros + %lld,"
-		           " reserved_tokens = reserved_tokens + %lld, requests = requests + %lld,"
-		           " leased_micros = GREATEST(leased_micros - %lld, 0),"
-		           " leased_tokens = GREATEST(leased_tokens - %lld, 0),"
-		           " leased_requests = GREATEST(leased_requests - %lld, 0)",
-		           (long long)x->reserved_micros, (long long)x->reserved_tokens,
-		           (long long)x->requests, (long long)x->lm, (long long)x->lt,
-		           (long long)x->lr);
-		if (key_where(st, &b, x->c) < 0)
-			goto oom;
-		buf_puts(&b, " AND @own = 1;");
+		sql_lit(&q, " UPDATE budget_counters FORCE INDEX (PRIMARY) SET reserved_micros ="
+		            " reserved_micros + ");
+		sql_i64(&q, x->reserved_micros);
+		sql_lit(&q, ", reserved_tokens = reserved_tokens + ");
+		sql_i64(&q, x->reserved_tokens);
+		sql_lit(&q, ", requests = requests + ");
+		sql_i64(&q, x->requests);
+		sql_lit(&q, ", leased_micros = GREATEST(leased_micros - ");
+		sql_i64(&q, x->lm);
+		sql_lit(&q, ", 0), leased_tokens = GREATEST(leased_tokens - ");
+		sql_i64(&q, x->lt);
+		sql_lit(&q, ", 0), leased_requests = GREATEST(leased_requests - ");
+		sql_i64(&q, x->lr);
+		sql_lit(&q, ", 0)");
+		key_where(&q, x->c);
+		sql_lit(&q, " AND @own = 1;");
 	}
 	for (size_t j = 0; j < nsum; j++) {
 		const struct promo_sum *x = &sums[j];
 
 		if (!x->lm && !x->lt && !x->lr)
 			continue;
-		buf_printf(&b,
-		           " UPDATE leases FORCE INDEX (PRIMARY) SET granted_micros = "
-		           "GREATEST(granted_micros - %lld, 0),"
-		           " granted_tokens = GREATEST(granted_tokens - %lld, 0),"
-		           " granted_requests = GREATEST(granted_requests - %lld, 0)"
-		           " WHERE owner_id = %lld AND ",
-		           (long long)x->lm, (long long)x->lt, (long long)x->lr,
-		           (long long)owner_id);
-		if (key_match_sql(st, &b, x->c) < 0 || buf_putc(&b, ';') < 0)
-			goto oom;
+		lease_take_sql(&q, owner_id, x->c, x->lm, x->lt, x->lr, 0);
 	}
-	buf_puts(&b, " COMMIT");
-	if (b.data == NULL)
-		goto oom;
-	rc = db_query(st, b.data, b.len, promote_row, &pr, __func__);
+	sql_lit(&q, " COMMIT");
+	rc = sql_run(st, &q, promote_row, &pr, __func__);
 	st->in_tx = 0;
-	buf_free(&b);
+	sql_free(&q);
 	free(sums);
 	if (rc != ST_OK) {
 		for (size_t i = 0; i < n; i++)
@@ -645,7 +599,7 @@ int store_lease_promote(struct store *st, int64_t owner_id, struct lease_promoti
 	}
 	return pr.own ? ST_OK : ST_NOTFOUND;
 oom:
-	buf_free(&b);
+	sql_free(&q);
 	free(sums);
 	return ST_ERR;
 }
@@ -654,25 +608,16 @@ oom:
 
 int store_lease_recall(struct store *st, const struct adm_counter *c)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc;
 
-	buf_puts(&b,
-	         "INSERT INTO lease_recalls (scope, scope_id, win, period, created_at) VALUES ");
-	if (key_sql(st, &b, c) < 0 || b.len < 2) {
-		buf_free(&b);
-		return ST_ERR;
-	}
-	/* key_sql wrote "(...)": the row's values but the time */
-	b.len--;
-	b.data[b.len] = '\0';
-	buf_puts(&b, ", UTC_TIMESTAMP(6))");
-	if (b.data == NULL) {
-		buf_free(&b);
-		return ST_ERR;
-	}
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
-	buf_free(&b);
+	sql_init(&q, st);
+	sql_lit(&q,
+	        "INSERT INTO lease_recalls (scope, scope_id, win, period, created_at) VALUES (");
+	adm_key_sql(&q, c->scope, c->scope_id, c->window, c->period);
+	sql_lit(&q, ", UTC_TIMESTAMP(6))");
+	rc = sql_run(st, &q, NULL, NULL, __func__);
+	sql_free(&q);
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }
 
@@ -695,8 +640,8 @@ int store_lease_recalls(struct store *st, int window_s, recall_cb cb, void *ctx)
 	if (db_exec(st, Q_LEASE_RECALLS, sql, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, Q_LEASE_RECALLS, &o, __func__)) == 1) {
-		int s = name_index(scope_names, ADM__SCOPES, scope);
-		int w = name_index(window_names, ADM__WINDOWS, win);
+		int s = adm_scope_of(scope);
+		int w = adm_window_of(win);
 
 		if (s >= 0 && w >= 0)
 			cb(ctx, s, sid, w, period);
@@ -710,7 +655,7 @@ int store_lease_recalls(struct store *st, int window_s, recall_cb cb, void *ctx)
 int store_owner_close(struct store *st, int64_t owner_id, int silent_s)
 {
 	struct own_read o = {0};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int charge = silent_s > 0, rc;
 
 	/*
@@ -720,33 +665,37 @@ int store_owner_close(struct store *st, int64_t owner_id, int silent_s)
 	 * rows. Charged: what the leases held becomes spent (calls in flight are
 	 * unknown; never under-billed); else it is only given back.
 	 */
-	buf_printf(&b, "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld",
-	           (long long)owner_id);
+	sql_init(&q, st);
+	sql_lit(&q, "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = ");
+	sql_i64(&q, owner_id);
+	if (charge) {
+		sql_lit(&q, " AND heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL ");
+		sql_i64(&q, silent_s);
+		sql_lit(&q, " SECOND");
+	}
+	sql_lit(&q, " FOR UPDATE;"
+	            " UPDATE budget_counters c JOIN leases l ON l.scope = c.scope AND"
+	            " l.scope_id = c.scope_id AND l.win = c.win AND l.period = c.period"
+	            " SET c.leased_micros = GREATEST(c.leased_micros - l.granted_micros, 0),"
+	            " c.leased_tokens = GREATEST(c.leased_tokens - l.granted_tokens, 0),"
+	            " c.leased_requests = GREATEST(c.leased_requests - l.granted_requests, 0),");
 	if (charge)
-		buf_printf(&b, " AND heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL %d SECOND",
-		           silent_s);
-	buf_puts(&b, " FOR UPDATE;");
-	buf_printf(
-	    &b,
-	    " UPDATE budget_counters c JOIN leases l ON l.scope = c.scope AND"
-	    " l.scope_id = c.scope_id AND l.win = c.win AND l.period = c.period"
-	    " SET c.leased_micros = GREATEST(c.leased_micros - l.granted_micros, 0),"
-	    " c.leased_tokens = GREATEST(c.leased_tokens - l.granted_tokens, 0),"
-	    " c.leased_requests = GREATEST(c.leased_requests - l.granted_requests, 0),"
-	    " c.spent_micros = c.spent_micros + IF(c.win = 'inflight', 0, %d * l.granted_micros),"
-	    " c.spent_tokens = c.spent_tokens + IF(c.win = 'inflight', 0, %d * l.granted_tokens),"
-	    " c.requests = c.requests + IF(c.win = 'minute', %d * l.granted_requests, 0),"
-	    " c.updated_at = UTC_TIMESTAMP(6)"
-	    " WHERE l.owner_id = %lld AND @own = 1;"
-	    " DELETE FROM leases WHERE owner_id = %lld AND @own = 1;"
-	    " DELETE FROM owners WHERE id = %lld AND @own = 1; SELECT @own; COMMIT",
-	    charge ? 1 : 0, charge ? 1 : 0, charge ? 1 : 0, (long long)owner_id,
-	    (long long)owner_id, (long long)owner_id);
-	if (b.data == NULL)
-		return ST_ERR;
-	rc = db_query(st, b.data, b.len, own_row, &o, __func__);
+		sql_lit(&q,
+		        " c.spent_micros = c.spent_micros + IF(c.win = 'inflight', 0,"
+		        " l.granted_micros),"
+		        " c.spent_tokens = c.spent_tokens + IF(c.win = 'inflight', 0,"
+		        " l.granted_tokens),"
+		        " c.requests = c.requests + IF(c.win = 'minute', l.granted_requests, 0),");
+	sql_lit(&q, " c.updated_at = UTC_TIMESTAMP(6) WHERE l.owner_id = ");
+	sql_i64(&q, owner_id);
+	sql_lit(&q, " AND @own = 1; DELETE FROM leases WHERE owner_id = ");
+	sql_i64(&q, owner_id);
+	sql_lit(&q, " AND @own = 1; DELETE FROM owners WHERE id = ");
+	sql_i64(&q, owner_id);
+	sql_lit(&q, " AND @own = 1; SELECT @own; COMMIT");
+	rc = sql_run(st, &q, own_row, &o, __func__);
 	st->in_tx = 0;
-	buf_free(&b);
+	sql_free(&q);
 	if (rc != ST_OK)
 		return ST_ERR;
 	return o.own ? ST_OK : ST_NOTFOUND;

@@ -5,8 +5,9 @@
  * and usage_attr_daily). See store/ledger.h.
  *
  * DESIGN
- * Statements here are text built per batch, not per call: values are
- * numbers formatted here and strings quoted with db_quote. A batch costs
+ * Statements here are text built per batch, not per call, with the typed
+ * builder of store/sql.h (numbers formatted, strings quoted, all appended
+ * to one buffer). A batch costs
  * one round trip (two when some of its calls hold reservations, whose
  * state must be read under a lock first), whatever its size.
  */
@@ -22,10 +23,10 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/ledger.h"
-
-static const char *const scope_names[ADM__SCOPES] = {"tenant", "key", "global"};
-static const char *const window_names[ADM__WINDOWS] = {"minute", "day", "month", "inflight"};
+#include "store/records.h"
+#include "store/sql.h"
 
 /* ------------------------------------------------------------------ rollups */
 
@@ -189,146 +190,167 @@ static int roll_cmp_attr(const void *pa, const void *pb)
 }
 
 /* "(" or "SELECT " before a row's values, and the matching end. */
-static int roll_open(struct buf *b, const char *cond, size_t i)
+static void roll_open(struct sql *q, int if_open, size_t i)
 {
-	return buf_puts(b, cond ? " SELECT " : i ? ", (" : " VALUES (");
+	if (if_open)
+		sql_lit(q, " SELECT ");
+	else if (i)
+		sql_lit(q, ", (");
+	else
+		sql_lit(q, " VALUES (");
 }
 
-static int roll_close(struct buf *b, const char *cond)
+static void roll_close(struct sql *q, int if_open)
 {
-	return cond ? buf_printf(b, " FROM DUAL WHERE %s", cond) : buf_putc(b, ')');
+	if (if_open)
+		sql_lit(q, " FROM DUAL WHERE @ah_open = 1");
+	else
+		sql_lit(q, ")");
 }
 
-static int roll_day(struct buf *b, const struct roll *r)
+static void roll_day(struct sql *q, const struct roll *r)
 {
-	return r->day[0] ? buf_printf(b, "'%s'", r->day) : buf_puts(b, "DATE(UTC_TIMESTAMP())");
+	if (r->day[0])
+		sql_str(q, r->day);
+	else
+		sql_lit(q, "DATE(UTC_TIMESTAMP())");
 }
 
-static int roll_rows(struct store *d, struct buf *b, enum roll_table t, const struct roll *rows,
-                     size_t n, const char *cond)
+/* ", v" for each of the n values */
+static void roll_nums(struct sql *q, const int64_t *v, size_t n)
 {
-	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		sql_lit(q, ", ");
+		sql_i64(q, v[i]);
+	}
+}
 
+static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows, size_t n,
+                      int if_open)
+{
 	switch (t) {
 	case RT_DAILY:
-		rc |= buf_puts(b,
-		               " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
-		               " requests, errors, prompt_tokens, completion_tokens, cost_micros)");
+		sql_lit(q, " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
+		           " requests, errors, prompt_tokens, completion_tokens, cost_micros)");
 		break;
 	case RT_5MIN:
-		rc |=
-		    buf_puts(b, " INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded,"
-		                " refused, failed, cost_micros, tokens, latency_ms_sum, lat_le_100,"
-		                " lat_le_250, lat_le_500, lat_le_1000, lat_le_2500, lat_le_5000,"
-		                " lat_le_10000, lat_gt_10000)");
+		sql_lit(q, " INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded,"
+		           " refused, failed, cost_micros, tokens, latency_ms_sum, lat_le_100,"
+		           " lat_le_250, lat_le_500, lat_le_1000, lat_le_2500, lat_le_5000,"
+		           " lat_le_10000, lat_gt_10000)");
 		break;
 	default:
-		rc |= buf_puts(b, " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model,"
-		                  " user, department, requests, prompt_tokens, completion_tokens,"
-		                  " cost_micros)");
+		sql_lit(q, " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model,"
+		           " user, department, requests, prompt_tokens, completion_tokens,"
+		           " cost_micros)");
 		break;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct roll *r = &rows[i];
 
-		rc |= roll_open(b, cond, i);
-		rc |= buf_printf(b, "%lld, ", (long long)r->tenant_id);
+		roll_open(q, if_open, i);
+		sql_i64(q, r->tenant_id);
+		sql_lit(q, ", ");
 		switch (t) {
-		case RT_DAILY:
-			rc |= roll_day(b, r);
-			rc |= buf_printf(b, ", %lld, %lld, ", (long long)r->key_id,
-			                 (long long)r->agent_id);
-			rc |= db_quote(d, b, r->model);
-			rc |=
-			    buf_printf(b, ", %lld, %lld, %lld, %lld, %lld", (long long)r->requests,
-			               (long long)r->errors, (long long)r->prompt,
-			               (long long)r->completion, (long long)r->cost);
-			break;
-		case RT_5MIN:
-			if (r->bucket >= 0)
-				rc |= buf_printf(b, "%lld", (long long)r->bucket);
-			else
-				rc |= buf_puts(b, "UNIX_TIMESTAMP() DIV 300");
-			rc |= buf_printf(b, ", %lld, %lld, %lld, %lld, %lld, %lld, %lld",
-			                 (long long)r->requests, (long long)r->succeeded,
-			                 (long long)r->refused, (long long)r->failed,
-			                 (long long)r->cost, (long long)(r->prompt + r->completion),
-			                 (long long)r->latency_sum);
-			for (int k = 0; k < LAT_N; k++)
-				rc |= buf_printf(b, ", %lld", (long long)r->lat[k]);
-			break;
-		default:
-			rc |= roll_day(b, r);
-			rc |= buf_printf(b, ", %lld, ", (long long)r->agent_id);
-			rc |= db_quote(d, b, r->model);
-			rc |= buf_puts(b, ", ");
-			rc |= db_quote(d, b, r->user);
-			rc |= buf_puts(b, ", ");
-			rc |= db_quote(d, b, r->dept);
-			rc |= buf_printf(b, ", %lld, %lld, %lld, %lld", (long long)r->requests,
-			                 (long long)r->prompt, (long long)r->completion,
-			                 (long long)r->cost);
+		case RT_DAILY: {
+			const int64_t ids[] = {r->key_id, r->agent_id};
+			const int64_t sums[] = {r->requests, r->errors, r->prompt, r->completion,
+			                        r->cost};
+
+			roll_day(q, r);
+			roll_nums(q, ids, ARRAY_SIZE(ids));
+			sql_lit(q, ", ");
+			sql_str(q, r->model);
+			roll_nums(q, sums, ARRAY_SIZE(sums));
 			break;
 		}
-		rc |= roll_close(b, cond);
+		case RT_5MIN: {
+			const int64_t sums[] = {r->requests,   r->succeeded,
+			                        r->refused,    r->failed,
+			                        r->cost,       r->prompt + r->completion,
+			                        r->latency_sum};
+
+			if (r->bucket >= 0)
+				sql_i64(q, r->bucket);
+			else
+				sql_lit(q, "UNIX_TIMESTAMP() DIV 300");
+			roll_nums(q, sums, ARRAY_SIZE(sums));
+			roll_nums(q, r->lat, LAT_N);
+			break;
+		}
+		default: {
+			const int64_t sums[] = {r->requests, r->prompt, r->completion, r->cost};
+
+			roll_day(q, r);
+			roll_nums(q, &r->agent_id, 1);
+			sql_lit(q, ", ");
+			sql_str(q, r->model);
+			sql_lit(q, ", ");
+			sql_str(q, r->user);
+			sql_lit(q, ", ");
+			sql_str(q, r->dept);
+			roll_nums(q, sums, ARRAY_SIZE(sums));
+			break;
+		}
+		}
+		roll_close(q, if_open);
 	}
 	switch (t) {
 	case RT_DAILY:
-		rc |= buf_puts(b,
-		               " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
-		               " errors = errors + VALUES(errors),"
-		               " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-		               " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-		               " cost_micros = cost_micros + VALUES(cost_micros);");
+		sql_lit(q, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
+		           " errors = errors + VALUES(errors),"
+		           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+		           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+		           " cost_micros = cost_micros + VALUES(cost_micros);");
 		break;
 	case RT_5MIN:
-		rc |= buf_puts(b, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
-		                  " succeeded = succeeded + VALUES(succeeded),"
-		                  " refused = refused + VALUES(refused),"
-		                  " failed = failed + VALUES(failed),"
-		                  " cost_micros = cost_micros + VALUES(cost_micros),"
-		                  " tokens = tokens + VALUES(tokens),"
-		                  " latency_ms_sum = latency_ms_sum + VALUES(latency_ms_sum),"
-		                  " lat_le_100 = lat_le_100 + VALUES(lat_le_100),"
-		                  " lat_le_250 = lat_le_250 + VALUES(lat_le_250),"
-		                  " lat_le_500 = lat_le_500 + VALUES(lat_le_500),"
-		                  " lat_le_1000 = lat_le_1000 + VALUES(lat_le_1000),"
-		                  " lat_le_2500 = lat_le_2500 + VALUES(lat_le_2500),"
-		                  " lat_le_5000 = lat_le_5000 + VALUES(lat_le_5000),"
-		                  " lat_le_10000 = lat_le_10000 + VALUES(lat_le_10000),"
-		                  " lat_gt_10000 = lat_gt_10000 + VALUES(lat_gt_10000);");
+		sql_lit(q, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
+		           " succeeded = succeeded + VALUES(succeeded),"
+		           " refused = refused + VALUES(refused),"
+		           " failed = failed + VALUES(failed),"
+		           " cost_micros = cost_micros + VALUES(cost_micros),"
+		           " tokens = tokens + VALUES(tokens),"
+		           " latency_ms_sum = latency_ms_sum + VALUES(latency_ms_sum),"
+		           " lat_le_100 = lat_le_100 + VALUES(lat_le_100),"
+		           " lat_le_250 = lat_le_250 + VALUES(lat_le_250),"
+		           " lat_le_500 = lat_le_500 + VALUES(lat_le_500),"
+		           " lat_le_1000 = lat_le_1000 + VALUES(lat_le_1000),"
+		           " lat_le_2500 = lat_le_2500 + VALUES(lat_le_2500),"
+		           " lat_le_5000 = lat_le_5000 + VALUES(lat_le_5000),"
+		           " lat_le_10000 = lat_le_10000 + VALUES(lat_le_10000),"
+		           " lat_gt_10000 = lat_gt_10000 + VALUES(lat_gt_10000);");
 		break;
 	default:
-		rc |= buf_puts(b,
-		               " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
-		               " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
-		               " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-		               " cost_micros = cost_micros + VALUES(cost_micros);");
+		sql_lit(q, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
+		           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
+		           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
+		           " cost_micros = cost_micros + VALUES(cost_micros);");
 		break;
 	}
-	return rc ? -1 : 0;
 }
 
-int store_rollups_sql(struct store *d, struct buf *b, const struct execution *const *es,
-                      const int64_t *created_us, size_t n, const char *cond)
+int store_rollups_sql(struct sql *q, const struct execution *const *es, const int64_t *created_us,
+                      size_t n, int if_open)
 {
 	struct roll *all, *rows;
-	int rc = 0;
 
 	if (n == 0)
 		return 0;
-	if (cond && n != 1)
+	if (if_open && n != 1) {
+		q->failed = 1;
 		return -1;
+	}
 	all = calloc(n, sizeof(*all));
 	rows = calloc(n, sizeof(*rows));
 	if (all == NULL || rows == NULL) {
 		free(all);
 		free(rows);
+		q->failed = 1;
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		roll_of(es[i], created_us[i], &all[i]);
-	for (int t = RT_DAILY; t <= RT_ATTR && rc == 0; t++) {
+	for (int t = RT_DAILY; t <= RT_ATTR; t++) {
 		size_t m = 0;
 
 		for (size_t i = 0; i < n; i++) {
@@ -346,11 +368,11 @@ int store_rollups_sql(struct store *d, struct buf *b, const struct execution *co
 		      t == RT_DAILY  ? roll_cmp_daily
 		      : t == RT_5MIN ? roll_cmp_5min
 		                     : roll_cmp_attr);
-		rc = roll_rows(d, b, (enum roll_table)t, rows, m, cond);
+		roll_rows(q, (enum roll_table)t, rows, m, if_open);
 	}
 	free(all);
 	free(rows);
-	return rc == 0 && b->data ? 0 : -1;
+	return sql_ok(q) ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------ counters */
@@ -438,37 +460,39 @@ static int counter_deltas(const struct ledger_rec *rec, struct counter_delta *d,
  * order, one statement. A row that is gone (its owner reaped) comes back
  * empty and holds nothing.
  */
-static int lease_rows_sql(struct store *st, struct buf *b, const struct counter_delta *d, size_t n,
-                          int64_t owner_id)
+static void lease_rows_sql(struct sql *q, const struct counter_delta *d, size_t n, int64_t owner_id)
 {
-	int rc = 0, first = 1;
+	int first = 1;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct counter_delta *x = &d[i];
+		const struct ledger_counter *k = x->key;
 
 		if (!x->rel_leased_micros && !x->rel_leased_tokens && !x->rel_leased_requests)
 			continue;
-		rc |= buf_puts(
-		    b, first ? " INSERT INTO leases (owner_id, scope, scope_id, win, period,"
-		               " d_micros, d_tokens, d_requests, updated_at) VALUES "
-		             : ", ");
-		rc |= buf_printf(b, "(%lld, '%s', %lld, '%s', ", (long long)owner_id,
-		                 scope_names[x->key->scope], (long long)x->key->scope_id,
-		                 window_names[x->key->window]);
-		rc |= db_quote(st, b, x->key->period);
-		rc |= buf_printf(b, ", %lld, %lld, %lld, UTC_TIMESTAMP(6))",
-		                 (long long)x->rel_leased_micros, (long long)x->rel_leased_tokens,
-		                 (long long)x->rel_leased_requests);
+		if (first)
+			sql_lit(q, " INSERT INTO leases (owner_id, scope, scope_id, win, period,"
+			           " d_micros, d_tokens, d_requests, updated_at) VALUES ");
+		sql_comma(q, first);
+		sql_lit(q, "(");
+		sql_i64(q, owner_id);
+		sql_lit(q, ", ");
+		adm_key_sql(q, k->scope, k->scope_id, k->window, k->period);
+		sql_lit(q, ", ");
+		sql_i64(q, x->rel_leased_micros);
+		sql_lit(q, ", ");
+		sql_i64(q, x->rel_leased_tokens);
+		sql_lit(q, ", ");
+		sql_i64(q, x->rel_leased_requests);
+		sql_lit(q, ", UTC_TIMESTAMP(6))");
 		first = 0;
 	}
 	if (!first)
-		rc |= buf_puts(
-		    b, " ON DUPLICATE KEY UPDATE"
-		       " granted_micros = GREATEST(granted_micros - VALUES(d_micros), 0),"
-		       " granted_tokens = GREATEST(granted_tokens - VALUES(d_tokens), 0),"
-		       " granted_requests = GREATEST(granted_requests - VALUES(d_requests), 0),"
-		       " updated_at = VALUES(updated_at);");
-	return rc ? -1 : 0;
+		sql_lit(q, " ON DUPLICATE KEY UPDATE"
+		           " granted_micros = GREATEST(granted_micros - VALUES(d_micros), 0),"
+		           " granted_tokens = GREATEST(granted_tokens - VALUES(d_tokens), 0),"
+		           " granted_requests = GREATEST(granted_requests - VALUES(d_requests), 0),"
+		           " updated_at = VALUES(updated_at);");
 }
 
 /*
@@ -530,58 +554,62 @@ static void deltas_merge(struct counter_delta *d, size_t *n)
 	*n = m;
 }
 
-/* "v + own * @own" (a part counted only while the lease owner lives), or "v". */
-static int own_sum(struct buf *b, int64_t v, int64_t own)
+/* ", v + own * @own" (a part counted only while the lease owner lives), or ", v". */
+static void own_sum(struct sql *q, int64_t v, int64_t own)
 {
+	sql_lit(q, ", ");
+	sql_i64(q, v);
 	if (own == 0)
-		return buf_printf(b, ", %lld", (long long)v);
-	return buf_printf(b, ", %lld + %lld * @own", (long long)v, (long long)own);
+		return;
+	sql_lit(q, " + ");
+	sql_i64(q, own);
+	sql_lit(q, " * @own");
 }
 
-static int own_only(struct buf *b, int64_t own)
+static void own_only(struct sql *q, int64_t own)
 {
-	return own == 0 ? buf_puts(b, ", 0") : buf_printf(b, ", %lld * @own", (long long)own);
+	if (own == 0) {
+		sql_lit(q, ", 0");
+		return;
+	}
+	sql_lit(q, ", ");
+	sql_i64(q, own);
+	sql_lit(q, " * @own");
 }
 
-static int counters_sql(struct store *st, struct buf *b, struct counter_delta *d, size_t n)
+static void counters_sql(struct sql *q, struct counter_delta *d, size_t n)
 {
-	int rc = 0;
-
 	if (n == 0)
-		return 0;
-	rc |=
-	    buf_puts(b, " INSERT INTO budget_counters (scope, scope_id, win, period, spent_micros,"
-	                " spent_tokens, requests, reserved_micros, reserved_tokens, leased_micros,"
-	                " leased_tokens, leased_requests, updated_at) VALUES ");
+		return;
+	sql_lit(q, " INSERT INTO budget_counters (scope, scope_id, win, period, spent_micros,"
+	           " spent_tokens, requests, reserved_micros, reserved_tokens, leased_micros,"
+	           " leased_tokens, leased_requests, updated_at) VALUES ");
 	for (size_t i = 0; i < n; i++) {
 		const struct counter_delta *x = &d[i];
 
-		rc |= buf_printf(b, "%s('%s', %lld, '%s', ", i ? ", " : "",
-		                 scope_names[x->key->scope], (long long)x->key->scope_id,
-		                 window_names[x->key->window]);
-		rc |= db_quote(st, b, x->key->period);
-		rc |= own_sum(b, x->spent_micros, x->own_spent_micros);
-		rc |= own_sum(b, x->spent_tokens, x->own_spent_tokens);
-		rc |= own_sum(b, x->requests, x->own_requests);
-		rc |= buf_printf(b, ", %lld, %lld", (long long)x->rel_reserved_micros,
-		                 (long long)x->rel_reserved_tokens);
-		rc |= own_only(b, x->rel_leased_micros);
-		rc |= own_only(b, x->rel_leased_tokens);
-		rc |= own_only(b, x->rel_leased_requests);
-		rc |= buf_puts(b, ", UTC_TIMESTAMP(6))");
+		sql_comma(q, i == 0);
+		sql_lit(q, "(");
+		adm_key_sql(q, x->key->scope, x->key->scope_id, x->key->window, x->key->period);
+		own_sum(q, x->spent_micros, x->own_spent_micros);
+		own_sum(q, x->spent_tokens, x->own_spent_tokens);
+		own_sum(q, x->requests, x->own_requests);
+		own_sum(q, x->rel_reserved_micros, 0);
+		own_sum(q, x->rel_reserved_tokens, 0);
+		own_only(q, x->rel_leased_micros);
+		own_only(q, x->rel_leased_tokens);
+		own_only(q, x->rel_leased_requests);
+		sql_lit(q, ", UTC_TIMESTAMP(6))");
 	}
-	rc |= buf_puts(
-	    b, " ON DUPLICATE KEY UPDATE spent_micros = spent_micros + VALUES(spent_micros),"
-	       " spent_tokens = spent_tokens + VALUES(spent_tokens),"
-	       " requests = IF(win = 'inflight', GREATEST(requests - VALUES(requests), 0),"
-	       " requests + VALUES(requests)),"
-	       " reserved_micros = GREATEST(reserved_micros - VALUES(reserved_micros), 0),"
-	       " reserved_tokens = GREATEST(reserved_tokens - VALUES(reserved_tokens), 0),"
-	       " leased_micros = GREATEST(leased_micros - VALUES(leased_micros), 0),"
-	       " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens), 0),"
-	       " leased_requests = GREATEST(leased_requests - VALUES(leased_requests), 0),"
-	       " updated_at = VALUES(updated_at);");
-	return rc ? -1 : 0;
+	sql_lit(q, " ON DUPLICATE KEY UPDATE spent_micros = spent_micros + VALUES(spent_micros),"
+	           " spent_tokens = spent_tokens + VALUES(spent_tokens),"
+	           " requests = IF(win = 'inflight', GREATEST(requests - VALUES(requests), 0),"
+	           " requests + VALUES(requests)),"
+	           " reserved_micros = GREATEST(reserved_micros - VALUES(reserved_micros), 0),"
+	           " reserved_tokens = GREATEST(reserved_tokens - VALUES(reserved_tokens), 0),"
+	           " leased_micros = GREATEST(leased_micros - VALUES(leased_micros), 0),"
+	           " leased_tokens = GREATEST(leased_tokens - VALUES(leased_tokens), 0),"
+	           " leased_requests = GREATEST(leased_requests - VALUES(leased_requests), 0),"
+	           " updated_at = VALUES(updated_at);");
 }
 
 /* ------------------------------------------------------------------ reading ids back */
@@ -627,27 +655,32 @@ static int id_has_exec(const struct id_set *s, int64_t tenant_id, const char *id
 }
 
 /*
- * "(tenant_id = T AND <id_col> = 'id') OR ..." of the records selected by
- * pick ("FALSE" and 1 when none), for a WHERE clause.
+ * "(tenant_id = T AND id = 'id') OR ..." (exec_id with marks) of the
+ * records selected by pick ("FALSE" when none), for a WHERE clause.
  */
-static int exec_keys_sql(struct store *st, struct buf *b, struct ledger_rec *const *recs, size_t n,
-                         const char *id_col, int (*pick)(const struct ledger_rec *))
+static void exec_keys_sql(struct sql *q, struct ledger_rec *const *recs, size_t n, int marks,
+                          int (*pick)(const struct ledger_rec *))
 {
-	int rc = 0, first = 1;
+	int first = 1;
 
 	/* An OR of equalities: a row-constructor IN list is a full index scan in MariaDB 10.11. */
 	for (size_t i = 0; i < n; i++) {
 		if (!pick(recs[i]))
 			continue;
-		rc |= buf_printf(b, "%s(tenant_id = %lld AND %s = ", first ? "" : " OR ",
-		                 (long long)recs[i]->e.tenant_id, id_col);
-		rc |= db_quote(st, b, recs[i]->e.id);
-		rc |= buf_putc(b, ')');
+		if (!first)
+			sql_lit(q, " OR ");
+		sql_lit(q, "(tenant_id = ");
+		sql_i64(q, recs[i]->e.tenant_id);
+		if (marks)
+			sql_lit(q, " AND exec_id = ");
+		else
+			sql_lit(q, " AND id = ");
+		sql_str(q, recs[i]->e.id);
+		sql_lit(q, ")");
 		first = 0;
 	}
 	if (first)
-		rc |= buf_puts(b, "FALSE");
-	return rc ? -1 : first ? 1 : 0;
+		sql_lit(q, "FALSE");
 }
 
 /* ------------------------------------------------------------------ where each tenant's data is */
@@ -693,33 +726,35 @@ static int apply_begin(struct store *st, struct ledger_rec *const *recs, size_t 
 {
 	struct id_set open = {0};
 	struct placement_rows p = {recs, n, &open};
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc = ST_ERR, any = 0;
 
 	open.cap = n;
 	open.num = calloc(n, sizeof(*open.num));
 	if (open.num == NULL)
 		return ST_ERR;
-	buf_puts(&b, "START TRANSACTION; SELECT id, isolation_mode = 'dedicated', data_epoch"
-	             " FROM tenants WHERE id IN (0");
+	sql_init(&q, st);
+	sql_lit(&q, "START TRANSACTION; SELECT id, isolation_mode = 'dedicated', data_epoch"
+	            " FROM tenants WHERE id IN (0");
 	for (size_t i = 0; i < n; i++)
-		if (recs[i]->state == LR_PENDING)
-			buf_printf(&b, ", %lld", (long long)recs[i]->e.tenant_id);
-	buf_puts(&b, ") LOCK IN SHARE MODE;");
+		if (recs[i]->state == LR_PENDING) {
+			sql_lit(&q, ", ");
+			sql_i64(&q, recs[i]->e.tenant_id);
+		}
+	sql_lit(&q, ") LOCK IN SHARE MODE;");
 	for (size_t i = 0; i < n; i++)
 		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
-			buf_printf(&b,
-			           any ? ", %lld"
-			               : " SELECT id FROM reservations WHERE"
-			                 " state = 'open' AND id IN (%lld",
-			           (long long)recs[i]->reservation_id);
+			if (any)
+				sql_lit(&q, ", ");
+			else
+				sql_lit(&q, " SELECT id FROM reservations WHERE state = 'open' AND "
+				            "id IN (");
+			sql_i64(&q, recs[i]->reservation_id);
 			any = 1;
 		}
 	if (any)
-		buf_puts(&b, ") FOR UPDATE;");
-	if (b.data == NULL)
-		goto out;
-	rc = db_query(st, b.data, b.len, placement_row, &p, __func__);
+		sql_lit(&q, ") FOR UPDATE;");
+	rc = sql_run(st, &q, placement_row, &p, __func__);
 	if (rc != ST_OK)
 		goto out;
 	st->in_tx = 1;
@@ -736,7 +771,7 @@ static int apply_begin(struct store *st, struct ledger_rec *const *recs, size_t 
 	}
 out:
 	free(open.num);
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -756,7 +791,7 @@ static int apply_tenant_data(struct store *st, struct ledger_rec **recs, size_t 
 {
 	const struct execution **es = NULL;
 	int64_t *created = NULL;
-	struct buf b = BUF_INIT;
+	struct sql q;
 	struct store *d;
 	size_t m = 0;
 	int rc = ST_ERR;
@@ -765,6 +800,7 @@ static int apply_tenant_data(struct store *st, struct ledger_rec **recs, size_t 
 	d = store_data_conn(st, recs[0]->e.tenant_id);
 	if (d == NULL)
 		return ST_ERR;
+	sql_init(&q, d);
 	if (recover) {
 		struct id_set have = {0};
 
@@ -772,30 +808,30 @@ static int apply_tenant_data(struct store *st, struct ledger_rec **recs, size_t 
 		have.text = calloc(n, sizeof(*have.text));
 		if (have.text == NULL)
 			return ST_ERR;
-		buf_printf(&b, "SELECT tenant_id, id FROM executions WHERE ");
-		if (exec_keys_sql(d, &b, recs, n, "id", pick_all) != 0 ||
-		    db_query(d, b.data, b.len, id_row, &have, __func__) != ST_OK) {
+		sql_lit(&q, "SELECT tenant_id, id FROM executions WHERE ");
+		exec_keys_sql(&q, recs, n, 0, pick_all);
+		if (sql_run(d, &q, id_row, &have, __func__) != ST_OK) {
 			free(have.text);
-			buf_free(&b);
+			sql_free(&q);
 			return ST_ERR;
 		}
 		for (size_t i = 0; i < n; i++)
 			if (id_has_exec(&have, recs[i]->e.tenant_id, recs[i]->e.id))
 				recs[i]->data_done = 1;
 		free(have.text);
-		buf_reset(&b);
+		sql_reset(&q);
 	}
 	es = calloc(n, sizeof(*es));
 	created = calloc(n, sizeof(*created));
 	if (es == NULL || created == NULL)
 		goto out;
-	buf_puts(&b, "START TRANSACTION; ");
-	store_execution_head(&b);
+	sql_lit(&q, "START TRANSACTION; ");
+	store_execution_head(&q);
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i]->data_done)
 			continue;
-		if ((m && buf_puts(&b, ", ") < 0) ||
-		    store_execution_values(d, &b, &recs[i]->e, recs[i]->created_us) < 0)
+		sql_comma(&q, m == 0);
+		if (store_execution_values(&q, &recs[i]->e, recs[i]->created_us) < 0)
 			goto out;
 		es[m] = &recs[i]->e;
 		created[m++] = recs[i]->created_us;
@@ -804,10 +840,10 @@ static int apply_tenant_data(struct store *st, struct ledger_rec **recs, size_t 
 		rc = ST_OK;
 		goto out;
 	}
-	if (buf_putc(&b, ';') < 0 || store_rollups_sql(d, &b, es, created, m, NULL) < 0 ||
-	    buf_puts(&b, " COMMIT") < 0 || b.data == NULL)
-		goto out;
-	rc = db_query(d, b.data, b.len, NULL, NULL, __func__);
+	sql_lit(&q, ";");
+	store_rollups_sql(&q, es, created, m, 0);
+	sql_lit(&q, " COMMIT");
+	rc = sql_run(d, &q, NULL, NULL, __func__);
 	d->in_tx = 0;
 	if (rc == ST_OK)
 		for (size_t i = 0; i < n; i++)
@@ -815,7 +851,7 @@ static int apply_tenant_data(struct store *st, struct ledger_rec **recs, size_t 
 out:
 	free(es);
 	free(created);
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -839,33 +875,26 @@ static int pick_dedicated_pending(const struct ledger_rec *r)
 static int apply_recover_lookup(struct store *st, struct ledger_rec *const *recs, size_t n)
 {
 	struct id_set have = {0};
-	struct buf b = BUF_INIT;
-	int rc = ST_ERR, none;
+	struct sql q;
+	int rc;
 
 	have.cap = n;
 	have.text = calloc(n, sizeof(*have.text));
 	if (have.text == NULL)
 		return ST_ERR;
-	buf_puts(&b, "SELECT tenant_id, id FROM executions WHERE ");
-	none = exec_keys_sql(st, &b, recs, n, "id", pick_shared_pending);
-	if (none < 0)
-		goto out;
-	buf_puts(&b, "; SELECT tenant_id, exec_id FROM ledger_marks WHERE ");
-	none = exec_keys_sql(st, &b, recs, n, "exec_id", pick_dedicated_pending);
-	if (none < 0)
-		goto out;
-	if (b.data == NULL)
-		goto out;
-	rc = db_query(st, b.data, b.len, id_row, &have, __func__);
-	if (rc != ST_OK)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (recs[i]->state == LR_PENDING &&
-		    id_has_exec(&have, recs[i]->e.tenant_id, recs[i]->e.id))
-			recs[i]->state = LR_DONE;
-out:
+	sql_init(&q, st);
+	sql_lit(&q, "SELECT tenant_id, id FROM executions WHERE ");
+	exec_keys_sql(&q, recs, n, 0, pick_shared_pending);
+	sql_lit(&q, "; SELECT tenant_id, exec_id FROM ledger_marks WHERE ");
+	exec_keys_sql(&q, recs, n, 1, pick_dedicated_pending);
+	rc = sql_run(st, &q, id_row, &have, __func__);
+	if (rc == ST_OK)
+		for (size_t i = 0; i < n; i++)
+			if (recs[i]->state == LR_PENDING &&
+			    id_has_exec(&have, recs[i]->e.tenant_id, recs[i]->e.id))
+				recs[i]->state = LR_DONE;
 	free(have.text);
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -875,8 +904,8 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 	const struct execution **es = NULL;
 	int64_t *created = NULL;
 	struct counter_delta *deltas = NULL;
-	struct buf b = BUF_INIT;
-	size_t m = 0, ndelta = 0, nres = 0;
+	struct sql q;
+	size_t m = 0, ndelta = 0;
 	int64_t owner = 0;
 	int rc = ST_ERR, first;
 
@@ -890,6 +919,7 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 			return ST_ERR;
 		}
 	}
+	sql_init(&q, st);
 	ded = calloc(n, sizeof(*ded));
 	es = calloc(n, sizeof(*es));
 	created = calloc(n, sizeof(*created));
@@ -928,29 +958,29 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 	}
 	/* The control transaction's writes; the leases' owner locked first (a reaped owner moves
 	 * no lease). */
-	if (owner)
-		buf_printf(
-		    &b,
-		    " SELECT COUNT(*) INTO @own FROM owners WHERE id = %lld LOCK IN SHARE MODE;",
-		    (long long)owner);
-	else
-		buf_puts(&b, " SET @own = 1;");
-	buf_puts(&b, " UPDATE reservations SET state = 'settled', settled_at = UTC_TIMESTAMP(6)"
-	             " WHERE state = 'open' AND id IN (0");
+	if (owner) {
+		sql_lit(&q, " SELECT COUNT(*) INTO @own FROM owners WHERE id = ");
+		sql_i64(&q, owner);
+		sql_lit(&q, " LOCK IN SHARE MODE;");
+	} else {
+		sql_lit(&q, " SET @own = 1;");
+	}
+	sql_lit(&q, " UPDATE reservations SET state = 'settled', settled_at = UTC_TIMESTAMP(6)"
+	            " WHERE state = 'open' AND id IN (0");
 	for (size_t i = 0; i < n; i++)
 		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
-			buf_printf(&b, ", %lld", (long long)recs[i]->reservation_id);
-			nres++;
+			sql_lit(&q, ", ");
+			sql_i64(&q, recs[i]->reservation_id);
 		}
-	buf_puts(&b, ");");
+	sql_lit(&q, ");");
 	for (size_t i = 0; i < n; i++)
 		if (recs[i]->state == LR_PENDING &&
 		    counter_deltas(recs[i], deltas, &ndelta, n * ADM_MAX_COUNTERS) < 0)
 			goto out;
 	deltas_merge(deltas, &ndelta);
-	if (counters_sql(st, &b, deltas, ndelta) < 0 ||
-	    (owner && lease_rows_sql(st, &b, deltas, ndelta, owner) < 0))
-		goto out;
+	counters_sql(&q, deltas, ndelta);
+	if (owner)
+		lease_rows_sql(&q, deltas, ndelta, owner);
 	first = 1;
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i]->state != LR_PENDING)
@@ -959,38 +989,40 @@ int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t 
 		created[m++] = recs[i]->created_us;
 		if (recs[i]->dedicated)
 			continue;
-		if (first && (buf_puts(&b, " ") < 0 || store_execution_head(&b) < 0))
-			goto out;
-		if ((!first && buf_puts(&b, ", ") < 0) ||
-		    store_execution_values(st, &b, &recs[i]->e, recs[i]->created_us) < 0)
+		if (first) {
+			sql_lit(&q, " ");
+			store_execution_head(&q);
+		}
+		sql_comma(&q, first);
+		if (store_execution_values(&q, &recs[i]->e, recs[i]->created_us) < 0)
 			goto out;
 		first = 0;
 	}
 	if (!first)
-		buf_putc(&b, ';');
+		sql_lit(&q, ";");
 	/* Shared tenants' rollups, and dedicated tenants' summary: the same rows here. */
-	if (m && store_rollups_sql(st, &b, es, created, m, NULL) < 0)
-		goto out;
+	if (m)
+		store_rollups_sql(&q, es, created, m, 0);
 	first = 1;
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i]->state != LR_PENDING || !recs[i]->dedicated)
 			continue;
-		buf_puts(
-		    &b, first ? " INSERT INTO ledger_marks (tenant_id, exec_id, created_at) VALUES "
-		              : ", ");
-		buf_printf(&b, "(%lld, ", (long long)recs[i]->e.tenant_id);
-		if (db_quote(st, &b, recs[i]->e.id) < 0)
-			goto out;
-		buf_puts(&b, ", UTC_TIMESTAMP(6))");
+		if (first)
+			sql_lit(
+			    &q,
+			    " INSERT INTO ledger_marks (tenant_id, exec_id, created_at) VALUES ");
+		sql_comma(&q, first);
+		sql_lit(&q, "(");
+		sql_i64(&q, recs[i]->e.tenant_id);
+		sql_lit(&q, ", ");
+		sql_str(&q, recs[i]->e.id);
+		sql_lit(&q, ", UTC_TIMESTAMP(6))");
 		first = 0;
 	}
 	if (!first)
-		buf_putc(&b, ';');
-	buf_puts(&b, " COMMIT");
-	if (b.data == NULL)
-		goto out;
-	(void)nres;
-	rc = db_query(st, b.data, b.len, NULL, NULL, __func__);
+		sql_lit(&q, ";");
+	sql_lit(&q, " COMMIT");
+	rc = sql_run(st, &q, NULL, NULL, __func__);
 	st->in_tx = 0;
 	if (rc == ST_OK)
 		for (size_t i = 0; i < n; i++)
@@ -1006,7 +1038,7 @@ out:
 	free(es);
 	free(created);
 	free(deltas);
-	buf_free(&b);
+	sql_free(&q);
 	for (size_t i = 0; i < n; i++)
 		if (recs[i]->state == LR_PENDING)
 			return rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;

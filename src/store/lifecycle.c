@@ -3,8 +3,9 @@
  *
  * DESIGN
  * Export and check queries are text sent through db_query: they run from the
- * CLI, are built from the constant tables below plus numbers and values
- * quoted by db_quote, and the tenant id travels as the session variable
+ * CLI, are built with store/sql.h from the constant tables below (sql_frag,
+ * key columns as identifiers) plus numbers and quoted values, and the
+ * tenant id travels as the session variable
  * @tenant set in the same batch. Keyset pages compare the row value of the
  * ordering columns with the last row seen, so each page is an index range
  * read whatever the table's size.
@@ -14,16 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "store/admin.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/lifecycle.h"
+#include "store/sql.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
 
-#define Q_LIFE(n) ((enum db_q)(Q_LIFE_FIRST + (n)))
 #define LIFE_MAX_KEYS 6
 
 static const char sql_purge[] = "DELETE FROM executions WHERE tenant_id = ?"
@@ -46,14 +47,14 @@ int store_life_purge_batch(struct store *st, int64_t tenant_id, int days, int ba
 	db_in_i64(&in[0], &tenant_id);
 	db_in_int(&in[1], &days);
 	db_in_int(&in[2], &batch);
-	if (db_exec(d, Q_LIFE(0), sql_purge, in, NULL, __func__) != ST_OK)
+	if (db_exec(d, Q_LIFE_PURGE, sql_purge, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	*deleted = (int64_t)db_affected(d, Q_LIFE(0));
+	*deleted = (int64_t)db_affected(d, Q_LIFE_PURGE);
 	/* the steps of the runs that went (same age; each batch at most batch rows) */
-	if (db_exec(d, Q_LIFE(5), sql_purge_steps, in, NULL, __func__) != ST_OK)
+	if (db_exec(d, Q_LIFE_PURGE_STEPS, sql_purge_steps, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	if ((int64_t)db_affected(d, Q_LIFE(5)) > *deleted)
-		*deleted = (int64_t)db_affected(d, Q_LIFE(5));
+	if ((int64_t)db_affected(d, Q_LIFE_PURGE_STEPS) > *deleted)
+		*deleted = (int64_t)db_affected(d, Q_LIFE_PURGE_STEPS);
 	return ST_OK;
 }
 
@@ -169,11 +170,20 @@ static void life_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsi
 	}
 }
 
+/* The table's key columns, "`a`, `b`" */
+static void life_keys(struct sql *q, const struct life_page *p)
+{
+	for (size_t i = 0; i < p->nkeys; i++) {
+		sql_comma(q, i == 0);
+		sql_ident(q, p->t->key[i]);
+	}
+}
+
 int store_life_export(struct store *st, const struct life_table *t, int64_t tenant_id, int page,
                       life_line_cb cb, void *ctx, int64_t *rows)
 {
 	struct life_page p;
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc = ST_OK;
 
 	/* content tables are read from where the tenant's data lives; the rest from control */
@@ -192,33 +202,39 @@ int store_life_export(struct store *st, const struct life_table *t, int64_t tena
 	p.ctx = ctx;
 	while (p.nkeys < LIFE_MAX_KEYS && t->key[p.nkeys])
 		p.nkeys++;
+	sql_init(&q, st);
 	for (;;) {
-		buf_reset(&b);
-		buf_printf(&b, "SET @tenant = %lld; SELECT %s", (long long)tenant_id, t->json);
-		for (size_t i = 0; i < p.nkeys; i++)
-			buf_printf(&b, ", %s", t->key[i]);
-		buf_printf(&b, " FROM %s WHERE %s", t->from, t->where);
-		if (p.rows > 0) {
-			buf_puts(&b, " AND (");
-			for (size_t i = 0; i < p.nkeys; i++)
-				buf_printf(&b, "%s%s", i ? ", " : "", t->key[i]);
-			buf_puts(&b, ") > (");
-			for (size_t i = 0; i < p.nkeys; i++) {
-				if (i)
-					buf_puts(&b, ", ");
-				if (db_quote(st, &b, p.last[i]) < 0)
-					goto oom;
-			}
-			buf_puts(&b, ")");
+		sql_reset(&q);
+		sql_lit(&q, "SET @tenant = ");
+		sql_i64(&q, tenant_id);
+		sql_lit(&q, "; SELECT ");
+		sql_frag(&q, t->json);
+		for (size_t i = 0; i < p.nkeys; i++) {
+			sql_lit(&q, ", ");
+			sql_ident(&q, t->key[i]);
 		}
-		buf_puts(&b, " ORDER BY ");
-		for (size_t i = 0; i < p.nkeys; i++)
-			buf_printf(&b, "%s%s", i ? ", " : "", t->key[i]);
-		buf_printf(&b, " LIMIT %d", page);
-		if (b.data == NULL)
+		sql_lit(&q, " FROM ");
+		sql_ident(&q, t->from);
+		sql_lit(&q, " WHERE ");
+		sql_frag(&q, t->where);
+		if (p.rows > 0) {
+			sql_lit(&q, " AND (");
+			life_keys(&q, &p);
+			sql_lit(&q, ") > (");
+			for (size_t i = 0; i < p.nkeys; i++) {
+				sql_comma(&q, i == 0);
+				sql_str(&q, p.last[i]);
+			}
+			sql_lit(&q, ")");
+		}
+		sql_lit(&q, " ORDER BY ");
+		life_keys(&q, &p);
+		sql_lit(&q, " LIMIT ");
+		sql_i64(&q, page);
+		if (!sql_ok(&q))
 			goto oom;
 		p.page_rows = 0;
-		if (db_query(st, b.data, b.len, life_row, &p, __func__) != ST_OK) {
+		if (sql_run(st, &q, life_row, &p, __func__) != ST_OK) {
 			rc = ST_ERR;
 			break;
 		}
@@ -235,7 +251,7 @@ out:
 	*rows = p.rows;
 	for (size_t i = 0; i < LIFE_MAX_KEYS; i++)
 		free(p.last[i]);
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -326,15 +342,17 @@ static void life_count_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len
 int store_life_check(struct store *st, const struct life_check *c, int64_t tenant_id,
                      int64_t *count)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int rc;
 
 	*count = -1;
-	buf_printf(&b, "SET @tenant = %lld; %s", (long long)tenant_id, c->sql);
-	if (b.data == NULL)
-		return ST_ERR;
-	rc = db_query(st, b.data, b.len, life_count_row, count, __func__);
-	buf_free(&b);
+	sql_init(&q, st);
+	sql_lit(&q, "SET @tenant = ");
+	sql_i64(&q, tenant_id);
+	sql_lit(&q, "; ");
+	sql_frag(&q, c->sql);
+	rc = sql_run(st, &q, life_count_row, count, __func__);
+	sql_free(&q);
 	if (rc == ST_OK && *count < 0)
 		rc = ST_ERR;
 	return rc == ST_OK ? ST_OK : ST_ERR;
@@ -354,7 +372,7 @@ static const char sql_due[] = "SELECT id FROM tenants WHERE offboard_after IS NO
 int store_life_offboard(struct store *st, int64_t tenant_id, int days)
 {
 	MYSQL_BIND in[2];
-	enum db_q q = days >= 0 ? Q_LIFE(1) : Q_LIFE(2);
+	enum db_q q = days >= 0 ? Q_LIFE_OFFBOARD_SET : Q_LIFE_OFFBOARD_CLEAR;
 	uint64_t n = 0;
 	int rc;
 
@@ -383,10 +401,10 @@ int store_life_offboard_after(struct store *st, int64_t tenant_id, int64_t *at)
 	db_in_i64(&in[0], &tenant_id);
 	db_out_init(&o);
 	db_out_i64(&o, at);
-	if (db_exec(st, Q_LIFE(3), sql_offboard_get, in, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_LIFE_OFFBOARD_GET, sql_offboard_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_LIFE(3), &o, __func__);
-	db_end(st, Q_LIFE(3), &o);
+	rc = db_fetch(st, Q_LIFE_OFFBOARD_GET, &o, __func__);
+	db_end(st, Q_LIFE_OFFBOARD_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
@@ -400,12 +418,12 @@ int store_life_due(struct store *st, int (*cb)(void *ctx, int64_t tenant_id), vo
 
 	db_out_init(&o);
 	db_out_i64(&o, &id);
-	if (db_exec(st, Q_LIFE(4), sql_due, NULL, &o, __func__) != ST_OK)
+	if (db_exec(st, Q_LIFE_DUE, sql_due, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_LIFE(4), &o, __func__)) == 1)
+	while ((rc = db_fetch(st, Q_LIFE_DUE, &o, __func__)) == 1)
 		if (cb(ctx, id) != 0)
 			break;
-	db_end(st, Q_LIFE(4), &o);
+	db_end(st, Q_LIFE_DUE, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -450,14 +468,15 @@ static void life_affected_row(void *ctx, int set, MYSQL_ROW row, unsigned long *
 
 int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *rows)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int64_t got, status = -1;
 	int rc = ST_OK;
 
 	*rows = 0;
-	buf_printf(&b, "SELECT status FROM tenants WHERE id = %lld", (long long)tenant_id);
-	if (b.data == NULL ||
-	    db_query(st, b.data, b.len, life_affected_row, &status, __func__) != ST_OK)
+	sql_init(&q, st);
+	sql_lit(&q, "SELECT status FROM tenants WHERE id = ");
+	sql_i64(&q, tenant_id);
+	if (sql_run(st, &q, life_affected_row, &status, __func__) != ST_OK)
 		rc = ST_ERR;
 	else if (status < 0)
 		rc = ST_NOTFOUND;
@@ -466,12 +485,15 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 	for (size_t i = 0; rc == ST_OK && i < ARRAY_SIZE(life_erase); i++) {
 		do {
 			got = 0;
-			buf_reset(&b);
-			buf_printf(
-			    &b, "SET @tenant = %lld; DELETE FROM %s LIMIT %d; SELECT ROW_COUNT()",
-			    (long long)tenant_id, life_erase[i], batch);
-			if (b.data == NULL || db_query(st, b.data, b.len, life_affected_row, &got,
-			                               __func__) != ST_OK) {
+			sql_reset(&q);
+			sql_lit(&q, "SET @tenant = ");
+			sql_i64(&q, tenant_id);
+			sql_lit(&q, "; DELETE FROM ");
+			sql_frag(&q, life_erase[i]);
+			sql_lit(&q, " LIMIT ");
+			sql_i64(&q, batch);
+			sql_lit(&q, "; SELECT ROW_COUNT()");
+			if (sql_run(st, &q, life_affected_row, &got, __func__) != ST_OK) {
 				rc = ST_ERR;
 				break;
 			}
@@ -479,20 +501,19 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 		} while (got == batch);
 	}
 	if (rc == ST_OK) {
-		buf_reset(&b);
-		buf_printf(
-		    &b, "DELETE FROM tenants WHERE id = %lld AND status <> 0; SELECT ROW_COUNT()",
-		    (long long)tenant_id);
+		sql_reset(&q);
+		sql_lit(&q, "DELETE FROM tenants WHERE id = ");
+		sql_i64(&q, tenant_id);
+		sql_lit(&q, " AND status <> 0; SELECT ROW_COUNT()");
 		got = 0;
-		if (b.data == NULL ||
-		    db_query(st, b.data, b.len, life_affected_row, &got, __func__) != ST_OK)
+		if (sql_run(st, &q, life_affected_row, &got, __func__) != ST_OK)
 			rc = ST_ERR;
 		*rows += got;
 	}
 	/* Its keys are gone with it: every cache drops what it held of the tenant. */
 	if (rc == ST_OK && store_change(st, CHANGE_TENANT, tenant_id) != ST_OK)
 		rc = ST_ERR;
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -528,31 +549,38 @@ int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *
 	return rc;
 }
 
-/* Run "DELETE ... LIMIT batch" statements (text with %d for the limit) until fewer go. */
-static int life_delete_all(struct store *st, const char *sql_prefix, const char *cut, int batch,
-                           int64_t *total)
+/*
+ * Run "<sql_prefix>[ win = 'w' AND period < 'cut'] LIMIT batch" until fewer
+ * rows go; sql_prefix is a DELETE this file wrote.
+ */
+static int life_delete_all(struct store *st, const char *sql_prefix, const char *win,
+                           const char *cut, int batch, int64_t *total)
 {
-	struct buf b = BUF_INIT;
+	struct sql q;
 	int64_t got;
 	int rc = ST_OK;
 
+	sql_init(&q, st);
 	do {
 		got = 0;
-		buf_reset(&b);
-		buf_puts(&b, sql_prefix);
-		if (cut && db_quote(st, &b, cut) < 0) {
-			rc = ST_ERR;
-			break;
+		sql_reset(&q);
+		sql_frag(&q, sql_prefix);
+		if (win) {
+			sql_lit(&q, " win = ");
+			sql_str(&q, win);
+			sql_lit(&q, " AND period < ");
+			sql_str(&q, cut);
 		}
-		buf_printf(&b, " LIMIT %d; SELECT ROW_COUNT()", batch);
-		if (b.data == NULL ||
-		    db_query(st, b.data, b.len, life_affected_row, &got, __func__) != ST_OK) {
+		sql_lit(&q, " LIMIT ");
+		sql_i64(&q, batch);
+		sql_lit(&q, "; SELECT ROW_COUNT()");
+		if (sql_run(st, &q, life_affected_row, &got, __func__) != ST_OK) {
 			rc = ST_ERR;
 			break;
 		}
 		*total += got;
 	} while (got == batch);
-	buf_free(&b);
+	sql_free(&q);
 	return rc;
 }
 
@@ -562,58 +590,53 @@ int store_life_housekeep(struct store *st, const char *minute_cut, const char *d
 	/* clang-format off */
 	static const char counters[] =
 	    "DELETE FROM budget_counters WHERE reserved_micros = 0 AND reserved_tokens = 0 AND"
-	    " leased_micros = 0 AND leased_tokens = 0 AND leased_requests = 0 AND ";
+	    " leased_micros = 0 AND leased_tokens = 0 AND leased_requests = 0 AND";
 	/* clang-format on */
-	struct buf q = BUF_INIT;
 	const char *wins[3] = {"minute", "day", "month"},
 	           *cuts[3] = {minute_cut, day_cut, month_cut};
 	int rc = ST_OK;
 
 	memset(out, 0, sizeof(*out));
-	for (int i = 0; rc == ST_OK && i < 3; i++) {
-		buf_reset(&q);
-		buf_printf(&q, "%swin = '%s' AND period < ", counters, wins[i]);
-		rc = q.data ? life_delete_all(st, q.data, cuts[i], batch, &out->counters) : ST_ERR;
-	}
-	buf_free(&q);
+	for (int i = 0; rc == ST_OK && i < 3; i++)
+		rc = life_delete_all(st, counters, wins[i], cuts[i], batch, &out->counters);
 	if (rc == ST_OK)
 		rc =
 		    life_delete_all(st,
 		                    "DELETE FROM reservations WHERE state IN ('settled', 'expired')"
 		                    " AND expires_at < UTC_TIMESTAMP(6) - INTERVAL 1 DAY",
-		                    NULL, batch, &out->reservations);
+		                    NULL, NULL, batch, &out->reservations);
 	if (rc == ST_OK)
 		rc =
 		    life_delete_all(st,
 		                    "DELETE FROM usage_5min WHERE bucket < UNIX_TIMESTAMP() DIV 300"
 		                    " - 8 * 288",
-		                    NULL, batch, &out->usage_5min);
+		                    NULL, NULL, batch, &out->usage_5min);
 	if (rc == ST_OK)
 		rc = life_delete_all(st,
 		                     "DELETE FROM login_attempts WHERE at < UTC_TIMESTAMP(6)"
 		                     " - INTERVAL 1 DAY",
-		                     NULL, batch, &out->logins);
+		                     NULL, NULL, batch, &out->logins);
 	if (rc == ST_OK)
 		rc = life_delete_all(
 		    st,
 		    "DELETE FROM admin_sessions WHERE last_seen < UTC_TIMESTAMP(6)"
 		    " - INTERVAL 1 DAY OR created_at < UTC_TIMESTAMP(6) - INTERVAL 2 DAY",
-		    NULL, batch, &out->sessions);
+		    NULL, NULL, batch, &out->sessions);
 	if (rc == ST_OK)
 		rc = life_delete_all(st,
 		                     "DELETE FROM change_log WHERE created_at < UTC_TIMESTAMP(6)"
 		                     " - INTERVAL 1 HOUR",
-		                     NULL, batch, &out->changes);
+		                     NULL, NULL, batch, &out->changes);
 	if (rc == ST_OK)
 		rc = life_delete_all(st,
 		                     "DELETE FROM ledger_marks WHERE created_at < UTC_TIMESTAMP(6)"
 		                     " - INTERVAL 2 DAY",
-		                     NULL, batch, &out->changes);
+		                     NULL, NULL, batch, &out->changes);
 	if (rc == ST_OK)
 		rc = life_delete_all(st,
 		                     "DELETE FROM lease_recalls WHERE created_at < UTC_TIMESTAMP(6)"
 		                     " - INTERVAL 1 HOUR",
-		                     NULL, batch, &out->changes);
+		                     NULL, NULL, batch, &out->changes);
 	/*
 	 * Lease rows that hold nothing: whose owner is gone (a batch of a reaped
 	 * owner made them), or given back minutes ago (a row per minute and
@@ -625,6 +648,6 @@ int store_life_housekeep(struct store *st, const char *minute_cut, const char *d
 		                     " granted_tokens = 0 AND granted_requests = 0 AND"
 		                     " (owner_id NOT IN (SELECT id FROM owners) OR"
 		                     " updated_at < UTC_TIMESTAMP(6) - INTERVAL 2 MINUTE)",
-		                     NULL, batch, &out->changes);
+		                     NULL, NULL, batch, &out->changes);
 	return rc;
 }

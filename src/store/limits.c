@@ -18,16 +18,6 @@
 #include "store/limits.h"
 #include "store/store.h"
 
-/* Local offsets into this file's statement range (see db.h). */
-#define Q_LIM(n) ((enum db_q)(Q_LIMITS_FIRST + (n)))
-#define Q_LIM_APPLICABLE Q_LIM(0)
-#define Q_LIM_LIST Q_LIM(1)
-#define Q_LIM_SET Q_LIM(2)
-#define Q_LIM_UNSET Q_LIM(3)
-#define Q_PLAN_LIST Q_LIM(4)
-#define Q_PLAN_CREATE Q_LIM(5)
-#define Q_PLAN_GET Q_LIM(6)
-
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
 #define LIM_COLS(a)                                                                                \
 	a ".scope, " a ".scope_id, " a ".name, " a ".value, " a ".updated_by, " TS(a ".updated_"   \

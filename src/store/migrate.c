@@ -265,10 +265,8 @@ int store_migrate_dir(struct store *st, const char *dir, int quiet, char *err, s
 		}
 		if (mig_read(path.data, &sql, err, errlen))
 			goto out;
-		if (st->db == NULL && store_ping(st) != ST_OK) {
-			snprintf(err, errlen, "%s: no database connection", files[i].name);
+		if (st->db == NULL && db_connect(st, err, errlen) < 0)
 			goto out;
-		}
 		if (sql.len > 0 && mig_run(st, files[i].name, sql.data, sql.len, err, errlen))
 			goto out;
 		db_in_int(&in[0], &files[i].version);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
 #include "store/store.h"
 
 #define SESSION_METADATA_MAX 4095

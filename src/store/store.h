@@ -272,6 +272,7 @@ int store_session_append_turn(struct store *st, int64_t tenant_id, const char *i
 
 /* ------------------------------------------------------------------ executions (runs and calls) */
 
+/* One executions row, the one type every reader and writer of the table uses. */
 struct execution {
 	char id[40]; /* public id: "run_..." for runs, "chatcmpl-..." for chat */
 	int64_t tenant_id;
@@ -281,10 +282,10 @@ struct execution {
 	char agent_name[65];
 	char session_id[40]; /* "" if none */
 	char model[128];
-	char provider[32];
-	char cred_source[16]; /* "tenant" (BYOK) | "platform" | "none" */
-	char status[16];      /* "succeeded" | "failed" | "cancelled" */
-	char reason_code[48]; /* "" when succeeded */
+	char provider[33];
+	char cred_source[17]; /* "tenant" (BYOK) | "platform" | "none" */
+	char status[17];      /* "succeeded" | "failed" | "cancelled" */
+	char reason_code[49]; /* "" when succeeded */
 	int http_status;
 	int stream;
 	int64_t prompt_tokens;
@@ -292,7 +293,7 @@ struct execution {
 	int64_t cost_micros; /* micro-USD */
 	int latency_ms;
 	char request_id[33];
-	char finish_reason[32];
+	char finish_reason[33];
 	const char *metadata;      /* JSON object text or NULL */
 	const char *input;         /* run input text or NULL (chat: not stored) */
 	const char *output;        /* run output text or NULL */

@@ -26,6 +26,11 @@
  * USER and GRANT (conf db_admin_user, else db_user); the serving processes
  * need only their own grants. The tenant account's password is random, and
  * stored sealed with the master key, bound to the tenant.
+ *
+ * Three files implement this header, each depending only on the ones
+ * before it (store/tdb.h): tdb_route.c (the request's context and the
+ * pool), tdb_provision.c (create, drop, migrate, verify) and tdb_move.c
+ * (copy, check, switch, delete).
  */
 #ifndef AH_STORE_TENANTDB_H
 #define AH_STORE_TENANTDB_H

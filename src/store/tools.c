@@ -3,7 +3,7 @@
  * run steps (see store/tools.h).
  *
  * DESIGN
- * Statement slots are Q_TOOLS_FIRST + n (db.h reserves 32). Tenant data
+ * Statements are the TOOL_ and STEP_ entries of store/statements.h. Tenant data
  * (secrets, agent tools, run steps, the run row) goes through
  * store_data_conn() like executions and sessions; the registry lives in the
  * control database.
@@ -15,31 +15,10 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "store/db.h"
+#include "store/tdb.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "store/tools.h"
-
-#define Q_TOOL(n) ((enum db_q)(Q_TOOLS_FIRST + (n)))
-
-enum {
-	TQ_REGISTER,
-	TQ_GET,
-	TQ_LIST,
-	TQ_ENABLE,
-	TQ_SECRET_PUT,
-	TQ_SECRET_VERSION,
-	TQ_SECRET_LIST,
-	TQ_SECRET_SEALED,
-	TQ_AGENT_DEL,
-	TQ_AGENT_ADD,
-	TQ_AGENT_STEPS,
-	TQ_AGENT_GET,
-	TQ_AGENT_GET_STEPS,
-	TQ_STEP_INSERT,
-	TQ_STEP_LIST,
-	TQ__MAX
-};
-
-_Static_assert(Q_TOOLS_FIRST + TQ__MAX - 1 <= Q_TOOLS_LAST, "tools.c has outgrown its range");
 
 #define BIND_FIXED(b, field, len) db_in_strn((b), (field), strnlen((field), sizeof(field)), (len))
 
@@ -119,12 +98,12 @@ int store_tool_register(struct store *st, const struct tool_def *t, int *created
 	db_in_int(&in[5], &t->max_output_bytes);
 	db_in_int(&in[6], &t->mutating);
 	BIND_FIXED(&in[7], t->secret_names, &l[4]);
-	rc = db_exec(st, Q_TOOL(TQ_REGISTER), sql_register, in, NULL, __func__);
+	rc = db_exec(st, Q_TOOL_REGISTER, sql_register, in, NULL, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
 	/* 1 row affected for an insert, 2 for an update (updated_at always changes). */
 	if (created)
-		*created = db_affected(st, Q_TOOL(TQ_REGISTER)) == 1;
+		*created = db_affected(st, Q_TOOL_REGISTER) == 1;
 	return ST_OK;
 }
 
@@ -163,11 +142,11 @@ int store_tool_get(struct store *st, const char *name, struct tool_def *out)
 	memset(out, 0, sizeof(*out));
 	db_in_str(&in[0], key, &l);
 	tool_bind(&o, out);
-	rc = db_exec(st, Q_TOOL(TQ_GET), sql_get, in, &o, __func__);
+	rc = db_exec(st, Q_TOOL_GET, sql_get, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_TOOL(TQ_GET), &o, __func__);
-	db_end(st, Q_TOOL(TQ_GET), &o);
+	rc = db_fetch(st, Q_TOOL_GET, &o, __func__);
+	db_end(st, Q_TOOL_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
@@ -181,13 +160,13 @@ int store_tool_list(struct store *st, tool_def_cb cb, void *ctx)
 
 	memset(&t, 0, sizeof(t));
 	tool_bind(&o, &t);
-	rc = db_exec(st, Q_TOOL(TQ_LIST), sql_list, NULL, &o, __func__);
+	rc = db_exec(st, Q_TOOL_LIST, sql_list, NULL, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_TOOL(TQ_LIST), &o, __func__)) == 1)
+	while ((rc = db_fetch(st, Q_TOOL_LIST, &o, __func__)) == 1)
 		if (cb(ctx, &t))
 			break;
-	db_end(st, Q_TOOL(TQ_LIST), &o);
+	db_end(st, Q_TOOL_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -199,10 +178,10 @@ int store_tool_set_enabled(struct store *st, const char *name, int enabled)
 
 	db_in_int(&in[0], &enabled);
 	db_in_str(&in[1], name, &l);
-	rc = db_exec(st, Q_TOOL(TQ_ENABLE), sql_enable, in, NULL, __func__);
+	rc = db_exec(st, Q_TOOL_ENABLE, sql_enable, in, NULL, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	return db_affected(st, Q_TOOL(TQ_ENABLE)) == 0 ? ST_NOTFOUND : ST_OK;
+	return db_affected(st, Q_TOOL_ENABLE) == 0 ? ST_NOTFOUND : ST_OK;
 }
 
 /* ------------------------------------------------------------------ tenant tool secrets */
@@ -225,7 +204,7 @@ int store_tool_secret_put(struct store *st, int64_t tenant_id, const char *tool,
 	db_in_int(&in[3], &c->version);
 	db_in_blob(&in[4], c->nonce, sizeof(c->nonce), &l[2]);
 	db_in_blob(&in[5], c->ct, c->ct_len, &l[3]);
-	return db_exec(d, Q_TOOL(TQ_SECRET_PUT), sql_secret_put, in, NULL, __func__);
+	return db_exec(d, Q_TOOL_SECRET_PUT, sql_secret_put, in, NULL, __func__);
 }
 
 int store_tool_secret_version(struct store *st, int64_t tenant_id, const char *tool,
@@ -243,11 +222,11 @@ int store_tool_secret_version(struct store *st, int64_t tenant_id, const char *t
 	db_in_str(&in[2], name, &l[1]);
 	db_out_init(&o);
 	db_out_int(&o, version);
-	rc = db_exec(d, Q_TOOL(TQ_SECRET_VERSION), sql_secret_version, in, &o, __func__);
+	rc = db_exec(d, Q_TOOL_SECRET_VERSION, sql_secret_version, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(d, Q_TOOL(TQ_SECRET_VERSION), &o, __func__);
-	db_end(d, Q_TOOL(TQ_SECRET_VERSION), &o);
+	rc = db_fetch(d, Q_TOOL_SECRET_VERSION, &o, __func__);
+	db_end(d, Q_TOOL_SECRET_VERSION, &o);
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
@@ -269,13 +248,13 @@ int store_tool_secret_list(struct store *st, int64_t tenant_id, tool_secret_cb c
 	db_out_str(&o, name, sizeof(name));
 	db_out_int(&o, &c.version);
 	db_out_i64(&o, &c.updated_at);
-	rc = db_exec(d, Q_TOOL(TQ_SECRET_LIST), sql_secret_list, in, &o, __func__);
+	rc = db_exec(d, Q_TOOL_SECRET_LIST, sql_secret_list, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(d, Q_TOOL(TQ_SECRET_LIST), &o, __func__)) == 1)
+	while ((rc = db_fetch(d, Q_TOOL_SECRET_LIST, &o, __func__)) == 1)
 		if (cb(ctx, tool, name, &c))
 			break;
-	db_end(d, Q_TOOL(TQ_SECRET_LIST), &o);
+	db_end(d, Q_TOOL_SECRET_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -300,10 +279,10 @@ int store_tool_secrets_sealed(struct store *st, int64_t tenant_id, const char *t
 	db_out_blob(&o, c.nonce, sizeof(c.nonce));
 	ct = db_out_blob(&o, c.ct, sizeof(c.ct));
 	db_out_i64(&o, &c.updated_at);
-	rc = db_exec(d, Q_TOOL(TQ_SECRET_SEALED), sql_secret_sealed, in, &o, __func__);
+	rc = db_exec(d, Q_TOOL_SECRET_SEALED, sql_secret_sealed, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(d, Q_TOOL(TQ_SECRET_SEALED), &o, __func__)) == 1) {
+	while ((rc = db_fetch(d, Q_TOOL_SECRET_SEALED, &o, __func__)) == 1) {
 		if (o.len[ct - 1] != sizeof(c.nonce) || o.len[ct] > sizeof(c.ct) ||
 		    o.len[ct] < 16) {
 			log_error("store: %s: stored tool secret is malformed", __func__);
@@ -314,7 +293,7 @@ int store_tool_secrets_sealed(struct store *st, int64_t tenant_id, const char *t
 		if (cb(ctx, tool, name, &c))
 			break;
 	}
-	db_end(d, Q_TOOL(TQ_SECRET_SEALED), &o);
+	db_end(d, Q_TOOL_SECRET_SEALED, &o);
 	memset(&c, 0, sizeof(c));
 	return rc < 0 ? ST_ERR : ST_OK;
 }
@@ -335,12 +314,12 @@ int store_agent_tools_set(struct store *st, int64_t tenant_id, int64_t agent_id,
 		return ST_ERR;
 	db_in_i64(&in[0], &tenant_id);
 	db_in_i64(&in[1], &agent_id);
-	rc = db_exec(d, Q_TOOL(TQ_AGENT_DEL), sql_agent_del, in, NULL, __func__);
+	rc = db_exec(d, Q_TOOL_AGENT_DEL, sql_agent_del, in, NULL, __func__);
 	for (size_t i = 0; rc == ST_OK && i < t->n; i++) {
 		db_in_i64(&in[0], &tenant_id);
 		db_in_i64(&in[1], &agent_id);
 		db_in_str(&in[2], t->names[i], &l);
-		rc = db_exec(d, Q_TOOL(TQ_AGENT_ADD), sql_agent_add, in, NULL, __func__);
+		rc = db_exec(d, Q_TOOL_AGENT_ADD, sql_agent_add, in, NULL, __func__);
 	}
 	if (rc == ST_OK) {
 		if (t->max_steps > 0)
@@ -349,8 +328,8 @@ int store_agent_tools_set(struct store *st, int64_t tenant_id, int64_t agent_id,
 			db_in_null(&in[0]);
 		db_in_i64(&in[1], &tenant_id);
 		db_in_i64(&in[2], &agent_id);
-		rc = db_exec(d, Q_TOOL(TQ_AGENT_STEPS), sql_agent_steps, in, NULL, __func__);
-		if (rc == ST_OK && db_affected(d, Q_TOOL(TQ_AGENT_STEPS)) == 0)
+		rc = db_exec(d, Q_TOOL_AGENT_STEPS, sql_agent_steps, in, NULL, __func__);
+		if (rc == ST_OK && db_affected(d, Q_TOOL_AGENT_STEPS) == 0)
 			rc = ST_NOTFOUND;
 	}
 	if (rc != ST_OK) {
@@ -374,24 +353,24 @@ int store_agent_tools_get(struct store *st, int64_t tenant_id, int64_t agent_id,
 	db_in_i64(&in[1], &agent_id);
 	db_out_init(&o);
 	db_out_str(&o, name, sizeof(name));
-	rc = db_exec(d, Q_TOOL(TQ_AGENT_GET), sql_agent_get, in, &o, __func__);
+	rc = db_exec(d, Q_TOOL_AGENT_GET, sql_agent_get, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(d, Q_TOOL(TQ_AGENT_GET), &o, __func__)) == 1)
+	while ((rc = db_fetch(d, Q_TOOL_AGENT_GET, &o, __func__)) == 1)
 		if (out->n < AGENT_MAX_TOOLS)
 			memcpy(out->names[out->n++], name, sizeof(name));
-	db_end(d, Q_TOOL(TQ_AGENT_GET), &o);
+	db_end(d, Q_TOOL_AGENT_GET, &o);
 	if (rc < 0)
 		return ST_ERR;
 	db_in_i64(&in[0], &tenant_id);
 	db_in_i64(&in[1], &agent_id);
 	db_out_init(&o);
 	db_out_int(&o, &out->max_steps);
-	rc = db_exec(d, Q_TOOL(TQ_AGENT_GET_STEPS), sql_agent_get_steps, in, &o, __func__);
+	rc = db_exec(d, Q_TOOL_AGENT_GET_STEPS, sql_agent_get_steps, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(d, Q_TOOL(TQ_AGENT_GET_STEPS), &o, __func__);
-	db_end(d, Q_TOOL(TQ_AGENT_GET_STEPS), &o);
+	rc = db_fetch(d, Q_TOOL_AGENT_GET_STEPS, &o, __func__);
+	db_end(d, Q_TOOL_AGENT_GET_STEPS, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 
@@ -419,7 +398,7 @@ int store_run_step_insert(struct store *st, const struct run_step *s)
 	BIND_FIXED(&in[11], s->outcome, &l[5]);
 	BIND_FIXED(&in[12], s->reason_code, &l[6]);
 	db_in_strn(&in[13], s->message, db_utf8_cut(s->message, 255), &l[7]);
-	return db_exec(d, Q_TOOL(TQ_STEP_INSERT), sql_step_insert, in, NULL, __func__);
+	return db_exec(d, Q_STEP_INSERT, sql_step_insert, in, NULL, __func__);
 }
 
 int store_run_steps_list(struct store *st, int64_t tenant_id, const char *run_id, run_step_cb cb,
@@ -453,13 +432,13 @@ int store_run_steps_list(struct store *st, int64_t tenant_id, const char *run_id
 	db_out_str(&o, s.reason_code, sizeof(s.reason_code));
 	db_out_str(&o, s.message, sizeof(s.message));
 	db_out_i64(&o, &s.created_at);
-	rc = db_exec(d, Q_TOOL(TQ_STEP_LIST), sql_step_list, in, &o, __func__);
+	rc = db_exec(d, Q_STEP_LIST, sql_step_list, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(d, Q_TOOL(TQ_STEP_LIST), &o, __func__)) == 1)
+	while ((rc = db_fetch(d, Q_STEP_LIST, &o, __func__)) == 1)
 		if (cb(ctx, &s))
 			break;
-	db_end(d, Q_TOOL(TQ_STEP_LIST), &o);
+	db_end(d, Q_STEP_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
 

@@ -26,23 +26,6 @@
 #include "store/store.h"
 #include "store/usage.h"
 
-/* Local offsets into this file's statement range (Q_USAGE_FIRST..Q_USAGE_LAST). */
-#define Q_USG(n) ((enum db_q)(Q_USAGE_FIRST + (n)))
-enum {
-	USG_DAY,
-	USG_MODEL,
-	USG_AGENT,
-	USG_KEY,
-	USG_TOTAL,
-	USG_OP_INSERT,
-	USG_OP_CHECK,
-	USG_OP_TOUCH,
-	USG_OP_REVOKE,
-	USG_OP_LIST,
-	USG__MAX
-};
-_Static_assert(Q_USAGE_FIRST + USG__MAX - 1 <= Q_USAGE_LAST, "usage.c statement range");
-
 #define TS(col) "CAST(FLOOR(UNIX_TIMESTAMP(" col ")) AS SIGNED)"
 
 /* Sums as integers: SUM() of BIGINT is DECIMAL, which would not bind to an int64. */
@@ -83,15 +66,15 @@ static const char sql_op_revoke[] = "UPDATE operator_tokens SET revoked_at = COA
 static const char sql_op_list[] = "SELECT id, name, prefix, " TS("created_at") ", " TS(
     "revoked_at") ", " TS("last_used_at") " FROM operator_tokens ORDER BY id";
 
-/* One report kind: its group_by name, slot and SQL. */
+/* One report kind: its group_by name, statement and SQL. */
 static const struct {
 	const char *name;
-	int slot;
+	enum db_q q;
 	const char *sql;
 } usage_reports[] = {
-    {"day", USG_DAY, sql_by_day},       {"model", USG_MODEL, sql_by_model},
-    {"agent", USG_AGENT, sql_by_agent}, {"key", USG_KEY, sql_by_key},
-    {"total", USG_TOTAL, sql_total},
+    {"day", Q_USAGE_BY_DAY, sql_by_day},       {"model", Q_USAGE_BY_MODEL, sql_by_model},
+    {"agent", Q_USAGE_BY_AGENT, sql_by_agent}, {"key", Q_USAGE_BY_KEY, sql_by_key},
+    {"total", Q_USAGE_TOTAL, sql_total},
 };
 
 /* 1 when s is exactly "YYYY-MM-DD" in shape (the database checks the calendar). */
@@ -140,7 +123,7 @@ int store_usage_report(struct store *st, int64_t tenant_id, const char *start_da
 		log_error("store: store_usage_report: unknown group_by");
 		return ST_ERR;
 	}
-	q = Q_USG(usage_reports[i].slot);
+	q = usage_reports[i].q;
 	memset(&u, 0, sizeof(u));
 	db_in_i64(&in[0], &tenant_id);
 	db_in_str(&in[1], start_day, &l[0]);
@@ -182,11 +165,11 @@ int store_operator_token_insert(struct store *st, const char *name, const char *
 	db_in_str(&in[0], name, &l[0]);
 	db_in_str(&in[1], prefix, &l[1]);
 	db_in_blob(&in[2], hash, 32, &l[2]);
-	rc = db_exec(st, Q_USG(USG_OP_INSERT), sql_op_insert, in, NULL, __func__);
+	rc = db_exec(st, Q_OP_INSERT, sql_op_insert, in, NULL, __func__);
 	if (rc != ST_OK)
 		return rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
 	if (id_out)
-		*id_out = db_insert_id(st, Q_USG(USG_OP_INSERT));
+		*id_out = db_insert_id(st, Q_OP_INSERT);
 	return ST_OK;
 }
 
@@ -206,17 +189,17 @@ int store_operator_token_check(struct store *st, const uint8_t hash[32], int64_t
 	db_in_blob(&in[0], hash, 32, &l);
 	db_out_init(&o);
 	db_out_i64(&o, &id);
-	rc = db_exec(st, Q_USG(USG_OP_CHECK), sql_op_check, in, &o, __func__);
+	rc = db_exec(st, Q_OP_CHECK, sql_op_check, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	rc = db_fetch(st, Q_USG(USG_OP_CHECK), &o, __func__);
-	db_end(st, Q_USG(USG_OP_CHECK), &o);
+	rc = db_fetch(st, Q_OP_CHECK, &o, __func__);
+	db_end(st, Q_OP_CHECK, &o);
 	if (rc < 0)
 		return ST_ERR;
 	if (rc == 0)
 		return ST_NOTFOUND;
 	db_in_i64(&in[0], &id);
-	if (db_exec(st, Q_USG(USG_OP_TOUCH), sql_op_touch, in, NULL, __func__) != ST_OK)
+	if (db_exec(st, Q_OP_TOUCH, sql_op_touch, in, NULL, __func__) != ST_OK)
 		log_warn("store: store_operator_token_check: last_used_at not updated");
 	if (id_out)
 		*id_out = id;
@@ -232,9 +215,9 @@ int store_operator_token_revoke(struct store *st, int64_t id)
 	MYSQL_BIND in[1];
 
 	db_in_i64(&in[0], &id);
-	if (db_exec(st, Q_USG(USG_OP_REVOKE), sql_op_revoke, in, NULL, __func__) != ST_OK)
+	if (db_exec(st, Q_OP_REVOKE, sql_op_revoke, in, NULL, __func__) != ST_OK)
 		return ST_ERR;
-	return db_affected(st, Q_USG(USG_OP_REVOKE)) == 0 ? ST_NOTFOUND : ST_OK;
+	return db_affected(st, Q_OP_REVOKE) == 0 ? ST_NOTFOUND : ST_OK;
 }
 
 /* Call cb for each operator token in id order; nonzero from cb stops. ST_OK or ST_ERR. */
@@ -252,12 +235,12 @@ int store_operator_token_list(struct store *st, operator_token_cb cb, void *ctx)
 	db_out_i64(&o, &t.created_at);
 	db_out_i64(&o, &t.revoked_at);
 	db_out_i64(&o, &t.last_used_at);
-	rc = db_exec(st, Q_USG(USG_OP_LIST), sql_op_list, NULL, &o, __func__);
+	rc = db_exec(st, Q_OP_LIST, sql_op_list, NULL, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
-	while ((rc = db_fetch(st, Q_USG(USG_OP_LIST), &o, __func__)) == 1)
+	while ((rc = db_fetch(st, Q_OP_LIST, &o, __func__)) == 1)
 		if (cb(ctx, &t))
 			break;
-	db_end(st, Q_USG(USG_OP_LIST), &o);
+	db_end(st, Q_OP_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }

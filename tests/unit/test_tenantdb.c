@@ -30,6 +30,8 @@
 #include "store/admission.h"
 #include "store/db.h"
 #include "store/store.h"
+#include "store/records.h"
+#include "store/tdb.h"
 #include "store/tenantdb.h"
 
 #define TEST_DB "ah_tdb_test"
