@@ -3,7 +3,7 @@
 
     streams.py URL KEYFILE N RAMP_PER_S BODY_JSON OUT
 
-Opens N HTTP/1.1 connections to URL (127.0.0.1 only), RAMP_PER_S new ones a
+Opens N HTTP/1.0 connections to URL (127.0.0.1 only), RAMP_PER_S new ones a
 second, each POSTing BODY_JSON to /v1/chat/completions with one of the keys
 of KEYFILE (round-robin; the keys are never printed), and reads each event
 stream to its end. A stream counts as ok when the status is 200 and the body
@@ -30,13 +30,14 @@ async def one(host, port, path, key, body, state):
     state["open"] += 1
     try:
         data = body.encode()
-        w.write(("POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                 "Content-Type: application/json\r\nContent-Length: %d\r\n"
-                 "Connection: close\r\n\r\n" % (path, host, key, len(data))).encode() + data)
+        # HTTP/1.0: the body ends when the server closes, without chunked framing.
+        w.write(("POST %s HTTP/1.0\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                 "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                 % (path, host, key, len(data))).encode() + data)
         await w.drain()
         head = await r.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
-        rest = await r.read()  # until the server closes (Connection: close)
+        rest = await r.read()  # until the server closes
         if status == 200 and b"data: [DONE]" in rest:
             state["ok"] += 1
         else:
