@@ -325,8 +325,8 @@ void sched_sleep_us(int64_t us)
 		int64_t end = now_us() + us;
 
 		S->cur->wake_pending = 0; /* a sleep is not cut short by a stale wake */
-		/* Woken early by a stray wake: sleep the rest. */
-		while ((us = end - now_us()) > 0)
+		/* Woken early by a stray wake: sleep the rest; at shutdown, not at all. */
+		while ((us = end - now_us()) > 0 && !atomic_load(&sched_stopping))
 			sched_park(us);
 		return;
 	}
@@ -563,6 +563,25 @@ static void timers_expire(struct sched *s)
 	}
 }
 
+/*
+ * At shutdown: wake every request parked on a timer (sched_sleep_us then
+ * returns at once), so that a stream between two chunks notices the stop
+ * now rather than at its next timer.
+ */
+static void sleepers_wake(struct sched *s)
+{
+	while (s->nheap > 0) {
+		struct coro *c = s->heap[0];
+
+		heap_remove(s, c);
+		waiter_remove(s, c);
+		if (c->state == CO_PARKED) {
+			c->woken = 0;
+			ready_push(s, c);
+		}
+	}
+}
+
 static void sched_loop(struct sched *s)
 {
 	struct curl_waitfd *ex = NULL;
@@ -630,6 +649,8 @@ static void sched_loop(struct sched *s)
 		if (ex[0].revents)
 			inbox_take(s);
 		timers_expire(s);
+		if (atomic_load(&sched_stopping))
+			sleepers_wake(s);
 	}
 	free(ex);
 }

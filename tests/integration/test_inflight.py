@@ -13,7 +13,9 @@ thread, and no tenant can take a process's capacity from the others.
       stops at its fair part once the last tenth is reached, another tenant
       then gets the last places, and a full process answers 503 server_busy;
   (5) the mock's stream delay holds no thread either: a stream cut by the
-      client mid-way is billed for what was produced.
+      client mid-way is billed for what was produced;
+  (6) upstream transfers park too: 24 calls to a slow HTTP upstream (the fake's
+      5 s answer) on 2 threads, streamed and not, end together.
 """
 import os
 import threading
@@ -109,6 +111,29 @@ def two_threads_hold_120_calls_at_once():
                 assert "data: [DONE]" in x[2], x[2][-200:]
         # One after another on 2 threads this would take 120 s.
         assert took < 15, took
+    finally:
+        fc.stop(inst)
+
+
+@test
+def upstream_transfers_park_too():
+    # The fake upstream answers "SLOW" after 5 s: 24 such calls on 2 threads at once.
+    inst, sock = fc.start_instance(BIN, harness.CONF, [("threads", "2"),
+                                                       ("upstream_timeout_ms", "15000")])
+    try:
+        t = new_tenant("infl-u", plan="enterprise")
+        limits(t, host_share_pct=100)
+        t0 = time.monotonic()
+        ts, out = at_once(24, lambda i: fc.request(
+            sock, "POST", "/v1/chat/completions",
+            dict(chat_body("SLOW", model="gpt-4o-mini"), stream=(i % 2 == 1)),
+            key=t["key"], timeout=30))
+        join(ts)
+        took = time.monotonic() - t0
+        assert all(isinstance(x, tuple) and x[0] == 200 for x in out), \
+            [x[0] if isinstance(x, tuple) else x for x in out]
+        # One after another on 2 threads: 60 s.
+        assert took < 12, took
     finally:
         fc.stop(inst)
 
