@@ -44,7 +44,8 @@ struct conf_key {
 static const struct conf_key conf_table[] = {
 	S(listen, ""),
 	I(threads, "8", 1, 512),
-	I(max_streams, "0", 0, 512),
+	I(max_inflight, "4096", 16, 1000000),
+	I(max_streams, "0", 0, 1000000),
 	S(mount_prefix, ""),
 	L(max_body_bytes, "1048576", 1024, 67108864),
 	I(max_headers, "64", 8, 1000),
@@ -247,12 +248,12 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 		return conf_err(err, errlen, "log_level: '%s' is not error, warn, info or debug",
 		                c->log_level);
 	if (c->max_streams == 0)
-		c->max_streams = c->threads > 1 ? c->threads - 1 : 1;
+		c->max_streams = c->max_inflight;
 	if (c->operator_token[0] && strlen(c->operator_token) < 32)
 		return conf_err(err, errlen, "operator_token: at least 32 characters");
-	if (c->max_streams > c->threads)
-		return conf_err(err, errlen, "max_streams: %d is more than threads (%d)",
-		                c->max_streams, c->threads);
+	if (c->max_streams > c->max_inflight)
+		return conf_err(err, errlen, "max_streams: %d is more than max_inflight (%d)",
+		                c->max_streams, c->max_inflight);
 	return 0;
 }
 

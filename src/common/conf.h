@@ -26,7 +26,8 @@ struct conf_provider {
 struct conf {
 	char listen[256];       /* "" = FastCGI socket on fd 0; else unix path or host:port */
 	int threads;            /* worker threads per process */
-	int max_streams;        /* concurrent SSE streams per process (< threads) */
+	int max_inflight;       /* requests alive at once per process (host/sched.h) */
+	int max_streams;        /* concurrent SSE streams per process (<= max_inflight) */
 	char mount_prefix[128]; /* URL prefix the app is mounted under, "" or "/x" */
 	long max_body_bytes;    /* request body limit */
 	int max_headers;        /* request header count limit */

@@ -115,6 +115,9 @@ static const struct limit_def defs[LIM__MAX] = {
     [LIM_ISOLATION_MODE] = {"isolation_mode", LT_ENUM, "shared", 0, 0, "shared|dedicated", G | P,
                             "where a new tenant's data goes: the shared database or one of its"
                             " own (a tenant's mode changes with agenthostctl tenant move)"},
+    [LIM_HOST_SHARE_PCT] = {"host_share_pct", LT_COUNT, "25", 0, 100, NULL, G | P | T,
+                            "percent of a process's calls in flight (max_inflight) the tenant may"
+                            " hold (0 = no cap; a busy process also holds it to a fair part)"},
     [LIM_ALLOWED_TOOLS] = {"allowed_tools", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "tools the tenant's agents may call: * or a comma list (empty = none)"},
 };

@@ -56,6 +56,7 @@ enum limit_id {
 	LIM_DEFAULT_MODEL,  /* model of agents created without one */
 	LIM_ALLOWED_TOOLS,  /* "*" or comma list of tool names; "" = no tool (not "all") */
 	LIM_ISOLATION_MODE, /* shared | dedicated: where a new tenant's data goes */
+	LIM_HOST_SHARE_PCT, /* percent of a process's calls in flight one tenant may hold */
 	LIM__MAX
 };
 

@@ -18,6 +18,7 @@
 #include "enforce/authorize.h"
 #include "enforce/breaker.h"
 #include "enforce/limits.h"
+#include "enforce/share.h"
 #include "exec/execute.h"
 #include "exec/ledger.h"
 #include "host/http.h"
@@ -439,9 +440,10 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	struct admission adm;
 	struct exec_guard guard;
 	struct ah_call ac;
-	char key[SECRETS_MAX_PLAIN + 1] = "";
+	char key[SECRETS_MAX_PLAIN + 1] = "", msg[256];
+	const char *share_reason = NULL;
 	int64_t t0 = util_now_us();
-	int max_tokens;
+	int max_tokens, share_status = 0, shared = 0;
 
 	memset(&adm, 0, sizeof(adm));
 	out->created_at = util_unix_time();
@@ -451,6 +453,15 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		goto record;
 	}
 	max_tokens = exec_max_tokens(r, id, call, &out->model);
+	if (share_enter(id->tenant_id, id->lim ? id->lim->v[LIM_HOST_SHARE_PCT].num : 0,
+	                &share_status, &share_reason, msg, sizeof(msg)) < 0) {
+		/* This process's calls in flight are full, or the tenant holds its part of them. */
+		resp_header_i64(r, "Retry-After", 1);
+		exec_fail(out, share_status, share_reason, msg);
+		out->refused = 1;
+		goto record;
+	}
+	shared = 1;
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
@@ -504,6 +515,8 @@ record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
 	exec_record(r, id, call, out, &adm);
+	if (shared)
+		share_leave(id->tenant_id);
 	return out->ok ? 0 : -1;
 }
 

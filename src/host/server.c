@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <fcgiapp.h>
 #include <mysql.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -21,10 +24,12 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/lease.h"
+#include "enforce/share.h"
 #include "exec/ledger.h"
 #include "host/background.h"
 #include "host/http.h"
 #include "host/router.h"
+#include "host/sched.h"
 #include "host/server.h"
 #include "providers/registry.h"
 #include "store/store.h"
@@ -199,18 +204,146 @@ static void server_handle(struct req *r, struct store **stp, int (*rd)(void *io,
 
 /* ------------------------------------------------------------------ FastCGI */
 
-static int fcgx_write(void *io, const void *p, size_t n)
-{
-	FCGX_Request *fr = io;
+/*
+ * A request's connection after its params and body were read: libfcgi
+ * parsed the input (FCGX_Accept_r on a connection accepted here), the
+ * output is framed here as FCGI_STDOUT records on the non-blocking socket,
+ * so that a slow web server parks the request instead of the thread.
+ */
+#define FCGI_HDR 8
+#define FCGI_STDOUT_T 6
+#define FCGI_END_T 3
+#define OUT_FLUSH_AT (32u * 1024u)
+#define OUT_STALL_US (60 * 1000000LL) /* a web server that takes nothing this long is gone */
 
-	return FCGX_PutStr(p, (int)n, fr->out) == (int)n ? 0 : -1;
+struct fcgi_conn {
+	FCGX_Request fr;
+	int fd;
+	int id; /* FastCGI request id */
+	struct buf out;
+	size_t sent;  /* bytes of out already written */
+	int nonblock; /* set at the first output: the body has been read by then */
+	int gone;
+};
+
+/* This thread's store handle, shared by its requests one database step at a time. */
+static __thread struct store *server_st;
+
+static void fcgi_header(unsigned char *h, int type, int id, size_t len)
+{
+	h[0] = 1;
+	h[1] = (unsigned char)type;
+	h[2] = (unsigned char)(id >> 8);
+	h[3] = (unsigned char)id;
+	h[4] = (unsigned char)(len >> 8);
+	h[5] = (unsigned char)len;
+	h[6] = 0; /* no padding */
+	h[7] = 0;
 }
 
-static int fcgx_flush(void *io)
+static int fcgi_flush(void *io)
 {
-	FCGX_Request *fr = io;
+	struct fcgi_conn *fc = io;
 
-	return FCGX_FFlush(fr->out) < 0 ? -1 : 0;
+	if (!fc->nonblock) {
+		int fl = fcntl(fc->fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			fc->gone = 1;
+		fc->nonblock = 1;
+	}
+	while (!fc->gone && fc->sent < fc->out.len) {
+		ssize_t w = write(fc->fd, fc->out.data + fc->sent, fc->out.len - fc->sent);
+
+		if (w > 0) {
+			fc->sent += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int ev = sched_wait_fd(fc->fd, POLLOUT, OUT_STALL_US);
+
+			if (ev > 0 && (ev & (POLLOUT | POLLERR | POLLHUP)) == POLLOUT)
+				continue;
+			if (ev > 0 && (ev & POLLOUT))
+				continue; /* the write itself will tell */
+		}
+		fc->gone = 1;
+	}
+	fc->out.len = fc->sent = 0;
+	return fc->gone ? -1 : 0;
+}
+
+static int fcgi_write(void *io, const void *p, size_t n)
+{
+	struct fcgi_conn *fc = io;
+	const unsigned char *d = p;
+
+	while (n > 0 && !fc->gone) {
+		size_t k = n > 65535 ? 65535 : n;
+		unsigned char h[FCGI_HDR];
+
+		fcgi_header(h, FCGI_STDOUT_T, fc->id, k);
+		if (buf_append(&fc->out, h, sizeof(h)) < 0 || buf_append(&fc->out, d, k) < 0)
+			return -1;
+		d += k;
+		n -= k;
+		if (fc->out.len >= OUT_FLUSH_AT && fcgi_flush(fc) < 0)
+			return -1;
+	}
+	return fc->gone ? -1 : 0;
+}
+
+/* End of the response: the empty STDOUT record and FCGI_END_REQUEST. */
+static void fcgi_end(struct fcgi_conn *fc)
+{
+	unsigned char h[FCGI_HDR], body[8] = {0};
+
+	fcgi_header(h, FCGI_STDOUT_T, fc->id, 0);
+	if (buf_append(&fc->out, h, sizeof(h)) == 0) {
+		fcgi_header(h, FCGI_END_T, fc->id, sizeof(body));
+		if (buf_append(&fc->out, h, sizeof(h)) == 0)
+			buf_append(&fc->out, body,
+			           sizeof(body)); /* app status 0, request complete */
+	}
+	fcgi_flush(fc);
+}
+
+/*
+ * Close gently: no more output, then read what the web server still sends
+ * (Apache writes the empty FCGI_STDIN record of a GET after the answer may
+ * have begun) until it closes, for at most LINGER_US, so that it never
+ * writes into a closed socket and reports a broken pipe.
+ */
+#define LINGER_US (2 * 1000000LL)
+
+static void fcgi_linger(struct fcgi_conn *fc)
+{
+	int64_t end = util_now_us() + LINGER_US;
+	char sink[512];
+
+	if (shutdown(fc->fd, SHUT_WR) != 0)
+		return;
+	if (!fc->nonblock) {
+		int fl = fcntl(fc->fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return;
+		fc->nonblock = 1;
+	}
+	for (;;) {
+		ssize_t n = read(fc->fd, sink, sizeof(sink));
+		int64_t left = end - util_now_us();
+
+		if (n > 0)
+			continue;
+		if (n == 0 || left <= 0 ||
+		    (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			return;
+		if (errno != EINTR && sched_wait_fd(fc->fd, POLLIN, left) <= 0)
+			return;
+	}
 }
 
 static int fcgx_read(void *io, char *p, int n)
@@ -220,37 +353,102 @@ static int fcgx_read(void *io, char *p, int n)
 	return FCGX_GetStr(p, n, fr->in);
 }
 
-static void *server_worker(void *arg)
+/* One connection from the web server, in its own coroutine (host/sched.h). */
+static void server_serve(int fd, void *arg)
 {
-	FCGX_Request fr;
-	struct store *st = NULL;
+	struct fcgi_conn *fc = calloc(1, sizeof(*fc));
+	struct req r;
 
 	(void)arg;
-	mysql_thread_init();
-	if (FCGX_InitRequest(&fr, server_listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("server: FCGX_InitRequest failed");
-		goto out;
+	if (fc == NULL) {
+		close(fd);
+		return;
 	}
-	while (!server_stopping()) {
-		struct req r;
+	/*
+	 * No listening socket for libfcgi: it reads this connection's request and
+	 * never accepts one itself (on a protocol error it would otherwise block in
+	 * accept). keepConnection stops FCGX_Accept_r's opening Finish from
+	 * closing the connection handed to it.
+	 */
+	FCGX_InitRequest(&fc->fr, -1, 0);
+	fc->fr.ipcFd = fd;
+	fc->fr.keepConnection = 1;
+	fc->fd = fd;
+	buf_init(&fc->out);
+	if (FCGX_Accept_r(&fc->fr) < 0) {
+		fc->fr.ipcFd = -1;
+		FCGX_Free(&fc->fr, 0);
+		close(fd);
+		free(fc);
+		return;
+	}
+	/* libfcgi's writers are never used: answers are framed by fcgi_write. */
+	FCGX_FreeStream(&fc->fr.out);
+	FCGX_FreeStream(&fc->fr.err);
+	fc->fr.nWriters = 0;
+	fc->id = fc->fr.requestId;
+	memset(&r, 0, sizeof(r));
+	r.env = fc->fr.envp;
+	r.write = fcgi_write;
+	r.flush = fcgi_flush;
+	r.io = fc;
+	server_handle(&r, &server_st, fcgx_read, &fc->fr);
+	if (!fc->gone)
+		fcgi_end(fc);
+	fcgi_linger(fc);
+	fc->fr.ipcFd = -1;
+	FCGX_Free(&fc->fr, 0);
+	close(fd);
+	buf_free(&fc->out);
+	free(fc);
+}
 
-		if (FCGX_Accept_r(&fr) < 0)
-			break;
-		memset(&r, 0, sizeof(r));
-		r.env = fr.envp;
-		r.write = fcgx_write;
-		r.flush = fcgx_flush;
-		r.io = &fr;
-		server_handle(&r, &st, fcgx_read, &fr);
-		FCGX_Finish_r(&fr);
-	}
-	FCGX_Free(&fr, 0);
-out:
-	if (st)
-		store_close(st);
+/* A worker thread: one scheduler of request coroutines, then the thread's cleanup. */
+static void *server_worker(void *arg)
+{
+	(void)arg;
+	mysql_thread_init();
+	sched_worker(NULL);
+	if (server_st)
+		store_close(server_st);
+	server_st = NULL;
 	router_thread_end();
 	provider_thread_cleanup();
 	mysql_thread_end();
+	return NULL;
+}
+
+/* Accept connections and hand them to the schedulers until shutdown. */
+static void *server_acceptor(void *arg)
+{
+	(void)arg;
+	while (!server_stopping()) {
+		int fd = accept4(server_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (server_stopping())
+				break;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("server: accept: %s; waiting", strerror(errno));
+				usleep(50000);
+				continue;
+			}
+			log_error("server: accept: %s", strerror(errno));
+			usleep(50000);
+			continue;
+		}
+		/* Every scheduler full: the web server's queue holds the rest a moment. */
+		while (sched_handoff(fd) < 0) {
+			if (server_stopping()) {
+				close(fd);
+				break;
+			}
+			usleep(5000);
+		}
+	}
 	return NULL;
 }
 
@@ -350,14 +548,38 @@ static void *server_joiner(void *arg)
 	return NULL;
 }
 
+/*
+ * Every call in flight holds the web server's connection, and an upstream
+ * connection when its provider is remote: raise the soft limit on open files
+ * to the hard one, and say so when even that is too small for max_inflight.
+ */
+static void server_raise_nofile(const struct conf *c)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)c->max_inflight * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("server: %llu open files allowed, max_inflight %d needs about %llu; raise "
+		         "the hard limit (LimitNOFILE, ulimit -Hn) or lower max_inflight",
+		         (unsigned long long)rl.rlim_cur, c->max_inflight,
+		         (unsigned long long)want);
+}
+
 int server_run(const struct conf *c)
 {
 	static struct join_arg ja = {.mu = PTHREAD_MUTEX_INITIALIZER,
 	                             .cv = PTHREAD_COND_INITIALIZER};
-	pthread_t *threads, joiner;
+	pthread_t *threads, joiner, acceptor;
 	struct timespec deadline;
 	sigset_t set;
-	int sig = 0, n = 0;
+	int sig = 0, n = 0, have_acceptor = 0;
 
 	server_conf = c;
 	if (FCGX_Init() != 0) {
@@ -379,6 +601,7 @@ int server_run(const struct conf *c)
 		if (FCGX_IsCGI())
 			return server_cgi();
 	}
+	server_raise_nofile(c);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -404,7 +627,15 @@ int server_run(const struct conf *c)
 			return 1;
 		}
 	}
-	threads = calloc((size_t)c->threads, sizeof(*threads));
+	{
+		struct sched_conf sc = {c->threads, c->max_inflight, server_serve, NULL};
+
+		if (sched_init(&sc) < 0 || share_init(c->max_inflight) < 0) {
+			log_error("server: cannot set up the schedulers");
+			return 1;
+		}
+	}
+	threads = calloc((size_t)c->threads + 1, sizeof(*threads));
 	if (threads == NULL)
 		return 1;
 	for (n = 0; n < c->threads; n++)
@@ -412,19 +643,31 @@ int server_run(const struct conf *c)
 			log_error("server: cannot start thread %d", n);
 			break;
 		}
+	if (n == c->threads && pthread_create(&acceptor, NULL, server_acceptor, NULL) == 0)
+		have_acceptor = 1;
 	background_start(c);
-	log_info("server: %d worker threads, listening on %s, mount prefix '%s'", n,
-	         c->listen[0] ? c->listen : "fd 0", c->mount_prefix);
+	if (!have_acceptor) {
+		/* Workers without an acceptor serve nothing: stop as if signalled. */
+		log_error("server: cannot start the acceptor");
+		sig = SIGTERM;
+		goto stop;
+	}
+	log_info("server: %d worker threads, up to %d requests in flight, listening on %s, mount "
+	         "prefix '%s'",
+	         n, c->max_inflight, c->listen[0] ? c->listen : "fd 0", c->mount_prefix);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGUSR1)
 			break;
 	}
+stop:
 	log_info("server: signal %d, shutting down", sig);
 	atomic_store(&server_stop_flag, 1);
-	FCGX_ShutdownPending();
 	shutdown(server_listen_fd, SHUT_RDWR);
+	if (have_acceptor)
+		pthread_join(acceptor, NULL);
+	sched_stop();
 	if (c->listen[0])
 		close(server_listen_fd);
 

@@ -34,6 +34,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "providers/adapters.h"
+#include "host/sched.h"
 #include "providers/pjson.h"
 #include "providers/registry.h"
 
@@ -81,17 +82,14 @@ struct mock_gen {
 	uint64_t rng;     /* xorshift64* state */
 };
 
-/* Sleep ms milliseconds, resuming after signals. */
+/*
+ * Sleep ms milliseconds. In a request coroutine this parks the request on a
+ * timer (host/sched.h): a mock call that "takes" 30 s holds no thread.
+ */
 static void mock_sleep(int ms)
 {
-	struct timespec ts, rem;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
-		ts = rem;
+	if (ms > 0)
+		sched_sleep_us((int64_t)ms * 1000);
 }
 
 /* FNV-1a over every role and content, with separators so boundaries matter. */

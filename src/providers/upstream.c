@@ -28,13 +28,18 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "host/sched.h"
 #include "providers/pjson.h"
 #include "providers/registry.h"
 #include "providers/sse.h"
 
 #define UP_MAX_BODY (16u * 1024u * 1024u) /* cap on a non-streamed response body */
+#define UP_INBOX_MAX (64u * 1024u)        /* stream bytes waiting for their request */
+#define UP_POOL 64                        /* idle easy handles kept per thread */
 
-static __thread CURL *up_curl;
+static __thread CURL *up_curl;          /* for calls outside a request coroutine */
+static __thread CURL *up_pool[UP_POOL]; /* for calls in coroutines: one handle per call */
+static __thread int up_npool;
 
 /* State of one HTTP transfer, shared by the curl callbacks. */
 struct up_xfer {
@@ -55,6 +60,11 @@ struct up_xfer {
 	int failed;            /* the adapter reported an error (res->error_* set) */
 	int overflow;          /* body exceeded UP_MAX_BODY */
 	int nomem;             /* out of memory in a callback */
+	/* Parked mode (in a request coroutine, host/sched.h): the write callback runs in
+	 * the scheduler, so it only queues stream bytes here and wakes the request. */
+	struct coro *co;
+	struct buf inbox;
+	int paused; /* the callback refused bytes with CURL_WRITEFUNC_PAUSE */
 };
 
 enum { UP_MODE_UNKNOWN, UP_MODE_COLLECT, UP_MODE_SSE };
@@ -93,6 +103,32 @@ void provider_thread_cleanup(void)
 		curl_easy_cleanup(up_curl);
 		up_curl = NULL;
 	}
+	while (up_npool > 0)
+		curl_easy_cleanup(up_pool[--up_npool]);
+}
+
+/* A handle for one call: the thread's own outside coroutines, else one from the pool. */
+static CURL *up_handle_get(void)
+{
+	if (!sched_in_coro()) {
+		if (up_curl == NULL)
+			up_curl = curl_easy_init();
+		return up_curl;
+	}
+	if (up_npool > 0)
+		return up_pool[--up_npool];
+	return curl_easy_init();
+}
+
+static void up_handle_put(CURL *c)
+{
+	if (c == NULL || c == up_curl)
+		return;
+	if (up_npool < UP_POOL) {
+		up_pool[up_npool++] = c;
+		return;
+	}
+	curl_easy_cleanup(c);
 }
 
 /* Free what an adapter put in a request. */
@@ -186,6 +222,20 @@ static size_t up_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	}
 	if (x->complete)
 		return n;
+	if (x->co != NULL) {
+		/* In the scheduler: queue for the request, which parses and emits. */
+		if (x->inbox.len > 0 && x->inbox.len + n > UP_INBOX_MAX) {
+			x->paused = 1;
+			sched_wake(x->co);
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		if (buf_append(&x->inbox, ptr, n) != 0) {
+			x->nomem = 1;
+			return 0;
+		}
+		sched_wake(x->co);
+		return n;
+	}
 	rc = sse_feed(&x->sse, ptr, n);
 	if (rc == 0)
 		return n;
@@ -285,6 +335,48 @@ fail:
 	return NULL;
 }
 
+/*
+ * The transfer in a request coroutine: the scheduler's multi handle moves the
+ * bytes while the request is parked; the request wakes to parse and emit what
+ * arrived (which may park it again on a slow client), then resumes a paused
+ * transfer. Returns the transfer's result like curl_easy_perform.
+ */
+static CURLcode up_perform_parked(struct up_xfer *x)
+{
+	CURLcode cc = CURLE_OK;
+
+	if (sched_xfer_start(x->curl) < 0) {
+		x->co = NULL;
+		return curl_easy_perform(x->curl);
+	}
+	for (;;) {
+		int done = sched_xfer_done(x->curl, &cc);
+
+		if (x->inbox.len > 0) {
+			int rc = x->complete ? 0 : sse_feed(&x->sse, x->inbox.data, x->inbox.len);
+
+			x->inbox.len = 0;
+			if (rc != 0) {
+				if (rc == -1 && !x->stopped && !x->failed)
+					x->overflow = 1;
+				cc = CURLE_WRITE_ERROR;
+				break;
+			}
+		}
+		if (done)
+			break;
+		if (x->paused) {
+			x->paused = 0;
+			curl_easy_pause(x->curl, CURLPAUSE_CONT); /* may queue bytes at once */
+			continue;
+		}
+		sched_park(-1);
+	}
+	sched_xfer_stop(x->curl);
+	x->co = NULL;
+	return cc;
+}
+
 /* A streamed call whose upstream answered plain JSON: parse it and emit it whole. */
 static int up_finish_json_stream(struct up_xfer *x)
 {
@@ -335,6 +427,7 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 	memset(&rq, 0, sizeof(rq));
 	memset(&x, 0, sizeof(x));
 	buf_init(&x.body);
+	buf_init(&x.inbox);
 	sse_init(&x.sse, up_on_event, &x);
 	/* An adapter without streaming gets a plain call; the whole text is emitted at the end. */
 	c.stream = streaming;
@@ -355,12 +448,11 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 		           ad->name);
 		goto out;
 	}
-	if (up_curl == NULL && (up_curl = curl_easy_init()) == NULL) {
+	if ((x.curl = up_handle_get()) == NULL) {
 		pjson_fail(res, "provider_error", "cannot create an HTTP client");
 		goto out;
 	}
-	curl_easy_reset(up_curl);
-	x.curl = up_curl;
+	curl_easy_reset(x.curl);
 	if ((hdrs = up_headers(&rq, call->request_id)) == NULL) {
 		pjson_fail(res, "provider_error", "out of memory building the request");
 		goto out;
@@ -369,12 +461,17 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 		pjson_fail(res, "provider_error", "%s: cannot start the stream", ad->name);
 		goto out;
 	}
-	if (up_setup(up_curl, inst, &rq, hdrs, &x) != 0)
+	if (up_setup(x.curl, inst, &rq, hdrs, &x) != 0)
 		goto out;
 
-	cc = curl_easy_perform(up_curl);
+	if (sched_in_coro()) {
+		x.co = sched_self();
+		cc = up_perform_parked(&x);
+	} else {
+		cc = curl_easy_perform(x.curl);
+	}
 	if (x.mode == UP_MODE_UNKNOWN)
-		curl_easy_getinfo(up_curl, CURLINFO_RESPONSE_CODE, &x.status);
+		curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &x.status);
 	res->upstream_status = (int)x.status;
 
 	if (x.state != NULL && (x.mode == UP_MODE_SSE || x.mode == UP_MODE_UNKNOWN)) {
@@ -428,11 +525,12 @@ out:
 		ad->stream_end(x.state, &scratch);
 		provider_result_free(&scratch);
 	}
-	if (up_curl != NULL) {
+	if (x.curl != NULL) {
 		/* Drop pointers into this call's memory before the handle is reused. */
-		curl_easy_setopt(up_curl, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(up_curl, CURLOPT_POSTFIELDS, NULL);
-		curl_easy_setopt(up_curl, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(x.curl, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(x.curl, CURLOPT_WRITEDATA, NULL);
+		up_handle_put(x.curl);
 	}
 	curl_slist_free_all(hdrs);
 	/* Headers carry the credential: wipe before freeing. */
@@ -442,6 +540,7 @@ out:
 	up_request_free(&rq);
 	sse_free(&x.sse);
 	buf_free(&x.body);
+	buf_free(&x.inbox);
 	return rc;
 }
 

@@ -37,6 +37,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "host/sched.h"
 #include "tools/runner.h"
 #include "common/valid.h"
 
@@ -202,6 +203,26 @@ static void runner_child(const struct tool_run_spec *s, int in_fd, int out_fd, i
 }
 
 /*
+ * poll() for the pump. In a request coroutine the request parks on the
+ * tool's output instead of holding the thread (host/sched.h); while input is
+ * still to be written it looks again every 5 ms.
+ */
+static int runner_poll(struct pollfd *p, int np, int64_t left)
+{
+	int rc, ev;
+
+	if (!sched_in_coro())
+		return poll(p, (nfds_t)np, (int)left);
+	rc = poll(p, (nfds_t)np, 0);
+	if (rc != 0)
+		return rc;
+	ev = sched_wait_fd(p[0].fd, POLLIN, (np > 1 && left > 5 ? 5 : left) * 1000);
+	if (ev < 0)
+		return -1;
+	return poll(p, (nfds_t)np, 0);
+}
+
+/*
  * Feed stdin (then shut its write side, so the tool sees EOF) and read stdout
  * until EOF, the deadline or the cap. The caller closes both descriptors.
  * Returns 0 at EOF, 1 on timeout, 2 when the output went over the cap, -1 on
@@ -231,7 +252,7 @@ static int runner_pump(const struct tool_run_spec *s, int in_fd, int out_fd, int
 			p[np].fd = in_fd;
 			p[np++].events = POLLOUT;
 		}
-		if (poll(p, (nfds_t)np, (int)left) < 0) {
+		if (runner_poll(p, np, left) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -287,7 +308,7 @@ static int runner_wait(pid_t pid, int64_t deadline, siginfo_t *si)
 			return 0;
 		if (runner_now_ms() >= deadline)
 			return 1;
-		poll(NULL, 0, 2);
+		sched_sleep_us(2000);
 	}
 }
 

@@ -46,7 +46,9 @@ START_TEST(loads_values_and_comments)
 	conf_defaults(&c);
 	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
 	ck_assert_int_eq(c.threads, 4);
-	ck_assert_int_eq(c.max_streams, 3);
+	ck_assert_int_eq(c.max_inflight, 4096);
+	ck_assert_int_eq(c.max_streams,
+	                 c.max_inflight); /* streams are bounded by calls in flight */
 	ck_assert_str_eq(c.mount_prefix, "/gw");
 	ck_assert_ptr_nonnull(conf_provider(&c, "openai"));
 	ck_assert_str_eq(conf_provider(&c, "openai")->base_url, "http://127.0.0.1:9/openai/v1");
