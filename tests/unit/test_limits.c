@@ -93,6 +93,7 @@ START_TEST(test_defs)
 	    "default_model",
 	    "allowed_tools",
 	    "isolation_mode",
+	    "host_share_pct",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
