@@ -77,9 +77,9 @@ static int admin_tenant(struct req *r, const struct route_match *m, struct tenan
 		return 0;
 	}
 	if (rc == ST_NOTFOUND)
-		resp_error(r, 404, "not_found", "tenant not found");
+		resp_error(r, R_not_found, "tenant not found");
 	else
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 	return -1;
 }
 
@@ -92,7 +92,7 @@ static void admin_reply(struct req *r, int status, const struct tenant *t)
 		t = &fresh;
 	o = tenant_json(r->store, t);
 	if (o == NULL) {
-		resp_error(r, 500, "internal_error", "out of memory");
+		resp_error(r, R_internal_error, "out of memory");
 		return;
 	}
 	resp_json(r, status, o);
@@ -125,11 +125,11 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	mode = json_string_value(json_object_get(body, "isolation_mode"));
 	if (json_object_get(body, "isolation_mode") &&
 	    (mode == NULL || (strcmp(mode, "shared") != 0 && strcmp(mode, "dedicated") != 0))) {
-		resp_error(r, 400, "invalid_request", "isolation_mode: shared or dedicated");
+		resp_error(r, R_invalid_request, "isolation_mode: shared or dedicated");
 		goto out;
 	}
 	if (!valid_name(VALID_SLUG, ob.slug)) {
-		resp_error(r, 400, "invalid_request", "slug: %s", valid_hint(VALID_SLUG));
+		resp_error(r, R_invalid_request, "slug: %s", valid_hint(VALID_SLUG));
 		goto out;
 	}
 	if (ob.name == NULL)
@@ -139,7 +139,7 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	if (!valid_name(VALID_TENANT_NAME, ob.name) || !valid_name(VALID_PLAN, ob.plan) ||
 	    (ob.key_name && !valid_name(VALID_KEY_NAME, ob.key_name)) ||
 	    (ob.admin_name && !valid_name(VALID_ADMIN, ob.admin_name))) {
-		resp_error(r, 400, "invalid_request",
+		resp_error(r, R_invalid_request,
 		           "name: %s; plan: %s; key_name: %s; admin_name: %s",
 		           valid_hint(VALID_TENANT_NAME), valid_hint(VALID_PLAN),
 		           valid_hint(VALID_KEY_NAME), valid_hint(VALID_ADMIN));
@@ -147,7 +147,7 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	}
 	if (ob.key_name) {
 		if (secrets_new_api_key(key, prefix, hash) != 0) {
-			resp_error(r, 500, "internal_error", "cannot generate a key");
+			resp_error(r, R_internal_error, "cannot generate a key");
 			goto out;
 		}
 		ob.key_prefix = prefix;
@@ -155,36 +155,36 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	}
 	if (ob.admin_name) { /* a generated password, shown once in the answer */
 		if (admin_password_generate(pw, pw_hash) != 0) {
-			resp_error(r, 503, "server_busy", "out of memory while hashing a password");
+			resp_error(r, R_server_busy, "out of memory while hashing a password");
 			goto out;
 		}
 		ob.admin_pw_hash = pw_hash;
 	}
 	rc = store_life_onboard(r->store, &ob, &tid, &key_id, &what);
 	if (rc == ST_CONFLICT) {
-		resp_error(r, 409, "conflict",
+		resp_error(r, R_conflict,
 		           strcmp(what, "admin") == 0 ? "a dashboard user with this name exists"
 		                                      : "a tenant with this slug exists");
 		goto out;
 	}
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 400, "invalid_request", "no such plan");
+		resp_error(r, R_invalid_request, "no such plan");
 		goto out;
 	}
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		goto out;
 	}
 	/* its mode: asked for, or its plan's isolation_mode; a failure undoes the creation */
 	if (placement_new_tenant(r->store, r->conf, tid, mode, NULL, 0, &dedicated, err,
 	                         sizeof(err)) < 0) {
 		log_error("api: tenant '%s' not created: %s", ob.slug, err);
-		resp_error(r, 503, "provisioning_failed",
+		resp_error(r, R_provisioning_failed,
 		           "the tenant's database could not be created; nothing was kept");
 		goto out;
 	}
 	if (store_tenant_get(r->store, tid, &t) != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		goto out;
 	}
 	r->tenant_id = tid;
@@ -205,7 +205,7 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 		json_object_set_new(o, "admin",
 		                    json_pack("{s:s, s:s}", "name", ob.admin_name, "password", pw));
 	if (o == NULL)
-		resp_error(r, 500, "internal_error", "out of memory");
+		resp_error(r, R_internal_error, "out of memory");
 	else
 		resp_json(r, 201, o);
 out:
@@ -240,14 +240,13 @@ static void admin_status(struct req *r, const struct route_match *m, int suspend
 		if (json_object_get(body, "reason"))
 			reason = json_string_value(json_object_get(body, "reason"));
 		if (reason == NULL || strlen(reason) > 255) {
-			resp_error(r, 400, "invalid_request",
-			           "reason: at most 255 bytes of UTF-8 text");
+			resp_error(r, R_invalid_request, "reason: at most 255 bytes of UTF-8 text");
 			goto out;
 		}
 	}
 	if (store_tenant_set_status(r->store, t.id, suspend ? TENANT_SUSPENDED : TENANT_ACTIVE,
 	                            reason) != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		goto out;
 	}
 	admin_audit(r, t.id, suspend ? "tenant.suspend" : "tenant.resume", NULL);
@@ -282,7 +281,7 @@ static int admin_stream_export(struct req *r, const struct tenant *t, json_t *ma
 	if (tmp == NULL || tenant_export(r->store, t, tmp, manifest, err, sizeof(err)) < 0) {
 		log_error("api: export of tenant %lld failed: %s", (long long)t->id,
 		          tmp ? err : "no temporary file");
-		resp_error(r, 503, "export_failed", "the export could not be built; retry shortly");
+		resp_error(r, R_export_failed, "the export could not be built; retry shortly");
 		goto out;
 	}
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s-export.tar\"", t->slug);
@@ -316,7 +315,7 @@ void api_admin_tenant_export(struct req *r, const struct ident *id, const struct
 
 	(void)id;
 	if (manifest == NULL) {
-		resp_error(r, 500, "internal_error", "out of memory");
+		resp_error(r, R_internal_error, "out of memory");
 		return;
 	}
 	if (admin_tenant(r, m, &t) == 0 && admin_stream_export(r, &t, manifest) == 0) {
@@ -344,7 +343,7 @@ void api_admin_tenant_offboard(struct req *r, const struct ident *id, const stru
 		jd = json_object_get(body, "days");
 		if (jd && (!json_is_integer(jd) || json_integer_value(jd) < 0 ||
 		           json_integer_value(jd) > 36500)) {
-			resp_error(r, 400, "invalid_request", "days: a whole number 0..36500");
+			resp_error(r, R_invalid_request, "days: a whole number 0..36500");
 			goto out;
 		}
 		if (jd)
@@ -353,7 +352,7 @@ void api_admin_tenant_offboard(struct req *r, const struct ident *id, const stru
 	if (days < 0) {
 		lim = malloc(sizeof(*lim));
 		if (lim == NULL || limits_resolve(r->store, t.id, 0, lim) != ST_OK) {
-			resp_error(r, 503, "database_unavailable", "the limits are unavailable");
+			resp_error(r, R_database_unavailable, "the limits are unavailable");
 			goto out;
 		}
 		days = lim->v[LIM_RETENTION_DAYS].num > OFFBOARD_MIN_DAYS
@@ -362,7 +361,7 @@ void api_admin_tenant_offboard(struct req *r, const struct ident *id, const stru
 	}
 	/* suspended first, so the archive holds everything there will ever be */
 	if (store_tenant_set_status(r->store, t.id, TENANT_SUSPENDED, "offboarding") != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		goto out;
 	}
 	if (admin_stream_export(r, &t, manifest) < 0)
@@ -391,16 +390,16 @@ void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
 	if (admin_tenant(r, m, &t) < 0)
 		return;
 	if (store_life_offboard_after(r->store, t.id, &after) != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		return;
 	}
 	if (after == 0) {
-		resp_error(r, 409, "not_offboarding", "this tenant is not being offboarded");
+		resp_error(r, R_not_offboarding, "this tenant is not being offboarded");
 		return;
 	}
 	if (store_life_offboard(r->store, t.id, -1) != ST_OK ||
 	    store_tenant_set_status(r->store, t.id, TENANT_ACTIVE, NULL) != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		return;
 	}
 	admin_audit(r, t.id, "tenant.offboard_undo", NULL);
@@ -431,12 +430,12 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 	to = json_string_value(json_object_get(body, "to"));
 	drain = json_object_get(body, "drain_seconds");
 	if (to == NULL || (strcmp(to, "dedicated") != 0 && strcmp(to, "shared") != 0)) {
-		resp_error(r, 400, "invalid_request", "to: dedicated or shared");
+		resp_error(r, R_invalid_request, "to: dedicated or shared");
 		goto out;
 	}
 	if (drain && (!json_is_integer(drain) || json_integer_value(drain) < 0 ||
 	              json_integer_value(drain) > 60)) {
-		resp_error(r, 400, "invalid_request", "drain_seconds: 0-60");
+		resp_error(r, R_invalid_request, "drain_seconds: 0-60");
 		goto out;
 	}
 	if (drain)
@@ -445,14 +444,14 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 	                   (int)drain_s, &rep, err, sizeof(err)) < 0) {
 		log_error("api: move of tenant %lld failed: %s", (long long)t.id, err);
 		admin_audit(r, t.id, "tenant.move", "{\"outcome\":\"failed\"}");
-		resp_error(r, 409, "move_failed", "%s", err);
+		resp_error(r, R_move_failed, "%s", err);
 		goto out;
 	}
 	admin_audit(r, t.id, "tenant.move",
 	            strcmp(to, "dedicated") == 0 ? "{\"to\":\"dedicated\"}"
 	                                         : "{\"to\":\"shared\"}");
 	if (store_tenant_get(r->store, t.id, &t) != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant store is unavailable");
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
 		goto out;
 	}
 	o = tenant_json(r->store, &t);
@@ -464,7 +463,7 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 		                              (json_int_t)rep.deleted, "rounds", rep.rounds,
 		                              "total_ms", (json_int_t)rep.total_ms));
 	if (o == NULL)
-		resp_error(r, 500, "internal_error", "out of memory");
+		resp_error(r, R_internal_error, "out of memory");
 	else
 		resp_json(r, 200, o);
 out:

@@ -37,7 +37,7 @@ void api_admin_tools_list(struct req *r, const struct ident *id, const struct ro
 	(void)m;
 	if (store_tool_list(r->store, admin_tools_add, data) != ST_OK) {
 		json_decref(data);
-		resp_error(r, 503, "database_unavailable", "the tool registry is unavailable");
+		resp_error(r, R_database_unavailable, "the tool registry is unavailable");
 		return;
 	}
 	resp_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
@@ -68,7 +68,7 @@ static int admin_tools_secrets(struct req *r, json_t *body, struct tool_def *t)
 	}
 	return 0;
 bad:
-	resp_error(r, 400, "invalid_request", "'secrets' must be an array of secret names");
+	resp_error(r, R_invalid_request, "'secrets' must be an array of secret names");
 	return -1;
 }
 
@@ -87,7 +87,7 @@ void api_admin_tools_register(struct req *r, const struct ident *id, const struc
 	body = req_json_object(r);
 	if (body == NULL || t == NULL) {
 		if (body)
-			resp_error(r, 503, "server_busy", "out of memory");
+			resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
 	if (api_str(r, body, "name", 1, TOOL_NAME_MAX, &name) < 0 ||
@@ -102,7 +102,7 @@ void api_admin_tools_register(struct req *r, const struct ident *id, const struc
 	if (json_object_get(body, "enabled") != NULL && api_bool(r, body, "enabled", &enabled) < 0)
 		goto out;
 	if (schema == NULL || timeout == 0 || cap == 0) {
-		resp_error(r, 400, "invalid_request",
+		resp_error(r, R_invalid_request,
 		           "'schema', 'timeout_ms' and 'max_output_bytes' are required");
 		goto out;
 	}
@@ -114,14 +114,14 @@ void api_admin_tools_register(struct req *r, const struct ident *id, const struc
 	t->max_output_bytes = (int)cap;
 	t->mutating = mutating;
 	if (tool_policy_def_check(t, err, sizeof(err)) < 0) {
-		resp_error(r, 400, "invalid_tool", "%s", err);
+		resp_error(r, R_invalid_tool, "%s", err);
 		goto out;
 	}
 	rc = store_tool_register(r->store, t, &created);
 	if (rc == ST_OK && !enabled)
 		rc = store_tool_set_enabled(r->store, t->name, 0);
 	if (rc != ST_OK || store_tool_get(r->store, t->name, t) != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tool registry is unavailable");
+		resp_error(r, R_database_unavailable, "the tool registry is unavailable");
 		goto out;
 	}
 	memset(&a, 0, sizeof(a));

@@ -46,11 +46,11 @@ void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct 
 	(void)id;
 	rc = api_admin_find_tenant(r->store, m->params[0], &t);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 404, "not_found", "tenant not found");
+		resp_error(r, R_not_found, "tenant not found");
 		return;
 	}
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable",
+		resp_error(r, R_database_unavailable,
 		           "the tenant store is unavailable; retry shortly");
 		return;
 	}

@@ -57,7 +57,7 @@ static int agent_tools_parse(struct req *r, json_t *body, struct agent_tools *at
 	if (tools == NULL || json_is_null(tools))
 		return 0;
 	if (!json_is_array(tools) || json_array_size(tools) > AGENT_MAX_TOOLS) {
-		resp_error(r, 400, "invalid_request",
+		resp_error(r, R_invalid_request,
 		           "'tools' must be an array of at most %d tool names", AGENT_MAX_TOOLS);
 		return -1;
 	}
@@ -66,18 +66,17 @@ static int agent_tools_parse(struct req *r, json_t *body, struct agent_tools *at
 		const char *name = json_string_value(v);
 
 		if (name == NULL || strlen(name) > TOOL_NAME_MAX) {
-			resp_error(r, 400, "invalid_request", "'tools' must hold tool names");
+			resp_error(r, R_invalid_request, "'tools' must hold tool names");
 			return -1;
 		}
 		rc =
 		    valid_name(VALID_TOOL, name) ? store_tool_get(r->store, name, &t) : ST_NOTFOUND;
 		if (rc == ST_NOTFOUND) {
-			resp_error(r, 404, "tool_not_found", "there is no tool named '%s'", name);
+			resp_error(r, R_tool_not_found, "there is no tool named '%s'", name);
 			return -1;
 		}
 		if (rc != ST_OK) {
-			resp_error(r, 503, "database_unavailable",
-			           "the tool registry is unavailable");
+			resp_error(r, R_database_unavailable, "the tool registry is unavailable");
 			return -1;
 		}
 		for (size_t k = 0; k < at->n; k++)
@@ -111,7 +110,7 @@ void api_agents_list(struct req *r, const struct ident *id, const struct route_m
 	(void)m;
 	if (store_agent_list(r->store, id->tenant_id, agents_add, &lc) != ST_OK) {
 		json_decref(lc.data);
-		resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
+		resp_error(r, R_database_unavailable, "the agent store is unavailable");
 		return;
 	}
 	resp_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", lc.data));
@@ -131,12 +130,12 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	body = req_json_object(r);
 	if (at == NULL) {
 		if (body)
-			resp_error(r, 503, "server_busy", "out of memory");
+			resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
 	if (body == NULL || a == NULL) {
 		if (body)
-			resp_error(r, 503, "server_busy", "out of memory");
+			resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
 	if (api_str(r, body, "name", 1, 64, &name) < 0 ||
@@ -146,7 +145,7 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	    api_int(r, body, "max_tokens", 1, 1000000, &has_mt, &mt) < 0)
 		goto out;
 	if (!valid_name(VALID_AGENT, name)) {
-		resp_error(r, 400, "invalid_request", "'name' must be %s", valid_hint(VALID_AGENT));
+		resp_error(r, R_invalid_request, "'name' must be %s", valid_hint(VALID_AGENT));
 		goto out;
 	}
 	if (agent_tools_parse(r, body, at) < 0)
@@ -154,7 +153,7 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	/* a name outside the rule cannot be in the catalogue */
 	rc = valid_name(VALID_MODEL, model) ? store_model_get(r->store, model, &md) : ST_NOTFOUND;
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 404, "model_not_found", "the model '%s' does not exist", model);
+		resp_error(r, R_model_not_found, "the model '%s' does not exist", model);
 		goto out;
 	}
 	if (rc != ST_OK)
@@ -166,7 +165,7 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	a->max_tokens = has_mt ? (int)mt : 0;
 	rc = store_agent_create(r->store, a, &a->id);
 	if (rc == ST_CONFLICT) {
-		resp_error(r, 409, "conflict", "an agent named '%s' already exists", name);
+		resp_error(r, R_conflict, "an agent named '%s' already exists", name);
 		goto out;
 	}
 	if (rc != ST_OK || store_agent_get(r->store, id->tenant_id, a->id, a) != ST_OK)
@@ -177,7 +176,7 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	resp_json(r, 201, objects_agent_tools(objects_agent(a, md.provider), at));
 	goto out;
 unavailable:
-	resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
+	resp_error(r, R_database_unavailable, "the agent store is unavailable");
 out:
 	free(at);
 	free(a);
@@ -192,11 +191,11 @@ static int agent_load(struct req *r, const struct ident *id, const char *name, s
 	             : ST_NOTFOUND;
 
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 404, "not_found", "agent not found");
+		resp_error(r, R_not_found, "agent not found");
 		return -1;
 	}
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the agent store is unavailable");
+		resp_error(r, R_database_unavailable, "the agent store is unavailable");
 		return -1;
 	}
 	return 0;
@@ -208,15 +207,14 @@ void api_agents_get(struct req *r, const struct ident *id, const struct route_ma
 	struct model md;
 
 	if (a == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return;
 	}
 	if (agent_load(r, id, m->params[0], a) == 0) {
 		struct agent_tools at;
 
 		if (store_agent_tools_get(r->store, id->tenant_id, a->id, &at) != ST_OK)
-			resp_error(r, 503, "database_unavailable",
-			           "the agent store is unavailable");
+			resp_error(r, R_database_unavailable, "the agent store is unavailable");
 		else
 			resp_json(
 			    r, 200,
@@ -334,7 +332,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	memset(&rc, 0, sizeof(rc));
 	memset(&call, 0, sizeof(call));
 	if (a == NULL || at == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
 	if (agent_load(r, id, m->params[0], a) < 0)
@@ -352,7 +350,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	    api_bool(r, body, "stream", &call.stream) < 0)
 		goto out;
 	if (call.stream && at->n > 0) {
-		resp_error(r, 400, "tool_streaming_unsupported",
+		resp_error(r, R_tool_streaming_unsupported,
 		           "this agent has tools: runs with tools are not streamed; send "
 		           "\"stream\": false");
 		goto out;
@@ -360,13 +358,13 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	if (session_id) {
 		st = store_session_get(r->store, id->tenant_id, session_id, &s);
 		if (st == ST_NOTFOUND) {
-			resp_error(r, 404, "not_found", "session not found");
+			resp_error(r, R_not_found, "session not found");
 			goto out;
 		}
 		if (st != ST_OK)
 			goto unavailable;
 		if (s.agent_id && s.agent_id != a->id) {
-			resp_error(r, 409, "session_agent_mismatch",
+			resp_error(r, R_session_agent_mismatch,
 			           "this session belongs to another agent");
 			goto out;
 		}
@@ -395,7 +393,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	rc.agent = a;
 	if (call.stream) {
 		if (server_stream_acquire() < 0) {
-			resp_error(r, 503, "server_busy",
+			resp_error(r, R_server_busy,
 			           "too many streams in progress on this server; retry shortly");
 			goto out;
 		}
@@ -410,11 +408,8 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	if (out.ok && session_id &&
 	    store_session_append_turn(r->store, id->tenant_id, session_id, input,
 	                              out.res.text ? out.res.text : "", call.id) != ST_OK) {
-		out.ok = 0;
-		out.http_status = 503;
-		util_strlcpy(out.reason_code, "database_unavailable", sizeof(out.reason_code));
-		util_strlcpy(out.message, "the run succeeded but the session could not be updated",
-		             sizeof(out.message));
+		exec_fail(&out, R_database_unavailable,
+		          "the run succeeded but the session could not be updated");
 	}
 	run = run_result_json(r, id, &call, &out);
 	if (run && at->n > 0)
@@ -422,8 +417,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	if (call.stream && (out.ok || rc.began)) {
 		if (run_stream_begin(&rc) == 0) {
 			if (!out.ok)
-				util_strlcpy(r->reason_code, out.reason_code,
-				             sizeof(r->reason_code));
+				resp_note_reason(r, out.err.reason);
 			resp_sse_json(r, out.ok ? "run.completed" : "run.failed", run);
 			resp_sse_send(r, NULL, "[DONE]", 6);
 		} else {
@@ -432,22 +426,19 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	} else if (out.ok) {
 		resp_json(r, 200, run);
 	} else {
-		json_t *err =
-		    resp_error_object(r, resp_error_type(out.http_status, out.reason_code),
-		                      out.reason_code, out.message);
+		json_t *err = resp_error_object(r, &out.err);
 
 		json_object_set_new(json_object_get(err, "error"), "run_id", json_string(call.id));
 		json_object_set_new(err, "run", run);
-		util_strlcpy(r->reason_code, out.reason_code, sizeof(r->reason_code));
-		resp_json(r, out.http_status == 499 ? 400 : out.http_status, err);
+		resp_refusal_body(r, &out.err, err);
 	}
 	exec_outcome_free(&out);
 	goto out;
 oom:
-	resp_error(r, 503, "server_busy", "out of memory");
+	resp_error(r, R_server_busy, "out of memory");
 	goto out;
 unavailable:
-	resp_error(r, 503, "database_unavailable", "the store is unavailable");
+	resp_error(r, R_database_unavailable, "the store is unavailable");
 out:
 	if (streaming)
 		server_stream_release();

@@ -91,18 +91,18 @@ static int chat_parse_messages(struct req *r, json_t *body, struct chat_msgs *cm
 
 	memset(cm, 0, sizeof(*cm));
 	if (!json_is_array(arr) || (n = json_array_size(arr)) == 0) {
-		resp_error(r, 400, "invalid_request", "'messages' must be a non-empty array");
+		resp_error(r, R_invalid_request, "'messages' must be a non-empty array");
 		return -1;
 	}
 	if (n > CHAT_MAX_MESSAGES) {
-		resp_error(r, 400, "invalid_request", "'messages' has more than %d entries",
+		resp_error(r, R_invalid_request, "'messages' has more than %d entries",
 		           CHAT_MAX_MESSAGES);
 		return -1;
 	}
 	cm->m = calloc(n, sizeof(*cm->m));
 	cm->owned = calloc(n, sizeof(*cm->owned));
 	if (cm->m == NULL || cm->owned == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return -1;
 	}
 	json_array_foreach(arr, i, msg)
@@ -113,14 +113,14 @@ static int chat_parse_messages(struct req *r, json_t *body, struct chat_msgs *cm
 		if (!json_is_object(msg) || !json_is_string(role) ||
 		    (rl = chat_role(json_string_value(role))) == NULL) {
 			resp_error(
-			    r, 400, "invalid_request",
+			    r, R_invalid_request,
 			    "messages[%zu].role must be system, developer, user or assistant", i);
 			return -1;
 		}
 		cm->owned[i] = chat_content(json_object_get(msg, "content"));
 		if (cm->owned[i] == NULL) {
 			resp_error(
-			    r, 400, "invalid_request",
+			    r, R_invalid_request,
 			    "messages[%zu].content must be a string or an array of text parts", i);
 			return -1;
 		}
@@ -196,10 +196,8 @@ static void chat_finish_stream(struct chat_stream *cs, const struct exec_outcome
 			                        (json_int_t)cs->created, "model", cs->model,
 			                        "choices", "usage", chat_usage(o)));
 	} else {
-		snprintf(r->reason_code, sizeof(r->reason_code), "%s", o->reason_code);
-		resp_sse_json(r, NULL,
-		              resp_error_object(r, resp_error_type(o->http_status, o->reason_code),
-		                                o->reason_code, o->message));
+		resp_note_reason(r, o->err.reason);
+		resp_sse_json(r, NULL, resp_error_object(r, &o->err));
 	}
 	resp_sse_send(r, NULL, "[DONE]", 6);
 }
@@ -234,7 +232,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	if (so && !json_is_null(so)) {
 		if (!json_is_object(so) || api_bool(r, so, "include_usage", &include_usage) < 0) {
 			if (!r->headers_sent)
-				resp_error(r, 400, "invalid_request",
+				resp_error(r, R_invalid_request,
 				           "'stream_options' must be an object");
 			goto out;
 		}
@@ -258,7 +256,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	cs.created = util_unix_time();
 	if (call.stream) {
 		if (server_stream_acquire() < 0) {
-			resp_error(r, 503, "server_busy",
+			resp_error(r, R_server_busy,
 			           "too many streams in progress on this server; retry shortly");
 			goto out;
 		}
@@ -270,8 +268,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	if (call.stream && (out.ok || cs.began)) {
 		chat_finish_stream(&cs, &out, include_usage);
 	} else if (!out.ok) {
-		resp_error(r, out.http_status == 499 ? 400 : out.http_status, out.reason_code, "%s",
-		           out.message);
+		resp_refusal(r, &out.err);
 	} else {
 		resp_json(r, 200,
 		          json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:o}", "id",

@@ -19,7 +19,7 @@ void api_readyz(struct req *r, const struct ident *id, const struct route_match 
 	(void)id;
 	(void)m;
 	if (r->store == NULL || store_ping(r->store) != ST_OK) {
-		resp_error(r, 503, "not_ready", "the database is not reachable");
+		resp_error(r, R_not_ready, "the database is not reachable");
 		return;
 	}
 	resp_json(r, 200, json_pack("{s:s}", "status", "ready"));

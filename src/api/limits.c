@@ -51,7 +51,7 @@ static void limits_send(struct req *r, const struct limits *l)
 	json_t *body = limits_json(l);
 
 	if (body == NULL) {
-		resp_error(r, 500, "internal_error", "cannot build the response");
+		resp_error(r, R_internal_error, "cannot build the response");
 		return;
 	}
 	resp_json(r, 200, body);
@@ -72,11 +72,11 @@ void api_limits_get(struct req *r, const struct ident *id, const struct route_ma
 	}
 	l = malloc(sizeof(*l));
 	if (l == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return;
 	}
 	if (limits_resolve(r->store, id->tenant_id, id->key_id, l) < 0)
-		resp_error(r, 503, "database_unavailable", "the limits cannot be read");
+		resp_error(r, R_database_unavailable, "the limits cannot be read");
 	else
 		limits_send(r, l);
 	free(l);
@@ -98,7 +98,7 @@ void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct
 
 	(void)id;
 	if (m->n_params < 1) {
-		resp_error(r, 404, "not_found", "no such tenant");
+		resp_error(r, R_not_found, "no such tenant");
 		return;
 	}
 	if (util_parse_i64(m->params[0], 1, INT64_MAX, &tid) == 0)
@@ -106,36 +106,36 @@ void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct
 	else
 		rc = store_tenant_get_by_slug(r->store, m->params[0], &t);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 404, "not_found", "no such tenant");
+		resp_error(r, R_not_found, "no such tenant");
 		return;
 	}
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the tenant cannot be read");
+		resp_error(r, R_database_unavailable, "the tenant cannot be read");
 		return;
 	}
 	rc = req_query(r, "key_id", kq, sizeof(kq));
 	if (rc < 0 || (rc == 1 && util_parse_i64(kq, 1, INT64_MAX, &key_id) != 0)) {
-		resp_error(r, 400, "invalid_request", "key_id must be a positive integer");
+		resp_error(r, R_invalid_request, "key_id must be a positive integer");
 		return;
 	}
 	if (key_id != 0) {
 		rc = store_key_get(r->store, t.id, key_id, &k);
 		if (rc == ST_NOTFOUND) {
-			resp_error(r, 404, "not_found", "no such key for this tenant");
+			resp_error(r, R_not_found, "no such key for this tenant");
 			return;
 		}
 		if (rc != ST_OK) {
-			resp_error(r, 503, "database_unavailable", "the key cannot be read");
+			resp_error(r, R_database_unavailable, "the key cannot be read");
 			return;
 		}
 	}
 	l = malloc(sizeof(*l));
 	if (l == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return;
 	}
 	if (limits_resolve(r->store, t.id, key_id, l) < 0)
-		resp_error(r, 503, "database_unavailable", "the limits cannot be read");
+		resp_error(r, R_database_unavailable, "the limits cannot be read");
 	else
 		limits_send(r, l);
 	free(l);

@@ -27,7 +27,7 @@ void api_models_list(struct req *r, const struct ident *id, const struct route_m
 	(void)m;
 	if (store_model_list(r->store, id->tenant_id, models_add, data) != ST_OK) {
 		json_decref(data);
-		resp_error(r, 503, "database_unavailable", "the model catalogue is unavailable");
+		resp_error(r, R_database_unavailable, "the model catalogue is unavailable");
 		return;
 	}
 	resp_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));

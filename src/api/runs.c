@@ -93,17 +93,17 @@ void api_runs_get(struct req *r, const struct ident *id, const struct route_matc
 	int rc;
 
 	if (strncmp(m->params[0], "run_", 4) != 0) {
-		resp_error(r, 404, "not_found", "run not found");
+		resp_error(r, R_not_found, "run not found");
 		return;
 	}
 	rc = store_execution_get(r->store, id->tenant_id, m->params[0], runs_collect, &run);
 	if (rc == ST_NOTFOUND || (rc == ST_OK && run == NULL)) {
-		resp_error(r, 404, "not_found", "run not found");
+		resp_error(r, R_not_found, "run not found");
 		return;
 	}
 	if (rc != ST_OK) {
 		json_decref(run);
-		resp_error(r, 503, "database_unavailable", "the run store is unavailable");
+		resp_error(r, R_database_unavailable, "the run store is unavailable");
 		return;
 	}
 	json_object_set_new(run, "steps", api_run_steps_json(r, id->tenant_id, m->params[0]));
@@ -144,13 +144,13 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 	}
 	if ((rc = req_query(r, "since", since, sizeof(since))) < 0 ||
 	    (rc > 0 && util_parse_time(since, &f.since) < 0)) {
-		resp_error(r, 400, "invalid_request",
+		resp_error(r, R_invalid_request,
 		           "'since' must be a date (YYYY-MM-DD), an RFC 3339 time or unix seconds");
 		return;
 	}
 	if ((rc = req_query(r, "cursor", cursor, sizeof(cursor))) < 0 ||
 	    (rc > 0 && strncmp(cursor, "run_", 4) != 0)) {
-		resp_error(r, 400, "invalid_cursor", "'cursor' is not a cursor from this list");
+		resp_error(r, R_invalid_cursor, "'cursor' is not a cursor from this list");
 		return;
 	}
 	if (rc > 0)
@@ -159,12 +159,12 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 	rc = store_execution_list(r->store, id->tenant_id, &f, runs_append, data, &has_more);
 	if (rc == ST_NOTFOUND) {
 		json_decref(data);
-		resp_error(r, 400, "invalid_cursor", "'cursor' is not a cursor from this list");
+		resp_error(r, R_invalid_cursor, "'cursor' is not a cursor from this list");
 		return;
 	}
 	if (rc != ST_OK) {
 		json_decref(data);
-		resp_error(r, 503, "database_unavailable", "the run store is unavailable");
+		resp_error(r, R_database_unavailable, "the run store is unavailable");
 		return;
 	}
 	last = json_array_size(data) ? json_array_get(data, json_array_size(data) - 1) : NULL;
@@ -174,9 +174,9 @@ void api_runs_list(struct req *r, const struct ident *id, const struct route_mat
 	                    has_more && last ? json_object_get(last, "id") : json_null()));
 	return;
 bad_agent:
-	resp_error(r, 400, "invalid_request", "'agent' is not a valid agent name");
+	resp_error(r, R_invalid_request, "'agent' is not a valid agent name");
 	return;
 bad_status:
-	resp_error(r, 400, "invalid_request",
+	resp_error(r, R_invalid_request,
 	           "'status' must be succeeded, failed, cancelled or refused");
 }

@@ -42,12 +42,12 @@ void api_sessions_create(struct req *r, const struct ident *id, const struct rou
 	if (agent_name) {
 		a = malloc(sizeof(*a));
 		if (a == NULL) {
-			resp_error(r, 503, "server_busy", "out of memory");
+			resp_error(r, R_server_busy, "out of memory");
 			goto out;
 		}
 		rc = store_agent_get_by_name(r->store, id->tenant_id, agent_name, a);
 		if (rc == ST_NOTFOUND) {
-			resp_error(r, 404, "not_found", "agent '%s' not found", agent_name);
+			resp_error(r, R_not_found, "agent '%s' not found", agent_name);
 			goto out;
 		}
 		if (rc != ST_OK)
@@ -64,7 +64,7 @@ void api_sessions_create(struct req *r, const struct ident *id, const struct rou
 	resp_json(r, 201, out);
 	goto out;
 unavailable:
-	resp_error(r, 503, "database_unavailable", "the session store is unavailable");
+	resp_error(r, R_database_unavailable, "the session store is unavailable");
 out:
 	free(a);
 	free(metadata);
@@ -91,7 +91,7 @@ void api_sessions_get(struct req *r, const struct ident *id, const struct route_
 
 	rc = store_session_get(r->store, id->tenant_id, m->params[0], &s);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 404, "not_found", "session not found");
+		resp_error(r, R_not_found, "session not found");
 		return;
 	}
 	if (rc != ST_OK)
@@ -114,5 +114,5 @@ void api_sessions_get(struct req *r, const struct ident *id, const struct route_
 	return;
 unavailable:
 	free(a);
-	resp_error(r, 503, "database_unavailable", "the session store is unavailable");
+	resp_error(r, R_database_unavailable, "the session store is unavailable");
 }

@@ -160,8 +160,7 @@ static int usage_day_param(struct req *r, const char *name, const char *def, cha
 	if (rc == 0)
 		util_strlcpy(v, def, sizeof(v));
 	if (rc < 0 || usage_parse_day(v, t) < 0) {
-		resp_error(r, 400, "invalid_request", "'%s' must be a calendar day as YYYY-MM-DD",
-		           name);
+		resp_error(r, R_invalid_request, "'%s' must be a calendar day as YYYY-MM-DD", name);
 		return -1;
 	}
 	util_strlcpy(out, v, 11);
@@ -186,11 +185,11 @@ void api_usage_get(struct req *r, const struct ident *id, const struct route_mat
 	    usage_day_param(r, "end", dend, end, &te) < 0)
 		return;
 	if (te < ts) {
-		resp_error(r, 400, "invalid_request", "'end' must not be before 'start'");
+		resp_error(r, R_invalid_request, "'end' must not be before 'start'");
 		return;
 	}
 	if ((te - ts) / 86400 + 1 > USAGE_MAX_DAYS) {
-		resp_error(r, 400, "invalid_request", "'start' to 'end' may span at most %d days",
+		resp_error(r, R_invalid_request, "'start' to 'end' may span at most %d days",
 		           USAGE_MAX_DAYS);
 		return;
 	}
@@ -201,14 +200,13 @@ void api_usage_get(struct req *r, const struct ident *id, const struct route_mat
 		if (strcmp(group, groups[i]) == 0)
 			break;
 	if (rc < 0 || i == ARRAY_SIZE(groups)) {
-		resp_error(r, 400, "invalid_request",
-		           "'group_by' must be day, model, agent or key");
+		resp_error(r, R_invalid_request, "'group_by' must be day, model, agent or key");
 		return;
 	}
 	uc.group_by = groups[i];
 	uc.data = json_array();
 	if (uc.data == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return;
 	}
 	rc = store_usage_report(r->store, id->tenant_id, start, end, uc.group_by, usage_collect,
@@ -216,9 +214,9 @@ void api_usage_get(struct req *r, const struct ident *id, const struct route_mat
 	if (rc != ST_OK || uc.failed) {
 		json_decref(uc.data);
 		if (uc.failed)
-			resp_error(r, 503, "server_busy", "out of memory");
+			resp_error(r, R_server_busy, "out of memory");
 		else
-			resp_error(r, 503, "database_unavailable",
+			resp_error(r, R_database_unavailable,
 			           "the usage store is unavailable; retry shortly");
 		return;
 	}
@@ -227,7 +225,7 @@ void api_usage_get(struct req *r, const struct ident *id, const struct route_mat
 	                 (json_int_t)id->tenant_id, "tenant", id->tenant_slug, "start", start,
 	                 "end", end, "group_by", uc.group_by, "data", uc.data, "total", total);
 	if (body == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return;
 	}
 	resp_json(r, 200, body);
@@ -415,7 +413,7 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 		/* Enforcement is off: still show the limits as they would apply. */
 		own = malloc(sizeof(*own));
 		if (own == NULL) {
-			resp_error(r, 503, "server_busy", "out of memory");
+			resp_error(r, R_server_busy, "out of memory");
 			return;
 		}
 		if (limits_resolve(r->store, id->tenant_id, id->key_id, own) != 0) {
@@ -448,17 +446,17 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	              krates, "concurrency", conc);
 	dw = mw = rates = krates = conc = NULL;
 	if (body == NULL) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		goto done;
 	}
 	resp_json(r, 200, body);
 	goto done;
 out:
 	if (db_failed)
-		resp_error(r, 503, "database_unavailable",
+		resp_error(r, R_database_unavailable,
 		           "the budget store is unavailable; retry shortly");
 	else
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 done:
 	json_decref(dw);
 	json_decref(mw);

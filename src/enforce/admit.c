@@ -207,9 +207,9 @@ static void admit_counters(const struct ident *id, struct admission *adm)
 static const char *const window_words[ADM__WINDOWS] = {"per-minute", "daily", "monthly",
                                                        "concurrency"};
 
-/* Reason, status and message for a refusal by counter c (over: which dimension). */
-static void admit_refusal(const struct admission *adm, const struct adm_counter *c, int *status,
-                          char *reason, size_t rcap, char *msg, size_t mcap, int64_t *retry_after)
+/* The refusal of a call by counter c, with the seconds until it may pass. */
+static void admit_refusal(const struct admission *adm, const struct adm_counter *c,
+                          struct refusal *rf)
 {
 	int key = c->scope == ADM_KEY;
 	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
@@ -218,63 +218,50 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 	int over_tokens =
 	    c->max_tokens &&
 	    c->spent_tokens + c->reserved_tokens + c->leased_tokens + adm->a.tokens > c->max_tokens;
+	int64_t retry_after = admit_seconds_left(adm->now, c->window);
 	char lim[32], used[32];
 
-	*retry_after = admit_seconds_left(adm->now, c->window);
 	if (c->window == ADM_INFLIGHT) {
-		*status = 429;
-		snprintf(reason, rcap, "%s",
-		         key ? "key_concurrency_exceeded" : "concurrency_exceeded");
-		snprintf(msg, mcap, "%lld requests already in flight for this %s (limit %lld)",
-		         (long long)c->requests, key ? "API key" : "tenant",
-		         (long long)c->max_requests);
-		*retry_after = 1;
+		reason_set(rf, key ? R_key_concurrency_exceeded : R_concurrency_exceeded,
+		           "%lld requests already in flight for this %s (limit %lld)",
+		           (long long)c->requests, key ? "API key" : "tenant",
+		           (long long)c->max_requests);
+		rf->retry_after = 1;
 		return;
 	}
-	if (c->window == ADM_MINUTE) {
-		*status = 429;
-		if (over_requests) {
-			snprintf(reason, rcap, "%s", key ? "key_rpm_exceeded" : "rpm_exceeded");
-			snprintf(msg, mcap,
-			         "request rate limit of %lld per minute reached for this %s",
-			         (long long)c->max_requests, key ? "API key" : "tenant");
-		} else {
-			snprintf(reason, rcap, "%s", key ? "key_tpm_exceeded" : "tpm_exceeded");
-			snprintf(msg, mcap,
-			         "token rate limit of %lld per minute reached for this %s (this "
-			         "request may use up to %lld tokens)",
-			         (long long)c->max_tokens, key ? "API key" : "tenant",
-			         (long long)adm->a.tokens);
-		}
-		return;
+	if (c->window == ADM_MINUTE && over_requests) {
+		reason_set(rf, key ? R_key_rpm_exceeded : R_rpm_exceeded,
+		           "request rate limit of %lld per minute reached for this %s",
+		           (long long)c->max_requests, key ? "API key" : "tenant");
+	} else if (c->window == ADM_MINUTE) {
+		reason_set(rf, key ? R_key_tpm_exceeded : R_tpm_exceeded,
+		           "token rate limit of %lld per minute reached for this %s (this request "
+		           "may use up to %lld tokens)",
+		           (long long)c->max_tokens, key ? "API key" : "tenant",
+		           (long long)adm->a.tokens);
+	} else if (c->scope == ADM_GLOBAL) {
+		reason_set(rf, R_global_budget_exceeded,
+		           "the platform's %s budget is exhausted; retry later",
+		           window_words[c->window]);
+	} else if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros +
+	                                                     c->leased_micros + adm->a.micros >
+	                                                 c->max_micros)) {
+		reason_set(rf, R_tenant_budget_exceeded,
+		           "%s token budget of %lld would be exceeded: %lld used, %lld reserved, "
+		           "this request may use up to %lld",
+		           window_words[c->window], (long long)c->max_tokens,
+		           (long long)c->spent_tokens, (long long)c->reserved_tokens,
+		           (long long)adm->a.tokens);
+	} else {
+		limit_format_usd(c->max_micros, lim, sizeof(lim));
+		limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
+		                 sizeof(used));
+		reason_set(rf, R_tenant_budget_exceeded,
+		           "%s budget of $%s would be exceeded: $%s spent or reserved, this "
+		           "request may cost up to $%.6f",
+		           window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
 	}
-	if (c->scope == ADM_GLOBAL) {
-		*status = 503;
-		snprintf(reason, rcap, "global_budget_exceeded");
-		snprintf(msg, mcap, "the platform's %s budget is exhausted; retry later",
-		         window_words[c->window]);
-		return;
-	}
-	*status = 429;
-	snprintf(reason, rcap, "tenant_budget_exceeded");
-	if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros +
-	                                              c->leased_micros + adm->a.micros >
-	                                          c->max_micros)) {
-		snprintf(
-		    msg, mcap,
-		    "%s token budget of %lld would be exceeded: %lld used, %lld reserved, this "
-		    "request may use up to %lld",
-		    window_words[c->window], (long long)c->max_tokens, (long long)c->spent_tokens,
-		    (long long)c->reserved_tokens, (long long)adm->a.tokens);
-		return;
-	}
-	limit_format_usd(c->max_micros, lim, sizeof(lim));
-	limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
-	                 sizeof(used));
-	snprintf(msg, mcap,
-	         "%s budget of $%s would be exceeded: $%s spent or reserved, this request may "
-	         "cost up to $%.6f",
-	         window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
+	rf->retry_after = retry_after;
 }
 
 /* Headers from the counters' read-back values. */
@@ -363,7 +350,7 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.action = "budget.soft_exceeded";
 			ae.target = c->window == ADM_DAY ? "budget:daily" : "budget:monthly";
 			ae.outcome = "ok";
-			ae.reason_code = "tenant_budget_exceeded";
+			ae.reason_code = reason_name(R_tenant_budget_exceeded);
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;
@@ -419,10 +406,8 @@ static int admit_recall(struct req *r, struct admission *adm, int64_t *reservati
 }
 
 int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
-                  int64_t prompt_bound, int max_tokens, struct admission *adm, int *status,
-                  char *reason, size_t rcap, char *msg, size_t mcap)
+                  int64_t prompt_bound, int max_tokens, struct admission *adm, struct refusal *rf)
 {
-	int64_t retry_after = 1;
 	int refused = -1;
 
 	adm->now = util_unix_time();
@@ -462,24 +447,18 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 			rc = admit_recall(r, adm, &adm->reservation_id, &refused);
 
 		if (rc == ST_CONFLICT) {
-			*status = 503;
-			snprintf(reason, rcap, "tenant_migrating");
-			snprintf(msg, mcap, "this tenant's data is being moved; retry shortly");
-			resp_header_i64(r, "Retry-After", 2);
+			reason_set(rf, R_tenant_migrating,
+			           "this tenant's data is being moved; retry shortly");
+			rf->retry_after = 2;
 			return -1;
 		}
-		if (rc != ST_OK) {
-			*status = 503;
-			snprintf(reason, rcap, "database_unavailable");
-			snprintf(msg, mcap, "admission control is unavailable; retry shortly");
-			return -1;
-		}
+		if (rc != ST_OK)
+			return reason_set(rf, R_database_unavailable,
+			                  "admission control is unavailable; retry shortly");
 	}
 	admit_headers(r, adm);
 	if (refused >= 0) {
-		admit_refusal(adm, &adm->a.c[refused], status, reason, rcap, msg, mcap,
-		              &retry_after);
-		resp_header_i64(r, "Retry-After", retry_after);
+		admit_refusal(adm, &adm->a.c[refused], rf);
 		return -1;
 	}
 	admit_soft_check(r, id, adm);

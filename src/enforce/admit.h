@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/reason.h"
 #include "enforce/lease.h"
 #include "providers/provider.h"
 #include "store/admission.h"
@@ -49,12 +50,12 @@ struct admission {
  * LEASE_RECALL_WAIT_MS). On success returns 0 with one of them set and the
  * X-RateLimit-* / X-Budget-* headers added to r (X-Budget-Warning and an
  * audit row when a soft budget is exceeded). When refused returns -1 with
- * *status, reason and msg set and Retry-After added; on a store failure
- * returns -1 with 503 database_unavailable. Nothing is sent.
+ * rf set (its retry_after: when the call could pass); while the tenant's
+ * data moves, -1 with tenant_migrating; on a store failure, -1 with
+ * database_unavailable. Nothing is sent.
  */
 int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
-                  int64_t prompt_bound, int max_tokens, struct admission *adm, int *status,
-                  char *reason, size_t rcap, char *msg, size_t mcap);
+                  int64_t prompt_bound, int max_tokens, struct admission *adm, struct refusal *rf);
 /* Worst-case micro-USD of prompt + completion tokens at m's prices (rounded up). */
 int64_t admit_cost(const struct model *m, int64_t prompt_tokens, int64_t completion_tokens);
 /*

@@ -318,7 +318,7 @@ int authorize_request(struct req *r, const struct ident *id, struct limits *lim)
 	int rc;
 
 	if (limits_get(r->store, id->tenant_id, id->key_id, lim) < 0) {
-		resp_error(r, 503, "database_unavailable", "the tenant's limits are unavailable");
+		resp_error(r, R_database_unavailable, "the tenant's limits are unavailable");
 		return -1;
 	}
 	list = lim->v[LIM_IP_ALLOWLIST].text;
@@ -327,7 +327,7 @@ int authorize_request(struct req *r, const struct ident *id, struct limits *lim)
 	if (auth_client(r, &a, addr, sizeof(addr), &why) < 0) {
 		log_warn("authorize: tenant %lld: client address unknown: %s",
 		         (long long)id->tenant_id, why);
-		resp_error(r, 403, "ip_not_allowed",
+		resp_error(r, R_ip_not_allowed,
 		           "the client address could not be determined (%s); this tenant "
 		           "accepts requests only from its IP allowlist",
 		           why);
@@ -339,13 +339,13 @@ int authorize_request(struct req *r, const struct ident *id, struct limits *lim)
 		 */
 		log_error("authorize: tenant %lld: ip_allowlist does not parse",
 		          (long long)id->tenant_id);
-		resp_error(r, 403, "ip_not_allowed",
+		resp_error(r, R_ip_not_allowed,
 		           "the tenant's IP allowlist is malformed; requests are refused until "
 		           "an operator fixes it");
 		return -1;
 	}
 	if (rc == 0) {
-		resp_error(r, 403, "ip_not_allowed",
+		resp_error(r, R_ip_not_allowed,
 		           "requests from %s are not allowed by this tenant's IP allowlist", addr);
 		return -1;
 	}
@@ -356,7 +356,7 @@ int authorize_model(struct req *r, const struct limits *lim, const char *model)
 {
 	if (limits_list_allows(lim->v[LIM_ALLOWED_MODELS].text, model))
 		return 0;
-	resp_error(r, 403, "model_not_allowed", "the model '%.100s' is not allowed for this tenant",
+	resp_error(r, R_model_not_allowed, "the model '%.100s' is not allowed for this tenant",
 	           model ? model : "");
 	return -1;
 }
@@ -365,7 +365,7 @@ int authorize_agent(struct req *r, const struct limits *lim, const char *agent)
 {
 	if (limits_list_allows(lim->v[LIM_ALLOWED_AGENTS].text, agent))
 		return 0;
-	resp_error(r, 403, "agent_not_allowed", "the agent '%.100s' is not allowed for this tenant",
+	resp_error(r, R_agent_not_allowed, "the agent '%.100s' is not allowed for this tenant",
 	           agent ? agent : "");
 	return -1;
 }

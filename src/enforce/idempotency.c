@@ -155,8 +155,7 @@ static void idem_replay(struct req *r, const struct idem_row *row)
 	if (end == NULL) {
 		log_error("idempotency: stored response for tenant %lld has no header block",
 		          (long long)r->tenant_id);
-		resp_error(r, 500, "internal_error",
-		           "the stored response of this key is unreadable");
+		resp_error(r, R_internal_error, "the stored response of this key is unreadable");
 		return;
 	}
 	head = (size_t)(end - bytes) + 2; /* through the last header line's CRLF */
@@ -165,7 +164,7 @@ static void idem_replay(struct req *r, const struct idem_row *row)
 	    buf_append(&out, replayed_header, sizeof(replayed_header) - 1) < 0 ||
 	    buf_append(&out, bytes + head, row->response_len - head) < 0) {
 		buf_free(&out);
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return;
 	}
 	r->status = row->status;
@@ -179,14 +178,14 @@ static void idem_replay(struct req *r, const struct idem_row *row)
 static void idem_taken(struct req *r, const uint8_t hash[32], const struct idem_row *row)
 {
 	if (sodium_memcmp(row->hash, hash, 32) != 0) {
-		resp_error(r, 409, "idempotency_conflict",
+		resp_error(r, R_idempotency_conflict,
 		           "this Idempotency-Key was already used with a different request; use a "
 		           "new key for a new request");
 		return;
 	}
 	if (!row->done) {
-		resp_header(r, "Retry-After", "1");
-		resp_error(r, 409, "idempotency_in_progress",
+		/* Retry-After: 1 comes with the code (common/tbl/reasons.h). */
+		resp_error(r, R_idempotency_in_progress,
 		           "the first request with this Idempotency-Key is still running; retry "
 		           "when it has finished");
 		return;
@@ -265,7 +264,7 @@ void idempotency_run(struct req *r, const struct ident *id, const struct route_m
 		return;
 	}
 	if (!idem_key_valid(key)) {
-		resp_error(r, 400, "invalid_request",
+		resp_error(r, R_invalid_request,
 		           "Idempotency-Key must be 1 to %d printable ASCII characters",
 		           IDEM_KEY_MAX);
 		return;
@@ -281,7 +280,7 @@ void idempotency_run(struct req *r, const struct ident *id, const struct route_m
 		idem_taken(r, hash, &row);
 		break;
 	default:
-		resp_error(r, 503, "database_unavailable",
+		resp_error(r, R_database_unavailable,
 		           "the idempotency key could not be checked; retry");
 		break;
 	}

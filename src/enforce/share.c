@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "enforce/share.h"
@@ -71,8 +70,7 @@ static void share_delete(struct slot *s)
 	}
 }
 
-int share_enter(int64_t tenant_id, int64_t pct, int *status, const char **reason, char *msg,
-                size_t cap)
+int share_enter(int64_t tenant_id, int64_t pct, struct refusal *rf)
 {
 	struct slot *s;
 	int held, fair, busy_at;
@@ -89,33 +87,26 @@ int share_enter(int64_t tenant_id, int64_t pct, int *status, const char **reason
 		fair = 1;
 	if (SH.calls >= SH.max) {
 		pthread_mutex_unlock(&SH.mu);
-		*status = 503;
-		*reason = "server_busy";
-		snprintf(msg, cap,
-		         "this server holds its maximum of %d calls in flight; retry shortly",
-		         SH.max);
+		reason_set(rf, R_server_busy,
+		           "this server holds its maximum of %d calls in flight; retry shortly",
+		           SH.max);
+		rf->retry_after = 1; /* a place frees as soon as a call ends */
 		return -1;
 	}
 	if (pct > 0 && (int64_t)held * 100 >= pct * SH.max) {
 		pthread_mutex_unlock(&SH.mu);
-		*status = 429;
-		*reason = "tenant_share_exceeded";
-		snprintf(
-		    msg, cap,
+		return reason_set(
+		    rf, R_tenant_share_exceeded,
 		    "the tenant holds %d calls in flight, its share (%lld%%) of this server's %d",
 		    held, (long long)pct, SH.max);
-		return -1;
 	}
 	if (SH.calls >= busy_at && held >= fair) {
 		pthread_mutex_unlock(&SH.mu);
-		*status = 429;
-		*reason = "tenant_share_exceeded";
-		snprintf(msg, cap,
-		         "this server is busy and the tenant holds %d calls in flight, at least "
-		         "its fair "
-		         "part (%d) of them",
-		         held, fair);
-		return -1;
+		return reason_set(
+		    rf, R_tenant_share_exceeded,
+		    "this server is busy and the tenant holds %d calls in flight, at least "
+		    "its fair part (%d) of them",
+		    held, fair);
 	}
 	if (s->tenant_id == 0) {
 		s->tenant_id = tenant_id;

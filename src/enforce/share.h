@@ -25,17 +25,19 @@
 #ifndef AH_SHARE_H
 #define AH_SHARE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "common/reason.h"
 
 /* Size the table for max_inflight calls. 0 ok, -1 out of memory. */
 int share_init(int max_inflight);
 /*
  * Enter a call of tenant_id whose cap is pct percent (0 = none). 0 when
- * admitted (share_leave it later); -1 when refused with *status (429 or
- * 503), reason (a reason code) and msg filled.
+ * admitted (share_leave it later); -1 when refused, rf filled
+ * (server_busy or tenant_share_exceeded, Retry-After 1).
  */
-int share_enter(int64_t tenant_id, int64_t pct, int *status, const char **reason, char *msg,
-                size_t cap);
+int share_enter(int64_t tenant_id, int64_t pct, struct refusal *rf);
 void share_leave(int64_t tenant_id);
 /* Calls in flight in this process, and tenants holding them (for /readyz and tests). */
 void share_counts(int *calls, int *tenants);

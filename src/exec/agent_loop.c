@@ -219,7 +219,8 @@ static char *loop_tool_call(struct loop *L, const struct ah_tool_call *tc, struc
 	*is_error = 1;
 	if (t == NULL || !t->enabled || !tool_policy_listed(L->allowed, tc->name)) {
 		util_strlcpy(s->outcome, "refused", sizeof(s->outcome));
-		util_strlcpy(s->reason_code, "tool_not_allowed", sizeof(s->reason_code));
+		util_strlcpy(s->reason_code, reason_name(R_tool_not_allowed),
+		             sizeof(s->reason_code));
 		snprintf(s->message, sizeof(s->message),
 		         "the tool '%.64s' is not available to this agent", tc->name);
 		goto refuse;
@@ -237,7 +238,8 @@ static char *loop_tool_call(struct loop *L, const struct ah_tool_call *tc, struc
 		tool_policy_validate(schema, args, verr, sizeof(verr));
 	if (verr[0] != '\0') {
 		util_strlcpy(s->outcome, "refused", sizeof(s->outcome));
-		util_strlcpy(s->reason_code, "tool_arguments_invalid", sizeof(s->reason_code));
+		util_strlcpy(s->reason_code, reason_name(R_tool_arguments_invalid),
+		             sizeof(s->reason_code));
 		snprintf(s->message, sizeof(s->message), "invalid arguments for '%s': %s", t->name,
 		         verr);
 		goto refuse;
@@ -257,7 +259,8 @@ static char *loop_tool_call(struct loop *L, const struct ah_tool_call *tc, struc
 	                              &ls) != ST_OK) {
 		loop_secrets_wipe(&ls);
 		util_strlcpy(s->outcome, "failed", sizeof(s->outcome));
-		util_strlcpy(s->reason_code, "database_unavailable", sizeof(s->reason_code));
+		util_strlcpy(s->reason_code, reason_name(R_database_unavailable),
+		             sizeof(s->reason_code));
 		util_strlcpy(s->message, "the tool's secrets could not be read",
 		             sizeof(s->message));
 		goto refuse;
@@ -287,9 +290,9 @@ static char *loop_tool_call(struct loop *L, const struct ah_tool_call *tc, struc
 		*is_error = 0;
 	} else {
 		util_strlcpy(s->outcome, "failed", sizeof(s->outcome));
-		util_strlcpy(s->reason_code, res.error_code, sizeof(s->reason_code));
-		util_strlcpy(s->message, res.message, sizeof(s->message));
-		content = loop_error_json(res.error_code, res.message);
+		util_strlcpy(s->reason_code, reason_name(res.err.reason), sizeof(s->reason_code));
+		util_strlcpy(s->message, res.err.message, sizeof(s->message));
+		content = loop_error_json(s->reason_code, s->message);
 	}
 	tool_run_result_free(&res);
 	goto out;
@@ -334,14 +337,6 @@ static int loop_load_tools(struct loop *L, const struct agent_tools *at)
 	return 0;
 }
 
-static void loop_fail(struct exec_outcome *out, int status, const char *code, const char *msg)
-{
-	out->ok = 0;
-	out->http_status = status;
-	util_strlcpy(out->reason_code, code, sizeof(out->reason_code));
-	util_strlcpy(out->message, msg, sizeof(out->message));
-}
-
 /*
  * One model step: call, record, add its usage to out. Returns 1 when the
  * model asked for tools (their calls appended to the conversation), 0 when
@@ -353,7 +348,6 @@ static int loop_model(struct loop *L, int last, int max_steps, struct exec_outco
 	struct exec_outcome so;
 	struct run_step s;
 	struct ah_message *am;
-	char msg[256];
 	int rc = 0;
 
 	sc.kind = "step";
@@ -381,8 +375,8 @@ static int loop_model(struct loop *L, int last, int max_steps, struct exec_outco
 	s.duration_ms = so.latency_ms;
 	util_strlcpy(s.outcome, exec_status_name(&so), sizeof(s.outcome));
 	if (!so.ok) {
-		util_strlcpy(s.reason_code, so.reason_code, sizeof(s.reason_code));
-		util_strlcpy(s.message, so.message, sizeof(s.message));
+		util_strlcpy(s.reason_code, reason_name(so.err.reason), sizeof(s.reason_code));
+		util_strlcpy(s.message, so.err.message, sizeof(s.message));
 	}
 	loop_record(L, &s);
 
@@ -395,13 +389,14 @@ static int loop_model(struct loop *L, int last, int max_steps, struct exec_outco
 	util_strlcpy(out->res.finish_reason, so.res.finish_reason, sizeof(out->res.finish_reason));
 
 	if (!so.ok) {
-		loop_fail(out, so.http_status, so.reason_code, so.message);
+		/* The step's refusal ends the run as it is, Retry-After included. */
+		out->ok = 0;
+		out->err = so.err;
 		out->refused = so.refused;
 		goto out;
 	}
 	if (so.res.n_tool_calls == 0) {
 		out->ok = 1;
-		out->http_status = 200;
 		free(out->res.text);
 		out->res.text = so.res.text;
 		so.res.text = NULL;
@@ -410,10 +405,9 @@ static int loop_model(struct loop *L, int last, int max_steps, struct exec_outco
 		goto out;
 	}
 	if (last) {
-		snprintf(msg, sizeof(msg),
-		         "the model still asked for tools after max_steps (%d) model calls",
-		         max_steps);
-		loop_fail(out, 422, "max_steps_reached", msg);
+		exec_fail(out, R_max_steps_reached,
+		          "the model still asked for tools after max_steps (%d) model calls",
+		          max_steps);
 		goto out;
 	}
 	/* The assistant turn with its tool calls: the loop owns them from here. */
@@ -501,13 +495,13 @@ int agent_loop_run(struct req *r, const struct ident *id, const struct exec_call
 	} else {
 		lim = malloc(sizeof(*lim));
 		if (lim == NULL || limits_get(r->store, id->tenant_id, id->key_id, lim) < 0) {
-			loop_fail(out, 503, "database_unavailable", "the limits are unavailable");
+			exec_fail(out, R_database_unavailable, "the limits are unavailable");
 			goto record;
 		}
 		L.allowed = lim->v[LIM_ALLOWED_TOOLS].text;
 	}
 	if (loop_load_tools(&L, tools) < 0) {
-		loop_fail(out, 503, "database_unavailable", "the tool registry is unavailable");
+		exec_fail(out, R_database_unavailable, "the tool registry is unavailable");
 		goto record;
 	}
 	for (size_t i = 0; i < call->n_messages; i++) {
@@ -528,7 +522,7 @@ int agent_loop_run(struct req *r, const struct ident *id, const struct exec_call
 	}
 	goto record;
 oom:
-	loop_fail(out, 503, "server_busy", "out of memory");
+	exec_fail(out, R_server_busy, "out of memory");
 record:
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
 	exec_execution(r, id, call, out, &e);

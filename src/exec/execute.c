@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,19 +35,19 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	memset(out, 0, sizeof(*out));
 	rc = store_model_get(r->store, model_name, &out->model);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 404, "model_not_found",
+		resp_error(r, R_model_not_found,
 		           "the model '%.100s' does not exist or you do not have access to it",
 		           model_name);
 		return -1;
 	}
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable", "the model catalogue is unavailable");
+		resp_error(r, R_database_unavailable, "the model catalogue is unavailable");
 		return -1;
 	}
 	if (id->lim && authorize_model(r, id->lim, out->model.name) < 0)
 		return -1;
 	if (registry_find(out->model.provider) == NULL) {
-		resp_error(r, 503, "provider_not_configured",
+		resp_error(r, R_provider_not_configured,
 		           "the provider of model '%.100s' is not available on this host",
 		           model_name);
 		return -1;
@@ -67,12 +68,15 @@ void exec_format_usd(int64_t micros, char *out, size_t cap)
 	         (long long)((micros < 0 ? -micros : micros) % 1000000));
 }
 
-static void exec_fail(struct exec_outcome *out, int status, const char *code, const char *msg)
+int exec_fail(struct exec_outcome *out, enum reason reason, const char *fmt, ...)
 {
+	va_list ap;
+
 	out->ok = 0;
-	out->http_status = status;
-	util_strlcpy(out->reason_code, code, sizeof(out->reason_code));
-	util_strlcpy(out->message, msg, sizeof(out->message));
+	va_start(ap, fmt);
+	reason_vset(&out->err, reason, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* A self-hosted upstream on this machine may run without a credential. */
@@ -175,7 +179,6 @@ static int exec_credential(struct req *r, const struct ident *id,
                            struct exec_outcome *out)
 {
 	struct sealed_cred sc;
-	char msg[256];
 	int rc;
 
 	key[0] = '\0';
@@ -190,20 +193,18 @@ static int exec_credential(struct req *r, const struct ident *id,
 			sodium_memzero(&sc, sizeof(sc));
 			log_error("exec: tenant %lld: stored %s credential does not open",
 			          (long long)id->tenant_id, inst->name);
-			snprintf(msg, sizeof(msg),
-			         "the stored provider key for '%s' cannot be used; set it again",
-			         inst->name);
-			exec_fail(out, 500, "credential_unusable", msg);
-			return -1;
+			return exec_fail(
+			    out, R_credential_unusable,
+			    "the stored provider key for '%s' cannot be used; set it again",
+			    inst->name);
 		}
 		sodium_memzero(&sc, sizeof(sc));
 		util_strlcpy(out->cred_source, "tenant", sizeof(out->cred_source));
 		return 0;
 	}
-	if (rc != ST_NOTFOUND) {
-		exec_fail(out, 503, "database_unavailable", "the credential store is unavailable");
-		return -1;
-	}
+	if (rc != ST_NOTFOUND)
+		return exec_fail(out, R_database_unavailable,
+		                 "the credential store is unavailable");
 	if (inst->platform_key[0]) {
 		util_strlcpy(key, inst->platform_key, cap);
 		util_strlcpy(out->cred_source, "platform", sizeof(out->cred_source));
@@ -213,19 +214,9 @@ static int exec_credential(struct req *r, const struct ident *id,
 		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
 		return 0;
 	}
-	snprintf(msg, sizeof(msg),
-	         "no credential for provider '%s': set a provider key for this tenant", inst->name);
-	exec_fail(out, 503, "provider_not_configured", msg);
-	return -1;
-}
-
-static int exec_status_for(const char *code)
-{
-	if (strcmp(code, "upstream_timeout") == 0)
-		return 504;
-	if (strcmp(code, "client_disconnected") == 0)
-		return 499;
-	return 502;
+	return exec_fail(out, R_provider_not_configured,
+	                 "no credential for provider '%s': set a provider key for this tenant",
+	                 inst->name);
 }
 
 void exec_execution(const struct req *r, const struct ident *id, const struct exec_call *call,
@@ -247,8 +238,10 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	util_strlcpy(e->cred_source, out->cred_source[0] ? out->cred_source : "none",
 	             sizeof(e->cred_source));
 	util_strlcpy(e->status, exec_status_name(out), sizeof(e->status));
-	util_strlcpy(e->reason_code, out->ok ? "" : out->reason_code, sizeof(e->reason_code));
-	e->http_status = out->ok ? 200 : out->http_status;
+	/* Rows keep the code as text: the boundary where it leaves the process. */
+	util_strlcpy(e->reason_code, out->ok ? "" : reason_name(out->err.reason),
+	             sizeof(e->reason_code));
+	e->http_status = out->ok ? 200 : reason_status(out->err.reason);
 	e->stream = call->stream;
 	e->prompt_tokens = out->res.usage.prompt_tokens;
 	e->completion_tokens = out->res.usage.completion_tokens;
@@ -259,7 +252,7 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	e->metadata = call->metadata;
 	e->input = call->input;
 	e->output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
-	e->error_message = out->ok ? NULL : out->message;
+	e->error_message = out->ok ? NULL : out->err.message;
 	e->created_at = out->created_at;
 }
 
@@ -274,7 +267,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	 * the move is copying that data, and a write now could land on the side
 	 * being left (the client was told to retry).
 	 */
-	if (strcmp(out->reason_code, "tenant_migrating") == 0)
+	if (!out->ok && out->err.reason == R_tenant_migrating)
 		return;
 	exec_execution(r, id, call, out, &e);
 	memset(&rec, 0, sizeof(rec));
@@ -320,20 +313,6 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	          e.id, (long long)e.tenant_id, (long long)e.key_id, e.model, e.status,
 	          (long long)e.prompt_tokens, (long long)e.completion_tokens,
 	          (long long)e.cost_micros, e.request_id);
-}
-
-/* Is this failure the upstream's fault (counts against the tenant's breaker)? */
-static int exec_upstream_failure(const char *code)
-{
-	static const char *const codes[] = {"upstream_error",        "upstream_timeout",
-	                                    "upstream_unavailable",  "upstream_auth_failed",
-	                                    "upstream_bad_response", "upstream_rate_limited",
-	                                    "provider_error"};
-
-	for (size_t i = 0; i < ARRAY_SIZE(codes); i++)
-		if (strcmp(code, codes[i]) == 0)
-			return 1;
-	return 0;
 }
 
 /*
@@ -386,15 +365,14 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
                       int max_tokens, struct exec_outcome *out, struct admission *adm,
                       enum breaker_verdict *verdict)
 {
-	char reason[48], msg[256];
-	int status, retry = 0;
+	int retry = 0;
 
 	memset(adm, 0, sizeof(*adm));
 	if (ledger_backlogged()) {
 		/* Calls already answered wait to be written: take no new ones until they are. */
-		resp_header_i64(r, "Retry-After", 2);
-		exec_fail(out, 503, "database_unavailable",
+		exec_fail(out, R_database_unavailable,
 		          "calls are waiting to be recorded; retry shortly");
+		out->err.retry_after = 2;
 		return -1;
 	}
 	adm->a.exec_id = call->id;
@@ -406,9 +384,9 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
 	if (admit_reserve(r, id, &out->model, admit_prompt_bound(call->messages, call->n_messages),
-	                  max_tokens, adm, &status, reason, sizeof(reason), msg, sizeof(msg)) < 0) {
-		exec_fail(out, status, reason, msg);
-		out->refused = strcmp(reason, "database_unavailable") != 0;
+	                  max_tokens, adm, &out->err) < 0) {
+		out->ok = 0;
+		out->refused = out->err.reason != R_database_unavailable;
 		return -1;
 	}
 	if (adm->ticket.state == TK_LEASED) {
@@ -420,12 +398,11 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	}
 	*verdict = breaker_check(r->store, id->lim, id->tenant_id, out->model.provider, &retry);
 	if (*verdict == BREAKER_OPEN) {
-		snprintf(msg, sizeof(msg),
-		         "calls to provider '%s' are failing for this tenant; circuit open, retry "
-		         "in %d s",
-		         out->model.provider, retry);
-		resp_header_i64(r, "Retry-After", retry > 0 ? retry : 1);
-		exec_fail(out, 503, "circuit_open", msg);
+		exec_fail(out, R_circuit_open,
+		          "calls to provider '%s' are failing for this tenant; circuit open, retry "
+		          "in %d s",
+		          out->model.provider, retry);
+		out->err.retry_after = retry > 0 ? retry : 1;
 		out->refused = 1;
 		return -1;
 	}
@@ -440,24 +417,21 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	struct admission adm;
 	struct exec_guard guard;
 	struct ah_call ac;
-	char key[SECRETS_MAX_PLAIN + 1] = "", msg[256];
-	const char *share_reason = NULL;
+	char key[SECRETS_MAX_PLAIN + 1] = "";
 	int64_t t0 = util_now_us();
-	int max_tokens, share_status = 0, shared = 0;
+	int max_tokens, shared = 0;
 
 	memset(&adm, 0, sizeof(adm));
 	out->created_at = util_unix_time();
 	out->ok = 0;
 	if (inst == NULL) {
-		exec_fail(out, 503, "provider_not_configured", "the provider is not available");
+		exec_fail(out, R_provider_not_configured, "the provider is not available");
 		goto record;
 	}
 	max_tokens = exec_max_tokens(r, id, call, &out->model);
 	if (share_enter(id->tenant_id, id->lim ? id->lim->v[LIM_HOST_SHARE_PCT].num : 0,
-	                &share_status, &share_reason, msg, sizeof(msg)) < 0) {
+	                &out->err) < 0) {
 		/* This process's calls in flight are full, or the tenant holds its part of them. */
-		resp_header_i64(r, "Retry-After", 1);
-		exec_fail(out, share_status, share_reason, msg);
 		out->refused = 1;
 		goto record;
 	}
@@ -496,19 +470,18 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==
 	    0) {
 		out->ok = 1;
-		out->http_status = 200;
 	} else if (guard.cut) {
-		exec_fail(out, 502, "budget_reservation_exhausted",
+		exec_fail(out, R_budget_reservation_exhausted,
 		          "the stream grew past what was reserved for it and was ended");
 	} else {
-		exec_fail(out, exec_status_for(out->res.error_code),
-		          out->res.error_code[0] ? out->res.error_code : "provider_error",
+		/* The plugin ABI reports the code as text: this is where it becomes the enum. */
+		exec_fail(out, provider_reason(&out->res), "%s",
 		          out->res.error_message[0] ? out->res.error_message
 		                                    : "the provider call failed");
 	}
 	if (id->lim)
 		breaker_record(r->store, id->lim, id->tenant_id, out->model.provider, verdict,
-		               !out->ok && exec_upstream_failure(out->reason_code));
+		               !out->ok && (reason_flags(out->err.reason) & RF_UPSTREAM));
 	out->cost_micros =
 	    admit_cost(&out->model, out->res.usage.prompt_tokens, out->res.usage.completion_tokens);
 record:
@@ -526,7 +499,7 @@ const char *exec_status_name(const struct exec_outcome *out)
 		return "succeeded";
 	if (out->refused)
 		return "refused";
-	if (strcmp(out->reason_code, "client_disconnected") == 0)
+	if (out->err.reason == R_client_disconnected)
 		return "cancelled";
 	return "failed";
 }

@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "common/reason.h"
 #include "providers/provider.h"
 #include "store/store.h"
 
@@ -53,9 +54,7 @@ struct exec_call {
 
 struct exec_outcome {
 	int ok;               /* 1 when the call succeeded */
-	int http_status;      /* status to answer with when not ok */
-	char reason_code[48]; /* when not ok */
-	char message[256];    /* when not ok: safe to show */
+	struct refusal err;   /* when not ok: why (its status and type are the table's) */
 	struct model model;   /* resolved catalogue entry */
 	struct ah_result res; /* text, finish_reason, usage */
 	int64_t cost_micros;
@@ -91,6 +90,9 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 const char *exec_status_name(const struct exec_outcome *out);
 /* Free what out owns. */
 void exec_outcome_free(struct exec_outcome *out);
+/* Mark out failed or refused for reason, with a formatted message (reason_set). Returns -1. */
+int exec_fail(struct exec_outcome *out, enum reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* "0.000123" from micro-USD, into out (>= 24 bytes). */
 void exec_format_usd(int64_t micros, char *out, size_t cap);
 

@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "common/log.h"
+#include "common/reason.h"
 #include "common/util.h"
 #include "exec/journal.h"
 
@@ -410,7 +411,7 @@ static struct ledger_item *decode_admit(const unsigned char *p, size_t len)
 	e->cost_micros = micros;
 	util_strlcpy(e->cred_source, "none", sizeof(e->cred_source));
 	util_strlcpy(e->status, "failed", sizeof(e->status));
-	util_strlcpy(e->reason_code, "reservation_expired", sizeof(e->reason_code));
+	util_strlcpy(e->reason_code, reason_name(R_reservation_expired), sizeof(e->reason_code));
 	memcpy(it->text, msg, sizeof(msg));
 	e->error_message = it->text;
 	it->bytes = sizeof(*it) + sizeof(msg) + len;

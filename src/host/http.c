@@ -152,24 +152,24 @@ json_t *req_json_object(struct req *r)
 	json_t *v;
 
 	if (r->body.len == 0) {
-		resp_error(r, 400, "invalid_json", "request body must be a JSON object");
+		resp_error(r, R_invalid_json, "request body must be a JSON object");
 		return NULL;
 	}
 	if (json_depth(r->body.data, r->body.len, r->conf->max_json_depth) >
 	    r->conf->max_json_depth) {
-		resp_error(r, 400, "json_too_deep", "JSON nesting deeper than %d levels",
+		resp_error(r, R_json_too_deep, "JSON nesting deeper than %d levels",
 		           r->conf->max_json_depth);
 		return NULL;
 	}
 	v = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (v == NULL) {
-		resp_error(r, 400, "invalid_json", "malformed JSON at line %d column %d: %s",
-		           jerr.line, jerr.column, jerr.text);
+		resp_error(r, R_invalid_json, "malformed JSON at line %d column %d: %s", jerr.line,
+		           jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
-		resp_error(r, 400, "invalid_json", "request body must be a JSON object");
+		resp_error(r, R_invalid_json, "request body must be a JSON object");
 		return NULL;
 	}
 	return v;
@@ -290,53 +290,67 @@ void resp_json(struct req *r, int status, json_t *body)
 	free(s);
 }
 
-const char *resp_error_type(int status, const char *reason_code)
+/*
+ * The reason and status rf is answered with: a code that cannot be an
+ * answer becomes internal_error (logged when log is set: once per response).
+ */
+static int resp_refusal_status(const struct req *r, const struct refusal *rf, enum reason *reason,
+                               int log)
 {
-	/* OpenAI's type for an exhausted quota, which clients single out. */
-	if (reason_code && strcmp(reason_code, "tenant_budget_exceeded") == 0)
-		return "insufficient_quota";
-	switch (status) {
-	case 401:
-		return "authentication_error";
-	case 403:
-		return "permission_error";
-	case 404:
-		return "not_found_error";
-	case 409:
-		return "conflict_error";
-	case 429:
-		return "rate_limit_error";
-	default:
-		return status >= 500 ? "api_error" : "invalid_request_error";
+	int status = reason_status(rf->reason);
+
+	*reason = rf->reason;
+	if (rf->reason == R_none || status == 0) {
+		if (log)
+			log_error("http: request %s: reason '%s' is not an HTTP answer",
+			          r->request_id, reason_name(rf->reason));
+		*reason = R_internal_error;
+		return reason_status(*reason);
 	}
+	/* 499 is what the execution records; a client still listening gets a plain 400. */
+	return status == 499 ? 400 : status;
 }
 
-json_t *resp_error_object(const struct req *r, const char *type, const char *reason_code,
-                          const char *message)
+json_t *resp_error_object(const struct req *r, const struct refusal *rf)
 {
-	return json_pack("{s:{s:s, s:s, s:s, s:n, s:s, s:s}}", "error", "message", message, "type",
-	                 type, "code", reason_code, "param", "reason_code", reason_code,
-	                 "request_id", r->request_id);
+	enum reason reason;
+
+	resp_refusal_status(r, rf, &reason, 0);
+	return json_pack("{s:{s:s, s:s, s:s, s:n, s:s, s:s}}", "error", "message", rf->message,
+	                 "type", reason_type(reason), "code", reason_name(reason), "param",
+	                 "reason_code", reason_name(reason), "request_id", r->request_id);
 }
 
-void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
-                      const char *message)
+void resp_note_reason(struct req *r, enum reason reason)
 {
-	if (type == NULL)
-		type = resp_error_type(status, reason_code);
-	snprintf(r->reason_code, sizeof(r->reason_code), "%s", reason_code);
-	resp_json(r, status, resp_error_object(r, type, reason_code, message));
+	snprintf(r->reason_code, sizeof(r->reason_code), "%s", reason_name(reason));
 }
 
-void resp_error(struct req *r, int status, const char *reason_code, const char *fmt, ...)
+void resp_refusal_body(struct req *r, const struct refusal *rf, json_t *body)
 {
-	char msg[512];
+	enum reason reason;
+	int status = resp_refusal_status(r, rf, &reason, 1);
+
+	if (rf->retry_after > 0)
+		resp_header_i64(r, "Retry-After", rf->retry_after);
+	resp_note_reason(r, reason);
+	resp_json(r, status, body);
+}
+
+void resp_refusal(struct req *r, const struct refusal *rf)
+{
+	resp_refusal_body(r, rf, resp_error_object(r, rf));
+}
+
+void resp_error(struct req *r, enum reason reason, const char *fmt, ...)
+{
+	struct refusal rf;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	reason_vset(&rf, reason, fmt, ap);
 	va_end(ap);
-	resp_error_typed(r, status, NULL, reason_code, msg);
+	resp_refusal(r, &rf);
 }
 
 int resp_sse_begin(struct req *r)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "common/buf.h"
+#include "common/reason.h"
 
 struct store;
 struct conf;
@@ -80,22 +81,27 @@ void resp_header_i64(struct req *r, const char *name, int64_t value);
 /* Send a complete JSON response; steals body. */
 void resp_json(struct req *r, int status, json_t *body);
 /*
- * Send an OpenAI-shaped error with a stable reason_code:
+ * Send rf as an OpenAI-shaped error with a stable reason_code:
  * {"error":{"message","type","code","param":null,"reason_code","request_id"}}.
- * The type is derived from the status (400 invalid_request_error,
- * 401 authentication_error, 403 permission_error, 404 not_found_error,
- * 409 conflict_error, 413 invalid_request_error, 429 rate_limit_error,
- * 5xx api_error; tenant_budget_exceeded: insufficient_quota) unless type is given.
+ * Status and type are rf->reason's in the reason table
+ * (common/tbl/reasons.h); Retry-After is added when rf->retry_after > 0.
+ * A code recorded as 499 (the client went away) is answered 400 to a client
+ * that is still there; R_none or a code that is never an HTTP answer is a
+ * bug: logged, and answered 500 internal_error.
  */
-void resp_error(struct req *r, int status, const char *reason_code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
-                      const char *message);
-/* The error type for a status and reason_code (see resp_error). */
-const char *resp_error_type(int status, const char *reason_code);
-/* The error object (without sending) for stream error events; new reference. */
-json_t *resp_error_object(const struct req *r, const char *type, const char *reason_code,
-                          const char *message);
+void resp_refusal(struct req *r, const struct refusal *rf);
+/* resp_refusal of reason with a formatted message. */
+void resp_error(struct req *r, enum reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
+ * resp_refusal with body instead of the plain error object (body: one from
+ * resp_error_object with members added); steals body.
+ */
+void resp_refusal_body(struct req *r, const struct refusal *rf, json_t *body);
+/* The error object of rf (not sent), for stream error events; new reference. */
+json_t *resp_error_object(const struct req *r, const struct refusal *rf);
+/* Name reason on the request's log line (for errors sent as stream events). */
+void resp_note_reason(struct req *r, enum reason reason);
 
 /* Begin a text/event-stream response (200). -1 when the client is gone. */
 int resp_sse_begin(struct req *r);

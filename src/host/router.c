@@ -171,7 +171,7 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			 */
 			if (thread_lim == NULL &&
 			    (thread_lim = malloc(sizeof(*thread_lim))) == NULL) {
-				resp_error(r, 503, "server_busy", "out of memory");
+				resp_error(r, R_server_busy, "out of memory");
 				return;
 			}
 			lim = thread_lim;
@@ -186,7 +186,7 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			rt->fn(r, &id, m);
 		return;
 	default:
-		resp_error(r, 500, "internal_error", "route without an auth kind");
+		resp_error(r, R_internal_error, "route without an auth kind");
 		return;
 	}
 }
@@ -203,7 +203,7 @@ void router_dispatch(struct req *r)
 
 		if (rc < 0) {
 			r->route = rt->pattern;
-			resp_error(r, 400, "invalid_request", "malformed path segment");
+			resp_error(r, R_invalid_request, "malformed path segment");
 			return;
 		}
 		if (rc == 0)
@@ -223,9 +223,9 @@ void router_dispatch(struct req *r)
 	}
 	if (path_known) {
 		resp_header(r, "Allow", allow);
-		resp_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+		resp_error(r, R_method_not_allowed, "%s is not allowed here (allowed: %s)",
 		           r->method, allow);
 		return;
 	}
-	resp_error(r, 404, "not_found", "no such endpoint");
+	resp_error(r, R_not_found, "no such endpoint");
 }

@@ -89,7 +89,7 @@ static int server_set_path(struct req *r)
 	if (plen) {
 		if (n < plen || strncmp(uri, prefix, plen) != 0 || (n > plen && uri[plen] != '/')) {
 			r->route = "-";
-			resp_error(r, 404, "not_found", "no such endpoint");
+			resp_error(r, R_not_found, "no such endpoint");
 			return -1;
 		}
 		uri += plen;
@@ -101,7 +101,7 @@ static int server_set_path(struct req *r)
 	}
 	if (n >= sizeof(r->path)) {
 		r->route = "-";
-		resp_error(r, 414, "uri_too_long", "request URI too long");
+		resp_error(r, R_uri_too_long, "request URI too long");
 		return -1;
 	}
 	memcpy(r->path, uri, n);
@@ -122,23 +122,23 @@ static int server_read_body(struct req *r, int (*rd)(void *io, char *p, int n), 
 		if (strncmp(*e, "HTTP_", 5) == 0)
 			headers++;
 	if (headers > r->conf->max_headers) {
-		resp_error(r, 400, "too_many_headers", "more than %d request headers",
+		resp_error(r, R_too_many_headers, "more than %d request headers",
 		           r->conf->max_headers);
 		return -1;
 	}
 	if (cl && *cl && util_parse_i64(cl, 0, INT64_MAX, &len) < 0) {
-		resp_error(r, 400, "invalid_request", "bad Content-Length");
+		resp_error(r, R_invalid_request, "bad Content-Length");
 		return -1;
 	}
 	if (len > r->conf->max_body_bytes) {
-		resp_error(r, 413, "body_too_large", "request body over %ld bytes",
+		resp_error(r, R_body_too_large, "request body over %ld bytes",
 		           r->conf->max_body_bytes);
 		return -1;
 	}
 	if (len == 0)
 		return 0;
 	if (buf_reserve(&r->body, (size_t)len) < 0) {
-		resp_error(r, 503, "server_busy", "out of memory");
+		resp_error(r, R_server_busy, "out of memory");
 		return -1;
 	}
 	while (r->body.len < (size_t)len) {
@@ -150,7 +150,7 @@ static int server_read_body(struct req *r, int (*rd)(void *io, char *p, int n), 
 	}
 	r->body.data[r->body.len] = '\0';
 	if (r->body.len != (size_t)len) {
-		resp_error(r, 400, "invalid_request", "request body shorter than Content-Length");
+		resp_error(r, R_invalid_request, "request body shorter than Content-Length");
 		return -1;
 	}
 	return 0;
@@ -196,7 +196,7 @@ static void server_handle(struct req *r, struct store **stp, int (*rd)(void *io,
 	if (server_set_path(r) == 0 && server_read_body(r, rd, io) == 0)
 		router_dispatch(r);
 	if (!r->headers_sent)
-		resp_error(r, 500, "internal_error", "the handler sent no response");
+		resp_error(r, R_internal_error, "the handler sent no response");
 	server_log_request(r);
 	buf_free(&r->body);
 	buf_free(&r->headers);

@@ -64,7 +64,7 @@ static int anthropic_tools(json_t *body, const struct ah_call *call, struct ah_r
 		return 0;
 	tools = json_array();
 	if (tools == NULL || json_object_set_new(body, "tools", tools) != 0)
-		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+		return pjson_fail(res, R_provider_error, "anthropic: out of memory");
 	for (i = 0; i < call->n_tools; i++) {
 		schema = pjson_tool_schema(&call->tools[i], res);
 		if (schema == NULL)
@@ -72,7 +72,7 @@ static int anthropic_tools(json_t *body, const struct ah_call *call, struct ah_r
 		t = json_pack("{s:s, s:s, s:o}", "name", call->tools[i].name, "description",
 		              call->tools[i].description, "input_schema", schema);
 		if (t == NULL || json_array_append_new(tools, t) != 0)
-			return pjson_fail(res, "provider_error", "anthropic: out of memory");
+			return pjson_fail(res, R_provider_error, "anthropic: out of memory");
 	}
 	return 0;
 }
@@ -99,7 +99,7 @@ static json_t *anthropic_tool_use(const struct ah_message *msg, struct ah_result
 		input = pjson_call_arguments(&msg->tool_calls[i]);
 		if (input == NULL) {
 			json_decref(m);
-			pjson_fail(res, "provider_error",
+			pjson_fail(res, R_provider_error,
 			           "anthropic: the arguments of tool call %s are not a JSON object",
 			           msg->tool_calls[i].id);
 			return NULL;
@@ -113,7 +113,7 @@ static json_t *anthropic_tool_use(const struct ah_message *msg, struct ah_result
 	return m;
 nomem:
 	json_decref(m);
-	pjson_fail(res, "provider_error", "anthropic: out of memory");
+	pjson_fail(res, R_provider_error, "anthropic: out of memory");
 	return NULL;
 }
 
@@ -153,7 +153,7 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 	int rc = -1, prev_results = 0;
 
 	if (call->model == NULL || call->model[0] == '\0')
-		return pjson_fail(res, "provider_error", "anthropic: a model is required");
+		return pjson_fail(res, R_provider_error, "anthropic: a model is required");
 	if (pjson_set_url(out, res, "%s/v1/messages", call->base_url) != 0 ||
 	    pjson_add_header(out, res, "content-type: application/json") != 0 ||
 	    pjson_add_header(out, res, "anthropic-version: 2023-06-01") != 0)
@@ -200,7 +200,7 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 	if (anthropic_tools(body, call, res) != 0)
 		goto out;
 	if (n_turns == 0) {
-		rc = pjson_fail(res, "provider_error",
+		rc = pjson_fail(res, R_provider_error,
 		                "anthropic: at least one user or assistant message is required");
 		goto out;
 	}
@@ -215,7 +215,7 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 	rc = pjson_set_body(out, body, res);
 	goto out;
 nomem:
-	rc = pjson_fail(res, "provider_error",
+	rc = pjson_fail(res, R_provider_error,
 	                "anthropic: cannot build the request (out of memory or invalid UTF-8)");
 out:
 	buf_free(&sys);
@@ -240,17 +240,17 @@ static int anthropic_parse(const struct ah_call *call, int status, const char *b
 		return pjson_http_error("anthropic", status, body, len, res);
 	root = pjson_parse(body, len);
 	if (!json_is_object(root)) {
-		rc = pjson_fail(res, "upstream_bad_response",
+		rc = pjson_fail(res, R_upstream_bad_response,
 		                "anthropic: response is not a JSON object");
 		goto out;
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
-		rc = pjson_fail(res, "upstream_error", "anthropic upstream error: %s", emsg);
+		rc = pjson_fail(res, R_upstream_error, "anthropic upstream error: %s", emsg);
 		goto out;
 	}
 	content = json_object_get(root, "content");
 	if (!json_is_array(content)) {
-		rc = pjson_fail(res, "upstream_bad_response", "anthropic: response has no content");
+		rc = pjson_fail(res, R_upstream_bad_response, "anthropic: response has no content");
 		goto out;
 	}
 	json_array_foreach(content, i, block)
@@ -260,7 +260,7 @@ static int anthropic_parse(const struct ah_call *call, int status, const char *b
 			input = json_object_get(block, "input");
 			args = input != NULL ? json_dumps(input, JSON_COMPACT) : NULL;
 			if (input != NULL && args == NULL) {
-				rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+				rc = pjson_fail(res, R_provider_error, "anthropic: out of memory");
 				goto out;
 			}
 			t = pjson_str(block, "name");
@@ -274,7 +274,7 @@ static int anthropic_parse(const struct ah_call *call, int status, const char *b
 		if (t == NULL || strcmp(t, "text") != 0 || (t = pjson_str(block, "text")) == NULL)
 			continue;
 		if (buf_puts(&text, t) != 0) {
-			rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+			rc = pjson_fail(res, R_provider_error, "anthropic: out of memory");
 			goto out;
 		}
 	}
@@ -340,33 +340,33 @@ static int anthropic_stream_tool_start(struct anthropic_stream *s, const json_t 
 	if (t == NULL || strcmp(t, "tool_use") != 0)
 		return 0;
 	if (idx < 0 || idx >= (int64_t)ARRAY_SIZE(s->block_call))
-		return pjson_fail(res, "upstream_bad_response",
+		return pjson_fail(res, R_upstream_bad_response,
 		                  "anthropic: bad content block index in the stream");
 	pc = pjson_calls_at(&s->calls, pos);
 	if (pc == NULL)
-		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+		return pjson_fail(res, R_provider_error, "anthropic: out of memory");
 	s->block_call[idx] = (int)pos;
 	t = pjson_str(block, "id");
 	if (t != NULL && buf_puts(&pc->id, t) != 0)
-		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+		return pjson_fail(res, R_provider_error, "anthropic: out of memory");
 	t = pjson_str(block, "name");
 	if (t != NULL && buf_puts(&pc->name, t) != 0)
-		return pjson_fail(res, "provider_error", "anthropic: out of memory");
+		return pjson_fail(res, R_provider_error, "anthropic: out of memory");
 	return 0;
 }
 
 /* Reason code for an in-stream error event's error.type. */
-static const char *anthropic_error_code(const char *type)
+static enum reason anthropic_error_code(const char *type)
 {
 	if (type == NULL)
-		return "upstream_error";
+		return R_upstream_error;
 	if (strcmp(type, "rate_limit_error") == 0)
-		return "upstream_rate_limited";
+		return R_upstream_rate_limited;
 	if (strcmp(type, "authentication_error") == 0 || strcmp(type, "permission_error") == 0)
-		return "upstream_auth_failed";
+		return R_upstream_auth_failed;
 	if (strcmp(type, "overloaded_error") == 0)
-		return "upstream_unavailable";
-	return "upstream_error";
+		return R_upstream_unavailable;
+	return R_upstream_error;
 }
 
 /* One Messages stream event; see provider.h for the return values. */
@@ -382,7 +382,7 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
 	root = pjson_parse(data, len);
 	if (!json_is_object(root)) {
 		rc =
-		    pjson_fail(res, "upstream_bad_response", "anthropic: stream event is not JSON");
+		    pjson_fail(res, R_upstream_bad_response, "anthropic: stream event is not JSON");
 		goto out;
 	}
 	type = pjson_str(root, "type");
@@ -405,10 +405,10 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
 			piece = pjson_str(obj, "partial_json");
 			if (pc == NULL || piece == NULL)
 				rc = pjson_fail(
-				    res, "upstream_bad_response",
+				    res, R_upstream_bad_response,
 				    "anthropic: input_json_delta outside a tool_use block");
 			else if (buf_puts(&pc->args, piece) != 0)
-				rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+				rc = pjson_fail(res, R_provider_error, "anthropic: out of memory");
 			goto out;
 		}
 		if (piece == NULL || strcmp(piece, "text_delta") != 0)
@@ -417,7 +417,7 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
 		if (piece == NULL || piece[0] == '\0')
 			goto out;
 		if (buf_puts(&s->text, piece) != 0) {
-			rc = pjson_fail(res, "provider_error", "anthropic: out of memory");
+			rc = pjson_fail(res, R_provider_error, "anthropic: out of memory");
 			goto out;
 		}
 		if (emit != NULL && emit(emit_ctx, piece, strlen(piece)) != 0)

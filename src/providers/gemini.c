@@ -94,7 +94,7 @@ static int gemini_tools(json_t *body, const struct ah_call *call, struct ah_resu
 	decls = json_array();
 	tools = json_pack("[{s:o}]", "functionDeclarations", decls);
 	if (tools == NULL || json_object_set_new(body, "tools", tools) != 0)
-		return pjson_fail(res, "provider_error", "gemini: out of memory");
+		return pjson_fail(res, R_provider_error, "gemini: out of memory");
 	for (i = 0; i < call->n_tools; i++) {
 		schema = pjson_tool_schema(&call->tools[i], res);
 		if (schema == NULL)
@@ -102,7 +102,7 @@ static int gemini_tools(json_t *body, const struct ah_call *call, struct ah_resu
 		d = json_pack("{s:s, s:s, s:o}", "name", call->tools[i].name, "description",
 		              call->tools[i].description, "parameters", schema);
 		if (d == NULL || json_array_append_new(decls, d) != 0)
-			return pjson_fail(res, "provider_error", "gemini: out of memory");
+			return pjson_fail(res, R_provider_error, "gemini: out of memory");
 	}
 	return 0;
 }
@@ -125,7 +125,7 @@ static json_t *gemini_calls_turn(const struct ah_message *msg, struct ah_result 
 		args = pjson_call_arguments(&msg->tool_calls[i]);
 		if (args == NULL) {
 			json_decref(c);
-			pjson_fail(res, "provider_error",
+			pjson_fail(res, R_provider_error,
 			           "gemini: the arguments of tool call %s are not a JSON object",
 			           msg->tool_calls[i].id);
 			return NULL;
@@ -138,7 +138,7 @@ static json_t *gemini_calls_turn(const struct ah_message *msg, struct ah_result 
 	return c;
 nomem:
 	json_decref(c);
-	pjson_fail(res, "provider_error", "gemini: out of memory");
+	pjson_fail(res, R_provider_error, "gemini: out of memory");
 	return NULL;
 }
 
@@ -178,7 +178,7 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 	int rc = -1, prev = 0;
 
 	if (model == NULL)
-		return pjson_fail(res, "provider_error",
+		return pjson_fail(res, R_provider_error,
 		                  "gemini: the model id must be letters, digits, '-', '_' or '.'");
 	if (pjson_set_url(out, res, "%s/v1beta/models/%s:%s", call->base_url, model,
 	                  call->stream ? "streamGenerateContent?alt=sse" : "generateContent") !=
@@ -223,7 +223,7 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 			goto nomem;
 	}
 	if (json_array_size(contents) == 0) {
-		rc = pjson_fail(res, "provider_error",
+		rc = pjson_fail(res, R_provider_error,
 		                "gemini: at least one user or assistant message is required");
 		goto out;
 	}
@@ -241,7 +241,7 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 	rc = pjson_set_body(out, body, res);
 	goto out;
 nomem:
-	rc = pjson_fail(res, "provider_error",
+	rc = pjson_fail(res, R_provider_error,
 	                "gemini: cannot build the request (out of memory or invalid UTF-8)");
 out:
 	buf_free(&sys);
@@ -285,13 +285,13 @@ static int gemini_take(const json_t *root, struct buf *text, char *finish, size_
 				free(a);
 				if (bad)
 					return pjson_fail(
-					    res, "provider_error",
+					    res, R_provider_error,
 					    "gemini: out of memory or too many calls");
 				continue;
 			}
 			t = pjson_str(part, "text");
 			if (t != NULL && buf_puts(text, t) != 0)
-				return pjson_fail(res, "provider_error", "gemini: out of memory");
+				return pjson_fail(res, R_provider_error, "gemini: out of memory");
 		}
 	}
 	fr = pjson_str(cand, "finishReason");
@@ -329,16 +329,16 @@ static int gemini_parse(const struct ah_call *call, int status, const char *body
 		return pjson_http_error("gemini", status, body, len, res);
 	root = pjson_parse(body, len);
 	if (!json_is_object(root)) {
-		rc = pjson_fail(res, "upstream_bad_response",
+		rc = pjson_fail(res, R_upstream_bad_response,
 		                "gemini: response is not a JSON object");
 		goto out;
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
-		rc = pjson_fail(res, "upstream_error", "gemini upstream error: %s", emsg);
+		rc = pjson_fail(res, R_upstream_error, "gemini upstream error: %s", emsg);
 		goto out;
 	}
 	if (pjson_first(root, "candidates") == NULL && pjson_obj(root, "promptFeedback") == NULL) {
-		rc = pjson_fail(res, "upstream_bad_response", "gemini: response has no candidates");
+		rc = pjson_fail(res, R_upstream_bad_response, "gemini: response has no candidates");
 		goto out;
 	}
 	if (gemini_take(root, &text, finish, sizeof(finish), &res->usage, &calls, res) != 0 ||
@@ -388,11 +388,11 @@ static int gemini_stream_event(void *state, const char *event, const char *data,
 	(void)event;
 	root = pjson_parse(data, len);
 	if (!json_is_object(root)) {
-		rc = pjson_fail(res, "upstream_bad_response", "gemini: stream event is not JSON");
+		rc = pjson_fail(res, R_upstream_bad_response, "gemini: stream event is not JSON");
 		goto out;
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
-		rc = pjson_fail(res, "upstream_error", "gemini upstream error: %s", emsg);
+		rc = pjson_fail(res, R_upstream_error, "gemini upstream error: %s", emsg);
 		goto out;
 	}
 	rc = gemini_take(root, &s->text, s->finish, sizeof(s->finish), &s->usage, &s->calls, res);

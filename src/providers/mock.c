@@ -55,18 +55,18 @@ static const char *const mock_words[] = {
     "of",       "and",    "to",       "in",      "with",    "for",      "on",      "by",
 };
 
-static const char *const mock_error_codes[] = {
-    "upstream_error",        "upstream_timeout",     "upstream_unavailable",
-    "upstream_rate_limited", "upstream_auth_failed",
+static const enum reason mock_error_codes[] = {
+    R_upstream_error,        R_upstream_timeout,     R_upstream_unavailable,
+    R_upstream_rate_limited, R_upstream_auth_failed,
 };
 
 struct mock_opts {
-	char error[48];  /* [mock:error=CODE], "" when absent */
-	int words;       /* [mock:words=N], -1 when absent */
-	int latency_ms;  /* [mock:latency=MS], 0 when absent */
-	int error_after; /* [mock:error_after=N], -1 when absent */
-	int tool_rounds; /* [mock:tool_rounds=N], 1 when absent */
-	size_t n_tools;  /* [mock:tool=NAME ARGS] directives */
+	enum reason error; /* [mock:error=CODE], R_none when absent */
+	int words;         /* [mock:words=N], -1 when absent */
+	int latency_ms;    /* [mock:latency=MS], 0 when absent */
+	int error_after;   /* [mock:error_after=N], -1 when absent */
+	int tool_rounds;   /* [mock:tool_rounds=N], 1 when absent */
+	size_t n_tools;    /* [mock:tool=NAME ARGS] directives */
 	struct {
 		char name[65];
 		const char *args; /* JSON object text inside the question */
@@ -155,11 +155,11 @@ static int mock_tool_directive(const char *p, struct mock_opts *o, const char **
 		q++;
 	n = (size_t)(q - name);
 	if (n == 0 || n >= sizeof(o->tools[0].name))
-		return pjson_fail(res, "provider_error",
+		return pjson_fail(res, R_provider_error,
 		                  "mock: [mock:tool=NAME {args}] needs a tool name of 1..64 "
 		                  "characters [A-Za-z0-9_-]");
 	if (o->n_tools == MOCK_MAX_TOOLS)
-		return pjson_fail(res, "provider_error",
+		return pjson_fail(res, R_provider_error,
 		                  "mock: at most %d [mock:tool=...] directives", MOCK_MAX_TOOLS);
 	memcpy(o->tools[o->n_tools].name, name, n);
 	o->tools[o->n_tools].name[n] = '\0';
@@ -172,7 +172,7 @@ static int mock_tool_directive(const char *p, struct mock_opts *o, const char **
 		if (!json_is_object(args)) {
 			json_decref(args);
 			return pjson_fail(
-			    res, "provider_error",
+			    res, R_provider_error,
 			    "mock: the arguments of [mock:tool=%s ...] are not a JSON "
 			    "object",
 			    o->tools[o->n_tools].name);
@@ -186,7 +186,7 @@ static int mock_tool_directive(const char *p, struct mock_opts *o, const char **
 			q++;
 	}
 	if (*q != ']')
-		return pjson_fail(res, "provider_error",
+		return pjson_fail(res, R_provider_error,
 		                  "mock: a tool directive must look like [mock:tool=NAME {args}]");
 	o->n_tools++;
 	*next = q + 1;
@@ -199,7 +199,7 @@ static int mock_directives(const char *q, struct mock_opts *o, struct ah_result 
 	const char *p = q, *key, *eq, *end;
 	size_t klen, vlen, i;
 
-	o->error[0] = '\0';
+	o->error = R_none;
 	o->words = -1;
 	o->latency_ms = 0;
 	o->error_after = -1;
@@ -215,43 +215,43 @@ static int mock_directives(const char *q, struct mock_opts *o, struct ah_result 
 		end = strchr(key, ']');
 		eq = strchr(key, '=');
 		if (end == NULL || eq == NULL || eq > end)
-			return pjson_fail(res, "provider_error",
+			return pjson_fail(res, R_provider_error,
 			                  "mock: a directive must look like [mock:key=value]");
 		klen = (size_t)(eq - key);
 		vlen = (size_t)(end - eq - 1);
 		if (klen == 5 && memcmp(key, "error", 5) == 0) {
 			for (i = 0; i < ARRAY_SIZE(mock_error_codes); i++)
-				if (strlen(mock_error_codes[i]) == vlen &&
-				    memcmp(mock_error_codes[i], eq + 1, vlen) == 0)
+				if (strlen(reason_name(mock_error_codes[i])) == vlen &&
+				    memcmp(reason_name(mock_error_codes[i]), eq + 1, vlen) == 0)
 					break;
 			if (i == ARRAY_SIZE(mock_error_codes))
-				return pjson_fail(res, "provider_error",
+				return pjson_fail(res, R_provider_error,
 				                  "mock: [mock:error=...] takes upstream_error, "
 				                  "upstream_timeout, upstream_unavailable, "
 				                  "upstream_rate_limited or upstream_auth_failed");
-			util_strlcpy(o->error, mock_error_codes[i], sizeof(o->error));
+			o->error = mock_error_codes[i];
 		} else if (klen == 5 && memcmp(key, "words", 5) == 0) {
 			if (mock_int(eq + 1, vlen, 1, MOCK_MAX_WORDS, &o->words) != 0)
-				return pjson_fail(res, "provider_error",
+				return pjson_fail(res, R_provider_error,
 				                  "mock: [mock:words=N] takes 1..%d",
 				                  MOCK_MAX_WORDS);
 		} else if (klen == 7 && memcmp(key, "latency", 7) == 0) {
 			if (mock_int(eq + 1, vlen, 0, MOCK_MAX_LATENCY, &o->latency_ms) != 0)
-				return pjson_fail(res, "provider_error",
+				return pjson_fail(res, R_provider_error,
 				                  "mock: [mock:latency=MS] takes 0..%d",
 				                  MOCK_MAX_LATENCY);
 		} else if (klen == 11 && memcmp(key, "error_after", 11) == 0) {
 			if (mock_int(eq + 1, vlen, 0, MOCK_MAX_WORDS, &o->error_after) != 0)
-				return pjson_fail(res, "provider_error",
+				return pjson_fail(res, R_provider_error,
 				                  "mock: [mock:error_after=N] takes 0..%d",
 				                  MOCK_MAX_WORDS);
 		} else if (klen == 11 && memcmp(key, "tool_rounds", 11) == 0) {
 			if (mock_int(eq + 1, vlen, 1, MOCK_MAX_ROUNDS, &o->tool_rounds) != 0)
-				return pjson_fail(res, "provider_error",
+				return pjson_fail(res, R_provider_error,
 				                  "mock: [mock:tool_rounds=N] takes 1..%d",
 				                  MOCK_MAX_ROUNDS);
 		} else {
-			return pjson_fail(res, "provider_error",
+			return pjson_fail(res, R_provider_error,
 			                  "mock: unknown directive (known: error, words, latency, "
 			                  "error_after, tool, tool_rounds)");
 		}
@@ -356,7 +356,7 @@ static int mock_request_tools(const struct mock_opts *o, int round, struct ah_re
 		snprintf(id, sizeof(id), "call_%d_%zu", round, k);
 		args = strndup(o->tools[k].args, o->tools[k].args_len);
 		if (args == NULL)
-			return pjson_fail(res, "provider_error", "mock: out of memory");
+			return pjson_fail(res, R_provider_error, "mock: out of memory");
 		rc = pjson_add_tool_call(res, id, o->tools[k].name, args);
 		res->usage.completion_tokens += provider_estimate_tokens(args, strlen(args)) + 4;
 		free(args);
@@ -415,7 +415,7 @@ static int mock_quote_results(const struct ah_call *call, size_t from, ah_emit_f
 		words++;
 		res->usage.completion_tokens = words;
 		if (stream && emit(emit_ctx, text.data + at, text.len - at) != 0) {
-			pjson_fail(res, "client_disconnected",
+			pjson_fail(res, R_client_disconnected,
 			           "the client went away during the stream");
 			goto out;
 		}
@@ -423,13 +423,13 @@ static int mock_quote_results(const struct ah_call *call, size_t from, ah_emit_f
 	rc = 0;
 	goto out;
 nomem:
-	pjson_fail(res, "provider_error", "mock: out of memory");
+	pjson_fail(res, R_provider_error, "mock: out of memory");
 out:
 	if (rc == 0 || text.len > 0) {
 		free(res->text);
 		res->text = buf_steal(&text);
 		if (res->text == NULL)
-			rc = pjson_fail(res, "provider_error", "mock: out of memory");
+			rc = pjson_fail(res, R_provider_error, "mock: out of memory");
 	}
 	buf_free(&all);
 	buf_free(&text);
@@ -458,8 +458,8 @@ static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit
 	if (mock_directives(q, &o, res) != 0)
 		goto out;
 	mock_sleep(call->mock_latency_ms + o.latency_ms);
-	if (o.error[0] != '\0') {
-		pjson_fail(res, o.error, "mock provider simulated %s", o.error);
+	if (o.error != R_none) {
+		pjson_fail(res, o.error, "mock provider simulated %s", reason_name(o.error));
 		goto out;
 	}
 	from = mock_after_user(call);
@@ -488,14 +488,14 @@ static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit
 			limit = call->max_tokens;
 	}
 	if (buf_reserve(&text, (size_t)limit * 9 + 1) != 0) {
-		pjson_fail(res, "provider_error", "mock: out of memory");
+		pjson_fail(res, R_provider_error, "mock: out of memory");
 		goto out;
 	}
 	for (i = 0; i < limit; i++) {
 		mock_next(&g, &w, &n);
 		at = text.len;
 		if ((i > 0 && buf_putc(&text, ' ') != 0) || buf_append(&text, w, n) != 0) {
-			pjson_fail(res, "provider_error", "mock: out of memory");
+			pjson_fail(res, R_provider_error, "mock: out of memory");
 			goto out;
 		}
 		res->usage.completion_tokens = i + 1;
@@ -504,13 +504,13 @@ static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit
 		if (i > 0)
 			mock_sleep(call->mock_stream_delay_ms);
 		if (emit(emit_ctx, text.data + at, text.len - at) != 0) {
-			pjson_fail(res, "client_disconnected",
+			pjson_fail(res, R_client_disconnected,
 			           "the client went away during the stream");
 			goto out;
 		}
 	}
 	if (o.error_after >= 0) {
-		pjson_fail(res, "upstream_error",
+		pjson_fail(res, R_upstream_error,
 		           "mock provider simulated upstream_error (stream cut after %lld words)",
 		           (long long)limit);
 		goto out;
@@ -522,7 +522,7 @@ out:
 		free(res->text);
 		res->text = buf_steal(&text);
 		if (res->text == NULL)
-			rc = pjson_fail(res, "provider_error", "mock: out of memory");
+			rc = pjson_fail(res, R_provider_error, "mock: out of memory");
 	}
 	buf_free(&text);
 	return rc;

@@ -84,7 +84,7 @@ static int openai_tools(json_t *body, const struct ah_call *call, struct ah_resu
 		return 0;
 	tools = json_array();
 	if (tools == NULL || json_object_set_new(body, "tools", tools) != 0)
-		return pjson_fail(res, "provider_error", "openai: out of memory");
+		return pjson_fail(res, R_provider_error, "openai: out of memory");
 	for (i = 0; i < call->n_tools; i++) {
 		schema = pjson_tool_schema(&call->tools[i], res);
 		if (schema == NULL)
@@ -93,7 +93,7 @@ static int openai_tools(json_t *body, const struct ah_call *call, struct ah_resu
 		              call->tools[i].name, "description", call->tools[i].description,
 		              "parameters", schema);
 		if (t == NULL || json_array_append_new(tools, t) != 0)
-			return pjson_fail(res, "provider_error", "openai: out of memory");
+			return pjson_fail(res, R_provider_error, "openai: out of memory");
 	}
 	return 0;
 }
@@ -133,7 +133,7 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 	int rc = -1;
 
 	if (call->model == NULL || call->model[0] == '\0')
-		return pjson_fail(res, "provider_error", "openai: a model is required");
+		return pjson_fail(res, R_provider_error, "openai: a model is required");
 	if (pjson_set_url(out, res, "%s/chat/completions", call->base_url) != 0)
 		goto out;
 	if (pjson_add_header(out, res, "Content-Type: application/json") != 0)
@@ -169,7 +169,7 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 	rc = pjson_set_body(out, body, res);
 	goto out;
 nomem:
-	rc = pjson_fail(res, "provider_error",
+	rc = pjson_fail(res, R_provider_error,
 	                "openai: cannot build the request (out of memory or invalid UTF-8)");
 out:
 	json_decref(body);
@@ -190,18 +190,18 @@ static int openai_parse(const struct ah_call *call, int status, const char *body
 		return pjson_http_error("openai", status, body, len, res);
 	root = pjson_parse(body, len);
 	if (!json_is_object(root)) {
-		rc = pjson_fail(res, "upstream_bad_response",
+		rc = pjson_fail(res, R_upstream_bad_response,
 		                "openai: response is not a JSON object");
 		goto out;
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
-		rc = pjson_fail(res, "upstream_error", "openai upstream error: %s", emsg);
+		rc = pjson_fail(res, R_upstream_error, "openai upstream error: %s", emsg);
 		goto out;
 	}
 	choice = pjson_first(root, "choices");
 	msg = pjson_obj(choice, "message");
 	if (msg == NULL) {
-		rc = pjson_fail(res, "upstream_bad_response",
+		rc = pjson_fail(res, R_upstream_bad_response,
 		                "openai: response has no choices[0].message");
 		goto out;
 	}
@@ -254,7 +254,7 @@ static int openai_stream_calls(struct openai_stream *s, const json_t *delta, str
 		                                   ? (size_t)json_integer_value(idx)
 		                                   : i);
 		if (pc == NULL)
-			return pjson_fail(res, "upstream_bad_response",
+			return pjson_fail(res, R_upstream_bad_response,
 			                  "openai: bad tool call index in the stream");
 		fn = pjson_obj(tc, "function");
 		if ((v = pjson_str(tc, "id")) != NULL && pc->id.len == 0 &&
@@ -267,7 +267,7 @@ static int openai_stream_calls(struct openai_stream *s, const json_t *delta, str
 	}
 	return 0;
 nomem:
-	return pjson_fail(res, "provider_error", "openai: out of memory reading the stream");
+	return pjson_fail(res, R_provider_error, "openai: out of memory reading the stream");
 }
 
 /* One "data:" chunk of a chat.completion.chunk stream; see provider.h for the return values. */
@@ -284,11 +284,11 @@ static int openai_stream_event(void *state, const char *event, const char *data,
 		return 1;
 	root = pjson_parse(data, len);
 	if (!json_is_object(root)) {
-		rc = pjson_fail(res, "upstream_bad_response", "openai: stream chunk is not JSON");
+		rc = pjson_fail(res, R_upstream_bad_response, "openai: stream chunk is not JSON");
 		goto out;
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
-		rc = pjson_fail(res, "upstream_error", "openai upstream error: %s", emsg);
+		rc = pjson_fail(res, R_upstream_error, "openai upstream error: %s", emsg);
 		goto out;
 	}
 	openai_usage(json_object_get(root, "usage"), &s->usage);
@@ -307,7 +307,7 @@ static int openai_stream_event(void *state, const char *event, const char *data,
 	if (piece == NULL || piece[0] == '\0')
 		goto out;
 	if (buf_puts(&s->text, piece) != 0) {
-		rc = pjson_fail(res, "provider_error", "openai: out of memory reading the stream");
+		rc = pjson_fail(res, R_provider_error, "openai: out of memory reading the stream");
 		goto out;
 	}
 	if (emit != NULL && emit(emit_ctx, piece, strlen(piece)) != 0)

@@ -43,11 +43,12 @@ static void pjson_clean(char *s, size_t cap)
 			s[i] = ' ';
 }
 
-int pjson_fail(struct ah_result *res, const char *code, const char *fmt, ...)
+int pjson_fail(struct ah_result *res, enum reason code, const char *fmt, ...)
 {
 	va_list ap;
 
-	util_strlcpy(res->error_code, code, sizeof(res->error_code));
+	/* The plugin ABI carries the code as text. */
+	util_strlcpy(res->error_code, reason_name(code), sizeof(res->error_code));
 	/*
 	 * GCC 12 with -fsanitize=undefined sees UBSan's null check on fmt and
 	 * warns "null format string" (format-truncation); fmt is never NULL.
@@ -61,13 +62,13 @@ int pjson_fail(struct ah_result *res, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-const char *pjson_status_code(int http_status)
+enum reason pjson_status_code(int http_status)
 {
 	if (http_status == 401 || http_status == 403)
-		return "upstream_auth_failed";
+		return R_upstream_auth_failed;
 	if (http_status == 429)
-		return "upstream_rate_limited";
-	return "upstream_error";
+		return R_upstream_rate_limited;
+	return R_upstream_error;
 }
 
 const char *pjson_error_message(const json_t *root)
@@ -165,15 +166,15 @@ int pjson_add_header(struct ah_http_request *out, struct ah_result *res, const c
 	int n;
 
 	if (out->n_headers >= AH_MAX_HEADERS)
-		return pjson_fail(res, "provider_error", "too many upstream request headers");
+		return pjson_fail(res, R_provider_error, "too many upstream request headers");
 	va_start(ap, fmt);
 	n = vasprintf(&h, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return pjson_fail(res, "provider_error", "out of memory building the request");
+		return pjson_fail(res, R_provider_error, "out of memory building the request");
 	if (!pjson_header_safe(h)) {
 		free(h);
-		return pjson_fail(res, "provider_error",
+		return pjson_fail(res, R_provider_error,
 		                  "a request header value contains a line break");
 	}
 	out->headers[out->n_headers++] = h;
@@ -190,7 +191,7 @@ int pjson_set_url(struct ah_http_request *out, struct ah_result *res, const char
 	n = vasprintf(&u, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return pjson_fail(res, "provider_error", "out of memory building the request");
+		return pjson_fail(res, R_provider_error, "out of memory building the request");
 	free(out->url);
 	out->url = u;
 	return 0;
@@ -201,7 +202,7 @@ int pjson_set_body(struct ah_http_request *out, const json_t *body, struct ah_re
 	char *s = json_dumps(body, JSON_COMPACT);
 
 	if (s == NULL)
-		return pjson_fail(res, "provider_error", "out of memory building the request");
+		return pjson_fail(res, R_provider_error, "out of memory building the request");
 	free(out->body);
 	out->body = s;
 	out->body_len = strlen(s);
@@ -229,7 +230,7 @@ int pjson_set_text(struct ah_result *res, const char *s, size_t len)
 	char *t = malloc(len + 1);
 
 	if (t == NULL)
-		return pjson_fail(res, "provider_error", "out of memory reading the response");
+		return pjson_fail(res, R_provider_error, "out of memory reading the response");
 	memcpy(t, s, len);
 	t[len] = '\0';
 	free(res->text);
@@ -244,13 +245,13 @@ int pjson_add_tool_call(struct ah_result *res, const char *id, const char *name,
 	char gen[32];
 
 	if (name == NULL || name[0] == '\0')
-		return pjson_fail(res, "upstream_bad_response", "a tool call has no name");
+		return pjson_fail(res, R_upstream_bad_response, "a tool call has no name");
 	if (res->n_tool_calls >= PJSON_MAX_CALLS)
-		return pjson_fail(res, "upstream_bad_response", "more than %d tool calls in a turn",
+		return pjson_fail(res, R_upstream_bad_response, "more than %d tool calls in a turn",
 		                  PJSON_MAX_CALLS);
 	v = realloc(res->tool_calls, (res->n_tool_calls + 1) * sizeof(*v));
 	if (v == NULL)
-		return pjson_fail(res, "provider_error", "out of memory reading tool calls");
+		return pjson_fail(res, R_provider_error, "out of memory reading tool calls");
 	res->tool_calls = v;
 	if (id == NULL || id[0] == '\0') {
 		snprintf(gen, sizeof(gen), "call_%zu", res->n_tool_calls);
@@ -266,7 +267,7 @@ int pjson_add_tool_call(struct ah_result *res, const char *id, const char *name,
 		free(tc->id);
 		free(tc->name);
 		free(tc->arguments);
-		return pjson_fail(res, "provider_error", "out of memory reading tool calls");
+		return pjson_fail(res, R_provider_error, "out of memory reading tool calls");
 	}
 	res->n_tool_calls++;
 	return 0;
@@ -278,7 +279,7 @@ json_t *pjson_tool_schema(const struct ah_tool *t, struct ah_result *res)
 
 	if (!json_is_object(v)) {
 		json_decref(v);
-		pjson_fail(res, "provider_error", "tool %s: parameters is not a JSON object",
+		pjson_fail(res, R_provider_error, "tool %s: parameters is not a JSON object",
 		           t->name);
 		return NULL;
 	}

@@ -18,14 +18,15 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/reason.h"
 #include "providers/provider.h"
 
-/* Set res->error_code and a formatted, truncated res->error_message. Returns -1. */
-int pjson_fail(struct ah_result *res, const char *code, const char *fmt, ...)
+/* Set res->error_code (code's name) and a formatted, truncated res->error_message. Returns -1. */
+int pjson_fail(struct ah_result *res, enum reason code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Reason code for an HTTP error status: upstream_auth_failed, upstream_rate_limited,
  * upstream_error. */
-const char *pjson_status_code(int http_status);
+enum reason pjson_status_code(int http_status);
 /*
  * Fill res for a failed upstream answer (status >= 400): the reason code from
  * the status and a message that quotes the upstream's own error text when the

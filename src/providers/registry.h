@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "common/conf.h"
+#include "common/reason.h"
 #include "providers/provider.h"
 
 struct provider_instance {
@@ -52,6 +53,12 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
                     ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
 /* Free what res owns. */
 void provider_result_free(struct ah_result *res);
+/*
+ * The reason of a failed res: its error_code (text, as the plugin ABI
+ * carries it) when a provider may report that code (RF_PROVIDER in
+ * common/tbl/reasons.h), else provider_error.
+ */
+enum reason provider_reason(const struct ah_result *res);
 /* Rough token estimate for text (about 4 bytes a token, at least 1 for non-empty). */
 int64_t provider_estimate_tokens(const char *text, size_t len);
 /* Release this thread's curl handle (call at thread exit). */

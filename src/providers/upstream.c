@@ -69,11 +69,6 @@ struct up_xfer {
 
 enum { UP_MODE_UNKNOWN, UP_MODE_COLLECT, UP_MODE_SSE };
 
-static const char *const up_codes[] = {
-    "upstream_timeout",      "upstream_unavailable",  "upstream_error",      "upstream_auth_failed",
-    "upstream_rate_limited", "upstream_bad_response", "client_disconnected", "provider_error",
-};
-
 int64_t provider_estimate_tokens(const char *text, size_t len)
 {
 	if (text == NULL || len == 0)
@@ -179,7 +174,7 @@ static int up_on_event(void *ctx, const char *event, const char *data, size_t le
 	}
 	x->failed = 1;
 	if (x->res->error_code[0] == '\0')
-		pjson_fail(x->res, "upstream_bad_response", "%s: cannot read the stream",
+		pjson_fail(x->res, R_upstream_bad_response, "%s: cannot read the stream",
 		           x->ad->name);
 	return 1;
 }
@@ -251,7 +246,7 @@ static int up_curl_error(struct up_xfer *x, CURLcode cc)
 
 	switch (cc) {
 	case CURLE_OPERATION_TIMEDOUT:
-		return pjson_fail(x->res, "upstream_timeout", "%s upstream timed out", name);
+		return pjson_fail(x->res, R_upstream_timeout, "%s upstream timed out", name);
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_CONNECT:
@@ -261,18 +256,18 @@ static int up_curl_error(struct up_xfer *x, CURLcode cc)
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 		if (x->events > 0)
-			return pjson_fail(x->res, "upstream_error",
+			return pjson_fail(x->res, R_upstream_error,
 			                  "%s upstream stream was cut: %s", name,
 			                  curl_easy_strerror(cc));
-		return pjson_fail(x->res, "upstream_unavailable", "%s upstream unavailable: %s",
+		return pjson_fail(x->res, R_upstream_unavailable, "%s upstream unavailable: %s",
 		                  name, curl_easy_strerror(cc));
 	case CURLE_PARTIAL_FILE:
-		return pjson_fail(x->res, "upstream_error", "%s upstream response was cut", name);
+		return pjson_fail(x->res, R_upstream_error, "%s upstream response was cut", name);
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return pjson_fail(x->res, "provider_error", "%s: the base URL is not usable", name);
+		return pjson_fail(x->res, R_provider_error, "%s: the base URL is not usable", name);
 	default:
-		return pjson_fail(x->res, "upstream_unavailable", "%s upstream request failed: %s",
+		return pjson_fail(x->res, R_upstream_unavailable, "%s upstream request failed: %s",
 		                  name, curl_easy_strerror(cc));
 	}
 }
@@ -299,7 +294,7 @@ static int up_setup(CURL *c, const struct provider_instance *inst, struct ah_htt
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, "agenthost/" PACKAGE_VERSION) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, up_write) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, x) != CURLE_OK)
-		return pjson_fail(x->res, "provider_error", "%s: cannot configure the HTTP client",
+		return pjson_fail(x->res, R_provider_error, "%s: cannot configure the HTTP client",
 		                  inst->name);
 	return 0;
 }
@@ -386,7 +381,7 @@ static int up_finish_json_stream(struct up_xfer *x)
 	if (rc != 0)
 		return -1;
 	if (x->res->text != NULL && up_emit(x, x->res->text, strlen(x->res->text)) != 0)
-		return pjson_fail(x->res, "client_disconnected",
+		return pjson_fail(x->res, R_client_disconnected,
 		                  "the client went away during the stream");
 	return 0;
 }
@@ -394,7 +389,7 @@ static int up_finish_json_stream(struct up_xfer *x)
 /* Turn an HTTP error status into res->error_*. Returns -1. */
 static int up_http_error(struct up_xfer *x)
 {
-	const char *code = pjson_status_code((int)x->status);
+	enum reason code = pjson_status_code((int)x->status);
 
 	if (x->state != NULL && x->ad->parse_error != NULL)
 		x->ad->parse_error((int)x->status, buf_str(&x->body), x->body.len, x->res);
@@ -404,7 +399,7 @@ static int up_http_error(struct up_xfer *x)
 	free(x->res->text);
 	x->res->text = NULL;
 	/* The status decides the reason code, whatever the adapter chose. */
-	util_strlcpy(x->res->error_code, code, sizeof(x->res->error_code));
+	util_strlcpy(x->res->error_code, reason_name(code), sizeof(x->res->error_code));
 	if (x->res->error_message[0] == '\0')
 		pjson_fail(x->res, code, "%s upstream returned HTTP %ld", x->ad->name, x->status);
 	return -1;
@@ -439,26 +434,26 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 
 	if (ad->build_request(&c, &rq, res) != 0) {
 		if (res->error_code[0] == '\0')
-			pjson_fail(res, "provider_error", "%s: cannot build the request", ad->name);
+			pjson_fail(res, R_provider_error, "%s: cannot build the request", ad->name);
 		goto out;
 	}
 	if (rq.url == NULL ||
 	    (strncmp(rq.url, "http://", 7) != 0 && strncmp(rq.url, "https://", 8) != 0)) {
-		pjson_fail(res, "provider_error", "%s: the base URL must be http:// or https://",
+		pjson_fail(res, R_provider_error, "%s: the base URL must be http:// or https://",
 		           ad->name);
 		goto out;
 	}
 	if ((x.curl = up_handle_get()) == NULL) {
-		pjson_fail(res, "provider_error", "cannot create an HTTP client");
+		pjson_fail(res, R_provider_error, "cannot create an HTTP client");
 		goto out;
 	}
 	curl_easy_reset(x.curl);
 	if ((hdrs = up_headers(&rq, call->request_id)) == NULL) {
-		pjson_fail(res, "provider_error", "out of memory building the request");
+		pjson_fail(res, R_provider_error, "out of memory building the request");
 		goto out;
 	}
 	if (streaming && (x.state = ad->stream_begin(&c)) == NULL) {
-		pjson_fail(res, "provider_error", "%s: cannot start the stream", ad->name);
+		pjson_fail(res, R_provider_error, "%s: cannot start the stream", ad->name);
 		goto out;
 	}
 	if (up_setup(x.curl, inst, &rq, hdrs, &x) != 0)
@@ -480,16 +475,16 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 		x.state = NULL;
 	}
 	if (x.stopped) {
-		pjson_fail(res, "client_disconnected", "the client went away during the stream");
+		pjson_fail(res, R_client_disconnected, "the client went away during the stream");
 	} else if (x.failed) {
 		if (res->error_code[0] == '\0')
-			pjson_fail(res, "upstream_error", "%s upstream reported an error",
+			pjson_fail(res, R_upstream_error, "%s upstream reported an error",
 			           ad->name);
 	} else if (x.overflow) {
-		pjson_fail(res, "upstream_bad_response", "%s upstream response is too large",
+		pjson_fail(res, R_upstream_bad_response, "%s upstream response is too large",
 		           ad->name);
 	} else if (x.nomem) {
-		pjson_fail(res, "provider_error", "out of memory reading the response");
+		pjson_fail(res, R_provider_error, "out of memory reading the response");
 	} else if (cc != CURLE_OK && !(x.complete && cc == CURLE_WRITE_ERROR)) {
 		up_curl_error(&x, cc);
 	} else if (x.status >= 400) {
@@ -502,12 +497,12 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 		}
 		up_http_error(&x);
 	} else if (x.status < 200 || x.status >= 300) {
-		pjson_fail(res, "upstream_error",
+		pjson_fail(res, R_upstream_error,
 		           "%s upstream answered HTTP %ld (redirects are not followed)", ad->name,
 		           x.status);
 	} else if (x.mode == UP_MODE_SSE) {
 		if (!x.complete && res->finish_reason[0] == '\0')
-			pjson_fail(res, "upstream_error",
+			pjson_fail(res, R_upstream_error,
 			           "%s upstream stream ended before completion", ad->name);
 		else
 			rc = 0;
@@ -516,7 +511,7 @@ static int up_http(const struct provider_instance *inst, const struct ah_call *c
 	} else {
 		rc = ad->parse_response(&c, (int)x.status, buf_str(&x.body), x.body.len, res);
 		if (rc != 0 && res->error_code[0] == '\0')
-			pjson_fail(res, "upstream_bad_response", "%s: cannot read the response",
+			pjson_fail(res, R_upstream_bad_response, "%s: cannot read the response",
 			           ad->name);
 	}
 out:
@@ -563,15 +558,13 @@ static void up_scrub(char *s, size_t cap, const char *key)
 	}
 }
 
-/* 1 when code is one of the reason codes registry.h promises. */
-static int up_known_code(const char *code)
+enum reason provider_reason(const struct ah_result *res)
 {
-	size_t i;
+	enum reason code = reason_lookup(res->error_code);
 
-	for (i = 0; i < ARRAY_SIZE(up_codes); i++)
-		if (strcmp(code, up_codes[i]) == 0)
-			return 1;
-	return 0;
+	/* Only the codes a provider may report (RF_PROVIDER): a plugin cannot speak for admission.
+	 */
+	return reason_flags(code) & RF_PROVIDER ? code : R_provider_error;
 }
 
 /*
@@ -586,25 +579,25 @@ static int up_check_tools(const struct ah_call *call, struct ah_result *res)
 	size_t i, j;
 
 	if (call->n_tools > 0 && call->tools == NULL)
-		return pjson_fail(res, "provider_error", "the call has no tools array");
+		return pjson_fail(res, R_provider_error, "the call has no tools array");
 	for (i = 0; i < call->n_tools; i++)
 		if (call->tools[i].name == NULL || call->tools[i].name[0] == '\0' ||
 		    call->tools[i].description == NULL || call->tools[i].parameters == NULL)
-			return pjson_fail(res, "provider_error",
+			return pjson_fail(res, R_provider_error,
 			                  "tool %zu has no name, description or parameters", i);
 	for (i = 0; i < call->n_messages; i++) {
 		m = &call->messages[i];
 		if (strcmp(m->role, "tool") == 0 &&
 		    (m->tool_call_id == NULL || m->tool_name == NULL))
-			return pjson_fail(res, "provider_error",
+			return pjson_fail(res, R_provider_error,
 			                  "tool message %zu has no call id or tool name", i);
 		if (m->n_tool_calls > 0 && m->tool_calls == NULL)
-			return pjson_fail(res, "provider_error",
+			return pjson_fail(res, R_provider_error,
 			                  "message %zu has no tool_calls array", i);
 		for (j = 0; j < m->n_tool_calls; j++)
 			if (m->tool_calls[j].id == NULL || m->tool_calls[j].name == NULL ||
 			    m->tool_calls[j].arguments == NULL)
-				return pjson_fail(res, "provider_error",
+				return pjson_fail(res, R_provider_error,
 				                  "tool call %zu of message %zu is incomplete", j,
 				                  i);
 	}
@@ -622,13 +615,13 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 
 	memset(res, 0, sizeof(*res));
 	if (inst == NULL || inst->adapter == NULL || call == NULL)
-		return pjson_fail(res, "provider_error", "no provider for this call");
+		return pjson_fail(res, R_provider_error, "no provider for this call");
 	ad = inst->adapter;
 	if (call->n_messages > 0 && call->messages == NULL)
-		return pjson_fail(res, "provider_error", "the call has no messages");
+		return pjson_fail(res, R_provider_error, "the call has no messages");
 	for (i = 0; i < call->n_messages; i++)
 		if (call->messages[i].role == NULL || call->messages[i].content == NULL)
-			return pjson_fail(res, "provider_error",
+			return pjson_fail(res, R_provider_error,
 			                  "message %zu has no role or content", i);
 	if (up_check_tools(call, res) != 0)
 		return -1;
@@ -651,10 +644,11 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 
 	if (rc != 0) {
 		rc = -1;
-		if (res->error_code[0] == '\0' || !up_known_code(res->error_code)) {
-			util_strlcpy(res->error_code, "provider_error", sizeof(res->error_code));
+		if (provider_reason(res) == R_provider_error) {
+			util_strlcpy(res->error_code, reason_name(R_provider_error),
+			             sizeof(res->error_code));
 			if (res->error_message[0] == '\0')
-				pjson_fail(res, "provider_error", "%s: the provider failed",
+				pjson_fail(res, R_provider_error, "%s: the provider failed",
 				           ad->name);
 		}
 	} else {

@@ -160,12 +160,12 @@ int identify_request(struct req *r, struct ident *out)
 	int rc;
 
 	if (auth == NULL || *auth == '\0') {
-		resp_error(r, 401, "missing_api_key",
+		resp_error(r, R_missing_api_key,
 		           "no API key: send it as 'Authorization: Bearer <key>'");
 		return -1;
 	}
 	if (!util_has_prefix_ci(auth, "Bearer ")) {
-		resp_error(r, 401, "invalid_api_key",
+		resp_error(r, R_invalid_api_key,
 		           "the Authorization header must use the Bearer scheme");
 		return -1;
 	}
@@ -174,18 +174,18 @@ int identify_request(struct req *r, struct ident *out)
 		key++;
 	len = strlen(key);
 	if (!secrets_api_key_shape_ok(key, len)) {
-		resp_error(r, 401, "invalid_api_key", "the API key is not valid");
+		resp_error(r, R_invalid_api_key, "the API key is not valid");
 		return -1;
 	}
 	secrets_hash_api_key(key, len, hash);
 	rc = identify_lookup(r->store, hash, &ka);
 	sodium_memzero(hash, sizeof(hash));
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, 401, "invalid_api_key", "the API key is not valid");
+		resp_error(r, R_invalid_api_key, "the API key is not valid");
 		return -1;
 	}
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable",
+		resp_error(r, R_database_unavailable,
 		           "the key store is unavailable; retry shortly");
 		return -1;
 	}
@@ -194,24 +194,24 @@ int identify_request(struct req *r, struct ident *out)
 	case KEY_ACTIVE:
 		break;
 	case KEY_REVOKED:
-		resp_error(r, 401, "key_revoked", "this API key has been revoked");
+		resp_error(r, R_key_revoked, "this API key has been revoked");
 		return -1;
 	case KEY_ROTATED:
-		resp_error(r, 401, "key_expired",
+		resp_error(r, R_key_expired,
 		           "this API key was rotated and its grace period has ended");
 		return -1;
 	default:
-		resp_error(r, 401, "key_expired", "this API key has expired");
+		resp_error(r, R_key_expired, "this API key has expired");
 		return -1;
 	}
 	th = req_header(r, "X-Tenant-ID");
 	if (th && *th && !identify_tenant_header_ok(th, &ka)) {
-		resp_error(r, 403, "tenant_mismatch",
+		resp_error(r, R_tenant_mismatch,
 		           "X-Tenant-ID does not match the tenant of this API key");
 		return -1;
 	}
 	if (ka.tenant_status != TENANT_ACTIVE) {
-		resp_error(r, 403, "tenant_suspended", "this tenant is suspended");
+		resp_error(r, R_tenant_suspended, "this tenant is suspended");
 		return -1;
 	}
 	/*
@@ -220,9 +220,12 @@ int identify_request(struct req *r, struct ident *out)
 	 * is refused so nothing lands on the side being left.
 	 */
 	if (ka.migrating && strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		resp_header_i64(r, "Retry-After", 2);
-		resp_error(r, 503, "tenant_migrating",
+		struct refusal rf;
+
+		reason_set(&rf, R_tenant_migrating,
 		           "this tenant's data is being moved; retry in a few seconds");
+		rf.retry_after = 2;
+		resp_refusal(r, &rf);
 		return -1;
 	}
 	out->tenant_id = ka.tenant_id;

@@ -33,7 +33,7 @@
 /* Send the one 401 every failed operator authentication gets. */
 static int operator_refuse(struct req *r, const char *msg)
 {
-	resp_error(r, 401, "invalid_operator_token", "%s", msg);
+	resp_error(r, R_invalid_operator_token, "%s", msg);
 	return -1;
 }
 
@@ -63,8 +63,8 @@ int operator_identify(struct req *r)
 	if (len == 0 || len > OPERATOR_TOKEN_MAX)
 		return operator_refuse(r, "the operator token is not valid");
 	if (secrets_api_key_shape_ok(tok, len)) {
-		resp_error_typed(r, 403, "permission_error", "tenant_key_not_allowed",
-		                 "operator routes take operator tokens, not tenant keys");
+		resp_error(r, R_tenant_key_not_allowed,
+		           "operator routes take operator tokens, not tenant keys");
 		return -1;
 	}
 	if (r->conf->operator_token[0] != '\0' && util_streq_ct(tok, r->conf->operator_token)) {
@@ -78,7 +78,7 @@ int operator_identify(struct req *r)
 	if (rc == ST_NOTFOUND)
 		return operator_refuse(r, "the operator token is not valid");
 	if (rc != ST_OK) {
-		resp_error(r, 503, "database_unavailable",
+		resp_error(r, R_database_unavailable,
 		           "the token store is unavailable; retry shortly");
 		return -1;
 	}

@@ -69,17 +69,16 @@ static const char *runner_signame(int sig)
 }
 
 /* Set the error of out. Returns -1. */
-static int runner_fail(struct tool_run_result *out, const char *code, const char *fmt, ...)
+static int runner_fail(struct tool_run_result *out, enum reason code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int runner_fail(struct tool_run_result *out, const char *code, const char *fmt, ...)
+static int runner_fail(struct tool_run_result *out, enum reason code, const char *fmt, ...)
 {
 	va_list ap;
 
 	out->ok = 0;
-	util_strlcpy(out->error_code, code, sizeof(out->error_code));
 	va_start(ap, fmt);
-	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	reason_vset(&out->err, code, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -329,14 +328,14 @@ int tool_runner_run(const struct tool_run_spec *s, struct tool_run_result *out)
 	memset(out, 0, sizeof(*out));
 	out->exit_status = -1;
 	if (s->n_secrets > TOOL_RUNNER_MAX_ENV)
-		return runner_fail(out, "tool_spawn_failed", "the tool has too many secrets");
+		return runner_fail(out, R_tool_spawn_failed, "the tool has too many secrets");
 	if (s->exec_path == NULL || s->exec_path[0] != '/' || s->timeout_ms <= 0 ||
 	    s->max_output == 0 || s->tool == NULL || s->run_id == NULL ||
 	    (s->input_len > 0 && s->input == NULL))
-		return runner_fail(out, "tool_spawn_failed", "the tool is misconfigured");
+		return runner_fail(out, R_tool_spawn_failed, "the tool is misconfigured");
 	for (size_t i = 0; i < s->n_secrets; i++)
 		if (!tool_runner_env_name_ok(s->secrets[i].name) || s->secrets[i].value == NULL)
-			return runner_fail(out, "tool_spawn_failed",
+			return runner_fail(out, R_tool_spawn_failed,
 			                   "a tool secret has an invalid name");
 	tmp = s->tmp_dir;
 	if (tmp == NULL || tmp[0] == '\0')
@@ -345,7 +344,7 @@ int tool_runner_run(const struct tool_run_spec *s, struct tool_run_result *out)
 		tmp = "/tmp";
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/ah-tool-XXXXXX", tmp) >= sizeof(dir) ||
 	    mkdtemp(dir) == NULL) {
-		runner_fail(out, "tool_spawn_failed", "cannot create a working directory");
+		runner_fail(out, R_tool_spawn_failed, "cannot create a working directory");
 		log_error("tools: %s: mkdtemp under %s: %s", s->tool, tmp, strerror(errno));
 		goto out;
 	}
@@ -354,17 +353,17 @@ int tool_runner_run(const struct tool_run_spec *s, struct tool_run_result *out)
 	argv[0] = (char *)s->exec_path;
 	argv[1] = NULL;
 	if (envp == NULL) {
-		runner_fail(out, "tool_spawn_failed", "out of memory");
+		runner_fail(out, R_tool_spawn_failed, "out of memory");
 		goto out;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_sp) != 0 ||
 	    pipe2(out_p, O_CLOEXEC) != 0 || (null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-		runner_fail(out, "tool_spawn_failed", "cannot create pipes: %s", strerror(errno));
+		runner_fail(out, R_tool_spawn_failed, "cannot create pipes: %s", strerror(errno));
 		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
-		runner_fail(out, "tool_spawn_failed", "cannot fork: %s", strerror(errno));
+		runner_fail(out, R_tool_spawn_failed, "cannot fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
@@ -387,38 +386,38 @@ int tool_runner_run(const struct tool_run_spec *s, struct tool_run_result *out)
 		;
 	out->duration_ms = (int)(runner_now_ms() - start);
 	if (pumped == 1 || (pumped == 0 && waited == 1)) {
-		runner_fail(out, "tool_timeout", "the tool did not finish within %d ms",
+		runner_fail(out, R_tool_timeout, "the tool did not finish within %d ms",
 		            s->timeout_ms);
 		goto out;
 	}
 	if (pumped == 2) {
-		runner_fail(out, "tool_output_too_large", "the tool wrote more than %zu bytes",
+		runner_fail(out, R_tool_output_too_large, "the tool wrote more than %zu bytes",
 		            s->max_output);
 		goto out;
 	}
 	if (pumped < 0 || waited < 0) {
-		runner_fail(out, "tool_failed", "cannot talk to the tool: %s", strerror(errno));
+		runner_fail(out, R_tool_failed, "cannot talk to the tool: %s", strerror(errno));
 		goto out;
 	}
 	if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
 		out->term_signal = si.si_status;
-		runner_fail(out, "tool_crashed", "the tool was killed by signal %d (%s)",
+		runner_fail(out, R_tool_crashed, "the tool was killed by signal %d (%s)",
 		            si.si_status,
 		            si.si_status == SIGXCPU ? "CPU limit" : runner_signame(si.si_status));
 		goto out;
 	}
 	out->exit_status = si.si_status;
 	if (si.si_status == 127) {
-		runner_fail(out, "tool_spawn_failed", "the tool could not be started");
+		runner_fail(out, R_tool_spawn_failed, "the tool could not be started");
 		goto out;
 	}
 	if (si.si_status != 0) {
-		runner_fail(out, "tool_failed", "the tool exited with status %d", si.si_status);
+		runner_fail(out, R_tool_failed, "the tool exited with status %d", si.si_status);
 		goto out;
 	}
 	j = json_loadb(o.data != NULL ? o.data : "", o.len, JSON_DECODE_ANY, &jerr);
 	if (j == NULL) {
-		runner_fail(out, "tool_invalid_output", "the tool's output is not JSON: %s",
+		runner_fail(out, R_tool_invalid_output, "the tool's output is not JSON: %s",
 		            jerr.text);
 		goto out;
 	}
@@ -429,7 +428,7 @@ out:
 	if (o.len > 0 || rc == 0) {
 		out->output = buf_steal(&o);
 		if (out->output == NULL && rc == 0)
-			rc = runner_fail(out, "tool_failed", "out of memory");
+			rc = runner_fail(out, R_tool_failed, "out of memory");
 	}
 	buf_free(&o);
 	if (in_sp[0] >= 0)

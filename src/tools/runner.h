@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/reason.h"
+
 #define TOOL_RUNNER_MAX_ENV 32 /* secrets per tool call */
 
 /* One environment variable for the tool: NAME=value. */
@@ -48,12 +50,11 @@ struct tool_run_spec {
 };
 
 struct tool_run_result {
-	int ok;              /* 1: exit status 0 and stdout is JSON */
-	char *output;        /* malloc'd stdout (JSON when ok), NULL when none */
-	char error_code[48]; /* when not ok: tool_spawn_failed, tool_timeout,
-	                        tool_output_too_large, tool_crashed, tool_failed,
-	                        tool_invalid_output */
-	char message[256];   /* when not ok: safe to show (no secrets) */
+	int ok;             /* 1: exit status 0 and stdout is JSON */
+	char *output;       /* malloc'd stdout (JSON when ok), NULL when none */
+	struct refusal err; /* when not ok: tool_spawn_failed, tool_timeout,
+	                       tool_output_too_large, tool_crashed, tool_failed or
+	                       tool_invalid_output; the message is safe to show (no secrets) */
 	int duration_ms;
 	int exit_status; /* exit code, -1 when killed */
 	int term_signal; /* signal that ended it, 0 when none */

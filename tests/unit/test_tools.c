@@ -75,7 +75,7 @@ START_TEST(runner_timeout_kills)
 	spec_init(&s, script("sleep", "sleep 10 & sleep 10"), "{}");
 	s.timeout_ms = 300;
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_timeout");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_timeout");
 	ck_assert_int_lt(r.duration_ms, 3000);
 	ck_assert_int_ge(r.duration_ms, 250);
 	tool_run_result_free(&r);
@@ -90,7 +90,7 @@ START_TEST(runner_output_cap)
 	spec_init(&s, script("big", "head -c 100000000 /dev/zero"), "{}");
 	s.max_output = 1000;
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_output_too_large");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_output_too_large");
 	ck_assert_int_lt(r.duration_ms, 3000);
 	tool_run_result_free(&r);
 }
@@ -103,7 +103,7 @@ START_TEST(runner_crash)
 
 	spec_init(&s, script("crash", "kill -SEGV $$"), "{}");
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_crashed");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_crashed");
 	ck_assert_int_eq(r.term_signal, 11);
 	tool_run_result_free(&r);
 }
@@ -116,28 +116,28 @@ START_TEST(runner_invalid_output_and_exit_status)
 
 	spec_init(&s, script("notjson", "echo not json"), "{}");
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_invalid_output");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_invalid_output");
 	tool_run_result_free(&r);
 
 	spec_init(&s, script("empty", "true"), "{}");
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_invalid_output");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_invalid_output");
 	tool_run_result_free(&r);
 
 	spec_init(&s, script("exit3", "echo '{}'; exit 3"), "{}");
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_failed");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_failed");
 	ck_assert_int_eq(r.exit_status, 3);
 	tool_run_result_free(&r);
 
 	spec_init(&s, "/nonexistent/tool", "{}");
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_spawn_failed");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_spawn_failed");
 	tool_run_result_free(&r);
 
 	spec_init(&s, "relative/tool", "{}");
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_spawn_failed");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_spawn_failed");
 	tool_run_result_free(&r);
 }
 END_TEST
@@ -195,7 +195,7 @@ START_TEST(runner_clean_environment)
 	s.secrets = env;
 	s.n_secrets = 2;
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_invalid_output");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_invalid_output");
 	ck_assert_ptr_nonnull(r.output);
 	ck_assert_ptr_null(strstr(r.output, "AH_TEST_LEAK"));
 	ck_assert_ptr_null(strstr(r.output, "PATH="));
@@ -205,7 +205,7 @@ START_TEST(runner_clean_environment)
 	env[0].name = "AGENTHOST_TENANT_ID"; /* may not override the host's variables */
 	s.n_secrets = 1;
 	ck_assert_int_eq(tool_runner_run(&s, &r), -1);
-	ck_assert_str_eq(r.error_code, "tool_spawn_failed");
+	ck_assert_str_eq(reason_name(r.err.reason), "tool_spawn_failed");
 	tool_run_result_free(&r);
 }
 END_TEST
