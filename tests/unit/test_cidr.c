@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/cidr.h"
 #include "enforce/authorize.h"
 #include "enforce/limits.h"
 #include "host/http.h"
