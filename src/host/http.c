@@ -319,13 +319,62 @@ json_t *resp_error_object(const struct req *r, const char *type, const char *rea
 	                 "request_id", r->request_id);
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 when the byte there does not start one. */
+static size_t http_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 void resp_error_typed(struct req *r, int status, const char *type, const char *reason_code,
                       const char *message)
 {
+	char *clean = NULL;
+
 	if (type == NULL)
 		type = resp_error_type(status, reason_code);
 	snprintf(r->reason_code, sizeof(r->reason_code), "%s", reason_code);
-	resp_json(r, status, resp_error_object(r, type, reason_code, message));
+	/*
+	 * jansson refuses invalid UTF-8, and a message may quote request bytes (a parser's
+	 * error text) or be cut inside a character by a "%.100s": such bytes become '?',
+	 * or the client would get a 500 instead of this error.
+	 */
+	for (size_t i = 0, n; message[i] != '\0'; i += n ? n : 1) {
+		n = http_utf8_len((const unsigned char *)message + i);
+		if (n == 0) {
+			if (clean == NULL && (clean = strdup(message)) == NULL)
+				break;
+			clean[i] = '?';
+		}
+	}
+	resp_json(r, status, resp_error_object(r, type, reason_code, clean ? clean : message));
+	free(clean);
 }
 
 void resp_error(struct req *r, int status, const char *reason_code, const char *fmt, ...)
