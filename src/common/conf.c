@@ -339,49 +339,44 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+int conf_load_stream(struct conf *c, FILE *f, const char *path, char *err, size_t errlen)
 {
 	char line[2048], msg[512];
-	FILE *f;
-	int lineno = 0, rc = -1;
+	int lineno = 0;
 
-	f = fopen(path, "r");
-	if (f == NULL)
-		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		char *s, *eq, *key, *val;
 
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			conf_err(err, errlen, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
+		if (strchr(line, '\n') == NULL && !feof(f))
+			return conf_err(err, errlen, "%s:%d: line too long", path, lineno);
 		s = conf_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		eq = strchr(s, '=');
-		if (eq == NULL) {
-			conf_err(err, errlen, "%s:%d: expected key = value", path, lineno);
-			goto out;
-		}
+		if (eq == NULL)
+			return conf_err(err, errlen, "%s:%d: expected key = value", path, lineno);
 		*eq = '\0';
 		key = conf_trim(s);
 		val = conf_trim(eq + 1);
-		if (conf_set(c, key, val, msg, sizeof(msg)) < 0) {
-			conf_err(err, errlen, "%s:%d: %s", path, lineno, msg);
-			goto out;
-		}
+		if (conf_set(c, key, val, msg, sizeof(msg)) < 0)
+			return conf_err(err, errlen, "%s:%d: %s", path, lineno, msg);
 	}
-	if (ferror(f)) {
-		conf_err(err, errlen, "%s: read error", path);
-		goto out;
-	}
-	if (conf_validate(c, msg, sizeof(msg)) < 0) {
-		conf_err(err, errlen, "%s: %s", path, msg);
-		goto out;
-	}
-	rc = 0;
-out:
+	if (ferror(f))
+		return conf_err(err, errlen, "%s: read error", path);
+	if (conf_validate(c, msg, sizeof(msg)) < 0)
+		return conf_err(err, errlen, "%s: %s", path, msg);
+	return 0;
+}
+
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (f == NULL)
+		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
+	rc = conf_load_stream(c, f, path, err, errlen);
 	fclose(f);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #define AH_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONF_MAX_PROVIDERS 32
 
@@ -111,6 +112,8 @@ void conf_defaults(struct conf *c);
  * file, line and key in err.
  */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+/* The same for an open stream (the fuzzer's); path only names it in messages. f stays open. */
+int conf_load_stream(struct conf *c, FILE *f, const char *path, char *err, size_t errlen);
 /* Apply one "key", "value" pair (also used by tests); 0 or -1 with err. */
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
 /* The provider instance settings for name, or NULL. */
