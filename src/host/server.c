@@ -447,6 +447,8 @@ int server_run(const struct conf *c)
 			log_warn("server: requests still running at the deadline; exiting");
 			_exit(0);
 		}
+		/* It has joined every worker and is returning: reap it too. */
+		pthread_join(joiner, NULL);
 	}
 	background_stop(250);
 	ledger_stop(150);
