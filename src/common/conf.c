@@ -2,12 +2,16 @@
  * conf.c: the configuration table and its loader (see conf.h).
  *
  * DESIGN
- * conf_table has one row per key: name, type, offset into struct conf,
- * default, bounds. Defaults are applied from the same table, so a key's
+ * conf_table has one row per key: name, type, section, offset into struct
+ * conf, default, bounds and a description. Defaults are applied from the
+ * same table, and the documentation is generated from it (common/confdoc.c
+ * writes the README's table, contrib/agenthost.conf.example and
+ * agenthost.conf(5); a unit test fails when they are stale), so a key's
  * default, its bounds and its documentation live in one place. Dotted
- * "provider.<name>.<field>" keys are handled by conf_set_provider because
- * their names come from the provider registry, which validates them at
- * start (an unknown provider name stops start-up there).
+ * "provider.<name>.<field>" keys have rows for their documentation and
+ * bounds but are set by conf_set_provider, because their names come from the
+ * provider registry, which validates them at start (an unknown provider name
+ * stops start-up there).
  */
 #include "config.h"
 
@@ -24,64 +28,105 @@
 #include "common/util.h"
 #include "common/valid.h"
 
-enum conf_type { CONF_STR, CONF_INT, CONF_LONG, CONF_BOOL, CONF_TYPE__MAX };
-
-struct conf_key {
-	const char *name; /* key in the file */
-	enum conf_type type;
-	size_t off;      /* offset in struct conf */
-	size_t size;     /* for CONF_STR: size of the char array */
-	const char *def; /* default, as text */
-	long min, max;   /* bounds for numbers; for strings, max length check via size */
-};
+/*
+ * Documentation defaults: what the docs show instead of the built-in text, for
+ * paths that depend on ./configure and defaults computed at load.
+ */
+#define DOC_SYSCONF "$sysconfdir/agenthost"
+#define DOC_DATA "$datadir/agenthost"
+#define DOC_STATE "$localstatedir/lib/agenthost"
 
 /* clang-format off */
-#define S(f, d) {#f, CONF_STR, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, 0, 0}
-#define I(f, d, lo, hi) {#f, CONF_INT, offsetof(struct conf, f), 0, d, lo, hi}
-#define L(f, d, lo, hi) {#f, CONF_LONG, offsetof(struct conf, f), 0, d, lo, hi}
-#define B(f, d) {#f, CONF_BOOL, offsetof(struct conf, f), 0, d, 0, 1}
+#define S(sec, f, d, dd, txt) {#f, CONF_STR, sec, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, dd, 0, 0, txt}
+#define I(sec, f, d, lo, hi, dd, txt) {#f, CONF_INT, sec, offsetof(struct conf, f), 0, d, dd, lo, hi, txt}
+#define L(sec, f, d, lo, hi, txt) {#f, CONF_LONG, sec, offsetof(struct conf, f), 0, d, NULL, lo, hi, txt}
+#define B(sec, f, d, txt) {#f, CONF_BOOL, sec, offsetof(struct conf, f), 0, d, NULL, 0, 1, txt}
+/* A provider.<name>.<field> key: documented here, set by conf_set_provider (offset in struct conf_provider). */
+#define P(f, t, d, lo, hi, dd, txt) {"provider.<name>." #f, t, CONF_SEC_PROVIDERS, offsetof(struct conf_provider, f), sizeof(((struct conf_provider *)0)->f), d, dd, lo, hi, txt}
 
 static const struct conf_key conf_table[] = {
-	S(listen, ""),
-	I(threads, "8", 1, 512),
-	I(max_inflight, "4096", 16, 1000000),
-	I(max_streams, "0", 0, 1000000),
-	S(mount_prefix, ""),
-	L(max_body_bytes, "1048576", 1024, 67108864),
-	I(max_headers, "64", 8, 1000),
-	I(max_json_depth, "32", 2, 256),
-	S(db_host, "127.0.0.1"),
-	I(db_port, "3306", 1, 65535),
-	S(db_socket, ""),
-	S(db_user, "agenthost"),
-	S(db_password, ""),
-	S(db_name, "agenthost"),
-	I(db_connect_timeout, "5", 1, 120),
-	I(dedicated_pool, "4", 1, 64),
-	I(dedicated_idle_s, "60", 1, 86400),
-	S(dedicated_account_host, "%"),
-	S(db_admin_user, ""),
-	S(db_admin_password, ""),
-	S(master_key_file, AH_SYSCONFDIR "/agenthost/master.key"),
-	S(sql_dir, AH_DATADIR "/sql"),
-	S(log_level, "info"),
-	I(upstream_timeout_ms, "120000", 100, 3600000),
-	I(upstream_connect_timeout_ms, "10000", 50, 120000),
-	I(mock_latency_ms, "0", 0, 600000),
-	I(mock_stream_delay_ms, "0", 0, 60000),
-	S(plugins, ""),
-	I(default_max_tokens, "1024", 1, 1000000),
-	B(enforcement, "true"),
-	S(budget_timezone, "UTC"),
-	S(trusted_proxies, ""),
-	I(reaper_interval_ms, "5000", 100, 3600000),
-	I(reservation_grace_s, "30", 1, 86400),
-	I(promote_after_ms, "200", 0, 3600000),
-	I(lease_idle_ms, "30000", 500, 3600000),
-	S(operator_token, ""),
-	S(template_dir, AH_DATADIR "/templates"),
-	S(static_dir, AH_DATADIR "/static"),
-	S(state_dir, AH_LOCALSTATEDIR "/lib/agenthost"),
+	S(CONF_SEC_PROCESS, listen, "", NULL,
+	  "empty: serve FastCGI on fd 0 (lighttpd bin-path, spawn-fcgi); else a unix socket path (/run/agenthost/agenthost.sock) or host:port (127.0.0.1:9000)"),
+	I(CONF_SEC_PROCESS, threads, "8", 1, 512, NULL,
+	  "worker threads per process, each with one database connection; each runs many requests (a call waiting on its provider holds no thread)"),
+	I(CONF_SEC_PROCESS, max_inflight, "4096", 16, 1000000, NULL,
+	  "requests in flight per process, about 33 KiB and 2 open files each; the process raises its open-files limit to the hard limit"),
+	I(CONF_SEC_PROCESS, max_streams, "0", 0, 1000000, "max_inflight",
+	  "concurrent streamed responses per process, at most max_inflight; 0 means max_inflight"),
+	S(CONF_SEC_PROCESS, mount_prefix, "", NULL,
+	  "URL prefix the web server mounts agenthost under: empty or /x (no trailing slash)"),
+	S(CONF_SEC_PROCESS, log_level, "info", NULL, "error, warn, info or debug; logs go to stderr"),
+
+	L(CONF_SEC_REQUEST, max_body_bytes, "1048576", 1024, 67108864, "request body size in bytes"),
+	I(CONF_SEC_REQUEST, max_headers, "64", 8, 1000, NULL, "number of request headers"),
+	I(CONF_SEC_REQUEST, max_json_depth, "32", 2, 256, NULL, "nesting depth of request JSON"),
+
+	S(CONF_SEC_DATABASE, db_host, "127.0.0.1", NULL, "MariaDB host, over TCP"),
+	I(CONF_SEC_DATABASE, db_port, "3306", 1, 65535, NULL, "MariaDB TCP port"),
+	S(CONF_SEC_DATABASE, db_socket, "", NULL,
+	  "MariaDB unix socket; used instead of db_host and db_port when set"),
+	S(CONF_SEC_DATABASE, db_user, "agenthost", NULL, "MariaDB user"),
+	S(CONF_SEC_DATABASE, db_password, "", NULL, "MariaDB password"),
+	S(CONF_SEC_DATABASE, db_name, "agenthost", NULL,
+	  "the control database (and the content of shared tenants)"),
+	I(CONF_SEC_DATABASE, db_connect_timeout, "5", 1, 120, NULL, "connect timeout in seconds"),
+	I(CONF_SEC_DATABASE, dedicated_pool, "4", 1, 64, NULL,
+	  "connections to dedicated tenants' databases each worker thread keeps, the least recently used closed first (docs/ISOLATION.md)"),
+	I(CONF_SEC_DATABASE, dedicated_idle_s, "60", 1, 86400, NULL,
+	  "a pooled tenant connection unused this long (seconds) is closed at its thread's next request"),
+	S(CONF_SEC_DATABASE, dedicated_account_host, "%", NULL,
+	  "host part of the dedicated tenants' MariaDB accounts"),
+	S(CONF_SEC_DATABASE, db_admin_user, "", "empty (db_user)",
+	  "account that creates tenant databases, accounts and grants (CREATE, CREATE USER, GRANT OPTION); used by agenthostctl and the operator API"),
+	S(CONF_SEC_DATABASE, db_admin_password, "", NULL, "password of db_admin_user"),
+	S(CONF_SEC_DATABASE, sql_dir, AH_DATADIR "/sql", DOC_DATA "/sql",
+	  "migrations applied by agenthostctl migrate"),
+
+	B(CONF_SEC_ENFORCE, enforcement, "true",
+	  "admission control (limits, budgets, breakers, idempotency); false only for benchmarks"),
+	S(CONF_SEC_ENFORCE, budget_timezone, "UTC", NULL,
+	  "time zone of the calendar days and months of budgets (UTC or a tz name, e.g. Europe/Berlin); every host must use the same"),
+	S(CONF_SEC_ENFORCE, trusted_proxies, "", NULL,
+	  "CIDRs of proxies whose X-Forwarded-For is believed for IP allowlists, comma separated"),
+	I(CONF_SEC_ENFORCE, reaper_interval_ms, "5000", 100, 3600000, NULL,
+	  "how often each process settles reservations left by dead processes (ms)"),
+	I(CONF_SEC_ENFORCE, reservation_grace_s, "30", 1, 86400, NULL,
+	  "a reservation lives upstream_timeout_ms + this (seconds) before it is reaped"),
+	I(CONF_SEC_ENFORCE, promote_after_ms, "200", 0, 3600000, NULL,
+	  "a call admitted on a lease and still running after this long (ms) gets a reservation of its own (0: never; streams at once)"),
+	I(CONF_SEC_ENFORCE, lease_idle_ms, "30000", 500, 3600000, NULL,
+	  "a lease (a slice of a counter's headroom a process holds) not used for this long (ms) goes back to its counter"),
+	S(CONF_SEC_ENFORCE, state_dir, AH_LOCALSTATEDIR "/lib/agenthost", DOC_STATE,
+	  "per-host directory the host's processes share: journals of answered calls, change counters of the caches, the read barrier; writable by the server's user; every process of a host must use the same one, hosts must not share it (docs/ENFORCEMENT.md, 3.5 and 14)"),
+
+	S(CONF_SEC_SECRETS, master_key_file, AH_SYSCONFDIR "/agenthost/master.key", DOC_SYSCONF "/master.key",
+	  "0600 file holding the 32-byte master key (hex) that seals tenants' provider keys; agenthostctl master-key init creates it"),
+	S(CONF_SEC_SECRETS, operator_token, "", NULL,
+	  "a token for the operator API (32+ characters); more with agenthostctl operator-token create"),
+
+	S(CONF_SEC_DASHBOARD, template_dir, AH_DATADIR "/templates", DOC_DATA "/templates",
+	  "the dashboard's ClearSilver templates (without them /admin answers 503, the API works)"),
+	S(CONF_SEC_DASHBOARD, static_dir, AH_DATADIR "/static", DOC_DATA "/static",
+	  "the dashboard's CSS and JavaScript"),
+
+	I(CONF_SEC_PROVIDERS, upstream_timeout_ms, "120000", 100, 3600000, NULL,
+	  "whole provider call timeout (ms)"),
+	I(CONF_SEC_PROVIDERS, upstream_connect_timeout_ms, "10000", 50, 120000, NULL,
+	  "provider connect timeout (ms)"),
+	I(CONF_SEC_PROVIDERS, default_max_tokens, "1024", 1, 1000000, NULL,
+	  "max_tokens when neither the request nor the agent sets one"),
+	I(CONF_SEC_PROVIDERS, mock_latency_ms, "0", 0, 600000, NULL,
+	  "latency added to each call (ms) of the built-in mock provider (models mock-*, no network)"),
+	I(CONF_SEC_PROVIDERS, mock_stream_delay_ms, "0", 0, 60000, NULL,
+	  "delay between the mock provider's streamed chunks (ms)"),
+	S(CONF_SEC_PROVIDERS, plugins, "", NULL,
+	  "extra provider plugins: .so paths separated by spaces or commas"),
+	P(base_url, CONF_STR, "", 0, 0, "built in",
+	  "upstream base URL, http:// or https:// (built in for openai, deepseek, mistral, openrouter, ollama, vllm, anthropic, gemini)"),
+	P(api_key, CONF_STR, "", 0, 0, NULL,
+	  "the platform's own credential, used when a tenant has not set one (agenthostctl provider-key set)"),
+	P(timeout_ms, CONF_INT, "0", 100, 3600000, "upstream_timeout_ms",
+	  "this provider's whole-call timeout (ms)"),
 };
 /* clang-format on */
 
@@ -89,6 +134,43 @@ static const struct conf_key conf_table[] = {
 #undef I
 #undef L
 #undef B
+#undef P
+
+static const char *const conf_section_names[CONF_SEC__MAX] = {
+    [CONF_SEC_PROCESS] = "process",
+    [CONF_SEC_REQUEST] = "request limits",
+    [CONF_SEC_DATABASE] = "database (MariaDB)",
+    [CONF_SEC_ENFORCE] = "enforcement and recording (docs/ENFORCEMENT.md)",
+    [CONF_SEC_SECRETS] = "secrets",
+    [CONF_SEC_DASHBOARD] = "dashboard",
+    [CONF_SEC_PROVIDERS] = "providers",
+};
+
+/* 1 for the rows of provider.<name>.<field> keys, which conf_set_provider handles. */
+static int conf_key_is_provider(const struct conf_key *k)
+{
+	return strncmp(k->name, "provider.", 9) == 0;
+}
+
+const struct conf_key *conf_key_at(size_t i)
+{
+	return i < ARRAY_SIZE(conf_table) ? &conf_table[i] : NULL;
+}
+
+const char *conf_section_name(enum conf_section s)
+{
+	return (unsigned)s < CONF_SEC__MAX ? conf_section_names[s] : "";
+}
+
+/* The row documenting provider.<name>.<field>. */
+static const struct conf_key *conf_provider_row(const char *field)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++)
+		if (conf_key_is_provider(&conf_table[i]) &&
+		    strcmp(conf_table[i].name + strlen("provider.<name>."), field) == 0)
+			return &conf_table[i];
+	return NULL;
+}
 
 static int conf_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -146,7 +228,8 @@ void conf_defaults(struct conf *c)
 
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++)
-		if (conf_set_row(c, &conf_table[i], conf_table[i].def, err, sizeof(err)) < 0)
+		if (!conf_key_is_provider(&conf_table[i]) &&
+		    conf_set_row(c, &conf_table[i], conf_table[i].def, err, sizeof(err)) < 0)
 			log_error("conf: default of %s", err);
 }
 
@@ -202,10 +285,11 @@ static int conf_set_provider(struct conf *c, const char *key, const char *value,
 		return 0;
 	}
 	if (strcmp(dot, "timeout_ms") == 0) {
-		if (util_parse_i64(value, 100, 3600000, &v) < 0)
-			return conf_err(err, errlen,
-			                "%s: '%s' is not a whole number in 100..3600000", key,
-			                value);
+		const struct conf_key *k = conf_provider_row("timeout_ms");
+
+		if (util_parse_i64(value, k->min, k->max, &v) < 0)
+			return conf_err(err, errlen, "%s: '%s' is not a whole number in %ld..%ld",
+			                key, value, k->min, k->max);
 		p->timeout_ms = (int)v;
 		return 0;
 	}
@@ -218,7 +302,7 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err, size
 	if (strncmp(key, "provider.", 9) == 0)
 		return conf_set_provider(c, key, value, err, errlen);
 	for (size_t i = 0; i < ARRAY_SIZE(conf_table); i++)
-		if (strcmp(conf_table[i].name, key) == 0)
+		if (!conf_key_is_provider(&conf_table[i]) && strcmp(conf_table[i].name, key) == 0)
 			return conf_set_row(c, &conf_table[i], value, err, errlen);
 	return conf_err(err, errlen, "%s: unknown key", key);
 }
@@ -257,49 +341,44 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+int conf_load_stream(struct conf *c, FILE *f, const char *path, char *err, size_t errlen)
 {
 	char line[2048], msg[512];
-	FILE *f;
-	int lineno = 0, rc = -1;
+	int lineno = 0;
 
-	f = fopen(path, "r");
-	if (f == NULL)
-		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		char *s, *eq, *key, *val;
 
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
-			conf_err(err, errlen, "%s:%d: line too long", path, lineno);
-			goto out;
-		}
+		if (strchr(line, '\n') == NULL && !feof(f))
+			return conf_err(err, errlen, "%s:%d: line too long", path, lineno);
 		s = conf_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		eq = strchr(s, '=');
-		if (eq == NULL) {
-			conf_err(err, errlen, "%s:%d: expected key = value", path, lineno);
-			goto out;
-		}
+		if (eq == NULL)
+			return conf_err(err, errlen, "%s:%d: expected key = value", path, lineno);
 		*eq = '\0';
 		key = conf_trim(s);
 		val = conf_trim(eq + 1);
-		if (conf_set(c, key, val, msg, sizeof(msg)) < 0) {
-			conf_err(err, errlen, "%s:%d: %s", path, lineno, msg);
-			goto out;
-		}
+		if (conf_set(c, key, val, msg, sizeof(msg)) < 0)
+			return conf_err(err, errlen, "%s:%d: %s", path, lineno, msg);
 	}
-	if (ferror(f)) {
-		conf_err(err, errlen, "%s: read error", path);
-		goto out;
-	}
-	if (conf_validate(c, msg, sizeof(msg)) < 0) {
-		conf_err(err, errlen, "%s: %s", path, msg);
-		goto out;
-	}
-	rc = 0;
-out:
+	if (ferror(f))
+		return conf_err(err, errlen, "%s: read error", path);
+	if (conf_validate(c, msg, sizeof(msg)) < 0)
+		return conf_err(err, errlen, "%s: %s", path, msg);
+	return 0;
+}
+
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (f == NULL)
+		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
+	rc = conf_load_stream(c, f, path, err, errlen);
 	fclose(f);
 	return rc;
 }

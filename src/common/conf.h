@@ -13,6 +13,7 @@
 #define AH_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONF_MAX_PROVIDERS 32
 
@@ -69,6 +70,42 @@ struct conf {
 	size_t n_providers;
 };
 
+/* ---------------------------------------------------------------- the table */
+
+enum conf_type { CONF_STR, CONF_INT, CONF_LONG, CONF_BOOL, CONF_TYPE__MAX };
+
+/* Where a key is listed in the documentation, in this order. */
+enum conf_section {
+	CONF_SEC_PROCESS,
+	CONF_SEC_REQUEST,
+	CONF_SEC_DATABASE,
+	CONF_SEC_ENFORCE,
+	CONF_SEC_SECRETS,
+	CONF_SEC_DASHBOARD,
+	CONF_SEC_PROVIDERS,
+	CONF_SEC__MAX
+};
+
+/* One configuration key. */
+struct conf_key {
+	const char *name;          /* key in the file ("provider.<name>.x" for provider keys) */
+	enum conf_type type;       /* how the value is parsed */
+	enum conf_section section; /* where the documentation lists it */
+	size_t off;          /* offset in struct conf (struct conf_provider for provider keys) */
+	size_t size;         /* for CONF_STR: size of the char array */
+	const char *def;     /* default, as text (build paths included) */
+	const char *doc_def; /* default as documented, NULL: def ("" shows as empty) */
+	long min, max;       /* bounds for numbers */
+	const char *desc;    /* one sentence for the docs, without the bounds */
+};
+
+/* The i-th row of the configuration table, in documentation order; NULL past the end. */
+const struct conf_key *conf_key_at(size_t i);
+/* The heading of section s ("process", "database (MariaDB)", ...). */
+const char *conf_section_name(enum conf_section s);
+
+/* ---------------------------------------------------------------- loading */
+
 /* Fill c with defaults. */
 void conf_defaults(struct conf *c);
 /*
@@ -76,6 +113,8 @@ void conf_defaults(struct conf *c);
  * file, line and key in err.
  */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+/* The same for an open stream (the fuzzer's); path only names it in messages. f stays open. */
+int conf_load_stream(struct conf *c, FILE *f, const char *path, char *err, size_t errlen);
 /* Apply one "key", "value" pair (also used by tests); 0 or -1 with err. */
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
 /* The provider instance settings for name, or NULL. */

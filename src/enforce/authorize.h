@@ -32,17 +32,4 @@ int authorize_agent(struct req *r, const struct limits *lim, const char *agent);
 /* The client address as decided above, into out (INET6_ADDRSTRLEN); -1 when malformed. */
 int authorize_client_addr(const struct req *r, char *out, size_t cap);
 
-/* CIDR matching (used by the above and by tests). */
-struct cidr {
-	int family;             /* AF_INET or AF_INET6 */
-	unsigned char addr[16]; /* network address, IPv4 in the first 4 bytes */
-	int prefix;             /* bits */
-};
-/* Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (full prefix). 0 ok, -1 bad. */
-int cidr_parse(const char *s, struct cidr *out);
-/* 1 when addr (text) is inside c; IPv4-mapped IPv6 addresses match IPv4 ranges. */
-int cidr_contains(const struct cidr *c, const char *addr);
-/* 1 when addr is inside any CIDR of the comma list; -1 when the list or addr is malformed. */
-int cidr_list_contains(const char *list, const char *addr);
-
 #endif

@@ -19,22 +19,19 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "common/cache.h"
+#include "common/cidr.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "enforce/authorize.h"
 #include "enforce/limits.h"
 #include "enforce/limits_rows.h"
 #include "store/limits.h"
@@ -281,40 +278,6 @@ static int lim_list_add(char *out, size_t cap, const char *item, size_t n, int64
 	return 0;
 }
 
-/*
- * The canonical text of a CIDR (n bytes at s): network address with the
- * host bits cleared, "/", prefix. 0, or -1 when it does not parse.
- */
-static int lim_cidr_canon(const char *s, size_t n, char *out, size_t cap)
-{
-	char in[INET6_ADDRSTRLEN + 8], addr[INET6_ADDRSTRLEN];
-	struct cidr c;
-	int bytes;
-
-	if (n == 0 || n >= sizeof(in))
-		return -1;
-	memcpy(in, s, n);
-	in[n] = '\0';
-	if (cidr_parse(in, &c) != 0)
-		return -1;
-	bytes = c.family == AF_INET ? 4 : 16;
-	if ((c.family != AF_INET && c.family != AF_INET6) || c.prefix < 0 || c.prefix > bytes * 8)
-		return -1;
-	for (int i = 0; i < bytes; i++) {
-		int keep = c.prefix - i * 8;
-
-		if (keep <= 0)
-			c.addr[i] = 0;
-		else if (keep < 8)
-			c.addr[i] &= (unsigned char)(0xff << (8 - keep));
-	}
-	if (inet_ntop(c.family, c.addr, addr, sizeof(addr)) == NULL)
-		return -1;
-	if (snprintf(out, cap, "%s/%d", addr, c.prefix) >= (int)cap)
-		return -1;
-	return 0;
-}
-
 /* Validate and normalise a comma list (names or CIDRs) of limit d into out. */
 static int lim_validate_list(const struct limit_def *d, const char *v, char *out, size_t outcap,
                              int64_t *count, char *err, size_t errlen)
@@ -328,10 +291,10 @@ static int lim_validate_list(const struct limit_def *d, const char *v, char *out
 		size_t len = lim_trim(p, e ? (size_t)(e - p) : strlen(p), &item);
 
 		if (len > 0) {
-			char canon[INET6_ADDRSTRLEN + 8];
+			char canon[CIDR_TEXT_MAX];
 
 			if (d->type == LT_CIDRS) {
-				if (lim_cidr_canon(item, len, canon, sizeof(canon)) < 0) {
+				if (cidr_canon(item, len, canon, sizeof(canon)) < 0) {
 					snprintf(
 					    err, errlen,
 					    "%s: '%.*s' is not an IPv4 or IPv6 address or CIDR",

@@ -121,7 +121,7 @@ static struct {
 	uint64_t applied;     /* every record up to this seq is written */
 	_Atomic int dirty;    /* written since the last fdatasync */
 	struct ledger_item *head, *tail;
-	size_t queued;
+	_Atomic size_t queued; /* written under mu; read without it by ledger_backlogged */
 	int64_t owner_id;      /* last REC_OWNER written */
 	int coalescing;        /* the flusher waits for a batch to fill: wake it when it has */
 	void (*rewrite)(void); /* journals the calls in flight again (a new file) */

@@ -311,14 +311,60 @@ static int resp_refusal_status(const struct req *r, const struct refusal *rf, en
 	return status == 499 ? 400 : status;
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 when the byte there does not start one. */
+static size_t http_utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
 json_t *resp_error_object(const struct req *r, const struct refusal *rf)
 {
 	enum reason reason;
+	char msg[sizeof(rf->message)];
+	size_t i, n;
 
 	resp_refusal_status(r, rf, &reason, 0);
-	return json_pack("{s:{s:s, s:s, s:s, s:n, s:s, s:s}}", "error", "message", rf->message,
-	                 "type", reason_type(reason), "code", reason_name(reason), "param",
-	                 "reason_code", reason_name(reason), "request_id", r->request_id);
+	/*
+	 * jansson refuses invalid UTF-8, and a message may quote request bytes (a parser's
+	 * error text) or be cut inside a character by a "%.100s": such bytes become '?',
+	 * or the client would get a 500 instead of this error.
+	 */
+	snprintf(msg, sizeof(msg), "%s", rf->message);
+	for (i = 0; msg[i] != '\0'; i += n ? n : 1) {
+		n = http_utf8_len((const unsigned char *)msg + i);
+		if (n == 0)
+			msg[i] = '?';
+	}
+	return json_pack("{s:{s:s, s:s, s:s, s:n, s:s, s:s}}", "error", "message", msg, "type",
+	                 reason_type(reason), "code", reason_name(reason), "param", "reason_code",
+	                 reason_name(reason), "request_id", r->request_id);
 }
 
 void resp_note_reason(struct req *r, enum reason reason)

@@ -27,7 +27,7 @@
 #include "crypto/secrets.h"
 #include "dashboard/render.h"
 #include "enforce/admit.h"
-#include "enforce/authorize.h"
+#include "common/cidr.h"
 #include "host/server.h"
 #include "providers/registry.h"
 

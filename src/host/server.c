@@ -690,6 +690,8 @@ stop:
 			log_warn("server: requests still running at the deadline; exiting");
 			_exit(0);
 		}
+		/* It has joined every worker and is returning: reap it too. */
+		pthread_join(joiner, NULL);
 	}
 	background_stop(250);
 	ledger_stop(150);

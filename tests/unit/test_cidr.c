@@ -13,9 +13,11 @@
 
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/cidr.h"
 #include "enforce/authorize.h"
 #include "enforce/limits.h"
 #include "host/http.h"
+#include "testdb.h"
 
 /* ---------------------------------------------------------------- parsing */
 
@@ -324,8 +326,7 @@ int main(void)
 {
 	Suite *s = suite_create("cidr");
 	TCase *tc = tcase_create("cidr");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	tcase_add_test(tc, parse_table);
 	tcase_add_test(tc, contains_table);
@@ -334,9 +335,6 @@ int main(void)
 	tcase_add_test(tc, client_addr_small_buffer);
 	tcase_add_test(tc, model_and_agent_lists);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	rc = testdb_run(s);
+	return rc;
 }

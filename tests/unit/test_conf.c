@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/conf.h"
+#include "testdb.h"
 
 static char *write_conf(const char *text)
 {
@@ -100,17 +101,13 @@ int main(void)
 {
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("conf");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	tcase_add_test(tc, defaults_are_in_bounds);
 	tcase_add_test(tc, loads_values_and_comments);
 	tcase_add_test(tc, bad_values_name_the_key);
 	tcase_add_test(tc, missing_file_is_an_error);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	rc = testdb_run(s);
+	return rc;
 }

@@ -31,11 +31,11 @@
 #include "enforce/limits_rows.h"
 #include "store/limits.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #define TEST_DB "ah_limits_test"
 
 static struct conf g_conf;
-static char g_sql_dir[512];
 static struct store *st;
 
 /* The normalised text of value for limit id; fails the test when it does not validate. */
@@ -397,22 +397,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ with MariaDB */
 
-static MYSQL *admin_connect(const char *db)
-{
-	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
-	MYSQL *m = mysql_init(NULL);
-
-	if (m == NULL)
-		return NULL;
-	if (!mysql_real_connect(m, "localhost", "root", pw ? pw : "", db, 0,
-	                        getenv("AGENTHOST_TEST_DB_SOCKET"), 0)) {
-		fprintf(stderr, "admin connect: %s\n", mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
-}
-
 static void setup(void)
 {
 	char err[512];
@@ -539,11 +523,7 @@ END_TEST
 /* Run one statement as the test's admin connection, behind the store's back. */
 static void sql_behind(const char *q)
 {
-	MYSQL *m = admin_connect(TEST_DB);
-
-	ck_assert_ptr_nonnull(m);
-	ck_assert_msg(mysql_query(m, q) == 0, "%s: %s", q, mysql_error(m));
-	mysql_close(m);
+	testdb_q64(TEST_DB, "%s", q);
 }
 
 START_TEST(test_db_cache_bound)
@@ -606,35 +586,6 @@ START_TEST(test_db_cache_bound)
 END_TEST
 
 /* Recreate the test database and migrate it; 0 or -1. */
-static int prepare_db(void)
-{
-	char err[512];
-	struct store *s;
-	MYSQL *m = admin_connect(NULL);
-
-	if (m == NULL)
-		return -1;
-	if (mysql_query(m, "DROP DATABASE IF EXISTS " TEST_DB) ||
-	    mysql_query(m, "CREATE DATABASE " TEST_DB " CHARACTER SET utf8mb4")) {
-		fprintf(stderr, "create database: %s\n", mysql_error(m));
-		mysql_close(m);
-		return -1;
-	}
-	mysql_close(m);
-	s = store_open(&g_conf, err, sizeof(err));
-	if (s == NULL) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	if (store_migrate(s, g_sql_dir, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "migrate: %s\n", err);
-		store_close(s);
-		return -1;
-	}
-	store_close(s);
-	return 0;
-}
-
 static Suite *limits_suite(int with_db)
 {
 	Suite *s = suite_create("limits");
@@ -663,47 +614,20 @@ static Suite *limits_suite(int with_db)
 
 int main(void)
 {
-	const char *sock = getenv("AGENTHOST_TEST_DB_SOCKET");
-	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
-	const char *dir = getenv("AGENTHOST_TEST_SQL_DIR");
-	const char *srcdir = getenv("srcdir");
-	int with_db = sock != NULL && *sock != '\0';
-	char err[256];
-	SRunner *sr;
-	int failed;
+	int with_db, rc;
 
 	/* Ignored rows are logged as warnings by design; the tests provoke them on purpose. */
 	log_set_level(LOG_ERROR);
+	with_db = testdb_start("test_limits") == 0;
 	if (mysql_library_init(0, NULL, NULL)) {
 		fprintf(stderr, "mysql_library_init failed\n");
 		return 1;
 	}
-	if (with_db) {
-		if (dir)
-			snprintf(g_sql_dir, sizeof(g_sql_dir), "%s", dir);
-		else
-			snprintf(g_sql_dir, sizeof(g_sql_dir), "%s/sql", srcdir ? srcdir : ".");
-		conf_defaults(&g_conf);
-		if (conf_set(&g_conf, "db_socket", sock, err, sizeof(err)) ||
-		    conf_set(&g_conf, "db_user", "root", err, sizeof(err)) ||
-		    conf_set(&g_conf, "db_password", pw ? pw : "", err, sizeof(err)) ||
-		    conf_set(&g_conf, "db_name", TEST_DB, err, sizeof(err))) {
-			fprintf(stderr, "conf: %s\n", err);
-			mysql_library_end();
-			return 1;
-		}
-		if (prepare_db()) {
-			mysql_library_end();
-			return 1;
-		}
-	} else {
-		fprintf(stderr, "test_limits: AGENTHOST_TEST_DB_SOCKET not set, database checks"
-		                " skipped\n");
+	if (with_db && (testdb_conf(&g_conf, TEST_DB) < 0 || testdb_prepare(&g_conf) < 0)) {
+		mysql_library_end();
+		return 1;
 	}
-	sr = srunner_create(limits_suite(with_db));
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = testdb_run(limits_suite(with_db));
 	mysql_library_end();
-	return failed == 0 ? 0 : 1;
+	return rc;
 }

@@ -34,9 +34,11 @@
 #include "providers/adapters.h"
 #include "providers/registry.h"
 #include "providers/sse.h"
+#include "testdb.h"
 
 static char fake_url[256];  /* base URL of the fake upstream, "" when unavailable */
 static pid_t fake_pid = -1; /* the fake we started, -1 when none */
+static int fake_out = -1;   /* read end of its stdout, open while it runs */
 
 static const char *srcdir(void)
 {
@@ -809,14 +811,14 @@ static int build_plugin(const char *dir, const char *name, const char *extra)
 
 START_TEST(test_plugin_abi)
 {
-	char dir[] = "/tmp/ah_plugin_XXXXXX";
+	char dir[200];
 	char good[256], bad[256], err[512] = "";
 	struct ah_message m = {.role = "user", .content = "héllo"};
 	struct ah_call c = base_call(&m, 1);
 	const struct provider_instance *inst;
 	struct ah_result r;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(testdb_tmpdir("ah_plugin", dir, sizeof(dir)), 0);
 	ck_assert_int_eq(build_plugin(dir, "echo.so", ""), 0);
 	ck_assert_int_eq(build_plugin(dir, "echo_wrong.so", "-DWRONG_ABI"), 0);
 	snprintf(good, sizeof(good), "%s/echo.so", dir);
@@ -1373,7 +1375,9 @@ static void fake_start(void)
 		if (strncmp(line, "ready", 5) == 0)
 			snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%s", port);
 	}
-	close(fds[0]);
+	/* The read end stays open while the fake runs: it may write "ready" in pieces, and a
+	 * write after the reader closed would kill it with a broken pipe. */
+	fake_out = fds[0];
 	if (fake_url[0] == '\0' && fake_pid > 0) {
 		kill(fake_pid, SIGTERM);
 		waitpid(fake_pid, NULL, 0);
@@ -1437,20 +1441,18 @@ static Suite *providers_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	fake_start();
-	sr = srunner_create(providers_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = testdb_run(providers_suite());
 	provider_thread_cleanup();
 	if (fake_pid > 0) {
 		kill(fake_pid, SIGTERM);
 		waitpid(fake_pid, NULL, 0);
 	}
+	if (fake_out >= 0)
+		close(fake_out);
 	curl_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

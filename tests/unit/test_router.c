@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "host/router.h"
+#include "testdb.h"
 
 START_TEST(literal_and_params)
 {
@@ -46,15 +47,11 @@ int main(void)
 {
 	Suite *s = suite_create("router");
 	TCase *tc = tcase_create("router");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	tcase_add_test(tc, literal_and_params);
 	tcase_add_test(tc, decoding);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	rc = testdb_run(s);
+	return rc;
 }

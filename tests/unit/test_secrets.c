@@ -18,21 +18,21 @@
 #include <sodium.h>
 
 #include "crypto/secrets.h"
+#include "testdb.h"
 
-static char tmpdir[64];
+static char tmpdir[256];
 
 /* Make a fresh temporary directory for one test. */
 static void setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_secrets.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert_int_eq(testdb_tmpdir("test_secrets", tmpdir, sizeof(tmpdir)), 0);
 }
 
 /* Remove the files a test may have left, then the directory. */
 static void teardown(void)
 {
 	static const char *const names[] = {"a.key", "b.key", "bad.key", "new.key"};
-	char p[128];
+	char p[320];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", tmpdir, names[i]);
@@ -44,7 +44,7 @@ static void teardown(void)
 /* Path of name inside the test's directory (static buffer per slot). */
 static const char *tpath(int slot, const char *name)
 {
-	static char paths[4][128];
+	static char paths[4][320];
 
 	snprintf(paths[slot], sizeof(paths[slot]), "%s/%s", tmpdir, name);
 	return paths[slot];

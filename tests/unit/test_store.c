@@ -2,10 +2,10 @@
  * test_store.c: the store module against a real MariaDB.
  *
  * DESIGN
- * Needs a server: AGENTHOST_TEST_DB_SOCKET names its unix socket (user root,
- * no password unless AGENTHOST_TEST_DB_PASSWORD is set); without it the
- * program exits 77 (skipped). It recreates the database ah_store_test,
- * migrates it from $srcdir/sql (or AGENTHOST_TEST_SQL_DIR), then checks every
+ * Needs a server (testdb.h: AGENTHOST_TEST_DB_SOCKET, or a private one
+ * started for the program; exit 77, skipped, when neither can be had). It
+ * recreates the database ah_store_test, migrates it from $srcdir/sql (or
+ * AGENTHOST_TEST_SQL_DIR), then checks every
  * store function, with an eye on tenant isolation: another tenant's agent,
  * session, key or execution must answer ST_NOTFOUND exactly like a missing
  * one. The tests share the database and run in order in one process; each
@@ -30,50 +30,12 @@
 #include "store/db.h"
 #include "store/sql.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #define TEST_DB "ah_store_test"
 
 static struct conf g_conf;
-static char g_sql_dir[512];
 static struct store *st;
-
-/* A raw admin connection for setup and for checking rows the API does not expose. */
-static MYSQL *admin_connect(const char *db)
-{
-	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
-	MYSQL *m = mysql_init(NULL);
-
-	if (m == NULL)
-		return NULL;
-	if (!mysql_real_connect(m, "localhost", "root", pw ? pw : "", db, 0,
-	                        getenv("AGENTHOST_TEST_DB_SOCKET"), 0)) {
-		fprintf(stderr, "admin connect: %s\n", mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
-}
-
-/* Run one statement as admin; returns the first column of the first row as int64 (or 0). */
-static int64_t admin_query(const char *sql)
-{
-	MYSQL *m = admin_connect(TEST_DB);
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int64_t v = 0;
-
-	ck_assert_ptr_nonnull(m);
-	ck_assert_msg(mysql_query(m, sql) == 0, "%s: %s", sql, mysql_error(m));
-	res = mysql_store_result(m);
-	if (res) {
-		row = mysql_fetch_row(res);
-		if (row && row[0])
-			v = strtoll(row[0], NULL, 10);
-		mysql_free_result(res);
-	}
-	mysql_close(m);
-	return v;
-}
 
 static void setup(void)
 {
@@ -111,7 +73,7 @@ static int64_t new_tenant(const char *slug)
 /* Migrations in the sql directory (NNN_*.sql): all of them are applied at set-up. */
 static int count_sql_files(void)
 {
-	DIR *d = opendir(g_sql_dir);
+	DIR *d = opendir(g_conf.sql_dir);
 	struct dirent *de;
 	int n = 0;
 
@@ -135,11 +97,12 @@ START_TEST(test_migrate_twice)
 	size_t n;
 
 	ck_assert_ptr_nonnull(tmp);
-	ck_assert_int_eq(admin_query("SELECT COUNT(*) FROM schema_migrations"), count_sql_files());
+	ck_assert_int_eq(testdb_q64(TEST_DB, "%s", "SELECT COUNT(*) FROM schema_migrations"),
+	                 count_sql_files());
 	fflush(stdout);
 	saved = dup(STDOUT_FILENO);
 	dup2(fileno(tmp), STDOUT_FILENO);
-	rc = store_migrate(st, g_sql_dir, err, sizeof(err));
+	rc = store_migrate(st, g_conf.sql_dir, err, sizeof(err));
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
@@ -149,7 +112,8 @@ START_TEST(test_migrate_twice)
 	out[n] = '\0';
 	fclose(tmp);
 	ck_assert_msg(n == 0, "second migrate printed: %s", out);
-	ck_assert_int_eq(admin_query("SELECT COUNT(*) FROM schema_migrations"), count_sql_files());
+	ck_assert_int_eq(testdb_q64(TEST_DB, "%s", "SELECT COUNT(*) FROM schema_migrations"),
+	                 count_sql_files());
 	ck_assert_int_eq(store_migrate(st, "/nonexistent-dir", err, sizeof(err)), ST_ERR);
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent-dir"));
 }
@@ -411,12 +375,12 @@ START_TEST(test_models)
 	ck_assert_int_eq(store_model_get(st, "no-such-model", &m), ST_NOTFOUND);
 	ck_assert_int_eq(store_model_list(st, 1, model_cb_count, &n), ST_OK);
 	ck_assert_int_eq(n, 12);
-	admin_query("UPDATE models SET enabled = 0 WHERE name = 'gpt-4o'");
+	testdb_q64(TEST_DB, "%s", "UPDATE models SET enabled = 0 WHERE name = 'gpt-4o'");
 	ck_assert_int_eq(store_model_get(st, "gpt-4o", &m), ST_NOTFOUND);
 	n = 0;
 	ck_assert_int_eq(store_model_list(st, 1, model_cb_count, &n), ST_OK);
 	ck_assert_int_eq(n, 11);
-	admin_query("UPDATE models SET enabled = 1 WHERE name = 'gpt-4o'");
+	testdb_q64(TEST_DB, "%s", "UPDATE models SET enabled = 1 WHERE name = 'gpt-4o'");
 }
 END_TEST
 
@@ -713,17 +677,17 @@ START_TEST(test_executions)
 		         "SELECT SUM(requests) * 1000000 + SUM(errors) * 10000 + SUM(cost_micros)"
 		         " FROM usage_daily WHERE tenant_id = %lld",
 		         (long long)t1);
-		ck_assert_int_eq(admin_query(q), 5 * 1000000 + 1 * 10000 + 100);
+		ck_assert_int_eq(testdb_q64(TEST_DB, "%s", q), 5 * 1000000 + 1 * 10000 + 100);
 		snprintf(q, sizeof(q),
 		         "SELECT COUNT(*) FROM usage_daily WHERE tenant_id = %lld AND day ="
 		         " UTC_DATE()",
 		         (long long)t1);
-		ck_assert_int_eq(admin_query(q), 2);
+		ck_assert_int_eq(testdb_q64(TEST_DB, "%s", q), 2);
 		snprintf(q, sizeof(q),
 		         "SELECT CHAR_LENGTH(error_message) FROM executions WHERE tenant_id = %lld"
 		         " AND id = 'run_3'",
 		         (long long)t1);
-		ck_assert_int_eq(admin_query(q), 255);
+		ck_assert_int_eq(testdb_q64(TEST_DB, "%s", q), 255);
 	}
 }
 END_TEST
@@ -733,7 +697,7 @@ END_TEST
 START_TEST(test_audit)
 {
 	struct audit_entry a = {0};
-	int64_t before = admin_query("SELECT COUNT(*) FROM audit_log");
+	int64_t before = testdb_q64(TEST_DB, "%s", "SELECT COUNT(*) FROM audit_log");
 
 	a.tenant_id = 0;
 	a.actor_type = "cli";
@@ -749,8 +713,9 @@ START_TEST(test_audit)
 	a.ip = "127.0.0.1";
 	a.outcome = "denied";
 	ck_assert_int_eq(store_audit(st, &a), ST_OK);
-	ck_assert_int_eq(admin_query("SELECT COUNT(*) FROM audit_log"), before + 2);
-	ck_assert_int_eq(admin_query("SELECT COUNT(*) FROM audit_log WHERE tenant_id IS NULL"), 1);
+	ck_assert_int_eq(testdb_q64(TEST_DB, "%s", "SELECT COUNT(*) FROM audit_log"), before + 2);
+	ck_assert_int_eq(
+	    testdb_q64(TEST_DB, "%s", "SELECT COUNT(*) FROM audit_log WHERE tenant_id IS NULL"), 1);
 	a.action = NULL;
 	ck_assert_int_eq(store_audit(st, &a), ST_ERR);
 }
@@ -770,13 +735,13 @@ START_TEST(test_reconnect)
 
 	ck_assert_int_eq(store_tenant_get(st, t1, &t), ST_OK);
 	snprintf(q, sizeof(q), "KILL %lu", mysql_thread_id(st->db));
-	admin_query(q);
+	testdb_q64(TEST_DB, "%s", q);
 	/* A cached statement on a dead connection: reconnect, re-prepare, retry. */
 	ck_assert_int_eq(store_tenant_get(st, t1, &t), ST_OK);
 	ck_assert_str_eq(t.slug, "recon-one");
 
 	snprintf(q, sizeof(q), "KILL %lu", mysql_thread_id(st->db));
-	admin_query(q);
+	testdb_q64(TEST_DB, "%s", q);
 	/* A transaction on a dead connection: START TRANSACTION reconnects first. */
 	make_exec(&e, t1, "run_recon", "chat", "succeeded");
 	ck_assert_int_eq(store_execution_record(st, &e), ST_OK);
@@ -787,19 +752,19 @@ START_TEST(test_reconnect)
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(store_execution_list(st, t1, &f, exec_collect, &s, &more), ST_OK);
 	snprintf(q, sizeof(q), "KILL %lu", mysql_thread_id(st->db));
-	admin_query(q);
+	testdb_q64(TEST_DB, "%s", q);
 	ck_assert_int_eq(store_execution_list(st, t1, &f, exec_collect, &s, &more), ST_OK);
 	ck_assert_int_eq(s.n, 2);
 	ck_assert_int_eq(store_ping(st), ST_OK);
 	snprintf(q, sizeof(q), "KILL %lu", mysql_thread_id(st->db));
-	admin_query(q);
+	testdb_q64(TEST_DB, "%s", q);
 	ck_assert_int_eq(store_ping(st), ST_OK);
 	ck_assert_int_eq(store_tenant_get(st, t1, &t), ST_OK);
 
 	/* Lost inside a transaction: no replay, ST_ERR, and the next call starts clean. */
 	ck_assert_int_eq(db_begin(st, "test"), ST_OK);
 	snprintf(q, sizeof(q), "KILL %lu", mysql_thread_id(st->db));
-	admin_query(q);
+	testdb_q64(TEST_DB, "%s", q);
 	make_exec(&e, t1, "run_recon2", "chat", "succeeded");
 	ck_assert_int_eq(store_tenant_get(st, t1, &t), ST_ERR);
 	db_rollback(st);
@@ -987,75 +952,24 @@ static Suite *store_suite(void)
 }
 
 /* Recreate the test database and migrate it once; 0 or -1. */
-static int prepare_db(void)
-{
-	char err[512];
-	struct store *s;
-	MYSQL *m;
-
-	m = admin_connect(NULL);
-	if (m == NULL)
-		return -1;
-	if (mysql_query(m, "DROP DATABASE IF EXISTS " TEST_DB) ||
-	    mysql_query(m, "CREATE DATABASE " TEST_DB " CHARACTER SET utf8mb4")) {
-		fprintf(stderr, "create database: %s\n", mysql_error(m));
-		mysql_close(m);
-		return -1;
-	}
-	mysql_close(m);
-	s = store_open(&g_conf, err, sizeof(err));
-	if (s == NULL) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return -1;
-	}
-	if (store_migrate(s, g_sql_dir, err, sizeof(err)) != ST_OK) {
-		fprintf(stderr, "migrate: %s\n", err);
-		store_close(s);
-		return -1;
-	}
-	store_close(s);
-	return 0;
-}
-
 int main(void)
 {
-	const char *sock = getenv("AGENTHOST_TEST_DB_SOCKET");
-	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
-	const char *dir = getenv("AGENTHOST_TEST_SQL_DIR");
-	const char *srcdir = getenv("srcdir");
-	char err[256];
-	SRunner *sr;
-	int failed;
+	int rc;
 
-	if (sock == NULL || *sock == '\0') {
-		fprintf(stderr, "test_store: AGENTHOST_TEST_DB_SOCKET not set, skipping\n");
+	if (testdb_start("test_store") < 0)
 		return 77;
-	}
-	if (dir)
-		snprintf(g_sql_dir, sizeof(g_sql_dir), "%s", dir);
-	else
-		snprintf(g_sql_dir, sizeof(g_sql_dir), "%s/sql", srcdir ? srcdir : ".");
-	conf_defaults(&g_conf);
-	if (conf_set(&g_conf, "db_socket", sock, err, sizeof(err)) ||
-	    conf_set(&g_conf, "db_user", "root", err, sizeof(err)) ||
-	    conf_set(&g_conf, "db_password", pw ? pw : "", err, sizeof(err)) ||
-	    conf_set(&g_conf, "db_name", TEST_DB, err, sizeof(err))) {
-		fprintf(stderr, "conf: %s\n", err);
+	if (testdb_conf(&g_conf, TEST_DB) < 0)
 		return 1;
-	}
 	log_set_level(LOG_WARN);
 	if (mysql_library_init(0, NULL, NULL)) {
 		fprintf(stderr, "mysql_library_init failed\n");
 		return 1;
 	}
-	if (prepare_db()) {
+	if (testdb_prepare(&g_conf)) {
 		mysql_library_end();
 		return 1;
 	}
-	sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = testdb_run(store_suite());
 	mysql_library_end();
-	return failed == 0 ? 0 : 1;
+	return rc;
 }

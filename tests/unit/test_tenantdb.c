@@ -2,7 +2,7 @@
  * test_tenantdb.c: dedicated tenant databases against a real MariaDB.
  *
  * DESIGN
- * Like test_store (AGENTHOST_TEST_DB_SOCKET, user root; exit 77 without it):
+ * Like test_store (a server from testdb.h; exit 77 without one):
  * recreates ah_tdb_test, migrates it, creates a master key in a temp
  * directory, and provisions dedicated tenants as agenthostctl would. It
  * checks what the integration tests cannot reach from outside: the tenant
@@ -33,54 +33,13 @@
 #include "store/records.h"
 #include "store/tdb.h"
 #include "store/tenantdb.h"
+#include "testdb.h"
 
 #define TEST_DB "ah_tdb_test"
 
 static struct conf g_conf;
 static struct store *st;
-static char g_tmp[256];
-
-static MYSQL *admin_connect(void)
-{
-	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
-	MYSQL *m = mysql_init(NULL);
-
-	if (m && !mysql_real_connect(m, "localhost", "root", pw ? pw : "", NULL, 0,
-	                             getenv("AGENTHOST_TEST_DB_SOCKET"), 0)) {
-		fprintf(stderr, "admin connect: %s\n", mysql_error(m));
-		mysql_close(m);
-		return NULL;
-	}
-	return m;
-}
-
-/* First column of the first row of sql (run as root), as int64; 0 when none. */
-static int64_t q64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int64_t q64(const char *fmt, ...)
-{
-	char sql[2048];
-	MYSQL *m = admin_connect();
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int64_t v = 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_msg(mysql_query(m, sql) == 0, "%s: %s", sql, mysql_error(m));
-	res = mysql_store_result(m);
-	if (res) {
-		row = mysql_fetch_row(res);
-		if (row && row[0])
-			v = strtoll(row[0], NULL, 10);
-		mysql_free_result(res);
-	}
-	mysql_close(m);
-	return v;
-}
+static char g_tmp[256]; /* holds the master key */
 
 static void setup(void)
 {
@@ -173,15 +132,16 @@ START_TEST(test_schema_matches)
 			                   " is_nullable, column_default, ordinal_position FROM"
 			                   " information_schema.columns WHERE table_schema = '%s%s'"
 			                   " AND table_name = '%s') x";
-			int64_t n_ctl = q64(cols, TEST_DB, "", *tb);
+			int64_t n_ctl = testdb_q64(NULL, cols, TEST_DB, "", *tb);
 			int64_t n_ten = 0, same;
 			char tdb[64];
 
 			snprintf(tdb, sizeof(tdb), "_t%lld", (long long)t);
-			n_ten = q64(cols, TEST_DB, tdb, *tb);
+			n_ten = testdb_q64(NULL, cols, TEST_DB, tdb, *tb);
 			ck_assert_msg(n_ctl > 0 && n_ctl == n_ten, "%s: %lld vs %lld columns", *tb,
 			              (long long)n_ctl, (long long)n_ten);
-			same = q64(
+			same = testdb_q64(
+			    NULL,
 			    "SELECT COUNT(*) FROM information_schema.columns a JOIN"
 			    " information_schema.columns b ON b.table_schema = '%s%s' AND"
 			    " b.table_name = a.table_name AND b.column_name = a.column_name AND"
@@ -192,7 +152,8 @@ START_TEST(test_schema_matches)
 			    TEST_DB, tdb, TEST_DB, *tb);
 			ck_assert_msg(same == n_ctl, "%s: %lld of %lld columns differ", *tb,
 			              (long long)(n_ctl - same), (long long)n_ctl);
-			same = q64(
+			same = testdb_q64(
+			    NULL,
 			    "SELECT COUNT(*) FROM (SELECT index_name, column_name, seq_in_index,"
 			    " non_unique FROM information_schema.statistics WHERE table_schema ="
 			    " '%s' AND table_name = '%s' EXCEPT SELECT index_name, column_name,"
@@ -219,17 +180,21 @@ START_TEST(test_routing)
 	ck_assert_int_eq(store_execution_record(st, &e), ST_OK);
 	ck_assert_int_eq(store_execution_record(st, &e), ST_CONFLICT);
 	ck_assert_int_eq(
-	    q64("SELECT COUNT(*) FROM %s_t%lld.executions WHERE id = 'chatcmpl-route-1'", TEST_DB,
-	        (long long)ded),
+	    testdb_q64(NULL,
+	               "SELECT COUNT(*) FROM %s_t%lld.executions WHERE id = 'chatcmpl-route-1'",
+	               TEST_DB, (long long)ded),
 	    1);
-	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s.executions WHERE tenant_id = %lld", TEST_DB,
-	                     (long long)ded),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT COUNT(*) FROM %s.executions WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)ded),
 	                 0);
-	ck_assert_int_eq(q64("SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
-	                     TEST_DB, (long long)ded),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)ded),
 	                 55);
-	ck_assert_int_eq(
-	    q64("SELECT cost_micros FROM %s_t%lld.usage_daily", TEST_DB, (long long)ded), 55);
+	ck_assert_int_eq(testdb_q64(NULL, "SELECT cost_micros FROM %s_t%lld.usage_daily", TEST_DB,
+	                            (long long)ded),
+	                 55);
 	/* the other tenant's id answers nothing through either handle */
 	ck_assert_int_eq(store_execution_get(st, shared, "chatcmpl-route-1", NULL, NULL),
 	                 ST_NOTFOUND);
@@ -259,8 +224,8 @@ START_TEST(test_pool_bounded)
 	}
 	store_pool_close(st); /* then a smaller pool (store_pool_close walks pool_max slots) */
 	st->pool_max = 2;
-	conns = q64("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
-	            " WHERE VARIABLE_NAME = 'CONNECTIONS'");
+	conns = testdb_q64(NULL, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	                         " WHERE VARIABLE_NAME = 'CONNECTIONS'");
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < 6; i++) {
 			char own[40], other[40];
@@ -276,8 +241,8 @@ START_TEST(test_pool_bounded)
 			                 ST_NOTFOUND);
 		}
 	/* 18 turns over 6 tenants: 2 connections made, then handed over (and 1 for q64 itself) */
-	conns = q64("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
-	            " WHERE VARIABLE_NAME = 'CONNECTIONS'") -
+	conns = testdb_q64(NULL, "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+	                         " WHERE VARIABLE_NAME = 'CONNECTIONS'") -
 	        conns;
 	ck_assert_msg(conns <= 3, "%lld connections for 18 turns", (long long)conns);
 	for (int i = 0; i < st->pool_max; i++)
@@ -304,8 +269,9 @@ START_TEST(test_migrating_fence)
 	ck_assert_int_eq(store_tdb_migrating(st, t, 1), ST_CONFLICT);
 	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_CONFLICT);
 	ck_assert_int_eq(rid, 0);
-	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s.reservations WHERE tenant_id = %lld", TEST_DB,
-	                     (long long)t),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT COUNT(*) FROM %s.reservations WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 0);
 	ck_assert_int_eq(store_tdb_migrating(st, t, 0), ST_OK);
 	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_OK);
@@ -331,32 +297,40 @@ START_TEST(test_crash_after_data_step)
 	/* step 1 as the process would have done it, then nothing */
 	fill_exec(&e, t, "chatcmpl-crash-a", 321);
 	ck_assert_int_eq(store_execution_write(store_data_conn(st, t), &e, 1), ST_OK);
-	q64("UPDATE %s.reservations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
-	    " WHERE id = %lld",
-	    TEST_DB, (long long)rid);
+	testdb_q64(NULL,
+	           "UPDATE %s.reservations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+	           " WHERE id = %lld",
+	           TEST_DB, (long long)rid);
 	store_request_begin(st);
 	ck_assert_int_eq(store_admit_reap(st, 100, &reaped), ST_OK);
 	ck_assert_int_eq(reaped, 1);
-	ck_assert_int_eq(q64("SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
-	                     " AND scope_id = %lld AND win = 'day'",
-	                     TEST_DB, (long long)t),
-	                 321);
-	ck_assert_int_eq(q64("SELECT reserved_micros FROM %s.budget_counters WHERE scope ="
-	                     " 'tenant' AND scope_id = %lld AND win = 'day'",
-	                     TEST_DB, (long long)t),
+	ck_assert_int_eq(
+	    testdb_q64(NULL,
+	               "SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
+	               " AND scope_id = %lld AND win = 'day'",
+	               TEST_DB, (long long)t),
+	    321);
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT reserved_micros FROM %s.budget_counters WHERE scope ="
+	                            " 'tenant' AND scope_id = %lld AND win = 'day'",
+	                            TEST_DB, (long long)t),
 	                 0);
-	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
-	                     (long long)t),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 1);
-	ck_assert_int_eq(q64("SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
-	                     TEST_DB, (long long)t),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 321);
-	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s_t%lld.executions", TEST_DB, (long long)t), 1);
+	ck_assert_int_eq(
+	    testdb_q64(NULL, "SELECT COUNT(*) FROM %s_t%lld.executions", TEST_DB, (long long)t), 1);
 	/* a late settle by a process that was only slow changes nothing */
 	store_request_begin(st);
 	ck_assert_int_eq(store_admit_settle(st, rid, &a, &e), ST_CONFLICT);
-	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
-	                     (long long)t),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 1);
 }
 END_TEST
@@ -371,31 +345,38 @@ START_TEST(test_crash_before_data_step)
 
 	fill_adm(&a, t, "chatcmpl-crash-b");
 	ck_assert_int_eq(store_admit_reserve(st, &a, &rid, &refused), ST_OK);
-	q64("UPDATE %s.reservations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
-	    " WHERE id = %lld",
-	    TEST_DB, (long long)rid);
+	testdb_q64(NULL,
+	           "UPDATE %s.reservations SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+	           " WHERE id = %lld",
+	           TEST_DB, (long long)rid);
 	store_request_begin(st);
 	ck_assert_int_eq(store_admit_reap(st, 100, &reaped), ST_OK);
 	ck_assert_int_eq(reaped, 1);
-	ck_assert_int_eq(q64("SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
-	                     " AND scope_id = %lld AND win = 'day'",
-	                     TEST_DB, (long long)t),
-	                 1000);
-	ck_assert_int_eq(q64("SELECT COUNT(*) FROM %s_t%lld.executions WHERE reason_code ="
-	                     " 'reservation_expired'",
-	                     TEST_DB, (long long)t),
+	ck_assert_int_eq(
+	    testdb_q64(NULL,
+	               "SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
+	               " AND scope_id = %lld AND win = 'day'",
+	               TEST_DB, (long long)t),
+	    1000);
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT COUNT(*) FROM %s_t%lld.executions WHERE reason_code ="
+	                            " 'reservation_expired'",
+	                            TEST_DB, (long long)t),
 	                 1);
-	ck_assert_int_eq(q64("SELECT cost_micros FROM %s_t%lld.usage_daily", TEST_DB, (long long)t),
-	                 1000);
-	ck_assert_int_eq(q64("SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
-	                     TEST_DB, (long long)t),
+	ck_assert_int_eq(
+	    testdb_q64(NULL, "SELECT cost_micros FROM %s_t%lld.usage_daily", TEST_DB, (long long)t),
+	    1000);
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT cost_micros FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 1000);
 	/* the process wakes up and settles: the reaper's record stands */
 	fill_exec(&e, t, "chatcmpl-crash-b", 40);
 	store_request_begin(st);
 	ck_assert_int_eq(store_admit_settle(st, rid, &a, &e), ST_CONFLICT);
-	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
-	                     (long long)t),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 1);
 }
 END_TEST
@@ -413,18 +394,23 @@ START_TEST(test_settle_dedicated)
 	fill_exec(&e, t, "chatcmpl-settle-d", 77);
 	store_request_begin(st);
 	ck_assert_int_eq(store_admit_settle(st, rid, &a, &e), ST_OK);
-	ck_assert_int_eq(q64("SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
-	                     " AND scope_id = %lld AND win = 'day'",
-	                     TEST_DB, (long long)t),
-	                 77);
-	ck_assert_int_eq(q64("SELECT state = 'settled' FROM %s.reservations WHERE id = %lld",
-	                     TEST_DB, (long long)rid),
+	ck_assert_int_eq(
+	    testdb_q64(NULL,
+	               "SELECT spent_micros FROM %s.budget_counters WHERE scope = 'tenant'"
+	               " AND scope_id = %lld AND win = 'day'",
+	               TEST_DB, (long long)t),
+	    77);
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT state = 'settled' FROM %s.reservations WHERE id = %lld",
+	                            TEST_DB, (long long)rid),
 	                 1);
-	ck_assert_int_eq(q64("SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld", TEST_DB,
-	                     (long long)t),
+	ck_assert_int_eq(testdb_q64(NULL,
+	                            "SELECT requests FROM %s.usage_daily WHERE tenant_id = %lld",
+	                            TEST_DB, (long long)t),
 	                 1);
-	ck_assert_int_eq(q64("SELECT requests FROM %s_t%lld.usage_daily", TEST_DB, (long long)t),
-	                 1);
+	ck_assert_int_eq(
+	    testdb_q64(NULL, "SELECT requests FROM %s_t%lld.usage_daily", TEST_DB, (long long)t),
+	    1);
 }
 END_TEST
 
@@ -451,7 +437,7 @@ static Suite *tdb_suite(void)
 /* Drop the test database and every tenant database and account made from it. */
 static int reset_db(int create)
 {
-	MYSQL *m = admin_connect();
+	MYSQL *m = testdb_admin(NULL);
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	char sql[256];
@@ -481,37 +467,16 @@ static int reset_db(int create)
 
 int main(void)
 {
-	const char *sock = getenv("AGENTHOST_TEST_DB_SOCKET");
-	const char *pw = getenv("AGENTHOST_TEST_DB_PASSWORD");
-	const char *dir = getenv("AGENTHOST_TEST_SQL_DIR");
-	const char *srcdir = getenv("srcdir");
-	char err[512], sql_dir[512], key[300];
+	char err[512], key[300];
 	struct store *s;
-	SRunner *sr;
-	int failed;
+	int rc;
 
-	if (sock == NULL || *sock == '\0') {
-		fprintf(stderr, "test_tenantdb: AGENTHOST_TEST_DB_SOCKET not set, skipping\n");
+	if (testdb_start("test_tenantdb") < 0)
 		return 77;
-	}
-	if (dir)
-		snprintf(sql_dir, sizeof(sql_dir), "%s", dir);
-	else
-		snprintf(sql_dir, sizeof(sql_dir), "%s/sql", srcdir ? srcdir : ".");
-	snprintf(g_tmp, sizeof(g_tmp), "%s/ah_tdb_XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(g_tmp) == NULL) {
-		perror("mkdtemp");
+	if (testdb_tmpdir("ah_tdb", g_tmp, sizeof(g_tmp)) < 0 || testdb_conf(&g_conf, TEST_DB) < 0)
 		return 1;
-	}
 	snprintf(key, sizeof(key), "%s/master.key", g_tmp);
-	conf_defaults(&g_conf);
-	if (conf_set(&g_conf, "db_socket", sock, err, sizeof(err)) ||
-	    conf_set(&g_conf, "db_user", "root", err, sizeof(err)) ||
-	    conf_set(&g_conf, "db_password", pw ? pw : "", err, sizeof(err)) ||
-	    conf_set(&g_conf, "db_name", TEST_DB, err, sizeof(err)) ||
-	    conf_set(&g_conf, "sql_dir", sql_dir, err, sizeof(err)) ||
-	    secrets_create_master_key(key, err, sizeof(err)) != 0 ||
+	if (secrets_create_master_key(key, err, sizeof(err)) != 0 ||
 	    secrets_init(key, err, sizeof(err)) != 0) {
 		fprintf(stderr, "set-up: %s\n", err);
 		return 1;
@@ -520,18 +485,15 @@ int main(void)
 	if (mysql_library_init(0, NULL, NULL) || reset_db(1) < 0)
 		return 1;
 	s = store_open(&g_conf, err, sizeof(err));
-	if (s == NULL || store_migrate_dir(s, sql_dir, 1, err, sizeof(err)) != ST_OK) {
+	if (s == NULL || store_migrate_dir(s, g_conf.sql_dir, 1, err, sizeof(err)) != ST_OK) {
 		fprintf(stderr, "migrate: %s\n", err);
 		return 1;
 	}
 	store_close(s);
-	sr = srunner_create(tdb_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = testdb_run(tdb_suite());
 	reset_db(0);
 	unlink(key);
 	rmdir(g_tmp);
 	mysql_library_end();
-	return failed == 0 ? 0 : 1;
+	return rc;
 }

@@ -19,6 +19,7 @@
 #include "store/tools.h"
 #include "tools/policy.h"
 #include "tools/runner.h"
+#include "testdb.h"
 
 static char dir[256];
 
@@ -425,12 +426,9 @@ int main(void)
 {
 	Suite *s = suite_create("tools");
 	TCase *tr = tcase_create("runner"), *tp = tcase_create("policy");
-	const char *tmp = getenv("TMPDIR");
-	SRunner *sr;
-	int failed;
+	int rc;
 
-	snprintf(dir, sizeof(dir), "%s/ah-test-tools-XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
+	if (testdb_tmpdir("ah-test-tools", dir, sizeof(dir)) < 0)
 		return EXIT_FAILURE;
 	tcase_set_timeout(tr, 30);
 	tcase_add_test(tr, runner_echoes_json);
@@ -450,9 +448,6 @@ int main(void)
 	tcase_add_test(tp, policy_definitions);
 	suite_add_tcase(s, tr);
 	suite_add_tcase(s, tp);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	rc = testdb_run(s);
+	return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "testdb.h"
 
 START_TEST(random_ids_have_shape_and_differ)
 {
@@ -93,8 +94,7 @@ int main(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	if (sodium_init() < 0)
 		return EXIT_FAILURE;
@@ -104,9 +104,6 @@ int main(void)
 	tcase_add_test(tc, streq_ct_and_strlcpy);
 	tcase_add_test(tc, buf_grows_and_formats);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	rc = testdb_run(s);
+	return rc;
 }
