@@ -72,8 +72,8 @@ START_TEST(example_loads_as_defaults)
 	conf_defaults(&want);
 	conf_defaults(&got);
 	ck_assert_msg(conf_load(&got, path, err, sizeof(err)) == 0, "%s", err);
-	/* conf_load resolves max_streams 0 to threads - 1; so does a file without the key. */
-	want.max_streams = want.threads - 1;
+	/* conf_load resolves max_streams 0 to max_inflight; so does a file without the key. */
+	want.max_streams = want.max_inflight;
 	ck_assert_int_eq(memcmp(&want, &got, sizeof(want)), 0);
 }
 END_TEST
