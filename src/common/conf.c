@@ -56,6 +56,10 @@ static const struct conf_key conf_table[] = {
 	S(CONF_SEC_PROCESS, mount_prefix, "", NULL,
 	  "URL prefix the web server mounts agenthost under: empty or /x (no trailing slash)"),
 	S(CONF_SEC_PROCESS, log_level, "info", NULL, "error, warn, info or debug; logs go to stderr"),
+	S(CONF_SEC_PROCESS, serve_tenants, "", NULL,
+	  "comma list of tenant slugs this process serves on the API (a pinned pool, docs/ISOLATION.md); other tenants' keys get 403 tenant_not_served; empty: every tenant"),
+	S(CONF_SEC_PROCESS, exclude_tenants, "", NULL,
+	  "comma list of tenant slugs this process refuses on the API (403 tenant_not_served), for shared pools beside pinned ones; not together with serve_tenants"),
 
 	L(CONF_SEC_REQUEST, max_body_bytes, "1048576", 1024, 67108864, "request body size in bytes"),
 	I(CONF_SEC_REQUEST, max_headers, "64", 8, 1000, NULL, "number of request headers"),
@@ -319,6 +323,47 @@ static char *conf_trim(char *s)
 	return s;
 }
 
+/*
+ * Rewrite a list of slugs in place as "a,b" (spaces around items dropped);
+ * -1 with err naming key when an item is empty or not a slug.
+ */
+static int conf_slug_list(char *list, const char *key, char *err, size_t errlen)
+{
+	char out[sizeof(((struct conf *)0)->serve_tenants)], item[64];
+	size_t o = 0;
+	const char *p = list;
+
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0') {
+		*list = '\0';
+		return 0;
+	}
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		while (n > 0 && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n > 0 && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n == 0 || n >= sizeof(item))
+			return conf_err(err, errlen, "%s: an empty or overlong item", key);
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (!valid_name(VALID_SLUG, item))
+			return conf_err(err, errlen, "%s: '%s' is not a tenant slug", key, item);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s", o ? "," : "", item);
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	memcpy(list, out, o + 1);
+	return 0;
+}
+
 /* Checks across keys, after the whole file is read. */
 static int conf_validate(struct conf *c, char *err, size_t errlen)
 {
@@ -338,6 +383,14 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 	if (c->max_streams > c->max_inflight)
 		return conf_err(err, errlen, "max_streams: %d is more than max_inflight (%d)",
 		                c->max_streams, c->max_inflight);
+	if (conf_slug_list(c->serve_tenants, "serve_tenants", err, errlen) < 0 ||
+	    conf_slug_list(c->exclude_tenants, "exclude_tenants", err, errlen) < 0)
+		return -1;
+	/* A pinned pool lists whom it serves; excluding is for the shared pools. */
+	if (c->serve_tenants[0] && c->exclude_tenants[0])
+		return conf_err(
+		    err, errlen,
+		    "serve_tenants and exclude_tenants: set one or the other, not both");
 	return 0;
 }
 
@@ -381,6 +434,31 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	rc = conf_load_stream(c, f, path, err, errlen);
 	fclose(f);
 	return rc;
+}
+
+/* Is slug an item of the normalized list "a,b"? */
+static int conf_list_has(const char *list, const char *slug)
+{
+	size_t n = strlen(slug);
+
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == n && memcmp(p, slug, n) == 0)
+			return 1;
+		if (e == NULL)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+int conf_serves_tenant(const struct conf *c, const char *slug)
+{
+	if (c->serve_tenants[0] && !conf_list_has(c->serve_tenants, slug))
+		return 0;
+	return !conf_list_has(c->exclude_tenants, slug);
 }
 
 const struct conf_provider *conf_provider(const struct conf *c, const char *name)

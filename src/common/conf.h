@@ -7,6 +7,9 @@
  * or a value out of bounds stops start-up with a message naming the key.
  * Provider settings use dotted keys: "provider.<name>.base_url",
  * "provider.<name>.api_key" (the platform credential), "provider.<name>.timeout_ms".
+ * serve_tenants / exclude_tenants pin a pool of processes to tenants (or keep
+ * them out of it) by slug; slugs never change, so the identity's slug is
+ * compared and nothing has to be resolved or refreshed (docs/ISOLATION.md).
  * The loaded configuration is immutable and shared by all threads.
  */
 #ifndef AH_CONF_H
@@ -66,6 +69,9 @@ struct conf {
 	char template_dir[256];   /* dashboard ClearSilver templates */
 	char static_dir[256];     /* dashboard static files (admin.css) */
 	char state_dir[256];      /* this host's shared state: epochs (and the ledger journal) */
+	char serve_tenants[1024]; /* "slug,slug": this pool serves only these tenants ("" = all) */
+	char exclude_tenants[1024]; /* "slug,slug": this pool refuses these tenants (pinned
+	                               elsewhere) */
 	struct conf_provider providers[CONF_MAX_PROVIDERS];
 	size_t n_providers;
 };
@@ -117,6 +123,12 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 int conf_load_stream(struct conf *c, FILE *f, const char *path, char *err, size_t errlen);
 /* Apply one "key", "value" pair (also used by tests); 0 or -1 with err. */
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
+/*
+ * Whether this process's pool serves the tenant with this slug: 1 when
+ * serve_tenants is empty or lists it and exclude_tenants does not, else 0.
+ * Lists are normalized by conf_load ("a,b", no spaces).
+ */
+int conf_serves_tenant(const struct conf *c, const char *slug);
 /* The provider instance settings for name, or NULL. */
 const struct conf_provider *conf_provider(const struct conf *c, const char *name);
 /* Path of the config file: -c argument, else $AGENTHOST_CONF, else the default. */

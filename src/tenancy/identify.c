@@ -16,6 +16,11 @@
  * created. The stated bound for revocation (2 s, docs/ENFORCEMENT.md) is
  * CACHE_TRUST_US plus one watch at most, on any host.
  *
+ * A process pinned to tenants (conf serve_tenants / exclude_tenants) refuses
+ * any other tenant's key right after it is identified: the tenant's slug
+ * comes with the key, and slugs never change, so nothing is resolved or kept
+ * in step with the tenants table.
+ *
  * last_used_at: a request only marks its key used in a process-wide table;
  * the background thread writes the marks in one statement every
  * TOUCH_EVERY_S (identify_touch_flush), so identification writes nothing.
@@ -29,6 +34,7 @@
 #include <sodium.h>
 
 #include "common/cache.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
 #include "host/http.h"
@@ -208,6 +214,19 @@ int identify_request(struct req *r, struct ident *out)
 	if (th && *th && !identify_tenant_header_ok(th, &ka)) {
 		resp_error(r, R_tenant_mismatch,
 		           "X-Tenant-ID does not match the tenant of this API key");
+		return -1;
+	}
+	/*
+	 * A pool pinned to other tenants (serve_tenants), or one that keeps this
+	 * tenant out (exclude_tenants): refused before limits, admission or the
+	 * provider, so the tenant's work never runs in processes it is not
+	 * placed in. Its state (suspended, migrating) is its own pool's to tell.
+	 */
+	if (!conf_serves_tenant(r->conf, ka.tenant_slug)) {
+		resp_error(r, R_tenant_not_served,
+		           "tenant '%s' is not served by this pool of agenthost processes; "
+		           "use the address its operator gave for it",
+		           ka.tenant_slug);
 		return -1;
 	}
 	if (ka.tenant_status != TENANT_ACTIVE) {

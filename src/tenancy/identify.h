@@ -31,8 +31,8 @@ struct ident {
 /*
  * Identify the caller of r. 0 with *out filled, or -1 after sending the
  * refusal (401 missing_api_key / invalid_api_key / key_revoked /
- * key_expired, 403 tenant_mismatch / tenant_suspended, 503 when the store
- * is unreachable).
+ * key_expired, 403 tenant_mismatch / tenant_not_served / tenant_suspended,
+ * 503 tenant_migrating, 503 when the store is unreachable).
  */
 int identify_request(struct req *r, struct ident *out);
 /*

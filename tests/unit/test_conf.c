@@ -1,4 +1,7 @@
-/* test_conf: the configuration table: defaults, bounds, unknown keys, provider keys. */
+/*
+ * test_conf: the configuration table: defaults, bounds, unknown keys, provider keys,
+ * the tenant lists of pinned pools.
+ */
 #include "config.h"
 
 #include <check.h>
@@ -73,6 +76,10 @@ START_TEST(bad_values_name_the_key)
 	    {"provider.openai.base_url = ftp://x\n", "provider.openai.base_url"},
 	    {"provider.openai.colour = red\n", "provider.openai.colour"},
 	    {"just a line\n", "expected key = value"},
+	    {"serve_tenants = acme, Bad_Slug\n", "serve_tenants"},
+	    {"serve_tenants = acme,,globex\n", "serve_tenants"},
+	    {"exclude_tenants = 123\n", "exclude_tenants"},
+	    {"serve_tenants = acme\nexclude_tenants = globex\n", "not both"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -83,6 +90,42 @@ START_TEST(bad_values_name_the_key)
 		ck_assert_msg(strstr(err, bad[i][1]) != NULL, "'%s' -> '%s'", bad[i][0], err);
 		unlink(p);
 	}
+}
+END_TEST
+
+START_TEST(pinned_and_excluding_pools)
+{
+	struct conf c;
+	char err[256];
+	char *p = write_conf("serve_tenants =  acme , globex-2 \n");
+
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_serves_tenant(&c, "anyone"), 1);
+	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.serve_tenants, "acme,globex-2");
+	ck_assert_int_eq(conf_serves_tenant(&c, "acme"), 1);
+	ck_assert_int_eq(conf_serves_tenant(&c, "globex-2"), 1);
+	/* whole items only: no prefix, suffix or substring matches */
+	ck_assert_int_eq(conf_serves_tenant(&c, "acm"), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, "acme2"), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, "globex"), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, ""), 0);
+	unlink(p);
+
+	p = write_conf("exclude_tenants = acme,globex-2\n");
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, "acme"), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, "globex-2"), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, "globex"), 1);
+	ck_assert_int_eq(conf_serves_tenant(&c, "initech"), 1);
+	unlink(p);
+
+	p = write_conf("serve_tenants =   \n");
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_serves_tenant(&c, "acme"), 1);
+	unlink(p);
 }
 END_TEST
 
@@ -106,6 +149,7 @@ int main(void)
 	tcase_add_test(tc, defaults_are_in_bounds);
 	tcase_add_test(tc, loads_values_and_comments);
 	tcase_add_test(tc, bad_values_name_the_key);
+	tcase_add_test(tc, pinned_and_excluding_pools);
 	tcase_add_test(tc, missing_file_is_an_error);
 	suite_add_tcase(s, tc);
 	rc = testdb_run(s);

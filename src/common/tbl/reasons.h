@@ -48,6 +48,8 @@ REASON(invalid_operator_token, 401, authentication_error, 0,
 REASON(tenant_key_not_allowed, 403, permission_error, 0,
        "operator routes: a tenant API key was sent")
 REASON(tenant_mismatch, 403, permission_error, 0, "X-Tenant-ID names another tenant")
+REASON(tenant_not_served, 403, permission_error, 0,
+       "this pool of processes does not serve the key's tenant (serve_tenants, exclude_tenants)")
 REASON(tenant_suspended, 403, permission_error, 0, "the tenant is suspended")
 REASON(model_not_allowed, 403, permission_error, 0,
        "the model is not in the tenant's allowed_models")
