@@ -209,6 +209,7 @@ start_lighttpd() {
 	tpl=${tpl//@SOCKET@/$T/run/$name.sock}
 	tpl=${tpl//@BIN@/$bin}
 	tpl=${tpl//@PROCS@/$procs}
+	tpl=${tpl//@ERRORS@/$top/contrib/errors}
 	printf '%s\n' "$tpl" >"$T/lighttpd-$name.conf"
 	mkdir -p "$T/log/$name"
 	lighttpd -D -f "$T/lighttpd-$name.conf" >>"$T/log/$name/lighttpd-stderr.log" 2>&1 &
