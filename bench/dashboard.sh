@@ -93,7 +93,7 @@ EOF
 	sed -e "s|@PORT@|$port|g" -e "s|@STATE@|$T/www|g" -e "s|@LOGDIR@|$T/log/app|g" \
 		-e "s|@PIDFILE@|$T/run/lighttpd.pid|g" -e "s|@SOCKET@|$T/run/app.sock|g" \
 		-e "s|@BIN@|$top/src/agenthost|g" -e "s|@CONF@|$T/agenthost.conf|g" \
-		-e "s|@PROCS@|1|g" contrib/lighttpd.conf.in >"$T/lighttpd.conf"
+		-e "s|@PROCS@|1|g" -e "s|@ERRORS@|$top/contrib/errors|g" contrib/lighttpd.conf.in >"$T/lighttpd.conf"
 	lighttpd -D -f "$T/lighttpd.conf" >>"$T/log/app/lighttpd-stderr.log" 2>&1 &
 	pids+=($!)
 	URL=http://127.0.0.1:$port
