@@ -139,8 +139,7 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 	if (!valid_name(VALID_TENANT_NAME, ob.name) || !valid_name(VALID_PLAN, ob.plan) ||
 	    (ob.key_name && !valid_name(VALID_KEY_NAME, ob.key_name)) ||
 	    (ob.admin_name && !valid_name(VALID_ADMIN, ob.admin_name))) {
-		resp_error(r, R_invalid_request,
-		           "name: %s; plan: %s; key_name: %s; admin_name: %s",
+		resp_error(r, R_invalid_request, "name: %s; plan: %s; key_name: %s; admin_name: %s",
 		           valid_hint(VALID_TENANT_NAME), valid_hint(VALID_PLAN),
 		           valid_hint(VALID_KEY_NAME), valid_hint(VALID_ADMIN));
 		goto out;
