@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	conf_defaults(&c);
 	if (conf_load_stream(&c, f, "fuzz.conf", err, sizeof(err)) == 0 &&
-	    (c.max_streams < 1 || c.max_streams > c.threads))
+	    (c.max_streams < 1 || c.max_streams > c.max_inflight))
 		abort();
 	fclose(f);
 	return 0;

@@ -524,9 +524,11 @@ static void inbox_take(struct sched *s)
 	do {
 		pthread_mutex_lock(&s->mu);
 		n = s->ninbox < 64 ? s->ninbox : 64;
-		memcpy(fds, s->inbox, (size_t)n * sizeof(int));
-		memmove(s->inbox, s->inbox + n, (size_t)(s->ninbox - n) * sizeof(int));
-		s->ninbox -= n;
+		if (n > 0) {
+			memcpy(fds, s->inbox, (size_t)n * sizeof(int));
+			memmove(s->inbox, s->inbox + n, (size_t)(s->ninbox - n) * sizeof(int));
+			s->ninbox -= n;
+		}
 		pthread_mutex_unlock(&s->mu);
 		for (int i = 0; i < n; i++)
 			coro_start(s, fds[i]);
