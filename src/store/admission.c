@@ -343,7 +343,7 @@ int store_admit_reserve(struct store *st, struct adm_request *a, int64_t *reserv
 	/* A deadlock or lock timeout rolled it back whole: run it again. */
 	for (int i = 0;; i++) {
 		rc = admit_reserve_once(st, a, reservation_id, refused);
-		if (rc != ST_ERR || !db_conflicted(st) || i == DB_CONFLICT_RETRIES)
+		if (rc != ST_ERR || !db_retry(st, i))
 			return rc;
 	}
 }
