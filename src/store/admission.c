@@ -335,6 +335,37 @@ static int reserve_sql(struct store *st, struct buf *b, const struct adm_request
 static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *reservation_id,
                               int *refused);
 
+static void found_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	(void)set;
+	(void)row;
+	(void)len;
+	(void)n;
+	*(int *)ctx = 1;
+}
+
+/*
+ * A COMMIT whose answer was lost with its connection (the node died, a
+ * fail-over) may have committed. 1 when reservation id is there, looked up
+ * on a new connection (on Galera the new writer, reading causally: a write
+ * set the old writer had replicated is seen); 0 when it is not or cannot be
+ * asked. Without this, a committed reservation of a call answered 503 would
+ * be billed by the reaper at its worst case.
+ */
+static int reserve_committed(struct store *st, int64_t id)
+{
+	char q[96];
+	int n, found = 0;
+
+	n = snprintf(q, sizeof(q), "SELECT 1 FROM reservations WHERE id = %lld", (long long)id);
+	if (db_query(st, q, (size_t)n, found_row, &found, __func__) != ST_OK)
+		return 0;
+	if (found)
+		log_warn("store: reservation %lld committed although its COMMIT was not answered",
+		         (long long)id);
+	return found;
+}
+
 int store_admit_reserve(struct store *st, struct adm_request *a, int64_t *reservation_id,
                         int *refused)
 {
@@ -391,7 +422,8 @@ static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *
 	if (rr.admitted_rows == (int)a->n && rr.reservation_id > 0) {
 		rc = db_query(st, "COMMIT", 6, NULL, NULL, __func__);
 		st->in_tx = 0;
-		if (rc != ST_OK)
+		/* a conflict was rolled back; a lost answer is looked up */
+		if (rc != ST_OK && (db_conflicted(st) || !reserve_committed(st, rr.reservation_id)))
 			return ST_ERR;
 		*reservation_id = rr.reservation_id;
 		return ST_OK;

@@ -104,6 +104,9 @@ def accounting(t, served_at_least):
     tid = t["id"]
 
     def settled():
+        # a reservation whose COMMIT's answer was lost with the writer may have committed:
+        # the reaper bills it (never under-billed), as cron's agenthostctl reap would
+        ctl("reap", check=False)
         c = sql("SELECT spent_micros, reserved_micros, leased_micros FROM budget_counters"
                 " WHERE scope='tenant' AND scope_id=%d AND win='day'" % tid)
         rows = sql("SELECT COALESCE(SUM(cost_micros),0) FROM executions WHERE tenant_id=%d"
