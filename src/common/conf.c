@@ -74,6 +74,8 @@ static const struct conf_key conf_table[] = {
 	S(CONF_SEC_DATABASE, db_name, "agenthost", NULL,
 	  "the control database (and the content of shared tenants)"),
 	I(CONF_SEC_DATABASE, db_connect_timeout, "5", 1, 120, NULL, "connect timeout in seconds"),
+	S(CONF_SEC_DATABASE, db_nodes, "", NULL,
+	  "Galera: comma list of nodes (host:port, host or /unix/socket) in the order every host uses to choose the writer, the first Synced node of the primary component (docs/SCALE-OUT.md); empty: db_host, db_port, db_socket"),
 	I(CONF_SEC_DATABASE, dedicated_pool, "4", 1, 64, NULL,
 	  "connections to dedicated tenants' databases each worker thread keeps, the least recently used closed first (docs/ISOLATION.md)"),
 	I(CONF_SEC_DATABASE, dedicated_idle_s, "60", 1, 86400, NULL,
@@ -364,6 +366,54 @@ static int conf_slug_list(char *list, const char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * db_nodes: a comma list of "host:port", "host" (port 3306) or "/unix/socket",
+ * in the order every host uses to choose the writer (docs/SCALE-OUT.md).
+ */
+static int conf_db_nodes(struct conf *c, char *err, size_t errlen)
+{
+	char list[sizeof(c->db_nodes)], *save = NULL, *tok;
+
+	c->n_db_nodes = 0;
+	memcpy(list, c->db_nodes, sizeof(list));
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct conf_db_node *d = &c->db_node[c->n_db_nodes];
+		char *s = conf_trim(tok), *colon;
+		long port = 3306;
+
+		if (*s == '\0')
+			continue;
+		if (c->n_db_nodes == CONF_MAX_DB_NODES)
+			return conf_err(err, errlen, "db_nodes: more than %d nodes",
+			                CONF_MAX_DB_NODES);
+		memset(d, 0, sizeof(*d));
+		if (*s == '/') {
+			if (strlen(s) >= sizeof(d->socket))
+				return conf_err(err, errlen, "db_nodes: socket path too long");
+			strcpy(d->socket, s);
+		} else {
+			colon = strrchr(s, ':');
+			if (colon) {
+				char *end;
+
+				*colon = '\0';
+				port = strtol(colon + 1, &end, 10);
+				if (end == colon + 1 || *end || port < 1 || port > 65535)
+					return conf_err(err, errlen,
+					                "db_nodes: '%s': the port must be 1-65535",
+					                s);
+			}
+			if (*s == '\0' || strchr(s, ':') || strlen(s) >= sizeof(d->host))
+				return conf_err(err, errlen,
+				                "db_nodes: '%s' is not host:port or /socket", s);
+			strcpy(d->host, s);
+		}
+		d->port = (int)port;
+		c->n_db_nodes++;
+	}
+	return 0;
+}
+
 /* Checks across keys, after the whole file is read. */
 static int conf_validate(struct conf *c, char *err, size_t errlen)
 {
@@ -391,7 +441,7 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 		return conf_err(
 		    err, errlen,
 		    "serve_tenants and exclude_tenants: set one or the other, not both");
-	return 0;
+	return conf_db_nodes(c, err, errlen);
 }
 
 int conf_load_stream(struct conf *c, FILE *f, const char *path, char *err, size_t errlen)

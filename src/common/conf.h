@@ -27,6 +27,15 @@ struct conf_provider {
 	int timeout_ms;     /* whole-call timeout; 0 = conf.upstream_timeout_ms */
 };
 
+/* One database node of db_nodes: a unix socket, or a host and port. */
+struct conf_db_node {
+	char host[256];   /* "" when socket is set */
+	char socket[256]; /* "" when host is set */
+	int port;
+};
+
+#define CONF_MAX_DB_NODES 8
+
 struct conf {
 	char listen[256];       /* "" = FastCGI socket on fd 0; else unix path or host:port */
 	int threads;            /* worker threads per process */
@@ -43,8 +52,12 @@ struct conf {
 	char db_password[256];  /* MariaDB password */
 	char db_name[64];       /* control + shared data database */
 	int db_connect_timeout; /* seconds */
-	int dedicated_pool;     /* connections to dedicated tenant databases per thread */
-	int dedicated_idle_s;   /* a pooled tenant connection idle this long is closed */
+	char db_nodes[1024]; /* Galera: "host:port, /socket, ..." in writer order ("" = one server)
+	                      */
+	struct conf_db_node db_node[CONF_MAX_DB_NODES]; /* db_nodes parsed */
+	int n_db_nodes;
+	int dedicated_pool;              /* connections to dedicated tenant databases per thread */
+	int dedicated_idle_s;            /* a pooled tenant connection idle this long is closed */
 	char dedicated_account_host[64]; /* host part of dedicated accounts ('%' = any) */
 	char db_admin_user[64]; /* provisioning account ("" = db_user): CREATE, CREATE USER */
 	char db_admin_password[256];

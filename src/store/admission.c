@@ -389,6 +389,41 @@ static void reserve_sql(struct sql *q, const struct adm_request *a, int64_t mark
 static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *reservation_id,
                               int *refused);
 
+static void found_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	(void)set;
+	(void)row;
+	(void)len;
+	(void)n;
+	*(int *)ctx = 1;
+}
+
+/*
+ * A COMMIT whose answer was lost with its connection (the node died, a
+ * fail-over) may have committed. 1 when reservation id is there, looked up
+ * on a new connection (on Galera the new writer, reading causally: a write
+ * set the old writer had replicated is seen); 0 when it is not or cannot be
+ * asked. Without this, a committed reservation of a call answered 503 would
+ * be billed by the reaper at its worst case.
+ */
+static int reserve_committed(struct store *st, int64_t id)
+{
+	struct sql q;
+	int rc, found = 0;
+
+	sql_init(&q, st);
+	sql_lit(&q, "SELECT 1 FROM reservations WHERE id = ");
+	sql_i64(&q, id);
+	rc = sql_run(st, &q, found_row, &found, __func__);
+	sql_free(&q);
+	if (rc != ST_OK)
+		return 0;
+	if (found)
+		log_warn("store: reservation %lld committed although its COMMIT was not answered",
+		         (long long)id);
+	return found;
+}
+
 int store_admit_reserve(struct store *st, struct adm_request *a, int64_t *reservation_id,
                         int *refused)
 {
@@ -397,7 +432,7 @@ int store_admit_reserve(struct store *st, struct adm_request *a, int64_t *reserv
 	/* A deadlock or lock timeout rolled it back whole: run it again. */
 	for (int i = 0;; i++) {
 		rc = admit_reserve_once(st, a, reservation_id, refused);
-		if (rc != ST_ERR || !db_conflicted(st) || i == DB_CONFLICT_RETRIES)
+		if (rc != ST_ERR || !db_retry(st, i))
 			return rc;
 	}
 }
@@ -442,7 +477,8 @@ static int admit_reserve_once(struct store *st, struct adm_request *a, int64_t *
 	if (rr.admitted_rows == (int)a->n && rr.reservation_id > 0) {
 		rc = db_query(st, "COMMIT", 6, NULL, NULL, __func__);
 		st->in_tx = 0;
-		if (rc != ST_OK)
+		/* a conflict was rolled back; a lost answer is looked up */
+		if (rc != ST_OK && (db_conflicted(st) || !reserve_committed(st, rr.reservation_id)))
 			return ST_ERR;
 		*reservation_id = rr.reservation_id;
 		return ST_OK;

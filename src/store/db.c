@@ -12,12 +12,43 @@
  * reconnect would lose our prepared statements and session settings, so
  * db_exec reconnects itself and re-prepares.
  * Transactions use START TRANSACTION / COMMIT with autocommit left on, so a
- * failed transaction can never leave a connection stuck with autocommit off.
+ * failed transaction can never leave a connection stuck with autocommit off
+ * (on Galera db_query turns it off for one guarded batch, below, and its
+ * COMMIT or any failure turns it back on).
+ *
+ * Galera (db_nodes set, docs/SCALE-OUT.md): every connection goes to the
+ * writer, the first listed node that is Synced and in the primary component,
+ * chosen the same way by every process of every host, so hot rows are
+ * written on one node and never conflict across nodes. A connection that
+ * finds its node gone or outside the primary component (2006, 2013, 1047)
+ * is dropped and the next statement connects to the writer again; the
+ * process-wide db_writer says where the latest connection went, and
+ * connections elsewhere follow it at their next statement outside a
+ * transaction (so a node coming back draws every connection back, not half
+ * of them). Sessions read with wsrep_sync_wait = 1: after a fail-over the
+ * new writer may not have applied everything the old one committed.
+ *
+ * A multi-statement transaction that a brute-force abort cannot split. On
+ * Galera a transaction aborted between two statements of one batch was seen
+ * to report OK for every statement while the statements after the abort
+ * committed on their own (autocommit). So on Galera db_query sends a text
+ * that begins with "START TRANSACTION;" as "SET autocommit = 0; START
+ * TRANSACTION; SAVEPOINT ah_tx; ...", and the COMMIT that ends it as
+ * "RELEASE SAVEPOINT ah_tx; COMMIT; SET autocommit = 1": after an abort the
+ * later statements land in a new transaction that is never committed, and
+ * RELEASE fails there (the savepoint died with the aborted transaction, 1305),
+ * so the batch ends in an error, its connection is dropped (rolled back) and
+ * the caller runs it again. What is left is an abort between RELEASE and
+ * COMMIT, which loses the whole transaction and nothing else: the ledger
+ * checks after its commits (store_ledger_apply).
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <errmsg.h>
 #include <mysql.h>
@@ -32,11 +63,40 @@
 
 #define DB_INIT_COMMAND                                                                            \
 	"SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
+#define DB_INIT_COMMAND_CLUSTER DB_INIT_COMMAND ", wsrep_sync_wait = 1"
 
-/* Errors after which the connection (or its statements) cannot be trusted. */
+/* Galera's "node not ready for application use" (outside the primary component). */
+#define DB_ER_NOT_READY ER_UNKNOWN_COM_ERROR
+
+/*
+ * Errors after which the connection (or its statements) cannot be trusted;
+ * the statement did not run (1047 is answered before it does).
+ */
 static int db_retryable(unsigned int e)
 {
-	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == ER_UNKNOWN_STMT_HANDLER;
+	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == ER_UNKNOWN_STMT_HANDLER ||
+	       e == DB_ER_NOT_READY;
+}
+
+/* Index in db_nodes of the node the latest connection chose: the writer. */
+static _Atomic int db_writer = -1;
+/* Set once a store is opened with db_nodes (process-wide, like the configuration). */
+static _Atomic int db_cluster_on;
+
+int db_cluster(void)
+{
+	return atomic_load_explicit(&db_cluster_on, memory_order_relaxed);
+}
+
+/* Drop a connection (outside a transaction) that is not on the writer any more. */
+void db_follow_writer(struct store *st)
+{
+	if (st->n_nodes && st->db && !st->in_tx &&
+	    st->node != atomic_load_explicit(&db_writer, memory_order_relaxed)) {
+		log_info("store: database node %d is the writer now; leaving node %d",
+		         atomic_load(&db_writer) + 1, st->node + 1);
+		db_disconnect(st);
+	}
 }
 
 /* Map a MariaDB error number to a store return code. */
@@ -56,7 +116,8 @@ static int db_rc(unsigned int e)
 
 /* ------------------------------------------------------------------ connection */
 
-int db_connect(struct store *st, char *err, size_t errlen)
+/* Connect st to the server its host/socket/port name. */
+static int db_connect_one(struct store *st, char *err, size_t errlen)
 {
 	unsigned int timeout = st->connect_timeout;
 	my_bool off = 0;
@@ -71,7 +132,8 @@ int db_connect(struct store *st, char *err, size_t errlen)
 	if (mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout) ||
 	    mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
 	    mysql_options(db, MYSQL_OPT_RECONNECT, &off) ||
-	    mysql_options(db, MYSQL_INIT_COMMAND, DB_INIT_COMMAND)) {
+	    mysql_options(db, MYSQL_INIT_COMMAND,
+	                  db_cluster() ? DB_INIT_COMMAND_CLUSTER : DB_INIT_COMMAND)) {
 		snprintf(err, errlen, "cannot set MariaDB connection options: %s", mysql_error(db));
 		mysql_close(db);
 		return -1;
@@ -91,6 +153,118 @@ int db_connect(struct store *st, char *err, size_t errlen)
 	}
 	st->db = db;
 	return 0;
+}
+
+struct node_state {
+	int wsrep_on, synced, primary;
+};
+
+static void node_state_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct node_state *ns = ctx;
+
+	(void)set;
+	(void)len;
+	if (n != 2 || row[0] == NULL || row[1] == NULL)
+		return;
+	if (strcasecmp(row[0], "wsrep_on") == 0)
+		ns->wsrep_on = strcasecmp(row[1], "ON") == 0;
+	else if (strcasecmp(row[0], "wsrep_local_state_comment") == 0)
+		ns->synced = strcmp(row[1], "Synced") == 0;
+	else if (strcasecmp(row[0], "wsrep_cluster_status") == 0)
+		ns->primary = strcmp(row[1], "Primary") == 0;
+}
+
+/*
+ * 1 when st's server may be used: not a Galera node, or a node Synced in the
+ * primary component; 0 when it is a node that is not; -1 when it cannot be
+ * asked. SHOW is answered even outside the primary component, where SELECT
+ * gets 1047.
+ */
+int db_node_ready(struct store *st, char *why, size_t whylen)
+{
+	static const char q[] = "SHOW GLOBAL VARIABLES LIKE 'wsrep_on';"
+	                        " SHOW GLOBAL STATUS WHERE Variable_name IN"
+	                        " ('wsrep_local_state_comment', 'wsrep_cluster_status')";
+	struct node_state ns = {0, 0, 0};
+	int set = 0, status;
+
+	if (mysql_real_query(st->db, q, sizeof(q) - 1) != 0) {
+		snprintf(why, whylen, "%s", mysql_error(st->db));
+		return -1;
+	}
+	do {
+		MYSQL_RES *res = mysql_store_result(st->db);
+		MYSQL_ROW row;
+
+		if (res == NULL) {
+			snprintf(why, whylen, "%s", mysql_error(st->db));
+			return -1;
+		}
+		while ((row = mysql_fetch_row(res)) != NULL)
+			node_state_row(&ns, set, row, mysql_fetch_lengths(res),
+			               mysql_num_fields(res));
+		mysql_free_result(res);
+		set++;
+		status = mysql_next_result(st->db);
+	} while (status == 0);
+	if (status > 0) {
+		snprintf(why, whylen, "%s", mysql_error(st->db));
+		return -1;
+	}
+	if (!ns.wsrep_on)
+		return 1;
+	if (ns.synced && ns.primary)
+		return 1;
+	snprintf(why, whylen, "the Galera node is %s%s",
+	         ns.primary ? "" : "outside the primary component",
+	         ns.synced    ? ""
+	         : ns.primary ? "not Synced"
+	                      : " and not Synced");
+	return 0;
+}
+
+/*
+ * Connect st: to its server, or with db_nodes to the writer, the first node
+ * in the list that is Synced in the primary component (every host applies
+ * the same rule, so they agree while they see the same cluster).
+ */
+int db_connect(struct store *st, char *err, size_t errlen)
+{
+	char why[256];
+	size_t used = 0;
+
+	if (st->n_nodes == 0)
+		return db_connect_one(st, err, errlen);
+	err[0] = '\0';
+	for (int i = 0; i < st->n_nodes; i++) {
+		const struct conf_db_node *d = &st->nodes[i];
+		int ready;
+
+		util_strlcpy(st->host, d->host, sizeof(st->host));
+		util_strlcpy(st->socket, d->socket, sizeof(st->socket));
+		st->port = (unsigned int)d->port;
+		if (db_connect_one(st, why, sizeof(why)) < 0) {
+			used += (size_t)snprintf(err + used, used < errlen ? errlen - used : 0,
+			                         "%s%s", used ? "; " : "", why);
+			continue;
+		}
+		ready = db_node_ready(st, why, sizeof(why));
+		if (ready == 1) {
+			st->node = i;
+			if (atomic_exchange(&db_writer, i) != i)
+				log_info("store: writing to database node %d (%s, port %d)", i + 1,
+				         d->socket[0] ? d->socket : d->host, d->port);
+			return 0;
+		}
+		mysql_close(st->db);
+		st->db = NULL;
+		used += (size_t)snprintf(err + used, used < errlen ? errlen - used : 0,
+		                         "%snode %d: %s", used ? "; " : "", i + 1, why);
+	}
+	if (used >= errlen && errlen > 4)
+		memcpy(err + errlen - 4, "...", 4);
+	return -1;
 }
 
 int db_change_user(struct store *st, const char *user, const char *password, const char *name)
@@ -127,6 +301,14 @@ int db_change_user(struct store *st, const char *user, const char *password, con
 	return 0;
 }
 
+void db_set_nodes(struct store *st, const struct conf *c)
+{
+	st->nodes = c->db_node;
+	st->n_nodes = c->n_db_nodes;
+	if (st->n_nodes)
+		atomic_store(&db_cluster_on, 1);
+}
+
 void db_disconnect(struct store *st)
 {
 	size_t i;
@@ -146,6 +328,7 @@ void db_disconnect(struct store *st)
 		}
 	}
 	st->in_tx = 0;
+	st->guarded = 0;
 	st->n_bumps = 0; /* a transaction that dies with its connection changed nothing */
 	st->bumps_all = 0;
 }
@@ -356,6 +539,7 @@ int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, stru
 	MYSQL_STMT *s;
 	int attempt, rc;
 
+	db_follow_writer(st);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (st->db == NULL) {
 			if (st->in_tx) {
@@ -516,6 +700,7 @@ int db_begin(struct store *st, const char *fn)
 		log_error("store: %s: transaction already open", fn);
 		return ST_ERR;
 	}
+	db_follow_writer(st);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (st->db == NULL && db_connect(st, cerr, sizeof(cerr))) {
 			log_error("store: %s: %s", fn, cerr);
@@ -576,23 +761,31 @@ void db_bumps_run(struct store *st)
 int db_commit(struct store *st, const char *fn)
 {
 	if (st->db == NULL || mysql_commit(st->db)) {
-		if (st->db)
+		if (st->db) {
+			st->last_errno = mysql_errno(st->db);
 			log_error("store: %s: commit: %s", fn, mysql_error(st->db));
+		}
 		db_rollback(st);
 		return ST_ERR;
 	}
 	st->in_tx = 0;
+	if (st->guarded) {
+		st->guarded = 0;
+		if (mysql_autocommit(st->db, 1))
+			db_disconnect(st);
+	}
 	db_bumps_run(st);
 	return ST_OK;
 }
 
 void db_rollback(struct store *st)
 {
-	if (st->db && mysql_rollback(st->db)) {
+	if (st->db && (mysql_rollback(st->db) || (st->guarded && mysql_autocommit(st->db, 1)))) {
 		log_warn("store: rollback failed (%s); dropping the connection",
 		         mysql_error(st->db));
 		db_disconnect(st);
 	}
+	st->guarded = 0;
 	st->in_tx = 0;
 	st->n_bumps = 0;
 	st->bumps_all = 0;
@@ -600,7 +793,33 @@ void db_rollback(struct store *st)
 
 int db_conflicted(const struct store *st)
 {
-	return st->last_errno == ER_LOCK_DEADLOCK || st->last_errno == ER_LOCK_WAIT_TIMEOUT;
+	switch (st->last_errno) {
+	case ER_LOCK_DEADLOCK:
+	case ER_LOCK_WAIT_TIMEOUT:
+	case DB_ER_NOT_READY:
+	case ER_ERROR_DURING_COMMIT:
+	case ER_SP_DOES_NOT_EXIST: /* a guarded transaction was aborted under it (db_query) */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int db_retry(struct store *st, int i)
+{
+	struct timespec ts;
+	uint32_t jitter;
+
+	if (!db_conflicted(st) || i >= DB_CONFLICT_RETRIES)
+		return 0;
+	/* a node leaving the primary component: reconnect (to the writer) before the next try */
+	if (st->last_errno == DB_ER_NOT_READY && !st->in_tx)
+		db_disconnect(st);
+	util_random_bytes(&jitter, sizeof(jitter));
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)((1000000u << i) + jitter % (1000000u << i));
+	nanosleep(&ts, NULL);
+	return 1;
 }
 
 size_t db_utf8_cut(const char *s, size_t max)
@@ -660,11 +879,76 @@ static unsigned int db_drain(struct store *st, db_row_cb cb, void *ctx)
 	return 0;
 }
 
+static int db_query_text(struct store *st, const char *sql, size_t len, db_row_cb cb, void *ctx,
+                         const char *fn);
+
+#define GUARD_BEGIN "SET autocommit = 0; START TRANSACTION; SAVEPOINT ah_tx;"
+#define GUARD_COMMIT "RELEASE SAVEPOINT ah_tx; COMMIT; SET autocommit = 1"
+
+/*
+ * The text db_query sends for sql on Galera (see DESIGN): into out when it
+ * differs from sql, with *begins / *ends set when sql begins / ends a
+ * guarded transaction; 0, or -1 out of memory.
+ */
+static int db_guard_text(const struct store *st, const char *sql, size_t len, struct buf *out,
+                         int *begins, int *ends)
+{
+	static const char begin[] = "START TRANSACTION;", commit[] = "COMMIT",
+	                  rollback[] = "ROLLBACK";
+	const size_t nb = sizeof(begin) - 1, nc = sizeof(commit) - 1;
+	size_t head = 0, tail = len;
+
+	*begins = *ends = 0;
+	if (!st->in_tx && len >= nb && memcmp(sql, begin, nb) == 0) {
+		head = nb;
+		*begins = 1;
+	} else if (!st->guarded) {
+		return 0;
+	}
+	if (len == sizeof(rollback) - 1 && memcmp(sql, rollback, len) == 0) {
+		*ends = 1;
+		return buf_puts(out, "ROLLBACK; SET autocommit = 1");
+	}
+	if (len - head >= nc && memcmp(sql + len - nc, commit, nc) == 0 &&
+	    (len == nc || sql[len - nc - 1] == ' ' || sql[len - nc - 1] == ';')) {
+		tail = len - nc;
+		*ends = 1;
+	}
+	if (head == 0 && !*ends)
+		return 0;
+	if (head)
+		buf_puts(out, GUARD_BEGIN);
+	buf_append(out, sql + head, tail - head);
+	if (*ends)
+		buf_puts(out, GUARD_COMMIT);
+	return out->data ? 0 : -1;
+}
+
 int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *ctx, const char *fn)
+{
+	struct buf g = BUF_INIT;
+	int rc, begins = 0, ends = 0;
+
+	st->last_errno = 0;
+	db_follow_writer(st);
+	if (db_cluster() && db_guard_text(st, sql, len, &g, &begins, &ends) < 0) {
+		buf_free(&g);
+		log_error("store: %s: out of memory", fn);
+		return ST_ERR;
+	}
+	rc = db_query_text(st, g.data ? g.data : sql, g.data ? g.len : len, cb, ctx, fn);
+	/* (a failure dropped the connection, and its guard with it) */
+	if (rc == ST_OK)
+		st->guarded = begins && !ends ? 1 : ends ? 0 : st->guarded;
+	buf_free(&g);
+	return rc;
+}
+
+static int db_query_text(struct store *st, const char *sql, size_t len, db_row_cb cb, void *ctx,
+                         const char *fn)
 {
 	char err[256];
 
-	st->last_errno = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		unsigned int e;
 
@@ -688,7 +972,7 @@ int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *
 		snprintf(st->last_error, sizeof(st->last_error), "%s", mysql_error(st->db));
 		st->last_errno = e;
 		/* A conflict the caller runs again is not worth an error line. */
-		if (e == ER_LOCK_DEADLOCK || e == ER_LOCK_WAIT_TIMEOUT)
+		if (db_conflicted(st))
 			log_debug("store: %s: %s", fn, mysql_error(st->db));
 		else
 			log_error("store: %s: %s", fn, mysql_error(st->db));

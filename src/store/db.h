@@ -18,6 +18,9 @@
  * connection it cannot restore to a clean state, so the next call starts
  * fresh).
  *
+ * On Galera (db_cluster()), db_query guards its multi-statement
+ * transactions against being split by a brute-force abort: see db.c.
+ *
  * Errors are logged here as "store: <function>: <MariaDB message>", never with
  * bound values: they may be key hashes or ciphertexts.
  */
@@ -31,6 +34,7 @@
 
 #include "common/buf.h"
 #include "store/statements.h"
+#include "common/conf.h"
 #include "store/store.h"
 
 /*
@@ -63,9 +67,13 @@ struct store {
 	char password[256];
 	char name[64];
 	unsigned int port;
-	unsigned int connect_timeout; /* seconds */
-	char last_error[512];         /* message of the last failure, for callers reporting it */
-	unsigned last_errno;          /* its MariaDB error number (0: none or not the server's) */
+	unsigned int connect_timeout;     /* seconds */
+	const struct conf_db_node *nodes; /* Galera nodes in writer order (the process's conf) */
+	int n_nodes;                      /* 0: one server (host/socket/port above) */
+	int node;                         /* index in nodes of the node connected to */
+	int guarded;          /* a db_query transaction runs with autocommit off (db.c, "Galera") */
+	char last_error[512]; /* message of the last failure, for callers reporting it */
+	unsigned last_errno;  /* its MariaDB error number (0: none or not the server's) */
 	/*
 	 * Tenant routing (tenantdb.c). The context says where the data of the
 	 * tenant this request works for lives; it is valid while ctx_gen equals
@@ -135,6 +143,15 @@ int db_connect(struct store *st, char *err, size_t errlen);
 int db_change_user(struct store *st, const char *user, const char *password, const char *name);
 /* Close every statement and the connection (st stays reusable for db_connect). */
 void db_disconnect(struct store *st);
+/* Galera: the nodes of the configuration (db_nodes) st chooses the writer among. */
+void db_set_nodes(struct store *st, const struct conf *c);
+/* Drop st's connection (outside a transaction) when it is not on the writer any more. */
+void db_follow_writer(struct store *st);
+/*
+ * 1 when st's node is Synced in the primary component (or not a Galera node),
+ * 0 when it is a node that is not, -1 when it cannot be asked; why says what.
+ */
+int db_node_ready(struct store *st, char *why, size_t whylen);
 /*
  * Roll back, close and free a handle that owns no pool of tenant
  * connections (a pooled or provisioning connection), wiping its password.
@@ -234,13 +251,24 @@ int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *
              const char *fn);
 
 /*
- * 1 when the last failure of st was a deadlock or a lock wait timeout: the
- * server rolled the transaction back, and running it again from its start
- * is safe.
+ * 1 when the last failure of st left nothing behind and running the whole
+ * transaction again is safe: a deadlock or lock wait timeout (on Galera also
+ * a certification failure or a brute-force abort, 1213), a node not ready
+ * for use (1047, outside the primary component) or a failed commit (1180).
  */
 int db_conflicted(const struct store *st);
 /* How many times a transaction that conflicted is run again. */
 #define DB_CONFLICT_RETRIES 4
+/*
+ * Whether attempt i (from 0) of a transaction that just failed should be run
+ * again: 1 after a short growing pause (1, 2, 4, 8 ms ... with jitter) when
+ * db_conflicted(st) and i < DB_CONFLICT_RETRIES, else 0. The retry loops of
+ * admission, leases and the ledger use it.
+ */
+int db_retry(struct store *st, int i);
+
+/* 1 when this process's configuration names Galera nodes (db_nodes). */
+int db_cluster(void);
 
 /*
  * Cut s to at most max bytes without splitting a UTF-8 sequence; returns the

@@ -214,7 +214,7 @@ int store_lease_grant(struct store *st, int64_t owner_id, struct lease_ask *asks
 
 	for (int i = 0;; i++) {
 		rc = lease_grant_once(st, owner_id, asks, n);
-		if (rc != ST_ERR || !db_conflicted(st) || i == DB_CONFLICT_RETRIES)
+		if (rc != ST_ERR || !db_retry(st, i))
 			return rc;
 	}
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <mysqld_error.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -898,7 +899,100 @@ static int apply_recover_lookup(struct store *st, struct ledger_rec *const *recs
 	return rc;
 }
 
+static int pick_done_shared(const struct ledger_rec *r)
+{
+	return r->state == LR_DONE && !r->dedicated;
+}
+
+static int pick_done_dedicated(const struct ledger_rec *r)
+{
+	return r->state == LR_DONE && r->dedicated;
+}
+
+/*
+ * Galera: after the batch's COMMIT answered OK, look its calls up (a shared
+ * tenant's by its row, a dedicated tenant's by its mark). A brute-force abort
+ * just before COMMIT loses the whole transaction (db.c guards the batch
+ * against losing part of it), so a call not found was not written at all:
+ * it goes back to LR_PENDING and *lost is set. ST_OK, or ST_ERR when the
+ * check itself failed: then every call of the batch goes back to LR_PENDING,
+ * to be written in recover mode, which finds what did commit by its id.
+ */
+static int apply_verify(struct store *st, struct ledger_rec *const *recs, size_t n, int *lost)
+{
+	struct id_set have = {0};
+	struct sql q;
+	int rc = ST_ERR;
+
+	*lost = 0;
+	have.cap = n;
+	have.text = calloc(n, sizeof(*have.text));
+	if (have.text == NULL)
+		return ST_ERR;
+	sql_init(&q, st);
+	sql_lit(&q, "SELECT tenant_id, id FROM executions WHERE ");
+	exec_keys_sql(&q, recs, n, 0, pick_done_shared);
+	sql_lit(&q, "; SELECT tenant_id, exec_id FROM ledger_marks WHERE ");
+	exec_keys_sql(&q, recs, n, 1, pick_done_dedicated);
+	if (!sql_ok(&q))
+		goto fail;
+	rc = sql_run(st, &q, id_row, &have, __func__);
+	for (size_t i = 0; rc != ST_OK && i < n; i++)
+		if (recs[i]->state == LR_DONE)
+			recs[i]->state = LR_PENDING;
+	if (rc != ST_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_DONE &&
+		    !id_has_exec(&have, recs[i]->e.tenant_id, recs[i]->e.id)) {
+			log_warn("ledger: execution %s: its batch answered COMMIT but is not there "
+			         "(aborted by the cluster); writing it again",
+			         recs[i]->e.id);
+			recs[i]->state = LR_PENDING;
+			*lost = 1;
+		}
+out:
+	free(have.text);
+	sql_free(&q);
+	return rc;
+fail:
+	for (size_t i = 0; i < n; i++)
+		if (recs[i]->state == LR_DONE)
+			recs[i]->state = LR_PENDING;
+	goto out;
+}
+
+static int ledger_apply_once(struct store *st, struct ledger_rec *const *recs, size_t n,
+                             int recover);
+
+/*
+ * The batch as one transaction, run again from its start when the cluster
+ * rolled it back (db_retry: conflicts, a node leaving the primary component)
+ * and, on Galera, checked after COMMIT (apply_verify). A rerun is in recover
+ * mode: whatever did commit is found by its execution id and not written twice.
+ */
 int store_ledger_apply(struct store *st, struct ledger_rec *const *recs, size_t n, int recover)
+{
+	int rc, lost;
+
+	for (int i = 0;; i++) {
+		rc = ledger_apply_once(st, recs, n, recover);
+		if (rc == ST_OK && db_cluster()) {
+			if (apply_verify(st, recs, n, &lost) != ST_OK)
+				return ST_ERR; /* pending again: the next try is in recover mode */
+			if (lost) {
+				rc = ST_ERR;
+				st->last_errno = ER_LOCK_DEADLOCK; /* what the abort was */
+			}
+		}
+		if (rc == ST_OK || rc == ST_CONFLICT || !db_retry(st, i))
+			return rc;
+		recover = 1;
+	}
+}
+
+static int ledger_apply_once(struct store *st, struct ledger_rec *const *recs, size_t n,
+                             int recover)
 {
 	struct ledger_rec **ded = NULL;
 	const struct execution **es = NULL;

@@ -47,6 +47,7 @@ struct store *store_open(const struct conf *c, char *err, size_t errlen)
 	st->connect_timeout = c->db_connect_timeout > 0 ? (unsigned int)c->db_connect_timeout : 5;
 	st->pool_max = c->dedicated_pool > 0 ? c->dedicated_pool : 4;
 	st->pool_idle_s = c->dedicated_idle_s > 0 ? c->dedicated_idle_s : 60;
+	db_set_nodes(st, c);
 	if (db_connect(st, err, errlen))
 		goto fail;
 	return st;
@@ -65,13 +66,26 @@ void store_close(struct store *st)
 	db_free(st);
 }
 
-/* ST_OK when the database answers, reconnecting once if the connection was lost. */
+/*
+ * ST_OK when the database answers and, on Galera, the node is Synced in the
+ * primary component; reconnecting once (to the writer) otherwise.
+ */
 int store_ping(struct store *st)
 {
 	char err[512];
 
-	if (st->db && mysql_ping(st->db) == 0)
-		return ST_OK;
+	db_follow_writer(st);
+	if (st->db && mysql_ping(st->db) == 0) {
+		int ready = st->in_tx ? 1 : db_node_ready(st, err, sizeof(err));
+
+		if (ready == 1)
+			return ST_OK;
+		log_warn("store: store_ping: %s", err);
+		if (st->in_tx)
+			return ST_ERR;
+		/* a node outside the primary component still answers pings */
+		db_disconnect(st);
+	}
 	if (st->in_tx) {
 		log_error("store: store_ping: connection lost inside a transaction");
 		return ST_ERR;

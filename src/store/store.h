@@ -34,7 +34,7 @@ struct store;
 /* Open a connection for this thread; NULL with err when unreachable. */
 struct store *store_open(const struct conf *c, char *err, size_t errlen);
 void store_close(struct store *st);
-/* ST_OK when the database answers. */
+/* ST_OK when the database answers (on Galera: the node is Synced and primary). */
 int store_ping(struct store *st);
 /* Apply sql/NNN_*.sql files from dir not yet in schema_migrations, in order. Prints each applied.
  */

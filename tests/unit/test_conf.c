@@ -80,6 +80,10 @@ START_TEST(bad_values_name_the_key)
 	    {"serve_tenants = acme,,globex\n", "serve_tenants"},
 	    {"exclude_tenants = 123\n", "exclude_tenants"},
 	    {"serve_tenants = acme\nexclude_tenants = globex\n", "not both"},
+	    {"db_nodes = 127.0.0.1:99999\n", "db_nodes"},
+	    {"db_nodes = a:1, b:x\n", "db_nodes"},
+	    {"db_nodes = ::1\n", "db_nodes"},
+	    {"db_nodes = a,b,c,d,e,f,g,h,i\n", "db_nodes"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -129,6 +133,30 @@ START_TEST(pinned_and_excluding_pools)
 }
 END_TEST
 
+START_TEST(db_nodes_are_parsed_in_order)
+{
+	struct conf c;
+	char err[256];
+	char *p = write_conf("db_nodes = 10.0.0.1:3307, db2 ,/run/n3.sock,\n");
+
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
+	unlink(p);
+	ck_assert_int_eq(c.n_db_nodes, 3);
+	ck_assert_str_eq(c.db_node[0].host, "10.0.0.1");
+	ck_assert_int_eq(c.db_node[0].port, 3307);
+	ck_assert_str_eq(c.db_node[1].host, "db2");
+	ck_assert_int_eq(c.db_node[1].port, 3306);
+	ck_assert_str_eq(c.db_node[2].socket, "/run/n3.sock");
+	ck_assert_str_eq(c.db_node[2].host, "");
+	conf_defaults(&c);
+	p = write_conf("threads = 2\n");
+	ck_assert_int_eq(conf_load(&c, p, err, sizeof(err)), 0);
+	unlink(p);
+	ck_assert_int_eq(c.n_db_nodes, 0);
+}
+END_TEST
+
 START_TEST(missing_file_is_an_error)
 {
 	struct conf c;
@@ -150,6 +178,7 @@ int main(void)
 	tcase_add_test(tc, loads_values_and_comments);
 	tcase_add_test(tc, bad_values_name_the_key);
 	tcase_add_test(tc, pinned_and_excluding_pools);
+	tcase_add_test(tc, db_nodes_are_parsed_in_order);
 	tcase_add_test(tc, missing_file_is_an_error);
 	suite_add_tcase(s, tc);
 	rc = testdb_run(s);
