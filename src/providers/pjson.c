@@ -130,8 +130,14 @@ int64_t pjson_int(const json_t *obj, const char *key)
 
 	if (json_is_integer(v))
 		return (int64_t)json_integer_value(v);
-	if (json_is_real(v))
-		return (int64_t)json_real_value(v);
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+
+		/* A number no int64_t can hold counts as absent (the cast would be undefined). */
+		if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+			return 0;
+		return (int64_t)d;
+	}
 	return 0;
 }
 

@@ -41,7 +41,7 @@ const char *pjson_error_message(const json_t *root);
 json_t *pjson_parse(const char *body, size_t len);
 /* obj[key] when it is a string, else NULL. */
 const char *pjson_str(const json_t *obj, const char *key);
-/* obj[key] as an integer (0 when absent or not a number). */
+/* obj[key] as an integer (0 when absent, not a number, or beyond int64_t). */
 int64_t pjson_int(const json_t *obj, const char *key);
 /* obj[key] when it is an object, else NULL. */
 json_t *pjson_obj(const json_t *obj, const char *key);
