@@ -64,6 +64,8 @@ static int ctx_valid(const struct store *st, int64_t tenant_id)
 
 void store_ctx_set(struct store *st, int64_t tenant_id, int dedicated, int epoch)
 {
+	if (st == NULL)
+		return; /* no connection could be opened: the next store call answers ST_ERR */
 	st->ctx_gen = st->gen;
 	st->ctx_tenant = tenant_id;
 	st->ctx_dedicated = dedicated;
