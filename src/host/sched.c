@@ -549,30 +549,16 @@ static void run_ready(struct sched *s)
 	}
 }
 
-static void timers_expire(struct sched *s)
-{
-	int64_t t = now_us();
-
-	while (s->nheap > 0 && s->heap[0]->deadline <= t) {
-		struct coro *c = s->heap[0];
-
-		heap_remove(s, c);
-		waiter_remove(s, c);
-		if (c->state == CO_PARKED) {
-			c->woken = 0;
-			ready_push(s, c);
-		}
-	}
-}
-
 /*
- * At shutdown: wake every request parked on a timer (sched_sleep_us then
- * returns at once), so that a stream between two chunks notices the stop
- * now rather than at its next timer.
+ * Make runnable every coroutine whose timer is due by upto (a parked sleep
+ * ends, a wait times out). At shutdown upto is INT64_MAX: every request
+ * parked on a timer wakes at once (sched_sleep_us then returns), so that a
+ * stream between two chunks notices the stop now rather than at its next
+ * timer.
  */
-static void sleepers_wake(struct sched *s)
+static void timers_expire(struct sched *s, int64_t upto)
 {
-	while (s->nheap > 0) {
+	while (s->nheap > 0 && s->heap[0]->deadline <= upto) {
 		struct coro *c = s->heap[0];
 
 		heap_remove(s, c);
@@ -650,9 +636,7 @@ static void sched_loop(struct sched *s)
 		}
 		if (ex[0].revents)
 			inbox_take(s);
-		timers_expire(s);
-		if (atomic_load(&sched_stopping))
-			sleepers_wake(s);
+		timers_expire(s, atomic_load(&sched_stopping) ? INT64_MAX : now_us());
 	}
 	free(ex);
 }

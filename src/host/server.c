@@ -241,17 +241,29 @@ static void fcgi_header(unsigned char *h, int type, int id, size_t len)
 	h[7] = 0;
 }
 
+/*
+ * The connection's socket non-blocking (once): output never blocks the
+ * thread, a request waits for it parked. 0, or -1 when it cannot be set.
+ */
+static int fcgi_nonblock(struct fcgi_conn *fc)
+{
+	int fl;
+
+	if (fc->nonblock)
+		return 0;
+	fl = fcntl(fc->fd, F_GETFL);
+	if (fl < 0 || fcntl(fc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	fc->nonblock = 1;
+	return 0;
+}
+
 static int fcgi_flush(void *io)
 {
 	struct fcgi_conn *fc = io;
 
-	if (!fc->nonblock) {
-		int fl = fcntl(fc->fd, F_GETFL);
-
-		if (fl < 0 || fcntl(fc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			fc->gone = 1;
-		fc->nonblock = 1;
-	}
+	if (fcgi_nonblock(fc) < 0)
+		fc->gone = 1;
 	while (!fc->gone && fc->sent < fc->out.len) {
 		ssize_t w = write(fc->fd, fc->out.data + fc->sent, fc->out.len - fc->sent);
 
@@ -264,10 +276,8 @@ static int fcgi_flush(void *io)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			int ev = sched_wait_fd(fc->fd, POLLOUT, OUT_STALL_US);
 
-			if (ev > 0 && (ev & (POLLOUT | POLLERR | POLLHUP)) == POLLOUT)
-				continue;
 			if (ev > 0 && (ev & POLLOUT))
-				continue; /* the write itself will tell */
+				continue; /* with POLLERR/POLLHUP too: the write itself will tell */
 		}
 		fc->gone = 1;
 	}
@@ -325,13 +335,8 @@ static void fcgi_linger(struct fcgi_conn *fc)
 
 	if (shutdown(fc->fd, SHUT_WR) != 0)
 		return;
-	if (!fc->nonblock) {
-		int fl = fcntl(fc->fd, F_GETFL);
-
-		if (fl < 0 || fcntl(fc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			return;
-		fc->nonblock = 1;
-	}
+	if (fcgi_nonblock(fc) < 0)
+		return;
 	for (;;) {
 		ssize_t n = read(fc->fd, sink, sizeof(sink));
 		int64_t left = end - util_now_us();
