@@ -72,19 +72,7 @@ read -r db_port web_port < <(free_ports 2)
 load_before=$(loadavg)
 say "MariaDB on 127.0.0.1:$db_port"
 start_mariadb "$db_port" --max-connections=2000
-cat >"$T/on.conf" <<EOF
-threads = $app_threads
-log_level = warn
-db_socket = $T/db/mysqld.sock
-db_user = root
-db_name = agenthost
-master_key_file = $T/master.key
-sql_dir = $top/sql
-state_dir = $T/state
-enforcement = true
-mock_stream_delay_ms = $delay
-EOF
-chmod 600 "$T/on.conf"
+agenthost_conf on true "mock_stream_delay_ms = $delay"
 ctl master-key init >>"$T/log/ctl.log" 2>&1 || die "master-key init failed"
 ctl migrate >>"$T/log/ctl.log" 2>&1 || die "migrate failed"
 bench_plan

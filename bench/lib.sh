@@ -246,11 +246,14 @@ mock_count() {
 	curl -fsS -m 5 "$MOCK_URL/stats" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p'
 }
 
-# An agenthost configuration $T/$1.conf: enforcement $2 (true|false), the `openai`
-# provider pointed at the mock upstream with a platform key. Request lines are not
-# logged (log_level = warn) so that nothing measures the log.
-upstream_conf() {
-	cat >"$T/$1.conf" <<EOF
+# An agenthost configuration $T/$1.conf on the private MariaDB: enforcement $2
+# (true|false), then the "key = value" lines given after it. Request lines are not logged
+# (log_level = warn) so that nothing measures the log.
+agenthost_conf() {
+	local name=$1 enforcement=$2
+	shift 2
+	{
+		cat <<EOF
 threads = $app_threads
 log_level = warn
 db_socket = $T/db/mysqld.sock
@@ -259,11 +262,17 @@ db_name = agenthost
 master_key_file = $T/master.key
 sql_dir = $top/sql
 state_dir = $T/state
-enforcement = $2
-provider.openai.base_url = $MOCK_URL/v1
-provider.openai.api_key = sk-bench
+enforcement = $enforcement
 EOF
-	chmod 600 "$T/$1.conf"
+		printf '%s\n' "$@"
+	} >"$T/$name.conf"
+	chmod 600 "$T/$name.conf"
+}
+
+# agenthost_conf with the `openai` provider pointed at the mock upstream (a platform key).
+upstream_conf() {
+	agenthost_conf "$1" "$2" "provider.openai.base_url = $MOCK_URL/v1" \
+		"provider.openai.api_key = sk-bench"
 }
 
 # A plan `bench` whose limits are all set (so every rate, concurrency and budget counter
