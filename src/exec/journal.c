@@ -51,22 +51,24 @@ void journal_put(struct wbuf *w, const void *p, size_t n)
 	w->len += n;
 }
 
-void journal_put_u64(struct wbuf *w, uint64_t v)
+/* v as n little-endian bytes. */
+static void journal_put_le(struct wbuf *w, uint64_t v, int n)
 {
 	unsigned char b[8];
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < n; i++)
 		b[i] = (unsigned char)(v >> (8 * i));
-	journal_put(w, b, 8);
+	journal_put(w, b, (size_t)n);
+}
+
+void journal_put_u64(struct wbuf *w, uint64_t v)
+{
+	journal_put_le(w, v, 8);
 }
 
 void journal_put_u32(struct wbuf *w, uint32_t v)
 {
-	unsigned char b[4];
-
-	for (int i = 0; i < 4; i++)
-		b[i] = (unsigned char)(v >> (8 * i));
-	journal_put(w, b, 4);
+	journal_put_le(w, v, 4);
 }
 
 void journal_put_str(struct wbuf *w, const char *s)
@@ -127,32 +129,29 @@ struct rbuf {
 	int err;
 };
 
-static uint64_t r_u64(struct rbuf *r)
+/* n little-endian bytes; 0 with r->err set when the buffer ends first. */
+static uint64_t r_le(struct rbuf *r, int n)
 {
 	uint64_t v = 0;
 
-	if (r->err || r->off + 8 > r->len) {
+	if (r->err || r->off + (size_t)n > r->len) {
 		r->err = 1;
 		return 0;
 	}
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < n; i++)
 		v |= (uint64_t)r->p[r->off + i] << (8 * i);
-	r->off += 8;
+	r->off += (size_t)n;
 	return v;
+}
+
+static uint64_t r_u64(struct rbuf *r)
+{
+	return r_le(r, 8);
 }
 
 static uint32_t r_u32(struct rbuf *r)
 {
-	uint32_t v = 0;
-
-	if (r->err || r->off + 4 > r->len) {
-		r->err = 1;
-		return 0;
-	}
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)r->p[r->off + i] << (8 * i);
-	r->off += 4;
-	return v;
+	return (uint32_t)r_le(r, 4);
 }
 
 /* A string into fixed[cap] (cut), or, with fixed NULL, its (pointer, length) into the buffer. */
