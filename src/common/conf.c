@@ -56,6 +56,8 @@ static const struct conf_key conf_table[] = {
 	S(CONF_SEC_PROCESS, mount_prefix, "", NULL,
 	  "URL prefix the web server mounts agenthost under: empty or /x (no trailing slash)"),
 	S(CONF_SEC_PROCESS, log_level, "info", NULL, "error, warn, info or debug; logs go to stderr"),
+	I(CONF_SEC_PROCESS, log_repeat_s, "10", 0, 3600, NULL,
+	  "a warning or error whose text was logged less than this many seconds ago is counted instead of written, then summarised in one '[repeated N times ...]' line; 0 writes every line"),
 	S(CONF_SEC_PROCESS, serve_tenants, "", NULL,
 	  "comma list of tenant slugs this process serves on the API (a pinned pool, docs/ISOLATION.md); other tenants' keys get 403 tenant_not_served; empty: every tenant"),
 	S(CONF_SEC_PROCESS, exclude_tenants, "", NULL,

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "enforce/authorize.h"
@@ -136,12 +137,42 @@ void router_thread_end(void)
 	thread_lim = NULL;
 }
 
+/*
+ * 1 when the body of an API request may be read as JSON: none, or one whose
+ * Content-Type is application/json (parameters after ';' ignored); else 0
+ * after sending 415 unsupported_media_type. A form or text body is refused
+ * before it reaches a parser that would misread it.
+ */
+static int router_json_body(struct req *r)
+{
+	static const char want[] = "application/json";
+	const char *ct = r->body.len ? req_header(r, "Content-Type") : NULL;
+	size_t n;
+
+	if (r->body.len == 0)
+		return 1;
+	if (ct != NULL) {
+		while (*ct == ' ' || *ct == '\t')
+			ct++;
+		n = strcspn(ct, "; \t");
+		if (n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0)
+			return 1;
+	}
+	resp_error(
+	    r, R_unsupported_media_type,
+	    "the request body must be JSON sent with 'Content-Type: application/json'%s%.64s%s",
+	    ct ? " (got '" : "", ct ? ct : "", ct ? "')" : "");
+	return 0;
+}
+
 /* Identify and authorize as the route demands, then run its handler. */
 static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
 {
 	struct limits *lim = NULL;
 	struct ident id;
 
+	if ((rt->auth == AUTH_TENANT || rt->auth == AUTH_OPERATOR) && !router_json_body(r))
+		return;
 	switch (rt->auth) {
 	case AUTH_NONE:
 		rt->fn(r, NULL, m);

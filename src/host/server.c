@@ -701,6 +701,7 @@ stop:
 	background_stop(250);
 	ledger_stop(150);
 	free(threads);
+	log_flush_repeats(1);
 	log_info("server: stopped");
 	return 0;
 }
