@@ -12,6 +12,8 @@
 #include "enforce/idempotency.h"
 #include "enforce/limits.h"
 #include "exec/ledger.h"
+#include "common/cidr.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -24,6 +26,7 @@
 static const struct route routes[] = {
 	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
 	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
+	{"GET", "/metrics", AUTH_METRICS, 0, api_metrics},
 	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
 	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
 	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
@@ -165,6 +168,19 @@ static int router_json_body(struct req *r)
 	return 0;
 }
 
+/*
+ * 1 when the client (as authorize_client_addr decides it, trusted proxies
+ * considered) is in metrics_allow; 0 otherwise or when it is empty.
+ */
+static int router_metrics_allowed(const struct req *r)
+{
+	char addr[64];
+
+	if (r->conf->metrics_allow[0] == '\0' || authorize_client_addr(r, addr, sizeof(addr)) < 0)
+		return 0;
+	return cidr_list_contains(r->conf->metrics_allow, addr) == 1;
+}
+
 /* Identify and authorize as the route demands, then run its handler. */
 static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
 {
@@ -181,6 +197,11 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		if (operator_identify(r) < 0)
 			return;
 		router_barrier(r);
+		rt->fn(r, NULL, m);
+		return;
+	case AUTH_METRICS:
+		if (!router_metrics_allowed(r) && operator_identify(r) < 0)
+			return;
 		rt->fn(r, NULL, m);
 		return;
 	case AUTH_ADMIN:

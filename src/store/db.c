@@ -57,6 +57,7 @@
 
 #include "common/epochs.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "store/db.h"
 #include "store/store.h"
@@ -149,9 +150,12 @@ static int db_connect_one(struct store *st, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot connect to MariaDB at %s:%u: %s", host,
 			         st->port, mysql_error(db));
 		mysql_close(db);
+		metrics_count(MC_DB_CONNECT_FAILED);
 		return -1;
 	}
 	st->db = db;
+	metrics_count(MC_DB_CONNECTS);
+	metrics_gauge(MG_DB_CONNECTIONS, 1);
 	return 0;
 }
 
@@ -259,6 +263,7 @@ int db_connect(struct store *st, char *err, size_t errlen)
 		}
 		mysql_close(st->db);
 		st->db = NULL;
+		metrics_gauge(MG_DB_CONNECTIONS, -1);
 		used += (size_t)snprintf(err + used, used < errlen ? errlen - used : 0,
 		                         "%snode %d: %s", used ? "; " : "", i + 1, why);
 	}
@@ -320,6 +325,7 @@ void db_disconnect(struct store *st)
 	if (st->db) {
 		mysql_close(st->db);
 		st->db = NULL;
+		metrics_gauge(MG_DB_CONNECTIONS, -1);
 	}
 	for (i = 0; i < Q__MAX; i++) {
 		if (st->stmt[i]) {
