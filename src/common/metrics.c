@@ -378,7 +378,7 @@ static struct mx_table *mx_map(int fd, int rw, int create)
 
 int metrics_start(const char *state_dir, char *err, size_t errlen)
 {
-	char path[640];
+	char path[640], tmp[640];
 	struct mx_table *t;
 	unsigned long long tag;
 	int fd;
@@ -399,17 +399,23 @@ int metrics_start(const char *state_dir, char *err, size_t errlen)
 			tag = 0;
 		close(fd);
 	}
+	/*
+	 * Set up under a name scrapes skip, locked, then renamed: a scrape never
+	 * sees the file of a live process without its lock (it would take it for
+	 * the file of one that ended).
+	 */
+	snprintf(tmp, sizeof(tmp), "%s/t%d-%016llx.tmp", mx_dir, (int)getpid(), tag);
 	snprintf(path, sizeof(path), "%s/p%d-%016llx.m", mx_dir, (int)getpid(), tag);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	/* Held for the life of the process (the fd stays open): a free lock means it ended. */
-	if (flock(fd, LOCK_SH) < 0 || (t = mx_map(fd, 1, 1)) == NULL) {
-		snprintf(err, errlen, "%s: cannot map the table: %s", path, strerror(errno));
+	if (flock(fd, LOCK_SH) < 0 || (t = mx_map(fd, 1, 1)) == NULL || rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s: cannot set up the table: %s", path, strerror(errno));
 		close(fd);
-		unlink(path);
+		unlink(tmp);
 		goto fail;
 	}
 	/* What was counted before the file existed (start-up) moves into it. */

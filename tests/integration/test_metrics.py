@@ -7,6 +7,7 @@ state_dir: whichever process answers a scrape, the figures are the host's.
 The others start their own instances (fcgi_client.start_instance) with a
 state_dir of their own, so no other test's traffic is in their figures.
 """
+import json
 import os
 import re
 import signal
@@ -252,6 +253,21 @@ def every_process_answers_the_hosts_figures_and_an_ended_one_is_kept():
         assert "retired" in files and len([f for f in files if f.endswith(".m")]) == 2, files
     finally:
         fcgi_client.stop(h)
+
+
+@test
+def grafana_dashboard_uses_only_series_that_exist():
+    top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    text = open(os.path.join(top, "contrib", "grafana-agenthost.json")).read()
+    json.loads(text)
+    st, _, body = api("GET", "/metrics", headers=OP, raw=True)
+    assert st == 200
+    _, types = parse(body)
+    used = set(re.findall(r"agenthost_[a-z_]+", text))
+    assert used, "no series in the dashboard"
+    for name in used:
+        fam = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in types or (fam in types and types[fam] == "histogram"), name
 
 
 run()
