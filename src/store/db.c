@@ -545,6 +545,9 @@ int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, stru
 	MYSQL_STMT *s;
 	int attempt, rc;
 
+	/* A thread whose store could not be opened (the database was down): its server said why. */
+	if (st == NULL)
+		return ST_ERR;
 	db_follow_writer(st);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (st->db == NULL) {
@@ -702,6 +705,8 @@ int db_begin(struct store *st, const char *fn)
 	unsigned int e;
 	int attempt;
 
+	if (st == NULL)
+		return ST_ERR;
 	if (st->in_tx) {
 		log_error("store: %s: transaction already open", fn);
 		return ST_ERR;
@@ -935,6 +940,8 @@ int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *
 	struct buf g = BUF_INIT;
 	int rc, begins = 0, ends = 0;
 
+	if (st == NULL)
+		return ST_ERR;
 	st->last_errno = 0;
 	db_follow_writer(st);
 	if (db_cluster() && db_guard_text(st, sql, len, &g, &begins, &ends) < 0) {
