@@ -83,8 +83,12 @@ struct mx_table {
 	_Atomic int64_t gauge[MG__MAX];
 };
 
-/* This process's table: in its file once metrics_start mapped it, else in memory. */
-static struct mx_table mx_mem = {.magic = MX_MAGIC, .size = sizeof(struct mx_table)};
+/*
+ * This process's table: in its file once metrics_start mapped it, else in
+ * memory (zeroed, so in .bss: untouched pages cost nothing; set up before
+ * main by mx_mem_init).
+ */
+static struct mx_table mx_mem;
 static struct mx_table *mx_self = &mx_mem;
 static char mx_dir[512]; /* state_dir/metrics, "" when not started */
 
@@ -136,6 +140,12 @@ static void mx_init(struct mx_table *t)
 	t->size = sizeof(*t);
 	atomic_thread_fence(memory_order_release);
 	t->magic = MX_MAGIC;
+}
+
+/* The in-memory table gets its overflow cells before anything can count. */
+__attribute__((constructor)) static void mx_mem_init(void)
+{
+	mx_init(&mx_mem);
 }
 
 /* The slot of tenant id in t (claimed when new): 1-based, MX_T_NONE for 0, MX_T_OTHER when full. */
