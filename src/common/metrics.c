@@ -540,8 +540,7 @@ static int mx_row_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Tenant slots by requests, most first (qsort context through a file-static pointer is
- * avoided: the totals ride along). */
+/* A tenant slot and its requests, for sorting the slots most requests first. */
 struct mx_rank {
 	uint64_t requests;
 	unsigned slot;
