@@ -36,6 +36,8 @@ json_t *api_json_from_text(const char *text);
 /* health.c */
 void api_healthz(struct req *r, const struct ident *id, const struct route_match *m);
 void api_readyz(struct req *r, const struct ident *id, const struct route_match *m);
+/* GET /metrics (api/metrics.c): the host's figures in the Prometheus text format. */
+void api_metrics(struct req *r, const struct ident *id, const struct route_match *m);
 /* models.c */
 void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
 /* chat.c */

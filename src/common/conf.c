@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cidr.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -56,6 +57,12 @@ static const struct conf_key conf_table[] = {
 	S(CONF_SEC_PROCESS, mount_prefix, "", NULL,
 	  "URL prefix the web server mounts agenthost under: empty or /x (no trailing slash)"),
 	S(CONF_SEC_PROCESS, log_level, "info", NULL, "error, warn, info or debug; logs go to stderr"),
+	I(CONF_SEC_PROCESS, log_repeat_s, "10", 0, 3600, NULL,
+	  "a warning or error whose text was logged less than this many seconds ago is counted instead of written, then summarised in one '[repeated N times ...]' line; 0 writes every line"),
+	S(CONF_SEC_PROCESS, metrics_allow, "", NULL,
+	  "comma list of CIDRs whose clients may read /metrics without the operator token (a Prometheus on the host: 127.0.0.1/32, ::1/128); empty: the operator token only"),
+	I(CONF_SEC_PROCESS, metrics_tenants, "20", 0, 1000, NULL,
+	  "tenants with a label of their own in /metrics (the most requests); the others are summed as tenant=\"other\""),
 	S(CONF_SEC_PROCESS, serve_tenants, "", NULL,
 	  "comma list of tenant slugs this process serves on the API (a pinned pool, docs/ISOLATION.md); other tenants' keys get 403 tenant_not_served; empty: every tenant"),
 	S(CONF_SEC_PROCESS, exclude_tenants, "", NULL,
@@ -423,6 +430,9 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 		return conf_err(
 		    err, errlen,
 		    "mount_prefix: must be empty or start with '/' and not end with '/'");
+	if (c->metrics_allow[0] && cidr_list_contains(c->metrics_allow, "127.0.0.1") < 0)
+		return conf_err(err, errlen, "metrics_allow: '%s' is not a comma list of CIDRs",
+		                c->metrics_allow);
 	if (log_level_parse(c->log_level) < 0)
 		return conf_err(err, errlen, "log_level: '%s' is not error, warn, info or debug",
 		                c->log_level);

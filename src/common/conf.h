@@ -64,6 +64,9 @@ struct conf {
 	char master_key_file[256];       /* 0600 file with the 32-byte master key (hex) */
 	char sql_dir[256];               /* migrations for agenthostctl migrate */
 	char log_level[16];              /* error | warn | info | debug */
+	int log_repeat_s;                /* window of identical warnings counted, not written */
+	char metrics_allow[1024];        /* CIDRs that may read /metrics without a token */
+	int metrics_tenants;             /* tenants labelled in /metrics; the rest are "other" */
 	int upstream_timeout_ms;         /* default whole-call timeout for providers */
 	int upstream_connect_timeout_ms; /* connect timeout for providers */
 	int mock_latency_ms;             /* added latency of the mock provider per call */

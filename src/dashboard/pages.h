@@ -22,6 +22,7 @@ PAGE_FN(page_login_get);
 PAGE_FN(page_login_post);
 PAGE_FN(page_logout);
 PAGE_FN(page_static);
+PAGE_FN(page_favicon);
 PAGE_FN(page_overview);
 PAGE_FN(page_plans);
 PAGE_FN(page_plans_create);
@@ -80,7 +81,9 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/login", AUTH_NONE, 0, page_login_post}, \
 	{"POST", "/admin/logout", AUTH_ADMIN, 0, page_logout}, \
 	{"GET", "/admin/static/{}", AUTH_NONE, 0, page_static}, \
+	{"GET", "/favicon.ico", AUTH_NONE, 0, page_favicon}, \
 	{"GET", "/admin", AUTH_ADMIN, 0, page_overview}, \
+	{"GET", "/admin/", AUTH_ADMIN, 0, page_overview}, \
 	{"GET", "/admin/overview", AUTH_ADMIN, 0, page_overview}, \
 	{"GET", "/admin/plans", AUTH_ADMIN, 0, page_plans}, \
 	{"POST", "/admin/plans", AUTH_ADMIN, 0, page_plans_create}, \

@@ -23,6 +23,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "enforce/admit.h"
 #include "enforce/lease.h"
@@ -435,6 +436,7 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 	}
 	/* Most calls: on this process's leases, without a round trip. */
 	if (refused < 0 && lease_admit(r->store, &adm->a, &adm->ticket) == LEASE_OK) {
+		metrics_count(MC_ADMIT_LEASE);
 		admit_lease_view(adm);
 		admit_headers(r, adm);
 		admit_soft_check(r, id, adm);
@@ -446,6 +448,8 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 		if (rc == ST_OK && refused >= 0)
 			rc = admit_recall(r, adm, &adm->reservation_id, &refused);
 
+		if (rc != ST_OK)
+			metrics_count(MC_ADMIT_ERROR);
 		if (rc == ST_CONFLICT) {
 			reason_set(rf, R_tenant_migrating,
 			           "this tenant's data is being moved; retry shortly");
@@ -458,9 +462,11 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 	}
 	admit_headers(r, adm);
 	if (refused >= 0) {
+		metrics_count(MC_ADMIT_REFUSED);
 		admit_refusal(adm, &adm->a.c[refused], rf);
 		return -1;
 	}
+	metrics_count(MC_ADMIT_RESERVATION);
 	admit_soft_check(r, id, adm);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "common/cache.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
 #include "enforce/admit.h"
@@ -52,6 +53,7 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 		           model_name);
 		return -1;
 	}
+	util_strlcpy(r->model, out->model.name, sizeof(r->model));
 	return 0;
 }
 
@@ -418,7 +420,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	struct exec_guard guard;
 	struct ah_call ac;
 	char key[SECRETS_MAX_PLAIN + 1] = "";
-	int64_t t0 = util_now_us();
+	int64_t t0 = util_now_us(), upstream_us = -1;
 	int max_tokens, shared = 0;
 
 	memset(&adm, 0, sizeof(adm));
@@ -436,6 +438,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		goto record;
 	}
 	shared = 1;
+	metrics_gauge(MG_CALLS_INFLIGHT, 1);
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
@@ -467,6 +470,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	guard.inner = call->emit;
 	guard.inner_ctx = call->emit_ctx;
 	guard.reserved = max_tokens;
+	upstream_us = util_now_us();
 	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==
 	    0) {
 		out->ok = 1;
@@ -479,6 +483,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		          out->res.error_message[0] ? out->res.error_message
 		                                    : "the provider call failed");
 	}
+	upstream_us = util_now_us() - upstream_us;
 	if (id->lim)
 		breaker_record(r->store, id->lim, id->tenant_id, out->model.provider, verdict,
 		               !out->ok && (reason_flags(out->err.reason) & RF_UPSTREAM));
@@ -488,8 +493,12 @@ record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
 	exec_record(r, id, call, out, &adm);
-	if (shared)
+	metrics_call(id->tenant_id, out->model.name, out->res.usage.prompt_tokens,
+	             out->res.usage.completion_tokens, out->cost_micros, upstream_us);
+	if (shared) {
 		share_leave(id->tenant_id);
+		metrics_gauge(MG_CALLS_INFLIGHT, -1);
+	}
 	return out->ok ? 0 : -1;
 }
 

@@ -126,6 +126,7 @@ static void *bg_watcher(void *arg)
 	while (!server_stopping()) {
 		int64_t start = util_now_us();
 
+		log_flush_repeats(0);
 		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
 			bg_sleep_ms(WATCH_MS);
 			continue;

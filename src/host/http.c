@@ -263,6 +263,12 @@ static int send_headers(struct req *r, int status, const char *ctype, long long 
 	return rc;
 }
 
+void resp_body(struct req *r, int status, const char *ctype, const char *body, size_t n)
+{
+	if (send_headers(r, status, ctype, (long long)n) == 0)
+		out_write(r, body, n);
+}
+
 void resp_json(struct req *r, int status, json_t *body)
 {
 	char *s = NULL;
@@ -369,6 +375,7 @@ json_t *resp_error_object(const struct req *r, const struct refusal *rf)
 
 void resp_note_reason(struct req *r, enum reason reason)
 {
+	r->reason = reason;
 	snprintf(r->reason_code, sizeof(r->reason_code), "%s", reason_name(reason));
 }
 

@@ -41,6 +41,8 @@ struct req {
 	const char *route;       /* route pattern, for the log line */
 	char reason_code[48];    /* of an error response, for the log line */
 	char operator_id[32];    /* operator API: "config" or "token:<id>", for audit rows */
+	char model[64];          /* the model the request resolved, for /metrics ("" none) */
+	enum reason reason;      /* of an error response, for /metrics */
 
 	/* response */
 	int status;         /* HTTP status sent */
@@ -78,6 +80,8 @@ json_t *req_json_object(struct req *r);
 void resp_header(struct req *r, const char *name, const char *value);
 /* Add a response header with a decimal value. */
 void resp_header_i64(struct req *r, const char *name, int64_t value);
+/* Send a complete response of n bytes of content type ctype (not JSON: /metrics). */
+void resp_body(struct req *r, int status, const char *ctype, const char *body, size_t n);
 /* Send a complete JSON response; steals body. */
 void resp_json(struct req *r, int status, json_t *body);
 /*

@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((enum log_level)log_level_parse(main_conf.log_level));
+	log_set_repeat(main_conf.log_repeat_s);
 	if (main_conf.trusted_proxies[0] &&
 	    cidr_list_contains(main_conf.trusted_proxies, "127.0.0.1") < 0) {
 		fprintf(stderr, "agenthost: configuration: trusted_proxies: not a list of CIDRs\n");

@@ -5,12 +5,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "enforce/authorize.h"
 #include "enforce/idempotency.h"
 #include "enforce/limits.h"
 #include "exec/ledger.h"
+#include "common/cidr.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -23,6 +26,7 @@
 static const struct route routes[] = {
 	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
 	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
+	{"GET", "/metrics", AUTH_METRICS, 0, api_metrics},
 	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
 	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
 	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
@@ -136,12 +140,55 @@ void router_thread_end(void)
 	thread_lim = NULL;
 }
 
+/*
+ * 1 when the body of an API request may be read as JSON: none, or one whose
+ * Content-Type is application/json (parameters after ';' ignored); else 0
+ * after sending 415 unsupported_media_type. A form or text body is refused
+ * before it reaches a parser that would misread it.
+ */
+static int router_json_body(struct req *r)
+{
+	static const char want[] = "application/json";
+	const char *ct = r->body.len ? req_header(r, "Content-Type") : NULL;
+	size_t n;
+
+	if (r->body.len == 0)
+		return 1;
+	if (ct != NULL) {
+		while (*ct == ' ' || *ct == '\t')
+			ct++;
+		n = strcspn(ct, "; \t");
+		if (n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0)
+			return 1;
+	}
+	resp_error(
+	    r, R_unsupported_media_type,
+	    "the request body must be JSON sent with 'Content-Type: application/json'%s%.64s%s",
+	    ct ? " (got '" : "", ct ? ct : "", ct ? "')" : "");
+	return 0;
+}
+
+/*
+ * 1 when the client (as authorize_client_addr decides it, trusted proxies
+ * considered) is in metrics_allow; 0 otherwise or when it is empty.
+ */
+static int router_metrics_allowed(const struct req *r)
+{
+	char addr[64];
+
+	if (r->conf->metrics_allow[0] == '\0' || authorize_client_addr(r, addr, sizeof(addr)) < 0)
+		return 0;
+	return cidr_list_contains(r->conf->metrics_allow, addr) == 1;
+}
+
 /* Identify and authorize as the route demands, then run its handler. */
 static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
 {
 	struct limits *lim = NULL;
 	struct ident id;
 
+	if ((rt->auth == AUTH_TENANT || rt->auth == AUTH_OPERATOR) && !router_json_body(r))
+		return;
 	switch (rt->auth) {
 	case AUTH_NONE:
 		rt->fn(r, NULL, m);
@@ -150,6 +197,11 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		if (operator_identify(r) < 0)
 			return;
 		router_barrier(r);
+		rt->fn(r, NULL, m);
+		return;
+	case AUTH_METRICS:
+		if (!router_metrics_allowed(r) && operator_identify(r) < 0)
+			return;
 		rt->fn(r, NULL, m);
 		return;
 	case AUTH_ADMIN:

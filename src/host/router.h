@@ -24,6 +24,7 @@ enum route_auth {
 	AUTH_TENANT,   /* a tenant API key (then the tenant's IP allowlist) */
 	AUTH_OPERATOR, /* an operator token, never a tenant key */
 	AUTH_ADMIN,    /* a dashboard session cookie (CSRF checked on POST) */
+	AUTH_METRICS,  /* a client in metrics_allow, or an operator token */
 	AUTH__MAX
 };
 

@@ -102,6 +102,7 @@
 	X(BRK_FAIL, 1)                                                                             \
 	X(BRK_PROBE_OK, 1)                                                                         \
 	X(BRK_PROBE_FAIL, 1)                                                                       \
+	X(BRK_COUNTS, 1)                                                                           \
 	/* usage.c: usage reports, operator tokens */                                              \
 	X(USAGE_BY_DAY, 1)                                                                         \
 	X(USAGE_BY_MODEL, 1)                                                                       \

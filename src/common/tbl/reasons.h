@@ -76,6 +76,8 @@ REASON(move_failed, 409, conflict_error, 0, "operator API: a tenant move did not
 REASON(not_offboarding, 409, conflict_error, 0, "operator API: the tenant is not being offboarded")
 REASON(body_too_large, 413, invalid_request_error, 0, "body over max_body_bytes")
 REASON(uri_too_long, 414, invalid_request_error, 0, "request URI over 2 KiB")
+REASON(unsupported_media_type, 415, invalid_request_error, 0,
+       "an API request has a body whose Content-Type is not application/json")
 REASON(max_steps_reached, 422, invalid_request_error, 0,
        "a run with tools still asked for tools after max_steps model calls")
 
