@@ -89,6 +89,12 @@ for (const role of Object.keys(admins)) {
 }
 
 await check("login page screenshot and a wrong password message", async () => {
+  const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+  const pp = await phone.newPage();
+  await visit(pp, "/admin/login", "login");
+  const width = await pp.evaluate(() => document.documentElement.scrollWidth);
+  assert(width <= PHONE.width, `the login page is ${width}px wide at ${PHONE.width}px`);
+  await phone.close();
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   await visit(page, "/admin/login", "login");
