@@ -73,6 +73,7 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_suspend(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_content(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_export(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_move(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_offboard(struct req *r, const struct ident *id, const struct route_match *m);

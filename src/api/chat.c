@@ -210,7 +210,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	struct exec_outcome out;
 	struct chat_stream cs;
 	const char *model;
-	char *metadata = NULL;
+	char *metadata = NULL, *input = NULL;
 	int64_t n = 1, mt = 0, mct = 0;
 	int has, has_mt = 0, has_mct = 0, include_usage = 0, streaming = 0;
 
@@ -245,7 +245,16 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	call.n_messages = cm.n;
 	call.max_tokens = has_mct ? (int)mct : has_mt ? (int)mt : 0;
 	call.metadata =
-	    metadata; /* recorded with the execution; "user"/"department" feed showback */
+	    metadata;          /* recorded with the execution; "user"/"department" feed showback */
+	if (id->log_content) { /* the tenant records prompts and answers (API.md, log_content) */
+		char *msgs = json_dumps(json_object_get(body, "messages"), JSON_COMPACT);
+
+		input =
+		    msgs ? util_utf8_cut_dup(msgs, (size_t)r->conf->log_content_max_bytes) : NULL;
+		free(msgs);
+		call.input = input;
+		call.output_max = (size_t)r->conf->log_content_max_bytes;
+	}
 	if (exec_resolve(r, id, model, &out) < 0)
 		goto out;
 	exec_prepare(&call);
@@ -285,5 +294,6 @@ out:
 		server_stream_release();
 	chat_msgs_free(&cm);
 	free(metadata);
+	free(input);
 	json_decref(body);
 }

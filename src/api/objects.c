@@ -45,10 +45,10 @@ json_t *objects_tenant(const struct tenant *t, int64_t erase_after)
 	int susp = t->status == TENANT_SUSPENDED;
 	json_t *o;
 
-	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)t->id, "slug",
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", (json_int_t)t->id, "slug",
 	              t->slug, "name", t->name, "plan", t->plan, "status",
 	              susp ? "suspended" : "active", "isolation_mode", t->isolation, "created",
-	              (json_int_t)t->created_at);
+	              (json_int_t)t->created_at, "log_content", t->log_content);
 	if (o != NULL && susp)
 		o = objects_add(o, "suspended_reason", json_string(t->suspended_reason));
 	if (o != NULL && t->data_db[0] != '\0')

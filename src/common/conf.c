@@ -71,6 +71,8 @@ static const struct conf_key conf_table[] = {
 	L(CONF_SEC_REQUEST, max_body_bytes, "1048576", 1024, 67108864, "request body size in bytes"),
 	I(CONF_SEC_REQUEST, max_headers, "64", 8, 1000, NULL, "number of request headers"),
 	I(CONF_SEC_REQUEST, max_json_depth, "32", 2, 256, NULL, "nesting depth of request JSON"),
+	I(CONF_SEC_REQUEST, log_content_max_bytes, "65536", 1024, 16777215, NULL,
+	  "for tenants with log_content on: the most bytes of a chat completion's messages, and of its answer, stored with the execution (longer ones are cut, ending in …)"),
 
 	S(CONF_SEC_DATABASE, db_host, "127.0.0.1", NULL, "MariaDB host, over TCP"),
 	I(CONF_SEC_DATABASE, db_port, "3306", 1, 65535, NULL, "MariaDB TCP port"),

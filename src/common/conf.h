@@ -37,21 +37,22 @@ struct conf_db_node {
 #define CONF_MAX_DB_NODES 8
 
 struct conf {
-	char listen[256];       /* "" = FastCGI socket on fd 0; else unix path or host:port */
-	int threads;            /* worker threads per process */
-	int max_inflight;       /* requests alive at once per process (host/sched.h) */
-	int max_streams;        /* concurrent SSE streams per process (<= max_inflight) */
-	char mount_prefix[128]; /* URL prefix the app is mounted under, "" or "/x" */
-	long max_body_bytes;    /* request body limit */
-	int max_headers;        /* request header count limit */
-	int max_json_depth;     /* request JSON nesting limit */
-	char db_host[256];      /* MariaDB host ("" with db_socket) */
-	int db_port;            /* MariaDB TCP port */
-	char db_socket[256];    /* MariaDB unix socket, preferred when set */
-	char db_user[64];       /* MariaDB user */
-	char db_password[256];  /* MariaDB password */
-	char db_name[64];       /* control + shared data database */
-	int db_connect_timeout; /* seconds */
+	char listen[256];          /* "" = FastCGI socket on fd 0; else unix path or host:port */
+	int threads;               /* worker threads per process */
+	int max_inflight;          /* requests alive at once per process (host/sched.h) */
+	int max_streams;           /* concurrent SSE streams per process (<= max_inflight) */
+	char mount_prefix[128];    /* URL prefix the app is mounted under, "" or "/x" */
+	long max_body_bytes;       /* request body limit */
+	int max_headers;           /* request header count limit */
+	int max_json_depth;        /* request JSON nesting limit */
+	int log_content_max_bytes; /* log_content: stored prompt and answer, each at most this */
+	char db_host[256];         /* MariaDB host ("" with db_socket) */
+	int db_port;               /* MariaDB TCP port */
+	char db_socket[256];       /* MariaDB unix socket, preferred when set */
+	char db_user[64];          /* MariaDB user */
+	char db_password[256];     /* MariaDB password */
+	char db_name[64];          /* control + shared data database */
+	int db_connect_timeout;    /* seconds */
 	char db_nodes[1024]; /* Galera: "host:port, /socket, ..." in writer order ("" = one server)
 	                      */
 	struct conf_db_node db_node[CONF_MAX_DB_NODES]; /* db_nodes parsed */

@@ -96,6 +96,9 @@ static int keys_row(void *ctx, const struct api_key *k)
 	page_set(p, ".Badge", badge);
 	page_set(p, ".Status", status);
 	page_set_time(p, ".Created", k->created_at);
+	if (k->rotated_to >
+	    0) /* after a rotation both keys have one name: say which replaced which */
+		page_set_i64(p, ".RotatedTo", k->rotated_to);
 	page_set_i64(p, ".Active", k->state == KEY_ACTIVE);
 	page_set_i64(p, ".Rotatable", k->state == KEY_ACTIVE && k->rotated_to == 0);
 	if (k->last_used_at > 0)

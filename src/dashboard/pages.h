@@ -42,6 +42,7 @@ PAGE_FN(page_tenant);
 PAGE_FN(page_tenant_edit);
 PAGE_FN(page_tenant_suspend);
 PAGE_FN(page_tenant_resume);
+PAGE_FN(page_tenant_content);
 PAGE_FN(page_keys);
 PAGE_FN(page_key_create);
 PAGE_FN(page_key_rotate);
@@ -63,6 +64,15 @@ int page_tenant_load(struct req *r, const struct route_match *m, struct tenant *
 int page_may_write(struct req *r);
 /* 1 when s is at most max bytes of UTF-8 without control characters. */
 int page_text_ok(const char *s, size_t max);
+/*
+ * For staff, the tenants a filter form may pick (TenantChoices.N: Id, Slug,
+ * Name; by name, at most PAGE_PICKER_MAX, TenantChoices.More set when there
+ * are more) for templates/picker.cs; nothing for a tenant_admin, whose pages
+ * show its own tenant only. One query (two when the selected tenant is not
+ * among the first PAGE_PICKER_MAX: it is added, so the form keeps it).
+ */
+#define PAGE_PICKER_MAX 2000
+void page_tenant_choices(struct req *r, struct page *p, int64_t selected);
 /* Tenant.* (Id, Slug, Name, Plan, Status) for the tenant pages' headings. */
 void page_set_tenant(struct page *p, const struct tenant *t);
 /* analytics pages: usage, showback, invoices, health, executions */
@@ -103,6 +113,7 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}", AUTH_ADMIN, 0, page_tenant_edit}, \
 	{"POST", "/admin/tenants/{}/suspend", AUTH_ADMIN, 0, page_tenant_suspend}, \
 	{"POST", "/admin/tenants/{}/resume", AUTH_ADMIN, 0, page_tenant_resume}, \
+	{"POST", "/admin/tenants/{}/content", AUTH_ADMIN, 0, page_tenant_content}, \
 	{"GET", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_keys}, \
 	{"POST", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_key_create}, \
 	{"POST", "/admin/tenants/{}/keys/{}/rotate", AUTH_ADMIN, 0, page_key_rotate}, \

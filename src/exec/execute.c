@@ -253,7 +253,7 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	util_strlcpy(e->finish_reason, out->res.finish_reason, sizeof(e->finish_reason));
 	e->metadata = call->metadata;
 	e->input = call->input;
-	e->output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
+	e->output = strcmp(call->kind, "run") == 0 || call->output_max ? out->res.text : NULL;
 	e->error_message = out->ok ? NULL : out->err.message;
 	e->created_at = out->created_at;
 }
@@ -263,6 +263,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 {
 	struct ledger_rec rec;
 	struct execution e;
+	char *cut = NULL; /* the answer cut to call->output_max, when it was longer */
 
 	/*
 	 * A call refused because the tenant's data is being moved writes nothing:
@@ -272,6 +273,8 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	if (!out->ok && out->err.reason == R_tenant_migrating)
 		return;
 	exec_execution(r, id, call, out, &e);
+	if (call->output_max && e.output && strlen(e.output) > call->output_max)
+		e.output = cut = util_utf8_cut_dup(e.output, call->output_max);
 	memset(&rec, 0, sizeof(rec));
 	rec.e = e;
 	rec.created_us = util_wall_us();
@@ -305,8 +308,9 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 		}
 	}
 	/* In the journal before the client hears of it; in the database a batch later. */
-	if (ledger_record(r->store, &rec, rec.reservation_id != 0) == 0) {
+	if (ledger_record(r->store, &rec, rec.reservation_id != 0) == 0) { /* copies the texts */
 		out->recorded = 1;
+		free(cut);
 		return;
 	}
 	/* The one place usage could be lost: make it loud and reconstructible from the log. */
@@ -315,6 +319,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	          e.id, (long long)e.tenant_id, (long long)e.key_id, e.model, e.status,
 	          (long long)e.prompt_tokens, (long long)e.completion_tokens,
 	          (long long)e.cost_micros, e.request_id);
+	free(cut);
 }
 
 /*

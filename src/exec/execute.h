@@ -45,7 +45,9 @@ struct exec_call {
 	const char *session_id;    /* or NULL */
 	const char *metadata;      /* JSON object text or NULL */
 	const char *input;         /* run input to store, or NULL */
-	ah_emit_fn emit;           /* streaming sink (stream only) */
+	size_t
+	    output_max; /* chat with log_content on: store the answer too, cut to this many bytes */
+	ah_emit_fn emit; /* streaming sink (stream only) */
 	void *emit_ctx;
 	char id[40];                 /* public id, set by exec_prepare */
 	const struct ah_tool *tools; /* tools offered to the model (agent_loop), or NULL */

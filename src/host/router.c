@@ -45,6 +45,7 @@ static const struct route routes[] = {
 	{"GET", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_get},
 	{"POST", "/admin/api/v1/tenants/{}/suspend", AUTH_OPERATOR, 0, api_admin_tenant_suspend},
 	{"POST", "/admin/api/v1/tenants/{}/resume", AUTH_OPERATOR, 0, api_admin_tenant_resume},
+	{"POST", "/admin/api/v1/tenants/{}/content", AUTH_OPERATOR, 0, api_admin_tenant_content},
 	{"GET", "/admin/api/v1/tenants/{}/export", AUTH_OPERATOR, 0, api_admin_tenant_export},
 	{"POST", "/admin/api/v1/tenants/{}/move", AUTH_OPERATOR, 0, api_admin_tenant_move},
 	{"POST", "/admin/api/v1/tenants/{}/offboard", AUTH_OPERATOR, 0, api_admin_tenant_offboard},

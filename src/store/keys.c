@@ -41,7 +41,7 @@
 static const char sql_auth[] =
     "SELECT k.id, k.tenant_id, " KEY_STATE ", t.status, t.slug, p.name,"
     " k.prefix, t.migrating, t.isolation_mode = 'dedicated',"
-    " t.data_epoch, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6),"
+    " t.data_epoch, t.log_content, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6),"
     " LEAST(COALESCE(k.expires_at, '9999-12-31'), COALESCE(k.grace_until, '9999-12-31')))"
     " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
     " JOIN plans p ON p.id = t.plan_id WHERE k.key_hash = ?";
@@ -85,6 +85,7 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	db_out_int(&o, &out->migrating);
 	db_out_int(&o, &out->dedicated);
 	db_out_int(&o, &out->data_epoch);
+	db_out_int(&o, &out->log_content);
 	db_out_i64(&o, &out->valid_for_us);
 	rc = db_exec(st, Q_KEY_AUTH, sql_auth, in, &o, __func__);
 	if (rc != ST_OK)

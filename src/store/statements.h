@@ -32,6 +32,7 @@
 	X(TENANT_GET_SLUG, 1)                                                                      \
 	X(TENANT_LIST, 1)                                                                          \
 	X(TENANT_SET_STATUS, 1)                                                                    \
+	X(TENANT_SET_LOG_CONTENT, 1)                                                               \
 	/* keys.c */                                                                               \
 	X(KEY_AUTH, 1)                                                                             \
 	X(KEY_INSERT, 1)                                                                           \
@@ -133,6 +134,8 @@
 	X(ADM_OVERVIEW, 1)                                                                         \
 	X(ADM_WINDOW_ONE, 1)                                                                       \
 	X(ADM_WINDOW_ALL, 1)                                                                       \
+	X(ADM_HOURS_ONE, 1)                                                                        \
+	X(ADM_HOURS_ALL, 1)                                                                        \
 	X(ADM_PLANS, 1)                                                                            \
 	X(ADM_GLOBAL, 1)                                                                           \
 	/* tools.c: tool registry, tenant tool secrets, run steps */                               \
@@ -153,6 +156,7 @@
 	X(STEP_LIST, 1)                                                                            \
 	/* dash_tenants.c: the dashboard's tenant, budget and audit pages */                       \
 	X(DASHT_TENANTS, 1)                                                                        \
+	X(DASHT_TENANT_NAMES, 1)                                                                   \
 	X(DASHT_UPDATE, 1)                                                                         \
 	X(DASHT_COUNTERS, 1)                                                                       \
 	X(DASHT_AUDIT_TENANT, 1)                                                                   \

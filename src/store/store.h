@@ -91,6 +91,7 @@ struct tenant {
 	int64_t created_at; /* unix seconds */
 	char data_db[65];   /* a dedicated tenant's database ("" for shared) */
 	int migrating;      /* a move between modes is in progress */
+	int log_content;    /* chat completions' prompts and answers are stored (sql/023) */
 };
 
 typedef int (*tenant_cb)(void *ctx, const struct tenant *t);
@@ -102,6 +103,9 @@ int store_tenant_get(struct store *st, int64_t id, struct tenant *out);
 int store_tenant_get_by_slug(struct store *st, const char *slug, struct tenant *out);
 int store_tenant_list(struct store *st, tenant_cb cb, void *ctx);
 int store_tenant_set_status(struct store *st, int64_t id, int status, const char *reason);
+/* Turn the recording of chat prompts and answers on (1) or off (0). ST_NOTFOUND for an unknown id.
+ */
+int store_tenant_set_log_content(struct store *st, int64_t id, int on);
 
 /* ------------------------------------------------------------------ API keys */
 
@@ -124,6 +128,7 @@ struct key_auth {
 	int migrating;        /* tenant move in progress: writes get 503 tenant_migrating */
 	int dedicated;        /* the tenant's data is in a database of its own */
 	int data_epoch;       /* tenants.data_epoch: moves with every placement change */
+	int log_content;      /* tenants.log_content: store chat prompts and answers */
 	int64_t valid_for_us; /* an active key's state changes by the clock this much later */
 };
 
