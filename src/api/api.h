@@ -38,6 +38,7 @@ void api_healthz(struct req *r, const struct ident *id, const struct route_match
 void api_readyz(struct req *r, const struct ident *id, const struct route_match *m);
 /* models.c */
 void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_models_get(struct req *r, const struct ident *id, const struct route_match *m);
 /* chat.c */
 void api_chat_completions(struct req *r, const struct ident *id, const struct route_match *m);
 /* agents.c */

@@ -35,9 +35,10 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	memset(out, 0, sizeof(*out));
 	rc = store_model_get(r->store, model_name, &out->model);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_model_not_found,
-		           "the model '%.100s' does not exist or you do not have access to it",
-		           model_name);
+		resp_error_param(
+		    r, R_model_not_found, "model",
+		    "the model '%.100s' does not exist or you do not have access to it",
+		    model_name);
 		return -1;
 	}
 	if (rc != ST_OK) {
@@ -217,6 +218,24 @@ static int exec_credential(struct req *r, const struct ident *id,
 	return exec_fail(out, R_provider_not_configured,
 	                 "no credential for provider '%s': set a provider key for this tenant",
 	                 inst->name);
+}
+
+int exec_model_callable(struct req *r, const struct ident *id, const struct model *m)
+{
+	const struct provider_instance *inst = registry_find(m->provider);
+	struct sealed_cred sc;
+	int rc;
+
+	if (id->lim && !limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, m->name))
+		return 0;
+	if (inst == NULL)
+		return 0;
+	if ((inst->adapter->flags & AH_PROVIDER_LOCAL) || inst->platform_key[0] ||
+	    exec_is_loopback(inst->base_url))
+		return 1;
+	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	sodium_memzero(&sc, sizeof(sc));
+	return rc == ST_OK ? 1 : rc == ST_NOTFOUND ? 0 : -1;
 }
 
 void exec_execution(const struct req *r, const struct ident *id, const struct exec_call *call,
@@ -462,6 +481,14 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
 	ac.tools = call->tools;
 	ac.n_tools = call->n_tools;
+	ac.tool_choice = call->tool_choice;
+	ac.tool_choice_name = call->tool_choice_name;
+	ac.has_parallel_tool_calls = call->has_parallel_tool_calls;
+	ac.parallel_tool_calls = call->parallel_tool_calls;
+	ac.response_format = call->response_format;
+	ac.response_schema = call->response_schema;
+	ac.response_schema_name = call->response_schema_name;
+	ac.response_schema_strict = call->response_schema_strict;
 
 	memset(&guard, 0, sizeof(guard));
 	guard.inner = call->emit;

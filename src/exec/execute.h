@@ -48,8 +48,17 @@ struct exec_call {
 	ah_emit_fn emit;           /* streaming sink (stream only) */
 	void *emit_ctx;
 	char id[40];                 /* public id, set by exec_prepare */
-	const struct ah_tool *tools; /* tools offered to the model (agent_loop), or NULL */
+	const struct ah_tool *tools; /* tools offered to the model, or NULL */
 	size_t n_tools;
+	/* The caller's tool_choice, parallel_tool_calls and response_format (see provider.h). */
+	const char *tool_choice;
+	const char *tool_choice_name;
+	int has_parallel_tool_calls;
+	int parallel_tool_calls;
+	const char *response_format;
+	const char *response_schema;
+	const char *response_schema_name;
+	int response_schema_strict;
 };
 
 struct exec_outcome {
@@ -71,6 +80,13 @@ struct exec_outcome {
  */
 int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
                  struct exec_outcome *out);
+/*
+ * Whether this caller may call model m now: the model allowlist of its
+ * limits (tenant and key), a provider instance on this host, and a usable
+ * credential (the tenant's own key, the platform's, or none needed: a local
+ * or loopback provider). 1 yes, 0 no, -1 when the credential store failed.
+ */
+int exec_model_callable(struct req *r, const struct ident *id, const struct model *m);
 /*
  * Give call an id ("chatcmpl-..." or "run_...") so a stream can name it
  * before the provider answers.

@@ -24,6 +24,7 @@ static const struct route routes[] = {
 	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
 	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
 	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
+	{"GET", "/v1/models/{}", AUTH_TENANT, 0, api_models_get},
 	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
 	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
 	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agents_create},

@@ -142,6 +142,43 @@ static int anthropic_tool_result(json_t *msgs, const struct ah_message *msg, int
 	return 0;
 }
 
+/*
+ * Add tool_choice: OpenAI's "auto"/"none"/"required"/function become
+ * {"type":"auto"|"none"|"any"|"tool"}, and parallel_tool_calls false becomes
+ * its disable_parallel_tool_use. 0, or -1 with res->error_* set.
+ */
+static int anthropic_tool_choice(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	const char *type = "auto";
+	json_t *tc;
+
+	if (call->n_tools == 0 || (call->tool_choice == NULL &&
+	                           !(call->has_parallel_tool_calls && !call->parallel_tool_calls)))
+		return 0;
+	if (call->tool_choice == NULL || strcmp(call->tool_choice, "auto") == 0)
+		type = "auto";
+	else if (strcmp(call->tool_choice, "none") == 0)
+		type = "none";
+	else if (strcmp(call->tool_choice, "required") == 0)
+		type = "any";
+	else if (strcmp(call->tool_choice, "function") == 0)
+		type = "tool";
+	tc = json_pack("{s:s}", "type", type);
+	if (tc == NULL || json_object_set_new(body, "tool_choice", tc) != 0)
+		goto nomem;
+	if (strcmp(type, "tool") == 0 &&
+	    json_object_set_new(
+	        tc, "name", json_string(call->tool_choice_name ? call->tool_choice_name : "")) != 0)
+		goto nomem;
+	if (strcmp(type, "none") != 0 && call->has_parallel_tool_calls &&
+	    !call->parallel_tool_calls &&
+	    json_object_set_new(tc, "disable_parallel_tool_use", json_true()) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return pjson_fail(res, R_provider_error, "anthropic: cannot build tool_choice");
+}
+
 /* Build POST {base}/v1/messages. 0, or -1 with res->error_* set. */
 static int anthropic_build(const struct ah_call *call, struct ah_http_request *out,
                            struct ah_result *res)
@@ -197,7 +234,7 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 		if (m == NULL || json_array_append_new(msgs, m) != 0)
 			goto nomem;
 	}
-	if (anthropic_tools(body, call, res) != 0)
+	if (anthropic_tools(body, call, res) != 0 || anthropic_tool_choice(body, call, res) != 0)
 		goto out;
 	if (n_turns == 0) {
 		rc = pjson_fail(res, R_provider_error,

@@ -107,6 +107,62 @@ static int gemini_tools(json_t *body, const struct ah_call *call, struct ah_resu
 	return 0;
 }
 
+/*
+ * Add toolConfig for tool_choice ("auto" AUTO, "none" NONE, "required" ANY,
+ * a function: ANY limited to it). Gemini has no switch for parallel calls:
+ * parallel_tool_calls is not sent. 0, or -1 with res->error_* set.
+ */
+static int gemini_tool_config(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	const char *mode = "AUTO", *c = call->tool_choice;
+	json_t *fcc;
+
+	if (call->n_tools == 0 || c == NULL)
+		return 0;
+	if (strcmp(c, "none") == 0)
+		mode = "NONE";
+	else if (strcmp(c, "required") == 0 || strcmp(c, "function") == 0)
+		mode = "ANY";
+	fcc = json_pack("{s:s}", "mode", mode);
+	if (fcc == NULL ||
+	    json_object_set_new(body, "toolConfig",
+	                        json_pack("{s:o}", "functionCallingConfig", fcc)) != 0)
+		goto nomem;
+	if (strcmp(c, "function") == 0 &&
+	    json_object_set_new(
+	        fcc, "allowedFunctionNames",
+	        json_pack("[s]", call->tool_choice_name ? call->tool_choice_name : "")) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return pjson_fail(res, R_provider_error, "gemini: cannot build toolConfig");
+}
+
+/*
+ * Structured output: responseMimeType application/json, and the schema as
+ * responseJsonSchema (JSON Schema) for "json_schema". 0, or -1 + res.
+ */
+static int gemini_response_format(json_t *gen, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *schema;
+
+	if (call->response_format == NULL)
+		return 0;
+	if (json_object_set_new(gen, "responseMimeType", json_string("application/json")) != 0)
+		return pjson_fail(res, R_provider_error, "gemini: out of memory");
+	if (strcmp(call->response_format, "json_schema") != 0)
+		return 0;
+	schema = pjson_parse(call->response_schema, strlen(call->response_schema));
+	if (!json_is_object(schema)) {
+		json_decref(schema);
+		return pjson_fail(res, R_provider_error,
+		                  "gemini: the response schema is not a JSON object");
+	}
+	if (json_object_set_new(gen, "responseJsonSchema", schema) != 0)
+		return pjson_fail(res, R_provider_error, "gemini: out of memory");
+	return 0;
+}
+
 /* A model turn with function calls (and its text, when any). New reference, or NULL + res. */
 static json_t *gemini_calls_turn(const struct ah_message *msg, struct ah_result *res)
 {
@@ -227,7 +283,7 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 		                "gemini: at least one user or assistant message is required");
 		goto out;
 	}
-	if (gemini_tools(body, call, res) != 0)
+	if (gemini_tools(body, call, res) != 0 || gemini_tool_config(body, call, res) != 0)
 		goto out;
 	if (sys.len > 0) {
 		si = json_pack("{s:[{s:s}]}", "parts", "text", buf_str(&sys));
@@ -238,6 +294,8 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 	if (gen == NULL || json_object_set_new(body, "generationConfig", gen) != 0 ||
 	    pjson_add_sampling(gen, call, "temperature", "topP") != 0)
 		goto nomem;
+	if (gemini_response_format(gen, call, res) != 0)
+		goto out;
 	rc = pjson_set_body(out, body, res);
 	goto out;
 nomem:
@@ -426,7 +484,7 @@ static const struct ah_provider gemini_adapter = {
     .abi_version = AH_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct ah_provider),
     .name = "gemini",
-    .flags = 0,
+    .flags = AH_PROVIDER_JSON_OBJECT | AH_PROVIDER_JSON_SCHEMA,
     .build_request = gemini_build,
     .parse_response = gemini_parse,
     .stream_begin = gemini_stream_begin,

@@ -124,6 +124,49 @@ static int openai_tool_calls(const json_t *msg, struct ah_result *res)
 	return 0;
 }
 
+/*
+ * Add tool_choice, parallel_tool_calls and response_format as the call has
+ * them (OpenAI's own shapes). 0, or -1 with res->error_* set.
+ */
+static int openai_options(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *v = NULL, *schema;
+
+	if (call->tool_choice != NULL && call->n_tools > 0) {
+		if (strcmp(call->tool_choice, "function") == 0)
+			v = json_pack("{s:s, s:{s:s}}", "type", "function", "function", "name",
+			              call->tool_choice_name ? call->tool_choice_name : "");
+		else
+			v = json_string(call->tool_choice);
+		if (v == NULL || json_object_set_new(body, "tool_choice", v) != 0)
+			goto nomem;
+	}
+	if (call->has_parallel_tool_calls && call->n_tools > 0 &&
+	    json_object_set_new(body, "parallel_tool_calls",
+	                        json_boolean(call->parallel_tool_calls)) != 0)
+		goto nomem;
+	if (call->response_format == NULL)
+		return 0;
+	if (strcmp(call->response_format, "json_schema") == 0) {
+		schema = pjson_parse(call->response_schema, strlen(call->response_schema));
+		if (!json_is_object(schema)) {
+			json_decref(schema);
+			return pjson_fail(res, R_provider_error,
+			                  "openai: the response schema is not a JSON object");
+		}
+		v = json_pack("{s:s, s:{s:s, s:o, s:b}}", "type", "json_schema", "json_schema",
+		              "name", call->response_schema_name, "schema", schema, "strict",
+		              call->response_schema_strict);
+	} else {
+		v = json_pack("{s:s}", "type", call->response_format);
+	}
+	if (v == NULL || json_object_set_new(body, "response_format", v) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return pjson_fail(res, R_provider_error, "openai: cannot build the request options");
+}
+
 /* Build POST {base}/chat/completions. 0, or -1 with res->error_* set. */
 static int openai_build(const struct ah_call *call, struct ah_http_request *out,
                         struct ah_result *res)
@@ -155,7 +198,7 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 		if (m == NULL || json_array_append_new(msgs, m) != 0)
 			goto nomem;
 	}
-	if (openai_tools(body, call, res) != 0)
+	if (openai_tools(body, call, res) != 0 || openai_options(body, call, res) != 0)
 		goto out;
 	if (json_object_set_new(body, "max_tokens", json_integer(call->max_tokens)) != 0 ||
 	    pjson_add_sampling(body, call, "temperature", "top_p") != 0)
@@ -337,7 +380,7 @@ static const struct ah_provider openai_adapter = {
     .abi_version = AH_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct ah_provider),
     .name = "openai",
-    .flags = 0,
+    .flags = AH_PROVIDER_JSON_OBJECT | AH_PROVIDER_JSON_SCHEMA,
     .build_request = openai_build,
     .parse_response = openai_parse,
     .stream_begin = openai_stream_begin,

@@ -1,5 +1,5 @@
 /*
- * provider.h: the provider plugin ABI (version 2: tool calling).
+ * provider.h: the provider plugin ABI (version 3: tool choice, structured output).
  *
  * DESIGN
  * A provider adapter turns one chat call into its upstream wire format and
@@ -20,6 +20,12 @@
  * assistant messages with tool_calls and "tool" messages holding results.
  * Version 1 plugins are refused: their struct ah_message is smaller.
  *
+ * Version 3 adds to struct ah_call what an OpenAI client may ask of tool
+ * calling and output (tool_choice, parallel_tool_calls, response_format) and
+ * the flags by which an adapter says which response formats it honours; the
+ * host refuses a format the adapter does not declare before any admission.
+ * Version 2 plugins are refused: their struct ah_call is smaller.
+ *
  * Memory: strings a provider returns in struct ah_http_request and
  * struct ah_result are malloc'd by the provider and freed by the host with
  * free(); that includes ah_result.tool_calls (the array and each of its
@@ -32,8 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AH_PROVIDER_ABI_VERSION 2
-#define AH_PROVIDER_LOCAL 0x1 /* no HTTP: the host calls generate() */
+#define AH_PROVIDER_ABI_VERSION 3
+#define AH_PROVIDER_LOCAL 0x1       /* no HTTP: the host calls generate() */
+#define AH_PROVIDER_JSON_OBJECT 0x2 /* honours response_format "json_object" */
+#define AH_PROVIDER_JSON_SCHEMA 0x4 /* honours response_format "json_schema" */
 
 /* One tool call requested by the model. */
 struct ah_tool_call {
@@ -78,6 +86,16 @@ struct ah_call {
 	int mock_stream_delay_ms;    /* mock only: delay between chunks */
 	const struct ah_tool *tools; /* tools the model may call, or NULL */
 	size_t n_tools;
+	/* Version 3. */
+	const char *tool_choice;      /* NULL (upstream default) | "auto" | "none" | "required" |
+	                                 "function" (then tool_choice_name says which) */
+	const char *tool_choice_name; /* the tool forced by tool_choice "function" */
+	int has_parallel_tool_calls;  /* 1 when the caller set parallel_tool_calls */
+	int parallel_tool_calls;      /* 0: at most one tool call per turn */
+	const char *response_format;  /* NULL (text) | "json_object" | "json_schema" */
+	const char *response_schema;  /* "json_schema": the schema (JSON object text) */
+	const char *response_schema_name; /* "json_schema": its name ([A-Za-z0-9_-]) */
+	int response_schema_strict;       /* "json_schema": 1 when strict was asked */
 };
 
 struct ah_usage {

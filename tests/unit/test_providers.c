@@ -829,11 +829,12 @@ START_TEST(test_plugin_abi)
 	ck_assert_ptr_nonnull(strstr(err, bad));
 	ck_assert_ptr_null(registry_find("echo"));
 
-	/* A version 1 plugin (before tool calling) is refused with the versions named. */
+	/* A version 2 plugin (before tool_choice and response_format) is refused, versions named.
+	 */
 	ck_assert_int_eq(build_plugin(dir, "echo_v1.so", "-DOLD_ABI"), 0);
 	snprintf(bad, sizeof(bad), "%s/echo_v1.so", dir);
 	ck_assert_int_eq(registry_load_plugin(bad, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "ABI version 1, host speaks 2"));
+	ck_assert_ptr_nonnull(strstr(err, "ABI version 2, host speaks 3"));
 	unlink(bad);
 	snprintf(bad, sizeof(bad), "%s/echo_wrong.so", dir);
 
