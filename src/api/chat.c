@@ -647,6 +647,13 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	    metadata; /* recorded with the execution; "user"/"department" feed showback */
 	if (exec_resolve(r, id, model, &out) < 0)
 		goto out;
+	if (strcmp(out.model.kind, "embedding") == 0) {
+		resp_error_param(r, R_invalid_request, "model",
+		                 "the model '%s' is an embedding model (use /v1/embeddings)",
+		                 out.model.name);
+		exec_outcome_free(&out);
+		goto out;
+	}
 	if (chat_check_format(r, &call, &out) < 0) {
 		exec_outcome_free(&out);
 		goto out;

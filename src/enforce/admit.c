@@ -143,6 +143,15 @@ int64_t admit_prompt_bound(const struct ah_message *m, size_t n)
 	return b;
 }
 
+int64_t admit_input_bound(const char *const *inputs, size_t n)
+{
+	int64_t b = 16;
+
+	for (size_t i = 0; i < n; i++)
+		b += (int64_t)strlen(inputs[i]) + 8;
+	return b;
+}
+
 static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t scope_id,
                                        int window, const char *period)
 {

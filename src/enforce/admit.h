@@ -64,6 +64,8 @@ int64_t admit_cost(const struct model *m, int64_t prompt_tokens, int64_t complet
  * role and framing tokens).
  */
 int64_t admit_prompt_bound(const struct ah_message *m, size_t n);
+/* The same bound for the n texts of an embedding call (priced as input tokens only). */
+int64_t admit_input_bound(const char *const *inputs, size_t n);
 
 /* Calendar keys for t in the budget time zone: minute "YYYY-MM-DD HH:MM", day, month "YYYY-MM-01".
  */

@@ -58,8 +58,10 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 
 void exec_prepare(struct exec_call *call)
 {
-	util_random_id(strcmp(call->kind, "run") == 0 ? "run_" : "chatcmpl-", call->id,
-	               sizeof(call->id));
+	util_random_id(strcmp(call->kind, "run") == 0     ? "run_"
+	               : strcmp(call->kind, "embed") == 0 ? "embd-"
+	                                                  : "chatcmpl-",
+	               call->id, sizeof(call->id));
 }
 
 void exec_format_usd(int64_t micros, char *out, size_t cap)
@@ -368,6 +370,8 @@ static int exec_max_tokens(struct req *r, const struct ident *id, const struct e
 	int64_t cap = id->lim ? id->lim->v[LIM_MAX_TOKENS].num : 0;
 	int64_t mt = call->max_tokens;
 
+	if (call->n_inputs > 0)
+		return 0; /* an embedding produces no tokens */
 	if (mt <= 0 && call->agent && call->agent->max_tokens > 0)
 		mt = call->agent->max_tokens;
 	if (mt <= 0)
@@ -402,7 +406,9 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.agent_name = call->agent ? call->agent->name : "";
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
-	if (admit_reserve(r, id, &out->model, admit_prompt_bound(call->messages, call->n_messages),
+	if (admit_reserve(r, id, &out->model,
+	                  call->n_inputs > 0 ? admit_input_bound(call->inputs, call->n_inputs)
+	                                     : admit_prompt_bound(call->messages, call->n_messages),
 	                  max_tokens, adm, &out->err) < 0) {
 		out->ok = 0;
 		out->refused = out->err.reason != R_database_unavailable;
@@ -489,6 +495,9 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.response_schema = call->response_schema;
 	ac.response_schema_name = call->response_schema_name;
 	ac.response_schema_strict = call->response_schema_strict;
+	ac.inputs = call->inputs;
+	ac.n_inputs = call->n_inputs;
+	ac.dimensions = call->dimensions;
 
 	memset(&guard, 0, sizeof(guard));
 	guard.inner = call->emit;

@@ -31,7 +31,7 @@ struct req;
 struct ident;
 
 struct exec_call {
-	const char *kind;  /* "chat" | "run" */
+	const char *kind;  /* "chat" | "run" | "embed" */
 	const char *model; /* catalogue name */
 	const struct ah_message *messages;
 	size_t n_messages;
@@ -59,6 +59,10 @@ struct exec_call {
 	const char *response_schema;
 	const char *response_schema_name;
 	int response_schema_strict;
+	/* kind "embed": the texts to embed (no messages) and the size asked for (0 = default). */
+	const char *const *inputs;
+	size_t n_inputs;
+	int dimensions;
 };
 
 struct exec_outcome {
@@ -88,7 +92,7 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
  */
 int exec_model_callable(struct req *r, const struct ident *id, const struct model *m);
 /*
- * Give call an id ("chatcmpl-..." or "run_...") so a stream can name it
+ * Give call an id ("chatcmpl-...", "run_..." or "embd-...") so a stream can name it
  * before the provider answers.
  */
 void exec_prepare(struct exec_call *call);

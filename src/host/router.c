@@ -26,6 +26,7 @@ static const struct route routes[] = {
 	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
 	{"GET", "/v1/models/{}", AUTH_TENANT, 0, api_models_get},
 	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
+	{"POST", "/v1/embeddings", AUTH_TENANT, ROUTE_IDEMPOTENT, api_embeddings},
 	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
 	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agents_create},
 	{"GET", "/v1/agents/{}", AUTH_TENANT, 0, api_agents_get},

@@ -167,6 +167,79 @@ nomem:
 	return pjson_fail(res, R_provider_error, "openai: cannot build the request options");
 }
 
+/*
+ * An embedding call: POST {base}/embeddings {"model", "input": [...],
+ * "encoding_format": "float", "dimensions"}. 0, or -1 with res->error_* set.
+ */
+static int openai_build_embed(const struct ah_call *call, struct ah_http_request *out,
+                              struct ah_result *res)
+{
+	json_t *body = NULL, *input;
+	size_t i;
+	int rc = -1;
+
+	if (pjson_set_url(out, res, "%s/embeddings", call->base_url) != 0 ||
+	    pjson_add_header(out, res, "Content-Type: application/json") != 0)
+		return -1;
+	if (call->api_key != NULL && call->api_key[0] != '\0' &&
+	    pjson_add_header(out, res, "Authorization: Bearer %s", call->api_key) != 0)
+		return -1;
+	input = json_array();
+	body = json_pack("{s:s, s:o, s:s}", "model", call->model, "input", input, "encoding_format",
+	                 "float");
+	if (body == NULL)
+		goto nomem;
+	for (i = 0; i < call->n_inputs; i++)
+		if (json_array_append_new(input, json_string(call->inputs[i])) != 0)
+			goto nomem;
+	if (call->dimensions > 0 &&
+	    json_object_set_new(body, "dimensions", json_integer(call->dimensions)) != 0)
+		goto nomem;
+	rc = pjson_set_body(out, body, res);
+	json_decref(body);
+	return rc;
+nomem:
+	json_decref(body);
+	return pjson_fail(res, R_provider_error,
+	                  "openai: cannot build the request (out of memory or invalid UTF-8)");
+}
+
+/* The vectors of an embeddings response (data[].embedding, by index). 0, or -1 + res. */
+static int openai_parse_embed(const struct ah_call *call, const json_t *root, struct ah_result *res)
+{
+	const json_t *data = json_object_get(root, "data"), *d, *idx;
+	json_t **vecs = calloc(call->n_inputs, sizeof(*vecs));
+	size_t i;
+	int rc = -1;
+
+	if (vecs == NULL)
+		return pjson_fail(res, R_provider_error, "openai: out of memory");
+	if (!json_is_array(data) || json_array_size(data) != call->n_inputs) {
+		pjson_fail(res, R_upstream_bad_response,
+		           "openai: the embeddings response does not hold %zu vectors",
+		           call->n_inputs);
+		goto out;
+	}
+	json_array_foreach(data, i, d)
+	{
+		idx = json_object_get(d, "index");
+		size_t at = json_is_integer(idx) ? (size_t)json_integer_value(idx) : i;
+
+		if (at >= call->n_inputs || vecs[at] != NULL) {
+			pjson_fail(res, R_upstream_bad_response,
+			           "openai: the embeddings response has a bad index");
+			goto out;
+		}
+		vecs[at] = json_object_get(d, "embedding");
+	}
+	rc = pjson_set_vectors(res, "openai", vecs, call->n_inputs);
+	if (rc == 0)
+		openai_usage(json_object_get(root, "usage"), &res->usage);
+out:
+	free(vecs);
+	return rc;
+}
+
 /* Build POST {base}/chat/completions. 0, or -1 with res->error_* set. */
 static int openai_build(const struct ah_call *call, struct ah_http_request *out,
                         struct ah_result *res)
@@ -177,6 +250,8 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 
 	if (call->model == NULL || call->model[0] == '\0')
 		return pjson_fail(res, R_provider_error, "openai: a model is required");
+	if (call->n_inputs > 0)
+		return openai_build_embed(call, out, res);
 	if (pjson_set_url(out, res, "%s/chat/completions", call->base_url) != 0)
 		goto out;
 	if (pjson_add_header(out, res, "Content-Type: application/json") != 0)
@@ -227,7 +302,6 @@ static int openai_parse(const struct ah_call *call, int status, const char *body
 	const char *text, *fr, *emsg;
 	int rc = -1;
 
-	(void)call;
 	res->upstream_status = status;
 	if (status >= 400)
 		return pjson_http_error("openai", status, body, len, res);
@@ -239,6 +313,10 @@ static int openai_parse(const struct ah_call *call, int status, const char *body
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
 		rc = pjson_fail(res, R_upstream_error, "openai upstream error: %s", emsg);
+		goto out;
+	}
+	if (call->n_inputs > 0) {
+		rc = openai_parse_embed(call, root, res);
 		goto out;
 	}
 	choice = pjson_first(root, "choices");
@@ -380,7 +458,7 @@ static const struct ah_provider openai_adapter = {
     .abi_version = AH_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct ah_provider),
     .name = "openai",
-    .flags = AH_PROVIDER_JSON_OBJECT | AH_PROVIDER_JSON_SCHEMA,
+    .flags = AH_PROVIDER_JSON_OBJECT | AH_PROVIDER_JSON_SCHEMA | AH_PROVIDER_EMBEDDINGS,
     .build_request = openai_build,
     .parse_response = openai_parse,
     .stream_begin = openai_stream_begin,

@@ -24,6 +24,12 @@
  * calling and output (tool_choice, parallel_tool_calls, response_format) and
  * the flags by which an adapter says which response formats it honours; the
  * host refuses a format the adapter does not declare before any admission.
+ * It also adds embedding calls: a call with n_inputs > 0 (and no messages,
+ * never streamed) asks for one vector per input, through the same
+ * build_request/parse_response (or generate) an adapter has for chat; the
+ * adapter answers res->text as a JSON array of arrays of numbers, one per
+ * input in order, and usage.prompt_tokens (completion_tokens 0). Only an
+ * adapter with AH_PROVIDER_EMBEDDINGS is given such a call.
  * Version 2 plugins are refused: their struct ah_call is smaller.
  *
  * Memory: strings a provider returns in struct ah_http_request and
@@ -42,6 +48,7 @@
 #define AH_PROVIDER_LOCAL 0x1       /* no HTTP: the host calls generate() */
 #define AH_PROVIDER_JSON_OBJECT 0x2 /* honours response_format "json_object" */
 #define AH_PROVIDER_JSON_SCHEMA 0x4 /* honours response_format "json_schema" */
+#define AH_PROVIDER_EMBEDDINGS 0x8  /* answers embedding calls (n_inputs > 0) */
 
 /* One tool call requested by the model. */
 struct ah_tool_call {
@@ -96,6 +103,9 @@ struct ah_call {
 	const char *response_schema;  /* "json_schema": the schema (JSON object text) */
 	const char *response_schema_name; /* "json_schema": its name ([A-Za-z0-9_-]) */
 	int response_schema_strict;       /* "json_schema": 1 when strict was asked */
+	const char *const *inputs;        /* an embedding call: the texts to embed, or NULL */
+	size_t n_inputs;                  /* > 0 makes this an embedding call */
+	int dimensions;                   /* embedding size asked for; 0 = the model's own */
 };
 
 struct ah_usage {

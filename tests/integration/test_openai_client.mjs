@@ -267,5 +267,41 @@ await check("models.retrieve", async () => {
   }
 });
 
+// Embeddings: the SDK asks for base64 by default and decodes it.
+const embedModels = [
+  { model: "mock-embed", dim: 64 },
+  { model: "text-embedding-3-small", dim: 3, first: [17, 3, 0.5] },
+  { model: "gemini-embedding-001", dim: 3, first: [17, 3, 0.5] },
+];
+for (const em of embedModels) {
+  await check(`embeddings: ${em.model}`, async () => {
+    const r = await client.embeddings.create({ model: em.model, input: ["embed these words", "b"] });
+    assert(r.object === "list" && r.data.length === 2 && r.model === em.model, JSON.stringify(r));
+    assert(r.data[1].index === 1 && r.data[0].embedding.length === em.dim,
+           JSON.stringify(r.data[0]));
+    if (em.first) assert(JSON.stringify(r.data[0].embedding) === JSON.stringify(em.first),
+                         JSON.stringify(r.data[0].embedding));
+    assert(r.usage.prompt_tokens > 0 && r.usage.total_tokens === r.usage.prompt_tokens,
+           JSON.stringify(r.usage));
+    const f = await client.embeddings.create({ model: em.model, input: "embed these words",
+                                               encoding_format: "float" });
+    assert(f.data[0].embedding.every((x, i) => Math.abs(x - r.data[0].embedding[i]) < 1e-6),
+           "float and base64 disagree");
+  });
+}
+
+await check("embeddings: dimensions, and a chat model refused on param model", async () => {
+  const r = await client.embeddings.create({ model: "mock-embed", input: "x", dimensions: 8 });
+  assert(r.data[0].embedding.length === 8, JSON.stringify(r.data[0]));
+  const norm = Math.sqrt(r.data[0].embedding.reduce((a, x) => a + x * x, 0));
+  assert(Math.abs(norm - 1) < 1e-3, String(norm));
+  try {
+    await client.embeddings.create({ model: "mock-1", input: "x" });
+    throw new Error("no error raised");
+  } catch (e) {
+    assert(e instanceof OpenAI.BadRequestError && e.param === "model", `${e} ${e.param}`);
+  }
+});
+
 console.log(`RESULT passed=${passed} failed=${failed} skipped=0`);
 process.exit(failed ? 1 : 0);
