@@ -463,7 +463,7 @@ static int gemini_parse(const struct ah_call *call, int status, const char *body
 		rc = pjson_fail(res, R_upstream_error, "gemini upstream error: %s", emsg);
 		goto out;
 	}
-	if (call->n_inputs > 0) {
+	if (call != NULL && call->n_inputs > 0) {
 		rc = gemini_parse_embed(call, root, res);
 		goto out;
 	}
