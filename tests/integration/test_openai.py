@@ -272,6 +272,13 @@ def embeddings_refusals():
         assert st == status and param(b) == want, (body, st, b)
     st, _, b = chat(t, chat_body("x", model="mock-embed"))
     assert st == 400 and param(b) == "model" and "/v1/embeddings" in b["error"]["message"], b
+    # an agent needs a chat model, through the API and the CLI
+    st, _, b = api("POST", "/v1/agents", {"name": "embedder", "model": "mock-embed"},
+                   key=t["key"])
+    assert st == 400 and param(b) == "model" and "embedding model" in b["error"]["message"], b
+    rc, _, err = ctl("agent", "create", "--tenant", t["slug"], "--name", "embedder",
+                     "--model", "mock-embed", check=False)
+    assert rc != 0 and "embedding model" in err, (rc, err)
     st, _, b = api("POST", "/v1/embeddings",
                    {"model": "mock-embed", "input": "[mock:error=upstream_error]"},
                    key=t["key"])
