@@ -388,6 +388,7 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
                       int max_tokens, struct exec_outcome *out, struct admission *adm,
                       enum breaker_verdict *verdict)
 {
+	int64_t bound;
 	int retry = 0;
 
 	memset(adm, 0, sizeof(*adm));
@@ -406,10 +407,13 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.agent_name = call->agent ? call->agent->name : "";
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
-	if (admit_reserve(r, id, &out->model,
-	                  call->n_inputs > 0 ? admit_input_bound(call->inputs, call->n_inputs)
-	                                     : admit_prompt_bound(call->messages, call->n_messages),
-	                  max_tokens, adm, &out->err) < 0) {
+	/* The prompt's worst case: the messages and the tools offered, or an embedding's inputs. */
+	if (call->n_inputs > 0)
+		bound = admit_input_bound(call->inputs, call->n_inputs);
+	else
+		bound = admit_prompt_bound(call->messages, call->n_messages) +
+		        admit_tools_bound(call->tools, call->n_tools);
+	if (admit_reserve(r, id, &out->model, bound, max_tokens, adm, &out->err) < 0) {
 		out->ok = 0;
 		out->refused = out->err.reason != R_database_unavailable;
 		return -1;

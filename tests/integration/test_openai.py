@@ -94,6 +94,27 @@ def tool_call_arguments_count_as_output_tokens():
 
 
 @test
+def offered_tools_count_in_the_admitted_worst_case():
+    t = new_tenant("tw")
+    ctl("limits", "set", "--tenant", t["slug"], "budget_tokens_daily", "3000")
+    big = {"type": "function", "function": {"name": "big", "description": "d" * 4000}}
+    st, _, b = wait_until(lambda: (lambda r: r if r[0] == 429 else None)(
+        chat(t, chat_body("hi", max_tokens=10, tools=[big]))))
+    assert err_code(b) == "tenant_budget_exceeded", b
+    # the same call without the tools fits
+    st, _, b = chat(t, chat_body("hi", max_tokens=10))
+    assert st == 200, b
+    # and a long tool-call history counts as well
+    hist = [{"role": "user", "content": "x"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function",
+                 "function": {"name": "f", "arguments": json.dumps({"a": "y" * 4000})}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}]
+    st, _, b = chat(t, {"model": "mock-1", "messages": hist, "max_tokens": 10})
+    assert st == 429 and err_code(b) == "tenant_budget_exceeded", b
+
+
+@test
 def streamed_tool_calls_arrive_as_deltas():
     t = new_tenant("ts")
     events = sse("/v1/chat/completions",
