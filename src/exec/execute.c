@@ -48,9 +48,9 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	if (id->lim && authorize_model(r, id->lim, out->model.name) < 0)
 		return -1;
 	if (registry_find(out->model.provider) == NULL) {
-		resp_error(r, R_provider_not_configured,
-		           "the provider of model '%.100s' is not available on this host",
-		           model_name);
+		resp_error_param(r, R_provider_not_configured, "model",
+		                 "the provider of model '%.100s' is not available on this host",
+		                 model_name);
 		return -1;
 	}
 	return 0;
@@ -217,9 +217,12 @@ static int exec_credential(struct req *r, const struct ident *id,
 		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
 		return 0;
 	}
-	return exec_fail(out, R_provider_not_configured,
-	                 "no credential for provider '%s': set a provider key for this tenant",
-	                 inst->name);
+	exec_fail(out, R_provider_not_configured,
+	          "no credential for provider '%s': set a provider key for this tenant (GET "
+	          "/v1/models lists the models callable now)",
+	          inst->name);
+	reason_param(&out->err, "model");
+	return -1;
 }
 
 int exec_model_callable(struct req *r, const struct ident *id, const struct model *m)

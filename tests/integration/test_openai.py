@@ -215,6 +215,8 @@ def models_list_only_what_the_tenant_can_call():
     assert "mistral-small-latest" not in ids, ids
     st, _, e = api("GET", "/v1/models/mistral-small-latest", key=t["key"])
     assert st == 404 and err_code(e) == "model_not_found" and param(e) == "model", e
+    st, _, e = chat(t, chat_body("x", model="mistral-small-latest"))
+    assert st == 503 and err_code(e) == "provider_not_configured" and param(e) == "model", e
     ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "mistral",
         stdin="sk-mistral-own-5678\n")
     ids = wait_until(lambda: [m["id"] for m in api("GET", "/v1/models", key=t["key"])[2]["data"]
