@@ -10,6 +10,14 @@
  * `data: {"error":...}` event (what OpenAI's clients raise on) followed by
  * `data: [DONE]`. With stream_options.include_usage the last chunk before
  * [DONE] carries usage with empty choices, as OpenAI does.
+ *
+ * Tool calling is passed through: the caller's tools, tool_choice,
+ * parallel_tool_calls and response_format go to the adapter (provider.h),
+ * assistant tool_calls and tool messages are checked (a tool message must
+ * answer an earlier call, whose tool name Gemini needs) and the model's
+ * calls come back as message.tool_calls, or streamed as delta.tool_calls
+ * pieces as the adapter passes them (emit_tool), any call it did not pass
+ * being sent whole before the finish chunk. Errors name their field (param).
  */
 #include "config.h"
 
@@ -517,12 +525,18 @@ static json_t *chat_message(const struct ah_result *res)
 	return m;
 }
 
+#define CHAT_STREAMED_CALLS 128 /* tool calls followed as they stream (upstream indexes) */
+
 struct chat_stream {
 	struct req *r;
 	const char *id;
 	const char *model;
 	int64_t created;
 	int began;
+	/* Per tool call index: 1 streamed (its id and name went out first), -1 left for the
+	 * end (its first fragment had no id or name), 0 not seen; and argument bytes sent. */
+	signed char call_state[CHAT_STREAMED_CALLS];
+	size_t call_sent[CHAT_STREAMED_CALLS];
 };
 
 static json_t *chat_chunk(const struct chat_stream *cs, json_t *delta, const char *finish)
@@ -556,6 +570,44 @@ static int chat_emit(void *ctx, const char *text, size_t len)
 	                     chat_chunk(cs, json_pack("{s:s%}", "content", text, len), NULL));
 }
 
+/*
+ * ah_tool_emit_fn: a tool call fragment as a chunk with one delta.tool_calls
+ * entry, OpenAI's way: the first with index, id, type and name, the rest
+ * with index and an arguments piece. A call whose first fragment lacks its
+ * id or name is left to chat_finish_stream, which sends it whole.
+ */
+static int chat_emit_tool(void *ctx, size_t index, const char *id, const char *name,
+                          const char *args, size_t len)
+{
+	struct chat_stream *cs = ctx;
+	json_t *tc;
+
+	if (server_stopping())
+		return 1;
+	if (index >= CHAT_STREAMED_CALLS || cs->call_state[index] < 0)
+		return 0;
+	if (cs->call_state[index] == 0) {
+		if (id == NULL || id[0] == '\0' || name == NULL || name[0] == '\0') {
+			cs->call_state[index] = -1;
+			return 0;
+		}
+		cs->call_state[index] = 1;
+		tc = json_pack("{s:I, s:s, s:s, s:{s:s, s:s%}}", "index", (json_int_t)index, "id",
+		               id, "type", "function", "function", "name", name, "arguments", args,
+		               len);
+	} else if (len == 0) {
+		return 0;
+	} else {
+		tc = json_pack("{s:I, s:{s:s%}}", "index", (json_int_t)index, "function",
+		               "arguments", args, len);
+	}
+	cs->call_sent[index] += len;
+	if (chat_stream_begin(cs) < 0)
+		return -1;
+	return resp_sse_json(cs->r, NULL,
+	                     chat_chunk(cs, json_pack("{s:[o*]}", "tool_calls", tc), NULL));
+}
+
 static json_t *chat_usage(const struct exec_outcome *o)
 {
 	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", (json_int_t)o->res.usage.prompt_tokens,
@@ -573,9 +625,21 @@ static void chat_finish_stream(struct chat_stream *cs, const struct exec_outcome
 	if (o->ok) {
 		if (chat_stream_begin(cs) < 0)
 			return;
-		/* A tool call is sent whole, as one delta, once the upstream has finished it. */
+		/*
+		 * Calls streamed as they came are complete (but for arguments the upstream never
+		 * sent, which the adapter made "{}"); every other call goes out whole now.
+		 */
 		for (size_t i = 0; i < o->res.n_tool_calls; i++) {
-			calls = chat_tool_calls(&o->res, i, 1, 1);
+			const char *args = o->res.tool_calls[i].arguments;
+
+			if (i < CHAT_STREAMED_CALLS && cs->call_state[i] > 0) {
+				if (cs->call_sent[i] > 0 || args[0] == '\0')
+					continue;
+				calls = json_pack("[{s:I, s:{s:s}}]", "index", (json_int_t)i,
+				                  "function", "arguments", args);
+			} else {
+				calls = chat_tool_calls(&o->res, i, 1, 1);
+			}
 			if (resp_sse_json(
 			        r, NULL,
 			        chat_chunk(cs, json_pack("{s:o*}", "tool_calls", calls), NULL)) < 0)
@@ -673,6 +737,8 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		streaming = 1;
 		call.emit = chat_emit;
 		call.emit_ctx = &cs;
+		call.emit_tool = chat_emit_tool;
+		call.emit_tool_ctx = &cs;
 	}
 	exec_run(r, id, &call, &out);
 	if (call.stream && (out.ok || cs.began)) {

@@ -348,22 +348,41 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 struct exec_guard {
 	ah_emit_fn inner;
 	void *inner_ctx;
+	ah_tool_emit_fn inner_tool; /* streamed tool call fragments count the same */
+	void *inner_tool_ctx;
 	int64_t chunks, bytes, reserved;
 	int cut;
 };
 
-static int exec_guard_emit(void *ctx, const char *text, size_t len)
+/* Count len bytes of output; 1 when they go past what was reserved (the stream is cut). */
+static int exec_guard_count(struct exec_guard *g, size_t len)
 {
-	struct exec_guard *g = ctx;
 	int64_t lower;
 
 	g->chunks += len > 0;
 	g->bytes += (int64_t)len;
 	lower = g->bytes / 8 > g->chunks ? g->bytes / 8 : g->chunks;
-	if (lower > g->reserved) {
+	if (lower > g->reserved)
 		g->cut = 1;
+	return g->cut;
+}
+
+static int exec_guard_emit_tool(void *ctx, size_t index, const char *id, const char *name,
+                                const char *args, size_t len)
+{
+	struct exec_guard *g = ctx;
+
+	if (exec_guard_count(g, len))
 		return 1;
-	}
+	return g->inner_tool(g->inner_tool_ctx, index, id, name, args, len);
+}
+
+static int exec_guard_emit(void *ctx, const char *text, size_t len)
+{
+	struct exec_guard *g = ctx;
+
+	if (exec_guard_count(g, len))
+		return 1;
 	return g->inner(g->inner_ctx, text, len);
 }
 
@@ -509,6 +528,12 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	memset(&guard, 0, sizeof(guard));
 	guard.inner = call->emit;
 	guard.inner_ctx = call->emit_ctx;
+	guard.inner_tool = call->emit_tool;
+	guard.inner_tool_ctx = call->emit_tool_ctx;
+	if (call->stream && call->emit_tool != NULL) {
+		ac.emit_tool = exec_guard_emit_tool;
+		ac.emit_tool_ctx = &guard;
+	}
 	guard.reserved = max_tokens;
 	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==
 	    0) {

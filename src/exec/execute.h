@@ -47,6 +47,8 @@ struct exec_call {
 	const char *input;         /* run input to store, or NULL */
 	ah_emit_fn emit;           /* streaming sink (stream only) */
 	void *emit_ctx;
+	ah_tool_emit_fn emit_tool; /* streamed tool call fragments (stream only), or NULL */
+	void *emit_tool_ctx;
 	char id[40];                 /* public id, set by exec_prepare */
 	const struct ah_tool *tools; /* tools offered to the model, or NULL */
 	size_t n_tools;

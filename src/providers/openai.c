@@ -27,10 +27,11 @@
 #include "providers/pjson.h"
 
 struct openai_stream {
-	struct buf text;          /* assistant text so far */
-	char finish[32];          /* finish_reason seen, "" until then */
-	struct ah_usage usage;    /* usage chunk, when sent */
-	struct pjson_calls calls; /* tool calls gathered from deltas */
+	struct buf text;            /* assistant text so far */
+	char finish[32];            /* finish_reason seen, "" until then */
+	struct ah_usage usage;      /* usage chunk, when sent */
+	struct pjson_calls calls;   /* tool calls gathered from deltas */
+	const struct ah_call *call; /* for its emit_tool (lives for the stream) */
 };
 
 /* Read an OpenAI usage object into u (u->have = 1 when it is an object). */
@@ -352,43 +353,54 @@ static void *openai_stream_begin(const struct ah_call *call)
 {
 	struct openai_stream *s = calloc(1, sizeof(*s));
 
-	(void)call;
-	if (s != NULL)
+	if (s != NULL) {
 		buf_init(&s->text);
+		s->call = call;
+	}
 	return s;
 }
 
-/* Join the tool call fragments of one delta into s. 0, or -1 with res->error_* set. */
+/*
+ * Join the tool call fragments of one delta into s, passing each on to the
+ * call's emit_tool when it has one. 0, 2 when emit_tool asked to stop, or -1
+ * with res->error_* set.
+ */
 static int openai_stream_calls(struct openai_stream *s, const json_t *delta, struct ah_result *res)
 {
 	const json_t *calls = json_object_get(delta, "tool_calls"), *tc, *fn, *idx;
+	const char *id, *name, *args;
 	struct pjson_call *pc;
-	const char *v;
-	size_t i;
+	size_t i, at;
 
 	if (!json_is_array(calls))
 		return 0;
 	json_array_foreach(calls, i, tc)
 	{
 		idx = json_object_get(tc, "index");
-		pc = pjson_calls_at(&s->calls, json_is_integer(idx) && json_integer_value(idx) >= 0
-		                                   ? (size_t)json_integer_value(idx)
-		                                   : i);
+		at = json_is_integer(idx) && json_integer_value(idx) >= 0
+		         ? (size_t)json_integer_value(idx)
+		         : i;
+		pc = pjson_calls_at(&s->calls, at);
 		if (pc == NULL)
 			return pjson_fail(res, R_upstream_bad_response,
 			                  "openai: bad tool call index in the stream");
 		fn = pjson_obj(tc, "function");
-		if ((v = pjson_str(tc, "id")) != NULL && pc->id.len == 0 &&
-		    buf_puts(&pc->id, v) != 0)
-			goto nomem;
-		if ((v = pjson_str(fn, "name")) != NULL && buf_puts(&pc->name, v) != 0)
-			goto nomem;
-		if ((v = pjson_str(fn, "arguments")) != NULL && buf_puts(&pc->args, v) != 0)
-			goto nomem;
+		id = pjson_str(tc, "id");
+		name = pjson_str(fn, "name");
+		args = pjson_str(fn, "arguments");
+		if (id != NULL && (pc->id.len > 0 || id[0] == '\0'))
+			id = NULL; /* the first id stands */
+		if ((id != NULL && buf_puts(&pc->id, id) != 0) ||
+		    (name != NULL && buf_puts(&pc->name, name) != 0) ||
+		    (args != NULL && buf_puts(&pc->args, args) != 0))
+			return pjson_fail(res, R_provider_error,
+			                  "openai: out of memory reading the stream");
+		if (s->call != NULL && s->call->emit_tool != NULL &&
+		    s->call->emit_tool(s->call->emit_tool_ctx, at, id, name, args ? args : "",
+		                       args ? strlen(args) : 0) != 0)
+			return 2;
 	}
 	return 0;
-nomem:
-	return pjson_fail(res, R_provider_error, "openai: out of memory reading the stream");
 }
 
 /* One "data:" chunk of a chat.completion.chunk stream; see provider.h for the return values. */
@@ -420,10 +432,8 @@ static int openai_stream_event(void *state, const char *event, const char *data,
 	if (fr != NULL)
 		util_strlcpy(s->finish, fr, sizeof(s->finish));
 	delta = pjson_obj(choice, "delta");
-	if (openai_stream_calls(s, delta, res) != 0) {
-		rc = -1;
+	if ((rc = openai_stream_calls(s, delta, res)) != 0)
 		goto out;
-	}
 	piece = pjson_str(delta, "content");
 	if (piece == NULL || piece[0] == '\0')
 		goto out;

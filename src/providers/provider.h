@@ -76,6 +76,23 @@ struct ah_message {
 	int tool_error;
 };
 
+/*
+ * Streaming text sink. Returns 0 to continue, non-zero to stop the call
+ * (client gone, limit reached); the provider then returns promptly.
+ */
+typedef int (*ah_emit_fn)(void *ctx, const char *text, size_t len);
+/*
+ * Streaming tool call sink (version 3), for adapters that stream tool calls:
+ * one fragment of call index (its position in ah_result.tool_calls at the
+ * end), with the id and name when this fragment carries them (else NULL)
+ * and the next len bytes of its arguments text (len may be 0). The
+ * arguments of all fragments of a call, joined, must be the call's final
+ * arguments. Returns like ah_emit_fn. The host sends any call it did not
+ * get this way (or got without id and name first) whole at the end.
+ */
+typedef int (*ah_tool_emit_fn)(void *ctx, size_t index, const char *id, const char *name,
+                               const char *args, size_t len);
+
 struct ah_call {
 	const char *model;                 /* upstream model id */
 	const struct ah_message *messages; /* in order; system messages included */
@@ -106,6 +123,8 @@ struct ah_call {
 	const char *const *inputs;        /* an embedding call: the texts to embed, or NULL */
 	size_t n_inputs;                  /* > 0 makes this an embedding call */
 	int dimensions;                   /* embedding size asked for; 0 = the model's own */
+	ah_tool_emit_fn emit_tool;        /* streamed calls: tool call fragments, or NULL */
+	void *emit_tool_ctx;
 };
 
 struct ah_usage {
@@ -134,12 +153,6 @@ struct ah_result {
 	struct ah_tool_call *tool_calls; /* malloc'd array of the model's tool calls, or NULL */
 	size_t n_tool_calls;
 };
-
-/*
- * Streaming text sink. Returns 0 to continue, non-zero to stop the call
- * (client gone, limit reached); the provider then returns promptly.
- */
-typedef int (*ah_emit_fn)(void *ctx, const char *text, size_t len);
 
 struct ah_provider {
 	uint32_t abi_version; /* AH_PROVIDER_ABI_VERSION */

@@ -643,6 +643,8 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 		c.model = "";
 	if (emit == NULL || c.n_inputs > 0)
 		c.stream = 0;
+	if (!c.stream)
+		c.emit_tool = NULL;
 
 	if (ad->flags & AH_PROVIDER_LOCAL)
 		rc = ad->generate(&c, emit, emit_ctx, res);

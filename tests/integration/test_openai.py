@@ -130,6 +130,27 @@ def streamed_tool_calls_arrive_as_deltas():
 
 
 @test
+def upstream_tool_call_fragments_are_streamed_as_they_come():
+    t = new_tenant("tf")
+    # the fake streams the arguments {"n":42,"q":"fake"} in two fragments (OpenAI, Anthropic)
+    # and whole (Gemini, which has no fragments)
+    for model, pieces in (("gpt-4o-mini", 2), ("claude-3-5-haiku-latest", 2),
+                          ("gemini-2.0-flash", 1)):
+        events = sse("/v1/chat/completions",
+                     chat_body("TOOLCALL now", model=model, tools=[WEATHER], stream=True),
+                     key=t["key"])
+        chunks = [json.loads(d) for _, d in events if d != "[DONE]"]
+        deltas = [tc for c in chunks for tc in c["choices"][0]["delta"].get("tool_calls", [])]
+        assert deltas[0]["id"] == "call_fake_1" or model == "gemini-2.0-flash", (model, deltas)
+        assert deltas[0]["function"]["name"] == "get_weather", (model, deltas)
+        assert all(d["index"] == 0 for d in deltas) and all("id" not in d for d in deltas[1:])
+        args = [d["function"]["arguments"] for d in deltas if d["function"].get("arguments")]
+        assert len(args) == pieces, (model, deltas)
+        assert json.loads("".join(args)) == {"n": 42, "q": "fake"}, (model, args)
+        assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls", (model, chunks[-1])
+
+
+@test
 def bad_tool_fields_are_400_naming_the_field():
     t = new_tenant("tb")
     cases = [
