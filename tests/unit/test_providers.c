@@ -1305,6 +1305,81 @@ START_TEST(test_mock_tools)
 END_TEST
 
 /* provider_invoke refuses incomplete tool parts instead of handing NULLs to adapters. */
+/* emit_tool: a record "index:id:name:args;" per fragment (id, name "-" when absent). */
+static int tool_rec(void *ctx, size_t index, const char *id, const char *name, const char *args,
+                    size_t len)
+{
+	struct buf *b = ctx;
+
+	ck_assert_int_eq(buf_printf(b, "%zu:%s:%s:%.*s;", index, id ? id : "-", name ? name : "-",
+	                            (int)len, args),
+	                 0);
+	return 0;
+}
+
+/* Streamed tool calls are passed on piece by piece (ABI 3) and still gathered whole. */
+START_TEST(test_stream_emit_tool)
+{
+	static const char *const oa[] = {
+	    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]"
+	    "}",
+	    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+	    "{\"arguments\":\":1}\"}}]}}]}",
+	    "{\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}",
+	    "[DONE]",
+	};
+	static const char *const an_ev[] = {"content_block_start", "content_block_delta",
+	                                    "content_block_delta", "message_stop"};
+	static const char *const an[] = {
+	    "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":"
+	    "\"tool_use\",\"id\":\"tu1\",\"name\":\"g\",\"input\":{}}}",
+	    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+	    "\"input_json_delta\",\"partial_json\":\"{\\\"b\\\"\"}}",
+	    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+	    "\"input_json_delta\",\"partial_json\":\":2}\"}}",
+	    "{\"type\":\"message_stop\"}",
+	};
+	const struct {
+		const struct ah_provider *p;
+		const char *const *ev, *const *data;
+		size_t n;
+		const char *want, *args;
+	} cases[] = {
+	    {provider_openai_adapter(), NULL, oa, 4, "0:c1:f:{\"a\";0:-:-::1};", "{\"a\":1}"},
+	    {provider_anthropic_adapter(), an_ev, an, 4, "0:tu1:g:;0:-:-:{\"b\";0:-:-::2};",
+	     "{\"b\":2}"},
+	};
+	struct sink sk = {BUF_INIT, 0, 0};
+
+	for (size_t k = 0; k < ARRAY_SIZE(cases); k++) {
+		struct buf rec = BUF_INIT;
+		struct ah_result res;
+		struct ah_call c;
+		void *st;
+		int rc = 0;
+
+		memset(&c, 0, sizeof(c));
+		memset(&res, 0, sizeof(res));
+		c.emit_tool = tool_rec;
+		c.emit_tool_ctx = &rec;
+		st = cases[k].p->stream_begin(&c);
+		for (size_t i = 0; i < cases[k].n && rc == 0; i++)
+			rc = cases[k].p->stream_event(st, cases[k].ev ? cases[k].ev[i] : "",
+			                              cases[k].data[i], strlen(cases[k].data[i]),
+			                              sink_emit, &sk, &res);
+		ck_assert_int_eq(rc, 1);
+		cases[k].p->stream_end(st, &res);
+		ck_assert_str_eq(buf_str(&rec), cases[k].want);
+		ck_assert_uint_eq(res.n_tool_calls, 1);
+		ck_assert_str_eq(res.tool_calls[0].arguments, cases[k].args);
+		provider_result_free(&res);
+		buf_free(&rec);
+	}
+	buf_free(&sk.text);
+}
+END_TEST
+
 /* Embedding calls (ABI 3): each adapter's request and answer, and the mock's vectors. */
 START_TEST(test_embeddings)
 {
@@ -1510,6 +1585,7 @@ static Suite *providers_suite(void)
 	tcase_add_test(t, test_mock_tools);
 	tcase_add_test(t, test_invoke_tool_checks);
 	tcase_add_test(t, test_embeddings);
+	tcase_add_test(t, test_stream_emit_tool);
 	suite_add_tcase(s, t);
 
 	if (fake_url[0] != '\0') {
