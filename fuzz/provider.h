@@ -22,6 +22,19 @@ static int fuzz_emit(void *ctx, const char *text, size_t len)
 	return 0;
 }
 
+static int fuzz_emit_tool(void *ctx, size_t index, const char *id, const char *name,
+                          const char *args, size_t len)
+{
+	size_t *total = ctx;
+
+	(void)index;
+	(void)id;
+	(void)name;
+	(void)args;
+	*total += len;
+	return 0;
+}
+
 static inline void fuzz_provider(const struct ah_provider *p, const uint8_t *data, size_t size)
 {
 	static const int statuses[] = {200, 400, 401, 403, 404, 429, 500, 503};
@@ -47,6 +60,10 @@ static inline void fuzz_provider(const struct ah_provider *p, const uint8_t *dat
 	c.n_messages = 1;
 	c.max_tokens = 64;
 	c.stream = mode == 2;
+	if (c.stream) {
+		c.emit_tool = fuzz_emit_tool;
+		c.emit_tool_ctx = &emitted;
+	}
 	if (embed && mode == 0) {
 		c.messages = NULL;
 		c.n_messages = 0;
