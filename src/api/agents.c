@@ -158,6 +158,12 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	}
 	if (rc != ST_OK)
 		goto unavailable;
+	if (strcmp(md.kind, "chat") != 0) {
+		resp_error_param(
+		    r, R_invalid_request, "model",
+		    "the model '%s' is an embedding model; an agent needs a chat model", model);
+		goto out;
+	}
 	a->tenant_id = id->tenant_id;
 	util_strlcpy(a->name, name, sizeof(a->name));
 	util_strlcpy(a->model, model, sizeof(a->model));
@@ -387,6 +393,14 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	call.input = input;
 	if (exec_resolve(r, id, a->model, &out) < 0)
 		goto out;
+	if (strcmp(out.model.kind, "chat") != 0) {
+		resp_error_param(
+		    r, R_invalid_request, "model",
+		    "the agent's model '%s' is an embedding model; give it a chat model",
+		    out.model.name);
+		exec_outcome_free(&out);
+		goto out;
+	}
 	exec_prepare(&call);
 	rc.r = r;
 	rc.call = &call;

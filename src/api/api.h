@@ -40,6 +40,9 @@ void api_readyz(struct req *r, const struct ident *id, const struct route_match 
 void api_metrics(struct req *r, const struct ident *id, const struct route_match *m);
 /* models.c */
 void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_models_get(struct req *r, const struct ident *id, const struct route_match *m);
+/* embeddings.c */
+void api_embeddings(struct req *r, const struct ident *id, const struct route_match *m);
 /* chat.c */
 void api_chat_completions(struct req *r, const struct ident *id, const struct route_match *m);
 /* agents.c */

@@ -139,8 +139,36 @@ int64_t admit_prompt_bound(const struct ah_message *m, size_t n)
 {
 	int64_t b = 16;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		b += (int64_t)strlen(m[i].content) + 8;
+		for (size_t j = 0; j < m[i].n_tool_calls; j++)
+			b += (int64_t)(strlen(m[i].tool_calls[j].id) +
+			               strlen(m[i].tool_calls[j].name) +
+			               strlen(m[i].tool_calls[j].arguments)) +
+			     8;
+		if (m[i].tool_call_id != NULL)
+			b += (int64_t)strlen(m[i].tool_call_id) + 8;
+	}
+	return b;
+}
+
+int64_t admit_tools_bound(const struct ah_tool *t, size_t n)
+{
+	int64_t b = 0;
+
+	for (size_t i = 0; i < n; i++)
+		b += (int64_t)(strlen(t[i].name) + strlen(t[i].description) +
+		               strlen(t[i].parameters)) +
+		     16;
+	return b;
+}
+
+int64_t admit_input_bound(const char *const *inputs, size_t n)
+{
+	int64_t b = 16;
+
+	for (size_t i = 0; i < n; i++)
+		b += (int64_t)strlen(inputs[i]) + 8;
 	return b;
 }
 

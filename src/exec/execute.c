@@ -36,9 +36,10 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	memset(out, 0, sizeof(*out));
 	rc = store_model_get(r->store, model_name, &out->model);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_model_not_found,
-		           "the model '%.100s' does not exist or you do not have access to it",
-		           model_name);
+		resp_error_param(
+		    r, R_model_not_found, "model",
+		    "the model '%.100s' does not exist or you do not have access to it",
+		    model_name);
 		return -1;
 	}
 	if (rc != ST_OK) {
@@ -48,9 +49,9 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	if (id->lim && authorize_model(r, id->lim, out->model.name) < 0)
 		return -1;
 	if (registry_find(out->model.provider) == NULL) {
-		resp_error(r, R_provider_not_configured,
-		           "the provider of model '%.100s' is not available on this host",
-		           model_name);
+		resp_error_param(r, R_provider_not_configured, "model",
+		                 "the provider of model '%.100s' is not available on this host",
+		                 model_name);
 		return -1;
 	}
 	util_strlcpy(r->model, out->model.name, sizeof(r->model));
@@ -59,8 +60,10 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 
 void exec_prepare(struct exec_call *call)
 {
-	util_random_id(strcmp(call->kind, "run") == 0 ? "run_" : "chatcmpl-", call->id,
-	               sizeof(call->id));
+	util_random_id(strcmp(call->kind, "run") == 0     ? "run_"
+	               : strcmp(call->kind, "embed") == 0 ? "embd-"
+	                                                  : "chatcmpl-",
+	               call->id, sizeof(call->id));
 }
 
 void exec_format_usd(int64_t micros, char *out, size_t cap)
@@ -216,9 +219,30 @@ static int exec_credential(struct req *r, const struct ident *id,
 		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
 		return 0;
 	}
-	return exec_fail(out, R_provider_not_configured,
-	                 "no credential for provider '%s': set a provider key for this tenant",
-	                 inst->name);
+	exec_fail(out, R_provider_not_configured,
+	          "no credential for provider '%s': set a provider key for this tenant (GET "
+	          "/v1/models lists the models callable now)",
+	          inst->name);
+	reason_param(&out->err, "model");
+	return -1;
+}
+
+int exec_model_callable(struct req *r, const struct ident *id, const struct model *m)
+{
+	const struct provider_instance *inst = registry_find(m->provider);
+	struct sealed_cred sc;
+	int rc;
+
+	if (id->lim && !limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, m->name))
+		return 0;
+	if (inst == NULL)
+		return 0;
+	if ((inst->adapter->flags & AH_PROVIDER_LOCAL) || inst->platform_key[0] ||
+	    exec_is_loopback(inst->base_url))
+		return 1;
+	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	sodium_memzero(&sc, sizeof(sc));
+	return rc == ST_OK ? 1 : rc == ST_NOTFOUND ? 0 : -1;
 }
 
 void exec_execution(const struct req *r, const struct ident *id, const struct exec_call *call,
@@ -331,22 +355,41 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 struct exec_guard {
 	ah_emit_fn inner;
 	void *inner_ctx;
+	ah_tool_emit_fn inner_tool; /* streamed tool call fragments count the same */
+	void *inner_tool_ctx;
 	int64_t chunks, bytes, reserved;
 	int cut;
 };
 
-static int exec_guard_emit(void *ctx, const char *text, size_t len)
+/* Count len bytes of output; 1 when they go past what was reserved (the stream is cut). */
+static int exec_guard_count(struct exec_guard *g, size_t len)
 {
-	struct exec_guard *g = ctx;
 	int64_t lower;
 
 	g->chunks += len > 0;
 	g->bytes += (int64_t)len;
 	lower = g->bytes / 8 > g->chunks ? g->bytes / 8 : g->chunks;
-	if (lower > g->reserved) {
+	if (lower > g->reserved)
 		g->cut = 1;
+	return g->cut;
+}
+
+static int exec_guard_emit_tool(void *ctx, size_t index, const char *id, const char *name,
+                                const char *args, size_t len)
+{
+	struct exec_guard *g = ctx;
+
+	if (exec_guard_count(g, len))
 		return 1;
-	}
+	return g->inner_tool(g->inner_tool_ctx, index, id, name, args, len);
+}
+
+static int exec_guard_emit(void *ctx, const char *text, size_t len)
+{
+	struct exec_guard *g = ctx;
+
+	if (exec_guard_count(g, len))
+		return 1;
 	return g->inner(g->inner_ctx, text, len);
 }
 
@@ -356,6 +399,8 @@ static int exec_max_tokens(struct req *r, const struct ident *id, const struct e
 	int64_t cap = id->lim ? id->lim->v[LIM_MAX_TOKENS].num : 0;
 	int64_t mt = call->max_tokens;
 
+	if (call->n_inputs > 0)
+		return 0; /* an embedding produces no tokens */
 	if (mt <= 0 && call->agent && call->agent->max_tokens > 0)
 		mt = call->agent->max_tokens;
 	if (mt <= 0)
@@ -372,6 +417,7 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
                       int max_tokens, struct exec_outcome *out, struct admission *adm,
                       enum breaker_verdict *verdict)
 {
+	int64_t bound;
 	int retry = 0;
 
 	memset(adm, 0, sizeof(*adm));
@@ -390,8 +436,13 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.agent_name = call->agent ? call->agent->name : "";
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
-	if (admit_reserve(r, id, &out->model, admit_prompt_bound(call->messages, call->n_messages),
-	                  max_tokens, adm, &out->err) < 0) {
+	/* The prompt's worst case: the messages and the tools offered, or an embedding's inputs. */
+	if (call->n_inputs > 0)
+		bound = admit_input_bound(call->inputs, call->n_inputs);
+	else
+		bound = admit_prompt_bound(call->messages, call->n_messages) +
+		        admit_tools_bound(call->tools, call->n_tools);
+	if (admit_reserve(r, id, &out->model, bound, max_tokens, adm, &out->err) < 0) {
 		out->ok = 0;
 		out->refused = out->err.reason != R_database_unavailable;
 		return -1;
@@ -470,10 +521,27 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
 	ac.tools = call->tools;
 	ac.n_tools = call->n_tools;
+	ac.tool_choice = call->tool_choice;
+	ac.tool_choice_name = call->tool_choice_name;
+	ac.has_parallel_tool_calls = call->has_parallel_tool_calls;
+	ac.parallel_tool_calls = call->parallel_tool_calls;
+	ac.response_format = call->response_format;
+	ac.response_schema = call->response_schema;
+	ac.response_schema_name = call->response_schema_name;
+	ac.response_schema_strict = call->response_schema_strict;
+	ac.inputs = call->inputs;
+	ac.n_inputs = call->n_inputs;
+	ac.dimensions = call->dimensions;
 
 	memset(&guard, 0, sizeof(guard));
 	guard.inner = call->emit;
 	guard.inner_ctx = call->emit_ctx;
+	guard.inner_tool = call->emit_tool;
+	guard.inner_tool_ctx = call->emit_tool_ctx;
+	if (call->stream && call->emit_tool != NULL) {
+		ac.emit_tool = exec_guard_emit_tool;
+		ac.emit_tool_ctx = &guard;
+	}
 	guard.reserved = max_tokens;
 	upstream_us = util_now_us();
 	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==

@@ -86,7 +86,8 @@ void resp_body(struct req *r, int status, const char *ctype, const char *body, s
 void resp_json(struct req *r, int status, json_t *body);
 /*
  * Send rf as an OpenAI-shaped error with a stable reason_code:
- * {"error":{"message","type","code","param":null,"reason_code","request_id"}}.
+ * {"error":{"message","type","code","param","reason_code","request_id"}}
+ * ("param" names the request field at fault, null when none does).
  * Status and type are rf->reason's in the reason table
  * (common/tbl/reasons.h); Retry-After is added when rf->retry_after > 0.
  * A code recorded as 499 (the client went away) is answered 400 to a client
@@ -97,6 +98,9 @@ void resp_refusal(struct req *r, const struct refusal *rf);
 /* resp_refusal of reason with a formatted message. */
 void resp_error(struct req *r, enum reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* resp_error naming the request field at fault (the error's "param", as OpenAI's). */
+void resp_error_param(struct req *r, enum reason reason, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /*
  * resp_refusal with body instead of the plain error object (body: one from
  * resp_error_object with members added); steals body.

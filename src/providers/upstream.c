@@ -625,6 +625,13 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 			                  "message %zu has no role or content", i);
 	if (up_check_tools(call, res) != 0)
 		return -1;
+	for (i = 0; i < call->n_inputs; i++)
+		if (call->inputs == NULL || call->inputs[i] == NULL)
+			return pjson_fail(res, R_provider_error, "embedding input %zu is missing",
+			                  i);
+	if (call->n_inputs > 0 && !(ad->flags & AH_PROVIDER_EMBEDDINGS))
+		return pjson_fail(res, R_provider_error, "%s: the adapter has no embeddings",
+		                  ad->name);
 	c = *call;
 	if (c.base_url == NULL || c.base_url[0] == '\0')
 		c.base_url = inst->base_url;
@@ -634,8 +641,10 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 		c.request_id = "";
 	if (c.model == NULL)
 		c.model = "";
-	if (emit == NULL)
+	if (emit == NULL || c.n_inputs > 0)
 		c.stream = 0;
+	if (!c.stream)
+		c.emit_tool = NULL;
 
 	if (ad->flags & AH_PROVIDER_LOCAL)
 		rc = ad->generate(&c, emit, emit_ctx, res);
@@ -664,9 +673,13 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 			for (i = 0; i < c.n_messages; i++)
 				prompt += provider_estimate_tokens(c.messages[i].content,
 				                                   strlen(c.messages[i].content));
+			for (i = 0; i < c.n_inputs; i++)
+				prompt +=
+				    provider_estimate_tokens(c.inputs[i], strlen(c.inputs[i]));
 			res->usage.prompt_tokens = prompt;
+			/* An embedding's text is its vectors: no output tokens. */
 			res->usage.completion_tokens =
-			    res->text != NULL
+			    res->text != NULL && c.n_inputs == 0
 			        ? provider_estimate_tokens(res->text, strlen(res->text))
 			        : 0;
 			for (i = 0; i < res->n_tool_calls; i++)

@@ -200,6 +200,7 @@ struct model {
 	char name[128];       /* public model name clients send */
 	char provider[32];    /* provider instance name */
 	char upstream[128];   /* model id sent upstream */
+	char kind[12];        /* "chat" | "embedding" (what it serves) */
 	int64_t input_price;  /* micro-USD per 1M prompt tokens */
 	int64_t output_price; /* micro-USD per 1M completion tokens */
 	int context_window;

@@ -30,6 +30,11 @@ result after that text yet, makes the answer a call of the first offered tool
 with arguments {"n": 42, "q": "fake"} in the provider's wire format (id
 "call_fake_1"; streamed arguments arrive in two fragments). Once tool results
 follow, the answer is "fake <provider> tool results: <result texts>".
+
+Embeddings (OpenAI /embeddings, Gemini :batchEmbedContents): each input text
+gets the vector [characters, words, 0.5] (then zeros up to "dimensions" /
+"outputDimensionality" when asked); OpenAI reports usage (prompt_tokens =
+words), Gemini reports none. FAIL500 in an input fails the call.
 """
 
 import argparse
@@ -135,6 +140,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/openai/v1/chat/completions":
                 self.openai(body)
+            elif path == "/openai/v1/embeddings":
+                self.openai_embeddings(body)
+            elif path.startswith("/gemini/v1beta/models/") and path.endswith(":batchEmbedContents"):
+                self.gemini_embeddings(body)
             elif path == "/anthropic/v1/messages":
                 self.anthropic(body)
             elif path.startswith("/gemini/v1beta/models/"):
@@ -163,6 +172,38 @@ class Handler(BaseHTTPRequestHandler):
     def pieces(answer):
         parts = answer.split(" ")
         return [p if i == 0 else " " + p for i, p in enumerate(parts)]
+
+    # --- embeddings
+
+    @staticmethod
+    def vector(text, dims):
+        v = [float(len(text)), float(words(text)), 0.5]
+        return v + [0.0] * (dims - 3) if dims and dims > 3 else v
+
+    def openai_embeddings(self, body):
+        body = body if isinstance(body, dict) else {}
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else inputs or []
+        if self.common("openai", self.headers.get("Authorization", "")[7:],
+                       " ".join(map(str, inputs))):
+            return
+        data = [{"object": "embedding", "index": i,
+                 "embedding": self.vector(t, body.get("dimensions"))}
+                for i, t in enumerate(inputs)]
+        n = sum(words(t) for t in inputs)
+        self.send_json(200, {"object": "list", "data": data, "model": body.get("model"),
+                             "usage": {"prompt_tokens": n, "total_tokens": n}})
+
+    def gemini_embeddings(self, body):
+        body = body if isinstance(body, dict) else {}
+        reqs = body.get("requests") or []
+        texts = ["".join(p.get("text", "") for p in r.get("content", {}).get("parts", []))
+                 for r in reqs]
+        if self.common("gemini", self.headers.get("x-goog-api-key", ""), " ".join(texts)):
+            return
+        self.send_json(200, {"embeddings": [
+            {"values": self.vector(t, r.get("outputDimensionality"))}
+            for t, r in zip(texts, reqs)]})
 
     # --- OpenAI chat completions
 

@@ -372,14 +372,18 @@ START_TEST(test_models)
 	ck_assert_int_eq(m.output_price, 2000000);
 	ck_assert_int_eq(store_model_get(st, "gpt-4o-mini", &m), ST_OK);
 	ck_assert_int_eq(m.input_price, 150000);
+	ck_assert_str_eq(m.kind, "chat");
 	ck_assert_int_eq(store_model_get(st, "no-such-model", &m), ST_NOTFOUND);
+	ck_assert_int_eq(store_model_get(st, "mock-embed", &m), ST_OK);
+	ck_assert_str_eq(m.kind, "embedding");
+	ck_assert_int_eq(m.output_price, 0);
 	ck_assert_int_eq(store_model_list(st, 1, model_cb_count, &n), ST_OK);
-	ck_assert_int_eq(n, 12);
+	ck_assert_int_eq(n, 16); /* 12 chat models and 4 embedding models (018) */
 	testdb_q64(TEST_DB, "%s", "UPDATE models SET enabled = 0 WHERE name = 'gpt-4o'");
 	ck_assert_int_eq(store_model_get(st, "gpt-4o", &m), ST_NOTFOUND);
 	n = 0;
 	ck_assert_int_eq(store_model_list(st, 1, model_cb_count, &n), ST_OK);
-	ck_assert_int_eq(n, 11);
+	ck_assert_int_eq(n, 15);
 	testdb_q64(TEST_DB, "%s", "UPDATE models SET enabled = 1 WHERE name = 'gpt-4o'");
 }
 END_TEST
