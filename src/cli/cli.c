@@ -27,10 +27,23 @@
 
 /* ================================================================== output */
 
+/* The progress line drawn at the terminal, which a message must not run into. */
+static struct cli_progress *cli_progress_drawn;
+
+/* Clear the progress line, if one is drawn; the next step draws it again. */
+static void cli_progress_clear(void)
+{
+	if (cli_progress_drawn != NULL && cli_progress_drawn->drawn) {
+		fputs("\r\033[K", stderr);
+		cli_progress_drawn->drawn = 0;
+	}
+}
+
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	cli_progress_clear();
 	fputs(CLI_NAME ": ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -509,6 +522,8 @@ const struct progress *cli_progress_start(struct cli_progress *p, const char *wh
 	p->what = what;
 	p->json = json > 0;
 	p->tty = !p->json && isatty(STDERR_FILENO);
+	if (p->tty)
+		cli_progress_drawn = p;
 	p->start_us = util_now_us();
 	p->pg.fn = cli_progress_step;
 	p->pg.ctx = p;
@@ -519,8 +534,9 @@ void cli_progress_end(struct cli_progress *p, int ok)
 {
 	if (p->json) {
 		cli_progress_json(p, ok ? "done" : "failed", NULL, 0, -1);
-	} else if (p->tty && p->drawn) {
-		fputs("\r\033[K", stderr);
+	} else if (p->tty) {
+		cli_progress_clear();
 		fflush(stderr);
+		cli_progress_drawn = NULL;
 	}
 }

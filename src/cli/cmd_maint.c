@@ -285,10 +285,10 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	/* and what admission and the dashboard no longer need (every server does it each minute
 	 * too) */
 	if (rc == CLI_OK && !opts[0].value && !dry_run) {
+		progress_report(pg, "housekeeping", NULL, 0, -1);
 		if (admit_set_timezone(c->conf->budget_timezone, err, sizeof(err)) < 0)
 			rc = cli_error("budget_timezone: %s", err);
-		else if (progress_report(pg, "housekeeping", NULL, 0, -1),
-		         admit_housekeep(c->st, (int)batch, &housekept) != ST_OK)
+		else if (admit_housekeep(c->st, (int)batch, &housekept) != ST_OK)
 			rc = cli_error("database error while deleting expired counters");
 	}
 	if (pg != NULL)
