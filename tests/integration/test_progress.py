@@ -185,6 +185,20 @@ def purge_and_verify_isolation_report_per_tenant():
 
 
 @test
+def purge_of_every_tenant_counts_them_and_housekeeps():
+    new_tenant("pga", isolation="shared")
+    n = len(ctl("tenant", "list"))
+    rc, out, err = ctl_raw("purge", "--progress")
+    assert rc == 0, err
+    assert json.loads(out)["failures"] == 0
+    lines = progress_lines(err, "purge")
+    tenants = [o for o in lines if o["phase"] == "tenant"]
+    assert [(o["done"], o["total"]) for o in tenants] == [(i + 1, n) for i in range(n)], \
+        (n, tenants[:3])
+    assert [o["phase"] for o in lines][-2:] == ["housekeeping", "done"], lines[-3:]
+
+
+@test
 def progress_is_refused_where_it_means_nothing():
     rc, _, err = ctl("tenant", "list", "--progress", check=False)
     assert rc == 2 and "progress" in err, (rc, err)
