@@ -129,8 +129,13 @@ def move_reports_each_step_and_its_rows():
         assert p in phases, (p, phases)
     assert phases.index("wait") < phases.index("copy") < phases.index("switch") \
         < phases.index("delete") and phases[-1] == "done", phases
-    copied = {o["item"]: o["done"] for o in lines if o["phase"] == "copy"}
+    copied = {}  # rows added per table, over every copy round (one report per table and
+    # round on one server; across servers the page reports would be running totals)
+    for o in lines:
+        if o["phase"] == "copy":
+            copied[o["item"]] = copied.get(o["item"], 0) + o["done"]
     assert copied["executions"] == n, (copied, n)
+    assert sum(copied.values()) == report["copied"], (copied, report)
     verify = [o for o in lines if o["phase"] == "verify"]
     assert [o["done"] for o in verify] == list(range(1, len(report["tables"]) + 1)), verify
     assert all(o["total"] == len(report["tables"]) for o in verify), verify
