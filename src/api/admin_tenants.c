@@ -308,7 +308,7 @@ static int admin_stream_export(struct req *r, const struct tenant *t, json_t *ma
 	int rc = -1;
 
 	/* The archive is built into a temp file first: a failure is still a clean 503. */
-	if (tmp == NULL || tenant_export(r->store, t, tmp, manifest, err, sizeof(err)) < 0) {
+	if (tmp == NULL || tenant_export(r->store, t, tmp, manifest, NULL, err, sizeof(err)) < 0) {
 		log_error("api: export of tenant %lld failed: %s", (long long)t->id,
 		          tmp ? err : "no temporary file");
 		resp_error(r, R_export_failed, "the export could not be built; retry shortly");
@@ -471,7 +471,7 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 	if (drain)
 		drain_s = json_integer_value(drain);
 	if (placement_move(r->store, r->conf, t.id, strcmp(to, "dedicated") == 0, NULL, 0, 60,
-	                   (int)drain_s, &rep, err, sizeof(err)) < 0) {
+	                   (int)drain_s, &rep, NULL, err, sizeof(err)) < 0) {
 		log_error("api: move of tenant %lld failed: %s", (long long)t.id, err);
 		admin_audit(r, t.id, "tenant.move", "{\"outcome\":\"failed\"}");
 		resp_error(r, R_move_failed, "%s", err);
