@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/objects.h"
+#include "tenancy/keys.h"
 #include "common/util.h"
 
 /* A time as the API shows it: unix seconds, or null when unset (0). */
@@ -60,15 +61,27 @@ json_t *objects_tenant(const struct tenant *t, int64_t erase_after)
 	return o;
 }
 
+/* A key's scopes as a JSON array of names (new reference). */
+static json_t *objects_scopes(int scopes)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a != NULL && keys_scope_name(i) != NULL; i++)
+		if (scopes & (1 << i))
+			json_array_append_new(a, json_string(keys_scope_name(i)));
+	return a;
+}
+
 json_t *objects_key(const struct api_key *k)
 {
-	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
 	                 (json_int_t)k->id, "tenant_id", (json_int_t)k->tenant_id, "name", k->name,
 	                 "prefix", k->prefix, "state", objects_key_state(k->state), "created_at",
 	                 objects_time(k->created_at), "expires_at", objects_time(k->expires_at),
 	                 "grace_until", objects_time(k->grace_until), "revoked_at",
 	                 objects_time(k->revoked_at), "last_used_at", objects_time(k->last_used_at),
-	                 "rotated_to", k->rotated_to ? json_integer(k->rotated_to) : json_null());
+	                 "rotated_to", k->rotated_to ? json_integer(k->rotated_to) : json_null(),
+	                 "scopes", objects_scopes(k->scopes));
 }
 
 json_t *objects_new_key(const struct api_key *k, const char *secret)

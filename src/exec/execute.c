@@ -248,6 +248,7 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	e->cost_micros = out->cost_micros;
 	e->latency_ms = out->latency_ms;
 	util_strlcpy(e->request_id, r->request_id, sizeof(e->request_id));
+	util_strlcpy(e->end_user, r->end_user, sizeof(e->end_user));
 	util_strlcpy(e->finish_reason, out->res.finish_reason, sizeof(e->finish_reason));
 	e->metadata = call->metadata;
 	e->input = call->input;

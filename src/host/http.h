@@ -41,6 +41,7 @@ struct req {
 	const char *route;       /* route pattern, for the log line */
 	char reason_code[48];    /* of an error response, for the log line */
 	char operator_id[32];    /* operator API: "config" or "token:<id>", for audit rows */
+	char end_user[65];       /* tenant API: X-Actor-Id, or the body's OpenAI "user"; "" */
 
 	/* response */
 	int status;         /* HTTP status sent */

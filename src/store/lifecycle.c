@@ -531,7 +531,7 @@ int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *
 	if (rc == ST_OK && o->key_name) {
 		*what = "key";
 		rc = store_key_insert(st, *tenant_id, o->key_name, o->key_prefix, o->key_hash, 0,
-		                      key_id);
+		                      KEY_SCOPES_DEFAULT, key_id);
 	}
 	if (rc == ST_OK && o->admin_name) {
 		*what = "admin";

@@ -254,6 +254,7 @@ int identify_request(struct req *r, struct ident *out)
 	util_strlcpy(out->key_prefix, ka.key_prefix, sizeof(out->key_prefix));
 	out->dedicated = ka.dedicated;
 	out->data_epoch = ka.data_epoch;
+	out->scopes = ka.scopes;
 	identify_touch(ka.key_id);
 	return 0;
 }

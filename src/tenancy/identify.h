@@ -25,6 +25,7 @@ struct ident {
 	char key_prefix[16];      /* display prefix, safe to log */
 	int dedicated;            /* the tenant's data is in a database of its own */
 	int data_epoch;           /* ...as of identification (tenants.data_epoch) */
+	int scopes;               /* what the key may call: bit set of enum key_scope (store.h) */
 	const struct limits *lim; /* effective limits; NULL when enforcement is off */
 };
 

@@ -426,7 +426,9 @@ static int64_t new_key(int64_t tenant_id, int seed)
 
 	for (int i = 0; i < 32; i++)
 		h[i] = (uint8_t)(seed * 31 + i * 7);
-	ck_assert_int_eq(store_key_insert(st, tenant_id, "k", "ah_live_test", h, 0, &id), ST_OK);
+	ck_assert_int_eq(
+	    store_key_insert(st, tenant_id, "k", "ah_live_test", h, 0, KEY_SCOPES_DEFAULT, &id),
+	    ST_OK);
 	return id;
 }
 
