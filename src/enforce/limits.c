@@ -117,6 +117,9 @@ static const struct limit_def defs[LIM__MAX] = {
                             " hold (0 = no cap; a busy process also holds it to a fair part)"},
     [LIM_ALLOWED_TOOLS] = {"allowed_tools", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "tools the tenant's agents may call: * or a comma list (empty = none)"},
+    [LIM_REQUEST_PROVIDER_KEY] = {"request_provider_key", LT_ENUM, "off", 0, 0, "off|on", G | P | T,
+                                  "on: a call's X-Provider-Api-Key header is its provider key"
+                                  " (never stored or logged; off: such a call is refused)"},
 };
 
 #undef G

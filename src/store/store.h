@@ -167,8 +167,7 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 void store_route_set(struct store *st, int64_t tenant_id, int dedicated, int data_epoch);
 /* expires_at 0 = never; scopes: bit set of enum key_scope. */
 int store_key_insert(struct store *st, int64_t tenant_id, const char *name, const char *prefix,
-                     const uint8_t hash[32], int64_t expires_at, int scopes,
-                     int64_t *id_out);
+                     const uint8_t hash[32], int64_t expires_at, int scopes, int64_t *id_out);
 /* Replace a key's scopes. ST_OK, ST_NOTFOUND when the tenant has no such key, ST_ERR. */
 int store_key_set_scopes(struct store *st, int64_t tenant_id, int64_t key_id, int scopes);
 int store_key_get(struct store *st, int64_t tenant_id, int64_t key_id, struct api_key *out);

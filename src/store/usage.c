@@ -79,9 +79,12 @@ static const struct {
 	enum db_q q;
 	const char *sql;
 } usage_reports[] = {
-    {"day", Q_USAGE_BY_DAY, sql_by_day},       {"model", Q_USAGE_BY_MODEL, sql_by_model},
-    {"agent", Q_USAGE_BY_AGENT, sql_by_agent}, {"key", Q_USAGE_BY_KEY, sql_by_key},
-    {"end_user", Q_USAGE_BY_END_USER, sql_by_end_user}, {"total", Q_USAGE_TOTAL, sql_total},
+    {"day", Q_USAGE_BY_DAY, sql_by_day},
+    {"model", Q_USAGE_BY_MODEL, sql_by_model},
+    {"agent", Q_USAGE_BY_AGENT, sql_by_agent},
+    {"key", Q_USAGE_BY_KEY, sql_by_key},
+    {"end_user", Q_USAGE_BY_END_USER, sql_by_end_user},
+    {"total", Q_USAGE_TOTAL, sql_total},
 };
 
 /* 1 when s is exactly "YYYY-MM-DD" in shape (the database checks the calendar). */

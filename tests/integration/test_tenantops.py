@@ -6,11 +6,14 @@ is 403 scope_denied, before anything else happens. A manage key lists, creates,
 rotates and revokes its tenant's keys and sets their key_* limits within the plan;
 it cannot give scopes it does not have, nor reach another tenant's keys.
 """
+import json
 import os
+import subprocess
 
 import harness
-from harness import test, run, api, ctl, assert_error, wait_until
+from harness import test, run, api, ctl, assert_error, wait_until, fake_last
 from apihelp import new_tenant, chat_body, db_exec
+from dashhelp import Dash, new_admin
 
 OPERATOR_TOKEN = os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")
 
@@ -259,6 +262,120 @@ def test_end_user_bad_input():
     rows = db_exec("SELECT end_user FROM executions WHERE tenant_id = %d" % t["id"], tenant=t)
     assert rows == [["u" * 64]], rows
     assert_error(api("GET", "/v1/usage?group_by=user", key=k), 400, "invalid_request")
+
+
+# ---------------------------------------------------------------- the request's provider key
+
+REQ_KEY = "sk-request-only-" + harness.rand_suffix(20)
+
+
+def _everything_kept():
+    """Every place a key must never land: the server logs, every table, the dashboard."""
+    out = []
+    if harness.LOG_DIR and os.path.isdir(harness.LOG_DIR):
+        for name in sorted(os.listdir(harness.LOG_DIR)):
+            if "fake" in name:
+                continue  # the tests' fake upstream: the provider itself, not agenthost
+            path = os.path.join(harness.LOG_DIR, name)
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    out.append((name, f.read().decode("utf-8", "replace")))
+    p = subprocess.run(["mariadb-dump", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET,
+                        "--all-databases", "--skip-comments"],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out.append(("database dump", p.stdout.decode("utf-8", "replace")))
+    return out
+
+
+@test
+def test_request_provider_key_order_and_secrecy():
+    t = new_tenant("rpk")
+    k = t["key"]
+    body = chat_body("hi with my key", model="gpt-4o-mini")
+    hdr = {"X-Provider-Api-Key": REQ_KEY}
+    # off by default: refused, nothing sent upstream with it
+    err = assert_error(api("POST", "/v1/chat/completions", body, key=k, headers=hdr), 403,
+                       "provider_key_not_allowed")
+    assert REQ_KEY not in json.dumps(err)
+    ctl("limits", "set", "--tenant", t["slug"], "request_provider_key", "on")
+    ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openai",
+        stdin="sk-tenant-own-5678\n")
+
+    def with_req_key():
+        st, _, b = api("POST", "/v1/chat/completions", body, key=k, headers=hdr)
+        return st == 200 and fake_last()["headers"]["authorization"] == "Bearer " + REQ_KEY
+
+    # request > tenant's own (the limit change shows within the cache bound)
+    assert wait_until(with_req_key, timeout=3), fake_last()["headers"]
+    # without the header: the tenant's own, then (cleared) the platform's
+    st, _, b = api("POST", "/v1/chat/completions", body, key=k)
+    assert st == 200 and fake_last()["headers"]["authorization"] == "Bearer sk-tenant-own-5678"
+    ctl("provider-key", "clear", "--tenant", t["slug"], "--provider", "openai")
+    st, _, b = api("POST", "/v1/chat/completions", body, key=k, headers=hdr)
+    assert st == 200 and fake_last()["headers"]["authorization"] == "Bearer " + REQ_KEY
+    st, _, b = api("POST", "/v1/chat/completions", body, key=k)
+    assert st == 200 and fake_last()["headers"]["authorization"] == "Bearer sk-platform-openai"
+    # streamed and as a run too
+    st, _, b = api("POST", "/v1/agents/assistant/runs", {"input": "run with my key"}, key=k,
+                   headers=hdr)
+    assert st == 200, b  # the mock agent needs no key: recorded as none
+    rows = db_exec("SELECT cred_source FROM executions WHERE tenant_id = %d AND kind = 'chat'"
+                   " ORDER BY seq" % t["id"], tenant=t)
+    srcs = [r[0] for r in rows]
+    assert srcs[-4:] == ["request", "tenant", "request", "platform"], srcs
+    # an upstream that refuses the key: the error does not carry it
+    st, _, e = api("POST", "/v1/chat/completions", chat_body("FAIL500", model="gpt-4o-mini"),
+                   key=k, headers=hdr)
+    assert st >= 500 and REQ_KEY not in json.dumps(e), e
+    # bad header values
+    for bad in ("has space", "x" * 600):
+        assert_error(api("POST", "/v1/chat/completions", body, key=k,
+                         headers={"X-Provider-Api-Key": bad}), 400, "invalid_request")
+    # never in a log line, a row or a page
+    name, pw = new_admin("operator")
+    d = Dash()
+    d.login(name, pw)
+    pages = []
+    for path in ("/admin/executions?tenant_id=%d" % t["id"], "/admin/audit",
+                 "/admin/tenants/%d/provider-keys" % t["id"], "/admin/tenants/%d" % t["id"]):
+        st, _, page = d.get(path)
+        assert st == 200, (path, st)
+        pages.append((path, page))
+    for where, text in _everything_kept() + pages:
+        assert REQ_KEY not in text, "the request's provider key is in %s" % where
+
+
+@test
+def test_request_provider_key_limit_values():
+    t = new_tenant("rpk")
+    rc, _, err = ctl("limits", "set", "--tenant", t["slug"], "request_provider_key", "yes",
+                     check=False)
+    assert rc != 0 and "request_provider_key" in err, err
+    st, _, lim = api("GET", "/v1/limits", key=t["key"])
+    assert lim["limits"]["request_provider_key"] == {"value": "off", "source": "default"}, lim
+
+
+@test
+def test_provider_key_set_verify():
+    t = new_tenant("vfy")
+    for prov in ("openai", "anthropic", "gemini"):
+        out = ctl("provider-key", "set", "--tenant", t["slug"], "--provider", prov, "--verify",
+                  stdin="sk-good-%s-4321\n" % prov)
+        assert out["provider"] == prov and out["last4"] == "4321", out
+    rc, out, err = ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openai",
+                       "--verify", stdin="sk-invalid-9999\n", check=False)
+    assert rc != 0 and "refused the key" in err and "sk-invalid" not in err, (rc, err)
+    rows = db_exec("SELECT last4 FROM provider_credentials WHERE tenant_id = %d"
+                   " AND provider = 'openai'" % t["id"])
+    assert rows == [["4321"]], "a key that failed --verify was stored: %s" % rows
+    # without --verify nothing is checked (the old behaviour)
+    out = ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openai",
+              stdin="sk-invalid-8888\n")
+    assert out["last4"] == "8888", out
+    rows = db_exec("SELECT detail FROM audit_log WHERE tenant_id = %d AND action ="
+                   " 'provider_key.set' ORDER BY id" % t["id"])
+    assert [json.loads(r[0])["verified"] for r in rows] == [True, True, True, False], rows
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ START_TEST(test_defs)
 	    "allowed_tools",
 	    "isolation_mode",
 	    "host_share_pct",
+	    "request_provider_key",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
