@@ -94,6 +94,12 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 void api_admin_tenant_offboard(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
                                     const struct route_match *m);
+/* webhooks.c: the tenant's webhooks (scope manage) and the operator's view */
+void api_webhooks_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_webhooks_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_webhooks_remove(struct req *r, const struct ident *id, const struct route_match *m);
+void api_webhooks_deliveries(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_webhooks(struct req *r, const struct ident *id, const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/objects.h"
+#include "store/alerts.h"
 #include "tenancy/keys.h"
 #include "common/util.h"
 
@@ -174,4 +175,24 @@ json_t *objects_tool_secret(int64_t tenant_id, const char *tool, const char *nam
 	return json_pack("{s:I, s:s, s:s, s:i, s:o}", "tenant_id", (json_int_t)tenant_id, "tool",
 	                 tool, "name", name, "version", c->version, "updated_at",
 	                 objects_time(c->updated_at));
+}
+
+json_t *objects_webhook(const struct webhook *w)
+{
+	return json_pack("{s:s, s:I, s:I, s:s, s:o}", "object", "webhook", "id", (json_int_t)w->id,
+	                 "tenant_id", (json_int_t)w->tenant_id, "url", w->url, "created_at",
+	                 objects_time(w->created_at));
+}
+
+json_t *objects_delivery(const struct alert_log *l)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:o, "
+	                 "s:o}",
+	                 "object", "webhook_delivery", "id", (json_int_t)l->id, "event_id",
+	                 (json_int_t)l->event_id, "webhook_id", (json_int_t)l->webhook_id, "url",
+	                 l->url, "event", l->kind, "threshold_pct", l->threshold, "subject",
+	                 l->subject, "period", l->period, "status", l->status, "attempts",
+	                 l->attempts, "last_http_status", l->last_status, "last_error",
+	                 l->last_error, "created_at", objects_time(l->created_at), "delivered_at",
+	                 objects_time(l->delivered_at));
 }

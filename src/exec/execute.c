@@ -23,6 +23,7 @@
 #include "enforce/share.h"
 #include "exec/execute.h"
 #include "exec/ledger.h"
+#include "host/alerts.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -382,6 +383,9 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	 */
 	if (!out->ok && out->err.reason == R_tenant_migrating)
 		return;
+	/* hard budget refusals are an alert (host/alerts.c): a note in memory, sent off the path */
+	if (!out->ok && out->err.reason == R_tenant_budget_exceeded)
+		alerts_note_refusal(id->tenant_id, out->err.message);
 	exec_execution(r, id, call, out, &e);
 	memset(&rec, 0, sizeof(rec));
 	rec.e = e;

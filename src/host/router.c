@@ -48,6 +48,10 @@ static const struct route routes[] = {
 	{"POST", "/v1/keys/{}/scopes", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_scopes},
 	{"GET", "/v1/keys/{}/limits", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_limits_get},
 	{"POST", "/v1/keys/{}/limits", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_limits_set},
+	{"GET", "/v1/webhooks", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_list},
+	{"POST", "/v1/webhooks", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_create},
+	{"GET", "/v1/webhooks/deliveries", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_deliveries},
+	{"POST", "/v1/webhooks/{}/remove", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_remove},
 	DASHBOARD_ROUTES
 	{"POST", "/admin/api/v1/tenants", AUTH_OPERATOR, 0, api_admin_tenants_create},
 	{"GET", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_get},
@@ -60,6 +64,7 @@ static const struct route routes[] = {
 	 api_admin_tenant_offboard_undo},
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
+	{"GET", "/admin/api/v1/tenants/{}/webhooks", AUTH_OPERATOR, 0, api_admin_tenant_webhooks},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

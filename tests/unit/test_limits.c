@@ -95,6 +95,7 @@ START_TEST(test_defs)
 	    "isolation_mode",
 	    "host_share_pct",
 	    "request_provider_key",
+	    "alert_thresholds",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
