@@ -10,6 +10,8 @@
  *   POST /v1/keys/{id}/scopes      {"scopes":[...]}
  *   GET  /v1/keys/{id}/limits      the key's effective limits (the /v1/limits shape)
  *   POST /v1/keys/{id}/limits      {"key_rpm": 60, "key_tpm": null, ...}
+ *   GET  /admin/api/v1/tenants/{t}/keys               (operator) the tenant's keys
+ *   POST /admin/api/v1/tenants/{t}/keys/{id}/scopes   (operator) any scopes
  *
  * DESIGN
  * Keys are issued and rotated by tenancy/keys.c, as the CLI and the
@@ -56,7 +58,7 @@ static void keys_audit(struct req *r, const struct ident *id, const char *action
 	snprintf(target, sizeof(target), "key:%" PRId64, key_id);
 	memset(&a, 0, sizeof(a));
 	a.tenant_id = id->tenant_id;
-	a.actor_type = "api_key";
+	a.actor_type = id->key_id != 0 ? "api_key" : "operator";
 	a.actor_id = id->key_prefix;
 	a.action = action;
 	a.target = target;
@@ -492,4 +494,55 @@ out:
 	json_decref(detail);
 	json_decref(body);
 	free(tl);
+}
+
+/* ------------------------------------------------------------------ operator API */
+
+/* The tenant of the operator route's first segment into *t, or -1 after a 404/503. */
+static int keys_admin_tenant(struct req *r, const struct route_match *m, struct tenant *t)
+{
+	int rc = m->n_params < 1 ? ST_NOTFOUND : api_admin_find_tenant(r->store, m->params[0], t);
+
+	if (rc == ST_NOTFOUND) {
+		resp_error(r, R_not_found, "no such tenant");
+		return -1;
+	}
+	if (rc != ST_OK) {
+		resp_error(r, R_database_unavailable, "the tenant cannot be read");
+		return -1;
+	}
+	return 0;
+}
+
+void api_admin_tenant_keys(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct ident as;
+	struct tenant t;
+
+	(void)id;
+	if (keys_admin_tenant(r, m, &t) < 0)
+		return;
+	memset(&as, 0, sizeof(as));
+	as.tenant_id = t.id;
+	api_keys_list(r, &as, m);
+}
+
+void api_admin_key_scopes(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct route_match km;
+	struct ident as;
+	struct tenant t;
+
+	(void)id;
+	if (keys_admin_tenant(r, m, &t) < 0)
+		return;
+	/* the operator acts as the tenant's own manage key with every scope, audited as itself */
+	memset(&as, 0, sizeof(as));
+	as.tenant_id = t.id;
+	as.scopes = KEY_SCOPES_ALL;
+	util_strlcpy(as.key_prefix, r->operator_id, sizeof(as.key_prefix));
+	memset(&km, 0, sizeof(km));
+	km.n_params = 1;
+	util_strlcpy(km.params[0], m->n_params > 1 ? m->params[1] : "", sizeof(km.params[0]));
+	api_keys_scopes(r, &as, &km);
 }

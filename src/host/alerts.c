@@ -26,6 +26,7 @@
 #define ALERT_BATCH 20   /* deliveries claimed per round */
 #define ALERT_CLAIM_S 60 /* a claimed delivery is this process's for so long */
 #define ALERT_TIMEOUT_MS 10000
+#define ALERT_KEEP_DAYS 62 /* the delivery log's memory: longer than any budget period */
 
 /* The four budgets a counter row carries, with the limits that bound them. */
 static const struct {
@@ -261,6 +262,7 @@ static int alerts_send(void *ctx, const struct alert_delivery *d)
 
 int alerts_round(struct store *st, const struct conf *c)
 {
+	static _Thread_local int64_t next_prune;
 	struct scan sc = {st, NULL, 0, 0};
 	struct send sd = {st, c, 0};
 	uint8_t raw[16];
@@ -274,6 +276,10 @@ int alerts_round(struct store *st, const struct conf *c)
 	alerts_refusals(&sc);
 	store_alert_keys_expiring(st, ALERT_KEY_EXPIRY_S, alerts_key, &sc);
 	store_alert_breakers_open(st, alerts_breaker, &sc);
+	if (util_unix_time() >= next_prune) {
+		next_prune = util_unix_time() + 3600;
+		store_alert_prune(st, ALERT_KEEP_DAYS, 10000);
+	}
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(token, sizeof(token), raw, sizeof(raw));
 	store_alert_due(st, token, ALERT_BATCH, ALERT_CLAIM_S, alerts_send, &sd);

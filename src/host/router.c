@@ -65,6 +65,8 @@ static const struct route routes[] = {
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
 	{"GET", "/admin/api/v1/tenants/{}/webhooks", AUTH_OPERATOR, 0, api_admin_tenant_webhooks},
+	{"GET", "/admin/api/v1/tenants/{}/keys", AUTH_OPERATOR, 0, api_admin_tenant_keys},
+	{"POST", "/admin/api/v1/tenants/{}/keys/{}/scopes", AUTH_OPERATOR, 0, api_admin_key_scopes},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

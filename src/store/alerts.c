@@ -423,3 +423,24 @@ int store_alert_log(struct store *st, int64_t tenant_id, int limit, alert_log_cb
 	sql_free(&q);
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }
+
+int store_alert_prune(struct store *st, int days, int batch)
+{
+	struct sql q;
+	int rc;
+
+	sql_init(&q, st);
+	sql_lit(&q, "DELETE FROM alert_deliveries WHERE status <> 'pending'"
+	            " AND created_at < UTC_TIMESTAMP(6) - INTERVAL ");
+	sql_i64(&q, days);
+	sql_lit(&q, " DAY LIMIT ");
+	sql_i64(&q, batch);
+	sql_lit(&q,
+	        "; DELETE e FROM alert_events e WHERE e.created_at < UTC_TIMESTAMP(6) - INTERVAL ");
+	sql_i64(&q, days);
+	sql_lit(&q,
+	        " DAY AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.event_id = e.id)");
+	rc = sql_run(st, &q, NULL, NULL, __func__);
+	sql_free(&q);
+	return rc == ST_OK ? ST_OK : ST_ERR;
+}

@@ -106,4 +106,12 @@ typedef int (*alert_log_cb)(void *ctx, const struct alert_log *l);
 /* The tenant's latest deliveries, newest first (limit 1..500). ST_OK or ST_ERR. */
 int store_alert_log(struct store *st, int64_t tenant_id, int limit, alert_log_cb cb, void *ctx);
 
+/*
+ * Forget deliveries that ended more than days ago (batch at most) and the
+ * events left without deliveries past the same age: no event can happen
+ * again that late (budget periods have ended, the key expired, the breaker
+ * opened long ago). ST_OK or ST_ERR.
+ */
+int store_alert_prune(struct store *st, int days, int batch);
+
 #endif

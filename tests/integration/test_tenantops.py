@@ -13,7 +13,7 @@ import subprocess
 import harness
 from harness import test, run, api, ctl, assert_error, wait_until, fake_last
 from apihelp import new_tenant, chat_body, db_exec
-from dashhelp import Dash, new_admin
+from dashhelp import Dash, new_admin, text_of
 
 OPERATOR_TOKEN = os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")
 
@@ -211,6 +211,12 @@ def test_end_users_recorded_and_shown_back():
     assert st == 200 and run["end_user"] == "carol", run
     st, _, got = api("GET", "/v1/runs/%s" % run["id"], key=k)
     assert st == 200 and got["end_user"] == "carol", got
+    # the dashboard's execution page names the end user (escaped like any value)
+    name, pw = new_admin("operator")
+    d = Dash()
+    d.login(name, pw)
+    st, _, page = d.get("/admin/tenants/%d/executions/%s" % (t["id"], run["id"]))
+    assert st == 200 and "carol" in text_of(page), (st, page[:300])
     # no end user: null, and the rollup's "" group
     st, _, body = api("POST", "/v1/chat/completions", chat_body(), key=k)
     assert st == 200, body
@@ -262,6 +268,30 @@ def test_end_user_bad_input():
     rows = db_exec("SELECT end_user FROM executions WHERE tenant_id = %d" % t["id"], tenant=t)
     assert rows == [["u" * 64]], rows
     assert_error(api("GET", "/v1/usage?group_by=user", key=k), 400, "invalid_request")
+
+
+@test
+def test_operator_api_keys_and_scopes():
+    assert OPERATOR_TOKEN, "no operator token in this environment"
+    t = new_tenant("opk")
+    st, _, body = api("GET", "/admin/api/v1/tenants/%s/keys" % t["slug"], key=OPERATOR_TOKEN)
+    assert st == 200 and [k["id"] for k in body["data"]] == [t["key_id"]], body
+    assert body["data"][0]["scopes"] == ["inference", "read"], body
+    st, _, k = api("POST", "/admin/api/v1/tenants/%s/keys/%d/scopes" % (t["slug"], t["key_id"]),
+                   {"scopes": ["inference", "read", "manage"]}, key=OPERATOR_TOKEN)
+    assert st == 200 and k["scopes"] == ["inference", "read", "manage"], k
+    assert wait_until(lambda: api("GET", "/v1/keys", key=t["key"])[0] == 200, timeout=3)
+    rows = db_exec("SELECT actor_type FROM audit_log WHERE tenant_id = %d AND action ="
+                   " 'key.scopes'" % t["id"])
+    assert rows == [["operator"]], rows
+    # another tenant's key through this tenant: not found; a tenant key: refused
+    o = new_tenant("opk")
+    assert_error(api("POST", "/admin/api/v1/tenants/%s/keys/%d/scopes" % (t["slug"], o["key_id"]),
+                     {"scopes": ["read"]}, key=OPERATOR_TOKEN), 404, "not_found")
+    assert_error(api("GET", "/admin/api/v1/tenants/%s/keys" % t["slug"], key=t["key"]), 403,
+                 "tenant_key_not_allowed")
+    assert_error(api("GET", "/admin/api/v1/tenants/nope-nope/keys", key=OPERATOR_TOKEN), 404,
+                 "not_found")
 
 
 # ---------------------------------------------------------------- the request's provider key
