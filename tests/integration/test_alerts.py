@@ -157,6 +157,21 @@ def test_budget_thresholds_once_signed_and_retried():
 
 
 @test
+def test_alert_thread_statements_run():
+    """Every statement of the alert thread (scan, claim, send, prune at start) ran without a
+    database error in any agenthost process's log."""
+    import harness
+    if not harness.LOG_DIR or not os.path.isdir(harness.LOG_DIR):
+        raise AssertionError("no server logs to read")
+    bad = []
+    for name in os.listdir(harness.LOG_DIR):
+        if name.startswith("agenthost") and name.endswith(".log"):
+            with open(os.path.join(harness.LOG_DIR, name), errors="replace") as f:
+                bad += [line for line in f if "store_alert" in line or "store_webhook" in line]
+    assert not bad, bad[:5]
+
+
+@test
 def test_key_expiring_event():
     t = new_tenant("alk")
     m = manage_key(t)
