@@ -13,6 +13,7 @@
   <dt>Model</dt><dd><?cs var:Exec.Model ?></dd>
   <dt>Provider</dt><dd><?cs var:Exec.Provider ?> (credentials: <?cs var:Exec.CredSource ?>)</dd>
   <dt>API key</dt><dd>id <?cs var:Exec.KeyId ?></dd>
+  <dt>End user</dt><dd><?cs if:Exec.EndUser ?><?cs var:Exec.EndUser ?><?cs else ?><span class="muted">none named</span><?cs /if ?></dd>
   <dt>Tokens</dt><dd><?cs var:Exec.Prompt ?> in · <?cs var:Exec.Completion ?> out</dd>
   <dt>Cost</dt><dd><?cs var:Exec.Cost ?></dd>
   <dt>Latency</dt><dd><?cs var:Exec.Latency ?> ms</dd>

@@ -21,6 +21,7 @@
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/provider-keys"<?cs if:Page.Nav == "provider_keys" ?> aria-current="page"<?cs /if ?>>Provider keys</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/budgets"<?cs if:Page.Nav == "budgets" ?> aria-current="page"<?cs /if ?>>Budgets</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/invoice"<?cs if:Page.Nav == "invoice" ?> aria-current="page"<?cs /if ?>>Invoice</a>
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/webhooks"<?cs if:Page.Nav == "webhooks" ?> aria-current="page"<?cs /if ?>>Webhooks</a>
     <?cs else ?>
     <a href="<?cs var:Prefix ?>/admin/tenants"<?cs if:Page.Nav == "tenants" ?> aria-current="page"<?cs /if ?>>Tenants</a>
     <a href="<?cs var:Prefix ?>/admin/health"<?cs if:Page.Nav == "health" ?> aria-current="page"<?cs /if ?>>Health</a>

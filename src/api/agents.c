@@ -350,7 +350,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	body = req_json_object(r);
 	if (body == NULL)
 		goto out;
-	if (api_str(r, body, "input", 1, RUN_MAX_INPUT, &input) < 0 ||
+	if (api_str(r, body, "input", 1, RUN_MAX_INPUT, &input) < 0 || api_end_user(r, body) < 0 ||
 	    api_str(r, body, "session_id", 0, 39, &session_id) < 0 ||
 	    api_object_text(r, body, "metadata", 4000, &metadata) < 0 ||
 	    api_bool(r, body, "stream", &call.stream) < 0)

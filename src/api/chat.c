@@ -685,7 +685,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	    api_int(r, body, "max_completion_tokens", 1, 1000000, &has_mct, &mct) < 0 ||
 	    api_int(r, body, "n", 1, 1, &has, &n) < 0 ||
 	    api_bool(r, body, "stream", &call.stream) < 0 ||
-	    api_object_text(r, body, "metadata", 4000, &metadata) < 0)
+	    api_object_text(r, body, "metadata", 4000, &metadata) < 0 || api_end_user(r, body) < 0)
 		goto out;
 	so = json_object_get(body, "stream_options");
 	if (so && !json_is_null(so)) {

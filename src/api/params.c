@@ -166,3 +166,29 @@ json_t *api_json_from_text(const char *text)
 
 	return v ? v : json_object();
 }
+
+int api_end_user(struct req *r, json_t *o)
+{
+	const char *v = NULL;
+	size_t n;
+
+	if (api_str(r, o, "user", 0, 256, &v) < 0)
+		return -1;
+	if (v == NULL || *v == '\0' || r->end_user[0] != '\0')
+		return 0;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			resp_error(r, R_invalid_request, "'user' contains a control character");
+			return -1;
+		}
+	/* cut to the column at a character boundary: a long id still names its user */
+	n = strlen(v);
+	if (n >= sizeof(r->end_user)) {
+		n = sizeof(r->end_user) - 1;
+		while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(r->end_user, v, n);
+	r->end_user[n] = '\0';
+	return 0;
+}

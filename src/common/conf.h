@@ -78,6 +78,10 @@ struct conf {
 	char budget_timezone[64];   /* calendar of daily/monthly budgets: "UTC" or a tz name */
 	char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For is believed */
 	int reaper_interval_ms;     /* how often each process expires dead reservations */
+	int alert_interval_ms;      /* how often each process looks for alert events and sends */
+	int webhook_retry_base_ms;  /* first retry of a failed delivery; doubles each time */
+	int webhook_max_attempts;   /* a delivery fails for good after this many attempts */
+	int webhook_allow_private;  /* webhooks may reach loopback/private addresses */
 	int reservation_grace_s; /* a reservation lives upstream timeout + this, then is reaped */
 	int promote_after_ms; /* a call on a lease running this long gets a reservation (0: never)
 	                       */

@@ -63,6 +63,7 @@ static void exec_fields(struct page *p, const struct dasha_exec *e)
 	page_set_money(p, ".Cost", e->row.cost_micros);
 	page_set_count(p, ".Latency", e->row.latency_ms);
 	page_set(p, ".RequestId", e->row.request_id);
+	page_set(p, ".EndUser", e->row.end_user);
 	page_set(p, ".FinishReason", e->row.finish_reason);
 	page_set(p, ".Error", e->row.error_message);
 	page_set_time(p, ".Created", e->row.created_at);

@@ -14,6 +14,8 @@
 #ifndef AH_DASHBOARD_PAGES_H
 #define AH_DASHBOARD_PAGES_H
 
+#include <stdint.h>
+
 #include "host/router.h"
 
 #define PAGE_FN(name) void name(struct req *r, const struct ident *id, const struct route_match *m)
@@ -53,6 +55,7 @@ PAGE_FN(page_provider_key_clear);
 PAGE_FN(page_budgets);
 PAGE_FN(page_budgets_set);
 PAGE_FN(page_audit);
+PAGE_FN(page_webhooks);
 struct tenant;
 struct page;
 /*
@@ -121,6 +124,7 @@ PAGE_FN(page_execution);
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
+	{"GET", "/admin/tenants/{}/webhooks", AUTH_ADMIN, 0, page_webhooks}, \
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
 	{"GET", "/admin/audit", AUTH_ADMIN, 0, page_audit}, \

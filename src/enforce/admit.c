@@ -383,6 +383,7 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;
+			ae.end_user = r->end_user;
 			store_audit(r->store, &ae);
 		}
 	}

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -23,6 +24,7 @@
 #include "enforce/share.h"
 #include "exec/execute.h"
 #include "exec/ledger.h"
+#include "host/alerts.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -176,48 +178,159 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
 }
 
 /*
- * Choose the credential: BYOK first, then the platform's. key gets the
- * plaintext (caller wipes it). 0 ok, -1 with out's error set.
+ * The credential chain. Each source answers 1 (key and out->cred_source
+ * set: use it), 0 (not this source: try the next) or -1 (out's error set:
+ * the call is refused). The order is the documented one (docs/API.md,
+ * "Provider credentials"): the request's own key (when its tenant allows
+ * it), then the tenant's own (BYOK), then the platform's; a provider on
+ * loopback may need none. A project's own key (issue 16, projects) goes
+ * between the request's and the tenant's: one more row of cred_sources.
+ */
+struct cred_ask {
+	struct req *r;
+	const struct ident *id;
+	const struct provider_instance *inst;
+	char *key; /* cap bytes; the caller wipes it */
+	size_t cap;
+	struct exec_outcome *out;
+};
+
+#define CRED_REQUEST_MAX 512 /* longest X-Provider-Api-Key accepted */
+
+/* 1 when the tenant's request_provider_key limit is "on"; -1 with out's error set. */
+static int cred_request_allowed(const struct cred_ask *a)
+{
+	struct limits *lim;
+	int on;
+
+	if (a->id->lim != NULL)
+		return strcmp(a->id->lim->v[LIM_REQUEST_PROVIDER_KEY].text, "on") == 0;
+	/* enforcement off: the setting is still the tenant's (read without the request's copy) */
+	lim = malloc(sizeof(*lim));
+	if (lim == NULL || limits_get(a->r->store, a->id->tenant_id, a->id->key_id, lim) < 0) {
+		free(lim);
+		return exec_fail(a->out, R_database_unavailable, "the limits are unavailable");
+	}
+	on = strcmp(lim->v[LIM_REQUEST_PROVIDER_KEY].text, "on") == 0;
+	free(lim);
+	return on;
+}
+
+/*
+ * The request's X-Provider-Api-Key: honoured only when the tenant allows it
+ * (403 provider_key_not_allowed otherwise, so a caller never pays with a key
+ * it did not mean to use). Never stored, logged or echoed: it lives in the
+ * caller's key buffer for the call and is wiped after it.
+ */
+static int cred_from_request(const struct cred_ask *a)
+{
+	const char *h = req_header(a->r, "X-Provider-Api-Key");
+	size_t n;
+	int allowed;
+
+	if (h == NULL)
+		return 0;
+	allowed = cred_request_allowed(a);
+	if (allowed < 0)
+		return -1;
+	if (!allowed) {
+		exec_fail(a->out, R_provider_key_not_allowed,
+		          "this tenant does not accept a provider key on the request"
+		          " (X-Provider-Api-Key); ask the operator to set request_provider_key on");
+		return -1;
+	}
+	n = strlen(h);
+	for (size_t i = 0; i < n; i++)
+		if (h[i] <= 0x20 || h[i] > 0x7e)
+			n = 0;
+	if (n == 0 || n > CRED_REQUEST_MAX || n >= a->cap) {
+		exec_fail(a->out, R_invalid_request,
+		          "X-Provider-Api-Key must be 1 to %d printable characters without spaces",
+		          CRED_REQUEST_MAX);
+		return -1;
+	}
+	memcpy(a->key, h, n + 1);
+	util_strlcpy(a->out->cred_source, "request", sizeof(a->out->cred_source));
+	return 1;
+}
+
+/* The tenant's own key (BYOK), opened for the call. */
+static int cred_from_tenant(const struct cred_ask *a)
+{
+	const struct provider_instance *inst = a->inst;
+	struct sealed_cred sc;
+	int rc;
+
+	rc = exec_cred_get(a->r->store, a->id->tenant_id, inst->name, &sc);
+	if (rc == ST_NOTFOUND)
+		return 0;
+	if (rc != ST_OK)
+		return exec_fail(a->out, R_database_unavailable,
+		                 "the credential store is unavailable");
+	rc = secrets_open(a->id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
+	                  a->key, a->cap);
+	sodium_memzero(&sc, sizeof(sc));
+	if (rc < 0) {
+		log_error("exec: tenant %lld: stored %s credential does not open",
+		          (long long)a->id->tenant_id, inst->name);
+		return exec_fail(a->out, R_credential_unusable,
+		                 "the stored provider key for '%s' cannot be used; set it again",
+		                 inst->name);
+	}
+	util_strlcpy(a->out->cred_source, "tenant", sizeof(a->out->cred_source));
+	return 1;
+}
+
+/* The platform's key of the instance (configuration). */
+static int cred_from_platform(const struct cred_ask *a)
+{
+	if (a->inst->platform_key[0] == '\0')
+		return 0;
+	util_strlcpy(a->key, a->inst->platform_key, a->cap);
+	util_strlcpy(a->out->cred_source, "platform", sizeof(a->out->cred_source));
+	return 1;
+}
+
+/* A provider on loopback (a local server, the tests' fake) may be called without a key. */
+static int cred_from_loopback(const struct cred_ask *a)
+{
+	if (!exec_is_loopback(a->inst->base_url))
+		return 0;
+	util_strlcpy(a->out->cred_source, "none", sizeof(a->out->cred_source));
+	return 1;
+}
+
+static int (*const cred_sources[])(const struct cred_ask *) = {
+    cred_from_request,
+    /* a project's own key: here */
+    cred_from_tenant,
+    cred_from_platform,
+    cred_from_loopback,
+};
+
+/*
+ * Choose the credential by cred_sources' order. key gets the plaintext
+ * (caller wipes it). 0 ok, -1 with out's error set.
  */
 static int exec_credential(struct req *r, const struct ident *id,
                            const struct provider_instance *inst, char *key, size_t cap,
                            struct exec_outcome *out)
 {
-	struct sealed_cred sc;
-	int rc;
+	const struct cred_ask a = {r, id, inst, key, cap, out};
 
 	key[0] = '\0';
 	if (inst->adapter->flags & AH_PROVIDER_LOCAL) {
 		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
 		return 0;
 	}
-	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
-	if (rc == ST_OK) {
-		if (secrets_open(id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
-		                 key, cap) < 0) {
-			sodium_memzero(&sc, sizeof(sc));
-			log_error("exec: tenant %lld: stored %s credential does not open",
-			          (long long)id->tenant_id, inst->name);
-			return exec_fail(
-			    out, R_credential_unusable,
-			    "the stored provider key for '%s' cannot be used; set it again",
-			    inst->name);
+	for (size_t i = 0; i < ARRAY_SIZE(cred_sources); i++) {
+		int rc = cred_sources[i](&a);
+
+		if (rc != 0) {
+			if (rc < 0)
+				sodium_memzero(key, cap);
+			return rc < 0 ? -1 : 0;
 		}
-		sodium_memzero(&sc, sizeof(sc));
-		util_strlcpy(out->cred_source, "tenant", sizeof(out->cred_source));
-		return 0;
-	}
-	if (rc != ST_NOTFOUND)
-		return exec_fail(out, R_database_unavailable,
-		                 "the credential store is unavailable");
-	if (inst->platform_key[0]) {
-		util_strlcpy(key, inst->platform_key, cap);
-		util_strlcpy(out->cred_source, "platform", sizeof(out->cred_source));
-		return 0;
-	}
-	if (exec_is_loopback(inst->base_url)) {
-		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
-		return 0;
 	}
 	exec_fail(out, R_provider_not_configured,
 	          "no credential for provider '%s': set a provider key for this tenant (GET "
@@ -274,6 +387,7 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	e->cost_micros = out->cost_micros;
 	e->latency_ms = out->latency_ms;
 	util_strlcpy(e->request_id, r->request_id, sizeof(e->request_id));
+	util_strlcpy(e->end_user, r->end_user, sizeof(e->end_user));
 	util_strlcpy(e->finish_reason, out->res.finish_reason, sizeof(e->finish_reason));
 	e->metadata = call->metadata;
 	e->input = call->input;
@@ -296,6 +410,9 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	 */
 	if (!out->ok && out->err.reason == R_tenant_migrating)
 		return;
+	/* hard budget refusals are an alert (host/alerts.c): a note in memory, sent off the path */
+	if (!out->ok && out->err.reason == R_tenant_budget_exceeded)
+		alerts_note_refusal(id->tenant_id, out->err.message);
 	exec_execution(r, id, call, out, &e);
 	if (call->output_max && e.output && strlen(e.output) > call->output_max)
 		e.output = cut = util_utf8_cut_dup(e.output, call->output_max);

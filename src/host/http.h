@@ -43,6 +43,7 @@ struct req {
 	char operator_id[32];    /* operator API: "config" or "token:<id>", for audit rows */
 	char model[64];          /* the model the request resolved, for /metrics ("" none) */
 	enum reason reason;      /* of an error response, for /metrics */
+	char end_user[65];       /* tenant API: X-Actor-Id, or the body's OpenAI "user"; "" */
 
 	/* response */
 	int status;         /* HTTP status sent */

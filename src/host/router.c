@@ -23,25 +23,41 @@
 #include "tenancy/operator.h"
 
 /* clang-format off */
+#define INF KEY_SCOPE_INFERENCE
+#define RD KEY_SCOPE_READ
+#define MG KEY_SCOPE_MANAGE
 static const struct route routes[] = {
 	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
 	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
 	{"GET", "/metrics", AUTH_METRICS, 0, api_metrics},
-	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
-	{"GET", "/v1/models/{}", AUTH_TENANT, 0, api_models_get},
-	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
-	{"POST", "/v1/embeddings", AUTH_TENANT, ROUTE_IDEMPOTENT, api_embeddings},
-	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
-	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agents_create},
-	{"GET", "/v1/agents/{}", AUTH_TENANT, 0, api_agents_get},
-	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agent_runs_create},
-	{"GET", "/v1/runs", AUTH_TENANT, 0, api_runs_list},
-	{"GET", "/v1/runs/{}", AUTH_TENANT, 0, api_runs_get},
-	{"POST", "/v1/sessions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_sessions_create},
-	{"GET", "/v1/sessions/{}", AUTH_TENANT, 0, api_sessions_get},
-	{"GET", "/v1/limits", AUTH_TENANT, 0, api_limits_get},
-	{"GET", "/v1/budget", AUTH_TENANT, 0, api_budget_get},
-	{"GET", "/v1/usage", AUTH_TENANT, 0, api_usage_get},
+	{"GET", "/v1/models", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_models_list},
+	{"GET", "/v1/models/{}", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_models_get},
+	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_chat_completions},
+	{"POST", "/v1/embeddings", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_embeddings},
+	{"GET", "/v1/agents", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_agents_list},
+	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_agents_create},
+	{"GET", "/v1/agents/{}", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_agents_get},
+	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_agent_runs_create},
+	{"GET", "/v1/runs", AUTH_TENANT, ROUTE_SCOPES(RD), api_runs_list},
+	{"GET", "/v1/runs/{}", AUTH_TENANT, ROUTE_SCOPES(RD), api_runs_get},
+	{"POST", "/v1/sessions", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_sessions_create},
+	{"GET", "/v1/sessions/{}", AUTH_TENANT, ROUTE_SCOPES(RD), api_sessions_get},
+	{"GET", "/v1/limits", AUTH_TENANT, ROUTE_SCOPES(RD), api_limits_get},
+	{"GET", "/v1/budget", AUTH_TENANT, ROUTE_SCOPES(RD), api_budget_get},
+	{"GET", "/v1/usage", AUTH_TENANT, ROUTE_SCOPES(RD), api_usage_get},
+	/* the tenant's self-service API (api/keys.c) */
+	{"GET", "/v1/keys", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_list},
+	{"POST", "/v1/keys", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_create},
+	{"GET", "/v1/keys/{}", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_get},
+	{"POST", "/v1/keys/{}/rotate", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_rotate},
+	{"POST", "/v1/keys/{}/revoke", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_revoke},
+	{"POST", "/v1/keys/{}/scopes", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_scopes},
+	{"GET", "/v1/keys/{}/limits", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_limits_get},
+	{"POST", "/v1/keys/{}/limits", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_limits_set},
+	{"GET", "/v1/webhooks", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_list},
+	{"POST", "/v1/webhooks", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_create},
+	{"GET", "/v1/webhooks/deliveries", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_deliveries},
+	{"POST", "/v1/webhooks/{}/remove", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_remove},
 	DASHBOARD_ROUTES
 	{"POST", "/admin/api/v1/tenants", AUTH_OPERATOR, 0, api_admin_tenants_create},
 	{"GET", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_get},
@@ -55,10 +71,16 @@ static const struct route routes[] = {
 	 api_admin_tenant_offboard_undo},
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
+	{"GET", "/admin/api/v1/tenants/{}/webhooks", AUTH_OPERATOR, 0, api_admin_tenant_webhooks},
+	{"GET", "/admin/api/v1/tenants/{}/keys", AUTH_OPERATOR, 0, api_admin_tenant_keys},
+	{"POST", "/admin/api/v1/tenants/{}/keys/{}/scopes", AUTH_OPERATOR, 0, api_admin_key_scopes},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},
 };
+#undef INF
+#undef RD
+#undef MG
 /* clang-format on */
 
 /* Percent-decode one path segment of n bytes into out; -1 when bad, too long or has NUL or '/'. */
@@ -132,6 +154,50 @@ static void router_barrier(const struct req *r)
 {
 	if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
 		ledger_barrier(ROUTER_BARRIER_MS);
+}
+
+/* "inference or read": the scopes of a route's bit set, for the refusal's message. */
+static const char *router_scope_names(int scopes)
+{
+	switch (scopes) {
+	case KEY_SCOPE_INFERENCE:
+		return "inference";
+	case KEY_SCOPE_READ:
+		return "read";
+	case KEY_SCOPE_MANAGE:
+		return "manage";
+	case KEY_SCOPE_INFERENCE | KEY_SCOPE_READ:
+		return "inference or read";
+	default:
+		return "right";
+	}
+}
+
+/*
+ * The end user the caller names in X-Actor-Id into r->end_user: 1 to 64
+ * printable ASCII characters. 0 (also when absent), or -1 after a 400.
+ * (The OpenAI "user" field of a chat body, read by api/chat.c, counts when
+ * the header is absent.)
+ */
+static int router_end_user(struct req *r)
+{
+	const char *h = req_header(r, "X-Actor-Id");
+	size_t n;
+
+	r->end_user[0] = '\0';
+	if (h == NULL)
+		return 0;
+	n = strlen(h);
+	for (size_t i = 0; i < n; i++)
+		if (h[i] < 0x20 || h[i] > 0x7e)
+			n = 0;
+	if (n == 0 || n >= sizeof(r->end_user)) {
+		resp_error(r, R_invalid_request,
+		           "X-Actor-Id must be 1 to 64 printable ASCII characters");
+		return -1;
+	}
+	memcpy(r->end_user, h, n + 1);
+	return 0;
 }
 
 /* This thread's buffer for the limits of the request it serves (router_thread_end frees it). */
@@ -216,6 +282,16 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		return;
 	case AUTH_TENANT:
 		if (identify_request(r, &id) < 0)
+			return;
+		if (ROUTE_SCOPES_OF(rt->flags) != 0 &&
+		    (id.scopes & ROUTE_SCOPES_OF(rt->flags)) == 0) {
+			resp_error(r, R_scope_denied,
+			           "this API key may not call %s %s (it needs the %s scope)",
+			           r->method, rt->pattern,
+			           router_scope_names(ROUTE_SCOPES_OF(rt->flags)));
+			return;
+		}
+		if (router_end_user(r) < 0)
 			return;
 		id.lim = NULL;
 		if (r->conf->enforcement) {

@@ -42,6 +42,7 @@
 	X(KEY_LOCK, 1)                                                                             \
 	X(KEY_SET_GRACE, 1)                                                                        \
 	X(KEY_TOUCH, 1)                                                                            \
+	X(KEY_SET_SCOPES, 1)                                                                       \
 	/* credentials.c */                                                                        \
 	X(CRED_PUT, 1)                                                                             \
 	X(CRED_GET, 1)                                                                             \
@@ -109,6 +110,7 @@
 	X(USAGE_BY_MODEL, 1)                                                                       \
 	X(USAGE_BY_AGENT, 1)                                                                       \
 	X(USAGE_BY_KEY, 1)                                                                         \
+	X(USAGE_BY_END_USER, 1)                                                                    \
 	X(USAGE_TOTAL, 1)                                                                          \
 	X(OP_INSERT, 1)                                                                            \
 	X(OP_CHECK, 1)                                                                             \

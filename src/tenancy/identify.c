@@ -255,6 +255,7 @@ int identify_request(struct req *r, struct ident *out)
 	out->dedicated = ka.dedicated;
 	out->data_epoch = ka.data_epoch;
 	out->log_content = ka.log_content;
+	out->scopes = ka.scopes;
 	identify_touch(ka.key_id);
 	return 0;
 }

@@ -16,6 +16,7 @@ Routes:
     POST /gemini/v1beta/models/<model>:generateContent
     POST /gemini/v1beta/models/<model>:streamGenerateContent?alt=sse
     GET  /_last     {"path", "headers" (lowercased names), "body"} of the last POST
+    GET  /openai/v1/models, /anthropic/v1/models, /gemini/v1beta/models: a key check
     GET  /_health   200
 
 The answer is "fake <provider> reply to: <last user text>"; usage counts words.
@@ -122,8 +123,22 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_last":
             with LAST_LOCK:
                 self.send_json(200, LAST)
+        elif self.path in ("/openai/v1/models", "/anthropic/v1/models", "/gemini/v1beta/models"):
+            self.models()
         else:
             self.send_json(404, {"error": {"message": "not found"}})
+
+    def models(self):
+        """GET models (agenthostctl provider-key set --verify): 200 for a key, 401 for none or
+        one containing "invalid", each with the adapter's own auth header."""
+        auth = self.headers.get("Authorization", "")
+        key = {"/openai/v1/models": auth[7:].strip() if auth.startswith("Bearer ") else "",
+               "/anthropic/v1/models": self.headers.get("x-api-key", ""),
+               "/gemini/v1beta/models": self.headers.get("x-goog-api-key", "")}[self.path]
+        if not key or "invalid" in key:
+            self.send_json(401, {"error": {"message": "invalid key"}})
+            return
+        self.send_json(200, {"object": "list", "data": [{"id": "fake-model"}]})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -32,6 +32,7 @@
 #include "common/conf.h"
 #include "common/util.h"
 #include "providers/adapters.h"
+#include "providers/hook.h"
 #include "providers/registry.h"
 #include "providers/sse.h"
 #include "testdb.h"
@@ -1547,6 +1548,42 @@ static void fake_start(void)
 	}
 }
 
+/* Webhook URLs: the shape rules, and private hosts refused unless allowed. */
+START_TEST(test_hook_url_check)
+{
+	static const char *const bad[] = {
+	    "",
+	    "ftp://example.com/x",
+	    "example.com/x",
+	    "http://user:pw@example.com/x",
+	    "https://example.com/x#frag",
+	    "https://exa mple.com/",
+	    "javascript:alert(1)",
+	};
+	static const char *const private_hosts[] = {
+	    "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.1.2.3/",
+	    "http://192.168.1.1/",        "http://172.16.0.9/",    "http://169.254.169.254/latest",
+	    "http://[::1]/hook",          "http://[fe80::1]/",     "http://0.0.0.0/",
+	    "http://[::ffff:127.0.0.1]/",
+	};
+	char err[160];
+
+	ck_assert_int_eq(hook_url_check("https://hooks.example.com/a?b=c", 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(hook_url_check("http://203.0.113.7:8443/x", 0, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(hook_url_check(bad[i], 1, err, sizeof(err)) == -1 && err[0],
+		              "accepted %s", bad[i]);
+	for (size_t i = 0; i < sizeof(private_hosts) / sizeof(private_hosts[0]); i++) {
+		ck_assert_msg(hook_url_check(private_hosts[i], 0, err, sizeof(err)) == -1,
+		              "accepted %s", private_hosts[i]);
+		ck_assert_msg(strstr(err, "private") != NULL, "%s: %s", private_hosts[i], err);
+		ck_assert_msg(hook_url_check(private_hosts[i], 1, err, sizeof(err)) == 0,
+		              "refused %s with private addresses allowed: %s", private_hosts[i],
+		              err);
+	}
+}
+END_TEST
+
 static Suite *providers_suite(void)
 {
 	Suite *s = suite_create("providers");
@@ -1586,6 +1623,7 @@ static Suite *providers_suite(void)
 	tcase_add_test(t, test_invoke_tool_checks);
 	tcase_add_test(t, test_embeddings);
 	tcase_add_test(t, test_stream_emit_tool);
+	tcase_add_test(t, test_hook_url_check);
 	suite_add_tcase(s, t);
 
 	if (fake_url[0] != '\0') {

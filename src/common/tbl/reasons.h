@@ -51,6 +51,10 @@ REASON(tenant_mismatch, 403, permission_error, 0, "X-Tenant-ID names another ten
 REASON(tenant_not_served, 403, permission_error, 0,
        "this pool of processes does not serve the key's tenant (serve_tenants, exclude_tenants)")
 REASON(tenant_suspended, 403, permission_error, 0, "the tenant is suspended")
+REASON(provider_key_not_allowed, 403, permission_error, 0,
+       "X-Provider-Api-Key was sent but the tenant's request_provider_key is off")
+REASON(scope_denied, 403, permission_error, 0,
+       "the API key's scopes do not include what the route needs")
 REASON(model_not_allowed, 403, permission_error, 0,
        "the model is not in the tenant's allowed_models")
 REASON(agent_not_allowed, 403, permission_error, 0,
