@@ -37,8 +37,8 @@
 #include "store/limits.h"
 #include "store/store.h"
 
-#define LIMITS_CACHE_ENTRIES 16384
-#define LIMITS_CACHE_TTL_US (60 * 1000000LL) /* edits made behind agenthost's back */
+#define LIMITS_CACHE_ENTRIES 32768 /* a (tenant, key) pair per entry: as many as the key cache */
+#define LIMITS_CACHE_TTL_US (300 * 1000000LL) /* edits made behind agenthost's back */
 
 #define COUNT_MAX 1000000000000LL  /* 10^12 */
 #define USD_MAX 10000000000000LL   /* 10,000,000 USD in micro-USD */

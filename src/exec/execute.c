@@ -109,7 +109,7 @@ static int exec_is_loopback(const char *url)
  */
 #define CRED_CACHE_ENTRIES 4096
 #define CRED_NONE_ENTRIES 32768
-#define CRED_CACHE_TTL_US (60 * 1000000LL)
+#define CRED_CACHE_TTL_US (300 * 1000000LL)
 
 struct cred_key {
 	int64_t tenant_id;
