@@ -43,7 +43,7 @@
 
 #define KEY_CACHE_ENTRIES 32768
 #define KEY_CACHE_TTL_US (300 * 1000000LL) /* changes made behind agenthost's back */
-#define KEY_MISS_US (5 * 1000000LL)       /* an unknown hash */
+#define KEY_MISS_US (5 * 1000000LL)        /* an unknown hash */
 #define TOUCH_SLOTS 16384
 #define TOUCH_EVERY_S 30
 
