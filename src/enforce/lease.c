@@ -762,8 +762,9 @@ static void lease_ask_of(struct lease *l, struct adm_counter *c, struct lease_as
  * itself have been taken ahead), so that no call waits for a grant at the
  * turn of the minute, nor a tenant that calls less than once a minute at
  * its first call of each minute. One grant transaction (up to
- * PREFETCH_BATCH leases) per tick: the last 10 s of a minute cover some
- * 60,000 leases per process.
+ * PREFETCH_BATCH leases) per tick over the last LEASE_TURN_S of a minute:
+ * 20,000 minute counters (10,000 tenants' and keys') need some 160
+ * transactions per process, which a loaded database still fits in 30 s.
  */
 static void lease_prefetch(struct store *st)
 {
@@ -772,7 +773,7 @@ static void lease_prefetch(struct store *st)
 	struct lease *ls[PREFETCH_BATCH];
 	int64_t now = util_now_us(), wall = util_unix_time(), owner;
 	char minute[20], next_minute[20], day[20], month[20];
-	int turning = wall % 60 >= 50; /* the last 10 s of a minute */
+	int turning = wall % 60 >= 60 - LEASE_TURN_S; /* the end of a minute */
 	size_t n = 0;
 
 	admit_periods(wall, minute, day, month);
@@ -799,9 +800,9 @@ static void lease_prefetch(struct store *st)
 	/* The next minute's leases of the minute counters in use, in slices of the table. */
 	for (unsigned k = 0; turning && k < SWEEP_BUCKETS && n < PREFETCH_BATCH; k++) {
 		unsigned b = LS.turn_at;
+		struct lease *l;
 
-		LS.turn_at = (b + 1) % LEASE_BUCKETS;
-		for (struct lease *l = LS.buckets[b]; l && n < PREFETCH_BATCH; l = l->next) {
+		for (l = LS.buckets[b]; l && n < PREFETCH_BATCH; l = l->next) {
 			struct adm_counter key = {0};
 			struct lease *g;
 
@@ -831,6 +832,10 @@ static void lease_prefetch(struct store *st)
 			lease_ask_of(g, &cs[n], &asks[n], now);
 			ls[n++] = g;
 		}
+		/* A chain cut short by a full batch is looked at again next tick (what
+		 * was taken is skipped then: it holds a grant or is growing). */
+		if (l == NULL)
+			LS.turn_at = (b + 1) % LEASE_BUCKETS;
 	}
 	pthread_mutex_unlock(&LS.mu);
 	if (n)

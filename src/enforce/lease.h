@@ -53,6 +53,7 @@ struct lease;
 /* a minute counter with a call this recent gets the next minute's lease ahead, even when
  * its tenant is seen less than once a minute: a quiet tenant's call never waits for a grant */
 #define LEASE_MINUTE_KEEP_S 300
+#define LEASE_TURN_S 30 /* ...taken in the last this many seconds of the minute before */
 #define LEASE_RECALL_WAIT_MS                                                                       \
 	600 /* a call refused while leases held the counter waits this long                        \
 	     */
