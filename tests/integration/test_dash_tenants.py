@@ -30,6 +30,9 @@ def chat(key):
 
 # ------------------------------------------------------------------ tenants
 
+# The new-key form's scope boxes ticked by default (templates/keys.cs).
+SCOPES = {"scope_inference": "yes", "scope_read": "yes"}
+
 @test
 def tenant_list_for_staff_only():
     t = new_tenant("dtl")
@@ -175,7 +178,9 @@ def keys_create_works_on_the_api_and_is_shown_once():
     ta = signed_in("tenant_admin", t["slug"])
     st, _, body = ta.get("/admin/tenants/%d/keys" % t["id"])
     assert st == 200 and t["prefix"] in body
-    st, _, body = ta.post("/admin/tenants/%d/keys" % t["id"], {"name": XSS, "expires_days": "30"})
+    # the form as a browser sends it with its default boxes ticked (inference, read)
+    st, _, body = ta.post("/admin/tenants/%d/keys" % t["id"], dict(SCOPES, name=XSS,
+                                                                   expires_days="30"))
     assert st == 200, (st, body[:300])
     key = secret_of(body)
     assert 'data-copy="newkey"' in body
@@ -186,6 +191,8 @@ def keys_create_works_on_the_api_and_is_shown_once():
     assert last_audit("key.create", t["id"])[:2] == [ta.name, "ok"]
     st, _, body = ta.post("/admin/tenants/%d/keys" % t["id"], {"name": "x", "expires_days": "0"})
     assert st == 400 and "Expires after" in body
+    st, _, body = ta.post("/admin/tenants/%d/keys" % t["id"], {"name": "x", "expires_days": "1"})
+    assert st == 400 and "Scopes: tick at least one" in body, (st, body[:300])
 
 
 @test
@@ -341,7 +348,7 @@ def audit_log_filters_pages_and_is_forced_for_tenant_admin():
     d = signed_in()
     d.get("/admin/tenants/%d/keys" % t["id"])
     for i in range(3):
-        d.post("/admin/tenants/%d/keys" % t["id"], {"name": "k%d" % i})
+        d.post("/admin/tenants/%d/keys" % t["id"], dict(SCOPES, name="k%d" % i))
     st, _, body = d.get("/admin/audit?tenant_id=%d&action=key.create" % t["id"])
     # three from the page, one from agenthostctl (new_tenant)
     assert st == 200 and body.count("key.create</code>") == 4, (st, text_of(body)[:3000])
