@@ -27,7 +27,8 @@ enum route_auth {
 	AUTH__MAX
 };
 
-#define ROUTE_IDEMPOTENT 0x1 /* honours Idempotency-Key */
+#define ROUTE_IDEMPOTENT 0x1  /* honours Idempotency-Key */
+#define ROUTE_SIGNIN_STEP 0x2 /* AUTH_ADMIN: also for a session whose sign-in is half done */
 
 struct route_match {
 	char params[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX]; /* decoded "{}" segments */

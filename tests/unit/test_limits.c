@@ -94,6 +94,9 @@ START_TEST(test_defs)
 	    "allowed_tools",
 	    "isolation_mode",
 	    "host_share_pct",
+	    "dashboard_ip_allowlist",
+	    "dashboard_session_idle_s",
+	    "dashboard_mfa",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
