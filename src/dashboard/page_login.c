@@ -119,6 +119,15 @@ void login_wait_message(int64_t wait_s, char *out, size_t cap)
 		         (long long)((wait_s + 59) / 60));
 }
 
+/* The Retry-After header of a throttled attempt. */
+static void login_retry_after(struct req *r, int64_t wait_s)
+{
+	char v[24];
+
+	snprintf(v, sizeof(v), "%lld", (long long)wait_s);
+	resp_header(r, "Retry-After", v);
+}
+
 int login_session_start(struct req *r, const struct admin_user *u, const char *ip, int stage)
 {
 	char token[65], csrf[65];
@@ -221,6 +230,7 @@ PAGE_FN(page_login_post)
 	if (wait_s > 0) {
 		dash_audit(r, 0, "admin.login", target, "denied", "login_throttled");
 		login_wait_message(wait_s, msg, sizeof(msg));
+		login_retry_after(r, wait_s);
 		login_form(r, 429, name, msg);
 		goto out;
 	}
@@ -366,6 +376,7 @@ PAGE_FN(page_login_code_post)
 		dash_audit(r, s->user.tenant_id, "admin.login", target, "denied",
 		           "login_throttled");
 		login_wait_message(wait_s, msg, sizeof(msg));
+		login_retry_after(r, wait_s);
 		login_code_form(r, 429, msg);
 		return;
 	}

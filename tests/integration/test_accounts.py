@@ -230,6 +230,7 @@ def throttle_grows_per_account_and_address_and_says_when():
         bad.login(name, "wrong-password-1", expect=401)
     st, h, body = bad.login(name, pw, expect=429)  # even the right password waits
     assert "Try again in 1 second." in body, body[:1500]
+    assert h["retry-after"] == "1", h
     time.sleep(1.3)
     bad.login(name, "wrong-password-1", expect=401)
     st, h, body = bad.login(name, "wrong-password-1", expect=429)

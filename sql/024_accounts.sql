@@ -1,4 +1,4 @@
--- 021_accounts.sql: two-factor sign-in for dashboard users, and throttling
+-- 024_accounts.sql: two-factor sign-in for dashboard users, and throttling
 -- by (account, address) instead of a lock-out.
 --
 -- totp_ct is the user's TOTP secret sealed with XChaCha20-Poly1305 under the
@@ -10,7 +10,8 @@
 -- an enrolment due (MFA required, none set up). Recovery codes are stored as
 -- keyed BLAKE2b hashes and used once. The (name, ip, at) index serves the
 -- per-(account, address) throttle. Safe to re-run (IF NOT EXISTS).
--- Numbered 021: 013 was taken on main when this branch started.
+-- Numbered 024: 013 (the number first given) was taken on main, and 018, 021
+-- and 023 by other branches, when this branch was written.
 
 ALTER TABLE admin_users
 	ADD COLUMN IF NOT EXISTS totp_nonce BINARY(24) NULL,
