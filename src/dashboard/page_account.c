@@ -26,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "common/log.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
 #include "dashboard/pages.h"
@@ -57,11 +58,24 @@ static void account_page(struct req *r, int status, const char *message)
 	page_finish(p, status, "account.cs");
 }
 
+/*
+ * 1 when the session may use the account pages: signed in, or sent here to
+ * enrol; a sign-in whose code is still due goes back to the code step (0).
+ */
+static int account_stage_ok(struct req *r)
+{
+	if (dash_session()->stage != ADMIN_STAGE_CODE)
+		return 1;
+	dash_redirect(r, "/admin/login/code");
+	return 0;
+}
+
 PAGE_FN(page_account)
 {
 	(void)id;
 	(void)m;
-	account_page(r, 200, NULL);
+	if (account_stage_ok(r))
+		account_page(r, 200, NULL);
 }
 
 /* name percent-encoded for a URI label (RFC 3986 unreserved kept) into out. */
@@ -96,6 +110,8 @@ PAGE_FN(page_account_mfa)
 
 	(void)id;
 	(void)m;
+	if (!account_stage_ok(r))
+		return;
 	if (s->user.mfa) {
 		account_page(r, 409,
 		             "Two-factor sign-in is set up already. An operator can clear it"
@@ -175,6 +191,8 @@ PAGE_FN(page_account_mfa_confirm)
 
 	(void)id;
 	(void)m;
+	if (!account_stage_ok(r))
+		return;
 	if (s->user.mfa) {
 		dash_redirect(r, "/admin/account");
 		return;
@@ -213,7 +231,8 @@ PAGE_FN(page_account_mfa_confirm)
 PAGE_FN(page_account_recovery)
 {
 	const struct admin_session *s = dash_session();
-	char code[64], target[80];
+	char code[64], target[80], ip[64], msg[120];
+	int64_t wait_s = 0;
 	int ok, replay = 0;
 
 	(void)id;
@@ -227,6 +246,17 @@ PAGE_FN(page_account_recovery)
 		account_page(r, 400, "Enter a current 6-digit code to make new recovery codes.");
 		return;
 	}
+	/* a stolen session must not be a way around the sign-in throttle */
+	dash_client_addr(r, ip, sizeof(ip));
+	if (login_wait(r, s->user.name, ip, &wait_s) < 0) {
+		dash_unavailable(r);
+		return;
+	}
+	if (wait_s > 0) {
+		login_wait_message(wait_s, msg, sizeof(msg));
+		account_page(r, 429, msg);
+		return;
+	}
 	ok = login_code_check(r, &s->user, code, &replay);
 	sodium_memzero(code, sizeof(code));
 	if (ok < 0) {
@@ -234,6 +264,8 @@ PAGE_FN(page_account_recovery)
 		return;
 	}
 	if (!ok) {
+		if (store_admin_login_fail(r->store, s->user.name, ip) != ST_OK)
+			log_warn("dashboard: failed code not recorded");
 		account_page(r, 400,
 		             replay ? "That code was used already. Wait for the next one."
 		                    : "Wrong code.");

@@ -128,7 +128,8 @@ static void login_retry_after(struct req *r, int64_t wait_s)
 	resp_header(r, "Retry-After", v);
 }
 
-int login_session_start(struct req *r, const struct admin_user *u, const char *ip, int stage)
+int login_session_start(struct req *r, const struct admin_user *u, const char *ip, int stage,
+                        char *csrf_out)
 {
 	char token[65], csrf[65];
 	uint8_t hash[32];
@@ -140,13 +141,15 @@ int login_session_start(struct req *r, const struct admin_user *u, const char *i
 	rc = store_admin_session_create(r->store, hash, csrf, u->id, ip, stage);
 	if (rc == ST_OK)
 		dash_set_cookie(r, DASH_COOKIE, token, DASH_MAX_S);
+	if (rc == ST_OK && csrf_out)
+		memcpy(csrf_out, csrf, sizeof(csrf));
 	sodium_memzero(token, sizeof(token));
 	return rc == ST_OK ? 0 : -1;
 }
 
 int login_complete(struct req *r, const struct admin_user *u, const char *how)
 {
-	char token[80], ip[64], target[80];
+	char token[80], ip[64], target[80], csrf[65];
 	uint8_t hash[32];
 
 	dash_client_addr(r, ip, sizeof(ip));
@@ -155,9 +158,10 @@ int login_complete(struct req *r, const struct admin_user *u, const char *how)
 		if (store_admin_session_delete(r->store, hash) != ST_OK)
 			return -1;
 	}
-	if (login_session_start(r, u, ip, ADMIN_STAGE_FULL) < 0 ||
+	if (login_session_start(r, u, ip, ADMIN_STAGE_FULL, csrf) < 0 ||
 	    store_admin_login_clear(r->store, u->name, ip, LOGIN_WINDOW_S) != ST_OK)
 		return -1;
+	dash_session_renewed(csrf);
 	snprintf(target, sizeof(target), "admin:%s", u->name);
 	dash_audit(r, u->tenant_id, "admin.login", target, "ok", how);
 	return 0;
@@ -272,7 +276,7 @@ PAGE_FN(page_login_post)
 		dash_redirect(r, "/admin");
 		goto out;
 	}
-	if (login_session_start(r, &u, ip, stage) < 0) {
+	if (login_session_start(r, &u, ip, stage, NULL) < 0) {
 		dash_unavailable(r);
 		goto out;
 	}

@@ -44,8 +44,12 @@ struct admin_user;
 int login_wait(struct req *r, const char *name, const char *ip, int64_t *wait_s);
 /* "Too many failed sign-ins. Try again in N seconds." */
 void login_wait_message(int64_t wait_s, char *out, size_t cap);
-/* A new session of u from ip at stage, its cookie set. 0, or -1 when the store failed. */
-int login_session_start(struct req *r, const struct admin_user *u, const char *ip, int stage);
+/*
+ * A new session of u from ip at stage, its cookie set; its CSRF token into
+ * csrf (65 bytes) when not NULL. 0, or -1 when the store failed.
+ */
+int login_session_start(struct req *r, const struct admin_user *u, const char *ip, int stage,
+                        char *csrf_out);
 /*
  * Finish a sign-in: replace the request's session (if any) by a new full
  * one, forget this address's failures of u, audit it (how: NULL or "mfa").

@@ -711,6 +711,14 @@ void dash_token_hash(const char *token, uint8_t hash[32])
 	secrets_hash_api_key(token, strlen(token), hash);
 }
 
+void dash_session_renewed(const char *csrf)
+{
+	if (dash_current == NULL)
+		return;
+	snprintf(dash_current_buf.csrf, sizeof(dash_current_buf.csrf), "%s", csrf);
+	dash_current_buf.stage = ADMIN_STAGE_FULL;
+}
+
 const struct admin_session *dash_session(void)
 {
 	return dash_current;

@@ -175,6 +175,12 @@ const struct admin_session *dash_session(void);
  * row (admin.cross_tenant) and sends 404, returning 0.
  */
 int dash_tenant_allowed(struct req *r, int64_t tenant_id);
+/*
+ * The current session was replaced (a sign-in step completed): pages built
+ * from now on carry csrf and the full stage, so their forms work with the
+ * new cookie.
+ */
+void dash_session_renewed(const char *csrf);
 /* Forget the current session (after the request). */
 void dash_clear(void);
 

@@ -207,11 +207,19 @@ def tenant_requires_mfa_so_its_admin_enrols_after_the_password():
     before = d.cookies["ah_admin"]
     secret, _ = enrol(d)
     assert d.cookies["ah_admin"] != before  # enrolment finished the sign-in with a new token
-    st, h, body = d.get("/admin/tenants/%d/keys" % t["id"])
-    assert st == 200, st
-    # from now on the code is asked for
+    # the page that finished it carries the new session's CSRF token: its forms work
+    st, h, body = d.post("/admin/logout")
+    assert st == 303 and "ah_admin" not in d.cookies, st
     d = Dash()
     password_step(d, name, pw, "/admin/login/code")
+    # a sign-in with its code due cannot use the account pages (nor any other)
+    st, h, body = d.get("/admin/account")
+    assert st == 303 and h["location"].endswith("/admin/login/code"), st
+    wait_for_step_start()
+    st, h, body = d.post("/admin/login/code", {"code": totp(secret, 1)})
+    assert st == 303, (st, body[:300])
+    st, h, body = d.get("/admin/tenants/%d/keys" % t["id"])
+    assert st == 200, st
     # an operator clears it (lost device): the user is asked to enrol again
     ctl("admin", "mfa-reset", name)
     d = Dash()
