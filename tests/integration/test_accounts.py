@@ -8,12 +8,16 @@ import base64
 import hashlib
 import hmac
 import html
+import os
 import random
 import re
 import struct
+import subprocess
+import tempfile
 import time
 import urllib.parse
 
+import harness
 from apihelp import db_exec
 from dashhelp import Dash, new_admin
 from harness import ctl, new_tenant, run, test, wait_until
@@ -315,6 +319,54 @@ def tenant_dashboard_allowlist_and_idle_timeout():
     rc, out, err = ctl("limits", "set", "--tenant", t["slug"], "dashboard_ip_allowlist",
                        "10.0.0.0/99", check=False)
     assert rc != 0 and "dashboard_ip_allowlist" in err, (rc, err)
+
+
+def cgi_with(conf_extra, method, uri, cookie="", body=b""):
+    """One request to agenthost as plain CGI with the test configuration plus conf_extra."""
+    base = open(harness.CONF).read() if harness.CONF else ""
+    keys = {k for k, _ in conf_extra} | {"listen"}
+    lines = [l for l in base.splitlines() if l.split("=")[0].strip() not in keys]
+    fd, path = tempfile.mkstemp(prefix="ah-accounts-", suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines + ["%s = %s" % kv for kv in conf_extra] + ["listen = "]) + "\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AGENTHOST_CONF": path,
+           "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_PROTOCOL": "HTTP/1.1",
+           "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": str(len(body)),
+           "REQUEST_METHOD": method, "REQUEST_URI": uri, "HTTP_COOKIE": cookie,
+           "CONTENT_TYPE": "application/x-www-form-urlencoded",
+           "HTTP_X_FORWARDED_FOR": addr()}
+    binary = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
+    try:
+        p = subprocess.run([binary], input=body, env=env, capture_output=True, timeout=30)
+    finally:
+        os.unlink(path)
+    head, _, payload = p.stdout.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode().split("\r\n"):
+        k, _, v = line.partition(":")
+        k = k.strip().lower()
+        headers[k] = headers[k] + "\n" + v.strip() if k in headers else v.strip()
+    return headers, payload.decode("utf-8", "replace")
+
+
+@test
+def roles_in_dashboard_mfa_roles_are_sent_to_enrolment():
+    conf = [("dashboard_mfa_roles", "support")]
+    for role, where in (("support", "/admin/account"), ("operator", "/admin")):
+        name, pw = new_admin(role)
+        h, body = cgi_with(conf, "GET", "/admin/login")
+        pre = re.search(r"ah_pre=([0-9a-f]{64})", h.get("set-cookie", "")).group(1)
+        form = urllib.parse.urlencode({"csrf": pre, "name": name, "password": pw}).encode()
+        h, body = cgi_with(conf, "POST", "/admin/login", cookie="ah_pre=" + pre, body=form)
+        assert h.get("status", "").startswith("303"), (role, h, body[:300])
+        assert h["location"].endswith(where), (role, h["location"])
+        sess = re.search(r"ah_admin=([0-9a-f]{64})", h["set-cookie"]).group(1)
+        if role == "support":
+            # the enrolment-due session reaches the account page and nothing else
+            h, body = cgi_with(conf, "GET", "/admin/usage", cookie="ah_admin=" + sess)
+            assert h["location"].endswith("/admin/account"), h
+            h, body = cgi_with(conf, "GET", "/admin/account", cookie="ah_admin=" + sess)
+            assert h["status"].startswith("200") and "requires two-factor" in body, h
 
 
 run()
