@@ -21,7 +21,7 @@
 #define TOTP_SECRET_LEN 20 /* bytes of a new secret (160 bits, RFC 4226's advice) */
 #define TOTP_PERIOD_S 30
 #define TOTP_DIGITS 6
-#define TOTP_B32_MAX 64 /* base32 text of a secret of up to 40 bytes, NUL included */
+#define TOTP_B32_MAX 72 /* base32 text of up to 40 bytes (64 characters) and its NUL */
 #define SHA1_LEN 20
 
 /* SHA-1 of the n bytes at data into out. */

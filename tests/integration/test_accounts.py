@@ -321,6 +321,30 @@ def tenant_dashboard_allowlist_and_idle_timeout():
     assert rc != 0 and "dashboard_ip_allowlist" in err, (rc, err)
 
 
+@test
+def verify_isolation_finds_an_unsealed_totp_secret():
+    t = new_tenant("vtotp")
+    name, pw = new_admin("tenant_admin", tenant=t["id"])
+    rc, out, err = ctl("verify-isolation", "--tenant", t["slug"], check=False)
+    found = {c["check"]: c["findings"] for c in out["checks"]}
+    assert found["admin_totp_not_sealed"] == 0, found
+    db_exec("UPDATE admin_users SET totp_ct = 'JBSWY3DPEHPK3PXP', totp_nonce = NULL,"
+            " totp_enabled = 1 WHERE name = '%s'" % name)
+    rc, out, err = ctl("verify-isolation", "--tenant", t["slug"], check=False)
+    assert rc == 1, (rc, err)
+    found = {c["check"]: c["findings"] for c in out["checks"]}
+    assert found["admin_totp_not_sealed"] == 1, found
+    # and such a row signs nobody in: the code step cannot open it
+    d = Dash()
+    password_step(d, name, pw, "/admin/login/code")
+    st, h, body = d.post("/admin/login/code", {"code": "123456"})
+    assert st == 401, st
+    ctl("admin", "mfa-reset", name)
+    rc, out, err = ctl("verify-isolation", "--tenant", t["slug"], check=False)
+    found = {c["check"]: c["findings"] for c in out["checks"]}
+    assert found["admin_totp_not_sealed"] == 0, found
+
+
 def cgi_with(conf_extra, method, uri, cookie="", body=b""):
     """One request to agenthost as plain CGI with the test configuration plus conf_extra."""
     base = open(harness.CONF).read() if harness.CONF else ""

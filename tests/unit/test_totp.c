@@ -161,6 +161,17 @@ START_TEST(base32)
 	ck_assert_int_eq(totp_b32_decode("MZX1", dec, sizeof(dec)), -1);
 	ck_assert_int_eq(totp_b32_decode("MZXW6YTBOI", dec, 3), -1);
 	ck_assert_int_eq(totp_b32_encode((const uint8_t *)"foobar", 6, enc, 10), -1);
+	/* the largest secret TOTP_B32_MAX is for: 40 bytes, 64 characters (found by fuzz_totp) */
+	{
+		uint8_t big[40], back[40];
+
+		for (i = 0; i < sizeof(big); i++)
+			big[i] = (uint8_t)(i * 37 + 1);
+		ck_assert_int_eq(totp_b32_encode(big, sizeof(big), enc, sizeof(enc)), 0);
+		ck_assert_uint_eq(strlen(enc), 64);
+		ck_assert_int_eq(totp_b32_decode(enc, back, sizeof(back)), 40);
+		ck_assert(memcmp(big, back, sizeof(big)) == 0);
+	}
 }
 END_TEST
 
