@@ -91,6 +91,8 @@ PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
 PAGE_FN(page_budgets);
+PAGE_FN(page_tenant_access);
+PAGE_FN(page_tenant_access_save);
 PAGE_FN(page_budgets_set);
 PAGE_FN(page_audit);
 struct tenant;
@@ -157,6 +159,8 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
+	{"GET", "/admin/tenants/{}/access", AUTH_ADMIN, 0, page_tenant_access}, \
+	{"POST", "/admin/tenants/{}/access", AUTH_ADMIN, 0, page_tenant_access_save}, \
 	{"GET", "/admin/audit", AUTH_ADMIN, 0, page_audit}, \
 	/* analytics pages */ \
 	{"GET", "/admin/usage", AUTH_ADMIN, 0, page_usage}, \

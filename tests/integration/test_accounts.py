@@ -345,6 +345,56 @@ def verify_isolation_finds_an_unsealed_totp_secret():
     assert found["admin_totp_not_sealed"] == 0, found
 
 
+@test
+def operator_sets_dashboard_access_on_the_tenant_page():
+    t = new_tenant("acc")
+    op, oppw = new_admin("operator")
+    d = Dash()
+    d.login(op, oppw)
+    st, h, body = d.get("/admin/tenants/%d" % t["id"])
+    assert "/admin/tenants/%d/access" % t["id"] in body
+    st, h, body = d.get("/admin/tenants/%d/access" % t["id"])
+    assert st == 200 and "dashboard_ip_allowlist" in body and ">default<" in body, st
+    # a bad value changes nothing and comes back with what was typed
+    st, h, body = d.post("/admin/tenants/%d/access" % t["id"],
+                         {"dashboard_ip_allowlist": "10.0.0.0/99", "dashboard_mfa": "required",
+                          "dashboard_session_idle_s": ""})
+    assert st == 400 and "dashboard_ip_allowlist" in body and 'value="10.0.0.0/99"' in body, st
+    assert db_exec("SELECT COUNT(*) FROM limits WHERE scope = 'tenant' AND scope_id = %d"
+                   % t["id"]) == [["0"]]
+    st, h, body = d.post("/admin/tenants/%d/access" % t["id"],
+                         {"dashboard_ip_allowlist": " 10.5.0.0/16 ", "dashboard_mfa": "required",
+                          "dashboard_session_idle_s": "600"})
+    assert st == 303, (st, body[:500])
+    rows = db_exec("SELECT name, value FROM limits WHERE scope = 'tenant' AND scope_id = %d"
+                   " ORDER BY name" % t["id"])
+    assert rows == [["dashboard_ip_allowlist", "10.5.0.0/16"], ["dashboard_mfa", "required"],
+                    ["dashboard_session_idle_s", "600"]], rows
+    st, h, body = d.get("/admin/tenants/%d/access?done=saved" % t["id"])
+    assert "Saved" in body and ">tenant<" in body
+    # clearing a field inherits again
+    st, h, body = d.post("/admin/tenants/%d/access" % t["id"],
+                         {"dashboard_ip_allowlist": "", "dashboard_mfa": "required",
+                          "dashboard_session_idle_s": "600"})
+    assert st == 303
+    assert db_exec("SELECT COUNT(*) FROM limits WHERE scope = 'tenant' AND scope_id = %d"
+                   " AND name = 'dashboard_ip_allowlist'" % t["id"]) == [["0"]]
+    rows = db_exec("SELECT action, target FROM audit_log WHERE tenant_id = %d AND action LIKE"
+                   " 'limit.%%' ORDER BY id" % t["id"])
+    assert ["limit.unset", "limit:tenant:%d:dashboard_ip_allowlist" % t["id"]] in rows, rows
+    # the tenant's own admin sees it read-only and cannot change it; support cannot either
+    for role in ("tenant_admin", "support"):
+        name, pw = new_admin(role, tenant=t["id"] if role == "tenant_admin" else None)
+        u = Dash()
+        password_step(u, name, pw, "/admin/account" if role == "tenant_admin" else "/admin")
+        if role == "tenant_admin":
+            enrol(u)  # the tenant now requires two-factor sign-in
+        st, h, body = u.get("/admin/tenants/%d/access" % t["id"])
+        assert st == 200 and "required" in body and "<select" not in body, (role, st)
+        st, h, body = u.post("/admin/tenants/%d/access" % t["id"], {"dashboard_mfa": "optional"})
+        assert st == 403, (role, st)
+
+
 def cgi_with(conf_extra, method, uri, cookie="", body=b""):
     """One request to agenthost as plain CGI with the test configuration plus conf_extra."""
     base = open(harness.CONF).read() if harness.CONF else ""

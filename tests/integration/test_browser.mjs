@@ -29,7 +29,7 @@ function pagesOf(role) {
   pages.push(["usage", `/admin/usage?tenant_id=${t}`], ["showback", `/admin/showback?tenant_id=${t}`],
     ["invoice", `/admin/tenants/${t}/invoice`],
     ["executions", `/admin/executions?tenant_id=${t}`], ["audit", `/admin/audit?tenant_id=${t}`],
-    ["account", "/admin/account"]);
+    ["account", "/admin/account"], ["tenant-access", `/admin/tenants/${t}/access`]);
   return pages;
 }
 
