@@ -25,7 +25,7 @@ static const char sql_user_get[] = "SELECT id, name, pw_hash, role, COALESCE(ten
 static const char sql_user_pw[] = "UPDATE admin_users SET pw_hash = ? WHERE name = ?";
 static const char sql_user_role[] = "UPDATE admin_users SET role = ?, tenant_id = ? WHERE name = ?";
 static const char sql_user_list[] = "SELECT id, name, role, COALESCE(tenant_id, 0), " TS(
-    "created_at") " FROM admin_users ORDER BY name";
+    "created_at") ", totp_enabled FROM admin_users ORDER BY name";
 static const char sql_user_end_sessions[] =
     "DELETE s FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id WHERE u.name = ?";
 static const char sql_user_count[] = "SELECT COUNT(*) FROM admin_users";
@@ -223,6 +223,7 @@ int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx)
 	db_out_str(&o, u.role, sizeof(u.role));
 	db_out_i64(&o, &u.tenant_id);
 	db_out_i64(&o, &u.created);
+	db_out_int(&o, &u.mfa);
 	if (db_exec(st, Q_ADM_USER_LIST, sql_user_list, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, Q_ADM_USER_LIST, &o, __func__)) == 1) {

@@ -128,6 +128,12 @@ def totp_enrolment_sign_in_and_replay():
     password_step(d2, name, pw, "/admin/login/code")
     st, h, body = d2.post("/admin/login/code", {"code": totp(secret, 1)})
     assert st == 401 and "used already" in body, st
+    # operators see who has it: the CLI's list and the users page
+    users = {u["name"]: u for u in ctl("admin", "list")}
+    assert users[name]["mfa"] is True, users[name]
+    st, h, body = d.get("/admin/users")
+    row = re.search(r"<tr>(?:(?!</tr>).)*?%s(?:(?!</tr>).)*</tr>" % re.escape(name), body, re.S)
+    assert row and ">2FA<" in row.group(0), body[:3000]
     # the old half-done session was ended, not upgraded
     d3 = Dash()
     d3.cookies["ah_admin"] = half
