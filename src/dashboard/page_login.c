@@ -55,12 +55,12 @@ struct login_slice {
 	int growing; /* 1: 1 s doubling per failure past free; 0: cap_s flat */
 };
 
-enum login_slice_id { LS_PAIR, LS_ADDR, LS_NAME, LS__MAX };
+enum login_slice_id { SL_PAIR, SL_ADDR, SL_NAME, SL__MAX };
 
-static const struct login_slice login_slices[LS__MAX] = {
-    [LS_PAIR] = {3, 15 * 60, 1},             /* this account from this address */
-    [LS_ADDR] = {20, 15 * 60, 1},            /* any account from this address */
-    [LS_NAME] = {10, LOGIN_NAME_DELAY_S, 0}, /* this account from anywhere: the small bound */
+static const struct login_slice login_slices[SL__MAX] = {
+    [SL_PAIR] = {3, 15 * 60, 1},             /* this account from this address */
+    [SL_ADDR] = {20, 15 * 60, 1},            /* any account from this address */
+    [SL_NAME] = {10, LOGIN_NAME_DELAY_S, 0}, /* this account from anywhere: the small bound */
 };
 
 static pthread_once_t login_dummy_once = PTHREAD_ONCE_INIT;
@@ -92,16 +92,19 @@ static int64_t login_delay(const struct login_slice *sl, int64_t n)
 int login_wait(struct req *r, const char *name, const char *ip, int64_t *wait_s)
 {
 	struct admin_throttle t;
-	int64_t n[LS__MAX], ago[LS__MAX], w;
+	int64_t n[SL__MAX], ago[SL__MAX], w;
 	int i;
 
 	*wait_s = 0;
 	if (store_admin_login_throttle(r->store, name, ip, LOGIN_WINDOW_S, &t) != ST_OK)
 		return -1;
-	n[LS_PAIR] = t.pair_n, ago[LS_PAIR] = t.pair_ago;
-	n[LS_ADDR] = t.addr_n, ago[LS_ADDR] = t.addr_ago;
-	n[LS_NAME] = t.name_n, ago[LS_NAME] = t.name_ago;
-	for (i = 0; i < LS__MAX; i++) {
+	n[SL_PAIR] = t.pair_n;
+	ago[SL_PAIR] = t.pair_ago;
+	n[SL_ADDR] = t.addr_n;
+	ago[SL_ADDR] = t.addr_ago;
+	n[SL_NAME] = t.name_n;
+	ago[SL_NAME] = t.name_ago;
+	for (i = 0; i < SL__MAX; i++) {
 		w = login_delay(&login_slices[i], n[i]) - ago[i];
 		if (w > *wait_s)
 			*wait_s = w;
