@@ -37,7 +37,7 @@
 # by at least the requests wrk counted (proof that a 200 came from the upstream), and a
 # phase with more than 0.1% failed requests (non-2xx, socket errors) fails the run.
 # Each target is warmed up at the highest concurrency (and a tenant set until every key
-# has been used); then phases rotate over the targets BENCH_ROUNDS times at each
+# has been used on every process); then phases rotate over the targets BENCH_ROUNDS times at each
 # concurrency, so that drift of the machine is shared rather than charged to one target.
 # Every process started here is stopped by pid on exit.
 #
@@ -255,8 +255,11 @@ wrk_to() {
 }
 
 # Warm-up of phase $1 at $2 connections: BENCH_WARMUP seconds, and for a tenant set
-# until the mock has answered (keys x wrk threads) calls, so that every key has been
-# used at least once before anything is measured (at most 300 s).
+# until the mock has answered (keys x wrk threads x processes x 2) calls, so that every
+# key has been used on every process (each key is sent 2 x processes times by each wrk
+# thread; lighttpd picks the process: a key one process never saw is left with odds
+# below 1 %) before anything is measured (at most 300 s): what is measured is the steady
+# state of a host serving that many tenants, not its first minute.
 warm_phase() {
 	local p=$1 c=$2 n threads=$wrk_threads
 	[ "$warmup" -gt 0 ] && wrk_phase "$p" "$c" "$warmup" "$T/warm-$p"
@@ -265,8 +268,8 @@ warm_phase() {
 		n=${p#*-}
 		[ "$threads" -gt "$c" ] && threads=$c
 		if [ "$n" -gt 16 ]; then
-			say "warm-up of $p: until every key has been used"
-			with_phase "$p" warm_until "$c" "$((n * threads))" "$T/warm2-$p"
+			say "warm-up of $p: until every key has been used on every process"
+			with_phase "$p" warm_until "$c" "$((n * threads * procs * 2))" "$T/warm2-$p"
 		fi
 		;;
 	esac

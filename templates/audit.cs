@@ -1,7 +1,7 @@
-<?cs include:"header.cs" ?>
+<?cs include:"header.cs" ?><?cs include:"picker.cs" ?>
 <h1>Audit log</h1>
 <form class="toolbar" method="get" action="<?cs var:Prefix ?>/admin/audit">
-  <?cs if:User.Role != "tenant_admin" ?><label>Tenant id <input name="tenant_id" inputmode="numeric" maxlength="19" value="<?cs var:Filter.TenantId ?>"></label><?cs /if ?>
+  <?cs if:User.Role != "tenant_admin" ?><?cs call:tenant_picker(Filter.TenantId) ?><?cs /if ?>
   <label>Action <input name="action" maxlength="64" placeholder="e.g. key.create" value="<?cs var:Filter.Action ?>"></label>
   <label>Outcome <select name="outcome">
     <option value="">any</option>

@@ -13,6 +13,7 @@
   <dt>Model</dt><dd><?cs var:Exec.Model ?></dd>
   <dt>Provider</dt><dd><?cs var:Exec.Provider ?> (credentials: <?cs var:Exec.CredSource ?>)</dd>
   <dt>API key</dt><dd>id <?cs var:Exec.KeyId ?></dd>
+  <dt>End user</dt><dd><?cs if:Exec.EndUser ?><?cs var:Exec.EndUser ?><?cs else ?><span class="muted">none named</span><?cs /if ?></dd>
   <dt>Tokens</dt><dd><?cs var:Exec.Prompt ?> in · <?cs var:Exec.Completion ?> out</dd>
   <dt>Cost</dt><dd><?cs var:Exec.Cost ?></dd>
   <dt>Latency</dt><dd><?cs var:Exec.Latency ?> ms</dd>
@@ -23,8 +24,12 @@
 </section>
 <section class="card"><h2>Metadata</h2><?cs if:Exec.Metadata ?><pre><?cs var:Exec.Metadata ?></pre><?cs else ?><p class="empty">No metadata was sent with this call.</p><?cs /if ?></section>
 <?cs if:Exec.ShowContent ?>
-<section class="card"><h2>Input</h2><pre><?cs var:Exec.Input ?></pre></section>
-<section class="card"><h2>Output</h2><pre><?cs var:Exec.Output ?></pre></section>
+<?cs if:!Exec.Input && !Exec.Output && Exec.Kind == "chat" ?>
+<section class="card" id="content"><h2>Prompt and answer</h2><p class="note"><?cs if:Exec.LogContent ?>Not recorded: content logging was off for this tenant when this call ran (it is on now, for later calls).<?cs else ?>Not recorded: content logging is off for this tenant, so chat completions store their figures only, never the prompt or the answer. An operator or the tenant's admin can turn it on on the <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Exec.TenantId ?>#log-content">tenant's page</a>; it applies to later calls.<?cs /if ?></p></section>
+<?cs else ?>
+<section class="card" id="content-input"><h2><?cs if:Exec.Kind == "chat" ?>Prompt (messages)<?cs else ?>Input<?cs /if ?></h2><?cs if:Exec.Input ?><pre class="payload"><?cs var:Exec.Input ?></pre><?cs else ?><p class="note">Not recorded.</p><?cs /if ?></section>
+<section class="card" id="content-output"><h2><?cs if:Exec.Kind == "chat" ?>Answer<?cs else ?>Output<?cs /if ?></h2><?cs if:Exec.Output ?><pre class="payload"><?cs var:Exec.Output ?></pre><?cs else ?><p class="note"><?cs if:Exec.Status == "succeeded" ?>Not recorded.<?cs else ?>None: the call did not succeed.<?cs /if ?></p><?cs /if ?></section>
+<?cs /if ?>
 <?cs else ?>
 <section class="card"><h2>Input and output</h2><p class="empty">Hidden: the support role does not see prompts or outputs. An operator or the tenant's own admin can.</p></section>
 <?cs /if ?>

@@ -1,7 +1,7 @@
-<?cs include:"header.cs" ?>
+<?cs include:"header.cs" ?><?cs include:"picker.cs" ?>
 <h1>Executions</h1>
 <form class="toolbar" method="get" action="<?cs var:Prefix ?>/admin/executions">
-  <?cs if:User.Role != "tenant_admin" ?><label>Tenant id <input name="tenant_id" inputmode="numeric" size="6" value="<?cs var:Form.TenantId ?>" placeholder="all"></label><?cs /if ?>
+  <?cs if:User.Role != "tenant_admin" ?><?cs call:tenant_picker(Form.TenantId) ?><?cs /if ?>
   <label>Agent <input name="agent" value="<?cs var:Form.Agent ?>" size="12"></label>
   <label>Model <input name="model" value="<?cs var:Form.Model ?>" size="12"></label>
   <label>Status <input name="status" value="<?cs var:Form.Status ?>" size="9"></label>
@@ -17,10 +17,10 @@
 <p class="empty">No executions match. Calls through the API appear here at once; clear the filters or widen the dates.</p>
 <?cs else ?>
 <section class="card">
-<table class="grid">
+<div class="table-wrap"><table class="grid">
   <thead><tr><th>Time</th><?cs if:User.Role != "tenant_admin" ?><th>Tenant</th><?cs /if ?><th>Kind</th><th>Agent</th><th>Model</th><th>Status</th><th>Reason</th><th class="r">Tokens</th><th class="r">Cost</th><th class="r">Latency (ms)</th></tr></thead>
   <tbody><?cs each:e = Rows ?><tr><td><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:e.TenantId ?>/executions/<?cs var:url_escape(e.Id) ?>"><?cs var:e.Created ?></a></td><?cs if:User.Role != "tenant_admin" ?><td><?cs var:e.Tenant ?></td><?cs /if ?><td><?cs var:e.Kind ?></td><td><?cs var:e.Agent ?></td><td><?cs var:e.Model ?></td><td><span class="badge <?cs var:e.Badge ?>"><?cs var:e.Status ?></span></td><td><?cs var:e.ReasonCode ?></td><td class="r"><?cs var:e.Tokens ?></td><td class="r"><?cs var:e.Cost ?></td><td class="r"><?cs var:e.Latency ?></td></tr><?cs /each ?></tbody>
-</table>
+</table></div>
 <nav class="pager"><?cs if:Pager.Paged ?><a href="<?cs var:Prefix ?>/admin/executions?before=0<?cs call:qs() ?>">Newest</a><?cs /if ?> <?cs if:Pager.Before ?><a href="<?cs var:Prefix ?>/admin/executions?before=<?cs var:Pager.Before ?><?cs call:qs() ?>">Older</a><?cs /if ?></nav>
 </section>
 <?cs /if ?>

@@ -4,6 +4,7 @@
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title><?cs var:Page.Title ?> · agenthost</title>
+<link rel="icon" type="image/svg+xml" href="<?cs var:Prefix ?>/admin/static/favicon.svg">
 <link rel="stylesheet" href="<?cs var:Prefix ?>/admin/static/admin.css">
 <script src="<?cs var:Prefix ?>/admin/static/admin.js" defer></script>
 </head>
@@ -19,12 +20,14 @@
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/keys"<?cs if:Page.Nav == "keys" ?> aria-current="page"<?cs /if ?>>API keys</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/provider-keys"<?cs if:Page.Nav == "provider_keys" ?> aria-current="page"<?cs /if ?>>Provider keys</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/budgets"<?cs if:Page.Nav == "budgets" ?> aria-current="page"<?cs /if ?>>Budgets</a>
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/invoice"<?cs if:Page.Nav == "invoice" ?> aria-current="page"<?cs /if ?>>Invoice</a>
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/webhooks"<?cs if:Page.Nav == "webhooks" ?> aria-current="page"<?cs /if ?>>Webhooks</a>
     <?cs else ?>
     <a href="<?cs var:Prefix ?>/admin/tenants"<?cs if:Page.Nav == "tenants" ?> aria-current="page"<?cs /if ?>>Tenants</a>
     <a href="<?cs var:Prefix ?>/admin/health"<?cs if:Page.Nav == "health" ?> aria-current="page"<?cs /if ?>>Health</a>
     <?cs /if ?>
     <a href="<?cs var:Prefix ?>/admin/usage"<?cs if:Page.Nav == "usage" ?> aria-current="page"<?cs /if ?>>Usage</a>
-    <a href="<?cs var:Prefix ?>/admin/showback"<?cs if:Page.Nav == "showback" ?> aria-current="page"<?cs /if ?>>Showback</a>
+    <a href="<?cs var:Prefix ?>/admin/showback"<?cs if:Page.Nav == "showback" || (Page.Nav == "invoice" && User.Role != "tenant_admin") ?> aria-current="page"<?cs /if ?>>Showback</a>
     <a href="<?cs var:Prefix ?>/admin/executions"<?cs if:Page.Nav == "executions" ?> aria-current="page"<?cs /if ?>>Executions</a>
     <a href="<?cs var:Prefix ?>/admin/audit"<?cs if:Page.Nav == "audit" ?> aria-current="page"<?cs /if ?>>Audit log</a>
     <?cs if:User.Role != "tenant_admin" ?>

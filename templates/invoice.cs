@@ -13,14 +13,14 @@
   <?cs if:subcount(Lines) == 0 ?>
   <p class="empty">No usage in <?cs var:Form.Month ?>: nothing to bill. Pick another month above.</p>
   <?cs else ?>
-  <table class="grid">
+  <div class="table-wrap"><table class="grid">
     <thead><tr><th>Model</th><th>Agent</th><th class="r">Requests</th><th class="r">Input tokens</th><th class="r">Output tokens</th><th class="r">Cost</th></tr></thead>
     <tbody><?cs each:l = Lines ?><tr><td><?cs var:l.Model ?></td><td><?cs var:l.Agent ?></td><td class="r"><?cs var:l.Requests ?></td><td class="r"><?cs var:l.Prompt ?></td><td class="r"><?cs var:l.Completion ?></td><td class="r"><?cs var:l.Cost ?></td></tr><?cs /each ?></tbody>
     <tfoot>
       <tr><th colspan="2">Subtotal</th><td class="r"><?cs var:Invoice.Requests ?></td><td class="r"><?cs var:Invoice.Prompt ?></td><td class="r"><?cs var:Invoice.Completion ?></td><td class="r"><?cs var:Invoice.Subtotal ?></td></tr>
       <tr><th colspan="5">Total</th><td class="r" id="invoice-total"><?cs var:Invoice.Total ?></td></tr>
     </tfoot>
-  </table>
+  </table></div>
   <?cs /if ?>
 </section>
 <?cs /if ?>

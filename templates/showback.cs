@@ -1,12 +1,12 @@
-<?cs include:"header.cs" ?>
-<?cs def:table(rows, what) ?><?cs if:subcount(rows) == 0 ?><p class="empty">Nothing this month.</p><?cs else ?><table class="grid">
+<?cs include:"header.cs" ?><?cs include:"picker.cs" ?>
+<?cs def:table(rows, what) ?><?cs if:subcount(rows) == 0 ?><p class="empty">Nothing this month.</p><?cs else ?><div class="table-wrap"><table class="grid">
   <thead><tr><th><?cs var:what ?></th><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><th class="r">Tenant</th><?cs /if ?><th class="r">Requests</th><th class="r">Tokens</th><th class="r">Cost</th></tr></thead>
   <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><td class="r"><?cs var:u.TenantId ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.Tokens ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
-</table><?cs /if ?><?cs /def ?>
+</table></div><?cs /if ?><?cs /def ?>
 <h1>Showback</h1>
 <?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><p class="sub">All tenants: these sums are recomputed at most once a minute on each server.</p><?cs /if ?>
 <form class="toolbar" method="get" action="<?cs var:Prefix ?>/admin/showback">
-  <?cs if:User.Role != "tenant_admin" ?><label>Tenant id <input name="tenant_id" inputmode="numeric" size="6" value="<?cs var:Form.TenantId ?>" placeholder="all"></label><?cs /if ?>
+  <?cs if:User.Role != "tenant_admin" ?><?cs call:tenant_picker(Form.TenantId) ?><?cs /if ?>
   <label>Month <input name="month" value="<?cs var:Form.Month ?>" placeholder="YYYY-MM" size="7"></label>
   <button type="submit">Show</button>
   <?cs if:Form.TenantId && !FormError ?><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Form.TenantId ?>/invoice?month=<?cs var:url_escape(Form.Month) ?>">Invoice for this month</a><?cs /if ?>

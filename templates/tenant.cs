@@ -1,4 +1,4 @@
-<?cs include:"header.cs" ?>
+<?cs include:"header.cs" ?><?cs include:"chart.cs" ?>
 <h1><?cs var:Tenant.Name ?> <small class="muted"><?cs var:Tenant.Slug ?></small> <span class="badge <?cs var:Tenant.Status ?>"><?cs var:Tenant.Status ?></span></h1>
 <section class="card">
   <dl class="facts">
@@ -7,6 +7,7 @@
     <?cs if:Tenant.Status == "suspended" ?><dt>Suspended because</dt><dd><?cs var:Tenant.SuspendedReason ?></dd><?cs /if ?>
     <dt>Isolation</dt><dd><?cs var:Tenant.Isolation ?><?cs if:Tenant.DataDb ?> (database <code><?cs var:Tenant.DataDb ?></code>)<?cs /if ?><?cs if:Tenant.Migrating ?> <span class="badge suspended">moving</span><?cs /if ?></dd>
     <dt>Created</dt><dd><?cs var:Tenant.Created ?></dd>
+    <dt>Content logging</dt><dd id="log-content"><?cs if:Tenant.LogContent ?>on: prompts and answers of chat completions are stored with each execution<?cs else ?>off: chat completions store figures only, no prompt or answer<?cs /if ?></dd>
     <dt>Id</dt><dd><?cs var:Tenant.Id ?></dd>
   </dl>
   <p class="tenant-links">
@@ -14,11 +15,25 @@
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/provider-keys">Provider keys</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/budgets">Budgets and limits</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/access">Dashboard access</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/webhooks">Webhooks</a> ·
     <a href="<?cs var:Prefix ?>/admin/usage?tenant_id=<?cs var:Tenant.Id ?>">Usage</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/invoice">Invoice</a> ·
     <a href="<?cs var:Prefix ?>/admin/executions?tenant_id=<?cs var:Tenant.Id ?>">Executions</a> ·
     <a href="<?cs var:Prefix ?>/admin/audit?tenant_id=<?cs var:Tenant.Id ?>">Audit log</a>
   </p>
 </section>
+<section class="card charts"><?cs call:chart(Charts.Spend) ?><?cs call:chart(Charts.Calls) ?><?cs call:chart(Charts.Latency) ?></section>
+<?cs if:User.Role != "support" ?>
+<section class="card">
+  <h2>Content logging</h2>
+  <p>When on, the messages of each chat completion and its answer are stored with the execution (each cut to the server's <code>log_content_max_bytes</code>) and shown on the execution's page to operators and this tenant's admins. They are this tenant's data: exported, purged and isolated with it. Agent runs always store their input and output.</p>
+  <form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/content">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <?cs if:Tenant.LogContent ?><input type="hidden" name="log_content" value="off"><button type="submit">Turn content logging off</button>
+    <?cs else ?><input type="hidden" name="log_content" value="on"><button type="submit" class="primary">Turn content logging on</button><?cs /if ?>
+  </form>
+</section>
+<?cs /if ?>
 <?cs if:User.Role == "operator" ?>
 <section class="card">
   <h2>Edit</h2>

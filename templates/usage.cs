@@ -1,19 +1,12 @@
-<?cs include:"header.cs" ?><?cs include:"macros.cs" ?>
-<?cs def:chart(c, title) ?><figure class="chart"><figcaption><?cs var:title ?> <small class="muted">max <?cs var:c.Max ?> per day</small></figcaption>
-<svg class="bars" viewBox="0 -12 <?cs var:c.Width ?> 130" preserveAspectRatio="none" role="img" aria-label="<?cs var:title ?>">
-<text class="axis" x="0" y="-3"><?cs var:c.Max ?></text>
-<line class="axisline" x1="0" y1="100" x2="<?cs var:c.Width ?>" y2="100"></line>
-<?cs each:b = c.Bars ?><rect class="bar" x="<?cs var:b.X ?>" y="<?cs var:b.Y ?>" width="8" height="<?cs var:b.H ?>"><title><?cs var:b.Day ?>: <?cs var:b.Value ?></title></rect><?cs /each ?>
-<text class="axis" x="0" y="114"><?cs var:c.Bars.0.Day ?></text>
-</svg></figure><?cs /def ?>
-<?cs def:breakdown(rows, what) ?><table class="grid">
+<?cs include:"header.cs" ?><?cs include:"picker.cs" ?><?cs include:"macros.cs" ?><?cs include:"chart.cs" ?>
+<?cs def:breakdown(rows, what) ?><div class="table-wrap"><table class="grid">
   <thead><tr><th><?cs var:what ?></th><?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><th class="r">Tenant</th><?cs /if ?><th class="r">Requests</th><th class="r">Errors</th><th class="r">Input tokens</th><th class="r">Output tokens</th><th class="r">Cost</th></tr></thead>
-  <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><td class="r"><?cs if:u.TenantId ?><?cs var:u.TenantId ?><?cs /if ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.Errors ?></td><td class="r"><?cs var:u.Prompt ?></td><td class="r"><?cs var:u.Completion ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
-</table><?cs /def ?>
+  <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?><?cs if:what == "Key" && u.Id ?> <small class="muted">id <?cs var:u.Id ?></small><?cs /if ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><td class="r"><?cs if:u.TenantId ?><?cs var:u.TenantId ?><?cs /if ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.Errors ?></td><td class="r"><?cs var:u.Prompt ?></td><td class="r"><?cs var:u.Completion ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
+</table></div><?cs /def ?>
 <h1>Usage</h1>
 <?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><p class="sub">All tenants: these sums are recomputed at most once a minute on each server.</p><?cs /if ?>
 <form class="toolbar" method="get" action="<?cs var:Prefix ?>/admin/usage">
-  <?cs if:User.Role != "tenant_admin" ?><label>Tenant id <input name="tenant_id" inputmode="numeric" size="6" value="<?cs var:Form.TenantId ?>" placeholder="all"></label><?cs /if ?>
+  <?cs if:User.Role != "tenant_admin" ?><?cs call:tenant_picker(Form.TenantId) ?><?cs /if ?>
   <label>From <input name="from" value="<?cs var:Form.From ?>" placeholder="YYYY-MM-DD" size="10"></label>
   <label>To <input name="to" value="<?cs var:Form.To ?>" placeholder="YYYY-MM-DD" size="10"></label>
   <button type="submit">Show</button>
@@ -32,7 +25,7 @@
 <?cs if:!Totals.Any ?>
 <p class="empty">No usage in this period. Calls through the API show up here the same day; try a longer period<?cs if:User.Role == "operator" ?> or another tenant<?cs /if ?>.</p>
 <?cs else ?>
-<section class="card"><?cs call:chart(CostChart, "Cost per day") ?><?cs call:chart(TokenChart, "Tokens per day") ?></section>
+<section class="card charts"><?cs call:chart(Charts.Spend) ?><?cs call:chart(Charts.Calls) ?><?cs call:chart(Charts.Tokens) ?></section>
 <section class="card"><h2>By model <small class="muted">top 50 by cost</small></h2><?cs call:breakdown(ByModel, "Model") ?></section>
 <section class="card"><h2>By agent <small class="muted">top 50 by cost</small></h2><?cs call:breakdown(ByAgent, "Agent") ?></section>
 <section class="card"><h2>By API key <small class="muted">top 50 by cost</small></h2><?cs call:breakdown(ByKey, "Key") ?></section>

@@ -267,6 +267,37 @@ void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct
 }
 
 /*
+ * POST .../tenants/{t}/content {"log_content": true|false}: whether the
+ * tenant's chat completions store their prompts and answers (API.md).
+ */
+void api_admin_tenant_content(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	json_t *body, *v;
+	struct tenant t;
+	int on;
+
+	(void)id;
+	if (admin_tenant(r, m, &t) < 0)
+		return;
+	if ((body = req_json_object(r)) == NULL)
+		return;
+	v = json_object_get(body, "log_content");
+	if (!json_is_boolean(v)) {
+		resp_error(r, R_invalid_request, "'log_content' must be true or false");
+		goto out;
+	}
+	on = json_is_true(v);
+	if (store_tenant_set_log_content(r->store, t.id, on) != ST_OK) {
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
+		goto out;
+	}
+	admin_audit(r, t.id, on ? "tenant.log_content_on" : "tenant.log_content_off", NULL);
+	admin_reply(r, 200, &t);
+out:
+	json_decref(body);
+}
+
+/*
  * Stream tenant t's archive as the response. 0 when every byte was written;
  * -1 otherwise (an error response was sent when nothing had been sent yet).
  */
@@ -277,7 +308,7 @@ static int admin_stream_export(struct req *r, const struct tenant *t, json_t *ma
 	int rc = -1;
 
 	/* The archive is built into a temp file first: a failure is still a clean 503. */
-	if (tmp == NULL || tenant_export(r->store, t, tmp, manifest, err, sizeof(err)) < 0) {
+	if (tmp == NULL || tenant_export(r->store, t, tmp, manifest, NULL, err, sizeof(err)) < 0) {
 		log_error("api: export of tenant %lld failed: %s", (long long)t->id,
 		          tmp ? err : "no temporary file");
 		resp_error(r, R_export_failed, "the export could not be built; retry shortly");
@@ -440,7 +471,7 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 	if (drain)
 		drain_s = json_integer_value(drain);
 	if (placement_move(r->store, r->conf, t.id, strcmp(to, "dedicated") == 0, NULL, 0, 60,
-	                   (int)drain_s, &rep, err, sizeof(err)) < 0) {
+	                   (int)drain_s, &rep, NULL, err, sizeof(err)) < 0) {
 		log_error("api: move of tenant %lld failed: %s", (long long)t.id, err);
 		admin_audit(r, t.id, "tenant.move", "{\"outcome\":\"failed\"}");
 		resp_error(r, R_move_failed, "%s", err);

@@ -158,6 +158,12 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	}
 	if (rc != ST_OK)
 		goto unavailable;
+	if (strcmp(md.kind, "chat") != 0) {
+		resp_error_param(
+		    r, R_invalid_request, "model",
+		    "the model '%s' is an embedding model; an agent needs a chat model", model);
+		goto out;
+	}
 	a->tenant_id = id->tenant_id;
 	util_strlcpy(a->name, name, sizeof(a->name));
 	util_strlcpy(a->model, model, sizeof(a->model));
@@ -344,7 +350,7 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	body = req_json_object(r);
 	if (body == NULL)
 		goto out;
-	if (api_str(r, body, "input", 1, RUN_MAX_INPUT, &input) < 0 ||
+	if (api_str(r, body, "input", 1, RUN_MAX_INPUT, &input) < 0 || api_end_user(r, body) < 0 ||
 	    api_str(r, body, "session_id", 0, 39, &session_id) < 0 ||
 	    api_object_text(r, body, "metadata", 4000, &metadata) < 0 ||
 	    api_bool(r, body, "stream", &call.stream) < 0)
@@ -387,6 +393,14 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	call.input = input;
 	if (exec_resolve(r, id, a->model, &out) < 0)
 		goto out;
+	if (strcmp(out.model.kind, "chat") != 0) {
+		resp_error_param(
+		    r, R_invalid_request, "model",
+		    "the agent's model '%s' is an embedding model; give it a chat model",
+		    out.model.name);
+		exec_outcome_free(&out);
+		goto out;
+	}
 	exec_prepare(&call);
 	rc.r = r;
 	rc.call = &call;

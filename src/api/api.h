@@ -28,6 +28,12 @@ int api_int(struct req *r, json_t *o, const char *key, int64_t min, int64_t max,
 int api_bool(struct req *r, json_t *o, const char *key, int *out);
 /* An optional JSON object field serialised (compact) into *text (malloc'd, NULL when absent). */
 int api_object_text(struct req *r, json_t *o, const char *key, size_t maxbytes, char **text);
+/*
+ * The OpenAI "user" field of o as the call's end user (r->end_user, cut to
+ * 64 bytes at a character boundary) unless X-Actor-Id already named one.
+ * 0, or -1 after a 400 (not a string, control characters, over 256 bytes).
+ */
+int api_end_user(struct req *r, json_t *o);
 /* Parse ?limit= (default def, 1..max); -1 after sending a 400. */
 int api_limit(struct req *r, int def, int max, int *out);
 /* A JSON value from stored object text ("{}" on NULL or invalid); new reference. */
@@ -36,8 +42,13 @@ json_t *api_json_from_text(const char *text);
 /* health.c */
 void api_healthz(struct req *r, const struct ident *id, const struct route_match *m);
 void api_readyz(struct req *r, const struct ident *id, const struct route_match *m);
+/* GET /metrics (api/metrics.c): the host's figures in the Prometheus text format. */
+void api_metrics(struct req *r, const struct ident *id, const struct route_match *m);
 /* models.c */
 void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_models_get(struct req *r, const struct ident *id, const struct route_match *m);
+/* embeddings.c */
+void api_embeddings(struct req *r, const struct ident *id, const struct route_match *m);
 /* chat.c */
 void api_chat_completions(struct req *r, const struct ident *id, const struct route_match *m);
 /* agents.c */
@@ -58,6 +69,21 @@ void api_sessions_get(struct req *r, const struct ident *id, const struct route_
 
 /* limits.c */
 void api_limits_get(struct req *r, const struct ident *id, const struct route_match *m);
+/* Send l as {"object":"limits",...} (each limit with its source), or a 500. */
+struct limits;
+void api_limits_send(struct req *r, const struct limits *l);
+/* keys.c: the tenant's self-service API (scope manage) */
+void api_keys_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_rotate(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_revoke(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_scopes(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_limits_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_keys_limits_set(struct req *r, const struct ident *id, const struct route_match *m);
+/* ...and the operator's view: a tenant's keys, and setting a key's scopes */
+void api_admin_tenant_keys(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_scopes(struct req *r, const struct ident *id, const struct route_match *m);
 /* usage.c */
 void api_usage_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_budget_get(struct req *r, const struct ident *id, const struct route_match *m);
@@ -71,11 +97,18 @@ void api_admin_tenants_create(struct req *r, const struct ident *id, const struc
 void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_suspend(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_content(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_export(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_move(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_offboard(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
                                     const struct route_match *m);
+/* webhooks.c: the tenant's webhooks (scope manage) and the operator's view */
+void api_webhooks_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_webhooks_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_webhooks_remove(struct req *r, const struct ident *id, const struct route_match *m);
+void api_webhooks_deliveries(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_webhooks(struct req *r, const struct ident *id, const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

@@ -45,8 +45,7 @@ static json_t *limits_json(const struct limits *l)
 	return o;
 }
 
-/* Send l, or a 500 when the body cannot be built. */
-static void limits_send(struct req *r, const struct limits *l)
+void api_limits_send(struct req *r, const struct limits *l)
 {
 	json_t *body = limits_json(l);
 
@@ -67,7 +66,7 @@ void api_limits_get(struct req *r, const struct ident *id, const struct route_ma
 
 	(void)m;
 	if (id->lim != NULL) {
-		limits_send(r, id->lim);
+		api_limits_send(r, id->lim);
 		return;
 	}
 	l = malloc(sizeof(*l));
@@ -78,7 +77,7 @@ void api_limits_get(struct req *r, const struct ident *id, const struct route_ma
 	if (limits_resolve(r->store, id->tenant_id, id->key_id, l) < 0)
 		resp_error(r, R_database_unavailable, "the limits cannot be read");
 	else
-		limits_send(r, l);
+		api_limits_send(r, l);
 	free(l);
 }
 
@@ -137,6 +136,6 @@ void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct
 	if (limits_resolve(r->store, t.id, key_id, l) < 0)
 		resp_error(r, R_database_unavailable, "the limits cannot be read");
 	else
-		limits_send(r, l);
+		api_limits_send(r, l);
 	free(l);
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "api/objects.h"
+#include "store/alerts.h"
+#include "tenancy/keys.h"
 #include "common/util.h"
 
 /* A time as the API shows it: unix seconds, or null when unset (0). */
@@ -45,10 +47,10 @@ json_t *objects_tenant(const struct tenant *t, int64_t erase_after)
 	int susp = t->status == TENANT_SUSPENDED;
 	json_t *o;
 
-	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)t->id, "slug",
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id", (json_int_t)t->id, "slug",
 	              t->slug, "name", t->name, "plan", t->plan, "status",
 	              susp ? "suspended" : "active", "isolation_mode", t->isolation, "created",
-	              (json_int_t)t->created_at);
+	              (json_int_t)t->created_at, "log_content", t->log_content);
 	if (o != NULL && susp)
 		o = objects_add(o, "suspended_reason", json_string(t->suspended_reason));
 	if (o != NULL && t->data_db[0] != '\0')
@@ -60,15 +62,27 @@ json_t *objects_tenant(const struct tenant *t, int64_t erase_after)
 	return o;
 }
 
+/* A key's scopes as a JSON array of names (new reference). */
+static json_t *objects_scopes(int scopes)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; a != NULL && keys_scope_name(i) != NULL; i++)
+		if (scopes & (1 << i))
+			json_array_append_new(a, json_string(keys_scope_name(i)));
+	return a;
+}
+
 json_t *objects_key(const struct api_key *k)
 {
-	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
 	                 (json_int_t)k->id, "tenant_id", (json_int_t)k->tenant_id, "name", k->name,
 	                 "prefix", k->prefix, "state", objects_key_state(k->state), "created_at",
 	                 objects_time(k->created_at), "expires_at", objects_time(k->expires_at),
 	                 "grace_until", objects_time(k->grace_until), "revoked_at",
 	                 objects_time(k->revoked_at), "last_used_at", objects_time(k->last_used_at),
-	                 "rotated_to", k->rotated_to ? json_integer(k->rotated_to) : json_null());
+	                 "rotated_to", k->rotated_to ? json_integer(k->rotated_to) : json_null(),
+	                 "scopes", objects_scopes(k->scopes));
 }
 
 json_t *objects_new_key(const struct api_key *k, const char *secret)
@@ -161,4 +175,24 @@ json_t *objects_tool_secret(int64_t tenant_id, const char *tool, const char *nam
 	return json_pack("{s:I, s:s, s:s, s:i, s:o}", "tenant_id", (json_int_t)tenant_id, "tool",
 	                 tool, "name", name, "version", c->version, "updated_at",
 	                 objects_time(c->updated_at));
+}
+
+json_t *objects_webhook(const struct webhook *w)
+{
+	return json_pack("{s:s, s:I, s:I, s:s, s:o}", "object", "webhook", "id", (json_int_t)w->id,
+	                 "tenant_id", (json_int_t)w->tenant_id, "url", w->url, "created_at",
+	                 objects_time(w->created_at));
+}
+
+json_t *objects_delivery(const struct alert_log *l)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:o, "
+	                 "s:o}",
+	                 "object", "webhook_delivery", "id", (json_int_t)l->id, "event_id",
+	                 (json_int_t)l->event_id, "webhook_id", (json_int_t)l->webhook_id, "url",
+	                 l->url, "event", l->kind, "threshold_pct", l->threshold, "subject",
+	                 l->subject, "period", l->period, "status", l->status, "attempts",
+	                 l->attempts, "last_http_status", l->last_status, "last_error",
+	                 l->last_error, "created_at", objects_time(l->created_at), "delivered_at",
+	                 objects_time(l->delivered_at));
 }

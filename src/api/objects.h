@@ -65,4 +65,10 @@ json_t *objects_credential(int64_t tenant_id, const char *provider, const struct
 json_t *objects_tool_secret(int64_t tenant_id, const char *tool, const char *name,
                             const struct sealed_cred *c);
 
+/* A tenant's webhook (never its secret) and one delivery of the delivery log. */
+struct webhook;
+struct alert_log;
+json_t *objects_webhook(const struct webhook *w);
+json_t *objects_delivery(const struct alert_log *l);
+
 #endif

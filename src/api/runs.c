@@ -38,9 +38,12 @@ json_t *api_run_json(const struct execution *e)
 	              "latency_ms", e->latency_ms, "finish_reason", e->finish_reason, "metadata",
 	              api_json_from_text(e->metadata), "error", err, "created_at",
 	              (json_int_t)e->created_at, "request_id", e->request_id, "stream", e->stream);
-	if (o)
+	if (o) {
 		json_object_set_new(o, "session_id",
 		                    e->session_id[0] ? json_string(e->session_id) : json_null());
+		json_object_set_new(o, "end_user",
+		                    e->end_user[0] ? json_string(e->end_user) : json_null());
+	}
 	return o;
 }
 

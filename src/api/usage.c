@@ -41,7 +41,7 @@
 
 /* Accumulates the report's rows and totals. */
 struct usage_ctx {
-	const char *group_by; /* "day" | "model" | "agent" | "key" */
+	const char *group_by; /* "day" | "model" | "agent" | "key" | "end_user" */
 	json_t *data;         /* array of row objects */
 	struct usage_row total;
 	int failed; /* 1 when a row could not be built (out of memory) */
@@ -169,7 +169,7 @@ static int usage_day_param(struct req *r, const char *name, const char *def, cha
 
 void api_usage_get(struct req *r, const struct ident *id, const struct route_match *m)
 {
-	static const char *const groups[] = {"day", "model", "agent", "key"};
+	static const char *const groups[] = {"day", "model", "agent", "key", "end_user"};
 	char start[11], end[11], dstart[11], dend[11], group[16];
 	struct usage_ctx uc;
 	int64_t ts, te, now = util_unix_time();
@@ -200,7 +200,8 @@ void api_usage_get(struct req *r, const struct ident *id, const struct route_mat
 		if (strcmp(group, groups[i]) == 0)
 			break;
 	if (rc < 0 || i == ARRAY_SIZE(groups)) {
-		resp_error(r, R_invalid_request, "'group_by' must be day, model, agent or key");
+		resp_error(r, R_invalid_request,
+		           "'group_by' must be day, model, agent, key or end_user");
 		return;
 	}
 	uc.group_by = groups[i];

@@ -1,7 +1,8 @@
 /*
  * cli.c: the helpers every agenthostctl command uses (see cli.h):
  * messages, JSON output, argument parsing, finding a tenant, audit rows,
- * reading a secret from stdin, and the one form of the list commands.
+ * reading a secret from stdin, the one form of the list commands, and the
+ * progress of long commands.
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -25,10 +27,23 @@
 
 /* ================================================================== output */
 
+/* The progress line drawn at the terminal, which a message must not run into. */
+static struct cli_progress *cli_progress_drawn;
+
+/* Clear the progress line, if one is drawn; the next step draws it again. */
+static void cli_progress_clear(void)
+{
+	if (cli_progress_drawn != NULL && cli_progress_drawn->drawn) {
+		fputs("\r\033[K", stderr);
+		cli_progress_drawn->drawn = 0;
+	}
+}
+
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	cli_progress_clear();
 	fputs(CLI_NAME ": ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -433,4 +448,95 @@ int cli_ids_add(void *ctx, const struct tenant *t)
 	}
 	ids->id[ids->n++] = t->id;
 	return 0;
+}
+
+/* ================================================================== progress */
+
+#define CLI_PROGRESS_REDRAW_US 100000
+
+/* One JSON line: {"progress", "phase", "item", "done", "total", "elapsed_ms"}. */
+static void cli_progress_json(struct cli_progress *p, const char *phase, const char *item,
+                              int64_t done, int64_t total)
+{
+	json_t *o =
+	    json_pack("{s:s, s:s, s:o, s:I, s:o, s:I}", "progress", p->what, "phase", phase, "item",
+	              item ? json_string(item) : json_null(), "done", (json_int_t)done, "total",
+	              total >= 0 ? json_integer(total) : json_null(), "elapsed_ms",
+	              (json_int_t)((util_now_us() - p->start_us) / 1000));
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (text != NULL) {
+		fprintf(stderr, "%s\n", text);
+		fflush(stderr);
+	}
+	free(text);
+	json_decref(o);
+}
+
+/* The terminal line, cut to the terminal's width, at most every 100 ms or on a new phase. */
+static void cli_progress_tty(struct cli_progress *p, const char *phase, const char *item,
+                             int64_t done, int64_t total)
+{
+	struct winsize ws;
+	int64_t now = util_now_us();
+	size_t width = 80;
+	char line[512];
+	int n;
+
+	if (p->drawn && strcmp(phase, p->last_phase) == 0 &&
+	    now - p->drawn_us < CLI_PROGRESS_REDRAW_US)
+		return;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		width = ws.ws_col;
+	if (total >= 0)
+		n = snprintf(line, sizeof(line), "%s: %s %s%s%" PRId64 "/%" PRId64, p->what, phase,
+		             item ? item : "", item ? " " : "", done, total);
+	else
+		n = snprintf(line, sizeof(line), "%s: %s %s%s%" PRId64, p->what, phase,
+		             item ? item : "", item ? " " : "", done);
+	if (n < 0)
+		return;
+	if ((size_t)n >= width) /* no wrap: a wrapped line cannot be rewritten */
+		line[width - 1] = '\0';
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	util_strlcpy(p->last_phase, phase, sizeof(p->last_phase));
+	p->drawn = 1;
+	p->drawn_us = now;
+}
+
+static void cli_progress_step(void *ctx, const char *phase, const char *item, int64_t done,
+                              int64_t total)
+{
+	struct cli_progress *p = ctx;
+
+	if (p->json)
+		cli_progress_json(p, phase, item, done, total);
+	else
+		cli_progress_tty(p, phase, item, done, total);
+}
+
+const struct progress *cli_progress_start(struct cli_progress *p, const char *what, int json)
+{
+	memset(p, 0, sizeof(*p));
+	p->what = what;
+	p->json = json > 0;
+	p->tty = !p->json && isatty(STDERR_FILENO);
+	if (p->tty)
+		cli_progress_drawn = p;
+	p->start_us = util_now_us();
+	p->pg.fn = cli_progress_step;
+	p->pg.ctx = p;
+	return p->json || p->tty ? &p->pg : NULL;
+}
+
+void cli_progress_end(struct cli_progress *p, int ok)
+{
+	if (p->json) {
+		cli_progress_json(p, ok ? "done" : "failed", NULL, 0, -1);
+	} else if (p->tty) {
+		cli_progress_clear();
+		fflush(stderr);
+		cli_progress_drawn = NULL;
+	}
 }

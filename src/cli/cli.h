@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "common/conf.h"
+#include "common/progress.h"
 #include "store/store.h"
 
 #define CLI_NAME "agenthostctl"
@@ -65,9 +66,10 @@ struct cli_opt {
 
 /* The rows of each command group (cmd_*.c), joined by agenthostctl.c. */
 extern const struct cli_cmd cli_cmds_maint[], cli_cmds_tenants[], cli_cmds_keys[],
-    cli_cmds_providers[], cli_cmds_agents[], cli_cmds_limits[], cli_cmds_admins[];
+    cli_cmds_providers[], cli_cmds_agents[], cli_cmds_limits[], cli_cmds_admins[],
+    cli_cmds_webhooks[];
 extern const size_t cli_ncmds_maint, cli_ncmds_tenants, cli_ncmds_keys, cli_ncmds_providers,
-    cli_ncmds_agents, cli_ncmds_limits, cli_ncmds_admins;
+    cli_ncmds_agents, cli_ncmds_limits, cli_ncmds_admins, cli_ncmds_webhooks;
 
 /* ------------------------------------------------------------------ output */
 
@@ -184,5 +186,28 @@ struct cli_ids {
 };
 /* tenant_cb: append t's id to the struct cli_ids ctx; 0, or -1 when out of memory. */
 int cli_ids_add(void *ctx, const struct tenant *t);
+
+/* ------------------------------------------------------------------ progress */
+
+/*
+ * Progress of a long command on stderr (agenthostctl(8), PROGRESS): with
+ * --progress one JSON object per step and line; else, when stderr is a
+ * terminal, one line rewritten in place (at most every 100 ms); else
+ * nothing. The result stays the one JSON value on stdout.
+ */
+struct cli_progress {
+	struct progress pg; /* handed to the operation */
+	const char *what;   /* the command, e.g. "tenant move" */
+	int json, tty, drawn;
+	int64_t start_us, drawn_us;
+	char last_phase[24];
+};
+/*
+ * Start p for command what; json: --progress was given. The struct progress
+ * to pass down, or NULL when nothing is shown.
+ */
+const struct progress *cli_progress_start(struct cli_progress *p, const char *what, int json);
+/* The end: the line cleared at a terminal; a last "done" or "failed" line in JSON. */
+void cli_progress_end(struct cli_progress *p, int ok);
 
 #endif

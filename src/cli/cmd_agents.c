@@ -113,6 +113,9 @@ static int cmd_agent_create(struct cli *c, int argc, char **argv)
 		return cli_error("model '%s' does not exist", a.model);
 	if (rc != ST_OK)
 		return cli_error("database error while reading model '%s'", a.model);
+	if (strcmp(m.kind, "chat") != 0)
+		return cli_error("model '%s' is an embedding model; an agent needs a chat model",
+		                 a.model);
 	rc = store_agent_create(c->st, &a, &id);
 	if (rc == ST_CONFLICT)
 		return cli_error("agent '%s' already exists for tenant '%s'", a.name, t.slug);

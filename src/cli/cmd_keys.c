@@ -30,9 +30,11 @@
 
 static int cmd_key_create(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"tenant", NULL}, {"name", NULL}, {"expires-in", NULL}};
+	struct cli_opt opts[] = {
+	    {"tenant", NULL}, {"name", NULL}, {"expires-in", NULL}, {"scopes", NULL}};
 	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
-	char exp_text[32];
+	char exp_text[32], scopes_text[32];
+	int scopes = KEY_SCOPES_DEFAULT;
 	const char *name;
 	struct tenant t;
 	struct api_key k;
@@ -54,9 +56,11 @@ static int cmd_key_create(struct cli *c, int argc, char **argv)
 			return rc;
 		expires_at = util_unix_time() + ttl;
 	}
+	if (opts[3].value != NULL && keys_scopes_parse(opts[3].value, &scopes) != 0)
+		return cli_usage_error(c, "--scopes: a comma list of inference, read, manage");
 	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
 		return CLI_FAIL;
-	rc = keys_issue(c->st, t.id, name, expires_at, key, prefix, &id);
+	rc = keys_issue(c->st, t.id, name, expires_at, scopes, key, prefix, &id);
 	if (rc == KEYS_NOSECRETS)
 		return cli_error("cannot generate a key (master key not loaded)");
 	if (rc != KEYS_OK)
@@ -66,9 +70,10 @@ static int cmd_key_create(struct cli *c, int argc, char **argv)
 	if (expires_at != 0)
 		util_iso8601(expires_at, exp_text, sizeof(exp_text));
 	snprintf(target, sizeof(target), "key:%" PRId64, id);
+	keys_scopes_format(scopes, scopes_text, sizeof(scopes_text));
 	rc = cli_audit(c, t.id, "key.create", target,
-	               cli_pack("{s:s, s:s?}", "prefix", prefix, "expires_at",
-	                        expires_at != 0 ? exp_text : NULL));
+	               cli_pack("{s:s, s:s?, s:s}", "prefix", prefix, "expires_at",
+	                        expires_at != 0 ? exp_text : NULL, "scopes", scopes_text));
 	rc = cli_finish(cli_emit(objects_new_key(&k, key)), rc);
 	sodium_memzero(key, sizeof(key));
 	cli_secret_notice("key");
@@ -192,10 +197,43 @@ static int cmd_key_revoke(struct cli *c, int argc, char **argv)
 	return cli_finish(cli_emit(objects_key(&k)), rc);
 }
 
+static int cmd_key_scopes(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}, {"key", NULL}, {"scopes", NULL}};
+	char target[32], text[32];
+	struct api_key k;
+	struct tenant t;
+	size_t npos;
+	int rc, scopes = 0;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if ((rc = cli_require(c, &opts[2])) != CLI_OK)
+		return rc;
+	if (keys_scopes_parse(opts[2].value, &scopes) != 0)
+		return cli_usage_error(c, "--scopes: a comma list of inference, read, manage");
+	if ((rc = cli_key_target(c, &opts[0], &opts[1], &t, &k)) != CLI_OK)
+		return rc;
+	rc = store_key_set_scopes(c->st, t.id, k.id, scopes);
+	if (rc == ST_NOTFOUND)
+		return cli_error("key %" PRId64 " not found for tenant '%s'", k.id, t.slug);
+	if (rc != ST_OK)
+		return cli_error("database error while changing key %" PRId64, k.id);
+	keys_scopes_format(scopes, text, sizeof(text));
+	snprintf(target, sizeof(target), "key:%" PRId64, k.id);
+	rc = cli_audit(c, t.id, "key.scopes", target,
+	               cli_pack("{s:s, s:s}", "prefix", k.prefix, "scopes", text));
+	k.scopes = scopes;
+	return cli_finish(cli_emit(objects_key(&k)), rc);
+}
+
 const struct cli_cmd cli_cmds_keys[] = {
     {"key", "create", cmd_key_create, CLI_NEED_DB | CLI_NEED_SECRETS,
-     "--tenant TENANT [--name NAME] [--expires-in SECONDS]",
-     "create an API key (the secret is shown once)"},
+     "--tenant TENANT [--name NAME] [--expires-in SECONDS] [--scopes inference,read,manage]",
+     "create an API key (the secret is shown once; scopes default to inference,read)"},
+    {"key", "scopes", cmd_key_scopes, CLI_NEED_DB, "--tenant TENANT --key ID --scopes LIST",
+     "set what an API key may call (inference, read, manage)"},
     {"key", "list", cmd_key_list, CLI_NEED_DB, "--tenant TENANT", "list a tenant's API keys"},
     {"key", "rotate", cmd_key_rotate, CLI_NEED_DB | CLI_NEED_SECRETS,
      "--tenant TENANT --key ID [--grace SECONDS]",

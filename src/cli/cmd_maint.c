@@ -133,12 +133,16 @@ static int cmd_reap(struct cli *c, int argc, char **argv)
 	return cli_finish(cli_emit(cli_pack("{s:i, s:i}", "reaped", n, "journals", journals)), rc);
 }
 
-/* Purge one tenant's executions past its retention; *purged gets the count. */
+/*
+ * Purge one tenant's executions past its retention; *purged gets the count,
+ * pg hears "purge" (rows so far) after each batch.
+ */
 static int cli_purge_tenant(struct cli *c, int64_t tenant_id, int batch, int dry_run,
-                            json_t *report, int64_t *purged)
+                            const struct progress *pg, json_t *report, int64_t *purged)
 {
 	struct limits *lim = malloc(sizeof(*lim));
 	int64_t days, n = 0, got;
+	char item[32];
 	int rc = CLI_OK;
 
 	*purged = 0;
@@ -160,6 +164,8 @@ static int cli_purge_tenant(struct cli *c, int64_t tenant_id, int batch, int dry
 				return cli_error("database error while purging tenant %" PRId64,
 				                 tenant_id);
 			n += got;
+			snprintf(item, sizeof(item), "tenant %" PRId64, tenant_id);
+			progress_report(pg, "purge", item, n, -1);
 		} while (got == batch);
 	}
 	*purged = n;
@@ -178,8 +184,9 @@ static int cli_erase_collect(void *ctx, int64_t tenant_id)
 	return cli_ids_add(ids, &t);
 }
 
-/* Erase every tenant whose offboarding period has passed. */
-static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
+/* Erase every tenant whose offboarding period has passed; pg hears "erase" per tenant. */
+static int cli_erase_due(struct cli *c, int batch, int dry_run, const struct progress *pg,
+                         json_t *erased)
 {
 	struct cli_ids due = {0};
 	struct tenant t;
@@ -196,6 +203,7 @@ static int cli_erase_due(struct cli *c, int batch, int dry_run, json_t *erased)
 			rc = cli_error("database error while reading tenant %" PRId64, due.id[i]);
 			break;
 		}
+		progress_report(pg, "erase", t.slug, (int64_t)i + 1, (int64_t)due.n);
 		if (!dry_run && strcmp(t.isolation, "dedicated") == 0) {
 			struct tdb_opts o = {c->conf, NULL, 0};
 			char err[512];
@@ -234,7 +242,10 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	json_t *report = json_array(), *erased = json_array();
 	int64_t batch = CLI_PURGE_BATCH, total = 0, n, housekept = 0;
 	int dry_run = cli_flag(&argc, argv, "dry-run");
-	char err[256];
+	int show_progress = cli_flag(&argc, argv, "progress");
+	struct cli_progress prog;
+	const struct progress *pg = NULL;
+	char err[256], item[32];
 	struct tenant t;
 	size_t npos;
 	int rc, failed = 0;
@@ -257,24 +268,31 @@ static int cmd_purge(struct cli *c, int argc, char **argv)
 	} else if (store_tenant_list(c->st, cli_ids_add, &ids) != ST_OK) {
 		rc = cli_error("database error while listing tenants");
 	}
+	if (rc == CLI_OK)
+		pg = cli_progress_start(&prog, "purge", show_progress);
 	/* one tenant that cannot be purged (its database down) does not stop the others */
 	for (size_t i = 0; rc == CLI_OK && i < ids.n; i++) {
 		n = 0;
-		if (cli_purge_tenant(c, ids.id[i], (int)batch, dry_run, report, &n) != CLI_OK)
+		snprintf(item, sizeof(item), "tenant %" PRId64, ids.id[i]);
+		progress_report(pg, "tenant", item, (int64_t)i + 1, (int64_t)ids.n);
+		if (cli_purge_tenant(c, ids.id[i], (int)batch, dry_run, pg, report, &n) != CLI_OK)
 			failed++;
 		total += n;
 	}
 	if (rc == CLI_OK && !opts[0].value &&
-	    cli_erase_due(c, (int)batch, dry_run, erased) != CLI_OK)
+	    cli_erase_due(c, (int)batch, dry_run, pg, erased) != CLI_OK)
 		failed++;
 	/* and what admission and the dashboard no longer need (every server does it each minute
 	 * too) */
 	if (rc == CLI_OK && !opts[0].value && !dry_run) {
+		progress_report(pg, "housekeeping", NULL, 0, -1);
 		if (admit_set_timezone(c->conf->budget_timezone, err, sizeof(err)) < 0)
 			rc = cli_error("budget_timezone: %s", err);
 		else if (admit_housekeep(c->st, (int)batch, &housekept) != ST_OK)
 			rc = cli_error("database error while deleting expired counters");
 	}
+	if (pg != NULL)
+		cli_progress_end(&prog, rc == CLI_OK && failed == 0);
 	if (rc != CLI_OK)
 		goto out;
 	rc = total > 0 && !dry_run
@@ -297,11 +315,16 @@ out:
 
 /*
  * Export tenant t to path ("-": standard output, which must not be a
- * terminal) and audit it; manifest gets the archive's manifest.
+ * terminal) and audit it; manifest gets the archive's manifest. The
+ * progress (agenthostctl(8)) is shown as what, in JSON lines when
+ * show_progress.
  */
-static int cli_export_to(struct cli *c, const struct tenant *t, const char *path, json_t *manifest)
+static int cli_export_to(struct cli *c, const struct tenant *t, const char *path, json_t *manifest,
+                         const char *what, int show_progress)
 {
 	char tmp[4096], target[32], err[256];
+	struct cli_progress prog;
+	const struct progress *pg;
 	FILE *out;
 	int rc;
 
@@ -317,8 +340,11 @@ static int cli_export_to(struct cli *c, const struct tenant *t, const char *path
 		if (out == NULL)
 			return cli_error("cannot create %s: %s", tmp, strerror(errno));
 	}
-	rc = tenant_export(c->st, t, out, manifest, err, sizeof(err)) == 0 ? CLI_OK
-	                                                                   : cli_error("%s", err);
+	pg = cli_progress_start(&prog, what, show_progress);
+	rc = tenant_export(c->st, t, out, manifest, pg, err, sizeof(err)) == 0 ? CLI_OK : CLI_FAIL;
+	cli_progress_end(&prog, rc == CLI_OK);
+	if (rc != CLI_OK)
+		cli_error("%s", err);
 	if (out != stdout) {
 		if (fclose(out) != 0 && rc == CLI_OK)
 			rc = cli_error("cannot write %s: %s", tmp, strerror(errno));
@@ -336,6 +362,7 @@ static int cli_export_to(struct cli *c, const struct tenant *t, const char *path
 static int cmd_tenant_export(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"out", NULL}};
+	int show_progress = cli_flag(&argc, argv, "progress");
 	const char *pos[1];
 	json_t *manifest = json_object();
 	struct tenant t;
@@ -353,7 +380,7 @@ static int cmd_tenant_export(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_tenant(c, pos[0], &t)) != CLI_OK)
 		goto done;
-	rc = cli_export_to(c, &t, opts[0].value, manifest);
+	rc = cli_export_to(c, &t, opts[0].value, manifest, "tenant export", show_progress);
 	if (rc != CLI_OK)
 		goto done;
 	if (strcmp(opts[0].value, "-") == 0) { /* the manifest goes to stderr then */
@@ -371,6 +398,7 @@ static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"out", NULL}, {"days", NULL}, {"reason", NULL}};
 	int undo = cli_flag(&argc, argv, "undo");
+	int show_progress = cli_flag(&argc, argv, "progress");
 	const char *pos[1];
 	int64_t days = -1, after = 0;
 	struct limits *lim = NULL;
@@ -425,7 +453,9 @@ static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
 	if (store_tenant_set_status(c->st, t.id, TENANT_SUSPENDED, reason) != ST_OK)
 		return cli_error("database error while suspending tenant '%s'", t.slug);
 	manifest = json_object();
-	rc = manifest ? cli_export_to(c, &t, opts[0].value, manifest) : cli_error("out of memory");
+	rc = manifest
+	         ? cli_export_to(c, &t, opts[0].value, manifest, "tenant offboard", show_progress)
+	         : cli_error("out of memory");
 	json_decref(manifest);
 	if (rc != CLI_OK)
 		return cli_error("tenant '%s' is suspended but the export failed; nothing will be"
@@ -489,9 +519,13 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 	const struct life_check *checks;
 	json_t *out = json_array();
 	int64_t tid = 0, count, findings = 0;
+	int show_progress = cli_flag(&argc, argv, "progress");
+	struct cli_progress prog;
+	const struct progress *pg = NULL;
 	struct tenant t;
+	char item[32];
 	size_t n, npos;
-	int rc;
+	int rc, started = 0;
 
 	if (out == NULL)
 		return cli_error("out of memory");
@@ -503,8 +537,11 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 			goto done;
 		tid = t.id;
 	}
+	pg = cli_progress_start(&prog, "verify-isolation", show_progress);
+	started = 1;
 	checks = store_life_checks(&n);
 	for (size_t i = 0; i < n; i++) {
+		progress_report(pg, "check", checks[i].name, (int64_t)i + 1, (int64_t)n);
 		if (store_life_check(c->st, &checks[i], tid, &count) != ST_OK) {
 			rc = cli_error("database error in check %s", checks[i].name);
 			goto done;
@@ -525,6 +562,8 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 	}
 	for (size_t i = 0; rc == CLI_OK && i < ids.n; i++) {
 		u.tenant_id = ids.id[i];
+		snprintf(item, sizeof(item), "tenant %" PRId64, ids.id[i]);
+		progress_report(pg, "credentials", item, (int64_t)i + 1, (int64_t)ids.n);
 		if (store_cred_list(c->st, ids.id[i], cli_unsealed_cb, &u) != ST_OK)
 			rc = cli_error("database error while reading provider credentials");
 	}
@@ -540,7 +579,7 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 			rc = cli_error("out of memory");
 			goto done;
 		}
-		if (store_tdb_verify(c->st, tid, &o, cli_tdb_finding, &f, err, sizeof(err)) !=
+		if (store_tdb_verify(c->st, tid, &o, cli_tdb_finding, &f, pg, err, sizeof(err)) !=
 		    ST_OK) {
 			json_decref(f.list);
 			rc = cli_error("cannot check dedicated databases: %s", err);
@@ -575,11 +614,15 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 		rc = cli_error("out of memory");
 		goto done;
 	}
+	cli_progress_end(&prog, 1);
+	started = 0;
 	rc = cli_emit(cli_pack("{s:O, s:I, s:s}", "checks", out, "findings", (json_int_t)findings,
 	                       "scope", tid ? "tenant" : "all"));
 	if (rc == CLI_OK && findings > 0)
 		rc = CLI_FAIL;
 done:
+	if (started)
+		cli_progress_end(&prog, 0);
 	json_decref(out);
 	free(ids.id);
 	return rc;
@@ -592,14 +635,16 @@ const struct cli_cmd cli_cmds_maint[] = {
     {"reap", NULL, cmd_reap, CLI_NEED_DB, "",
      "write what ended processes left in their journals, then expire reservations whose "
      "process died (billed at their full amount)"},
-    {"purge", NULL, cmd_purge, CLI_NEED_DB, "[--tenant TENANT] [--batch N] [--dry-run]",
+    {"purge", NULL, cmd_purge, CLI_NEED_DB,
+     "[--tenant TENANT] [--batch N] [--dry-run] [--progress]",
      "delete executions past retention_days and erase offboarded tenants past their date"},
     {"verify-isolation", NULL, cmd_verify_isolation, CLI_NEED_DB | CLI_NEED_SECRETS,
-     "[--tenant TENANT]", "check tenant isolation and secret storage; exit 1 on any finding"},
-    {"tenant", "export", cmd_tenant_export, CLI_NEED_DB, "TENANT --out FILE|-",
+     "[--tenant TENANT] [--progress]",
+     "check tenant isolation and secret storage; exit 1 on any finding"},
+    {"tenant", "export", cmd_tenant_export, CLI_NEED_DB, "TENANT --out FILE|- [--progress]",
      "write all of a tenant's data (no secrets) as a tar of JSON lines files"},
     {"tenant", "offboard", cmd_tenant_offboard, CLI_NEED_DB,
-     "TENANT (--out FILE [--days N] [--reason TEXT] | --undo)",
+     "TENANT (--out FILE [--days N] [--reason TEXT] [--progress] | --undo)",
      "suspend, export, and erase after N days (default: retention, at least 30); --undo"},
 };
 const size_t cli_ncmds_maint = ARRAY_SIZE(cli_cmds_maint);

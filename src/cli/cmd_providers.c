@@ -35,9 +35,11 @@ static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
 	const char *provider;
 	struct tenant t;
 	char target[64];
+	char verr[256];
 	size_t npos, len = 0;
-	int rc;
+	int rc, verify;
 
+	verify = cli_flag(&argc, argv, "verify") > 0;
 	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
 	if (rc != CLI_OK)
 		return rc;
@@ -55,6 +57,12 @@ static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
 		sodium_memzero(plain, sizeof(plain));
 		return CLI_FAIL;
 	}
+	/* --verify: one cheap call upstream with the key before anything is stored */
+	if (verify &&
+	    provider_verify_key(registry_find(provider), plain, verr, sizeof(verr)) != 0) {
+		sodium_memzero(plain, sizeof(plain));
+		return cli_error("not stored: %s", verr);
+	}
 	rc = keys_byok_set(c->st, t.id, provider, plain, len, &cred);
 	sodium_memzero(plain, sizeof(plain));
 	if (rc == KEYS_NOSECRETS)
@@ -64,7 +72,8 @@ static int cmd_provider_key_set(struct cli *c, int argc, char **argv)
 		                 provider, t.slug);
 	snprintf(target, sizeof(target), "provider_key:%s", provider);
 	rc = cli_audit(c, t.id, "provider_key.set", target,
-	               cli_pack("{s:s, s:i}", "provider", provider, "version", cred.version));
+	               cli_pack("{s:s, s:i, s:b}", "provider", provider, "version", cred.version,
+	                        "verified", verify));
 	if (cred.updated_at == 0)
 		cred.updated_at = util_unix_time();
 	return cli_finish(cli_emit(objects_credential(t.id, provider, &cred)), rc);
@@ -128,8 +137,9 @@ static int cmd_provider_key_list(struct cli *c, int argc, char **argv)
 const struct cli_cmd cli_cmds_providers[] = {
     {"provider-key", "set", cmd_provider_key_set,
      CLI_NEED_DB | CLI_NEED_SECRETS | CLI_NEED_REGISTRY,
-     "--tenant TENANT --provider NAME  < credential",
-     "store a tenant's own provider credential (read from stdin)"},
+     "--tenant TENANT --provider NAME [--verify]  < credential",
+     "store a tenant's own provider credential (read from stdin; --verify: check it upstream"
+     " first)"},
     {"provider-key", "clear", cmd_provider_key_clear, CLI_NEED_DB,
      "--tenant TENANT --provider NAME", "delete a tenant's provider credential"},
     {"provider-key", "list", cmd_provider_key_list, CLI_NEED_DB, "--tenant TENANT",

@@ -251,7 +251,10 @@ static int cmd_tenant_resume(struct cli *c, int argc, char **argv)
 	return cli_tenant_status(c, argc, argv, 0);
 }
 
-/* tenant move TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N] | --abort */
+/*
+ * tenant move TENANT --to dedicated|shared [--wait-seconds N] [--drain-seconds N]
+ * [--progress] | --abort
+ */
 static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {{"to", NULL},
@@ -260,6 +263,9 @@ static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 	                         {"db-host", NULL},
 	                         {"db-port", NULL}};
 	int abort_move = cli_flag(&argc, argv, "abort");
+	int show_progress = cli_flag(&argc, argv, "progress");
+	struct cli_progress prog;
+	const struct progress *pg;
 	int64_t db_port = 0;
 	struct move_report rep;
 	const char *pos[1];
@@ -299,8 +305,11 @@ static int cmd_tenant_move(struct cli *c, int argc, char **argv)
 		return cli_usage_error(c, "--db-host: a host name or address");
 	if (opts[4].value && util_parse_i64(opts[4].value, 1, 65535, &db_port) < 0)
 		return cli_usage_error(c, "--db-port: 1-65535");
-	if (placement_move(c->st, c->conf, t.id, to_dedicated, opts[3].value, (int)db_port,
-	                   (int)wait_s, (int)drain_s, &rep, err, sizeof(err)) < 0) {
+	pg = cli_progress_start(&prog, "tenant move", show_progress);
+	rc = placement_move(c->st, c->conf, t.id, to_dedicated, opts[3].value, (int)db_port,
+	                    (int)wait_s, (int)drain_s, &rep, pg, err, sizeof(err));
+	cli_progress_end(&prog, rc == 0);
+	if (rc < 0) {
 		cli_audit(c, t.id, "tenant.move", target,
 		          cli_pack("{s:s, s:s, s:s}", "to", opts[0].value, "outcome", "failed",
 		                   "error", err));
@@ -336,7 +345,7 @@ const struct cli_cmd cli_cmds_tenants[] = {
     {"tenant", "list", cmd_tenant_list, CLI_NEED_DB, "", "list tenants"},
     {"tenant", "move", cmd_tenant_move, CLI_NEED_DB | CLI_NEED_SECRETS,
      "TENANT --to dedicated|shared [--db-host HOST] [--db-port PORT] [--wait-seconds N]"
-     " [--drain-seconds N] | TENANT --abort",
+     " [--drain-seconds N] [--progress] | TENANT --abort",
      "move a tenant's data between the shared database and one of its own"},
     {"tenant", "show", cmd_tenant_show, CLI_NEED_DB, "TENANT", "show one tenant"},
     {"tenant", "suspend", cmd_tenant_suspend, CLI_NEED_DB, "TENANT [--reason TEXT]",

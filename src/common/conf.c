@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cidr.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -56,6 +57,12 @@ static const struct conf_key conf_table[] = {
 	S(CONF_SEC_PROCESS, mount_prefix, "", NULL,
 	  "URL prefix the web server mounts agenthost under: empty or /x (no trailing slash)"),
 	S(CONF_SEC_PROCESS, log_level, "info", NULL, "error, warn, info or debug; logs go to stderr"),
+	I(CONF_SEC_PROCESS, log_repeat_s, "10", 0, 3600, NULL,
+	  "a warning or error whose text was logged less than this many seconds ago is counted instead of written, then summarised in one '[repeated N times ...]' line; 0 writes every line"),
+	S(CONF_SEC_PROCESS, metrics_allow, "", NULL,
+	  "comma list of CIDRs whose clients may read /metrics without the operator token (a Prometheus on the host: 127.0.0.1/32, ::1/128); empty: the operator token only"),
+	I(CONF_SEC_PROCESS, metrics_tenants, "20", 0, 1000, NULL,
+	  "tenants with a label of their own in /metrics (the most requests); the others are summed as tenant=\"other\""),
 	S(CONF_SEC_PROCESS, serve_tenants, "", NULL,
 	  "comma list of tenant slugs this process serves on the API (a pinned pool, docs/ISOLATION.md); other tenants' keys get 403 tenant_not_served; empty: every tenant"),
 	S(CONF_SEC_PROCESS, exclude_tenants, "", NULL,
@@ -64,6 +71,8 @@ static const struct conf_key conf_table[] = {
 	L(CONF_SEC_REQUEST, max_body_bytes, "1048576", 1024, 67108864, "request body size in bytes"),
 	I(CONF_SEC_REQUEST, max_headers, "64", 8, 1000, NULL, "number of request headers"),
 	I(CONF_SEC_REQUEST, max_json_depth, "32", 2, 256, NULL, "nesting depth of request JSON"),
+	I(CONF_SEC_REQUEST, log_content_max_bytes, "65536", 1024, 16777215, NULL,
+	  "for tenants with log_content on: the most bytes of a chat completion's messages, and of its answer, stored with the execution (longer ones are cut, ending in …)"),
 
 	S(CONF_SEC_DATABASE, db_host, "127.0.0.1", NULL, "MariaDB host, over TCP"),
 	I(CONF_SEC_DATABASE, db_port, "3306", 1, 65535, NULL, "MariaDB TCP port"),
@@ -96,11 +105,19 @@ static const struct conf_key conf_table[] = {
 	  "CIDRs of proxies whose X-Forwarded-For is believed for IP allowlists, comma separated"),
 	I(CONF_SEC_ENFORCE, reaper_interval_ms, "5000", 100, 3600000, NULL,
 	  "how often each process settles reservations left by dead processes (ms)"),
+	I(CONF_SEC_ENFORCE, alert_interval_ms, "2000", 100, 3600000, NULL,
+	  "how often each process looks for alert events (budget thresholds, keys expiring, breakers) and sends due webhook deliveries (ms)"),
+	I(CONF_SEC_ENFORCE, webhook_retry_base_ms, "5000", 10, 3600000, NULL,
+	  "wait before the first retry of a failed webhook delivery (ms); it doubles with each attempt"),
+	I(CONF_SEC_ENFORCE, webhook_max_attempts, "8", 1, 50, NULL,
+	  "attempts before a webhook delivery is given up"),
+	B(CONF_SEC_ENFORCE, webhook_allow_private, "false",
+	  "let webhooks reach loopback and private addresses (tests, closed networks)"),
 	I(CONF_SEC_ENFORCE, reservation_grace_s, "30", 1, 86400, NULL,
 	  "a reservation lives upstream_timeout_ms + this (seconds) before it is reaped"),
 	I(CONF_SEC_ENFORCE, promote_after_ms, "200", 0, 3600000, NULL,
 	  "a call admitted on a lease and still running after this long (ms) gets a reservation of its own (0: never; streams at once)"),
-	I(CONF_SEC_ENFORCE, lease_idle_ms, "30000", 500, 3600000, NULL,
+	I(CONF_SEC_ENFORCE, lease_idle_ms, "120000", 500, 3600000, NULL,
 	  "a lease (a slice of a counter's headroom a process holds) not used for this long (ms) goes back to its counter"),
 	S(CONF_SEC_ENFORCE, state_dir, AH_LOCALSTATEDIR "/lib/agenthost", DOC_STATE,
 	  "per-host directory the host's processes share: journals of answered calls, change counters of the caches, the read barrier; writable by the server's user; every process of a host must use the same one, hosts must not share it (docs/ENFORCEMENT.md, 3.5 and 14)"),
@@ -456,6 +473,9 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 		return conf_err(
 		    err, errlen,
 		    "mount_prefix: must be empty or start with '/' and not end with '/'");
+	if (c->metrics_allow[0] && cidr_list_contains(c->metrics_allow, "127.0.0.1") < 0)
+		return conf_err(err, errlen, "metrics_allow: '%s' is not a comma list of CIDRs",
+		                c->metrics_allow);
 	if (log_level_parse(c->log_level) < 0)
 		return conf_err(err, errlen, "log_level: '%s' is not error, warn, info or debug",
 		                c->log_level);

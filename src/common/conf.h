@@ -37,21 +37,22 @@ struct conf_db_node {
 #define CONF_MAX_DB_NODES 8
 
 struct conf {
-	char listen[256];       /* "" = FastCGI socket on fd 0; else unix path or host:port */
-	int threads;            /* worker threads per process */
-	int max_inflight;       /* requests alive at once per process (host/sched.h) */
-	int max_streams;        /* concurrent SSE streams per process (<= max_inflight) */
-	char mount_prefix[128]; /* URL prefix the app is mounted under, "" or "/x" */
-	long max_body_bytes;    /* request body limit */
-	int max_headers;        /* request header count limit */
-	int max_json_depth;     /* request JSON nesting limit */
-	char db_host[256];      /* MariaDB host ("" with db_socket) */
-	int db_port;            /* MariaDB TCP port */
-	char db_socket[256];    /* MariaDB unix socket, preferred when set */
-	char db_user[64];       /* MariaDB user */
-	char db_password[256];  /* MariaDB password */
-	char db_name[64];       /* control + shared data database */
-	int db_connect_timeout; /* seconds */
+	char listen[256];          /* "" = FastCGI socket on fd 0; else unix path or host:port */
+	int threads;               /* worker threads per process */
+	int max_inflight;          /* requests alive at once per process (host/sched.h) */
+	int max_streams;           /* concurrent SSE streams per process (<= max_inflight) */
+	char mount_prefix[128];    /* URL prefix the app is mounted under, "" or "/x" */
+	long max_body_bytes;       /* request body limit */
+	int max_headers;           /* request header count limit */
+	int max_json_depth;        /* request JSON nesting limit */
+	int log_content_max_bytes; /* log_content: stored prompt and answer, each at most this */
+	char db_host[256];         /* MariaDB host ("" with db_socket) */
+	int db_port;               /* MariaDB TCP port */
+	char db_socket[256];       /* MariaDB unix socket, preferred when set */
+	char db_user[64];          /* MariaDB user */
+	char db_password[256];     /* MariaDB password */
+	char db_name[64];          /* control + shared data database */
+	int db_connect_timeout;    /* seconds */
 	char db_nodes[1024]; /* Galera: "host:port, /socket, ..." in writer order ("" = one server)
 	                      */
 	struct conf_db_node db_node[CONF_MAX_DB_NODES]; /* db_nodes parsed */
@@ -64,6 +65,9 @@ struct conf {
 	char master_key_file[256];       /* 0600 file with the 32-byte master key (hex) */
 	char sql_dir[256];               /* migrations for agenthostctl migrate */
 	char log_level[16];              /* error | warn | info | debug */
+	int log_repeat_s;                /* window of identical warnings counted, not written */
+	char metrics_allow[1024];        /* CIDRs that may read /metrics without a token */
+	int metrics_tenants;             /* tenants labelled in /metrics; the rest are "other" */
 	int upstream_timeout_ms;         /* default whole-call timeout for providers */
 	int upstream_connect_timeout_ms; /* connect timeout for providers */
 	int mock_latency_ms;             /* added latency of the mock provider per call */
@@ -74,6 +78,10 @@ struct conf {
 	char budget_timezone[64];   /* calendar of daily/monthly budgets: "UTC" or a tz name */
 	char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For is believed */
 	int reaper_interval_ms;     /* how often each process expires dead reservations */
+	int alert_interval_ms;      /* how often each process looks for alert events and sends */
+	int webhook_retry_base_ms;  /* first retry of a failed delivery; doubles each time */
+	int webhook_max_attempts;   /* a delivery fails for good after this many attempts */
+	int webhook_allow_private;  /* webhooks may reach loopback/private addresses */
 	int reservation_grace_s; /* a reservation lives upstream timeout + this, then is reaped */
 	int promote_after_ms; /* a call on a lease running this long gets a reservation (0: never)
 	                       */

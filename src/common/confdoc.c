@@ -8,7 +8,9 @@
  * row, never written in a description, so they cannot drift. The example
  * file is a valid configuration: every key is shown with its default, keys
  * whose default is a build path or has no useful value to show are
- * commented out (the built-in default applies).
+ * commented out (the built-in default applies). The committed example shows
+ * build paths as $datadir... like the other outputs; the one `make install`
+ * installs (confdoc_example_built) shows the paths of its build.
  */
 #include "config.h"
 
@@ -145,7 +147,8 @@ static const char confdoc_example_providers[] =
     "#provider.ollama.timeout_ms = 600000\n"
     "#provider.vllm.base_url = http://10.0.0.5:8000/v1\n";
 
-static void confdoc_example(struct buf *out)
+/* The example; built: path defaults as compiled in, else as documented ($datadir/...). */
+static void confdoc_example(struct buf *out, int built)
 {
 	const struct conf_key *k;
 	int section = -1;
@@ -170,7 +173,9 @@ static void confdoc_example(struct buf *out)
 		/* Provider keys are per provider: the examples below show them. */
 		if (provider)
 			continue;
-		if (k->doc_def != NULL)
+		if (k->doc_def != NULL && !built && k->doc_def[0] == '$')
+			buf_printf(out, "#%s = %s\n", k->name, k->doc_def);
+		else if (k->doc_def != NULL)
 			buf_printf(out, "#%s =%s%s\n", k->name, k->def[0] ? " " : "", k->def);
 		else
 			buf_printf(out, "%s =%s%s\n", k->name, d[0] ? " " : "", d);
@@ -257,7 +262,7 @@ int confdoc_render(enum confdoc_kind k, struct buf *out)
 		confdoc_readme(out);
 		break;
 	case CONFDOC_EXAMPLE:
-		confdoc_example(out);
+		confdoc_example(out, 0);
 		break;
 	case CONFDOC_MAN:
 		confdoc_man(out);
@@ -266,6 +271,11 @@ int confdoc_render(enum confdoc_kind k, struct buf *out)
 		return -1;
 	}
 	return 0;
+}
+
+void confdoc_example_built(struct buf *out)
+{
+	confdoc_example(out, 1);
 }
 
 /* Read the whole file at path into out. 0, or -1 with errno set. */

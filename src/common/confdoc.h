@@ -35,6 +35,11 @@ const char *confdoc_path(enum confdoc_kind k);
 /* Append the generated text of kind k to out (for the README: the table alone). 0, or -1. */
 int confdoc_render(enum confdoc_kind k, struct buf *out);
 /*
+ * Append the example configuration as this build installs it: the commented
+ * path defaults show the paths compiled in, not $datadir... (make install).
+ */
+void confdoc_example_built(struct buf *out);
+/*
  * Compare kind k's file under srcdir with what the table gives and, when
  * write is set, rewrite it if it differs. 0 when current, 1 when it differed
  * (and was rewritten when write is set), -1 with a message in err.

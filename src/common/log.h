@@ -12,6 +12,17 @@
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG__MAX };
 
 void log_set_level(enum log_level lv);
+/*
+ * Warnings and errors whose text repeats within seconds are counted, not
+ * written, and summarised in one line when the window ends; 0 writes every
+ * line. Default 10.
+ */
+void log_set_repeat(int seconds);
+/*
+ * Write the summary lines of repeats whose window has ended (all of them
+ * when force) and forget them. Called periodically by a background thread.
+ */
+void log_flush_repeats(int force);
 /* Parse "error|warn|info|debug"; -1 when unknown. */
 int log_level_parse(const char *s);
 void log_msg(enum log_level lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -68,6 +68,7 @@ void reason_vset(struct refusal *rf, enum reason r, const char *fmt, va_list ap)
 {
 	rf->reason = r;
 	rf->retry_after = reason_flags(r) & RF_RETRY ? 1 : 0;
+	rf->param[0] = '\0';
 	/* GCC 12 with -fsanitize=undefined warns of a null format otherwise (see pjson_fail). */
 	if (fmt == NULL)
 		fmt = "";
@@ -82,4 +83,9 @@ int reason_set(struct refusal *rf, enum reason r, const char *fmt, ...)
 	reason_vset(rf, r, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+void reason_param(struct refusal *rf, const char *param)
+{
+	snprintf(rf->param, sizeof(rf->param), "%s", param ? param : "");
 }

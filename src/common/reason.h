@@ -34,6 +34,7 @@ enum reason {
 struct refusal {
 	enum reason reason;  /* the code; status and type follow from the table */
 	char message[512];   /* safe to show the tenant */
+	char param[64];      /* the request field at fault (OpenAI's error.param), "" = none */
 	int64_t retry_after; /* seconds for Retry-After; 0 = no header */
 };
 
@@ -54,7 +55,9 @@ enum reason reason_lookup(const char *name);
  */
 int reason_set(struct refusal *rf, enum reason r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* reason_set with a va_list. */
+/* Name the request field at fault (cut to fit; NULL clears it). */
+void reason_param(struct refusal *rf, const char *param);
+/* reason_set with a va_list (clears the param). */
 void reason_vset(struct refusal *rf, enum reason r, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 

@@ -256,3 +256,21 @@ int util_mkdir_p(const char *path, unsigned mode)
 	}
 	return 0;
 }
+
+char *util_utf8_cut_dup(const char *s, size_t max)
+{
+	static const char ell[] = "…"; /* 3 bytes */
+	size_t n = strlen(s);
+	char *out;
+
+	if (n <= max)
+		return strdup(s);
+	n = max < sizeof(ell) ? 0 : max - (sizeof(ell) - 1);
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	if ((out = malloc(n + sizeof(ell))) == NULL)
+		return NULL;
+	memcpy(out, s, n);
+	memcpy(out + n, ell, sizeof(ell));
+	return out;
+}

@@ -18,6 +18,12 @@ int64_t util_unix_time(void);
 int64_t util_wall_us(void);
 /* Copy src into dst of size cap, always NUL-terminating; returns 0, or -1 if truncated. */
 int util_strlcpy(char *dst, const char *src, size_t cap);
+/*
+ * A malloc'd copy of s of at most max bytes (max >= 4), cut at a UTF-8
+ * character boundary and ending in "…" when s was longer; NULL when out of
+ * memory.
+ */
+char *util_utf8_cut_dup(const char *s, size_t max);
 /* Parse a whole decimal int64 in [min,max]; 0 on success, -1 otherwise. */
 int util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Constant-time string comparison for tokens; 1 when equal. */

@@ -33,6 +33,7 @@
 #define SECRETS_KDF_CONTEXT "agnthost" /* crypto_kdf_CONTEXTBYTES == 8 */
 #define SECRETS_SUBKEY_PEPPER 1
 #define SECRETS_SUBKEY_BYOK 2
+#define SECRETS_SUBKEY_HOOKS 3
 #define SECRETS_MASTER_HEX_LEN 64
 #define SECRETS_AD_MAX 256
 
@@ -40,6 +41,8 @@
 struct secrets_keys {
 	uint8_t pepper[crypto_generichash_KEYBYTES];               /* API-key hash key */
 	uint8_t byok[crypto_aead_xchacha20poly1305_ietf_KEYBYTES]; /* credential sealing key */
+	uint8_t
+	    hooks[crypto_generichash_KEYBYTES]; /* webhook signing secrets are derived from it */
 };
 
 static struct secrets_keys *secrets_keys;
@@ -142,6 +145,8 @@ int secrets_init(const char *path, char *err, size_t errlen)
 	if (crypto_kdf_derive_from_key(fresh.pepper, sizeof(fresh.pepper), SECRETS_SUBKEY_PEPPER,
 	                               SECRETS_KDF_CONTEXT, master) != 0 ||
 	    crypto_kdf_derive_from_key(fresh.byok, sizeof(fresh.byok), SECRETS_SUBKEY_BYOK,
+	                               SECRETS_KDF_CONTEXT, master) != 0 ||
+	    crypto_kdf_derive_from_key(fresh.hooks, sizeof(fresh.hooks), SECRETS_SUBKEY_HOOKS,
 	                               SECRETS_KDF_CONTEXT, master) != 0) {
 		secrets_err(err, errlen, "master key file %s: key derivation failed", path);
 		goto out;
@@ -422,6 +427,47 @@ int secrets_open_tool(int64_t tenant_id, const char *tool, const char *name, int
 	if (secrets_tool_label(tool, name, label, sizeof(label)) < 0)
 		return -1;
 	return secrets_open(tenant_id, label, version, nonce, ct, ct_len, plain, cap);
+}
+
+int secrets_webhook_secret(int64_t tenant_id, int64_t webhook_id,
+                           char out[SECRETS_WEBHOOK_SECRET_LEN + 1])
+{
+	uint8_t raw[32];
+	char msg[64];
+	int n;
+
+	if (!secrets_loaded)
+		return -1;
+	n = snprintf(msg, sizeof(msg), "webhook:%lld:%lld", (long long)tenant_id,
+	             (long long)webhook_id);
+	if (crypto_generichash(raw, sizeof(raw), (const unsigned char *)msg, (size_t)n,
+	                       secrets_keys->hooks, sizeof(secrets_keys->hooks)) != 0)
+		return -1;
+	memcpy(out, "whsec_", 6);
+	sodium_bin2hex(out + 6, SECRETS_WEBHOOK_SECRET_LEN + 1 - 6, raw, sizeof(raw));
+	sodium_memzero(raw, sizeof(raw));
+	return 0;
+}
+
+int secrets_webhook_sign(int64_t tenant_id, int64_t webhook_id, int64_t ts, const char *body,
+                         size_t len, char out[65])
+{
+	char secret[SECRETS_WEBHOOK_SECRET_LEN + 1], tsbuf[24];
+	crypto_auth_hmacsha256_state h;
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	int n;
+
+	if (secrets_webhook_secret(tenant_id, webhook_id, secret) != 0)
+		return -1;
+	n = snprintf(tsbuf, sizeof(tsbuf), "%lld.", (long long)ts);
+	crypto_auth_hmacsha256_init(&h, (const unsigned char *)secret, SECRETS_WEBHOOK_SECRET_LEN);
+	crypto_auth_hmacsha256_update(&h, (const unsigned char *)tsbuf, (unsigned long long)n);
+	crypto_auth_hmacsha256_update(&h, (const unsigned char *)body, (unsigned long long)len);
+	crypto_auth_hmacsha256_final(&h, mac);
+	sodium_bin2hex(out, 65, mac, sizeof(mac));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(&h, sizeof(h));
+	return 0;
 }
 
 /* ------------------------------------------------------------------ dashboard two-factor */

@@ -85,6 +85,22 @@ int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], c
                       size_t ct_len, uint8_t *out, size_t cap);
 /* Keyed hash (the pepper) of a recovery code of user_id, as stored. */
 void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN]);
+
+/*
+ * A webhook's signing secret, "whsec_" and 64 hex characters, derived from
+ * the master key, the tenant and the webhook's id (so nothing is stored; a
+ * new secret is a new webhook). 0, or -1 without the master key.
+ */
+#define SECRETS_WEBHOOK_SECRET_LEN 70
+int secrets_webhook_secret(int64_t tenant_id, int64_t webhook_id,
+                           char out[SECRETS_WEBHOOK_SECRET_LEN + 1]);
+/*
+ * The signature of one delivery: hex HMAC-SHA256, keyed with the webhook's
+ * secret (its text, as the tenant got it), over "<ts>." followed by the
+ * body. out gets 64 hex characters. 0, or -1 without the master key.
+ */
+int secrets_webhook_sign(int64_t tenant_id, int64_t webhook_id, int64_t ts, const char *body,
+                         size_t len, char out[65]);
 /* Last 4 characters of a credential for display (out >= 5 bytes). */
 void secrets_last4(const char *plain, char out[5]);
 

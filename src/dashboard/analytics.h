@@ -1,6 +1,7 @@
 /*
  * analytics: helpers shared by the analytics pages (usage, invoice, health,
- * executions), defined in page_usage.c.
+ * executions) and the charts of the overview and tenant pages, defined in
+ * page_usage.c.
  */
 #ifndef AH_DASHBOARD_ANALYTICS_H
 #define AH_DASHBOARD_ANALYTICS_H
@@ -30,5 +31,20 @@ int dasha_parse_month(const char *s, char *from, char *to);
 int dasha_csv_field(struct buf *b, const char *s);
 /* Micro-USD as a plain decimal "12.345678" for CSV. */
 void dasha_fmt_usd(char *out, size_t cap, int64_t micros);
+
+struct page;
+/*
+ * The last 24 hours of tenant (0: every tenant, through allcache) as two
+ * charts in p: Charts.Calls (requests and errors per hour) and
+ * Charts.Latency (p99 and p50 bucket per hour). One grouped query
+ * (store_admin_hours); a store failure is p's sticky error.
+ */
+void dasha_charts_hours(struct req *r, struct page *p, int64_t tenant);
+/*
+ * Spend per day of the last `days` days (today included) of tenant (0:
+ * every tenant, through allcache) as the chart Charts.Spend in p. One
+ * grouped query on usage_daily.
+ */
+void dasha_charts_spend(struct req *r, struct page *p, int64_t tenant, int days);
 
 #endif

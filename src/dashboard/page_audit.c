@@ -87,6 +87,7 @@ PAGE_FN(page_audit)
 	f.before = dash_query_id(r, "before");
 	f.limit = AUDIT_PAGE;
 	c.p = page_new(r, "Audit log", "audit");
+	page_tenant_choices(r, c.p, f.tenant_id);
 	c.last = 0;
 	page_store(c.p, store_dasht_audit(r->store, &f, audit_row, &c, &has_more), NULL);
 	if (f.tenant_id > 0)

@@ -63,6 +63,7 @@ static void exec_fields(struct page *p, const struct dasha_exec *e)
 	page_set_money(p, ".Cost", e->row.cost_micros);
 	page_set_count(p, ".Latency", e->row.latency_ms);
 	page_set(p, ".RequestId", e->row.request_id);
+	page_set(p, ".EndUser", e->row.end_user);
 	page_set(p, ".FinishReason", e->row.finish_reason);
 	page_set(p, ".Error", e->row.error_message);
 	page_set_time(p, ".Created", e->row.created_at);
@@ -112,6 +113,7 @@ PAGE_FN(page_executions)
 	if ((tenant = dasha_scope(r)) < 0)
 		return;
 	p = page_new(r, "Executions", "executions");
+	page_tenant_choices(r, p, tenant);
 	memset(&f, 0, sizeof(f));
 	f.tenant_id = tenant;
 	f.before = dash_query_id(r, "before");
@@ -185,8 +187,14 @@ PAGE_FN(page_execution)
 	page_set(p, "Exec.Metadata", meta);
 	page_set_i64(p, "Exec.ShowContent", content);
 	if (content) {
+		struct tenant tn;
+
 		page_set(p, "Exec.Input", input);
 		page_set(p, "Exec.Output", output);
+		/* why a chat completion shows no prompt: the tenant's setting, now */
+		if ((input == NULL || output == NULL) &&
+		    page_store(p, store_tenant_get(r->store, t, &tn), "tenant"))
+			page_set_i64(p, "Exec.LogContent", tn.log_content);
 	}
 	free(meta);
 	free(input);

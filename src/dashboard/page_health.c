@@ -171,5 +171,7 @@ PAGE_FN(page_health)
 		page_set_i64(v.p, "Pager.Next", pg + 1);
 	if (pg > 1)
 		page_set_i64(v.p, "Pager.Prev", pg - 1);
+	if (pg == 1)
+		dasha_charts_hours(r, v.p, tenant);
 	page_finish(v.p, 200, "health.cs");
 }

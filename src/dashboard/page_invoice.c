@@ -98,7 +98,7 @@ PAGE_FN(page_invoice)
 	                   "tenant"))
 		return;
 	memset(&v, 0, sizeof(v));
-	v.p = page_new(r, "Invoice", "showback");
+	v.p = page_new(r, "Invoice", "invoice");
 	if (bad) {
 		char typed[16] = "";
 

@@ -62,7 +62,7 @@ static int keys_row(void *ctx, const struct api_key *k)
 {
 	struct keys_ctx *c = ctx;
 	struct page *p = c->p;
-	char left[48], status[96];
+	char left[48], status[96], scopes[32];
 	const char *badge = "active";
 
 	status[0] = '\0';
@@ -95,7 +95,12 @@ static int keys_row(void *ctx, const struct api_key *k)
 	page_set(p, ".Prefix", k->prefix);
 	page_set(p, ".Badge", badge);
 	page_set(p, ".Status", status);
+	keys_scopes_format(k->scopes, scopes, sizeof(scopes));
+	page_set(p, ".Scopes", scopes);
 	page_set_time(p, ".Created", k->created_at);
+	if (k->rotated_to >
+	    0) /* after a rotation both keys have one name: say which replaced which */
+		page_set_i64(p, ".RotatedTo", k->rotated_to);
 	page_set_i64(p, ".Active", k->state == KEY_ACTIVE);
 	page_set_i64(p, ".Rotatable", k->state == KEY_ACTIVE && k->rotated_to == 0);
 	if (k->last_used_at > 0)
@@ -164,14 +169,23 @@ PAGE_FN(page_key_create)
 	char name[140], days[16], key[SECRETS_API_KEY_LEN + 1],
 	    prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
 	char target[40];
+	char yes[8];
 	int64_t n_days = 0, expires_at = 0, kid = 0;
-	int rc;
+	int rc, scopes = 0;
 
 	(void)id;
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
 		return;
 	if (dash_form(r, "name", name, sizeof(name)) != 1)
 		name[0] = '\0';
+	/* one checkbox per scope: scope_inference, scope_read, scope_manage */
+	for (int i = 0; keys_scope_name(i) != NULL; i++) {
+		char field[32];
+
+		snprintf(field, sizeof(field), "scope_%s", keys_scope_name(i));
+		if (dash_form(r, field, yes, sizeof(yes)) == 1 && strcmp(yes, "yes") == 0)
+			scopes |= 1 << i;
+	}
 	if (dash_form(r, "expires_days", days, sizeof(days)) != 1)
 		days[0] = '\0';
 	if (!valid_name(VALID_KEY_NAME, name)) {
@@ -191,7 +205,12 @@ PAGE_FN(page_key_create)
 		}
 		expires_at = util_unix_time() + n_days * 86400;
 	}
-	rc = keys_issue(r->store, t.id, name, expires_at, key, prefix, &kid);
+	if (scopes == 0) {
+		keys_render(r, 400, &t, "Scopes: tick at least one of inference, read and manage.",
+		            name, days);
+		return;
+	}
+	rc = keys_issue(r->store, t.id, name, expires_at, scopes, key, prefix, &kid);
 	if (rc == KEYS_NOSECRETS) {
 		dash_error(r, 503, "The server has no master key loaded; keys cannot be made.");
 		return;

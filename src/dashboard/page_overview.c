@@ -9,7 +9,9 @@
  * with a million executions. Staff (operator, support) see every tenant:
  * totals, the ten tenants that spent most this month and every tenant near a
  * budget; a tenant_admin sees its own tenant only. Staff figures come
- * through allcache (at most a minute old, the page says so).
+ * through allcache (at most a minute old, the page says so). Three charts:
+ * spend per day over 30 days, requests and errors and latency per hour over
+ * 24 hours (one grouped query each, page_usage.c).
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "dashboard/allcache.h"
+#include "dashboard/analytics.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
 #include "host/http.h"
@@ -167,5 +170,7 @@ PAGE_FN(page_overview)
 	page_set_rate(o.p, "Window.RefusedRate", w.refused, w.requests);
 	page_set(o.p, "Window.P50", p50);
 	page_set(o.p, "Window.P99", p99);
+	dasha_charts_spend(r, o.p, tenant, 30);
+	dasha_charts_hours(r, o.p, tenant);
 	page_finish(o.p, 200, "overview.cs");
 }

@@ -71,6 +71,7 @@ PAGE_FN(page_showback)
 	if ((tenant = dasha_scope(r)) < 0)
 		return;
 	p = page_new(r, "Showback", "showback");
+	page_tenant_choices(r, p, tenant);
 	rc = dash_query(r, "month", month, sizeof(month));
 	if (rc <= 0 || month[0] == '\0') {
 		dasha_fmt_day(dasha_today(), from, sizeof(from));

@@ -1,11 +1,14 @@
 /*
- * page_static.c: the dashboard's stylesheet and script, from conf.static_dir.
+ * page_static.c: the dashboard's stylesheet, script and icon, from
+ * conf.static_dir.
  *
  * DESIGN
  * Only plain file names ([a-z0-9_-] and one dot) with a known extension are
  * served, so a request cannot leave static_dir. Files are read on each
  * request (they are small and in the page cache) and may be cached by the
- * browser for five minutes.
+ * browser for five minutes. /favicon.ico (what browsers ask for by
+ * themselves, at the top of the mount) is static_dir/favicon.ico, cached for
+ * a day; the pages name favicon.svg in their head.
  */
 #include "config.h"
 
@@ -42,20 +45,22 @@ static const char *static_type(const char *name)
 		return "text/javascript; charset=utf-8";
 	if (strcmp(dot, ".svg") == 0)
 		return "image/svg+xml";
+	if (strcmp(dot, ".ico") == 0)
+		return "image/x-icon";
 	return NULL;
 }
 
-PAGE_FN(page_static)
+/* Send the file name of static_dir (404 when not servable or absent) with Cache-Control cache. */
+static void static_send(struct req *r, const char *name, const char *cache)
 {
-	const char *type = static_type(m->params[0]);
+	const char *type = static_type(name);
 	char path[512];
 	char *data = NULL;
 	FILE *f = NULL;
 	long n;
 
-	(void)id;
 	if (type == NULL ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", r->conf->static_dir, m->params[0]) >=
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", r->conf->static_dir, name) >=
 	        sizeof(path) ||
 	    (f = fopen(path, "rb")) == NULL) {
 		dash_send(r, 404, "text/plain; charset=utf-8", "no-store", "not found\n", 10);
@@ -67,8 +72,21 @@ PAGE_FN(page_static)
 		dash_send(r, 500, "text/plain; charset=utf-8", "no-store", "unreadable\n", 11);
 		goto out;
 	}
-	dash_send(r, 200, type, "public, max-age=300", data, (size_t)n);
+	dash_send(r, 200, type, cache, data, (size_t)n);
 out:
 	free(data);
 	fclose(f);
+}
+
+PAGE_FN(page_static)
+{
+	(void)id;
+	static_send(r, m->params[0], "public, max-age=300");
+}
+
+PAGE_FN(page_favicon)
+{
+	(void)id;
+	(void)m;
+	static_send(r, "favicon.ico", "public, max-age=86400");
 }

@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "dashboard/analytics.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
 #include "host/http.h"
@@ -111,6 +112,9 @@ static const char *const tenants_done[][2] = {
     {"saved", "Changes saved."},
     {"suspended", "Tenant suspended: its API calls are refused."},
     {"resumed", "Tenant resumed."},
+    {"content_on",
+     "Content logging is on: prompts and answers of new chat completions are stored."},
+    {"content_off", "Content logging is off: new chat completions store no prompt or answer."},
 };
 
 /* Flash for ?done=<word>. */
@@ -250,12 +254,56 @@ static void tenant_render(struct req *r, int status, const struct tenant *t, con
 	if (t->migrating)
 		page_set(p, "Tenant.Migrating", "1");
 	page_set_time(p, "Tenant.Created", t->created_at);
+	page_set_i64(p, "Tenant.LogContent", t->log_content);
 	if (err)
 		page_set(p, "FormError", err);
 	page_set(p, "Form.Name", name ? name : t->name);
 	page_set(p, "Form.Plan", plan ? plan : t->plan);
 	tenants_flash(r, p);
+	dasha_charts_spend(r, p, t->id, 30);
+	dasha_charts_hours(r, p, t->id);
 	page_finish(p, status, "tenant.cs");
+}
+
+struct tenants_choices {
+	struct page *p;
+	int64_t selected;
+	int seen; /* the selected tenant was listed */
+};
+
+static int tenants_choice_cb(void *ctx, const struct dasht_tenant_row *row)
+{
+	struct tenants_choices *c = ctx;
+
+	page_row(c->p, "TenantChoices");
+	page_set_i64(c->p, ".Id", row->t.id);
+	page_set(c->p, ".Slug", row->t.slug);
+	page_set(c->p, ".Name", row->t.name);
+	c->seen |= row->t.id == c->selected;
+	return 0;
+}
+
+void page_tenant_choices(struct req *r, struct page *p, int64_t selected)
+{
+	struct tenants_choices c = {p, selected, 0};
+	struct tenant t;
+	int more = 0;
+
+	if (!dash_is_staff())
+		return;
+	if (!page_store(
+	        p,
+	        store_dasht_tenant_names(r->store, PAGE_PICKER_MAX, tenants_choice_cb, &c, &more),
+	        NULL))
+		return;
+	if (more)
+		page_set_i64(p, "TenantChoicesMore", PAGE_PICKER_MAX);
+	if (selected > 0 && !c.seen && store_tenant_get(r->store, selected, &t) == ST_OK) {
+		page_row(p, "TenantChoices");
+		page_set_i64(p, ".Id", t.id);
+		page_set(p, ".Slug", t.slug);
+		page_set(p, ".Name", t.name);
+	}
 }
 
 PAGE_FN(page_tenant)
@@ -359,4 +407,32 @@ PAGE_FN(page_tenant_resume)
 	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
 	dash_audit(r, t.id, "tenant.resume", target, "ok", NULL);
 	tenant_done(r, &t, "resumed");
+}
+
+/*
+ * POST /admin/tenants/{id}/content (log_content=on|off): whether the
+ * tenant's chat completions store their prompts and answers. An operator or
+ * the tenant's own admin (it is the tenant's data); support may not.
+ */
+PAGE_FN(page_tenant_content)
+{
+	struct tenant t;
+	char v[8], target[40];
+	int on;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
+		return;
+	if (dash_form(r, "log_content", v, sizeof(v)) != 1 ||
+	    (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)) {
+		tenant_render(r, 400, &t, "Content logging: choose on or off.", NULL, NULL);
+		return;
+	}
+	on = strcmp(v, "on") == 0;
+	if (!dash_store_ok(r, store_tenant_set_log_content(r->store, t.id, on), "tenant"))
+		return;
+	snprintf(target, sizeof(target), "tenant:%" PRId64, t.id);
+	dash_audit(r, t.id, on ? "tenant.log_content_on" : "tenant.log_content_off", target, "ok",
+	           NULL);
+	tenant_done(r, &t, on ? "content_on" : "content_off");
 }

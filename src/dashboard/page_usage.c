@@ -6,22 +6,26 @@
  * Everything comes from usage_daily (store_dasha_usage): one grouped query
  * per view (by day, model, agent, key), each bounded by LIMIT, so the cost
  * does not depend on the number of executions. Days without usage are
- * filled in here so the bar chart has one bar per day. The charts are inline
- * SVG whose geometry is computed in C (template attributes only, no inline
- * style) with a <title> per bar as its tooltip.
+ * filled in here so the charts have one bar per day; the charts are drawn
+ * by chart.c (inline SVG, geometry computed in C, a <title> per day as its
+ * tooltip). The 24-hour and 30-day charts of the overview, tenant and health
+ * pages are built here too (dasha_charts_hours, dasha_charts_spend).
  */
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/buf.h"
 #include "dashboard/allcache.h"
 #include "dashboard/analytics.h"
+#include "dashboard/chart.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
 #include "host/http.h"
+#include "store/admin.h"
 #include "store/dash_analytics.h"
 #include "store/store.h"
 
@@ -197,6 +201,7 @@ struct usage_page {
 	/* per-day series (index = day - d0) */
 	int64_t d0;
 	int64_t day_cost[USAGE_MAX_DAYS], day_tokens[USAGE_MAX_DAYS];
+	int64_t day_requests[USAGE_MAX_DAYS], day_errors[USAGE_MAX_DAYS];
 };
 
 static int usage_day_cb(void *ctx, const struct dasha_usage_row *u)
@@ -208,6 +213,8 @@ static int usage_day_cb(void *ctx, const struct dasha_usage_row *u)
 		return 0;
 	up->day_cost[d - up->d0] += u->cost_micros;
 	up->day_tokens[d - up->d0] += u->prompt_tokens + u->completion_tokens;
+	up->day_requests[d - up->d0] += u->requests;
+	up->day_errors[d - up->d0] += u->errors;
 	up->requests += u->requests;
 	up->errors += u->errors;
 	up->prompt += u->prompt_tokens;
@@ -235,42 +242,142 @@ static int usage_row_cb(void *ctx, const struct dasha_usage_row *u)
 	return 0;
 }
 
-/* A chart's value: money or a count. */
-static void usage_value(struct page *p, const char *name, int money, int64_t v)
+/* The usage page's charts of the period: spend, requests and errors, tokens per day. */
+static void usage_charts(struct page *p, const struct usage_page *up, int n)
 {
-	if (money)
-		page_set_money(p, name, v);
-	else
-		page_set_count(p, name, v);
+	struct chart c = {.step = CHART_DAY, .t0 = up->d0 * 86400, .n = n, .nseries = 1};
+
+	c.title = "Spend per day";
+	c.unit = CHART_MONEY;
+	c.s[0] = (struct chart_series){"Spend", "s-spend", up->day_cost};
+	chart_emit(p, "Charts.Spend", &c);
+	c.title = "Requests and errors per day";
+	c.unit = CHART_COUNT;
+	c.nseries = 2;
+	c.s[0] = (struct chart_series){"Requests", "s-req", up->day_requests};
+	c.s[1] = (struct chart_series){"Errors", "s-err", up->day_errors};
+	chart_emit(p, "Charts.Calls", &c);
+	c.title = "Tokens per day";
+	c.nseries = 1;
+	c.s[0] = (struct chart_series){"Tokens", "s-tok", up->day_tokens};
+	chart_emit(p, "Charts.Tokens", &c);
 }
 
-/* Bars of one series under name.Bars.N: X, Y, H in a 0..100 high chart, Day and Value. */
-static void usage_chart(struct page *p, const char *name, const int64_t *v, int n, int64_t d0,
-                        int money)
+/* ------------------------------------------------------------ charts of other pages */
+
+#define HOURS 24
+
+struct hours_ctx {
+	int64_t h0; /* first hour (unix seconds DIV 3600) */
+	int64_t req[HOURS], err[HOURS], p50[HOURS], p99[HOURS];
+};
+
+static void hours_add(struct hours_ctx *c, const struct admin_hour *h)
 {
-	int64_t max = 0;
-	char k[64], day[11];
+	int64_t i = h->hour - c->h0;
 
-	for (int i = 0; i < n; i++)
-		if (v[i] > max)
-			max = v[i];
-	snprintf(k, sizeof(k), "%s.Bars", name);
-	for (int i = 0; i < n; i++) {
-		int64_t h = max > 0 ? v[i] * 100 / max : 0;
+	if (i < 0 || i >= HOURS) /* the database's clock and ours a bucket apart */
+		return;
+	c->req[i] += h->w.requests;
+	c->err[i] += h->w.failed + h->w.refused;
+	c->p50[i] = chart_latency_ms(h->w.lat, 50);
+	c->p99[i] = chart_latency_ms(h->w.lat, 99);
+}
 
-		if (v[i] > 0 && h == 0)
-			h = 1; /* something, however small, shows */
-		dasha_fmt_day(d0 + i, day, sizeof(day));
-		page_row(p, k);
-		page_set_i64(p, ".X", (int64_t)i * 10);
-		page_set_i64(p, ".Y", 100 - h);
-		page_set_i64(p, ".H", h);
-		page_set(p, ".Day", day);
-		usage_value(p, ".Value", money, v[i]);
+struct hours_collect {
+	struct admin_hour rows[HOURS + 1];
+	size_t n;
+};
+
+static int hours_collect_cb(void *ctx, const struct admin_hour *h)
+{
+	struct hours_collect *c = ctx;
+
+	if (c->n < sizeof(c->rows) / sizeof(c->rows[0]))
+		c->rows[c->n++] = *h;
+	return 0;
+}
+
+void dasha_charts_hours(struct req *r, struct page *p, int64_t tenant)
+{
+	struct hours_collect rows;
+	struct hours_ctx c;
+	struct admin_hour *cached = NULL;
+	struct chart ch = {.step = CHART_HOUR, .n = HOURS};
+	size_t n = 0;
+
+	memset(&c, 0, sizeof(c));
+	rows.n = 0;
+	c.h0 = (int64_t)time(NULL) / 3600 - (HOURS - 1);
+	if (tenant == 0 && (cached = allcache_get("hours24", sizeof(*cached), &n)) != NULL &&
+	    n <= HOURS + 1) {
+		memcpy(rows.rows, cached, n * sizeof(*cached));
+		rows.n = n;
+	} else if (!page_store(p,
+	                       store_admin_hours(r->store, tenant, HOURS, hours_collect_cb, &rows),
+	                       NULL)) {
+		free(cached);
+		return;
+	} else if (tenant == 0) {
+		allcache_put("hours24", rows.rows, rows.n, sizeof(rows.rows[0]));
 	}
-	page_at(p, name);
-	usage_value(p, ".Max", money, max);
-	page_set_i64(p, ".Width", (int64_t)n * 10);
+	free(cached);
+	for (size_t i = 0; i < rows.n; i++)
+		hours_add(&c, &rows.rows[i]);
+	ch.t0 = c.h0 * 3600;
+	ch.title = "Requests and errors per hour, last 24 hours";
+	ch.unit = CHART_COUNT;
+	ch.nseries = 2;
+	ch.s[0] = (struct chart_series){"Requests", "s-req", c.req};
+	ch.s[1] = (struct chart_series){"Errors", "s-err", c.err};
+	chart_emit(p, "Charts.Calls", &ch);
+	ch.title = "Latency per hour (bucket of the 99th and 50th percentile)";
+	ch.unit = CHART_MS;
+	ch.s[0] = (struct chart_series){"p99", "s-p99", c.p99};
+	ch.s[1] = (struct chart_series){"p50", "s-p50", c.p50};
+	chart_emit(p, "Charts.Latency", &ch);
+}
+
+#define SPEND_MAX_DAYS 92
+
+struct spend_ctx {
+	int64_t d0;
+	int n;
+	int64_t cost[SPEND_MAX_DAYS];
+};
+
+static int spend_cb(void *ctx, const struct dasha_usage_row *u)
+{
+	struct spend_ctx *c = ctx;
+	int64_t d;
+
+	if (dasha_parse_day(u->label, &d) && d >= c->d0 && d - c->d0 < c->n)
+		c->cost[d - c->d0] += u->cost_micros;
+	return 0;
+}
+
+void dasha_charts_spend(struct req *r, struct page *p, int64_t tenant, int days)
+{
+	struct spend_ctx c;
+	struct chart ch = {.step = CHART_DAY, .unit = CHART_MONEY, .nseries = 1};
+	char from[11], to[11], title[64];
+
+	memset(&c, 0, sizeof(c));
+	c.n = days < 1 ? 1 : days > SPEND_MAX_DAYS ? SPEND_MAX_DAYS : days;
+	c.d0 = dasha_today() - c.n + 1;
+	dasha_fmt_day(c.d0, from, sizeof(from));
+	dasha_fmt_day(c.d0 + c.n - 1, to, sizeof(to));
+	if (!page_store(
+	        p,
+	        allcache_usage(r->store, tenant, from, to, DASHA_DAY, SPEND_MAX_DAYS, spend_cb, &c),
+	        NULL))
+		return;
+	snprintf(title, sizeof(title), "Spend per day, last %d days", c.n);
+	ch.title = title;
+	ch.t0 = c.d0 * 86400;
+	ch.n = c.n;
+	ch.s[0] = (struct chart_series){"Spend", "s-spend", c.cost};
+	chart_emit(p, "Charts.Spend", &ch);
 }
 
 PAGE_FN(page_usage)
@@ -291,6 +398,7 @@ PAGE_FN(page_usage)
 	if ((tenant = dasha_scope(r)) < 0)
 		return;
 	p = page_new(r, "Usage", "usage");
+	page_tenant_choices(r, p, tenant);
 	memset(&up, 0, sizeof(up));
 	up.p = p;
 	if (usage_period(r, &per, err, sizeof(err)) < 0) {
@@ -320,8 +428,7 @@ PAGE_FN(page_usage)
 			                          USAGE_TOP, usage_row_cb, &up),
 			           NULL);
 		}
-		usage_chart(p, "CostChart", up.day_cost, n, per.d0, 1);
-		usage_chart(p, "TokenChart", up.day_tokens, n, per.d0, 0);
+		usage_charts(p, &up, n);
 		page_set_money(p, "Totals.Cost", up.cost);
 		page_set_count(p, "Totals.Requests", up.requests);
 		page_set_count(p, "Totals.Errors", up.errors);

@@ -64,6 +64,7 @@ int login_complete(struct req *r, const struct admin_user *u, const char *how);
  */
 int login_code_check(struct req *r, const struct admin_user *u, const char *code, int *replay);
 PAGE_FN(page_static);
+PAGE_FN(page_favicon);
 PAGE_FN(page_overview);
 PAGE_FN(page_plans);
 PAGE_FN(page_plans_create);
@@ -83,6 +84,7 @@ PAGE_FN(page_tenant);
 PAGE_FN(page_tenant_edit);
 PAGE_FN(page_tenant_suspend);
 PAGE_FN(page_tenant_resume);
+PAGE_FN(page_tenant_content);
 PAGE_FN(page_keys);
 PAGE_FN(page_key_create);
 PAGE_FN(page_key_rotate);
@@ -95,6 +97,7 @@ PAGE_FN(page_tenant_access);
 PAGE_FN(page_tenant_access_save);
 PAGE_FN(page_budgets_set);
 PAGE_FN(page_audit);
+PAGE_FN(page_webhooks);
 struct tenant;
 struct page;
 /*
@@ -106,6 +109,15 @@ int page_tenant_load(struct req *r, const struct route_match *m, struct tenant *
 int page_may_write(struct req *r);
 /* 1 when s is at most max bytes of UTF-8 without control characters. */
 int page_text_ok(const char *s, size_t max);
+/*
+ * For staff, the tenants a filter form may pick (TenantChoices.N: Id, Slug,
+ * Name; by name, at most PAGE_PICKER_MAX, TenantChoices.More set when there
+ * are more) for templates/picker.cs; nothing for a tenant_admin, whose pages
+ * show its own tenant only. One query (two when the selected tenant is not
+ * among the first PAGE_PICKER_MAX: it is added, so the form keeps it).
+ */
+#define PAGE_PICKER_MAX 2000
+void page_tenant_choices(struct req *r, struct page *p, int64_t selected);
 /* Tenant.* (Id, Slug, Name, Plan, Status) for the tenant pages' headings. */
 void page_set_tenant(struct page *p, const struct tenant *t);
 /* analytics pages: usage, showback, invoices, health, executions */
@@ -130,7 +142,9 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/account/mfa/confirm", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_account_mfa_confirm}, \
 	{"POST", "/admin/account/recovery", AUTH_ADMIN, 0, page_account_recovery}, \
 	{"GET", "/admin/static/{}", AUTH_NONE, 0, page_static}, \
+	{"GET", "/favicon.ico", AUTH_NONE, 0, page_favicon}, \
 	{"GET", "/admin", AUTH_ADMIN, 0, page_overview}, \
+	{"GET", "/admin/", AUTH_ADMIN, 0, page_overview}, \
 	{"GET", "/admin/overview", AUTH_ADMIN, 0, page_overview}, \
 	{"GET", "/admin/plans", AUTH_ADMIN, 0, page_plans}, \
 	{"POST", "/admin/plans", AUTH_ADMIN, 0, page_plans_create}, \
@@ -150,6 +164,7 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}", AUTH_ADMIN, 0, page_tenant_edit}, \
 	{"POST", "/admin/tenants/{}/suspend", AUTH_ADMIN, 0, page_tenant_suspend}, \
 	{"POST", "/admin/tenants/{}/resume", AUTH_ADMIN, 0, page_tenant_resume}, \
+	{"POST", "/admin/tenants/{}/content", AUTH_ADMIN, 0, page_tenant_content}, \
 	{"GET", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_keys}, \
 	{"POST", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_key_create}, \
 	{"POST", "/admin/tenants/{}/keys/{}/rotate", AUTH_ADMIN, 0, page_key_rotate}, \
@@ -157,6 +172,7 @@ PAGE_FN(page_execution);
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
+	{"GET", "/admin/tenants/{}/webhooks", AUTH_ADMIN, 0, page_webhooks}, \
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
 	{"GET", "/admin/tenants/{}/access", AUTH_ADMIN, 0, page_tenant_access}, \

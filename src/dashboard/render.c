@@ -338,7 +338,7 @@ static enum dash_fail dash_store_fail(int rc)
 /* ------------------------------------------------------------------ pages */
 
 #define PAGE_NAME_MAX 128 /* longest HDF name a page sets */
-#define PAGE_MAX_LISTS 16 /* lists one page fills with page_row / page_add */
+#define PAGE_MAX_LISTS 48 /* lists one page fills with page_row / page_add (a chart uses 5) */
 
 struct page {
 	struct req *r;

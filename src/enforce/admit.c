@@ -23,6 +23,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "enforce/admit.h"
 #include "enforce/lease.h"
@@ -138,8 +139,36 @@ int64_t admit_prompt_bound(const struct ah_message *m, size_t n)
 {
 	int64_t b = 16;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		b += (int64_t)strlen(m[i].content) + 8;
+		for (size_t j = 0; j < m[i].n_tool_calls; j++)
+			b += (int64_t)(strlen(m[i].tool_calls[j].id) +
+			               strlen(m[i].tool_calls[j].name) +
+			               strlen(m[i].tool_calls[j].arguments)) +
+			     8;
+		if (m[i].tool_call_id != NULL)
+			b += (int64_t)strlen(m[i].tool_call_id) + 8;
+	}
+	return b;
+}
+
+int64_t admit_tools_bound(const struct ah_tool *t, size_t n)
+{
+	int64_t b = 0;
+
+	for (size_t i = 0; i < n; i++)
+		b += (int64_t)(strlen(t[i].name) + strlen(t[i].description) +
+		               strlen(t[i].parameters)) +
+		     16;
+	return b;
+}
+
+int64_t admit_input_bound(const char *const *inputs, size_t n)
+{
+	int64_t b = 16;
+
+	for (size_t i = 0; i < n; i++)
+		b += (int64_t)strlen(inputs[i]) + 8;
 	return b;
 }
 
@@ -354,6 +383,7 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;
+			ae.end_user = r->end_user;
 			store_audit(r->store, &ae);
 		}
 	}
@@ -435,6 +465,7 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 	}
 	/* Most calls: on this process's leases, without a round trip. */
 	if (refused < 0 && lease_admit(r->store, &adm->a, &adm->ticket) == LEASE_OK) {
+		metrics_count(MC_ADMIT_LEASE);
 		admit_lease_view(adm);
 		admit_headers(r, adm);
 		admit_soft_check(r, id, adm);
@@ -446,6 +477,8 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 		if (rc == ST_OK && refused >= 0)
 			rc = admit_recall(r, adm, &adm->reservation_id, &refused);
 
+		if (rc != ST_OK)
+			metrics_count(MC_ADMIT_ERROR);
 		if (rc == ST_CONFLICT) {
 			reason_set(rf, R_tenant_migrating,
 			           "this tenant's data is being moved; retry shortly");
@@ -458,9 +491,11 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 	}
 	admit_headers(r, adm);
 	if (refused >= 0) {
+		metrics_count(MC_ADMIT_REFUSED);
 		admit_refusal(adm, &adm->a.c[refused], rf);
 		return -1;
 	}
+	metrics_count(MC_ADMIT_RESERVATION);
 	admit_soft_check(r, id, adm);
 	return 0;
 }

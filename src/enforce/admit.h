@@ -61,9 +61,14 @@ int64_t admit_cost(const struct model *m, int64_t prompt_tokens, int64_t complet
 /*
  * Upper bound of the prompt tokens of messages: bytes + 8 per message + 16
  * (no tokenizer packs less than a byte into a token; the constants cover
- * role and framing tokens).
+ * role and framing tokens), with the bytes of assistant tool calls (id, name,
+ * arguments) and of tool messages' call ids.
  */
 int64_t admit_prompt_bound(const struct ah_message *m, size_t n);
+/* The tokens the offered tools add to a prompt: their bytes + 16 a tool. */
+int64_t admit_tools_bound(const struct ah_tool *t, size_t n);
+/* The same bound for the n texts of an embedding call (priced as input tokens only). */
+int64_t admit_input_bound(const char *const *inputs, size_t n);
 
 /* Calendar keys for t in the budget time zone: minute "YYYY-MM-DD HH:MM", day, month "YYYY-MM-01".
  */

@@ -156,8 +156,8 @@ int authorize_model(struct req *r, const struct limits *lim, const char *model)
 {
 	if (limits_list_allows(lim->v[LIM_ALLOWED_MODELS].text, model))
 		return 0;
-	resp_error(r, R_model_not_allowed, "the model '%.100s' is not allowed for this tenant",
-	           model ? model : "");
+	resp_error_param(r, R_model_not_allowed, "model",
+	                 "the model '%.100s' is not allowed for this tenant", model ? model : "");
 	return -1;
 }
 

@@ -59,7 +59,7 @@ static int breaker_limits(const struct limits *lim, int *errors, int *window_s, 
 }
 
 #define BRK_CACHE_ENTRIES 32768 /* as many (tenant, provider) as the key cache has keys */
-#define BRK_CACHE_TTL_US (60 * 1000000LL)
+#define BRK_CACHE_TTL_US (300 * 1000000LL)
 
 struct brk_key {
 	int64_t tenant_id;

@@ -25,7 +25,7 @@
 #include "enforce/lease.h"
 #include "store/leases.h"
 
-#define LEASE_BUCKETS 4096
+#define LEASE_BUCKETS 16384      /* ~6 leases per tenant served: short chains at 10,000 tenants */
 #define LEASE_MAX_ENTRIES 200000 /* bound on memory: past it, calls go one by one */
 
 struct lease {
@@ -39,12 +39,13 @@ struct lease {
 	int64_t used_micros, used_tokens, used_requests; /* of that, held by calls in flight */
 	int64_t tail_until_us; /* near the limit: calls go one by one until then */
 	int64_t last_use_us;
-	int64_t granted_us;      /* last grant */
-	int64_t admits;          /* calls since the last grant (sizes the next one) */
-	int give_back;           /* return what is not used at the next tick */
-	int growing;             /* a thread is asking the database for more */
-	int wanted;              /* running low: in LS.wanted, grown by the lease thread */
-	int returning;           /* returns on their way to the database (keep the entry) */
+	int64_t last_call_us; /* the last call admitted on it (a prefetched lease: its source's) */
+	int64_t granted_us;   /* last grant */
+	int64_t admits;       /* calls since the last grant (sizes the next one) */
+	int give_back;        /* return what is not used at the next tick */
+	int growing;          /* a thread is asking the database for more */
+	int wanted;           /* running low: in LS.wanted, grown by the lease thread */
+	int returning;        /* returns on their way to the database (keep the entry) */
 	struct lease *want_next; /* next in LS.wanted */
 	int64_t need_micros, need_tokens,
 	    need_requests;  /* a recent call's need (sizes prefetches) */
@@ -109,7 +110,7 @@ static struct lease *lease_of(const struct adm_counter *c, int create)
 void lease_init(const struct conf *c)
 {
 	LS.promote_after_ms = c->promote_after_ms;
-	LS.idle_ms = c->lease_idle_ms > 0 ? c->lease_idle_ms : 30000;
+	LS.idle_ms = c->lease_idle_ms > 0 ? c->lease_idle_ms : 120000;
 	LS.timeout_s = (c->upstream_timeout_ms + 999) / 1000 + c->reservation_grace_s;
 	gethostname(LS.host, sizeof(LS.host) - 1);
 }
@@ -312,6 +313,7 @@ enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
 				l->used_tokens += need[i][1];
 				l->used_requests += need[i][2];
 				l->last_use_us = now;
+				l->last_call_us = now;
 				l->admits++;
 				l->need_micros = need[i][0];
 				l->need_tokens = need[i][1];
@@ -552,7 +554,7 @@ static int lease_period_over(const struct lease *l, int64_t t)
 }
 
 #define RETURN_BATCH 128
-#define SWEEP_BUCKETS 512 /* buckets looked at per tick (the whole table in 8 ticks) */
+#define SWEEP_BUCKETS 2048 /* buckets looked at per tick (the whole table in 8 ticks) */
 
 /*
  * Give back what leases flagged, idle or of ended periods hold unused;
@@ -755,8 +757,13 @@ static void lease_ask_of(struct lease *l, struct adm_counter *c, struct lease_as
 
 /*
  * Grow, off the requests' path, the leases running low; and in the last
- * seconds of a minute, the next minute's leases of the minute counters in
- * use, so that no call waits for a grant at the turn of the minute.
+ * seconds of a minute, the next minute's leases of the minute counters that
+ * had a call in the last LEASE_MINUTE_KEEP_S (the current minute's lease may
+ * itself have been taken ahead), so that no call waits for a grant at the
+ * turn of the minute, nor a tenant that calls less than once a minute at
+ * its first call of each minute. One grant transaction (up to
+ * PREFETCH_BATCH leases) per tick: the last 10 s of a minute cover some
+ * 60,000 leases per process.
  */
 static void lease_prefetch(struct store *st)
 {
@@ -799,7 +806,8 @@ static void lease_prefetch(struct store *st)
 			struct lease *g;
 
 			if (l->window != ADM_MINUTE || strcmp(l->period, minute) != 0 ||
-			    now - l->last_use_us > 60000000LL || !l->last_grant)
+			    now - l->last_call_us > LEASE_MINUTE_KEEP_S * 1000000LL ||
+			    !l->last_grant)
 				continue;
 			key.scope = l->scope;
 			key.scope_id = l->scope_id;
@@ -818,6 +826,7 @@ static void lease_prefetch(struct store *st)
 			g->admits = l->admits;
 			g->granted_us = l->granted_us;
 			g->last_use_us = now;
+			g->last_call_us = l->last_call_us;
 			g->growing = 1;
 			lease_ask_of(g, &cs[n], &asks[n], now);
 			ls[n++] = g;

@@ -50,6 +50,9 @@ struct lease;
 #define LEASE_MAX_CALLS 512 /* ...and at most this many */
 #define LEASE_TTL_MS 3000   /* leases are used only this long after a good heartbeat */
 #define LEASE_HEARTBEAT_MS 500
+/* a minute counter with a call this recent gets the next minute's lease ahead, even when
+ * its tenant is seen less than once a minute: a quiet tenant's call never waits for a grant */
+#define LEASE_MINUTE_KEEP_S 300
 #define LEASE_RECALL_WAIT_MS                                                                       \
 	600 /* a call refused while leases held the counter waits this long                        \
 	     */

@@ -37,8 +37,8 @@
 #include "store/limits.h"
 #include "store/store.h"
 
-#define LIMITS_CACHE_ENTRIES 16384
-#define LIMITS_CACHE_TTL_US (60 * 1000000LL) /* edits made behind agenthost's back */
+#define LIMITS_CACHE_ENTRIES 32768 /* a (tenant, key) pair per entry: as many as the key cache */
+#define LIMITS_CACHE_TTL_US (300 * 1000000LL) /* edits made behind agenthost's back */
 
 #define COUNT_MAX 1000000000000LL  /* 10^12 */
 #define USD_MAX 10000000000000LL   /* 10,000,000 USD in micro-USD */
@@ -126,6 +126,12 @@ static const struct limit_def defs[LIM__MAX] = {
                       "required: the tenant's dashboard users must sign in with a TOTP code"},
     [LIM_ALLOWED_TOOLS] = {"allowed_tools", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "tools the tenant's agents may call: * or a comma list (empty = none)"},
+    [LIM_REQUEST_PROVIDER_KEY] = {"request_provider_key", LT_ENUM, "off", 0, 0, "off|on", G | P | T,
+                                  "on: a call's X-Provider-Api-Key header is its provider key"
+                                  " (never stored or logged; off: such a call is refused)"},
+    [LIM_ALERT_THRESHOLDS] = {"alert_thresholds", LT_LIST, "50,80,100", 0, 0, NULL, G | P | T,
+                              "percents (1-100) of each budget whose crossing is sent to the"
+                              " tenant's webhooks, once per period (empty = no budget alerts)"},
 };
 
 #undef G
@@ -350,6 +356,33 @@ static int lim_validate_list(const struct limit_def *d, const char *v, char *out
  * trimmed and deduplicated, CIDRs canonical). *num gets the number (count,
  * micro-USD, enum index or list length). 0, or -1 with err naming the limit.
  */
+/* Every item of the normalised list is a whole percent 1..100. 0, or -1 with err. */
+static int lim_check_percents(const struct limit_def *d, const char *list, char *err, size_t errlen)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		char item[8];
+		int64_t v;
+
+		if (n == 0 || n >= sizeof(item)) {
+			snprintf(err, errlen, "%s: each item must be a percent from 1 to 100",
+			         d->name);
+			return -1;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		if (util_parse_i64(item, 1, 100, &v) != 0) {
+			snprintf(err, errlen, "%s: '%s' is not a percent from 1 to 100", d->name,
+			         item);
+			return -1;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int lim_check(int id, const char *value, char *out, size_t outcap, int64_t *num, char *err,
                      size_t errlen)
 {
@@ -422,6 +455,8 @@ static int lim_check(int id, const char *value, char *out, size_t outcap, int64_
 	case LT_LIST:
 	case LT_CIDRS:
 		if (lim_validate_list(d, v, out, outcap, &x, err, errlen) < 0)
+			return -1;
+		if (id == LIM_ALERT_THRESHOLDS && lim_check_percents(d, out, err, errlen) < 0)
 			return -1;
 		break;
 	default:

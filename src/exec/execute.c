@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -13,6 +14,7 @@
 #include "common/cache.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "crypto/secrets.h"
 #include "enforce/admit.h"
@@ -22,6 +24,7 @@
 #include "enforce/share.h"
 #include "exec/execute.h"
 #include "exec/ledger.h"
+#include "host/alerts.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -35,9 +38,10 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	memset(out, 0, sizeof(*out));
 	rc = store_model_get(r->store, model_name, &out->model);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_model_not_found,
-		           "the model '%.100s' does not exist or you do not have access to it",
-		           model_name);
+		resp_error_param(
+		    r, R_model_not_found, "model",
+		    "the model '%.100s' does not exist or you do not have access to it",
+		    model_name);
 		return -1;
 	}
 	if (rc != ST_OK) {
@@ -47,18 +51,21 @@ int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
 	if (id->lim && authorize_model(r, id->lim, out->model.name) < 0)
 		return -1;
 	if (registry_find(out->model.provider) == NULL) {
-		resp_error(r, R_provider_not_configured,
-		           "the provider of model '%.100s' is not available on this host",
-		           model_name);
+		resp_error_param(r, R_provider_not_configured, "model",
+		                 "the provider of model '%.100s' is not available on this host",
+		                 model_name);
 		return -1;
 	}
+	util_strlcpy(r->model, out->model.name, sizeof(r->model));
 	return 0;
 }
 
 void exec_prepare(struct exec_call *call)
 {
-	util_random_id(strcmp(call->kind, "run") == 0 ? "run_" : "chatcmpl-", call->id,
-	               sizeof(call->id));
+	util_random_id(strcmp(call->kind, "run") == 0     ? "run_"
+	               : strcmp(call->kind, "embed") == 0 ? "embd-"
+	                                                  : "chatcmpl-",
+	               call->id, sizeof(call->id));
 }
 
 void exec_format_usd(int64_t micros, char *out, size_t cap)
@@ -102,7 +109,7 @@ static int exec_is_loopback(const char *url)
  */
 #define CRED_CACHE_ENTRIES 4096
 #define CRED_NONE_ENTRIES 32768
-#define CRED_CACHE_TTL_US (60 * 1000000LL)
+#define CRED_CACHE_TTL_US (300 * 1000000LL)
 
 struct cred_key {
 	int64_t tenant_id;
@@ -171,52 +178,184 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
 }
 
 /*
- * Choose the credential: BYOK first, then the platform's. key gets the
- * plaintext (caller wipes it). 0 ok, -1 with out's error set.
+ * The credential chain. Each source answers 1 (key and out->cred_source
+ * set: use it), 0 (not this source: try the next) or -1 (out's error set:
+ * the call is refused). The order is the documented one (docs/API.md,
+ * "Provider credentials"): the request's own key (when its tenant allows
+ * it), then the tenant's own (BYOK), then the platform's; a provider on
+ * loopback may need none. A project's own key (issue 16, projects) goes
+ * between the request's and the tenant's: one more row of cred_sources.
+ */
+struct cred_ask {
+	struct req *r;
+	const struct ident *id;
+	const struct provider_instance *inst;
+	char *key; /* cap bytes; the caller wipes it */
+	size_t cap;
+	struct exec_outcome *out;
+};
+
+#define CRED_REQUEST_MAX 512 /* longest X-Provider-Api-Key accepted */
+
+/* 1 when the tenant's request_provider_key limit is "on"; -1 with out's error set. */
+static int cred_request_allowed(const struct cred_ask *a)
+{
+	struct limits *lim;
+	int on;
+
+	if (a->id->lim != NULL)
+		return strcmp(a->id->lim->v[LIM_REQUEST_PROVIDER_KEY].text, "on") == 0;
+	/* enforcement off: the setting is still the tenant's (read without the request's copy) */
+	lim = malloc(sizeof(*lim));
+	if (lim == NULL || limits_get(a->r->store, a->id->tenant_id, a->id->key_id, lim) < 0) {
+		free(lim);
+		return exec_fail(a->out, R_database_unavailable, "the limits are unavailable");
+	}
+	on = strcmp(lim->v[LIM_REQUEST_PROVIDER_KEY].text, "on") == 0;
+	free(lim);
+	return on;
+}
+
+/*
+ * The request's X-Provider-Api-Key: honoured only when the tenant allows it
+ * (403 provider_key_not_allowed otherwise, so a caller never pays with a key
+ * it did not mean to use). Never stored, logged or echoed: it lives in the
+ * caller's key buffer for the call and is wiped after it.
+ */
+static int cred_from_request(const struct cred_ask *a)
+{
+	const char *h = req_header(a->r, "X-Provider-Api-Key");
+	size_t n;
+	int allowed;
+
+	if (h == NULL)
+		return 0;
+	allowed = cred_request_allowed(a);
+	if (allowed < 0)
+		return -1;
+	if (!allowed) {
+		exec_fail(a->out, R_provider_key_not_allowed,
+		          "this tenant does not accept a provider key on the request"
+		          " (X-Provider-Api-Key); ask the operator to set request_provider_key on");
+		return -1;
+	}
+	n = strlen(h);
+	for (size_t i = 0; i < n; i++)
+		if (h[i] <= 0x20 || h[i] > 0x7e)
+			n = 0;
+	if (n == 0 || n > CRED_REQUEST_MAX || n >= a->cap) {
+		exec_fail(a->out, R_invalid_request,
+		          "X-Provider-Api-Key must be 1 to %d printable characters without spaces",
+		          CRED_REQUEST_MAX);
+		return -1;
+	}
+	memcpy(a->key, h, n + 1);
+	util_strlcpy(a->out->cred_source, "request", sizeof(a->out->cred_source));
+	return 1;
+}
+
+/* The tenant's own key (BYOK), opened for the call. */
+static int cred_from_tenant(const struct cred_ask *a)
+{
+	const struct provider_instance *inst = a->inst;
+	struct sealed_cred sc;
+	int rc;
+
+	rc = exec_cred_get(a->r->store, a->id->tenant_id, inst->name, &sc);
+	if (rc == ST_NOTFOUND)
+		return 0;
+	if (rc != ST_OK)
+		return exec_fail(a->out, R_database_unavailable,
+		                 "the credential store is unavailable");
+	rc = secrets_open(a->id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
+	                  a->key, a->cap);
+	sodium_memzero(&sc, sizeof(sc));
+	if (rc < 0) {
+		log_error("exec: tenant %lld: stored %s credential does not open",
+		          (long long)a->id->tenant_id, inst->name);
+		return exec_fail(a->out, R_credential_unusable,
+		                 "the stored provider key for '%s' cannot be used; set it again",
+		                 inst->name);
+	}
+	util_strlcpy(a->out->cred_source, "tenant", sizeof(a->out->cred_source));
+	return 1;
+}
+
+/* The platform's key of the instance (configuration). */
+static int cred_from_platform(const struct cred_ask *a)
+{
+	if (a->inst->platform_key[0] == '\0')
+		return 0;
+	util_strlcpy(a->key, a->inst->platform_key, a->cap);
+	util_strlcpy(a->out->cred_source, "platform", sizeof(a->out->cred_source));
+	return 1;
+}
+
+/* A provider on loopback (a local server, the tests' fake) may be called without a key. */
+static int cred_from_loopback(const struct cred_ask *a)
+{
+	if (!exec_is_loopback(a->inst->base_url))
+		return 0;
+	util_strlcpy(a->out->cred_source, "none", sizeof(a->out->cred_source));
+	return 1;
+}
+
+static int (*const cred_sources[])(const struct cred_ask *) = {
+    cred_from_request,
+    /* a project's own key: here */
+    cred_from_tenant,
+    cred_from_platform,
+    cred_from_loopback,
+};
+
+/*
+ * Choose the credential by cred_sources' order. key gets the plaintext
+ * (caller wipes it). 0 ok, -1 with out's error set.
  */
 static int exec_credential(struct req *r, const struct ident *id,
                            const struct provider_instance *inst, char *key, size_t cap,
                            struct exec_outcome *out)
 {
-	struct sealed_cred sc;
-	int rc;
+	const struct cred_ask a = {r, id, inst, key, cap, out};
 
 	key[0] = '\0';
 	if (inst->adapter->flags & AH_PROVIDER_LOCAL) {
 		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
 		return 0;
 	}
-	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
-	if (rc == ST_OK) {
-		if (secrets_open(id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
-		                 key, cap) < 0) {
-			sodium_memzero(&sc, sizeof(sc));
-			log_error("exec: tenant %lld: stored %s credential does not open",
-			          (long long)id->tenant_id, inst->name);
-			return exec_fail(
-			    out, R_credential_unusable,
-			    "the stored provider key for '%s' cannot be used; set it again",
-			    inst->name);
+	for (size_t i = 0; i < ARRAY_SIZE(cred_sources); i++) {
+		int rc = cred_sources[i](&a);
+
+		if (rc != 0) {
+			if (rc < 0)
+				sodium_memzero(key, cap);
+			return rc < 0 ? -1 : 0;
 		}
-		sodium_memzero(&sc, sizeof(sc));
-		util_strlcpy(out->cred_source, "tenant", sizeof(out->cred_source));
-		return 0;
 	}
-	if (rc != ST_NOTFOUND)
-		return exec_fail(out, R_database_unavailable,
-		                 "the credential store is unavailable");
-	if (inst->platform_key[0]) {
-		util_strlcpy(key, inst->platform_key, cap);
-		util_strlcpy(out->cred_source, "platform", sizeof(out->cred_source));
+	exec_fail(out, R_provider_not_configured,
+	          "no credential for provider '%s': set a provider key for this tenant (GET "
+	          "/v1/models lists the models callable now)",
+	          inst->name);
+	reason_param(&out->err, "model");
+	return -1;
+}
+
+int exec_model_callable(struct req *r, const struct ident *id, const struct model *m)
+{
+	const struct provider_instance *inst = registry_find(m->provider);
+	struct sealed_cred sc;
+	int rc;
+
+	if (id->lim && !limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, m->name))
 		return 0;
-	}
-	if (exec_is_loopback(inst->base_url)) {
-		util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
+	if (inst == NULL)
 		return 0;
-	}
-	return exec_fail(out, R_provider_not_configured,
-	                 "no credential for provider '%s': set a provider key for this tenant",
-	                 inst->name);
+	if ((inst->adapter->flags & AH_PROVIDER_LOCAL) || inst->platform_key[0] ||
+	    exec_is_loopback(inst->base_url))
+		return 1;
+	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	sodium_memzero(&sc, sizeof(sc));
+	return rc == ST_OK ? 1 : rc == ST_NOTFOUND ? 0 : -1;
 }
 
 void exec_execution(const struct req *r, const struct ident *id, const struct exec_call *call,
@@ -248,10 +387,11 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	e->cost_micros = out->cost_micros;
 	e->latency_ms = out->latency_ms;
 	util_strlcpy(e->request_id, r->request_id, sizeof(e->request_id));
+	util_strlcpy(e->end_user, r->end_user, sizeof(e->end_user));
 	util_strlcpy(e->finish_reason, out->res.finish_reason, sizeof(e->finish_reason));
 	e->metadata = call->metadata;
 	e->input = call->input;
-	e->output = strcmp(call->kind, "run") == 0 ? out->res.text : NULL;
+	e->output = strcmp(call->kind, "run") == 0 || call->output_max ? out->res.text : NULL;
 	e->error_message = out->ok ? NULL : out->err.message;
 	e->created_at = out->created_at;
 }
@@ -261,6 +401,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 {
 	struct ledger_rec rec;
 	struct execution e;
+	char *cut = NULL; /* the answer cut to call->output_max, when it was longer */
 
 	/*
 	 * A call refused because the tenant's data is being moved writes nothing:
@@ -269,7 +410,12 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	 */
 	if (!out->ok && out->err.reason == R_tenant_migrating)
 		return;
+	/* hard budget refusals are an alert (host/alerts.c): a note in memory, sent off the path */
+	if (!out->ok && out->err.reason == R_tenant_budget_exceeded)
+		alerts_note_refusal(id->tenant_id, out->err.message);
 	exec_execution(r, id, call, out, &e);
+	if (call->output_max && e.output && strlen(e.output) > call->output_max)
+		e.output = cut = util_utf8_cut_dup(e.output, call->output_max);
 	memset(&rec, 0, sizeof(rec));
 	rec.e = e;
 	rec.created_us = util_wall_us();
@@ -303,8 +449,9 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 		}
 	}
 	/* In the journal before the client hears of it; in the database a batch later. */
-	if (ledger_record(r->store, &rec, rec.reservation_id != 0) == 0) {
+	if (ledger_record(r->store, &rec, rec.reservation_id != 0) == 0) { /* copies the texts */
 		out->recorded = 1;
+		free(cut);
 		return;
 	}
 	/* The one place usage could be lost: make it loud and reconstructible from the log. */
@@ -313,6 +460,7 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 	          e.id, (long long)e.tenant_id, (long long)e.key_id, e.model, e.status,
 	          (long long)e.prompt_tokens, (long long)e.completion_tokens,
 	          (long long)e.cost_micros, e.request_id);
+	free(cut);
 }
 
 /*
@@ -324,22 +472,41 @@ static void exec_record(struct req *r, const struct ident *id, const struct exec
 struct exec_guard {
 	ah_emit_fn inner;
 	void *inner_ctx;
+	ah_tool_emit_fn inner_tool; /* streamed tool call fragments count the same */
+	void *inner_tool_ctx;
 	int64_t chunks, bytes, reserved;
 	int cut;
 };
 
-static int exec_guard_emit(void *ctx, const char *text, size_t len)
+/* Count len bytes of output; 1 when they go past what was reserved (the stream is cut). */
+static int exec_guard_count(struct exec_guard *g, size_t len)
 {
-	struct exec_guard *g = ctx;
 	int64_t lower;
 
 	g->chunks += len > 0;
 	g->bytes += (int64_t)len;
 	lower = g->bytes / 8 > g->chunks ? g->bytes / 8 : g->chunks;
-	if (lower > g->reserved) {
+	if (lower > g->reserved)
 		g->cut = 1;
+	return g->cut;
+}
+
+static int exec_guard_emit_tool(void *ctx, size_t index, const char *id, const char *name,
+                                const char *args, size_t len)
+{
+	struct exec_guard *g = ctx;
+
+	if (exec_guard_count(g, len))
 		return 1;
-	}
+	return g->inner_tool(g->inner_tool_ctx, index, id, name, args, len);
+}
+
+static int exec_guard_emit(void *ctx, const char *text, size_t len)
+{
+	struct exec_guard *g = ctx;
+
+	if (exec_guard_count(g, len))
+		return 1;
 	return g->inner(g->inner_ctx, text, len);
 }
 
@@ -349,6 +516,8 @@ static int exec_max_tokens(struct req *r, const struct ident *id, const struct e
 	int64_t cap = id->lim ? id->lim->v[LIM_MAX_TOKENS].num : 0;
 	int64_t mt = call->max_tokens;
 
+	if (call->n_inputs > 0)
+		return 0; /* an embedding produces no tokens */
 	if (mt <= 0 && call->agent && call->agent->max_tokens > 0)
 		mt = call->agent->max_tokens;
 	if (mt <= 0)
@@ -365,6 +534,7 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
                       int max_tokens, struct exec_outcome *out, struct admission *adm,
                       enum breaker_verdict *verdict)
 {
+	int64_t bound;
 	int retry = 0;
 
 	memset(adm, 0, sizeof(*adm));
@@ -383,8 +553,13 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.agent_name = call->agent ? call->agent->name : "";
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
-	if (admit_reserve(r, id, &out->model, admit_prompt_bound(call->messages, call->n_messages),
-	                  max_tokens, adm, &out->err) < 0) {
+	/* The prompt's worst case: the messages and the tools offered, or an embedding's inputs. */
+	if (call->n_inputs > 0)
+		bound = admit_input_bound(call->inputs, call->n_inputs);
+	else
+		bound = admit_prompt_bound(call->messages, call->n_messages) +
+		        admit_tools_bound(call->tools, call->n_tools);
+	if (admit_reserve(r, id, &out->model, bound, max_tokens, adm, &out->err) < 0) {
 		out->ok = 0;
 		out->refused = out->err.reason != R_database_unavailable;
 		return -1;
@@ -418,7 +593,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	struct exec_guard guard;
 	struct ah_call ac;
 	char key[SECRETS_MAX_PLAIN + 1] = "";
-	int64_t t0 = util_now_us();
+	int64_t t0 = util_now_us(), upstream_us = -1;
 	int max_tokens, shared = 0;
 
 	memset(&adm, 0, sizeof(adm));
@@ -436,6 +611,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		goto record;
 	}
 	shared = 1;
+	metrics_gauge(MG_CALLS_INFLIGHT, 1);
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
@@ -462,11 +638,29 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.mock_stream_delay_ms = r->conf->mock_stream_delay_ms;
 	ac.tools = call->tools;
 	ac.n_tools = call->n_tools;
+	ac.tool_choice = call->tool_choice;
+	ac.tool_choice_name = call->tool_choice_name;
+	ac.has_parallel_tool_calls = call->has_parallel_tool_calls;
+	ac.parallel_tool_calls = call->parallel_tool_calls;
+	ac.response_format = call->response_format;
+	ac.response_schema = call->response_schema;
+	ac.response_schema_name = call->response_schema_name;
+	ac.response_schema_strict = call->response_schema_strict;
+	ac.inputs = call->inputs;
+	ac.n_inputs = call->n_inputs;
+	ac.dimensions = call->dimensions;
 
 	memset(&guard, 0, sizeof(guard));
 	guard.inner = call->emit;
 	guard.inner_ctx = call->emit_ctx;
+	guard.inner_tool = call->emit_tool;
+	guard.inner_tool_ctx = call->emit_tool_ctx;
+	if (call->stream && call->emit_tool != NULL) {
+		ac.emit_tool = exec_guard_emit_tool;
+		ac.emit_tool_ctx = &guard;
+	}
 	guard.reserved = max_tokens;
+	upstream_us = util_now_us();
 	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==
 	    0) {
 		out->ok = 1;
@@ -479,6 +673,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		          out->res.error_message[0] ? out->res.error_message
 		                                    : "the provider call failed");
 	}
+	upstream_us = util_now_us() - upstream_us;
 	if (id->lim)
 		breaker_record(r->store, id->lim, id->tenant_id, out->model.provider, verdict,
 		               !out->ok && (reason_flags(out->err.reason) & RF_UPSTREAM));
@@ -488,8 +683,12 @@ record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
 	exec_record(r, id, call, out, &adm);
-	if (shared)
+	metrics_call(id->tenant_id, out->model.name, out->res.usage.prompt_tokens,
+	             out->res.usage.completion_tokens, out->cost_micros, upstream_us);
+	if (shared) {
 		share_leave(id->tenant_id);
+		metrics_gauge(MG_CALLS_INFLIGHT, -1);
+	}
 	return out->ok ? 0 : -1;
 }
 

@@ -31,7 +31,7 @@ struct req;
 struct ident;
 
 struct exec_call {
-	const char *kind;  /* "chat" | "run" */
+	const char *kind;  /* "chat" | "run" | "embed" */
 	const char *model; /* catalogue name */
 	const struct ah_message *messages;
 	size_t n_messages;
@@ -45,11 +45,28 @@ struct exec_call {
 	const char *session_id;    /* or NULL */
 	const char *metadata;      /* JSON object text or NULL */
 	const char *input;         /* run input to store, or NULL */
-	ah_emit_fn emit;           /* streaming sink (stream only) */
+	size_t
+	    output_max; /* chat with log_content on: store the answer too, cut to this many bytes */
+	ah_emit_fn emit; /* streaming sink (stream only) */
 	void *emit_ctx;
+	ah_tool_emit_fn emit_tool; /* streamed tool call fragments (stream only), or NULL */
+	void *emit_tool_ctx;
 	char id[40];                 /* public id, set by exec_prepare */
-	const struct ah_tool *tools; /* tools offered to the model (agent_loop), or NULL */
+	const struct ah_tool *tools; /* tools offered to the model, or NULL */
 	size_t n_tools;
+	/* The caller's tool_choice, parallel_tool_calls and response_format (see provider.h). */
+	const char *tool_choice;
+	const char *tool_choice_name;
+	int has_parallel_tool_calls;
+	int parallel_tool_calls;
+	const char *response_format;
+	const char *response_schema;
+	const char *response_schema_name;
+	int response_schema_strict;
+	/* kind "embed": the texts to embed (no messages) and the size asked for (0 = default). */
+	const char *const *inputs;
+	size_t n_inputs;
+	int dimensions;
 };
 
 struct exec_outcome {
@@ -72,7 +89,14 @@ struct exec_outcome {
 int exec_resolve(struct req *r, const struct ident *id, const char *model_name,
                  struct exec_outcome *out);
 /*
- * Give call an id ("chatcmpl-..." or "run_...") so a stream can name it
+ * Whether this caller may call model m now: the model allowlist of its
+ * limits (tenant and key), a provider instance on this host, and a usable
+ * credential (the tenant's own key, the platform's, or none needed: a local
+ * or loopback provider). 1 yes, 0 no, -1 when the credential store failed.
+ */
+int exec_model_callable(struct req *r, const struct ident *id, const struct model *m);
+/*
+ * Give call an id ("chatcmpl-...", "run_..." or "embd-...") so a stream can name it
  * before the provider answers.
  */
 void exec_prepare(struct exec_call *call);

@@ -5,7 +5,8 @@
  * Frames are [u32 length][u32 crc32][payload]; a frame whose length runs
  * past the end of the file or whose crc does not match ends the journal (a
  * write cut by a crash). Payloads are little-endian binary and start with
- * [u8 type][u8 version][2 bytes zero]: a finished call's record (REC_DONE),
+ * [u8 type][u8 version][2 bytes zero]: a finished call's record (REC_DONE;
+ * version 2 adds the end user at its end, version 1 is still read),
  * an "applied up to seq" mark (REC_APPLIED), a call admitted on leases
  * (REC_ADMIT) and its promotion (REC_PROMOTED), the process's lease owner
  * (REC_OWNER). Reading a journal back (journal_read) yields what a replay
@@ -92,7 +93,7 @@ void journal_encode_rec(struct wbuf *w, const struct ledger_rec *r)
 	                      e->model,       e->provider,   e->cred_source,   e->status,
 	                      e->reason_code, e->request_id, e->finish_reason, e->metadata,
 	                      e->input,       e->output,     e->error_message};
-	unsigned char h[4] = {REC_DONE, REC_VERSION, (unsigned char)r->n, 0};
+	unsigned char h[4] = {REC_DONE, REC_DONE_VERSION, (unsigned char)r->n, 0};
 
 	journal_put(w, h, 4);
 	journal_put_u64(w, r->seq);
@@ -121,6 +122,7 @@ void journal_encode_rec(struct wbuf *w, const struct ledger_rec *r)
 		journal_put_u64(w, (uint64_t)c->wc_tokens);
 		journal_put_str(w, c->period);
 	}
+	journal_put_str(w, e->end_user);
 }
 
 struct rbuf {
@@ -196,7 +198,8 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 	struct execution *e = &rec.e;
 	size_t total = 0, o = 0;
 
-	if (len < 4 || p[0] != REC_DONE || p[1] != REC_VERSION || p[2] > ADM_MAX_COUNTERS)
+	if (len < 4 || p[0] != REC_DONE || (p[1] != REC_VERSION && p[1] != REC_DONE_VERSION) ||
+	    p[2] > ADM_MAX_COUNTERS)
 		return NULL;
 	memset(&rec, 0, sizeof(rec));
 	rec.n = p[2];
@@ -246,6 +249,8 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 		if (c->scope >= ADM__SCOPES || c->window >= ADM__WINDOWS || c->mode >= LM__MAX)
 			return NULL;
 	}
+	if (p[1] >= REC_DONE_VERSION)
+		r_str(&r, e->end_user, sizeof(e->end_user), NULL, NULL);
 	if (r.err)
 		return NULL;
 	for (int i = 0; i < 4; i++)

@@ -17,6 +17,8 @@
 #define REC_PROMOTED 4 /* ...promoted to a reservation */
 #define REC_OWNER 5    /* this process's lease owner id */
 #define REC_VERSION 1
+/* A REC_DONE of version 2 ends with the call's end user; version 1 (older journals) has none. */
+#define REC_DONE_VERSION 2
 #define FRAME_MAX (64u << 20) /* a record bigger than this is refused */
 
 /* A finished call in memory: queued, or read back from a journal. */

@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "enforce/admit.h"
 #include "enforce/lease.h"
+#include "host/alerts.h"
 #include "host/background.h"
 #include "host/server.h"
 #include "store/admission.h"
@@ -35,7 +36,7 @@
 #define RECALL_WINDOW_S 2 /* how long a recall is heard */
 
 static const struct conf *bg_conf;
-static pthread_t bg_threads[3];
+static pthread_t bg_threads[4];
 static int bg_n;
 static atomic_int bg_leases_stop; /* the lease thread outlives the requests: its own stop */
 
@@ -126,6 +127,7 @@ static void *bg_watcher(void *arg)
 	while (!server_stopping()) {
 		int64_t start = util_now_us();
 
+		log_flush_repeats(0);
 		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
 			bg_sleep_ms(WATCH_MS);
 			continue;
@@ -292,6 +294,39 @@ static void *bg_reaper(void *arg)
 	return NULL;
 }
 
+/*
+ * Alerts (host/alerts.h): every alert_interval_ms, find events and send due
+ * webhook deliveries. Any number of processes run it: events and
+ * deliveries are claimed in the database.
+ */
+static void *bg_alerts(void *arg)
+{
+	struct store *st = NULL;
+	char err[256];
+	int64_t next = 0;
+
+	(void)arg;
+	mysql_thread_init();
+	while (!server_stopping()) {
+		int64_t now = util_now_us();
+
+		if (now < next) {
+			bg_sleep_ms((int)((next - now) / 1000) < 50 ? (int)((next - now) / 1000)
+			                                            : 50);
+			continue;
+		}
+		next = now + (int64_t)bg_conf->alert_interval_ms * 1000;
+		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL)
+			continue;
+		store_request_begin(st);
+		alerts_round(st, bg_conf);
+	}
+	if (st)
+		store_close(st);
+	mysql_thread_end();
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ lifecycle */
 
 int background_start(const struct conf *c)
@@ -306,6 +341,10 @@ int background_start(const struct conf *c)
 		bg_n++;
 	else
 		log_error("background: cannot start the reaper");
+	if (pthread_create(&bg_threads[bg_n], NULL, bg_alerts, NULL) == 0)
+		bg_n++;
+	else
+		log_error("background: cannot start the alert thread; no alerts are sent");
 	if (c->enforcement) {
 		if (pthread_create(&bg_threads[bg_n], NULL, bg_leases, NULL) == 0)
 			bg_n++;

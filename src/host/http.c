@@ -263,6 +263,12 @@ static int send_headers(struct req *r, int status, const char *ctype, long long 
 	return rc;
 }
 
+void resp_body(struct req *r, int status, const char *ctype, const char *body, size_t n)
+{
+	if (send_headers(r, status, ctype, (long long)n) == 0)
+		out_write(r, body, n);
+}
+
 void resp_json(struct req *r, int status, json_t *body)
 {
 	char *s = NULL;
@@ -344,11 +350,23 @@ static size_t http_utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* Copy s into out (cap bytes), each byte of an invalid UTF-8 sequence made '?'. */
+static void http_utf8_clean(char *out, size_t cap, const char *s)
+{
+	size_t i, n;
+
+	snprintf(out, cap, "%s", s);
+	for (i = 0; out[i] != '\0'; i += n ? n : 1) {
+		n = http_utf8_len((const unsigned char *)out + i);
+		if (n == 0)
+			out[i] = '?';
+	}
+}
+
 json_t *resp_error_object(const struct req *r, const struct refusal *rf)
 {
 	enum reason reason;
-	char msg[sizeof(rf->message)];
-	size_t i, n;
+	char msg[sizeof(rf->message)], param[sizeof(rf->param)];
 
 	resp_refusal_status(r, rf, &reason, 0);
 	/*
@@ -356,19 +374,17 @@ json_t *resp_error_object(const struct req *r, const struct refusal *rf)
 	 * error text) or be cut inside a character by a "%.100s": such bytes become '?',
 	 * or the client would get a 500 instead of this error.
 	 */
-	snprintf(msg, sizeof(msg), "%s", rf->message);
-	for (i = 0; msg[i] != '\0'; i += n ? n : 1) {
-		n = http_utf8_len((const unsigned char *)msg + i);
-		if (n == 0)
-			msg[i] = '?';
-	}
-	return json_pack("{s:{s:s, s:s, s:s, s:n, s:s, s:s}}", "error", "message", msg, "type",
-	                 reason_type(reason), "code", reason_name(reason), "param", "reason_code",
-	                 reason_name(reason), "request_id", r->request_id);
+	http_utf8_clean(msg, sizeof(msg), rf->message);
+	http_utf8_clean(param, sizeof(param), rf->param);
+	return json_pack("{s:{s:s, s:s, s:s, s:s?, s:s, s:s}}", "error", "message", msg, "type",
+	                 reason_type(reason), "code", reason_name(reason), "param",
+	                 param[0] ? param : NULL, "reason_code", reason_name(reason), "request_id",
+	                 r->request_id);
 }
 
 void resp_note_reason(struct req *r, enum reason reason)
 {
+	r->reason = reason;
 	snprintf(r->reason_code, sizeof(r->reason_code), "%s", reason_name(reason));
 }
 
@@ -396,6 +412,18 @@ void resp_error(struct req *r, enum reason reason, const char *fmt, ...)
 	va_start(ap, fmt);
 	reason_vset(&rf, reason, fmt, ap);
 	va_end(ap);
+	resp_refusal(r, &rf);
+}
+
+void resp_error_param(struct req *r, enum reason reason, const char *param, const char *fmt, ...)
+{
+	struct refusal rf;
+	va_list ap;
+
+	va_start(ap, fmt);
+	reason_vset(&rf, reason, fmt, ap);
+	va_end(ap);
+	reason_param(&rf, param);
 	resp_refusal(r, &rf);
 }
 

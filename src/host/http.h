@@ -41,6 +41,9 @@ struct req {
 	const char *route;       /* route pattern, for the log line */
 	char reason_code[48];    /* of an error response, for the log line */
 	char operator_id[32];    /* operator API: "config" or "token:<id>", for audit rows */
+	char model[64];          /* the model the request resolved, for /metrics ("" none) */
+	enum reason reason;      /* of an error response, for /metrics */
+	char end_user[65];       /* tenant API: X-Actor-Id, or the body's OpenAI "user"; "" */
 
 	/* response */
 	int status;         /* HTTP status sent */
@@ -78,11 +81,14 @@ json_t *req_json_object(struct req *r);
 void resp_header(struct req *r, const char *name, const char *value);
 /* Add a response header with a decimal value. */
 void resp_header_i64(struct req *r, const char *name, int64_t value);
+/* Send a complete response of n bytes of content type ctype (not JSON: /metrics). */
+void resp_body(struct req *r, int status, const char *ctype, const char *body, size_t n);
 /* Send a complete JSON response; steals body. */
 void resp_json(struct req *r, int status, json_t *body);
 /*
  * Send rf as an OpenAI-shaped error with a stable reason_code:
- * {"error":{"message","type","code","param":null,"reason_code","request_id"}}.
+ * {"error":{"message","type","code","param","reason_code","request_id"}}
+ * ("param" names the request field at fault, null when none does).
  * Status and type are rf->reason's in the reason table
  * (common/tbl/reasons.h); Retry-After is added when rf->retry_after > 0.
  * A code recorded as 499 (the client went away) is answered 400 to a client
@@ -93,6 +99,9 @@ void resp_refusal(struct req *r, const struct refusal *rf);
 /* resp_refusal of reason with a formatted message. */
 void resp_error(struct req *r, enum reason reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* resp_error naming the request field at fault (the error's "param", as OpenAI's). */
+void resp_error_param(struct req *r, enum reason reason, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /*
  * resp_refusal with body instead of the plain error object (body: one from
  * resp_error_object with members added); steals body.

@@ -36,8 +36,9 @@ static struct conf main_conf;
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: agenthost [-c CONF] [-t] [-V]\n"
+	        "usage: agenthost [-c CONF] [-l ADDR] [-t] [-V]\n"
 	        "  -c CONF  configuration file (default $AGENTHOST_CONF or %s)\n"
+	        "  -l ADDR  listen on this unix socket path or host:port (overrides listen)\n"
 	        "  -t       check the configuration and exit\n"
 	        "  -V       print the version and exit\n",
 	        conf_path(NULL));
@@ -45,14 +46,17 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *cpath = NULL;
+	const char *cpath = NULL, *listen_arg = NULL;
 	char err[512] = "";
 	int opt, check_only = 0, rc;
 
-	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:l:tVh")) != -1) {
 		switch (opt) {
 		case 'c':
 			cpath = optarg;
+			break;
+		case 'l':
+			listen_arg = optarg;
 			break;
 		case 't':
 			check_only = 1;
@@ -73,7 +77,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "agenthost: configuration: %s\n", err);
 		return 1;
 	}
+	/* -l: the systemd unit names its socket whatever the file says. */
+	if (listen_arg != NULL) {
+		if (listen_arg[0] == '\0' || strlen(listen_arg) >= sizeof(main_conf.listen)) {
+			fprintf(stderr, "agenthost: -l: empty, or longer than %zu bytes\n",
+			        sizeof(main_conf.listen) - 1);
+			return 2;
+		}
+		memcpy(main_conf.listen, listen_arg, strlen(listen_arg) + 1);
+	}
 	log_set_level((enum log_level)log_level_parse(main_conf.log_level));
+	log_set_repeat(main_conf.log_repeat_s);
 	if (main_conf.trusted_proxies[0] &&
 	    cidr_list_contains(main_conf.trusted_proxies, "127.0.0.1") < 0) {
 		fprintf(stderr, "agenthost: configuration: trusted_proxies: not a list of CIDRs\n");

@@ -5,12 +5,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "enforce/authorize.h"
 #include "enforce/idempotency.h"
 #include "enforce/limits.h"
 #include "exec/ledger.h"
+#include "common/cidr.h"
+#include "common/conf.h"
 #include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
@@ -20,27 +23,47 @@
 #include "tenancy/operator.h"
 
 /* clang-format off */
+#define INF KEY_SCOPE_INFERENCE
+#define RD KEY_SCOPE_READ
+#define MG KEY_SCOPE_MANAGE
 static const struct route routes[] = {
 	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
 	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
-	{"GET", "/v1/models", AUTH_TENANT, 0, api_models_list},
-	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_chat_completions},
-	{"GET", "/v1/agents", AUTH_TENANT, 0, api_agents_list},
-	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agents_create},
-	{"GET", "/v1/agents/{}", AUTH_TENANT, 0, api_agents_get},
-	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, ROUTE_IDEMPOTENT, api_agent_runs_create},
-	{"GET", "/v1/runs", AUTH_TENANT, 0, api_runs_list},
-	{"GET", "/v1/runs/{}", AUTH_TENANT, 0, api_runs_get},
-	{"POST", "/v1/sessions", AUTH_TENANT, ROUTE_IDEMPOTENT, api_sessions_create},
-	{"GET", "/v1/sessions/{}", AUTH_TENANT, 0, api_sessions_get},
-	{"GET", "/v1/limits", AUTH_TENANT, 0, api_limits_get},
-	{"GET", "/v1/budget", AUTH_TENANT, 0, api_budget_get},
-	{"GET", "/v1/usage", AUTH_TENANT, 0, api_usage_get},
+	{"GET", "/metrics", AUTH_METRICS, 0, api_metrics},
+	{"GET", "/v1/models", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_models_list},
+	{"GET", "/v1/models/{}", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_models_get},
+	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_chat_completions},
+	{"POST", "/v1/embeddings", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_embeddings},
+	{"GET", "/v1/agents", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_agents_list},
+	{"POST", "/v1/agents", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_agents_create},
+	{"GET", "/v1/agents/{}", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_agents_get},
+	{"POST", "/v1/agents/{}/runs", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_agent_runs_create},
+	{"GET", "/v1/runs", AUTH_TENANT, ROUTE_SCOPES(RD), api_runs_list},
+	{"GET", "/v1/runs/{}", AUTH_TENANT, ROUTE_SCOPES(RD), api_runs_get},
+	{"POST", "/v1/sessions", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_sessions_create},
+	{"GET", "/v1/sessions/{}", AUTH_TENANT, ROUTE_SCOPES(RD), api_sessions_get},
+	{"GET", "/v1/limits", AUTH_TENANT, ROUTE_SCOPES(RD), api_limits_get},
+	{"GET", "/v1/budget", AUTH_TENANT, ROUTE_SCOPES(RD), api_budget_get},
+	{"GET", "/v1/usage", AUTH_TENANT, ROUTE_SCOPES(RD), api_usage_get},
+	/* the tenant's self-service API (api/keys.c) */
+	{"GET", "/v1/keys", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_list},
+	{"POST", "/v1/keys", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_create},
+	{"GET", "/v1/keys/{}", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_get},
+	{"POST", "/v1/keys/{}/rotate", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_rotate},
+	{"POST", "/v1/keys/{}/revoke", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_revoke},
+	{"POST", "/v1/keys/{}/scopes", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_scopes},
+	{"GET", "/v1/keys/{}/limits", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_limits_get},
+	{"POST", "/v1/keys/{}/limits", AUTH_TENANT, ROUTE_SCOPES(MG), api_keys_limits_set},
+	{"GET", "/v1/webhooks", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_list},
+	{"POST", "/v1/webhooks", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_create},
+	{"GET", "/v1/webhooks/deliveries", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_deliveries},
+	{"POST", "/v1/webhooks/{}/remove", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_remove},
 	DASHBOARD_ROUTES
 	{"POST", "/admin/api/v1/tenants", AUTH_OPERATOR, 0, api_admin_tenants_create},
 	{"GET", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_get},
 	{"POST", "/admin/api/v1/tenants/{}/suspend", AUTH_OPERATOR, 0, api_admin_tenant_suspend},
 	{"POST", "/admin/api/v1/tenants/{}/resume", AUTH_OPERATOR, 0, api_admin_tenant_resume},
+	{"POST", "/admin/api/v1/tenants/{}/content", AUTH_OPERATOR, 0, api_admin_tenant_content},
 	{"GET", "/admin/api/v1/tenants/{}/export", AUTH_OPERATOR, 0, api_admin_tenant_export},
 	{"POST", "/admin/api/v1/tenants/{}/move", AUTH_OPERATOR, 0, api_admin_tenant_move},
 	{"POST", "/admin/api/v1/tenants/{}/offboard", AUTH_OPERATOR, 0, api_admin_tenant_offboard},
@@ -48,10 +71,16 @@ static const struct route routes[] = {
 	 api_admin_tenant_offboard_undo},
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
+	{"GET", "/admin/api/v1/tenants/{}/webhooks", AUTH_OPERATOR, 0, api_admin_tenant_webhooks},
+	{"GET", "/admin/api/v1/tenants/{}/keys", AUTH_OPERATOR, 0, api_admin_tenant_keys},
+	{"POST", "/admin/api/v1/tenants/{}/keys/{}/scopes", AUTH_OPERATOR, 0, api_admin_key_scopes},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},
 };
+#undef INF
+#undef RD
+#undef MG
 /* clang-format on */
 
 /* Percent-decode one path segment of n bytes into out; -1 when bad, too long or has NUL or '/'. */
@@ -127,6 +156,50 @@ static void router_barrier(const struct req *r)
 		ledger_barrier(ROUTER_BARRIER_MS);
 }
 
+/* "inference or read": the scopes of a route's bit set, for the refusal's message. */
+static const char *router_scope_names(int scopes)
+{
+	switch (scopes) {
+	case KEY_SCOPE_INFERENCE:
+		return "inference";
+	case KEY_SCOPE_READ:
+		return "read";
+	case KEY_SCOPE_MANAGE:
+		return "manage";
+	case KEY_SCOPE_INFERENCE | KEY_SCOPE_READ:
+		return "inference or read";
+	default:
+		return "right";
+	}
+}
+
+/*
+ * The end user the caller names in X-Actor-Id into r->end_user: 1 to 64
+ * printable ASCII characters. 0 (also when absent), or -1 after a 400.
+ * (The OpenAI "user" field of a chat body, read by api/chat.c, counts when
+ * the header is absent.)
+ */
+static int router_end_user(struct req *r)
+{
+	const char *h = req_header(r, "X-Actor-Id");
+	size_t n;
+
+	r->end_user[0] = '\0';
+	if (h == NULL)
+		return 0;
+	n = strlen(h);
+	for (size_t i = 0; i < n; i++)
+		if (h[i] < 0x20 || h[i] > 0x7e)
+			n = 0;
+	if (n == 0 || n >= sizeof(r->end_user)) {
+		resp_error(r, R_invalid_request,
+		           "X-Actor-Id must be 1 to 64 printable ASCII characters");
+		return -1;
+	}
+	memcpy(r->end_user, h, n + 1);
+	return 0;
+}
+
 /* This thread's buffer for the limits of the request it serves (router_thread_end frees it). */
 static __thread struct limits *thread_lim;
 
@@ -136,12 +209,55 @@ void router_thread_end(void)
 	thread_lim = NULL;
 }
 
+/*
+ * 1 when the body of an API request may be read as JSON: none, or one whose
+ * Content-Type is application/json (parameters after ';' ignored); else 0
+ * after sending 415 unsupported_media_type. A form or text body is refused
+ * before it reaches a parser that would misread it.
+ */
+static int router_json_body(struct req *r)
+{
+	static const char want[] = "application/json";
+	const char *ct = r->body.len ? req_header(r, "Content-Type") : NULL;
+	size_t n;
+
+	if (r->body.len == 0)
+		return 1;
+	if (ct != NULL) {
+		while (*ct == ' ' || *ct == '\t')
+			ct++;
+		n = strcspn(ct, "; \t");
+		if (n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0)
+			return 1;
+	}
+	resp_error(
+	    r, R_unsupported_media_type,
+	    "the request body must be JSON sent with 'Content-Type: application/json'%s%.64s%s",
+	    ct ? " (got '" : "", ct ? ct : "", ct ? "')" : "");
+	return 0;
+}
+
+/*
+ * 1 when the client (as authorize_client_addr decides it, trusted proxies
+ * considered) is in metrics_allow; 0 otherwise or when it is empty.
+ */
+static int router_metrics_allowed(const struct req *r)
+{
+	char addr[64];
+
+	if (r->conf->metrics_allow[0] == '\0' || authorize_client_addr(r, addr, sizeof(addr)) < 0)
+		return 0;
+	return cidr_list_contains(r->conf->metrics_allow, addr) == 1;
+}
+
 /* Identify and authorize as the route demands, then run its handler. */
 static void router_run(struct req *r, const struct route *rt, const struct route_match *m)
 {
 	struct limits *lim = NULL;
 	struct ident id;
 
+	if ((rt->auth == AUTH_TENANT || rt->auth == AUTH_OPERATOR) && !router_json_body(r))
+		return;
 	switch (rt->auth) {
 	case AUTH_NONE:
 		rt->fn(r, NULL, m);
@@ -150,6 +266,11 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		if (operator_identify(r) < 0)
 			return;
 		router_barrier(r);
+		rt->fn(r, NULL, m);
+		return;
+	case AUTH_METRICS:
+		if (!router_metrics_allowed(r) && operator_identify(r) < 0)
+			return;
 		rt->fn(r, NULL, m);
 		return;
 	case AUTH_ADMIN:
@@ -161,6 +282,16 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		return;
 	case AUTH_TENANT:
 		if (identify_request(r, &id) < 0)
+			return;
+		if (ROUTE_SCOPES_OF(rt->flags) != 0 &&
+		    (id.scopes & ROUTE_SCOPES_OF(rt->flags)) == 0) {
+			resp_error(r, R_scope_denied,
+			           "this API key may not call %s %s (it needs the %s scope)",
+			           r->method, rt->pattern,
+			           router_scope_names(ROUTE_SCOPES_OF(rt->flags)));
+			return;
+		}
+		if (router_end_user(r) < 0)
 			return;
 		id.lim = NULL;
 		if (r->conf->enforcement) {

@@ -22,6 +22,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "enforce/lease.h"
 #include "enforce/share.h"
@@ -177,6 +178,7 @@ static void server_handle(struct req *r, struct store **stp, int (*rd)(void *io,
 	char err[256];
 
 	r->start_us = util_now_us();
+	metrics_gauge(MG_REQUESTS_INFLIGHT, 1);
 	util_request_id(r->request_id);
 	buf_init(&r->body);
 	buf_init(&r->headers);
@@ -198,6 +200,8 @@ static void server_handle(struct req *r, struct store **stp, int (*rd)(void *io,
 	if (!r->headers_sent)
 		resp_error(r, R_internal_error, "the handler sent no response");
 	server_log_request(r);
+	metrics_request(r->tenant_id, r->model, r->status, r->reason, util_now_us() - r->start_us);
+	metrics_gauge(MG_REQUESTS_INFLIGHT, -1);
 	buf_free(&r->body);
 	buf_free(&r->headers);
 }
@@ -633,6 +637,12 @@ int server_run(const struct conf *c)
 		}
 	}
 	{
+		char err[512];
+
+		if (metrics_start(c->state_dir, err, sizeof(err)) < 0)
+			log_warn("metrics: %s; /metrics shows this process only", err);
+	}
+	{
 		struct sched_conf sc = {c->threads, c->max_inflight, server_serve, NULL};
 
 		if (sched_init(&sc) < 0 || share_init(c->max_inflight) < 0) {
@@ -701,6 +711,7 @@ stop:
 	background_stop(250);
 	ledger_stop(150);
 	free(threads);
+	log_flush_repeats(1);
 	log_info("server: stopped");
 	return 0;
 }

@@ -23,11 +23,12 @@
 #include "providers/pjson.h"
 
 struct anthropic_stream {
-	struct buf text;          /* assistant text so far */
-	char finish[32];          /* mapped stop_reason, "" until seen */
-	struct ah_usage usage;    /* from message_start and message_delta */
-	struct pjson_calls calls; /* tool_use blocks, in order */
-	int block_call[128];      /* content block index -> position in calls, -1 for none */
+	struct buf text;            /* assistant text so far */
+	char finish[32];            /* mapped stop_reason, "" until seen */
+	struct ah_usage usage;      /* from message_start and message_delta */
+	struct pjson_calls calls;   /* tool_use blocks, in order */
+	int block_call[128];        /* content block index -> position in calls, -1 for none */
+	const struct ah_call *call; /* for its emit_tool (lives for the stream) */
 };
 
 /* OpenAI-style finish_reason for an Anthropic stop_reason. */
@@ -142,6 +143,43 @@ static int anthropic_tool_result(json_t *msgs, const struct ah_message *msg, int
 	return 0;
 }
 
+/*
+ * Add tool_choice: OpenAI's "auto"/"none"/"required"/function become
+ * {"type":"auto"|"none"|"any"|"tool"}, and parallel_tool_calls false becomes
+ * its disable_parallel_tool_use. 0, or -1 with res->error_* set.
+ */
+static int anthropic_tool_choice(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	const char *type = "auto";
+	json_t *tc;
+
+	if (call->n_tools == 0 || (call->tool_choice == NULL &&
+	                           !(call->has_parallel_tool_calls && !call->parallel_tool_calls)))
+		return 0;
+	if (call->tool_choice == NULL || strcmp(call->tool_choice, "auto") == 0)
+		type = "auto";
+	else if (strcmp(call->tool_choice, "none") == 0)
+		type = "none";
+	else if (strcmp(call->tool_choice, "required") == 0)
+		type = "any";
+	else if (strcmp(call->tool_choice, "function") == 0)
+		type = "tool";
+	tc = json_pack("{s:s}", "type", type);
+	if (tc == NULL || json_object_set_new(body, "tool_choice", tc) != 0)
+		goto nomem;
+	if (strcmp(type, "tool") == 0 &&
+	    json_object_set_new(
+	        tc, "name", json_string(call->tool_choice_name ? call->tool_choice_name : "")) != 0)
+		goto nomem;
+	if (strcmp(type, "none") != 0 && call->has_parallel_tool_calls &&
+	    !call->parallel_tool_calls &&
+	    json_object_set_new(tc, "disable_parallel_tool_use", json_true()) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return pjson_fail(res, R_provider_error, "anthropic: cannot build tool_choice");
+}
+
 /* Build POST {base}/v1/messages. 0, or -1 with res->error_* set. */
 static int anthropic_build(const struct ah_call *call, struct ah_http_request *out,
                            struct ah_result *res)
@@ -197,7 +235,7 @@ static int anthropic_build(const struct ah_call *call, struct ah_http_request *o
 		if (m == NULL || json_array_append_new(msgs, m) != 0)
 			goto nomem;
 	}
-	if (anthropic_tools(body, call, res) != 0)
+	if (anthropic_tools(body, call, res) != 0 || anthropic_tool_choice(body, call, res) != 0)
 		goto out;
 	if (n_turns == 0) {
 		rc = pjson_fail(res, R_provider_error,
@@ -308,9 +346,9 @@ static void *anthropic_stream_begin(const struct ah_call *call)
 
 	size_t i;
 
-	(void)call;
 	if (s == NULL)
 		return NULL;
+	s->call = call;
 	buf_init(&s->text);
 	for (i = 0; i < ARRAY_SIZE(s->block_call); i++)
 		s->block_call[i] = -1;
@@ -327,7 +365,11 @@ static struct pjson_call *anthropic_block_call(struct anthropic_stream *s, const
 	return &s->calls.v[s->block_call[idx]];
 }
 
-/* content_block_start of a tool_use block: start a call. 0, or -1 with res->error_* set. */
+/*
+ * content_block_start of a tool_use block: start a call, and pass its id and
+ * name on to emit_tool. 0, 2 when emit_tool asked to stop, or -1 with
+ * res->error_* set.
+ */
 static int anthropic_stream_tool_start(struct anthropic_stream *s, const json_t *root,
                                        struct ah_result *res)
 {
@@ -352,6 +394,10 @@ static int anthropic_stream_tool_start(struct anthropic_stream *s, const json_t 
 	t = pjson_str(block, "name");
 	if (t != NULL && buf_puts(&pc->name, t) != 0)
 		return pjson_fail(res, R_provider_error, "anthropic: out of memory");
+	if (s->call != NULL && s->call->emit_tool != NULL &&
+	    s->call->emit_tool(s->call->emit_tool_ctx, pos, buf_str(&pc->id), buf_str(&pc->name),
+	                       "", 0) != 0)
+		return 2;
 	return 0;
 }
 
@@ -409,6 +455,11 @@ static int anthropic_stream_event(void *state, const char *event, const char *da
 				    "anthropic: input_json_delta outside a tool_use block");
 			else if (buf_puts(&pc->args, piece) != 0)
 				rc = pjson_fail(res, R_provider_error, "anthropic: out of memory");
+			else if (s->call != NULL && s->call->emit_tool != NULL &&
+			         s->call->emit_tool(s->call->emit_tool_ctx,
+			                            (size_t)(pc - s->calls.v), NULL, NULL, piece,
+			                            strlen(piece)) != 0)
+				rc = 2;
 			goto out;
 		}
 		if (piece == NULL || strcmp(piece, "text_delta") != 0)

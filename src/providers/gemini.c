@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,62 @@ static int gemini_tools(json_t *body, const struct ah_call *call, struct ah_resu
 	return 0;
 }
 
+/*
+ * Add toolConfig for tool_choice ("auto" AUTO, "none" NONE, "required" ANY,
+ * a function: ANY limited to it). Gemini has no switch for parallel calls:
+ * parallel_tool_calls is not sent. 0, or -1 with res->error_* set.
+ */
+static int gemini_tool_config(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	const char *mode = "AUTO", *c = call->tool_choice;
+	json_t *fcc;
+
+	if (call->n_tools == 0 || c == NULL)
+		return 0;
+	if (strcmp(c, "none") == 0)
+		mode = "NONE";
+	else if (strcmp(c, "required") == 0 || strcmp(c, "function") == 0)
+		mode = "ANY";
+	fcc = json_pack("{s:s}", "mode", mode);
+	if (fcc == NULL ||
+	    json_object_set_new(body, "toolConfig",
+	                        json_pack("{s:o}", "functionCallingConfig", fcc)) != 0)
+		goto nomem;
+	if (strcmp(c, "function") == 0 &&
+	    json_object_set_new(
+	        fcc, "allowedFunctionNames",
+	        json_pack("[s]", call->tool_choice_name ? call->tool_choice_name : "")) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return pjson_fail(res, R_provider_error, "gemini: cannot build toolConfig");
+}
+
+/*
+ * Structured output: responseMimeType application/json, and the schema as
+ * responseJsonSchema (JSON Schema) for "json_schema". 0, or -1 + res.
+ */
+static int gemini_response_format(json_t *gen, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *schema;
+
+	if (call->response_format == NULL)
+		return 0;
+	if (json_object_set_new(gen, "responseMimeType", json_string("application/json")) != 0)
+		return pjson_fail(res, R_provider_error, "gemini: out of memory");
+	if (strcmp(call->response_format, "json_schema") != 0)
+		return 0;
+	schema = pjson_parse(call->response_schema, strlen(call->response_schema));
+	if (!json_is_object(schema)) {
+		json_decref(schema);
+		return pjson_fail(res, R_provider_error,
+		                  "gemini: the response schema is not a JSON object");
+	}
+	if (json_object_set_new(gen, "responseJsonSchema", schema) != 0)
+		return pjson_fail(res, R_provider_error, "gemini: out of memory");
+	return 0;
+}
+
 /* A model turn with function calls (and its text, when any). New reference, or NULL + res. */
 static json_t *gemini_calls_turn(const struct ah_message *msg, struct ah_result *res)
 {
@@ -167,6 +224,72 @@ static int gemini_tool_result(json_t *contents, const struct ah_message *msg, in
 	return 0;
 }
 
+/*
+ * An embedding call: POST {base}/v1beta/models/{model}:batchEmbedContents,
+ * one request per input (with outputDimensionality when asked). The model
+ * was checked by the caller. 0, or -1 with res->error_* set.
+ */
+static int gemini_build_embed(const struct ah_call *call, const char *model,
+                              struct ah_http_request *out, struct ah_result *res)
+{
+	json_t *body = NULL, *reqs, *one;
+	char name[160];
+	size_t i;
+	int rc;
+
+	if (pjson_set_url(out, res, "%s/v1beta/models/%s:batchEmbedContents", call->base_url,
+	                  model) != 0 ||
+	    pjson_add_header(out, res, "Content-Type: application/json") != 0)
+		return -1;
+	if (call->api_key != NULL && call->api_key[0] != '\0' &&
+	    pjson_add_header(out, res, "x-goog-api-key: %s", call->api_key) != 0)
+		return -1;
+	snprintf(name, sizeof(name), "models/%s", model);
+	reqs = json_array();
+	body = json_pack("{s:o}", "requests", reqs);
+	if (body == NULL)
+		goto nomem;
+	for (i = 0; i < call->n_inputs; i++) {
+		one = json_pack("{s:s, s:{s:[{s:s}]}}", "model", name, "content", "parts", "text",
+		                call->inputs[i]);
+		if (one == NULL || json_array_append_new(reqs, one) != 0)
+			goto nomem;
+		if (call->dimensions > 0 &&
+		    json_object_set_new(one, "outputDimensionality",
+		                        json_integer(call->dimensions)) != 0)
+			goto nomem;
+	}
+	rc = pjson_set_body(out, body, res);
+	json_decref(body);
+	return rc;
+nomem:
+	json_decref(body);
+	return pjson_fail(res, R_provider_error,
+	                  "gemini: cannot build the request (out of memory or invalid UTF-8)");
+}
+
+/* The vectors of a batchEmbedContents answer (embeddings[].values). 0, or -1 + res. */
+static int gemini_parse_embed(const struct ah_call *call, const json_t *root, struct ah_result *res)
+{
+	const json_t *embs = json_object_get(root, "embeddings");
+	json_t **vecs;
+	size_t i;
+	int rc;
+
+	if (!json_is_array(embs) || json_array_size(embs) != call->n_inputs)
+		return pjson_fail(res, R_upstream_bad_response,
+		                  "gemini: the embeddings response does not hold %zu vectors",
+		                  call->n_inputs);
+	vecs = calloc(call->n_inputs, sizeof(*vecs));
+	if (vecs == NULL)
+		return pjson_fail(res, R_provider_error, "gemini: out of memory");
+	for (i = 0; i < call->n_inputs; i++)
+		vecs[i] = json_object_get(json_array_get(embs, i), "values");
+	rc = pjson_set_vectors(res, "gemini", vecs, call->n_inputs);
+	free(vecs);
+	return rc;
+}
+
 /* Build POST {base}/v1beta/models/{model}:generateContent. 0, or -1 with res->error_* set. */
 static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
                         struct ah_result *res)
@@ -180,6 +303,8 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 	if (model == NULL)
 		return pjson_fail(res, R_provider_error,
 		                  "gemini: the model id must be letters, digits, '-', '_' or '.'");
+	if (call->n_inputs > 0)
+		return gemini_build_embed(call, model, out, res);
 	if (pjson_set_url(out, res, "%s/v1beta/models/%s:%s", call->base_url, model,
 	                  call->stream ? "streamGenerateContent?alt=sse" : "generateContent") !=
 	        0 ||
@@ -227,7 +352,7 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 		                "gemini: at least one user or assistant message is required");
 		goto out;
 	}
-	if (gemini_tools(body, call, res) != 0)
+	if (gemini_tools(body, call, res) != 0 || gemini_tool_config(body, call, res) != 0)
 		goto out;
 	if (sys.len > 0) {
 		si = json_pack("{s:[{s:s}]}", "parts", "text", buf_str(&sys));
@@ -238,6 +363,8 @@ static int gemini_build(const struct ah_call *call, struct ah_http_request *out,
 	if (gen == NULL || json_object_set_new(body, "generationConfig", gen) != 0 ||
 	    pjson_add_sampling(gen, call, "temperature", "topP") != 0)
 		goto nomem;
+	if (gemini_response_format(gen, call, res) != 0)
+		goto out;
 	rc = pjson_set_body(out, body, res);
 	goto out;
 nomem:
@@ -323,7 +450,6 @@ static int gemini_parse(const struct ah_call *call, int status, const char *body
 	const char *emsg;
 	int rc = -1;
 
-	(void)call;
 	res->upstream_status = status;
 	if (status >= 400)
 		return pjson_http_error("gemini", status, body, len, res);
@@ -335,6 +461,10 @@ static int gemini_parse(const struct ah_call *call, int status, const char *body
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
 		rc = pjson_fail(res, R_upstream_error, "gemini upstream error: %s", emsg);
+		goto out;
+	}
+	if (call != NULL && call->n_inputs > 0) {
+		rc = gemini_parse_embed(call, root, res);
 		goto out;
 	}
 	if (pjson_first(root, "candidates") == NULL && pjson_obj(root, "promptFeedback") == NULL) {
@@ -426,7 +556,7 @@ static const struct ah_provider gemini_adapter = {
     .abi_version = AH_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct ah_provider),
     .name = "gemini",
-    .flags = 0,
+    .flags = AH_PROVIDER_JSON_OBJECT | AH_PROVIDER_JSON_SCHEMA | AH_PROVIDER_EMBEDDINGS,
     .build_request = gemini_build,
     .parse_response = gemini_parse,
     .stream_begin = gemini_stream_begin,

@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@
 #define MOCK_MAX_LATENCY 60000 /* upper bound of [mock:latency=MS] */
 #define MOCK_MAX_TOOLS 8       /* [mock:tool=...] directives per message */
 #define MOCK_MAX_ROUNDS 1000   /* upper bound of [mock:tool_rounds=N] */
+#define MOCK_EMBED_DIM 64      /* embedding size when none is asked for */
+#define MOCK_EMBED_MAX 4096    /* largest embedding size */
 
 static const char *const mock_words[] = {
     "agent",    "answer", "budget",   "cache",   "context", "data",     "engine",  "fabric",
@@ -437,6 +440,86 @@ out:
 }
 
 /* Produce the answer; see provider.h. */
+/* The next number of the xorshift64* sequence in *h, uniform in [-1, 1). */
+static double mock_unit(uint64_t *h)
+{
+	*h ^= *h >> 12;
+	*h ^= *h << 25;
+	*h ^= *h >> 27;
+	return (double)((*h * 2685821657736338717ULL) >> 11) / 9007199254740992.0 * 2 - 1;
+}
+
+/*
+ * An embedding call: for each input a vector of call->dimensions (default
+ * MOCK_EMBED_DIM) numbers from a generator seeded by the FNV-1a hash of the
+ * text, scaled to length 1: the same text always gets the same vector.
+ * prompt_tokens is the number of words (at least 1 an input). Directives in
+ * any input ([mock:error=CODE], [mock:latency=MS]) apply. 0, or -1 + res.
+ */
+static int mock_embed(const struct ah_call *call, struct ah_result *res)
+{
+	struct buf out = BUF_INIT;
+	struct mock_opts o;
+	const unsigned char *p;
+	double norm, x;
+	int dim = call->dimensions > 0 ? call->dimensions : MOCK_EMBED_DIM, latency = 0, words;
+	uint64_t h, seed;
+	size_t i;
+	int k;
+
+	if (dim > MOCK_EMBED_MAX)
+		return pjson_fail(res, R_provider_error, "mock: at most %d dimensions",
+		                  MOCK_EMBED_MAX);
+	for (i = 0; i < call->n_inputs; i++) {
+		if (mock_directives(call->inputs[i], &o, res) != 0)
+			return -1;
+		if (o.error != R_none)
+			return pjson_fail(res, o.error, "mock provider simulated %s",
+			                  reason_name(o.error));
+		latency += o.latency_ms;
+	}
+	mock_sleep(call->mock_latency_ms + latency);
+	if (buf_putc(&out, '[') != 0)
+		goto nomem;
+	for (i = 0; i < call->n_inputs; i++) {
+		h = 14695981039346656037ULL;
+		words = 0;
+		for (p = (const unsigned char *)call->inputs[i]; *p != '\0'; p++) {
+			h = (h ^ *p) * 1099511628211ULL;
+			words +=
+			    !mock_is_space(*p) &&
+			    (p == (const unsigned char *)call->inputs[i] || mock_is_space(p[-1]));
+		}
+		res->usage.prompt_tokens += words > 0 ? words : 1;
+		/* Two passes over the same sequence: its length, then the scaled numbers. */
+		seed = h;
+		norm = 0;
+		for (k = 0; k < dim; k++) {
+			x = mock_unit(&h);
+			norm += x * x;
+		}
+		norm = norm > 0 ? sqrt(norm) : 1;
+		h = seed;
+		if (buf_puts(&out, i ? ",[" : "[") != 0)
+			goto nomem;
+		for (k = 0; k < dim; k++)
+			if (buf_printf(&out, "%s%.6f", k ? "," : "", mock_unit(&h) / norm) != 0)
+				goto nomem;
+		if (buf_putc(&out, ']') != 0)
+			goto nomem;
+	}
+	if (buf_putc(&out, ']') != 0)
+		goto nomem;
+	res->usage.have = 1;
+	free(res->text);
+	res->text = buf_steal(&out);
+	pjson_set_finish(res, "stop");
+	return res->text != NULL ? 0 : pjson_fail(res, R_provider_error, "mock: out of memory");
+nomem:
+	buf_free(&out);
+	return pjson_fail(res, R_provider_error, "mock: out of memory");
+}
+
 static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit_ctx,
                          struct ah_result *res)
 {
@@ -449,6 +532,8 @@ static int mock_generate(const struct ah_call *call, ah_emit_fn emit, void *emit
 	size_t n, at, from;
 	int rc = -1, stream = call->stream && emit != NULL, rounds = 0, results = 0;
 
+	if (call->n_inputs > 0)
+		return mock_embed(call, res);
 	for (n = 0; n < call->n_messages; n++)
 		prompt += provider_estimate_tokens(call->messages[n].content,
 		                                   strlen(call->messages[n].content)) +
@@ -532,7 +617,7 @@ static const struct ah_provider mock_adapter = {
     .abi_version = AH_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct ah_provider),
     .name = "mock",
-    .flags = AH_PROVIDER_LOCAL,
+    .flags = AH_PROVIDER_LOCAL | AH_PROVIDER_EMBEDDINGS,
     .build_request = NULL,
     .parse_response = NULL,
     .stream_begin = NULL,

@@ -27,10 +27,11 @@
 #include "providers/pjson.h"
 
 struct openai_stream {
-	struct buf text;          /* assistant text so far */
-	char finish[32];          /* finish_reason seen, "" until then */
-	struct ah_usage usage;    /* usage chunk, when sent */
-	struct pjson_calls calls; /* tool calls gathered from deltas */
+	struct buf text;            /* assistant text so far */
+	char finish[32];            /* finish_reason seen, "" until then */
+	struct ah_usage usage;      /* usage chunk, when sent */
+	struct pjson_calls calls;   /* tool calls gathered from deltas */
+	const struct ah_call *call; /* for its emit_tool (lives for the stream) */
 };
 
 /* Read an OpenAI usage object into u (u->have = 1 when it is an object). */
@@ -124,6 +125,122 @@ static int openai_tool_calls(const json_t *msg, struct ah_result *res)
 	return 0;
 }
 
+/*
+ * Add tool_choice, parallel_tool_calls and response_format as the call has
+ * them (OpenAI's own shapes). 0, or -1 with res->error_* set.
+ */
+static int openai_options(json_t *body, const struct ah_call *call, struct ah_result *res)
+{
+	json_t *v = NULL, *schema;
+
+	if (call->tool_choice != NULL && call->n_tools > 0) {
+		if (strcmp(call->tool_choice, "function") == 0)
+			v = json_pack("{s:s, s:{s:s}}", "type", "function", "function", "name",
+			              call->tool_choice_name ? call->tool_choice_name : "");
+		else
+			v = json_string(call->tool_choice);
+		if (v == NULL || json_object_set_new(body, "tool_choice", v) != 0)
+			goto nomem;
+	}
+	if (call->has_parallel_tool_calls && call->n_tools > 0 &&
+	    json_object_set_new(body, "parallel_tool_calls",
+	                        json_boolean(call->parallel_tool_calls)) != 0)
+		goto nomem;
+	if (call->response_format == NULL)
+		return 0;
+	if (strcmp(call->response_format, "json_schema") == 0) {
+		schema = pjson_parse(call->response_schema, strlen(call->response_schema));
+		if (!json_is_object(schema)) {
+			json_decref(schema);
+			return pjson_fail(res, R_provider_error,
+			                  "openai: the response schema is not a JSON object");
+		}
+		v = json_pack("{s:s, s:{s:s, s:o, s:b}}", "type", "json_schema", "json_schema",
+		              "name", call->response_schema_name, "schema", schema, "strict",
+		              call->response_schema_strict);
+	} else {
+		v = json_pack("{s:s}", "type", call->response_format);
+	}
+	if (v == NULL || json_object_set_new(body, "response_format", v) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	return pjson_fail(res, R_provider_error, "openai: cannot build the request options");
+}
+
+/*
+ * An embedding call: POST {base}/embeddings {"model", "input": [...],
+ * "encoding_format": "float", "dimensions"}. 0, or -1 with res->error_* set.
+ */
+static int openai_build_embed(const struct ah_call *call, struct ah_http_request *out,
+                              struct ah_result *res)
+{
+	json_t *body = NULL, *input;
+	size_t i;
+	int rc = -1;
+
+	if (pjson_set_url(out, res, "%s/embeddings", call->base_url) != 0 ||
+	    pjson_add_header(out, res, "Content-Type: application/json") != 0)
+		return -1;
+	if (call->api_key != NULL && call->api_key[0] != '\0' &&
+	    pjson_add_header(out, res, "Authorization: Bearer %s", call->api_key) != 0)
+		return -1;
+	input = json_array();
+	body = json_pack("{s:s, s:o, s:s}", "model", call->model, "input", input, "encoding_format",
+	                 "float");
+	if (body == NULL)
+		goto nomem;
+	for (i = 0; i < call->n_inputs; i++)
+		if (json_array_append_new(input, json_string(call->inputs[i])) != 0)
+			goto nomem;
+	if (call->dimensions > 0 &&
+	    json_object_set_new(body, "dimensions", json_integer(call->dimensions)) != 0)
+		goto nomem;
+	rc = pjson_set_body(out, body, res);
+	json_decref(body);
+	return rc;
+nomem:
+	json_decref(body);
+	return pjson_fail(res, R_provider_error,
+	                  "openai: cannot build the request (out of memory or invalid UTF-8)");
+}
+
+/* The vectors of an embeddings response (data[].embedding, by index). 0, or -1 + res. */
+static int openai_parse_embed(const struct ah_call *call, const json_t *root, struct ah_result *res)
+{
+	const json_t *data = json_object_get(root, "data"), *d, *idx;
+	json_t **vecs = calloc(call->n_inputs, sizeof(*vecs));
+	size_t i;
+	int rc = -1;
+
+	if (vecs == NULL)
+		return pjson_fail(res, R_provider_error, "openai: out of memory");
+	if (!json_is_array(data) || json_array_size(data) != call->n_inputs) {
+		pjson_fail(res, R_upstream_bad_response,
+		           "openai: the embeddings response does not hold %zu vectors",
+		           call->n_inputs);
+		goto out;
+	}
+	json_array_foreach(data, i, d)
+	{
+		idx = json_object_get(d, "index");
+		size_t at = json_is_integer(idx) ? (size_t)json_integer_value(idx) : i;
+
+		if (at >= call->n_inputs || vecs[at] != NULL) {
+			pjson_fail(res, R_upstream_bad_response,
+			           "openai: the embeddings response has a bad index");
+			goto out;
+		}
+		vecs[at] = json_object_get(d, "embedding");
+	}
+	rc = pjson_set_vectors(res, "openai", vecs, call->n_inputs);
+	if (rc == 0)
+		openai_usage(json_object_get(root, "usage"), &res->usage);
+out:
+	free(vecs);
+	return rc;
+}
+
 /* Build POST {base}/chat/completions. 0, or -1 with res->error_* set. */
 static int openai_build(const struct ah_call *call, struct ah_http_request *out,
                         struct ah_result *res)
@@ -134,6 +251,8 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 
 	if (call->model == NULL || call->model[0] == '\0')
 		return pjson_fail(res, R_provider_error, "openai: a model is required");
+	if (call->n_inputs > 0)
+		return openai_build_embed(call, out, res);
 	if (pjson_set_url(out, res, "%s/chat/completions", call->base_url) != 0)
 		goto out;
 	if (pjson_add_header(out, res, "Content-Type: application/json") != 0)
@@ -155,7 +274,7 @@ static int openai_build(const struct ah_call *call, struct ah_http_request *out,
 		if (m == NULL || json_array_append_new(msgs, m) != 0)
 			goto nomem;
 	}
-	if (openai_tools(body, call, res) != 0)
+	if (openai_tools(body, call, res) != 0 || openai_options(body, call, res) != 0)
 		goto out;
 	if (json_object_set_new(body, "max_tokens", json_integer(call->max_tokens)) != 0 ||
 	    pjson_add_sampling(body, call, "temperature", "top_p") != 0)
@@ -184,7 +303,6 @@ static int openai_parse(const struct ah_call *call, int status, const char *body
 	const char *text, *fr, *emsg;
 	int rc = -1;
 
-	(void)call;
 	res->upstream_status = status;
 	if (status >= 400)
 		return pjson_http_error("openai", status, body, len, res);
@@ -196,6 +314,10 @@ static int openai_parse(const struct ah_call *call, int status, const char *body
 	}
 	if ((emsg = pjson_error_message(root)) != NULL) {
 		rc = pjson_fail(res, R_upstream_error, "openai upstream error: %s", emsg);
+		goto out;
+	}
+	if (call != NULL && call->n_inputs > 0) {
+		rc = openai_parse_embed(call, root, res);
 		goto out;
 	}
 	choice = pjson_first(root, "choices");
@@ -231,43 +353,54 @@ static void *openai_stream_begin(const struct ah_call *call)
 {
 	struct openai_stream *s = calloc(1, sizeof(*s));
 
-	(void)call;
-	if (s != NULL)
+	if (s != NULL) {
 		buf_init(&s->text);
+		s->call = call;
+	}
 	return s;
 }
 
-/* Join the tool call fragments of one delta into s. 0, or -1 with res->error_* set. */
+/*
+ * Join the tool call fragments of one delta into s, passing each on to the
+ * call's emit_tool when it has one. 0, 2 when emit_tool asked to stop, or -1
+ * with res->error_* set.
+ */
 static int openai_stream_calls(struct openai_stream *s, const json_t *delta, struct ah_result *res)
 {
 	const json_t *calls = json_object_get(delta, "tool_calls"), *tc, *fn, *idx;
+	const char *id, *name, *args;
 	struct pjson_call *pc;
-	const char *v;
-	size_t i;
+	size_t i, at;
 
 	if (!json_is_array(calls))
 		return 0;
 	json_array_foreach(calls, i, tc)
 	{
 		idx = json_object_get(tc, "index");
-		pc = pjson_calls_at(&s->calls, json_is_integer(idx) && json_integer_value(idx) >= 0
-		                                   ? (size_t)json_integer_value(idx)
-		                                   : i);
+		at = json_is_integer(idx) && json_integer_value(idx) >= 0
+		         ? (size_t)json_integer_value(idx)
+		         : i;
+		pc = pjson_calls_at(&s->calls, at);
 		if (pc == NULL)
 			return pjson_fail(res, R_upstream_bad_response,
 			                  "openai: bad tool call index in the stream");
 		fn = pjson_obj(tc, "function");
-		if ((v = pjson_str(tc, "id")) != NULL && pc->id.len == 0 &&
-		    buf_puts(&pc->id, v) != 0)
-			goto nomem;
-		if ((v = pjson_str(fn, "name")) != NULL && buf_puts(&pc->name, v) != 0)
-			goto nomem;
-		if ((v = pjson_str(fn, "arguments")) != NULL && buf_puts(&pc->args, v) != 0)
-			goto nomem;
+		id = pjson_str(tc, "id");
+		name = pjson_str(fn, "name");
+		args = pjson_str(fn, "arguments");
+		if (id != NULL && (pc->id.len > 0 || id[0] == '\0'))
+			id = NULL; /* the first id stands */
+		if ((id != NULL && buf_puts(&pc->id, id) != 0) ||
+		    (name != NULL && buf_puts(&pc->name, name) != 0) ||
+		    (args != NULL && buf_puts(&pc->args, args) != 0))
+			return pjson_fail(res, R_provider_error,
+			                  "openai: out of memory reading the stream");
+		if (s->call != NULL && s->call->emit_tool != NULL &&
+		    s->call->emit_tool(s->call->emit_tool_ctx, at, id, name, args ? args : "",
+		                       args ? strlen(args) : 0) != 0)
+			return 2;
 	}
 	return 0;
-nomem:
-	return pjson_fail(res, R_provider_error, "openai: out of memory reading the stream");
 }
 
 /* One "data:" chunk of a chat.completion.chunk stream; see provider.h for the return values. */
@@ -299,10 +432,8 @@ static int openai_stream_event(void *state, const char *event, const char *data,
 	if (fr != NULL)
 		util_strlcpy(s->finish, fr, sizeof(s->finish));
 	delta = pjson_obj(choice, "delta");
-	if (openai_stream_calls(s, delta, res) != 0) {
-		rc = -1;
+	if ((rc = openai_stream_calls(s, delta, res)) != 0)
 		goto out;
-	}
 	piece = pjson_str(delta, "content");
 	if (piece == NULL || piece[0] == '\0')
 		goto out;
@@ -337,7 +468,7 @@ static const struct ah_provider openai_adapter = {
     .abi_version = AH_PROVIDER_ABI_VERSION,
     .struct_size = sizeof(struct ah_provider),
     .name = "openai",
-    .flags = 0,
+    .flags = AH_PROVIDER_JSON_OBJECT | AH_PROVIDER_JSON_SCHEMA | AH_PROVIDER_EMBEDDINGS,
     .build_request = openai_build,
     .parse_response = openai_parse,
     .stream_begin = openai_stream_begin,

@@ -359,3 +359,41 @@ void pjson_calls_free(struct pjson_calls *c)
 	c->v = NULL;
 	c->n = 0;
 }
+
+int pjson_set_vectors(struct ah_result *res, const char *provider, json_t *const *vecs, size_t n)
+{
+	json_t *all = json_array(), *x;
+	size_t i, j, dim = 0;
+	char *text;
+
+	if (all == NULL)
+		return pjson_fail(res, R_provider_error, "%s: out of memory", provider);
+	for (i = 0; i < n; i++) {
+		if (!json_is_array(vecs[i]) || json_array_size(vecs[i]) == 0 ||
+		    (i > 0 && json_array_size(vecs[i]) != dim))
+			goto bad;
+		dim = json_array_size(vecs[i]);
+		json_array_foreach(vecs[i], j, x)
+		{
+			if (!json_is_number(x))
+				goto bad;
+		}
+		if (json_array_append(all, vecs[i]) != 0) {
+			json_decref(all);
+			return pjson_fail(res, R_provider_error, "%s: out of memory", provider);
+		}
+	}
+	text = json_dumps(all, JSON_COMPACT);
+	json_decref(all);
+	if (text == NULL)
+		return pjson_fail(res, R_provider_error, "%s: out of memory", provider);
+	free(res->text);
+	res->text = text;
+	return 0;
+bad:
+	json_decref(all);
+	return pjson_fail(res, R_upstream_bad_response,
+	                  "%s: embedding %zu is not a list of numbers of the same length as the "
+	                  "others",
+	                  provider, i);
+}

@@ -82,6 +82,13 @@ json_t *pjson_tool_result_object(const struct ah_message *m);
 /* A call's arguments parsed: an object, or NULL when they are not a JSON object. */
 json_t *pjson_call_arguments(const struct ah_tool_call *tc);
 
+/*
+ * Embeddings: vecs[0..n) (borrowed), each a non-empty JSON array of numbers,
+ * all of one length, become res->text as one JSON array (provider.h). 0, or
+ * -1 with res->error_* set (upstream_bad_response naming provider).
+ */
+int pjson_set_vectors(struct ah_result *res, const char *provider, json_t *const *vecs, size_t n);
+
 /* Tool calls gathered from stream deltas, by the upstream's index. */
 struct pjson_call {
 	struct buf id, name, args;

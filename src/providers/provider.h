@@ -1,5 +1,5 @@
 /*
- * provider.h: the provider plugin ABI (version 2: tool calling).
+ * provider.h: the provider plugin ABI (version 3: tool choice, structured output).
  *
  * DESIGN
  * A provider adapter turns one chat call into its upstream wire format and
@@ -20,6 +20,18 @@
  * assistant messages with tool_calls and "tool" messages holding results.
  * Version 1 plugins are refused: their struct ah_message is smaller.
  *
+ * Version 3 adds to struct ah_call what an OpenAI client may ask of tool
+ * calling and output (tool_choice, parallel_tool_calls, response_format) and
+ * the flags by which an adapter says which response formats it honours; the
+ * host refuses a format the adapter does not declare before any admission.
+ * It also adds embedding calls: a call with n_inputs > 0 (and no messages,
+ * never streamed) asks for one vector per input, through the same
+ * build_request/parse_response (or generate) an adapter has for chat; the
+ * adapter answers res->text as a JSON array of arrays of numbers, one per
+ * input in order, and usage.prompt_tokens (completion_tokens 0). Only an
+ * adapter with AH_PROVIDER_EMBEDDINGS is given such a call.
+ * Version 2 plugins are refused: their struct ah_call is smaller.
+ *
  * Memory: strings a provider returns in struct ah_http_request and
  * struct ah_result are malloc'd by the provider and freed by the host with
  * free(); that includes ah_result.tool_calls (the array and each of its
@@ -32,8 +44,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AH_PROVIDER_ABI_VERSION 2
-#define AH_PROVIDER_LOCAL 0x1 /* no HTTP: the host calls generate() */
+#define AH_PROVIDER_ABI_VERSION 3
+#define AH_PROVIDER_LOCAL 0x1       /* no HTTP: the host calls generate() */
+#define AH_PROVIDER_JSON_OBJECT 0x2 /* honours response_format "json_object" */
+#define AH_PROVIDER_JSON_SCHEMA 0x4 /* honours response_format "json_schema" */
+#define AH_PROVIDER_EMBEDDINGS 0x8  /* answers embedding calls (n_inputs > 0) */
 
 /* One tool call requested by the model. */
 struct ah_tool_call {
@@ -61,6 +76,23 @@ struct ah_message {
 	int tool_error;
 };
 
+/*
+ * Streaming text sink. Returns 0 to continue, non-zero to stop the call
+ * (client gone, limit reached); the provider then returns promptly.
+ */
+typedef int (*ah_emit_fn)(void *ctx, const char *text, size_t len);
+/*
+ * Streaming tool call sink (version 3), for adapters that stream tool calls:
+ * one fragment of call index (its position in ah_result.tool_calls at the
+ * end), with the id and name when this fragment carries them (else NULL)
+ * and the next len bytes of its arguments text (len may be 0). The
+ * arguments of all fragments of a call, joined, must be the call's final
+ * arguments. Returns like ah_emit_fn. The host sends any call it did not
+ * get this way (or got without id and name first) whole at the end.
+ */
+typedef int (*ah_tool_emit_fn)(void *ctx, size_t index, const char *id, const char *name,
+                               const char *args, size_t len);
+
 struct ah_call {
 	const char *model;                 /* upstream model id */
 	const struct ah_message *messages; /* in order; system messages included */
@@ -78,6 +110,21 @@ struct ah_call {
 	int mock_stream_delay_ms;    /* mock only: delay between chunks */
 	const struct ah_tool *tools; /* tools the model may call, or NULL */
 	size_t n_tools;
+	/* Version 3. */
+	const char *tool_choice;      /* NULL (upstream default) | "auto" | "none" | "required" |
+	                                 "function" (then tool_choice_name says which) */
+	const char *tool_choice_name; /* the tool forced by tool_choice "function" */
+	int has_parallel_tool_calls;  /* 1 when the caller set parallel_tool_calls */
+	int parallel_tool_calls;      /* 0: at most one tool call per turn */
+	const char *response_format;  /* NULL (text) | "json_object" | "json_schema" */
+	const char *response_schema;  /* "json_schema": the schema (JSON object text) */
+	const char *response_schema_name; /* "json_schema": its name ([A-Za-z0-9_-]) */
+	int response_schema_strict;       /* "json_schema": 1 when strict was asked */
+	const char *const *inputs;        /* an embedding call: the texts to embed, or NULL */
+	size_t n_inputs;                  /* > 0 makes this an embedding call */
+	int dimensions;                   /* embedding size asked for; 0 = the model's own */
+	ah_tool_emit_fn emit_tool;        /* streamed calls: tool call fragments, or NULL */
+	void *emit_tool_ctx;
 };
 
 struct ah_usage {
@@ -106,12 +153,6 @@ struct ah_result {
 	struct ah_tool_call *tool_calls; /* malloc'd array of the model's tool calls, or NULL */
 	size_t n_tool_calls;
 };
-
-/*
- * Streaming text sink. Returns 0 to continue, non-zero to stop the call
- * (client gone, limit reached); the provider then returns promptly.
- */
-typedef int (*ah_emit_fn)(void *ctx, const char *text, size_t len);
 
 struct ah_provider {
 	uint32_t abi_version; /* AH_PROVIDER_ABI_VERSION */

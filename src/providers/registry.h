@@ -49,6 +49,15 @@ int registry_load_plugin(const char *path, char *err, size_t errlen);
  * (usage estimated when the upstream did not report it).
  * Uses one curl easy handle per thread, reused across calls.
  */
+/*
+ * Check key against inst's upstream with one cheap authenticated call (GET
+ * its model list; agenthostctl provider-key set --verify), outside any
+ * request. 0 when the upstream accepts it; -1 with a message in err (the
+ * key refused, another status, unreachable, or an adapter without a check).
+ * The key is never put in err.
+ */
+int provider_verify_key(const struct provider_instance *inst, const char *key, char *err,
+                        size_t errlen);
 int provider_invoke(const struct provider_instance *inst, const struct ah_call *call,
                     ah_emit_fn emit, void *emit_ctx, struct ah_result *res);
 /* Free what res owns. */

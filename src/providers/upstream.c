@@ -625,6 +625,13 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 			                  "message %zu has no role or content", i);
 	if (up_check_tools(call, res) != 0)
 		return -1;
+	for (i = 0; i < call->n_inputs; i++)
+		if (call->inputs == NULL || call->inputs[i] == NULL)
+			return pjson_fail(res, R_provider_error, "embedding input %zu is missing",
+			                  i);
+	if (call->n_inputs > 0 && !(ad->flags & AH_PROVIDER_EMBEDDINGS))
+		return pjson_fail(res, R_provider_error, "%s: the adapter has no embeddings",
+		                  ad->name);
 	c = *call;
 	if (c.base_url == NULL || c.base_url[0] == '\0')
 		c.base_url = inst->base_url;
@@ -634,8 +641,10 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 		c.request_id = "";
 	if (c.model == NULL)
 		c.model = "";
-	if (emit == NULL)
+	if (emit == NULL || c.n_inputs > 0)
 		c.stream = 0;
+	if (!c.stream)
+		c.emit_tool = NULL;
 
 	if (ad->flags & AH_PROVIDER_LOCAL)
 		rc = ad->generate(&c, emit, emit_ctx, res);
@@ -664,9 +673,13 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 			for (i = 0; i < c.n_messages; i++)
 				prompt += provider_estimate_tokens(c.messages[i].content,
 				                                   strlen(c.messages[i].content));
+			for (i = 0; i < c.n_inputs; i++)
+				prompt +=
+				    provider_estimate_tokens(c.inputs[i], strlen(c.inputs[i]));
 			res->usage.prompt_tokens = prompt;
+			/* An embedding's text is its vectors: no output tokens. */
 			res->usage.completion_tokens =
-			    res->text != NULL
+			    res->text != NULL && c.n_inputs == 0
 			        ? provider_estimate_tokens(res->text, strlen(res->text))
 			        : 0;
 			for (i = 0; i < res->n_tool_calls; i++)
@@ -681,5 +694,107 @@ int provider_invoke(const struct provider_instance *inst, const struct ah_call *
 		    provider_estimate_tokens(res->text, strlen(res->text));
 	}
 	up_scrub(res->error_message, sizeof(res->error_message), c.api_key);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ key check */
+
+/* The cheapest authenticated call of each built-in adapter: list the models. */
+static const struct {
+	const char *adapter;
+	const char *path; /* appended to the instance's base URL */
+} up_models_paths[] = {
+    {"openai", "/models"},
+    {"anthropic", "/v1/models"},
+    {"gemini", "/v1beta/models"},
+};
+
+/* CURLOPT_WRITEFUNCTION that keeps nothing: the check needs the status only. */
+static size_t up_discard(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	(void)ptr;
+	(void)ud;
+	return size * nmemb;
+}
+
+int provider_verify_key(const struct provider_instance *inst, const char *key, char *err,
+                        size_t errlen)
+{
+	const struct ah_provider *ad = inst->adapter;
+	const struct ah_message ping = {.role = "user", .content = "ping"};
+	struct ah_http_request rq;
+	struct ah_result res;
+	struct ah_call call;
+	struct curl_slist *hdrs = NULL;
+	const char *path = NULL;
+	char url[512];
+	CURL *c = NULL;
+	CURLcode cc;
+	long status = 0;
+	int connect = inst->connect_timeout_ms > 0 ? inst->connect_timeout_ms : 10000;
+	int rc = -1;
+
+	memset(&rq, 0, sizeof(rq));
+	memset(&res, 0, sizeof(res));
+	for (size_t i = 0; i < ARRAY_SIZE(up_models_paths); i++)
+		if (strcmp(ad->name, up_models_paths[i].adapter) == 0)
+			path = up_models_paths[i].path;
+	if (path == NULL || ad->build_request == NULL) {
+		snprintf(err, errlen, "provider '%s' (adapter %s) has no key check", inst->name,
+		         ad->name);
+		return -1;
+	}
+	/* the adapter's own headers (its auth header and version headers) for a dummy call */
+	memset(&call, 0, sizeof(call));
+	call.model = "verify";
+	call.messages = &ping;
+	call.n_messages = 1;
+	call.max_tokens = 1;
+	call.base_url = inst->base_url;
+	call.api_key = key;
+	if (ad->build_request(&call, &rq, &res) != 0) {
+		snprintf(err, errlen, "provider '%s': the request cannot be built", inst->name);
+		goto out;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", inst->base_url, path) >= sizeof(url) ||
+	    (hdrs = up_headers(&rq, NULL)) == NULL || (c = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "provider '%s': out of memory or URL too long", inst->name);
+		goto out;
+	}
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)connect) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "agenthost/" PACKAGE_VERSION) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, up_discard) != CURLE_OK) {
+		snprintf(err, errlen, "provider '%s': cannot configure the HTTP client",
+		         inst->name);
+		goto out;
+	}
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "provider '%s': the check did not reach it: %s", inst->name,
+		         curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 401 || status == 403)
+		snprintf(err, errlen, "provider '%s' refused the key (HTTP %ld)", inst->name,
+		         status);
+	else if (status < 200 || status > 299)
+		snprintf(err, errlen, "provider '%s': the check answered HTTP %ld", inst->name,
+		         status);
+	else
+		rc = 0;
+out:
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	up_request_free(&rq);
+	provider_result_free(&res);
 	return rc;
 }

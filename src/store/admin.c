@@ -103,6 +103,17 @@ static const char sql_overview[] =
 static const char sql_window_one[] =
     WINDOW_SUMS " WHERE tenant_id = ? AND bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
 static const char sql_window_all[] = WINDOW_SUMS " WHERE bucket >= UNIX_TIMESTAMP() DIV 300 - ?";
+/* Hours by the 5-minute buckets they hold (12 each): one grouped query per chart. */
+#define HOURS_SUMS                                                                                 \
+	"SELECT bucket DIV 12, SUM(requests), SUM(succeeded), SUM(refused), SUM(failed),"          \
+	" SUM(cost_micros), SUM(tokens), SUM(latency_ms_sum), SUM(lat_le_100), SUM(lat_le_250),"   \
+	" SUM(lat_le_500), SUM(lat_le_1000), SUM(lat_le_2500), SUM(lat_le_5000),"                  \
+	" SUM(lat_le_10000), SUM(lat_gt_10000) FROM usage_5min"
+#define HOURS_SINCE " bucket >= (UNIX_TIMESTAMP() DIV 3600 - ?) * 12"
+static const char sql_hours_one[] =
+    HOURS_SUMS " WHERE tenant_id = ? AND" HOURS_SINCE " GROUP BY bucket DIV 12 ORDER BY 1";
+static const char sql_hours_all[] =
+    HOURS_SUMS " WHERE" HOURS_SINCE " GROUP BY bucket DIV 12 ORDER BY 1";
 
 static const char sql_user_del[] = "DELETE FROM admin_users WHERE name = ?";
 static const char sql_plans[] = "SELECT p.id, p.name, p.description, " TS(
@@ -589,6 +600,42 @@ int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct 
 	if (db_exec(st, q, tenant_id ? sql_window_one : sql_window_all, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	rc = db_fetch(st, q, &o, __func__);
+	db_end(st, q, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_admin_hours(struct store *st, int64_t tenant_id, int hours, admin_hour_cb cb, void *ctx)
+{
+	struct admin_hour h;
+	struct db_out o;
+	MYSQL_BIND in[2];
+	int back = hours - 1, rc;
+	enum db_q q = tenant_id ? Q_ADM_HOURS_ONE : Q_ADM_HOURS_ALL;
+
+	memset(&h, 0, sizeof(h));
+	memset(in, 0, sizeof(in));
+	if (tenant_id) {
+		db_in_i64(&in[0], &tenant_id);
+		db_in_int(&in[1], &back);
+	} else {
+		db_in_int(&in[0], &back);
+	}
+	db_out_init(&o);
+	db_out_i64(&o, &h.hour);
+	db_out_i64(&o, &h.w.requests);
+	db_out_i64(&o, &h.w.succeeded);
+	db_out_i64(&o, &h.w.refused);
+	db_out_i64(&o, &h.w.failed);
+	db_out_i64(&o, &h.w.cost_micros);
+	db_out_i64(&o, &h.w.tokens);
+	db_out_i64(&o, &h.w.latency_ms_sum);
+	for (size_t i = 0; i < 8; i++)
+		db_out_i64(&o, &h.w.lat[i]);
+	if (db_exec(st, q, tenant_id ? sql_hours_one : sql_hours_all, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
+		if (cb(ctx, &h) != 0)
+			break;
 	db_end(st, q, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }

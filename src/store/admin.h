@@ -164,6 +164,19 @@ int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb 
 /* usage_5min summed over the last `seconds` (whole buckets) for tenant_id, or every tenant (0). */
 int store_admin_window(struct store *st, int64_t tenant_id, int seconds, struct admin_window *out);
 
+/* One hour of usage_5min (the charts of the overview, tenant and health pages). */
+struct admin_hour {
+	int64_t hour;          /* unix seconds DIV 3600 */
+	struct admin_window w; /* its calls, cost and latency histogram */
+};
+typedef int (*admin_hour_cb)(void *ctx, const struct admin_hour *h);
+/*
+ * usage_5min of the last `hours` hours (the current one included, by the
+ * database clock) for tenant_id, or every tenant (0), one grouped query,
+ * one row per hour that has calls, oldest first. ST_OK or ST_ERR.
+ */
+int store_admin_hours(struct store *st, int64_t tenant_id, int hours, admin_hour_cb cb, void *ctx);
+
 /* Delete a dashboard user and its sessions. ST_NOTFOUND when no such user. */
 int store_admin_user_delete(struct store *st, const char *name);
 

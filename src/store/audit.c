@@ -18,8 +18,8 @@
 
 static const char sql_insert[] =
     "INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target, outcome,"
-    " reason_code, request_id, ip, detail, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
+    " reason_code, request_id, ip, detail, end_user, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
 
 /* Bind s cut to max bytes (a character boundary), or NULL. */
 static void audit_bind(MYSQL_BIND *b, const char *s, size_t max, unsigned long *len)
@@ -33,8 +33,8 @@ static void audit_bind(MYSQL_BIND *b, const char *s, size_t max, unsigned long *
 /* Append a to the audit log (tenant_id 0 = not tenant-specific). ST_OK or ST_ERR. */
 int store_audit(struct store *st, const struct audit_entry *a)
 {
-	MYSQL_BIND in[10];
-	unsigned long l[9];
+	MYSQL_BIND in[11];
+	unsigned long l[10];
 
 	if (a->actor_type == NULL || a->action == NULL || a->outcome == NULL) {
 		log_error("store: store_audit: missing actor_type, action or outcome");
@@ -50,6 +50,7 @@ int store_audit(struct store *st, const struct audit_entry *a)
 	audit_bind(&in[7], a->request_id, 32, &l[6]);
 	audit_bind(&in[8], a->ip, 45, &l[7]);
 	audit_bind(&in[9], a->detail, 65535, &l[8]);
+	audit_bind(&in[10], a->end_user ? a->end_user : "", 64, &l[9]);
 	return db_exec(st, Q_AUDIT_INSERT, sql_insert, in, NULL, __func__) == ST_OK ? ST_OK
 	                                                                            : ST_ERR;
 }

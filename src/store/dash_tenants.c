@@ -33,6 +33,8 @@ static const char sql_tenants[] =
                                              " WHERE t.id > ? AND (? = '' OR LOWER(t.slug) LIKE ? "
                                              "OR LOWER(t.name) LIKE ?)"
                                              " ORDER BY t.id LIMIT ?";
+static const char sql_tenant_names[] =
+    "SELECT id, slug, name FROM tenants ORDER BY name, id LIMIT ?";
 static const char sql_update[] =
     "UPDATE tenants t JOIN plans p ON p.name = ? SET t.name = ?, t.plan_id = p.id,"
     " t.updated_at = UTC_TIMESTAMP(6) WHERE t.id = ?";
@@ -67,6 +69,36 @@ static void dasht_like(const char *q, char *out, size_t cap)
 	}
 	out[n++] = '%';
 	out[n] = '\0';
+}
+
+int store_dasht_tenant_names(struct store *st, int limit, dasht_tenant_cb cb, void *ctx,
+                             int *has_more)
+{
+	struct dasht_tenant_row row;
+	struct db_out o;
+	MYSQL_BIND in[1];
+	int want = limit + 1, n = 0, rc;
+
+	*has_more = 0;
+	memset(&row, 0, sizeof(row));
+	memset(in, 0, sizeof(in));
+	db_in_int(&in[0], &want);
+	db_out_init(&o);
+	db_out_i64(&o, &row.t.id);
+	db_out_str(&o, row.t.slug, sizeof(row.t.slug));
+	db_out_str(&o, row.t.name, sizeof(row.t.name));
+	if (db_exec(st, Q_DASHT_TENANT_NAMES, sql_tenant_names, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_DASHT_TENANT_NAMES, &o, __func__)) == 1) {
+		if (n++ == limit) {
+			*has_more = 1;
+			break;
+		}
+		if (cb(ctx, &row))
+			break;
+	}
+	db_end(st, Q_DASHT_TENANT_NAMES, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
 }
 
 int store_dasht_tenants(struct store *st, const char *q, int64_t after_id, int limit,

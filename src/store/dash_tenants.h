@@ -36,6 +36,13 @@ typedef int (*dasht_tenant_cb)(void *ctx, const struct dasht_tenant_row *row);
 int store_dasht_tenants(struct store *st, const char *q, int64_t after_id, int limit,
                         dasht_tenant_cb cb, void *ctx, int *has_more);
 
+/*
+ * The first `limit` tenants by name (id, slug, name only; the tenant pickers
+ * of the dashboard's filters). *has_more is set when more exist. ST_OK or ST_ERR.
+ */
+int store_dasht_tenant_names(struct store *st, int limit, dasht_tenant_cb cb, void *ctx,
+                             int *has_more);
+
 /* Set a tenant's name and plan. ST_NOTFOUND when the tenant or the plan does not exist. */
 int store_dasht_tenant_update(struct store *st, int64_t id, const char *name, const char *plan);
 

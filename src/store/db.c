@@ -57,6 +57,7 @@
 
 #include "common/epochs.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "store/db.h"
 #include "store/store.h"
@@ -149,9 +150,12 @@ static int db_connect_one(struct store *st, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot connect to MariaDB at %s:%u: %s", host,
 			         st->port, mysql_error(db));
 		mysql_close(db);
+		metrics_count(MC_DB_CONNECT_FAILED);
 		return -1;
 	}
 	st->db = db;
+	metrics_count(MC_DB_CONNECTS);
+	metrics_gauge(MG_DB_CONNECTIONS, 1);
 	return 0;
 }
 
@@ -259,6 +263,7 @@ int db_connect(struct store *st, char *err, size_t errlen)
 		}
 		mysql_close(st->db);
 		st->db = NULL;
+		metrics_gauge(MG_DB_CONNECTIONS, -1);
 		used += (size_t)snprintf(err + used, used < errlen ? errlen - used : 0,
 		                         "%snode %d: %s", used ? "; " : "", i + 1, why);
 	}
@@ -320,6 +325,7 @@ void db_disconnect(struct store *st)
 	if (st->db) {
 		mysql_close(st->db);
 		st->db = NULL;
+		metrics_gauge(MG_DB_CONNECTIONS, -1);
 	}
 	for (i = 0; i < Q__MAX; i++) {
 		if (st->stmt[i]) {
@@ -539,6 +545,9 @@ int db_exec(struct store *st, enum db_q q, const char *sql, MYSQL_BIND *in, stru
 	MYSQL_STMT *s;
 	int attempt, rc;
 
+	/* A thread whose store could not be opened (the database was down): its server said why. */
+	if (st == NULL)
+		return ST_ERR;
 	db_follow_writer(st);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (st->db == NULL) {
@@ -696,6 +705,8 @@ int db_begin(struct store *st, const char *fn)
 	unsigned int e;
 	int attempt;
 
+	if (st == NULL)
+		return ST_ERR;
 	if (st->in_tx) {
 		log_error("store: %s: transaction already open", fn);
 		return ST_ERR;
@@ -929,6 +940,8 @@ int db_query(struct store *st, const char *sql, size_t len, db_row_cb cb, void *
 	struct buf g = BUF_INIT;
 	int rc, begins = 0, ends = 0;
 
+	if (st == NULL)
+		return ST_ERR;
 	st->last_errno = 0;
 	db_follow_writer(st);
 	if (db_cluster() && db_guard_text(st, sql, len, &g, &begins, &ends) < 0) {

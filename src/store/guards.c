@@ -343,3 +343,29 @@ int store_breaker_probe_done(struct store *st, int64_t tenant_id, const char *pr
 	}
 	return rc == ST_OK ? ST_OK : ST_ERR;
 }
+
+/* A few rows per provider instance: the table is read through its primary key's order. */
+static const char sql_brk_counts[] = "SELECT provider, CAST(state AS CHAR), COUNT(*) FROM breakers"
+                                     " GROUP BY provider, state ORDER BY provider, state";
+
+int store_breaker_counts(struct store *st,
+                         void (*cb)(void *ctx, const char *provider, const char *state,
+                                    int64_t count),
+                         void *ctx)
+{
+	char provider[64], state[16];
+	struct db_out o;
+	int64_t count;
+	int rc;
+
+	db_out_init(&o);
+	db_out_str(&o, provider, sizeof(provider));
+	db_out_str(&o, state, sizeof(state));
+	db_out_i64(&o, &count);
+	if (db_exec(st, Q_BRK_COUNTS, sql_brk_counts, NULL, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_BRK_COUNTS, &o, __func__)) == 1)
+		cb(ctx, provider, state, count);
+	db_end(st, Q_BRK_COUNTS, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}

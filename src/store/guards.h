@@ -101,4 +101,13 @@ int store_breaker_probe_done(struct store *st, int64_t tenant_id, const char *pr
 /* "hostname:pid" of this process (for owner columns); out >= 64 bytes. */
 void store_guard_owner(char *out, size_t cap);
 
+/*
+ * Breakers counted by provider and state ("closed", "open", "half_open"),
+ * for /metrics: cb once per pair (count > 0). ST_OK or ST_ERR.
+ */
+int store_breaker_counts(struct store *st,
+                         void (*cb)(void *ctx, const char *provider, const char *state,
+                                    int64_t count),
+                         void *ctx);
+
 #endif

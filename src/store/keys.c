@@ -33,26 +33,29 @@
 #define KEY_COLS                                                                                   \
 	"SELECT k.id, k.tenant_id, k.name, k.prefix, " KEY_STATE                                   \
 	", " TS("k.created_at") ", " TS("k.expires_at") ", " TS("k.grace_until") ", " TS(          \
-	    "k.revoked_at") ", " TS("k.last_used_at") ", COALESCE(k.rotated_to, 0) FROM api_keys " \
-	                                              "k"
+	    "k.revoked_at") ", " TS("k.last_used_at") ", COALESCE(k.rotated_to, 0), k.scopes"      \
+	                                              " FROM api_keys k"
 
 /* The last column: microseconds until an active key's state changes by the clock (its expiry
  * or the end of its grace period), for caches. */
 static const char sql_auth[] =
     "SELECT k.id, k.tenant_id, " KEY_STATE ", t.status, t.slug, p.name,"
     " k.prefix, t.migrating, t.isolation_mode = 'dedicated',"
-    " t.data_epoch, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6),"
-    " LEAST(COALESCE(k.expires_at, '9999-12-31'), COALESCE(k.grace_until, '9999-12-31')))"
+    " t.data_epoch, t.log_content, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6),"
+    " LEAST(COALESCE(k.expires_at, '9999-12-31'), COALESCE(k.grace_until, '9999-12-31'))),"
+    " k.scopes"
     " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
     " JOIN plans p ON p.id = t.plan_id WHERE k.key_hash = ?";
 static const char sql_insert[] =
-    "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, expires_at, created_at)"
-    " VALUES (?, ?, ?, ?, FROM_UNIXTIME(?), UTC_TIMESTAMP(6))";
+    "INSERT INTO api_keys (tenant_id, name, prefix, key_hash, expires_at, scopes, created_at)"
+    " VALUES (?, ?, ?, ?, FROM_UNIXTIME(?), ?, UTC_TIMESTAMP(6))";
+static const char sql_set_scopes[] =
+    "UPDATE api_keys SET scopes = ? WHERE tenant_id = ? AND id = ?";
 static const char sql_get[] = KEY_COLS " WHERE k.tenant_id = ? AND k.id = ?";
 static const char sql_list[] = KEY_COLS " WHERE k.tenant_id = ? ORDER BY k.id";
 static const char sql_revoke[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at,"
                                  " UTC_TIMESTAMP(6)) WHERE tenant_id = ? AND id = ?";
-static const char sql_lock[] = "SELECT name FROM api_keys WHERE tenant_id = ? AND id = ?"
+static const char sql_lock[] = "SELECT name, scopes FROM api_keys WHERE tenant_id = ? AND id = ?"
                                " AND revoked_at IS NULL FOR UPDATE";
 static const char sql_set_grace[] =
     "UPDATE api_keys SET grace_until = UTC_TIMESTAMP(6) + INTERVAL ? SECOND,"
@@ -85,7 +88,9 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 	db_out_int(&o, &out->migrating);
 	db_out_int(&o, &out->dedicated);
 	db_out_int(&o, &out->data_epoch);
+	db_out_int(&o, &out->log_content);
 	db_out_i64(&o, &out->valid_for_us);
+	db_out_int(&o, &out->scopes);
 	rc = db_exec(st, Q_KEY_AUTH, sql_auth, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;
@@ -100,10 +105,12 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
 
 /* Insert a key row (shared by insert and rotate); see store_key_insert. */
 static int key_insert(struct store *st, int64_t tenant_id, const char *name, const char *prefix,
-                      const uint8_t hash[32], int64_t expires_at, int64_t *id_out, const char *fn)
+                      const uint8_t hash[32], int64_t expires_at, int scopes, int64_t *id_out,
+                      const char *fn)
 {
-	MYSQL_BIND in[5];
+	MYSQL_BIND in[6];
 	unsigned long l[4];
+	int scopes_in = scopes;
 	int rc;
 
 	if (name == NULL || prefix == NULL) {
@@ -115,6 +122,7 @@ static int key_insert(struct store *st, int64_t tenant_id, const char *name, con
 	db_in_str(&in[2], prefix, &l[1]);
 	db_in_blob(&in[3], hash, 32, &l[2]);
 	db_in_i64_or_null(&in[4], &expires_at);
+	db_in_int(&in[5], &scopes_in);
 	/* a cached "no such key" for this hash must go */
 	rc = store_change_exec(st, Q_KEY_INSERT, sql_insert, in, fn, CHANGE_KEYS, 0, NULL);
 	if (rc != ST_OK)
@@ -130,13 +138,34 @@ static int key_insert(struct store *st, int64_t tenant_id, const char *name, con
  * ST_CONFLICT when the hash is already stored, ST_ERR.
  */
 int store_key_insert(struct store *st, int64_t tenant_id, const char *name, const char *prefix,
-                     const uint8_t hash[32], int64_t expires_at, int64_t *id_out)
+                     const uint8_t hash[32], int64_t expires_at, int scopes, int64_t *id_out)
 {
 	if (expires_at < 0) {
 		log_error("store: store_key_insert: negative expiry");
 		return ST_ERR;
 	}
-	return key_insert(st, tenant_id, name, prefix, hash, expires_at, id_out, __func__);
+	return key_insert(st, tenant_id, name, prefix, hash, expires_at, scopes, id_out, __func__);
+}
+
+/*
+ * Replace a key's scopes; caches of the tenant's keys are dropped (a change,
+ * like a revocation). ST_OK (also when unchanged), ST_NOTFOUND, ST_ERR.
+ */
+int store_key_set_scopes(struct store *st, int64_t tenant_id, int64_t key_id, int scopes)
+{
+	struct api_key k;
+	MYSQL_BIND in[3];
+	int scopes_in = scopes, rc;
+
+	rc = store_key_get(st, tenant_id, key_id, &k);
+	if (rc != ST_OK)
+		return rc;
+	db_in_int(&in[0], &scopes_in);
+	db_in_i64(&in[1], &tenant_id);
+	db_in_i64(&in[2], &key_id);
+	rc = store_change_exec(st, Q_KEY_SET_SCOPES, sql_set_scopes, in, __func__, CHANGE_TENANT,
+	                       tenant_id, NULL);
+	return rc == ST_OK ? ST_OK : ST_ERR;
 }
 
 /* Describe the KEY_COLS columns into o, landing in k. */
@@ -154,6 +183,7 @@ static void key_bind(struct db_out *o, struct api_key *k)
 	db_out_i64(o, &k->revoked_at);
 	db_out_i64(o, &k->last_used_at);
 	db_out_i64(o, &k->rotated_to);
+	db_out_int(o, &k->scopes);
 }
 
 /* One of this tenant's keys: ST_OK, ST_NOTFOUND (also for another tenant's key), ST_ERR. */
@@ -230,7 +260,7 @@ int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const 
 	struct db_out o;
 	MYSQL_BIND in[4];
 	int64_t new_id = 0;
-	int rc;
+	int rc, scopes = 0;
 
 	if (grace_seconds < 0) {
 		log_error("store: store_key_rotate: negative grace period");
@@ -242,6 +272,7 @@ int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const 
 	db_in_i64(&in[1], &key_id);
 	db_out_init(&o);
 	db_out_str(&o, name, sizeof(name));
+	db_out_int(&o, &scopes);
 	rc = db_exec(st, Q_KEY_LOCK, sql_lock, in, &o, __func__);
 	if (rc != ST_OK) {
 		rc = ST_ERR;
@@ -253,7 +284,7 @@ int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const 
 		rc = rc == 0 ? ST_NOTFOUND : ST_ERR;
 		goto fail;
 	}
-	rc = key_insert(st, tenant_id, name, prefix, hash, 0, &new_id, __func__);
+	rc = key_insert(st, tenant_id, name, prefix, hash, 0, scopes, &new_id, __func__);
 	if (rc != ST_OK)
 		goto fail;
 	db_in_i64(&in[0], &grace_seconds);

@@ -90,6 +90,9 @@ static void roll_of(const struct execution *e, int64_t created_us, struct roll *
 		attr_of(meta, "department", r->dept);
 	}
 	json_decref(meta);
+	/* the call's end user (X-Actor-Id, OpenAI "user") is the showback user when named */
+	if (e->end_user[0])
+		util_strlcpy(r->user, e->end_user, sizeof(r->user));
 	r->requests = 1;
 	r->errors = strcmp(e->status, "succeeded") != 0;
 	r->prompt = e->prompt_tokens;

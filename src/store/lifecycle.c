@@ -98,7 +98,7 @@ static const struct life_table life_tables[] = {
 	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros,"
 	 " 'latency_ms', latency_ms, 'request_id', request_id, 'finish_reason', finish_reason,"
 	 " 'metadata', metadata, 'input', input, 'output', output,"
-	 " 'error_message', error_message, " TS("created_at") ")",
+	 " 'error_message', error_message, 'end_user', end_user, " TS("created_at") ")",
 	 {"seq", NULL}, "tenant_id = @tenant"},
 	{"usage_daily.jsonl", "usage_daily",
 	 "JSON_OBJECT('day', day, 'key_id', key_id, 'agent_id', agent_id, 'model', model,"
@@ -283,6 +283,11 @@ static const struct life_check life_checks[] = {
 	{"orphan_agent_tools", "agent tool lists of a tenant that does not exist",
 	 ORPHANS("agent_tools")},
 	{"orphan_run_steps", "run steps of a tenant that does not exist", ORPHANS("run_steps")},
+	{"orphan_webhooks", "webhooks of a tenant that does not exist", ORPHANS("webhooks")},
+	{"orphan_alert_events", "alert events of a tenant that does not exist",
+	 ORPHANS("alert_events")},
+	{"orphan_alert_deliveries", "webhook deliveries of a tenant that does not exist",
+	 ORPHANS("alert_deliveries")},
 	{"orphan_reservations", "budget reservations of a tenant that does not exist",
 	 ORPHANS("reservations")},
 	{"orphan_idempotency_keys", "idempotency records of a tenant that does not exist",
@@ -457,6 +462,9 @@ static const char *const life_erase[] = {
 	"admin_sessions WHERE user_id IN (SELECT id FROM admin_users WHERE tenant_id = @tenant)",
 	"admin_users WHERE tenant_id = @tenant",
 	"provider_credentials WHERE tenant_id = @tenant",
+	"alert_deliveries WHERE tenant_id = @tenant",
+	"alert_events WHERE tenant_id = @tenant",
+	"webhooks WHERE tenant_id = @tenant",
 	"tool_secrets WHERE tenant_id = @tenant",
 	"agent_tools WHERE tenant_id = @tenant",
 	"agents WHERE tenant_id = @tenant",
@@ -537,7 +545,7 @@ int store_life_onboard(struct store *st, const struct life_onboard *o, int64_t *
 	if (rc == ST_OK && o->key_name) {
 		*what = "key";
 		rc = store_key_insert(st, *tenant_id, o->key_name, o->key_prefix, o->key_hash, 0,
-		                      key_id);
+		                      KEY_SCOPES_DEFAULT, key_id);
 	}
 	if (rc == ST_OK && o->admin_name) {
 		*what = "admin";

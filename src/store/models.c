@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 #define MODEL_COLS                                                                                 \
-	"SELECT name, provider, upstream_model, input_price_micros, output_price_micros,"          \
+	"SELECT name, provider, upstream_model, kind, input_price_micros, output_price_micros,"    \
 	" context_window, max_output, CAST(FLOOR(UNIX_TIMESTAMP(created_at)) AS SIGNED)"           \
 	" FROM models"
 
@@ -31,6 +31,7 @@ static void model_bind(struct db_out *o, struct model *m)
 	db_out_str(o, m->name, sizeof(m->name));
 	db_out_str(o, m->provider, sizeof(m->provider));
 	db_out_str(o, m->upstream, sizeof(m->upstream));
+	db_out_str(o, m->kind, sizeof(m->kind));
 	db_out_i64(o, &m->input_price);
 	db_out_i64(o, &m->output_price);
 	db_out_int(o, &m->context_window);

@@ -32,6 +32,7 @@
 	X(TENANT_GET_SLUG, 1)                                                                      \
 	X(TENANT_LIST, 1)                                                                          \
 	X(TENANT_SET_STATUS, 1)                                                                    \
+	X(TENANT_SET_LOG_CONTENT, 1)                                                               \
 	/* keys.c */                                                                               \
 	X(KEY_AUTH, 1)                                                                             \
 	X(KEY_INSERT, 1)                                                                           \
@@ -41,6 +42,7 @@
 	X(KEY_LOCK, 1)                                                                             \
 	X(KEY_SET_GRACE, 1)                                                                        \
 	X(KEY_TOUCH, 1)                                                                            \
+	X(KEY_SET_SCOPES, 1)                                                                       \
 	/* credentials.c */                                                                        \
 	X(CRED_PUT, 1)                                                                             \
 	X(CRED_GET, 1)                                                                             \
@@ -102,11 +104,13 @@
 	X(BRK_FAIL, 1)                                                                             \
 	X(BRK_PROBE_OK, 1)                                                                         \
 	X(BRK_PROBE_FAIL, 1)                                                                       \
+	X(BRK_COUNTS, 1)                                                                           \
 	/* usage.c: usage reports, operator tokens */                                              \
 	X(USAGE_BY_DAY, 1)                                                                         \
 	X(USAGE_BY_MODEL, 1)                                                                       \
 	X(USAGE_BY_AGENT, 1)                                                                       \
 	X(USAGE_BY_KEY, 1)                                                                         \
+	X(USAGE_BY_END_USER, 1)                                                                    \
 	X(USAGE_TOTAL, 1)                                                                          \
 	X(OP_INSERT, 1)                                                                            \
 	X(OP_CHECK, 1)                                                                             \
@@ -141,6 +145,8 @@
 	X(ADM_OVERVIEW, 1)                                                                         \
 	X(ADM_WINDOW_ONE, 1)                                                                       \
 	X(ADM_WINDOW_ALL, 1)                                                                       \
+	X(ADM_HOURS_ONE, 1)                                                                        \
+	X(ADM_HOURS_ALL, 1)                                                                        \
 	X(ADM_PLANS, 1)                                                                            \
 	X(ADM_GLOBAL, 1)                                                                           \
 	/* tools.c: tool registry, tenant tool secrets, run steps */                               \
@@ -161,6 +167,7 @@
 	X(STEP_LIST, 1)                                                                            \
 	/* dash_tenants.c: the dashboard's tenant, budget and audit pages */                       \
 	X(DASHT_TENANTS, 1)                                                                        \
+	X(DASHT_TENANT_NAMES, 1)                                                                   \
 	X(DASHT_UPDATE, 1)                                                                         \
 	X(DASHT_COUNTERS, 1)                                                                       \
 	X(DASHT_AUDIT_TENANT, 1)                                                                   \

@@ -91,6 +91,7 @@ struct tenant {
 	int64_t created_at; /* unix seconds */
 	char data_db[65];   /* a dedicated tenant's database ("" for shared) */
 	int migrating;      /* a move between modes is in progress */
+	int log_content;    /* chat completions' prompts and answers are stored (sql/023) */
 };
 
 typedef int (*tenant_cb)(void *ctx, const struct tenant *t);
@@ -102,6 +103,9 @@ int store_tenant_get(struct store *st, int64_t id, struct tenant *out);
 int store_tenant_get_by_slug(struct store *st, const char *slug, struct tenant *out);
 int store_tenant_list(struct store *st, tenant_cb cb, void *ctx);
 int store_tenant_set_status(struct store *st, int64_t id, int status, const char *reason);
+/* Turn the recording of chat prompts and answers on (1) or off (0). ST_NOTFOUND for an unknown id.
+ */
+int store_tenant_set_log_content(struct store *st, int64_t id, int on);
 
 /* ------------------------------------------------------------------ API keys */
 
@@ -111,6 +115,19 @@ enum key_state {
 	KEY_EXPIRED = 2, /* past expires_at */
 	KEY_ROTATED = 3, /* rotated and past its grace period */
 };
+
+/*
+ * What a key may call (api_keys.scopes, a bit set; docs/API.md "Key scopes").
+ * KEY_SCOPES_DEFAULT is what a key made without naming scopes gets, and what
+ * every key made before scopes existed got (sql/021): what keys could call then.
+ */
+enum key_scope {
+	KEY_SCOPE_INFERENCE = 1, /* chat completions, agent runs */
+	KEY_SCOPE_READ = 2,      /* runs, sessions, usage, budget, limits */
+	KEY_SCOPE_MANAGE = 4,    /* the tenant's self-service API: its keys and their limits */
+};
+#define KEY_SCOPES_DEFAULT (KEY_SCOPE_INFERENCE | KEY_SCOPE_READ)
+#define KEY_SCOPES_ALL (KEY_SCOPE_INFERENCE | KEY_SCOPE_READ | KEY_SCOPE_MANAGE)
 
 /* What identification needs, read in one round trip (key joined with tenant). */
 struct key_auth {
@@ -124,7 +141,9 @@ struct key_auth {
 	int migrating;        /* tenant move in progress: writes get 503 tenant_migrating */
 	int dedicated;        /* the tenant's data is in a database of its own */
 	int data_epoch;       /* tenants.data_epoch: moves with every placement change */
+	int log_content;      /* tenants.log_content: store chat prompts and answers */
 	int64_t valid_for_us; /* an active key's state changes by the clock this much later */
+	int scopes;           /* api_keys.scopes: bit set of enum key_scope */
 };
 
 struct api_key {
@@ -139,6 +158,7 @@ struct api_key {
 	int64_t revoked_at;
 	int64_t last_used_at;
 	int64_t rotated_to; /* id of the successor key, 0 if none */
+	int scopes;         /* bit set of enum key_scope */
 };
 
 typedef int (*api_key_cb)(void *ctx, const struct api_key *k);
@@ -150,16 +170,19 @@ int store_key_auth(struct store *st, const uint8_t hash[32], struct key_auth *ou
  * read, when the caller answered from a cache instead).
  */
 void store_route_set(struct store *st, int64_t tenant_id, int dedicated, int data_epoch);
-/* expires_at 0 = never. */
+/* expires_at 0 = never; scopes: bit set of enum key_scope. */
 int store_key_insert(struct store *st, int64_t tenant_id, const char *name, const char *prefix,
-                     const uint8_t hash[32], int64_t expires_at, int64_t *id_out);
+                     const uint8_t hash[32], int64_t expires_at, int scopes, int64_t *id_out);
+/* Replace a key's scopes. ST_OK, ST_NOTFOUND when the tenant has no such key, ST_ERR. */
+int store_key_set_scopes(struct store *st, int64_t tenant_id, int64_t key_id, int scopes);
 int store_key_get(struct store *st, int64_t tenant_id, int64_t key_id, struct api_key *out);
 int store_key_list(struct store *st, int64_t tenant_id, api_key_cb cb, void *ctx);
 /* ST_NOTFOUND when no such key for this tenant. */
 int store_key_revoke(struct store *st, int64_t tenant_id, int64_t key_id);
 /*
- * Rotate key_id: insert the new key (prefix, hash) and give the old one a
- * grace period of grace_seconds from now (0 = ends now), in one transaction.
+ * Rotate key_id: insert the new key (prefix, hash, the old key's scopes) and
+ * give the old one a grace period of grace_seconds from now (0 = ends now),
+ * in one transaction.
  */
 int store_key_rotate(struct store *st, int64_t tenant_id, int64_t key_id, const char *prefix,
                      const uint8_t hash[32], int64_t grace_seconds, int64_t *new_id_out);
@@ -195,6 +218,7 @@ struct model {
 	char name[128];       /* public model name clients send */
 	char provider[32];    /* provider instance name */
 	char upstream[128];   /* model id sent upstream */
+	char kind[12];        /* "chat" | "embedding" (what it serves) */
 	int64_t input_price;  /* micro-USD per 1M prompt tokens */
 	int64_t output_price; /* micro-USD per 1M completion tokens */
 	int context_window;
@@ -294,6 +318,7 @@ struct execution {
 	int latency_ms;
 	char request_id[33];
 	char finish_reason[33];
+	char end_user[65];         /* X-Actor-Id or the OpenAI "user" field; "" when none */
 	const char *metadata;      /* JSON object text or NULL */
 	const char *input;         /* run input text or NULL (chat: not stored) */
 	const char *output;        /* run output text or NULL */
@@ -342,6 +367,7 @@ struct audit_entry {
 	const char *request_id;  /* or NULL */
 	const char *ip;          /* or NULL */
 	const char *detail;      /* JSON object text or NULL */
+	const char *end_user;    /* the tenant API call's end user (X-Actor-Id / "user"), or NULL */
 };
 
 int store_audit(struct store *st, const struct audit_entry *a);

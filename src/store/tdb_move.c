@@ -242,7 +242,8 @@ static void across_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, un
  */
 static int copy_across(struct store *st, struct store *src, const char *sdb, struct store *dst,
                        const char *ddb, const char *table, const struct tdb_cols *cols,
-                       int64_t tenant_id, int64_t *rows, char *err, size_t errlen)
+                       int64_t tenant_id, const struct progress *pg, int64_t *rows, char *err,
+                       size_t errlen)
 {
 	struct tdb_cols pk;
 	struct across x;
@@ -294,6 +295,7 @@ static int copy_across(struct store *st, struct store *src, const char *sdb, str
 		}
 		if (x.page_rows < ACROSS_PAGE)
 			break;
+		progress_report(pg, "copy", table, x.added, -1);
 	}
 	*rows = x.added;
 	for (size_t i = 0; i < TDB_MAX_PK; i++)
@@ -318,7 +320,8 @@ static int both_sides(struct store *st, const struct tdb_opts *o, const struct t
 }
 
 int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o, const char *table,
-                   int to_dedicated, int64_t *rows, char *err, size_t errlen)
+                   int to_dedicated, const struct progress *pg, int64_t *rows, char *err,
+                   size_t errlen)
 {
 	struct tdb_cols cols;
 	struct tdb_where w;
@@ -348,11 +351,13 @@ int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 		if (both_sides(st, o, &w, &ctl, &ten, err, errlen) < 0)
 			return ST_ERR;
 		rc = to_dedicated ? copy_across(st, ctl, st->name, ten, w.db, table, &cols,
-		                                tenant_id, rows, err, errlen)
+		                                tenant_id, pg, rows, err, errlen)
 		                  : copy_across(st, ten, w.db, ctl, st->name, table, &cols,
-		                                tenant_id, rows, err, errlen);
+		                                tenant_id, pg, rows, err, errlen);
 		db_free(ctl);
 		db_free(ten);
+		if (rc == ST_OK)
+			progress_report(pg, "copy", table, *rows, -1);
 		return rc;
 	}
 	a = tdb_admin(st, o, NULL, 0, NULL, err, errlen);
@@ -382,6 +387,8 @@ int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o
 	rc = sql_run_i64(a, &q, rows, __func__);
 	if (rc != ST_OK)
 		snprintf(err, errlen, "copying %s failed: %s", table, a->last_error);
+	else
+		progress_report(pg, "copy", table, *rows, -1);
 	sql_free(&q);
 	db_free(a);
 	return rc == ST_OK ? ST_OK : ST_ERR;

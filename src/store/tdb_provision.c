@@ -412,7 +412,8 @@ static void grant_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, uns
 }
 
 int store_tdb_verify(struct store *st, int64_t tenant_id, const struct tdb_opts *o,
-                     tdb_finding_cb cb, void *ctx, char *err, size_t errlen)
+                     tdb_finding_cb cb, void *ctx, const struct progress *pg, char *err,
+                     size_t errlen)
 {
 	const char *host = acct_host(o);
 	int64_t *ids;
@@ -435,6 +436,8 @@ int store_tdb_verify(struct store *st, int64_t tenant_id, const struct tdb_opts 
 			rc = ST_ERR;
 			break;
 		}
+		progress_report(pg, "dedicated", w.db[0] ? w.db : NULL, (int64_t)i + 1,
+		                (int64_t)count);
 		if (w.db[0] == '\0' || w.user[0] == '\0') {
 			cb(ctx, ids[i], "dedicated_db_missing",
 			   "no database recorded for the tenant");

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/progress.h"
 #include "store/store.h"
 
 /* A new request on this thread's handle: forget the last one's tenant context. */
@@ -90,10 +91,12 @@ const char *const *store_tdb_rollup_tables(void);
 /*
  * Copy tenant_id's rows of table from one side to the other (to_dedicated:
  * shared -> its database; else back), skipping rows already there; *rows
- * gets how many were added. Same server only.
+ * gets how many were added. pg (may be NULL) hears "copy" with the rows
+ * added so far after each page of a copy across servers, and once at the end.
  */
 int store_tdb_copy(struct store *st, int64_t tenant_id, const struct tdb_opts *o, const char *table,
-                   int to_dedicated, int64_t *rows, char *err, size_t errlen);
+                   int to_dedicated, const struct progress *pg, int64_t *rows, char *err,
+                   size_t errlen);
 /* Count and checksum tenant_id's rows of table on both sides (src = the side data leaves). */
 int store_tdb_check(struct store *st, int64_t tenant_id, const struct tdb_opts *o, int to_dedicated,
                     struct tdb_table_check *c, char *err, size_t errlen);
@@ -113,9 +116,11 @@ typedef void (*tdb_finding_cb)(void *ctx, int64_t tenant_id, const char *check, 
 /*
  * For each dedicated tenant (or only tenant_id): its database and account
  * exist, the account's grants name nothing but its database (USAGE aside),
- * and no row in it belongs to another tenant. Calls cb per finding.
+ * and no row in it belongs to another tenant. Calls cb per finding;
+ * pg (may be NULL) hears "dedicated" (the database, done of total) per tenant.
  */
 int store_tdb_verify(struct store *st, int64_t tenant_id, const struct tdb_opts *o,
-                     tdb_finding_cb cb, void *ctx, char *err, size_t errlen);
+                     tdb_finding_cb cb, void *ctx, const struct progress *pg, char *err,
+                     size_t errlen);
 
 #endif

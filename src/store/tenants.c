@@ -18,7 +18,7 @@
 #define TENANT_COLS                                                                                \
 	"SELECT t.id, t.slug, t.name, p.name, t.status, COALESCE(t.suspended_reason, ''),"         \
 	" t.isolation_mode, CAST(FLOOR(UNIX_TIMESTAMP(t.created_at)) AS SIGNED), t.data_db,"       \
-	" t.migrating FROM tenants t JOIN plans p ON p.id = t.plan_id"
+	" t.migrating, t.log_content FROM tenants t JOIN plans p ON p.id = t.plan_id"
 
 static const char sql_insert[] =
     "INSERT INTO tenants (slug, name, plan_id, status, isolation_mode, created_at, updated_at)"
@@ -27,6 +27,8 @@ static const char sql_insert[] =
 static const char sql_get[] = TENANT_COLS " WHERE t.id = ?";
 static const char sql_get_slug[] = TENANT_COLS " WHERE t.slug = ?";
 static const char sql_list[] = TENANT_COLS " ORDER BY t.id";
+static const char sql_set_log_content[] =
+    "UPDATE tenants SET log_content = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
 static const char sql_set_status[] = "UPDATE tenants SET status = ?, suspended_reason = ?,"
                                      " updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
 
@@ -44,6 +46,7 @@ static void tenant_bind(struct db_out *out, struct tenant *t)
 	db_out_i64(out, &t->created_at);
 	db_out_str(out, t->data_db, sizeof(t->data_db));
 	db_out_int(out, &t->migrating);
+	db_out_int(out, &t->log_content);
 }
 
 /* Run a one-row tenant query (q, sql, one bound parameter) into out. */
@@ -161,6 +164,23 @@ int store_tenant_set_status(struct store *st, int64_t id, int status, const char
 	db_in_i64(&in[2], &id);
 	rc = store_change_exec(st, Q_TENANT_SET_STATUS, sql_set_status, in, __func__, CHANGE_TENANT,
 	                       id, &n);
+	if (rc != ST_OK)
+		return rc == ST_NOTFOUND ? ST_ERR : rc;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
+}
+
+int store_tenant_set_log_content(struct store *st, int64_t id, int on)
+{
+	MYSQL_BIND in[2];
+	uint64_t n = 0;
+	int rc;
+
+	on = on ? 1 : 0;
+	db_in_int(&in[0], &on);
+	db_in_i64(&in[1], &id);
+	/* a tenant change: every process's key cache (which carries the flag) forgets it */
+	rc = store_change_exec(st, Q_TENANT_SET_LOG_CONTENT, sql_set_log_content, in, __func__,
+	                       CHANGE_TENANT, id, &n);
 	if (rc != ST_OK)
 		return rc == ST_NOTFOUND ? ST_ERR : rc;
 	return n == 0 ? ST_NOTFOUND : ST_OK;

@@ -51,6 +51,13 @@ static const char sql_by_key[] =
     "SELECT COALESCE(k.prefix, ''), u.key_id, " USAGE_SUMS
     " FROM usage_daily u LEFT JOIN api_keys k ON k.tenant_id = u.tenant_id AND k.id = "
     "u.key_id" USAGE_RANGE " GROUP BY u.key_id, k.prefix ORDER BY u.key_id";
+/* usage_attr_daily keeps no error count: errors is 0 in this report (docs/API.md). */
+static const char sql_by_end_user[] =
+    "SELECT u.user, 0, CAST(COALESCE(SUM(u.requests), 0) AS SIGNED), 0,"
+    " CAST(COALESCE(SUM(u.prompt_tokens), 0) AS SIGNED),"
+    " CAST(COALESCE(SUM(u.completion_tokens), 0) AS SIGNED),"
+    " CAST(COALESCE(SUM(u.cost_micros), 0) AS SIGNED)"
+    " FROM usage_attr_daily u" USAGE_RANGE " GROUP BY u.user ORDER BY u.user";
 static const char sql_total[] = "SELECT '', 0, " USAGE_SUMS " FROM usage_daily u" USAGE_RANGE;
 
 static const char sql_op_insert[] =
@@ -72,8 +79,11 @@ static const struct {
 	enum db_q q;
 	const char *sql;
 } usage_reports[] = {
-    {"day", Q_USAGE_BY_DAY, sql_by_day},       {"model", Q_USAGE_BY_MODEL, sql_by_model},
-    {"agent", Q_USAGE_BY_AGENT, sql_by_agent}, {"key", Q_USAGE_BY_KEY, sql_by_key},
+    {"day", Q_USAGE_BY_DAY, sql_by_day},
+    {"model", Q_USAGE_BY_MODEL, sql_by_model},
+    {"agent", Q_USAGE_BY_AGENT, sql_by_agent},
+    {"key", Q_USAGE_BY_KEY, sql_by_key},
+    {"end_user", Q_USAGE_BY_END_USER, sql_by_end_user},
     {"total", Q_USAGE_TOTAL, sql_total},
 };
 
@@ -90,7 +100,7 @@ static int usage_day_shape_ok(const char *s)
 
 /*
  * Usage of tenant_id from start_day to end_day inclusive, grouped by
- * group_by ("day", "model", "agent", "key" or "total"), rows in group
+ * group_by ("day", "model", "agent", "key", "end_user" or "total"), rows in group
  * order; "total" yields exactly one row (zeros when nothing was used).
  * cb returning nonzero stops the walk. ST_OK, or ST_ERR (also for an
  * unknown group_by or a malformed day: callers validate first).

@@ -24,7 +24,9 @@ typedef int (*usage_cb)(void *ctx, const struct usage_row *u);
 
 /*
  * Usage of tenant_id from start_day to end_day inclusive ("YYYY-MM-DD"),
- * grouped by "day", "model", "agent", "key" or "total", in group order.
+ * grouped by "day", "model", "agent", "key", "end_user" (usage_attr_daily's
+ * user: the call's end user, else its metadata "user"; "" for neither) or
+ * "total", in group order.
  */
 int store_usage_report(struct store *st, int64_t tenant_id, const char *start_day,
                        const char *end_day, const char *group_by, usage_cb cb, void *ctx);

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "common/progress.h"
 #include "common/tar.h"
 #include "enforce/limits.h"
 #include "store/lifecycle.h"
@@ -17,13 +18,17 @@
 #include "tenancy/export.h"
 
 #define EXPORT_PAGE 2000
+/* rows of a table between two "read" progress reports */
+#define EXPORT_PROGRESS_ROWS 1000
 
 /* One file of the archive being spooled: its temp file, size, rows and digest. */
 struct export_file {
 	FILE *f;
-	int64_t bytes, rows;
+	int64_t bytes, rows, lines;
 	crypto_hash_sha256_state sha;
 	int failed;
+	const struct progress *pg; /* told every EXPORT_PROGRESS_ROWS lines */
+	const char *table;
 };
 
 static int export_line(void *ctx, const char *json, size_t len)
@@ -37,6 +42,8 @@ static int export_line(void *ctx, const char *json, size_t len)
 	crypto_hash_sha256_update(&x->sha, (const unsigned char *)json, len);
 	crypto_hash_sha256_update(&x->sha, (const unsigned char *)"\n", 1);
 	x->bytes += (int64_t)len + 1;
+	if (++x->lines % EXPORT_PROGRESS_ROWS == 0)
+		progress_report(x->pg, "read", x->table, x->lines, -1);
 	return 0;
 }
 
@@ -77,8 +84,8 @@ fail:
 	return NULL;
 }
 
-int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *manifest, char *err,
-                  size_t cap)
+int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *manifest,
+                  const struct progress *pg, char *err, size_t cap)
 {
 	size_t n;
 	const struct life_table *tabs = store_life_tables(&n);
@@ -102,6 +109,8 @@ int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *m
 			goto out;
 		}
 		crypto_hash_sha256_init(&x[i].sha);
+		x[i].pg = pg;
+		x[i].table = tabs[i].from;
 		if (store_life_export(st, &tabs[i], t->id, EXPORT_PAGE, export_line, &x[i],
 		                      &x[i].rows) != ST_OK ||
 		    x[i].failed) {
@@ -110,6 +119,7 @@ int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *m
 			         x[i].failed ? "temporary file write failed" : "database error");
 			goto out;
 		}
+		progress_report(pg, "read", tabs[i].from, x[i].rows, -1);
 		crypto_hash_sha256_final(&x[i].sha, digest);
 		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
 		if (json_array_append_new(files,
@@ -149,6 +159,7 @@ int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *m
 		if (fflush(x[i].f) != 0 || fseek(x[i].f, 0, SEEK_SET) != 0 ||
 		    tar_add_stream(out, name, x[i].f, x[i].bytes, now) < 0)
 			goto write_failed;
+		progress_report(pg, "write", tabs[i].file, (int64_t)i + 1, (int64_t)n);
 	}
 	if (tar_finish(out) < 0)
 		goto write_failed;

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+struct progress;
 struct store;
 struct tenant;
 
@@ -27,9 +28,11 @@ struct tenant;
 
 /*
  * Write tenant t's archive to out. manifest (an empty object) gets the
- * manifest. 0, or -1 with a message in err (no secret in it).
+ * manifest. pg (may be NULL) hears "read" per EXPORT_PROGRESS_ROWS rows of
+ * each table and at its end (done: rows so far), then "write" per file
+ * (done of total files). 0, or -1 with a message in err (no secret in it).
  */
-int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *manifest, char *err,
-                  size_t cap);
+int tenant_export(struct store *st, const struct tenant *t, FILE *out, json_t *manifest,
+                  const struct progress *pg, char *err, size_t cap);
 
 #endif

@@ -42,8 +42,8 @@
 #include "tenancy/identify.h"
 
 #define KEY_CACHE_ENTRIES 32768
-#define KEY_CACHE_TTL_US (60 * 1000000LL) /* changes made behind agenthost's back */
-#define KEY_MISS_US (5 * 1000000LL)       /* an unknown hash */
+#define KEY_CACHE_TTL_US (300 * 1000000LL) /* changes made behind agenthost's back */
+#define KEY_MISS_US (5 * 1000000LL)        /* an unknown hash */
 #define TOUCH_SLOTS 16384
 #define TOUCH_EVERY_S 30
 
@@ -254,6 +254,8 @@ int identify_request(struct req *r, struct ident *out)
 	util_strlcpy(out->key_prefix, ka.key_prefix, sizeof(out->key_prefix));
 	out->dedicated = ka.dedicated;
 	out->data_epoch = ka.data_epoch;
+	out->log_content = ka.log_content;
+	out->scopes = ka.scopes;
 	identify_touch(ka.key_id);
 	return 0;
 }

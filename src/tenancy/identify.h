@@ -22,9 +22,11 @@ struct ident {
 	int64_t key_id;
 	char tenant_slug[64];
 	char plan[32];
-	char key_prefix[16];      /* display prefix, safe to log */
-	int dedicated;            /* the tenant's data is in a database of its own */
-	int data_epoch;           /* ...as of identification (tenants.data_epoch) */
+	char key_prefix[16]; /* display prefix, safe to log */
+	int dedicated;       /* the tenant's data is in a database of its own */
+	int data_epoch;      /* ...as of identification (tenants.data_epoch) */
+	int scopes;          /* what the key may call: bit set of enum key_scope (store.h) */
+	int log_content;     /* store chat completions' prompts and answers (tenants.log_content) */
 	const struct limits *lim; /* effective limits; NULL when enforcement is off */
 };
 

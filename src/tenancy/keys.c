@@ -3,21 +3,73 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "common/util.h"
 #include "store/store.h"
 #include "tenancy/keys.h"
 
-int keys_issue(struct store *st, int64_t tenant_id, const char *name, int64_t expires_at, char *key,
-               char *prefix, int64_t *id_out)
+/* The scope names, bit i = 1 << i (enum key_scope). */
+static const char *const scope_names[] = {"inference", "read", "manage"};
+
+const char *keys_scope_name(int i)
+{
+	return i >= 0 && (size_t)i < ARRAY_SIZE(scope_names) ? scope_names[i] : NULL;
+}
+
+int keys_scopes_parse(const char *text, int *out)
+{
+	const char *p = text;
+	int set = 0;
+
+	if (text == NULL || *text == '\0')
+		return -1;
+	for (;;) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < ARRAY_SIZE(scope_names); i++)
+			if (strlen(scope_names[i]) == n && strncmp(p, scope_names[i], n) == 0)
+				break;
+		if (i == ARRAY_SIZE(scope_names) || (set & (1 << i)))
+			return -1;
+		set |= 1 << i;
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+	}
+	*out = set;
+	return 0;
+}
+
+void keys_scopes_format(int scopes, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (cap == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(scope_names); i++) {
+		if (!(scopes & (1 << i)))
+			continue;
+		o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s%s", o ? "," : "",
+		                      scope_names[i]);
+		if (o >= cap)
+			return;
+	}
+}
+
+int keys_issue(struct store *st, int64_t tenant_id, const char *name, int64_t expires_at,
+               int scopes, char *key, char *prefix, int64_t *id_out)
 {
 	uint8_t hash[SECRETS_HASH_LEN];
 
 	if (!secrets_ready() || secrets_new_api_key(key, prefix, hash) != 0)
 		return KEYS_NOSECRETS;
-	if (store_key_insert(st, tenant_id, name, prefix, hash, expires_at, id_out) != ST_OK) {
+	if (store_key_insert(st, tenant_id, name, prefix, hash, expires_at, scopes, id_out) !=
+	    ST_OK) {
 		sodium_memzero(key, SECRETS_API_KEY_LEN + 1);
 		return KEYS_ERR;
 	}

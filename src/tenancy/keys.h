@@ -29,13 +29,24 @@ enum keys_rc {
 };
 
 /*
- * A new API key for tenant_id (expires_at 0 = never): key gets the full
- * secret (SECRETS_API_KEY_LEN + 1 bytes), prefix its display prefix
- * (SECRETS_DISPLAY_PREFIX_LEN + 1), *id_out its id. KEYS_OK, KEYS_NOSECRETS
- * or KEYS_ERR (key wiped on failure).
+ * Scopes as text: "inference,read,manage" (any order, no repeats, at least
+ * one) into *out (bit set of enum key_scope, store.h). 0, or -1 when a name
+ * is unknown, repeated or the list is empty.
  */
-int keys_issue(struct store *st, int64_t tenant_id, const char *name, int64_t expires_at, char *key,
-               char *prefix, int64_t *id_out);
+int keys_scopes_parse(const char *text, int *out);
+/* The names of the bits of scopes, comma-separated, in table order, into out (>= 32 bytes). */
+void keys_scopes_format(int scopes, char *out, size_t cap);
+/* The name of scope bit i (0, 1, 2...), or NULL past the last. */
+const char *keys_scope_name(int i);
+
+/*
+ * A new API key for tenant_id (expires_at 0 = never) with scopes (bit set of
+ * enum key_scope): key gets the full secret (SECRETS_API_KEY_LEN + 1 bytes),
+ * prefix its display prefix (SECRETS_DISPLAY_PREFIX_LEN + 1), *id_out its
+ * id. KEYS_OK, KEYS_NOSECRETS or KEYS_ERR (key wiped on failure).
+ */
+int keys_issue(struct store *st, int64_t tenant_id, const char *name, int64_t expires_at,
+               int scopes, char *key, char *prefix, int64_t *id_out);
 /*
  * Rotate key_id: a new key like keys_issue, the old one valid for grace_s
  * more seconds. KEYS_OK, KEYS_NOTFOUND, KEYS_NOSECRETS or KEYS_ERR.

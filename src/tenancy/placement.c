@@ -81,9 +81,13 @@ int placement_move_abort(struct store *st, int64_t tenant_id, char *err, size_t 
 	return 0;
 }
 
-/* Copy every table of the move once; rows added go to rep->copied (or *late). */
+/*
+ * Copy every table of the move once; rows added go to rep->copied (or
+ * *late); pg (may be NULL) hears each table's "copy".
+ */
 static int copy_all(struct store *st, const struct tdb_opts *o, int64_t tenant_id, int to_dedicated,
-                    int with_rollups, int64_t *added, char *err, size_t errlen)
+                    int with_rollups, const struct progress *pg, int64_t *added, char *err,
+                    size_t errlen)
 {
 	const char *const *lists[2] = {store_tdb_content_tables(), store_tdb_rollup_tables()};
 
@@ -91,7 +95,7 @@ static int copy_all(struct store *st, const struct tdb_opts *o, int64_t tenant_i
 		for (const char *const *t = lists[l]; *t; t++) {
 			int64_t rows = 0;
 
-			if (store_tdb_copy(st, tenant_id, o, *t, to_dedicated, &rows, err,
+			if (store_tdb_copy(st, tenant_id, o, *t, to_dedicated, pg, &rows, err,
 			                   errlen) != ST_OK)
 				return -1;
 			*added += rows;
@@ -101,11 +105,15 @@ static int copy_all(struct store *st, const struct tdb_opts *o, int64_t tenant_i
 
 /* Count and checksum every table on both sides; 1 when all agree, 0 when not, -1 on error. */
 static int verify_all(struct store *st, const struct tdb_opts *o, int64_t tenant_id,
-                      int to_dedicated, struct move_report *rep, char *err, size_t errlen)
+                      int to_dedicated, const struct progress *pg, struct move_report *rep,
+                      char *err, size_t errlen)
 {
 	const char *const *lists[2] = {store_tdb_content_tables(), store_tdb_rollup_tables()};
-	int agree = 1;
+	int agree = 1, ntables = 0;
 
+	for (int l = 0; l < (to_dedicated ? 2 : 1); l++)
+		for (const char *const *t = lists[l]; *t; t++)
+			ntables++;
 	rep->n_tables = 0;
 	for (int l = 0; l < (to_dedicated ? 2 : 1); l++)
 		for (const char *const *t = lists[l]; *t; t++) {
@@ -119,6 +127,7 @@ static int verify_all(struct store *st, const struct tdb_opts *o, int64_t tenant
 			    ST_OK)
 				return -1;
 			rep->n_tables++;
+			progress_report(pg, "verify", *t, rep->n_tables, ntables);
 			if (c->src_rows != c->dst_rows || c->src_sum != c->dst_sum)
 				agree = 0;
 		}
@@ -169,9 +178,10 @@ static void settle_wait(int drain_s)
 
 int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id, int to_dedicated,
                    const char *host, int port, int wait_s, int drain_s, struct move_report *rep,
-                   char *err, size_t errlen)
+                   const struct progress *pg, char *err, size_t errlen)
 {
 	struct tdb_opts o = {conf, host, port};
+	int64_t reported = -1;
 	int64_t start = util_now_us(), open = 0, rows;
 	struct tenant t;
 	int agree = 0, dedicated;
@@ -230,6 +240,10 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 			snprintf(err, errlen, "cannot count open reservations");
 			goto back;
 		}
+		if (open != reported) {
+			progress_report(pg, "wait", "reservations", open, -1);
+			reported = open;
+		}
 		if (open == 0 && drained)
 			break;
 		if (open == 0) {
@@ -245,13 +259,16 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 		usleep(100000);
 	}
 	rep->waited_ms = (util_now_us() - start) / 1000;
-	if (to_dedicated && store_tdb_provision(st, tenant_id, &o, err, errlen) != ST_OK)
-		goto back;
+	if (to_dedicated) {
+		progress_report(pg, "provision", NULL, 0, -1);
+		if (store_tdb_provision(st, tenant_id, &o, err, errlen) != ST_OK)
+			goto back;
+	}
 	for (rep->rounds = 1; rep->rounds <= MOVE_ROUNDS; rep->rounds++) {
-		if (copy_all(st, &o, tenant_id, to_dedicated, to_dedicated, &rep->copied, err,
+		if (copy_all(st, &o, tenant_id, to_dedicated, to_dedicated, pg, &rep->copied, err,
 		             errlen) < 0)
 			goto back;
-		agree = verify_all(st, &o, tenant_id, to_dedicated, rep, err, errlen);
+		agree = verify_all(st, &o, tenant_id, to_dedicated, pg, rep, err, errlen);
 		if (agree != 0)
 			break;
 	}
@@ -262,6 +279,7 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 		         MOVE_ROUNDS);
 		goto back;
 	}
+	progress_report(pg, "switch", NULL, 0, -1);
 	if (store_tdb_switch(st, tenant_id, to_dedicated) != ST_OK) {
 		snprintf(err, errlen, "cannot switch the tenant's mode");
 		goto back;
@@ -275,7 +293,8 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 	 * the placement under a share lock the switch waited for.
 	 */
 	settle_wait(drain_s);
-	if (copy_all(st, &o, tenant_id, to_dedicated, 0, &rep->late_rows, err, errlen) < 0) {
+	/* the late rows are one figure, reported after */
+	if (copy_all(st, &o, tenant_id, to_dedicated, 0, NULL, &rep->late_rows, err, errlen) < 0) {
 		size_t n = strlen(err);
 
 		snprintf(err + n, errlen - n,
@@ -283,6 +302,7 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 		         " clean-up again with verify-isolation)");
 		return -1;
 	}
+	progress_report(pg, "late", NULL, rep->late_rows, -1);
 	if (to_dedicated) {
 		for (const char *const *tb = store_tdb_content_tables(); *tb; tb++) {
 			if (store_tdb_delete_shared(st, tenant_id, *tb, 1000, &rows) != ST_OK) {
@@ -293,10 +313,12 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 				return -1;
 			}
 			rep->deleted += rows;
+			progress_report(pg, "delete", *tb, rows, -1);
 		}
 	} else {
 		for (int i = 0; i < rep->n_tables; i++)
 			rep->deleted += rep->tables[i].src_rows;
+		progress_report(pg, "delete", "database", rep->deleted, -1);
 		if (store_tdb_drop(st, tenant_id, &o, err, errlen) != ST_OK)
 			return -1;
 	}

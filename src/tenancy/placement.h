@@ -55,12 +55,15 @@ struct move_report {
  * Move tenant_id to the dedicated (to_dedicated = 1) or shared mode; a new
  * database goes to host:port (NULL: the control server).
  * wait_s bounds the wait for open reservations; drain_s is the pause after
- * them for writes that need no reservation. 0, or -1 with err (the tenant is
+ * them for writes that need no reservation. pg (may be NULL) hears each
+ * step: "wait" (done: open reservations), "provision", "copy" (rows of a
+ * table), "verify" (tables of total), "switch", "late" (rows copied after
+ * the switch), "delete" (rows of a table). 0, or -1 with err (the tenant is
  * then in its old mode and not migrating, unless err says otherwise).
  */
 int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id, int to_dedicated,
                    const char *host, int port, int wait_s, int drain_s, struct move_report *rep,
-                   char *err, size_t errlen);
+                   const struct progress *pg, char *err, size_t errlen);
 /* Clear the migrating flag a crashed move left behind (no data is touched). */
 int placement_move_abort(struct store *st, int64_t tenant_id, char *err, size_t errlen);
 

@@ -16,6 +16,7 @@ Routes:
     POST /gemini/v1beta/models/<model>:generateContent
     POST /gemini/v1beta/models/<model>:streamGenerateContent?alt=sse
     GET  /_last     {"path", "headers" (lowercased names), "body"} of the last POST
+    GET  /openai/v1/models, /anthropic/v1/models, /gemini/v1beta/models: a key check
     GET  /_health   200
 
 The answer is "fake <provider> reply to: <last user text>"; usage counts words.
@@ -30,6 +31,11 @@ result after that text yet, makes the answer a call of the first offered tool
 with arguments {"n": 42, "q": "fake"} in the provider's wire format (id
 "call_fake_1"; streamed arguments arrive in two fragments). Once tool results
 follow, the answer is "fake <provider> tool results: <result texts>".
+
+Embeddings (OpenAI /embeddings, Gemini :batchEmbedContents): each input text
+gets the vector [characters, words, 0.5] (then zeros up to "dimensions" /
+"outputDimensionality" when asked); OpenAI reports usage (prompt_tokens =
+words), Gemini reports none. FAIL500 in an input fails the call.
 """
 
 import argparse
@@ -117,8 +123,22 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_last":
             with LAST_LOCK:
                 self.send_json(200, LAST)
+        elif self.path in ("/openai/v1/models", "/anthropic/v1/models", "/gemini/v1beta/models"):
+            self.models()
         else:
             self.send_json(404, {"error": {"message": "not found"}})
+
+    def models(self):
+        """GET models (agenthostctl provider-key set --verify): 200 for a key, 401 for none or
+        one containing "invalid", each with the adapter's own auth header."""
+        auth = self.headers.get("Authorization", "")
+        key = {"/openai/v1/models": auth[7:].strip() if auth.startswith("Bearer ") else "",
+               "/anthropic/v1/models": self.headers.get("x-api-key", ""),
+               "/gemini/v1beta/models": self.headers.get("x-goog-api-key", "")}[self.path]
+        if not key or "invalid" in key:
+            self.send_json(401, {"error": {"message": "invalid key"}})
+            return
+        self.send_json(200, {"object": "list", "data": [{"id": "fake-model"}]})
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -135,6 +155,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/openai/v1/chat/completions":
                 self.openai(body)
+            elif path == "/openai/v1/embeddings":
+                self.openai_embeddings(body)
+            elif path.startswith("/gemini/v1beta/models/") and path.endswith(":batchEmbedContents"):
+                self.gemini_embeddings(body)
             elif path == "/anthropic/v1/messages":
                 self.anthropic(body)
             elif path.startswith("/gemini/v1beta/models/"):
@@ -163,6 +187,38 @@ class Handler(BaseHTTPRequestHandler):
     def pieces(answer):
         parts = answer.split(" ")
         return [p if i == 0 else " " + p for i, p in enumerate(parts)]
+
+    # --- embeddings
+
+    @staticmethod
+    def vector(text, dims):
+        v = [float(len(text)), float(words(text)), 0.5]
+        return v + [0.0] * (dims - 3) if dims and dims > 3 else v
+
+    def openai_embeddings(self, body):
+        body = body if isinstance(body, dict) else {}
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else inputs or []
+        if self.common("openai", self.headers.get("Authorization", "")[7:],
+                       " ".join(map(str, inputs))):
+            return
+        data = [{"object": "embedding", "index": i,
+                 "embedding": self.vector(t, body.get("dimensions"))}
+                for i, t in enumerate(inputs)]
+        n = sum(words(t) for t in inputs)
+        self.send_json(200, {"object": "list", "data": data, "model": body.get("model"),
+                             "usage": {"prompt_tokens": n, "total_tokens": n}})
+
+    def gemini_embeddings(self, body):
+        body = body if isinstance(body, dict) else {}
+        reqs = body.get("requests") or []
+        texts = ["".join(p.get("text", "") for p in r.get("content", {}).get("parts", []))
+                 for r in reqs]
+        if self.common("gemini", self.headers.get("x-goog-api-key", ""), " ".join(texts)):
+            return
+        self.send_json(200, {"embeddings": [
+            {"values": self.vector(t, r.get("outputDimensionality"))}
+            for t, r in zip(texts, reqs)]})
 
     # --- OpenAI chat completions
 

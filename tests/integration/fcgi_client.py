@@ -29,9 +29,12 @@ def _nv(k, v):
     return enc(len(k)) + enc(len(v)) + k + v
 
 
-def open_stream(sock_path, method, uri, body=None, key=None, headers=None, timeout=30):
-    """Connect, send one request, return the socket (read with read_response)."""
+def open_stream(sock_path, method, uri, body=None, key=None, headers=None, timeout=30,
+                params=None):
+    """Connect, send one request, return the socket (read with read_response).
+    params: extra or replaced FastCGI params (REMOTE_ADDR ...)."""
     data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    extra = params
     params = {"REQUEST_METHOD": method, "REQUEST_URI": uri, "QUERY_STRING": uri.partition("?")[2],
               "CONTENT_LENGTH": str(len(data)), "REMOTE_ADDR": "127.0.0.1",
               "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1"}
@@ -41,6 +44,7 @@ def open_stream(sock_path, method, uri, body=None, key=None, headers=None, timeo
         params["HTTP_AUTHORIZATION"] = "Bearer " + key
     for k, v in (headers or {}).items():
         params["HTTP_" + k.upper().replace("-", "_")] = v
+    params.update(extra or {})
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(timeout)
     s.connect(sock_path)
@@ -92,8 +96,8 @@ def read_response(s):
     return status, hdrs, text
 
 
-def request(sock_path, method, uri, body=None, key=None, headers=None, timeout=30):
-    return read_response(open_stream(sock_path, method, uri, body, key, headers, timeout))
+def request(sock_path, method, uri, body=None, key=None, headers=None, timeout=30, params=None):
+    return read_response(open_stream(sock_path, method, uri, body, key, headers, timeout, params))
 
 
 def conf_with(base_conf, extra):

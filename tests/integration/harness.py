@@ -88,7 +88,9 @@ def _request(method, path, body, key, headers, base, timeout):
             data = body.encode()
         else:
             data = json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
+        # The API takes JSON only (415 otherwise): raw bodies are sent as JSON too, unless
+        # the caller names another Content-Type in headers.
+        hdrs["Content-Type"] = "application/json"
     if key is not None:
         hdrs["Authorization"] = "Bearer " + key
     hdrs.update(headers or {})

@@ -1,7 +1,7 @@
 // Browser tests of the dashboard in headless Chromium: every role signs in
 // and walks its pages at desktop and phone widths (screenshots into
 // AGENTHOST_SCREENSHOT_DIR), escaping, CSRF and the cross-tenant URL case.
-import { BASE, DESKTOP, NO_REUSE, PHONE, SHOTS, assert, check, finish, launch, newAdmin, newTenant,
+import { BASE, DESKTOP, NO_REUSE, PHONE, SHOTS, assert, check, ctl, finish, launch, newAdmin, newTenant,
   signIn, sql, visit } from "./lib/browser.mjs";
 
 const XSS = "<script>alert(1)</script>";
@@ -14,13 +14,39 @@ const admins = {
   tenant_admin: newAdmin("tenant_admin", tenant.slug),
 };
 
+// Calls of tenant t so that every table and chart has rows to draw: chat completions with
+// long texts, one refused call (unknown model), an agent run, and a key with a long name
+// rotated once (two keys of one name).
+async function seedCalls(t) {
+  const post = (path, key, data) => fetch(`${BASE}${path}`, { method: "POST",
+    headers: { ...NO_REUSE, Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify(data) });
+  const k = ctl(["key", "create", "--tenant", t.slug, "--name",
+    "a-rather-long-key-name-for-the-nightly-batch-jobs-of-the-finance-department"]);
+  ctl(["key", "rotate", "--tenant", t.slug, "--key", String(k.id), "--grace", "3600"]);
+  for (let i = 0; i < 6; i++) {
+    const r = await post("/v1/chat/completions", t.key, { model: "mock-1",
+      messages: [{ role: "user", content: `question ${i}: ${"averyveryverylongwordwithoutanyspaces".repeat(4)}` }] });
+    assert(r.status === 200, `seed call ${i}: ${r.status}`);
+  }
+  const bad = await post("/v1/chat/completions", t.key, { model: "no-such-model", messages: [{ role: "user", content: "x" }] });
+  assert(bad.status >= 400, `a call with an unknown model answered ${bad.status}`);
+  const run = await post("/v1/agents/assistant/runs", t.key, { input: "hello" });
+  assert(run.status === 200 || run.status === 201, `agent run: ${run.status}`);
+  await new Promise((res) => setTimeout(res, 1500)); // the ledger writes rollups in batches
+  const ex = sql(`SELECT id FROM executions WHERE tenant_id = ${t.id} ORDER BY seq DESC LIMIT 1`);
+  return ex.length ? ex[0][0] : null;
+}
+const execId = await seedCalls(tenant);
+
 // Pages each role walks: [name, path]; every one must answer 200.
 function pagesOf(role) {
   const t = tenant.id;
   const pages = [["overview", "/admin"]];
   if (role === "tenant_admin") {
-    pages.push(["keys", `/admin/tenants/${t}/keys`], ["provider-keys", `/admin/tenants/${t}/provider-keys`],
-      ["budgets", `/admin/tenants/${t}/budgets`]);
+    pages.push(["tenant", `/admin/tenants/${t}`], ["keys", `/admin/tenants/${t}/keys`],
+      ["provider-keys", `/admin/tenants/${t}/provider-keys`], ["budgets", `/admin/tenants/${t}/budgets`],
+      ["health", "/admin/health"]);
   } else {
     pages.push(["tenants", "/admin/tenants"], ["tenant", `/admin/tenants/${t}`], ["health", "/admin/health"],
       ["plans", "/admin/plans"], ["plan", "/admin/plans/pro"], ["global", "/admin/global"]);
@@ -30,6 +56,8 @@ function pagesOf(role) {
     ["invoice", `/admin/tenants/${t}/invoice`],
     ["executions", `/admin/executions?tenant_id=${t}`], ["audit", `/admin/audit?tenant_id=${t}`],
     ["account", "/admin/account"], ["tenant-access", `/admin/tenants/${t}/access`]);
+  if (role !== "tenant_admin") pages.push(["usage-all", "/admin/usage?days=90"], ["executions-all", "/admin/executions"]);
+  if (execId) pages.push(["execution", `/admin/tenants/${t}/executions/${execId}`]);
   return pages;
 }
 
@@ -52,6 +80,8 @@ for (const role of Object.keys(admins)) {
         assert(!(await page.content()).includes(XSS), `${p} renders the raw tenant name`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(overflow <= 1, `${p} scrolls sideways by ${overflow}px at ${viewport.width}px`);
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert(width <= viewport.width, `${p} is ${width}px wide at a ${viewport.width}px viewport`);
       }
       assert(!page._dialogs, "a script ran (dialog opened)");
       await context.close();
@@ -60,6 +90,12 @@ for (const role of Object.keys(admins)) {
 }
 
 await check("login page screenshot and a wrong password message", async () => {
+  const phone = await browser.newContext({ viewport: PHONE, isMobile: true, hasTouch: true });
+  const pp = await phone.newPage();
+  await visit(pp, "/admin/login", "login");
+  const width = await pp.evaluate(() => document.documentElement.scrollWidth);
+  assert(width <= PHONE.width, `the login page is ${width}px wide at ${PHONE.width}px`);
+  await phone.close();
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   await visit(page, "/admin/login", "login");
@@ -157,7 +193,7 @@ await check("support filters executions by tenant in the form", async () => {
   const { context, page } = await signIn(browser, admins.support);
   assert((await callWith(page, other.key)) === 200, "call refused");
   await visit(page, "/admin/executions", null);
-  await page.fill("form.toolbar input[name=tenant_id]", String(other.id));
+  await page.selectOption("form.toolbar select[name=tenant_id]", String(other.id));
   await Promise.all([page.waitForNavigation(), page.click("form.toolbar button[type=submit]")]);
   assert(new URL(page.url()).searchParams.get("tenant_id") === String(other.id), page.url());
   const rows = await page.locator("main table tbody tr").count();

@@ -122,6 +122,7 @@ def sigterm_exits_within_a_second_with_a_stream_in_flight():
                        "messages": [{"role": "user", "content": "[mock:words=500] long"}]}).encode()
     s = fcgi_request(sock, {"REQUEST_METHOD": "POST", "REQUEST_URI": "/v1/chat/completions",
                             "HTTP_AUTHORIZATION": "Bearer " + t["key"],
+                            "CONTENT_TYPE": "application/json",
                             "CONTENT_LENGTH": str(len(body))}, body)
     s.settimeout(5)
     got = s.recv(4096)

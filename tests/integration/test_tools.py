@@ -284,20 +284,23 @@ def max_steps_reached_fails_the_run():
 
 # ---------------------------------------------------------------- budgets and idempotency
 
-def first_call_only_budget(text, max_tokens):
+def first_call_only_budget(text, max_tokens, tool):
     """A daily token budget that admits the first model call of a run only.
 
-    The first call reserves its prompt bound (16 + len(input) + 8) plus
-    max_tokens; the second one reserves more (the tool's answer is in its
+    The first call reserves its prompt bound (16 + len(input) + 8, plus the
+    offered tool's name, description and schema bytes + 16) plus max_tokens;
+    the second one reserves more (the tool's call and answer are in its
     prompt) on top of what the first used.
     """
-    return 16 + len(text) + 8 + max_tokens
+    rows = db_exec("SELECT LENGTH(name) + LENGTH(description) + LENGTH(schema_json)"
+                   " FROM tools WHERE name = '%s'" % tool)
+    return 16 + len(text.encode()) + 8 + int(rows[0][0]) + 16 + max_tokens
 
 
 @test
 def budget_applies_to_every_model_call_of_the_loop():
     text = ask("calculator", {"expression": "6*7"})
-    t = tenant("calculator", budget_tokens_daily=first_call_only_budget(text, 20))
+    t = tenant("calculator", budget_tokens_daily=first_call_only_budget(text, 20, "calculator"))
     agent(t, "calc", ["calculator"], "--max-tokens", "20")
     st, _, body = run_agent(t, "calc", text)
     assert st == 429, (st, body)
@@ -317,7 +320,7 @@ def mutating_tool_retried_under_the_same_idempotency_key_writes_once():
     d = tempfile.mkdtemp()
     try:
         text = ask("writer", {"dir": d})
-        t = tenant("writer", budget_tokens_daily=first_call_only_budget(text, 20))
+        t = tenant("writer", budget_tokens_daily=first_call_only_budget(text, 20, "writer"))
         agent(t, "w", ["writer"], "--max-tokens", "20")
         hdr = {"Idempotency-Key": "idem-" + rand_suffix(12)}
         # First attempt: the tool writes, then the next model call is refused (429:

@@ -11,7 +11,8 @@
  * requires. Build:
  *     cc -shared -fPIC -I src -o echo.so tests/plugins/example_provider.c
  * With -DWRONG_ABI it claims the next ABI version, which the host must refuse;
- * with -DOLD_ABI it claims version 1 (before tool calling), refused as well.
+ * with -DOLD_ABI it claims version 2 (before tool_choice and response_format),
+ * refused as well.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 #if defined(WRONG_ABI)
 #define EXAMPLE_ABI (AH_PROVIDER_ABI_VERSION + 1)
 #elif defined(OLD_ABI)
-#define EXAMPLE_ABI 1
+#define EXAMPLE_ABI 2
 #else
 #define EXAMPLE_ABI AH_PROVIDER_ABI_VERSION
 #endif

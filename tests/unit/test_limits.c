@@ -94,6 +94,8 @@ START_TEST(test_defs)
 	    "allowed_tools",
 	    "isolation_mode",
 	    "host_share_pct",
+	    "request_provider_key",
+	    "alert_thresholds",
 	    "dashboard_ip_allowlist",
 	    "dashboard_session_idle_s",
 	    "dashboard_mfa",
@@ -429,7 +431,9 @@ static int64_t new_key(int64_t tenant_id, int seed)
 
 	for (int i = 0; i < 32; i++)
 		h[i] = (uint8_t)(seed * 31 + i * 7);
-	ck_assert_int_eq(store_key_insert(st, tenant_id, "k", "ah_live_test", h, 0, &id), ST_OK);
+	ck_assert_int_eq(
+	    store_key_insert(st, tenant_id, "k", "ah_live_test", h, 0, KEY_SCOPES_DEFAULT, &id),
+	    ST_OK);
 	return id;
 }
 

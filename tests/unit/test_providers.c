@@ -32,6 +32,7 @@
 #include "common/conf.h"
 #include "common/util.h"
 #include "providers/adapters.h"
+#include "providers/hook.h"
 #include "providers/registry.h"
 #include "providers/sse.h"
 #include "testdb.h"
@@ -829,11 +830,12 @@ START_TEST(test_plugin_abi)
 	ck_assert_ptr_nonnull(strstr(err, bad));
 	ck_assert_ptr_null(registry_find("echo"));
 
-	/* A version 1 plugin (before tool calling) is refused with the versions named. */
+	/* A version 2 plugin (before tool_choice and response_format) is refused, versions named.
+	 */
 	ck_assert_int_eq(build_plugin(dir, "echo_v1.so", "-DOLD_ABI"), 0);
 	snprintf(bad, sizeof(bad), "%s/echo_v1.so", dir);
 	ck_assert_int_eq(registry_load_plugin(bad, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "ABI version 1, host speaks 2"));
+	ck_assert_ptr_nonnull(strstr(err, "ABI version 2, host speaks 3"));
 	unlink(bad);
 	snprintf(bad, sizeof(bad), "%s/echo_wrong.so", dir);
 
@@ -1304,6 +1306,167 @@ START_TEST(test_mock_tools)
 END_TEST
 
 /* provider_invoke refuses incomplete tool parts instead of handing NULLs to adapters. */
+/* emit_tool: a record "index:id:name:args;" per fragment (id, name "-" when absent). */
+static int tool_rec(void *ctx, size_t index, const char *id, const char *name, const char *args,
+                    size_t len)
+{
+	struct buf *b = ctx;
+
+	ck_assert_int_eq(buf_printf(b, "%zu:%s:%s:%.*s;", index, id ? id : "-", name ? name : "-",
+	                            (int)len, args),
+	                 0);
+	return 0;
+}
+
+/* Streamed tool calls are passed on piece by piece (ABI 3) and still gathered whole. */
+START_TEST(test_stream_emit_tool)
+{
+	static const char *const oa[] = {
+	    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\","
+	    "\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}}]}}]"
+	    "}",
+	    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
+	    "{\"arguments\":\":1}\"}}]}}]}",
+	    "{\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}",
+	    "[DONE]",
+	};
+	static const char *const an_ev[] = {"content_block_start", "content_block_delta",
+	                                    "content_block_delta", "message_stop"};
+	static const char *const an[] = {
+	    "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":"
+	    "\"tool_use\",\"id\":\"tu1\",\"name\":\"g\",\"input\":{}}}",
+	    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+	    "\"input_json_delta\",\"partial_json\":\"{\\\"b\\\"\"}}",
+	    "{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+	    "\"input_json_delta\",\"partial_json\":\":2}\"}}",
+	    "{\"type\":\"message_stop\"}",
+	};
+	const struct {
+		const struct ah_provider *p;
+		const char *const *ev, *const *data;
+		size_t n;
+		const char *want, *args;
+	} cases[] = {
+	    {provider_openai_adapter(), NULL, oa, 4, "0:c1:f:{\"a\";0:-:-::1};", "{\"a\":1}"},
+	    {provider_anthropic_adapter(), an_ev, an, 4, "0:tu1:g:;0:-:-:{\"b\";0:-:-::2};",
+	     "{\"b\":2}"},
+	};
+	struct sink sk = {BUF_INIT, 0, 0};
+
+	for (size_t k = 0; k < ARRAY_SIZE(cases); k++) {
+		struct buf rec = BUF_INIT;
+		struct ah_result res;
+		struct ah_call c;
+		void *st;
+		int rc = 0;
+
+		memset(&c, 0, sizeof(c));
+		memset(&res, 0, sizeof(res));
+		c.emit_tool = tool_rec;
+		c.emit_tool_ctx = &rec;
+		st = cases[k].p->stream_begin(&c);
+		for (size_t i = 0; i < cases[k].n && rc == 0; i++)
+			rc = cases[k].p->stream_event(st, cases[k].ev ? cases[k].ev[i] : "",
+			                              cases[k].data[i], strlen(cases[k].data[i]),
+			                              sink_emit, &sk, &res);
+		ck_assert_int_eq(rc, 1);
+		cases[k].p->stream_end(st, &res);
+		ck_assert_str_eq(buf_str(&rec), cases[k].want);
+		ck_assert_uint_eq(res.n_tool_calls, 1);
+		ck_assert_str_eq(res.tool_calls[0].arguments, cases[k].args);
+		provider_result_free(&res);
+		buf_free(&rec);
+	}
+	buf_free(&sk.text);
+}
+END_TEST
+
+/* Embedding calls (ABI 3): each adapter's request and answer, and the mock's vectors. */
+START_TEST(test_embeddings)
+{
+	static const char *const in[] = {"alpha beta", "gamma"};
+	const struct ah_provider *oa = provider_openai_adapter(), *ge = provider_gemini_adapter(),
+	                         *mo = provider_mock_adapter();
+	struct ah_call c = base_call(NULL, 0);
+	struct ah_http_request rq;
+	struct ah_result res, res2;
+	json_t *j;
+	const char *oa_ok = "{\"data\":[{\"index\":1,\"embedding\":[3,4]},"
+	                    "{\"index\":0,\"embedding\":[1,2]}],\"usage\":{\"prompt_tokens\":3}}";
+	const char *oa_bad = "{\"data\":[{\"embedding\":[1]},{\"embedding\":[1,2]}]}";
+	const char *ge_ok = "{\"embeddings\":[{\"values\":[1,2]},{\"values\":[3,4]}]}";
+
+	c.inputs = in;
+	c.n_inputs = 2;
+	c.dimensions = 2;
+	ck_assert(oa->flags & AH_PROVIDER_EMBEDDINGS);
+	ck_assert(ge->flags & AH_PROVIDER_EMBEDDINGS);
+	ck_assert(!(provider_anthropic_adapter()->flags & AH_PROVIDER_EMBEDDINGS));
+
+	memset(&rq, 0, sizeof(rq));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(oa->build_request(&c, &rq, &res), 0);
+	ck_assert_str_eq(rq.url, "http://127.0.0.1:9/embeddings");
+	j = rq_json(&rq);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "input")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "dimensions")), 2);
+	ck_assert_ptr_null(json_object_get(j, "messages"));
+	json_decref(j);
+	rq_free(&rq);
+	ck_assert_int_eq(oa->parse_response(&c, 200, oa_ok, strlen(oa_ok), &res), 0);
+	ck_assert_str_eq(res.text, "[[1,2],[3,4]]"); /* back in input order */
+	ck_assert_int_eq(res.usage.prompt_tokens, 3);
+	ck_assert_int_eq(res.usage.completion_tokens, 0);
+	provider_result_free(&res);
+	memset(&res, 0, sizeof(res));
+	/* A vector missing or of another length is a bad response. */
+	ck_assert_int_eq(oa->parse_response(&c, 200, oa_bad, strlen(oa_bad), &res), -1);
+	ck_assert_str_eq(res.error_code, "upstream_bad_response");
+	provider_result_free(&res);
+	memset(&res, 0, sizeof(res));
+
+	ck_assert_int_eq(ge->build_request(&c, &rq, &res), 0);
+	ck_assert_str_eq(rq.url, "http://127.0.0.1:9/v1beta/models/test-model:batchEmbedContents");
+	j = rq_json(&rq);
+	ck_assert_str_eq(json_string_value(json_object_get(
+	                     json_array_get(json_object_get(j, "requests"), 1), "model")),
+	                 "models/test-model");
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_array_get(json_object_get(j, "requests"), 0),
+	                                       "outputDimensionality")),
+	    2);
+	json_decref(j);
+	rq_free(&rq);
+	ck_assert_int_eq(ge->parse_response(&c, 200, ge_ok, strlen(ge_ok), &res), 0);
+	ck_assert_str_eq(res.text, "[[1,2],[3,4]]");
+	provider_result_free(&res);
+
+	/* The mock: same text, same unit vector; another text, another vector. */
+	memset(&res, 0, sizeof(res));
+	memset(&res2, 0, sizeof(res2));
+	c.dimensions = 0;
+	ck_assert_int_eq(mo->generate(&c, NULL, NULL, &res), 0);
+	ck_assert_int_eq(mo->generate(&c, NULL, NULL, &res2), 0);
+	ck_assert_str_eq(res.text, res2.text);
+	ck_assert_int_eq(res.usage.prompt_tokens, 3);
+	j = json_loads(res.text, 0, NULL);
+	ck_assert_uint_eq(json_array_size(json_array_get(j, 0)), 64);
+	{
+		double norm = 0;
+		size_t i;
+		json_t *x;
+
+		json_array_foreach(json_array_get(j, 0), i, x) norm +=
+		    json_number_value(x) * json_number_value(x);
+		ck_assert(norm > 0.999 && norm < 1.001);
+	}
+	ck_assert(!json_equal(json_array_get(j, 0), json_array_get(j, 1)));
+	json_decref(j);
+	provider_result_free(&res);
+	provider_result_free(&res2);
+}
+END_TEST
+
 START_TEST(test_invoke_tool_checks)
 {
 	struct provider_instance inst;
@@ -1385,6 +1548,42 @@ static void fake_start(void)
 	}
 }
 
+/* Webhook URLs: the shape rules, and private hosts refused unless allowed. */
+START_TEST(test_hook_url_check)
+{
+	static const char *const bad[] = {
+	    "",
+	    "ftp://example.com/x",
+	    "example.com/x",
+	    "http://user:pw@example.com/x",
+	    "https://example.com/x#frag",
+	    "https://exa mple.com/",
+	    "javascript:alert(1)",
+	};
+	static const char *const private_hosts[] = {
+	    "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.1.2.3/",
+	    "http://192.168.1.1/",        "http://172.16.0.9/",    "http://169.254.169.254/latest",
+	    "http://[::1]/hook",          "http://[fe80::1]/",     "http://0.0.0.0/",
+	    "http://[::ffff:127.0.0.1]/",
+	};
+	char err[160];
+
+	ck_assert_int_eq(hook_url_check("https://hooks.example.com/a?b=c", 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(hook_url_check("http://203.0.113.7:8443/x", 0, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(hook_url_check(bad[i], 1, err, sizeof(err)) == -1 && err[0],
+		              "accepted %s", bad[i]);
+	for (size_t i = 0; i < sizeof(private_hosts) / sizeof(private_hosts[0]); i++) {
+		ck_assert_msg(hook_url_check(private_hosts[i], 0, err, sizeof(err)) == -1,
+		              "accepted %s", private_hosts[i]);
+		ck_assert_msg(strstr(err, "private") != NULL, "%s: %s", private_hosts[i], err);
+		ck_assert_msg(hook_url_check(private_hosts[i], 1, err, sizeof(err)) == 0,
+		              "refused %s with private addresses allowed: %s", private_hosts[i],
+		              err);
+	}
+}
+END_TEST
+
 static Suite *providers_suite(void)
 {
 	Suite *s = suite_create("providers");
@@ -1422,6 +1621,9 @@ static Suite *providers_suite(void)
 	tcase_add_loop_test(t, test_tools_build, 0, 3);
 	tcase_add_test(t, test_mock_tools);
 	tcase_add_test(t, test_invoke_tool_checks);
+	tcase_add_test(t, test_embeddings);
+	tcase_add_test(t, test_stream_emit_tool);
+	tcase_add_test(t, test_hook_url_check);
 	suite_add_tcase(s, t);
 
 	if (fake_url[0] != '\0') {

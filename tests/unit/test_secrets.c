@@ -71,6 +71,38 @@ static void init_new_key(const char *name)
 	ck_assert_int_eq(secrets_ready(), 1);
 }
 
+/* Webhook secrets: stable per (tenant, webhook), different otherwise; the signature is
+ * HMAC-SHA256 keyed with the secret's text over "<ts>." and the body. */
+START_TEST(test_webhook_secret_and_signature)
+{
+	char a[SECRETS_WEBHOOK_SECRET_LEN + 1], b[SECRETS_WEBHOOK_SECRET_LEN + 1],
+	    c[SECRETS_WEBHOOK_SECRET_LEN + 1], sig[65], want[65], msg[64];
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state h;
+	const char *body = "{\"event\":\"key.expiring\"}";
+
+	init_new_key("hooks.key");
+	ck_assert_int_eq(secrets_webhook_secret(7, 1, a), 0);
+	ck_assert_int_eq(secrets_webhook_secret(7, 1, b), 0);
+	ck_assert_int_eq(secrets_webhook_secret(7, 2, c), 0);
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	ck_assert_int_eq(secrets_webhook_secret(8, 1, c), 0);
+	ck_assert_str_ne(a, c);
+	ck_assert_int_eq((int)strlen(a), SECRETS_WEBHOOK_SECRET_LEN);
+	ck_assert(strncmp(a, "whsec_", 6) == 0);
+	ck_assert_int_eq(secrets_webhook_sign(7, 1, 1765090000, body, strlen(body), sig), 0);
+	snprintf(msg, sizeof(msg), "1765090000.%s", body);
+	crypto_auth_hmacsha256_init(&h, (const unsigned char *)a, strlen(a));
+	crypto_auth_hmacsha256_update(&h, (const unsigned char *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&h, mac);
+	sodium_bin2hex(want, sizeof(want), mac, sizeof(mac));
+	ck_assert_str_eq(sig, want);
+	ck_assert_int_eq(secrets_webhook_sign(7, 1, 1765090001, body, strlen(body), want), 0);
+	ck_assert_str_ne(sig, want);
+}
+END_TEST
+
 START_TEST(test_key_shape)
 {
 	char key[SECRETS_API_KEY_LEN + 1], prefix[SECRETS_DISPLAY_PREFIX_LEN + 1];
@@ -427,6 +459,7 @@ static Suite *secrets_suite(void)
 	tcase_add_test(tc, test_init_refuses_bad_files);
 	tcase_add_test(tc, test_create_master_key);
 	tcase_add_test(tc, test_last4);
+	tcase_add_test(tc, test_webhook_secret_and_signature);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -190,10 +190,15 @@ START_TEST(test_keys)
 	int n = 0;
 
 	fill_hash(h, 1);
-	ck_assert_int_eq(store_key_insert(st, t1, "ci", "ah_live_abc", h, 0, &k1), ST_OK);
-	ck_assert_int_eq(store_key_insert(st, t2, "dup", "ah_live_abc", h, 0, &kx), ST_CONFLICT);
+	ck_assert_int_eq(
+	    store_key_insert(st, t1, "ci", "ah_live_abc", h, 0, KEY_SCOPES_DEFAULT, &k1), ST_OK);
+	ck_assert_int_eq(
+	    store_key_insert(st, t2, "dup", "ah_live_abc", h, 0, KEY_SCOPES_DEFAULT, &kx),
+	    ST_CONFLICT);
 	fill_hash(h, 99);
-	ck_assert_int_eq(store_key_insert(st, 987654, "x", "ah_live_x", h, 0, &kx), ST_NOTFOUND);
+	ck_assert_int_eq(
+	    store_key_insert(st, 987654, "x", "ah_live_x", h, 0, KEY_SCOPES_DEFAULT, &kx),
+	    ST_NOTFOUND);
 	fill_hash(h, 1);
 	ck_assert_int_eq(store_key_auth(st, h, &ka), ST_OK);
 	ck_assert_int_eq(ka.key_id, k1);
@@ -229,14 +234,15 @@ START_TEST(test_keys)
 
 	/* Expired key. */
 	fill_hash(h, 3);
-	ck_assert_int_eq(
-	    store_key_insert(st, t1, "old", "ah_live_old", h, util_unix_time() - 10, &k2), ST_OK);
+	ck_assert_int_eq(store_key_insert(st, t1, "old", "ah_live_old", h, util_unix_time() - 10,
+	                                  KEY_SCOPES_DEFAULT, &k2),
+	                 ST_OK);
 	ck_assert_int_eq(store_key_auth(st, h, &ka), ST_OK);
 	ck_assert_int_eq(ka.state, KEY_EXPIRED);
 	fill_hash(h, 4);
-	ck_assert_int_eq(
-	    store_key_insert(st, t1, "later", "ah_live_lat", h, util_unix_time() + 3600, &k3),
-	    ST_OK);
+	ck_assert_int_eq(store_key_insert(st, t1, "later", "ah_live_lat", h,
+	                                  util_unix_time() + 3600, KEY_SCOPES_DEFAULT, &k3),
+	                 ST_OK);
 	ck_assert_int_eq(store_key_auth(st, h, &ka), ST_OK);
 	ck_assert_int_eq(ka.state, KEY_ACTIVE);
 
@@ -372,14 +378,18 @@ START_TEST(test_models)
 	ck_assert_int_eq(m.output_price, 2000000);
 	ck_assert_int_eq(store_model_get(st, "gpt-4o-mini", &m), ST_OK);
 	ck_assert_int_eq(m.input_price, 150000);
+	ck_assert_str_eq(m.kind, "chat");
 	ck_assert_int_eq(store_model_get(st, "no-such-model", &m), ST_NOTFOUND);
+	ck_assert_int_eq(store_model_get(st, "mock-embed", &m), ST_OK);
+	ck_assert_str_eq(m.kind, "embedding");
+	ck_assert_int_eq(m.output_price, 0);
 	ck_assert_int_eq(store_model_list(st, 1, model_cb_count, &n), ST_OK);
-	ck_assert_int_eq(n, 12);
+	ck_assert_int_eq(n, 16); /* 12 chat models and 4 embedding models (018) */
 	testdb_q64(TEST_DB, "%s", "UPDATE models SET enabled = 0 WHERE name = 'gpt-4o'");
 	ck_assert_int_eq(store_model_get(st, "gpt-4o", &m), ST_NOTFOUND);
 	n = 0;
 	ck_assert_int_eq(store_model_list(st, 1, model_cb_count, &n), ST_OK);
-	ck_assert_int_eq(n, 11);
+	ck_assert_int_eq(n, 15);
 	testdb_q64(TEST_DB, "%s", "UPDATE models SET enabled = 1 WHERE name = 'gpt-4o'");
 }
 END_TEST

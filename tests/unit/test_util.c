@@ -70,6 +70,23 @@ START_TEST(streq_ct_and_strlcpy)
 }
 END_TEST
 
+START_TEST(utf8_cut_dup_keeps_whole_characters)
+{
+	char *s;
+
+	s = util_utf8_cut_dup("short", 8);
+	ck_assert_str_eq(s, "short");
+	free(s);
+	s = util_utf8_cut_dup("abcdefghij", 8); /* 5 bytes and the 3-byte ellipsis */
+	ck_assert_str_eq(s, "abcde…");
+	free(s);
+	s = util_utf8_cut_dup("ééééé", 8); /* 2-byte characters: never half of one */
+	ck_assert_str_eq(s, "éé…");
+	ck_assert_uint_le(strlen(s), 8);
+	free(s);
+}
+END_TEST
+
 START_TEST(buf_grows_and_formats)
 {
 	struct buf b = BUF_INIT;
@@ -103,6 +120,7 @@ int main(void)
 	tcase_add_test(tc, parse_i64_bounds);
 	tcase_add_test(tc, streq_ct_and_strlcpy);
 	tcase_add_test(tc, buf_grows_and_formats);
+	tcase_add_test(tc, utf8_cut_dup_keeps_whole_characters);
 	suite_add_tcase(s, tc);
 	rc = testdb_run(s);
 	return rc;

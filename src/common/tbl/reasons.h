@@ -51,6 +51,10 @@ REASON(tenant_mismatch, 403, permission_error, 0, "X-Tenant-ID names another ten
 REASON(tenant_not_served, 403, permission_error, 0,
        "this pool of processes does not serve the key's tenant (serve_tenants, exclude_tenants)")
 REASON(tenant_suspended, 403, permission_error, 0, "the tenant is suspended")
+REASON(provider_key_not_allowed, 403, permission_error, 0,
+       "X-Provider-Api-Key was sent but the tenant's request_provider_key is off")
+REASON(scope_denied, 403, permission_error, 0,
+       "the API key's scopes do not include what the route needs")
 REASON(model_not_allowed, 403, permission_error, 0,
        "the model is not in the tenant's allowed_models")
 REASON(agent_not_allowed, 403, permission_error, 0,
@@ -76,6 +80,8 @@ REASON(move_failed, 409, conflict_error, 0, "operator API: a tenant move did not
 REASON(not_offboarding, 409, conflict_error, 0, "operator API: the tenant is not being offboarded")
 REASON(body_too_large, 413, invalid_request_error, 0, "body over max_body_bytes")
 REASON(uri_too_long, 414, invalid_request_error, 0, "request URI over 2 KiB")
+REASON(unsupported_media_type, 415, invalid_request_error, 0,
+       "an API request has a body whose Content-Type is not application/json")
 REASON(max_steps_reached, 422, invalid_request_error, 0,
        "a run with tools still asked for tools after max_steps model calls")
 

@@ -1,0 +1,14 @@
+-- 023_content.sql: per-tenant recording of chat completions' prompts and answers.
+--
+-- tenants.log_content (0 off, the default; 1 on): when on, a chat
+-- completion's messages (the request's "messages" as JSON) and its answer
+-- are stored with the execution, in executions.input / executions.output,
+-- each cut to the configuration's log_content_max_bytes. Those columns
+-- already exist (001) and live where the tenant's content lives (the
+-- control database for shared tenants, the tenant's own database for
+-- dedicated ones), so export, purge, offboarding and verify-isolation cover
+-- them like every other column of executions. Agent runs always stored
+-- their input and output; this setting is about chat completions only.
+-- (Brief number 015 was taken by 015_changes.sql: versions are the primary
+-- key of schema_migrations, so this file takes the next free one.)
+ALTER TABLE tenants ADD COLUMN IF NOT EXISTS log_content TINYINT NOT NULL DEFAULT 0;
