@@ -14,6 +14,7 @@
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">API keys</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/provider-keys">Provider keys</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/budgets">Budgets and limits</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/access">Dashboard access</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/webhooks">Webhooks</a> ·
     <a href="<?cs var:Prefix ?>/admin/usage?tenant_id=<?cs var:Tenant.Id ?>">Usage</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/invoice">Invoice</a> ·

@@ -15,7 +15,7 @@
     <?cs each:u = Users ?>
     <tr>
       <td><?cs var:u.Name ?><?cs if:u.Name == User.Name ?> <small class="muted">(you)</small><?cs /if ?></td>
-      <td><span class="badge"><?cs var:u.Role ?></span></td>
+      <td><span class="badge"><?cs var:u.Role ?></span><?cs if:u.Mfa ?> <span class="badge" title="two-factor sign-in on">2FA</span><?cs /if ?></td>
       <td><?cs if:u.Tenant ?><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:u.TenantId ?>"><?cs var:u.Tenant ?></a><?cs else ?><small class="muted">all</small><?cs /if ?></td>
       <td class="hide-sm"><?cs var:u.Created ?></td>
       <?cs if:u.Name != User.Name ?>

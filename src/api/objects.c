@@ -143,9 +143,9 @@ json_t *objects_tool(const struct tool_def *t)
 
 json_t *objects_admin(const struct admin_user *u)
 {
-	return json_pack("{s:I, s:s, s:s, s:I, s:I}", "id", (json_int_t)u->id, "name", u->name,
+	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:b}", "id", (json_int_t)u->id, "name", u->name,
 	                 "role", u->role, "tenant_id", (json_int_t)u->tenant_id, "created",
-	                 (json_int_t)u->created);
+	                 (json_int_t)u->created, "mfa", u->mfa);
 }
 
 json_t *objects_operator_token(const struct operator_token *t)

@@ -94,6 +94,36 @@ static int cmd_admin_add(struct cli *c, int argc, char **argv)
 	return cli_finish(cli_emit(objects_admin(&u)), rc);
 }
 
+/* admin mfa-reset NAME: clear a user's TOTP secret and recovery codes (a lost device). */
+static int cmd_admin_mfa_reset(struct cli *c, int argc, char **argv)
+{
+	const char *pos[1];
+	struct admin_user u;
+	char target[96];
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, NULL, 0, pos, 1, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 1)
+		return cli_usage_error(c, "missing NAME");
+	rc = store_admin_user_get(c->st, pos[0], &u);
+	if (rc == ST_NOTFOUND)
+		return cli_error("dashboard user '%s' not found", pos[0]);
+	if (rc != ST_OK)
+		return cli_error("database error while reading dashboard user '%s'", pos[0]);
+	rc = store_admin_totp_clear(c->st, pos[0]);
+	if (rc == ST_NOTFOUND)
+		return cli_error("dashboard user '%s' not found", pos[0]);
+	if (rc != ST_OK)
+		return cli_error("database error while clearing two-factor of '%s'", pos[0]);
+	snprintf(target, sizeof(target), "admin:%s", u.name);
+	rc = cli_audit(c, u.tenant_id, "admin.mfa_reset", target,
+	               cli_pack("{s:b}", "had_mfa", u.mfa));
+	return cli_finish(cli_emit(objects_admin(&u)), rc);
+}
+
 static int cmd_admin_passwd(struct cli *c, int argc, char **argv)
 {
 	char hash[crypto_pwhash_STRBYTES], target[96];
@@ -279,6 +309,8 @@ const struct cli_cmd cli_cmds_admins[] = {
     {"admin", "role", cmd_admin_role, CLI_NEED_DB, "NAME ROLE [--tenant TENANT]",
      "change a dashboard user's role"},
     {"admin", "list", cmd_admin_list, CLI_NEED_DB, "", "list dashboard users"},
+    {"admin", "mfa-reset", cmd_admin_mfa_reset, CLI_NEED_DB, "NAME",
+     "clear a dashboard user's two-factor secret and recovery codes, and end their sessions"},
     {"operator-token", "create", cmd_operator_token_create, CLI_NEED_DB | CLI_NEED_SECRETS,
      "--name NAME", "create an operator API token (shown once)"},
     {"operator-token", "list", cmd_operator_token_list, CLI_NEED_DB, "",

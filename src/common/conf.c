@@ -131,6 +131,8 @@ static const struct conf_key conf_table[] = {
 	  "the dashboard's ClearSilver templates (without them /admin answers 503, the API works)"),
 	S(CONF_SEC_DASHBOARD, static_dir, AH_DATADIR "/static", DOC_DATA "/static",
 	  "the dashboard's CSS and JavaScript"),
+	S(CONF_SEC_DASHBOARD, dashboard_mfa_roles, "", NULL,
+	  "comma list of dashboard roles (operator, support, tenant_admin) that must sign in with a TOTP code; a user of such a role without one is sent to enrolment after the password (the dashboard_mfa limit requires it per tenant)"),
 
 	I(CONF_SEC_PROVIDERS, upstream_timeout_ms, "120000", 100, 3600000, NULL,
 	  "whole provider call timeout (ms)"),
@@ -432,6 +434,37 @@ static int conf_db_nodes(struct conf *c, char *err, size_t errlen)
 }
 
 /* Checks across keys, after the whole file is read. */
+/* dashboard_mfa_roles: every item a dashboard role. 0, or -1 with err. */
+static int conf_role_list(const char *list, char *err, size_t errlen)
+{
+	static const char *const roles[] = {"operator", "support", "tenant_admin"};
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+		const char *s;
+		size_t len = n;
+
+		s = p;
+		while (len > 0 && (*s == ' ' || *s == '\t'))
+			s++, len--;
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		for (i = 0; len > 0 && i < ARRAY_SIZE(roles); i++)
+			if (strlen(roles[i]) == len && memcmp(roles[i], s, len) == 0)
+				break;
+		if (len > 0 && i == ARRAY_SIZE(roles))
+			return conf_err(err, errlen,
+			                "dashboard_mfa_roles: '%.*s' is not operator, support or "
+			                "tenant_admin",
+			                (int)len, s);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
 static int conf_validate(struct conf *c, char *err, size_t errlen)
 {
 	size_t n = strlen(c->mount_prefix);
@@ -453,6 +486,8 @@ static int conf_validate(struct conf *c, char *err, size_t errlen)
 	if (c->max_streams > c->max_inflight)
 		return conf_err(err, errlen, "max_streams: %d is more than max_inflight (%d)",
 		                c->max_streams, c->max_inflight);
+	if (conf_role_list(c->dashboard_mfa_roles, err, errlen) < 0)
+		return -1;
 	if (conf_slug_list(c->serve_tenants, "serve_tenants", err, errlen) < 0 ||
 	    conf_slug_list(c->exclude_tenants, "exclude_tenants", err, errlen) < 0)
 		return -1;

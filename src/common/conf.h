@@ -86,9 +86,10 @@ struct conf {
 	int promote_after_ms; /* a call on a lease running this long gets a reservation (0: never)
 	                       */
 	int lease_idle_ms;    /* a lease unused this long goes back to its counter */
-	char operator_token[256]; /* operator API token (tokens can also come from the CLI) */
-	char template_dir[256];   /* dashboard ClearSilver templates */
-	char static_dir[256];     /* dashboard static files (admin.css) */
+	char operator_token[256];      /* operator API token (tokens can also come from the CLI) */
+	char template_dir[256];        /* dashboard ClearSilver templates */
+	char static_dir[256];          /* dashboard static files (admin.css) */
+	char dashboard_mfa_roles[128]; /* roles that must use a TOTP code: "operator,support" */
 	char state_dir[256];      /* this host's shared state: epochs (and the ledger journal) */
 	char serve_tenants[1024]; /* "slug,slug": this pool serves only these tenants ("" = all) */
 	char exclude_tenants[1024]; /* "slug,slug": this pool refuses these tenants (pinned

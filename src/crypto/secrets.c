@@ -469,3 +469,62 @@ int secrets_webhook_sign(int64_t tenant_id, int64_t webhook_id, int64_t ts, cons
 	sodium_memzero(&h, sizeof(h));
 	return 0;
 }
+
+/* ------------------------------------------------------------------ dashboard two-factor */
+
+int secrets_seal_totp(int64_t user_id, const uint8_t *secret, size_t len,
+                      uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct, size_t *ct_len)
+{
+	char ad[SECRETS_AD_MAX];
+	unsigned long long clen = 0;
+	int adlen;
+
+	if (!secrets_loaded || secret == NULL || ct == NULL || ct_len == NULL || nonce == NULL ||
+	    len == 0 || len > SECRETS_MAX_PLAIN)
+		return -1;
+	adlen = snprintf(ad, sizeof(ad), "agenthost:totp:v1|user=%lld", (long long)user_id);
+	if (adlen <= 0 || (size_t)adlen >= sizeof(ad))
+		return -1;
+	randombytes_buf(nonce, SECRETS_NONCE_LEN);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, secret, len,
+	                                               (const unsigned char *)ad, (size_t)adlen,
+	                                               NULL, nonce, secrets_keys->byok) != 0)
+		return -1;
+	*ct_len = (size_t)clen;
+	return 0;
+}
+
+int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct,
+                      size_t ct_len, uint8_t *out, size_t cap)
+{
+	char ad[SECRETS_AD_MAX];
+	unsigned long long mlen = 0;
+	int adlen;
+
+	if (!secrets_loaded || nonce == NULL || ct == NULL || out == NULL ||
+	    ct_len <= SECRETS_MAC_LEN || ct_len - SECRETS_MAC_LEN > cap)
+		return -1;
+	adlen = snprintf(ad, sizeof(ad), "agenthost:totp:v1|user=%lld", (long long)user_id);
+	if (adlen <= 0 || (size_t)adlen >= sizeof(ad))
+		return -1;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct, ct_len,
+	                                               (const unsigned char *)ad, (size_t)adlen,
+	                                               nonce, secrets_keys->byok) != 0) {
+		sodium_memzero(out, cap);
+		return -1;
+	}
+	return (int)mlen;
+}
+
+void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN])
+{
+	char in[128];
+	int n;
+
+	n = snprintf(in, sizeof(in), "agenthost:recovery:v1|user=%lld|%s", (long long)user_id,
+	             code ? code : "");
+	if (n < 0 || (size_t)n >= sizeof(in))
+		n = (int)sizeof(in) - 1;
+	secrets_hash_api_key(in, (size_t)n, hash);
+	sodium_memzero(in, sizeof(in));
+}

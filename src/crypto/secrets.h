@@ -73,6 +73,20 @@ int secrets_open_tool(int64_t tenant_id, const char *tool, const char *name, int
                       const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
                       char *plain, size_t cap);
 /*
+ * Seal a dashboard user's TOTP secret (raw bytes) for user_id (associated
+ * data "agenthost:totp:v1|user=<id>", so it opens for no other user and is
+ * never taken for a provider credential). ct must hold len +
+ * SECRETS_MAC_LEN bytes. 0 on success.
+ */
+int secrets_seal_totp(int64_t user_id, const uint8_t *secret, size_t len,
+                      uint8_t nonce[SECRETS_NONCE_LEN], uint8_t *ct, size_t *ct_len);
+/* Open it into out (cap bytes); the byte count, or -1. The caller wipes out after use. */
+int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct,
+                      size_t ct_len, uint8_t *out, size_t cap);
+/* Keyed hash (the pepper) of a recovery code of user_id, as stored. */
+void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN]);
+
+/*
  * A webhook's signing secret, "whsec_" and 64 hex characters, derived from
  * the master key, the tenant and the webhook's id (so nothing is stored; a
  * new secret is a new webhook). 0, or -1 without the master key.

@@ -37,6 +37,7 @@ static int users_row(void *ctx, const struct admin_user *u)
 	page_row(l->p, "Users");
 	page_set(l->p, ".Name", u->name);
 	page_set(l->p, ".Role", u->role);
+	page_set(l->p, ".Mfa", u->mfa ? "1" : "");
 	page_set_i64(l->p, ".TenantId", u->tenant_id);
 	page_set_time(l->p, ".Created", u->created);
 	if (u->tenant_id && store_tenant_get(l->st, u->tenant_id, &t) == ST_OK)

@@ -14,6 +14,7 @@
 #ifndef AH_DASHBOARD_PAGES_H
 #define AH_DASHBOARD_PAGES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "host/router.h"
@@ -22,7 +23,46 @@
 
 PAGE_FN(page_login_get);
 PAGE_FN(page_login_post);
+PAGE_FN(page_login_code);
+PAGE_FN(page_login_code_post);
 PAGE_FN(page_logout);
+/* the signed-in user's own account: two-factor enrolment, recovery codes */
+PAGE_FN(page_account);
+PAGE_FN(page_account_mfa);
+PAGE_FN(page_account_mfa_confirm);
+PAGE_FN(page_account_recovery);
+
+struct admin_user;
+#define LOGIN_WINDOW_S (15 * 60) /* failed sign-ins older than this are forgotten */
+#define LOGIN_NAME_DELAY_S 2     /* the most an account's failures elsewhere delay its user */
+#define ACCOUNT_RECOVERY_N 10    /* recovery codes per enrolment */
+#define ACCOUNT_RECOVERY_LEN 10  /* base32 characters of one ("ABCDE-FGHIJ" as shown) */
+/*
+ * Seconds the next sign-in attempt of name from ip must still wait (0: may
+ * go on) into *wait_s (page_login.c, DESIGN). 0, or -1 when the store failed.
+ */
+int login_wait(struct req *r, const char *name, const char *ip, int64_t *wait_s);
+/* "Too many failed sign-ins. Try again in N seconds." */
+void login_wait_message(int64_t wait_s, char *out, size_t cap);
+/*
+ * A new session of u from ip at stage, its cookie set; its CSRF token into
+ * csrf (65 bytes) when not NULL. 0, or -1 when the store failed.
+ */
+int login_session_start(struct req *r, const struct admin_user *u, const char *ip, int stage,
+                        char *csrf_out);
+/*
+ * Finish a sign-in: replace the request's session (if any) by a new full
+ * one, forget this address's failures of u, audit it (how: NULL or "mfa").
+ * 0, or -1 when the store failed.
+ */
+int login_complete(struct req *r, const struct admin_user *u, const char *how);
+/*
+ * Whether code (6 digits: a TOTP code, newer than the last one accepted;
+ * else one of u's unused recovery codes) is right now, spending it. 1
+ * right, 0 wrong, -1 store failure; *replay is set when a TOTP code was
+ * right but already used.
+ */
+int login_code_check(struct req *r, const struct admin_user *u, const char *code, int *replay);
 PAGE_FN(page_static);
 PAGE_FN(page_favicon);
 PAGE_FN(page_overview);
@@ -53,6 +93,8 @@ PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
 PAGE_FN(page_budgets);
+PAGE_FN(page_tenant_access);
+PAGE_FN(page_tenant_access_save);
 PAGE_FN(page_budgets_set);
 PAGE_FN(page_audit);
 PAGE_FN(page_webhooks);
@@ -92,7 +134,13 @@ PAGE_FN(page_execution);
 #define DASHBOARD_ROUTES \
 	{"GET", "/admin/login", AUTH_NONE, 0, page_login_get}, \
 	{"POST", "/admin/login", AUTH_NONE, 0, page_login_post}, \
-	{"POST", "/admin/logout", AUTH_ADMIN, 0, page_logout}, \
+	{"GET", "/admin/login/code", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_login_code}, \
+	{"POST", "/admin/login/code", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_login_code_post}, \
+	{"POST", "/admin/logout", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_logout}, \
+	{"GET", "/admin/account", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_account}, \
+	{"POST", "/admin/account/mfa", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_account_mfa}, \
+	{"POST", "/admin/account/mfa/confirm", AUTH_ADMIN, ROUTE_SIGNIN_STEP, page_account_mfa_confirm}, \
+	{"POST", "/admin/account/recovery", AUTH_ADMIN, 0, page_account_recovery}, \
 	{"GET", "/admin/static/{}", AUTH_NONE, 0, page_static}, \
 	{"GET", "/favicon.ico", AUTH_NONE, 0, page_favicon}, \
 	{"GET", "/admin", AUTH_ADMIN, 0, page_overview}, \
@@ -127,6 +175,8 @@ PAGE_FN(page_execution);
 	{"GET", "/admin/tenants/{}/webhooks", AUTH_ADMIN, 0, page_webhooks}, \
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
+	{"GET", "/admin/tenants/{}/access", AUTH_ADMIN, 0, page_tenant_access}, \
+	{"POST", "/admin/tenants/{}/access", AUTH_ADMIN, 0, page_tenant_access_save}, \
 	{"GET", "/admin/audit", AUTH_ADMIN, 0, page_audit}, \
 	/* analytics pages */ \
 	{"GET", "/admin/usage", AUTH_ADMIN, 0, page_usage}, \

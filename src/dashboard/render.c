@@ -36,13 +36,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <qrencode.h>
 #include <sodium.h>
 
 #include "common/buf.h"
+#include "common/cidr.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "crypto/secrets.h"
 #include "enforce/authorize.h"
+#include "enforce/limits.h"
 #include "dashboard/render.h"
 #include "host/http.h"
 #include "store/store.h"
@@ -443,6 +446,37 @@ void page_setf(struct page *p, const char *name, const char *fmt, ...)
 	buf_free(&b);
 }
 
+void page_set_qr(struct page *p, const char *name, const char *text)
+{
+	char key[PAGE_NAME_MAX];
+	struct buf b = BUF_INIT;
+	QRcode *qr;
+	int x, y, side, bad = 0;
+
+	if (p->fail_status)
+		return;
+	qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	if (qr == NULL) {
+		log_error("dashboard: no QR code for a %zu-byte text", strlen(text));
+		page_fail(p, DF_BUILD, NULL);
+		return;
+	}
+	side = qr->width + 8;
+	for (y = 0; y < qr->width; y++)
+		for (x = 0; x < qr->width; x++)
+			if (qr->data[y * qr->width + x] & 1) /* bit 0: a dark module */
+				bad |= buf_printf(&b, "M%d,%dh1v1h-1z", x + 4, y + 4) < 0;
+	QRcode_free(qr);
+	snprintf(key, sizeof(key), "%s.Size", name);
+	page_set_i64(p, key, side);
+	snprintf(key, sizeof(key), "%s.Path", name);
+	if (bad)
+		page_fail(p, DF_BUILD, NULL);
+	else
+		page_set(p, key, buf_str(&b));
+	buf_free(&b);
+}
+
 void page_set_i64(struct page *p, const char *name, int64_t v)
 {
 	char s[32];
@@ -677,6 +711,14 @@ void dash_token_hash(const char *token, uint8_t hash[32])
 	secrets_hash_api_key(token, strlen(token), hash);
 }
 
+void dash_session_renewed(const char *csrf)
+{
+	if (dash_current == NULL)
+		return;
+	snprintf(dash_current_buf.csrf, sizeof(dash_current_buf.csrf), "%s", csrf);
+	dash_current_buf.stage = ADMIN_STAGE_FULL;
+}
+
 const struct admin_session *dash_session(void)
 {
 	return dash_current;
@@ -697,8 +739,85 @@ int dash_available(struct req *r)
 	return 0;
 }
 
-int dash_authorize(struct req *r)
+/* Whether list (comma separated) names role. */
+static int dash_role_listed(const char *list, const char *role)
 {
+	size_t n = strlen(role);
+	const char *p = list;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const char *s = p;
+		size_t k = len;
+
+		while (k > 0 && (*s == ' ' || *s == '\t'))
+			s++, k--;
+		while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+			k--;
+		if (k == n && memcmp(s, role, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int dash_policy(struct req *r, const struct admin_user *u, struct dash_policy *out)
+{
+	struct limits *lim;
+	int64_t idle;
+
+	memset(out, 0, sizeof(*out));
+	out->idle_s = DASH_IDLE_S;
+	out->mfa_required = dash_role_listed(r->conf->dashboard_mfa_roles, u->role);
+	if (strcmp(u->role, ADMIN_ROLE_TENANT) != 0 || u->tenant_id <= 0)
+		return 0;
+	/* large (every limit's text): not on the request's coroutine stack */
+	lim = malloc(sizeof(*lim));
+	if (lim == NULL || limits_get(r->store, u->tenant_id, 0, lim) < 0) {
+		free(lim);
+		return -1;
+	}
+	snprintf(out->ip_allowlist, sizeof(out->ip_allowlist), "%s",
+	         lim->v[LIM_DASH_IP_ALLOWLIST].text);
+	idle = lim->v[LIM_DASH_SESSION_IDLE_S].num;
+	if (idle > 0)
+		out->idle_s = idle < DASH_IDLE_MIN_S ? DASH_IDLE_MIN_S : (int)idle;
+	if (strcmp(lim->v[LIM_DASH_MFA].text, "required") == 0)
+		out->mfa_required = 1;
+	free(lim);
+	return 0;
+}
+
+int dash_policy_addr_ok(struct req *r, const struct dash_policy *pol, const struct admin_user *u)
+{
+	char ip[64], target[80], msg[200];
+
+	if (pol->ip_allowlist[0] == '\0')
+		return 1;
+	dash_client_addr(r, ip, sizeof(ip));
+	if (ip[0] && cidr_list_contains(pol->ip_allowlist, ip) == 1)
+		return 1;
+	snprintf(target, sizeof(target), "admin:%s", u->name);
+	dash_audit(r, u->tenant_id, "admin.ip_denied", target, "denied", "ip_not_allowed");
+	snprintf(msg, sizeof(msg),
+	         "Your tenant's dashboard cannot be used from this address (%s). Ask your"
+	         " operator to add it to dashboard_ip_allowlist.",
+	         ip[0] ? ip : "unknown");
+	dash_error(r, 403, msg);
+	return 0;
+}
+
+/* Where a half-done sign-in continues. */
+static const char *dash_step_path(int stage)
+{
+	return stage == ADMIN_STAGE_ENROL ? "/admin/account" : "/admin/login/code";
+}
+
+int dash_authorize(struct req *r, unsigned route_flags)
+{
+	struct dash_policy pol;
 	char token[80], csrf[80];
 	uint8_t hash[32];
 	int rc;
@@ -711,7 +830,18 @@ int dash_authorize(struct req *r)
 		return -1;
 	}
 	dash_token_hash(token, hash);
-	rc = store_admin_session_get(r->store, hash, DASH_IDLE_S, DASH_MAX_S, &dash_current_buf);
+	/* idle is checked below against the user's policy; the query bounds it by the longest */
+	rc = store_admin_session_get(r->store, hash, DASH_MAX_S, DASH_MAX_S, &dash_current_buf);
+	if (rc == ST_OK && dash_policy(r, &dash_current_buf.user, &pol) < 0)
+		rc = ST_ERR;
+	if (rc == ST_OK && (dash_current_buf.idle_s >= pol.idle_s ||
+	                    (dash_current_buf.stage != ADMIN_STAGE_FULL &&
+	                     dash_current_buf.age_s >= DASH_STEP_MAX_S))) {
+		if (store_admin_session_delete(r->store, hash) != ST_OK)
+			rc = ST_ERR;
+		else
+			rc = ST_NOTFOUND;
+	}
 	if (rc == ST_NOTFOUND) {
 		dash_set_cookie(r, DASH_COOKIE, "", 0);
 		dash_redirect(r, "/admin/login");
@@ -719,6 +849,12 @@ int dash_authorize(struct req *r)
 	}
 	if (rc != ST_OK) {
 		dash_unavailable(r);
+		return -1;
+	}
+	if (!dash_policy_addr_ok(r, &pol, &dash_current_buf.user))
+		return -1;
+	if (dash_current_buf.stage != ADMIN_STAGE_FULL && !(route_flags & ROUTE_SIGNIN_STEP)) {
+		dash_redirect(r, dash_step_path(dash_current_buf.stage));
 		return -1;
 	}
 	if (strcmp(r->method, "POST") == 0) {

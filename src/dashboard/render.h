@@ -34,6 +34,8 @@ struct conf;
 #define DASH_PRE_COOKIE "ah_pre"
 #define DASH_IDLE_S (30 * 60)
 #define DASH_MAX_S (12 * 60 * 60)
+#define DASH_STEP_MAX_S (5 * 60) /* a sign-in half done (code or enrolment due) lasts this long */
+#define DASH_IDLE_MIN_S 60       /* the shortest idle timeout a tenant can set */
 
 /* ------------------------------------------------------------------ building a page */
 
@@ -88,6 +90,15 @@ void page_set_pct(struct page *p, const char *name, int64_t part, int64_t whole)
 void page_set_rate(struct page *p, const char *name, int64_t part, int64_t whole);
 
 /*
+ * A QR code of text (byte mode, error correction M) for an inline SVG:
+ * name.Size gets the side in modules with a 4-module quiet zone, name.Path
+ * the SVG path data of the dark modules ("M4,4h1v1h-1z..."; digits and
+ * letters only, so HTML escaping leaves it as it is). A sticky 500 error
+ * when the text does not fit a QR code.
+ */
+void page_set_qr(struct page *p, const char *name, const char *text);
+
+/*
  * Start the next row of list ("Tenants" → Tenants.0, Tenants.1, ...):
  * names starting with '.' now go under it. Returns the row's index, or -1
  * when p has failed.
@@ -131,10 +142,32 @@ void dash_token_hash(const char *token, uint8_t hash[32]);
 
 /*
  * AUTH_ADMIN: find the session from the cookie (none: 303 to /admin/login),
- * check the CSRF field on POST (403), and make it current. 0 to go on, -1
- * when a response was sent.
+ * check the CSRF field on POST (403), apply the user's tenant policy (idle
+ * timeout, address allowlist) and make it current. A session whose sign-in
+ * is half done (a code or an enrolment due) reaches only routes flagged
+ * ROUTE_SIGNIN_STEP and is sent to its step from any other; it expires
+ * after DASH_STEP_MAX_S. 0 to go on, -1 when a response was sent.
  */
-int dash_authorize(struct req *r);
+int dash_authorize(struct req *r, unsigned route_flags);
+
+/* What a dashboard user's tenant (and the configuration) ask of its sign-ins. */
+struct dash_policy {
+	char ip_allowlist[1024]; /* dashboard_ip_allowlist; "" = any address */
+	int idle_s;              /* idle timeout of its sessions */
+	int mfa_required;        /* a TOTP code is required (role in dashboard_mfa_roles, or the
+	                            tenant's dashboard_mfa limit) */
+};
+/*
+ * The policy for user u: staff roles have only the configuration's MFA rule
+ * and the default idle timeout; a tenant_admin has its tenant's limits. 0,
+ * or -1 when the limits could not be read (the caller sends the 503 page).
+ */
+int dash_policy(struct req *r, const struct admin_user *u, struct dash_policy *out);
+/*
+ * Whether the client's address is allowed by pol; when not, writes an audit
+ * row (admin.ip_denied) and sends a 403 page naming the address, returning 0.
+ */
+int dash_policy_addr_ok(struct req *r, const struct dash_policy *pol, const struct admin_user *u);
 /* The session of the current request (after dash_authorize), or NULL. */
 const struct admin_session *dash_session(void);
 /*
@@ -142,6 +175,12 @@ const struct admin_session *dash_session(void);
  * row (admin.cross_tenant) and sends 404, returning 0.
  */
 int dash_tenant_allowed(struct req *r, int64_t tenant_id);
+/*
+ * The current session was replaced (a sign-in step completed): pages built
+ * from now on carry csrf and the full stage, so their forms work with the
+ * new cookie.
+ */
+void dash_session_renewed(const char *csrf);
 /* Forget the current session (after the request). */
 void dash_clear(void);
 

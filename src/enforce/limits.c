@@ -115,6 +115,15 @@ static const struct limit_def defs[LIM__MAX] = {
     [LIM_HOST_SHARE_PCT] = {"host_share_pct", LT_COUNT, "25", 0, 100, NULL, G | P | T,
                             "percent of a process's calls in flight (max_inflight) the tenant may"
                             " hold (0 = no cap; a busy process also holds it to a fair part)"},
+    [LIM_DASH_IP_ALLOWLIST] = {"dashboard_ip_allowlist", LT_CIDRS, "", 0, 0, NULL, G | P | T,
+                               "comma list of CIDRs the tenant's dashboard users may sign in and"
+                               " work from (empty = any address)"},
+    [LIM_DASH_SESSION_IDLE_S] = {"dashboard_session_idle_s", LT_COUNT, "0", 0, 43200, NULL,
+                                 G | P | T,
+                                 "seconds of inactivity that end a dashboard session of the"
+                                 " tenant's users (0 = 1800; below 60 counts as 60)"},
+    [LIM_DASH_MFA] = {"dashboard_mfa", LT_ENUM, "optional", 0, 0, "optional|required", G | P | T,
+                      "required: the tenant's dashboard users must sign in with a TOTP code"},
     [LIM_ALLOWED_TOOLS] = {"allowed_tools", LT_LIST, "", 0, 0, NULL, G | P | T,
                            "tools the tenant's agents may call: * or a comma list (empty = none)"},
     [LIM_REQUEST_PROVIDER_KEY] = {"request_provider_key", LT_ENUM, "off", 0, 0, "off|on", G | P | T,

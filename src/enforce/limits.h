@@ -59,6 +59,9 @@ enum limit_id {
 	LIM_HOST_SHARE_PCT, /* percent of a process's calls in flight one tenant may hold */
 	LIM_REQUEST_PROVIDER_KEY, /* "on": a call's X-Provider-Api-Key is its provider key */
 	LIM_ALERT_THRESHOLDS,     /* percents of each budget that send an alert ("50,80,100") */
+	LIM_DASH_IP_ALLOWLIST,    /* CIDRs the tenant's dashboard users may sign in from */
+	LIM_DASH_SESSION_IDLE_S,  /* idle timeout of the tenant's dashboard sessions; 0 = 30 min */
+	LIM_DASH_MFA, /* "optional" | "required": TOTP for the tenant's dashboard users */
 	LIM__MAX
 };
 

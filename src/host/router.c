@@ -274,7 +274,7 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 		rt->fn(r, NULL, m);
 		return;
 	case AUTH_ADMIN:
-		if (dash_authorize(r) == 0) {
+		if (dash_authorize(r, rt->flags) == 0) {
 			router_barrier(r);
 			rt->fn(r, NULL, m);
 		}

@@ -28,7 +28,8 @@ enum route_auth {
 	AUTH__MAX
 };
 
-#define ROUTE_IDEMPOTENT 0x1 /* honours Idempotency-Key */
+#define ROUTE_IDEMPOTENT 0x1  /* honours Idempotency-Key */
+#define ROUTE_SIGNIN_STEP 0x2 /* AUTH_ADMIN: also for a session whose sign-in is half done */
 /*
  * AUTH_TENANT: the key needs one of the scopes s (bit set of enum key_scope,
  * store.h) in its scopes, else 403 scope_denied; no ROUTE_SCOPES: any key.

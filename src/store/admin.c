@@ -21,20 +21,21 @@ static const char sql_user_add[] =
     "INSERT INTO admin_users (name, pw_hash, role, tenant_id, created_at)"
     " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))";
 static const char sql_user_get[] = "SELECT id, name, pw_hash, role, COALESCE(tenant_id, 0), " TS(
-    "created_at") " FROM admin_users WHERE name = ?";
+    "created_at") ", totp_enabled FROM admin_users WHERE name = ?";
 static const char sql_user_pw[] = "UPDATE admin_users SET pw_hash = ? WHERE name = ?";
 static const char sql_user_role[] = "UPDATE admin_users SET role = ?, tenant_id = ? WHERE name = ?";
 static const char sql_user_list[] = "SELECT id, name, role, COALESCE(tenant_id, 0), " TS(
-    "created_at") " FROM admin_users ORDER BY name";
+    "created_at") ", totp_enabled FROM admin_users ORDER BY name";
 static const char sql_user_end_sessions[] =
     "DELETE s FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id WHERE u.name = ?";
 static const char sql_user_count[] = "SELECT COUNT(*) FROM admin_users";
 static const char sql_sess_add[] =
-    "INSERT INTO admin_sessions (token_hash, csrf, user_id, created_at, last_seen, ip)"
-    " VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), ?)";
+    "INSERT INTO admin_sessions (token_hash, csrf, user_id, created_at, last_seen, ip, stage)"
+    " VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), ?, ?)";
 static const char sql_sess_get[] =
     "SELECT s.id, s.csrf, u.id, u.name, u.role, COALESCE(u.tenant_id, 0), " TS(
-        "u.created_at") ", TIMESTAMPDIFF(SECOND, s.last_seen, UTC_TIMESTAMP(6)) FROM "
+        "u.created_at") ", TIMESTAMPDIFF(SECOND, s.last_seen, UTC_TIMESTAMP(6)), u.totp_enabled,"
+                        " s.stage, TIMESTAMPDIFF(SECOND, s.created_at, UTC_TIMESTAMP(6)) FROM "
                         "admin_sessions s JOIN admin_users u ON u.id = s.user_id"
                         " WHERE s.token_hash = ?"
                         " AND s.last_seen > UTC_TIMESTAMP(6) - INTERVAL ? SECOND"
@@ -42,14 +43,37 @@ static const char sql_sess_get[] =
 static const char sql_sess_touch[] =
     "UPDATE admin_sessions SET last_seen = UTC_TIMESTAMP(6) WHERE id = ?";
 static const char sql_sess_del[] = "DELETE FROM admin_sessions WHERE token_hash = ?";
-static const char sql_fail_count[] = "SELECT (SELECT COUNT(*) FROM login_attempts WHERE name = ?"
-                                     " AND at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND),"
-                                     " (SELECT COUNT(*) FROM login_attempts WHERE ip = ?"
-                                     " AND at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND)";
+/* count and seconds since the latest failure, of one slice of login_attempts */
+#define FAIL_SLICE(cond)                                                                           \
+	"(SELECT COUNT(*) FROM login_attempts WHERE " cond                                         \
+	" AND at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND),"                                         \
+	" COALESCE((SELECT TIMESTAMPDIFF(SECOND, MAX(at), UTC_TIMESTAMP(6)) FROM login_attempts"   \
+	" WHERE " cond " AND at > UTC_TIMESTAMP(6) - INTERVAL ? SECOND), 0)"
+static const char sql_fail_count[] = "SELECT " FAIL_SLICE("name = ? AND ip = ?") ", " FAIL_SLICE(
+    "ip = ?") ", " FAIL_SLICE("name = ?");
 static const char sql_fail_add[] =
     "INSERT INTO login_attempts (name, ip, at) VALUES (?, ?, UTC_TIMESTAMP(6))";
-static const char sql_fail_clear[] = "DELETE FROM login_attempts WHERE name = ?"
+static const char sql_fail_clear[] = "DELETE FROM login_attempts WHERE (name = ? AND ip = ?)"
                                      " OR at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND";
+static const char sql_totp_get[] =
+    "SELECT totp_nonce, totp_ct, totp_enabled, totp_last_step FROM admin_users WHERE id = ?";
+static const char sql_totp_set[] = "UPDATE admin_users SET totp_nonce = ?, totp_ct = ?,"
+                                   " totp_enabled = 0, totp_last_step = 0 WHERE id = ?";
+static const char sql_totp_enable[] = "UPDATE admin_users SET totp_enabled = 1, totp_last_step = ?"
+                                      " WHERE id = ? AND totp_enabled = 0 AND totp_ct IS NOT NULL";
+static const char sql_totp_use[] = "UPDATE admin_users SET totp_last_step = ?"
+                                   " WHERE id = ? AND totp_enabled = 1 AND totp_last_step < ?";
+static const char sql_totp_clear[] = "UPDATE admin_users SET totp_nonce = NULL, totp_ct = NULL,"
+                                     " totp_enabled = 0, totp_last_step = 0 WHERE name = ?";
+static const char sql_rec_del[] = "DELETE FROM admin_recovery_codes WHERE user_id = ?";
+static const char sql_rec_del_name[] = "DELETE r FROM admin_recovery_codes r"
+                                       " JOIN admin_users u ON u.id = r.user_id WHERE u.name = ?";
+static const char sql_rec_add[] =
+    "INSERT INTO admin_recovery_codes (user_id, code_hash, used_at) VALUES (?, ?, NULL)";
+static const char sql_rec_use[] = "UPDATE admin_recovery_codes SET used_at = UTC_TIMESTAMP(6)"
+                                  " WHERE user_id = ? AND code_hash = ? AND used_at IS NULL";
+static const char sql_rec_left[] =
+    "SELECT COUNT(*) FROM admin_recovery_codes WHERE user_id = ? AND used_at IS NULL";
 static const char sql_overview[] =
     "SELECT t.id, t.slug, t.name,"
     " COALESCE(SUM(CASE WHEN u.day = UTC_DATE() THEN u.cost_micros END), 0),"
@@ -153,6 +177,7 @@ int store_admin_user_get(struct store *st, const char *name, struct admin_user *
 	db_out_str(&o, out->role, sizeof(out->role));
 	db_out_i64(&o, &out->tenant_id);
 	db_out_i64(&o, &out->created);
+	db_out_int(&o, &out->mfa);
 	if (db_exec(st, Q_ADM_USER_GET, sql_user_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	rc = db_fetch(st, Q_ADM_USER_GET, &o, __func__);
@@ -209,6 +234,7 @@ int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx)
 	db_out_str(&o, u.role, sizeof(u.role));
 	db_out_i64(&o, &u.tenant_id);
 	db_out_i64(&o, &u.created);
+	db_out_int(&o, &u.mfa);
 	if (db_exec(st, Q_ADM_USER_LIST, sql_user_list, NULL, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, Q_ADM_USER_LIST, &o, __func__)) == 1) {
@@ -235,9 +261,9 @@ int store_admin_user_count(struct store *st, int64_t *n)
 }
 
 int store_admin_session_create(struct store *st, const uint8_t hash[32], const char *csrf,
-                               int64_t user_id, const char *ip)
+                               int64_t user_id, const char *ip, int stage)
 {
-	MYSQL_BIND in[4];
+	MYSQL_BIND in[5];
 	unsigned long l[3];
 
 	memset(in, 0, sizeof(in));
@@ -245,6 +271,7 @@ int store_admin_session_create(struct store *st, const uint8_t hash[32], const c
 	db_in_str(&in[1], csrf, &l[1]);
 	db_in_i64(&in[2], &user_id);
 	db_in_str(&in[3], ip ? ip : "", &l[2]);
+	db_in_int(&in[4], &stage);
 	return admin_exec(st, Q_ADM_SESS_ADD, sql_sess_add, in, __func__);
 }
 
@@ -271,6 +298,9 @@ int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s
 	db_out_i64(&o, &out->user.tenant_id);
 	db_out_i64(&o, &out->user.created);
 	db_out_i64(&o, &idle_for);
+	db_out_int(&o, &out->user.mfa);
+	db_out_int(&o, &out->stage);
+	db_out_i64(&o, &out->age_s);
 	if (db_exec(st, Q_ADM_SESS_GET, sql_sess_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	rc = db_fetch(st, Q_ADM_SESS_GET, &o, __func__);
@@ -279,6 +309,7 @@ int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s
 		return ST_ERR;
 	if (rc == 0)
 		return ST_NOTFOUND;
+	out->idle_s = idle_for;
 	/* last_seen moves at most once per ADMIN_TOUCH_S: one write per page is not needed. */
 	if (idle_for < ADMIN_TOUCH_S)
 		return ST_OK;
@@ -298,23 +329,34 @@ int store_admin_session_delete(struct store *st, const uint8_t hash[32])
 	return admin_exec(st, Q_ADM_SESS_DEL, sql_sess_del, in, __func__);
 }
 
-int store_admin_login_failures(struct store *st, const char *name, const char *ip, int window_s,
-                               int64_t *by_name, int64_t *by_ip)
+int store_admin_login_throttle(struct store *st, const char *name, const char *ip, int window_s,
+                               struct admin_throttle *out)
 {
 	struct db_out o;
-	MYSQL_BIND in[4];
-	unsigned long l[2];
-	int rc;
+	MYSQL_BIND in[14];
+	unsigned long l[8];
+	const char *addr = ip ? ip : "";
+	int rc, i;
 
-	*by_name = *by_ip = 0;
+	memset(out, 0, sizeof(*out));
 	memset(in, 0, sizeof(in));
-	db_in_str(&in[0], name, &l[0]);
-	db_in_int(&in[1], &window_s);
-	db_in_str(&in[2], ip ? ip : "", &l[1]);
-	db_in_int(&in[3], &window_s);
+	/* each slice takes its condition's values and the window, twice */
+	for (i = 0; i < 2; i++) {
+		db_in_str(&in[3 * i], name, &l[2 * i]);
+		db_in_str(&in[3 * i + 1], addr, &l[2 * i + 1]);
+		db_in_int(&in[3 * i + 2], &window_s);
+		db_in_str(&in[6 + 2 * i], addr, &l[4 + i]);
+		db_in_int(&in[6 + 2 * i + 1], &window_s);
+		db_in_str(&in[10 + 2 * i], name, &l[6 + i]);
+		db_in_int(&in[10 + 2 * i + 1], &window_s);
+	}
 	db_out_init(&o);
-	db_out_i64(&o, by_name);
-	db_out_i64(&o, by_ip);
+	db_out_i64(&o, &out->pair_n);
+	db_out_i64(&o, &out->pair_ago);
+	db_out_i64(&o, &out->addr_n);
+	db_out_i64(&o, &out->addr_ago);
+	db_out_i64(&o, &out->name_n);
+	db_out_i64(&o, &out->name_ago);
 	if (db_exec(st, Q_ADM_FAIL_COUNT, sql_fail_count, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	rc = db_fetch(st, Q_ADM_FAIL_COUNT, &o, __func__);
@@ -333,15 +375,168 @@ int store_admin_login_fail(struct store *st, const char *name, const char *ip)
 	return admin_exec(st, Q_ADM_FAIL_ADD, sql_fail_add, in, __func__);
 }
 
-int store_admin_login_clear(struct store *st, const char *name, int window_s)
+int store_admin_login_clear(struct store *st, const char *name, const char *ip, int window_s)
+{
+	MYSQL_BIND in[3];
+	unsigned long l[2];
+
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], name, &l[0]);
+	db_in_str(&in[1], ip ? ip : "", &l[1]);
+	db_in_int(&in[2], &window_s);
+	return admin_exec(st, Q_ADM_FAIL_CLEAR, sql_fail_clear, in, __func__);
+}
+
+/* ------------------------------------------------------------------ two-factor */
+
+int store_admin_totp_get(struct store *st, int64_t user_id, struct admin_totp *out)
+{
+	struct db_out o;
+	MYSQL_BIND in[1];
+	size_t ci, ni;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &user_id);
+	db_out_init(&o);
+	ni = db_out_blob(&o, out->nonce, sizeof(out->nonce));
+	ci = db_out_blob(&o, out->ct, sizeof(out->ct));
+	db_out_int(&o, &out->enabled);
+	db_out_i64(&o, &out->last_step);
+	if (db_exec(st, Q_ADM_TOTP_GET, sql_totp_get, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM_TOTP_GET, &o, __func__);
+	if (rc == 1) {
+		/* a NULL, cut or malformed value is "no secret" */
+		if (o.null[ci] || o.null[ni] || o.len[ni] != sizeof(out->nonce) ||
+		    o.len[ci] > sizeof(out->ct))
+			out->ct_len = 0;
+		else
+			out->ct_len = o.len[ci];
+	}
+	db_end(st, Q_ADM_TOTP_GET, &o);
+	if (rc < 0)
+		return ST_ERR;
+	return rc == 1 ? ST_OK : ST_NOTFOUND;
+}
+
+int store_admin_totp_set(struct store *st, int64_t user_id, const uint8_t nonce[24],
+                         const uint8_t *ct, size_t ct_len)
+{
+	MYSQL_BIND in[3];
+	unsigned long l[2];
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_blob(&in[0], nonce, 24, &l[0]);
+	db_in_blob(&in[1], ct, ct_len, &l[1]);
+	db_in_i64(&in[2], &user_id);
+	rc = admin_exec(st, Q_ADM_TOTP_SET, sql_totp_set, in, __func__);
+	if (rc == ST_OK && !db_affected(st, Q_ADM_TOTP_SET))
+		return ST_NOTFOUND;
+	return rc;
+}
+
+int store_admin_totp_enable(struct store *st, int64_t user_id, int64_t step)
 {
 	MYSQL_BIND in[2];
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &step);
+	db_in_i64(&in[1], &user_id);
+	rc = admin_exec(st, Q_ADM_TOTP_ENABLE, sql_totp_enable, in, __func__);
+	if (rc == ST_OK && !db_affected(st, Q_ADM_TOTP_ENABLE))
+		return ST_NOTFOUND;
+	return rc;
+}
+
+int store_admin_totp_use(struct store *st, int64_t user_id, int64_t step)
+{
+	MYSQL_BIND in[3];
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &step);
+	db_in_i64(&in[1], &user_id);
+	db_in_i64(&in[2], &step);
+	rc = admin_exec(st, Q_ADM_TOTP_USE, sql_totp_use, in, __func__);
+	if (rc == ST_OK && !db_affected(st, Q_ADM_TOTP_USE))
+		return ST_CONFLICT;
+	return rc;
+}
+
+int store_admin_totp_clear(struct store *st, const char *name)
+{
+	MYSQL_BIND in[1];
 	unsigned long l;
+	int rc;
 
 	memset(in, 0, sizeof(in));
 	db_in_str(&in[0], name, &l);
-	db_in_int(&in[1], &window_s);
-	return admin_exec(st, Q_ADM_FAIL_CLEAR, sql_fail_clear, in, __func__);
+	rc = admin_exec(st, Q_ADM_TOTP_CLEAR, sql_totp_clear, in, __func__);
+	if (rc != ST_OK)
+		return rc;
+	if (!db_affected(st, Q_ADM_TOTP_CLEAR))
+		return ST_NOTFOUND;
+	rc = admin_exec(st, Q_ADM_RECOVERY_DEL, sql_rec_del_name, in, __func__);
+	if (rc != ST_OK)
+		return rc;
+	return admin_end_sessions(st, name);
+}
+
+int store_admin_recovery_set(struct store *st, int64_t user_id, const uint8_t (*hashes)[32],
+                             size_t n)
+{
+	MYSQL_BIND in[2];
+	unsigned long l;
+	size_t i;
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &user_id);
+	rc = admin_exec(st, Q_ADM_RECOVERY_DEL, sql_rec_del, in, __func__);
+	for (i = 0; rc == ST_OK && i < n; i++) {
+		memset(in, 0, sizeof(in));
+		db_in_i64(&in[0], &user_id);
+		db_in_blob(&in[1], hashes[i], 32, &l);
+		rc = admin_exec(st, Q_ADM_RECOVERY_ADD, sql_rec_add, in, __func__);
+	}
+	return rc;
+}
+
+int store_admin_recovery_use(struct store *st, int64_t user_id, const uint8_t hash[32])
+{
+	MYSQL_BIND in[2];
+	unsigned long l;
+	int rc;
+
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &user_id);
+	db_in_blob(&in[1], hash, 32, &l);
+	rc = admin_exec(st, Q_ADM_RECOVERY_USE, sql_rec_use, in, __func__);
+	if (rc == ST_OK && !db_affected(st, Q_ADM_RECOVERY_USE))
+		return ST_NOTFOUND;
+	return rc;
+}
+
+int store_admin_recovery_left(struct store *st, int64_t user_id, int64_t *n)
+{
+	struct db_out o;
+	MYSQL_BIND in[1];
+	int rc;
+
+	*n = 0;
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &user_id);
+	db_out_init(&o);
+	db_out_i64(&o, n);
+	if (db_exec(st, Q_ADM_RECOVERY_LEFT, sql_rec_left, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_ADM_RECOVERY_LEFT, &o, __func__);
+	db_end(st, Q_ADM_RECOVERY_LEFT, &o);
+	return rc == 1 ? ST_OK : ST_ERR;
 }
 
 int store_admin_overview(struct store *st, int64_t tenant_id, admin_overview_cb cb, void *ctx)

@@ -31,12 +31,40 @@ struct admin_user {
 	char role[16];     /* operator | support | tenant_admin */
 	int64_t tenant_id; /* tenant_admin only, else 0 */
 	int64_t created;   /* unix seconds */
+	int mfa;           /* 1 when a TOTP secret is enrolled and confirmed */
+};
+
+/* admin_sessions.stage: how far the sign-in behind a session has come. */
+enum admin_stage {
+	ADMIN_STAGE_FULL = 0,  /* signed in */
+	ADMIN_STAGE_CODE = 1,  /* password given, a TOTP or recovery code due */
+	ADMIN_STAGE_ENROL = 2, /* password given, MFA required and not set up yet */
+	ADMIN_STAGE__MAX
 };
 
 struct admin_session {
 	int64_t id;
 	char csrf[65];
 	struct admin_user user; /* pw_hash left empty */
+	int stage;              /* enum admin_stage */
+	int64_t idle_s;         /* seconds since last_seen (before this request's touch) */
+	int64_t age_s;          /* seconds since created */
+};
+
+/* Failed sign-ins in the throttle window: counts and seconds since the latest. */
+struct admin_throttle {
+	int64_t pair_n, pair_ago; /* this account from this address */
+	int64_t addr_n, addr_ago; /* any account from this address */
+	int64_t name_n, name_ago; /* this account from any address */
+};
+
+/* A user's TOTP secret as stored: sealed (crypto/secrets.c), never in clear. */
+struct admin_totp {
+	uint8_t nonce[24];
+	uint8_t ct[128];
+	size_t ct_len;     /* 0: none */
+	int enabled;       /* confirmed by a first code */
+	int64_t last_step; /* the last 30 s step whose code was accepted */
 };
 
 struct admin_overview_row {
@@ -74,9 +102,9 @@ int store_admin_user_list(struct store *st, admin_user_cb cb, void *ctx);
 /* Number of users (for "create the first operator"). */
 int store_admin_user_count(struct store *st, int64_t *n);
 
-/* Record a new session for user_id from ip. */
+/* Record a new session for user_id from ip at stage (enum admin_stage). */
 int store_admin_session_create(struct store *st, const uint8_t hash[32], const char *csrf,
-                               int64_t user_id, const char *ip);
+                               int64_t user_id, const char *ip, int stage);
 /*
  * The live session with this token hash: idle for less than idle_s and
  * younger than max_s. Bumps last_seen (when older than ADMIN_TOUCH_S, so the
@@ -87,13 +115,44 @@ int store_admin_session_get(struct store *st, const uint8_t hash[32], int idle_s
 /* End a session (ST_OK also when it was already gone). */
 int store_admin_session_delete(struct store *st, const uint8_t hash[32]);
 
-/* Failed logins in the last window_s seconds for this name and for this address. */
-int store_admin_login_failures(struct store *st, const char *name, const char *ip, int window_s,
-                               int64_t *by_name, int64_t *by_ip);
-/* Record a failed login. */
+/*
+ * Failed sign-ins of the last window_s seconds for (name, ip), ip and name:
+ * how many and how long ago the latest was (by the database clock).
+ */
+int store_admin_login_throttle(struct store *st, const char *name, const char *ip, int window_s,
+                               struct admin_throttle *out);
+/* Record a failed sign-in (a wrong password or a wrong code). */
 int store_admin_login_fail(struct store *st, const char *name, const char *ip);
-/* Forget an account's failed logins (after a successful one) and expired rows. */
-int store_admin_login_clear(struct store *st, const char *name, int window_s);
+/*
+ * Forget the failed sign-ins of name from ip (after a successful one; the
+ * failures from other addresses stay) and every row older than window_s.
+ */
+int store_admin_login_clear(struct store *st, const char *name, const char *ip, int window_s);
+
+/* ------------------------------------------------------------------ two-factor */
+
+/* The TOTP state of user_id into out (ct_len 0 when none). ST_NOTFOUND when no such user. */
+int store_admin_totp_get(struct store *st, int64_t user_id, struct admin_totp *out);
+/* Store a new, unconfirmed sealed secret (replacing any earlier one; MFA is off until confirmed).
+ */
+int store_admin_totp_set(struct store *st, int64_t user_id, const uint8_t nonce[24],
+                         const uint8_t *ct, size_t ct_len);
+/* Confirm the pending secret with the step of its first code. ST_NOTFOUND when none pending. */
+int store_admin_totp_enable(struct store *st, int64_t user_id, int64_t step);
+/*
+ * Spend step: ST_OK when it is later than the last accepted step (and
+ * becomes it), ST_CONFLICT when not (a replayed code).
+ */
+int store_admin_totp_use(struct store *st, int64_t user_id, int64_t step);
+/* Remove user name's secret and recovery codes (MFA off). ST_NOTFOUND when no such user. */
+int store_admin_totp_clear(struct store *st, const char *name);
+/* Replace user_id's recovery codes with these n hashes. */
+int store_admin_recovery_set(struct store *st, int64_t user_id, const uint8_t (*hashes)[32],
+                             size_t n);
+/* Spend an unused recovery code: ST_OK, or ST_NOTFOUND when none matches. */
+int store_admin_recovery_use(struct store *st, int64_t user_id, const uint8_t hash[32]);
+/* How many unused recovery codes user_id has. */
+int store_admin_recovery_left(struct store *st, int64_t user_id, int64_t *n);
 
 /*
  * Spend, requests and errors today and this month (UTC days from

@@ -328,6 +328,12 @@ static const struct life_check life_checks[] = {
 	{"admin_passwords_not_hashed", "dashboard users whose password is not an Argon2id hash",
 	 "SELECT COUNT(*) FROM admin_users WHERE (@tenant = 0 OR tenant_id = @tenant)"
 	 " AND pw_hash NOT LIKE '$argon2id$%'"},
+	{"admin_totp_not_sealed",
+	 "dashboard users whose two-factor secret is not sealed (no nonce or MAC room), or who have"
+	 " two-factor on without a secret",
+	 "SELECT COUNT(*) FROM admin_users WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
+	 " ((totp_ct IS NOT NULL AND (totp_nonce IS NULL OR totp_nonce = REPEAT(X'00', 24)"
+	 " OR LENGTH(totp_ct) <= 16)) OR (totp_enabled = 1 AND totp_ct IS NULL))"},
 };
 /* clang-format on */
 

@@ -133,6 +133,15 @@
 	X(ADM_FAIL_COUNT, 1)                                                                       \
 	X(ADM_FAIL_ADD, 1)                                                                         \
 	X(ADM_FAIL_CLEAR, 1)                                                                       \
+	X(ADM_TOTP_GET, 1)                                                                         \
+	X(ADM_TOTP_SET, 1)                                                                         \
+	X(ADM_TOTP_ENABLE, 1)                                                                      \
+	X(ADM_TOTP_USE, 1)                                                                         \
+	X(ADM_TOTP_CLEAR, 1)                                                                       \
+	X(ADM_RECOVERY_DEL, 1)                                                                     \
+	X(ADM_RECOVERY_ADD, 1)                                                                     \
+	X(ADM_RECOVERY_USE, 1)                                                                     \
+	X(ADM_RECOVERY_LEFT, 1)                                                                    \
 	X(ADM_OVERVIEW, 1)                                                                         \
 	X(ADM_WINDOW_ONE, 1)                                                                       \
 	X(ADM_WINDOW_ALL, 1)                                                                       \

@@ -54,7 +54,8 @@ function pagesOf(role) {
   if (role === "operator") pages.push(["users", "/admin/users"]);
   pages.push(["usage", `/admin/usage?tenant_id=${t}`], ["showback", `/admin/showback?tenant_id=${t}`],
     ["invoice", `/admin/tenants/${t}/invoice`],
-    ["executions", `/admin/executions?tenant_id=${t}`], ["audit", `/admin/audit?tenant_id=${t}`]);
+    ["executions", `/admin/executions?tenant_id=${t}`], ["audit", `/admin/audit?tenant_id=${t}`],
+    ["account", "/admin/account"], ["tenant-access", `/admin/tenants/${t}/access`]);
   if (role !== "tenant_admin") pages.push(["usage-all", "/admin/usage?days=90"], ["executions-all", "/admin/executions"]);
   if (execId) pages.push(["execution", `/admin/tenants/${t}/executions/${execId}`]);
   return pages;
@@ -212,6 +213,24 @@ await check("the invoice prints without the navigation", async () => {
   assert((await page.textContent("main")).includes("Total"), "no total");
   const pdf = await page.pdf({ path: `${SHOTS}/operator-invoice-print.pdf`, format: "A4" });
   assert(pdf.length > 1000, "empty PDF");
+  await context.close();
+});
+
+await check("two-factor set-up shows an inline SVG QR code at phone width, then asks for the code", async () => {
+  const user = newAdmin("operator");
+  const { context, page } = await signIn(browser, user, PHONE);
+  await visit(page, "/admin/account", null);
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/admin/account/mfa'] button")]);
+  assert(await page.locator("svg.qr path").count() === 1, "no QR code");
+  const box = await page.locator("svg.qr").boundingBox();
+  assert(box && box.width >= 120, `QR code ${box && box.width}px wide`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(overflow <= 1, `the set-up page scrolls sideways by ${overflow}px`);
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/account-mfa-phone.png`, fullPage: true });
+  await page.fill("input[name=code]", "000000");
+  await Promise.all([page.waitForLoadState(), page.click("form[action$='/mfa/confirm'] button")]);
+  assert((await page.textContent("body")).includes("does not match"), "a wrong first code was not refused");
+  assert(!page._dialogs, "a script ran");
   await context.close();
 });
 

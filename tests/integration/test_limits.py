@@ -85,8 +85,11 @@ def free_plan_defaults_in_api_and_cli():
     b = api_limits(t["key"])
     assert b["object"] == "limits" and b["tenant_id"] == t["id"] and b["key_id"] == t["key_id"], b
     lim = b["limits"]
-    assert len(lim) == 28, sorted(lim)
+    assert len(lim) == 33, sorted(lim)
     assert lim["host_share_pct"] == {"value": "25", "source": "default"}, lim["host_share_pct"]
+    assert lim["dashboard_mfa"] == {"value": "optional", "source": "default"}, lim["dashboard_mfa"]
+    assert lim["dashboard_ip_allowlist"] == {"value": "", "source": "default"}
+    assert lim["dashboard_session_idle_s"] == {"value": "0", "source": "default"}
     # the default mode of new tenants: global in the dedicated test pass, else built in
     assert lim["isolation_mode"]["value"] in ("shared", "dedicated"), lim["isolation_mode"]
     assert lim["rpm"] == {"value": "60", "source": "plan"}, lim["rpm"]

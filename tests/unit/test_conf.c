@@ -84,6 +84,8 @@ START_TEST(bad_values_name_the_key)
 	    {"db_nodes = a:1, b:x\n", "db_nodes"},
 	    {"db_nodes = ::1\n", "db_nodes"},
 	    {"db_nodes = a,b,c,d,e,f,g,h,i\n", "db_nodes"},
+	    {"dashboard_mfa_roles = operator, admin\n", "dashboard_mfa_roles: 'admin'"},
+	    {"dashboard_mfa_roles = support,,Operator\n", "dashboard_mfa_roles: 'Operator'"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -94,6 +96,20 @@ START_TEST(bad_values_name_the_key)
 		ck_assert_msg(strstr(err, bad[i][1]) != NULL, "'%s' -> '%s'", bad[i][0], err);
 		unlink(p);
 	}
+}
+END_TEST
+
+START_TEST(mfa_roles_are_roles)
+{
+	struct conf c;
+	char err[256];
+	char *p = write_conf("dashboard_mfa_roles = operator , tenant_admin\n");
+
+	conf_defaults(&c);
+	ck_assert_str_eq(c.dashboard_mfa_roles, "");
+	ck_assert_msg(conf_load(&c, p, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.dashboard_mfa_roles, "operator , tenant_admin");
+	unlink(p);
 }
 END_TEST
 
@@ -178,6 +194,7 @@ int main(void)
 	tcase_add_test(tc, loads_values_and_comments);
 	tcase_add_test(tc, bad_values_name_the_key);
 	tcase_add_test(tc, pinned_and_excluding_pools);
+	tcase_add_test(tc, mfa_roles_are_roles);
 	tcase_add_test(tc, db_nodes_are_parsed_in_order);
 	tcase_add_test(tc, missing_file_is_an_error);
 	suite_add_tcase(s, tc);

@@ -96,6 +96,9 @@ START_TEST(test_defs)
 	    "host_share_pct",
 	    "request_provider_key",
 	    "alert_thresholds",
+	    "dashboard_ip_allowlist",
+	    "dashboard_session_idle_s",
+	    "dashboard_mfa",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);

@@ -293,6 +293,42 @@ START_TEST(test_open_refuses_moved)
 }
 END_TEST
 
+START_TEST(test_totp_seal_binds_user)
+{
+	static const uint8_t secret[20] = "12345678901234567890";
+	uint8_t nonce[SECRETS_NONCE_LEN], ct[20 + SECRETS_MAC_LEN], out[64];
+	uint8_t h1[SECRETS_HASH_LEN], h2[SECRETS_HASH_LEN];
+	size_t ct_len = 0;
+
+	init_new_key("a.key");
+	ck_assert_int_eq(secrets_seal_totp(5, secret, sizeof(secret), nonce, ct, &ct_len), 0);
+	ck_assert_uint_eq(ct_len, sizeof(secret) + SECRETS_MAC_LEN);
+	ck_assert(memmem(ct, ct_len, secret, 8) == NULL);
+	ck_assert_int_eq(secrets_open_totp(5, nonce, ct, ct_len, out, sizeof(out)), 20);
+	ck_assert(memcmp(out, secret, 20) == 0);
+	/* another user's row, a tampered byte, a BYOK opener: nothing opens */
+	ck_assert_int_eq(secrets_open_totp(6, nonce, ct, ct_len, out, sizeof(out)), -1);
+	ct[3] ^= 1;
+	ck_assert_int_eq(secrets_open_totp(5, nonce, ct, ct_len, out, sizeof(out)), -1);
+	ct[3] ^= 1;
+	ck_assert_int_eq(secrets_open_totp(5, nonce, ct, ct_len, out, 10), -1);
+	{
+		char plain[64];
+
+		ck_assert_int_eq(
+		    secrets_open(5, "totp", 1, nonce, ct, ct_len, plain, sizeof(plain)), -1);
+	}
+	/* recovery code hashes: keyed, per user */
+	secrets_hash_recovery(5, "ABCDEFGHIJ", h1);
+	secrets_hash_recovery(5, "ABCDEFGHIJ", h2);
+	ck_assert(memcmp(h1, h2, sizeof(h1)) == 0);
+	secrets_hash_recovery(6, "ABCDEFGHIJ", h2);
+	ck_assert(memcmp(h1, h2, sizeof(h1)) != 0);
+	secrets_hash_recovery(5, "ABCDEFGHIK", h2);
+	ck_assert(memcmp(h1, h2, sizeof(h1)) != 0);
+}
+END_TEST
+
 START_TEST(test_init_refuses_bad_files)
 {
 	static const char good[] =
@@ -419,6 +455,7 @@ static Suite *secrets_suite(void)
 	tcase_add_test(tc, test_seal_round_trip);
 	tcase_add_test(tc, test_seal_max_plain);
 	tcase_add_test(tc, test_open_refuses_moved);
+	tcase_add_test(tc, test_totp_seal_binds_user);
 	tcase_add_test(tc, test_init_refuses_bad_files);
 	tcase_add_test(tc, test_create_master_key);
 	tcase_add_test(tc, test_last4);
