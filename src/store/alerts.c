@@ -139,35 +139,57 @@ int store_webhook_remove(struct store *st, int64_t tenant_id, int64_t id)
 
 /* ------------------------------------------------------------------ what may be an event */
 
-struct budget_rows {
-	alert_budget_cb cb;
-	void *ctx;
-	int stop;
+/*
+ * Rows are gathered while the result is read and handed to the callback only
+ * once the statement is done: a callback runs statements of its own on the
+ * same connection, and one that fails closes it (db.c), which must never
+ * happen under a result being read.
+ */
+struct gathered {
+	void *v; /* n rows of size bytes */
+	size_t n, cap, size;
+	int failed; /* out of memory: the round is given up */
 };
+
+/* Room for one more row, zeroed; NULL when out of memory. */
+static void *gather_slot(struct gathered *g)
+{
+	if (g->failed)
+		return NULL;
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 64;
+		void *v = realloc(g->v, cap * g->size);
+
+		if (v == NULL) {
+			g->failed = 1;
+			return NULL;
+		}
+		g->v = v;
+		g->cap = cap;
+	}
+	return memset((char *)g->v + g->n++ * g->size, 0, g->size);
+}
 
 static void budget_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
 {
-	struct budget_rows *b = ctx;
-	struct alert_budget a;
+	struct alert_budget *a = gather_slot(ctx);
 
 	(void)set;
 	(void)len;
-	if (b->stop)
+	if (a == NULL)
 		return;
-	memset(&a, 0, sizeof(a));
-	a.tenant_id = col_i64(row, n, 0);
-	util_strlcpy(a.window, col(row, n, 1), sizeof(a.window));
-	util_strlcpy(a.period, col(row, n, 2), sizeof(a.period));
-	a.spent_micros = col_i64(row, n, 3);
-	a.lim_micros = col_i64(row, n, 4);
-	a.spent_tokens = col_i64(row, n, 5);
-	a.lim_tokens = col_i64(row, n, 6);
-	b->stop = b->cb(b->ctx, &a) != 0;
+	a->tenant_id = col_i64(row, n, 0);
+	util_strlcpy(a->window, col(row, n, 1), sizeof(a->window));
+	util_strlcpy(a->period, col(row, n, 2), sizeof(a->period));
+	a->spent_micros = col_i64(row, n, 3);
+	a->lim_micros = col_i64(row, n, 4);
+	a->spent_tokens = col_i64(row, n, 5);
+	a->lim_tokens = col_i64(row, n, 6);
 }
 
 int store_alert_budgets(struct store *st, alert_budget_cb cb, void *ctx)
 {
-	struct budget_rows b = {cb, ctx, 0};
+	struct gathered g = {NULL, 0, 0, sizeof(struct alert_budget), 0};
 	struct sql q;
 	int rc;
 
@@ -178,40 +200,47 @@ int store_alert_budgets(struct store *st, alert_budget_cb cb, void *ctx)
 	            " AND updated_at > UTC_TIMESTAMP(6) - INTERVAL 1 HOUR"
 	            " AND (spent_micros > 0 OR spent_tokens > 0)"
 	            " ORDER BY scope_id, win, period LIMIT 10000");
-	rc = sql_run(st, &q, budget_row, &b, __func__);
+	rc = sql_run(st, &q, budget_row, &g, __func__);
 	sql_free(&q);
-	return rc == ST_OK ? ST_OK : ST_ERR;
+	for (size_t i = 0; rc == ST_OK && !g.failed && i < g.n; i++)
+		if (cb(ctx, (const struct alert_budget *)g.v + i) != 0)
+			break;
+	free(g.v);
+	return rc == ST_OK && !g.failed ? ST_OK : ST_ERR;
 }
-
-struct fact_rows {
-	alert_fact_cb cb;
-	void *ctx;
-	int stop;
-};
 
 static void fact_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
 {
-	struct fact_rows *f = ctx;
-	struct alert_fact a;
+	struct alert_fact *a = gather_slot(ctx);
 
 	(void)set;
 	(void)len;
-	if (f->stop)
+	if (a == NULL)
 		return;
-	memset(&a, 0, sizeof(a));
-	a.tenant_id = col_i64(row, n, 0);
-	util_strlcpy(a.subject, col(row, n, 1), sizeof(a.subject));
-	util_strlcpy(a.period, col(row, n, 2), sizeof(a.period));
-	util_strlcpy(a.detail, col(row, n, 3), sizeof(a.detail));
-	a.at = col_i64(row, n, 4);
-	f->stop = f->cb(f->ctx, &a) != 0;
+	a->tenant_id = col_i64(row, n, 0);
+	util_strlcpy(a->subject, col(row, n, 1), sizeof(a->subject));
+	util_strlcpy(a->period, col(row, n, 2), sizeof(a->period));
+	util_strlcpy(a->detail, col(row, n, 3), sizeof(a->detail));
+	a->at = col_i64(row, n, 4);
+}
+
+/* Run q, then cb over its fact rows. */
+static int facts_run(struct store *st, struct sql *q, alert_fact_cb cb, void *ctx, const char *fn)
+{
+	struct gathered g = {NULL, 0, 0, sizeof(struct alert_fact), 0};
+	int rc = sql_run(st, q, fact_row, &g, fn);
+
+	sql_free(q);
+	for (size_t i = 0; rc == ST_OK && !g.failed && i < g.n; i++)
+		if (cb(ctx, (const struct alert_fact *)g.v + i) != 0)
+			break;
+	free(g.v);
+	return rc == ST_OK && !g.failed ? ST_OK : ST_ERR;
 }
 
 int store_alert_keys_expiring(struct store *st, int64_t within_s, alert_fact_cb cb, void *ctx)
 {
-	struct fact_rows f = {cb, ctx, 0};
 	struct sql q;
-	int rc;
 
 	sql_init(&q, st);
 	sql_lit(&q,
@@ -222,16 +251,12 @@ int store_alert_keys_expiring(struct store *st, int64_t within_s, alert_fact_cb 
 	                          " AND expires_at <= UTC_TIMESTAMP(6) + INTERVAL ");
 	sql_i64(&q, within_s);
 	sql_lit(&q, " SECOND ORDER BY id LIMIT 10000");
-	rc = sql_run(st, &q, fact_row, &f, __func__);
-	sql_free(&q);
-	return rc == ST_OK ? ST_OK : ST_ERR;
+	return facts_run(st, &q, cb, ctx, __func__);
 }
 
 int store_alert_breakers_open(struct store *st, alert_fact_cb cb, void *ctx)
 {
-	struct fact_rows f = {cb, ctx, 0};
 	struct sql q;
-	int rc;
 
 	sql_init(&q, st);
 	sql_lit(&q, "SELECT tenant_id, provider,"
@@ -239,9 +264,7 @@ int store_alert_breakers_open(struct store *st, alert_fact_cb cb, void *ctx)
 	                "opened_at") " FROM breakers WHERE state = 'open' AND opened_at IS NOT NULL"
 	                             " AND opened_at > UTC_TIMESTAMP(6) - INTERVAL 1 HOUR"
 	                             " ORDER BY tenant_id, provider LIMIT 10000");
-	rc = sql_run(st, &q, fact_row, &f, __func__);
-	sql_free(&q);
-	return rc == ST_OK ? ST_OK : ST_ERR;
+	return facts_run(st, &q, cb, ctx, __func__);
 }
 
 /* ------------------------------------------------------------------ events and deliveries */
@@ -280,42 +303,36 @@ int store_alert_claim(struct store *st, int64_t tenant_id, const char *kind, con
 	return ev != 0;
 }
 
-struct due_rows {
-	alert_delivery_cb cb;
-	void *ctx;
-	int stop;
-};
-
 static void due_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
 {
-	struct due_rows *d = ctx;
-	struct alert_delivery a;
+	struct gathered *g = ctx;
+	struct alert_delivery *a;
 
 	(void)len;
-	if (d->stop || n < 8)
-		return;
 	(void)set;
-	memset(&a, 0, sizeof(a));
-	a.id = col_i64(row, n, 0);
-	a.event_id = col_i64(row, n, 1);
-	a.webhook_id = col_i64(row, n, 2);
-	a.tenant_id = col_i64(row, n, 3);
-	a.attempts = (int)col_i64(row, n, 4);
-	util_strlcpy(a.kind, col(row, n, 5), sizeof(a.kind));
-	util_strlcpy(a.url, col(row, n, 6), sizeof(a.url));
-	a.payload = strdup(col(row, n, 7));
-	if (a.payload == NULL)
+	if (n < 8 || (a = gather_slot(g)) == NULL)
 		return;
-	d->stop = d->cb(d->ctx, &a) != 0;
-	free(a.payload);
+	a->id = col_i64(row, n, 0);
+	a->event_id = col_i64(row, n, 1);
+	a->webhook_id = col_i64(row, n, 2);
+	a->tenant_id = col_i64(row, n, 3);
+	a->attempts = (int)col_i64(row, n, 4);
+	util_strlcpy(a->kind, col(row, n, 5), sizeof(a->kind));
+	util_strlcpy(a->url, col(row, n, 6), sizeof(a->url));
+	a->payload = strdup(col(row, n, 7));
+	if (a->payload == NULL) {
+		g->n--;
+		g->failed = 1;
+	}
 }
 
 int store_alert_due(struct store *st, const char *token, int max, int claim_s, alert_delivery_cb cb,
                     void *ctx)
 {
-	struct due_rows d = {cb, ctx, 0};
+	struct gathered g = {NULL, 0, 0, sizeof(struct alert_delivery), 0};
+	struct alert_delivery *d;
 	struct sql q;
-	int rc;
+	int rc, stop = 0;
 
 	sql_init(&q, st);
 	sql_lit(&q, "UPDATE alert_deliveries SET claim = ");
@@ -333,9 +350,17 @@ int store_alert_due(struct store *st, const char *token, int max, int claim_s, a
 	            " WHERE d.status = 'pending' AND d.claim = ");
 	sql_str(&q, token);
 	sql_lit(&q, " ORDER BY d.id");
-	rc = sql_run(st, &q, due_row, &d, __func__);
+	rc = sql_run(st, &q, due_row, &g, __func__);
 	sql_free(&q);
-	return rc == ST_OK ? ST_OK : ST_ERR;
+	/* What could not be read stays claimed until claim_s passes, then is due again. */
+	d = g.v;
+	for (size_t i = 0; i < g.n; i++) {
+		if (rc == ST_OK && !stop)
+			stop = cb(ctx, &d[i]) != 0;
+		free(d[i].payload);
+	}
+	free(g.v);
+	return rc == ST_OK && !g.failed ? ST_OK : ST_ERR;
 }
 
 int store_alert_attempt(struct store *st, int64_t id, int delivered, int http_status,

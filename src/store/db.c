@@ -854,7 +854,20 @@ int db_quote(struct store *st, struct buf *b, const char *s)
 
 int db_quote_n(struct store *st, struct buf *b, const char *s, size_t n)
 {
-	if (st == NULL || st->db == NULL || buf_reserve(b, 2 * n + 3) < 0)
+	char err[256];
+
+	if (st == NULL)
+		return -1;
+	/*
+	 * Escaping needs the connection's character set: a connection a failed
+	 * statement closed is opened again here, as the statement would open it
+	 * (else every text statement after one failure fails to build).
+	 */
+	if (st->db == NULL && !st->in_tx && db_connect(st, err, sizeof(err)) < 0) {
+		log_error("store: %s", err);
+		return -1;
+	}
+	if (st->db == NULL || buf_reserve(b, 2 * n + 3) < 0)
 		return -1;
 	b->data[b->len++] = '\'';
 	b->len += mysql_real_escape_string(st->db, b->data + b->len, s, (unsigned long)n);
