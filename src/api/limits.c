@@ -6,7 +6,10 @@
  * Both answer the same shape, every limit with its value and where it came
  * from, so a tenant and an operator see the same explanation:
  *   {"object":"limits","tenant_id":N,"key_id":N,
- *    "limits":{"rpm":{"value":"60","source":"plan"}, ...}}
+ *    "limits":{"rpm":{"value":"60","source":"plan"}, ...},
+ *    "key_level":{"budget_usd_daily":{"value":"1","source":"key"}, ...}}
+ * key_level is the calling key's own level (enforce/limits.h): limits a
+ * call must fit besides the tenant's, not instead of them.
  * Values are the normalised text (USD as a decimal string, "0" or "" for
  * no limit). The tenant view reuses the limits authorization already
  * resolved for this request (id->lim); with enforcement off there are none,
@@ -18,10 +21,33 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "enforce/limits.h"
 #include "host/http.h"
+#include "store/limits.h"
 #include "tenancy/identify.h"
+
+/*
+ * The key's own level (new reference): every level limit with the value the
+ * key set for itself ("" and source "default" when it set none).
+ */
+json_t *limits_key_level_json(const struct limits *l)
+{
+	const struct limit_def *defs = limit_defs();
+	json_t *map = json_object();
+
+	for (int i = 0; map != NULL && i < LV__MAX; i++) {
+		json_t *v = json_pack("{s:s, s:s}", "value", l->key[i].text, "source",
+		                      limit_scope_name(l->key[i].source));
+
+		if (v == NULL || json_object_set_new(map, defs[limit_level_id(i)].name, v) != 0) {
+			json_decref(map);
+			return NULL;
+		}
+	}
+	return map;
+}
 
 /* The response body for l (new reference), or NULL when out of memory. */
 static json_t *limits_json(const struct limits *l)
@@ -40,8 +66,9 @@ static json_t *limits_json(const struct limits *l)
 			return NULL;
 		}
 	}
-	o = json_pack("{s:s, s:I, s:I, s:o}", "object", "limits", "tenant_id",
-	              (json_int_t)l->tenant_id, "key_id", (json_int_t)l->key_id, "limits", map);
+	o = json_pack("{s:s, s:I, s:I, s:o, s:o}", "object", "limits", "tenant_id",
+	              (json_int_t)l->tenant_id, "key_id", (json_int_t)l->key_id, "limits", map,
+	              "key_level", limits_key_level_json(l));
 	return o;
 }
 
@@ -139,4 +166,122 @@ void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct
 	else
 		limits_send(r, l);
 	free(l);
+}
+
+/*
+ * POST /admin/api/v1/tenants/{id-or-slug}/limits: set or unset one limit of
+ * the tenant, or of one of its keys.
+ *   {"name":"budget_usd_daily","value":"1.5"[,"key_id":12]}   set
+ *   {"name":"budget_usd_daily","value":null[,"key_id":12]}    unset
+ * At a key, key_* limits replace the tenant's value for that key, and the
+ * level limits (budgets, budget_enforcement, allowed_models) are the key's
+ * own level, enforced besides the tenant's. The value is validated like the
+ * CLI's; the answer is the effective limits of the scope (as GET).
+ */
+void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	char value[STORE_LIMIT_VALUE_MAX + 1], err[256], target[128], detail[1400];
+	json_t *body = NULL, *jv, *jk;
+	const char *name, *scope;
+	struct limits *l = NULL;
+	struct tenant t;
+	struct api_key k;
+	int64_t key_id = 0, scope_id;
+	int lid, rc, unset;
+
+	(void)id;
+	rc = api_admin_find_tenant(r->store, m->params[0], &t);
+	if (rc == ST_NOTFOUND) {
+		resp_error(r, R_not_found, "no such tenant");
+		return;
+	}
+	if (rc != ST_OK) {
+		resp_error(r, R_database_unavailable, "the tenant cannot be read");
+		return;
+	}
+	r->tenant_id = t.id;
+	if ((body = req_json_object(r)) == NULL)
+		return;
+	name = json_string_value(json_object_get(body, "name"));
+	jv = json_object_get(body, "value");
+	jk = json_object_get(body, "key_id");
+	if (name == NULL || (lid = limit_by_name(name)) < 0) {
+		resp_error(r, R_invalid_request,
+		           "name: the name of a limit (GET .../limits lists them)");
+		goto out;
+	}
+	if (jv == NULL || !(json_is_string(jv) || json_is_null(jv))) {
+		resp_error(r, R_invalid_request, "value: a string, or null to unset");
+		goto out;
+	}
+	if (jk != NULL && (!json_is_integer(jk) || (key_id = json_integer_value(jk)) < 1)) {
+		resp_error(r, R_invalid_request, "key_id must be a positive integer");
+		goto out;
+	}
+	if (key_id != 0) {
+		rc = store_key_get(r->store, t.id, key_id, &k);
+		if (rc == ST_NOTFOUND) {
+			resp_error(r, R_not_found, "no such key for this tenant");
+			goto out;
+		}
+		if (rc != ST_OK) {
+			resp_error(r, R_database_unavailable, "the key cannot be read");
+			goto out;
+		}
+	}
+	scope = key_id ? "key" : "tenant";
+	scope_id = key_id ? key_id : t.id;
+	if (!limit_settable(lid, key_id ? LS_KEY : LS_TENANT)) {
+		resp_error(r, R_invalid_request, "limit '%s' cannot be set at the %s scope", name,
+		           scope);
+		goto out;
+	}
+	unset = json_is_null(jv);
+	if (!unset && limit_validate(lid, json_string_value(jv), value, sizeof(value), err,
+	                             sizeof(err)) != 0) {
+		resp_error(r, R_invalid_request, "%s", err);
+		goto out;
+	}
+	rc = unset ? store_limit_unset(r->store, scope, scope_id, name)
+	           : store_limit_set(r->store, scope, scope_id, name, value, r->operator_id);
+	if (rc != ST_OK && rc != ST_NOTFOUND) {
+		resp_error(r, R_database_unavailable, "the limit cannot be stored");
+		goto out;
+	}
+	snprintf(target, sizeof(target), "limit:%s:%lld:%s", scope, (long long)scope_id, name);
+	if (unset)
+		snprintf(detail, sizeof(detail), "{\"scope\":\"%s\",\"scope_id\":%lld}", scope,
+		         (long long)scope_id);
+	else
+		snprintf(detail, sizeof(detail),
+		         "{\"scope\":\"%s\",\"scope_id\":%lld,\"value\":\"%s\"}", scope,
+		         (long long)scope_id, value); /* normalised: no quote or backslash */
+	{
+		struct audit_entry a;
+
+		memset(&a, 0, sizeof(a));
+		a.tenant_id = t.id;
+		a.actor_type = "operator";
+		a.actor_id = r->operator_id;
+		a.action = unset ? "limit.unset" : "limit.set";
+		a.target = target;
+		a.outcome = "ok";
+		a.request_id = r->request_id;
+		a.ip = r->remote_addr;
+		a.detail = detail;
+		if (store_audit(r->store, &a) != ST_OK)
+			log_warn("api: audit row %s failed", a.action);
+	}
+	l = malloc(sizeof(*l));
+	if (l == NULL) {
+		resp_error(r, R_server_busy, "out of memory");
+		goto out;
+	}
+	if (limits_resolve(r->store, t.id, key_id, l) < 0)
+		resp_error(r, R_database_unavailable, "the limits cannot be read");
+	else
+		limits_send(r, l);
+out:
+	free(l);
+	json_decref(body);
 }

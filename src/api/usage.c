@@ -266,11 +266,14 @@ static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t reser
 	return json_string(s);
 }
 
-/* One budget (usd or tokens) of one window, from its limit and the counter row. */
-static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm_counter *c,
-                            int usd)
+/*
+ * One budget (usd or tokens) of one window, from its limit value v (with
+ * its source), the enforcement in force and the counter row.
+ */
+static json_t *budget_entry(const struct limit_value *v, const char *enforcement,
+                            const struct adm_counter *c, int usd)
 {
-	int64_t limit = l->v[lim_id].num;
+	int64_t limit = v->num;
 	int64_t spent = usd ? c->spent_micros : c->spent_tokens;
 	int64_t reserved = usd ? c->reserved_micros : c->reserved_tokens;
 	int64_t leased = usd ? c->leased_micros : c->leased_tokens;
@@ -283,14 +286,13 @@ static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm
 		return json_pack("{s:o, s:s, s:s, s:s, s:o, s:s, s:s}", "limit",
 		                 budget_limit_json(limit, 1), "spent", s1, "reserved", s2, "leased",
 		                 s3, "remaining", budget_remaining_json(limit, spent, reserved, 1),
-		                 "enforcement", l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
-		                 limit_scope_name(l->v[lim_id].source));
+		                 "enforcement", enforcement, "source", limit_scope_name(v->source));
 	}
-	return json_pack(
-	    "{s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "limit", budget_limit_json(limit, 0), "spent",
-	    (json_int_t)spent, "reserved", (json_int_t)reserved, "leased", (json_int_t)leased,
-	    "remaining", budget_remaining_json(limit, spent, reserved, 0), "enforcement",
-	    l->v[LIM_BUDGET_ENFORCEMENT].text, "source", limit_scope_name(l->v[lim_id].source));
+	return json_pack("{s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "limit",
+	                 budget_limit_json(limit, 0), "spent", (json_int_t)spent, "reserved",
+	                 (json_int_t)reserved, "leased", (json_int_t)leased, "remaining",
+	                 budget_remaining_json(limit, spent, reserved, 0), "enforcement",
+	                 enforcement, "source", limit_scope_name(v->source));
 }
 
 /* Start of the budget-calendar window (ADM_DAY or ADM_MONTH) that contains t. */
@@ -314,9 +316,16 @@ static int64_t budget_period_start(int64_t t, int window)
  * read; NULL alone when out of memory.
  */
 static json_t *budget_window(struct store *st, const struct limits *l, int64_t tenant_id,
-                             int window, const char *period, int64_t now, int *db_failed)
+                             int64_t key_id, int window, const char *period, int64_t now,
+                             int *db_failed)
 {
-	struct adm_counter c;
+	int day = window == ADM_DAY;
+	const struct limit_value *ku = &l->key[day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY];
+	const struct limit_value *kt =
+	    &l->key[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
+	const char *tenf = l->v[LIM_BUDGET_ENFORCEMENT].text;
+	const char *kenf = limits_key_hard(l) ? "hard" : "soft";
+	struct adm_counter c, kc;
 	char start[32], reset[32];
 
 	memset(&c, 0, sizeof(c));
@@ -324,20 +333,26 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	c.scope_id = tenant_id;
 	c.window = window;
 	util_strlcpy(c.period, period, sizeof(c.period));
-	if (store_admit_counter_get(st, &c) != ST_OK) {
+	kc = c;
+	kc.scope = ADM_KEY;
+	kc.scope_id = key_id;
+	if (store_admit_counter_get(st, &c) != ST_OK ||
+	    (key_id != 0 && store_admit_counter_get(st, &kc) != ST_OK)) {
 		*db_failed = 1;
 		return NULL;
 	}
 	util_iso8601(budget_period_start(now, window), start, sizeof(start));
 	util_iso8601(now + admit_seconds_left(now, window), reset, sizeof(reset));
+	/* The key's own level: its counter is booked only while one of its budgets is set. */
 	return json_pack(
-	    "{s:s, s:s, s:s, s:o, s:o}", "period", period, "period_start", start, "resets_at",
-	    reset, "usd",
-	    budget_entry(l, window == ADM_DAY ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY, &c,
-	                 1),
+	    "{s:s, s:s, s:s, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period, "period_start", start,
+	    "resets_at", reset, "usd",
+	    budget_entry(&l->v[day ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY], tenf, &c, 1),
 	    "tokens",
-	    budget_entry(l, window == ADM_DAY ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY,
-	                 &c, 0));
+	    budget_entry(&l->v[day ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY], tenf, &c,
+	                 0),
+	    "key", "key_id", (json_int_t)key_id, "usd", budget_entry(ku, kenf, &kc, 1), "tokens",
+	    budget_entry(kt, kenf, &kc, 0));
 }
 
 /*
@@ -424,9 +439,10 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	}
 	admit_periods(now, minute, day, month);
 	util_iso8601(now + admit_seconds_left(now, ADM_MINUTE), reset, sizeof(reset));
-	dw = budget_window(r->store, l, id->tenant_id, ADM_DAY, day, now, &db_failed);
+	dw = budget_window(r->store, l, id->tenant_id, id->key_id, ADM_DAY, day, now, &db_failed);
 	if (dw)
-		mw = budget_window(r->store, l, id->tenant_id, ADM_MONTH, month, now, &db_failed);
+		mw = budget_window(r->store, l, id->tenant_id, id->key_id, ADM_MONTH, month, now,
+		                   &db_failed);
 	if (mw)
 		rates =
 		    budget_rates(r->store, l, ADM_TENANT, id->tenant_id, minute, reset, &db_failed);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "api/objects.h"
 #include "cli/cli.h"
 #include "common/util.h"
@@ -224,6 +225,12 @@ static int cmd_limits_show(struct cli *c, int argc, char **argv)
 	             "tenant_id", s.scope >= LS_TENANT ? json_integer(s.t.id) : json_null(),
 	             "tenant", s.scope >= LS_TENANT ? json_string(s.t.slug) : json_null(), "key_id",
 	             s.scope == LS_KEY ? json_integer(s.key_id) : json_null(), "limits", map);
+	/* A key's own level: budgets and a model list it must fit besides the tenant's. */
+	if (out != NULL && s.scope == LS_KEY &&
+	    json_object_set_new(out, "key_level", limits_key_level_json(&l)) != 0) {
+		json_decref(out);
+		return cli_error("cannot build the JSON output");
+	}
 	return cli_emit(out);
 }
 
@@ -260,8 +267,9 @@ static int cmd_limits_set(struct cli *c, int argc, char **argv)
 		return cli_usage_error(c, "%s", err);
 	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &s)) != CLI_OK)
 		return rc;
-	if (!(defs[id].scopes & LSB(s.scope))) {
-		cli_scope_list(defs[id].scopes, where, sizeof(where));
+	if (!limit_settable(id, s.scope)) {
+		cli_scope_list(defs[id].scopes | (limit_level_of(id) >= 0 ? LSB(LS_KEY) : 0), where,
+		               sizeof(where));
 		return cli_usage_error(
 		    c, "limit '%s' cannot be set at the %s scope (it can be set at: %s)",
 		    defs[id].name, limit_scope_name(s.scope), where);

@@ -3,8 +3,9 @@
  *
  * DESIGN
  * The counter rows a call books are derived from the caller's effective
- * limits: the tenant's day and month rows always (so spend is known the
- * moment a budget is set), minute rows for the tenant and the key when a
+ * limits: the tenant's and the key's day and month rows always (so spend is
+ * known the moment a budget is set; the key's rows carry the key's own
+ * level, enforce/limits.h), minute rows for the tenant and the key when a
  * rate limit applies, inflight rows when a concurrency limit applies, and
  * the global day/month rows only when a global budget is set — those rows
  * are shared by every tenant, so they serialize all admissions (that cost is
@@ -184,6 +185,19 @@ static void admit_counters(const struct ident *id, struct admission *adm)
 	c->max_micros = l->v[LIM_BUDGET_USD_MONTHLY].num;
 	c->max_tokens = l->v[LIM_BUDGET_TOKENS_MONTHLY].num;
 	c->hard = hard;
+	/*
+	 * The key's own level, below the tenant's: its day and month rows are booked
+	 * always, like the tenant's, so a key's spend is known the moment a budget is
+	 * set for it (unlimited rows need no lease; the ledger adds to them per batch).
+	 */
+	c = add_counter(a, ADM_KEY, id->key_id, ADM_DAY, adm->day);
+	c->max_micros = l->key[LV_BUDGET_USD_DAILY].num;
+	c->max_tokens = l->key[LV_BUDGET_TOKENS_DAILY].num;
+	c->hard = limits_key_hard(l);
+	c = add_counter(a, ADM_KEY, id->key_id, ADM_MONTH, adm->month);
+	c->max_micros = l->key[LV_BUDGET_USD_MONTHLY].num;
+	c->max_tokens = l->key[LV_BUDGET_TOKENS_MONTHLY].num;
+	c->hard = limits_key_hard(l);
 	if (l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num || l->v[LIM_GLOBAL_BUDGET_TOKENS_DAILY].num) {
 		c = add_counter(a, ADM_GLOBAL, 0, ADM_DAY, adm->day);
 		c->max_micros = l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num;
@@ -246,20 +260,22 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 	} else if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros +
 	                                                     c->leased_micros + adm->a.micros >
 	                                                 c->max_micros)) {
-		reason_set(rf, R_tenant_budget_exceeded,
-		           "%s token budget of %lld would be exceeded: %lld used, %lld reserved, "
-		           "this request may use up to %lld",
-		           window_words[c->window], (long long)c->max_tokens,
-		           (long long)c->spent_tokens, (long long)c->reserved_tokens,
-		           (long long)adm->a.tokens);
+		reason_set(
+		    rf, key ? R_key_budget_exceeded : R_tenant_budget_exceeded,
+		    "%s %s token budget of %lld would be exceeded: %lld used, %lld reserved, "
+		    "this request may use up to %lld",
+		    key ? "this API key's" : "the tenant's", window_words[c->window],
+		    (long long)c->max_tokens, (long long)c->spent_tokens,
+		    (long long)c->reserved_tokens, (long long)adm->a.tokens);
 	} else {
 		limit_format_usd(c->max_micros, lim, sizeof(lim));
 		limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
 		                 sizeof(used));
-		reason_set(rf, R_tenant_budget_exceeded,
-		           "%s budget of $%s would be exceeded: $%s spent or reserved, this "
+		reason_set(rf, key ? R_key_budget_exceeded : R_tenant_budget_exceeded,
+		           "%s %s budget of $%s would be exceeded: $%s spent or reserved, this "
 		           "request may cost up to $%.6f",
-		           window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
+		           key ? "this API key's" : "the tenant's", window_words[c->window], lim,
+		           used, (double)adm->a.micros / 1e6);
 	}
 	rf->retry_after = retry_after;
 }
@@ -324,19 +340,20 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 		int64_t after_t = c->spent_tokens + c->reserved_tokens;
 		char detail[160];
 
-		if (c->hard || c->scope != ADM_TENANT)
+		if (c->hard || c->scope == ADM_GLOBAL || c->window == ADM_MINUTE ||
+		    c->window == ADM_INFLIGHT)
 			continue;
 		if (!((c->max_micros && after_m > c->max_micros) ||
 		      (c->max_tokens && after_t > c->max_tokens)))
 			continue;
-		snprintf(detail, sizeof(detail), "%s budget exceeded (soft enforcement)",
-		         window_words[c->window]);
+		snprintf(detail, sizeof(detail), "%s%s budget exceeded (soft enforcement)",
+		         c->scope == ADM_KEY ? "API key's " : "", window_words[c->window]);
 		resp_header(r, "X-Budget-Warning", detail);
 		/* Audit only the request that crossed the line, not every one after it. */
 		if ((c->max_micros && after_m - adm->a.micros <= c->max_micros) ||
 		    (c->max_tokens && after_t - adm->a.tokens <= c->max_tokens)) {
 			struct audit_entry ae = {0};
-			char js[200];
+			char js[200], target[64];
 
 			snprintf(
 			    js, sizeof(js),
@@ -348,9 +365,17 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.actor_type = "api_key";
 			ae.actor_id = id->key_prefix;
 			ae.action = "budget.soft_exceeded";
-			ae.target = c->window == ADM_DAY ? "budget:daily" : "budget:monthly";
+			if (c->scope == ADM_KEY)
+				snprintf(target, sizeof(target), "budget:key:%lld:%s",
+				         (long long)c->scope_id,
+				         c->window == ADM_DAY ? "daily" : "monthly");
+			else
+				snprintf(target, sizeof(target), "budget:%s",
+				         c->window == ADM_DAY ? "daily" : "monthly");
+			ae.target = target;
 			ae.outcome = "ok";
-			ae.reason_code = reason_name(R_tenant_budget_exceeded);
+			ae.reason_code = reason_name(
+			    c->scope == ADM_KEY ? R_key_budget_exceeded : R_tenant_budget_exceeded);
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;

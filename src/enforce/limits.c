@@ -129,7 +129,50 @@ static const char *const scope_names[LS__MAX] = {
     [LS_TENANT] = "tenant",   [LS_KEY] = "key",
 };
 
+/* The level limits (enum level_limit order): what a key may set for itself. */
+static const int level_ids[LV__MAX] = {
+    [LV_BUDGET_USD_DAILY] = LIM_BUDGET_USD_DAILY,
+    [LV_BUDGET_USD_MONTHLY] = LIM_BUDGET_USD_MONTHLY,
+    [LV_BUDGET_TOKENS_DAILY] = LIM_BUDGET_TOKENS_DAILY,
+    [LV_BUDGET_TOKENS_MONTHLY] = LIM_BUDGET_TOKENS_MONTHLY,
+    [LV_BUDGET_ENFORCEMENT] = LIM_BUDGET_ENFORCEMENT,
+    [LV_ALLOWED_MODELS] = LIM_ALLOWED_MODELS,
+};
+
 /* ================================================================== definitions */
+
+/* See limits.h. */
+int limit_level_id(int lv)
+{
+	return lv >= 0 && lv < LV__MAX ? level_ids[lv] : -1;
+}
+
+/* See limits.h. */
+int limit_level_of(int id)
+{
+	for (int i = 0; i < LV__MAX; i++)
+		if (level_ids[i] == id)
+			return i;
+	return -1;
+}
+
+/* See limits.h. */
+int limit_settable(int id, enum limit_scope scope)
+{
+	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
+		return 0;
+	return (defs[id].scopes & LSB(scope)) != 0 || (scope == LS_KEY && limit_level_of(id) >= 0);
+}
+
+/* See limits.h. */
+int limits_key_hard(const struct limits *l)
+{
+	const char *e = l->key[LV_BUDGET_ENFORCEMENT].text;
+
+	if (e[0] == '\0')
+		e = l->v[LIM_BUDGET_ENFORCEMENT].text;
+	return strcmp(e, "soft") != 0;
+}
 
 /* The definitions table, LIM__MAX rows in enum order. */
 const struct limit_def *limit_defs(void)
@@ -454,6 +497,11 @@ void limits_init(struct limits *l, int64_t tenant_id, int64_t key_id)
 			v->num = 0;
 		}
 	}
+	for (int i = 0; i < LV__MAX; i++) {
+		l->key[i].text[0] = '\0';
+		l->key[i].num = 0;
+		l->key[i].source = LS_DEFAULT;
+	}
 }
 
 /* See limits_rows.h. */
@@ -461,6 +509,7 @@ int limits_apply(struct limits *l, enum limit_scope scope, const char *name, con
 {
 	char text[sizeof(l->v[0].text)], err[256];
 	int id = limit_by_name(name);
+	struct limit_value *dst;
 	int64_t num = 0;
 
 	if (id < 0) {
@@ -468,21 +517,23 @@ int limits_apply(struct limits *l, enum limit_scope scope, const char *name, con
 		         limit_scope_name(scope));
 		return -1;
 	}
-	if (scope <= LS_DEFAULT || scope >= LS__MAX || !(defs[id].scopes & LSB(scope))) {
+	if (!limit_settable(id, scope)) {
 		log_warn("limits: ignoring %s set at scope %s, where it cannot be set",
 		         defs[id].name, limit_scope_name(scope));
 		return -1;
 	}
-	if (scope <= l->v[id].source)
+	/* A level limit at the key scope is the key's own level, not the tenant's value. */
+	dst = !(defs[id].scopes & LSB(scope)) ? &l->key[limit_level_of(id)] : &l->v[id];
+	if (scope <= dst->source)
 		return 0;
 	if (lim_check(id, value, text, sizeof(text), &num, err, sizeof(err)) < 0) {
 		log_warn("limits: ignoring an invalid stored value at scope %s: %s",
 		         limit_scope_name(scope), err);
 		return -1;
 	}
-	memcpy(l->v[id].text, text, strlen(text) + 1);
-	l->v[id].num = num;
-	l->v[id].source = scope;
+	memcpy(dst->text, text, strlen(text) + 1);
+	dst->num = num;
+	dst->source = scope;
 	return 1;
 }
 
@@ -515,13 +566,21 @@ int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct l
  * one arena (most are short; lists and CIDRs may not be). Immutable once
  * stored, shared by reference between the cache and its readers.
  */
+#define PACKED_N (LIM__MAX + LV__MAX) /* the limits, then the key's level */
+
 struct limits_packed {
 	_Atomic int refs;
-	int64_t num[LIM__MAX];
-	unsigned char source[LIM__MAX];
-	uint32_t off[LIM__MAX]; /* of each text in arena */
+	int64_t num[PACKED_N];
+	unsigned char source[PACKED_N];
+	uint32_t off[PACKED_N]; /* of each text in arena */
 	char arena[];
 };
+
+/* Value i of l in packed order: l->v[i], then l->key[i - LIM__MAX]. */
+static const struct limit_value *packed_slot(const struct limits *l, int i)
+{
+	return i < LIM__MAX ? &l->v[i] : &l->key[i - LIM__MAX];
+}
 
 static void packed_ref(void *val)
 {
@@ -551,20 +610,22 @@ static void limits_cache_init(void)
 /* A packed copy of l (refs 0), or NULL when out of memory. */
 static struct limits_packed *limits_pack(const struct limits *l)
 {
-	size_t len[LIM__MAX], total = 0, o = 0;
+	size_t len[PACKED_N], total = 0, o = 0;
 	struct limits_packed *p;
 
-	for (int i = 0; i < LIM__MAX; i++)
-		total += (len[i] = strlen(l->v[i].text)) + 1;
+	for (int i = 0; i < PACKED_N; i++)
+		total += (len[i] = strlen(packed_slot(l, i)->text)) + 1;
 	p = malloc(sizeof(*p) + total);
 	if (p == NULL)
 		return NULL;
 	atomic_init(&p->refs, 0);
-	for (int i = 0; i < LIM__MAX; i++) {
-		p->num[i] = l->v[i].num;
-		p->source[i] = (unsigned char)l->v[i].source;
+	for (int i = 0; i < PACKED_N; i++) {
+		const struct limit_value *v = packed_slot(l, i);
+
+		p->num[i] = v->num;
+		p->source[i] = (unsigned char)v->source;
 		p->off[i] = (uint32_t)o;
-		memcpy(p->arena + o, l->v[i].text, len[i] + 1);
+		memcpy(p->arena + o, v->text, len[i] + 1);
 		o += len[i] + 1;
 	}
 	return p;
@@ -575,12 +636,13 @@ static void limits_unpack(const struct limits_packed *p, int64_t tenant_id, int6
 {
 	out->tenant_id = tenant_id;
 	out->key_id = key_id;
-	for (int i = 0; i < LIM__MAX; i++) {
+	for (int i = 0; i < PACKED_N; i++) {
 		const char *t = p->arena + p->off[i];
+		struct limit_value *v = i < LIM__MAX ? &out->v[i] : &out->key[i - LIM__MAX];
 
-		memcpy(out->v[i].text, t, strlen(t) + 1);
-		out->v[i].num = p->num[i];
-		out->v[i].source = (enum limit_scope)p->source[i];
+		memcpy(v->text, t, strlen(t) + 1);
+		v->num = p->num[i];
+		v->source = (enum limit_scope)p->source[i];
 	}
 }
 

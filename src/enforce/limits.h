@@ -90,16 +90,46 @@ struct limit_value {
 	enum limit_scope source;
 };
 
+/*
+ * The limits a key sets for itself, a level of its own below the tenant: a
+ * call must fit the key's budgets as well as the tenant's, and its model
+ * must be in both allowlists. They are stored under the tenant limit's
+ * name at scope key (budget_usd_daily at key 12), so they never replace
+ * the tenant's value the way key_rpm does. Unset: "" and 0 (no limit;
+ * budget_enforcement "" means the tenant's).
+ */
+enum level_limit {
+	LV_BUDGET_USD_DAILY,
+	LV_BUDGET_USD_MONTHLY,
+	LV_BUDGET_TOKENS_DAILY,
+	LV_BUDGET_TOKENS_MONTHLY,
+	LV_BUDGET_ENFORCEMENT,
+	LV_ALLOWED_MODELS,
+	LV__MAX
+};
+
 struct limits {
 	int64_t tenant_id;
 	int64_t key_id;
 	struct limit_value v[LIM__MAX];
+	struct limit_value key[LV__MAX]; /* the key's own level (source LS_KEY when set) */
 };
 
 /* The definitions table (LIM__MAX rows, in enum order). */
 const struct limit_def *limit_defs(void);
 /* Index of a limit by name, or -1. */
 int limit_by_name(const char *name);
+/* The limit id of level limit lv (enum level_limit), or -1. */
+int limit_level_id(int lv);
+/* The level limit (enum level_limit) limit id is, or -1 when it is not one. */
+int limit_level_of(int id);
+/*
+ * 1 when limit id may be stored at scope: a scope of its definition, or the
+ * key scope for a level limit (the key's own level).
+ */
+int limit_settable(int id, enum limit_scope scope);
+/* 1 when the key level's budgets are hard (its budget_enforcement, else the tenant's). */
+int limits_key_hard(const struct limits *l);
 /* "default" | "global" | "plan" | "tenant" | "key" */
 const char *limit_scope_name(enum limit_scope s);
 /* Scope by name, or -1. */

@@ -48,6 +48,7 @@ static const struct route routes[] = {
 	 api_admin_tenant_offboard_undo},
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
+	{"POST", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limit_set},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

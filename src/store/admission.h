@@ -28,7 +28,7 @@
 enum adm_scope { ADM_TENANT, ADM_KEY, ADM_GLOBAL, ADM__SCOPES };
 enum adm_window { ADM_MINUTE, ADM_DAY, ADM_MONTH, ADM_INFLIGHT, ADM__WINDOWS };
 
-#define ADM_MAX_COUNTERS 8
+#define ADM_MAX_COUNTERS 12
 
 struct adm_counter {
 	int scope;          /* enum adm_scope */

@@ -1,0 +1,331 @@
+"""Budget levels inside a tenant (issue 16 A): the key's own level.
+
+A key may carry budgets (USD and tokens, day and month, hard or soft) and a
+model allowlist of its own, stored under the tenant limits' names at the key
+scope. A call must fit the tenant's limits AND its key's; the key's counters
+are rows of budget_counters (scope key, windows day/month) admitted by the same
+leases and reservations as the tenant's, so the hard-limit proof carries over
+(docs/ENFORCEMENT.md section 3.9).
+
+  (1) 8 processes, a key budget worth ~50 calls, 1,000 calls on that key and 200
+      on another key of the tenant at once: the first key never goes over, its
+      refusals are key_budget_exceeded only, the last of its budget is admitted
+      exactly; the other key is served throughout;
+  (2) a key's allowed_models narrows the tenant's (key_model_not_allowed), never
+      widens it (model_not_allowed);
+  (3) the CLI, /v1/limits, /v1/budget and the operator API show and set the level,
+      each value with its source; bad input is refused with a clear message;
+  (4) a soft key budget admits with X-Budget-Warning and audits the crossing once.
+"""
+import os
+import secrets
+import threading
+
+import harness
+import fcgi_client as fc
+from harness import test, run, api, ctl, wait_until
+from apihelp import new_tenant, db_exec, chat_body, err_code
+
+BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
+WORDS = 200
+
+
+def body(i, words=WORDS):
+    return chat_body("[mock:words=%d] n%04d" % (words, i), max_tokens=words)
+
+
+OP = None
+
+
+def op_token():
+    global OP
+    if OP is None:
+        OP = os.environ.get("AGENTHOST_OPERATOR_TOKEN") or ctl(
+            "operator-token", "create", "--name", "lv-" + secrets.token_hex(4))["token"]
+    return OP
+
+
+def second_key(t):
+    k = ctl("key", "create", "--tenant", t["slug"], "--name", "other")
+    return {"key": k["key"], "key_id": k["id"]}
+
+
+def key_cost(t, key_id, status="succeeded"):
+    rows = db_exec("SELECT COALESCE(SUM(cost_micros),0), COUNT(*) FROM executions WHERE "
+                   "tenant_id=%d AND key_id=%d AND status='%s'" % (t["id"], key_id, status),
+                   tenant=t)
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def key_all_cost(t, key_id):
+    return int(db_exec("SELECT COALESCE(SUM(cost_micros),0) FROM executions WHERE "
+                       "tenant_id=%d AND key_id=%d" % (t["id"], key_id), tenant=t)[0][0])
+
+
+def key_day_counter(key_id):
+    rows = db_exec("SELECT spent_micros, reserved_micros, leased_micros FROM budget_counters "
+                   "WHERE scope='key' AND scope_id=%d AND win='day'" % key_id)
+    return tuple(int(x) for x in rows[0]) if rows else (0, 0, 0)
+
+
+def key_leases(key_id):
+    return db_exec("SELECT owner_id FROM leases WHERE scope='key' AND scope_id=%d AND "
+                   "(granted_micros > 0 OR granted_tokens > 0)" % key_id)
+
+
+def key_settled(t, key_id):
+    def ok():
+        s, r, l = key_day_counter(key_id)
+        return s == key_all_cost(t, key_id) and r == 0 and l == 0 and not key_leases(key_id)
+    return wait_until(ok, timeout=15, interval=0.25)
+
+
+def reservations_of_key(key_id):
+    return int(db_exec("SELECT COUNT(*) FROM reservations WHERE key_id=%d" % key_id)[0][0])
+
+
+# ---------------------------------------------------------------- (1) exact under load
+
+@test
+def key_budget_exact_across_8_processes_other_key_served():
+    t = new_tenant("lvkey")
+    # the tenant's own limits out of the way: only the key level can refuse
+    for k, v in (("rpm", 0), ("tpm", 0), ("concurrency", 0), ("budget_usd_daily", 0),
+                 ("budget_usd_monthly", 0)):
+        ctl("limits", "set", "--tenant", t["slug"], k, str(v))
+    other = second_key(t)
+    st, _, b = api("POST", "/v1/chat/completions", body(9999), key=t["key"])
+    assert st == 200, (st, b)
+    prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
+    reserve = prompt_bound * 1 + WORDS * 2
+    actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
+    limit = 50 * actual + actual
+    out = ctl("limits", "set", "--tenant", t["slug"], "--key", t["key_id"], "budget_usd_daily",
+              "%.6f" % (limit / 1e6))
+    assert out["scope"] == "key" and out["scope_id"] == t["key_id"], out
+    insts = []
+    socks = []
+    try:
+        for _ in range(2):
+            h, s = fc.start_instance(BIN, harness.CONF,
+                                     [("threads", "16"), ("mock_latency_ms", "15")], procs=4)
+            insts.append(h)
+            socks.append(s)
+        keys = [t["key"]] * 5 + [other["key"]]   # 1,000 on the key, 200 on the other
+        results = storm_keys(socks, keys, 1200)
+    finally:
+        for h in insts:
+            fc.stop(h)
+    mine = [r for r in results if r[0] == t["key"]]
+    theirs = [r for r in results if r[0] == other["key"]]
+    served = sum(1 for _, st, _ in mine if st == 200)
+    refused = {rc for _, st, rc in mine if st != 200}
+    assert refused == {"key_budget_exceeded"}, refused
+    assert all(st == 200 for _, st, _ in theirs), \
+        {rc for _, st, rc in theirs if st != 200}
+    assert len(theirs) == 200 and served >= 1, (len(theirs), served)
+    # the key's counter was leased for the bulk and admitted one by one at the tail
+    assert reservations_of_key(t["key_id"]) >= 1, "no call was admitted one by one"
+    assert reservations_of_key(t["key_id"]) < served, "no call went on a lease"
+    assert key_settled(t, t["key_id"]), (key_day_counter(t["key_id"]), key_leases(t["key_id"]))
+    total, count = key_cost(t, t["key_id"])
+    assert total <= limit, "the key's settled spend %d is over its limit %d" % (total, limit)
+    assert count == served + 1, (count, served)
+    # the last of the key's budget: one at a time until refused; nothing that fits is left
+    more = 0
+    while True:
+        st, _, b = api("POST", "/v1/chat/completions", body(5000 + more), key=t["key"])
+        if st != 200:
+            assert err_code(b) == "key_budget_exceeded", b
+            assert "API key" in b["error"]["message"], b
+            break
+        more += 1
+        assert more < 60, "the key's budget never ran out"
+    assert wait_until(lambda: key_day_counter(t["key_id"])[0] == key_all_cost(t, t["key_id"]),
+                      timeout=5)
+    total, _ = key_cost(t, t["key_id"])
+    assert total <= limit, (total, limit)
+    assert limit - total < reserve, "refused while %d of %d was left (a call needs %d)" \
+        % (limit - total, limit, reserve)
+    # the other key of the tenant is still served, and so is the first once its budget grows
+    st, _, b = api("POST", "/v1/chat/completions", body(7000), key=other["key"])
+    assert st == 200, (st, b)
+    ctl("limits", "unset", "--tenant", t["slug"], "--key", t["key_id"], "budget_usd_daily")
+    st, _, b = api("POST", "/v1/chat/completions", body(7001), key=t["key"])
+    assert st == 200, (st, b)
+
+
+def storm_keys(socks, keys, n):
+    """n requests at once, request i with keys[i % len(keys)]: [(key, status, reason)]."""
+    results, lock, go = [], threading.Lock(), threading.Event()
+
+    def one(i):
+        go.wait()
+        k = keys[i % len(keys)]
+        try:
+            st, _, r = fc.request(socks[i % len(socks)], "POST", "/v1/chat/completions",
+                                  body(i), key=k, timeout=120)
+        except Exception as e:
+            st, r = 0, {"error": {"reason_code": "client: %s" % e}}
+        with lock:
+            results.append((k, st, None if st == 200 else r["error"]["reason_code"]))
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for th in ts:
+        th.start()
+    go.set()
+    for th in ts:
+        th.join()
+    return results
+
+
+@test
+def key_token_budget_stops_that_key_only():
+    t = new_tenant("lvtok")
+    ctl("limits", "set", "--tenant", t["slug"], "budget_usd_daily", "0")
+    other = second_key(t)
+    ctl("limits", "set", "--tenant", t["slug"], "--key", t["key_id"], "budget_tokens_monthly",
+        "600")
+    served = 0
+    for i in range(20):
+        st, _, b = api("POST", "/v1/chat/completions", body(i, words=50), key=t["key"])
+        if st != 200:
+            assert err_code(b) == "key_budget_exceeded" and "token budget" in \
+                b["error"]["message"], b
+            break
+        served += 1
+    assert 1 <= served < 20, served
+    st, _, b = api("POST", "/v1/chat/completions", body(99, words=50), key=other["key"])
+    assert st == 200, (st, b)
+    rows = db_exec("SELECT spent_tokens + reserved_tokens + leased_tokens FROM budget_counters"
+                   " WHERE scope='key' AND scope_id=%d AND win='month'" % t["key_id"])
+    assert rows and int(rows[0][0]) <= 600, rows
+
+
+# ---------------------------------------------------------------- (2) models
+
+@test
+def key_model_list_narrows_the_tenants():
+    t = new_tenant("lvmod")
+    other = second_key(t)
+    ctl("limits", "set", "--tenant", t["slug"], "--key", t["key_id"], "allowed_models",
+        "mock-fast")
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi"), key=t["key"])
+    assert st == 403 and err_code(b) == "key_model_not_allowed", (st, b)
+    assert "mock-fast" in b["error"]["message"], b
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi", model="mock-fast"),
+                   key=t["key"])
+    assert st == 200, (st, b)
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi"), key=other["key"])
+    assert st == 200, (st, b)
+    # the tenant's list still binds the key: a key cannot widen it
+    ctl("limits", "set", "--tenant", t["slug"], "allowed_models", "mock-1")
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi", model="mock-fast"),
+                   key=t["key"])
+    assert st == 403 and err_code(b) == "model_not_allowed", (st, b)
+
+
+# ---------------------------------------------------------------- (3) shown and set
+
+@test
+def level_shown_with_sources_in_cli_api_and_budget():
+    t = new_tenant("lvshow")
+    s, k = t["slug"], t["key_id"]
+    ctl("limits", "set", "--tenant", s, "--key", k, "budget_usd_daily", "1.25")
+    ctl("limits", "set", "--tenant", s, "--key", k, "budget_enforcement", "soft")
+    # key_* limits still replace the tenant's value; tenant-only limits stay refused
+    err = ctl("limits", "set", "--tenant", s, "--key", k, "rpm", "5", check=False)
+    assert err[0] == 2 and "cannot be set at the key scope" in err[2], err
+    err = ctl("limits", "set", "--tenant", s, "--key", k, "budget_usd_daily", "x", check=False)
+    assert err[0] == 2 and "budget_usd_daily" in err[2], err
+    out = ctl("limits", "show", "--tenant", s, "--key", k)
+    assert out["key_level"]["budget_usd_daily"] == {"value": "1.25", "source": "key"}, out
+    assert out["key_level"]["budget_enforcement"] == {"value": "soft", "source": "key"}, out
+    assert out["key_level"]["allowed_models"] == {"value": "", "source": "default"}, out
+    # the tenant's own value is not replaced by the key's
+    assert out["limits"]["budget_usd_daily"]["source"] == "plan", out["limits"]
+    st, _, b = api("GET", "/v1/limits", key=t["key"])
+    assert st == 200 and len(b["limits"]) == 28, b
+    assert b["key_level"]["budget_usd_daily"] == {"value": "1.25", "source": "key"}, b
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi"), key=t["key"])
+    assert st == 200, (st, b)
+    st, _, b = api("GET", "/v1/budget", key=t["key"])
+    assert st == 200, b
+    day = b["budgets"]["day"]
+    assert day["usd"]["source"] == "plan" and day["usd"]["limit"] == "5.000000", day
+    kd = day["key"]
+    assert kd["key_id"] == k and kd["usd"]["source"] == "key", kd
+    assert kd["usd"]["limit"] == "1.250000" and kd["usd"]["enforcement"] == "soft", kd
+    assert kd["usd"]["spent"] != "0.000000" or kd["usd"]["leased"] != "0.000000", kd
+    assert b["budgets"]["month"]["key"]["usd"]["limit"] is None, b["budgets"]["month"]
+
+
+@test
+def operator_api_sets_and_unsets_a_keys_level():
+    t = new_tenant("lvop")
+    u = new_tenant("lvop")
+    tok = op_token()
+    path = "/admin/api/v1/tenants/%s/limits" % t["slug"]
+    st, _, b = api("POST", path, {"name": "budget_usd_monthly", "value": "3",
+                                  "key_id": t["key_id"]}, key=tok)
+    assert st == 200 and b["key_id"] == t["key_id"], (st, b)
+    assert b["key_level"]["budget_usd_monthly"] == {"value": "3", "source": "key"}, b
+    assert b["limits"]["budget_usd_monthly"]["source"] != "key", b["limits"]
+    st, _, b = api("GET", path + "?key_id=%d" % t["key_id"], key=tok)
+    assert b["key_level"]["budget_usd_monthly"]["value"] == "3", b
+    # tenant scope, and the key_* limits at a key, go through the same call
+    st, _, b = api("POST", path, {"name": "key_rpm", "value": "7", "key_id": t["key_id"]},
+                   key=tok)
+    assert st == 200 and b["limits"]["key_rpm"] == {"value": "7", "source": "key"}, b
+    st, _, b = api("POST", path, {"name": "rpm", "value": "70"}, key=tok)
+    assert st == 200 and b["limits"]["rpm"] == {"value": "70", "source": "tenant"}, b
+    # bad input: each with a clear 400/404
+    for req, status, code, words in (
+            ({"name": "rpm", "value": "5", "key_id": t["key_id"]}, 400, "invalid_request",
+             "cannot be set at the key scope"),
+            ({"name": "budget_usd_daily", "value": "-1", "key_id": t["key_id"]}, 400,
+             "invalid_request", "budget_usd_daily"),
+            ({"name": "no_such_limit", "value": "1"}, 400, "invalid_request", "name"),
+            ({"name": "rpm", "value": 5}, 400, "invalid_request", "value"),
+            ({"name": "rpm", "value": "5", "key_id": "x"}, 400, "invalid_request", "key_id"),
+            ({"name": "budget_usd_daily", "value": "1", "key_id": u["key_id"]}, 404,
+             "not_found", "key")):
+        st, _, b = api("POST", path, req, key=tok)
+        assert st == status and err_code(b) == code and words in b["error"]["message"], \
+            (req, st, b)
+    st, _, b = api("POST", path, {"name": "rpm", "value": "5"}, key=t["key"])
+    assert st == 403 and err_code(b) == "tenant_key_not_allowed", (st, b)
+    # unset: null
+    st, _, b = api("POST", path, {"name": "budget_usd_monthly", "value": None,
+                                  "key_id": t["key_id"]}, key=tok)
+    assert st == 200 and b["key_level"]["budget_usd_monthly"] == \
+        {"value": "", "source": "default"}, b
+    rows = db_exec("SELECT action, target FROM audit_log WHERE tenant_id=%d AND action LIKE "
+                   "'limit.%%' ORDER BY id" % t["id"])
+    assert ["limit.set", "limit:key:%d:budget_usd_monthly" % t["key_id"]] in rows, rows
+    assert ["limit.unset", "limit:key:%d:budget_usd_monthly" % t["key_id"]] in rows, rows
+
+
+# ---------------------------------------------------------------- (4) soft
+
+@test
+def soft_key_budget_warns_and_audits_once():
+    t = new_tenant("lvsoft")
+    s, k = t["slug"], t["key_id"]
+    ctl("limits", "set", "--tenant", s, "--key", k, "budget_usd_daily", "0.000500")
+    ctl("limits", "set", "--tenant", s, "--key", k, "budget_enforcement", "soft")
+    warned = 0
+    for i in range(6):
+        st, h, b = api("POST", "/v1/chat/completions", body(i, words=100), key=t["key"])
+        assert st == 200, (st, b)
+        if "x-budget-warning" in h:
+            assert "API key" in h["x-budget-warning"], h
+            warned += 1
+    assert warned >= 3, warned
+    rows = db_exec("SELECT reason_code, target FROM audit_log WHERE tenant_id=%d AND "
+                   "action='budget.soft_exceeded'" % t["id"])
+    assert rows == [["key_budget_exceeded", "budget:key:%d:daily" % k]], rows
+
+
+if __name__ == "__main__":
+    run()
