@@ -8,7 +8,7 @@
     <thead><tr><th>Prefix</th><th>Name</th><th>Created</th><th>Last used</th><th>Status</th><?cs if:User.Role != "support" ?><th>Rotate</th><th>Revoke</th><?cs /if ?></tr></thead>
     <tbody>
     <?cs each:k = Keys ?>
-    <tr><td><code><?cs var:k.Prefix ?>…</code></td><td><?cs var:k.Name ?></td><td><?cs var:k.Created ?></td>
+    <tr><td><code><?cs var:k.Prefix ?>…</code></td><td><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys/<?cs var:k.Id ?>" title="budgets, models and rates of this key"><?cs var:k.Name ?></a></td><td><?cs var:k.Created ?></td>
       <td><?cs if:k.LastUsed ?><?cs var:k.LastUsed ?><?cs else ?><span class="muted">never</span><?cs /if ?></td>
       <td><span class="badge <?cs var:k.Badge ?>"><?cs var:k.Status ?></span><?cs if:k.GraceUntil ?> <small class="muted">until <?cs var:k.GraceUntil ?></small><?cs elif:k.Expires ?> <small class="muted">expires <?cs var:k.Expires ?></small><?cs /if ?></td>
       <?cs if:User.Role != "support" ?>

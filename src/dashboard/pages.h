@@ -45,6 +45,8 @@ PAGE_FN(page_keys);
 PAGE_FN(page_key_create);
 PAGE_FN(page_key_rotate);
 PAGE_FN(page_key_revoke);
+PAGE_FN(page_key);
+PAGE_FN(page_key_limits_set);
 PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
@@ -104,6 +106,8 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_key_create}, \
 	{"POST", "/admin/tenants/{}/keys/{}/rotate", AUTH_ADMIN, 0, page_key_rotate}, \
 	{"POST", "/admin/tenants/{}/keys/{}/revoke", AUTH_ADMIN, 0, page_key_revoke}, \
+	{"GET", "/admin/tenants/{}/keys/{}", AUTH_ADMIN, 0, page_key}, \
+	{"POST", "/admin/tenants/{}/keys/{}/limits", AUTH_ADMIN, 0, page_key_limits_set}, \
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \

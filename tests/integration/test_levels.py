@@ -327,5 +327,81 @@ def soft_key_budget_warns_and_audits_once():
     assert rows == [["key_budget_exceeded", "budget:key:%d:daily" % k]], rows
 
 
+# ---------------------------------------------------------------- (5) the dashboard
+
+def signed_in(role="operator", tenant=None):
+    from dashhelp import Dash, new_admin
+    name, pw = new_admin(role, tenant, prefix="lv")
+    d = Dash()
+    d.login(name, pw)
+    return d
+
+
+@test
+def tenant_admin_sets_a_keys_budget_models_and_rates_on_its_page():
+    t = new_tenant("lvdash")
+    other = second_key(t)
+    ctl("limits", "set", "--tenant", t["slug"], "key_rpm", "100")
+    d = signed_in("tenant_admin", t["slug"])
+    base = "/admin/tenants/%d/keys" % t["id"]
+    st, _, page = d.get(base)
+    assert st == 200 and "%s/%d\"" % (base, t["key_id"]) in page, page[:500]
+    st, _, page = d.get("%s/%d" % (base, t["key_id"]))
+    assert st == 200 and 'name="budget_usd_daily"' in page and 'name="key_rpm"' in page, \
+        page[:500]
+    assert "no key limit" in page, page
+    # bad input: nothing saved, the typed value comes back, the message says why
+    st, _, page = d.post("%s/%d/limits" % (base, t["key_id"]),
+                         {"budget_usd_daily": "lots", "allowed_models": "mock-fast"})
+    assert st == 400 and "budget_usd_daily" in page and 'value="lots"' in page, (st, page)
+    assert db_exec("SELECT COUNT(*) FROM limits WHERE scope='key' AND scope_id=%d"
+                   % t["key_id"]) == [["0"]]
+    # a tenant_admin may not give a key more rate than the tenant gives each key
+    st, _, page = d.post("%s/%d/limits" % (base, t["key_id"]), {"key_rpm": "500"})
+    assert st == 400 and "at most 100" in page, (st, page)
+    st, h, _ = d.post("%s/%d/limits" % (base, t["key_id"]),
+                      {"budget_usd_daily": "0.5", "budget_tokens_monthly": "100000",
+                       "allowed_models": "mock-fast", "key_rpm": "50"})
+    assert st == 303 and h["location"].endswith("/keys/%d?done=saved" % t["key_id"]), (st, h)
+    out = ctl("limits", "show", "--tenant", t["slug"], "--key", t["key_id"])
+    assert out["key_level"]["budget_usd_daily"] == {"value": "0.5", "source": "key"}, out
+    assert out["key_level"]["allowed_models"] == {"value": "mock-fast", "source": "key"}, out
+    kr = out["limits"]["key_rpm"]
+    assert (kr["value"], kr["source"], kr["updated_by"].startswith("admin:")) == \
+        ("50", "key", True), kr
+    st, _, page = d.get("%s/%d?done=saved" % (base, t["key_id"]))
+    assert "Key limits saved" in page and 'value="mock-fast"' in page, page
+    rows = db_exec("SELECT action, target FROM audit_log WHERE tenant_id=%d AND action="
+                   "'limit.set' ORDER BY id" % t["id"])
+    assert ["limit.set", "limit:key:%d:allowed_models" % t["key_id"]] in rows, rows
+    wait_until(lambda: api("POST", "/v1/chat/completions", chat_body("x"),
+                           key=t["key"])[0] == 403, timeout=3)
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("x"), key=t["key"])
+    assert st == 403 and err_code(b) == "key_model_not_allowed", b
+    # emptied: the key's own value is removed
+    st, _, _ = d.post("%s/%d/limits" % (base, t["key_id"]), {"allowed_models": ""})
+    assert st == 303
+    assert ctl("limits", "show", "--tenant", t["slug"], "--key", t["key_id"])[
+        "key_level"]["allowed_models"]["source"] == "default"
+    # another tenant's admin sees nothing of this key
+    u = new_tenant("lvdash")
+    d2 = signed_in("tenant_admin", u["slug"])
+    st, _, _ = d2.get("%s/%d" % (base, t["key_id"]))
+    assert st == 404, st
+    st, _, _ = d2.get("/admin/tenants/%d/keys/%d" % (u["id"], other["key_id"]))
+    assert st == 404, st
+
+
+@test
+def support_reads_a_keys_page_but_cannot_change_it():
+    t = new_tenant("lvdash")
+    d = signed_in("support")
+    path = "/admin/tenants/%d/keys/%d" % (t["id"], t["key_id"])
+    st, _, page = d.get(path)
+    assert st == 200 and "budget_usd_daily" in page and 'name="budget_usd_daily"' not in page
+    st, _, _ = d.post(path + "/limits", {"budget_usd_daily": "1"})
+    assert st == 403, st
+
+
 if __name__ == "__main__":
     run()
