@@ -65,9 +65,9 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const struct route_match *m);
-struct limits;
-/* limits.c: the key's own level as {"name":{"value","source"}} (new reference; NULL: memory) */
-json_t *limits_key_level_json(const struct limits *l);
+struct limit_value;
+/* limits.c: one level (lv[LV__MAX]) as {"name":{"value","source"}} (new reference; NULL: memory) */
+json_t *limits_level_json(const struct limit_value *lv);
 /* The tenant named by s (numeric id, else slug) into *t: ST_OK, ST_NOTFOUND or ST_ERR. */
 int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
 /* admin_tenants.c: the tenant lifecycle on the operator API */

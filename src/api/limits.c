@@ -29,17 +29,17 @@
 #include "tenancy/identify.h"
 
 /*
- * The key's own level (new reference): every level limit with the value the
- * key set for itself ("" and source "default" when it set none).
+ * One level of a key (l->key or l->project; new reference): every level
+ * limit with the value that level set ("" and source "default" when none).
  */
-json_t *limits_key_level_json(const struct limits *l)
+json_t *limits_level_json(const struct limit_value *lv)
 {
 	const struct limit_def *defs = limit_defs();
 	json_t *map = json_object();
 
 	for (int i = 0; map != NULL && i < LV__MAX; i++) {
-		json_t *v = json_pack("{s:s, s:s}", "value", l->key[i].text, "source",
-		                      limit_scope_name(l->key[i].source));
+		json_t *v = json_pack("{s:s, s:s}", "value", lv[i].text, "source",
+		                      limit_scope_name(lv[i].source));
 
 		if (v == NULL || json_object_set_new(map, defs[limit_level_id(i)].name, v) != 0) {
 			json_decref(map);
@@ -66,9 +66,11 @@ static json_t *limits_json(const struct limits *l)
 			return NULL;
 		}
 	}
-	o = json_pack("{s:s, s:I, s:I, s:o, s:o}", "object", "limits", "tenant_id",
+	o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "object", "limits", "tenant_id",
 	              (json_int_t)l->tenant_id, "key_id", (json_int_t)l->key_id, "limits", map,
-	              "key_level", limits_key_level_json(l));
+	              "project_id", l->project_id ? json_integer(l->project_id) : json_null(),
+	              "project_level", limits_level_json(l->project), "key_level",
+	              limits_level_json(l->key));
 	return o;
 }
 

@@ -325,7 +325,13 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	    &l->key[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
 	const char *tenf = l->v[LIM_BUDGET_ENFORCEMENT].text;
 	const char *kenf = limits_key_hard(l) ? "hard" : "soft";
-	struct adm_counter c, kc;
+	const struct limit_value *pu =
+	    &l->project[day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY];
+	const struct limit_value *pt =
+	    &l->project[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
+	const char *penf = limits_project_hard(l) ? "hard" : "soft";
+	struct adm_counter c, kc, pc;
+	json_t *proj;
 	char start[32], reset[32];
 
 	memset(&c, 0, sizeof(c));
@@ -336,17 +342,27 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	kc = c;
 	kc.scope = ADM_KEY;
 	kc.scope_id = key_id;
+	pc = c;
+	pc.scope = ADM_PROJECT;
+	pc.scope_id = l->project_id;
 	if (store_admit_counter_get(st, &c) != ST_OK ||
-	    (key_id != 0 && store_admit_counter_get(st, &kc) != ST_OK)) {
+	    (key_id != 0 && store_admit_counter_get(st, &kc) != ST_OK) ||
+	    (l->project_id != 0 && store_admit_counter_get(st, &pc) != ST_OK)) {
 		*db_failed = 1;
 		return NULL;
 	}
+	/* The key's project, a level between the tenant and the key (null: in none). */
+	proj = l->project_id == 0
+	           ? json_null()
+	           : json_pack("{s:I, s:o, s:o}", "project_id", (json_int_t)l->project_id, "usd",
+	                       budget_entry(pu, penf, &pc, 1), "tokens",
+	                       budget_entry(pt, penf, &pc, 0));
 	util_iso8601(budget_period_start(now, window), start, sizeof(start));
 	util_iso8601(now + admit_seconds_left(now, window), reset, sizeof(reset));
 	/* The key's own level: its counter is booked only while one of its budgets is set. */
 	return json_pack(
-	    "{s:s, s:s, s:s, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period, "period_start", start,
-	    "resets_at", reset, "usd",
+	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period, "period_start",
+	    start, "resets_at", reset, "project", proj, "usd",
 	    budget_entry(&l->v[day ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY], tenf, &c, 1),
 	    "tokens",
 	    budget_entry(&l->v[day ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY], tenf, &c,

@@ -198,6 +198,17 @@ static void admit_counters(const struct ident *id, struct admission *adm)
 	c->max_micros = l->key[LV_BUDGET_USD_MONTHLY].num;
 	c->max_tokens = l->key[LV_BUDGET_TOKENS_MONTHLY].num;
 	c->hard = limits_key_hard(l);
+	/* The key's project, a level between the tenant and the key: its rows, for every call. */
+	if (l->project_id) {
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_DAY, adm->day);
+		c->max_micros = l->project[LV_BUDGET_USD_DAILY].num;
+		c->max_tokens = l->project[LV_BUDGET_TOKENS_DAILY].num;
+		c->hard = limits_project_hard(l);
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_MONTH, adm->month);
+		c->max_micros = l->project[LV_BUDGET_USD_MONTHLY].num;
+		c->max_tokens = l->project[LV_BUDGET_TOKENS_MONTHLY].num;
+		c->hard = limits_project_hard(l);
+	}
 	if (l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num || l->v[LIM_GLOBAL_BUDGET_TOKENS_DAILY].num) {
 		c = add_counter(a, ADM_GLOBAL, 0, ADM_DAY, adm->day);
 		c->max_micros = l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num;
@@ -226,6 +237,12 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
                           struct refusal *rf)
 {
 	int key = c->scope == ADM_KEY;
+	enum reason budget_reason = key                       ? R_key_budget_exceeded
+	                            : c->scope == ADM_PROJECT ? R_project_budget_exceeded
+	                                                      : R_tenant_budget_exceeded;
+	const char *whose = key                       ? "this API key's"
+	                    : c->scope == ADM_PROJECT ? "this key's project's"
+	                                              : "the tenant's";
 	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
 	int over_requests =
 	    c->max_requests && c->requests + c->leased_requests + 1 > c->max_requests;
@@ -271,11 +288,10 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 		limit_format_usd(c->max_micros, lim, sizeof(lim));
 		limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
 		                 sizeof(used));
-		reason_set(rf, key ? R_key_budget_exceeded : R_tenant_budget_exceeded,
+		reason_set(rf, budget_reason,
 		           "%s %s budget of $%s would be exceeded: $%s spent or reserved, this "
 		           "request may cost up to $%.6f",
-		           key ? "this API key's" : "the tenant's", window_words[c->window], lim,
-		           used, (double)adm->a.micros / 1e6);
+		           whose, window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
 	}
 	rf->retry_after = retry_after;
 }
@@ -347,7 +363,10 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 		      (c->max_tokens && after_t > c->max_tokens)))
 			continue;
 		snprintf(detail, sizeof(detail), "%s%s budget exceeded (soft enforcement)",
-		         c->scope == ADM_KEY ? "API key's " : "", window_words[c->window]);
+		         c->scope == ADM_KEY       ? "API key's "
+		         : c->scope == ADM_PROJECT ? "project's "
+		                                   : "",
+		         window_words[c->window]);
 		resp_header(r, "X-Budget-Warning", detail);
 		/* Audit only the request that crossed the line, not every one after it. */
 		if ((c->max_micros && after_m - adm->a.micros <= c->max_micros) ||
@@ -365,8 +384,9 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.actor_type = "api_key";
 			ae.actor_id = id->key_prefix;
 			ae.action = "budget.soft_exceeded";
-			if (c->scope == ADM_KEY)
-				snprintf(target, sizeof(target), "budget:key:%lld:%s",
+			if (c->scope == ADM_KEY || c->scope == ADM_PROJECT)
+				snprintf(target, sizeof(target), "budget:%s:%lld:%s",
+				         c->scope == ADM_KEY ? "key" : "project",
 				         (long long)c->scope_id,
 				         c->window == ADM_DAY ? "daily" : "monthly");
 			else

@@ -159,7 +159,14 @@ int authorize_model(struct req *r, const struct limits *lim, const char *model)
 		           "the model '%.100s' is not allowed for this tenant", model ? model : "");
 		return -1;
 	}
-	/* The key's own level: its list narrows the tenant's, never widens it. */
+	/* The key's project, then the key: each list narrows the one above, never widens it. */
+	if (!limits_list_allows(lim->project[LV_ALLOWED_MODELS].text, model)) {
+		resp_error(r, R_project_model_not_allowed,
+		           "the model '%.100s' is not allowed for this key's project (its"
+		           " allowed_models: %.200s)",
+		           model ? model : "", lim->project[LV_ALLOWED_MODELS].text);
+		return -1;
+	}
 	if (!limits_list_allows(lim->key[LV_ALLOWED_MODELS].text, model)) {
 		resp_error(r, R_key_model_not_allowed,
 		           "the model '%.100s' is not allowed for this API key (its allowed_models:"

@@ -126,7 +126,7 @@ static const struct limit_def defs[LIM__MAX] = {
 
 static const char *const scope_names[LS__MAX] = {
     [LS_DEFAULT] = "default", [LS_GLOBAL] = "global", [LS_PLAN] = "plan",
-    [LS_TENANT] = "tenant",   [LS_KEY] = "key",
+    [LS_TENANT] = "tenant",   [LS_KEY] = "key",       [LS_PROJECT] = "project",
 };
 
 /* The level limits (enum level_limit order): what a key may set for itself. */
@@ -161,17 +161,30 @@ int limit_settable(int id, enum limit_scope scope)
 {
 	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
 		return 0;
-	return (defs[id].scopes & LSB(scope)) != 0 || (scope == LS_KEY && limit_level_of(id) >= 0);
+	return (defs[id].scopes & LSB(scope)) != 0 ||
+	       ((scope == LS_KEY || scope == LS_PROJECT) && limit_level_of(id) >= 0);
+}
+
+/* 1 when the level's enforcement (else the tenant's) is hard. */
+static int level_hard(const struct limits *l, const struct limit_value *lv)
+{
+	const char *e = lv[LV_BUDGET_ENFORCEMENT].text;
+
+	if (e[0] == '\0')
+		e = l->v[LIM_BUDGET_ENFORCEMENT].text;
+	return strcmp(e, "soft") != 0;
 }
 
 /* See limits.h. */
 int limits_key_hard(const struct limits *l)
 {
-	const char *e = l->key[LV_BUDGET_ENFORCEMENT].text;
+	return level_hard(l, l->key);
+}
 
-	if (e[0] == '\0')
-		e = l->v[LIM_BUDGET_ENFORCEMENT].text;
-	return strcmp(e, "soft") != 0;
+/* See limits.h. */
+int limits_project_hard(const struct limits *l)
+{
+	return level_hard(l, l->project);
 }
 
 /* The definitions table, LIM__MAX rows in enum order. */
@@ -497,10 +510,11 @@ void limits_init(struct limits *l, int64_t tenant_id, int64_t key_id)
 			v->num = 0;
 		}
 	}
+	l->project_id = 0;
 	for (int i = 0; i < LV__MAX; i++) {
-		l->key[i].text[0] = '\0';
-		l->key[i].num = 0;
-		l->key[i].source = LS_DEFAULT;
+		l->key[i].text[0] = l->project[i].text[0] = '\0';
+		l->key[i].num = l->project[i].num = 0;
+		l->key[i].source = l->project[i].source = LS_DEFAULT;
 	}
 }
 
@@ -522,8 +536,13 @@ int limits_apply(struct limits *l, enum limit_scope scope, const char *name, con
 		         defs[id].name, limit_scope_name(scope));
 		return -1;
 	}
-	/* A level limit at the key scope is the key's own level, not the tenant's value. */
-	dst = !(defs[id].scopes & LSB(scope)) ? &l->key[limit_level_of(id)] : &l->v[id];
+	/* A level limit at the key or project scope is that level's own, not the tenant's. */
+	if (defs[id].scopes & LSB(scope))
+		dst = &l->v[id];
+	else if (scope == LS_PROJECT)
+		dst = &l->project[limit_level_of(id)];
+	else
+		dst = &l->key[limit_level_of(id)];
 	if (scope <= dst->source)
 		return 0;
 	if (lim_check(id, value, text, sizeof(text), &num, err, sizeof(err)) < 0) {
@@ -546,6 +565,11 @@ static int limits_row(void *ctx, const struct limit_row *r)
 		log_warn("limits: ignoring a row of unknown scope");
 		return 0;
 	}
+	/* The key's project, named by a row without a name (store_limits_applicable). */
+	if (s == LS_PROJECT && r->name[0] == '\0') {
+		((struct limits *)ctx)->project_id = r->scope_id;
+		return 0;
+	}
 	limits_apply(ctx, (enum limit_scope)s, r->name, r->value);
 	return 0;
 }
@@ -566,20 +590,23 @@ int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct l
  * one arena (most are short; lists and CIDRs may not be). Immutable once
  * stored, shared by reference between the cache and its readers.
  */
-#define PACKED_N (LIM__MAX + LV__MAX) /* the limits, then the key's level */
+#define PACKED_N (LIM__MAX + 2 * LV__MAX) /* the limits, the key's level, the project's */
 
 struct limits_packed {
 	_Atomic int refs;
+	int64_t project_id;
 	int64_t num[PACKED_N];
 	unsigned char source[PACKED_N];
 	uint32_t off[PACKED_N]; /* of each text in arena */
 	char arena[];
 };
 
-/* Value i of l in packed order: l->v[i], then l->key[i - LIM__MAX]. */
+/* Value i of l in packed order: l->v[], then l->key[], then l->project[]. */
 static const struct limit_value *packed_slot(const struct limits *l, int i)
 {
-	return i < LIM__MAX ? &l->v[i] : &l->key[i - LIM__MAX];
+	if (i < LIM__MAX)
+		return &l->v[i];
+	return i < LIM__MAX + LV__MAX ? &l->key[i - LIM__MAX] : &l->project[i - LIM__MAX - LV__MAX];
 }
 
 static void packed_ref(void *val)
@@ -619,6 +646,7 @@ static struct limits_packed *limits_pack(const struct limits *l)
 	if (p == NULL)
 		return NULL;
 	atomic_init(&p->refs, 0);
+	p->project_id = l->project_id;
 	for (int i = 0; i < PACKED_N; i++) {
 		const struct limit_value *v = packed_slot(l, i);
 
@@ -636,9 +664,10 @@ static void limits_unpack(const struct limits_packed *p, int64_t tenant_id, int6
 {
 	out->tenant_id = tenant_id;
 	out->key_id = key_id;
+	out->project_id = p->project_id;
 	for (int i = 0; i < PACKED_N; i++) {
 		const char *t = p->arena + p->off[i];
-		struct limit_value *v = i < LIM__MAX ? &out->v[i] : &out->key[i - LIM__MAX];
+		struct limit_value *v = (struct limit_value *)packed_slot(out, i);
 
 		memcpy(v->text, t, strlen(t) + 1);
 		v->num = p->num[i];

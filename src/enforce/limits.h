@@ -69,7 +69,8 @@ enum limit_type {
 	LT__MAX
 };
 
-enum limit_scope { LS_DEFAULT, LS_GLOBAL, LS_PLAN, LS_TENANT, LS_KEY, LS__MAX };
+/* LS_PROJECT is last: it only ever sets a project's level, never the precedence chain. */
+enum limit_scope { LS_DEFAULT, LS_GLOBAL, LS_PLAN, LS_TENANT, LS_KEY, LS_PROJECT, LS__MAX };
 
 /* Scopes a limit may be set at (bit set of 1 << enum limit_scope). */
 #define LSB(s) (1u << (s))
@@ -91,10 +92,11 @@ struct limit_value {
 };
 
 /*
- * The limits a key sets for itself, a level of its own below the tenant: a
- * call must fit the key's budgets as well as the tenant's, and its model
- * must be in both allowlists. They are stored under the tenant limit's
- * name at scope key (budget_usd_daily at key 12), so they never replace
+ * The limits a key, or the project its key belongs to, sets for itself: a
+ * level of its own below the tenant (global > tenant > project > key). A
+ * call must fit every level's budgets, and its model must be in every
+ * level's allowlist. They are stored under the tenant limit's name at
+ * scope key or project (budget_usd_daily at key 12), so they never replace
  * the tenant's value the way key_rpm does. Unset: "" and 0 (no limit;
  * budget_enforcement "" means the tenant's).
  */
@@ -111,8 +113,10 @@ enum level_limit {
 struct limits {
 	int64_t tenant_id;
 	int64_t key_id;
+	int64_t project_id; /* the key's project, 0 when it is in none */
 	struct limit_value v[LIM__MAX];
-	struct limit_value key[LV__MAX]; /* the key's own level (source LS_KEY when set) */
+	struct limit_value key[LV__MAX];     /* the key's own level (source LS_KEY when set) */
+	struct limit_value project[LV__MAX]; /* its project's level (source LS_PROJECT) */
 };
 
 /* The definitions table (LIM__MAX rows, in enum order). */
@@ -125,11 +129,13 @@ int limit_level_id(int lv);
 int limit_level_of(int id);
 /*
  * 1 when limit id may be stored at scope: a scope of its definition, or the
- * key scope for a level limit (the key's own level).
+ * key or project scope for a level limit (that level's own value).
  */
 int limit_settable(int id, enum limit_scope scope);
 /* 1 when the key level's budgets are hard (its budget_enforcement, else the tenant's). */
 int limits_key_hard(const struct limits *l);
+/* 1 when the project level's budgets are hard (its budget_enforcement, else the tenant's). */
+int limits_project_hard(const struct limits *l);
 /* "default" | "global" | "plan" | "tenant" | "key" */
 const char *limit_scope_name(enum limit_scope s);
 /* Scope by name, or -1. */

@@ -327,6 +327,139 @@ def soft_key_budget_warns_and_audits_once():
     assert rows == [["key_budget_exceeded", "budget:key:%d:daily" % k]], rows
 
 
+# ---------------------------------------------------------------- (6) projects
+
+def project_counter(pid, win="day"):
+    rows = db_exec("SELECT spent_micros, reserved_micros, leased_micros FROM budget_counters "
+                   "WHERE scope='project' AND scope_id=%d AND win='%s'" % (pid, win))
+    return tuple(int(x) for x in rows[0]) if rows else (0, 0, 0)
+
+
+def keys_cost(t, key_ids, status=None):
+    rows = db_exec("SELECT COALESCE(SUM(cost_micros),0), COUNT(*) FROM executions WHERE "
+                   "tenant_id=%d AND key_id IN (%s)%s" % (
+                       t["id"], ",".join(str(k) for k in key_ids),
+                       " AND status='%s'" % status if status else ""), tenant=t)
+    return int(rows[0][0]), int(rows[0][1])
+
+
+@test
+def project_budget_exact_across_8_processes_stops_its_keys_only():
+    t = new_tenant("lvproj")
+    for k, v in (("rpm", 0), ("tpm", 0), ("concurrency", 0), ("budget_usd_daily", 0),
+                 ("budget_usd_monthly", 0)):
+        ctl("limits", "set", "--tenant", t["slug"], k, str(v))
+    b_key, outside = second_key(t), second_key(t)
+    p = ctl("project", "create", "--tenant", t["slug"], "research")
+    assert p["name"] == "research" and p["keys"] == 0, p
+    for kid in (t["key_id"], b_key["key_id"]):
+        out = ctl("project", "add-key", "--tenant", t["slug"], "--key", kid, "research")
+        assert out["project_id"] == p["id"], out
+    assert [x["keys"] for x in ctl("project", "list", "--tenant", t["slug"])] == [2]
+    st, _, b = api("POST", "/v1/chat/completions", body(9999), key=t["key"])
+    assert st == 200, (st, b)
+    prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
+    reserve = prompt_bound * 1 + WORDS * 2
+    actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
+    limit = 50 * actual + actual
+    out = ctl("limits", "set", "--tenant", t["slug"], "--project", "research",
+              "budget_usd_daily", "%.6f" % (limit / 1e6))
+    assert out["scope"] == "project" and out["scope_id"] == p["id"], out
+    insts, socks = [], []
+    try:
+        for _ in range(2):
+            h, s = fc.start_instance(BIN, harness.CONF,
+                                     [("threads", "16"), ("mock_latency_ms", "15")], procs=4)
+            insts.append(h)
+            socks.append(s)
+        keys = [t["key"], b_key["key"]] * 3 + [outside["key"]]
+        results = storm_keys(socks, keys, 1050)
+    finally:
+        for h in insts:
+            fc.stop(h)
+    inside = [r for r in results if r[0] != outside["key"]]
+    theirs = [r for r in results if r[0] == outside["key"]]
+    served = sum(1 for _, st, _ in inside if st == 200)
+    refused = {rc for _, st, rc in inside if st != 200}
+    assert refused == {"project_budget_exceeded"}, refused
+    assert len(theirs) == 150 and all(st == 200 for _, st, _ in theirs), \
+        {rc for _, st, rc in theirs if st != 200}
+    both = (t["key_id"], b_key["key_id"])
+    assert wait_until(lambda: project_counter(p["id"])[1:] == (0, 0) and
+                      project_counter(p["id"])[0] == keys_cost(t, both)[0], timeout=15), \
+        (project_counter(p["id"]), keys_cost(t, both))
+    total, count = keys_cost(t, both, "succeeded")
+    assert total <= limit, "the project's settled spend %d is over its limit %d" % (total, limit)
+    assert count == served + 1, (count, served)
+    more = 0
+    while True:
+        st, _, b = api("POST", "/v1/chat/completions", body(5000 + more),
+                       key=(t["key"], b_key["key"])[more % 2])
+        if st != 200:
+            assert err_code(b) == "project_budget_exceeded", b
+            assert "project" in b["error"]["message"], b
+            break
+        more += 1
+        assert more < 60, "the project's budget never ran out"
+    assert wait_until(lambda: project_counter(p["id"])[0] == keys_cost(t, both)[0], timeout=5)
+    total, _ = keys_cost(t, both, "succeeded")
+    assert total <= limit and limit - total < reserve, (total, limit, reserve)
+    # the key outside the project is still served; a key taken out of it is served again
+    st, _, b = api("POST", "/v1/chat/completions", body(7000), key=outside["key"])
+    assert st == 200, (st, b)
+    ctl("project", "remove-key", "--tenant", t["slug"], "--key", b_key["key_id"])
+    assert wait_until(lambda: api("POST", "/v1/chat/completions", body(7001),
+                                  key=b_key["key"])[0] == 200, timeout=3)
+    st, _, b = api("POST", "/v1/chat/completions", body(7002), key=t["key"])
+    assert st == 429 and err_code(b) == "project_budget_exceeded", (st, b)
+
+
+@test
+def project_models_and_levels_shown_and_bad_input_refused():
+    t = new_tenant("lvpm")
+    s = t["slug"]
+    p = ctl("project", "create", "--tenant", s, "team-a")
+    ctl("project", "add-key", "--tenant", s, "--key", t["key_id"], "team-a")
+    ctl("limits", "set", "--tenant", s, "--project", "team-a", "allowed_models", "mock-fast")
+    ctl("limits", "set", "--tenant", s, "--project", "team-a", "budget_usd_monthly", "2")
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi"), key=t["key"])
+    assert st == 403 and err_code(b) == "project_model_not_allowed", (st, b)
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("hi", model="mock-fast"),
+                   key=t["key"])
+    assert st == 200, (st, b)
+    st, _, b = api("GET", "/v1/limits", key=t["key"])
+    assert b["project_id"] == p["id"] and len(b["limits"]) == 28, b
+    assert b["project_level"]["allowed_models"] == {"value": "mock-fast", "source": "project"}
+    st, _, b = api("GET", "/v1/budget", key=t["key"])
+    pm = b["budgets"]["month"]["project"]
+    assert pm["project_id"] == p["id"] and pm["usd"]["limit"] == "2.000000", pm
+    assert pm["usd"]["source"] == "project", pm
+    out = ctl("limits", "show", "--tenant", s, "--project", "team-a")
+    assert out["project_level"]["budget_usd_monthly"] == {"value": "2", "source": "project"}
+    out = ctl("limits", "show", "--tenant", s, "--key", t["key_id"])
+    assert out["project_id"] == p["id"], out
+    # bad input
+    for args, status, words in (
+            (("project", "create", "--tenant", s, "team-a"), 1, "already has"),
+            (("project", "create", "--tenant", s, "bad name!"), 2, "project name"),
+            (("project", "add-key", "--tenant", s, "--key", t["key_id"], "nope"), 1,
+             "no project"),
+            (("limits", "set", "--tenant", s, "--project", "team-a", "rpm", "5"), 2,
+             "cannot be set at the project scope"),
+            (("limits", "set", "--tenant", s, "--project", "team-a", "--key", t["key_id"],
+              "budget_usd_daily", "5"), 2, "not both"),
+            (("limits", "set", "--project", "team-a", "budget_usd_daily", "5"), 2,
+             "exactly one")):
+        rc, _, err = ctl(*args, check=False)
+        assert rc == status and words in err, (args, rc, err)
+    # deleting the project frees its key and drops its limits
+    ctl("project", "delete", "--tenant", s, "team-a")
+    assert db_exec("SELECT COUNT(*) FROM limits WHERE scope='project' AND scope_id=%d"
+                   % p["id"]) == [["0"]]
+    assert wait_until(lambda: api("POST", "/v1/chat/completions", chat_body("hi"),
+                                  key=t["key"])[0] == 200, timeout=3)
+
+
 # ---------------------------------------------------------------- (5) the dashboard
 
 def signed_in(role="operator", tenant=None):

@@ -53,6 +53,8 @@ REASON(tenant_not_served, 403, permission_error, 0,
 REASON(tenant_suspended, 403, permission_error, 0, "the tenant is suspended")
 REASON(model_not_allowed, 403, permission_error, 0,
        "the model is not in the tenant's allowed_models")
+REASON(project_model_not_allowed, 403, permission_error, 0,
+       "the model is not in the allowed_models of the calling key's project")
 REASON(key_model_not_allowed, 403, permission_error, 0,
        "the model is not in the calling API key's own allowed_models")
 REASON(agent_not_allowed, 403, permission_error, 0,
@@ -92,6 +94,8 @@ REASON(tenant_share_exceeded, 429, rate_limit_error, RF_RETRY,
        "the tenant holds its share of this process's calls in flight")
 REASON(tenant_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the tenant would be exceeded by the worst case")
+REASON(project_budget_exceeded, 429, insufficient_quota, RF_RETRY,
+       "a hard budget of the calling key's project would be exceeded by the worst case")
 REASON(key_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the calling API key would be exceeded by the worst case")
 
