@@ -65,6 +65,14 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_projects.c: a tenant's projects on the operator API */
+struct project;
+void api_admin_projects_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_projects_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_projects_delete(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_project(struct req *r, const struct ident *id, const struct route_match *m);
+/* The tenant's project called name into *p; 0, or -1 after a 400/404/503. */
+int api_admin_project(struct req *r, const struct tenant *t, const char *name, struct project *p);
 struct limit_value;
 /* limits.c: one level (lv[LV__MAX]) as {"name":{"value","source"}} (new reference; NULL: memory) */
 json_t *limits_level_json(const struct limit_value *lv);

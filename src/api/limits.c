@@ -24,8 +24,10 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/limits.h"
+#include "enforce/limits_rows.h"
 #include "host/http.h"
 #include "store/limits.h"
+#include "store/projects.h"
 #include "tenancy/identify.h"
 
 /*
@@ -170,25 +172,41 @@ void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct
 	free(l);
 }
 
+/* limit_row_cb: a project's own row into the project level of the struct limits ctx. */
+static int limits_project_row(void *ctx, const struct limit_row *row)
+{
+	struct limits *l = ctx;
+
+	l->project_id = row->scope_id;
+	limits_apply(l, LS_PROJECT, row->name, row->value);
+	return 0;
+}
+
 /*
  * POST /admin/api/v1/tenants/{id-or-slug}/limits: set or unset one limit of
  * the tenant, or of one of its keys.
  *   {"name":"budget_usd_daily","value":"1.5"[,"key_id":12]}   set
  *   {"name":"budget_usd_daily","value":null[,"key_id":12]}    unset
+ *   {"name":"budget_usd_daily","value":"50","project":"research"}
+ * (key_id or project, not both).
  * At a key, key_* limits replace the tenant's value for that key, and the
  * level limits (budgets, budget_enforcement, allowed_models) are the key's
- * own level, enforced besides the tenant's. The value is validated like the
- * CLI's; the answer is the effective limits of the scope (as GET).
+ * own level, enforced besides the tenant's; at a project, the level limits
+ * are the project's level. The value is validated like the CLI's; the
+ * answer is the effective limits of the scope (as GET; for a project, the
+ * tenant's with the project's level).
  */
 void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	char value[STORE_LIMIT_VALUE_MAX + 1], err[256], target[128], detail[1400];
-	json_t *body = NULL, *jv, *jk;
+	json_t *body = NULL, *jv, *jk, *jp;
 	const char *name, *scope;
 	struct limits *l = NULL;
 	struct tenant t;
 	struct api_key k;
+	struct project p;
 	int64_t key_id = 0, scope_id;
+	enum limit_scope ls;
 	int lid, rc, unset;
 
 	(void)id;
@@ -207,6 +225,8 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 	name = json_string_value(json_object_get(body, "name"));
 	jv = json_object_get(body, "value");
 	jk = json_object_get(body, "key_id");
+	jp = json_object_get(body, "project");
+	memset(&p, 0, sizeof(p));
 	if (name == NULL || (lid = limit_by_name(name)) < 0) {
 		resp_error(r, R_invalid_request,
 		           "name: the name of a limit (GET .../limits lists them)");
@@ -231,9 +251,20 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 			goto out;
 		}
 	}
-	scope = key_id ? "key" : "tenant";
-	scope_id = key_id ? key_id : t.id;
-	if (!limit_settable(lid, key_id ? LS_KEY : LS_TENANT)) {
+	if (jp != NULL) {
+		if (key_id != 0 || !json_is_string(jp)) {
+			resp_error(
+			    r, R_invalid_request,
+			    "project: the name of one of the tenant's projects (not with key_id)");
+			goto out;
+		}
+		if (api_admin_project(r, &t, json_string_value(jp), &p) < 0)
+			goto out;
+	}
+	ls = key_id ? LS_KEY : p.id ? LS_PROJECT : LS_TENANT;
+	scope = limit_scope_name(ls);
+	scope_id = key_id ? key_id : p.id ? p.id : t.id;
+	if (!limit_settable(lid, ls)) {
 		resp_error(r, R_invalid_request, "limit '%s' cannot be set at the %s scope", name,
 		           scope);
 		goto out;
@@ -279,10 +310,15 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 		resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
-	if (limits_resolve(r->store, t.id, key_id, l) < 0)
+	if (limits_resolve(r->store, t.id, key_id, l) < 0 ||
+	    (p.id != 0 &&
+	     store_limits_list(r->store, "project", p.id, limits_project_row, l) != ST_OK))
 		resp_error(r, R_database_unavailable, "the limits cannot be read");
-	else
+	else {
+		if (p.id != 0)
+			l->project_id = p.id;
 		limits_send(r, l);
+	}
 out:
 	free(l);
 	json_decref(body);

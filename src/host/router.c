@@ -49,6 +49,11 @@ static const struct route routes[] = {
 	{"GET", "/admin/api/v1/tenants/{}/usage", AUTH_OPERATOR, 0, api_admin_tenant_usage},
 	{"GET", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limits},
 	{"POST", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limit_set},
+	{"GET", "/admin/api/v1/tenants/{}/projects", AUTH_OPERATOR, 0, api_admin_projects_list},
+	{"POST", "/admin/api/v1/tenants/{}/projects", AUTH_OPERATOR, 0, api_admin_projects_create},
+	{"POST", "/admin/api/v1/tenants/{}/projects/{}/delete", AUTH_OPERATOR, 0,
+	 api_admin_projects_delete},
+	{"POST", "/admin/api/v1/tenants/{}/keys/{}/project", AUTH_OPERATOR, 0, api_admin_key_project},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

@@ -460,6 +460,56 @@ def project_models_and_levels_shown_and_bad_input_refused():
                                   key=t["key"])[0] == 200, timeout=3)
 
 
+@test
+def operator_api_manages_projects_their_keys_and_limits():
+    t = new_tenant("lvopp")
+    u = new_tenant("lvopp")
+    tok = op_token()
+    base = "/admin/api/v1/tenants/%s" % t["slug"]
+    st, _, p = api("POST", base + "/projects", {"name": "ml-team"}, key=tok)
+    assert st == 201 and p["name"] == "ml-team" and p["keys"] == 0, (st, p)
+    st, _, b = api("POST", base + "/projects", {"name": "ml-team"}, key=tok)
+    assert st == 409 and err_code(b) == "conflict", (st, b)
+    st, _, b = api("POST", base + "/projects", {"name": "no spaces"}, key=tok)
+    assert st == 400 and err_code(b) == "invalid_request" and "name" in \
+        b["error"]["message"], (st, b)
+    st, _, b = api("POST", base + "/keys/%d/project" % t["key_id"], {"project": "ml-team"},
+                   key=tok)
+    assert st == 200 and b["project_id"] == p["id"], (st, b)
+    st, _, b = api("POST", base + "/keys/%d/project" % u["key_id"], {"project": "ml-team"},
+                   key=tok)
+    assert st == 404 and err_code(b) == "not_found", (st, b)
+    st, _, b = api("POST", base + "/keys/%d/project" % t["key_id"], {"project": "other"},
+                   key=tok)
+    assert st == 404 and "project" in b["error"]["message"], (st, b)
+    st, _, b = api("POST", base + "/keys/%d/project" % t["key_id"], {"project": 3}, key=tok)
+    assert st == 400, (st, b)
+    st, _, b = api("POST", base + "/limits", {"name": "budget_tokens_daily", "value": "900",
+                                              "project": "ml-team"}, key=tok)
+    assert st == 200 and b["project_id"] == p["id"], (st, b)
+    assert b["project_level"]["budget_tokens_daily"] == {"value": "900", "source": "project"}
+    st, _, b = api("POST", base + "/limits", {"name": "rpm", "value": "9",
+                                              "project": "ml-team"}, key=tok)
+    assert st == 400 and "project scope" in b["error"]["message"], (st, b)
+    st, _, b = api("POST", base + "/limits", {"name": "rpm", "value": "9", "key_id":
+                                              t["key_id"], "project": "ml-team"}, key=tok)
+    assert st == 400 and "project" in b["error"]["message"], (st, b)
+    st, _, lst = api("GET", base + "/projects", key=tok)
+    assert st == 200 and [(x["name"], x["keys"]) for x in lst["data"]] == [("ml-team", 1)], lst
+    st, _, b = api("GET", "/v1/limits", key=t["key"])
+    assert b["project_level"]["budget_tokens_daily"]["value"] == "900", b
+    st, _, b = api("POST", base + "/keys/%d/project" % t["key_id"], {"project": None}, key=tok)
+    assert st == 200 and b["project_id"] is None, (st, b)
+    st, _, b = api("POST", base + "/projects/ml-team/delete", key=tok)
+    assert st == 200 and b["deleted"] is True, (st, b)
+    st, _, b = api("POST", base + "/projects/ml-team/delete", key=tok)
+    assert st == 404, (st, b)
+    acts = [r[0] for r in db_exec("SELECT action FROM audit_log WHERE tenant_id=%d AND action "
+                                  "LIKE 'project.%%' ORDER BY id" % t["id"])]
+    assert acts == ["project.create", "project.add_key", "project.remove_key",
+                    "project.delete"], acts
+
+
 # ---------------------------------------------------------------- (5) the dashboard
 
 def signed_in(role="operator", tenant=None):
