@@ -1,6 +1,6 @@
 <?cs include:"header.cs" ?><?cs include:"macros.cs" ?>
 <h1>API key <code><?cs var:Key.Prefix ?>…</code> <small class="muted"><?cs var:Key.Name ?> · <?cs var:Tenant.Name ?></small></h1>
-<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">All keys</a> · This key's own budgets and model list apply on top of the tenant's: a call must fit both.</p>
+<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">All keys</a> · Project: <?cs if:Key.Project ?><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects/<?cs var:Key.ProjectId ?>"><?cs var:Key.Project ?></a><?cs else ?><span class="muted">none</span> (<a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects">projects</a>)<?cs /if ?> · This key's own budgets and model list apply on top of its project's and the tenant's: a call must fit every level.</p>
 <section class="cards">
   <?cs each:w = Windows ?>
   <div class="card kpi"><h2><?cs var:w.Label ?></h2><p class="num"><?cs var:w.Spent ?></p>

@@ -33,6 +33,8 @@ static const char sql_key_set[] =
     "INSERT INTO project_keys (key_id, tenant_id, project_id) VALUES (?, ?, ?)"
     " ON DUPLICATE KEY UPDATE project_id = VALUES(project_id)";
 static const char sql_key_unset[] = "DELETE FROM project_keys WHERE tenant_id = ? AND key_id = ?";
+static const char sql_key_list[] =
+    "SELECT key_id, project_id FROM project_keys WHERE tenant_id = ? ORDER BY key_id";
 static const char sql_of_key[] =
     "SELECT project_id FROM project_keys WHERE tenant_id = ? AND key_id = ?";
 
@@ -185,5 +187,25 @@ int store_project_of_key(struct store *st, int64_t tenant_id, int64_t key_id, in
 		return ST_ERR;
 	rc = db_fetch(st, Q_PROJECT_OF_KEY, &o, __func__);
 	db_end(st, Q_PROJECT_OF_KEY, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}
+
+int store_project_key_list(struct store *st, int64_t tenant_id, project_key_cb cb, void *ctx)
+{
+	MYSQL_BIND in[1];
+	struct db_out o;
+	int64_t kid = 0, pid = 0;
+	int rc;
+
+	db_in_i64(&in[0], &tenant_id);
+	db_out_init(&o);
+	db_out_i64(&o, &kid);
+	db_out_i64(&o, &pid);
+	if (db_exec(st, Q_PROJECT_KEY_LIST, sql_key_list, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_PROJECT_KEY_LIST, &o, __func__)) == 1)
+		if (cb(ctx, kid, pid))
+			break;
+	db_end(st, Q_PROJECT_KEY_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }

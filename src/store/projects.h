@@ -50,6 +50,9 @@ int store_project_delete(struct store *st, int64_t tenant_id, int64_t id);
  * ST_ERR.
  */
 int store_project_key_set(struct store *st, int64_t tenant_id, int64_t key_id, int64_t project_id);
+typedef int (*project_key_cb)(void *ctx, int64_t key_id, int64_t project_id);
+/* Every (key, project) pair of the tenant; nonzero from cb stops. ST_OK or ST_ERR. */
+int store_project_key_list(struct store *st, int64_t tenant_id, project_key_cb cb, void *ctx);
 /* The project of the tenant's key key_id into *project_id (0: none). ST_OK or ST_ERR. */
 int store_project_of_key(struct store *st, int64_t tenant_id, int64_t key_id, int64_t *project_id);
 

@@ -93,6 +93,7 @@
 	X(PROJECT_KEY_SET, 1)                                                                      \
 	X(PROJECT_KEY_UNSET, 1)                                                                    \
 	X(PROJECT_OF_KEY, 1)                                                                       \
+	X(PROJECT_KEY_LIST, 1)                                                                     \
 	X(PLAN_LIST, 1)                                                                            \
 	X(PLAN_CREATE, 1)                                                                          \
 	X(PLAN_GET, 1)                                                                             \

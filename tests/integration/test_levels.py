@@ -7,7 +7,7 @@ are rows of budget_counters (scope key, windows day/month) admitted by the same
 leases and reservations as the tenant's, so the hard-limit proof carries over
 (docs/ENFORCEMENT.md section 3.9).
 
-  (1) 8 processes, a key budget worth ~50 calls, 1,000 calls on that key and 200
+  (1) 8 processes, a key budget worth ~80 calls, 1,000 calls on that key and 200
       on another key of the tenant at once: the first key never goes over, its
       refusals are key_budget_exceeded only, the last of its budget is admitted
       exactly; the other key is served throughout;
@@ -28,6 +28,12 @@ from apihelp import new_tenant, db_exec, chat_body, err_code
 
 BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
 WORDS = 200
+
+
+# Calls still running after promote_after_ms become reservations of their own (3.3); on a
+# loaded machine that can be most of them, so they are not promoted here: the reservations
+# counted below are then the calls admitted one by one.
+LOAD_CONF = [("threads", "16"), ("mock_latency_ms", "15"), ("promote_after_ms", "600000")]
 
 
 def body(i, words=WORDS):
@@ -99,7 +105,7 @@ def key_budget_exact_across_8_processes_other_key_served():
     prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
     reserve = prompt_bound * 1 + WORDS * 2
     actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
-    limit = 50 * actual + actual
+    limit = 80 * actual + actual   # the tail is the last 32 worst cases: 45 above it
     out = ctl("limits", "set", "--tenant", t["slug"], "--key", t["key_id"], "budget_usd_daily",
               "%.6f" % (limit / 1e6))
     assert out["scope"] == "key" and out["scope_id"] == t["key_id"], out
@@ -108,7 +114,7 @@ def key_budget_exact_across_8_processes_other_key_served():
     try:
         for _ in range(2):
             h, s = fc.start_instance(BIN, harness.CONF,
-                                     [("threads", "16"), ("mock_latency_ms", "15")], procs=4)
+                                     LOAD_CONF, procs=4)
             insts.append(h)
             socks.append(s)
         keys = [t["key"]] * 5 + [other["key"]]   # 1,000 on the key, 200 on the other
@@ -361,7 +367,7 @@ def project_budget_exact_across_8_processes_stops_its_keys_only():
     prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
     reserve = prompt_bound * 1 + WORDS * 2
     actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
-    limit = 50 * actual + actual
+    limit = 80 * actual + actual   # the tail is the last 32 worst cases: 45 above it
     out = ctl("limits", "set", "--tenant", t["slug"], "--project", "research",
               "budget_usd_daily", "%.6f" % (limit / 1e6))
     assert out["scope"] == "project" and out["scope_id"] == p["id"], out
@@ -369,7 +375,7 @@ def project_budget_exact_across_8_processes_stops_its_keys_only():
     try:
         for _ in range(2):
             h, s = fc.start_instance(BIN, harness.CONF,
-                                     [("threads", "16"), ("mock_latency_ms", "15")], procs=4)
+                                     LOAD_CONF, procs=4)
             insts.append(h)
             socks.append(s)
         keys = [t["key"], b_key["key"]] * 3 + [outside["key"]]
@@ -572,6 +578,67 @@ def tenant_admin_sets_a_keys_budget_models_and_rates_on_its_page():
     st, _, _ = d2.get("%s/%d" % (base, t["key_id"]))
     assert st == 404, st
     st, _, _ = d2.get("/admin/tenants/%d/keys/%d" % (u["id"], other["key_id"]))
+    assert st == 404, st
+
+
+@test
+def tenant_admin_manages_projects_on_the_dashboard():
+    t = new_tenant("lvdp")
+    other = second_key(t)
+    d = signed_in("tenant_admin", t["slug"])
+    base = "/admin/tenants/%d/projects" % t["id"]
+    st, _, page = d.get(base)
+    assert st == 200 and "no projects yet" in page, page[:400]
+    st, _, page = d.post(base, {"name": "bad name!"})
+    assert st == 400 and "Project name" in page and 'value="bad name!"' in page, (st, page)
+    st, h, _ = d.post(base, {"name": "search"})
+    assert st == 303, st
+    path = h["location"][h["location"].index("/admin/"):]
+    pid = int(path.rsplit("/", 1)[1])
+    st, _, page = d.post(base, {"name": "search"})
+    assert st == 400 and "already has a project" in page, (st, page)
+    st, _, page = d.get(path)
+    assert st == 200 and "No key is in this project yet" in page, page
+    st, h, _ = d.post(path + "/keys", {"key_id": str(t["key_id"])})
+    assert st == 303, st
+    st, _, page = d.post(path + "/keys", {"key_id": "999999999"})
+    assert st == 400 and "Choose one of the tenant" in page, (st, page)
+    st, _, page = d.post(path + "/limits", {"budget_usd_daily": "x"})
+    assert st == 400 and "budget_usd_daily" in page, (st, page)
+    st, h, _ = d.post(path + "/limits", {"budget_usd_daily": "2", "allowed_models": "mock-fast"})
+    assert st == 303 and "done=saved" in h["location"], (st, h)
+    out = ctl("limits", "show", "--tenant", t["slug"], "--key", t["key_id"])
+    assert out["project_id"] == pid, out
+    assert out["project_level"]["allowed_models"] == {"value": "mock-fast", "source": "project"}
+    st, _, page = d.get(path + "?done=saved")
+    assert "Project saved" in page and "no project limit" in page and 'value="2"' in page, page
+    assert wait_until(lambda: api("POST", "/v1/chat/completions", chat_body("x"),
+                                  key=t["key"])[0] == 403, timeout=3)
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("x"), key=t["key"])
+    assert err_code(b) == "project_model_not_allowed", b
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("x"), key=other["key"])
+    assert st == 200, (st, b)
+    # the key's page names its project
+    st, _, page = d.get("/admin/tenants/%d/keys/%d" % (t["id"], t["key_id"]))
+    assert "search</a>" in page, page
+    # remove, then delete (with the box ticked)
+    st, _, _ = d.post(path + "/keys", {"key_id": str(t["key_id"]), "remove": "1"})
+    assert st == 303
+    st, _, page = d.post(path + "/keys", {"key_id": str(t["key_id"]), "remove": "1"})
+    assert st == 400 and "not in this project" in page, (st, page)
+    st, _, page = d.post(path + "/delete", {})
+    assert st == 400 and "tick the box" in page, st
+    st, h, _ = d.post(path + "/delete", {"confirm": "yes"})
+    assert st == 303 and "done=deleted" in h["location"], (st, h)
+    assert db_exec("SELECT COUNT(*) FROM projects WHERE id=%d" % pid) == [["0"]]
+    acts = [r[0] for r in db_exec("SELECT action FROM audit_log WHERE tenant_id=%d AND action"
+                                  " LIKE 'project.%%' ORDER BY id" % t["id"])]
+    assert acts == ["project.create", "project.add_key", "project.remove_key",
+                    "project.delete"], acts
+    # another tenant's admin cannot see it
+    u = new_tenant("lvdp")
+    d2 = signed_in("tenant_admin", u["slug"])
+    st, _, _ = d2.get(base)
     assert st == 404, st
 
 
