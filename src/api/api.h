@@ -76,6 +76,9 @@ int api_admin_project(struct req *r, const struct tenant *t, const char *name, s
 struct limit_value;
 /* limits.c: one level (lv[LV__MAX]) as {"name":{"value","source"}} (new reference; NULL: memory) */
 json_t *limits_level_json(const struct limit_value *lv);
+struct limits;
+/* limits.c: the tenant's tags with budgets as a JSON array (new reference; NULL: memory) */
+json_t *limits_tags_json(const struct limits *l);
 /* The tenant named by s (numeric id, else slug) into *t: ST_OK, ST_NOTFOUND or ST_ERR. */
 int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
 /* admin_tenants.c: the tenant lifecycle on the operator API */

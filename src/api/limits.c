@@ -51,6 +51,48 @@ json_t *limits_level_json(const struct limit_value *lv)
 	return map;
 }
 
+/*
+ * The tenant's tags with budgets (new reference):
+ * [{"tag":"department=research","budget_usd_monthly":"50",...}], each with
+ * the limits set at it ("budget_enforcement" "" when the tenant's applies).
+ */
+json_t *limits_tags_json(const struct limits *l)
+{
+	const struct limit_def *defs = limit_defs();
+	json_t *arr = json_array();
+
+	for (int i = 0; arr != NULL && i < l->ntags; i++) {
+		const struct limit_tag *g = &l->tags[i];
+		json_t *o = json_pack("{s:I, s:s++}", "id", (json_int_t)g->id, "tag", g->key, "=",
+		                      g->value);
+
+		for (int lv = 0; o != NULL && lv < LV__MAX; lv++) {
+			int id = limit_level_id(lv);
+			char v[32] = "";
+
+			if (id == LIM_ALLOWED_MODELS)
+				continue;
+			if (g->set[lv] && lv == LV_BUDGET_ENFORCEMENT)
+				snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
+			else if (g->set[lv] && defs[id].type == LT_USD)
+				limit_format_usd(g->num[lv], v, sizeof(v));
+			else if (g->set[lv])
+				snprintf(v, sizeof(v), "%lld", (long long)g->num[lv]);
+			else if (lv != LV_BUDGET_ENFORCEMENT)
+				snprintf(v, sizeof(v), "0");
+			if (json_object_set_new(o, defs[id].name, json_string(v)) != 0) {
+				json_decref(o);
+				o = NULL;
+			}
+		}
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 /* The response body for l (new reference), or NULL when out of memory. */
 static json_t *limits_json(const struct limits *l)
 {
@@ -68,11 +110,11 @@ static json_t *limits_json(const struct limits *l)
 			return NULL;
 		}
 	}
-	o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "object", "limits", "tenant_id",
+	o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "object", "limits", "tenant_id",
 	              (json_int_t)l->tenant_id, "key_id", (json_int_t)l->key_id, "limits", map,
 	              "project_id", l->project_id ? json_integer(l->project_id) : json_null(),
 	              "project_level", limits_level_json(l->project), "key_level",
-	              limits_level_json(l->key));
+	              limits_level_json(l->key), "tags", limits_tags_json(l));
 	return o;
 }
 
@@ -188,7 +230,9 @@ static int limits_project_row(void *ctx, const struct limit_row *row)
  *   {"name":"budget_usd_daily","value":"1.5"[,"key_id":12]}   set
  *   {"name":"budget_usd_daily","value":null[,"key_id":12]}    unset
  *   {"name":"budget_usd_daily","value":"50","project":"research"}
- * (key_id or project, not both).
+ *   {"name":"budget_usd_monthly","value":"50","tag":"department=research"}
+ * (one of key_id, project, tag). The answer for a tag is the tenant's limits
+ * with its "tags" (each tag's budgets).
  * At a key, key_* limits replace the tenant's value for that key, and the
  * level limits (budgets, budget_enforcement, allowed_models) are the key's
  * own level, enforced besides the tenant's; at a project, the level limits
@@ -199,13 +243,13 @@ static int limits_project_row(void *ctx, const struct limit_row *row)
 void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	char value[STORE_LIMIT_VALUE_MAX + 1], err[256], target[128], detail[1400];
-	json_t *body = NULL, *jv, *jk, *jp;
+	json_t *body = NULL, *jv, *jk, *jp, *jt;
 	const char *name, *scope;
 	struct limits *l = NULL;
 	struct tenant t;
 	struct api_key k;
 	struct project p;
-	int64_t key_id = 0, scope_id;
+	int64_t key_id = 0, scope_id, tag_id = 0;
 	enum limit_scope ls;
 	int lid, rc, unset;
 
@@ -251,6 +295,29 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 			goto out;
 		}
 	}
+	jt = json_object_get(body, "tag");
+	if (jt != NULL) { /* a tag's budgets: made when first set */
+		char tk[LIMITS_TAG_KEY_MAX + 1], tv[LIMITS_TAG_VALUE_MAX + 1];
+
+		if (key_id != 0 || jp != NULL || !json_is_string(jt) ||
+		    limits_tag_parse(json_string_value(jt), tk, tv, err, sizeof(err)) < 0) {
+			resp_error(r, R_invalid_request,
+			           "tag: KEY=VALUE of A-Z a-z 0-9 . _ : / @ - (not with key_id or"
+			           " project)");
+			goto out;
+		}
+		if (!limit_settable(lid, LS_TAG)) {
+			resp_error(r, R_invalid_request,
+			           "limit '%s' cannot be set at the tag scope", name);
+			goto out;
+		}
+		rc = json_is_null(jv) ? store_tag_get(r->store, t.id, tk, tv, &tag_id)
+		                      : store_tag_ensure(r->store, t.id, tk, tv, &tag_id);
+		if (rc != ST_OK && rc != ST_NOTFOUND) {
+			resp_error(r, R_database_unavailable, "the tag cannot be stored");
+			goto out;
+		}
+	}
 	if (jp != NULL) {
 		if (key_id != 0 || !json_is_string(jp)) {
 			resp_error(
@@ -261,9 +328,9 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 		if (api_admin_project(r, &t, json_string_value(jp), &p) < 0)
 			goto out;
 	}
-	ls = key_id ? LS_KEY : p.id ? LS_PROJECT : LS_TENANT;
+	ls = key_id ? LS_KEY : p.id ? LS_PROJECT : jt ? LS_TAG : LS_TENANT;
 	scope = limit_scope_name(ls);
-	scope_id = key_id ? key_id : p.id ? p.id : t.id;
+	scope_id = key_id ? key_id : p.id ? p.id : jt ? tag_id : t.id;
 	if (!limit_settable(lid, ls)) {
 		resp_error(r, R_invalid_request, "limit '%s' cannot be set at the %s scope", name,
 		           scope);
@@ -275,8 +342,9 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 		resp_error(r, R_invalid_request, "%s", err);
 		goto out;
 	}
-	rc = unset ? store_limit_unset(r->store, scope, scope_id, name)
-	           : store_limit_set(r->store, scope, scope_id, name, value, r->operator_id);
+	rc = unset && ls == LS_TAG && tag_id == 0 ? ST_NOTFOUND /* no such tag: nothing set */
+	     : unset ? store_limit_unset(r->store, scope, scope_id, name)
+	             : store_limit_set(r->store, scope, scope_id, name, value, r->operator_id);
 	if (rc != ST_OK && rc != ST_NOTFOUND) {
 		resp_error(r, R_database_unavailable, "the limit cannot be stored");
 		goto out;

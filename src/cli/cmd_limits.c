@@ -37,7 +37,8 @@ struct cli_scope {
 	struct tenant t;        /* LS_TENANT, LS_KEY */
 	int64_t key_id;         /* LS_KEY */
 	struct project pr;      /* LS_PROJECT */
-	char label[160];        /* for messages: "plan 'free'", "key 12 of tenant 'acme'" */
+	char tag_key[LIMITS_TAG_KEY_MAX + 1], tag_value[LIMITS_TAG_VALUE_MAX + 1]; /* LS_TAG */
+	char label[320]; /* for messages: "plan 'free'", "key 12 of tenant 'acme'" */
 };
 
 /* The tenant's project called name into *p. CLI_OK, or a failure after a message. */
@@ -62,8 +63,10 @@ static int cli_project(struct cli *c, const struct tenant *t, const char *name, 
  */
 static int cli_scope_get(struct cli *c, int global, const struct cli_opt *plan,
                          const struct cli_opt *tenant, const struct cli_opt *key,
-                         const struct cli_opt *project, struct cli_scope *s)
+                         const struct cli_opt *project, const struct cli_opt *tag, int create,
+                         struct cli_scope *s)
 {
+	char err[200];
 	int given = (global > 0) + (plan->value != NULL) + (tenant->value != NULL);
 	int rc;
 
@@ -78,8 +81,13 @@ static int cli_scope_get(struct cli *c, int global, const struct cli_opt *plan,
 	if (project->value != NULL && tenant->value == NULL)
 		return cli_usage_error(c,
 		                       "--project needs --tenant (a project belongs to a tenant)");
-	if (project->value != NULL && key->value != NULL)
-		return cli_usage_error(c, "give --key or --project, not both");
+	if (tag->value != NULL && tenant->value == NULL)
+		return cli_usage_error(c, "--tag needs --tenant (a tag's budgets are a tenant's)");
+	if ((project->value != NULL) + (key->value != NULL) + (tag->value != NULL) > 1)
+		return cli_usage_error(c, "give one of --key, --project, --tag, not both");
+	if (tag->value != NULL &&
+	    limits_tag_parse(tag->value, s->tag_key, s->tag_value, err, sizeof(err)) < 0)
+		return cli_usage_error(c, "--tag: %s", err);
 	if (global) {
 		s->scope = LS_GLOBAL;
 		snprintf(s->label, sizeof(s->label), "the global scope");
@@ -113,6 +121,21 @@ static int cli_scope_get(struct cli *c, int global, const struct cli_opt *plan,
 	}
 	if (cli_tenant(c, tenant->value, &s->t) != CLI_OK)
 		return CLI_FAIL;
+	if (tag->value != NULL) {
+		rc = create
+		         ? store_tag_ensure(c->st, s->t.id, s->tag_key, s->tag_value, &s->scope_id)
+		         : store_tag_get(c->st, s->t.id, s->tag_key, s->tag_value, &s->scope_id);
+		if (rc == ST_NOTFOUND)
+			return cli_error("tenant '%s' has no budget on tag %s=%s", s->t.slug,
+			                 s->tag_key, s->tag_value);
+		if (rc != ST_OK)
+			return cli_error("database error while reading tag %s=%s", s->tag_key,
+			                 s->tag_value);
+		s->scope = LS_TAG;
+		snprintf(s->label, sizeof(s->label), "tag %s=%s of tenant '%s'", s->tag_key,
+		         s->tag_value, s->t.slug);
+		return CLI_OK;
+	}
 	if (project->value != NULL) {
 		if ((rc = cli_project(c, &s->t, project->value, &s->pr)) != CLI_OK)
 			return rc;
@@ -211,15 +234,49 @@ static int cli_scope_limits(struct cli *c, const struct cli_scope *s, struct lim
 		return store_limits_list(c->st, "project", s->pr.id, cli_limit_apply, l) == ST_OK
 		           ? 0
 		           : -1;
+	case LS_TAG: /* the tenant's limits, its tags among them */
+		return limits_resolve(c->st, s->t.id, 0, l);
 	default:
 		return -1;
 	}
 }
 
+/* A tag's own budgets as {"name":{"value","source"}} (new reference; NULL: memory). */
+static json_t *cli_tag_level(const struct limits *l, int64_t tag_id)
+{
+	const struct limit_def *defs = limit_defs();
+	const struct limit_tag *g = NULL;
+	json_t *map = json_object();
+
+	for (int i = 0; i < l->ntags; i++)
+		if (l->tags[i].id == tag_id)
+			g = &l->tags[i];
+	for (int i = 0; map != NULL && i < LV__MAX; i++) {
+		int id = limit_level_id(i);
+		char v[32] = "";
+
+		if (id == LIM_ALLOWED_MODELS)
+			continue;
+		if (g && g->set[i] && i == LV_BUDGET_ENFORCEMENT)
+			snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
+		else if (g && g->set[i] && defs[id].type == LT_USD)
+			limit_format_usd(g->num[i], v, sizeof(v));
+		else if (g && g->set[i])
+			snprintf(v, sizeof(v), "%" PRId64, g->num[i]);
+		if (json_object_set_new(map, defs[id].name,
+		                        cli_pack("{s:s, s:s}", "value", v, "source",
+		                                 g && g->set[i] ? "tag" : "default")) != 0) {
+			json_decref(map);
+			return NULL;
+		}
+	}
+	return map;
+}
+
 static int cmd_limits_show(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {
-	    {"plan", NULL}, {"tenant", NULL}, {"key", NULL}, {"project", NULL}};
+	    {"plan", NULL}, {"tenant", NULL}, {"key", NULL}, {"project", NULL}, {"tag", NULL}};
 	static struct limits l; /* ~23 KiB: keep it off the stack */
 	const struct limit_def *defs = limit_defs();
 	struct cli_annotate ann;
@@ -232,7 +289,8 @@ static int cmd_limits_show(struct cli *c, int argc, char **argv)
 	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), NULL, 0, &npos);
 	if (rc != CLI_OK)
 		return rc;
-	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &opts[3], &s)) != CLI_OK)
+	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &opts[3], &opts[4], 0,
+	                        &s)) != CLI_OK)
 		return rc;
 	if (cli_scope_limits(c, &s, &l) < 0)
 		return cli_error("database error while reading the limits of %s", s.label);
@@ -274,6 +332,13 @@ static int cmd_limits_show(struct cli *c, int argc, char **argv)
 		json_decref(out);
 		return cli_error("cannot build the JSON output");
 	}
+	if (out != NULL && s.scope == LS_TAG &&
+	    (json_object_set_new(out, "tag", cli_pack("s++", s.tag_key, "=", s.tag_value)) != 0 ||
+	     json_object_set_new(out, "tag_id", json_integer(s.scope_id)) != 0 ||
+	     json_object_set_new(out, "tag_level", cli_tag_level(&l, s.scope_id)) != 0)) {
+		json_decref(out);
+		return cli_error("cannot build the JSON output");
+	}
 	if (out != NULL && s.scope == LS_PROJECT &&
 	    (json_object_set_new(out, "project", json_string(s.pr.name)) != 0 ||
 	     json_object_set_new(out, "project_id", json_integer(s.pr.id)) != 0 ||
@@ -294,7 +359,7 @@ static void cli_limit_target(const struct cli_scope *s, const char *name, char *
 static int cmd_limits_set(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {
-	    {"plan", NULL}, {"tenant", NULL}, {"key", NULL}, {"project", NULL}};
+	    {"plan", NULL}, {"tenant", NULL}, {"key", NULL}, {"project", NULL}, {"tag", NULL}};
 	const struct limit_def *defs = limit_defs();
 	char value[STORE_LIMIT_VALUE_MAX + 1], err[256], where[64], target[128];
 	const char *pos[2], *scope;
@@ -316,7 +381,13 @@ static int cmd_limits_set(struct cli *c, int argc, char **argv)
 	}
 	if (limit_validate(id, pos[1], value, sizeof(value), err, sizeof(err)) != 0)
 		return cli_usage_error(c, "%s", err);
-	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &opts[3], &s)) != CLI_OK)
+	if (opts[4].value != NULL && !limit_settable(id, LS_TAG)) /* before the tag is made */
+		return cli_usage_error(c,
+		                       "limit '%s' cannot be set at the tag scope (a tag carries"
+		                       " budgets and budget_enforcement)",
+		                       defs[id].name);
+	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &opts[3], &opts[4], 1,
+	                        &s)) != CLI_OK)
 		return rc;
 	if (!limit_settable(id, s.scope)) {
 		cli_scope_list(defs[id].scopes |
@@ -342,7 +413,7 @@ static int cmd_limits_set(struct cli *c, int argc, char **argv)
 static int cmd_limits_unset(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {
-	    {"plan", NULL}, {"tenant", NULL}, {"key", NULL}, {"project", NULL}};
+	    {"plan", NULL}, {"tenant", NULL}, {"key", NULL}, {"project", NULL}, {"tag", NULL}};
 	char target[128];
 	const char *pos[1], *scope, *name;
 	struct cli_scope s;
@@ -359,7 +430,8 @@ static int cmd_limits_unset(struct cli *c, int argc, char **argv)
 	/* An unknown name is accepted: a hand-made row must stay removable. */
 	if (!valid_text(name, STORE_LIMIT_NAME_MAX, 0) || name[0] == '\0')
 		return cli_usage_error(c, "'%s' is not a limit name", name);
-	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &opts[3], &s)) != CLI_OK)
+	if ((rc = cli_scope_get(c, global, &opts[0], &opts[1], &opts[2], &opts[3], &opts[4], 0,
+	                        &s)) != CLI_OK)
 		return rc;
 	scope = limit_scope_name(s.scope);
 	rc = store_limit_unset(c->st, scope, s.scope_id, name);
@@ -585,13 +657,14 @@ static int cmd_project_remove_key(struct cli *c, int argc, char **argv)
 
 const struct cli_cmd cli_cmds_limits[] = {
     {"limits", "show", cmd_limits_show, CLI_NEED_DB,
-     "(--global | --plan PLAN | --tenant TENANT [--key ID | --project NAME])",
+     "(--global | --plan PLAN | --tenant TENANT [--key ID | --project NAME | --tag K=V])",
      "effective limits of a scope, each with its source"},
     {"limits", "set", cmd_limits_set, CLI_NEED_DB,
-     "(--global | --plan PLAN | --tenant TENANT [--key ID | --project NAME]) NAME VALUE",
+     "(--global | --plan PLAN | --tenant TENANT [--key ID | --project NAME | --tag K=V]) NAME"
+     " VALUE",
      "set a limit at a scope"},
     {"limits", "unset", cmd_limits_unset, CLI_NEED_DB,
-     "(--global | --plan PLAN | --tenant TENANT [--key ID | --project NAME]) NAME",
+     "(--global | --plan PLAN | --tenant TENANT [--key ID | --project NAME | --tag K=V]) NAME",
      "remove a limit from a scope (the inherited value applies)"},
     {"plan", "list", cmd_plan_list, CLI_NEED_DB, "", "list plans"},
     {"project", "create", cmd_project_create, CLI_NEED_DB, "--tenant TENANT NAME",

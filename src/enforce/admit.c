@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -158,6 +160,59 @@ static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t
 	return c;
 }
 
+#define ADMIT_TAGS_MAX 6 /* tags with budgets one call may carry (two counters each) */
+
+/*
+ * The day and month rows of every tag with budgets the call's metadata
+ * carries (a string equal to the tag's value). 0, or -1 when it carries
+ * more than ADMIT_TAGS_MAX of them.
+ */
+static int admit_tag_counters(const struct limits *l, struct admission *adm)
+{
+	json_t *meta;
+	int n = 0, rc = 0;
+
+	if (l->ntags == 0 || adm->metadata == NULL)
+		return 0;
+	meta = json_loads(adm->metadata, 0, NULL);
+	if (!json_is_object(meta)) {
+		json_decref(meta);
+		return 0;
+	}
+	for (int i = 0; i < l->ntags; i++) {
+		const struct limit_tag *g = &l->tags[i];
+		const char *v = json_string_value(json_object_get(meta, g->key));
+		struct adm_counter *c;
+
+		if (v == NULL || g->key[0] == '\0' || strcmp(v, g->value) != 0)
+			continue;
+		if (++n > ADMIT_TAGS_MAX) {
+			rc = -1;
+			break;
+		}
+		c = add_counter(&adm->a, ADM_TAG, g->id, ADM_DAY, adm->day);
+		c->max_micros = g->num[LV_BUDGET_USD_DAILY];
+		c->max_tokens = g->num[LV_BUDGET_TOKENS_DAILY];
+		c->hard = limits_tag_hard(l, g);
+		c = add_counter(&adm->a, ADM_TAG, g->id, ADM_MONTH, adm->month);
+		c->max_micros = g->num[LV_BUDGET_USD_MONTHLY];
+		c->max_tokens = g->num[LV_BUDGET_TOKENS_MONTHLY];
+		c->hard = limits_tag_hard(l, g);
+	}
+	json_decref(meta);
+	return rc;
+}
+
+/* The tag of counter c ("department=research"), for messages; "" when unknown. */
+static void admit_tag_name(const struct admission *adm, const struct adm_counter *c, char *out,
+                           size_t cap)
+{
+	out[0] = '\0';
+	for (int i = 0; adm->lim && i < adm->lim->ntags; i++)
+		if (adm->lim->tags[i].id == c->scope_id)
+			snprintf(out, cap, "%s=%s", adm->lim->tags[i].key, adm->lim->tags[i].value);
+}
+
 /* The counter rows this call books, from the limits. */
 static void admit_counters(const struct ident *id, struct admission *adm)
 {
@@ -239,10 +294,19 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 	int key = c->scope == ADM_KEY;
 	enum reason budget_reason = key                       ? R_key_budget_exceeded
 	                            : c->scope == ADM_PROJECT ? R_project_budget_exceeded
+	                            : c->scope == ADM_TAG     ? R_tag_budget_exceeded
 	                                                      : R_tenant_budget_exceeded;
 	const char *whose = key                       ? "this API key's"
 	                    : c->scope == ADM_PROJECT ? "this key's project's"
 	                                              : "the tenant's";
+	char tag[LIMITS_TAG_KEY_MAX + LIMITS_TAG_VALUE_MAX + 2];
+	char tagw[sizeof(tag) + 16];
+
+	if (c->scope == ADM_TAG) {
+		admit_tag_name(adm, c, tag, sizeof(tag));
+		snprintf(tagw, sizeof(tagw), "the tag %s's", tag);
+		whose = tagw;
+	}
 	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
 	int over_requests =
 	    c->max_requests && c->requests + c->leased_requests + 1 > c->max_requests;
@@ -365,6 +429,7 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 		snprintf(detail, sizeof(detail), "%s%s budget exceeded (soft enforcement)",
 		         c->scope == ADM_KEY       ? "API key's "
 		         : c->scope == ADM_PROJECT ? "project's "
+		         : c->scope == ADM_TAG     ? "tag's "
 		                                   : "",
 		         window_words[c->window]);
 		resp_header(r, "X-Budget-Warning", detail);
@@ -384,9 +449,11 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.actor_type = "api_key";
 			ae.actor_id = id->key_prefix;
 			ae.action = "budget.soft_exceeded";
-			if (c->scope == ADM_KEY || c->scope == ADM_PROJECT)
+			if (c->scope == ADM_KEY || c->scope == ADM_PROJECT || c->scope == ADM_TAG)
 				snprintf(target, sizeof(target), "budget:%s:%lld:%s",
-				         c->scope == ADM_KEY ? "key" : "project",
+				         c->scope == ADM_KEY       ? "key"
+				         : c->scope == ADM_PROJECT ? "project"
+				                                   : "tag",
 				         (long long)c->scope_id,
 				         c->window == ADM_DAY ? "daily" : "monthly");
 			else
@@ -394,8 +461,11 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 				         c->window == ADM_DAY ? "daily" : "monthly");
 			ae.target = target;
 			ae.outcome = "ok";
-			ae.reason_code = reason_name(
-			    c->scope == ADM_KEY ? R_key_budget_exceeded : R_tenant_budget_exceeded);
+			ae.reason_code =
+			    reason_name(c->scope == ADM_KEY       ? R_key_budget_exceeded
+			                : c->scope == ADM_PROJECT ? R_project_budget_exceeded
+			                : c->scope == ADM_TAG     ? R_tag_budget_exceeded
+			                                          : R_tenant_budget_exceeded);
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;
@@ -468,7 +538,12 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 	adm->a.micros = admit_cost(m, prompt_bound, max_tokens);
 	adm->a.expires_s =
 	    (r->conf->upstream_timeout_ms + 999) / 1000 + r->conf->reservation_grace_s;
+	adm->lim = id->lim;
 	admit_counters(id, adm);
+	if (admit_tag_counters(id->lim, adm) < 0)
+		return reason_set(rf, R_invalid_request,
+		                  "metadata: this call carries more than %d tags with budgets",
+		                  ADMIT_TAGS_MAX);
 
 	/* A worst case above a hard limit on its own can never be admitted. */
 	for (size_t i = 0; i < adm->a.n && refused < 0; i++) {

@@ -125,9 +125,13 @@ static const struct limit_def defs[LIM__MAX] = {
 #undef K
 
 static const char *const scope_names[LS__MAX] = {
-    [LS_DEFAULT] = "default", [LS_GLOBAL] = "global", [LS_PLAN] = "plan",
-    [LS_TENANT] = "tenant",   [LS_KEY] = "key",       [LS_PROJECT] = "project",
+    [LS_DEFAULT] = "default", [LS_GLOBAL] = "global",   [LS_PLAN] = "plan", [LS_TENANT] = "tenant",
+    [LS_KEY] = "key",         [LS_PROJECT] = "project", [LS_TAG] = "tag",
 };
+
+static int lim_item_char(int c);
+static int lim_check(int id, const char *value, char *out, size_t outcap, int64_t *num, char *err,
+                     size_t errlen);
 
 /* The level limits (enum level_limit order): what a key may set for itself. */
 static const int level_ids[LV__MAX] = {
@@ -161,8 +165,48 @@ int limit_settable(int id, enum limit_scope scope)
 {
 	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
 		return 0;
+	if (scope == LS_TAG) /* budgets only: a tag does not choose models */
+		return limit_level_of(id) >= 0 && id != LIM_ALLOWED_MODELS;
 	return (defs[id].scopes & LSB(scope)) != 0 ||
 	       ((scope == LS_KEY || scope == LS_PROJECT) && limit_level_of(id) >= 0);
+}
+
+/* See limits.h. */
+int limits_tag_hard(const struct limits *l, const struct limit_tag *g)
+{
+	return g->hard < 0 ? strcmp(l->v[LIM_BUDGET_ENFORCEMENT].text, "soft") != 0 : g->hard;
+}
+
+/* See limits.h. */
+int limits_tag_parse(const char *kv, char key[LIMITS_TAG_KEY_MAX + 1],
+                     char value[LIMITS_TAG_VALUE_MAX + 1], char *err, size_t errlen)
+{
+	const char *eq = kv ? strchr(kv, '=') : NULL;
+	size_t kn, vn;
+
+	if (eq == NULL) {
+		snprintf(err, errlen, "a tag is KEY=VALUE (department=research)");
+		return -1;
+	}
+	kn = (size_t)(eq - kv);
+	vn = strlen(eq + 1);
+	if (kn == 0 || kn > LIMITS_TAG_KEY_MAX || vn == 0 || vn > LIMITS_TAG_VALUE_MAX) {
+		snprintf(err, errlen, "a tag is KEY=VALUE, KEY 1-%d and VALUE 1-%d bytes",
+		         LIMITS_TAG_KEY_MAX, LIMITS_TAG_VALUE_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < kn + 1 + vn; i++)
+		if (i != kn && !lim_item_char((unsigned char)kv[i])) {
+			snprintf(
+			    err, errlen,
+			    "tag '%.64s': use A-Z a-z 0-9 and . _ : / @ - on both sides of '='",
+			    kv);
+			return -1;
+		}
+	memcpy(key, kv, kn);
+	key[kn] = '\0';
+	memcpy(value, eq + 1, vn + 1);
+	return 0;
 }
 
 /* 1 when the level's enforcement (else the tenant's) is hard. */
@@ -511,6 +555,7 @@ void limits_init(struct limits *l, int64_t tenant_id, int64_t key_id)
 		}
 	}
 	l->project_id = 0;
+	l->ntags = 0;
 	for (int i = 0; i < LV__MAX; i++) {
 		l->key[i].text[0] = l->project[i].text[0] = '\0';
 		l->key[i].num = l->project[i].num = 0;
@@ -556,6 +601,54 @@ int limits_apply(struct limits *l, enum limit_scope scope, const char *name, con
 	return 1;
 }
 
+/* The tag of id in l, added when new; NULL when l has LIMITS_TAGS_MAX already. */
+static struct limit_tag *limits_tag_of(struct limits *l, int64_t id)
+{
+	struct limit_tag *g;
+
+	for (int i = 0; i < l->ntags; i++)
+		if (l->tags[i].id == id)
+			return &l->tags[i];
+	if (l->ntags == LIMITS_TAGS_MAX) {
+		log_warn(
+		    "limits: tenant %lld has more than %d tags with budgets; ignoring tag %lld",
+		    (long long)l->tenant_id, LIMITS_TAGS_MAX, (long long)id);
+		return NULL;
+	}
+	g = &l->tags[l->ntags++];
+	memset(g, 0, sizeof(*g));
+	g->id = id;
+	g->hard = -1;
+	return g;
+}
+
+/* A row of scope tag: its name (empty name, value "key=value") or one of its budgets. */
+static void limits_tag_row(struct limits *l, const struct limit_row *r)
+{
+	struct limit_tag *g = limits_tag_of(l, r->scope_id);
+	char text[64], err[160];
+	int id = limit_by_name(r->name), lv = limit_level_of(id);
+	int64_t num = 0;
+
+	if (g == NULL)
+		return;
+	if (r->name[0] == '\0') {
+		if (limits_tag_parse(r->value, g->key, g->value, err, sizeof(err)) < 0)
+			log_warn("limits: tag %lld: %s", (long long)r->scope_id, err);
+		return;
+	}
+	if (!limit_settable(id, LS_TAG) ||
+	    lim_check(id, r->value, text, sizeof(text), &num, err, sizeof(err)) < 0) {
+		log_warn("limits: ignoring %.48s at tag %lld", r->name, (long long)r->scope_id);
+		return;
+	}
+	g->set[lv] = 1;
+	if (lv == LV_BUDGET_ENFORCEMENT)
+		g->hard = strcmp(text, "soft") != 0;
+	else
+		g->num[lv] = num;
+}
+
 /* limit_row_cb: apply one stored row to the struct limits in ctx. */
 static int limits_row(void *ctx, const struct limit_row *r)
 {
@@ -563,6 +656,10 @@ static int limits_row(void *ctx, const struct limit_row *r)
 
 	if (s < 0) {
 		log_warn("limits: ignoring a row of unknown scope");
+		return 0;
+	}
+	if (s == LS_TAG) {
+		limits_tag_row(ctx, r);
 		return 0;
 	}
 	/* The key's project, named by a row without a name (store_limits_applicable). */
@@ -595,6 +692,8 @@ int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct l
 struct limits_packed {
 	_Atomic int refs;
 	int64_t project_id;
+	int ntags;
+	struct limit_tag *tags; /* ntags, in the arena's allocation */
 	int64_t num[PACKED_N];
 	unsigned char source[PACKED_N];
 	uint32_t off[PACKED_N]; /* of each text in arena */
@@ -642,11 +741,22 @@ static struct limits_packed *limits_pack(const struct limits *l)
 
 	for (int i = 0; i < PACKED_N; i++)
 		total += (len[i] = strlen(packed_slot(l, i)->text)) + 1;
-	p = malloc(sizeof(*p) + total);
+	p = malloc(sizeof(*p) + total + (size_t)l->ntags * sizeof(struct limit_tag) +
+	           _Alignof(struct limit_tag));
 	if (p == NULL)
 		return NULL;
 	atomic_init(&p->refs, 0);
 	p->project_id = l->project_id;
+	p->ntags = l->ntags;
+	{ /* the tags after the texts, aligned */
+		uintptr_t a = (uintptr_t)(p->arena + total);
+
+		a = (a + _Alignof(struct limit_tag) - 1) &
+		    ~(uintptr_t)(_Alignof(struct limit_tag) - 1);
+		p->tags = (struct limit_tag *)a;
+		if (l->ntags)
+			memcpy(p->tags, l->tags, (size_t)l->ntags * sizeof(struct limit_tag));
+	}
 	for (int i = 0; i < PACKED_N; i++) {
 		const struct limit_value *v = packed_slot(l, i);
 
@@ -665,6 +775,9 @@ static void limits_unpack(const struct limits_packed *p, int64_t tenant_id, int6
 	out->tenant_id = tenant_id;
 	out->key_id = key_id;
 	out->project_id = p->project_id;
+	out->ntags = p->ntags;
+	if (p->ntags)
+		memcpy(out->tags, p->tags, (size_t)p->ntags * sizeof(struct limit_tag));
 	for (int i = 0; i < PACKED_N; i++) {
 		const char *t = p->arena + p->off[i];
 		struct limit_value *v = (struct limit_value *)packed_slot(out, i);

@@ -383,6 +383,7 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.agent_name = call->agent ? call->agent->name : "";
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
+	adm->metadata = call->metadata; /* its tags may have budgets */
 	if (admit_reserve(r, id, &out->model, admit_prompt_bound(call->messages, call->n_messages),
 	                  max_tokens, adm, &out->err) < 0) {
 		out->ok = 0;

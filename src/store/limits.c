@@ -6,7 +6,8 @@
  * range reads (global; the plan through tenants.plan_id; the tenant; the key
  * through api_keys, joined on the tenant so another tenant's key id matches
  * nothing; the key's project through project_keys: a row naming it, then
- * its rows), one round trip whatever the scope mix. Precedence and validation
+ * its rows; the tenant's tags: a row naming each, then their rows), one
+ * round trip whatever the scope mix. Precedence and validation
  * live in src/enforce/limits.c; this file only moves text. Writes are single
  * statements (an upsert, a delete), atomic on their own.
  */
@@ -44,7 +45,16 @@ static const char sql_applicable[] = "SELECT " LIM_COLS(
                                         "l") " FROM project_keys pk JOIN limits l"
                                              " ON l.scope = 'project' AND l.scope_id = "
                                              "pk.project_id"
-                                             " WHERE pk.key_id = ? AND pk.tenant_id = ?";
+                                             " WHERE pk.key_id = ? AND pk.tenant_id = ?"
+                                             /* the tenant's tags with budgets: a row naming each
+                                                ("key=value"), then their rows */
+                                             " UNION ALL SELECT 'tag', g.id, '', CONCAT(g.tag_key, "
+                                             "'=', g.tag_value), '',"
+                                             " CAST(0 AS SIGNED) FROM tags g WHERE g.tenant_id = ?"
+                                             " UNION ALL SELECT " LIM_COLS(
+                                                 "l") " FROM tags g JOIN limits l"
+                                                      " ON l.scope = 'tag' AND l.scope_id = g.id "
+                                                      "WHERE g.tenant_id = ?";
 static const char sql_list[] = "SELECT " LIM_COLS("l") " FROM limits l WHERE l.scope = ?"
                                                        " AND l.scope_id = ? ORDER BY l.name";
 static const char sql_set[] =
@@ -64,7 +74,7 @@ static int limit_scope_ok(const char *scope)
 {
 	return scope != NULL && (strcmp(scope, "global") == 0 || strcmp(scope, "plan") == 0 ||
 	                         strcmp(scope, "tenant") == 0 || strcmp(scope, "key") == 0 ||
-	                         strcmp(scope, "project") == 0);
+	                         strcmp(scope, "project") == 0 || strcmp(scope, "tag") == 0);
 }
 
 /* Describe the LIM_COLS columns into o, landing in r. */
@@ -106,7 +116,7 @@ static int limit_rows(struct store *st, enum db_q q, const char *sql, MYSQL_BIND
 int store_limits_applicable(struct store *st, int64_t tenant_id, int64_t key_id, limit_row_cb cb,
                             void *ctx)
 {
-	MYSQL_BIND in[8];
+	MYSQL_BIND in[10];
 
 	db_in_i64(&in[0], &tenant_id);
 	db_in_i64(&in[1], &tenant_id);
@@ -116,6 +126,8 @@ int store_limits_applicable(struct store *st, int64_t tenant_id, int64_t key_id,
 	db_in_i64(&in[5], &tenant_id);
 	db_in_i64(&in[6], &key_id);
 	db_in_i64(&in[7], &tenant_id);
+	db_in_i64(&in[8], &tenant_id);
+	db_in_i64(&in[9], &tenant_id);
 	return limit_rows(st, Q_LIM_APPLICABLE, sql_applicable, in, cb, ctx, __func__);
 }
 

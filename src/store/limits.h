@@ -37,7 +37,9 @@ typedef int (*limit_row_cb)(void *ctx, const struct limit_row *r);
  * Every row that can apply to (tenant_id, key_id): global, the tenant's
  * plan, the tenant, and key_id's rows when that key is the tenant's
  * (key_id 0: none); when the key is in a project, a row of scope
- * "project", its id and an empty name, then the project's rows. One query. ST_OK (also when nothing
+ * "project", its id and an empty name, then the project's rows; for each of
+ * the tenant's tags a row of scope "tag", its id, an empty name and the
+ * value "key=value", and the tag's rows. One query. ST_OK (also when nothing
  * is set) or ST_ERR.
  */
 int store_limits_applicable(struct store *st, int64_t tenant_id, int64_t key_id, limit_row_cb cb,

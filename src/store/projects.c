@@ -209,3 +209,74 @@ int store_project_key_list(struct store *st, int64_t tenant_id, project_key_cb c
 	db_end(st, Q_PROJECT_KEY_LIST, &o);
 	return rc < 0 ? ST_ERR : ST_OK;
 }
+
+/* ------------------------------------------------------------------ tags */
+
+static const char sql_tag_insert[] =
+    "INSERT INTO tags (tenant_id, tag_key, tag_value, created_at)"
+    " VALUES (?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)";
+static const char sql_tag_get[] =
+    "SELECT id FROM tags WHERE tenant_id = ? AND tag_key = ? AND tag_value = ?";
+static const char sql_tag_list[] =
+    "SELECT id, tag_key, tag_value FROM tags WHERE tenant_id = ? ORDER BY tag_key, tag_value";
+
+int store_tag_ensure(struct store *st, int64_t tenant_id, const char *key, const char *value,
+                     int64_t *id)
+{
+	MYSQL_BIND in[3];
+	unsigned long l[2];
+
+	db_in_i64(&in[0], &tenant_id);
+	db_in_str(&in[1], key, &l[0]);
+	db_in_str(&in[2], value, &l[1]);
+	if (store_change_exec(st, Q_TAG_INSERT, sql_tag_insert, in, __func__, CHANGE_TENANT,
+	                      tenant_id, NULL) != ST_OK)
+		return ST_ERR;
+	*id = db_insert_id(st, Q_TAG_INSERT);
+	return *id > 0 ? ST_OK : ST_ERR;
+}
+
+int store_tag_get(struct store *st, int64_t tenant_id, const char *key, const char *value,
+                  int64_t *id)
+{
+	MYSQL_BIND in[3];
+	unsigned long l[2];
+	struct db_out o;
+	int rc;
+
+	*id = 0;
+	db_in_i64(&in[0], &tenant_id);
+	db_in_str(&in[1], key, &l[0]);
+	db_in_str(&in[2], value, &l[1]);
+	db_out_init(&o);
+	db_out_i64(&o, id);
+	if (db_exec(st, Q_TAG_GET, sql_tag_get, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	rc = db_fetch(st, Q_TAG_GET, &o, __func__);
+	db_end(st, Q_TAG_GET, &o);
+	if (rc < 0)
+		return ST_ERR;
+	return rc == 1 ? ST_OK : ST_NOTFOUND;
+}
+
+int store_tag_list(struct store *st, int64_t tenant_id, tag_cb cb, void *ctx)
+{
+	MYSQL_BIND in[1];
+	struct tag_row g;
+	struct db_out o;
+	int rc;
+
+	memset(&g, 0, sizeof(g));
+	db_in_i64(&in[0], &tenant_id);
+	db_out_init(&o);
+	db_out_i64(&o, &g.id);
+	db_out_str(&o, g.key, sizeof(g.key));
+	db_out_str(&o, g.value, sizeof(g.value));
+	if (db_exec(st, Q_TAG_LIST, sql_tag_list, in, &o, __func__) != ST_OK)
+		return ST_ERR;
+	while ((rc = db_fetch(st, Q_TAG_LIST, &o, __func__)) == 1)
+		if (cb(ctx, &g))
+			break;
+	db_end(st, Q_TAG_LIST, &o);
+	return rc < 0 ? ST_ERR : ST_OK;
+}

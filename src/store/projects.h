@@ -56,4 +56,26 @@ int store_project_key_list(struct store *st, int64_t tenant_id, project_key_cb c
 /* The project of the tenant's key key_id into *project_id (0: none). ST_OK or ST_ERR. */
 int store_project_of_key(struct store *st, int64_t tenant_id, int64_t key_id, int64_t *project_id);
 
+/* ------------------------------------------------------------------ tags */
+
+/*
+ * Tags with budgets (`tags`: tenant, key, value): their limits are rows of
+ * scope "tag". A tag's row is made when a limit is first set on it.
+ */
+struct tag_row {
+	int64_t id;
+	char key[65];
+	char value[129];
+};
+typedef int (*tag_cb)(void *ctx, const struct tag_row *g);
+
+/* The tenant's tag key=value into *id, made when missing. ST_OK or ST_ERR. */
+int store_tag_ensure(struct store *st, int64_t tenant_id, const char *key, const char *value,
+                     int64_t *id);
+/* The tenant's tag key=value into *id. ST_OK, ST_NOTFOUND, ST_ERR. */
+int store_tag_get(struct store *st, int64_t tenant_id, const char *key, const char *value,
+                  int64_t *id);
+/* The tenant's tags by key and value; nonzero from cb stops. ST_OK or ST_ERR. */
+int store_tag_list(struct store *st, int64_t tenant_id, tag_cb cb, void *ctx);
+
 #endif

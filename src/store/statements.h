@@ -94,6 +94,9 @@
 	X(PROJECT_KEY_UNSET, 1)                                                                    \
 	X(PROJECT_OF_KEY, 1)                                                                       \
 	X(PROJECT_KEY_LIST, 1)                                                                     \
+	X(TAG_INSERT, 1)                                                                           \
+	X(TAG_GET, 1)                                                                              \
+	X(TAG_LIST, 1)                                                                             \
 	X(PLAN_LIST, 1)                                                                            \
 	X(PLAN_CREATE, 1)                                                                          \
 	X(PLAN_GET, 1)                                                                             \

@@ -516,6 +516,153 @@ def operator_api_manages_projects_their_keys_and_limits():
                     "project.delete"], acts
 
 
+# ---------------------------------------------------------------- (7) tags
+
+def tag_cost(t, value, status=None):
+    rows = db_exec("SELECT COALESCE(SUM(cost_micros),0), COUNT(*) FROM executions WHERE "
+                   "tenant_id=%d AND JSON_VALUE(metadata, '$.department') = '%s'%s"
+                   % (t["id"], value, " AND status='%s'" % status if status else ""), tenant=t)
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def tag_counter(tag_id):
+    rows = db_exec("SELECT spent_micros, reserved_micros, leased_micros FROM budget_counters "
+                   "WHERE scope='tag' AND scope_id=%d AND win='month'" % tag_id)
+    return tuple(int(x) for x in rows[0]) if rows else (0, 0, 0)
+
+
+def tagged(i, dept):
+    b = body(i)
+    if dept:
+        b["metadata"] = {"department": dept, "run": "r%d" % i}
+    return b
+
+
+@test
+def tag_budget_exact_across_8_processes_stops_only_that_tag():
+    t = new_tenant("lvtag")
+    for k, v in (("rpm", 0), ("tpm", 0), ("concurrency", 0), ("budget_usd_daily", 0),
+                 ("budget_usd_monthly", 0)):
+        ctl("limits", "set", "--tenant", t["slug"], k, str(v))
+    other = second_key(t)
+    st, _, b = api("POST", "/v1/chat/completions", tagged(9999, "research"), key=t["key"])
+    assert st == 200, (st, b)
+    prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
+    reserve = prompt_bound * 1 + WORDS * 2
+    actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
+    limit = 80 * actual
+    out = ctl("limits", "set", "--tenant", t["slug"], "--tag", "department=research",
+              "budget_usd_monthly", "%.6f" % (limit / 1e6))
+    assert out["scope"] == "tag", out
+    tag_id = out["scope_id"]
+    # the first call was made before the tag had a budget: not on its counter
+    insts, socks = [], []
+    results, lock, go = [], threading.Lock(), threading.Event()
+    depts = ["research", "research", "research", "research", "sales", None]
+
+    def one(i):
+        go.wait()
+        dept = depts[i % len(depts)]
+        try:
+            st, _, r = fc.request(socks[i % len(socks)], "POST", "/v1/chat/completions",
+                                  tagged(i, dept), key=(t["key"], other["key"])[i % 2],
+                                  timeout=120)
+        except Exception as e:
+            st, r = 0, {"error": {"reason_code": "client: %s" % e}}
+        with lock:
+            results.append((dept, st, None if st == 200 else r["error"]["reason_code"]))
+
+    try:
+        for _ in range(2):
+            h, s = fc.start_instance(BIN, harness.CONF, LOAD_CONF, procs=4)
+            insts.append(h)
+            socks.append(s)
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(1200)]
+        for th in ts:
+            th.start()
+        go.set()
+        for th in ts:
+            th.join()
+    finally:
+        for h in insts:
+            fc.stop(h)
+    research = [r for r in results if r[0] == "research"]
+    rest = [r for r in results if r[0] != "research"]
+    served = sum(1 for _, st, _ in research if st == 200)
+    assert {rc for _, st, rc in research if st != 200} == {"tag_budget_exceeded"}, \
+        {rc for _, st, rc in research if st != 200}
+    assert len(rest) == 400 and all(st == 200 for _, st, _ in rest), \
+        {rc for _, st, rc in rest if st != 200}
+    first = actual  # the measuring call, before the budget: in the rows, not the counter
+    assert wait_until(lambda: tag_counter(tag_id)[1:] == (0, 0) and
+                      tag_counter(tag_id)[0] == tag_cost(t, "research")[0] - first,
+                      timeout=15), (tag_counter(tag_id), tag_cost(t, "research"))
+    total = tag_cost(t, "research", "succeeded")[0] - first
+    assert total <= limit, "the tag's settled spend %d is over its limit %d" % (total, limit)
+    assert tag_cost(t, "research", "succeeded")[1] == served + 1
+    more = 0
+    while True:
+        st, _, b = api("POST", "/v1/chat/completions", tagged(5000 + more, "research"),
+                       key=t["key"])
+        if st != 200:
+            assert err_code(b) == "tag_budget_exceeded", b
+            assert "department=research" in b["error"]["message"], b
+            break
+        more += 1
+        assert more < 60, "the tag's budget never ran out"
+    assert wait_until(lambda: tag_counter(tag_id)[0] == tag_cost(t, "research")[0] - first,
+                      timeout=5)
+    total = tag_cost(t, "research", "succeeded")[0] - first
+    assert total <= limit and limit - total < reserve, (total, limit, reserve)
+    # calls without the tag, or with another value, still pass
+    for dept in ("sales", None):
+        st, _, b = api("POST", "/v1/chat/completions", tagged(7000, dept), key=t["key"])
+        assert st == 200, (dept, st, b)
+
+
+@test
+def tag_budgets_shown_set_and_refused_readably():
+    t = new_tenant("lvtg")
+    s = t["slug"]
+    ctl("limits", "set", "--tenant", s, "--tag", "team=ml", "budget_tokens_daily", "200")
+    ctl("limits", "set", "--tenant", s, "--tag", "team=ml", "budget_enforcement", "soft")
+    out = ctl("limits", "show", "--tenant", s, "--tag", "team=ml")
+    assert out["tag"] == "team=ml" and out["tag_level"]["budget_tokens_daily"] == \
+        {"value": "200", "source": "tag"}, out
+    st, _, b = api("GET", "/v1/limits", key=t["key"])
+    assert [(g["tag"], g["budget_tokens_daily"], g["budget_enforcement"]) for g in b["tags"]] \
+        == [("team=ml", "200", "soft")], b["tags"]
+    # soft: admitted past it with a warning, audited once
+    warned = 0
+    for i in range(4):
+        st, h, b = api("POST", "/v1/chat/completions",
+                       dict(body(i, words=100), metadata={"team": "ml"}), key=t["key"])
+        assert st == 200, (st, b)
+        warned += "tag's" in h.get("x-budget-warning", "")
+    assert warned >= 2, warned
+    rows = db_exec("SELECT reason_code FROM audit_log WHERE tenant_id=%d AND "
+                   "action='budget.soft_exceeded'" % t["id"])
+    assert rows == [["tag_budget_exceeded"]], rows
+    for args, status, words in (
+            (("limits", "set", "--tenant", s, "--tag", "team", "budget_usd_daily", "1"), 2,
+             "KEY=VALUE"),
+            (("limits", "set", "--tenant", s, "--tag", "te am=ml", "budget_usd_daily", "1"), 2,
+             "tag"),
+            (("limits", "set", "--tenant", s, "--tag", "team=ml", "allowed_models", "x"), 2,
+             "tag scope"),
+            (("limits", "show", "--tenant", s, "--tag", "team=nope"), 1, "no budget on tag")):
+        rc, _, err = ctl(*args, check=False)
+        assert rc == status and words in err, (args, rc, err)
+    tok = op_token()
+    st, _, b = api("POST", "/admin/api/v1/tenants/%s/limits" % s,
+                   {"name": "budget_usd_monthly", "value": "7", "tag": "team=ops"}, key=tok)
+    assert st == 200 and ("team=ops", "7") in [(g["tag"], g["budget_usd_monthly"])
+                                                for g in b["tags"]], (st, b)
+    st, _, b = api("POST", "/admin/api/v1/tenants/%s/limits" % s,
+                   {"name": "budget_usd_monthly", "value": "7", "tag": "nokv"}, key=tok)
+    assert st == 400 and err_code(b) == "invalid_request", (st, b)
+
+
 # ---------------------------------------------------------------- (5) the dashboard
 
 def signed_in(role="operator", tenant=None):

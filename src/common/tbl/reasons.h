@@ -96,6 +96,8 @@ REASON(tenant_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the tenant would be exceeded by the worst case")
 REASON(project_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the calling key's project would be exceeded by the worst case")
+REASON(tag_budget_exceeded, 429, insufficient_quota, RF_RETRY,
+       "a hard budget of a metadata tag the call carries would be exceeded by the worst case")
 REASON(key_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the calling API key would be exceeded by the worst case")
 
