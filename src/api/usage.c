@@ -311,6 +311,53 @@ static int64_t budget_period_start(int64_t t, int window)
 }
 
 /*
+ * The tenant's tags with budgets in one window: [{"tag","tag_id","usd","tokens"}]
+ * from each tag's counter row. NULL with *db_failed set when a counter
+ * cannot be read; NULL alone when out of memory.
+ */
+static json_t *budget_tags(struct store *st, const struct limits *l, int window, const char *period,
+                           int *db_failed)
+{
+	int day = window == ADM_DAY;
+	json_t *arr = json_array();
+
+	for (int i = 0; arr != NULL && i < l->ntags; i++) {
+		const struct limit_tag *g = &l->tags[i];
+		int ui = day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY;
+		int ti = day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY;
+		const char *enf = limits_tag_hard(l, g) ? "hard" : "soft";
+		struct limit_value uv, tv;
+		struct adm_counter c;
+		char name[200];
+
+		memset(&c, 0, sizeof(c));
+		c.scope = ADM_TAG;
+		c.scope_id = g->id;
+		c.window = window;
+		util_strlcpy(c.period, period, sizeof(c.period));
+		if (store_admit_counter_get(st, &c) != ST_OK) {
+			*db_failed = 1;
+			json_decref(arr);
+			return NULL;
+		}
+		uv.num = g->num[ui];
+		uv.source = g->set[ui] ? LS_TAG : LS_DEFAULT;
+		tv.num = g->num[ti];
+		tv.source = g->set[ti] ? LS_TAG : LS_DEFAULT;
+		uv.text[0] = tv.text[0] = '\0';
+		snprintf(name, sizeof(name), "%s=%s", g->key, g->value);
+		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:o, s:o}", "tag", name,
+		                                         "tag_id", (json_int_t)g->id, "usd",
+		                                         budget_entry(&uv, enf, &c, 1), "tokens",
+		                                         budget_entry(&tv, enf, &c, 0))) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/*
  * One window (day or month): its period, start and reset time, and the usd
  * and tokens budgets. NULL with *db_failed set when the counter cannot be
  * read; NULL alone when out of memory.
@@ -331,7 +378,7 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	    &l->project[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
 	const char *penf = limits_project_hard(l) ? "hard" : "soft";
 	struct adm_counter c, kc, pc;
-	json_t *proj;
+	json_t *proj, *tags;
 	char start[32], reset[32];
 
 	memset(&c, 0, sizeof(c));
@@ -357,12 +404,17 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	           : json_pack("{s:I, s:o, s:o}", "project_id", (json_int_t)l->project_id, "usd",
 	                       budget_entry(pu, penf, &pc, 1), "tokens",
 	                       budget_entry(pt, penf, &pc, 0));
+	tags = budget_tags(st, l, window, period, db_failed);
+	if (tags == NULL) {
+		json_decref(proj);
+		return NULL;
+	}
 	util_iso8601(budget_period_start(now, window), start, sizeof(start));
 	util_iso8601(now + admit_seconds_left(now, window), reset, sizeof(reset));
-	/* The key's own level: its counter is booked only while one of its budgets is set. */
+	/* Every level: the tenant's, its tags', the key's project's and the key's own. */
 	return json_pack(
-	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period, "period_start",
-	    start, "resets_at", reset, "project", proj, "usd",
+	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period,
+	    "period_start", start, "resets_at", reset, "project", proj, "tags", tags, "usd",
 	    budget_entry(&l->v[day ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY], tenf, &c, 1),
 	    "tokens",
 	    budget_entry(&l->v[day ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY], tenf, &c,

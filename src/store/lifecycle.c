@@ -460,6 +460,10 @@ static const char *const life_erase[] = {
 	" scope_id IN (SELECT id FROM projects WHERE tenant_id = @tenant)",
 	"project_keys WHERE tenant_id = @tenant",
 	"projects WHERE tenant_id = @tenant",
+	"budget_counters WHERE scope = 'tag' AND"
+	" scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)",
+	"limits WHERE scope = 'tag' AND scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)",
+	"tags WHERE tenant_id = @tenant",
 	"api_keys WHERE tenant_id = @tenant",
 	"audit_log WHERE tenant_id = @tenant",
 };

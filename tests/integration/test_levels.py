@@ -643,6 +643,12 @@ def tag_budgets_shown_set_and_refused_readably():
     rows = db_exec("SELECT reason_code FROM audit_log WHERE tenant_id=%d AND "
                    "action='budget.soft_exceeded'" % t["id"])
     assert rows == [["tag_budget_exceeded"]], rows
+    st, _, b = api("GET", "/v1/budget", key=t["key"])
+    tg = b["budgets"]["day"]["tags"]
+    assert [(g["tag"], g["tokens"]["limit"], g["tokens"]["source"], g["usd"]["source"],
+             g["tokens"]["enforcement"]) for g in tg] == \
+        [("team=ml", 200, "tag", "default", "soft")], tg
+    assert tg[0]["tokens"]["spent"] > 200, tg
     for args, status, words in (
             (("limits", "set", "--tenant", s, "--tag", "team", "budget_usd_daily", "1"), 2,
              "KEY=VALUE"),
