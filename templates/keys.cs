@@ -1,6 +1,6 @@
 <?cs include:"header.cs" ?>
 <h1>API keys <small class="muted"><?cs var:Tenant.Name ?></small></h1>
-<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects">Projects</a> group keys under budgets of their own; a key's name opens its budgets, models and rates.</p>
+<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects">Projects</a> group keys under budgets of their own (<a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/tags">tag budgets</a> bind the calls that carry a metadata tag); a key's name opens its budgets, models and rates.</p>
 <section class="card">
   <?cs if:subcount(Keys) == 0 ?>
   <p class="empty">This tenant has no API keys yet.<?cs if:User.Role != "support" ?> Create one below; its secret is shown once.<?cs /if ?></p>

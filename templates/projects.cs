@@ -1,6 +1,6 @@
 <?cs include:"header.cs" ?>
 <h1>Projects <small class="muted"><?cs var:Tenant.Name ?></small></h1>
-<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">API keys</a> · A project groups keys under budgets and a model list of its own: its keys' calls must fit the project's level and the tenant's. A key is in at most one project.</p>
+<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">API keys</a> · <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/tags">Tag budgets</a> · A project groups keys under budgets and a model list of its own: its keys' calls must fit the project's level and the tenant's. A key is in at most one project.</p>
 <section class="card">
   <?cs if:subcount(Projects) == 0 ?>
   <p class="empty">This tenant has no projects yet.</p>

@@ -706,3 +706,185 @@ PAGE_FN(page_project_delete)
 	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/projects?done=deleted", t.id);
 	dash_redirect(r, path);
 }
+
+/* ================================================================== tags */
+
+/* The limits a tag's form edits, in form order (a tag carries no model list). */
+static const int tag_fields[] = {LIM_BUDGET_USD_DAILY, LIM_BUDGET_USD_MONTHLY,
+                                 LIM_BUDGET_TOKENS_DAILY, LIM_BUDGET_TOKENS_MONTHLY,
+                                 LIM_BUDGET_ENFORCEMENT};
+#define TAG_NFIELDS (sizeof(tag_fields) / sizeof(tag_fields[0]))
+
+/* The tags page; err and the typed values (tag, then TAG_NFIELDS) when the form failed. */
+static void tags_render(struct req *r, int status, const struct tenant *t, const char *err,
+                        const char *typed_tag, char typed[][STORE_LIMIT_VALUE_MAX + 1])
+{
+	const struct limit_def *defs = limit_defs();
+	struct page *p = page_new(r, "Tag budgets", "keys");
+	struct limits *l = malloc(sizeof(*l));
+	char minute[20], dayp[20], monthp[20], done[16], v[32];
+
+	admit_periods(util_unix_time(), minute, dayp, monthp);
+	if (l == NULL || limits_resolve(r->store, t->id, 0, l) != 0) {
+		page_unavailable(p);
+		goto out;
+	}
+	for (int i = 0; i < l->ntags; i++) {
+		const struct limit_tag *g = &l->tags[i];
+		struct adm_counter day, month;
+
+		memset(&day, 0, sizeof(day));
+		day.scope = ADM_TAG;
+		day.scope_id = g->id;
+		day.window = ADM_DAY;
+		util_strlcpy(day.period, dayp, sizeof(day.period));
+		month = day;
+		month.window = ADM_MONTH;
+		util_strlcpy(month.period, monthp, sizeof(month.period));
+		if (!page_store(p, store_admit_counter_get(r->store, &day), NULL) ||
+		    !page_store(p, store_admit_counter_get(r->store, &month), NULL))
+			goto out;
+		page_row(p, "Tags");
+		page_set(p, ".Key", g->key);
+		page_set(p, ".Value", g->value);
+		page_set_money(p, ".UsdDay",
+		               day.spent_micros + day.reserved_micros + day.leased_micros);
+		page_set_money(p, ".UsdMonth",
+		               month.spent_micros + month.reserved_micros + month.leased_micros);
+		page_set_count(p, ".TokDay",
+		               day.spent_tokens + day.reserved_tokens + day.leased_tokens);
+		page_set_count(p, ".TokMonth",
+		               month.spent_tokens + month.reserved_tokens + month.leased_tokens);
+		for (size_t f = 0; f < TAG_NFIELDS; f++) {
+			int id = tag_fields[f], lv = limit_level_of(id);
+			char node[48];
+
+			snprintf(node, sizeof(node), ".L%zu", f);
+			if (!g->set[lv])
+				page_set(p, node, "");
+			else if (lv == LV_BUDGET_ENFORCEMENT)
+				page_set(p, node, g->hard ? "hard" : "soft");
+			else if (defs[id].type == LT_USD) {
+				limit_format_usd(g->num[lv], v, sizeof(v));
+				page_set(p, node, v);
+			} else {
+				snprintf(v, sizeof(v), "%" PRId64, g->num[lv]);
+				page_set(p, node, v);
+			}
+		}
+	}
+	for (size_t f = 0; f < TAG_NFIELDS; f++) {
+		page_row(p, "Form");
+		page_set(p, ".Name", defs[tag_fields[f]].name);
+		page_set(p, ".Value", typed ? typed[f] : "");
+		page_set_i64(p, ".IsEnum", defs[tag_fields[f]].type == LT_ENUM);
+	}
+	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "saved") == 0)
+		page_set(p, "Flash", "Tag budgets saved; admission applies them within a second.");
+	page_set_tenant(p, t);
+	page_set(p, "Form.Tag", typed_tag ? typed_tag : "");
+	page_set(p, "Period.Day", dayp);
+	page_set(p, "Period.Month", monthp);
+	if (err)
+		page_set(p, "FormError", err);
+out:
+	page_finish(p, status, "tags.cs");
+	free(l);
+}
+
+PAGE_FN(page_tags)
+{
+	struct tenant t;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t))
+		return;
+	tags_render(r, 200, &t, NULL, NULL, NULL);
+}
+
+/*
+ * POST .../tags: tag (KEY=VALUE) and its five fields; every field is sent
+ * by the form: a value sets it at the tag, an empty one removes it.
+ */
+PAGE_FN(page_tags_set)
+{
+	const struct limit_def *defs = limit_defs();
+	const struct admin_session *s = dash_session();
+	char(*typed)[STORE_LIMIT_VALUE_MAX + 1] = calloc(TAG_NFIELDS, sizeof(*typed));
+	char(*norm)[STORE_LIMIT_VALUE_MAX + 1] = calloc(TAG_NFIELDS, sizeof(*norm));
+	char tag[LIMITS_TAG_KEY_MAX + LIMITS_TAG_VALUE_MAX + 4], tk[LIMITS_TAG_KEY_MAX + 1],
+	    tv[LIMITS_TAG_VALUE_MAX + 1];
+	char err[300], target[256], path[96], who[101];
+	struct tenant t;
+	int64_t tag_id = 0;
+	int any = 0;
+
+	(void)id;
+	if (typed == NULL || norm == NULL) {
+		dash_unavailable(r);
+		goto out;
+	}
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
+		goto out;
+	for (size_t f = 0; f < TAG_NFIELDS; f++)
+		if (dash_form(r, defs[tag_fields[f]].name, typed[f], STORE_LIMIT_VALUE_MAX + 1) !=
+		    1)
+			typed[f][0] = '\0';
+	if (dash_form(r, "tag", tag, sizeof(tag)) != 1)
+		tag[0] = '\0';
+	if (limits_tag_parse(tag, tk, tv, err, sizeof(err)) < 0) {
+		tags_render(r, 400, &t, err, tag, typed);
+		goto out;
+	}
+	for (size_t f = 0; f < TAG_NFIELDS; f++) {
+		norm[f][0] = '\0';
+		if (typed[f][0] != '\0' &&
+		    limit_validate(tag_fields[f], typed[f], norm[f], STORE_LIMIT_VALUE_MAX + 1, err,
+		                   sizeof(err)) != 0) {
+			tags_render(r, 400, &t, err, tag, typed);
+			goto out;
+		}
+		any |= norm[f][0] != '\0';
+	}
+	if (any && !dash_store_ok(r, store_tag_ensure(r->store, t.id, tk, tv, &tag_id), NULL))
+		goto out;
+	if (!any) {
+		int rc = store_tag_get(r->store, t.id, tk, tv, &tag_id);
+
+		if (rc == ST_NOTFOUND) {
+			tags_render(r, 400, &t, "Give at least one budget for a new tag.", tag,
+			            typed);
+			goto out;
+		}
+		if (!dash_store_ok(r, rc, NULL))
+			goto out;
+	}
+	snprintf(who, sizeof(who), "admin:%s", s ? s->user.name : "");
+	for (size_t f = 0; f < TAG_NFIELDS; f++) {
+		const char *name = defs[tag_fields[f]].name;
+		int rc;
+
+		snprintf(target, sizeof(target), "limit:tag:%" PRId64 ":%s", tag_id, name);
+		if (norm[f][0] == '\0') {
+			rc = store_limit_unset(r->store, "tag", tag_id, name);
+			if (rc == ST_NOTFOUND)
+				continue;
+			if (rc != ST_OK) {
+				dash_unavailable(r);
+				goto out;
+			}
+			dash_audit(r, t.id, "limit.unset", target, "ok", NULL);
+		} else {
+			if (!dash_store_ok(
+			        r, store_limit_set(r->store, "tag", tag_id, name, norm[f], who),
+			        NULL))
+				goto out;
+			dash_audit(r, t.id, "limit.set", target, "ok", NULL);
+		}
+	}
+	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/tags?done=saved", t.id);
+	dash_redirect(r, path);
+out:
+	free(typed);
+	free(norm);
+}

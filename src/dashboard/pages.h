@@ -53,6 +53,8 @@ PAGE_FN(page_project);
 PAGE_FN(page_project_limits_set);
 PAGE_FN(page_project_keys_set);
 PAGE_FN(page_project_delete);
+PAGE_FN(page_tags);
+PAGE_FN(page_tags_set);
 PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
@@ -120,6 +122,8 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}/projects/{}/limits", AUTH_ADMIN, 0, page_project_limits_set}, \
 	{"POST", "/admin/tenants/{}/projects/{}/keys", AUTH_ADMIN, 0, page_project_keys_set}, \
 	{"POST", "/admin/tenants/{}/projects/{}/delete", AUTH_ADMIN, 0, page_project_delete}, \
+	{"GET", "/admin/tenants/{}/tags", AUTH_ADMIN, 0, page_tags}, \
+	{"POST", "/admin/tenants/{}/tags", AUTH_ADMIN, 0, page_tags_set}, \
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \

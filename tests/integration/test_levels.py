@@ -796,6 +796,51 @@ def tenant_admin_manages_projects_on_the_dashboard():
 
 
 @test
+def tenant_admin_sets_tag_budgets_on_the_dashboard():
+    t = new_tenant("lvdt")
+    d = signed_in("tenant_admin", t["slug"])
+    path = "/admin/tenants/%d/tags" % t["id"]
+    st, _, page = d.get(path)
+    assert st == 200 and "No tag has a budget yet" in page, page[:400]
+    st, _, page = d.post(path, {"tag": "department", "budget_usd_daily": "1"})
+    assert st == 400 and "KEY=VALUE" in page and 'value="department"' in page, (st, page)
+    st, _, page = d.post(path, {"tag": "department=research", "budget_usd_daily": "lots"})
+    assert st == 400 and "budget_usd_daily" in page and 'value="lots"' in page, (st, page)
+    st, _, page = d.post(path, {"tag": "department=nothing"})
+    assert st == 400 and "at least one budget" in page, (st, page)
+    st, h, _ = d.post(path, {"tag": "department=research", "budget_usd_daily": "0.000300",
+                             "budget_enforcement": "hard"})
+    assert st == 303 and "done=saved" in h["location"], (st, h)
+    st, _, page = d.get(path + "?done=saved")
+    assert "department=research" in page and "Tag budgets saved" in page, page
+    out = ctl("limits", "show", "--tenant", t["slug"], "--tag", "department=research")
+    assert out["tag_level"]["budget_usd_daily"] == {"value": "0.0003", "source": "tag"}, out
+    # enforced: the second call with the tag no longer fits, one without it does
+    refused = None
+    for i in range(4):
+        st, _, b = api("POST", "/v1/chat/completions",
+                       dict(body(i, words=100), metadata={"department": "research"}),
+                       key=t["key"])
+        if st != 200:
+            refused = err_code(b)
+            break
+    assert refused == "tag_budget_exceeded", refused
+    st, _, b = api("POST", "/v1/chat/completions", body(9, words=100), key=t["key"])
+    assert st == 200, (st, b)
+    # an empty field removes that budget
+    st, _, _ = d.post(path, {"tag": "department=research", "budget_usd_daily": "",
+                             "budget_enforcement": ""})
+    assert st == 303
+    out = ctl("limits", "show", "--tenant", t["slug"], "--tag", "department=research")
+    assert out["tag_level"]["budget_usd_daily"]["source"] == "default", out
+    d2 = signed_in("support")
+    st, _, page = d2.get(path)
+    assert st == 200 and 'name="tag"' not in page, st
+    st, _, _ = d2.post(path, {"tag": "a=b", "budget_usd_daily": "1"})
+    assert st == 403, st
+
+
+@test
 def support_reads_a_keys_page_but_cannot_change_it():
     t = new_tenant("lvdash")
     d = signed_in("support")
