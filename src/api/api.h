@@ -75,7 +75,7 @@ void api_admin_key_project(struct req *r, const struct ident *id, const struct r
 int api_admin_project(struct req *r, const struct tenant *t, const char *name, struct project *p);
 struct limit_value;
 /* limits.c: one level (lv[LV__MAX]) as {"name":{"value","source"}} (new reference; NULL: memory) */
-json_t *limits_level_json(const struct limit_value *lv);
+json_t *limits_level_json(const struct limit_value *lv, int level);
 struct limits;
 /* limits.c: the tenant's tags with budgets as a JSON array (new reference; NULL: memory) */
 json_t *limits_tags_json(const struct limits *l);

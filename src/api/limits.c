@@ -34,14 +34,18 @@
  * One level of a key (l->key or l->project; new reference): every level
  * limit with the value that level set ("" and source "default" when none).
  */
-json_t *limits_level_json(const struct limit_value *lv)
+json_t *limits_level_json(const struct limit_value *lv, int level)
 {
 	const struct limit_def *defs = limit_defs();
 	json_t *map = json_object();
 
 	for (int i = 0; map != NULL && i < LV__MAX; i++) {
-		json_t *v = json_pack("{s:s, s:s}", "value", lv[i].text, "source",
-		                      limit_scope_name(lv[i].source));
+		json_t *v;
+
+		if (!limit_settable(limit_level_id(i), (enum limit_scope)level))
+			continue; /* not a limit of this level (a key's rates are key_*) */
+		v = json_pack("{s:s, s:s}", "value", lv[i].text, "source",
+		              limit_scope_name(lv[i].source));
 
 		if (v == NULL || json_object_set_new(map, defs[limit_level_id(i)].name, v) != 0) {
 			json_decref(map);
@@ -70,7 +74,7 @@ json_t *limits_tags_json(const struct limits *l)
 			int id = limit_level_id(lv);
 			char v[32] = "";
 
-			if (id == LIM_ALLOWED_MODELS)
+			if (!limit_settable(id, LS_TAG))
 				continue;
 			if (g->set[lv] && lv == LV_BUDGET_ENFORCEMENT)
 				snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
@@ -113,8 +117,8 @@ static json_t *limits_json(const struct limits *l)
 	o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "object", "limits", "tenant_id",
 	              (json_int_t)l->tenant_id, "key_id", (json_int_t)l->key_id, "limits", map,
 	              "project_id", l->project_id ? json_integer(l->project_id) : json_null(),
-	              "project_level", limits_level_json(l->project), "key_level",
-	              limits_level_json(l->key), "tags", limits_tags_json(l));
+	              "project_level", limits_level_json(l->project, LS_PROJECT), "key_level",
+	              limits_level_json(l->key, LS_KEY), "tags", limits_tags_json(l));
 	return o;
 }
 

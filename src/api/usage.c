@@ -431,8 +431,12 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 static json_t *budget_rates(struct store *st, const struct limits *l, int scope, int64_t scope_id,
                             const char *minute, const char *reset, int *db_failed)
 {
-	int rpm = scope == ADM_KEY ? LIM_KEY_RPM : LIM_RPM;
-	int tpm = scope == ADM_KEY ? LIM_KEY_TPM : LIM_TPM;
+	const struct limit_value *rv = scope == ADM_KEY       ? &l->v[LIM_KEY_RPM]
+	                               : scope == ADM_PROJECT ? &l->project[LV_RPM]
+	                                                      : &l->v[LIM_RPM];
+	const struct limit_value *tv = scope == ADM_KEY       ? &l->v[LIM_KEY_TPM]
+	                               : scope == ADM_PROJECT ? &l->project[LV_TPM]
+	                                                      : &l->v[LIM_TPM];
 	struct adm_counter c;
 
 	memset(&c, 0, sizeof(c));
@@ -446,14 +450,14 @@ static json_t *budget_rates(struct store *st, const struct limits *l, int scope,
 	}
 	return json_pack(
 	    "{s:{s:o, s:I, s:I, s:o, s:s, s:s}, s:{s:o, s:I, s:I, s:I, s:o, s:s, s:s}}", "rpm",
-	    "limit", budget_limit_json(l->v[rpm].num, 0), "used", (json_int_t)c.requests, "leased",
+	    "limit", budget_limit_json(rv->num, 0), "used", (json_int_t)c.requests, "leased",
 	    (json_int_t)c.leased_requests, "remaining",
-	    budget_remaining_json(l->v[rpm].num, c.requests, 0, 0), "resets_at", reset, "source",
-	    limit_scope_name(l->v[rpm].source), "tpm", "limit", budget_limit_json(l->v[tpm].num, 0),
-	    "used", (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens, "leased",
+	    budget_remaining_json(rv->num, c.requests, 0, 0), "resets_at", reset, "source",
+	    limit_scope_name(rv->source), "tpm", "limit", budget_limit_json(tv->num, 0), "used",
+	    (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens, "leased",
 	    (json_int_t)c.leased_tokens, "remaining",
-	    budget_remaining_json(l->v[tpm].num, c.spent_tokens, c.reserved_tokens, 0), "resets_at",
-	    reset, "source", limit_scope_name(l->v[tpm].source));
+	    budget_remaining_json(tv->num, c.spent_tokens, c.reserved_tokens, 0), "resets_at",
+	    reset, "source", limit_scope_name(tv->source));
 }
 
 /* Requests in flight for the tenant and the key, against their concurrency limits. */
@@ -487,7 +491,8 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	char minute[20], day[20], month[20], reset[32];
 	struct limits *own = NULL;
 	const struct limits *l = id->lim;
-	json_t *dw = NULL, *mw = NULL, *rates = NULL, *krates = NULL, *conc = NULL, *body;
+	json_t *dw = NULL, *mw = NULL, *rates = NULL, *krates = NULL, *prates = NULL, *conc = NULL,
+	       *body;
 	int64_t now = util_unix_time();
 	int db_failed = 0;
 
@@ -517,18 +522,22 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	if (rates)
 		krates = budget_rates(r->store, l, ADM_KEY, id->key_id, minute, reset, &db_failed);
 	if (krates)
+		prates = l->project_id == 0 ? json_null()
+		                            : budget_rates(r->store, l, ADM_PROJECT, l->project_id,
+		                                           minute, reset, &db_failed);
+	if (prates)
 		conc = budget_concurrency(r->store, l, id->tenant_id, id->key_id, &db_failed);
 	if (conc == NULL)
 		goto out;
 	body =
-	    json_pack("{s:s, s:I, s:s, s:s, s:b, s:s, s:{s:o, s:o}, s:{s:o, s:o}, s:o}", "object",
-	              "budget", "tenant_id", (json_int_t)id->tenant_id, "timezone",
+	    json_pack("{s:s, s:I, s:s, s:s, s:b, s:s, s:{s:o, s:o}, s:{s:o, s:o, s:o}, s:o}",
+	              "object", "budget", "tenant_id", (json_int_t)id->tenant_id, "timezone",
 	              r->conf->budget_timezone[0] ? r->conf->budget_timezone : "UTC", "enforcement",
 	              l->v[LIM_BUDGET_ENFORCEMENT].text, "enforced", r->conf->enforcement,
 	              "enforcement_source", limit_scope_name(l->v[LIM_BUDGET_ENFORCEMENT].source),
 	              "budgets", "day", dw, "month", mw, "rate_limits", "tenant", rates, "key",
-	              krates, "concurrency", conc);
-	dw = mw = rates = krates = conc = NULL;
+	              krates, "project", prates, "concurrency", conc);
+	dw = mw = rates = krates = prates = conc = NULL;
 	if (body == NULL) {
 		resp_error(r, R_server_busy, "out of memory");
 		goto done;
@@ -546,6 +555,7 @@ done:
 	json_decref(mw);
 	json_decref(rates);
 	json_decref(krates);
+	json_decref(prates);
 	json_decref(conc);
 	free(own);
 }

@@ -255,7 +255,7 @@ static json_t *cli_tag_level(const struct limits *l, int64_t tag_id)
 		int id = limit_level_id(i);
 		char v[32] = "";
 
-		if (id == LIM_ALLOWED_MODELS)
+		if (!limit_settable(id, LS_TAG))
 			continue;
 		if (g && g->set[i] && i == LV_BUDGET_ENFORCEMENT)
 			snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
@@ -325,10 +325,11 @@ static int cmd_limits_show(struct cli *c, int argc, char **argv)
 	             s.scope == LS_KEY ? json_integer(s.key_id) : json_null(), "limits", map);
 	/* A key's own level, its project's: budgets and a model list besides the tenant's. */
 	if (out != NULL && s.scope == LS_KEY &&
-	    (json_object_set_new(out, "key_level", limits_level_json(l.key)) != 0 ||
+	    (json_object_set_new(out, "key_level", limits_level_json(l.key, LS_KEY)) != 0 ||
 	     json_object_set_new(out, "project_id",
 	                         l.project_id ? json_integer(l.project_id) : json_null()) != 0 ||
-	     json_object_set_new(out, "project_level", limits_level_json(l.project)) != 0)) {
+	     json_object_set_new(out, "project_level", limits_level_json(l.project, LS_PROJECT)) !=
+	         0)) {
 		json_decref(out);
 		return cli_error("cannot build the JSON output");
 	}
@@ -342,7 +343,8 @@ static int cmd_limits_show(struct cli *c, int argc, char **argv)
 	if (out != NULL && s.scope == LS_PROJECT &&
 	    (json_object_set_new(out, "project", json_string(s.pr.name)) != 0 ||
 	     json_object_set_new(out, "project_id", json_integer(s.pr.id)) != 0 ||
-	     json_object_set_new(out, "project_level", limits_level_json(l.project)) != 0)) {
+	     json_object_set_new(out, "project_level", limits_level_json(l.project, LS_PROJECT)) !=
+	         0)) {
 		json_decref(out);
 		return cli_error("cannot build the JSON output");
 	}

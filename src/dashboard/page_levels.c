@@ -322,10 +322,31 @@ out:
 /* ================================================================== projects */
 
 /* The level limits a project's form edits, in form order. */
-static const int project_fields[] = {LIM_BUDGET_USD_DAILY,    LIM_BUDGET_USD_MONTHLY,
-                                     LIM_BUDGET_TOKENS_DAILY, LIM_BUDGET_TOKENS_MONTHLY,
-                                     LIM_BUDGET_ENFORCEMENT,  LIM_ALLOWED_MODELS};
+static const int project_fields[] = {LIM_BUDGET_USD_DAILY,
+                                     LIM_BUDGET_USD_MONTHLY,
+                                     LIM_BUDGET_TOKENS_DAILY,
+                                     LIM_BUDGET_TOKENS_MONTHLY,
+                                     LIM_BUDGET_ENFORCEMENT,
+                                     LIM_ALLOWED_MODELS,
+                                     LIM_RPM,
+                                     LIM_TPM,
+                                     LIM_CONCURRENCY};
 #define PROJECT_NFIELDS (sizeof(project_fields) / sizeof(project_fields[0]))
+
+struct project_rows {
+	char value[PROJECT_NFIELDS][STORE_LIMIT_VALUE_MAX + 1];
+};
+
+/* limit_row_cb: the values set at the project scope, by form field. */
+static int project_row(void *ctx, const struct limit_row *row)
+{
+	struct project_rows *pr = ctx;
+
+	for (size_t i = 0; i < PROJECT_NFIELDS; i++)
+		if (strcmp(row->name, limit_defs()[project_fields[i]].name) == 0)
+			util_strlcpy(pr->value[i], row->value, sizeof(pr->value[i]));
+	return 0;
+}
 
 /* project_cb: one row of the Projects list. */
 static int projects_row(void *ctx, const struct project *pr)
@@ -467,7 +488,7 @@ static void project_render(struct req *r, int status, const struct tenant *t,
 	const struct limit_def *defs = limit_defs();
 	struct page *p = page_new(r, "Project", "keys");
 	struct limits *l = malloc(sizeof(*l));
-	struct key_rows *kr = calloc(1, sizeof(*kr));
+	struct project_rows *kr = calloc(1, sizeof(*kr));
 	struct project_keys_ctx pk = {p, pr->id, NULL, NULL, 0, 0};
 	struct adm_counter day, month;
 	char minute[20], dayp[20], monthp[20], done[16];
@@ -475,7 +496,8 @@ static void project_render(struct req *r, int status, const struct tenant *t,
 	admit_periods(util_unix_time(), minute, dayp, monthp);
 	if (l == NULL || kr == NULL || limits_resolve(r->store, t->id, 0, l) != 0)
 		page_unavailable(p);
-	else if (page_store(p, store_limits_list(r->store, "project", pr->id, key_row, kr), NULL) &&
+	else if (page_store(p, store_limits_list(r->store, "project", pr->id, project_row, kr),
+	                    NULL) &&
 	         page_store(p, store_project_key_list(r->store, t->id, project_pair, &pk), NULL) &&
 	         page_store(p, store_key_list(r->store, t->id, project_key_row, &pk), NULL)) {
 		memset(&day, 0, sizeof(day));
@@ -491,8 +513,7 @@ static void project_render(struct req *r, int status, const struct tenant *t,
 	}
 	if (page_failed(p))
 		goto out;
-	/* the project's own values, from its rows: key_row fills kr in key_fields order,
-	 * whose first PROJECT_NFIELDS are project_fields */
+	/* the project's own values, from its rows */
 	for (size_t i = 0; i < PROJECT_NFIELDS; i++)
 		if (kr->value[i][0])
 			limits_apply(l, LS_PROJECT, defs[project_fields[i]].name, kr->value[i]);
@@ -558,7 +579,7 @@ PAGE_FN(page_project_limits_set)
 	const struct admin_session *s = dash_session();
 	char(*typed)[STORE_LIMIT_VALUE_MAX + 1] = calloc(PROJECT_NFIELDS, sizeof(*typed));
 	char(*norm)[STORE_LIMIT_VALUE_MAX + 1] = calloc(PROJECT_NFIELDS, sizeof(*norm));
-	struct key_rows *kr = calloc(1, sizeof(*kr));
+	struct project_rows *kr = calloc(1, sizeof(*kr));
 	char err[300], msg[400], target[128], path[128], who[101];
 	int absent[PROJECT_NFIELDS];
 	struct tenant t;
@@ -571,7 +592,7 @@ PAGE_FN(page_project_limits_set)
 	}
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
 		goto out;
-	if (store_limits_list(r->store, "project", pr.id, key_row, kr) != ST_OK) {
+	if (store_limits_list(r->store, "project", pr.id, project_row, kr) != ST_OK) {
 		dash_unavailable(r);
 		goto out;
 	}

@@ -254,6 +254,15 @@ static void admit_counters(const struct ident *id, struct admission *adm)
 	c->max_tokens = l->key[LV_BUDGET_TOKENS_MONTHLY].num;
 	c->hard = limits_key_hard(l);
 	/* The key's project, a level between the tenant and the key: its rows, for every call. */
+	if (l->project_id && (l->project[LV_RPM].num || l->project[LV_TPM].num)) {
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_MINUTE, adm->minute);
+		c->max_requests = l->project[LV_RPM].num;
+		c->max_tokens = l->project[LV_TPM].num;
+	}
+	if (l->project_id && l->project[LV_CONCURRENCY].num) {
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_INFLIGHT, "");
+		c->max_requests = l->project[LV_CONCURRENCY].num;
+	}
 	if (l->project_id) {
 		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_DAY, adm->day);
 		c->max_micros = l->project[LV_BUDGET_USD_DAILY].num;
@@ -291,68 +300,76 @@ static const char *const window_words[ADM__WINDOWS] = {"per-minute", "daily", "m
 static void admit_refusal(const struct admission *adm, const struct adm_counter *c,
                           struct refusal *rf)
 {
-	int key = c->scope == ADM_KEY;
-	enum reason budget_reason = key                       ? R_key_budget_exceeded
-	                            : c->scope == ADM_PROJECT ? R_project_budget_exceeded
-	                            : c->scope == ADM_TAG     ? R_tag_budget_exceeded
-	                                                      : R_tenant_budget_exceeded;
-	const char *whose = key                       ? "this API key's"
-	                    : c->scope == ADM_PROJECT ? "this key's project's"
-	                                              : "the tenant's";
-	char tag[LIMITS_TAG_KEY_MAX + LIMITS_TAG_VALUE_MAX + 2];
-	char tagw[sizeof(tag) + 16];
-
-	if (c->scope == ADM_TAG) {
-		admit_tag_name(adm, c, tag, sizeof(tag));
-		snprintf(tagw, sizeof(tagw), "the tag %s's", tag);
-		whose = tagw;
-	}
+	/* Each refusal names its level: the reason codes and the words of each scope. */
+	static const struct {
+		enum reason rpm, tpm, conc, budget;
+		const char *who, *whose;
+	} lv[ADM__SCOPES] = {
+	    [ADM_TENANT] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                    R_tenant_budget_exceeded, "tenant", "the tenant's"},
+	    [ADM_KEY] = {R_key_rpm_exceeded, R_key_tpm_exceeded, R_key_concurrency_exceeded,
+	                 R_key_budget_exceeded, "API key", "this API key's"},
+	    [ADM_GLOBAL] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                    R_global_budget_exceeded, "platform", "the platform's"},
+	    [ADM_PROJECT] = {R_project_rpm_exceeded, R_project_tpm_exceeded,
+	                     R_project_concurrency_exceeded, R_project_budget_exceeded,
+	                     "key's project", "this key's project's"},
+	    [ADM_TAG] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                 R_tag_budget_exceeded, "tag", "the tag's"},
+	};
+	int sc = c->scope >= 0 && c->scope < ADM__SCOPES ? c->scope : ADM_TENANT;
 	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
 	int over_requests =
 	    c->max_requests && c->requests + c->leased_requests + 1 > c->max_requests;
 	int over_tokens =
 	    c->max_tokens &&
 	    c->spent_tokens + c->reserved_tokens + c->leased_tokens + adm->a.tokens > c->max_tokens;
+	int over_micros =
+	    c->max_micros &&
+	    c->spent_micros + c->reserved_micros + c->leased_micros + adm->a.micros > c->max_micros;
 	int64_t retry_after = admit_seconds_left(adm->now, c->window);
-	char lim[32], used[32];
+	char lim[32], used[32], tag[LIMITS_TAG_KEY_MAX + LIMITS_TAG_VALUE_MAX + 2];
+	char whose[sizeof(tag) + 32];
 
+	if (c->scope == ADM_TAG) {
+		admit_tag_name(adm, c, tag, sizeof(tag));
+		snprintf(whose, sizeof(whose), "the tag %s's", tag);
+	} else {
+		snprintf(whose, sizeof(whose), "%s", lv[sc].whose);
+	}
 	if (c->window == ADM_INFLIGHT) {
-		reason_set(rf, key ? R_key_concurrency_exceeded : R_concurrency_exceeded,
+		reason_set(rf, lv[sc].conc,
 		           "%lld requests already in flight for this %s (limit %lld)",
-		           (long long)c->requests, key ? "API key" : "tenant",
-		           (long long)c->max_requests);
+		           (long long)c->requests, lv[sc].who, (long long)c->max_requests);
 		rf->retry_after = 1;
 		return;
 	}
 	if (c->window == ADM_MINUTE && over_requests) {
-		reason_set(rf, key ? R_key_rpm_exceeded : R_rpm_exceeded,
+		reason_set(rf, lv[sc].rpm,
 		           "request rate limit of %lld per minute reached for this %s",
-		           (long long)c->max_requests, key ? "API key" : "tenant");
+		           (long long)c->max_requests, lv[sc].who);
 	} else if (c->window == ADM_MINUTE) {
-		reason_set(rf, key ? R_key_tpm_exceeded : R_tpm_exceeded,
+		reason_set(rf, lv[sc].tpm,
 		           "token rate limit of %lld per minute reached for this %s (this request "
 		           "may use up to %lld tokens)",
-		           (long long)c->max_tokens, key ? "API key" : "tenant",
-		           (long long)adm->a.tokens);
+		           (long long)c->max_tokens, lv[sc].who, (long long)adm->a.tokens);
 	} else if (c->scope == ADM_GLOBAL) {
 		reason_set(rf, R_global_budget_exceeded,
 		           "the platform's %s budget is exhausted; retry later",
 		           window_words[c->window]);
-	} else if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros +
-	                                                     c->leased_micros + adm->a.micros >
-	                                                 c->max_micros)) {
+	} else if (over_tokens && !over_micros) {
 		reason_set(
-		    rf, key ? R_key_budget_exceeded : R_tenant_budget_exceeded,
+		    rf, lv[sc].budget,
 		    "%s %s token budget of %lld would be exceeded: %lld used, %lld reserved, "
 		    "this request may use up to %lld",
-		    key ? "this API key's" : "the tenant's", window_words[c->window],
-		    (long long)c->max_tokens, (long long)c->spent_tokens,
-		    (long long)c->reserved_tokens, (long long)adm->a.tokens);
+		    whose, window_words[c->window], (long long)c->max_tokens,
+		    (long long)c->spent_tokens, (long long)c->reserved_tokens,
+		    (long long)adm->a.tokens);
 	} else {
 		limit_format_usd(c->max_micros, lim, sizeof(lim));
 		limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
 		                 sizeof(used));
-		reason_set(rf, budget_reason,
+		reason_set(rf, lv[sc].budget,
 		           "%s %s budget of $%s would be exceeded: $%s spent or reserved, this "
 		           "request may cost up to $%.6f",
 		           whose, window_words[c->window], lim, used, (double)adm->a.micros / 1e6);

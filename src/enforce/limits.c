@@ -141,6 +141,9 @@ static const int level_ids[LV__MAX] = {
     [LV_BUDGET_TOKENS_MONTHLY] = LIM_BUDGET_TOKENS_MONTHLY,
     [LV_BUDGET_ENFORCEMENT] = LIM_BUDGET_ENFORCEMENT,
     [LV_ALLOWED_MODELS] = LIM_ALLOWED_MODELS,
+    [LV_RPM] = LIM_RPM,
+    [LV_TPM] = LIM_TPM,
+    [LV_CONCURRENCY] = LIM_CONCURRENCY,
 };
 
 /* ================================================================== definitions */
@@ -163,12 +166,16 @@ int limit_level_of(int id)
 /* See limits.h. */
 int limit_settable(int id, enum limit_scope scope)
 {
+	int lv = limit_level_of(id);
+
 	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
 		return 0;
-	if (scope == LS_TAG) /* budgets only: a tag does not choose models */
-		return limit_level_of(id) >= 0 && id != LIM_ALLOWED_MODELS;
+	if (scope == LS_TAG) /* budgets only: a tag does not choose models or rates */
+		return lv >= 0 && lv < LV_ALLOWED_MODELS;
+	if (scope == LS_KEY && lv >= LV_RPM) /* a key's rates are key_rpm, key_tpm, ... */
+		return (defs[id].scopes & LSB(scope)) != 0;
 	return (defs[id].scopes & LSB(scope)) != 0 ||
-	       ((scope == LS_KEY || scope == LS_PROJECT) && limit_level_of(id) >= 0);
+	       ((scope == LS_KEY || scope == LS_PROJECT) && lv >= 0);
 }
 
 /* See limits.h. */

@@ -107,6 +107,9 @@ enum level_limit {
 	LV_BUDGET_TOKENS_MONTHLY,
 	LV_BUDGET_ENFORCEMENT,
 	LV_ALLOWED_MODELS,
+	LV_RPM, /* a project's rates and concurrency (not a key's: key_* are those) */
+	LV_TPM,
+	LV_CONCURRENCY,
 	LV__MAX
 };
 

@@ -29,7 +29,7 @@
 enum adm_scope { ADM_TENANT, ADM_KEY, ADM_GLOBAL, ADM_PROJECT, ADM_TAG, ADM__SCOPES };
 enum adm_window { ADM_MINUTE, ADM_DAY, ADM_MONTH, ADM_INFLIGHT, ADM__WINDOWS };
 
-#define ADM_MAX_COUNTERS 24 /* 12 for the tenant, its key and project, global; 12 for tags */
+#define ADM_MAX_COUNTERS 28 /* 16 for the tenant, its key and project, global; 12 for tags */
 
 struct adm_counter {
 	int scope;          /* enum adm_scope */

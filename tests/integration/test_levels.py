@@ -20,6 +20,7 @@ leases and reservations as the tenant's, so the hard-limit proof carries over
 import os
 import secrets
 import threading
+import time
 
 import harness
 import fcgi_client as fc
@@ -450,7 +451,7 @@ def project_models_and_levels_shown_and_bad_input_refused():
             (("project", "create", "--tenant", s, "bad name!"), 2, "project name"),
             (("project", "add-key", "--tenant", s, "--key", t["key_id"], "nope"), 1,
              "no project"),
-            (("limits", "set", "--tenant", s, "--project", "team-a", "rpm", "5"), 2,
+            (("limits", "set", "--tenant", s, "--project", "team-a", "max_tokens", "5"), 2,
              "cannot be set at the project scope"),
             (("limits", "set", "--tenant", s, "--project", "team-a", "--key", t["key_id"],
               "budget_usd_daily", "5"), 2, "not both"),
@@ -464,6 +465,55 @@ def project_models_and_levels_shown_and_bad_input_refused():
                    % p["id"]) == [["0"]]
     assert wait_until(lambda: api("POST", "/v1/chat/completions", chat_body("hi"),
                                   key=t["key"])[0] == 200, timeout=3)
+
+
+@test
+def project_rates_and_concurrency_stop_its_keys_only():
+    if time.time() % 60 > 45:  # one minute window for the whole test
+        time.sleep(61 - time.time() % 60)
+    t = new_tenant("lvpr")
+    s = t["slug"]
+    ctl("limits", "set", "--tenant", s, "rpm", "0")
+    b_key, outside = second_key(t), second_key(t)
+    ctl("project", "create", "--tenant", s, "api")
+    for kid in (t["key_id"], b_key["key_id"]):
+        ctl("project", "add-key", "--tenant", s, "--key", kid, "api")
+    ctl("limits", "set", "--tenant", s, "--project", "api", "rpm", "3")
+    # a key's rates stay key_rpm: rpm at a key is still refused
+    rc, _, err = ctl("limits", "set", "--tenant", s, "--key", t["key_id"], "rpm", "3",
+                     check=False)
+    assert rc == 2 and "cannot be set at the key scope" in err, err
+    for i, k in enumerate((t["key"], b_key["key"], t["key"])):
+        st, _, b = api("POST", "/v1/chat/completions", body(i, words=4), key=k)
+        assert st == 200, (i, st, b)
+    st, h, b = api("POST", "/v1/chat/completions", body(9, words=4), key=b_key["key"])
+    assert st == 429 and err_code(b) == "project_rpm_exceeded", (st, b)
+    assert "project" in b["error"]["message"] and "retry-after" in h, (b, h)
+    st, _, b = api("POST", "/v1/chat/completions", body(10, words=4), key=outside["key"])
+    assert st == 200, (st, b)
+    st, _, b = api("GET", "/v1/budget", key=t["key"])
+    pr = b["rate_limits"]["project"]["rpm"]
+    assert pr["limit"] == 3 and pr["source"] == "project" and pr["used"] >= 3, pr
+    st, _, b = api("GET", "/v1/limits", key=t["key"])
+    assert b["project_level"]["rpm"] == {"value": "3", "source": "project"}, b
+    assert "rpm" not in b["key_level"], b["key_level"]
+    # concurrency: the project's slot is held by a slow call of one key; the other waits
+    ctl("limits", "unset", "--tenant", s, "--project", "api", "rpm")
+    ctl("limits", "set", "--tenant", s, "--project", "api", "concurrency", "1")
+    slow = threading.Thread(target=api, args=("POST", "/v1/chat/completions",
+                                              body(20, words=4) | {"messages": [
+                                                  {"role": "user", "content":
+                                                   "[mock:latency=2500] slow"}]}),
+                            kwargs={"key": t["key"]})
+    slow.start()
+    time.sleep(0.8)
+    st, _, b = api("POST", "/v1/chat/completions", body(21, words=4), key=b_key["key"])
+    assert st == 429 and err_code(b) == "project_concurrency_exceeded", (st, b)
+    st, _, b = api("POST", "/v1/chat/completions", body(22, words=4), key=outside["key"])
+    assert st == 200, (st, b)
+    slow.join()
+    assert wait_until(lambda: api("POST", "/v1/chat/completions", body(23, words=4),
+                                  key=b_key["key"])[0] == 200, timeout=5)
 
 
 @test
@@ -494,9 +544,12 @@ def operator_api_manages_projects_their_keys_and_limits():
                                               "project": "ml-team"}, key=tok)
     assert st == 200 and b["project_id"] == p["id"], (st, b)
     assert b["project_level"]["budget_tokens_daily"] == {"value": "900", "source": "project"}
-    st, _, b = api("POST", base + "/limits", {"name": "rpm", "value": "9",
+    st, _, b = api("POST", base + "/limits", {"name": "max_tokens", "value": "9",
                                               "project": "ml-team"}, key=tok)
     assert st == 400 and "project scope" in b["error"]["message"], (st, b)
+    st, _, b = api("POST", base + "/limits", {"name": "tpm", "value": "900",
+                                              "project": "ml-team"}, key=tok)
+    assert st == 200 and b["project_level"]["tpm"] == {"value": "900", "source": "project"}, b
     st, _, b = api("POST", base + "/limits", {"name": "rpm", "value": "9", "key_id":
                                               t["key_id"], "project": "ml-team"}, key=tok)
     assert st == 400 and "project" in b["error"]["message"], (st, b)

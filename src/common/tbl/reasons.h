@@ -89,6 +89,12 @@ REASON(key_rpm_exceeded, 429, rate_limit_error, RF_RETRY, "requests per minute o
 REASON(tpm_exceeded, 429, rate_limit_error, RF_RETRY, "tokens per minute of the tenant")
 REASON(key_tpm_exceeded, 429, rate_limit_error, RF_RETRY, "tokens per minute of the key")
 REASON(concurrency_exceeded, 429, rate_limit_error, RF_RETRY, "requests in flight for the tenant")
+REASON(project_rpm_exceeded, 429, rate_limit_error, RF_RETRY,
+       "requests per minute of the calling key's project")
+REASON(project_tpm_exceeded, 429, rate_limit_error, RF_RETRY,
+       "tokens per minute of the calling key's project")
+REASON(project_concurrency_exceeded, 429, rate_limit_error, RF_RETRY,
+       "requests in flight for the calling key's project")
 REASON(key_concurrency_exceeded, 429, rate_limit_error, RF_RETRY, "requests in flight for the key")
 REASON(tenant_share_exceeded, 429, rate_limit_error, RF_RETRY,
        "the tenant holds its share of this process's calls in flight")
