@@ -160,7 +160,12 @@ static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t
 	return c;
 }
 
-#define ADMIT_TAGS_MAX 6 /* tags with budgets one call may carry (two counters each) */
+/*
+ * Tags with budgets one call may carry (two counters each): with the 16
+ * other rows at most, the reservation's list of rows stays within its
+ * 1024 bytes (store/admission.c adm_counters_text) whatever the ids.
+ */
+#define ADMIT_TAGS_MAX 3
 
 /*
  * The day and month rows of every tag with budgets the call's metadata

@@ -712,6 +712,17 @@ def tag_budgets_shown_set_and_refused_readably():
             (("limits", "show", "--tenant", s, "--tag", "team=nope"), 1, "no budget on tag")):
         rc, _, err = ctl(*args, check=False)
         assert rc == status and words in err, (args, rc, err)
+    # a call may carry at most 3 tags with budgets
+    for k in ("a", "b", "c", "d"):
+        ctl("limits", "set", "--tenant", s, "--tag", "%s=1" % k, "budget_usd_monthly", "9")
+    st, _, b = api("POST", "/v1/chat/completions",
+                   dict(body(1, words=4), metadata={"a": "1", "b": "1", "c": "1"}), key=t["key"])
+    assert st == 200, (st, b)
+    st, _, b = api("POST", "/v1/chat/completions",
+                   dict(body(2, words=4), metadata={"a": "1", "b": "1", "c": "1", "d": "1"}),
+                   key=t["key"])
+    assert st == 400 and err_code(b) == "invalid_request" and "3 tags" in \
+        b["error"]["message"], (st, b)
     tok = op_token()
     st, _, b = api("POST", "/admin/api/v1/tenants/%s/limits" % s,
                    {"name": "budget_usd_monthly", "value": "7", "tag": "team=ops"}, key=tok)
