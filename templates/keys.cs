@@ -1,5 +1,6 @@
 <?cs include:"header.cs" ?>
 <h1>API keys <small class="muted"><?cs var:Tenant.Name ?></small></h1>
+<p class="sub"><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects">Projects</a> group keys under budgets of their own (<a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/tags">tag budgets</a> bind the calls that carry a metadata tag); a key's name opens its budgets, models and rates.</p>
 <section class="card">
   <?cs if:subcount(Keys) == 0 ?>
   <p class="empty">This tenant has no API keys yet.<?cs if:User.Role != "support" ?> Create one below; its secret is shown once.<?cs /if ?></p>
@@ -8,7 +9,7 @@
     <thead><tr><th>Key</th><th>Name</th><th>Scopes</th><th class="hide-sm">Last used</th><th>Status</th><?cs if:User.Role != "support" ?><th>Rotate</th><th>Revoke</th><?cs /if ?></tr></thead>
     <tbody>
     <?cs each:k = Keys ?>
-    <tr id="key-<?cs var:k.Id ?>"><td><code><?cs var:k.Prefix ?>…</code><br><small class="muted">id <?cs var:k.Id ?> · created <?cs var:k.Created ?></small></td><td><?cs var:k.Name ?><?cs if:k.RotatedTo ?><br><small class="muted">replaced by <a href="#key-<?cs var:k.RotatedTo ?>">id <?cs var:k.RotatedTo ?></a></small><?cs /if ?></td><td><?cs var:k.Scopes ?></td>
+    <tr id="key-<?cs var:k.Id ?>"><td><code><?cs var:k.Prefix ?>…</code><br><small class="muted">id <?cs var:k.Id ?> · created <?cs var:k.Created ?></small></td><td><a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys/<?cs var:k.Id ?>" title="budgets, models and rates of this key"><?cs var:k.Name ?></a><?cs if:k.RotatedTo ?><br><small class="muted">replaced by <a href="#key-<?cs var:k.RotatedTo ?>">id <?cs var:k.RotatedTo ?></a></small><?cs /if ?></td><td><?cs var:k.Scopes ?></td>
       <td class="hide-sm"><?cs if:k.LastUsed ?><?cs var:k.LastUsed ?><?cs else ?><span class="muted">never</span><?cs /if ?></td>
       <td><span class="badge <?cs var:k.Badge ?>"><?cs var:k.Status ?></span><?cs if:k.GraceUntil ?> <small class="muted">until <?cs var:k.GraceUntil ?></small><?cs elif:k.Expires ?> <small class="muted">expires <?cs var:k.Expires ?></small><?cs /if ?></td>
       <?cs if:User.Role != "support" ?>

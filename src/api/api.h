@@ -90,6 +90,21 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 /* admin_usage.c: the operator API (id is NULL: operators are not tenants) */
 void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_limits(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_projects.c: a tenant's projects on the operator API */
+struct project;
+void api_admin_projects_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_projects_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_projects_delete(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_project(struct req *r, const struct ident *id, const struct route_match *m);
+/* The tenant's project called name into *p; 0, or -1 after a 400/404/503. */
+int api_admin_project(struct req *r, const struct tenant *t, const char *name, struct project *p);
+struct limit_value;
+/* limits.c: one level (lv[LV__MAX]) as {"name":{"value","source"}} (new reference; NULL: memory) */
+json_t *limits_level_json(const struct limit_value *lv, int level);
+struct limits;
+/* limits.c: the tenant's tags with budgets as a JSON array (new reference; NULL: memory) */
+json_t *limits_tags_json(const struct limits *l);
 /* The tenant named by s (numeric id, else slug) into *t: ST_OK, ST_NOTFOUND or ST_ERR. */
 int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
 /* admin_tenants.c: the tenant lifecycle on the operator API */

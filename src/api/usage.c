@@ -267,11 +267,14 @@ static json_t *budget_remaining_json(int64_t limit, int64_t spent, int64_t reser
 	return json_string(s);
 }
 
-/* One budget (usd or tokens) of one window, from its limit and the counter row. */
-static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm_counter *c,
-                            int usd)
+/*
+ * One budget (usd or tokens) of one window, from its limit value v (with
+ * its source), the enforcement in force and the counter row.
+ */
+static json_t *budget_entry(const struct limit_value *v, const char *enforcement,
+                            const struct adm_counter *c, int usd)
 {
-	int64_t limit = l->v[lim_id].num;
+	int64_t limit = v->num;
 	int64_t spent = usd ? c->spent_micros : c->spent_tokens;
 	int64_t reserved = usd ? c->reserved_micros : c->reserved_tokens;
 	int64_t leased = usd ? c->leased_micros : c->leased_tokens;
@@ -284,14 +287,13 @@ static json_t *budget_entry(const struct limits *l, int lim_id, const struct adm
 		return json_pack("{s:o, s:s, s:s, s:s, s:o, s:s, s:s}", "limit",
 		                 budget_limit_json(limit, 1), "spent", s1, "reserved", s2, "leased",
 		                 s3, "remaining", budget_remaining_json(limit, spent, reserved, 1),
-		                 "enforcement", l->v[LIM_BUDGET_ENFORCEMENT].text, "source",
-		                 limit_scope_name(l->v[lim_id].source));
+		                 "enforcement", enforcement, "source", limit_scope_name(v->source));
 	}
-	return json_pack(
-	    "{s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "limit", budget_limit_json(limit, 0), "spent",
-	    (json_int_t)spent, "reserved", (json_int_t)reserved, "leased", (json_int_t)leased,
-	    "remaining", budget_remaining_json(limit, spent, reserved, 0), "enforcement",
-	    l->v[LIM_BUDGET_ENFORCEMENT].text, "source", limit_scope_name(l->v[lim_id].source));
+	return json_pack("{s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "limit",
+	                 budget_limit_json(limit, 0), "spent", (json_int_t)spent, "reserved",
+	                 (json_int_t)reserved, "leased", (json_int_t)leased, "remaining",
+	                 budget_remaining_json(limit, spent, reserved, 0), "enforcement",
+	                 enforcement, "source", limit_scope_name(v->source));
 }
 
 /* Start of the budget-calendar window (ADM_DAY or ADM_MONTH) that contains t. */
@@ -310,14 +312,74 @@ static int64_t budget_period_start(int64_t t, int window)
 }
 
 /*
+ * The tenant's tags with budgets in one window: [{"tag","tag_id","usd","tokens"}]
+ * from each tag's counter row. NULL with *db_failed set when a counter
+ * cannot be read; NULL alone when out of memory.
+ */
+static json_t *budget_tags(struct store *st, const struct limits *l, int window, const char *period,
+                           int *db_failed)
+{
+	int day = window == ADM_DAY;
+	json_t *arr = json_array();
+
+	for (int i = 0; arr != NULL && i < l->ntags; i++) {
+		const struct limit_tag *g = &l->tags[i];
+		int ui = day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY;
+		int ti = day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY;
+		const char *enf = limits_tag_hard(l, g) ? "hard" : "soft";
+		struct limit_value uv, tv;
+		struct adm_counter c;
+		char name[200];
+
+		memset(&c, 0, sizeof(c));
+		c.scope = ADM_TAG;
+		c.scope_id = g->id;
+		c.window = window;
+		util_strlcpy(c.period, period, sizeof(c.period));
+		if (store_admit_counter_get(st, &c) != ST_OK) {
+			*db_failed = 1;
+			json_decref(arr);
+			return NULL;
+		}
+		uv.num = g->num[ui];
+		uv.source = g->set[ui] ? LS_TAG : LS_DEFAULT;
+		tv.num = g->num[ti];
+		tv.source = g->set[ti] ? LS_TAG : LS_DEFAULT;
+		uv.text[0] = tv.text[0] = '\0';
+		snprintf(name, sizeof(name), "%s=%s", g->key, g->value);
+		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:o, s:o}", "tag", name,
+		                                         "tag_id", (json_int_t)g->id, "usd",
+		                                         budget_entry(&uv, enf, &c, 1), "tokens",
+		                                         budget_entry(&tv, enf, &c, 0))) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/*
  * One window (day or month): its period, start and reset time, and the usd
  * and tokens budgets. NULL with *db_failed set when the counter cannot be
  * read; NULL alone when out of memory.
  */
 static json_t *budget_window(struct store *st, const struct limits *l, int64_t tenant_id,
-                             int window, const char *period, int64_t now, int *db_failed)
+                             int64_t key_id, int window, const char *period, int64_t now,
+                             int *db_failed)
 {
-	struct adm_counter c;
+	int day = window == ADM_DAY;
+	const struct limit_value *ku = &l->key[day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY];
+	const struct limit_value *kt =
+	    &l->key[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
+	const char *tenf = l->v[LIM_BUDGET_ENFORCEMENT].text;
+	const char *kenf = limits_key_hard(l) ? "hard" : "soft";
+	const struct limit_value *pu =
+	    &l->project[day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY];
+	const struct limit_value *pt =
+	    &l->project[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
+	const char *penf = limits_project_hard(l) ? "hard" : "soft";
+	struct adm_counter c, kc, pc;
+	json_t *proj, *tags;
 	char start[32], reset[32];
 
 	memset(&c, 0, sizeof(c));
@@ -325,20 +387,41 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	c.scope_id = tenant_id;
 	c.window = window;
 	util_strlcpy(c.period, period, sizeof(c.period));
-	if (store_admit_counter_get(st, &c) != ST_OK) {
+	kc = c;
+	kc.scope = ADM_KEY;
+	kc.scope_id = key_id;
+	pc = c;
+	pc.scope = ADM_PROJECT;
+	pc.scope_id = l->project_id;
+	if (store_admit_counter_get(st, &c) != ST_OK ||
+	    (key_id != 0 && store_admit_counter_get(st, &kc) != ST_OK) ||
+	    (l->project_id != 0 && store_admit_counter_get(st, &pc) != ST_OK)) {
 		*db_failed = 1;
+		return NULL;
+	}
+	/* The key's project, a level between the tenant and the key (null: in none). */
+	proj = l->project_id == 0
+	           ? json_null()
+	           : json_pack("{s:I, s:o, s:o}", "project_id", (json_int_t)l->project_id, "usd",
+	                       budget_entry(pu, penf, &pc, 1), "tokens",
+	                       budget_entry(pt, penf, &pc, 0));
+	tags = budget_tags(st, l, window, period, db_failed);
+	if (tags == NULL) {
+		json_decref(proj);
 		return NULL;
 	}
 	util_iso8601(budget_period_start(now, window), start, sizeof(start));
 	util_iso8601(now + admit_seconds_left(now, window), reset, sizeof(reset));
+	/* Every level: the tenant's, its tags', the key's project's and the key's own. */
 	return json_pack(
-	    "{s:s, s:s, s:s, s:o, s:o}", "period", period, "period_start", start, "resets_at",
-	    reset, "usd",
-	    budget_entry(l, window == ADM_DAY ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY, &c,
-	                 1),
+	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period,
+	    "period_start", start, "resets_at", reset, "project", proj, "tags", tags, "usd",
+	    budget_entry(&l->v[day ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY], tenf, &c, 1),
 	    "tokens",
-	    budget_entry(l, window == ADM_DAY ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY,
-	                 &c, 0));
+	    budget_entry(&l->v[day ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY], tenf, &c,
+	                 0),
+	    "key", "key_id", (json_int_t)key_id, "usd", budget_entry(ku, kenf, &kc, 1), "tokens",
+	    budget_entry(kt, kenf, &kc, 0));
 }
 
 /*
@@ -349,8 +432,12 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 static json_t *budget_rates(struct store *st, const struct limits *l, int scope, int64_t scope_id,
                             const char *minute, const char *reset, int *db_failed)
 {
-	int rpm = scope == ADM_KEY ? LIM_KEY_RPM : LIM_RPM;
-	int tpm = scope == ADM_KEY ? LIM_KEY_TPM : LIM_TPM;
+	const struct limit_value *rv = scope == ADM_KEY       ? &l->v[LIM_KEY_RPM]
+	                               : scope == ADM_PROJECT ? &l->project[LV_RPM]
+	                                                      : &l->v[LIM_RPM];
+	const struct limit_value *tv = scope == ADM_KEY       ? &l->v[LIM_KEY_TPM]
+	                               : scope == ADM_PROJECT ? &l->project[LV_TPM]
+	                                                      : &l->v[LIM_TPM];
 	struct adm_counter c;
 
 	memset(&c, 0, sizeof(c));
@@ -364,14 +451,14 @@ static json_t *budget_rates(struct store *st, const struct limits *l, int scope,
 	}
 	return json_pack(
 	    "{s:{s:o, s:I, s:I, s:o, s:s, s:s}, s:{s:o, s:I, s:I, s:I, s:o, s:s, s:s}}", "rpm",
-	    "limit", budget_limit_json(l->v[rpm].num, 0), "used", (json_int_t)c.requests, "leased",
+	    "limit", budget_limit_json(rv->num, 0), "used", (json_int_t)c.requests, "leased",
 	    (json_int_t)c.leased_requests, "remaining",
-	    budget_remaining_json(l->v[rpm].num, c.requests, 0, 0), "resets_at", reset, "source",
-	    limit_scope_name(l->v[rpm].source), "tpm", "limit", budget_limit_json(l->v[tpm].num, 0),
-	    "used", (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens, "leased",
+	    budget_remaining_json(rv->num, c.requests, 0, 0), "resets_at", reset, "source",
+	    limit_scope_name(rv->source), "tpm", "limit", budget_limit_json(tv->num, 0), "used",
+	    (json_int_t)c.spent_tokens, "reserved", (json_int_t)c.reserved_tokens, "leased",
 	    (json_int_t)c.leased_tokens, "remaining",
-	    budget_remaining_json(l->v[tpm].num, c.spent_tokens, c.reserved_tokens, 0), "resets_at",
-	    reset, "source", limit_scope_name(l->v[tpm].source));
+	    budget_remaining_json(tv->num, c.spent_tokens, c.reserved_tokens, 0), "resets_at",
+	    reset, "source", limit_scope_name(tv->source));
 }
 
 /* Requests in flight for the tenant and the key, against their concurrency limits. */
@@ -405,7 +492,8 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	char minute[20], day[20], month[20], reset[32];
 	struct limits *own = NULL;
 	const struct limits *l = id->lim;
-	json_t *dw = NULL, *mw = NULL, *rates = NULL, *krates = NULL, *conc = NULL, *body;
+	json_t *dw = NULL, *mw = NULL, *rates = NULL, *krates = NULL, *prates = NULL, *conc = NULL,
+	       *body;
 	int64_t now = util_unix_time();
 	int db_failed = 0;
 
@@ -425,27 +513,32 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	}
 	admit_periods(now, minute, day, month);
 	util_iso8601(now + admit_seconds_left(now, ADM_MINUTE), reset, sizeof(reset));
-	dw = budget_window(r->store, l, id->tenant_id, ADM_DAY, day, now, &db_failed);
+	dw = budget_window(r->store, l, id->tenant_id, id->key_id, ADM_DAY, day, now, &db_failed);
 	if (dw)
-		mw = budget_window(r->store, l, id->tenant_id, ADM_MONTH, month, now, &db_failed);
+		mw = budget_window(r->store, l, id->tenant_id, id->key_id, ADM_MONTH, month, now,
+		                   &db_failed);
 	if (mw)
 		rates =
 		    budget_rates(r->store, l, ADM_TENANT, id->tenant_id, minute, reset, &db_failed);
 	if (rates)
 		krates = budget_rates(r->store, l, ADM_KEY, id->key_id, minute, reset, &db_failed);
 	if (krates)
+		prates = l->project_id == 0 ? json_null()
+		                            : budget_rates(r->store, l, ADM_PROJECT, l->project_id,
+		                                           minute, reset, &db_failed);
+	if (prates)
 		conc = budget_concurrency(r->store, l, id->tenant_id, id->key_id, &db_failed);
 	if (conc == NULL)
 		goto out;
 	body =
-	    json_pack("{s:s, s:I, s:s, s:s, s:b, s:s, s:{s:o, s:o}, s:{s:o, s:o}, s:o}", "object",
-	              "budget", "tenant_id", (json_int_t)id->tenant_id, "timezone",
+	    json_pack("{s:s, s:I, s:s, s:s, s:b, s:s, s:{s:o, s:o}, s:{s:o, s:o, s:o}, s:o}",
+	              "object", "budget", "tenant_id", (json_int_t)id->tenant_id, "timezone",
 	              r->conf->budget_timezone[0] ? r->conf->budget_timezone : "UTC", "enforcement",
 	              l->v[LIM_BUDGET_ENFORCEMENT].text, "enforced", r->conf->enforcement,
 	              "enforcement_source", limit_scope_name(l->v[LIM_BUDGET_ENFORCEMENT].source),
 	              "budgets", "day", dw, "month", mw, "rate_limits", "tenant", rates, "key",
-	              krates, "concurrency", conc);
-	dw = mw = rates = krates = conc = NULL;
+	              krates, "project", prates, "concurrency", conc);
+	dw = mw = rates = krates = prates = conc = NULL;
 	if (body == NULL) {
 		resp_error(r, R_server_busy, "out of memory");
 		goto done;
@@ -463,6 +556,7 @@ done:
 	json_decref(mw);
 	json_decref(rates);
 	json_decref(krates);
+	json_decref(prates);
 	json_decref(conc);
 	free(own);
 }

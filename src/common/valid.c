@@ -48,6 +48,10 @@ static const struct valid_rule valid_rules[VALID__MAX] = {
                         "at most 100 bytes of UTF-8 text without control characters"},
     [VALID_TOKEN_NAME] = {1, 100, NULL, NULL, NULL, VALID_F_TEXT,
                           "1-100 bytes of UTF-8 text without control characters"},
+    [VALID_PROJECT] = {1, 64, LOWER UPPER DIGIT "_-", LOWER UPPER DIGIT, NULL,
+                       VALID_F_NOT_ALL_DIGITS,
+                       "1-64 of A-Z, a-z, 0-9, _ and -, starting with a letter or digit, not"
+                       " all digits"},
 };
 
 int valid_name(enum valid_kind k, const char *s)

@@ -30,6 +30,7 @@ enum valid_kind {
 	VALID_TENANT_NAME, /* a tenant's display name (text) */
 	VALID_KEY_NAME,    /* an API key's label (text, may be empty) */
 	VALID_TOKEN_NAME,  /* an operator token's name (text) */
+	VALID_PROJECT,     /* a project's name, unique per tenant */
 	VALID__MAX
 };
 

@@ -89,6 +89,16 @@ PAGE_FN(page_keys);
 PAGE_FN(page_key_create);
 PAGE_FN(page_key_rotate);
 PAGE_FN(page_key_revoke);
+PAGE_FN(page_key);
+PAGE_FN(page_key_limits_set);
+PAGE_FN(page_projects);
+PAGE_FN(page_project_create);
+PAGE_FN(page_project);
+PAGE_FN(page_project_limits_set);
+PAGE_FN(page_project_keys_set);
+PAGE_FN(page_project_delete);
+PAGE_FN(page_tags);
+PAGE_FN(page_tags_set);
 PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
@@ -169,6 +179,16 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}/keys", AUTH_ADMIN, 0, page_key_create}, \
 	{"POST", "/admin/tenants/{}/keys/{}/rotate", AUTH_ADMIN, 0, page_key_rotate}, \
 	{"POST", "/admin/tenants/{}/keys/{}/revoke", AUTH_ADMIN, 0, page_key_revoke}, \
+	{"GET", "/admin/tenants/{}/keys/{}", AUTH_ADMIN, 0, page_key}, \
+	{"POST", "/admin/tenants/{}/keys/{}/limits", AUTH_ADMIN, 0, page_key_limits_set}, \
+	{"GET", "/admin/tenants/{}/projects", AUTH_ADMIN, 0, page_projects}, \
+	{"POST", "/admin/tenants/{}/projects", AUTH_ADMIN, 0, page_project_create}, \
+	{"GET", "/admin/tenants/{}/projects/{}", AUTH_ADMIN, 0, page_project}, \
+	{"POST", "/admin/tenants/{}/projects/{}/limits", AUTH_ADMIN, 0, page_project_limits_set}, \
+	{"POST", "/admin/tenants/{}/projects/{}/keys", AUTH_ADMIN, 0, page_project_keys_set}, \
+	{"POST", "/admin/tenants/{}/projects/{}/delete", AUTH_ADMIN, 0, page_project_delete}, \
+	{"GET", "/admin/tenants/{}/tags", AUTH_ADMIN, 0, page_tags}, \
+	{"POST", "/admin/tenants/{}/tags", AUTH_ADMIN, 0, page_tags_set}, \
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \

@@ -3,8 +3,9 @@
  *
  * DESIGN
  * The counter rows a call books are derived from the caller's effective
- * limits: the tenant's day and month rows always (so spend is known the
- * moment a budget is set), minute rows for the tenant and the key when a
+ * limits: the tenant's and the key's day and month rows always (so spend is
+ * known the moment a budget is set; the key's rows carry the key's own
+ * level, enforce/limits.h), minute rows for the tenant and the key when a
  * rate limit applies, inflight rows when a concurrency limit applies, and
  * the global day/month rows only when a global budget is set — those rows
  * are shared by every tenant, so they serialize all admissions (that cost is
@@ -20,6 +21,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "common/conf.h"
 #include "common/log.h"
@@ -186,6 +189,64 @@ static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t
 	return c;
 }
 
+/*
+ * Tags with budgets one call may carry (two counters each): with the 16
+ * other rows at most, the reservation's list of rows stays within its
+ * 1024 bytes (store/admission.c adm_counters_text) whatever the ids.
+ */
+#define ADMIT_TAGS_MAX 3
+
+/*
+ * The day and month rows of every tag with budgets the call's metadata
+ * carries (a string equal to the tag's value). 0, or -1 when it carries
+ * more than ADMIT_TAGS_MAX of them.
+ */
+static int admit_tag_counters(const struct limits *l, struct admission *adm)
+{
+	json_t *meta;
+	int n = 0, rc = 0;
+
+	if (l->ntags == 0 || adm->metadata == NULL)
+		return 0;
+	meta = json_loads(adm->metadata, 0, NULL);
+	if (!json_is_object(meta)) {
+		json_decref(meta);
+		return 0;
+	}
+	for (int i = 0; i < l->ntags; i++) {
+		const struct limit_tag *g = &l->tags[i];
+		const char *v = json_string_value(json_object_get(meta, g->key));
+		struct adm_counter *c;
+
+		if (v == NULL || g->key[0] == '\0' || strcmp(v, g->value) != 0)
+			continue;
+		if (++n > ADMIT_TAGS_MAX) {
+			rc = -1;
+			break;
+		}
+		c = add_counter(&adm->a, ADM_TAG, g->id, ADM_DAY, adm->day);
+		c->max_micros = g->num[LV_BUDGET_USD_DAILY];
+		c->max_tokens = g->num[LV_BUDGET_TOKENS_DAILY];
+		c->hard = limits_tag_hard(l, g);
+		c = add_counter(&adm->a, ADM_TAG, g->id, ADM_MONTH, adm->month);
+		c->max_micros = g->num[LV_BUDGET_USD_MONTHLY];
+		c->max_tokens = g->num[LV_BUDGET_TOKENS_MONTHLY];
+		c->hard = limits_tag_hard(l, g);
+	}
+	json_decref(meta);
+	return rc;
+}
+
+/* The tag of counter c ("department=research"), for messages; "" when unknown. */
+static void admit_tag_name(const struct admission *adm, const struct adm_counter *c, char *out,
+                           size_t cap)
+{
+	out[0] = '\0';
+	for (int i = 0; adm->lim && i < adm->lim->ntags; i++)
+		if (adm->lim->tags[i].id == c->scope_id)
+			snprintf(out, cap, "%s=%s", adm->lim->tags[i].key, adm->lim->tags[i].value);
+}
+
 /* The counter rows this call books, from the limits. */
 static void admit_counters(const struct ident *id, struct admission *adm)
 {
@@ -213,6 +274,39 @@ static void admit_counters(const struct ident *id, struct admission *adm)
 	c->max_micros = l->v[LIM_BUDGET_USD_MONTHLY].num;
 	c->max_tokens = l->v[LIM_BUDGET_TOKENS_MONTHLY].num;
 	c->hard = hard;
+	/*
+	 * The key's own level, below the tenant's: its day and month rows are booked
+	 * always, like the tenant's, so a key's spend is known the moment a budget is
+	 * set for it (unlimited rows need no lease; the ledger adds to them per batch).
+	 */
+	c = add_counter(a, ADM_KEY, id->key_id, ADM_DAY, adm->day);
+	c->max_micros = l->key[LV_BUDGET_USD_DAILY].num;
+	c->max_tokens = l->key[LV_BUDGET_TOKENS_DAILY].num;
+	c->hard = limits_key_hard(l);
+	c = add_counter(a, ADM_KEY, id->key_id, ADM_MONTH, adm->month);
+	c->max_micros = l->key[LV_BUDGET_USD_MONTHLY].num;
+	c->max_tokens = l->key[LV_BUDGET_TOKENS_MONTHLY].num;
+	c->hard = limits_key_hard(l);
+	/* The key's project, a level between the tenant and the key: its rows, for every call. */
+	if (l->project_id && (l->project[LV_RPM].num || l->project[LV_TPM].num)) {
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_MINUTE, adm->minute);
+		c->max_requests = l->project[LV_RPM].num;
+		c->max_tokens = l->project[LV_TPM].num;
+	}
+	if (l->project_id && l->project[LV_CONCURRENCY].num) {
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_INFLIGHT, "");
+		c->max_requests = l->project[LV_CONCURRENCY].num;
+	}
+	if (l->project_id) {
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_DAY, adm->day);
+		c->max_micros = l->project[LV_BUDGET_USD_DAILY].num;
+		c->max_tokens = l->project[LV_BUDGET_TOKENS_DAILY].num;
+		c->hard = limits_project_hard(l);
+		c = add_counter(a, ADM_PROJECT, l->project_id, ADM_MONTH, adm->month);
+		c->max_micros = l->project[LV_BUDGET_USD_MONTHLY].num;
+		c->max_tokens = l->project[LV_BUDGET_TOKENS_MONTHLY].num;
+		c->hard = limits_project_hard(l);
+	}
 	if (l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num || l->v[LIM_GLOBAL_BUDGET_TOKENS_DAILY].num) {
 		c = add_counter(a, ADM_GLOBAL, 0, ADM_DAY, adm->day);
 		c->max_micros = l->v[LIM_GLOBAL_BUDGET_USD_DAILY].num;
@@ -240,55 +334,79 @@ static const char *const window_words[ADM__WINDOWS] = {"per-minute", "daily", "m
 static void admit_refusal(const struct admission *adm, const struct adm_counter *c,
                           struct refusal *rf)
 {
-	int key = c->scope == ADM_KEY;
+	/* Each refusal names its level: the reason codes and the words of each scope. */
+	static const struct {
+		enum reason rpm, tpm, conc, budget;
+		const char *who, *whose;
+	} lv[ADM__SCOPES] = {
+	    [ADM_TENANT] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                    R_tenant_budget_exceeded, "tenant", "the tenant's"},
+	    [ADM_KEY] = {R_key_rpm_exceeded, R_key_tpm_exceeded, R_key_concurrency_exceeded,
+	                 R_key_budget_exceeded, "API key", "this API key's"},
+	    [ADM_GLOBAL] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                    R_global_budget_exceeded, "platform", "the platform's"},
+	    [ADM_PROJECT] = {R_project_rpm_exceeded, R_project_tpm_exceeded,
+	                     R_project_concurrency_exceeded, R_project_budget_exceeded,
+	                     "key's project", "this key's project's"},
+	    [ADM_TAG] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                 R_tag_budget_exceeded, "tag", "the tag's"},
+	};
+	int sc = c->scope >= 0 && c->scope < ADM__SCOPES ? c->scope : ADM_TENANT;
 	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
 	int over_requests =
 	    c->max_requests && c->requests + c->leased_requests + 1 > c->max_requests;
 	int over_tokens =
 	    c->max_tokens &&
 	    c->spent_tokens + c->reserved_tokens + c->leased_tokens + adm->a.tokens > c->max_tokens;
+	int over_micros =
+	    c->max_micros &&
+	    c->spent_micros + c->reserved_micros + c->leased_micros + adm->a.micros > c->max_micros;
 	int64_t retry_after = admit_seconds_left(adm->now, c->window);
-	char lim[32], used[32];
+	char lim[32], used[32], tag[LIMITS_TAG_KEY_MAX + LIMITS_TAG_VALUE_MAX + 2];
+	char whose[sizeof(tag) + 32];
 
+	if (c->scope == ADM_TAG) {
+		admit_tag_name(adm, c, tag, sizeof(tag));
+		snprintf(whose, sizeof(whose), "the tag %s's", tag);
+	} else {
+		snprintf(whose, sizeof(whose), "%s", lv[sc].whose);
+	}
 	if (c->window == ADM_INFLIGHT) {
-		reason_set(rf, key ? R_key_concurrency_exceeded : R_concurrency_exceeded,
+		reason_set(rf, lv[sc].conc,
 		           "%lld requests already in flight for this %s (limit %lld)",
-		           (long long)c->requests, key ? "API key" : "tenant",
-		           (long long)c->max_requests);
+		           (long long)c->requests, lv[sc].who, (long long)c->max_requests);
 		rf->retry_after = 1;
 		return;
 	}
 	if (c->window == ADM_MINUTE && over_requests) {
-		reason_set(rf, key ? R_key_rpm_exceeded : R_rpm_exceeded,
+		reason_set(rf, lv[sc].rpm,
 		           "request rate limit of %lld per minute reached for this %s",
-		           (long long)c->max_requests, key ? "API key" : "tenant");
+		           (long long)c->max_requests, lv[sc].who);
 	} else if (c->window == ADM_MINUTE) {
-		reason_set(rf, key ? R_key_tpm_exceeded : R_tpm_exceeded,
+		reason_set(rf, lv[sc].tpm,
 		           "token rate limit of %lld per minute reached for this %s (this request "
 		           "may use up to %lld tokens)",
-		           (long long)c->max_tokens, key ? "API key" : "tenant",
-		           (long long)adm->a.tokens);
+		           (long long)c->max_tokens, lv[sc].who, (long long)adm->a.tokens);
 	} else if (c->scope == ADM_GLOBAL) {
 		reason_set(rf, R_global_budget_exceeded,
 		           "the platform's %s budget is exhausted; retry later",
 		           window_words[c->window]);
-	} else if (over_tokens && !(c->max_micros && c->spent_micros + c->reserved_micros +
-	                                                     c->leased_micros + adm->a.micros >
-	                                                 c->max_micros)) {
-		reason_set(rf, R_tenant_budget_exceeded,
-		           "%s token budget of %lld would be exceeded: %lld used, %lld reserved, "
-		           "this request may use up to %lld",
-		           window_words[c->window], (long long)c->max_tokens,
-		           (long long)c->spent_tokens, (long long)c->reserved_tokens,
-		           (long long)adm->a.tokens);
+	} else if (over_tokens && !over_micros) {
+		reason_set(
+		    rf, lv[sc].budget,
+		    "%s %s token budget of %lld would be exceeded: %lld used, %lld reserved, "
+		    "this request may use up to %lld",
+		    whose, window_words[c->window], (long long)c->max_tokens,
+		    (long long)c->spent_tokens, (long long)c->reserved_tokens,
+		    (long long)adm->a.tokens);
 	} else {
 		limit_format_usd(c->max_micros, lim, sizeof(lim));
 		limit_format_usd(c->spent_micros + c->reserved_micros + c->leased_micros, used,
 		                 sizeof(used));
-		reason_set(rf, R_tenant_budget_exceeded,
-		           "%s budget of $%s would be exceeded: $%s spent or reserved, this "
+		reason_set(rf, lv[sc].budget,
+		           "%s %s budget of $%s would be exceeded: $%s spent or reserved, this "
 		           "request may cost up to $%.6f",
-		           window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
+		           whose, window_words[c->window], lim, used, (double)adm->a.micros / 1e6);
 	}
 	rf->retry_after = retry_after;
 }
@@ -353,19 +471,24 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 		int64_t after_t = c->spent_tokens + c->reserved_tokens;
 		char detail[160];
 
-		if (c->hard || c->scope != ADM_TENANT)
+		if (c->hard || c->scope == ADM_GLOBAL || c->window == ADM_MINUTE ||
+		    c->window == ADM_INFLIGHT)
 			continue;
 		if (!((c->max_micros && after_m > c->max_micros) ||
 		      (c->max_tokens && after_t > c->max_tokens)))
 			continue;
-		snprintf(detail, sizeof(detail), "%s budget exceeded (soft enforcement)",
+		snprintf(detail, sizeof(detail), "%s%s budget exceeded (soft enforcement)",
+		         c->scope == ADM_KEY       ? "API key's "
+		         : c->scope == ADM_PROJECT ? "project's "
+		         : c->scope == ADM_TAG     ? "tag's "
+		                                   : "",
 		         window_words[c->window]);
 		resp_header(r, "X-Budget-Warning", detail);
 		/* Audit only the request that crossed the line, not every one after it. */
 		if ((c->max_micros && after_m - adm->a.micros <= c->max_micros) ||
 		    (c->max_tokens && after_t - adm->a.tokens <= c->max_tokens)) {
 			struct audit_entry ae = {0};
-			char js[200];
+			char js[200], target[64];
 
 			snprintf(
 			    js, sizeof(js),
@@ -377,9 +500,23 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.actor_type = "api_key";
 			ae.actor_id = id->key_prefix;
 			ae.action = "budget.soft_exceeded";
-			ae.target = c->window == ADM_DAY ? "budget:daily" : "budget:monthly";
+			if (c->scope == ADM_KEY || c->scope == ADM_PROJECT || c->scope == ADM_TAG)
+				snprintf(target, sizeof(target), "budget:%s:%lld:%s",
+				         c->scope == ADM_KEY       ? "key"
+				         : c->scope == ADM_PROJECT ? "project"
+				                                   : "tag",
+				         (long long)c->scope_id,
+				         c->window == ADM_DAY ? "daily" : "monthly");
+			else
+				snprintf(target, sizeof(target), "budget:%s",
+				         c->window == ADM_DAY ? "daily" : "monthly");
+			ae.target = target;
 			ae.outcome = "ok";
-			ae.reason_code = reason_name(R_tenant_budget_exceeded);
+			ae.reason_code =
+			    reason_name(c->scope == ADM_KEY       ? R_key_budget_exceeded
+			                : c->scope == ADM_PROJECT ? R_project_budget_exceeded
+			                : c->scope == ADM_TAG     ? R_tag_budget_exceeded
+			                                          : R_tenant_budget_exceeded);
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;
@@ -453,7 +590,12 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 	adm->a.micros = admit_cost(m, prompt_bound, max_tokens);
 	adm->a.expires_s =
 	    (r->conf->upstream_timeout_ms + 999) / 1000 + r->conf->reservation_grace_s;
+	adm->lim = id->lim;
 	admit_counters(id, adm);
+	if (admit_tag_counters(id->lim, adm) < 0)
+		return reason_set(rf, R_invalid_request,
+		                  "metadata: this call carries more than %d tags with budgets",
+		                  ADMIT_TAGS_MAX);
 
 	/* A worst case above a hard limit on its own can never be admitted. */
 	for (size_t i = 0; i < adm->a.n && refused < 0; i++) {

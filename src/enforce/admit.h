@@ -40,6 +40,8 @@ struct admission {
 	int max_tokens;             /* completion tokens reserved */
 	int64_t now;                /* unix seconds at admission */
 	char day[20], month[20], minute[20];
+	const char *metadata;     /* the call's metadata (JSON object text or NULL): its tags */
+	const struct limits *lim; /* the caller's limits (set by admit_reserve) */
 };
 
 /*

@@ -154,11 +154,29 @@ int authorize_request(struct req *r, const struct ident *id, struct limits *lim)
 
 int authorize_model(struct req *r, const struct limits *lim, const char *model)
 {
-	if (limits_list_allows(lim->v[LIM_ALLOWED_MODELS].text, model))
-		return 0;
-	resp_error_param(r, R_model_not_allowed, "model",
-	                 "the model '%.100s' is not allowed for this tenant", model ? model : "");
-	return -1;
+	if (!limits_list_allows(lim->v[LIM_ALLOWED_MODELS].text, model)) {
+		resp_error_param(r, R_model_not_allowed, "model",
+		                 "the model '%.100s' is not allowed for this tenant",
+		                 model ? model : "");
+		return -1;
+	}
+	/* The key's project, then the key: each list narrows the one above, never widens it. */
+	if (!limits_list_allows(lim->project[LV_ALLOWED_MODELS].text, model)) {
+		resp_error_param(r, R_project_model_not_allowed, "model",
+		                 "the model '%.100s' is not allowed for this key's project (its"
+		                 " allowed_models: %.200s)",
+		                 model ? model : "", lim->project[LV_ALLOWED_MODELS].text);
+		return -1;
+	}
+	if (!limits_list_allows(lim->key[LV_ALLOWED_MODELS].text, model)) {
+		resp_error_param(
+		    r, R_key_model_not_allowed, "model",
+		    "the model '%.100s' is not allowed for this API key (its allowed_models:"
+		    " %.200s)",
+		    model ? model : "", lim->key[LV_ALLOWED_MODELS].text);
+		return -1;
+	}
+	return 0;
 }
 
 int authorize_agent(struct req *r, const struct limits *lim, const char *agent)

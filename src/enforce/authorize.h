@@ -25,7 +25,10 @@ struct limits;
  * cannot be read). Fills *lim with the caller's effective limits.
  */
 int authorize_request(struct req *r, const struct ident *id, struct limits *lim);
-/* 0 when model is allowed, else -1 after sending 403 model_not_allowed. */
+/*
+ * 0 when model is allowed for the tenant and for the calling key (its own
+ * level), else -1 after sending 403 model_not_allowed / key_model_not_allowed.
+ */
 int authorize_model(struct req *r, const struct limits *lim, const char *model);
 /* 0 when agent is allowed, else -1 after sending 403 agent_not_allowed. */
 int authorize_agent(struct req *r, const struct limits *lim, const char *agent);

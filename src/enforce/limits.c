@@ -140,11 +140,118 @@ static const struct limit_def defs[LIM__MAX] = {
 #undef K
 
 static const char *const scope_names[LS__MAX] = {
-    [LS_DEFAULT] = "default", [LS_GLOBAL] = "global", [LS_PLAN] = "plan",
-    [LS_TENANT] = "tenant",   [LS_KEY] = "key",
+    [LS_DEFAULT] = "default", [LS_GLOBAL] = "global",   [LS_PLAN] = "plan", [LS_TENANT] = "tenant",
+    [LS_KEY] = "key",         [LS_PROJECT] = "project", [LS_TAG] = "tag",
+};
+
+static int lim_item_char(int c);
+static int lim_check(int id, const char *value, char *out, size_t outcap, int64_t *num, char *err,
+                     size_t errlen);
+
+/* The level limits (enum level_limit order): what a key may set for itself. */
+static const int level_ids[LV__MAX] = {
+    [LV_BUDGET_USD_DAILY] = LIM_BUDGET_USD_DAILY,
+    [LV_BUDGET_USD_MONTHLY] = LIM_BUDGET_USD_MONTHLY,
+    [LV_BUDGET_TOKENS_DAILY] = LIM_BUDGET_TOKENS_DAILY,
+    [LV_BUDGET_TOKENS_MONTHLY] = LIM_BUDGET_TOKENS_MONTHLY,
+    [LV_BUDGET_ENFORCEMENT] = LIM_BUDGET_ENFORCEMENT,
+    [LV_ALLOWED_MODELS] = LIM_ALLOWED_MODELS,
+    [LV_RPM] = LIM_RPM,
+    [LV_TPM] = LIM_TPM,
+    [LV_CONCURRENCY] = LIM_CONCURRENCY,
 };
 
 /* ================================================================== definitions */
+
+/* See limits.h. */
+int limit_level_id(int lv)
+{
+	return lv >= 0 && lv < LV__MAX ? level_ids[lv] : -1;
+}
+
+/* See limits.h. */
+int limit_level_of(int id)
+{
+	for (int i = 0; i < LV__MAX; i++)
+		if (level_ids[i] == id)
+			return i;
+	return -1;
+}
+
+/* See limits.h. */
+int limit_settable(int id, enum limit_scope scope)
+{
+	int lv = limit_level_of(id);
+
+	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
+		return 0;
+	if (scope == LS_TAG) /* budgets only: a tag does not choose models or rates */
+		return lv >= 0 && lv < LV_ALLOWED_MODELS;
+	if (scope == LS_KEY && lv >= LV_RPM) /* a key's rates are key_rpm, key_tpm, ... */
+		return (defs[id].scopes & LSB(scope)) != 0;
+	return (defs[id].scopes & LSB(scope)) != 0 ||
+	       ((scope == LS_KEY || scope == LS_PROJECT) && lv >= 0);
+}
+
+/* See limits.h. */
+int limits_tag_hard(const struct limits *l, const struct limit_tag *g)
+{
+	return g->hard < 0 ? strcmp(l->v[LIM_BUDGET_ENFORCEMENT].text, "soft") != 0 : g->hard;
+}
+
+/* See limits.h. */
+int limits_tag_parse(const char *kv, char key[LIMITS_TAG_KEY_MAX + 1],
+                     char value[LIMITS_TAG_VALUE_MAX + 1], char *err, size_t errlen)
+{
+	const char *eq = kv ? strchr(kv, '=') : NULL;
+	size_t kn, vn;
+
+	if (eq == NULL) {
+		snprintf(err, errlen, "a tag is KEY=VALUE (department=research)");
+		return -1;
+	}
+	kn = (size_t)(eq - kv);
+	vn = strlen(eq + 1);
+	if (kn == 0 || kn > LIMITS_TAG_KEY_MAX || vn == 0 || vn > LIMITS_TAG_VALUE_MAX) {
+		snprintf(err, errlen, "a tag is KEY=VALUE, KEY 1-%d and VALUE 1-%d bytes",
+		         LIMITS_TAG_KEY_MAX, LIMITS_TAG_VALUE_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < kn + 1 + vn; i++)
+		if (i != kn && !lim_item_char((unsigned char)kv[i])) {
+			snprintf(
+			    err, errlen,
+			    "tag '%.64s': use A-Z a-z 0-9 and . _ : / @ - on both sides of '='",
+			    kv);
+			return -1;
+		}
+	memcpy(key, kv, kn);
+	key[kn] = '\0';
+	memcpy(value, eq + 1, vn + 1);
+	return 0;
+}
+
+/* 1 when the level's enforcement (else the tenant's) is hard. */
+static int level_hard(const struct limits *l, const struct limit_value *lv)
+{
+	const char *e = lv[LV_BUDGET_ENFORCEMENT].text;
+
+	if (e[0] == '\0')
+		e = l->v[LIM_BUDGET_ENFORCEMENT].text;
+	return strcmp(e, "soft") != 0;
+}
+
+/* See limits.h. */
+int limits_key_hard(const struct limits *l)
+{
+	return level_hard(l, l->key);
+}
+
+/* See limits.h. */
+int limits_project_hard(const struct limits *l)
+{
+	return level_hard(l, l->project);
+}
 
 /* The definitions table, LIM__MAX rows in enum order. */
 const struct limit_def *limit_defs(void)
@@ -498,6 +605,13 @@ void limits_init(struct limits *l, int64_t tenant_id, int64_t key_id)
 			v->num = 0;
 		}
 	}
+	l->project_id = 0;
+	l->ntags = 0;
+	for (int i = 0; i < LV__MAX; i++) {
+		l->key[i].text[0] = l->project[i].text[0] = '\0';
+		l->key[i].num = l->project[i].num = 0;
+		l->key[i].source = l->project[i].source = LS_DEFAULT;
+	}
 }
 
 /* See limits_rows.h. */
@@ -505,6 +619,7 @@ int limits_apply(struct limits *l, enum limit_scope scope, const char *name, con
 {
 	char text[sizeof(l->v[0].text)], err[256];
 	int id = limit_by_name(name);
+	struct limit_value *dst;
 	int64_t num = 0;
 
 	if (id < 0) {
@@ -512,22 +627,77 @@ int limits_apply(struct limits *l, enum limit_scope scope, const char *name, con
 		         limit_scope_name(scope));
 		return -1;
 	}
-	if (scope <= LS_DEFAULT || scope >= LS__MAX || !(defs[id].scopes & LSB(scope))) {
+	if (!limit_settable(id, scope)) {
 		log_warn("limits: ignoring %s set at scope %s, where it cannot be set",
 		         defs[id].name, limit_scope_name(scope));
 		return -1;
 	}
-	if (scope <= l->v[id].source)
+	/* A level limit at the key or project scope is that level's own, not the tenant's. */
+	if (defs[id].scopes & LSB(scope))
+		dst = &l->v[id];
+	else if (scope == LS_PROJECT)
+		dst = &l->project[limit_level_of(id)];
+	else
+		dst = &l->key[limit_level_of(id)];
+	if (scope <= dst->source)
 		return 0;
 	if (lim_check(id, value, text, sizeof(text), &num, err, sizeof(err)) < 0) {
 		log_warn("limits: ignoring an invalid stored value at scope %s: %s",
 		         limit_scope_name(scope), err);
 		return -1;
 	}
-	memcpy(l->v[id].text, text, strlen(text) + 1);
-	l->v[id].num = num;
-	l->v[id].source = scope;
+	memcpy(dst->text, text, strlen(text) + 1);
+	dst->num = num;
+	dst->source = scope;
 	return 1;
+}
+
+/* The tag of id in l, added when new; NULL when l has LIMITS_TAGS_MAX already. */
+static struct limit_tag *limits_tag_of(struct limits *l, int64_t id)
+{
+	struct limit_tag *g;
+
+	for (int i = 0; i < l->ntags; i++)
+		if (l->tags[i].id == id)
+			return &l->tags[i];
+	if (l->ntags == LIMITS_TAGS_MAX) {
+		log_warn(
+		    "limits: tenant %lld has more than %d tags with budgets; ignoring tag %lld",
+		    (long long)l->tenant_id, LIMITS_TAGS_MAX, (long long)id);
+		return NULL;
+	}
+	g = &l->tags[l->ntags++];
+	memset(g, 0, sizeof(*g));
+	g->id = id;
+	g->hard = -1;
+	return g;
+}
+
+/* A row of scope tag: its name (empty name, value "key=value") or one of its budgets. */
+static void limits_tag_row(struct limits *l, const struct limit_row *r)
+{
+	struct limit_tag *g = limits_tag_of(l, r->scope_id);
+	char text[64], err[160];
+	int id = limit_by_name(r->name), lv = limit_level_of(id);
+	int64_t num = 0;
+
+	if (g == NULL)
+		return;
+	if (r->name[0] == '\0') {
+		if (limits_tag_parse(r->value, g->key, g->value, err, sizeof(err)) < 0)
+			log_warn("limits: tag %lld: %s", (long long)r->scope_id, err);
+		return;
+	}
+	if (!limit_settable(id, LS_TAG) ||
+	    lim_check(id, r->value, text, sizeof(text), &num, err, sizeof(err)) < 0) {
+		log_warn("limits: ignoring %.48s at tag %lld", r->name, (long long)r->scope_id);
+		return;
+	}
+	g->set[lv] = 1;
+	if (lv == LV_BUDGET_ENFORCEMENT)
+		g->hard = strcmp(text, "soft") != 0;
+	else
+		g->num[lv] = num;
 }
 
 /* limit_row_cb: apply one stored row to the struct limits in ctx. */
@@ -537,6 +707,15 @@ static int limits_row(void *ctx, const struct limit_row *r)
 
 	if (s < 0) {
 		log_warn("limits: ignoring a row of unknown scope");
+		return 0;
+	}
+	if (s == LS_TAG) {
+		limits_tag_row(ctx, r);
+		return 0;
+	}
+	/* The key's project, named by a row without a name (store_limits_applicable). */
+	if (s == LS_PROJECT && r->name[0] == '\0') {
+		((struct limits *)ctx)->project_id = r->scope_id;
 		return 0;
 	}
 	limits_apply(ctx, (enum limit_scope)s, r->name, r->value);
@@ -559,13 +738,26 @@ int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct l
  * one arena (most are short; lists and CIDRs may not be). Immutable once
  * stored, shared by reference between the cache and its readers.
  */
+#define PACKED_N (LIM__MAX + 2 * LV__MAX) /* the limits, the key's level, the project's */
+
 struct limits_packed {
 	_Atomic int refs;
-	int64_t num[LIM__MAX];
-	unsigned char source[LIM__MAX];
-	uint32_t off[LIM__MAX]; /* of each text in arena */
+	int64_t project_id;
+	int ntags;
+	struct limit_tag *tags; /* ntags, in the arena's allocation */
+	int64_t num[PACKED_N];
+	unsigned char source[PACKED_N];
+	uint32_t off[PACKED_N]; /* of each text in arena */
 	char arena[];
 };
+
+/* Value i of l in packed order: l->v[], then l->key[], then l->project[]. */
+static const struct limit_value *packed_slot(const struct limits *l, int i)
+{
+	if (i < LIM__MAX)
+		return &l->v[i];
+	return i < LIM__MAX + LV__MAX ? &l->key[i - LIM__MAX] : &l->project[i - LIM__MAX - LV__MAX];
+}
 
 static void packed_ref(void *val)
 {
@@ -595,20 +787,34 @@ static void limits_cache_init(void)
 /* A packed copy of l (refs 0), or NULL when out of memory. */
 static struct limits_packed *limits_pack(const struct limits *l)
 {
-	size_t len[LIM__MAX], total = 0, o = 0;
+	size_t len[PACKED_N], total = 0, o = 0;
 	struct limits_packed *p;
 
-	for (int i = 0; i < LIM__MAX; i++)
-		total += (len[i] = strlen(l->v[i].text)) + 1;
-	p = malloc(sizeof(*p) + total);
+	for (int i = 0; i < PACKED_N; i++)
+		total += (len[i] = strlen(packed_slot(l, i)->text)) + 1;
+	p = malloc(sizeof(*p) + total + (size_t)l->ntags * sizeof(struct limit_tag) +
+	           _Alignof(struct limit_tag));
 	if (p == NULL)
 		return NULL;
 	atomic_init(&p->refs, 0);
-	for (int i = 0; i < LIM__MAX; i++) {
-		p->num[i] = l->v[i].num;
-		p->source[i] = (unsigned char)l->v[i].source;
+	p->project_id = l->project_id;
+	p->ntags = l->ntags;
+	{ /* the tags after the texts, aligned */
+		uintptr_t a = (uintptr_t)(p->arena + total);
+
+		a = (a + _Alignof(struct limit_tag) - 1) &
+		    ~(uintptr_t)(_Alignof(struct limit_tag) - 1);
+		p->tags = (struct limit_tag *)a;
+		if (l->ntags)
+			memcpy(p->tags, l->tags, (size_t)l->ntags * sizeof(struct limit_tag));
+	}
+	for (int i = 0; i < PACKED_N; i++) {
+		const struct limit_value *v = packed_slot(l, i);
+
+		p->num[i] = v->num;
+		p->source[i] = (unsigned char)v->source;
 		p->off[i] = (uint32_t)o;
-		memcpy(p->arena + o, l->v[i].text, len[i] + 1);
+		memcpy(p->arena + o, v->text, len[i] + 1);
 		o += len[i] + 1;
 	}
 	return p;
@@ -619,12 +825,17 @@ static void limits_unpack(const struct limits_packed *p, int64_t tenant_id, int6
 {
 	out->tenant_id = tenant_id;
 	out->key_id = key_id;
-	for (int i = 0; i < LIM__MAX; i++) {
+	out->project_id = p->project_id;
+	out->ntags = p->ntags;
+	if (p->ntags)
+		memcpy(out->tags, p->tags, (size_t)p->ntags * sizeof(struct limit_tag));
+	for (int i = 0; i < PACKED_N; i++) {
 		const char *t = p->arena + p->off[i];
+		struct limit_value *v = (struct limit_value *)packed_slot(out, i);
 
-		memcpy(out->v[i].text, t, strlen(t) + 1);
-		out->v[i].num = p->num[i];
-		out->v[i].source = (enum limit_scope)p->source[i];
+		memcpy(v->text, t, strlen(t) + 1);
+		v->num = p->num[i];
+		v->source = (enum limit_scope)p->source[i];
 	}
 }
 

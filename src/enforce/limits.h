@@ -74,7 +74,8 @@ enum limit_type {
 	LT__MAX
 };
 
-enum limit_scope { LS_DEFAULT, LS_GLOBAL, LS_PLAN, LS_TENANT, LS_KEY, LS__MAX };
+/* LS_PROJECT and LS_TAG are last: they only set a level's own values, never the chain. */
+enum limit_scope { LS_DEFAULT, LS_GLOBAL, LS_PLAN, LS_TENANT, LS_KEY, LS_PROJECT, LS_TAG, LS__MAX };
 
 /* Scopes a limit may be set at (bit set of 1 << enum limit_scope). */
 #define LSB(s) (1u << (s))
@@ -95,16 +96,83 @@ struct limit_value {
 	enum limit_scope source;
 };
 
+/*
+ * The limits a key, or the project its key belongs to, sets for itself: a
+ * level of its own below the tenant (global > tenant > project > key). A
+ * call must fit every level's budgets, and its model must be in every
+ * level's allowlist. They are stored under the tenant limit's name at
+ * scope key or project (budget_usd_daily at key 12), so they never replace
+ * the tenant's value the way key_rpm does. Unset: "" and 0 (no limit;
+ * budget_enforcement "" means the tenant's).
+ */
+enum level_limit {
+	LV_BUDGET_USD_DAILY,
+	LV_BUDGET_USD_MONTHLY,
+	LV_BUDGET_TOKENS_DAILY,
+	LV_BUDGET_TOKENS_MONTHLY,
+	LV_BUDGET_ENFORCEMENT,
+	LV_ALLOWED_MODELS,
+	LV_RPM, /* a project's rates and concurrency (not a key's: key_* are those) */
+	LV_TPM,
+	LV_CONCURRENCY,
+	LV__MAX
+};
+
+#define LIMITS_TAGS_MAX 16 /* tags with budgets a tenant may have */
+#define LIMITS_TAG_KEY_MAX 64
+#define LIMITS_TAG_VALUE_MAX 128
+
+/*
+ * A tenant's tag with budgets: a call whose metadata holds key = value (a
+ * string) must fit them. Only the budgets and budget_enforcement can be
+ * set at a tag (LV_ALLOWED_MODELS stays unset).
+ */
+struct limit_tag {
+	int64_t id;
+	char key[LIMITS_TAG_KEY_MAX + 1];
+	char value[LIMITS_TAG_VALUE_MAX + 1];
+	int64_t num[LV__MAX];       /* budgets (0: none); LV_BUDGET_ENFORCEMENT: see hard */
+	unsigned char set[LV__MAX]; /* set at the tag */
+	int hard;                   /* -1: the tenant's enforcement */
+};
+
 struct limits {
 	int64_t tenant_id;
 	int64_t key_id;
+	int64_t project_id; /* the key's project, 0 when it is in none */
 	struct limit_value v[LIM__MAX];
+	struct limit_value key[LV__MAX];     /* the key's own level (source LS_KEY when set) */
+	struct limit_value project[LV__MAX]; /* its project's level (source LS_PROJECT) */
+	int ntags;                           /* the tenant's tags with budgets */
+	struct limit_tag tags[LIMITS_TAGS_MAX];
 };
 
 /* The definitions table (LIM__MAX rows, in enum order). */
 const struct limit_def *limit_defs(void);
 /* Index of a limit by name, or -1. */
 int limit_by_name(const char *name);
+/* The limit id of level limit lv (enum level_limit), or -1. */
+int limit_level_id(int lv);
+/* The level limit (enum level_limit) limit id is, or -1 when it is not one. */
+int limit_level_of(int id);
+/*
+ * 1 when limit id may be stored at scope: a scope of its definition, the
+ * key or project scope for a level limit (that level's own value), or the
+ * tag scope for a budget or budget_enforcement.
+ */
+int limit_settable(int id, enum limit_scope scope);
+/* 1 when the key level's budgets are hard (its budget_enforcement, else the tenant's). */
+int limits_key_hard(const struct limits *l);
+/* 1 when the project level's budgets are hard (its budget_enforcement, else the tenant's). */
+int limits_project_hard(const struct limits *l);
+/* 1 when tag g's budgets are hard (its budget_enforcement, else the tenant's). */
+int limits_tag_hard(const struct limits *l, const struct limit_tag *g);
+/*
+ * Split "key=value" into a tag's key and value (the rules of valid_name
+ * VALID_TAG_KEY / list items). 0, or -1 with a message in err.
+ */
+int limits_tag_parse(const char *kv, char key[LIMITS_TAG_KEY_MAX + 1],
+                     char value[LIMITS_TAG_VALUE_MAX + 1], char *err, size_t errlen);
 /* "default" | "global" | "plan" | "tenant" | "key" */
 const char *limit_scope_name(enum limit_scope s);
 /* Scope by name, or -1. */

@@ -346,7 +346,10 @@ int exec_model_callable(struct req *r, const struct ident *id, const struct mode
 	struct sealed_cred sc;
 	int rc;
 
-	if (id->lim && !limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, m->name))
+	/* the tenant's list, then the key's project's and the key's own (authorize_model) */
+	if (id->lim && (!limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, m->name) ||
+	                !limits_list_allows(id->lim->project[LV_ALLOWED_MODELS].text, m->name) ||
+	                !limits_list_allows(id->lim->key[LV_ALLOWED_MODELS].text, m->name)))
 		return 0;
 	if (inst == NULL)
 		return 0;
@@ -553,6 +556,7 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	adm->a.agent_name = call->agent ? call->agent->name : "";
 	adm->a.request_id = r->request_id;
 	adm->a.stream = call->stream;
+	adm->metadata = call->metadata; /* its tags may have budgets */
 	/* The prompt's worst case: the messages and the tools offered, or an embedding's inputs. */
 	if (call->n_inputs > 0)
 		bound = admit_input_bound(call->inputs, call->n_inputs);

@@ -74,6 +74,12 @@ static const struct route routes[] = {
 	{"GET", "/admin/api/v1/tenants/{}/webhooks", AUTH_OPERATOR, 0, api_admin_tenant_webhooks},
 	{"GET", "/admin/api/v1/tenants/{}/keys", AUTH_OPERATOR, 0, api_admin_tenant_keys},
 	{"POST", "/admin/api/v1/tenants/{}/keys/{}/scopes", AUTH_OPERATOR, 0, api_admin_key_scopes},
+	{"POST", "/admin/api/v1/tenants/{}/limits", AUTH_OPERATOR, 0, api_admin_tenant_limit_set},
+	{"GET", "/admin/api/v1/tenants/{}/projects", AUTH_OPERATOR, 0, api_admin_projects_list},
+	{"POST", "/admin/api/v1/tenants/{}/projects", AUTH_OPERATOR, 0, api_admin_projects_create},
+	{"POST", "/admin/api/v1/tenants/{}/projects/{}/delete", AUTH_OPERATOR, 0,
+	 api_admin_projects_delete},
+	{"POST", "/admin/api/v1/tenants/{}/keys/{}/project", AUTH_OPERATOR, 0, api_admin_key_project},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

@@ -3,7 +3,7 @@
  *
  * DESIGN
  * budget_counters holds one row per (scope, scope_id, window, period):
- * scope tenant | key | global, window minute | day | month, period the
+ * scope tenant | key | global | project | tag, window minute | day | month, period the
  * calendar key ("2026-11-23 14:05", "2026-11-23", "2026-11"). A
  * reservation adds the call's worst case to `reserved` of every row that
  * applies with ONE conditional UPDATE whose WHERE clause holds each row's
@@ -25,10 +25,11 @@
 
 #include "store/store.h"
 
-enum adm_scope { ADM_TENANT, ADM_KEY, ADM_GLOBAL, ADM__SCOPES };
+/* In the order of budget_counters.scope's ENUM (rows are locked in that order). */
+enum adm_scope { ADM_TENANT, ADM_KEY, ADM_GLOBAL, ADM_PROJECT, ADM_TAG, ADM__SCOPES };
 enum adm_window { ADM_MINUTE, ADM_DAY, ADM_MONTH, ADM_INFLIGHT, ADM__WINDOWS };
 
-#define ADM_MAX_COUNTERS 8
+#define ADM_MAX_COUNTERS 28 /* 16 for the tenant, its key and project, global; 12 for tags */
 
 struct adm_counter {
 	int scope;          /* enum adm_scope */

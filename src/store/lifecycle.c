@@ -468,6 +468,16 @@ static const char *const life_erase[] = {
 	"tool_secrets WHERE tenant_id = @tenant",
 	"agent_tools WHERE tenant_id = @tenant",
 	"agents WHERE tenant_id = @tenant",
+	"budget_counters WHERE scope = 'project' AND"
+	" scope_id IN (SELECT id FROM projects WHERE tenant_id = @tenant)",
+	"limits WHERE scope = 'project' AND"
+	" scope_id IN (SELECT id FROM projects WHERE tenant_id = @tenant)",
+	"project_keys WHERE tenant_id = @tenant",
+	"projects WHERE tenant_id = @tenant",
+	"budget_counters WHERE scope = 'tag' AND"
+	" scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)",
+	"limits WHERE scope = 'tag' AND scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)",
+	"tags WHERE tenant_id = @tenant",
 	"api_keys WHERE tenant_id = @tenant",
 	"audit_log WHERE tenant_id = @tenant",
 };

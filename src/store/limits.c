@@ -2,10 +2,12 @@
  * limits.c: limit rows at their scopes and the plans (store_limit*, store_plan_*).
  *
  * DESIGN
- * The hot read is store_limits_applicable: a UNION ALL of four primary-key
+ * The hot read is store_limits_applicable: a UNION ALL of primary-key
  * range reads (global; the plan through tenants.plan_id; the tenant; the key
  * through api_keys, joined on the tenant so another tenant's key id matches
- * nothing), one round trip whatever the scope mix. Precedence and validation
+ * nothing; the key's project through project_keys: a row naming it, then
+ * its rows; the tenant's tags: a row naming each, then their rows), one
+ * round trip whatever the scope mix. Precedence and validation
  * live in src/enforce/limits.c; this file only moves text. Writes are single
  * statements (an upsert, a delete), atomic on their own.
  */
@@ -33,7 +35,26 @@ static const char sql_applicable[] = "SELECT " LIM_COLS(
                            " AND l.scope_id = ?"
                            " UNION ALL SELECT " LIM_COLS(
                                "l") " FROM api_keys k JOIN limits l ON l.scope = 'key'"
-                                    " AND l.scope_id = k.id WHERE k.id = ? AND k.tenant_id = ?";
+                                    " AND l.scope_id = k.id WHERE k.id = ? AND k.tenant_id = ?"
+                                    /* the key's project: a row without a name, then the project's
+                                       own rows */
+                                    " UNION ALL SELECT 'project', pk.project_id, '', '', '', "
+                                    "CAST(0 AS SIGNED)"
+                                    " FROM project_keys pk WHERE pk.key_id = ? AND pk.tenant_id = ?"
+                                    " UNION ALL SELECT " LIM_COLS(
+                                        "l") " FROM project_keys pk JOIN limits l"
+                                             " ON l.scope = 'project' AND l.scope_id = "
+                                             "pk.project_id"
+                                             " WHERE pk.key_id = ? AND pk.tenant_id = ?"
+                                             /* the tenant's tags with budgets: a row naming each
+                                                ("key=value"), then their rows */
+                                             " UNION ALL SELECT 'tag', g.id, '', CONCAT(g.tag_key, "
+                                             "'=', g.tag_value), '',"
+                                             " CAST(0 AS SIGNED) FROM tags g WHERE g.tenant_id = ?"
+                                             " UNION ALL SELECT " LIM_COLS(
+                                                 "l") " FROM tags g JOIN limits l"
+                                                      " ON l.scope = 'tag' AND l.scope_id = g.id "
+                                                      "WHERE g.tenant_id = ?";
 static const char sql_list[] = "SELECT " LIM_COLS("l") " FROM limits l WHERE l.scope = ?"
                                                        " AND l.scope_id = ? ORDER BY l.name";
 static const char sql_set[] =
@@ -52,7 +73,8 @@ static const char sql_plan_get[] =
 static int limit_scope_ok(const char *scope)
 {
 	return scope != NULL && (strcmp(scope, "global") == 0 || strcmp(scope, "plan") == 0 ||
-	                         strcmp(scope, "tenant") == 0 || strcmp(scope, "key") == 0);
+	                         strcmp(scope, "tenant") == 0 || strcmp(scope, "key") == 0 ||
+	                         strcmp(scope, "project") == 0 || strcmp(scope, "tag") == 0);
 }
 
 /* Describe the LIM_COLS columns into o, landing in r. */
@@ -94,12 +116,18 @@ static int limit_rows(struct store *st, enum db_q q, const char *sql, MYSQL_BIND
 int store_limits_applicable(struct store *st, int64_t tenant_id, int64_t key_id, limit_row_cb cb,
                             void *ctx)
 {
-	MYSQL_BIND in[4];
+	MYSQL_BIND in[10];
 
 	db_in_i64(&in[0], &tenant_id);
 	db_in_i64(&in[1], &tenant_id);
 	db_in_i64(&in[2], &key_id);
 	db_in_i64(&in[3], &tenant_id);
+	db_in_i64(&in[4], &key_id);
+	db_in_i64(&in[5], &tenant_id);
+	db_in_i64(&in[6], &key_id);
+	db_in_i64(&in[7], &tenant_id);
+	db_in_i64(&in[8], &tenant_id);
+	db_in_i64(&in[9], &tenant_id);
 	return limit_rows(st, Q_LIM_APPLICABLE, sql_applicable, in, cb, ctx, __func__);
 }
 

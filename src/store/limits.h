@@ -22,9 +22,9 @@
 #define STORE_LIMIT_VALUE_MAX 1024 /* limits.value */
 
 struct limit_row {
-	char scope[8];                         /* "global" | "plan" | "tenant" | "key" */
-	int64_t scope_id;                      /* 0 for global */
-	char name[STORE_LIMIT_NAME_MAX + 1];   /* limit name as stored */
+	char scope[12];                      /* "global" | "plan" | "tenant" | "key" | "project" */
+	int64_t scope_id;                    /* 0 for global */
+	char name[STORE_LIMIT_NAME_MAX + 1]; /* limit name as stored */
 	char value[STORE_LIMIT_VALUE_MAX + 1]; /* value text as stored */
 	char updated_by[101];                  /* who set it (CLI login, "migration:003") */
 	int64_t updated_at;                    /* unix seconds */
@@ -36,7 +36,11 @@ typedef int (*limit_row_cb)(void *ctx, const struct limit_row *r);
 /*
  * Every row that can apply to (tenant_id, key_id): global, the tenant's
  * plan, the tenant, and key_id's rows when that key is the tenant's
- * (key_id 0: none). One query. ST_OK (also when nothing is set) or ST_ERR.
+ * (key_id 0: none); when the key is in a project, a row of scope
+ * "project", its id and an empty name, then the project's rows; for each of
+ * the tenant's tags a row of scope "tag", its id, an empty name and the
+ * value "key=value", and the tag's rows. One query. ST_OK (also when nothing
+ * is set) or ST_ERR.
  */
 int store_limits_applicable(struct store *st, int64_t tenant_id, int64_t key_id, limit_row_cb cb,
                             void *ctx);

@@ -84,6 +84,21 @@
 	X(LIM_LIST, 1)                                                                             \
 	X(LIM_SET, 1)                                                                              \
 	X(LIM_UNSET, 1)                                                                            \
+	/* projects.c */                                                                           \
+	X(PROJECT_INSERT, 1)                                                                       \
+	X(PROJECT_GET, 1)                                                                          \
+	X(PROJECT_GET_ID, 1)                                                                       \
+	X(PROJECT_LIST, 1)                                                                         \
+	X(PROJECT_DEL_KEYS, 1)                                                                     \
+	X(PROJECT_DEL_LIMITS, 1)                                                                   \
+	X(PROJECT_DEL, 1)                                                                          \
+	X(PROJECT_KEY_SET, 1)                                                                      \
+	X(PROJECT_KEY_UNSET, 1)                                                                    \
+	X(PROJECT_OF_KEY, 1)                                                                       \
+	X(PROJECT_KEY_LIST, 1)                                                                     \
+	X(TAG_INSERT, 1)                                                                           \
+	X(TAG_GET, 1)                                                                              \
+	X(TAG_LIST, 1)                                                                             \
 	X(PLAN_LIST, 1)                                                                            \
 	X(PLAN_CREATE, 1)                                                                          \
 	X(PLAN_GET, 1)                                                                             \

@@ -57,6 +57,10 @@ REASON(scope_denied, 403, permission_error, 0,
        "the API key's scopes do not include what the route needs")
 REASON(model_not_allowed, 403, permission_error, 0,
        "the model is not in the tenant's allowed_models")
+REASON(project_model_not_allowed, 403, permission_error, 0,
+       "the model is not in the allowed_models of the calling key's project")
+REASON(key_model_not_allowed, 403, permission_error, 0,
+       "the model is not in the calling API key's own allowed_models")
 REASON(agent_not_allowed, 403, permission_error, 0,
        "the agent is not in the tenant's allowed_agents")
 REASON(ip_not_allowed, 403, permission_error, 0,
@@ -91,11 +95,23 @@ REASON(key_rpm_exceeded, 429, rate_limit_error, RF_RETRY, "requests per minute o
 REASON(tpm_exceeded, 429, rate_limit_error, RF_RETRY, "tokens per minute of the tenant")
 REASON(key_tpm_exceeded, 429, rate_limit_error, RF_RETRY, "tokens per minute of the key")
 REASON(concurrency_exceeded, 429, rate_limit_error, RF_RETRY, "requests in flight for the tenant")
+REASON(project_rpm_exceeded, 429, rate_limit_error, RF_RETRY,
+       "requests per minute of the calling key's project")
+REASON(project_tpm_exceeded, 429, rate_limit_error, RF_RETRY,
+       "tokens per minute of the calling key's project")
+REASON(project_concurrency_exceeded, 429, rate_limit_error, RF_RETRY,
+       "requests in flight for the calling key's project")
 REASON(key_concurrency_exceeded, 429, rate_limit_error, RF_RETRY, "requests in flight for the key")
 REASON(tenant_share_exceeded, 429, rate_limit_error, RF_RETRY,
        "the tenant holds its share of this process's calls in flight")
 REASON(tenant_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the tenant would be exceeded by the worst case")
+REASON(project_budget_exceeded, 429, insufficient_quota, RF_RETRY,
+       "a hard budget of the calling key's project would be exceeded by the worst case")
+REASON(tag_budget_exceeded, 429, insufficient_quota, RF_RETRY,
+       "a hard budget of a metadata tag the call carries would be exceeded by the worst case")
+REASON(key_budget_exceeded, 429, insufficient_quota, RF_RETRY,
+       "a hard budget of the calling API key would be exceeded by the worst case")
 
 /* 499: recorded, never sent */
 REASON(client_disconnected, 499, invalid_request_error, RF_PROVIDER,
