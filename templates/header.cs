@@ -20,6 +20,7 @@
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/keys"<?cs if:Page.Nav == "keys" ?> aria-current="page"<?cs /if ?>>API keys</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/provider-keys"<?cs if:Page.Nav == "provider_keys" ?> aria-current="page"<?cs /if ?>>Provider keys</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/budgets"<?cs if:Page.Nav == "budgets" ?> aria-current="page"<?cs /if ?>>Budgets</a>
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/projects"<?cs if:Page.Nav == "projects" ?> aria-current="page"<?cs /if ?>>Projects</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/invoice"<?cs if:Page.Nav == "invoice" ?> aria-current="page"<?cs /if ?>>Invoice</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/webhooks"<?cs if:Page.Nav == "webhooks" ?> aria-current="page"<?cs /if ?>>Webhooks</a>
     <?cs else ?>
@@ -39,7 +40,7 @@
     <?cs /if ?>
   </nav>
   <form class="whoami" method="post" action="<?cs var:Prefix ?>/admin/logout">
-    <span><?cs var:User.Name ?> <small class="role"><?cs var:User.Role ?></small></span>
+    <a href="<?cs var:Prefix ?>/admin/account"<?cs if:Page.Nav == "account" ?> aria-current="page"<?cs /if ?> title="your account: two-factor sign-in"><?cs var:User.Name ?></a> <small class="role"><?cs var:User.Role ?></small>
     <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
     <button type="submit" class="link">Sign out</button>
   </form>

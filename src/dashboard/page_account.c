@@ -39,7 +39,7 @@
 static void account_page(struct req *r, int status, const char *message)
 {
 	const struct admin_session *s = dash_session();
-	struct page *p = page_new(r, "Your account", NULL);
+	struct page *p = page_new(r, "Your account", "account");
 	struct dash_policy pol;
 	int64_t left = 0;
 

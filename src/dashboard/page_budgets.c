@@ -111,34 +111,38 @@ static void budget_render(struct req *r, int status, const struct tenant *t, con
 {
 	const struct limit_def *defs = limit_defs();
 	struct page *p = page_new(r, "Budgets", "budgets");
-	struct limits l, pl;
+	/* two struct limits (~57 KB each) are too big for a request's stack: on the heap */
+	struct limits *lp = malloc(2 * sizeof(*lp)), *l = lp, *pl = lp ? lp + 1 : NULL;
 	struct budget_rows tr;
 	struct dasht_counter day, month;
 	char minute[20], dayp[20], monthp[20], done[16];
 
 	memset(&tr, 0, sizeof(tr));
 	admit_periods(util_unix_time(), minute, dayp, monthp);
-	if (limits_resolve(r->store, t->id, 0, &l) != 0 || budget_plan_limits(r, t, &pl) != 0)
+	if (lp == NULL || limits_resolve(r->store, t->id, 0, l) != 0 ||
+	    budget_plan_limits(r, t, pl) != 0)
 		page_unavailable(p);
 	else if (page_store(p, store_limits_list(r->store, "tenant", t->id, budget_tenant_row, &tr),
 	                    NULL))
 		page_store(p, store_dasht_counters(r->store, t->id, dayp, monthp, &day, &month),
 		           NULL);
 	if (page_failed(p)) { /* its error page: l, pl, day and month are not filled */
+		free(lp);
 		page_finish(p, status, "budgets.cs");
 		return;
 	}
+
 	for (int i = 0; i < LIM__MAX; i++) {
 		if (!(defs[i].scopes & (LSB(LS_PLAN) | LSB(LS_TENANT) | LSB(LS_KEY))))
 			continue; /* global-only limits are not the tenant's */
 		page_row(p, "Limits");
 		page_set(p, ".Name", defs[i].name);
-		page_set(p, ".Value", l.v[i].text);
+		page_set(p, ".Value", l->v[i].text);
 		page_set_i64(
 		    p, ".Unlimited",
-		    l.v[i].text[0] == '\0' ||
-		        ((defs[i].type == LT_COUNT || defs[i].type == LT_USD) && l.v[i].num == 0));
-		page_set(p, ".Source", limit_scope_name(l.v[i].source));
+		    l->v[i].text[0] == '\0' ||
+		        ((defs[i].type == LT_COUNT || defs[i].type == LT_USD) && l->v[i].num == 0));
+		page_set(p, ".Source", limit_scope_name(l->v[i].source));
 		page_set(p, ".Help", defs[i].help);
 	}
 	for (size_t i = 0; i < BUDGET_NFIELDS; i++) {
@@ -148,23 +152,24 @@ static void budget_render(struct req *r, int status, const struct tenant *t, con
 		page_set(p, ".Name", defs[id].name);
 		page_set(p, ".Help", defs[id].help);
 		page_set(p, ".Value", typed ? typed[i] : tr.value[i]);
-		page_set(p, ".PlanValue", pl.v[id].text);
+		page_set(p, ".PlanValue", pl->v[id].text);
 		page_set_i64(p, ".IsEnum", defs[id].type == LT_ENUM);
 	}
-	budget_window(p, "UsdDay", "USD today", 1, l.v[LIM_BUDGET_USD_DAILY].num, day.spent_micros,
+	budget_window(p, "UsdDay", "USD today", 1, l->v[LIM_BUDGET_USD_DAILY].num, day.spent_micros,
 	              day.reserved_micros);
-	budget_window(p, "UsdMonth", "USD this month", 1, l.v[LIM_BUDGET_USD_MONTHLY].num,
+	budget_window(p, "UsdMonth", "USD this month", 1, l->v[LIM_BUDGET_USD_MONTHLY].num,
 	              month.spent_micros, month.reserved_micros);
-	budget_window(p, "TokDay", "Tokens today", 0, l.v[LIM_BUDGET_TOKENS_DAILY].num,
+	budget_window(p, "TokDay", "Tokens today", 0, l->v[LIM_BUDGET_TOKENS_DAILY].num,
 	              day.spent_tokens, day.reserved_tokens);
-	budget_window(p, "TokMonth", "Tokens this month", 0, l.v[LIM_BUDGET_TOKENS_MONTHLY].num,
+	budget_window(p, "TokMonth", "Tokens this month", 0, l->v[LIM_BUDGET_TOKENS_MONTHLY].num,
 	              month.spent_tokens, month.reserved_tokens);
 	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "saved") == 0)
 		page_set(p, "Flash", "Budgets saved; admission applies them within a second.");
 	page_set_tenant(p, t);
 	page_set(p, "Period.Day", dayp);
 	page_set(p, "Period.Month", monthp);
-	page_set(p, "Enforcement", l.v[LIM_BUDGET_ENFORCEMENT].text);
+	page_set(p, "Enforcement", l->v[LIM_BUDGET_ENFORCEMENT].text);
+	free(lp);
 	if (err)
 		page_set(p, "FormError", err);
 	page_finish(p, status, "budgets.cs");
@@ -183,16 +188,20 @@ PAGE_FN(page_budgets)
 /* 1 when value (normalised, of limit id) is within what the plan allows. */
 static int budget_within_plan(const struct limits *pl, int id, const char *value)
 {
-	struct limits nv;
+	struct limits *nv;
+	int ok;
 
 	if (limit_defs()[id].type == LT_ENUM) /* budget_enforcement: soft only where the plan is */
 		return strcmp(value, "hard") == 0 || strcmp(pl->v[id].text, value) == 0;
 	if (pl->v[id].num == 0)
-		return 1; /* the plan sets no limit */
-	limits_init(&nv, 0, 0);
-	if (limits_apply(&nv, LS_TENANT, limit_defs()[id].name, value) != 1)
+		return 1;                       /* the plan sets no limit */
+	if ((nv = malloc(sizeof(*nv))) == NULL) /* too big for a request's stack */
 		return 0;
-	return nv.v[id].num > 0 && nv.v[id].num <= pl->v[id].num;
+	limits_init(nv, 0, 0);
+	ok = limits_apply(nv, LS_TENANT, limit_defs()[id].name, value) == 1 && nv->v[id].num > 0 &&
+	     nv->v[id].num <= pl->v[id].num;
+	free(nv);
+	return ok;
 }
 
 PAGE_FN(page_budgets_set)
@@ -203,7 +212,7 @@ PAGE_FN(page_budgets_set)
 	char norm[BUDGET_NFIELDS][STORE_LIMIT_VALUE_MAX + 1];
 	char err[300], msg[400], target[128], path[96];
 	struct budget_rows tr;
-	struct limits pl;
+	struct limits *pl = NULL; /* ~57 KB: on the heap, not the request's stack */
 	struct tenant t;
 	int absent[BUDGET_NFIELDS];
 
@@ -211,10 +220,10 @@ PAGE_FN(page_budgets_set)
 	if (!page_tenant_load(r, m, &t) || !page_may_write(r))
 		return;
 	memset(&tr, 0, sizeof(tr));
-	if (budget_plan_limits(r, &t, &pl) != 0 ||
+	if ((pl = malloc(sizeof(*pl))) == NULL || budget_plan_limits(r, &t, pl) != 0 ||
 	    store_limits_list(r->store, "tenant", t.id, budget_tenant_row, &tr) != ST_OK) {
 		dash_unavailable(r);
-		return;
+		goto out;
 	}
 	for (size_t i = 0; i < BUDGET_NFIELDS; i++) {
 		int f = dash_form(r, defs[budget_fields[i]].name, typed[i], sizeof(typed[i]));
@@ -226,7 +235,7 @@ PAGE_FN(page_budgets_set)
 			snprintf(msg, sizeof(msg), "%s: the value is too long.",
 			         defs[budget_fields[i]].name);
 			budget_render(r, 400, &t, msg, typed);
-			return;
+			goto out;
 		}
 	}
 	for (size_t i = 0; i < BUDGET_NFIELDS; i++) {
@@ -242,15 +251,15 @@ PAGE_FN(page_budgets_set)
 		if (limit_validate(lid, typed[i], norm[i], sizeof(norm[i]), err, sizeof(err)) !=
 		    0) {
 			budget_render(r, 400, &t, err, typed);
-			return;
+			goto out;
 		}
-		if (!dash_is_operator() && !budget_within_plan(&pl, lid, norm[i])) {
+		if (!dash_is_operator() && !budget_within_plan(pl, lid, norm[i])) {
 			snprintf(msg, sizeof(msg),
 			         "%s: your plan allows at most %s; ask an operator for more.",
 			         defs[lid].name,
-			         pl.v[lid].text[0] ? pl.v[lid].text : "the plan's value");
+			         pl->v[lid].text[0] ? pl->v[lid].text : "the plan's value");
 			budget_render(r, 400, &t, msg, typed);
-			return;
+			goto out;
 		}
 	}
 	for (size_t i = 0; i < BUDGET_NFIELDS; i++) {
@@ -264,7 +273,7 @@ PAGE_FN(page_budgets_set)
 			rc = store_limit_unset(r->store, "tenant", t.id, name);
 			if (rc != ST_OK && rc != ST_NOTFOUND) {
 				dash_unavailable(r);
-				return;
+				goto out;
 			}
 			dash_audit(r, t.id, "limit.unset", target, "ok", NULL);
 		} else {
@@ -274,10 +283,12 @@ PAGE_FN(page_budgets_set)
 			if (!dash_store_ok(
 			        r, store_limit_set(r->store, "tenant", t.id, name, norm[i], who),
 			        NULL))
-				return;
+				goto out;
 			dash_audit(r, t.id, "limit.set", target, "ok", NULL);
 		}
 	}
 	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/budgets?done=saved", t.id);
 	dash_redirect(r, path);
+out:
+	free(pl);
 }

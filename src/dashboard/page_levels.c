@@ -365,7 +365,7 @@ static int projects_row(void *ctx, const struct project *pr)
 static void projects_render(struct req *r, int status, const struct tenant *t, const char *err,
                             const char *name)
 {
-	struct page *p = page_new(r, "Projects", "keys");
+	struct page *p = page_new(r, "Projects", "projects");
 	char done[16];
 
 	page_store(p, store_project_list(r->store, t->id, projects_row, p), NULL);
@@ -486,7 +486,7 @@ static void project_render(struct req *r, int status, const struct tenant *t,
                            char typed[][STORE_LIMIT_VALUE_MAX + 1])
 {
 	const struct limit_def *defs = limit_defs();
-	struct page *p = page_new(r, "Project", "keys");
+	struct page *p = page_new(r, "Project", "projects");
 	struct limits *l = malloc(sizeof(*l));
 	struct project_rows *kr = calloc(1, sizeof(*kr));
 	struct project_keys_ctx pk = {p, pr->id, NULL, NULL, 0, 0};
@@ -741,7 +741,7 @@ static void tags_render(struct req *r, int status, const struct tenant *t, const
                         const char *typed_tag, char typed[][STORE_LIMIT_VALUE_MAX + 1])
 {
 	const struct limit_def *defs = limit_defs();
-	struct page *p = page_new(r, "Tag budgets", "keys");
+	struct page *p = page_new(r, "Tag budgets", "projects");
 	struct limits *l = malloc(sizeof(*l));
 	char minute[20], dayp[20], monthp[20], done[16], v[32];
 

@@ -136,6 +136,11 @@ struct limit_tag {
 	int hard;                   /* -1: the tenant's enforcement */
 };
 
+/*
+ * About 57 KB (every limit's text, the key's and project's levels, the tags):
+ * never a local of code a request runs, whose coroutine stack is 256 KB
+ * (host/sched.c); malloc it, or use the cached one (limits_get / id->lim).
+ */
 struct limits {
 	int64_t tenant_id;
 	int64_t key_id;

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -206,13 +207,66 @@ static int router_end_user(struct req *r)
 	return 0;
 }
 
-/* This thread's buffer for the limits of the request it serves (router_thread_end frees it). */
-static __thread struct limits *thread_lim;
+/*
+ * The limits of the requests a worker thread serves (struct limits, ~57 KB):
+ * one buffer per request, from a pool of this thread's, neither malloc'd per
+ * request nor on the request's coroutine stack. A thread runs many requests
+ * at once, as coroutines that park on upstream I/O: each one keeps its buffer
+ * from identification to its end (one buffer per thread was rewritten by the
+ * next request while the first was parked, which then went on with another
+ * tenant's limits). Only this thread takes and gives back, and its coroutines
+ * never run at the same time: no lock. router_thread_end frees the pool.
+ */
+struct lim_buf {
+	struct lim_buf *next; /* in the pool */
+	struct limits l;
+};
+
+#define LIM_POOL_MAX 64 /* buffers kept per thread; more in use are malloc'd and freed */
+
+static __thread struct lim_buf *lim_pool;
+static __thread int lim_pooled;
+
+/* A buffer for one request's limits; NULL when out of memory. */
+static struct limits *lim_take(void)
+{
+	struct lim_buf *b = lim_pool;
+
+	if (b != NULL) {
+		lim_pool = b->next;
+		lim_pooled--;
+	} else if ((b = malloc(sizeof(*b))) == NULL) {
+		return NULL;
+	}
+	return &b->l;
+}
+
+/* Give back what lim_take gave (NULL: nothing). */
+static void lim_give(struct limits *l)
+{
+	struct lim_buf *b;
+
+	if (l == NULL)
+		return;
+	b = (struct lim_buf *)(void *)((char *)l - offsetof(struct lim_buf, l));
+	if (lim_pooled >= LIM_POOL_MAX) {
+		free(b);
+		return;
+	}
+	b->next = lim_pool;
+	lim_pool = b;
+	lim_pooled++;
+}
 
 void router_thread_end(void)
 {
-	free(thread_lim);
-	thread_lim = NULL;
+	while (lim_pool != NULL) {
+		struct lim_buf *b = lim_pool;
+
+		lim_pool = b->next;
+		free(b);
+	}
+	lim_pooled = 0;
 }
 
 /*
@@ -301,19 +355,14 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			return;
 		id.lim = NULL;
 		if (r->conf->enforcement) {
-			/*
-			 * Large (every limit's text): not on the worker's stack, and not
-			 * from malloc per request either; a thread serves one request at a
-			 * time.
-			 */
-			if (thread_lim == NULL &&
-			    (thread_lim = malloc(sizeof(*thread_lim))) == NULL) {
+			if ((lim = lim_take()) == NULL) {
 				resp_error(r, R_server_busy, "out of memory");
 				return;
 			}
-			lim = thread_lim;
-			if (authorize_request(r, &id, lim) < 0)
+			if (authorize_request(r, &id, lim) < 0) {
+				lim_give(lim);
 				return;
+			}
 			id.lim = lim;
 		}
 		router_barrier(r);
@@ -321,6 +370,7 @@ static void router_run(struct req *r, const struct route *rt, const struct route
 			idempotency_run(r, &id, m, rt->fn);
 		else
 			rt->fn(r, &id, m);
+		lim_give(lim);
 		return;
 	default:
 		resp_error(r, R_internal_error, "route without an auth kind");

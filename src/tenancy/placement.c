@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,17 +37,23 @@ int placement_new_tenant(struct store *st, const struct conf *conf, int64_t tena
                          size_t errlen)
 {
 	struct tdb_opts o = {conf, host, port};
-	struct limits lim;
+	char resolved[16];
 
 	*dedicated = 0;
 	err[0] = '\0';
 	if (mode == NULL) {
-		if (limits_resolve(st, tenant_id, 0, &lim) < 0) {
+		/* struct limits is big (~57 KB): on the heap, not a request's stack */
+		struct limits *lim = malloc(sizeof(*lim));
+
+		if (lim == NULL || limits_resolve(st, tenant_id, 0, lim) < 0) {
+			free(lim);
 			snprintf(err, errlen, "cannot read the tenant's isolation_mode limit");
 			undo_create(st, &o, tenant_id);
 			return -1;
 		}
-		mode = lim.v[LIM_ISOLATION_MODE].text;
+		util_strlcpy(resolved, lim->v[LIM_ISOLATION_MODE].text, sizeof(resolved));
+		free(lim);
+		mode = resolved;
 	}
 	if (strcmp(mode, "shared") == 0)
 		return 0;

@@ -427,4 +427,43 @@ def operator_api_registers_and_lists_tools():
     assert st == 400 and e["error"]["reason_code"] == "invalid_tool", (st, e)
 
 
+@test
+def a_parked_run_keeps_its_own_tenants_limits():
+    """One worker thread runs many requests as coroutines: tenant A's agent run parks
+    on a slow upstream call (the fake answers SLOW after 5 s, with a call of the first
+    offered tool for TOOLCALL) while tenant B, whose daily budget is one micro-dollar,
+    calls on the same thread (and is refused). A's second model call is admitted under
+    A's limits (a per-thread limits buffer once carried B's into A's run: its second
+    call was refused tenant_budget_exceeded)."""
+    import fcgi_client as fc
+    a = tenant("calculator")
+    b = harness.new_tenant("toolsb")
+    ctl("limits", "set", "--tenant", b["slug"], "budget_usd_daily", "0.000001")
+    ctl("agent", "create", "--tenant", a["slug"], "--name", "slowcalc", "--model",
+        "gpt-4o-mini", "--tool", "calculator")
+    binary = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
+    inst, sock = fc.start_instance(binary, harness.CONF, [("threads", "1"),
+                                                          ("upstream_timeout_ms", "20000")])
+    res = {}
+    try:
+        th = threading.Thread(target=lambda: res.update(a=fc.request(
+            sock, "POST", "/v1/agents/slowcalc/runs", {"input": "SLOW TOOLCALL"},
+            key=a["key"], timeout=60)))
+        th.start()
+        time.sleep(1.5)  # A's first model call is parked at the fake upstream now
+        st, _, body = fc.request(sock, "POST", "/v1/chat/completions",
+                                 {"model": "mock-1", "messages": [
+                                     {"role": "user", "content": "hi"}]}, key=b["key"])
+        assert st == 429 and body["error"]["reason_code"] == "tenant_budget_exceeded", (st, body)
+        th.join(60)
+    finally:
+        fc.stop(inst)
+    st, _, body = res["a"]
+    assert st == 200, (st, body)
+    assert body["status"] == "succeeded", body
+    model_steps = [x for x in body["steps"] if x["kind"] == "model"]
+    assert len(model_steps) >= 2 and all(x["outcome"] == "succeeded" for x in model_steps), \
+        body["steps"]
+
+
 run()
