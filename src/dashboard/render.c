@@ -50,7 +50,7 @@
 #include "host/http.h"
 #include "store/store.h"
 
-#define RENDER_MAX_TEMPLATES 32
+#define RENDER_MAX_TEMPLATES 128 /* kept in memory; past it, read from the file each time */
 #define RENDER_MAX_TEMPLATE_BYTES (256 * 1024)
 
 struct render_tmpl {
@@ -135,15 +135,20 @@ static char *render_template_copy(const struct conf *c, const char *name)
 			break;
 		}
 	}
-	if (text == NULL && render_n < RENDER_MAX_TEMPLATES) {
+	if (text == NULL) {
 		char *t = render_read_file(c->template_dir, name, NULL);
 
-		if (t) {
+		if (t && render_n < RENDER_MAX_TEMPLATES) {
 			snprintf(render_cache[render_n].name, sizeof(render_cache[0].name), "%s",
 			         name);
 			render_cache[render_n].text = t;
 			render_n++;
 			text = t;
+		} else if (t) {
+			/* The cache is full (more templates than it was sized for): this
+			 * page still renders, from the file, uncached. */
+			pthread_mutex_unlock(&render_lock);
+			return t;
 		}
 	}
 	if (text)
