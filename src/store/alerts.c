@@ -296,7 +296,16 @@ int store_alert_claim(struct store *st, int64_t tenant_id, const char *kind, con
 	            " FROM webhooks WHERE @ah_ev <> 0 AND removed_at IS NULL AND tenant_id = ");
 	sql_i64(&q, tenant_id);
 	sql_lit(&q, "; COMMIT; SELECT @ah_ev");
-	rc = sql_run_i64(st, &q, &ev, __func__);
+	/*
+	 * Processes on every host claim the same events at once: two inserts of
+	 * one event can deadlock (the loser is rolled back whole). Run again; the
+	 * second try finds the event made and claims nothing.
+	 */
+	for (int i = 0;; i++) {
+		rc = sql_run_i64(st, &q, &ev, __func__);
+		if (rc == ST_OK || !db_retry(st, i))
+			break;
+	}
 	sql_free(&q);
 	if (rc != ST_OK)
 		return -1;

@@ -167,7 +167,10 @@ def test_alert_thread_statements_run():
     for name in os.listdir(harness.LOG_DIR):
         if name.startswith("agenthost") and name.endswith(".log"):
             with open(os.path.join(harness.LOG_DIR, name), errors="replace") as f:
-                bad += [line for line in f if "store_alert" in line or "store_webhook" in line]
+                # a conflict run again (two processes claiming one event) is logged at
+                # debug level: not a database error
+                bad += [line for line in f if ("store_alert" in line or "store_webhook" in line)
+                        and " debug " not in line]
     assert not bad, bad[:5]
 
 
