@@ -110,6 +110,8 @@ int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
 /* admin_tenants.c: the tenant lifecycle on the operator API */
 void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenants_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_update(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_suspend(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_content(struct req *r, const struct ident *id, const struct route_match *m);

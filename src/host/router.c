@@ -61,7 +61,9 @@ static const struct route routes[] = {
 	{"POST", "/v1/webhooks/{}/remove", AUTH_TENANT, ROUTE_SCOPES(MG), api_webhooks_remove},
 	DASHBOARD_ROUTES
 	{"POST", "/admin/api/v1/tenants", AUTH_OPERATOR, 0, api_admin_tenants_create},
+	{"GET", "/admin/api/v1/tenants", AUTH_OPERATOR, 0, api_admin_tenants_list},
 	{"GET", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_get},
+	{"POST", "/admin/api/v1/tenants/{}", AUTH_OPERATOR, 0, api_admin_tenant_update},
 	{"POST", "/admin/api/v1/tenants/{}/suspend", AUTH_OPERATOR, 0, api_admin_tenant_suspend},
 	{"POST", "/admin/api/v1/tenants/{}/resume", AUTH_OPERATOR, 0, api_admin_tenant_resume},
 	{"POST", "/admin/api/v1/tenants/{}/content", AUTH_OPERATOR, 0, api_admin_tenant_content},

@@ -33,6 +33,7 @@
 	X(TENANT_LIST, 1)                                                                          \
 	X(TENANT_SET_STATUS, 1)                                                                    \
 	X(TENANT_SET_LOG_CONTENT, 1)                                                               \
+	X(TENANT_PAGE, 1)                                                                          \
 	/* keys.c */                                                                               \
 	X(KEY_AUTH, 1)                                                                             \
 	X(KEY_INSERT, 1)                                                                           \

@@ -107,6 +107,23 @@ int store_tenant_set_status(struct store *st, int64_t id, int status, const char
  */
 int store_tenant_set_log_content(struct store *st, int64_t id, int on);
 
+/* What store_tenant_page lists (the operator API's GET /admin/api/v1/tenants). */
+struct tenant_filter {
+	int64_t after_id; /* tenants with id > after_id (keyset cursor; 0 = from the start) */
+	int status;       /* enum tenant_status, or -1 for any */
+	const char *plan; /* plan name, "" = any */
+	const char *q;    /* substring of slug or name, case-insensitive, "" = any (<= 100 bytes) */
+	int limit;        /* 1..100 */
+};
+
+/*
+ * The tenants matching f by id, at most f->limit; *has_more is set when more
+ * follow. cb runs once the rows are read (it may query the store).
+ * ST_OK or ST_ERR.
+ */
+int store_tenant_page(struct store *st, const struct tenant_filter *f, tenant_cb cb, void *ctx,
+                      int *has_more);
+
 /* ------------------------------------------------------------------ API keys */
 
 enum key_state {

@@ -1,0 +1,107 @@
+"""Issue 14 part E: the operator's management API (/admin/api/v1/...).
+
+Tenants are listed (keyset pagination, filters) and updated; every change is audited
+with the operator as the actor and reaches every process through the change log.
+"""
+import os
+
+from apihelp import db_exec, new_tenant
+from harness import api, assert_error, ctl, rand_suffix, run, test, wait_until
+
+OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
+
+
+def op(method, path, body=None):
+    return api(method, "/admin/api/v1" + path, body, headers=OP)
+
+
+def audit_rows(tenant_id, action):
+    return db_exec("SELECT actor_type, detail FROM audit_log WHERE tenant_id = %d"
+                   " AND action = '%s' ORDER BY id" % (tenant_id, action))
+
+
+@test
+def tenants_list_filters_and_pages():
+    tag = "mgl" + rand_suffix(5)
+    ts = [new_tenant(tag) for _ in range(3)]
+    op("POST", "/tenants/%s/suspend" % ts[1]["slug"], {"reason": "test"})
+    op("POST", "/tenants/%s" % ts[2]["slug"], {"plan": "pro"})
+    st, _, body = op("GET", "/tenants?q=" + tag.upper())
+    assert st == 200, body
+    assert body["object"] == "list" and body["has_more"] is False, body
+    assert [x["slug"] for x in body["data"]] == [t["slug"] for t in ts], body
+    assert body["next_cursor"] is None
+    # filters
+    st, _, body = op("GET", "/tenants?status=suspended&q=" + tag)
+    assert st == 200 and [x["slug"] for x in body["data"]] == [ts[1]["slug"]], body
+    assert body["data"][0]["status"] == "suspended"
+    st, _, body = op("GET", "/tenants?plan=pro&q=" + tag)
+    assert st == 200 and [x["slug"] for x in body["data"]] == [ts[2]["slug"]], body
+    st, _, body = op("GET", "/tenants?plan=pro&status=suspended&q=" + tag)
+    assert st == 200 and body["data"] == [], body
+    # keyset pages of one
+    seen, cursor = [], None
+    for _ in range(5):
+        st, _, body = op("GET", "/tenants?limit=1&q=%s%s"
+                         % (tag, "&cursor=" + cursor if cursor else ""))
+        assert st == 200 and len(body["data"]) <= 1, body
+        seen += [x["slug"] for x in body["data"]]
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            assert cursor is None
+            break
+    assert seen == [t["slug"] for t in ts], seen
+    # a wildcard in q is literal
+    st, _, body = op("GET", "/tenants?q=%25" + tag)
+    assert st == 200 and body["data"] == [], body
+
+
+@test
+def tenants_list_refuses_bad_parameters():
+    for qs, code in (("status=gone", "invalid_request"), ("plan=Bad%20Plan", "invalid_request"),
+                     ("limit=0", "invalid_request"), ("limit=101", "invalid_request"),
+                     ("cursor=abc", "invalid_cursor"), ("cursor=-3", "invalid_cursor"),
+                     ("q=" + "x" * 101, "invalid_request")):
+        assert_error(op("GET", "/tenants?" + qs), 400, code)
+    # the operator token is needed
+    t = new_tenant("mgauth")
+    assert_error(api("GET", "/admin/api/v1/tenants", key=t["key"]), 403,
+                 "tenant_key_not_allowed")
+    assert_error(api("GET", "/admin/api/v1/tenants"), 401, "invalid_operator_token")
+
+
+@test
+def tenant_update_name_and_plan():
+    t = new_tenant("mgu")
+    st, _, body = op("GET", "/tenants/%d" % t["id"])
+    assert st == 200 and body["slug"] == t["slug"] and body["plan"] == "free", body
+    lim = api("GET", "/v1/limits", key=t["key"])[2]
+    assert lim["rpm"] == {"value": "60", "source": "plan"}, lim["rpm"]
+    st, _, body = op("POST", "/tenants/%s" % t["slug"], {"name": "Renamed Ltd", "plan": "pro"})
+    assert st == 200, body
+    assert body["name"] == "Renamed Ltd" and body["plan"] == "pro", body
+    st, _, body = op("GET", "/tenants/%s" % t["slug"])
+    assert body["name"] == "Renamed Ltd" and body["plan"] == "pro", body
+    rows = audit_rows(t["id"], "tenant.update")
+    assert len(rows) == 1 and rows[0][0] == "operator", rows
+    assert '"plan":["free","pro"]' in rows[0][1], rows
+    # the plan's limits apply at once (the change log drops every process's cached limits)
+    ok = wait_until(lambda: api("GET", "/v1/limits", key=t["key"])[2].get("rpm")
+                    == {"value": "600", "source": "plan"}, timeout=3)
+    assert ok, api("GET", "/v1/limits", key=t["key"])[2].get("rpm")
+    # bad input
+    assert_error(op("POST", "/tenants/%s" % t["slug"], {"plan": "nosuchplan"}), 400,
+                 "invalid_request")
+    assert_error(op("POST", "/tenants/%s" % t["slug"], {"name": ""}), 400, "invalid_request")
+    assert_error(op("POST", "/tenants/%s" % t["slug"], {"name": "a\u0001b"}), 400,
+                 "invalid_request")
+    assert_error(op("POST", "/tenants/%s" % t["slug"], {"name": 5}), 400, "invalid_request")
+    assert_error(op("POST", "/tenants/%s" % t["slug"], {}), 400, "invalid_request")
+    assert_error(op("POST", "/tenants/no-such-tenant-" + rand_suffix(), {"name": "x"}), 404,
+                 "not_found")
+    st, _, body = op("GET", "/tenants/%s" % t["slug"])
+    assert body["name"] == "Renamed Ltd" and body["plan"] == "pro", body
+
+
+if __name__ == "__main__":
+    run()
