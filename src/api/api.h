@@ -84,6 +84,10 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 /* ...and the operator's view: a tenant's keys, and setting a key's scopes */
 void api_admin_tenant_keys(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_key_scopes(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_rotate(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_revoke(struct req *r, const struct ident *id, const struct route_match *m);
 /* usage.c */
 void api_usage_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_budget_get(struct req *r, const struct ident *id, const struct route_match *m);

@@ -103,5 +103,47 @@ def tenant_update_name_and_plan():
     assert body["name"] == "Renamed Ltd" and body["plan"] == "pro", body
 
 
+@test
+def operator_manages_a_tenants_keys():
+    t = new_tenant("mgk")
+    other = new_tenant("mgk")
+    st, _, k = op("POST", "/tenants/%s/keys" % t["slug"],
+                  {"name": "ops made", "scopes": ["read", "manage"]})
+    assert st == 201, k
+    assert isinstance(k["key"], str) and len(k["key"]) > 20, k
+    assert k["tenant_id"] == t["id"] and k["scopes"] == ["read", "manage"], k
+    assert api("GET", "/v1/keys", key=k["key"])[0] == 200
+    st, _, got = op("GET", "/tenants/%s/keys/%d" % (t["slug"], k["id"]))
+    assert st == 200 and got["id"] == k["id"] and "key" not in got, got
+    # another tenant's key is not found through this tenant
+    assert_error(op("GET", "/tenants/%s/keys/%d" % (other["slug"], k["id"])), 404, "not_found")
+    assert_error(op("POST", "/tenants/%s/keys/%d/revoke" % (other["slug"], k["id"])), 404,
+                 "not_found")
+    # rotate without grace: the successor works, the old key stops
+    st, _, k2 = op("POST", "/tenants/%s/keys/%d/rotate" % (t["slug"], k["id"]),
+                   {"grace_seconds": 0})
+    assert st == 201 and k2["replaces"] == k["id"] and k2["scopes"] == ["read", "manage"], k2
+    assert api("GET", "/v1/keys", key=k2["key"])[0] == 200
+    assert wait_until(lambda: api("GET", "/v1/keys", key=k["key"])[0] == 401, timeout=5)
+    assert_error(op("POST", "/tenants/%s/keys/%d/rotate" % (t["slug"], k["id"])), 409,
+                 "conflict")
+    # revoke
+    st, _, rv = op("POST", "/tenants/%s/keys/%d/revoke" % (t["slug"], k2["id"]))
+    assert st == 200 and rv["state"] == "revoked", rv
+    assert wait_until(lambda: api("GET", "/v1/keys", key=k2["key"])[0] == 401, timeout=5)
+    # bad input
+    assert_error(op("POST", "/tenants/%s/keys" % t["slug"], {"scopes": ["root"]}), 400,
+                 "invalid_request")
+    assert_error(op("POST", "/tenants/%s/keys" % t["slug"], {"name": "a\u0007"}), 400,
+                 "invalid_request")
+    assert_error(op("POST", "/tenants/nosuch-%s/keys" % rand_suffix(), {}), 404, "not_found")
+    assert_error(op("GET", "/tenants/%s/keys/abc" % t["slug"]), 404, "not_found")
+    # every change is audited with the operator as the actor
+    rows = db_exec("SELECT action, actor_type FROM audit_log WHERE tenant_id = %d"
+                   " AND action LIKE 'key.%%' ORDER BY id" % t["id"])
+    assert rows == [["key.create", "operator"], ["key.rotate", "operator"],
+                    ["key.revoke", "operator"]], rows
+
+
 if __name__ == "__main__":
     run()
