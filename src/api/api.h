@@ -130,6 +130,11 @@ void api_webhooks_create(struct req *r, const struct ident *id, const struct rou
 void api_webhooks_remove(struct req *r, const struct ident *id, const struct route_match *m);
 void api_webhooks_deliveries(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_webhooks(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_providers.c: a tenant's provider credentials (write-only) on the operator API */
+void api_admin_provider_keys(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_provider_key_set(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_provider_key_clear(struct req *r, const struct ident *id,
+                                  const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

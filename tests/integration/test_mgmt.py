@@ -5,8 +5,9 @@ with the operator as the actor and reaches every process through the change log.
 """
 import os
 
-from apihelp import db_exec, new_tenant
-from harness import api, assert_error, ctl, rand_suffix, run, test, wait_until
+from apihelp import chat_body, db_exec, new_tenant
+from harness import (api, assert_error, ctl, fake_last, rand_suffix, run, test,
+                     wait_until)
 
 OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
 
@@ -143,6 +144,52 @@ def operator_manages_a_tenants_keys():
                    " AND action LIKE 'key.%%' ORDER BY id" % t["id"])
     assert rows == [["key.create", "operator"], ["key.rotate", "operator"],
                     ["key.revoke", "operator"]], rows
+
+
+@test
+def operator_sets_lists_and_clears_provider_keys():
+    t = new_tenant("mgp")
+    secret = "sk-ops-set-" + rand_suffix(12) + "9876"
+    path = "/tenants/%s/provider-keys" % t["slug"]
+    st, _, body = op("POST", path + "/openai", {"key": secret})
+    assert st == 200, body
+    assert body["last4"] == "9876" and body["version"] == 1 and body["provider"] == "openai"
+    assert secret not in str(body)
+    # the tenant's calls use it at once
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("byok", model="gpt-4o-mini"),
+                   key=t["key"])
+    assert st == 200, b
+    assert fake_last()["headers"]["authorization"] == "Bearer " + secret
+    # write-only: the list shows the last 4 only
+    st, _, body = op("GET", path)
+    assert st == 200 and [(c["provider"], c["last4"], c["configured"]) for c in body["data"]] \
+        == [("openai", "9876", True)], body
+    assert secret[:-4] not in str(body)
+    st, _, body = op("POST", path + "/openai", {"key": secret + "x"})
+    assert st == 200 and body["version"] == 2 and body["last4"] == "876x", body
+    # CLI sees the same
+    assert ctl("provider-key", "list", "--tenant", t["slug"])[0]["last4"] == "876x"
+    # bad input
+    for bad in ({}, {"key": ""}, {"key": 5}, {"key": "a\nb"}, {"key": "x" * 1025}):
+        assert_error(op("POST", path + "/openai", bad), 400, "invalid_request")
+    assert_error(op("POST", path + "/nosuchprovider", {"key": "k"}), 400, "invalid_request")
+    assert_error(op("POST", path + "/bad%20name/clear"), 400, "invalid_request")
+    assert_error(op("POST", "/tenants/nosuch-%s/provider-keys/openai" % rand_suffix(),
+                    {"key": "k"}), 404, "not_found")
+    # clear: back to the platform key
+    st, _, body = op("POST", path + "/openai/clear")
+    assert st == 200 and body["cleared"] is True, body
+    assert_error(op("POST", path + "/openai/clear"), 404, "not_found")
+    assert op("GET", path)[2]["data"] == []
+    api("POST", "/v1/chat/completions", chat_body("plat", model="gpt-4o-mini"), key=t["key"])
+    assert fake_last()["headers"]["authorization"] == "Bearer sk-platform-openai"
+    rows = db_exec("SELECT action, actor_type FROM audit_log WHERE tenant_id = %d"
+                   " AND action LIKE 'provider_key.%%' ORDER BY id" % t["id"])
+    assert rows == [["provider_key.set", "operator"], ["provider_key.set", "operator"],
+                    ["provider_key.clear", "operator"]], rows
+    # the secret is in no audit row
+    assert db_exec("SELECT COUNT(*) FROM audit_log WHERE detail LIKE '%%%s%%'" % secret[:-4]) \
+        == [["0"]]
 
 
 if __name__ == "__main__":
