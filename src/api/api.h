@@ -135,6 +135,11 @@ void api_admin_provider_keys(struct req *r, const struct ident *id, const struct
 void api_admin_provider_key_set(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_provider_key_clear(struct req *r, const struct ident *id,
                                   const struct route_match *m);
+/* admin_plans.c: plans and their limits on the operator API */
+void api_admin_plans_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plans_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plan_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plan_update(struct req *r, const struct ident *id, const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

@@ -92,6 +92,10 @@ static const struct route routes[] = {
 	{"POST", "/admin/api/v1/tenants/{}/projects/{}/delete", AUTH_OPERATOR, 0,
 	 api_admin_projects_delete},
 	{"POST", "/admin/api/v1/tenants/{}/keys/{}/project", AUTH_OPERATOR, 0, api_admin_key_project},
+	{"GET", "/admin/api/v1/plans", AUTH_OPERATOR, 0, api_admin_plans_list},
+	{"POST", "/admin/api/v1/plans", AUTH_OPERATOR, 0, api_admin_plans_create},
+	{"GET", "/admin/api/v1/plans/{}", AUTH_OPERATOR, 0, api_admin_plan_get},
+	{"POST", "/admin/api/v1/plans/{}", AUTH_OPERATOR, 0, api_admin_plan_update},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

@@ -103,6 +103,7 @@
 	X(PLAN_LIST, 1)                                                                            \
 	X(PLAN_CREATE, 1)                                                                          \
 	X(PLAN_GET, 1)                                                                             \
+	X(PLAN_UPDATE, 1)                                                                          \
 	/* admission.c */                                                                          \
 	X(COUNTER_GET, 1)                                                                          \
 	X(INFLIGHT_GET, 1)                                                                         \

@@ -192,5 +192,50 @@ def operator_sets_lists_and_clears_provider_keys():
         == [["0"]]
 
 
+@test
+def operator_manages_plans_and_their_limits():
+    name = "p" + rand_suffix(10)
+    st, _, body = op("POST", "/plans", {"name": name, "description": "test plan",
+                                        "limits": {"rpm": "7", "budget_usd_daily": "2.50", "tpm": 9000}})
+    assert st == 201, body
+    assert body["object"] == "plan" and body["name"] == name, body
+    assert body["description"] == "test plan"
+    assert body["limits"] == {"rpm": "7", "budget_usd_daily": "2.5", "tpm": "9000"}, body
+    assert_error(op("POST", "/plans", {"name": name}), 409, "conflict")
+    st, _, lst = op("GET", "/plans")
+    assert st == 200 and name in [p["name"] for p in lst["data"]], lst
+    free = [p for p in lst["data"] if p["name"] == "free"][0]
+    assert free["limits"]["rpm"] == "60", free
+    # a tenant on the plan gets its limits; a change reaches it at once
+    t = new_tenant("mgpl", plan=name)
+    lim = api("GET", "/v1/limits", key=t["key"])[2]
+    assert lim["rpm"] == {"value": "7", "source": "plan"}, lim["rpm"]
+    st, _, body = op("POST", "/plans/" + name, {"description": "changed",
+                                               "limits": {"rpm": "8", "tpm": None}})
+    assert st == 200, body
+    assert body["description"] == "changed", body
+    assert body["limits"] == {"rpm": "8", "budget_usd_daily": "2.5"}, body
+    assert wait_until(lambda: api("GET", "/v1/limits", key=t["key"])[2]["rpm"]
+                      == {"value": "8", "source": "plan"}, timeout=3)
+    st, _, body = op("GET", "/plans/" + name)
+    assert st == 200 and body["limits"]["rpm"] == "8", body
+    assert ctl("limits", "show", "--plan", name)["limits"]["rpm"]["value"] == "8"
+    # bad input changes nothing
+    for bad in ({}, {"description": 5}, {"description": "x" * 201},
+                {"limits": {"rpm": "lots"}}, {"limits": {"nosuch": "1"}},
+                {"limits": {"rpm": "9", "tpm": "-1"}}, {"limits": "rpm=1"},
+                {"limits": {"rpm": [1]}}):
+        assert_error(op("POST", "/plans/" + name, bad), 400, "invalid_request")
+    assert op("GET", "/plans/" + name)[2]["limits"]["rpm"] == "8"
+    for bad in ({"name": "Bad Name"}, {}, {"name": "p" + rand_suffix(), "limits": {"rpm": "x"}}):
+        assert_error(op("POST", "/plans", bad), 400, "invalid_request")
+    assert_error(op("GET", "/plans/nosuch" + rand_suffix()), 404, "not_found")
+    assert_error(op("POST", "/plans/nosuch" + rand_suffix(), {"description": "x"}), 404,
+                 "not_found")
+    rows = db_exec("SELECT action, actor_type, tenant_id FROM audit_log"
+                   " WHERE target = 'plan:%s' ORDER BY id" % name)
+    assert rows == [["plan.create", "operator", None], ["plan.update", "operator", None]], rows
+
+
 if __name__ == "__main__":
     run()
