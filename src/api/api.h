@@ -140,6 +140,12 @@ void api_admin_plans_list(struct req *r, const struct ident *id, const struct ro
 void api_admin_plans_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_plan_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_plan_update(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_models.c: the model catalogue and its prices (with effective dates) */
+void api_admin_models_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_models_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_model_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_model_update(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_model_price(struct req *r, const struct ident *id, const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

@@ -96,6 +96,11 @@ static const struct route routes[] = {
 	{"POST", "/admin/api/v1/plans", AUTH_OPERATOR, 0, api_admin_plans_create},
 	{"GET", "/admin/api/v1/plans/{}", AUTH_OPERATOR, 0, api_admin_plan_get},
 	{"POST", "/admin/api/v1/plans/{}", AUTH_OPERATOR, 0, api_admin_plan_update},
+	{"GET", "/admin/api/v1/models", AUTH_OPERATOR, 0, api_admin_models_list},
+	{"POST", "/admin/api/v1/models", AUTH_OPERATOR, 0, api_admin_models_create},
+	{"GET", "/admin/api/v1/models/{}", AUTH_OPERATOR, 0, api_admin_model_get},
+	{"POST", "/admin/api/v1/models/{}", AUTH_OPERATOR, 0, api_admin_model_update},
+	{"POST", "/admin/api/v1/models/{}/prices", AUTH_OPERATOR, 0, api_admin_model_price},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

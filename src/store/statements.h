@@ -52,6 +52,12 @@
 	/* models.c */                                                                             \
 	X(MODEL_GET, 1)                                                                            \
 	X(MODEL_LIST, 1)                                                                           \
+	X(MODEL_ADMIN_GET, 1)                                                                      \
+	X(MODEL_ADMIN_LIST, 1)                                                                     \
+	X(MODEL_INSERT, 1)                                                                         \
+	X(MODEL_UPDATE, 1)                                                                         \
+	X(MODEL_PRICE_INSERT, 1)                                                                   \
+	X(MODEL_PRICES, 1)                                                                         \
 	/* agents.c */                                                                             \
 	X(AGENT_INSERT, 1)                                                                         \
 	X(AGENT_GET, 1)                                                                            \

@@ -241,6 +241,7 @@ struct model {
 	int context_window;
 	int max_output; /* provider's max completion tokens */
 	int64_t created_at;
+	int enabled; /* 0: invisible to the tenant API (store_model_get, store_model_list) */
 };
 
 typedef int (*model_cb)(void *ctx, const struct model *m);
@@ -250,6 +251,42 @@ typedef int (*model_cb)(void *ctx, const struct model *m);
 int store_model_get(struct store *st, const char *name, struct model *out);
 /* Enabled models this tenant may use (today: all enabled models). */
 int store_model_list(struct store *st, int64_t tenant_id, model_cb cb, void *ctx);
+
+/*
+ * The operator's catalogue (sql/026). Prices are micro-USD per 1M tokens;
+ * the price of a model is the newest model_prices row whose effective_at
+ * has come (its list price when it has none): what store_model_get hands to
+ * admission. Every write is a CHANGE_MODELS change (caches drop it).
+ */
+struct model_price {
+	int64_t effective_at; /* unix seconds */
+	int64_t input_price, output_price;
+	int64_t created_at;
+	char created_by[101];
+};
+typedef int (*model_price_cb)(void *ctx, const struct model_price *p);
+/* Any model, enabled or not (price in effect now). ST_OK, ST_NOTFOUND, ST_ERR. */
+int store_model_admin_get(struct store *st, const char *name, struct model *out);
+/* Every model by name, enabled or not. ST_OK or ST_ERR. */
+int store_model_admin_list(struct store *st, model_cb cb, void *ctx);
+/*
+ * A new model (every field of m; its prices as its first model_prices row,
+ * effective now; by: who, for that row). ST_OK, ST_CONFLICT when the name
+ * exists, ST_ERR.
+ */
+int store_model_insert(struct store *st, const struct model *m, const char *by);
+/* Replace provider, upstream, kind, context_window, max_output, enabled of m->name. */
+int store_model_update(struct store *st, const struct model *m);
+/*
+ * A price of model name from `effective` (unix seconds, 0 = now) on.
+ * ST_OK; ST_NOTFOUND for an unknown model or a time in the past (checked
+ * against the database clock); ST_CONFLICT when a price starts at that very
+ * time; ST_ERR.
+ */
+int store_model_price_add(struct store *st, const char *name, int64_t effective, int64_t input,
+                          int64_t output, const char *by);
+/* The price history of model name, oldest first. ST_OK (none: no call) or ST_ERR. */
+int store_model_prices(struct store *st, const char *name, model_price_cb cb, void *ctx);
 
 /* ------------------------------------------------------------------ agents */
 

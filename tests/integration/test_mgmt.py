@@ -4,6 +4,7 @@ Tenants are listed (keyset pagination, filters) and updated; every change is aud
 with the operator as the actor and reaches every process through the change log.
 """
 import os
+import time
 
 from apihelp import chat_body, db_exec, new_tenant
 from harness import (api, assert_error, ctl, fake_last, rand_suffix, run, test,
@@ -235,6 +236,91 @@ def operator_manages_plans_and_their_limits():
     rows = db_exec("SELECT action, actor_type, tenant_id FROM audit_log"
                    " WHERE target = 'plan:%s' ORDER BY id" % name)
     assert rows == [["plan.create", "operator", None], ["plan.update", "operator", None]], rows
+
+
+def exec_costs(t):
+    return [int(r[0]) for r in db_exec("SELECT cost_micros FROM executions WHERE tenant_id = %d"
+                                       " ORDER BY seq" % t["id"], tenant=t)]
+
+
+@test
+def operator_manages_models_and_dated_prices():
+    name = "mgm-" + rand_suffix()
+    st, _, m = op("POST", "/models", {"name": name, "provider": "mock",
+                                      "upstream_model": "mock-1", "input_price_micros": 1000000,
+                                      "output_price_micros": 2000000, "context_window": 32768,
+                                      "max_output": 4096})
+    assert st == 201, m
+    assert m["object"] == "model" and m["kind"] == "chat" and m["enabled"] is True, m
+    assert [(p["input_price_micros"], p["output_price_micros"]) for p in m["prices"]] \
+        == [(1000000, 2000000)], m
+    assert_error(op("POST", "/models", {"name": name, "provider": "mock",
+                                        "input_price_micros": 1, "output_price_micros": 1,
+                                        "context_window": 10, "max_output": 10}), 409, "conflict")
+    st, _, lst = op("GET", "/models")
+    assert st == 200 and name in [x["name"] for x in lst["data"]], lst
+    t = new_tenant("mgm")
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("price one", model=name),
+                   key=t["key"])
+    assert st == 200, b
+    c1 = exec_costs(t)
+    assert len(c1) == 1 and c1[0] > 0, c1
+    # a new price from now: the next call costs more, the first keeps its cost
+    st, _, m = op("POST", "/models/%s/prices" % name,
+                  {"input_price_micros": 4000000, "output_price_micros": 8000000})
+    assert st == 201 and len(m["prices"]) == 2, m
+    assert m["input_price_micros"] == 4000000, m
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("price one", model=name),
+                   key=t["key"])
+    assert st == 200, b
+    costs = exec_costs(t)
+    assert costs[0] == c1[0] and costs[1] >= 3 * c1[0], costs
+    # a future price is in the history but not in effect yet
+    later = int(time.time()) + 3600
+    st, _, m = op("POST", "/models/%s/prices" % name,
+                  {"input_price_micros": 1, "output_price_micros": 1, "effective_at": later})
+    assert st == 201 and m["input_price_micros"] == 4000000, m
+    assert m["prices"][-1]["effective_at"] == later, m
+    assert_error(op("POST", "/models/%s/prices" % name,
+                    {"input_price_micros": 2, "output_price_micros": 2, "effective_at": later}),
+                 409, "conflict")
+    # the past is never rewritten
+    for when in (int(time.time()) - 60, "2020-01-01T00:00:00Z"):
+        err = assert_error(op("POST", "/models/%s/prices" % name,
+                              {"input_price_micros": 2, "output_price_micros": 2,
+                               "effective_at": when}), 400, "invalid_request")
+        assert "past" in err["message"], err
+    assert len(op("GET", "/models/" + name)[2]["prices"]) == 3
+    # update: disabled, the tenant no longer sees it; enabled again, it does
+    st, _, m = op("POST", "/models/" + name, {"enabled": False, "max_output": 2048})
+    assert st == 200 and m["enabled"] is False and m["max_output"] == 2048, m
+    assert wait_until(lambda: api("GET", "/v1/models/" + name, key=t["key"])[0] == 404,
+                      timeout=3)
+    st, _, m = op("POST", "/models/" + name, {"enabled": True})
+    assert st == 200 and m["enabled"] is True and m["max_output"] == 2048, m
+    assert wait_until(lambda: api("GET", "/v1/models/" + name, key=t["key"])[0] == 200,
+                      timeout=3)
+    # bad input
+    for bad in ({}, {"input_price_micros": 5}, {"kind": "image"}, {"provider": "Bad!"},
+                {"context_window": 0}, {"enabled": "yes"}, {"max_output": 99999999}):
+        assert_error(op("POST", "/models/" + name, bad), 400, "invalid_request")
+    for bad in ({"input_price_micros": -1, "output_price_micros": 1},
+                {"input_price_micros": 1}, {"input_price_micros": "1", "output_price_micros": 1},
+                {"input_price_micros": 1, "output_price_micros": 1, "effective_at": "soon"}):
+        assert_error(op("POST", "/models/%s/prices" % name, bad), 400, "invalid_request")
+    base = {"provider": "mock", "input_price_micros": 1, "output_price_micros": 1,
+            "context_window": 100, "max_output": 10}
+    for bad in (dict(base), dict(base, name="a/b"), dict(base, name="x y"),
+                dict(base, name="ok-" + rand_suffix(), provider=None),
+                dict(base, name="ok-" + rand_suffix(), max_output=200)):
+        assert_error(op("POST", "/models", {k: v for k, v in bad.items() if v is not None}),
+                     400, "invalid_request")
+    assert_error(op("GET", "/models/nosuch-" + rand_suffix()), 404, "not_found")
+    assert_error(op("POST", "/models/nosuch-%s/prices" % rand_suffix(),
+                    {"input_price_micros": 1, "output_price_micros": 1}), 404, "not_found")
+    rows = db_exec("SELECT action FROM audit_log WHERE target = 'model:%s' ORDER BY id" % name)
+    assert [r[0] for r in rows] == ["model.create", "model.price", "model.price",
+                                    "model.update", "model.update"], rows
 
 
 if __name__ == "__main__":
