@@ -146,6 +146,8 @@ void api_admin_models_create(struct req *r, const struct ident *id, const struct
 void api_admin_model_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_model_update(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_model_price(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_audit.c: GET /admin/api/v1/audit, the audit log with filters */
+void api_admin_audit(struct req *r, const struct ident *id, const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

@@ -101,6 +101,7 @@ static const struct route routes[] = {
 	{"GET", "/admin/api/v1/models/{}", AUTH_OPERATOR, 0, api_admin_model_get},
 	{"POST", "/admin/api/v1/models/{}", AUTH_OPERATOR, 0, api_admin_model_update},
 	{"POST", "/admin/api/v1/models/{}/prices", AUTH_OPERATOR, 0, api_admin_model_price},
+	{"GET", "/admin/api/v1/audit", AUTH_OPERATOR, 0, api_admin_audit},
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},

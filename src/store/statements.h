@@ -79,6 +79,7 @@
 	X(EXEC_LIST, DB_EXEC_LIST_SHAPES)                                                          \
 	/* audit.c */                                                                              \
 	X(AUDIT_INSERT, 1)                                                                         \
+	X(AUDIT_PAGE, 2)                                                                           \
 	/* changes.c */                                                                            \
 	X(CHANGE_INSERT, 1)                                                                        \
 	X(CHANGE_POLL, 1)                                                                          \

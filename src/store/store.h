@@ -426,4 +426,34 @@ struct audit_entry {
 
 int store_audit(struct store *st, const struct audit_entry *a);
 
+/* What store_audit_page lists (the operator API's GET /admin/api/v1/audit). */
+struct audit_filter {
+	int64_t tenant_id;      /* 0 = every tenant (and rows of none) */
+	const char *action;     /* "" = any */
+	const char *actor_type; /* "" = any */
+	const char *actor_id;   /* "" = any */
+	const char *outcome;    /* "" = any */
+	int64_t before;         /* rows with id < before (keyset cursor); 0 = newest */
+	int limit;              /* 1..100 */
+};
+
+struct audit_row {
+	int64_t id;
+	int64_t tenant_id; /* 0 when not tenant-specific */
+	char actor_type[17], actor_id[101], action[65], target[129], outcome[17];
+	char reason_code[49], request_id[33], ip[46], end_user[65];
+	char detail[65536]; /* JSON object text, "" when none */
+	int64_t created_at; /* unix seconds */
+};
+
+typedef int (*audit_row_cb)(void *ctx, const struct audit_row *row);
+
+/*
+ * Audit rows matching f, newest first, at most f->limit; *has_more is set
+ * when older ones follow. One tenant's rows use the (tenant_id, id) index.
+ * ST_OK or ST_ERR.
+ */
+int store_audit_page(struct store *st, const struct audit_filter *f, audit_row_cb cb, void *ctx,
+                     int *has_more);
+
 #endif

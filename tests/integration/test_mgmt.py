@@ -323,5 +323,59 @@ def operator_manages_models_and_dated_prices():
                                     "model.update", "model.update"], rows
 
 
+@test
+def operator_reads_the_audit_log():
+    t = new_tenant("mga")
+    ctl("tenant", "suspend", t["slug"])  # a CLI row
+    op("POST", "/tenants/%s/resume" % t["slug"])
+    for name in ("One", "Two", "Three"):
+        assert op("POST", "/tenants/%s" % t["slug"], {"name": name})[0] == 200
+    st, _, body = op("GET", "/audit?tenant=%s" % t["slug"])
+    assert st == 200 and body["object"] == "list", body
+    rows = body["data"]
+    assert all(r["tenant_id"] == t["id"] for r in rows), rows
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids, reverse=True), ids
+    actions = [r["action"] for r in rows]
+    assert actions[:4] == ["tenant.update"] * 3 + ["tenant.resume"], actions
+    assert rows[0]["detail"] == {"name": ["Two", "Three"]}, rows[0]
+    assert rows[0]["actor_type"] == "operator" and rows[0]["outcome"] == "ok", rows[0]
+    actor = rows[0]["actor_id"]
+    # filters
+    st, _, body = op("GET", "/audit?tenant=%d&action=tenant.update" % t["id"])
+    assert [r["detail"]["name"][1] for r in body["data"]] == ["Three", "Two", "One"], body
+    st, _, body = op("GET", "/audit?tenant=%s&actor_type=operator&actor=%s"
+                     % (t["slug"], actor))
+    assert {r["action"] for r in body["data"]} == {"tenant.update", "tenant.resume"}, body
+    st, _, body = op("GET", "/audit?tenant=%s&actor_type=cli" % t["slug"])
+    assert st == 200 and body["data"] and \
+        all(r["actor_type"] == "cli" for r in body["data"]), body
+    assert "tenant.suspend" in [r["action"] for r in body["data"]], body
+    st, _, body = op("GET", "/audit?tenant=%s&outcome=denied" % t["slug"])
+    assert st == 200 and body["data"] == [], body
+    # every tenant, filtered by action
+    st, _, body = op("GET", "/audit?action=tenant.update&limit=100")
+    assert st == 200 and all(r["action"] == "tenant.update" for r in body["data"]), body
+    # keyset pages
+    seen, cursor = [], None
+    for _ in range(5):
+        st, _, body = op("GET", "/audit?tenant=%s&action=tenant.update&limit=2%s"
+                         % (t["slug"], "&cursor=" + cursor if cursor else ""))
+        assert st == 200 and len(body["data"]) <= 2, body
+        seen += [r["detail"]["name"][1] for r in body["data"]]
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            assert cursor is None
+            break
+    assert seen == ["Three", "Two", "One"], seen
+    # bad input
+    assert_error(op("GET", "/audit?tenant=nosuch-" + rand_suffix()), 404, "not_found")
+    assert_error(op("GET", "/audit?cursor=x"), 400, "invalid_cursor")
+    assert_error(op("GET", "/audit?limit=1000"), 400, "invalid_request")
+    assert_error(op("GET", "/audit?action=" + "a" * 65), 400, "invalid_request")
+    assert_error(op("GET", "/audit?actor=%01"), 400, "invalid_request")
+    assert_error(api("GET", "/admin/api/v1/audit", key=t["key"]), 403, "tenant_key_not_allowed")
+
+
 if __name__ == "__main__":
     run()
