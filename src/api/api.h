@@ -44,6 +44,8 @@ void api_healthz(struct req *r, const struct ident *id, const struct route_match
 void api_readyz(struct req *r, const struct ident *id, const struct route_match *m);
 /* GET /metrics (api/metrics.c): the host's figures in the Prometheus text format. */
 void api_metrics(struct req *r, const struct ident *id, const struct route_match *m);
+/* openapi.c: GET /openapi.json, docs/openapi.json as compiled in */
+void api_openapi(struct req *r, const struct ident *id, const struct route_match *m);
 /* models.c */
 void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_models_get(struct req *r, const struct ident *id, const struct route_match *m);

@@ -31,6 +31,7 @@ static const struct route routes[] = {
 	{"GET", "/healthz", AUTH_NONE, 0, api_healthz},
 	{"GET", "/readyz", AUTH_NONE, 0, api_readyz},
 	{"GET", "/metrics", AUTH_METRICS, 0, api_metrics},
+	{"GET", "/openapi.json", AUTH_NONE, 0, api_openapi},
 	{"GET", "/v1/models", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_models_list},
 	{"GET", "/v1/models/{}", AUTH_TENANT, ROUTE_SCOPES(INF | RD), api_models_get},
 	{"POST", "/v1/chat/completions", AUTH_TENANT, ROUTE_IDEMPOTENT | ROUTE_SCOPES(INF), api_chat_completions},

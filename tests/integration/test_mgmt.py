@@ -3,7 +3,9 @@
 Tenants are listed (keyset pagination, filters) and updated; every change is audited
 with the operator as the actor and reaches every process through the change log.
 """
+import json
 import os
+import re
 import time
 
 from apihelp import chat_body, db_exec, new_tenant
@@ -375,6 +377,53 @@ def operator_reads_the_audit_log():
     assert_error(op("GET", "/audit?action=" + "a" * 65), 400, "invalid_request")
     assert_error(op("GET", "/audit?actor=%01"), 400, "invalid_request")
     assert_error(api("GET", "/admin/api/v1/audit", key=t["key"]), 403, "tenant_key_not_allowed")
+
+
+ROUTER_C = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "host",
+                        "router.c")
+
+
+def route_table():
+    """(METHOD, pattern) of every route of router.c's table, {} for a parameter; the dashboard's
+    pages and static files (DASHBOARD_ROUTES, from dashboard/pages.h) are not in it."""
+    with open(ROUTER_C) as f:
+        src = f.read()
+    table = src[src.index("static const struct route routes[]"):src.index("#undef INF")]
+    routes = set(re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "([^"]+)"', table))
+    assert len(routes) > 50 and "DASHBOARD_ROUTES" in table, len(routes)
+    return routes
+
+
+@test
+def openapi_document_matches_the_route_table():
+    st, h, doc = api("GET", "/openapi.json")  # no credentials needed
+    assert st == 200 and "application/json" in h["content-type"], (st, h)
+    assert doc["openapi"].startswith("3.1"), doc.get("openapi")
+    assert set(doc["components"]["securitySchemes"]) == {"apiKey", "operatorToken"}
+    documented = set()
+    for path, item in doc["paths"].items():
+        norm = re.sub(r"\{[^}/]+\}", "{}", path)
+        params = re.findall(r"\{([^}/]+)\}", path)
+        for method, op in item.items():
+            documented.add((method.upper(), norm))
+            assert op["operationId"] and op["responses"], (method, path)
+            declared = [p["name"] for p in op.get("parameters", []) if p.get("in") == "path"]
+            assert declared == params, (method, path, declared)
+            if norm.startswith("/admin/api/v1/"):
+                assert op["security"] == [{"operatorToken": []}], (method, path)
+            elif norm.startswith("/v1/"):
+                assert op["security"] == [{"apiKey": []}], (method, path)
+    table = route_table()
+    missing = sorted(table - documented)
+    extra = sorted(documented - table)
+    assert not missing, "routes missing from docs/openapi.json: %s" % missing
+    assert not extra, "docs/openapi.json documents what the program does not route: %s" % extra
+    # the file of the tree is what is served
+    with open(os.path.join(os.path.dirname(ROUTER_C), "..", "..", "docs", "openapi.json")) as f:
+        assert json.load(f) == doc
+    # a route the document names answers (not 404) and one it does not name is 404
+    assert api("GET", "/admin/api/v1/plans", headers=OP)[0] == 200
+    assert_error(api("GET", "/admin/api/v1/nothing-here", headers=OP), 404, "not_found")
 
 
 if __name__ == "__main__":
