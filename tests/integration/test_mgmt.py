@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+from decimal import Decimal
 
 from apihelp import chat_body, db_exec, new_tenant
 from harness import (api, assert_error, ctl, fake_last, rand_suffix, run, test,
@@ -279,11 +280,40 @@ def operator_manages_models_and_dated_prices():
     assert st == 200, b
     costs = exec_costs(t)
     assert costs[0] == c1[0] and costs[1] >= 3 * c1[0], costs
+    # a price dated a few seconds ahead: the old one holds until then, the new one after
+    soon = int(time.time()) + 3
+    st, _, m = op("POST", "/models/%s/prices" % name,
+                  {"input_price_micros": 2000000, "output_price_micros": 4000000,
+                   "effective_at": soon})
+    assert st == 201 and m["input_price_micros"] == 4000000, m
+    assert api("POST", "/v1/chat/completions", chat_body("price one", model=name),
+               key=t["key"])[0] == 200
+    if time.time() < soon:  # admitted before the new price's time: the price then in effect
+        assert exec_costs(t)[2] == costs[1], exec_costs(t)
+    deadline = time.time() + 15
+    while True:
+        assert api("POST", "/v1/chat/completions", chat_body("price one", model=name),
+                   key=t["key"])[0] == 200
+        last = exec_costs(t)[-1]
+        if time.time() > soon and last != costs[1]:
+            break
+        assert time.time() < deadline, exec_costs(t)
+        time.sleep(0.5)
+    assert costs[1] > last > c1[0], (c1, costs, last)
+    costs = exec_costs(t)
+    assert costs[:2] == [c1[0], costs[1]] and costs[0] == c1[0], costs
+    # what the calls cost is what usage reports: stored costs, never repriced
+    def usage_micros():
+        b = api("GET", "/v1/usage", key=t["key"])[2]
+        return int(Decimal(b["total"]["cost_usd"]) * 1000000)
+    assert wait_until(lambda: usage_micros() == sum(costs), timeout=5), (usage_micros(), costs)
+    st, _, b = op("GET", "/tenants/%s/usage" % t["slug"])
+    assert st == 200 and int(Decimal(b["total"]["cost_usd"]) * 1000000) == sum(costs), b
     # a future price is in the history but not in effect yet
     later = int(time.time()) + 3600
     st, _, m = op("POST", "/models/%s/prices" % name,
                   {"input_price_micros": 1, "output_price_micros": 1, "effective_at": later})
-    assert st == 201 and m["input_price_micros"] == 4000000, m
+    assert st == 201 and m["input_price_micros"] == 2000000, m
     assert m["prices"][-1]["effective_at"] == later, m
     assert_error(op("POST", "/models/%s/prices" % name,
                     {"input_price_micros": 2, "output_price_micros": 2, "effective_at": later}),
@@ -294,7 +324,7 @@ def operator_manages_models_and_dated_prices():
                               {"input_price_micros": 2, "output_price_micros": 2,
                                "effective_at": when}), 400, "invalid_request")
         assert "past" in err["message"], err
-    assert len(op("GET", "/models/" + name)[2]["prices"]) == 3
+    assert len(op("GET", "/models/" + name)[2]["prices"]) == 4
     # update: disabled, the tenant no longer sees it; enabled again, it does
     st, _, m = op("POST", "/models/" + name, {"enabled": False, "max_output": 2048})
     assert st == 200 and m["enabled"] is False and m["max_output"] == 2048, m
@@ -324,7 +354,7 @@ def operator_manages_models_and_dated_prices():
                     {"input_price_micros": 1, "output_price_micros": 1}), 404, "not_found")
     rows = db_exec("SELECT action FROM audit_log WHERE target = 'model:%s' ORDER BY id" % name)
     assert [r[0] for r in rows] == ["model.create", "model.price", "model.price",
-                                    "model.update", "model.update"], rows
+                                    "model.price", "model.update", "model.update"], rows
 
 
 @test
