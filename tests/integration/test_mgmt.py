@@ -10,7 +10,7 @@ import time
 from decimal import Decimal
 
 from apihelp import chat_body, db_exec, new_tenant
-from harness import (api, assert_error, ctl, fake_last, rand_suffix, run, test,
+from harness import (BASE_NGINX, api, assert_error, ctl, fake_last, rand_suffix, run, test,
                      wait_until)
 
 OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
@@ -453,6 +453,10 @@ def openapi_document_matches_the_route_table():
     # the file of the tree is what is served
     with open(os.path.join(os.path.dirname(ROUTER_C), "..", "..", "docs", "openapi.json")) as f:
         assert json.load(f) == doc
+    # under the mount prefix too, like every route
+    if BASE_NGINX:
+        st, _, doc2 = api("GET", "/openapi.json", base=BASE_NGINX)
+        assert st == 200 and doc2 == doc, st
     # a route the document names answers (not 404) and one it does not name is 404
     assert api("GET", "/admin/api/v1/plans", headers=OP)[0] == 200
     assert_error(api("GET", "/admin/api/v1/nothing-here", headers=OP), 404, "not_found")
