@@ -29,6 +29,7 @@
 #include "crypto/secrets.h"
 #include "enforce/limits.h"
 #include "host/http.h"
+#include "store/dash_tenants.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
 #include "tenancy/admins.h"
@@ -221,6 +222,152 @@ void api_admin_tenant_get(struct req *r, const struct ident *id, const struct ro
 	(void)id;
 	if (admin_tenant(r, m, &t) == 0)
 		admin_reply(r, 200, &t);
+}
+
+/* store_tenant_page's callback: one tenant into the JSON array ctx (st: the store). */
+struct admin_list_ctx {
+	struct store *st;
+	json_t *data;
+	int64_t last_id;
+	int oom;
+};
+
+static int admin_list_one(void *ctx, const struct tenant *t)
+{
+	struct admin_list_ctx *c = ctx;
+	json_t *o = tenant_json(c->st, t);
+
+	if (o == NULL || json_array_append_new(c->data, o) != 0) {
+		c->oom = 1;
+		return 1;
+	}
+	c->last_id = t->id;
+	return 0;
+}
+
+/*
+ * GET /admin/api/v1/tenants?status=&plan=&q=&limit=&cursor=: the tenants by
+ * id, keyset-paginated (cursor = the last id of the previous page).
+ */
+void api_admin_tenants_list(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct admin_list_ctx c = {r->store, NULL, 0, 0};
+	struct tenant_filter f;
+	char status[16], plan[64], q[128] = "", cursor[24], *end;
+	int has_more = 0, rc;
+
+	(void)id;
+	(void)m;
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	f.plan = "";
+	f.q = "";
+	if (api_limit(r, 50, 100, &f.limit) < 0)
+		return;
+	if ((rc = req_query(r, "status", status, sizeof(status))) < 0 ||
+	    (rc > 0 && strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0)) {
+		resp_error_param(r, R_invalid_request, "status", "'status': active or suspended");
+		return;
+	}
+	if (rc > 0)
+		f.status = strcmp(status, "active") == 0 ? TENANT_ACTIVE : TENANT_SUSPENDED;
+	if ((rc = req_query(r, "plan", plan, sizeof(plan))) < 0 ||
+	    (rc > 0 && !valid_name(VALID_PLAN, plan))) {
+		resp_error_param(r, R_invalid_request, "plan", "'plan': %s",
+		                 valid_hint(VALID_PLAN));
+		return;
+	}
+	if (rc > 0)
+		f.plan = plan;
+	if ((rc = req_query(r, "q", q, sizeof(q))) < 0 || strlen(q) > 100 ||
+	    (rc > 0 && !valid_text(q, 100, 0))) {
+		resp_error_param(r, R_invalid_request, "q", "'q': at most 100 bytes of text");
+		return;
+	}
+	if (rc > 0)
+		f.q = q;
+	if ((rc = req_query(r, "cursor", cursor, sizeof(cursor))) < 0 ||
+	    (rc > 0 && ((f.after_id = strtoll(cursor, &end, 10)) <= 0 || *end != '\0'))) {
+		resp_error(r, R_invalid_cursor, "'cursor' is not a cursor from this list");
+		return;
+	}
+	if ((c.data = json_array()) == NULL) {
+		resp_error(r, R_internal_error, "out of memory");
+		return;
+	}
+	if (store_tenant_page(r->store, &f, admin_list_one, &c, &has_more) != ST_OK) {
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
+		goto out;
+	}
+	if (c.oom) {
+		resp_error(r, R_internal_error, "out of memory");
+		goto out;
+	}
+	snprintf(cursor, sizeof(cursor), "%lld", (long long)c.last_id);
+	resp_json(r, 200,
+	          json_pack("{s:s, s:O, s:b, s:o}", "object", "list", "data", c.data, "has_more",
+	                    has_more, "next_cursor", has_more ? json_string(cursor) : json_null()));
+out:
+	json_decref(c.data);
+}
+
+/*
+ * POST /admin/api/v1/tenants/{t} {"name"?, "plan"?}: rename the tenant or
+ * move it to another plan (its limits follow the plan at once: a tenant
+ * change every process's caches forget). Audited as tenant.update.
+ */
+void api_admin_tenant_update(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	json_t *body, *jn, *jp, *detail = NULL;
+	const char *name, *plan;
+	char *text = NULL;
+	struct tenant t;
+	int rc;
+
+	(void)id;
+	if (admin_tenant(r, m, &t) < 0)
+		return;
+	if ((body = req_json_object(r)) == NULL)
+		return;
+	jn = json_object_get(body, "name");
+	jp = json_object_get(body, "plan");
+	name = jn ? json_string_value(jn) : t.name;
+	plan = jp ? json_string_value(jp) : t.plan;
+	if (jn == NULL && jp == NULL) {
+		resp_error(r, R_invalid_request, "nothing to change: give 'name' and/or 'plan'");
+		goto out;
+	}
+	if (!valid_name(VALID_TENANT_NAME, name)) {
+		resp_error_param(r, R_invalid_request, "name", "'name': %s",
+		                 valid_hint(VALID_TENANT_NAME));
+		goto out;
+	}
+	if (!valid_name(VALID_PLAN, plan)) {
+		resp_error_param(r, R_invalid_request, "plan", "'plan': %s",
+		                 valid_hint(VALID_PLAN));
+		goto out;
+	}
+	rc = store_dasht_tenant_update(r->store, t.id, name, plan);
+	if (rc == ST_NOTFOUND) {
+		resp_error_param(r, R_invalid_request, "plan", "no such plan '%s'", plan);
+		goto out;
+	}
+	if (rc != ST_OK) {
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
+		goto out;
+	}
+	detail = json_object();
+	if (detail && jn && strcmp(name, t.name) != 0)
+		json_object_set_new(detail, "name", json_pack("[s,s]", t.name, name));
+	if (detail && jp && strcmp(plan, t.plan) != 0)
+		json_object_set_new(detail, "plan", json_pack("[s,s]", t.plan, plan));
+	text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	admin_audit(r, t.id, "tenant.update", text);
+	admin_reply(r, 200, &t);
+out:
+	free(text);
+	json_decref(detail);
+	json_decref(body);
 }
 
 /* Shared body of suspend and resume. */

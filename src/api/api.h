@@ -44,6 +44,8 @@ void api_healthz(struct req *r, const struct ident *id, const struct route_match
 void api_readyz(struct req *r, const struct ident *id, const struct route_match *m);
 /* GET /metrics (api/metrics.c): the host's figures in the Prometheus text format. */
 void api_metrics(struct req *r, const struct ident *id, const struct route_match *m);
+/* openapi.c: GET /openapi.json, docs/openapi.json as compiled in */
+void api_openapi(struct req *r, const struct ident *id, const struct route_match *m);
 /* models.c */
 void api_models_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_models_get(struct req *r, const struct ident *id, const struct route_match *m);
@@ -84,6 +86,10 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 /* ...and the operator's view: a tenant's keys, and setting a key's scopes */
 void api_admin_tenant_keys(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_key_scopes(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_rotate(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_key_revoke(struct req *r, const struct ident *id, const struct route_match *m);
 /* usage.c */
 void api_usage_get(struct req *r, const struct ident *id, const struct route_match *m);
 void api_budget_get(struct req *r, const struct ident *id, const struct route_match *m);
@@ -110,6 +116,8 @@ int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
 /* admin_tenants.c: the tenant lifecycle on the operator API */
 void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenants_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_update(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_suspend(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_resume(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_content(struct req *r, const struct ident *id, const struct route_match *m);
@@ -124,6 +132,24 @@ void api_webhooks_create(struct req *r, const struct ident *id, const struct rou
 void api_webhooks_remove(struct req *r, const struct ident *id, const struct route_match *m);
 void api_webhooks_deliveries(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_webhooks(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_providers.c: a tenant's provider credentials (write-only) on the operator API */
+void api_admin_provider_keys(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_provider_key_set(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_provider_key_clear(struct req *r, const struct ident *id,
+                                  const struct route_match *m);
+/* admin_plans.c: plans and their limits on the operator API */
+void api_admin_plans_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plans_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plan_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plan_update(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_models.c: the model catalogue and its prices (with effective dates) */
+void api_admin_models_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_models_create(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_model_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_model_update(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_model_price(struct req *r, const struct ident *id, const struct route_match *m);
+/* admin_audit.c: GET /admin/api/v1/audit, the audit log with filters */
+void api_admin_audit(struct req *r, const struct ident *id, const struct route_match *m);
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);

@@ -12,6 +12,10 @@
  *   POST /v1/keys/{id}/limits      {"key_rpm": 60, "key_tpm": null, ...}
  *   GET  /admin/api/v1/tenants/{t}/keys               (operator) the tenant's keys
  *   POST /admin/api/v1/tenants/{t}/keys/{id}/scopes   (operator) any scopes
+ *   POST /admin/api/v1/tenants/{t}/keys               (operator) create, any scopes
+ *   GET  /admin/api/v1/tenants/{t}/keys/{id}          (operator) one key
+ *   POST /admin/api/v1/tenants/{t}/keys/{id}/rotate   (operator) rotate
+ *   POST /admin/api/v1/tenants/{t}/keys/{id}/revoke   (operator) revoke
  *
  * DESIGN
  * Keys are issued and rotated by tenancy/keys.c, as the CLI and the
@@ -527,22 +531,61 @@ void api_admin_tenant_keys(struct req *r, const struct ident *id, const struct r
 	api_keys_list(r, &as, m);
 }
 
-void api_admin_key_scopes(struct req *r, const struct ident *id, const struct route_match *m)
+/*
+ * Run the tenant API's handler fn for the tenant of the operator route's
+ * first segment, with the key id of its second segment (if any) as fn's
+ * only parameter: the operator acts as the tenant's own manage key with
+ * every scope, audited as itself (actor type operator, its token's name).
+ */
+static void keys_as_operator(struct req *r, const struct route_match *m,
+                             void (*fn)(struct req *, const struct ident *,
+                                        const struct route_match *))
 {
 	struct route_match km;
 	struct ident as;
 	struct tenant t;
 
-	(void)id;
 	if (keys_admin_tenant(r, m, &t) < 0)
 		return;
-	/* the operator acts as the tenant's own manage key with every scope, audited as itself */
+	r->tenant_id = t.id;
 	memset(&as, 0, sizeof(as));
 	as.tenant_id = t.id;
 	as.scopes = KEY_SCOPES_ALL;
 	util_strlcpy(as.key_prefix, r->operator_id, sizeof(as.key_prefix));
 	memset(&km, 0, sizeof(km));
-	km.n_params = 1;
-	util_strlcpy(km.params[0], m->n_params > 1 ? m->params[1] : "", sizeof(km.params[0]));
-	api_keys_scopes(r, &as, &km);
+	if (m->n_params > 1) {
+		km.n_params = 1;
+		util_strlcpy(km.params[0], m->params[1], sizeof(km.params[0]));
+	}
+	fn(r, &as, &km);
+}
+
+void api_admin_key_scopes(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	keys_as_operator(r, m, api_keys_scopes);
+}
+
+void api_admin_key_create(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	keys_as_operator(r, m, api_keys_create);
+}
+
+void api_admin_key_get(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	keys_as_operator(r, m, api_keys_get);
+}
+
+void api_admin_key_rotate(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	keys_as_operator(r, m, api_keys_rotate);
+}
+
+void api_admin_key_revoke(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	(void)id;
+	keys_as_operator(r, m, api_keys_revoke);
 }

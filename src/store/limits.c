@@ -66,6 +66,7 @@ static const char sql_plan_list[] =
     "SELECT id, name, description, " TS("created_at") " FROM plans ORDER BY id";
 static const char sql_plan_create[] = "INSERT INTO plans (name, description, created_at)"
                                       " VALUES (?, ?, UTC_TIMESTAMP(6))";
+static const char sql_plan_update[] = "UPDATE plans SET description = ? WHERE id = ?";
 static const char sql_plan_get[] =
     "SELECT id, name, description, " TS("created_at") " FROM plans WHERE name = ?";
 
@@ -281,4 +282,25 @@ int store_plan_get(struct store *st, const char *name, struct plan *out)
 	if (rc < 0)
 		return ST_ERR;
 	return rc == 1 ? ST_OK : ST_NOTFOUND;
+}
+
+int store_plan_update(struct store *st, int64_t id, const char *description)
+{
+	MYSQL_BIND in[2];
+	unsigned long l;
+	uint64_t matched = 0;
+	int rc;
+
+	if (description == NULL || strlen(description) > 200) {
+		log_error("store: %s: missing or too long description", __func__);
+		return ST_ERR;
+	}
+	memset(in, 0, sizeof(in));
+	db_in_str(&in[0], description, &l);
+	db_in_i64(&in[1], &id);
+	rc = store_change_exec(st, Q_PLAN_UPDATE, sql_plan_update, in, __func__, CHANGE_LIMITS, id,
+	                       &matched);
+	if (rc != ST_OK)
+		return ST_ERR;
+	return matched == 0 ? ST_NOTFOUND : ST_OK;
 }

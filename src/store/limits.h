@@ -68,5 +68,11 @@ int store_plan_list(struct store *st, plan_cb cb, void *ctx);
 int store_plan_create(struct store *st, const char *name, const char *description, int64_t *id_out);
 /* ST_OK, ST_NOTFOUND, ST_ERR. */
 int store_plan_get(struct store *st, const char *name, struct plan *out);
+/*
+ * Replace the description of plan id (at most 200 bytes), logged as a
+ * limits change so every process rereads what it caches about plans.
+ * ST_OK, ST_NOTFOUND for an unknown id, ST_ERR.
+ */
+int store_plan_update(struct store *st, int64_t id, const char *description);
 
 #endif

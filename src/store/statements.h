@@ -33,6 +33,7 @@
 	X(TENANT_LIST, 1)                                                                          \
 	X(TENANT_SET_STATUS, 1)                                                                    \
 	X(TENANT_SET_LOG_CONTENT, 1)                                                               \
+	X(TENANT_PAGE, 1)                                                                          \
 	/* keys.c */                                                                               \
 	X(KEY_AUTH, 1)                                                                             \
 	X(KEY_INSERT, 1)                                                                           \
@@ -51,6 +52,12 @@
 	/* models.c */                                                                             \
 	X(MODEL_GET, 1)                                                                            \
 	X(MODEL_LIST, 1)                                                                           \
+	X(MODEL_ADMIN_GET, 1)                                                                      \
+	X(MODEL_ADMIN_LIST, 1)                                                                     \
+	X(MODEL_INSERT, 1)                                                                         \
+	X(MODEL_UPDATE, 1)                                                                         \
+	X(MODEL_PRICE_INSERT, 1)                                                                   \
+	X(MODEL_PRICES, 1)                                                                         \
 	/* agents.c */                                                                             \
 	X(AGENT_INSERT, 1)                                                                         \
 	X(AGENT_GET, 1)                                                                            \
@@ -72,6 +79,7 @@
 	X(EXEC_LIST, DB_EXEC_LIST_SHAPES)                                                          \
 	/* audit.c */                                                                              \
 	X(AUDIT_INSERT, 1)                                                                         \
+	X(AUDIT_PAGE, 2)                                                                           \
 	/* changes.c */                                                                            \
 	X(CHANGE_INSERT, 1)                                                                        \
 	X(CHANGE_POLL, 1)                                                                          \
@@ -102,6 +110,7 @@
 	X(PLAN_LIST, 1)                                                                            \
 	X(PLAN_CREATE, 1)                                                                          \
 	X(PLAN_GET, 1)                                                                             \
+	X(PLAN_UPDATE, 1)                                                                          \
 	/* admission.c */                                                                          \
 	X(COUNTER_GET, 1)                                                                          \
 	X(INFLIGHT_GET, 1)                                                                         \

@@ -107,6 +107,23 @@ int store_tenant_set_status(struct store *st, int64_t id, int status, const char
  */
 int store_tenant_set_log_content(struct store *st, int64_t id, int on);
 
+/* What store_tenant_page lists (the operator API's GET /admin/api/v1/tenants). */
+struct tenant_filter {
+	int64_t after_id; /* tenants with id > after_id (keyset cursor; 0 = from the start) */
+	int status;       /* enum tenant_status, or -1 for any */
+	const char *plan; /* plan name, "" = any */
+	const char *q;    /* substring of slug or name, case-insensitive, "" = any (<= 100 bytes) */
+	int limit;        /* 1..100 */
+};
+
+/*
+ * The tenants matching f by id, at most f->limit; *has_more is set when more
+ * follow. cb runs once the rows are read (it may query the store).
+ * ST_OK or ST_ERR.
+ */
+int store_tenant_page(struct store *st, const struct tenant_filter *f, tenant_cb cb, void *ctx,
+                      int *has_more);
+
 /* ------------------------------------------------------------------ API keys */
 
 enum key_state {
@@ -224,6 +241,7 @@ struct model {
 	int context_window;
 	int max_output; /* provider's max completion tokens */
 	int64_t created_at;
+	int enabled; /* 0: invisible to the tenant API (store_model_get, store_model_list) */
 };
 
 typedef int (*model_cb)(void *ctx, const struct model *m);
@@ -233,6 +251,42 @@ typedef int (*model_cb)(void *ctx, const struct model *m);
 int store_model_get(struct store *st, const char *name, struct model *out);
 /* Enabled models this tenant may use (today: all enabled models). */
 int store_model_list(struct store *st, int64_t tenant_id, model_cb cb, void *ctx);
+
+/*
+ * The operator's catalogue (sql/026). Prices are micro-USD per 1M tokens;
+ * the price of a model is the newest model_prices row whose effective_at
+ * has come (its list price when it has none): what store_model_get hands to
+ * admission. Every write is a CHANGE_MODELS change (caches drop it).
+ */
+struct model_price {
+	int64_t effective_at; /* unix seconds */
+	int64_t input_price, output_price;
+	int64_t created_at;
+	char created_by[101];
+};
+typedef int (*model_price_cb)(void *ctx, const struct model_price *p);
+/* Any model, enabled or not (price in effect now). ST_OK, ST_NOTFOUND, ST_ERR. */
+int store_model_admin_get(struct store *st, const char *name, struct model *out);
+/* Every model by name, enabled or not. ST_OK or ST_ERR. */
+int store_model_admin_list(struct store *st, model_cb cb, void *ctx);
+/*
+ * A new model (every field of m; its prices as its first model_prices row,
+ * effective now; by: who, for that row). ST_OK, ST_CONFLICT when the name
+ * exists, ST_ERR.
+ */
+int store_model_insert(struct store *st, const struct model *m, const char *by);
+/* Replace provider, upstream, kind, context_window, max_output, enabled of m->name. */
+int store_model_update(struct store *st, const struct model *m);
+/*
+ * A price of model name from `effective` (unix seconds, 0 = now) on.
+ * ST_OK; ST_NOTFOUND for an unknown model or a time in the past (checked
+ * against the database clock); ST_CONFLICT when a price starts at that very
+ * time; ST_ERR.
+ */
+int store_model_price_add(struct store *st, const char *name, int64_t effective, int64_t input,
+                          int64_t output, const char *by);
+/* The price history of model name, oldest first. ST_OK (none: no call) or ST_ERR. */
+int store_model_prices(struct store *st, const char *name, model_price_cb cb, void *ctx);
 
 /* ------------------------------------------------------------------ agents */
 
@@ -371,5 +425,35 @@ struct audit_entry {
 };
 
 int store_audit(struct store *st, const struct audit_entry *a);
+
+/* What store_audit_page lists (the operator API's GET /admin/api/v1/audit). */
+struct audit_filter {
+	int64_t tenant_id;      /* 0 = every tenant (and rows of none) */
+	const char *action;     /* "" = any */
+	const char *actor_type; /* "" = any */
+	const char *actor_id;   /* "" = any */
+	const char *outcome;    /* "" = any */
+	int64_t before;         /* rows with id < before (keyset cursor); 0 = newest */
+	int limit;              /* 1..100 */
+};
+
+struct audit_row {
+	int64_t id;
+	int64_t tenant_id; /* 0 when not tenant-specific */
+	char actor_type[17], actor_id[101], action[65], target[129], outcome[17];
+	char reason_code[49], request_id[33], ip[46], end_user[65];
+	char detail[65536]; /* JSON object text, "" when none */
+	int64_t created_at; /* unix seconds */
+};
+
+typedef int (*audit_row_cb)(void *ctx, const struct audit_row *row);
+
+/*
+ * Audit rows matching f, newest first, at most f->limit; *has_more is set
+ * when older ones follow. One tenant's rows use the (tenant_id, id) index.
+ * ST_OK or ST_ERR.
+ */
+int store_audit_page(struct store *st, const struct audit_filter *f, audit_row_cb cb, void *ctx,
+                     int *has_more);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -27,6 +28,10 @@ static const char sql_insert[] =
 static const char sql_get[] = TENANT_COLS " WHERE t.id = ?";
 static const char sql_get_slug[] = TENANT_COLS " WHERE t.slug = ?";
 static const char sql_list[] = TENANT_COLS " ORDER BY t.id";
+static const char sql_page[] =
+    TENANT_COLS " WHERE t.id > ? AND (? < 0 OR t.status = ?) AND (? = '' OR p.name = ?)"
+                " AND (? = '' OR LOWER(t.slug) LIKE ? OR LOWER(t.name) LIKE ?)"
+                " ORDER BY t.id LIMIT ?";
 static const char sql_set_log_content[] =
     "UPDATE tenants SET log_content = ?, updated_at = UTC_TIMESTAMP(6) WHERE id = ?";
 static const char sql_set_status[] = "UPDATE tenants SET status = ?, suspended_reason = ?,"
@@ -184,4 +189,77 @@ int store_tenant_set_log_content(struct store *st, int64_t id, int on)
 	if (rc != ST_OK)
 		return rc == ST_NOTFOUND ? ST_ERR : rc;
 	return n == 0 ? ST_NOTFOUND : ST_OK;
+}
+
+/* "%q%" lower-cased with LIKE's wildcards escaped, into out (cap >= 2 * strlen(q) + 3). */
+static void tenant_like(const char *q, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[n++] = '%';
+	for (; *q && n + 4 < cap; q++) {
+		char c = *q;
+
+		if (c == '%' || c == '_' || c == '\\')
+			out[n++] = '\\';
+		out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[n++] = '%';
+	out[n] = '\0';
+}
+
+int store_tenant_page(struct store *st, const struct tenant_filter *f, tenant_cb cb, void *ctx,
+                      int *has_more)
+{
+	struct tenant *rows = NULL, t;
+	struct db_out out;
+	MYSQL_BIND in[9];
+	unsigned long l[5];
+	const char *plan = f->plan ? f->plan : "", *q = f->q ? f->q : "";
+	char like[256];
+	int64_t after = f->after_id;
+	int status = f->status, limit = f->limit, want, n = 0, rc = ST_ERR, frc = 0;
+
+	*has_more = 0;
+	if (limit < 1 || limit > 100)
+		limit = 100;
+	if (strlen(q) > 100) {
+		log_error("store: store_tenant_page: q longer than 100 bytes");
+		return ST_ERR;
+	}
+	want = limit + 1;
+	tenant_like(q, like, sizeof(like));
+	if ((rows = calloc((size_t)limit, sizeof(*rows))) == NULL)
+		return ST_ERR;
+	memset(in, 0, sizeof(in));
+	db_in_i64(&in[0], &after);
+	db_in_int(&in[1], &status);
+	db_in_int(&in[2], &status);
+	db_in_str(&in[3], plan, &l[0]);
+	db_in_str(&in[4], plan, &l[1]);
+	db_in_str(&in[5], q, &l[2]);
+	db_in_str(&in[6], like, &l[3]);
+	db_in_str(&in[7], like, &l[4]);
+	db_in_int(&in[8], &want);
+	memset(&t, 0, sizeof(t));
+	tenant_bind(&out, &t);
+	if (db_exec(st, Q_TENANT_PAGE, sql_page, in, &out, __func__) != ST_OK)
+		goto out;
+	while ((frc = db_fetch(st, Q_TENANT_PAGE, &out, __func__)) == 1) {
+		if (n == limit) {
+			*has_more = 1;
+			continue; /* read to the end: the statement is then free for cb */
+		}
+		rows[n++] = t;
+	}
+	db_end(st, Q_TENANT_PAGE, &out);
+	if (frc < 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (cb(ctx, &rows[i]))
+			break;
+	rc = ST_OK;
+out:
+	free(rows);
+	return rc;
 }
