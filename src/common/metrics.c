@@ -89,7 +89,17 @@ struct mx_table {
  * main by mx_mem_init).
  */
 static struct mx_table mx_mem;
-static struct mx_table *mx_self = &mx_mem;
+/*
+ * This process's table: mx_mem until metrics_start maps the shared file, which
+ * may happen after other threads have started counting: published with a
+ * release store, read with acquire loads (plain loads on x86).
+ */
+static struct mx_table *_Atomic mx_self = &mx_mem;
+
+static struct mx_table *mx_cur(void)
+{
+	return atomic_load_explicit(&mx_self, memory_order_acquire);
+}
 static char mx_dir[512]; /* state_dir/metrics, "" when not started */
 
 /* The key of a combination; never 0. */
@@ -255,7 +265,7 @@ static void mx_observe(struct mx_hist *h, int64_t us)
 void metrics_request(int64_t tenant_id, const char *model, int status, enum reason reason,
                      int64_t duration_us)
 {
-	struct mx_table *t = mx_self;
+	struct mx_table *t = mx_cur();
 	unsigned ts = mx_tenant_slot(t, tenant_id), ms = mx_model_slot(t, model);
 
 	if (status < 0 || status > 999)
@@ -268,7 +278,7 @@ void metrics_request(int64_t tenant_id, const char *model, int status, enum reas
 void metrics_call(int64_t tenant_id, const char *model, int64_t prompt_tokens,
                   int64_t completion_tokens, int64_t cost_micros, int64_t upstream_us)
 {
-	struct mx_table *t = mx_self;
+	struct mx_table *t = mx_cur();
 	struct mx_cell *c = mx_cell(
 	    t, mx_key(MK_CALL, mx_tenant_slot(t, tenant_id), mx_model_slot(t, model), 0, 0));
 
@@ -282,12 +292,12 @@ void metrics_call(int64_t tenant_id, const char *model, int64_t prompt_tokens,
 
 void metrics_count(enum metrics_counter c)
 {
-	mx_add(&mx_self->counter[c], 1);
+	mx_add(&mx_cur()->counter[c], 1);
 }
 
 void metrics_gauge(enum metrics_gauge g, int delta)
 {
-	atomic_fetch_add_explicit(&mx_self->gauge[g], delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mx_cur()->gauge[g], delta, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------ summing tables */
@@ -430,7 +440,7 @@ int metrics_start(const char *state_dir, char *err, size_t errlen)
 	}
 	/* What was counted before the file existed (start-up) moves into it. */
 	mx_merge(t, &mx_mem, 1);
-	mx_self = t;
+	atomic_store_explicit(&mx_self, t, memory_order_release);
 	return 0;
 fail:
 	mx_dir[0] = '\0';
@@ -453,7 +463,7 @@ static void mx_collect(struct mx_table *agg, int *procs)
 
 	*procs = 0;
 	if (mx_dir[0] == '\0') {
-		mx_merge(agg, mx_self, 1);
+		mx_merge(agg, mx_cur(), 1);
 		*procs = 1;
 		return;
 	}
