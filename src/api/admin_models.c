@@ -77,21 +77,10 @@ static void model_reply(struct req *r, int status, const char *name)
 
 static void model_audit(struct req *r, const char *name, const char *action, json_t *detail)
 {
-	struct audit_entry a;
 	char target[160], *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 
 	snprintf(target, sizeof(target), "model:%s", name);
-	memset(&a, 0, sizeof(a));
-	a.actor_type = "operator";
-	a.actor_id = r->operator_id;
-	a.action = action;
-	a.target = target;
-	a.outcome = "ok";
-	a.request_id = r->request_id;
-	a.ip = r->remote_addr;
-	a.detail = text;
-	if (store_audit(r->store, &a) != ST_OK)
-		log_warn("api: audit row %s failed", action);
+	api_operator_audit(r, 0, action, target, text);
 	free(text);
 }
 

@@ -53,21 +53,10 @@ static json_t *plan_json(struct store *st, const struct plan *p)
 
 static void plan_audit(struct req *r, const struct plan *p, const char *action, json_t *detail)
 {
-	struct audit_entry a;
 	char target[48], *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 
 	snprintf(target, sizeof(target), "plan:%s", p->name);
-	memset(&a, 0, sizeof(a));
-	a.actor_type = "operator";
-	a.actor_id = r->operator_id;
-	a.action = action;
-	a.target = target;
-	a.outcome = "ok";
-	a.request_id = r->request_id;
-	a.ip = r->remote_addr;
-	a.detail = text;
-	if (store_audit(r->store, &a) != ST_OK)
-		log_warn("api: audit row %s failed", action);
+	api_operator_audit(r, 0, action, target, text);
 	free(text);
 }
 

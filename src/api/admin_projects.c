@@ -34,42 +34,6 @@ static json_t *project_json(const struct project *p)
 	                 "keys", (json_int_t)p->keys, "created_at", (json_int_t)p->created_at);
 }
 
-/* One audit row of an operator's project action on tenant_id. */
-static void project_audit(struct req *r, int64_t tenant_id, const char *action, const char *target,
-                          const char *detail)
-{
-	struct audit_entry a;
-
-	memset(&a, 0, sizeof(a));
-	a.tenant_id = tenant_id;
-	a.actor_type = "operator";
-	a.actor_id = r->operator_id;
-	a.action = action;
-	a.target = target;
-	a.outcome = "ok";
-	a.request_id = r->request_id;
-	a.ip = r->remote_addr;
-	a.detail = detail;
-	if (store_audit(r->store, &a) != ST_OK)
-		log_warn("api: audit row %s failed", action);
-}
-
-/* The tenant of the path into *t; -1 after a 404/503. */
-static int project_tenant(struct req *r, const struct route_match *m, struct tenant *t)
-{
-	int rc = m->n_params < 1 ? ST_NOTFOUND : api_admin_find_tenant(r->store, m->params[0], t);
-
-	if (rc == ST_OK) {
-		r->tenant_id = t->id;
-		return 0;
-	}
-	if (rc == ST_NOTFOUND)
-		resp_error(r, R_not_found, "no such tenant");
-	else
-		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
-	return -1;
-}
-
 /* The tenant's project called name into *p; -1 after a 400/404/503. */
 int api_admin_project(struct req *r, const struct tenant *t, const char *name, struct project *p)
 {
@@ -99,7 +63,7 @@ void api_admin_projects_list(struct req *r, const struct ident *id, const struct
 	json_t *arr;
 
 	(void)id;
-	if (project_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	arr = json_array();
 	if (arr == NULL) {
@@ -125,7 +89,7 @@ void api_admin_projects_create(struct req *r, const struct ident *id, const stru
 	int rc;
 
 	(void)id;
-	if (project_tenant(r, m, &t) < 0 || (body = req_json_object(r)) == NULL)
+	if (api_admin_tenant(r, m, &t) < 0 || (body = req_json_object(r)) == NULL)
 		return;
 	name = json_string_value(json_object_get(body, "name"));
 	if (!valid_name(VALID_PROJECT, name)) {
@@ -142,7 +106,7 @@ void api_admin_projects_create(struct req *r, const struct ident *id, const stru
 		goto out;
 	}
 	snprintf(target, sizeof(target), "project:%lld", (long long)pid);
-	project_audit(r, t.id, "project.create", target, NULL);
+	api_operator_audit(r, t.id, "project.create", target, NULL);
 	resp_json(r, 201, project_json(&p));
 out:
 	json_decref(body);
@@ -155,7 +119,7 @@ void api_admin_projects_delete(struct req *r, const struct ident *id, const stru
 	char target[48];
 
 	(void)id;
-	if (project_tenant(r, m, &t) < 0 || m->n_params < 2 ||
+	if (api_admin_tenant(r, m, &t) < 0 || m->n_params < 2 ||
 	    api_admin_project(r, &t, m->params[1], &p) < 0)
 		return;
 	if (store_project_delete(r->store, t.id, p.id) != ST_OK) {
@@ -163,7 +127,7 @@ void api_admin_projects_delete(struct req *r, const struct ident *id, const stru
 		return;
 	}
 	snprintf(target, sizeof(target), "project:%lld", (long long)p.id);
-	project_audit(r, t.id, "project.delete", target, NULL);
+	api_operator_audit(r, t.id, "project.delete", target, NULL);
 	resp_json(r, 200,
 	          json_pack("{s:s, s:I, s:s, s:b}", "object", "project", "id", (json_int_t)p.id,
 	                    "name", p.name, "deleted", 1));
@@ -181,7 +145,7 @@ void api_admin_key_project(struct req *r, const struct ident *id, const struct r
 
 	(void)id;
 	memset(&p, 0, sizeof(p));
-	if (project_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	if (m->n_params < 2 || util_parse_i64(m->params[1], 1, INT64_MAX, &kid) != 0 ||
 	    (rc = store_key_get(r->store, t.id, kid, &k)) == ST_NOTFOUND) {
@@ -209,7 +173,8 @@ void api_admin_key_project(struct req *r, const struct ident *id, const struct r
 	}
 	snprintf(target, sizeof(target), "key:%lld", (long long)k.id);
 	snprintf(detail, sizeof(detail), "{\"project_id\":%lld}", (long long)p.id);
-	project_audit(r, t.id, p.id ? "project.add_key" : "project.remove_key", target, detail);
+	api_operator_audit(r, t.id, p.id ? "project.add_key" : "project.remove_key", target,
+	                   detail);
 	resp_json(r, 200,
 	          json_pack("{s:I, s:o, s:o}", "key_id", (json_int_t)k.id, "project_id",
 	                    p.id ? json_integer(p.id) : json_null(), "project",

@@ -37,38 +37,10 @@
 static void byok_audit(struct req *r, int64_t tenant_id, const char *action, const char *provider,
                        const char *detail)
 {
-	struct audit_entry a;
 	char target[300];
 
 	snprintf(target, sizeof(target), "provider_key:%s", provider);
-	memset(&a, 0, sizeof(a));
-	a.tenant_id = tenant_id;
-	a.actor_type = "operator";
-	a.actor_id = r->operator_id;
-	a.action = action;
-	a.target = target;
-	a.outcome = "ok";
-	a.request_id = r->request_id;
-	a.ip = r->remote_addr;
-	a.detail = detail;
-	if (store_audit(r->store, &a) != ST_OK)
-		log_warn("api: audit row %s failed", action);
-}
-
-/* The tenant of the path into *t; -1 after a 404/503. */
-static int byok_tenant(struct req *r, const struct route_match *m, struct tenant *t)
-{
-	int rc = m->n_params < 1 ? ST_NOTFOUND : api_admin_find_tenant(r->store, m->params[0], t);
-
-	if (rc == ST_OK) {
-		r->tenant_id = t->id;
-		return 0;
-	}
-	if (rc == ST_NOTFOUND)
-		resp_error(r, R_not_found, "no such tenant");
-	else
-		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
-	return -1;
+	api_operator_audit(r, tenant_id, action, target, detail);
 }
 
 /* cred_cb: one credential's public facts into the array ctx. */
@@ -101,7 +73,7 @@ void api_admin_provider_keys(struct req *r, const struct ident *id, const struct
 	struct tenant t;
 
 	(void)id;
-	if (byok_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	l.tenant_id = t.id;
 	if ((l.data = json_array()) == NULL) {
@@ -143,7 +115,7 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 	int rc;
 
 	(void)id;
-	if (byok_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		goto wipe;
 	if (!valid_name(VALID_PROVIDER, provider) || registry_find(provider) == NULL) {
 		resp_error(r, R_invalid_request,
@@ -200,7 +172,7 @@ void api_admin_provider_key_clear(struct req *r, const struct ident *id,
 	int rc;
 
 	(void)id;
-	if (byok_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	if (!valid_name(VALID_PROVIDER, provider)) {
 		resp_error(r, R_invalid_request, "'%.64s' is not a provider name (%s)", provider,

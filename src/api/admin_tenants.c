@@ -50,38 +50,10 @@ static json_t *tenant_json(struct store *st, const struct tenant *t)
 
 static void admin_audit(struct req *r, int64_t tenant_id, const char *action, const char *detail)
 {
-	struct audit_entry a;
 	char target[32];
 
 	snprintf(target, sizeof(target), "tenant:%lld", (long long)tenant_id);
-	memset(&a, 0, sizeof(a));
-	a.tenant_id = tenant_id;
-	a.actor_type = "operator";
-	a.actor_id = r->operator_id;
-	a.action = action;
-	a.target = target;
-	a.outcome = "ok";
-	a.request_id = r->request_id;
-	a.ip = r->remote_addr;
-	a.detail = detail;
-	if (store_audit(r->store, &a) != ST_OK)
-		log_warn("api: audit row %s failed", action);
-}
-
-/* The tenant of the path into *t, or -1 after a 404/503. */
-static int admin_tenant(struct req *r, const struct route_match *m, struct tenant *t)
-{
-	int rc = api_admin_find_tenant(r->store, m->params[0], t);
-
-	if (rc == ST_OK) {
-		r->tenant_id = t->id;
-		return 0;
-	}
-	if (rc == ST_NOTFOUND)
-		resp_error(r, R_not_found, "tenant not found");
-	else
-		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
-	return -1;
+	api_operator_audit(r, tenant_id, action, target, detail);
 }
 
 static void admin_reply(struct req *r, int status, const struct tenant *t)
@@ -220,7 +192,7 @@ void api_admin_tenant_get(struct req *r, const struct ident *id, const struct ro
 	struct tenant t;
 
 	(void)id;
-	if (admin_tenant(r, m, &t) == 0)
+	if (api_admin_tenant(r, m, &t) == 0)
 		admin_reply(r, 200, &t);
 }
 
@@ -325,7 +297,7 @@ void api_admin_tenant_update(struct req *r, const struct ident *id, const struct
 	int rc;
 
 	(void)id;
-	if (admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	if ((body = req_json_object(r)) == NULL)
 		return;
@@ -377,7 +349,7 @@ static void admin_status(struct req *r, const struct route_match *m, int suspend
 	const char *reason = "";
 	struct tenant t;
 
-	if (admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	if (suspend && r->body.len > 0) {
 		body = req_json_object(r);
@@ -424,7 +396,7 @@ void api_admin_tenant_content(struct req *r, const struct ident *id, const struc
 	int on;
 
 	(void)id;
-	if (admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	if ((body = req_json_object(r)) == NULL)
 		return;
@@ -495,7 +467,7 @@ void api_admin_tenant_export(struct req *r, const struct ident *id, const struct
 		resp_error(r, R_internal_error, "out of memory");
 		return;
 	}
-	if (admin_tenant(r, m, &t) == 0 && admin_stream_export(r, &t, manifest) == 0) {
+	if (api_admin_tenant(r, m, &t) == 0 && admin_stream_export(r, &t, manifest) == 0) {
 		detail = json_dumps(manifest, JSON_COMPACT);
 		admin_audit(r, t.id, "tenant.export", detail);
 		free(detail);
@@ -512,7 +484,7 @@ void api_admin_tenant_offboard(struct req *r, const struct ident *id, const stru
 	struct tenant t;
 
 	(void)id;
-	if (manifest == NULL || admin_tenant(r, m, &t) < 0)
+	if (manifest == NULL || api_admin_tenant(r, m, &t) < 0)
 		goto out;
 	if (r->body.len > 0) {
 		if ((body = req_json_object(r)) == NULL)
@@ -564,7 +536,7 @@ void api_admin_tenant_offboard_undo(struct req *r, const struct ident *id,
 	int64_t after = 0;
 
 	(void)id;
-	if (admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	if (store_life_offboard_after(r->store, t.id, &after) != ST_OK) {
 		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
@@ -599,7 +571,7 @@ void api_admin_tenant_move(struct req *r, const struct ident *id, const struct r
 	json_int_t drain_s = 2;
 
 	(void)id;
-	if (admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	body = req_json_object(r);
 	if (body == NULL)

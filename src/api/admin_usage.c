@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "host/http.h"
 #include "store/store.h"
@@ -37,23 +38,48 @@ int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t)
 	return ST_ERR;
 }
 
+int api_admin_tenant(struct req *r, const struct route_match *m, struct tenant *t)
+{
+	int rc = m->n_params < 1 ? ST_NOTFOUND : api_admin_find_tenant(r->store, m->params[0], t);
+
+	if (rc == ST_OK) {
+		r->tenant_id = t->id;
+		return 0;
+	}
+	if (rc == ST_NOTFOUND)
+		resp_error(r, R_not_found, "tenant not found");
+	else
+		resp_error(r, R_database_unavailable, "the tenant store is unavailable");
+	return -1;
+}
+
+void api_operator_audit(struct req *r, int64_t tenant_id, const char *action, const char *target,
+                        const char *detail)
+{
+	struct audit_entry a;
+
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	a.actor_type = "operator";
+	a.actor_id = r->operator_id;
+	a.action = action;
+	a.target = target;
+	a.outcome = "ok";
+	a.request_id = r->request_id;
+	a.ip = r->remote_addr;
+	a.detail = detail;
+	if (store_audit(r->store, &a) != ST_OK)
+		log_warn("api: audit row %s failed", action);
+}
+
 void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct ident as;
 	struct tenant t;
-	int rc;
 
 	(void)id;
-	rc = api_admin_find_tenant(r->store, m->params[0], &t);
-	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_not_found, "tenant not found");
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
-	}
-	if (rc != ST_OK) {
-		resp_error(r, R_database_unavailable,
-		           "the tenant store is unavailable; retry shortly");
-		return;
-	}
 	memset(&as, 0, sizeof(as));
 	as.tenant_id = t.id;
 	util_strlcpy(as.tenant_slug, t.slug, sizeof(as.tenant_slug));

@@ -113,6 +113,13 @@ struct limits;
 json_t *limits_tags_json(const struct limits *l);
 /* The tenant named by s (numeric id, else slug) into *t: ST_OK, ST_NOTFOUND or ST_ERR. */
 int api_admin_find_tenant(struct store *st, const char *s, struct tenant *t);
+/* The tenant of an operator route's first path segment into *t (and r->tenant_id); 0, or -1
+ * after a 404 not_found / 503 database_unavailable. */
+int api_admin_tenant(struct req *r, const struct route_match *m, struct tenant *t);
+/* One audit row of an operator's action (tenant_id 0: none; detail may be NULL); a failure to
+ * write it is logged, never answered. */
+void api_operator_audit(struct req *r, int64_t tenant_id, const char *action, const char *target,
+                        const char *detail);
 /* admin_tenants.c: the tenant lifecycle on the operator API */
 void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);

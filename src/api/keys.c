@@ -502,29 +502,13 @@ out:
 
 /* ------------------------------------------------------------------ operator API */
 
-/* The tenant of the operator route's first segment into *t, or -1 after a 404/503. */
-static int keys_admin_tenant(struct req *r, const struct route_match *m, struct tenant *t)
-{
-	int rc = m->n_params < 1 ? ST_NOTFOUND : api_admin_find_tenant(r->store, m->params[0], t);
-
-	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_not_found, "no such tenant");
-		return -1;
-	}
-	if (rc != ST_OK) {
-		resp_error(r, R_database_unavailable, "the tenant cannot be read");
-		return -1;
-	}
-	return 0;
-}
-
 void api_admin_tenant_keys(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct ident as;
 	struct tenant t;
 
 	(void)id;
-	if (keys_admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	memset(&as, 0, sizeof(as));
 	as.tenant_id = t.id;
@@ -545,7 +529,7 @@ static void keys_as_operator(struct req *r, const struct route_match *m,
 	struct ident as;
 	struct tenant t;
 
-	if (keys_admin_tenant(r, m, &t) < 0)
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
 	r->tenant_id = t.id;
 	memset(&as, 0, sizeof(as));

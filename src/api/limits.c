@@ -257,16 +257,8 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 	int lid, rc, unset;
 
 	(void)id;
-	rc = api_admin_find_tenant(r->store, m->params[0], &t);
-	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_not_found, "no such tenant");
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
-	}
-	if (rc != ST_OK) {
-		resp_error(r, R_database_unavailable, "the tenant cannot be read");
-		return;
-	}
-	r->tenant_id = t.id;
 	if ((body = req_json_object(r)) == NULL)
 		return;
 	name = json_string_value(json_object_get(body, "name"));

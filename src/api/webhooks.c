@@ -212,18 +212,10 @@ void api_admin_tenant_webhooks(struct req *r, const struct ident *id, const stru
 {
 	struct tenant t;
 	json_t *hooks, *log;
-	int rc;
 
 	(void)id;
-	rc = m->n_params < 1 ? ST_NOTFOUND : api_admin_find_tenant(r->store, m->params[0], &t);
-	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_not_found, "no such tenant");
+	if (api_admin_tenant(r, m, &t) < 0)
 		return;
-	}
-	if (rc != ST_OK) {
-		resp_error(r, R_database_unavailable, "the tenant cannot be read");
-		return;
-	}
 	hooks = json_array();
 	if (hooks == NULL || store_webhook_list(r->store, t.id, hooks_collect, hooks) != ST_OK) {
 		json_decref(hooks);
