@@ -199,7 +199,7 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 	" e.agent_name, e.session_id, e.model, e.provider, e.cred_source, e.status,"               \
 	" e.reason_code, e.http_status, e.stream, e.prompt_tokens, e.completion_tokens,"           \
 	" e.cost_micros, e.latency_ms, e.request_id, e.finish_reason,"                             \
-	" COALESCE(e.error_message, ''), " TS("e.created_at") ", e.end_user"
+	" COALESCE(e.error_message, ''), " TS("e.created_at") ", e.end_user, e.cache_hit"
 #define E_COLS E_COLS_NAMED("t.name")
 /* One tenant's rows come from where its data lives (store_data_conn): no join with tenants. */
 #define E_COLS_ONE E_COLS_NAMED("''")
@@ -250,6 +250,7 @@ static void exec_out(struct db_out *o, struct dasha_exec *x)
 	db_out_str(o, x->error_text, sizeof(x->error_text));
 	db_out_i64(o, &e->created_at);
 	db_out_str(o, e->end_user, sizeof(e->end_user));
+	db_out_int(o, &e->cache_hit);
 }
 
 /* The tenant's display name (the list and detail show it); -1 when it cannot be read. */
