@@ -666,8 +666,11 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	metrics_gauge(MG_CALLS_INFLIGHT, 1);
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
+	/* admitted like any call; no credential, no upstream, cost 0 (a breaker's probe goes up) */
+	if (call->cache && verdict == BREAKER_PROBE)
+		call->cache->read = 0;
 	if (exec_from_cache(r, id, call, out))
-		goto record; /* admitted like any call; no credential, no upstream, cost 0 */
+		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
 		goto record;
 
