@@ -9,10 +9,12 @@ Cache-Control no-cache / no-store, the request opt-in header, the SSE replay of 
 verify-isolation's checks of the cache table.
 """
 import json
+import re
 import time
 
 from harness import test, run, api, ctl, sse_full, assert_error, wait_until
 from apihelp import new_tenant, chat_body, db_exec
+from dashhelp import Dash, new_admin, text_of
 
 MARK = "CACHED-ANSWER-OF-"
 
@@ -251,6 +253,31 @@ def test_stream_replays_a_hit():
     assert [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
     hit, cost, _, _ = execution(t, chunks[0]["id"])
     assert hit == 1 and cost == 0
+
+
+@test
+def test_dashboard_shows_hits():
+    t = new_tenant("rcd")
+    cache_on(t)
+    body = chat_body("dashboard question")
+    assert chat(t, body)[0] == "miss"
+    state, b = chat(t, body)
+    assert state == "hit"
+    execution(t, b["id"])
+    name, pw = new_admin("operator")
+    d = Dash()
+    d.login(name, pw)
+    st, _, page = d.get("/admin/executions?tenant_id=%s" % t["id"])
+    assert st == 200 and text_of(page).count("cache hit") == 1, text_of(page)[-2000:]
+    st, _, page = d.get("/admin/tenants/%s/executions/%s" % (t["id"], b["id"]))
+    assert st == 200 and "cache hit" in text_of(page), text_of(page)[-2000:]
+    month = db_exec("SELECT DATE_FORMAT(UTC_DATE(), '%Y-%m')")[0][0]
+    def showback():
+        st, _, page = d.get("/admin/showback?tenant_id=%s&month=%s" % (t["id"], month))
+        assert st == 200 and "Cache hits" in page
+        return re.search(r"mock-1\s+2\s+1\b", text_of(page))
+    assert wait_until(showback, timeout=10), text_of(d.get(
+        "/admin/showback?tenant_id=%s&month=%s" % (t["id"], month))[2])[-2000:]
 
 
 @test
