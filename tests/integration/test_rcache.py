@@ -281,6 +281,29 @@ def test_dashboard_shows_hits():
 
 
 @test
+def test_move_starts_with_an_empty_cache():
+    t = new_tenant("rcm", isolation="shared")
+    cache_on(t)
+    body = chat_body("before the move")
+    assert chat(t, body)[0] == "miss"
+    assert chat(t, body)[0] == "hit"
+    for to in ("dedicated", "shared"):
+        rc, report, err = ctl("tenant", "move", t["slug"], "--to", to, "--drain-seconds", "1",
+                              check=False)
+        assert rc == 0, (rc, report, err)
+        # nothing of the tenant's cache is left on the side it left
+        assert db_exec("SELECT COUNT(*) FROM response_cache WHERE tenant_id = %d"
+                       % t["id"]) == [["0"]]
+        assert rows(t) == []  # and none was copied to the new side
+        rc, out, err = ctl("verify-isolation", "--tenant", t["slug"], check=False)
+        assert rc == 0 and out["findings"] == 0, (out, err)
+        assert wait_until(lambda: api("POST", "/v1/chat/completions", body, key=t["key"])[0]
+                          == 200, timeout=10)
+        assert chat(t, body)[0] == "hit"  # stored afresh on the new side (the call just made)
+        assert len(rows(t)) == 1
+
+
+@test
 def test_verify_isolation_checks_the_cache():
     t = new_tenant("rcv", isolation="dedicated")
     other = new_tenant("rcv", isolation="dedicated")
