@@ -304,6 +304,34 @@ def test_move_starts_with_an_empty_cache():
 
 
 @test
+def test_hit_counts_toward_rates_not_budgets():
+    t = new_tenant("rcr")
+    cache_on(t, rpm=3, budget_usd_daily=1, budget_tokens_daily=100000)
+    body = chat_body("rate me")
+
+    def spent():
+        st, _, b = api("GET", "/v1/budget", key=t["key"])
+        assert st == 200, b
+        day = b["budgets"]["day"]
+        return day["usd"]["spent"], day["tokens"]["spent"]
+
+    def requests(n):
+        return lambda: api("GET", "/v1/usage", key=t["key"])[2]["total"]["requests"] == n
+    assert chat(t, body)[0] == "miss"
+    assert wait_until(requests(1), timeout=10)
+    assert wait_until(lambda: spent()[1] > 0, timeout=10), spent()
+    before = spent()
+    assert chat(t, body)[0] == "hit"
+    assert chat(t, body)[0] == "hit"
+    assert wait_until(requests(3), timeout=10)
+    time.sleep(0.5)
+    assert spent() == before, (spent(), before)
+    # the hits were requests of the minute: the fourth call is over rpm
+    st, h, b = api("POST", "/v1/chat/completions", body, key=t["key"])
+    assert st == 429, (st, b)
+
+
+@test
 def test_verify_isolation_checks_the_cache():
     t = new_tenant("rcv", isolation="dedicated")
     other = new_tenant("rcv", isolation="dedicated")
