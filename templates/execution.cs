@@ -15,7 +15,7 @@
   <dt>API key</dt><dd>id <?cs var:Exec.KeyId ?></dd>
   <dt>End user</dt><dd><?cs if:Exec.EndUser ?><?cs var:Exec.EndUser ?><?cs else ?><span class="muted">none named</span><?cs /if ?></dd>
   <dt>Tokens</dt><dd><?cs var:Exec.Prompt ?> in · <?cs var:Exec.Completion ?> out</dd>
-  <dt>Cost</dt><dd><?cs var:Exec.Cost ?></dd>
+  <dt>Cost</dt><dd><?cs var:Exec.Cost ?><?cs if:Exec.CacheHit ?> <span class="badge ok">cache hit</span> (answered from the response cache: no upstream call)<?cs /if ?></dd>
   <dt>Latency</dt><dd><?cs var:Exec.Latency ?> ms</dd>
   <dt>Finish reason</dt><dd><?cs var:Exec.FinishReason ?></dd>
   <dt>Request id</dt><dd><code><?cs var:Exec.RequestId ?></code></dd>

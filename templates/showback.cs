@@ -1,7 +1,7 @@
 <?cs include:"header.cs" ?><?cs include:"picker.cs" ?>
 <?cs def:table(rows, what) ?><?cs if:subcount(rows) == 0 ?><p class="empty">Nothing this month.</p><?cs else ?><div class="table-wrap"><table class="grid">
-  <thead><tr><th><?cs var:what ?></th><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><th class="r">Tenant</th><?cs /if ?><th class="r">Requests</th><th class="r">Tokens</th><th class="r">Cost</th></tr></thead>
-  <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><td class="r"><?cs var:u.TenantId ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.Tokens ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
+  <thead><tr><th><?cs var:what ?></th><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><th class="r">Tenant</th><?cs /if ?><th class="r">Requests</th><th class="r" title="requests answered from the response cache, at no cost">Cache hits</th><th class="r">Tokens</th><th class="r">Cost</th></tr></thead>
+  <tbody><?cs each:u = rows ?><tr><td><?cs var:u.Label ?></td><?cs if:User.Role != "tenant_admin" && !Form.TenantId && what == "Agent" ?><td class="r"><?cs var:u.TenantId ?></td><?cs /if ?><td class="r"><?cs var:u.Requests ?></td><td class="r"><?cs var:u.CacheHits ?></td><td class="r"><?cs var:u.Tokens ?></td><td class="r"><?cs var:u.Cost ?></td></tr><?cs /each ?></tbody>
 </table></div><?cs /if ?><?cs /def ?>
 <h1>Showback</h1>
 <?cs if:User.Role != "tenant_admin" && !Form.TenantId ?><p class="sub">All tenants: these sums are recomputed at most once a minute on each server.</p><?cs /if ?>

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "common/valid.h"
 #include "exec/execute.h"
+#include "exec/rcache.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -668,6 +669,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	struct exec_call call;
 	struct exec_outcome out;
 	struct chat_stream cs;
+	struct rcache rc;
 	const char *model;
 	char *metadata = NULL, *input = NULL;
 	int64_t n = 1, mt = 0, mct = 0;
@@ -727,10 +729,11 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		exec_outcome_free(&out);
 		goto out;
 	}
-	if (chat_check_format(r, &call, &out) < 0) {
+	if (chat_check_format(r, &call, &out) < 0 || rcache_plan(r, id, body, &rc) < 0) {
 		exec_outcome_free(&out);
 		goto out;
 	}
+	call.cache = rc.state ? &rc : NULL; /* the response cache (exec/rcache.h) */
 	exec_prepare(&call);
 	memset(&cs, 0, sizeof(cs));
 	cs.r = r;

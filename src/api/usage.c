@@ -53,11 +53,12 @@ static json_t *usage_numbers(const struct usage_row *u)
 	char cost[32];
 
 	exec_format_usd(u->cost_micros, cost, sizeof(cost));
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}", "requests", (json_int_t)u->requests,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "requests", (json_int_t)u->requests,
 	                 "errors", (json_int_t)u->errors, "prompt_tokens",
 	                 (json_int_t)u->prompt_tokens, "completion_tokens",
 	                 (json_int_t)u->completion_tokens, "total_tokens",
-	                 (json_int_t)(u->prompt_tokens + u->completion_tokens), "cost_usd", cost);
+	                 (json_int_t)(u->prompt_tokens + u->completion_tokens), "cost_usd", cost,
+	                 "cache_hits", (json_int_t)u->cache_hits);
 }
 
 /*
@@ -100,6 +101,7 @@ static int usage_collect(void *ctx, const struct usage_row *u)
 	uc->total.prompt_tokens += u->prompt_tokens;
 	uc->total.completion_tokens += u->completion_tokens;
 	uc->total.cost_micros += u->cost_micros;
+	uc->total.cache_hits += u->cache_hits;
 	return 0;
 }
 

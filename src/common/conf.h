@@ -74,6 +74,8 @@ struct conf {
 	int mock_stream_delay_ms;        /* delay between streamed mock chunks */
 	char plugins[1024];              /* space/comma separated provider .so paths */
 	int default_max_tokens;          /* when neither request nor agent sets one */
+	int response_cache_ttl_s;     /* response cache: lifetime of an answer (limit's default) */
+	int response_cache_max_bytes; /* response cache: bytes per tenant (limit's default) */
 	int enforcement; /* 1: admission (limits, budgets, breakers) on; 0 for benchmarks */
 	char budget_timezone[64];   /* calendar of daily/monthly budgets: "UTC" or a tz name */
 	char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For is believed */

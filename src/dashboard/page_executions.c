@@ -57,6 +57,7 @@ static void exec_fields(struct page *p, const struct dasha_exec *e)
 	page_set(p, ".ReasonCode", e->row.reason_code);
 	page_set_i64(p, ".HttpStatus", e->row.http_status);
 	page_set_i64(p, ".Stream", e->row.stream);
+	page_set_i64(p, ".CacheHit", e->row.cache_hit);
 	page_set_count(p, ".Prompt", e->row.prompt_tokens);
 	page_set_count(p, ".Completion", e->row.completion_tokens);
 	page_set_count(p, ".Tokens", e->row.prompt_tokens + e->row.completion_tokens);

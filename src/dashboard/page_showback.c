@@ -45,6 +45,7 @@ static int showback_cb(void *ctx, const struct dasha_usage_row *u)
 	page_set(s->p, ".Label", u->label[0] ? u->label : s->none);
 	page_set_i64(s->p, ".TenantId", u->tenant_id);
 	page_set_count(s->p, ".Requests", u->requests);
+	page_set_count(s->p, ".CacheHits", u->cache_hits);
 	page_set_count(s->p, ".Tokens", u->prompt_tokens + u->completion_tokens);
 	page_set_money(s->p, ".Cost", u->cost_micros);
 	s->n++;

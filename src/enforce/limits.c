@@ -132,6 +132,18 @@ static const struct limit_def defs[LIM__MAX] = {
     [LIM_ALERT_THRESHOLDS] = {"alert_thresholds", LT_LIST, "50,80,100", 0, 0, NULL, G | P | T,
                               "percents (1-100) of each budget whose crossing is sent to the"
                               " tenant's webhooks, once per period (empty = no budget alerts)"},
+    [LIM_RESPONSE_CACHE] = {"response_cache", LT_ENUM, "request", 0, 0, "off|request|on", G | P | T,
+                            "the response cache of chat completions: on (every call), request"
+                            " (calls sending X-Agenthost-Cache: on) or off (never)"},
+    [LIM_RESPONSE_CACHE_TTL_S] = {"response_cache_ttl_s", LT_COUNT, "0", 0, 2592000, NULL,
+                                  G | P | T,
+                                  "seconds a cached answer is served (0 = the configuration's"
+                                  " response_cache_ttl_s)"},
+    [LIM_RESPONSE_CACHE_MAX_BYTES] = {"response_cache_max_bytes", LT_COUNT, "0", 0, COUNT_MAX, NULL,
+                                      G | P | T,
+                                      "bytes of cached answers the tenant keeps, oldest evicted"
+                                      " first (0 = the configuration's"
+                                      " response_cache_max_bytes)"},
 };
 
 #undef G

@@ -61,7 +61,10 @@ enum limit_id {
 	LIM_ALERT_THRESHOLDS,     /* percents of each budget that send an alert ("50,80,100") */
 	LIM_DASH_IP_ALLOWLIST,    /* CIDRs the tenant's dashboard users may sign in from */
 	LIM_DASH_SESSION_IDLE_S,  /* idle timeout of the tenant's dashboard sessions; 0 = 30 min */
-	LIM_DASH_MFA, /* "optional" | "required": TOTP for the tenant's dashboard users */
+	LIM_DASH_MFA,       /* "optional" | "required": TOTP for the tenant's dashboard users */
+	LIM_RESPONSE_CACHE, /* "off" | "request" | "on": the response cache (rcache.h) */
+	LIM_RESPONSE_CACHE_TTL_S,     /* seconds a cached answer is served; 0 = configuration's */
+	LIM_RESPONSE_CACHE_MAX_BYTES, /* bytes of cached answers per tenant; 0 = configuration's */
 	LIM__MAX
 };
 

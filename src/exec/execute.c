@@ -24,6 +24,7 @@
 #include "enforce/share.h"
 #include "exec/execute.h"
 #include "exec/ledger.h"
+#include "exec/rcache.h"
 #include "host/alerts.h"
 #include "host/http.h"
 #include "host/server.h"
@@ -385,8 +386,10 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	             sizeof(e->reason_code));
 	e->http_status = out->ok ? 200 : reason_status(out->err.reason);
 	e->stream = call->stream;
-	e->prompt_tokens = out->res.usage.prompt_tokens;
-	e->completion_tokens = out->res.usage.completion_tokens;
+	/* a cache hit consumed nothing: its tokens (reported to the caller) are not spent */
+	e->cache_hit = out->cache_hit;
+	e->prompt_tokens = out->cache_hit ? 0 : out->res.usage.prompt_tokens;
+	e->completion_tokens = out->cache_hit ? 0 : out->res.usage.completion_tokens;
 	e->cost_micros = out->cost_micros;
 	e->latency_ms = out->latency_ms;
 	util_strlcpy(e->request_id, r->request_id, sizeof(e->request_id));
@@ -588,6 +591,51 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	return 0;
 }
 
+#define EXEC_REPLAY_CHUNK 64 /* bytes of a cached answer per replayed stream event */
+
+/*
+ * Answer call from the cache when its plan finds the answer (1), else 0.
+ * The response says hit, miss or bypass (X-Agenthost-Cache) before any
+ * output; a streamed call gets the cached text as a stream of content
+ * events cut at character boundaries (its tool calls go out whole at the
+ * end, chat.c).
+ */
+static int exec_from_cache(struct req *r, const struct ident *id, const struct exec_call *call,
+                           struct exec_outcome *out)
+{
+	const char *t;
+	size_t len, off = 0, n;
+
+	if (call->cache == NULL)
+		return 0;
+	if (!rcache_lookup(r->store, id->tenant_id, call->cache, &out->res)) {
+		resp_header(r, "X-Agenthost-Cache", call->cache->state);
+		return 0;
+	}
+	resp_header(r, "X-Agenthost-Cache", call->cache->state);
+	out->ok = 1;
+	out->cache_hit = 1;
+	out->cost_micros = 0;
+	util_strlcpy(out->cred_source, "none", sizeof(out->cred_source));
+	if (!call->stream || call->emit == NULL)
+		return 1;
+	t = out->res.text ? out->res.text : "";
+	len = strlen(t);
+	while (off < len) {
+		n = len - off > EXEC_REPLAY_CHUNK ? EXEC_REPLAY_CHUNK : len - off;
+		while (off + n < len && n > 1 && ((unsigned char)t[off + n] & 0xC0) == 0x80)
+			n--;
+		if (call->emit(call->emit_ctx, t + off, n) != 0) {
+			out->ok = 0;
+			exec_fail(out, R_client_disconnected,
+			          "the client went away during the replay");
+			return 1;
+		}
+		off += n;
+	}
+	return 1;
+}
+
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out)
 {
@@ -617,6 +665,11 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	shared = 1;
 	metrics_gauge(MG_CALLS_INFLIGHT, 1);
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
+		goto record;
+	/* admitted like any call; no credential, no upstream, cost 0 (a breaker's probe goes up) */
+	if (call->cache && verdict == BREAKER_PROBE)
+		call->cache->read = 0;
+	if (exec_from_cache(r, id, call, out))
 		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
 		goto record;
@@ -683,12 +736,15 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		               !out->ok && (reason_flags(out->err.reason) & RF_UPSTREAM));
 	out->cost_micros =
 	    admit_cost(&out->model, out->res.usage.prompt_tokens, out->res.usage.completion_tokens);
+	if (out->ok && call->cache)
+		rcache_store(r->store, id->tenant_id, call->cache, out->model.name, &out->res);
 record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
 	exec_record(r, id, call, out, &adm);
-	metrics_call(id->tenant_id, out->model.name, out->res.usage.prompt_tokens,
-	             out->res.usage.completion_tokens, out->cost_micros, upstream_us);
+	metrics_call(
+	    id->tenant_id, out->model.name, out->cache_hit ? 0 : out->res.usage.prompt_tokens,
+	    out->cache_hit ? 0 : out->res.usage.completion_tokens, out->cost_micros, upstream_us);
 	if (shared) {
 		share_leave(id->tenant_id);
 		metrics_gauge(MG_CALLS_INFLIGHT, -1);

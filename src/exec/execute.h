@@ -29,6 +29,7 @@
 
 struct req;
 struct ident;
+struct rcache;
 
 struct exec_call {
 	const char *kind;  /* "chat" | "run" | "embed" */
@@ -67,6 +68,7 @@ struct exec_call {
 	const char *const *inputs;
 	size_t n_inputs;
 	int dimensions;
+	struct rcache *cache; /* the response cache's plan (exec/rcache.h), or NULL: not used */
 };
 
 struct exec_outcome {
@@ -78,8 +80,9 @@ struct exec_outcome {
 	int latency_ms;
 	int64_t created_at; /* unix seconds */
 	char cred_source[16];
-	int refused;  /* 1 when admission refused the call (the provider was not called) */
-	int recorded; /* 1 when the execution row was written */
+	int refused;   /* 1 when admission refused the call (the provider was not called) */
+	int recorded;  /* 1 when the execution row was written */
+	int cache_hit; /* 1 when answered from the response cache (no upstream call, cost 0) */
 };
 
 /*

@@ -109,7 +109,8 @@ void journal_encode_rec(struct wbuf *w, const struct ledger_rec *r)
 	journal_put_u32(w, (uint32_t)e->http_status);
 	journal_put_u32(w, (uint32_t)e->latency_ms);
 	journal_put_u32(w, (uint32_t)r->data_epoch);
-	journal_put_u32(w, (uint32_t)((e->stream ? 1 : 0) | (r->dedicated ? 2 : 0)));
+	journal_put_u32(
+	    w, (uint32_t)((e->stream ? 1 : 0) | (r->dedicated ? 2 : 0) | (e->cache_hit ? 4 : 0)));
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		journal_put_str(w, strs[i]);
 	for (size_t i = 0; i < r->n; i++) {
@@ -219,6 +220,7 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 	flags = r_u32(&r);
 	e->stream = (flags & 1) != 0;
 	rec.dedicated = (flags & 2) != 0;
+	e->cache_hit = (flags & 4) != 0; /* 0 in records written before the response cache */
 	r_str(&r, e->id, sizeof(e->id), NULL, NULL);
 	r_str(&r, e->kind, sizeof(e->kind), NULL, NULL);
 	r_str(&r, e->agent_name, sizeof(e->agent_name), NULL, NULL);

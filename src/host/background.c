@@ -26,6 +26,7 @@
 #include "store/admission.h"
 #include "store/guards.h"
 #include "store/leases.h"
+#include "store/rcache.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
 #include "tenancy/identify.h"
@@ -286,6 +287,10 @@ static void *bg_reaper(void *arg)
 		if (now >= next_housekeep) {
 			next_housekeep = now + HOUSEKEEP_US;
 			admit_housekeep(st, 1000, &rows);
+			/* expired cached answers of shared tenants (exec/rcache.h) */
+			if (store_rcache_sweep(st, 1000, &rows) == ST_OK && rows > 0)
+				log_info("housekeeping: deleted %lld expired cached answer(s)",
+				         (long long)rows);
 		}
 	}
 	if (st)

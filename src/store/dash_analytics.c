@@ -39,10 +39,11 @@ _Static_assert(DASHA_ATTR__MAX == DB_DASHA_ATTR_SHAPES, "one showback statement 
  */
 #define U_SUMS                                                                                     \
 	" SUM(u.requests) r, SUM(u.errors) e, SUM(u.prompt_tokens) p,"                             \
-	" SUM(u.completion_tokens) c, SUM(u.cost_micros) m FROM usage_daily u"
+	" SUM(u.completion_tokens) c, SUM(u.cost_micros) m, SUM(u.cache_hits) h FROM usage_daily " \
+	"u"
 #define U_ONE " WHERE u.tenant_id = ? AND u.day BETWEEN ? AND ?"
 #define U_ALL " WHERE u.day BETWEEN ? AND ?"
-#define U_OUT ", x.r, x.e, x.p, x.c, x.m FROM ("
+#define U_OUT ", x.r, x.e, x.p, x.c, x.m, x.h FROM ("
 #define J_AGENT " LEFT JOIN agents a ON a.tenant_id = x.t AND a.id = x.ag"
 #define J_KEY " LEFT JOIN api_keys k ON k.id = x.kid"
 
@@ -79,7 +80,7 @@ static const struct dasha_shape usage_dims[DASHA_DIM__MAX] = {
 };
 
 /* Statement texts, built once, per (dim, one/all). */
-static char usage_sql[DASHA_DIM__MAX][2][1024];
+static char usage_sql[DASHA_DIM__MAX][2][1280];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
 
 static void usage_build(void)
@@ -125,6 +126,7 @@ static int report_run(struct store *st, enum db_q q, const char *sql, int64_t te
 	db_out_i64(&o, &row.prompt_tokens);
 	db_out_i64(&o, &row.completion_tokens);
 	db_out_i64(&o, &row.cost_micros);
+	db_out_i64(&o, &row.cache_hits);
 	if (db_exec(st, q, sql, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	while ((rc = db_fetch(st, q, &o, __func__)) == 1)
@@ -150,7 +152,8 @@ int store_dasha_usage(struct store *st, int64_t tenant_id, const char *from, con
 
 #define A_SUMS                                                                                     \
 	" SUM(u.requests) r, 0 e, SUM(u.prompt_tokens) p,"                                         \
-	" SUM(u.completion_tokens) c, SUM(u.cost_micros) m FROM usage_attr_daily u"
+	" SUM(u.completion_tokens) c, SUM(u.cost_micros) m, SUM(u.cache_hits) h"                   \
+	" FROM usage_attr_daily u"
 
 /* As usage_dims, over usage_attr_daily. */
 static const struct dasha_shape attr_dims[DASHA_ATTR__MAX] = {
@@ -167,7 +170,7 @@ static const struct dasha_shape attr_dims[DASHA_ATTR__MAX] = {
                              "x.m DESC, x.g"},
 };
 
-static char attr_sql[DASHA_ATTR__MAX][2][1024];
+static char attr_sql[DASHA_ATTR__MAX][2][1280];
 static pthread_once_t attr_once = PTHREAD_ONCE_INIT;
 
 static void attr_build(void)
@@ -199,7 +202,7 @@ int store_dasha_showback(struct store *st, int64_t tenant_id, const char *from, 
 	" e.agent_name, e.session_id, e.model, e.provider, e.cred_source, e.status,"               \
 	" e.reason_code, e.http_status, e.stream, e.prompt_tokens, e.completion_tokens,"           \
 	" e.cost_micros, e.latency_ms, e.request_id, e.finish_reason,"                             \
-	" COALESCE(e.error_message, ''), " TS("e.created_at") ", e.end_user"
+	" COALESCE(e.error_message, ''), " TS("e.created_at") ", e.end_user, e.cache_hit"
 #define E_COLS E_COLS_NAMED("t.name")
 /* One tenant's rows come from where its data lives (store_data_conn): no join with tenants. */
 #define E_COLS_ONE E_COLS_NAMED("''")
@@ -250,6 +253,7 @@ static void exec_out(struct db_out *o, struct dasha_exec *x)
 	db_out_str(o, x->error_text, sizeof(x->error_text));
 	db_out_i64(o, &e->created_at);
 	db_out_str(o, e->end_user, sizeof(e->end_user));
+	db_out_int(o, &e->cache_hit);
 }
 
 /* The tenant's display name (the list and detail show it); -1 when it cannot be read. */

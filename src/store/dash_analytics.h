@@ -40,6 +40,7 @@ struct dasha_usage_row {
 	int64_t id;        /* agent or key id (DASHA_AGENT, DASHA_KEY) */
 	int64_t tenant_id; /* DASHA_DETAIL */
 	int64_t requests, errors, prompt_tokens, completion_tokens, cost_micros;
+	int64_t cache_hits; /* requests answered from the response cache (cost 0) */
 };
 
 struct dasha_exec_filter {

@@ -46,6 +46,7 @@ struct roll {
 	int64_t requests, errors, succeeded, refused, failed;
 	int64_t prompt, completion, cost, latency_sum;
 	int64_t lat[LAT_N];
+	int64_t cache_hits; /* calls answered from the response cache (usage_daily, _attr_daily) */
 };
 
 /* The string field name of meta, cut to ATTR_MAX bytes at a character boundary; "" if absent. */
@@ -94,6 +95,7 @@ static void roll_of(const struct execution *e, int64_t created_us, struct roll *
 	if (e->end_user[0])
 		util_strlcpy(r->user, e->end_user, sizeof(r->user));
 	r->requests = 1;
+	r->cache_hits = e->cache_hit != 0;
 	r->errors = strcmp(e->status, "succeeded") != 0;
 	r->prompt = e->prompt_tokens;
 	r->completion = e->completion_tokens;
@@ -124,6 +126,7 @@ static void roll_add(struct roll *to, const struct roll *r)
 	to->completion += r->completion;
 	to->cost += r->cost;
 	to->latency_sum += r->latency_sum;
+	to->cache_hits += r->cache_hits;
 	for (int i = 0; i < LAT_N; i++)
 		to->lat[i] += r->lat[i];
 }
@@ -235,7 +238,8 @@ static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows,
 	switch (t) {
 	case RT_DAILY:
 		sql_lit(q, " INSERT INTO usage_daily (tenant_id, day, key_id, agent_id, model,"
-		           " requests, errors, prompt_tokens, completion_tokens, cost_micros)");
+		           " requests, errors, prompt_tokens, completion_tokens, cost_micros,"
+		           " cache_hits)");
 		break;
 	case RT_5MIN:
 		sql_lit(q, " INSERT INTO usage_5min (tenant_id, bucket, requests, succeeded,"
@@ -246,7 +250,7 @@ static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows,
 	default:
 		sql_lit(q, " INSERT INTO usage_attr_daily (tenant_id, day, agent_id, model,"
 		           " user, department, requests, prompt_tokens, completion_tokens,"
-		           " cost_micros)");
+		           " cost_micros, cache_hits)");
 		break;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -258,8 +262,8 @@ static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows,
 		switch (t) {
 		case RT_DAILY: {
 			const int64_t ids[] = {r->key_id, r->agent_id};
-			const int64_t sums[] = {r->requests, r->errors, r->prompt, r->completion,
-			                        r->cost};
+			const int64_t sums[] = {r->requests,   r->errors, r->prompt,
+			                        r->completion, r->cost,   r->cache_hits};
 
 			roll_day(q, r);
 			roll_nums(q, ids, ARRAY_SIZE(ids));
@@ -283,7 +287,8 @@ static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows,
 			break;
 		}
 		default: {
-			const int64_t sums[] = {r->requests, r->prompt, r->completion, r->cost};
+			const int64_t sums[] = {r->requests, r->prompt, r->completion, r->cost,
+			                        r->cache_hits};
 
 			roll_day(q, r);
 			roll_nums(q, &r->agent_id, 1);
@@ -305,7 +310,8 @@ static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows,
 		           " errors = errors + VALUES(errors),"
 		           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
 		           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-		           " cost_micros = cost_micros + VALUES(cost_micros);");
+		           " cost_micros = cost_micros + VALUES(cost_micros),"
+		           " cache_hits = cache_hits + VALUES(cache_hits);");
 		break;
 	case RT_5MIN:
 		sql_lit(q, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
@@ -328,7 +334,8 @@ static void roll_rows(struct sql *q, enum roll_table t, const struct roll *rows,
 		sql_lit(q, " ON DUPLICATE KEY UPDATE requests = requests + VALUES(requests),"
 		           " prompt_tokens = prompt_tokens + VALUES(prompt_tokens),"
 		           " completion_tokens = completion_tokens + VALUES(completion_tokens),"
-		           " cost_micros = cost_micros + VALUES(cost_micros);");
+		           " cost_micros = cost_micros + VALUES(cost_micros),"
+		           " cache_hits = cache_hits + VALUES(cache_hits);");
 		break;
 	}
 }

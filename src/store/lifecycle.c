@@ -98,7 +98,8 @@ static const struct life_table life_tables[] = {
 	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros,"
 	 " 'latency_ms', latency_ms, 'request_id', request_id, 'finish_reason', finish_reason,"
 	 " 'metadata', metadata, 'input', input, 'output', output,"
-	 " 'error_message', error_message, 'end_user', end_user, " TS("created_at") ")",
+	 " 'error_message', error_message, 'end_user', end_user, 'cache_hit', cache_hit, "
+	 TS("created_at") ")",
 	 {"seq", NULL}, "tenant_id = @tenant"},
 	{"usage_daily.jsonl", "usage_daily",
 	 "JSON_OBJECT('day', day, 'key_id', key_id, 'agent_id', agent_id, 'model', model,"
@@ -292,6 +293,8 @@ static const struct life_check life_checks[] = {
 	 ORPHANS("reservations")},
 	{"orphan_idempotency_keys", "idempotency records of a tenant that does not exist",
 	 ORPHANS("idempotency_keys")},
+	{"orphan_response_cache", "cached answers of a tenant that does not exist",
+	 ORPHANS("response_cache")},
 	{"orphan_audit_rows", "audit rows naming a tenant that does not exist",
 	 "SELECT COUNT(*) FROM audit_log x LEFT JOIN tenants t ON t.id = x.tenant_id"
 	 " WHERE x.tenant_id IS NOT NULL AND x.tenant_id <> 0 AND t.id IS NULL"
@@ -305,6 +308,9 @@ static const struct life_check life_checks[] = {
 	 SHARED_ROWS("session_messages")},
 	{"dedicated_rows_in_shared_run_steps",
 	 "run steps of a dedicated tenant stored in the shared database", SHARED_ROWS("run_steps")},
+	{"dedicated_rows_in_shared_response_cache",
+	 "cached answers of a dedicated tenant stored in the shared database",
+	 SHARED_ROWS("response_cache")},
 	{"provider_keys_not_sealed",
 	 "provider credentials without a nonce, a key version or room for the MAC (not encrypted)",
 	 "SELECT COUNT(*) FROM provider_credentials WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
@@ -454,6 +460,7 @@ static const char *const life_erase[] = {
 	"usage_attr_daily WHERE tenant_id = @tenant",
 	"reservations WHERE tenant_id = @tenant",
 	"idempotency_keys WHERE tenant_id = @tenant",
+	"response_cache WHERE tenant_id = @tenant",
 	"breakers WHERE tenant_id = @tenant",
 	"budget_counters WHERE (scope = 'tenant' AND scope_id = @tenant) OR (scope = 'key' AND"
 	" scope_id IN (SELECT id FROM api_keys WHERE tenant_id = @tenant))",

@@ -366,6 +366,7 @@ struct execution {
 	char reason_code[49]; /* "" when succeeded */
 	int http_status;
 	int stream;
+	int cache_hit; /* 1: answered from the response cache (no upstream call, cost 0) */
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
 	int64_t cost_micros; /* micro-USD */

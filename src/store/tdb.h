@@ -64,7 +64,7 @@ struct store *tdb_handle(const struct store *st, const char *host, int port);
  */
 struct store *tdb_admin(struct store *st, const struct tdb_opts *o, const char *host, int port,
                         const char *db, char *err, size_t errlen);
-/* 1 when t is one of the tables a tenant database holds (content or rollups). */
+/* 1 when t is one of the tables a tenant database holds (content, rollups, response_cache). */
 int tdb_known_table(const char *t);
 
 #endif

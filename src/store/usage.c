@@ -34,7 +34,8 @@
 	"SIGNED),"                                                                                 \
 	" CAST(COALESCE(SUM(u.prompt_tokens), 0) AS SIGNED),"                                      \
 	" CAST(COALESCE(SUM(u.completion_tokens), 0) AS SIGNED),"                                  \
-	" CAST(COALESCE(SUM(u.cost_micros), 0) AS SIGNED)"
+	" CAST(COALESCE(SUM(u.cost_micros), 0) AS SIGNED),"                                        \
+	" CAST(COALESCE(SUM(u.cache_hits), 0) AS SIGNED)"
 
 #define USAGE_RANGE " WHERE u.tenant_id = ? AND u.day >= ? AND u.day <= ?"
 
@@ -56,7 +57,8 @@ static const char sql_by_end_user[] =
     "SELECT u.user, 0, CAST(COALESCE(SUM(u.requests), 0) AS SIGNED), 0,"
     " CAST(COALESCE(SUM(u.prompt_tokens), 0) AS SIGNED),"
     " CAST(COALESCE(SUM(u.completion_tokens), 0) AS SIGNED),"
-    " CAST(COALESCE(SUM(u.cost_micros), 0) AS SIGNED)"
+    " CAST(COALESCE(SUM(u.cost_micros), 0) AS SIGNED),"
+    " CAST(COALESCE(SUM(u.cache_hits), 0) AS SIGNED)"
     " FROM usage_attr_daily u" USAGE_RANGE " GROUP BY u.user ORDER BY u.user";
 static const char sql_total[] = "SELECT '', 0, " USAGE_SUMS " FROM usage_daily u" USAGE_RANGE;
 
@@ -146,6 +148,7 @@ int store_usage_report(struct store *st, int64_t tenant_id, const char *start_da
 	db_out_i64(&o, &u.prompt_tokens);
 	db_out_i64(&o, &u.completion_tokens);
 	db_out_i64(&o, &u.cost_micros);
+	db_out_i64(&o, &u.cache_hits);
 	rc = db_exec(d, q, usage_reports[i].sql, in, &o, __func__);
 	if (rc != ST_OK)
 		return ST_ERR;

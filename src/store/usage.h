@@ -18,6 +18,7 @@ struct usage_row {
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
 	int64_t cost_micros;
+	int64_t cache_hits; /* requests answered from the response cache (cost 0) */
 };
 
 typedef int (*usage_cb)(void *ctx, const struct usage_row *u);

@@ -322,6 +322,10 @@ int placement_move(struct store *st, const struct conf *conf, int64_t tenant_id,
 			rep->deleted += rows;
 			progress_report(pg, "delete", *tb, rows, -1);
 		}
+		/* the cache is not moved: the tenant starts afresh on its own database */
+		if (store_tdb_delete_shared(st, tenant_id, "response_cache", 1000, &rows) != ST_OK)
+			log_warn("placement: tenant %lld: cannot delete its shared cached answers",
+			         (long long)tenant_id);
 	} else {
 		for (int i = 0; i < rep->n_tables; i++)
 			rep->deleted += rep->tables[i].src_rows;

@@ -99,6 +99,9 @@ START_TEST(test_defs)
 	    "dashboard_ip_allowlist",
 	    "dashboard_session_idle_s",
 	    "dashboard_mfa",
+	    "response_cache",
+	    "response_cache_ttl_s",
+	    "response_cache_max_bytes",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
