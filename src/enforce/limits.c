@@ -132,6 +132,9 @@ static const struct limit_def defs[LIM__MAX] = {
     [LIM_ALERT_THRESHOLDS] = {"alert_thresholds", LT_LIST, "50,80,100", 0, 0, NULL, G | P | T,
                               "percents (1-100) of each budget whose crossing is sent to the"
                               " tenant's webhooks, once per period (empty = no budget alerts)"},
+    [LIM_GUARDRAILS] = {"guardrails", LT_LIST, "", 0, 0, NULL, G | P | T,
+                        "registered guardrails run on each model call, in this order (comma"
+                        " list; empty = none; docs/ROUTING.md, Guardrails)"},
 };
 
 #undef G

@@ -61,7 +61,9 @@ enum limit_id {
 	LIM_ALERT_THRESHOLDS,     /* percents of each budget that send an alert ("50,80,100") */
 	LIM_DASH_IP_ALLOWLIST,    /* CIDRs the tenant's dashboard users may sign in from */
 	LIM_DASH_SESSION_IDLE_S,  /* idle timeout of the tenant's dashboard sessions; 0 = 30 min */
-	LIM_DASH_MFA, /* "optional" | "required": TOTP for the tenant's dashboard users */
+	LIM_DASH_MFA,   /* "optional" | "required": TOTP for the tenant's dashboard users */
+	LIM_GUARDRAILS, /* ordered comma list of registered guardrails run on each call; "" = none
+	                 */
 	LIM__MAX
 };
 

@@ -99,6 +99,7 @@ START_TEST(test_defs)
 	    "dashboard_ip_allowlist",
 	    "dashboard_session_idle_s",
 	    "dashboard_mfa",
+	    "guardrails",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
