@@ -12,6 +12,7 @@ import json
 import os
 
 from apihelp import chat_body, db_exec, err_code, new_tenant
+from dashhelp import Dash, new_admin, text_of
 from harness import api, assert_error, ctl, fake_last, rand_suffix, run, sse_full, test
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -292,6 +293,50 @@ def plan_chain_applies_to_its_tenants():
     lim = api("GET", "/v1/limits", key=t["key"])[2]["limits"]["guardrails"]
     assert lim == {"value": "denyall", "source": "plan"} or \
         (lim["value"] == "denyall" and lim["source"] == "plan"), lim
+
+
+@test
+def dashboard_shows_and_sets_the_chain_and_the_decisions():
+    t = tenant("length20,pii")
+    st, _, _ = chat(t, "this prompt is far longer than twenty characters", model="mock-1")
+    assert st == 403
+    exec_id = db_exec("SELECT id FROM executions WHERE tenant_id=%d ORDER BY seq DESC LIMIT 1"
+                      % t["id"], tenant=t)[0][0]
+    for role, tid in (("operator", None), ("tenant_admin", t["id"]), ("support", None)):
+        name, pw = new_admin(role, tenant=tid)
+        d = Dash()
+        d.login(name, pw)
+        st, _, page = d.get("/admin/tenants/%d/guardrails" % t["id"])
+        assert st == 200, (role, st)
+        text = text_of(page)
+        assert "length20" in text and "pii" in text and "PROMPT_MAX_CHARS=20" in text, text
+        assert ("This tenant's chain" in text) == (role != "support"), (role, text)
+        st, _, page = d.get("/admin/tenants/%d/executions/%s" % (t["id"], exec_id))
+        assert st == 200, (role, st)
+        text = text_of(page)
+        assert "Guardrails" in text and "over the limit of 20" in text and "deny" in text, text
+    # the tenant's admin sets the chain: a bad name is refused, a good one applies
+    name, pw = new_admin("tenant_admin", tenant=t["id"])
+    d = Dash()
+    d.login(name, pw)
+    d.get("/admin/tenants/%d/guardrails" % t["id"])
+    st, _, page = d.post("/admin/tenants/%d/guardrails" % t["id"], {"chain": "nope-x"})
+    assert st == 400 and "not a registered guardrail" in text_of(page), (st, text_of(page))
+    st, _, _ = d.post("/admin/tenants/%d/guardrails" % t["id"], {"chain": "none"})
+    assert st == 303, st
+    assert chat(t, "this prompt is far longer than twenty characters", model="mock-1")[0] == 200
+    # support may read, never write
+    name, pw = new_admin("support")
+    d = Dash()
+    d.login(name, pw)
+    d.get("/admin/tenants/%d/guardrails" % t["id"])
+    st, _, _ = d.post("/admin/tenants/%d/guardrails" % t["id"], {"chain": "pii"})
+    assert st == 403, st
+    # another tenant's admin does not see it
+    name, pw = new_admin("tenant_admin", tenant=new_tenant("gro")["id"])
+    d = Dash()
+    d.login(name, pw)
+    assert d.get("/admin/tenants/%d/guardrails" % t["id"])[0] == 404
 
 
 if __name__ == "__main__":
