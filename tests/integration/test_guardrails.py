@@ -10,6 +10,8 @@ global (registering again updates); guardrail_dir is the checkout (tests/run).
 """
 import json
 import os
+import tarfile
+import tempfile
 
 from apihelp import chat_body, db_exec, err_code, new_tenant
 from dashhelp import Dash, new_admin, text_of
@@ -173,6 +175,49 @@ def failing_checks_fail_closed():
             assert cost == 0, (name, cost)
 
 
+# Verdicts the protocol refuses (docs/PLUGINS.md): (stage, printed verdict, part of the why).
+BAD_VERDICTS = [
+    ("before", '[{"action": "allow"}]', "not a JSON object"),
+    ("before", '{"action": "maybe"}', "must be allow, deny or redact"),
+    ("before", '{"Action": "allow"}', "must be allow, deny or redact"),
+    ("before", '{"action": "allow", "action": "deny", "reason": "x"}', "not a JSON object"),
+    ("before", '{"action": "deny"}', "carries"),
+    ("before", '{"action": "deny", "reason": ""}', "1-500 bytes"),
+    ("before", '{"action": "deny", "reason": 7}', "1-500 bytes"),
+    ("before", '{"action": "redact", "content": "x"}', "carries"),
+    ("before", '{"action": "redact", "messages": []}', "array of the 1 messages"),
+    ("before", '{"action": "redact", "messages": [{"role": "system", "content": "x"}]}',
+     "role"),
+    ("before", '{"action": "redact", "messages": [{"role": "user", "content": null}]}',
+     "role"),
+    ("after", '{"action": "redact", "messages": []}', "carries"),
+    ("after", '{"action": "redact", "content": 3}', "must be a string"),
+    ("after", '', "not JSON"),
+]
+
+
+@test
+def verdicts_are_validated_strictly():
+    setup()
+    verdict = os.path.join(TESTS, "verdict")
+    for i, (stage, out, why) in enumerate(BAD_VERDICTS):
+        name = "v%d-%s" % (i, rand_suffix(4))
+        register(name, verdict, stage, env=["VERDICT=" + out] if out else [])
+        t = tenant(name, prefix="grv")
+        st, _, b = chat(t, "hello", model="mock-1")
+        assert st == 502 and err_code(b) == "guardrail_failed", (out, st, b)
+        assert why in b["error"]["message"], (out, b["error"]["message"])
+    # and the good ones pass, the same way
+    for out in ('{"action": "allow"}', '{"action":"redact","messages":[{"role":"user",'
+                '"content":"bye"}]}'):
+        name = "vok-" + rand_suffix(5)
+        register(name, verdict, "before", env=["VERDICT=" + out])
+        t = tenant(name, prefix="grv")
+        st, _, b = chat(t, "hello", model=FAKE_MODEL)
+        assert st == 200, (out, st, b)
+    assert b["choices"][0]["message"]["content"] == "fake openai reply to: bye", b
+
+
 @test
 def chain_naming_an_unregistered_check_fails_closed():
     setup()
@@ -218,6 +263,15 @@ def runs_show_the_decisions():
     # the stored input is the redacted one
     assert got["input"] == "mail [EMAIL]", got["input"]
     assert "eve@example.com" not in json.dumps(got)
+    # the decisions leave with the tenant's export
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "out.tar")
+        ctl("tenant", "export", t["slug"], "--out", path)
+        with tarfile.open(path) as tf:
+            member = [m for m in tf.getmembers() if m.name.endswith("/executions.jsonl")][0]
+            rows = [json.loads(x) for x in tf.extractfile(member).read().splitlines()]
+    row = [x for x in rows if x["id"] == run_["id"]][0]
+    assert [g["action"] for g in row["guardrails"]] == ["redact", "allow"], row
 
 
 @test
