@@ -156,6 +156,11 @@ def after_denial_is_403_and_billed():
                        "ms": grails[0]["ms"]}], grails
     st, _, b = chat(t, "tell me something nice")
     assert st == 200, (st, b)
+    # streamed: nothing was sent before the check, so the denial is a plain JSON 403
+    st, _, b = sse_full("/v1/chat/completions",
+                        chat_body("stream something forbidden", model=FAKE_MODEL, stream=True),
+                        key=t["key"])
+    assert st == 403 and err_code(b) == "guardrail_denied", (st, b)
 
 
 @test
@@ -263,6 +268,25 @@ def runs_show_the_decisions():
     # the stored input is the redacted one
     assert got["input"] == "mail [EMAIL]", got["input"]
     assert "eve@example.com" not in json.dumps(got)
+    # a streamed run: the answer is held for the after-check and released redacted
+    st, _, events = sse_full("/v1/agents/helper/runs",
+                             {"input": "again eve@example.com", "stream": True}, key=t["key"])
+    assert st == 200, (st, events)
+    names = [e for e, _ in events]
+    assert names[-2] == "run.completed", names
+    final = json.loads(events[-2][1])
+    text = "".join(json.loads(d)["delta"] for e, d in events if e == "run.output.delta")
+    assert final["output"] == text and "eve@example.com" not in json.dumps(events), events
+    assert [g["action"] for g in final["guardrails"]] == ["redact", "allow"], final
+    # a session keeps the redacted turn
+    st, _, sess = api("POST", "/v1/sessions", {"agent": "helper"}, key=t["key"])
+    assert st in (200, 201), sess
+    st, _, _ = api("POST", "/v1/agents/helper/runs",
+                   {"input": "mail eve@example.com", "session_id": sess["id"]}, key=t["key"])
+    assert st == 200
+    st, _, got = api("GET", "/v1/sessions/" + sess["id"], key=t["key"])
+    assert st == 200 and "eve@example.com" not in json.dumps(got), got
+    assert "[EMAIL]" in json.dumps(got), got
     # the decisions leave with the tenant's export
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "out.tar")
