@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
 #include "enforce/limits.h"
@@ -60,7 +61,7 @@ static void grail_render(struct req *r, int status, const struct tenant *t, cons
 	} else {
 		const struct limit_value *v = &l->v[LIM_GUARDRAILS];
 
-		snprintf(text, sizeof(text), "%s", v->text);
+		util_strlcpy(text, v->text, sizeof(text));
 		for (name = strtok_r(text, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 			page_row(p, "Chain");
 			page_set(p, ".Name", name);

@@ -10,6 +10,7 @@ global (registering again updates); guardrail_dir is the checkout (tests/run).
 """
 import json
 import os
+import subprocess
 import tarfile
 import tempfile
 
@@ -75,6 +76,44 @@ def last_exec(t):
 
 def chat(t, text, model=FAKE_MODEL, **kw):
     return api("POST", "/v1/chat/completions", chat_body(text, model=model, **kw), key=t["key"])
+
+
+def run_check(name, call, env=None):
+    """Run a contrib guardrail as the host would (clean environment); its verdict."""
+    p = subprocess.run([os.path.join(CONTRIB, name)], input=json.dumps(call), env=env or {},
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, (name, p.returncode, p.stderr)
+    return json.loads(p.stdout)
+
+
+@test
+def contrib_checks_mask_what_they_should_and_nothing_else():
+    masked = [("bob.smith+x@mail.example.co.uk", "[EMAIL]"), ("+49 170 1234567", "[PHONE]"),
+              ("(415) 555-0100 ext", "[PHONE] ext"), ("sk-proj-AbCdEf0123456789xyz", "[API_KEY]"),
+              ("AKIAIOSFODNN7EXAMPLE", "[AWS_KEY]")]
+    kept = ["2026-12-07", "order 12345", "version 1.2.3", "sk-short", "AKIA123", "a@b"]
+    for text, want in masked:
+        v = run_check("pii-redact", {"stage": "before",
+                                     "messages": [{"role": "user", "content": "x " + text}]})
+        assert v == {"action": "redact", "messages": [{"role": "user", "content": "x " + want}]}, \
+            (text, v)
+        v = run_check("pii-redact", {"stage": "after", "messages": [], "content": text})
+        assert v == {"action": "redact", "content": want}, (text, v)
+    for text in kept:
+        v = run_check("pii-redact", {"stage": "before",
+                                     "messages": [{"role": "user", "content": text}]})
+        assert v == {"action": "allow"}, (text, v)
+    v = run_check("pii-redact", {"stage": "before", "messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "a@example.com"}]},
+        env={"PII_REDACT_MODE": "deny"})
+    assert v == {"action": "deny", "reason": "the prompt contains email"}, v
+    call = {"stage": "before", "messages": [{"role": "system", "content": "12345"},
+                                            {"role": "user", "content": "67890"}]}
+    assert run_check("prompt-length", call, {"PROMPT_MAX_CHARS": "10"}) == {"action": "allow"}
+    v = run_check("prompt-length", call, {"PROMPT_MAX_CHARS": "9"})
+    assert v == {"action": "deny",
+                 "reason": "the prompt is 10 characters, over the limit of 9"}, v
+    assert run_check("prompt-length", call) == {"action": "allow"}  # default 8000
 
 
 @test
