@@ -33,6 +33,20 @@
 <?cs else ?>
 <section class="card"><h2>Input and output</h2><p class="empty">Hidden: the support role does not see prompts or outputs. An operator or the tenant's own admin can.</p></section>
 <?cs /if ?>
+<?cs if:Exec.HasGuardrails ?>
+<section class="card" id="guardrails"><h2>Guardrails</h2>
+<?cs if:subcount(Exec.Guardrails) == 0 ?><p class="empty">No check ran.</p><?cs else ?>
+<div class="table-wrap"><table class="grid">
+  <thead><tr><th>Check</th><th>Stage</th><th>Decision</th><th>Reason</th><th class="r">ms</th></tr></thead>
+  <tbody>
+  <?cs each:g = Exec.Guardrails ?>
+  <tr><td><code><?cs var:g.Name ?></code></td><td><?cs var:g.Stage ?></td><td><span class="badge <?cs if:g.Action == "allow" || g.Action == "redact" ?>active<?cs elif:g.Action == "skipped" ?>grace<?cs else ?>revoked<?cs /if ?>"><?cs var:g.Action ?></span></td><td><?cs var:g.Reason ?></td><td class="r"><?cs var:g.Ms ?></td></tr>
+  <?cs /each ?>
+  </tbody>
+</table></div>
+<?cs /if ?>
+</section>
+<?cs /if ?>
 <?cs if:subcount(Exec.Steps) > 0 ?>
 <section class="card"><h2>Steps</h2>
 <div class="table-wrap"><table class="grid">

@@ -16,6 +16,7 @@
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/budgets">Budgets and limits</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/access">Dashboard access</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/webhooks">Webhooks</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/guardrails">Guardrails</a> ·
     <a href="<?cs var:Prefix ?>/admin/usage?tenant_id=<?cs var:Tenant.Id ?>">Usage</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/invoice">Invoice</a> ·
     <a href="<?cs var:Prefix ?>/admin/executions?tenant_id=<?cs var:Tenant.Id ?>">Executions</a> ·

@@ -420,7 +420,8 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	else
 		exec_run(r, id, &call, &out);
 	if (out.ok && session_id &&
-	    store_session_append_turn(r->store, id->tenant_id, session_id, input,
+	    store_session_append_turn(r->store, id->tenant_id, session_id,
+	                              out.input_redacted ? out.input_redacted : input,
 	                              out.res.text ? out.res.text : "", call.id) != ST_OK) {
 		exec_fail(&out, R_database_unavailable,
 		          "the run succeeded but the session could not be updated");

@@ -160,5 +160,15 @@ void api_admin_audit(struct req *r, const struct ident *id, const struct route_m
 /* admin_tools.c: the operator API's tool registry */
 void api_admin_tools_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tools_register(struct req *r, const struct ident *id, const struct route_match *m);
+/* guardrails.c: the guardrail registry (operator) and a tenant's chain (operator, tenant) */
+void api_admin_guardrails_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_guardrails_register(struct req *r, const struct ident *id,
+                                   const struct route_match *m);
+void api_admin_tenant_guardrails(struct req *r, const struct ident *id,
+                                 const struct route_match *m);
+void api_admin_tenant_guardrails_set(struct req *r, const struct ident *id,
+                                     const struct route_match *m);
+void api_guardrails_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_guardrails_set(struct req *r, const struct ident *id, const struct route_match *m);
 
 #endif

@@ -141,6 +141,34 @@ json_t *objects_tool(const struct tool_def *t)
 	                 objects_time(t->created_at), "updated_at", objects_time(t->updated_at));
 }
 
+json_t *objects_guardrail(const struct guardrail_def *g)
+{
+	json_t *env = json_object();
+	const char *p = g->env, *e, *eq;
+
+	while (env != NULL && *p != '\0') {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(e - p));
+		if (eq != NULL) {
+			char name[GUARDRAIL_NAME_MAX + 1];
+			size_t n = (size_t)(eq - p) < sizeof(name) - 1 ? (size_t)(eq - p)
+			                                               : sizeof(name) - 1;
+
+			memcpy(name, p, n);
+			name[n] = '\0';
+			json_object_set_new(env, name, json_stringn(eq + 1, (size_t)(e - eq - 1)));
+		}
+		p = *e ? e + 1 : e;
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:b, s:o, s:o}", "object",
+	                 "guardrail", "name", g->name, "description", g->description, "exec_path",
+	                 g->exec_path, "stage", g->stage, "timeout_ms", g->timeout_ms, "env",
+	                 env ? env : json_null(), "enabled", g->enabled, "created_at",
+	                 objects_time(g->created_at), "updated_at", objects_time(g->updated_at));
+}
+
 json_t *objects_admin(const struct admin_user *u)
 {
 	return json_pack("{s:I, s:s, s:s, s:I, s:I, s:b}", "id", (json_int_t)u->id, "name", u->name,

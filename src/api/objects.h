@@ -25,6 +25,7 @@
 
 #include "store/admin.h"
 #include "store/limits.h"
+#include "store/guardrails.h"
 #include "store/store.h"
 #include "store/tools.h"
 #include "store/usage.h"
@@ -53,6 +54,8 @@ json_t *objects_agent_tools(json_t *o, const struct agent_tools *at);
 /* {object, name, description, schema, exec_path, timeout_ms, max_output_bytes, mutating,
  * secrets, enabled, created_at, updated_at} */
 json_t *objects_tool(const struct tool_def *t);
+/* A registered guardrail: its settings shown (they are not secrets). */
+json_t *objects_guardrail(const struct guardrail_def *g);
 /* {id, name, role, tenant_id, created}: never the password hash. */
 json_t *objects_admin(const struct admin_user *u);
 /* {id, name, prefix, state, created_at, revoked_at, last_used_at}: never the hash. */

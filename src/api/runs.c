@@ -43,6 +43,10 @@ json_t *api_run_json(const struct execution *e)
 		                    e->session_id[0] ? json_string(e->session_id) : json_null());
 		json_object_set_new(o, "end_user",
 		                    e->end_user[0] ? json_string(e->end_user) : json_null());
+		/* what the tenant's guardrails decided (docs/ROUTING.md, Guardrails) */
+		json_object_set_new(o, "guardrails",
+		                    e->guardrails ? api_json_from_text(e->guardrails)
+		                                  : json_null());
 	}
 	return o;
 }

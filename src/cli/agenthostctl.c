@@ -50,10 +50,11 @@ static const struct {
 	const struct cli_cmd *rows;
 	const size_t *n;
 } cli_groups[] = {
-    {cli_cmds_tenants, &cli_ncmds_tenants},     {cli_cmds_keys, &cli_ncmds_keys},
-    {cli_cmds_providers, &cli_ncmds_providers}, {cli_cmds_agents, &cli_ncmds_agents},
-    {cli_cmds_limits, &cli_ncmds_limits},       {cli_cmds_admins, &cli_ncmds_admins},
-    {cli_cmds_maint, &cli_ncmds_maint},         {cli_cmds_webhooks, &cli_ncmds_webhooks},
+    {cli_cmds_tenants, &cli_ncmds_tenants},       {cli_cmds_keys, &cli_ncmds_keys},
+    {cli_cmds_providers, &cli_ncmds_providers},   {cli_cmds_agents, &cli_ncmds_agents},
+    {cli_cmds_limits, &cli_ncmds_limits},         {cli_cmds_admins, &cli_ncmds_admins},
+    {cli_cmds_maint, &cli_ncmds_maint},           {cli_cmds_webhooks, &cli_ncmds_webhooks},
+    {cli_cmds_guardrails, &cli_ncmds_guardrails},
 };
 
 /* Row i of the joined command table, or NULL past its end. */

@@ -67,9 +67,9 @@ struct cli_opt {
 /* The rows of each command group (cmd_*.c), joined by agenthostctl.c. */
 extern const struct cli_cmd cli_cmds_maint[], cli_cmds_tenants[], cli_cmds_keys[],
     cli_cmds_providers[], cli_cmds_agents[], cli_cmds_limits[], cli_cmds_admins[],
-    cli_cmds_webhooks[];
+    cli_cmds_webhooks[], cli_cmds_guardrails[];
 extern const size_t cli_ncmds_maint, cli_ncmds_tenants, cli_ncmds_keys, cli_ncmds_providers,
-    cli_ncmds_agents, cli_ncmds_limits, cli_ncmds_admins, cli_ncmds_webhooks;
+    cli_ncmds_agents, cli_ncmds_limits, cli_ncmds_admins, cli_ncmds_webhooks, cli_ncmds_guardrails;
 
 /* ------------------------------------------------------------------ output */
 

@@ -36,6 +36,7 @@
 #define DOC_SYSCONF "$sysconfdir/agenthost"
 #define DOC_DATA "$datadir/agenthost"
 #define DOC_STATE "$localstatedir/lib/agenthost"
+#define DOC_LIBEXEC "$libexecdir/agenthost"
 
 /* clang-format off */
 #define S(sec, f, d, dd, txt) {#f, CONF_STR, sec, offsetof(struct conf, f), sizeof(((struct conf *)0)->f), d, dd, 0, 0, txt}
@@ -96,6 +97,8 @@ static const struct conf_key conf_table[] = {
 	S(CONF_SEC_DATABASE, db_admin_password, "", NULL, "password of db_admin_user"),
 	S(CONF_SEC_DATABASE, sql_dir, AH_DATADIR "/sql", DOC_DATA "/sql",
 	  "migrations applied by agenthostctl migrate"),
+	S(CONF_SEC_ENFORCE, guardrail_dir, AH_LIBEXECDIR "/guardrails", DOC_LIBEXEC "/guardrails",
+	  "directory whose executables may be registered as guardrails (agenthostctl guardrails register --exec must name a file under it; docs/PLUGINS.md, Guardrail plugins)"),
 
 	B(CONF_SEC_ENFORCE, enforcement, "true",
 	  "admission control (limits, budgets, breakers, idempotency); false only for benchmarks"),

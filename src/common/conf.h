@@ -64,6 +64,7 @@ struct conf {
 	char db_admin_password[256];
 	char master_key_file[256];       /* 0600 file with the 32-byte master key (hex) */
 	char sql_dir[256];               /* migrations for agenthostctl migrate */
+	char guardrail_dir[256];         /* guardrail executables must live under it */
 	char log_level[16];              /* error | warn | info | debug */
 	int log_repeat_s;                /* window of identical warnings counted, not written */
 	char metrics_allow[1024];        /* CIDRs that may read /metrics without a token */

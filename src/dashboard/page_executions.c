@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "dashboard/analytics.h"
+#include <jansson.h>
+
 #include "dashboard/pages.h"
 #include "dashboard/render.h"
 #include "host/http.h"
@@ -161,6 +163,25 @@ static int step_row(void *ctx, const struct run_step *st)
 	return 0;
 }
 
+/* What the tenant's guardrails decided (JSON array text) as Exec.Guardrails.N.* */
+static void guardrail_rows(struct page *p, const char *text)
+{
+	json_t *arr = text ? json_loads(text, 0, NULL) : NULL, *g;
+	size_t i;
+
+	page_set_i64(p, "Exec.HasGuardrails", text != NULL);
+	json_array_foreach(arr, i, g)
+	{
+		page_row(p, "Exec.Guardrails");
+		page_set(p, ".Name", json_string_value(json_object_get(g, "name")));
+		page_set(p, ".Stage", json_string_value(json_object_get(g, "stage")));
+		page_set(p, ".Action", json_string_value(json_object_get(g, "action")));
+		page_set(p, ".Reason", json_string_value(json_object_get(g, "reason")));
+		page_set_i64(p, ".Ms", json_integer_value(json_object_get(g, "ms")));
+	}
+	json_decref(arr);
+}
+
 PAGE_FN(page_execution)
 {
 	struct dasha_exec e;
@@ -197,6 +218,8 @@ PAGE_FN(page_execution)
 		    page_store(p, store_tenant_get(r->store, t, &tn), "tenant"))
 			page_set_i64(p, "Exec.LogContent", tn.log_content);
 	}
+	guardrail_rows(p, e.guardrails);
+	free(e.guardrails);
 	free(meta);
 	free(input);
 	free(output);

@@ -108,6 +108,8 @@ PAGE_FN(page_tenant_access_save);
 PAGE_FN(page_budgets_set);
 PAGE_FN(page_audit);
 PAGE_FN(page_webhooks);
+PAGE_FN(page_guardrails);
+PAGE_FN(page_guardrails_set);
 struct tenant;
 struct page;
 /*
@@ -193,6 +195,8 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
 	{"GET", "/admin/tenants/{}/webhooks", AUTH_ADMIN, 0, page_webhooks}, \
+	{"GET", "/admin/tenants/{}/guardrails", AUTH_ADMIN, 0, page_guardrails}, \
+	{"POST", "/admin/tenants/{}/guardrails", AUTH_ADMIN, 0, page_guardrails_set}, \
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \
 	{"GET", "/admin/tenants/{}/access", AUTH_ADMIN, 0, page_tenant_access}, \

@@ -144,6 +144,9 @@ static const struct limit_def defs[LIM__MAX] = {
                                       "bytes of cached answers the tenant keeps, oldest evicted"
                                       " first (0 = the configuration's"
                                       " response_cache_max_bytes)"},
+    [LIM_GUARDRAILS] = {"guardrails", LT_LIST, "", 0, 0, NULL, G | P | T,
+                        "registered guardrails run on each model call, in this order (comma"
+                        " list; empty = none; docs/ROUTING.md, Guardrails)"},
 };
 
 #undef G

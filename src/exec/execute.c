@@ -23,6 +23,7 @@
 #include "enforce/limits.h"
 #include "enforce/share.h"
 #include "exec/execute.h"
+#include "exec/guardrail.h"
 #include "exec/ledger.h"
 #include "exec/rcache.h"
 #include "host/alerts.h"
@@ -396,7 +397,8 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
 	util_strlcpy(e->end_user, r->end_user, sizeof(e->end_user));
 	util_strlcpy(e->finish_reason, out->res.finish_reason, sizeof(e->finish_reason));
 	e->metadata = call->metadata;
-	e->input = call->input;
+	e->input = out->input_redacted ? out->input_redacted : call->input;
+	e->guardrails = out->guardrails;
 	e->output = strcmp(call->kind, "run") == 0 || call->output_max ? out->res.text : NULL;
 	e->error_message = out->ok ? NULL : out->err.message;
 	e->created_at = out->created_at;
@@ -636,6 +638,79 @@ static int exec_from_cache(struct req *r, const struct ident *id, const struct e
 	return 1;
 }
 
+/*
+ * The input stored with the execution once a before-check redacted the
+ * messages, so a redacted text is not kept either: a run's input is its
+ * last user message, a chat's (log_content) the messages as JSON.
+ */
+static char *exec_redacted_input(const struct exec_call *call, const struct guardrail_run *gr)
+{
+	size_t cap = call->output_max ? call->output_max : 65536;
+	char *text, *cut;
+	json_t *arr;
+
+	if (strcmp(call->kind, "run") == 0) {
+		for (size_t i = gr->n_msgs; i-- > 0;)
+			if (strcmp(gr->msgs[i].role, "user") == 0)
+				return util_utf8_cut_dup(gr->msgs[i].content, cap);
+		return NULL;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < gr->n_msgs; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s}", "role", gr->msgs[i].role,
+		                                     "content", gr->msgs[i].content));
+	text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	json_decref(arr);
+	cut = text ? util_utf8_cut_dup(text, cap) : NULL;
+	free(text);
+	return cut;
+}
+
+/*
+ * The tenant's guardrail chain and its before-checks (exec/guardrail.h).
+ * Embeddings are not checked. 0 go ahead (gr->msgs: the redacted messages
+ * to send), or -1 with out's error set: a denial is a refusal (nothing
+ * billed, the admission given back), a failed check fails the call.
+ */
+static int exec_guard_before(struct req *r, const struct ident *id, const struct exec_call *call,
+                             struct exec_outcome *out, struct guardrail_run *gr)
+{
+	if (call->n_inputs > 0)
+		return 0;
+	if (guardrail_load(r, id, gr, &out->err) < 0 ||
+	    guardrail_before(id, call, out->model.name, gr, &out->err) < 0) {
+		out->ok = 0;
+		out->refused = out->err.reason == R_guardrail_denied;
+		return -1;
+	}
+	if (gr->msgs != NULL && call->input != NULL) {
+		free(out->input_redacted);
+		out->input_redacted = exec_redacted_input(call, gr);
+	}
+	return 0;
+}
+
+/*
+ * The after-checks on a successful answer: a denial or a failed check fails
+ * the call after the provider was paid (it is billed); a redaction replaces
+ * the answer. A stream held back for them (buffered) is released now, in
+ * one piece. 0, or -1 with out's error set.
+ */
+static int exec_guard_after(const struct ident *id, const struct exec_call *call,
+                            struct exec_outcome *out, struct guardrail_run *gr, int buffered)
+{
+	if (!out->ok || !gr->has_after)
+		return 0;
+	if (guardrail_after(id, call, out->model.name, gr, &out->res.text, &out->err) < 0) {
+		out->ok = 0;
+		return -1;
+	}
+	if (buffered && out->res.text != NULL && out->res.text[0] != '\0' &&
+	    call->emit(call->emit_ctx, out->res.text, strlen(out->res.text)) != 0)
+		return exec_fail(out, R_client_disconnected, "the client went away");
+	return 0;
+}
+
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out)
 {
@@ -643,12 +718,14 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	enum breaker_verdict verdict = BREAKER_CLOSED;
 	struct admission adm;
 	struct exec_guard guard;
+	struct guardrail_run gr;
 	struct ah_call ac;
 	char key[SECRETS_MAX_PLAIN + 1] = "";
 	int64_t t0 = util_now_us(), upstream_us = -1;
-	int max_tokens, shared = 0;
+	int max_tokens, shared = 0, buffered;
 
 	memset(&adm, 0, sizeof(adm));
+	memset(&gr, 0, sizeof(gr));
 	out->created_at = util_unix_time();
 	out->ok = 0;
 	if (inst == NULL) {
@@ -666,6 +743,9 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	metrics_gauge(MG_CALLS_INFLIGHT, 1);
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
+	/* Before-checks run on every call, a cache hit too (a denial is never answered). */
+	if (exec_guard_before(r, id, call, out, &gr) < 0)
+		goto record;
 	/* admitted like any call; no credential, no upstream, cost 0 (a breaker's probe goes up) */
 	if (call->cache && verdict == BREAKER_PROBE)
 		call->cache->read = 0;
@@ -673,11 +753,13 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		goto record;
 	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
 		goto record;
+	/* After-checks need the whole answer: a stream is fetched whole, then released. */
+	buffered = call->stream && gr.has_after;
 
 	memset(&ac, 0, sizeof(ac));
 	ac.model = out->model.upstream;
-	ac.messages = call->messages;
-	ac.n_messages = call->n_messages;
+	ac.messages = gr.msgs ? gr.msgs : call->messages;
+	ac.n_messages = gr.msgs ? gr.n_msgs : call->n_messages;
 	ac.has_temperature = call->has_temperature;
 	ac.temperature = call->temperature;
 	if (!ac.has_temperature && call->agent && call->agent->has_temperature) {
@@ -687,7 +769,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	ac.has_top_p = call->has_top_p;
 	ac.top_p = call->top_p;
 	ac.max_tokens = max_tokens;
-	ac.stream = call->stream;
+	ac.stream = call->stream && !buffered;
 	ac.base_url = inst->base_url;
 	ac.api_key = key;
 	ac.request_id = r->request_id;
@@ -712,13 +794,13 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	guard.inner_ctx = call->emit_ctx;
 	guard.inner_tool = call->emit_tool;
 	guard.inner_tool_ctx = call->emit_tool_ctx;
-	if (call->stream && call->emit_tool != NULL) {
+	if (ac.stream && call->emit_tool != NULL) {
 		ac.emit_tool = exec_guard_emit_tool;
 		ac.emit_tool_ctx = &guard;
 	}
 	guard.reserved = max_tokens;
 	upstream_us = util_now_us();
-	if (provider_invoke(inst, &ac, call->stream ? exec_guard_emit : NULL, &guard, &out->res) ==
+	if (provider_invoke(inst, &ac, ac.stream ? exec_guard_emit : NULL, &guard, &out->res) ==
 	    0) {
 		out->ok = 1;
 	} else if (guard.cut) {
@@ -736,10 +818,17 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		               !out->ok && (reason_flags(out->err.reason) & RF_UPSTREAM));
 	out->cost_micros =
 	    admit_cost(&out->model, out->res.usage.prompt_tokens, out->res.usage.completion_tokens);
+	/* a redaction by the after-checks is what is stored; a denied answer is not */
+	exec_guard_after(id, call, out, &gr, buffered);
 	if (out->ok && call->cache)
 		rcache_store(r->store, id->tenant_id, call->cache, out->model.name, &out->res);
 record:
 	sodium_memzero(key, sizeof(key));
+	if (gr.n > 0) {
+		free(out->guardrails);
+		out->guardrails = guardrail_decisions_text(&gr);
+	}
+	guardrail_run_free(&gr);
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
 	exec_record(r, id, call, out, &adm);
 	metrics_call(
@@ -766,4 +855,7 @@ const char *exec_status_name(const struct exec_outcome *out)
 void exec_outcome_free(struct exec_outcome *out)
 {
 	provider_result_free(&out->res);
+	free(out->guardrails);
+	free(out->input_redacted);
+	out->guardrails = out->input_redacted = NULL;
 }

@@ -10,8 +10,12 @@
  *   3. admits it (enforce/admit.h): caps max_tokens at the plan's cap,
  *      reserves the worst case against every limit, checks the tenant's
  *      circuit breaker for the provider,
- *   4. calls the provider (streaming through the handler's emit callback,
- *      counting what flows so a stream never outgrows its reservation),
+ *   4. runs the tenant's guardrails before the call (exec/guardrail.h: a
+ *      denial or a failed check ends it unbilled; a redaction is what the
+ *      provider sees), calls the provider (streaming through the handler's
+ *      emit callback, counting what flows so a stream never outgrows its
+ *      reservation; with after-checks the answer is fetched whole and
+ *      released to the stream once they passed), runs the after-checks,
  *   5. prices the usage, settles the reservation and writes the execution
  *      row and the day's rollup in one transaction — also for refusals,
  *      failures and cut streams,
@@ -80,9 +84,11 @@ struct exec_outcome {
 	int latency_ms;
 	int64_t created_at; /* unix seconds */
 	char cred_source[16];
-	int refused;   /* 1 when admission refused the call (the provider was not called) */
-	int recorded;  /* 1 when the execution row was written */
-	int cache_hit; /* 1 when answered from the response cache (no upstream call, cost 0) */
+	int refused;          /* 1 when admission refused the call (the provider was not called) */
+	int recorded;         /* 1 when the execution row was written */
+	int cache_hit;        /* 1 when answered from the response cache (no upstream call, cost 0) */
+	char *guardrails;     /* what the tenant's guardrails decided (JSON array text), or NULL */
+	char *input_redacted; /* the stored input after a before-check redacted it, or NULL */
 };
 
 /*

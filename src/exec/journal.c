@@ -6,7 +6,8 @@
  * past the end of the file or whose crc does not match ends the journal (a
  * write cut by a crash). Payloads are little-endian binary and start with
  * [u8 type][u8 version][2 bytes zero]: a finished call's record (REC_DONE;
- * version 2 adds the end user at its end, version 1 is still read),
+ * version 2 adds the end user at its end, version 3 its guardrails'
+ * decisions after that; versions 1 and 2 are still read),
  * an "applied up to seq" mark (REC_APPLIED), a call admitted on leases
  * (REC_ADMIT) and its promotion (REC_PROMOTED), the process's lease owner
  * (REC_OWNER). Reading a journal back (journal_read) yields what a replay
@@ -124,6 +125,7 @@ void journal_encode_rec(struct wbuf *w, const struct ledger_rec *r)
 		journal_put_str(w, c->period);
 	}
 	journal_put_str(w, e->end_user);
+	journal_put_str(w, e->guardrails);
 }
 
 struct rbuf {
@@ -192,14 +194,15 @@ static int r_str(struct rbuf *r, char *fixed, size_t cap, const unsigned char **
 static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 {
 	struct rbuf r = {p, len, 4, 0};
-	const unsigned char *vp[4];
-	uint32_t vn[4] = {0}, flags;
+	const unsigned char *vp[5] = {NULL};
+	uint32_t vn[5] = {0}, flags;
 	struct ledger_item *it;
 	struct ledger_rec rec;
 	struct execution *e = &rec.e;
 	size_t total = 0, o = 0;
 
-	if (len < 4 || p[0] != REC_DONE || (p[1] != REC_VERSION && p[1] != REC_DONE_VERSION) ||
+	if (len < 4 || p[0] != REC_DONE ||
+	    (p[1] != REC_VERSION && p[1] != REC_DONE_V2 && p[1] != REC_DONE_VERSION) ||
 	    p[2] > ADM_MAX_COUNTERS)
 		return NULL;
 	memset(&rec, 0, sizeof(rec));
@@ -251,11 +254,13 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 		if (c->scope >= ADM__SCOPES || c->window >= ADM__WINDOWS || c->mode >= LM__MAX)
 			return NULL;
 	}
-	if (p[1] >= REC_DONE_VERSION)
+	if (p[1] >= REC_DONE_V2)
 		r_str(&r, e->end_user, sizeof(e->end_user), NULL, NULL);
+	if (p[1] >= REC_DONE_VERSION)
+		r_str(&r, NULL, 0, &vp[4], &vn[4]);
 	if (r.err)
 		return NULL;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		total += vp[i] ? vn[i] + 1 : 0;
 	it = malloc(sizeof(*it) + total);
 	if (it == NULL)
@@ -263,7 +268,7 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 	it->next = NULL;
 	it->bytes = sizeof(*it) + total + len;
 	it->rec = rec;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		char *s = NULL;
 
 		if (vp[i]) {
@@ -282,8 +287,11 @@ static struct ledger_item *decode_rec(const unsigned char *p, size_t len)
 		case 2:
 			it->rec.e.output = s;
 			break;
-		default:
+		case 3:
 			it->rec.e.error_message = s;
+			break;
+		default:
+			it->rec.e.guardrails = s;
 			break;
 		}
 	}

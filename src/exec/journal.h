@@ -17,8 +17,12 @@
 #define REC_PROMOTED 4 /* ...promoted to a reservation */
 #define REC_OWNER 5    /* this process's lease owner id */
 #define REC_VERSION 1
-/* A REC_DONE of version 2 ends with the call's end user; version 1 (older journals) has none. */
-#define REC_DONE_VERSION 2
+/*
+ * A REC_DONE of version 2 ends with the call's end user, version 3 then with
+ * what its guardrails decided; version 1 (older journals) has neither.
+ */
+#define REC_DONE_VERSION 3
+#define REC_DONE_V2 2
 #define FRAME_MAX (64u << 20) /* a record bigger than this is refused */
 
 /* A finished call in memory: queued, or read back from a journal. */

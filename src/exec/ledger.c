@@ -614,11 +614,12 @@ void ledger_stop(int deadline_ms)
 /* A queue item holding a copy of rec (its long strings copied too). */
 static struct ledger_item *item_copy(const struct ledger_rec *rec, size_t journal_bytes)
 {
-	const char *v[4] = {rec->e.metadata, rec->e.input, rec->e.output, rec->e.error_message};
+	const char *v[5] = {rec->e.metadata, rec->e.input, rec->e.output, rec->e.error_message,
+	                    rec->e.guardrails};
 	size_t total = 0, o = 0;
 	struct ledger_item *it;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		total += v[i] ? strlen(v[i]) + 1 : 0;
 	it = malloc(sizeof(*it) + total);
 	if (it == NULL)
@@ -626,7 +627,7 @@ static struct ledger_item *item_copy(const struct ledger_rec *rec, size_t journa
 	it->next = NULL;
 	it->bytes = sizeof(*it) + total + journal_bytes;
 	it->rec = *rec;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		char *s = NULL;
 
 		if (v[i]) {
@@ -642,8 +643,10 @@ static struct ledger_item *item_copy(const struct ledger_rec *rec, size_t journa
 			it->rec.e.input = s;
 		else if (i == 2)
 			it->rec.e.output = s;
-		else
+		else if (i == 3)
 			it->rec.e.error_message = s;
+		else
+			it->rec.e.guardrails = s;
 	}
 	return it;
 }

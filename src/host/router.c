@@ -106,6 +106,13 @@ static const struct route routes[] = {
 	/* tools: the operator's tool registry */
 	{"GET", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_list},
 	{"POST", "/admin/api/v1/tools", AUTH_OPERATOR, 0, api_admin_tools_register},
+	/* guardrails: the operator's registry, tenants' chains (api/guardrails.c) */
+	{"GET", "/admin/api/v1/guardrails", AUTH_OPERATOR, 0, api_admin_guardrails_list},
+	{"POST", "/admin/api/v1/guardrails", AUTH_OPERATOR, 0, api_admin_guardrails_register},
+	{"GET", "/admin/api/v1/tenants/{}/guardrails", AUTH_OPERATOR, 0, api_admin_tenant_guardrails},
+	{"POST", "/admin/api/v1/tenants/{}/guardrails", AUTH_OPERATOR, 0, api_admin_tenant_guardrails_set},
+	{"GET", "/v1/guardrails", AUTH_TENANT, ROUTE_SCOPES(RD | MG), api_guardrails_get},
+	{"POST", "/v1/guardrails", AUTH_TENANT, ROUTE_SCOPES(MG), api_guardrails_set},
 };
 #undef INF
 #undef RD

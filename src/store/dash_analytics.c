@@ -218,7 +218,7 @@ static const char sql_exec_all[] =
     E_COLS " FROM executions e FORCE INDEX (k_executions_seq) JOIN tenants t ON t.id = e.tenant_id"
            " WHERE 1 = 1" E_FILTERS;
 static const char sql_exec_get[] =
-    E_COLS_ONE ", e.metadata, e.input, e.output"
+    E_COLS_ONE ", e.metadata, e.input, e.output, e.guardrails"
                " FROM executions e WHERE e.tenant_id = ? AND e.id = ?";
 
 /* Bind the columns of E_COLS into x. */
@@ -332,7 +332,7 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	struct db_out o;
 	MYSQL_BIND in[2];
 	unsigned long l;
-	size_t cm, ci, co;
+	size_t cm, ci, co, cg;
 	int rc;
 
 	*metadata = *input = *output = NULL;
@@ -347,6 +347,7 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 	cm = db_out_text(&o);
 	ci = db_out_text(&o);
 	co = db_out_text(&o);
+	cg = db_out_text(&o);
 	if (db_exec(d, Q_DASHA_EXEC_GET, sql_exec_get, in, &o, __func__) != ST_OK)
 		return ST_ERR;
 	rc = db_fetch(d, Q_DASHA_EXEC_GET, &o, __func__);
@@ -354,6 +355,7 @@ int store_dasha_exec_get(struct store *st, int64_t tenant_id, const char *id,
 		*metadata = dasha_dup(o.text[cm]);
 		*input = dasha_dup(o.text[ci]);
 		*output = dasha_dup(o.text[co]);
+		out->guardrails = dasha_dup(o.text[cg]);
 	}
 	db_end(d, Q_DASHA_EXEC_GET, &o);
 	if (rc < 0)

@@ -64,6 +64,8 @@ struct dasha_exec {
 	struct execution row;
 	char tenant_name[201];
 	char error_text[256];
+	char *guardrails; /* store_dasha_exec_get: what the guardrails decided (JSON array
+	                     text, malloc'd; the caller frees), NULL when none; lists: NULL */
 };
 
 struct dasha_health_row {

@@ -37,7 +37,7 @@
 	" provider, cred_source, status, reason_code, http_status, stream, prompt_tokens,"         \
 	" completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input," \
 	" output, error_message, CAST(FLOOR(UNIX_TIMESTAMP(created_at)) AS SIGNED), seq,"          \
-	" end_user, cache_hit FROM executions"
+	" end_user, cache_hit, guardrails FROM executions"
 
 /* List filter bits: which optional conditions a list statement carries. */
 enum {
@@ -53,7 +53,7 @@ _Static_assert(EF_CURSOR * 2 == DB_EXEC_LIST_SHAPES, "one list statement per fil
 	"INSERT INTO executions (tenant_id, id, kind, key_id, agent_id, agent_name, session_id,"   \
 	" model, provider, cred_source, status, reason_code, http_status, stream, prompt_tokens,"  \
 	" completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input," \
-	" output, error_message, end_user, cache_hit, created_at)"
+	" output, error_message, end_user, cache_hit, guardrails, created_at)"
 
 #define EXEC_LIST_MAX 100
 #define EXEC_ERRMSG_MAX 255
@@ -62,8 +62,8 @@ static const char sql_insert[] =
     "INSERT INTO executions (tenant_id, id, kind, key_id, agent_id, agent_name, session_id,"
     " model, provider, cred_source, status, reason_code, http_status, stream, prompt_tokens,"
     " completion_tokens, cost_micros, latency_ms, request_id, finish_reason, metadata, input,"
-    " output, error_message, end_user, cache_hit, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
+    " output, error_message, end_user, cache_hit, guardrails, created_at) VALUES (?, ?, ?, ?, ?,"
+    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))";
 int store_rollup_sql(struct sql *q, const struct execution *e, int if_open)
 {
 	const struct execution *one[1] = {e};
@@ -205,6 +205,11 @@ int store_execution_values(struct sql *q, const struct execution *e, int64_t cre
 	sql_lit(q, ", ");
 	sql_i64(q, e->cache_hit ? 1 : 0);
 	sql_lit(q, ", ");
+	if (e->guardrails)
+		sql_str(q, e->guardrails);
+	else
+		sql_lit(q, "NULL");
+	sql_lit(q, ", ");
 	if (created_us > 0)
 		sql_time_us(q, created_us);
 	else
@@ -215,8 +220,8 @@ int store_execution_values(struct sql *q, const struct execution *e, int64_t cre
 
 int store_execution_write(struct store *d, const struct execution *e, int with_usage)
 {
-	MYSQL_BIND in[26];
-	unsigned long l[16];
+	MYSQL_BIND in[27];
+	unsigned long l[17];
 	struct sql rq;
 	int rc;
 
@@ -256,6 +261,10 @@ int store_execution_write(struct store *d, const struct execution *e, int with_u
 		db_in_null(&in[23]);
 	BIND_FIXED(&in[24], e->end_user, &l[15]);
 	db_in_int(&in[25], &e->cache_hit);
+	if (e->guardrails)
+		db_in_str(&in[26], e->guardrails, &l[16]);
+	else
+		db_in_null(&in[26]);
 	rc = db_exec(d, Q_EXEC_INSERT, sql_insert, in, NULL, __func__);
 	if (rc != ST_OK)
 		return rc == ST_CONFLICT ? ST_CONFLICT : ST_ERR;
@@ -301,6 +310,7 @@ static void exec_bind(struct db_out *o, struct execution *e)
 	db_out_i64(o, &e->seq);
 	db_out_str(o, e->end_user, sizeof(e->end_user));
 	db_out_int(o, &e->cache_hit);
+	db_out_text(o); /* 28 guardrails */
 }
 
 /* Point e's text fields at the row just fetched into o. */
@@ -310,6 +320,7 @@ static void exec_texts(const struct db_out *o, struct execution *e)
 	e->input = o->text[21];
 	e->output = o->text[22];
 	e->error_message = o->text[23];
+	e->guardrails = o->text[28];
 }
 
 /* Call cb once with the tenant's execution id: ST_OK, ST_NOTFOUND, ST_ERR. */

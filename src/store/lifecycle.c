@@ -98,8 +98,8 @@ static const struct life_table life_tables[] = {
 	 " 'completion_tokens', completion_tokens, 'cost_micros', cost_micros,"
 	 " 'latency_ms', latency_ms, 'request_id', request_id, 'finish_reason', finish_reason,"
 	 " 'metadata', metadata, 'input', input, 'output', output,"
-	 " 'error_message', error_message, 'end_user', end_user, 'cache_hit', cache_hit, "
-	 TS("created_at") ")",
+	 " 'error_message', error_message, 'end_user', end_user, 'cache_hit', cache_hit,"
+	 " 'guardrails', JSON_QUERY(guardrails, '$'), " TS("created_at") ")",
 	 {"seq", NULL}, "tenant_id = @tenant"},
 	{"usage_daily.jsonl", "usage_daily",
 	 "JSON_OBJECT('day', day, 'key_id', key_id, 'agent_id', agent_id, 'model', model,"

@@ -189,6 +189,11 @@
 	X(TOOL_AGENT_GET_STEPS, 1)                                                                 \
 	X(STEP_INSERT, 1)                                                                          \
 	X(STEP_LIST, 1)                                                                            \
+	/* guardrails.c: the guardrail registry */                                                 \
+	X(GRAIL_REGISTER, 1)                                                                       \
+	X(GRAIL_GET, 1)                                                                            \
+	X(GRAIL_LIST, 1)                                                                           \
+	X(GRAIL_ENABLE, 1)                                                                         \
 	/* dash_tenants.c: the dashboard's tenant, budget and audit pages */                       \
 	X(DASHT_TENANTS, 1)                                                                        \
 	X(DASHT_TENANT_NAMES, 1)                                                                   \

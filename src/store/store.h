@@ -378,6 +378,7 @@ struct execution {
 	const char *input;         /* run input text or NULL (chat: not stored) */
 	const char *output;        /* run output text or NULL */
 	const char *error_message; /* or NULL */
+	const char *guardrails;    /* what each guardrail decided: JSON array text, or NULL */
 	int64_t created_at;        /* filled by reads */
 	int64_t seq;               /* internal order, filled by reads, never exposed */
 };

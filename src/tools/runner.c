@@ -108,7 +108,8 @@ static char **runner_envp(const struct tool_run_spec *s)
 		goto fail;
 	if (asprintf(&env[n++], "AGENTHOST_RUN_ID=%s", s->run_id) < 0)
 		goto fail;
-	if (asprintf(&env[n++], "AGENTHOST_TOOL=%s", s->tool) < 0)
+	if (asprintf(&env[n++], "%s=%s", s->name_var != NULL ? s->name_var : "AGENTHOST_TOOL",
+	             s->tool) < 0)
 		goto fail;
 	if (s->idempotency_key != NULL &&
 	    asprintf(&env[n++], "AGENTHOST_IDEMPOTENCY_KEY=%s", s->idempotency_key) < 0)

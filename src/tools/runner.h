@@ -2,7 +2,8 @@
  * runner: run one tool call as a separate program, CGI style.
  *
  * DESIGN
- * A tool is an executable the operator registered. Each call forks it into
+ * A tool is an executable the operator registered (so is a guardrail,
+ * exec/guardrail.c: the same runner runs both). Each call forks it into
  * its own process group with: the call JSON on stdin; a clean environment
  * holding only AGENTHOST_TENANT_ID, AGENTHOST_RUN_ID, AGENTHOST_TOOL, the
  * idempotency key for mutating tools, and that tenant's secrets for that
@@ -34,6 +35,8 @@ struct tool_env {
 struct tool_run_spec {
 	const char *exec_path; /* absolute path of the executable */
 	const char *tool;      /* tool name, for AGENTHOST_TOOL */
+	const char *name_var;  /* the variable naming it: NULL = "AGENTHOST_TOOL" (a guardrail:
+	                          "AGENTHOST_GUARDRAIL", exec/guardrail.c) */
 	int64_t tenant_id;
 	const char *run_id;
 	const char *idempotency_key; /* AGENTHOST_IDEMPOTENCY_KEY, or NULL */

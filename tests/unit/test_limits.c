@@ -102,6 +102,7 @@ START_TEST(test_defs)
 	    "response_cache",
 	    "response_cache_ttl_s",
 	    "response_cache_max_bytes",
+	    "guardrails",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);

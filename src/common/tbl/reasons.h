@@ -34,6 +34,8 @@ REASON(too_many_headers, 400, invalid_request_error, 0, "more request headers th
 REASON(tool_streaming_unsupported, 400, invalid_request_error, 0,
        "stream: true on a run of an agent that has tools")
 REASON(invalid_tool, 400, invalid_request_error, 0, "operator API: the tool definition is invalid")
+REASON(invalid_guardrail, 400, invalid_request_error, 0,
+       "a guardrail definition or a guardrail chain is invalid")
 
 /* 401 */
 REASON(missing_api_key, 401, authentication_error, 0, "no Authorization header")
@@ -65,6 +67,8 @@ REASON(agent_not_allowed, 403, permission_error, 0,
        "the agent is not in the tenant's allowed_agents")
 REASON(ip_not_allowed, 403, permission_error, 0,
        "the client address is outside the tenant's ip_allowlist")
+REASON(guardrail_denied, 403, permission_error, 0,
+       "a guardrail of the tenant's chain denied the prompt or the answer")
 
 /* 404 */
 REASON(not_found, 404, not_found_error, 0, "no such endpoint, or no such object for this tenant")
@@ -136,6 +140,8 @@ REASON(upstream_bad_response, 502, api_error, RF_PROVIDER | RF_UPSTREAM,
 REASON(provider_error, 502, api_error, RF_PROVIDER | RF_UPSTREAM, "any other provider failure")
 REASON(budget_reservation_exhausted, 502, api_error, 0,
        "a stream outgrew its reservation and was ended")
+REASON(guardrail_failed, 502, api_error, 0,
+       "a guardrail crashed, timed out or gave no valid verdict: the call fails closed")
 
 /* 503 */
 REASON(tenant_migrating, 503, api_error, RF_RETRY,
