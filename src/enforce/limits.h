@@ -65,7 +65,8 @@ enum limit_id {
 	LIM_RESPONSE_CACHE, /* "off" | "request" | "on": the response cache (rcache.h) */
 	LIM_RESPONSE_CACHE_TTL_S,     /* seconds a cached answer is served; 0 = configuration's */
 	LIM_RESPONSE_CACHE_MAX_BYTES, /* bytes of cached answers per tenant; 0 = configuration's */
-	LIM_GUARDRAILS, /* ordered comma list of registered guardrails run on each call; "" = none */
+	LIM_GUARDRAILS, /* ordered comma list of registered guardrails run on each call; "" = none
+	                 */
 	LIM__MAX
 };
 

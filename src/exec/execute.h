@@ -84,10 +84,10 @@ struct exec_outcome {
 	int latency_ms;
 	int64_t created_at; /* unix seconds */
 	char cred_source[16];
-	int refused;          /* 1 when admission refused the call (the provider was not called) */
-	int recorded;         /* 1 when the execution row was written */
-	int cache_hit;        /* 1 when answered from the response cache (no upstream call, cost 0) */
-	char *guardrails;     /* what the tenant's guardrails decided (JSON array text), or NULL */
+	int refused;      /* 1 when admission refused the call (the provider was not called) */
+	int recorded;     /* 1 when the execution row was written */
+	int cache_hit;    /* 1 when answered from the response cache (no upstream call, cost 0) */
+	char *guardrails; /* what the tenant's guardrails decided (JSON array text), or NULL */
 	char *input_redacted; /* the stored input after a before-check redacted it, or NULL */
 };
 

@@ -85,7 +85,7 @@ def free_plan_defaults_in_api_and_cli():
     b = api_limits(t["key"])
     assert b["object"] == "limits" and b["tenant_id"] == t["id"] and b["key_id"] == t["key_id"], b
     lim = b["limits"]
-    assert len(lim) == 36, sorted(lim)
+    assert len(lim) == 37, sorted(lim)
     assert lim["response_cache"] == {"value": "request", "source": "default"}, lim
     assert lim["host_share_pct"] == {"value": "25", "source": "default"}, lim["host_share_pct"]
     assert lim["dashboard_mfa"] == {"value": "optional", "source": "default"}, lim["dashboard_mfa"]
