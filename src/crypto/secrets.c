@@ -387,6 +387,46 @@ void secrets_last4(const char *plain, char out[5])
 	out[k] = '\0';
 }
 
+/*
+ * The label of a project's provider key in the provider field of the
+ * associated data: "project:<id>/<provider>". Instance names have neither
+ * ':' nor '/', tool labels start "tool:": no label is another's.
+ */
+static int secrets_project_label(int64_t project_id, const char *provider, char *out, size_t cap)
+{
+	int n;
+
+	if (project_id <= 0 || provider == NULL || *provider == '\0' ||
+	    strpbrk(provider, "|/:") != NULL)
+		return -1;
+	n = snprintf(out, cap, "project:%lld/%s", (long long)project_id, provider);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int secrets_seal_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const char *plain, size_t len, uint8_t nonce[SECRETS_NONCE_LEN],
+                         uint8_t *ct, size_t *ct_len)
+{
+	char label[96];
+
+	if (secrets_project_label(project_id, provider, label, sizeof(label)) < 0)
+		return -1;
+	return secrets_seal(tenant_id, label, version, plain, len, nonce, ct, ct_len);
+}
+
+int secrets_open_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                         char *plain, size_t cap)
+{
+	char label[96];
+
+	if (plain != NULL && cap > 0)
+		plain[0] = '\0';
+	if (secrets_project_label(project_id, provider, label, sizeof(label)) < 0)
+		return -1;
+	return secrets_open(tenant_id, label, version, nonce, ct, ct_len, plain, cap);
+}
+
 /* ------------------------------------------------------------------ tool secrets */
 
 /*

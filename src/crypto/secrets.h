@@ -62,6 +62,17 @@ int secrets_open(int64_t tenant_id, const char *provider, int version,
                  const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
                  char *plain, size_t cap);
 /*
+ * The same for a project's own provider key: the associated data binds
+ * tenant, project, provider and version ("project:<id>/<provider>" in the
+ * provider field), so it opens for no other project, nor as the tenant's key.
+ */
+int secrets_seal_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const char *plain, size_t len, uint8_t nonce[SECRETS_NONCE_LEN],
+                         uint8_t *ct, size_t *ct_len);
+int secrets_open_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                         char *plain, size_t cap);
+/*
  * The same for a tenant's value of secret name of tool: the associated data
  * binds tenant, tool, secret name and version, so a value copied to another
  * tenant, tool or name does not open.

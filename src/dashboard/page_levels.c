@@ -417,9 +417,8 @@ PAGE_FN(page_project_create)
 	dash_redirect(r, path);
 }
 
-/* The project of .../projects/{pid}... of tenant t into pr; 0 when a page was sent. */
-static int project_load(struct req *r, const struct route_match *m, const struct tenant *t,
-                        struct project *pr)
+int page_project_load(struct req *r, const struct route_match *m, const struct tenant *t,
+                      struct project *pr)
 {
 	int64_t pid = 0;
 
@@ -544,8 +543,22 @@ static void project_render(struct req *r, int status, const struct tenant *t,
 		page_set_i64(p, ".IsEnum", defs[id].type == LT_ENUM);
 		page_set_i64(p, ".IsList", defs[id].type == LT_LIST);
 	}
-	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "saved") == 0)
-		page_set(p, "Flash", "Project saved; admission applies it within a second.");
+	page_project_provider_keys(p, r, t->id, pr->id);
+	if (dash_query(r, "done", done, sizeof(done)) == 1) {
+		if (strcmp(done, "saved") == 0)
+			page_set(p, "Flash",
+			         "Project saved; admission applies it within a second.");
+		else if (strcmp(done, "renamed") == 0)
+			page_set(p, "Flash",
+			         "Project renamed; its keys, limits and provider keys stay.");
+		else if (strcmp(done, "keyset") == 0)
+			page_set(p, "Flash",
+			         "Provider key saved (sealed): the project's keys use it.");
+		else if (strcmp(done, "keycleared") == 0)
+			page_set(p, "Flash",
+			         "Provider key cleared: the project's keys use the tenant's"
+			         " or the platform's again.");
+	}
 	page_set_tenant(p, t);
 	page_set_i64(p, "Project.Id", pr->id);
 	page_set(p, "Project.Name", pr->name);
@@ -562,13 +575,19 @@ out:
 	free(kr);
 }
 
+void page_project_render(struct req *r, int status, const struct tenant *t,
+                         const struct project *pr, const char *err)
+{
+	project_render(r, status, t, pr, err, NULL);
+}
+
 PAGE_FN(page_project)
 {
 	struct tenant t;
 	struct project pr;
 
 	(void)id;
-	if (!page_tenant_load(r, m, &t) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_project_load(r, m, &t, &pr))
 		return;
 	project_render(r, 200, &t, &pr, NULL, NULL);
 }
@@ -590,7 +609,7 @@ PAGE_FN(page_project_limits_set)
 		dash_unavailable(r);
 		goto out;
 	}
-	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
 		goto out;
 	if (store_limits_list(r->store, "project", pr.id, project_row, kr) != ST_OK) {
 		dash_unavailable(r);
@@ -666,7 +685,7 @@ PAGE_FN(page_project_keys_set)
 	int remove, rc;
 
 	(void)id;
-	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
 		return;
 	remove = dash_form(r, "remove", rm, sizeof(rm)) == 1 && strcmp(rm, "1") == 0;
 	if (dash_form(r, "key_id", kid_s, sizeof(kid_s)) != 1 ||
@@ -711,7 +730,7 @@ PAGE_FN(page_project_delete)
 	char confirm[8], target[48], path[96];
 
 	(void)id;
-	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
 		return;
 	if (dash_form(r, "confirm", confirm, sizeof(confirm)) != 1 || strcmp(confirm, "yes") != 0) {
 		project_render(r, 400, &t, &pr,
@@ -725,6 +744,37 @@ PAGE_FN(page_project_delete)
 	snprintf(target, sizeof(target), "project:%" PRId64, pr.id);
 	dash_audit(r, t.id, "project.delete", target, "ok", NULL);
 	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/projects?done=deleted", t.id);
+	dash_redirect(r, path);
+}
+
+PAGE_FN(page_project_rename)
+{
+	struct tenant t;
+	struct project pr;
+	char name[PROJECT_NAME_MAX + 2], target[48], path[128], detail[200], msg[200];
+	int rc;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
+		return;
+	if (dash_form(r, "name", name, sizeof(name)) != 1 || !valid_name(VALID_PROJECT, name)) {
+		snprintf(msg, sizeof(msg), "New name: %s.", valid_hint(VALID_PROJECT));
+		project_render(r, 400, &t, &pr, msg, NULL);
+		return;
+	}
+	rc = strcmp(name, pr.name) == 0 ? ST_OK : store_project_rename(r->store, t.id, pr.id, name);
+	if (rc == ST_CONFLICT) {
+		project_render(r, 400, &t, &pr, "This tenant already has a project with that name.",
+		               NULL);
+		return;
+	}
+	if (!dash_store_ok(r, rc, "project"))
+		return;
+	snprintf(target, sizeof(target), "project:%" PRId64, pr.id);
+	snprintf(detail, sizeof(detail), "{\"from\":\"%s\",\"to\":\"%s\"}", pr.name, name);
+	dash_audit(r, t.id, "project.rename", target, "ok", detail);
+	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/projects/%" PRId64 "?done=renamed",
+	         t.id, pr.id);
 	dash_redirect(r, path);
 }
 

@@ -866,6 +866,59 @@ int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limit
 }
 
 /* See limits.h. */
+int limits_within(const struct limits *tl, int id, const char *value, char *err, size_t errlen)
+{
+	const struct limit_def *d;
+	const struct limit_value *cap;
+	char text[sizeof(tl->v[0].text)], e[256];
+	int64_t num = 0;
+
+	if (id < 0 || id >= LIM__MAX ||
+	    lim_check(id, value, text, sizeof(text), &num, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s", id >= 0 && id < LIM__MAX ? e : "no such limit");
+		return -1;
+	}
+	d = &defs[id];
+	cap = &tl->v[id];
+	switch (d->type) {
+	case LT_COUNT:
+	case LT_USD:
+		if (cap->num == 0 || (num > 0 && num <= cap->num))
+			return 0;
+		snprintf(err, errlen,
+		         "'%s' must be above 0 and at most %s (the tenant's plan allows %s)",
+		         d->name, cap->text, cap->text);
+		return -1;
+	case LT_LIST:
+		if (cap->text[0] == '\0')
+			return 0;
+		for (const char *p = text;;) {
+			const char *c = strchr(p, ','), *item;
+			size_t len = lim_trim(p, c ? (size_t)(c - p) : strlen(p), &item);
+			char one[256];
+
+			if (len == 0 || len >= sizeof(one))
+				break;
+			memcpy(one, item, len);
+			one[len] = '\0';
+			if (!limits_list_allows(cap->text, one)) {
+				snprintf(err, errlen, "'%s': '%s' is not in the tenant's list (%s)",
+				         d->name, one, cap->text);
+				return -1;
+			}
+			if (c == NULL)
+				return 0;
+			p = c + 1;
+		}
+		snprintf(err, errlen, "'%s' must name some of the tenant's list (%s)", d->name,
+		         cap->text);
+		return -1;
+	default:
+		return 0; /* an enum or CIDRs narrow nothing the plan gives */
+	}
+}
+
+/* See limits.h. */
 int limits_list_allows(const char *list, const char *name)
 {
 	const char *p = list;

@@ -199,6 +199,15 @@ void limit_format_usd(int64_t micros, char *out, size_t cap);
 int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
 /* The same without the cache (for the CLI and admin pages). */
 int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
+/*
+ * 0 when value (valid for limit id) stays within what the tenant's
+ * effective limits tl give: a number or amount from 1 to the tenant's
+ * (any when the tenant has none; 0 = unlimited only then), a list within
+ * the tenant's list. What a tenant sets for its keys and projects itself
+ * (the self-service API) must be; an operator may set anything. 0, or -1
+ * with a message naming the limit in err.
+ */
+int limits_within(const struct limits *tl, int id, const char *value, char *err, size_t errlen);
 /* 1 when name is in the comma list (an empty list allows everything). */
 int limits_list_allows(const char *list, const char *name);
 

@@ -473,6 +473,7 @@ static const char *const life_erase[] = {
 	"limits WHERE scope = 'project' AND"
 	" scope_id IN (SELECT id FROM projects WHERE tenant_id = @tenant)",
 	"project_keys WHERE tenant_id = @tenant",
+	"project_provider_credentials WHERE tenant_id = @tenant",
 	"projects WHERE tenant_id = @tenant",
 	"budget_counters WHERE scope = 'tag' AND"
 	" scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)",

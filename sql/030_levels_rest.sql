@@ -1,0 +1,23 @@
+-- 030_levels_rest.sql: the rest of the budget levels (docs/ENFORCEMENT.md
+-- section 3.9): a project's own provider keys.
+--
+-- project_provider_credentials: a project's own provider key, sealed like a
+-- tenant's (provider_credentials; crypto/secrets.c, associated data bound to
+-- the tenant, the project and the provider, so a ciphertext copied to another
+-- project or tenant does not open). One row per (project, provider). A call
+-- of a key in the project uses it before the tenant's own (docs/API.md,
+-- "Provider credentials"). Control database, next to projects, in both
+-- isolation modes; deleting the project deletes its keys.
+CREATE TABLE IF NOT EXISTS project_provider_credentials (
+	project_id BIGINT NOT NULL,
+	provider VARCHAR(32) NOT NULL,
+	tenant_id BIGINT NOT NULL,
+	key_version INT NOT NULL,
+	nonce BINARY(24) NOT NULL,
+	ciphertext VARBINARY(1040) NOT NULL,
+	last4 CHAR(4) NOT NULL,
+	created_at DATETIME(6) NOT NULL,
+	updated_at DATETIME(6) NOT NULL,
+	PRIMARY KEY (project_id, provider),
+	KEY k_project_provider_credentials_tenant (tenant_id, project_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
