@@ -556,6 +556,27 @@ int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], c
 	return (int)mlen;
 }
 
+int64_t secrets_end_user_id(int64_t tenant_id, const char *name)
+{
+	uint8_t hash[SECRETS_HASH_LEN];
+	char in[160];
+	uint64_t v = 0;
+	int n;
+
+	if (!secrets_loaded || name == NULL || name[0] == '\0')
+		return 0;
+	n = snprintf(in, sizeof(in), "agenthost:end_user:v1|tenant=%lld|%s", (long long)tenant_id,
+	             name);
+	if (n < 0 || (size_t)n >= sizeof(in))
+		return 0;
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)in, (size_t)n,
+	                   secrets_keys->pepper, sizeof(secrets_keys->pepper));
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | hash[i];
+	v &= (uint64_t)INT64_MAX;
+	return v ? (int64_t)v : 1;
+}
+
 void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN])
 {
 	char in[128];

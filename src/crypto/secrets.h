@@ -94,6 +94,13 @@ int secrets_seal_totp(int64_t user_id, const uint8_t *secret, size_t len,
 /* Open it into out (cap bytes); the byte count, or -1. The caller wipes out after use. */
 int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct,
                       size_t ct_len, uint8_t *out, size_t cap);
+/*
+ * The id of end user name (the OpenAI "user" field, X-Actor-Id) of tenant_id
+ * for its budget counters: a keyed hash (the pepper) of the tenant and the
+ * name, 1..2^63-1, so no row names the end user and no one can choose a
+ * name that lands on another's counters. 0 without the master key.
+ */
+int64_t secrets_end_user_id(int64_t tenant_id, const char *name);
 /* Keyed hash (the pepper) of a recovery code of user_id, as stored. */
 void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN]);
 

@@ -129,6 +129,22 @@ static const struct limit_def defs[LIM__MAX] = {
     [LIM_REQUEST_PROVIDER_KEY] = {"request_provider_key", LT_ENUM, "off", 0, 0, "off|on", G | P | T,
                                   "on: a call's X-Provider-Api-Key header is its provider key"
                                   " (never stored or logged; off: such a call is refused)"},
+    [LIM_END_USER_BUDGET_USD_DAILY] = {"end_user_budget_usd_daily", LT_USD, "0", 0, USD_MAX, NULL,
+                                       G | P | T,
+                                       "USD per calendar day for each end user of the tenant"
+                                       " (the call's user / X-Actor-Id; 0 = no limit)"},
+    [LIM_END_USER_BUDGET_USD_MONTHLY] = {"end_user_budget_usd_monthly", LT_USD, "0", 0, USD_MAX,
+                                         NULL, G | P | T,
+                                         "USD per calendar month for each end user of the"
+                                         " tenant (0 = no limit)"},
+    [LIM_END_USER_BUDGET_TOKENS_DAILY] = {"end_user_budget_tokens_daily", LT_COUNT, "0", 0,
+                                          COUNT_MAX, NULL, G | P | T,
+                                          "tokens per calendar day for each end user of the"
+                                          " tenant (0 = no limit)"},
+    [LIM_END_USER_BUDGET_TOKENS_MONTHLY] = {"end_user_budget_tokens_monthly", LT_COUNT, "0", 0,
+                                            COUNT_MAX, NULL, G | P | T,
+                                            "tokens per calendar month for each end user of the"
+                                            " tenant (0 = no limit)"},
     [LIM_ALERT_THRESHOLDS] = {"alert_thresholds", LT_LIST, "50,80,100", 0, 0, NULL, G | P | T,
                               "percents (1-100) of each budget whose crossing is sent to the"
                               " tenant's webhooks, once per period (empty = no budget alerts)"},

@@ -62,6 +62,10 @@ enum limit_id {
 	LIM_DASH_IP_ALLOWLIST,    /* CIDRs the tenant's dashboard users may sign in from */
 	LIM_DASH_SESSION_IDLE_S,  /* idle timeout of the tenant's dashboard sessions; 0 = 30 min */
 	LIM_DASH_MFA, /* "optional" | "required": TOTP for the tenant's dashboard users */
+	LIM_END_USER_BUDGET_USD_DAILY,      /* each end user of the tenant: micro-USD a day */
+	LIM_END_USER_BUDGET_USD_MONTHLY,    /* ... a month */
+	LIM_END_USER_BUDGET_TOKENS_DAILY,   /* ... tokens a day */
+	LIM_END_USER_BUDGET_TOKENS_MONTHLY, /* ... tokens a month */
 	LIM__MAX
 };
 

@@ -9,16 +9,29 @@ self-service projects API.
       is never in a log line, a row or a page;
   (2) a manage key creates, lists, renames and deletes its tenant's projects, moves
       keys in and out and sets a project's limits within its plan; another tenant's
-      projects are not found; the routes need the manage scope.
+      projects are not found; the routes need the manage scope;
+  (3) a budget for each end user of a tenant (end_user_budget_*): 8 processes, two end
+      users (one named by the OpenAI "user" field, one by X-Actor-Id) with ~500 calls
+      each and 200 calls naming none, at once: each end user stops at its own limit,
+      never above it, refused with end_user_budget_exceeded only, the last of its
+      budget admitted exactly; calls naming no end user are served throughout;
+      /v1/budget shows the named end user's level.
 """
 import json
 import os
 import secrets
+import threading
 
 import harness
 from harness import test, run, api, ctl, assert_error, wait_until, fake_last
-from apihelp import new_tenant, chat_body, db_exec, everything_kept
+import fcgi_client as fc
+from apihelp import new_tenant, chat_body, db_exec, everything_kept, err_code
 from dashhelp import Dash, new_admin
+
+BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
+WORDS = 200
+# as test_levels.py: calls are not promoted, so the reservations are the one-by-one ones
+LOAD_CONF = [("threads", "16"), ("mock_latency_ms", "15"), ("promote_after_ms", "600000")]
 
 OP = None
 
@@ -309,6 +322,193 @@ def cli_renames_a_project():
     assert rc != 0 and "project name" in err, err
     names = sorted(p["name"] for p in ctl("project", "list", "--tenant", t["slug"]))
     assert names == ["three", "two"], names
+
+
+# ---------------------------------------------------------------- (3) each end user's budget
+
+def eu_body(i, user=None):
+    b = chat_body("[mock:words=%d] n%04d" % (WORDS, i), max_tokens=WORDS)
+    if user:
+        b["user"] = user
+    return b
+
+
+def eu_cost(t, user, status=None):
+    rows = db_exec("SELECT COALESCE(SUM(cost_micros),0), COUNT(*) FROM executions WHERE "
+                   "tenant_id=%d AND end_user='%s'%s"
+                   % (t["id"], user, " AND status='%s'" % status if status else ""), tenant=t)
+    return int(rows[0][0]), int(rows[0][1])
+
+
+def eu_counters():
+    """Every end-user counter row (day), whoever it is: {scope_id: (spent, reserved, leased)}."""
+    return {r[0]: tuple(int(x) for x in r[1:]) for r in db_exec(
+        "SELECT scope_id, spent_micros, reserved_micros, leased_micros FROM budget_counters"
+        " WHERE scope='end_user' AND win='day'")}
+
+
+@test
+def end_user_budget_exact_across_8_processes_each_user_alone():
+    t = new_tenant("lveu")
+    for k, v in (("rpm", 0), ("tpm", 0), ("concurrency", 0), ("budget_usd_daily", 0),
+                 ("budget_usd_monthly", 0)):
+        ctl("limits", "set", "--tenant", t["slug"], k, str(v))
+    other = second_key(t)
+    st, _, b = api("POST", "/v1/chat/completions", eu_body(9999), key=t["key"])
+    assert st == 200, (st, b)
+    prompt_bound = len("[mock:words=%d] n9999" % WORDS) + 8 + 16
+    reserve = prompt_bound * 1 + WORDS * 2
+    actual = b["usage"]["prompt_tokens"] * 1 + b["usage"]["completion_tokens"] * 2
+    limit = 80 * actual
+    before = set(eu_counters())
+    ctl("limits", "set", "--tenant", t["slug"], "end_user_budget_usd_daily",
+        "%.6f" % (limit / 1e6))
+    u1, u2 = "alice-" + secrets.token_hex(3), "bob-" + secrets.token_hex(3)
+    users = [u1, u2, u1, u2, u1, None]   # ~500 calls each, 200 naming no end user
+    results, lock, go = [], threading.Lock(), threading.Event()
+    insts, socks = [], []
+
+    def one(i):
+        go.wait()
+        u = users[i % len(users)]
+        hdr = None
+        b = eu_body(i, u if u == u1 else None)
+        if u == u2:
+            hdr = {"X-Actor-Id": u2}   # the other way to name the end user
+        try:
+            st, _, r = fc.request(socks[i % len(socks)], "POST", "/v1/chat/completions", b,
+                                  key=(t["key"], other["key"])[i % 2], headers=hdr,
+                                  timeout=120)
+        except Exception as e:
+            st, r = 0, {"error": {"reason_code": "client: %s" % e}}
+        with lock:
+            results.append((u, st, None if st == 200 else r["error"]["reason_code"]))
+
+    try:
+        for _ in range(2):
+            h, s = fc.start_instance(BIN, harness.CONF, LOAD_CONF, procs=4)
+            insts.append(h)
+            socks.append(s)
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(1200)]
+        for th in ts:
+            th.start()
+        go.set()
+        for th in ts:
+            th.join()
+    finally:
+        for h in insts:
+            fc.stop(h)
+    nobody = [r for r in results if r[0] is None]
+    assert len(nobody) == 200 and all(st == 200 for _, st, _ in nobody), \
+        {rc for _, st, rc in nobody if st != 200}
+    for u in (u1, u2):
+        mine = [r for r in results if r[0] == u]
+        served = sum(1 for _, st, _ in mine if st == 200)
+        assert {rc for _, st, rc in mine if st != 200} == {"end_user_budget_exceeded"}, \
+            {rc for _, st, rc in mine if st != 200}
+        assert 1 <= served < len(mine), (u, served, len(mine))
+        total, count = eu_cost(t, u, "succeeded")
+        assert count == served, (u, count, served)
+        assert total <= limit, "%s's settled spend %d is over its limit %d" % (u, total, limit)
+    # one counter row per end user, settled to what its executions cost
+
+    def mine():
+        return {k: v for k, v in eu_counters().items() if k not in before}
+
+    assert wait_until(lambda: len(mine()) == 2 and
+                      sorted(v[0] for v in mine().values()) ==
+                      sorted([eu_cost(t, u1)[0], eu_cost(t, u2)[0]]) and
+                      all(v[1:] == (0, 0) for v in mine().values()), timeout=15), \
+        (mine(), eu_cost(t, u1), eu_cost(t, u2))
+    # the bulk went on leases, the tail one by one (reservations name the end user's row)
+    resv = int(db_exec("SELECT COUNT(*) FROM reservations WHERE tenant_id=%d AND counters"
+                       " LIKE '%%end_user:%%'" % t["id"])[0][0])
+    assert 1 <= resv < 2 * 80, resv
+    # the last of u1's budget: one at a time until refused; nothing that fits is left
+    more = 0
+    while True:
+        st, _, b = api("POST", "/v1/chat/completions", eu_body(5000 + more, u1), key=t["key"])
+        if st != 200:
+            assert err_code(b) == "end_user_budget_exceeded", b
+            assert "end user" in b["error"]["message"], b
+            break
+        more += 1
+        assert more < 60, "the end user's budget never ran out"
+    total, _ = eu_cost(t, u1, "succeeded")
+    assert total <= limit and limit - total < reserve, (total, limit, reserve)
+    # /v1/budget shows the named end user's level; without a name, none
+    st, _, bud = api("GET", "/v1/budget", key=t["key"], headers={"X-Actor-Id": u1})
+    assert st == 200, bud
+    eu = bud["budgets"]["day"]["end_user"]
+    assert eu["end_user"] == u1 and eu["usd"]["source"] == "tenant", eu
+    assert abs(float(eu["usd"]["limit"]) * 1e6 - limit) < 1, eu
+    assert abs(float(eu["usd"]["spent"]) * 1e6 - eu_cost(t, u1)[0]) < 1, (eu, eu_cost(t, u1))
+    st, _, bud = api("GET", "/v1/budget", key=t["key"])
+    assert bud["budgets"]["day"]["end_user"] is None, bud["budgets"]["day"]
+    # another end user, and no end user, are still served; so is u1 under a bigger budget
+    for hdr in ({"X-Actor-Id": "carol"}, None):
+        st, _, b = api("POST", "/v1/chat/completions", eu_body(7000), key=t["key"],
+                       headers=hdr)
+        assert st == 200, (hdr, st, b)
+    ctl("limits", "unset", "--tenant", t["slug"], "end_user_budget_usd_daily")
+    assert wait_until(lambda: api("POST", "/v1/chat/completions", eu_body(7001, u1),
+                                  key=t["key"])[0] == 200, timeout=3)
+
+
+@test
+def end_user_budgets_set_shown_and_refused_readably():
+    t = new_tenant("lveu")
+    rc, _, err = ctl("limits", "set", "--tenant", t["slug"], "end_user_budget_usd_daily",
+                     "lots", check=False)
+    assert rc != 0 and "end_user_budget_usd_daily" in err, err
+    rc, _, err = ctl("limits", "set", "--tenant", t["slug"], "--key", str(t["key_id"]),
+                     "end_user_budget_usd_daily", "1", check=False)
+    assert rc != 0, err
+    ctl("limits", "set", "--tenant", t["slug"], "end_user_budget_tokens_daily", "300")
+    st, _, lim = api("GET", "/v1/limits", key=t["key"])
+    assert lim["limits"]["end_user_budget_tokens_daily"] == {"value": "300",
+                                                             "source": "tenant"}, lim
+    # a token budget per end user, soft: admitted with a warning, audited once
+    ctl("limits", "set", "--tenant", t["slug"], "budget_enforcement", "soft")
+    warned = []
+    for i in range(3):
+        st, h, b = api("POST", "/v1/chat/completions",
+                       chat_body("[mock:words=100] soft %d" % i, max_tokens=100),
+                       key=t["key"], headers={"X-Actor-Id": "dave"})
+        assert st == 200, b
+        warned.append(h.get("x-budget-warning", ""))
+    assert "end user's daily budget exceeded" in warned[-1], warned
+    rows = db_exec("SELECT target, reason_code, end_user FROM audit_log WHERE tenant_id=%d AND"
+                   " action='budget.soft_exceeded'" % t["id"])
+    assert len(rows) == 1 and rows[0][0].startswith("budget:end_user:") and \
+        rows[0][1] == "end_user_budget_exceeded" and rows[0][2] == "dave", rows
+    # hard: a worst case above the budget on its own is refused at once
+    ctl("limits", "set", "--tenant", t["slug"], "budget_enforcement", "hard")
+    assert wait_until(lambda: api("POST", "/v1/chat/completions",
+                                  chat_body("x", max_tokens=500), key=t["key"],
+                                  headers={"X-Actor-Id": "erin"})[0] == 429, timeout=3)
+    st, h, b = api("POST", "/v1/chat/completions", chat_body("x", max_tokens=500),
+                   key=t["key"], headers={"X-Actor-Id": "erin"})
+    assert err_code(b) == "end_user_budget_exceeded" and "retry-after" in h, (b, h)
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("x", max_tokens=500),
+                   key=t["key"])
+    assert st == 200, b  # no end user named: no end-user budget
+    # the operator API sets it too; the dashboard's budgets page shows and sets it
+    st, _, b = api("POST", "/admin/api/v1/tenants/%s/limits" % t["slug"],
+                   {"name": "end_user_budget_usd_monthly", "value": "2"}, key=op_token())
+    assert st == 200 and b["limits"]["end_user_budget_usd_monthly"]["value"] == "2", b
+    name, pw = new_admin("tenant_admin", t["slug"], prefix="lvr")
+    d = Dash()
+    d.login(name, pw)
+    path = "/admin/tenants/%d/budgets" % t["id"]
+    st, _, page = d.get(path)
+    assert st == 200 and 'name="end_user_budget_usd_daily"' in page, page[:300]
+    st, _, page = d.post(path, {"end_user_budget_usd_daily": "nope"})
+    assert st == 400 and "end_user_budget_usd_daily" in page, st
+    st, h, _ = d.post(path, {"end_user_budget_usd_daily": "1.5"})
+    assert st == 303, st
+    out = ctl("limits", "show", "--tenant", t["slug"])
+    assert out["limits"]["end_user_budget_usd_daily"]["value"] == "1.5", out
 
 
 if __name__ == "__main__":

@@ -99,6 +99,10 @@ START_TEST(test_defs)
 	    "dashboard_ip_allowlist",
 	    "dashboard_session_idle_s",
 	    "dashboard_mfa",
+	    "end_user_budget_usd_daily",
+	    "end_user_budget_usd_monthly",
+	    "end_user_budget_tokens_daily",
+	    "end_user_budget_tokens_monthly",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
