@@ -15,11 +15,16 @@ self-service projects API.
       each and 200 calls naming none, at once: each end user stops at its own limit,
       never above it, refused with end_user_budget_exceeded only, the last of its
       budget admitted exactly; calls naming no end user are served throughout;
-      /v1/budget shows the named end user's level.
+      /v1/budget shows the named end user's level;
+  (5) `tenant export` carries projects, their keys, their provider keys (never the
+      secret), tags and the level limits; verify-isolation checks them (orphans, a key
+      in another tenant's project, a project key that does not open).
 """
 import json
 import os
 import secrets
+import tarfile
+import tempfile
 import threading
 
 import harness
@@ -509,6 +514,91 @@ def end_user_budgets_set_shown_and_refused_readably():
     assert st == 303, st
     out = ctl("limits", "show", "--tenant", t["slug"])
     assert out["limits"]["end_user_budget_usd_daily"]["value"] == "1.5", out
+
+
+# ---------------------------------------------------------------- (5) export, verify-isolation
+
+def export_members(slug):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "out.tar")
+        manifest = ctl("tenant", "export", slug, "--out", path)
+        with tarfile.open(path) as tf:
+            members = {m.name.split("/", 1)[1]: tf.extractfile(m).read().decode()
+                       for m in tf.getmembers()}
+    return manifest, members
+
+
+def jsonl(text):
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def verify(*args):
+    rc, out, err = ctl("verify-isolation", *args, check=False)
+    return rc, {c["check"]: c["findings"] for c in out["checks"]} if out else {}, err
+
+
+@test
+def export_and_verify_isolation_cover_projects_and_tags():
+    t = new_tenant("lvx")
+    secret = "sk-export-never-" + harness.rand_suffix(12)
+    ctl("project", "create", "--tenant", t["slug"], "apps")
+    ctl("project", "add-key", "--tenant", t["slug"], "--key", str(t["key_id"]), "apps")
+    ctl("limits", "set", "--tenant", t["slug"], "--project", "apps", "budget_usd_daily", "3")
+    ctl("limits", "set", "--tenant", t["slug"], "--tag", "team=blue", "budget_usd_monthly", "4")
+    ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openai",
+        "--project", "apps", stdin=secret + "\n")
+    manifest, m = export_members(t["slug"])
+    names = {f["name"]: f["rows"] for f in manifest["files"]}
+    for n in ("projects.jsonl", "project_keys.jsonl", "tags.jsonl",
+              "project_provider_keys.jsonl"):
+        assert names.get(n) == 1, (n, names)
+    pid = jsonl(m["projects.jsonl"])[0]["id"]
+    assert jsonl(m["projects.jsonl"])[0]["name"] == "apps"
+    assert jsonl(m["project_keys.jsonl"]) == [{"key_id": t["key_id"], "project_id": pid}]
+    tag = jsonl(m["tags.jsonl"])[0]
+    assert (tag["key"], tag["value"]) == ("team", "blue"), tag
+    pk = jsonl(m["project_provider_keys.jsonl"])[0]
+    assert pk["project_id"] == pid and pk["last4"] == secret[-4:], pk
+    lims = {(x["scope"], x["name"]): x["value"] for x in jsonl(m["limits.jsonl"])}
+    assert lims[("project", "budget_usd_daily")] == "3", lims
+    assert lims[("tag", "budget_usd_monthly")] == "4", lims
+    assert all(secret not in text for text in m.values())
+    # clean: no finding in the new checks
+    rc, found, err = verify("--tenant", t["slug"])
+    assert rc == 0, (found, err)
+    for c in ("orphan_projects", "orphan_project_keys", "orphan_project_provider_keys",
+              "orphan_tags", "project_keys_across_tenants",
+              "project_provider_keys_across_tenants", "project_provider_keys_not_sealed",
+              "provider_keys_unopenable"):
+        assert found.get(c) == 0, (c, found)
+    # tampering: a key of another tenant put in this project, a project key copied to
+    # another project (does not open there), a project key whose project is gone
+    u = new_tenant("lvx")
+    db_exec("INSERT INTO project_keys (key_id, tenant_id, project_id) VALUES (%d, %d, %d)"
+            % (u["key_id"], t["id"], pid))
+    ctl("project", "create", "--tenant", t["slug"], "copy")
+    pid2 = int(db_exec("SELECT id FROM projects WHERE tenant_id=%d AND name='copy'"
+                       % t["id"])[0][0])
+    db_exec("INSERT INTO project_provider_credentials (project_id, provider, tenant_id,"
+            " key_version, nonce, ciphertext, last4, created_at, updated_at) SELECT %d,"
+            " provider, tenant_id, key_version, nonce, ciphertext, last4, created_at,"
+            " updated_at FROM project_provider_credentials WHERE project_id = %d" % (pid2, pid))
+    db_exec("INSERT INTO project_provider_credentials (project_id, provider, tenant_id,"
+            " key_version, nonce, ciphertext, last4, created_at, updated_at) SELECT 987654,"
+            " provider, tenant_id, key_version, nonce, ciphertext, last4, created_at,"
+            " updated_at FROM project_provider_credentials WHERE project_id = %d" % pid)
+    try:
+        rc, found, err = verify("--tenant", t["slug"])
+        assert rc == 1, (rc, err)
+        assert found["project_keys_across_tenants"] == 1, found
+        assert found["project_provider_keys_across_tenants"] == 1, found
+        assert found["provider_keys_unopenable"] == 1, found  # the copy (987654 is no project)
+    finally:
+        db_exec("DELETE FROM project_keys WHERE key_id = %d" % u["key_id"])
+        db_exec("DELETE FROM project_provider_credentials WHERE project_id IN (%d, 987654)"
+                % pid2)
+    rc, found, err = verify("--tenant", t["slug"])
+    assert rc == 0, (found, err)
 
 
 if __name__ == "__main__":
