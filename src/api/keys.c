@@ -391,7 +391,7 @@ static int keys_limit_within(const struct limits *tl, int lid, const char *norm,
 {
 	const struct limit_def *d = &limit_defs()[lid];
 
-	if (d->type != LT_COUNT) {
+	if (d->type != LT_COUNT && lid != LIM_ALERT_THRESHOLDS) {
 		snprintf(err, errlen, "'%s' cannot be set through the API", d->name);
 		return -1;
 	}
@@ -400,7 +400,7 @@ static int keys_limit_within(const struct limits *tl, int lid, const char *norm,
 
 void api_keys_limits_set(struct req *r, const struct ident *id, const struct route_match *m)
 {
-	char norm[1024], err[256], who[64];
+	char text[1024], norm[1024], err[256], who[64];
 	struct limits *tl = NULL;
 	struct api_key k;
 	const char *name;
@@ -430,17 +430,18 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 	json_object_foreach(body, name, v)
 	{
 		lid = limit_by_name(name);
-		if (lid < 0 || !(limit_defs()[lid].scopes & LSB(LS_KEY))) {
+		if (lid < 0 ||
+		    !((limit_defs()[lid].scopes & LSB(LS_KEY)) || lid == LIM_ALERT_THRESHOLDS)) {
 			resp_error(r, R_invalid_request, "'%s' is not a limit of a key", name);
 			goto out;
 		}
 		if (json_is_null(v))
 			continue;
-		if (api_limit_value(v, norm, sizeof(norm)) < 0) {
+		if (api_limit_value(v, text, sizeof(text)) < 0) {
 			resp_error(r, R_invalid_request, "'%s' must be a number or null", name);
 			goto out;
 		}
-		if (limit_validate(lid, norm, norm, sizeof(norm), err, sizeof(err)) != 0 ||
+		if (limit_validate(lid, text, norm, sizeof(norm), err, sizeof(err)) != 0 ||
 		    keys_limit_within(tl, lid, norm, err, sizeof(err)) != 0) {
 			resp_error(r, R_invalid_request, "%s", err);
 			goto out;
@@ -458,8 +459,8 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 				rc = ST_OK;
 			json_object_set_new(detail, name, json_null());
 		} else {
-			api_limit_value(v, norm, sizeof(norm));
-			limit_validate(lid, norm, norm, sizeof(norm), err, sizeof(err));
+			api_limit_value(v, text, sizeof(text));
+			limit_validate(lid, text, norm, sizeof(norm), err, sizeof(err));
 			rc = store_limit_set(r->store, "key", k.id, name, norm, who);
 			json_object_set_new(detail, name, json_string(norm));
 		}
@@ -470,10 +471,10 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 		}
 	}
 	{
-		char *text = json_dumps(detail, JSON_COMPACT);
+		char *dump = json_dumps(detail, JSON_COMPACT);
 
-		keys_audit(r, id, "key.limits", k.id, text);
-		free(text);
+		keys_audit(r, id, "key.limits", k.id, dump);
+		free(dump);
 	}
 	keys_limits_send(r, id->tenant_id, k.id);
 out:

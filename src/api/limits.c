@@ -58,7 +58,8 @@ json_t *limits_level_json(const struct limit_value *lv, int level)
 /*
  * The tenant's tags with budgets (new reference):
  * [{"tag":"department=research","budget_usd_monthly":"50",...}], each with
- * the limits set at it ("budget_enforcement" "" when the tenant's applies).
+ * the limits set at it ("budget_enforcement" and "alert_thresholds" "" when
+ * the tenant's applies).
  */
 json_t *limits_tags_json(const struct limits *l)
 {
@@ -72,12 +73,14 @@ json_t *limits_tags_json(const struct limits *l)
 
 		for (int lv = 0; o != NULL && lv < LV__MAX; lv++) {
 			int id = limit_level_id(lv);
-			char v[32] = "";
+			char v[sizeof(g->alerts)] = "";
 
 			if (!limit_settable(id, LS_TAG))
 				continue;
 			if (g->set[lv] && lv == LV_BUDGET_ENFORCEMENT)
 				snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
+			else if (lv == LV_ALERT_THRESHOLDS)
+				snprintf(v, sizeof(v), "%s", g->set[lv] ? g->alerts : "");
 			else if (g->set[lv] && defs[id].type == LT_USD)
 				limit_format_usd(g->num[lv], v, sizeof(v));
 			else if (g->set[lv])

@@ -252,12 +252,14 @@ static json_t *cli_tag_level(const struct limits *l, int64_t tag_id)
 			g = &l->tags[i];
 	for (int i = 0; map != NULL && i < LV__MAX; i++) {
 		int id = limit_level_id(i);
-		char v[32] = "";
+		char v[sizeof(g->alerts)] = "";
 
 		if (!limit_settable(id, LS_TAG))
 			continue;
 		if (g && g->set[i] && i == LV_BUDGET_ENFORCEMENT)
 			snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
+		else if (g && g->set[i] && i == LV_ALERT_THRESHOLDS)
+			snprintf(v, sizeof(v), "%s", g->alerts);
 		else if (g && g->set[i] && defs[id].type == LT_USD)
 			limit_format_usd(g->num[i], v, sizeof(v));
 		else if (g && g->set[i])

@@ -46,7 +46,8 @@ static const int key_fields[] = {LIM_BUDGET_USD_DAILY,
                                  LIM_ALLOWED_MODELS,
                                  LIM_KEY_RPM,
                                  LIM_KEY_TPM,
-                                 LIM_KEY_CONCURRENCY};
+                                 LIM_KEY_CONCURRENCY,
+                                 LIM_ALERT_THRESHOLDS};
 #define KEY_NFIELDS (sizeof(key_fields) / sizeof(key_fields[0]))
 
 struct key_rows {
@@ -330,7 +331,8 @@ static const int project_fields[] = {LIM_BUDGET_USD_DAILY,
                                      LIM_ALLOWED_MODELS,
                                      LIM_RPM,
                                      LIM_TPM,
-                                     LIM_CONCURRENCY};
+                                     LIM_CONCURRENCY,
+                                     LIM_ALERT_THRESHOLDS};
 #define PROJECT_NFIELDS (sizeof(project_fields) / sizeof(project_fields[0]))
 
 struct project_rows {
@@ -781,9 +783,9 @@ PAGE_FN(page_project_rename)
 /* ================================================================== tags */
 
 /* The limits a tag's form edits, in form order (a tag carries no model list). */
-static const int tag_fields[] = {LIM_BUDGET_USD_DAILY, LIM_BUDGET_USD_MONTHLY,
+static const int tag_fields[] = {LIM_BUDGET_USD_DAILY,    LIM_BUDGET_USD_MONTHLY,
                                  LIM_BUDGET_TOKENS_DAILY, LIM_BUDGET_TOKENS_MONTHLY,
-                                 LIM_BUDGET_ENFORCEMENT};
+                                 LIM_BUDGET_ENFORCEMENT,  LIM_ALERT_THRESHOLDS};
 #define TAG_NFIELDS (sizeof(tag_fields) / sizeof(tag_fields[0]))
 
 /* The tags page; err and the typed values (tag, then TAG_NFIELDS) when the form failed. */
@@ -833,6 +835,8 @@ static void tags_render(struct req *r, int status, const struct tenant *t, const
 			snprintf(node, sizeof(node), ".L%zu", f);
 			if (!g->set[lv])
 				page_set(p, node, "");
+			else if (lv == LV_ALERT_THRESHOLDS)
+				page_set(p, node, g->alerts);
 			else if (lv == LV_BUDGET_ENFORCEMENT)
 				page_set(p, node, g->hard ? "hard" : "soft");
 			else if (defs[id].type == LT_USD) {

@@ -36,6 +36,7 @@
 #include "enforce/admit.h"
 #include "enforce/lease.h"
 #include "enforce/limits.h"
+#include "host/alerts.h"
 #include "host/http.h"
 #include "store/leases.h"
 #include "store/lifecycle.h"
@@ -270,6 +271,8 @@ static void admit_end_user_counters(const struct req *r, const struct limits *l,
 	c->max_micros = v[LIM_END_USER_BUDGET_USD_MONTHLY].num;
 	c->max_tokens = v[LIM_END_USER_BUDGET_TOKENS_MONTHLY].num;
 	c->hard = hard;
+	/* its rows carry no tenant: the alert thread learns who it is here */
+	alerts_note_end_user(adm->a.tenant_id, uid, r->end_user);
 }
 
 /* The tag of counter c ("department=research"), for messages; "" when unknown. */

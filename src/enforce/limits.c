@@ -145,6 +145,11 @@ static const struct limit_def defs[LIM__MAX] = {
                                             COUNT_MAX, NULL, G | P | T,
                                             "tokens per calendar month for each end user of the"
                                             " tenant (0 = no limit)"},
+    [LIM_END_USER_ALERT_THRESHOLDS] = {"end_user_alert_thresholds", LT_LIST, "", 0, 0, NULL,
+                                       G | P | T,
+                                       "percents (1-100) of each end user's budgets whose"
+                                       " crossing is sent to the tenant's webhooks (unset: the"
+                                       " tenant's alert_thresholds)"},
     [LIM_ALERT_THRESHOLDS] = {"alert_thresholds", LT_LIST, "50,80,100", 0, 0, NULL, G | P | T,
                               "percents (1-100) of each budget whose crossing is sent to the"
                               " tenant's webhooks, once per period (empty = no budget alerts)"},
@@ -175,6 +180,7 @@ static const int level_ids[LV__MAX] = {
     [LV_RPM] = LIM_RPM,
     [LV_TPM] = LIM_TPM,
     [LV_CONCURRENCY] = LIM_CONCURRENCY,
+    [LV_ALERT_THRESHOLDS] = LIM_ALERT_THRESHOLDS,
 };
 
 /* ================================================================== definitions */
@@ -202,8 +208,8 @@ int limit_settable(int id, enum limit_scope scope)
 	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
 		return 0;
 	if (scope == LS_TAG) /* budgets only: a tag does not choose models or rates */
-		return lv >= 0 && lv < LV_ALLOWED_MODELS;
-	if (scope == LS_KEY && lv >= LV_RPM) /* a key's rates are key_rpm, key_tpm, ... */
+		return lv >= 0 && (lv < LV_ALLOWED_MODELS || lv == LV_ALERT_THRESHOLDS);
+	if (scope == LS_KEY && lv >= LV_RPM && lv <= LV_CONCURRENCY) /* key_rpm, key_tpm, ... */
 		return (defs[id].scopes & LSB(scope)) != 0;
 	return (defs[id].scopes & LSB(scope)) != 0 ||
 	       ((scope == LS_KEY || scope == LS_PROJECT) && lv >= 0);
@@ -579,7 +585,8 @@ static int lim_check(int id, const char *value, char *out, size_t outcap, int64_
 	case LT_CIDRS:
 		if (lim_validate_list(d, v, out, outcap, &x, err, errlen) < 0)
 			return -1;
-		if (id == LIM_ALERT_THRESHOLDS && lim_check_percents(d, out, err, errlen) < 0)
+		if ((id == LIM_ALERT_THRESHOLDS || id == LIM_END_USER_ALERT_THRESHOLDS) &&
+		    lim_check_percents(d, out, err, errlen) < 0)
 			return -1;
 		break;
 	default:
@@ -693,7 +700,7 @@ static struct limit_tag *limits_tag_of(struct limits *l, int64_t id)
 static void limits_tag_row(struct limits *l, const struct limit_row *r)
 {
 	struct limit_tag *g = limits_tag_of(l, r->scope_id);
-	char text[64], err[160];
+	char text[sizeof(g->alerts)], err[160];
 	int id = limit_by_name(r->name), lv = limit_level_of(id);
 	int64_t num = 0;
 
@@ -712,6 +719,8 @@ static void limits_tag_row(struct limits *l, const struct limit_row *r)
 	g->set[lv] = 1;
 	if (lv == LV_BUDGET_ENFORCEMENT)
 		g->hard = strcmp(text, "soft") != 0;
+	else if (lv == LV_ALERT_THRESHOLDS)
+		util_strlcpy(g->alerts, text, sizeof(g->alerts));
 	else
 		g->num[lv] = num;
 }
@@ -896,6 +905,8 @@ int limits_within(const struct limits *tl, int id, const char *value, char *err,
 	}
 	d = &defs[id];
 	cap = &tl->v[id];
+	if (id == LIM_ALERT_THRESHOLDS || id == LIM_END_USER_ALERT_THRESHOLDS)
+		return 0; /* when to be told: nothing the plan bounds */
 	switch (d->type) {
 	case LT_COUNT:
 	case LT_USD:

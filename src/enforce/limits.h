@@ -66,6 +66,7 @@ enum limit_id {
 	LIM_END_USER_BUDGET_USD_MONTHLY,    /* ... a month */
 	LIM_END_USER_BUDGET_TOKENS_DAILY,   /* ... tokens a day */
 	LIM_END_USER_BUDGET_TOKENS_MONTHLY, /* ... tokens a month */
+	LIM_END_USER_ALERT_THRESHOLDS, /* percents of an end user's budgets; unset: the tenant's */
 	LIM__MAX
 };
 
@@ -119,6 +120,7 @@ enum level_limit {
 	LV_RPM, /* a project's rates and concurrency (not a key's: key_* are those) */
 	LV_TPM,
 	LV_CONCURRENCY,
+	LV_ALERT_THRESHOLDS, /* the level's own alert percents (unset: the tenant's list) */
 	LV__MAX
 };
 
@@ -138,6 +140,7 @@ struct limit_tag {
 	int64_t num[LV__MAX];       /* budgets (0: none); LV_BUDGET_ENFORCEMENT: see hard */
 	unsigned char set[LV__MAX]; /* set at the tag */
 	int hard;                   /* -1: the tenant's enforcement */
+	char alerts[400];           /* its alert_thresholds when set[LV_ALERT_THRESHOLDS] */
 };
 
 /*

@@ -103,6 +103,7 @@ START_TEST(test_defs)
 	    "end_user_budget_usd_monthly",
 	    "end_user_budget_tokens_daily",
 	    "end_user_budget_tokens_monthly",
+	    "end_user_alert_thresholds",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);
