@@ -197,8 +197,9 @@ static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t
 
 /*
  * Tags with budgets one call may carry (two counters each): with the 16
- * other rows at most, the reservation's list of rows stays within its
- * 1024 bytes (store/admission.c adm_counters_text) whatever the ids.
+ * other rows at most and the end user's two (their ids up to 19 digits),
+ * the reservation's list of rows stays within its 1024 bytes
+ * (store/admission.c adm_counters_text).
  */
 #define ADMIT_TAGS_MAX 3
 

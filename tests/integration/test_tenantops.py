@@ -8,7 +8,6 @@ it cannot give scopes it does not have, nor reach another tenant's keys.
 """
 import json
 import os
-import subprocess
 
 import harness
 from harness import test, run, api, ctl, assert_error, wait_until, fake_last
