@@ -29,7 +29,7 @@
     <?cs each:f = Form ?>
     <label><?cs var:f.Name ?> <small>(plan: <?cs if:f.PlanValue ?><?cs var:f.PlanValue ?><?cs else ?>none<?cs /if ?>)</small>
       <?cs if:f.IsEnum ?><select name="<?cs var:f.Name ?>"><option value=""<?cs if:!f.Value ?> selected<?cs /if ?>>plan's value</option><option value="hard"<?cs if:f.Value == "hard" ?> selected<?cs /if ?>>hard</option><option value="soft"<?cs if:f.Value == "soft" ?> selected<?cs /if ?>>soft</option></select>
-      <?cs else ?><input name="<?cs var:f.Name ?>" value="<?cs var:f.Value ?>" placeholder="<?cs var:f.PlanValue ?>" maxlength="24"><?cs /if ?></label>
+      <?cs else ?><input name="<?cs var:f.Name ?>" value="<?cs var:f.Value ?>" placeholder="<?cs var:f.PlanValue ?>" maxlength="<?cs if:f.IsList ?>400<?cs else ?>24<?cs /if ?>"><?cs /if ?></label>
     <?cs /each ?>
     <button type="submit" class="primary">Save budgets</button>
   </form>

@@ -59,10 +59,41 @@
     <button type="submit">Add key</button></form>
   <?cs /if ?>
 </section>
+<section class="card">
+  <h2>Provider keys of this project</h2>
+  <p class="sub">With its own key for a provider, this project's keys call that provider with it (before the tenant's own key and the platform's). Only the last four characters are ever shown.</p>
+  <?cs if:subcount(PKeys) == 0 ?><p class="empty">This project has no provider key of its own.</p><?cs else ?>
+  <div class="table-wrap"><table class="grid">
+    <thead><tr><th>Provider</th><th>Project's own key</th><th>Set</th><?cs if:User.Role != "support" ?><th></th><?cs /if ?></tr></thead>
+    <tbody>
+    <?cs each:k = PKeys ?>
+    <tr><td><?cs var:k.Name ?><?cs if:!k.Configured ?> <span class="badge warn">not configured</span><?cs /if ?></td><td><code>…<?cs var:k.Last4 ?></code></td><td><?cs var:k.Updated ?></td>
+      <?cs if:User.Role != "support" ?><td><form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects/<?cs var:Project.Id ?>/provider-keys/<?cs var:url_escape(k.Name) ?>/clear" data-confirm="Clear this project's provider key?">
+        <input type="hidden" name="csrf" value="<?cs var:Csrf ?>"><button type="submit" class="danger">Clear</button></form></td><?cs /if ?></tr>
+    <?cs /each ?>
+    </tbody>
+  </table></div>
+  <?cs /if ?>
+  <?cs if:User.Role != "support" && subcount(Providers) > 0 ?>
+  <form class="stack" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects/<?cs var:Project.Id ?>/provider-keys" autocomplete="off">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <label>Provider <select name="provider"><?cs each:p = Providers ?><option value="<?cs var:p.Name ?>"><?cs var:p.Name ?></option><?cs /each ?></select></label>
+    <label>Key <input type="password" name="key" required maxlength="1024" autocomplete="new-password"></label>
+    <button type="submit" class="primary">Save project key</button>
+  </form>
+  <?cs /if ?>
+</section>
 <?cs if:User.Role != "support" ?>
 <section class="card">
+  <h2>Rename this project</h2>
+  <form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects/<?cs var:Project.Id ?>/rename">
+    <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
+    <label>New name <input name="name" value="<?cs var:Project.Name ?>" required maxlength="64"></label>
+    <button type="submit">Rename</button></form>
+</section>
+<section class="card">
   <h2>Delete this project</h2>
-  <form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects/<?cs var:Project.Id ?>/delete" data-confirm="Delete this project? Its limits go; its keys stay, in no project.">
+  <form class="inline" method="post" action="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/projects/<?cs var:Project.Id ?>/delete" data-confirm="Delete this project? Its limits and provider keys go; its keys stay, in no project.">
     <input type="hidden" name="csrf" value="<?cs var:Csrf ?>">
     <label class="check"><input type="checkbox" name="confirm" value="yes" required> I am sure</label>
     <button type="submit" class="danger">Delete</button></form>

@@ -6,7 +6,7 @@
   <p class="empty">No tag has a budget yet.</p>
   <?cs else ?>
   <div class="table-wrap"><table class="grid">
-    <thead><tr><th>Tag</th><th>USD today</th><th>USD this month</th><th>Tokens today</th><th>Tokens this month</th><th>Over budget</th></tr></thead>
+    <thead><tr><th>Tag</th><th>USD today</th><th>USD this month</th><th>Tokens today</th><th>Tokens this month</th><th>Over budget</th><th>Alerts at</th></tr></thead>
     <tbody>
     <?cs each:g = Tags ?>
     <tr><td><code><?cs var:g.Key ?>=<?cs var:g.Value ?></code></td>
@@ -14,7 +14,8 @@
       <td><?cs var:g.UsdMonth ?><?cs if:g.L1 ?> of <?cs var:g.L1 ?><?cs /if ?></td>
       <td><?cs var:g.TokDay ?><?cs if:g.L2 ?> of <?cs var:g.L2 ?><?cs /if ?></td>
       <td><?cs var:g.TokMonth ?><?cs if:g.L3 ?> of <?cs var:g.L3 ?><?cs /if ?></td>
-      <td><?cs if:g.L4 ?><?cs var:g.L4 ?><?cs else ?><span class="muted">the tenant's</span><?cs /if ?></td></tr>
+      <td><?cs if:g.L4 ?><?cs var:g.L4 ?><?cs else ?><span class="muted">the tenant's</span><?cs /if ?></td>
+      <td><?cs if:g.L5 ?><?cs var:g.L5 ?> %<?cs else ?><span class="muted">the tenant's</span><?cs /if ?></td></tr>
     <?cs /each ?>
     </tbody>
   </table></div>

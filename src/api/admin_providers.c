@@ -1,19 +1,23 @@
 /*
- * admin_providers.c: a tenant's own provider credentials (BYOK) on the
- * operator API.
+ * admin_providers.c: provider credentials (BYOK): a tenant's own on the
+ * operator API, a project's own on the operator's and the tenant's API.
  *   GET  /admin/api/v1/tenants/{t}/provider-keys                   the list (last 4 only)
  *   POST /admin/api/v1/tenants/{t}/provider-keys/{provider}        {"key"}: set
  *   POST /admin/api/v1/tenants/{t}/provider-keys/{provider}/clear  delete
+ *   GET  /admin/api/v1/tenants/{t}/projects/{p}/provider-keys      a project's (and its
+ *   POST .../projects/{p}/provider-keys/{provider}[/clear]          set, clear); the same
+ *   GET|POST /v1/projects/{p}/provider-keys[/{provider}[/clear]]   on the tenant API (manage)
  *
  * DESIGN
- * Write-only, as `agenthostctl provider-key` and the dashboard's page: the
- * credential is sealed by keys_byok_set (tenancy/keys.c) under the master
- * key bound to tenant, provider and version, then wiped from the parsed body
- * and the request buffer; no answer ever carries more than its last four
- * characters. The store writes go through the change log (a tenant change),
- * so every process's caches drop the old credential. A provider must be a
- * configured instance to be set; any well-formed name can be cleared (a
- * provider removed from the configuration).
+ * Write-only, as `agenthostctl provider-key` and the dashboard's pages: the
+ * credential is sealed by keys_byok_set_project (tenancy/keys.c) under the
+ * master key bound to tenant, project, provider and version, then wiped
+ * from the parsed body and the request buffer; no answer ever carries more
+ * than its last four characters. One code path (struct byok_owner) serves
+ * the tenant's and a project's keys. The store writes go through the change
+ * log (a tenant change), so every process's caches drop the old credential.
+ * A provider must be a configured instance to be set; any well-formed name
+ * can be cleared (a provider removed from the configuration).
  */
 #include "config.h"
 
@@ -30,30 +34,52 @@
 #include "crypto/secrets.h"
 #include "host/http.h"
 #include "providers/registry.h"
+#include "store/projects.h"
 #include "store/store.h"
 #include "tenancy/keys.h"
 
-/* One audit row of an operator's credential action on tenant_id. */
-static void byok_audit(struct req *r, int64_t tenant_id, const char *action, const char *provider,
+/* Whose keys: the tenant's own (project.id 0) or one of its projects', and who acts. */
+struct byok_owner {
+	struct tenant t;
+	struct project p;
+	const struct ident *id; /* NULL: an operator */
+	const char *provider;   /* the route's {provider}, "" when it has none */
+};
+
+/* One audit row of a credential action on the owner's key for provider. */
+static void byok_audit(struct req *r, const struct byok_owner *o, const char *action,
                        const char *detail)
 {
 	char target[300];
 
-	snprintf(target, sizeof(target), "provider_key:%s", provider);
-	api_operator_audit(r, tenant_id, action, target, detail);
+	if (o->p.id)
+		snprintf(target, sizeof(target), "project:%lld:provider_key:%s", (long long)o->p.id,
+		         o->provider);
+	else
+		snprintf(target, sizeof(target), "provider_key:%s", o->provider);
+	api_actor_audit(r, o->id, o->t.id, action, target, detail);
+}
+
+/* The public facts of one of the owner's credentials (new reference, NULL: memory). */
+static json_t *byok_json(const struct byok_owner *o, const char *provider,
+                         const struct sealed_cred *c)
+{
+	if (o->p.id)
+		return objects_project_credential(o->t.id, o->p.id, o->p.name, provider, c);
+	return objects_credential(o->t.id, provider, c);
 }
 
 /* cred_cb: one credential's public facts into the array ctx. */
 struct byok_list {
 	json_t *data;
-	int64_t tenant_id;
+	const struct byok_owner *o;
 	int oom;
 };
 
 static int byok_collect(void *ctx, const char *provider, const struct sealed_cred *c)
 {
 	struct byok_list *l = ctx;
-	json_t *o = objects_credential(l->tenant_id, provider, c);
+	json_t *o = byok_json(l->o, provider, c);
 
 	if (o != NULL &&
 	    json_object_set_new(o, "configured", json_boolean(registry_find(provider) != NULL))) {
@@ -67,20 +93,19 @@ static int byok_collect(void *ctx, const char *provider, const struct sealed_cre
 	return 0;
 }
 
-void api_admin_provider_keys(struct req *r, const struct ident *id, const struct route_match *m)
+/* Answer the owner's credentials as a list. */
+static void byok_list_send(struct req *r, const struct byok_owner *o)
 {
-	struct byok_list l = {NULL, 0, 0};
-	struct tenant t;
+	struct byok_list l = {NULL, o, 0};
+	int rc;
 
-	(void)id;
-	if (api_admin_tenant(r, m, &t) < 0)
-		return;
-	l.tenant_id = t.id;
 	if ((l.data = json_array()) == NULL) {
 		resp_error(r, R_internal_error, "out of memory");
 		return;
 	}
-	if (store_cred_list(r->store, t.id, byok_collect, &l) != ST_OK) {
+	rc = o->p.id ? store_pcred_list(r->store, o->t.id, o->p.id, byok_collect, &l)
+	             : store_cred_list(r->store, o->t.id, byok_collect, &l);
+	if (rc != ST_OK) {
 		resp_error(r, R_database_unavailable, "the credentials cannot be read");
 		goto out;
 	}
@@ -104,23 +129,19 @@ static int byok_plain_ok(const char *s, size_t n)
 	return 1;
 }
 
-void api_admin_provider_key_set(struct req *r, const struct ident *id, const struct route_match *m)
+/* Seal the body's "key" as the owner's credential for o->provider and answer its facts. */
+static void byok_set(struct req *r, const struct byok_owner *o)
 {
-	const char *provider = m->n_params > 1 ? m->params[1] : "";
 	struct sealed_cred cred;
 	json_t *body = NULL, *v;
 	char *plain = NULL, detail[320];
 	size_t len = 0;
-	struct tenant t;
 	int rc;
 
-	(void)id;
-	if (api_admin_tenant(r, m, &t) < 0)
-		goto wipe;
-	if (!valid_name(VALID_PROVIDER, provider) || registry_find(provider) == NULL) {
+	if (!valid_name(VALID_PROVIDER, o->provider) || registry_find(o->provider) == NULL) {
 		resp_error(r, R_invalid_request,
 		           "unknown provider '%.64s' (not a configured provider instance)",
-		           provider);
+		           o->provider);
 		goto wipe;
 	}
 	if ((body = req_json_object(r)) == NULL)
@@ -138,7 +159,7 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 		goto wipe;
 	}
 	memset(&cred, 0, sizeof(cred));
-	rc = keys_byok_set(r->store, t.id, provider, plain, len, &cred);
+	rc = keys_byok_set_project(r->store, o->t.id, o->p.id, o->provider, plain, len, &cred);
 	sodium_memzero(plain, len);
 	if (rc == KEYS_NOSECRETS) {
 		resp_error(r, R_internal_error,
@@ -149,12 +170,18 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 		resp_error(r, R_database_unavailable, "the credential cannot be stored");
 		goto wipe;
 	}
-	snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"version\":%d}", provider,
-	         cred.version);
-	byok_audit(r, t.id, "provider_key.set", provider, detail);
+	if (o->p.id)
+		snprintf(detail, sizeof(detail),
+		         "{\"provider\":\"%s\",\"version\":%d,\"project_id\":%lld}", o->provider,
+		         cred.version, (long long)o->p.id);
+	else
+		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"version\":%d}",
+		         o->provider, cred.version);
+	byok_audit(r, o, "provider_key.set", detail);
 	if (cred.updated_at == 0)
 		cred.updated_at = util_unix_time();
-	resp_json(r, 200, objects_credential(t.id, provider, &cred));
+	resp_json(r, 200, byok_json(o, o->provider, &cred));
+	sodium_memzero(&cred, sizeof(cred));
 wipe:
 	if (plain != NULL)
 		sodium_memzero(plain, len);
@@ -163,34 +190,116 @@ wipe:
 	json_decref(body);
 }
 
-void api_admin_provider_key_clear(struct req *r, const struct ident *id,
-                                  const struct route_match *m)
+/* Delete the owner's credential for o->provider. */
+static void byok_clear(struct req *r, const struct byok_owner *o)
 {
-	const char *provider = m->n_params > 1 ? m->params[1] : "";
 	char detail[300];
-	struct tenant t;
 	int rc;
 
-	(void)id;
-	if (api_admin_tenant(r, m, &t) < 0)
-		return;
-	if (!valid_name(VALID_PROVIDER, provider)) {
-		resp_error(r, R_invalid_request, "'%.64s' is not a provider name (%s)", provider,
+	if (!valid_name(VALID_PROVIDER, o->provider)) {
+		resp_error(r, R_invalid_request, "'%.64s' is not a provider name (%s)", o->provider,
 		           valid_hint(VALID_PROVIDER));
 		return;
 	}
-	rc = store_cred_clear(r->store, t.id, provider);
+	rc = o->p.id ? store_pcred_clear(r->store, o->t.id, o->p.id, o->provider)
+	             : store_cred_clear(r->store, o->t.id, o->provider);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_not_found, "the tenant has no %s credential", provider);
+		resp_error(r, R_not_found, "the %s has no %s credential",
+		           o->p.id ? "project" : "tenant", o->provider);
 		return;
 	}
 	if (rc != ST_OK) {
 		resp_error(r, R_database_unavailable, "the credential cannot be cleared");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "{\"provider\":\"%s\"}", provider);
-	byok_audit(r, t.id, "provider_key.clear", provider, detail);
+	if (o->p.id)
+		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"project_id\":%lld}",
+		         o->provider, (long long)o->p.id);
+	else
+		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\"}", o->provider);
+	byok_audit(r, o, "provider_key.clear", detail);
 	resp_json(r, 200,
-	          json_pack("{s:I, s:s, s:b}", "tenant_id", (json_int_t)t.id, "provider", provider,
+	          json_pack("{s:I, s:s, s:o, s:b}", "tenant_id", (json_int_t)o->t.id, "provider",
+	                    o->provider, "project", o->p.id ? json_string(o->p.name) : json_null(),
 	                    "cleared", 1));
+}
+
+/* The tenant of an operator route {t}[/provider-keys/{provider}] into *o; -1 after the answer. */
+static int byok_tenant_owner(struct req *r, const struct route_match *m, struct byok_owner *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->provider = m->n_params > 1 ? m->params[1] : "";
+	return api_admin_tenant(r, m, &o->t);
+}
+
+/* The tenant and project of a project route (either API) into *o; -1 after the answer. */
+static int byok_project_owner(struct req *r, const struct ident *id, const struct route_match *m,
+                              struct byok_owner *o)
+{
+	size_t next = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->id = id;
+	if (api_project_target(r, id, m, &o->t, &o->p, &next) < 0)
+		return -1;
+	o->provider = next < (size_t)m->n_params ? m->params[next] : "";
+	return 0;
+}
+
+void api_admin_provider_keys(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct byok_owner o;
+
+	(void)id;
+	if (byok_tenant_owner(r, m, &o) == 0)
+		byok_list_send(r, &o);
+}
+
+void api_admin_provider_key_set(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct byok_owner o;
+
+	(void)id;
+	if (byok_tenant_owner(r, m, &o) == 0)
+		byok_set(r, &o);
+	else if (r->body.data != NULL)
+		sodium_memzero(r->body.data, r->body.len);
+}
+
+void api_admin_provider_key_clear(struct req *r, const struct ident *id,
+                                  const struct route_match *m)
+{
+	struct byok_owner o;
+
+	(void)id;
+	if (byok_tenant_owner(r, m, &o) == 0)
+		byok_clear(r, &o);
+}
+
+void api_project_provider_keys(struct req *r, const struct ident *id, const struct route_match *m)
+{
+	struct byok_owner o;
+
+	if (byok_project_owner(r, id, m, &o) == 0)
+		byok_list_send(r, &o);
+}
+
+void api_project_provider_key_set(struct req *r, const struct ident *id,
+                                  const struct route_match *m)
+{
+	struct byok_owner o;
+
+	if (byok_project_owner(r, id, m, &o) == 0)
+		byok_set(r, &o);
+	else if (r->body.data != NULL)
+		sodium_memzero(r->body.data, r->body.len);
+}
+
+void api_project_provider_key_clear(struct req *r, const struct ident *id,
+                                    const struct route_match *m)
+{
+	struct byok_owner o;
+
+	if (byok_project_owner(r, id, m, &o) == 0)
+		byok_clear(r, &o);
 }

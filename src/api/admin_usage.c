@@ -72,6 +72,30 @@ void api_operator_audit(struct req *r, int64_t tenant_id, const char *action, co
 		log_warn("api: audit row %s failed", action);
 }
 
+void api_actor_audit(struct req *r, const struct ident *id, int64_t tenant_id, const char *action,
+                     const char *target, const char *detail)
+{
+	struct audit_entry a;
+
+	if (id == NULL || id->key_id == 0) {
+		api_operator_audit(r, tenant_id, action, target, detail);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.tenant_id = tenant_id;
+	a.actor_type = "api_key";
+	a.actor_id = id->key_prefix;
+	a.action = action;
+	a.target = target;
+	a.outcome = "ok";
+	a.request_id = r->request_id;
+	a.ip = r->remote_addr;
+	a.detail = detail;
+	a.end_user = r->end_user;
+	if (store_audit(r->store, &a) != ST_OK)
+		log_warn("api: audit row %s failed", action);
+}
+
 void api_admin_tenant_usage(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct ident as;

@@ -103,6 +103,22 @@ void api_admin_projects_list(struct req *r, const struct ident *id, const struct
 void api_admin_projects_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_projects_delete(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_key_project(struct req *r, const struct ident *id, const struct route_match *m);
+/*
+ * The tenant of a project route (the operator's {t}, or the calling key's)
+ * and its project {name} into *t and *p; *next gets the index of the path
+ * parameter after the project's. 0, or -1 after a 400/404/503.
+ */
+int api_project_target(struct req *r, const struct ident *id, const struct route_match *m,
+                       struct tenant *t, struct project *p, size_t *next);
+/* ...the same handlers on the tenant's routes (/v1/projects..., scope manage: id is the caller) */
+void api_admin_projects_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_projects_rename(struct req *r, const struct ident *id, const struct route_match *m);
+void api_projects_limits_get(struct req *r, const struct ident *id, const struct route_match *m);
+void api_projects_limits_set(struct req *r, const struct ident *id, const struct route_match *m);
+/* limits.c: the tenant's limits with its project's level, as GET .../limits answers them */
+void api_project_limits_send(struct req *r, int64_t tenant_id, int64_t project_id);
+/* limits.c: a limit's JSON value (string or integer) as text into out; -1 for another type */
+int api_limit_value(const json_t *v, char *out, size_t cap);
 /* The tenant's project called name into *p; 0, or -1 after a 400/404/503. */
 int api_admin_project(struct req *r, const struct tenant *t, const char *name, struct project *p);
 struct limit_value;
@@ -120,6 +136,10 @@ int api_admin_tenant(struct req *r, const struct route_match *m, struct tenant *
  * write it is logged, never answered. */
 void api_operator_audit(struct req *r, int64_t tenant_id, const char *action, const char *target,
                         const char *detail);
+/* The same for a route of either API: the calling key (id, its prefix) or, id NULL, the operator.
+ */
+void api_actor_audit(struct req *r, const struct ident *id, int64_t tenant_id, const char *action,
+                     const char *target, const char *detail);
 /* admin_tenants.c: the tenant lifecycle on the operator API */
 void api_admin_tenants_create(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_get(struct req *r, const struct ident *id, const struct route_match *m);
@@ -144,6 +164,12 @@ void api_admin_provider_keys(struct req *r, const struct ident *id, const struct
 void api_admin_provider_key_set(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_provider_key_clear(struct req *r, const struct ident *id,
                                   const struct route_match *m);
+/* ...and a project's own keys, on the operator's and the tenant's (scope manage) routes */
+void api_project_provider_keys(struct req *r, const struct ident *id, const struct route_match *m);
+void api_project_provider_key_set(struct req *r, const struct ident *id,
+                                  const struct route_match *m);
+void api_project_provider_key_clear(struct req *r, const struct ident *id,
+                                    const struct route_match *m);
 /* admin_plans.c: plans and their limits on the operator API */
 void api_admin_plans_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_plans_create(struct req *r, const struct ident *id, const struct route_match *m);

@@ -382,34 +382,25 @@ void api_keys_limits_get(struct req *r, const struct ident *id, const struct rou
 }
 
 /*
- * Check one key limit against what the tenant gets without it (tl): within
- * the plan. 0, or -1 with a message in err.
+ * Check one key limit against what the tenant gets without it (tl): a
+ * number, within the plan (limits_within, as a project's). 0, or -1 with a
+ * message in err.
  */
 static int keys_limit_within(const struct limits *tl, int lid, const char *norm, char *err,
                              size_t errlen)
 {
 	const struct limit_def *d = &limit_defs()[lid];
-	const struct limit_value *cap = &tl->v[lid];
-	int64_t v = 0;
 
-	if (d->type != LT_COUNT) {
+	if (d->type != LT_COUNT && lid != LIM_ALERT_THRESHOLDS) {
 		snprintf(err, errlen, "'%s' cannot be set through the API", d->name);
 		return -1;
 	}
-	if (cap->num == 0)
-		return 0; /* the plan sets no bound */
-	if (util_parse_i64(norm, 0, INT64_MAX, &v) != 0 || v == 0 || v > cap->num) {
-		snprintf(err, errlen,
-		         "'%s' must be between 1 and %" PRId64 " (the tenant's plan allows %s)",
-		         d->name, cap->num, cap->text);
-		return -1;
-	}
-	return 0;
+	return limits_within(tl, lid, norm, err, errlen);
 }
 
 void api_keys_limits_set(struct req *r, const struct ident *id, const struct route_match *m)
 {
-	char norm[1024], err[256], who[64];
+	char text[1024], norm[1024], err[256], who[64];
 	struct limits *tl = NULL;
 	struct api_key k;
 	const char *name;
@@ -439,22 +430,18 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 	json_object_foreach(body, name, v)
 	{
 		lid = limit_by_name(name);
-		if (lid < 0 || !(limit_defs()[lid].scopes & LSB(LS_KEY))) {
+		if (lid < 0 ||
+		    !((limit_defs()[lid].scopes & LSB(LS_KEY)) || lid == LIM_ALERT_THRESHOLDS)) {
 			resp_error(r, R_invalid_request, "'%s' is not a limit of a key", name);
 			goto out;
 		}
 		if (json_is_null(v))
 			continue;
-		if (json_is_integer(v))
-			snprintf(norm, sizeof(norm), "%" JSON_INTEGER_FORMAT,
-			         json_integer_value(v));
-		else if (json_is_string(v))
-			util_strlcpy(norm, json_string_value(v), sizeof(norm));
-		else {
+		if (api_limit_value(v, text, sizeof(text)) < 0) {
 			resp_error(r, R_invalid_request, "'%s' must be a number or null", name);
 			goto out;
 		}
-		if (limit_validate(lid, norm, norm, sizeof(norm), err, sizeof(err)) != 0 ||
+		if (limit_validate(lid, text, norm, sizeof(norm), err, sizeof(err)) != 0 ||
 		    keys_limit_within(tl, lid, norm, err, sizeof(err)) != 0) {
 			resp_error(r, R_invalid_request, "%s", err);
 			goto out;
@@ -472,12 +459,8 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 				rc = ST_OK;
 			json_object_set_new(detail, name, json_null());
 		} else {
-			if (json_is_integer(v))
-				snprintf(norm, sizeof(norm), "%" JSON_INTEGER_FORMAT,
-				         json_integer_value(v));
-			else
-				util_strlcpy(norm, json_string_value(v), sizeof(norm));
-			limit_validate(lid, norm, norm, sizeof(norm), err, sizeof(err));
+			api_limit_value(v, text, sizeof(text));
+			limit_validate(lid, text, norm, sizeof(norm), err, sizeof(err));
 			rc = store_limit_set(r->store, "key", k.id, name, norm, who);
 			json_object_set_new(detail, name, json_string(norm));
 		}
@@ -488,10 +471,10 @@ void api_keys_limits_set(struct req *r, const struct ident *id, const struct rou
 		}
 	}
 	{
-		char *text = json_dumps(detail, JSON_COMPACT);
+		char *dump = json_dumps(detail, JSON_COMPACT);
 
-		keys_audit(r, id, "key.limits", k.id, text);
-		free(text);
+		keys_audit(r, id, "key.limits", k.id, dump);
+		free(dump);
 	}
 	keys_limits_send(r, id->tenant_id, k.id);
 out:

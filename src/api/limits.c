@@ -58,7 +58,8 @@ json_t *limits_level_json(const struct limit_value *lv, int level)
 /*
  * The tenant's tags with budgets (new reference):
  * [{"tag":"department=research","budget_usd_monthly":"50",...}], each with
- * the limits set at it ("budget_enforcement" "" when the tenant's applies).
+ * the limits set at it ("budget_enforcement" and "alert_thresholds" "" when
+ * the tenant's applies).
  */
 json_t *limits_tags_json(const struct limits *l)
 {
@@ -72,12 +73,14 @@ json_t *limits_tags_json(const struct limits *l)
 
 		for (int lv = 0; o != NULL && lv < LV__MAX; lv++) {
 			int id = limit_level_id(lv);
-			char v[32] = "";
+			char v[sizeof(g->alerts)] = "";
 
 			if (!limit_settable(id, LS_TAG))
 				continue;
 			if (g->set[lv] && lv == LV_BUDGET_ENFORCEMENT)
 				snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
+			else if (lv == LV_ALERT_THRESHOLDS)
+				snprintf(v, sizeof(v), "%s", g->set[lv] ? g->alerts : "");
 			else if (g->set[lv] && defs[id].type == LT_USD)
 				limit_format_usd(g->num[lv], v, sizeof(v));
 			else if (g->set[lv])
@@ -227,6 +230,41 @@ static int limits_project_row(void *ctx, const struct limit_row *row)
 	return 0;
 }
 
+int api_limit_value(const json_t *v, char *out, size_t cap)
+{
+	if (json_is_integer(v))
+		snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_string(v))
+		util_strlcpy(out, json_string_value(v), cap);
+	else
+		return -1;
+	return 0;
+}
+
+/* The tenant's limits with project_id's level into *l: 0, or -1 when the store failed. */
+static int limits_of_project(struct store *st, int64_t tenant_id, int64_t project_id,
+                             struct limits *l)
+{
+	if (limits_resolve(st, tenant_id, 0, l) < 0 ||
+	    store_limits_list(st, "project", project_id, limits_project_row, l) != ST_OK)
+		return -1;
+	l->project_id = project_id;
+	return 0;
+}
+
+void api_project_limits_send(struct req *r, int64_t tenant_id, int64_t project_id)
+{
+	struct limits *l = malloc(sizeof(*l));
+
+	if (l == NULL)
+		resp_error(r, R_server_busy, "out of memory");
+	else if (limits_of_project(r->store, tenant_id, project_id, l) < 0)
+		resp_error(r, R_database_unavailable, "the limits cannot be read");
+	else
+		api_limits_send(r, l);
+	free(l);
+}
+
 /*
  * POST /admin/api/v1/tenants/{id-or-slug}/limits: set or unset one limit of
  * the tenant, or of one of its keys.
@@ -368,20 +406,19 @@ void api_admin_tenant_limit_set(struct req *r, const struct ident *id, const str
 		if (store_audit(r->store, &a) != ST_OK)
 			log_warn("api: audit row %s failed", a.action);
 	}
+	if (p.id != 0) {
+		api_project_limits_send(r, t.id, p.id);
+		goto out;
+	}
 	l = malloc(sizeof(*l));
 	if (l == NULL) {
 		resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
-	if (limits_resolve(r->store, t.id, key_id, l) < 0 ||
-	    (p.id != 0 &&
-	     store_limits_list(r->store, "project", p.id, limits_project_row, l) != ST_OK))
+	if (limits_resolve(r->store, t.id, key_id, l) < 0)
 		resp_error(r, R_database_unavailable, "the limits cannot be read");
-	else {
-		if (p.id != 0)
-			l->project_id = p.id;
+	else
 		api_limits_send(r, l);
-	}
 out:
 	free(l);
 	json_decref(body);

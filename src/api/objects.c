@@ -197,6 +197,19 @@ json_t *objects_credential(int64_t tenant_id, const char *provider, const struct
 	                 "updated_at", objects_time(c->updated_at));
 }
 
+json_t *objects_project_credential(int64_t tenant_id, int64_t project_id, const char *project,
+                                   const char *provider, const struct sealed_cred *c)
+{
+	json_t *o = objects_credential(tenant_id, provider, c);
+
+	if (o != NULL && (json_object_set_new(o, "project_id", json_integer(project_id)) ||
+	                  json_object_set_new(o, "project", json_string(project)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *objects_tool_secret(int64_t tenant_id, const char *tool, const char *name,
                             const struct sealed_cred *c)
 {

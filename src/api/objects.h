@@ -64,6 +64,9 @@ json_t *objects_operator_token(const struct operator_token *t);
 json_t *objects_new_operator_token(const struct operator_token *t, const char *secret);
 /* {tenant_id, provider, last4, version, updated_at}: never the ciphertext. */
 json_t *objects_credential(int64_t tenant_id, const char *provider, const struct sealed_cred *c);
+/* A project's own provider key: objects_credential with "project_id" and "project" (its name). */
+json_t *objects_project_credential(int64_t tenant_id, int64_t project_id, const char *project,
+                                   const char *provider, const struct sealed_cred *c);
 /* {tenant_id, tool, name, version, updated_at}: never the value. */
 json_t *objects_tool_secret(int64_t tenant_id, const char *tool, const char *name,
                             const struct sealed_cred *c);

@@ -27,6 +27,7 @@
 #include "api/api.h"
 #include "common/conf.h"
 #include "common/util.h"
+#include "crypto/secrets.h"
 #include "enforce/admit.h"
 #include "enforce/limits.h"
 #include "exec/execute.h"
@@ -361,13 +362,47 @@ static json_t *budget_tags(struct store *st, const struct limits *l, int window,
 }
 
 /*
+ * The end user the request names (X-Actor-Id) in one window, against the
+ * tenant's end-user budgets: {"end_user","usd","tokens"}; JSON null when it
+ * names none. NULL with *db_failed set when the counter cannot be read.
+ */
+static json_t *budget_end_user(struct store *st, const struct limits *l, int64_t tenant_id,
+                               const char *end_user, int window, const char *period, int *db_failed)
+{
+	int day = window == ADM_DAY;
+	const char *enf = l->v[LIM_BUDGET_ENFORCEMENT].text;
+	struct adm_counter c;
+
+	if (end_user == NULL || end_user[0] == '\0')
+		return json_null();
+	memset(&c, 0, sizeof(c));
+	c.scope = ADM_END_USER;
+	c.scope_id = secrets_end_user_id(tenant_id, end_user);
+	c.window = window;
+	util_strlcpy(c.period, period, sizeof(c.period));
+	if (c.scope_id != 0 && store_admit_counter_get(st, &c) != ST_OK) {
+		*db_failed = 1;
+		return NULL;
+	}
+	return json_pack(
+	    "{s:s, s:o, s:o}", "end_user", end_user, "usd",
+	    budget_entry(
+	        &l->v[day ? LIM_END_USER_BUDGET_USD_DAILY : LIM_END_USER_BUDGET_USD_MONTHLY], enf,
+	        &c, 1),
+	    "tokens",
+	    budget_entry(
+	        &l->v[day ? LIM_END_USER_BUDGET_TOKENS_DAILY : LIM_END_USER_BUDGET_TOKENS_MONTHLY],
+	        enf, &c, 0));
+}
+
+/*
  * One window (day or month): its period, start and reset time, and the usd
  * and tokens budgets. NULL with *db_failed set when the counter cannot be
  * read; NULL alone when out of memory.
  */
 static json_t *budget_window(struct store *st, const struct limits *l, int64_t tenant_id,
-                             int64_t key_id, int window, const char *period, int64_t now,
-                             int *db_failed)
+                             int64_t key_id, const char *end_user, int window, const char *period,
+                             int64_t now, int *db_failed)
 {
 	int day = window == ADM_DAY;
 	const struct limit_value *ku = &l->key[day ? LV_BUDGET_USD_DAILY : LV_BUDGET_USD_MONTHLY];
@@ -381,7 +416,7 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 	    &l->project[day ? LV_BUDGET_TOKENS_DAILY : LV_BUDGET_TOKENS_MONTHLY];
 	const char *penf = limits_project_hard(l) ? "hard" : "soft";
 	struct adm_counter c, kc, pc;
-	json_t *proj, *tags;
+	json_t *proj, *tags, *eu;
 	char start[32], reset[32];
 
 	memset(&c, 0, sizeof(c));
@@ -412,12 +447,20 @@ static json_t *budget_window(struct store *st, const struct limits *l, int64_t t
 		json_decref(proj);
 		return NULL;
 	}
+	eu = budget_end_user(st, l, tenant_id, end_user, window, period, db_failed);
+	if (eu == NULL) {
+		json_decref(proj);
+		json_decref(tags);
+		return NULL;
+	}
 	util_iso8601(budget_period_start(now, window), start, sizeof(start));
 	util_iso8601(now + admit_seconds_left(now, window), reset, sizeof(reset));
-	/* Every level: the tenant's, its tags', the key's project's and the key's own. */
+	/* Every level: the tenant's, its tags', the end user's, the key's project's and the key's.
+	 */
 	return json_pack(
-	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period,
-	    "period_start", start, "resets_at", reset, "project", proj, "tags", tags, "usd",
+	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:o, s:o}}", "period", period,
+	    "period_start", start, "resets_at", reset, "project", proj, "tags", tags, "end_user",
+	    eu, "usd",
 	    budget_entry(&l->v[day ? LIM_BUDGET_USD_DAILY : LIM_BUDGET_USD_MONTHLY], tenf, &c, 1),
 	    "tokens",
 	    budget_entry(&l->v[day ? LIM_BUDGET_TOKENS_DAILY : LIM_BUDGET_TOKENS_MONTHLY], tenf, &c,
@@ -515,10 +558,11 @@ void api_budget_get(struct req *r, const struct ident *id, const struct route_ma
 	}
 	admit_periods(now, minute, day, month);
 	util_iso8601(now + admit_seconds_left(now, ADM_MINUTE), reset, sizeof(reset));
-	dw = budget_window(r->store, l, id->tenant_id, id->key_id, ADM_DAY, day, now, &db_failed);
+	dw = budget_window(r->store, l, id->tenant_id, id->key_id, r->end_user, ADM_DAY, day, now,
+	                   &db_failed);
 	if (dw)
-		mw = budget_window(r->store, l, id->tenant_id, id->key_id, ADM_MONTH, month, now,
-		                   &db_failed);
+		mw = budget_window(r->store, l, id->tenant_id, id->key_id, r->end_user, ADM_MONTH,
+		                   month, now, &db_failed);
 	if (mw)
 		rates =
 		    budget_rates(r->store, l, ADM_TENANT, id->tenant_id, minute, reset, &db_failed);

@@ -158,6 +158,9 @@ void cli_key_read_back(struct cli *c, int64_t tenant_id, int64_t id, const char 
  */
 int cli_key_target(struct cli *c, const struct cli_opt *topt, const struct cli_opt *kopt,
                    struct tenant *t, struct api_key *k);
+struct project;
+/* The tenant's project called name into *p. CLI_OK, or a failure after a message (cmd_limits.c). */
+int cli_project(struct cli *c, const struct tenant *t, const char *name, struct project *p);
 /* Read a dashboard password for name from stdin and hash it (Argon2id) into hash. */
 int cli_admin_password(const char *name, char hash[crypto_pwhash_STRBYTES]);
 

@@ -41,8 +41,7 @@ struct cli_scope {
 	char label[320]; /* for messages: "plan 'free'", "key 12 of tenant 'acme'" */
 };
 
-/* The tenant's project called name into *p. CLI_OK, or a failure after a message. */
-static int cli_project(struct cli *c, const struct tenant *t, const char *name, struct project *p)
+int cli_project(struct cli *c, const struct tenant *t, const char *name, struct project *p)
 {
 	int rc;
 
@@ -253,12 +252,14 @@ static json_t *cli_tag_level(const struct limits *l, int64_t tag_id)
 			g = &l->tags[i];
 	for (int i = 0; map != NULL && i < LV__MAX; i++) {
 		int id = limit_level_id(i);
-		char v[32] = "";
+		char v[sizeof(g->alerts)] = "";
 
 		if (!limit_settable(id, LS_TAG))
 			continue;
 		if (g && g->set[i] && i == LV_BUDGET_ENFORCEMENT)
 			snprintf(v, sizeof(v), "%s", g->hard ? "hard" : "soft");
+		else if (g && g->set[i] && i == LV_ALERT_THRESHOLDS)
+			snprintf(v, sizeof(v), "%s", g->alerts);
 		else if (g && g->set[i] && defs[id].type == LT_USD)
 			limit_format_usd(g->num[i], v, sizeof(v));
 		else if (g && g->set[i])
@@ -607,6 +608,42 @@ static int cmd_project_delete(struct cli *c, int argc, char **argv)
 	                  rc);
 }
 
+static int cmd_project_rename(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{"tenant", NULL}};
+	const char *pos[2];
+	struct tenant t;
+	struct project p;
+	char target[96];
+	size_t npos;
+	int rc;
+
+	rc = cli_args(c, argc, argv, opts, ARRAY_SIZE(opts), pos, 2, &npos);
+	if (rc != CLI_OK)
+		return rc;
+	if (npos != 2)
+		return cli_usage_error(c, "missing NAME NEW-NAME");
+	if ((rc = cli_require(c, &opts[0])) != CLI_OK)
+		return rc;
+	if (!valid_name(VALID_PROJECT, pos[1]))
+		return cli_usage_error(c, "project name '%s': use %s", pos[1],
+		                       valid_hint(VALID_PROJECT));
+	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
+		return CLI_FAIL;
+	if ((rc = cli_project(c, &t, pos[0], &p)) != CLI_OK)
+		return rc;
+	rc = strcmp(p.name, pos[1]) == 0 ? ST_OK : store_project_rename(c->st, t.id, p.id, pos[1]);
+	if (rc == ST_CONFLICT)
+		return cli_error("tenant '%s' already has a project '%s'", t.slug, pos[1]);
+	if (rc != ST_OK)
+		return cli_error("database error while renaming project '%s'", p.name);
+	snprintf(target, sizeof(target), "project:%" PRId64, p.id);
+	rc = cli_audit(c, t.id, "project.rename", target,
+	               cli_pack("{s:s, s:s}", "from", p.name, "to", pos[1]));
+	util_strlcpy(p.name, pos[1], sizeof(p.name));
+	return cli_finish(cli_emit(cli_project_json(&t, &p)), rc);
+}
+
 /* project add-key NAME / remove-key: one key into a project (out of any other), or out. */
 static int cli_project_key(struct cli *c, int argc, char **argv, int add)
 {
@@ -674,7 +711,9 @@ const struct cli_cmd cli_cmds_limits[] = {
     {"project", "list", cmd_project_list, CLI_NEED_DB, "--tenant TENANT",
      "list a tenant's projects and how many keys each has"},
     {"project", "delete", cmd_project_delete, CLI_NEED_DB, "--tenant TENANT NAME",
-     "delete a project and its limits (its keys stay, in no project)"},
+     "delete a project, its limits and its provider keys (its keys stay, in no project)"},
+    {"project", "rename", cmd_project_rename, CLI_NEED_DB, "--tenant TENANT NAME NEW-NAME",
+     "rename a project (its keys, limits and provider keys stay)"},
     {"project", "add-key", cmd_project_add_key, CLI_NEED_DB, "--tenant TENANT --key ID NAME",
      "put a key in a project (out of any other: a key is in at most one)"},
     {"project", "remove-key", cmd_project_remove_key, CLI_NEED_DB, "--tenant TENANT --key ID",

@@ -32,6 +32,7 @@
 #include "exec/ledger.h"
 #include "store/admission.h"
 #include "store/lifecycle.h"
+#include "store/projects.h"
 #include "store/tenantdb.h"
 #include "tenancy/export.h"
 
@@ -473,22 +474,57 @@ static int cmd_tenant_offboard(struct cli *c, int argc, char **argv)
 	    rc);
 }
 
-/* Provider credentials that do not open with the master key (tampered, or not sealed). */
+/*
+ * Provider credentials that do not open with the master key (tampered, or not
+ * sealed): the tenant's own (project_id 0) and each of its projects'.
+ */
 struct cli_unsealed {
-	int64_t tenant_id, bad;
-	int failed;
+	int64_t tenant_id, project_id, bad;
+	struct cli_ids projects; /* the tenant's projects (their ids), read before their keys */
 };
 
 static int cli_unsealed_cb(void *ctx, const char *provider, const struct sealed_cred *sc)
 {
 	struct cli_unsealed *u = ctx;
 	char plain[SECRETS_MAX_PLAIN + 1];
+	int rc;
 
-	if (secrets_open(u->tenant_id, provider, sc->version, sc->nonce, sc->ct, sc->ct_len, plain,
-	                 sizeof(plain)) != 0)
+	rc = u->project_id
+	         ? secrets_open_project(u->tenant_id, u->project_id, provider, sc->version,
+	                                sc->nonce, sc->ct, sc->ct_len, plain, sizeof(plain))
+	         : secrets_open(u->tenant_id, provider, sc->version, sc->nonce, sc->ct, sc->ct_len,
+	                        plain, sizeof(plain));
+	if (rc != 0)
 		u->bad++;
 	sodium_memzero(plain, sizeof(plain));
 	return 0;
+}
+
+/* project_cb: remember one of the tenant's projects (ctx: struct cli_unsealed). */
+static int cli_unsealed_project(void *ctx, const struct project *p)
+{
+	struct cli_unsealed *u = ctx;
+	struct tenant as = {.id = p->id};
+
+	return cli_ids_add(&u->projects, &as) < 0;
+}
+
+/* Count the unopenable credentials of tenant_id and of its projects into u. ST_OK or ST_ERR. */
+static int cli_unsealed_tenant(struct store *st, int64_t tenant_id, struct cli_unsealed *u)
+{
+	u->tenant_id = tenant_id;
+	u->project_id = 0;
+	u->projects.n = 0;
+	if (store_cred_list(st, tenant_id, cli_unsealed_cb, u) != ST_OK ||
+	    store_project_list(st, tenant_id, cli_unsealed_project, u) != ST_OK)
+		return ST_ERR;
+	for (size_t i = 0; i < u->projects.n; i++) {
+		u->project_id = u->projects.id[i];
+		if (store_pcred_list(st, tenant_id, u->project_id, cli_unsealed_cb, u) != ST_OK)
+			return ST_ERR;
+	}
+	u->project_id = 0;
+	return ST_OK;
 }
 
 /* Findings of store_tdb_verify, counted per check; details name the tenant. */
@@ -561,10 +597,9 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 		rc = cli_error("database error while listing tenants");
 	}
 	for (size_t i = 0; rc == CLI_OK && i < ids.n; i++) {
-		u.tenant_id = ids.id[i];
 		snprintf(item, sizeof(item), "tenant %" PRId64, ids.id[i]);
 		progress_report(pg, "credentials", item, (int64_t)i + 1, (int64_t)ids.n);
-		if (store_cred_list(c->st, ids.id[i], cli_unsealed_cb, &u) != ST_OK)
+		if (cli_unsealed_tenant(c->st, ids.id[i], &u) != ST_OK)
 			rc = cli_error("database error while reading provider credentials");
 	}
 	if (rc != CLI_OK)
@@ -608,9 +643,9 @@ static int cmd_verify_isolation(struct cli *c, int argc, char **argv)
 	if (cli_array_add(out,
 	                  cli_pack("{s:s, s:I, s:s}", "check", "provider_keys_unopenable",
 	                           "findings", (json_int_t)u.bad, "meaning",
-	                           "provider credentials that do not decrypt with the master key"
-	                           " bound to their own tenant (tampered, copied or not"
-	                           " sealed)")) < 0) {
+	                           "provider credentials (a tenant's or a project's) that do not"
+	                           " decrypt with the master key bound to their own tenant and"
+	                           " project (tampered, copied or not sealed)")) < 0) {
 		rc = cli_error("out of memory");
 		goto done;
 	}
@@ -625,6 +660,7 @@ done:
 		cli_progress_end(&prog, 0);
 	json_decref(out);
 	free(ids.id);
+	free(u.projects.id);
 	return rc;
 }
 

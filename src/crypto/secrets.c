@@ -387,6 +387,46 @@ void secrets_last4(const char *plain, char out[5])
 	out[k] = '\0';
 }
 
+/*
+ * The label of a project's provider key in the provider field of the
+ * associated data: "project:<id>/<provider>". Instance names have neither
+ * ':' nor '/', tool labels start "tool:": no label is another's.
+ */
+static int secrets_project_label(int64_t project_id, const char *provider, char *out, size_t cap)
+{
+	int n;
+
+	if (project_id <= 0 || provider == NULL || *provider == '\0' ||
+	    strpbrk(provider, "|/:") != NULL)
+		return -1;
+	n = snprintf(out, cap, "project:%lld/%s", (long long)project_id, provider);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int secrets_seal_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const char *plain, size_t len, uint8_t nonce[SECRETS_NONCE_LEN],
+                         uint8_t *ct, size_t *ct_len)
+{
+	char label[96];
+
+	if (secrets_project_label(project_id, provider, label, sizeof(label)) < 0)
+		return -1;
+	return secrets_seal(tenant_id, label, version, plain, len, nonce, ct, ct_len);
+}
+
+int secrets_open_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                         char *plain, size_t cap)
+{
+	char label[96];
+
+	if (plain != NULL && cap > 0)
+		plain[0] = '\0';
+	if (secrets_project_label(project_id, provider, label, sizeof(label)) < 0)
+		return -1;
+	return secrets_open(tenant_id, label, version, nonce, ct, ct_len, plain, cap);
+}
+
 /* ------------------------------------------------------------------ tool secrets */
 
 /*
@@ -514,6 +554,27 @@ int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], c
 		return -1;
 	}
 	return (int)mlen;
+}
+
+int64_t secrets_end_user_id(int64_t tenant_id, const char *name)
+{
+	uint8_t hash[SECRETS_HASH_LEN];
+	char in[160];
+	uint64_t v = 0;
+	int n;
+
+	if (!secrets_loaded || name == NULL || name[0] == '\0')
+		return 0;
+	n = snprintf(in, sizeof(in), "agenthost:end_user:v1|tenant=%lld|%s", (long long)tenant_id,
+	             name);
+	if (n < 0 || (size_t)n >= sizeof(in))
+		return 0;
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)in, (size_t)n,
+	                   secrets_keys->pepper, sizeof(secrets_keys->pepper));
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | hash[i];
+	v &= (uint64_t)INT64_MAX;
+	return v ? (int64_t)v : 1;
 }
 
 void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN])

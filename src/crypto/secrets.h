@@ -62,6 +62,17 @@ int secrets_open(int64_t tenant_id, const char *provider, int version,
                  const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
                  char *plain, size_t cap);
 /*
+ * The same for a project's own provider key: the associated data binds
+ * tenant, project, provider and version ("project:<id>/<provider>" in the
+ * provider field), so it opens for no other project, nor as the tenant's key.
+ */
+int secrets_seal_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const char *plain, size_t len, uint8_t nonce[SECRETS_NONCE_LEN],
+                         uint8_t *ct, size_t *ct_len);
+int secrets_open_project(int64_t tenant_id, int64_t project_id, const char *provider, int version,
+                         const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct, size_t ct_len,
+                         char *plain, size_t cap);
+/*
  * The same for a tenant's value of secret name of tool: the associated data
  * binds tenant, tool, secret name and version, so a value copied to another
  * tenant, tool or name does not open.
@@ -83,6 +94,13 @@ int secrets_seal_totp(int64_t user_id, const uint8_t *secret, size_t len,
 /* Open it into out (cap bytes); the byte count, or -1. The caller wipes out after use. */
 int secrets_open_totp(int64_t user_id, const uint8_t nonce[SECRETS_NONCE_LEN], const uint8_t *ct,
                       size_t ct_len, uint8_t *out, size_t cap);
+/*
+ * The id of end user name (the OpenAI "user" field, X-Actor-Id) of tenant_id
+ * for its budget counters: a keyed hash (the pepper) of the tenant and the
+ * name, 1..2^63-1, so no row names the end user and no one can choose a
+ * name that lands on another's counters. 0 without the master key.
+ */
+int64_t secrets_end_user_id(int64_t tenant_id, const char *name);
 /* Keyed hash (the pepper) of a recovery code of user_id, as stored. */
 void secrets_hash_recovery(int64_t user_id, const char *code, uint8_t hash[SECRETS_HASH_LEN]);
 

@@ -8,7 +8,9 @@
  * admission applies and why (key > tenant > plan > global > default).
  * Spent and reserved come from the tenant's budget_counters rows of the
  * current day and month, keyed by admit_periods like admission keys them.
- * The form edits the five tenant-scope budget limits: an empty field unsets
+ * The form edits the five tenant-scope budget limits, the four budgets
+ * of each end user (end_user_budget_*) and the alert percents (the
+ * tenant's, and its end users' when they differ): an empty field unsets
  * the tenant's value (back to the plan's), a field not sent is left alone,
  * and values go through limit_validate.
  * A tenant_admin may not go above what its plan allows: the plan's value
@@ -34,9 +36,17 @@
 #include "store/store.h"
 
 /* The limits the form edits, in form order. */
-static const int budget_fields[] = {LIM_BUDGET_USD_DAILY, LIM_BUDGET_USD_MONTHLY,
-                                    LIM_BUDGET_TOKENS_DAILY, LIM_BUDGET_TOKENS_MONTHLY,
-                                    LIM_BUDGET_ENFORCEMENT};
+static const int budget_fields[] = {LIM_BUDGET_USD_DAILY,
+                                    LIM_BUDGET_USD_MONTHLY,
+                                    LIM_BUDGET_TOKENS_DAILY,
+                                    LIM_BUDGET_TOKENS_MONTHLY,
+                                    LIM_BUDGET_ENFORCEMENT,
+                                    LIM_END_USER_BUDGET_USD_DAILY,
+                                    LIM_END_USER_BUDGET_USD_MONTHLY,
+                                    LIM_END_USER_BUDGET_TOKENS_DAILY,
+                                    LIM_END_USER_BUDGET_TOKENS_MONTHLY,
+                                    LIM_ALERT_THRESHOLDS,
+                                    LIM_END_USER_ALERT_THRESHOLDS};
 #define BUDGET_NFIELDS (sizeof(budget_fields) / sizeof(budget_fields[0]))
 
 static int budget_apply(void *ctx, const struct limit_row *row)
@@ -154,6 +164,7 @@ static void budget_render(struct req *r, int status, const struct tenant *t, con
 		page_set(p, ".Value", typed ? typed[i] : tr.value[i]);
 		page_set(p, ".PlanValue", pl->v[id].text);
 		page_set_i64(p, ".IsEnum", defs[id].type == LT_ENUM);
+		page_set_i64(p, ".IsList", defs[id].type == LT_LIST);
 	}
 	budget_window(p, "UsdDay", "USD today", 1, l->v[LIM_BUDGET_USD_DAILY].num, day.spent_micros,
 	              day.reserved_micros);

@@ -46,7 +46,8 @@ static const int key_fields[] = {LIM_BUDGET_USD_DAILY,
                                  LIM_ALLOWED_MODELS,
                                  LIM_KEY_RPM,
                                  LIM_KEY_TPM,
-                                 LIM_KEY_CONCURRENCY};
+                                 LIM_KEY_CONCURRENCY,
+                                 LIM_ALERT_THRESHOLDS};
 #define KEY_NFIELDS (sizeof(key_fields) / sizeof(key_fields[0]))
 
 struct key_rows {
@@ -330,7 +331,8 @@ static const int project_fields[] = {LIM_BUDGET_USD_DAILY,
                                      LIM_ALLOWED_MODELS,
                                      LIM_RPM,
                                      LIM_TPM,
-                                     LIM_CONCURRENCY};
+                                     LIM_CONCURRENCY,
+                                     LIM_ALERT_THRESHOLDS};
 #define PROJECT_NFIELDS (sizeof(project_fields) / sizeof(project_fields[0]))
 
 struct project_rows {
@@ -417,9 +419,8 @@ PAGE_FN(page_project_create)
 	dash_redirect(r, path);
 }
 
-/* The project of .../projects/{pid}... of tenant t into pr; 0 when a page was sent. */
-static int project_load(struct req *r, const struct route_match *m, const struct tenant *t,
-                        struct project *pr)
+int page_project_load(struct req *r, const struct route_match *m, const struct tenant *t,
+                      struct project *pr)
 {
 	int64_t pid = 0;
 
@@ -544,8 +545,22 @@ static void project_render(struct req *r, int status, const struct tenant *t,
 		page_set_i64(p, ".IsEnum", defs[id].type == LT_ENUM);
 		page_set_i64(p, ".IsList", defs[id].type == LT_LIST);
 	}
-	if (dash_query(r, "done", done, sizeof(done)) == 1 && strcmp(done, "saved") == 0)
-		page_set(p, "Flash", "Project saved; admission applies it within a second.");
+	page_project_provider_keys(p, r, t->id, pr->id);
+	if (dash_query(r, "done", done, sizeof(done)) == 1) {
+		if (strcmp(done, "saved") == 0)
+			page_set(p, "Flash",
+			         "Project saved; admission applies it within a second.");
+		else if (strcmp(done, "renamed") == 0)
+			page_set(p, "Flash",
+			         "Project renamed; its keys, limits and provider keys stay.");
+		else if (strcmp(done, "keyset") == 0)
+			page_set(p, "Flash",
+			         "Provider key saved (sealed): the project's keys use it.");
+		else if (strcmp(done, "keycleared") == 0)
+			page_set(p, "Flash",
+			         "Provider key cleared: the project's keys use the tenant's"
+			         " or the platform's again.");
+	}
 	page_set_tenant(p, t);
 	page_set_i64(p, "Project.Id", pr->id);
 	page_set(p, "Project.Name", pr->name);
@@ -562,13 +577,19 @@ out:
 	free(kr);
 }
 
+void page_project_render(struct req *r, int status, const struct tenant *t,
+                         const struct project *pr, const char *err)
+{
+	project_render(r, status, t, pr, err, NULL);
+}
+
 PAGE_FN(page_project)
 {
 	struct tenant t;
 	struct project pr;
 
 	(void)id;
-	if (!page_tenant_load(r, m, &t) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_project_load(r, m, &t, &pr))
 		return;
 	project_render(r, 200, &t, &pr, NULL, NULL);
 }
@@ -590,7 +611,7 @@ PAGE_FN(page_project_limits_set)
 		dash_unavailable(r);
 		goto out;
 	}
-	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
 		goto out;
 	if (store_limits_list(r->store, "project", pr.id, project_row, kr) != ST_OK) {
 		dash_unavailable(r);
@@ -666,7 +687,7 @@ PAGE_FN(page_project_keys_set)
 	int remove, rc;
 
 	(void)id;
-	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
 		return;
 	remove = dash_form(r, "remove", rm, sizeof(rm)) == 1 && strcmp(rm, "1") == 0;
 	if (dash_form(r, "key_id", kid_s, sizeof(kid_s)) != 1 ||
@@ -711,7 +732,7 @@ PAGE_FN(page_project_delete)
 	char confirm[8], target[48], path[96];
 
 	(void)id;
-	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !project_load(r, m, &t, &pr))
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
 		return;
 	if (dash_form(r, "confirm", confirm, sizeof(confirm)) != 1 || strcmp(confirm, "yes") != 0) {
 		project_render(r, 400, &t, &pr,
@@ -728,12 +749,43 @@ PAGE_FN(page_project_delete)
 	dash_redirect(r, path);
 }
 
+PAGE_FN(page_project_rename)
+{
+	struct tenant t;
+	struct project pr;
+	char name[PROJECT_NAME_MAX + 2], target[48], path[128], detail[200], msg[200];
+	int rc;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
+		return;
+	if (dash_form(r, "name", name, sizeof(name)) != 1 || !valid_name(VALID_PROJECT, name)) {
+		snprintf(msg, sizeof(msg), "New name: %s.", valid_hint(VALID_PROJECT));
+		project_render(r, 400, &t, &pr, msg, NULL);
+		return;
+	}
+	rc = strcmp(name, pr.name) == 0 ? ST_OK : store_project_rename(r->store, t.id, pr.id, name);
+	if (rc == ST_CONFLICT) {
+		project_render(r, 400, &t, &pr, "This tenant already has a project with that name.",
+		               NULL);
+		return;
+	}
+	if (!dash_store_ok(r, rc, "project"))
+		return;
+	snprintf(target, sizeof(target), "project:%" PRId64, pr.id);
+	snprintf(detail, sizeof(detail), "{\"from\":\"%s\",\"to\":\"%s\"}", pr.name, name);
+	dash_audit(r, t.id, "project.rename", target, "ok", detail);
+	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/projects/%" PRId64 "?done=renamed",
+	         t.id, pr.id);
+	dash_redirect(r, path);
+}
+
 /* ================================================================== tags */
 
 /* The limits a tag's form edits, in form order (a tag carries no model list). */
-static const int tag_fields[] = {LIM_BUDGET_USD_DAILY, LIM_BUDGET_USD_MONTHLY,
+static const int tag_fields[] = {LIM_BUDGET_USD_DAILY,    LIM_BUDGET_USD_MONTHLY,
                                  LIM_BUDGET_TOKENS_DAILY, LIM_BUDGET_TOKENS_MONTHLY,
-                                 LIM_BUDGET_ENFORCEMENT};
+                                 LIM_BUDGET_ENFORCEMENT,  LIM_ALERT_THRESHOLDS};
 #define TAG_NFIELDS (sizeof(tag_fields) / sizeof(tag_fields[0]))
 
 /* The tags page; err and the typed values (tag, then TAG_NFIELDS) when the form failed. */
@@ -783,6 +835,8 @@ static void tags_render(struct req *r, int status, const struct tenant *t, const
 			snprintf(node, sizeof(node), ".L%zu", f);
 			if (!g->set[lv])
 				page_set(p, node, "");
+			else if (lv == LV_ALERT_THRESHOLDS)
+				page_set(p, node, g->alerts);
 			else if (lv == LV_BUDGET_ENFORCEMENT)
 				page_set(p, node, g->hard ? "hard" : "soft");
 			else if (defs[id].type == LT_USD) {

@@ -24,6 +24,7 @@
 #include "dashboard/render.h"
 #include "host/http.h"
 #include "providers/registry.h"
+#include "store/projects.h"
 #include "store/store.h"
 #include "tenancy/keys.h"
 #include "common/valid.h"
@@ -209,4 +210,120 @@ PAGE_FN(page_provider_key_clear)
 	snprintf(target, sizeof(target), "provider_key:%s", m->params[1]);
 	dash_audit(r, t.id, "provider_key.clear", target, "ok", NULL);
 	pk_done(r, &t, "cleared");
+}
+
+/* ================================================================== a project's own keys */
+
+/* cred_cb: one of the project's keys as a PKeys row of the page ctx. */
+static int pk_project_cred(void *ctx, const char *provider, const struct sealed_cred *c)
+{
+	struct page *p = ctx;
+
+	page_row(p, "PKeys");
+	page_set(p, ".Name", provider);
+	page_set(p, ".Last4", c->last4);
+	page_set_time(p, ".Updated", c->updated_at);
+	page_set_i64(p, ".Configured", registry_find(provider) != NULL);
+	return 0;
+}
+
+void page_project_provider_keys(struct page *p, struct req *r, int64_t tenant_id,
+                                int64_t project_id)
+{
+	const struct provider_instance *pi;
+
+	for (size_t i = 0; (pi = registry_at(i)) != NULL; i++) {
+		page_row(p, "Providers");
+		page_set(p, ".Name", pi->name);
+	}
+	page_store(p, store_pcred_list(r->store, tenant_id, project_id, pk_project_cred, p), NULL);
+}
+
+/* Back to the project's page with done. */
+static void pk_project_done(struct req *r, const struct tenant *t, const struct project *pr,
+                            const char *done)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/admin/tenants/%" PRId64 "/projects/%" PRId64 "?done=%s",
+	         t->id, pr->id, done);
+	dash_redirect(r, path);
+}
+
+PAGE_FN(page_project_provider_key_set)
+{
+	struct tenant t;
+	struct project pr;
+	char provider[40], target[96];
+	char plain[SECRETS_MAX_PLAIN + 2];
+	size_t len = 0;
+	int rc, ok = 1;
+
+	(void)id;
+	memset(plain, 0, sizeof(plain));
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
+		goto out;
+	if (dash_form(r, "provider", provider, sizeof(provider)) != 1 ||
+	    !valid_name(VALID_PROVIDER, provider) || registry_find(provider) == NULL) {
+		page_project_render(r, 400, &t, &pr,
+		                    "Provider: choose one of the configured providers.");
+		goto out;
+	}
+	rc = dash_form(r, "key", plain, sizeof(plain));
+	len = rc == 1 ? strlen(plain) : 0;
+	if (rc != 1 || len == 0 || len > SECRETS_MAX_PLAIN)
+		ok = 0;
+	for (size_t i = 0; ok && i < len; i++)
+		if ((unsigned char)plain[i] < 0x21 || plain[i] == 0x7f)
+			ok = 0;
+	if (!ok) {
+		page_project_render(
+		    r, 400, &t, &pr,
+		    "Key: paste the provider's API key (1 to 1024 characters, no spaces).");
+		goto out;
+	}
+	rc = keys_byok_set_project(r->store, t.id, pr.id, provider, plain, len, NULL);
+	sodium_memzero(plain, sizeof(plain));
+	if (rc == KEYS_NOSECRETS) {
+		dash_error(r, 503, "The server has no master key loaded; keys cannot be sealed.");
+		goto out;
+	}
+	if (rc != KEYS_OK) {
+		dash_unavailable(r);
+		goto out;
+	}
+	snprintf(target, sizeof(target), "project:%" PRId64 ":provider_key:%s", pr.id, provider);
+	dash_audit(r, t.id, "provider_key.set", target, "ok", NULL);
+	pk_project_done(r, &t, &pr, "keyset");
+out:
+	sodium_memzero(plain, sizeof(plain));
+	if (r->body.data != NULL)
+		sodium_memzero(r->body.data, r->body.len);
+}
+
+PAGE_FN(page_project_provider_key_clear)
+{
+	struct tenant t;
+	struct project pr;
+	char target[ROUTE_PARAM_MAX + 48];
+	int rc;
+
+	(void)id;
+	if (!page_tenant_load(r, m, &t) || !page_may_write(r) || !page_project_load(r, m, &t, &pr))
+		return;
+	if (m->n_params < 3 || !valid_name(VALID_PROVIDER, m->params[2])) {
+		dash_not_found(r, "provider key");
+		return;
+	}
+	rc = store_pcred_clear(r->store, t.id, pr.id, m->params[2]);
+	if (rc == ST_NOTFOUND) {
+		page_project_render(r, 400, &t, &pr, "This project has no key for that provider.");
+		return;
+	}
+	if (!dash_store_ok(r, rc, NULL))
+		return;
+	snprintf(target, sizeof(target), "project:%" PRId64 ":provider_key:%s", pr.id,
+	         m->params[2]);
+	dash_audit(r, t.id, "provider_key.clear", target, "ok", NULL);
+	pk_project_done(r, &t, &pr, "keycleared");
 }

@@ -97,6 +97,21 @@ PAGE_FN(page_project);
 PAGE_FN(page_project_limits_set);
 PAGE_FN(page_project_keys_set);
 PAGE_FN(page_project_delete);
+PAGE_FN(page_project_rename);
+PAGE_FN(page_project_provider_key_set);
+PAGE_FN(page_project_provider_key_clear);
+struct project;
+struct tenant;
+struct page;
+/* page_levels.c: one project's page (status, err: a failed form's message, or NULL) */
+void page_project_render(struct req *r, int status, const struct tenant *t,
+                         const struct project *pr, const char *err);
+/* page_levels.c: the project of .../projects/{pid}... into pr; 0 when a page was sent */
+int page_project_load(struct req *r, const struct route_match *m, const struct tenant *t,
+                      struct project *pr);
+/* page_provider_keys.c: the project's own provider keys (PKeys) and the providers (Providers) */
+void page_project_provider_keys(struct page *p, struct req *r, int64_t tenant_id,
+                                int64_t project_id);
 PAGE_FN(page_tags);
 PAGE_FN(page_tags_set);
 PAGE_FN(page_provider_keys);
@@ -189,6 +204,11 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/tenants/{}/projects/{}/limits", AUTH_ADMIN, 0, page_project_limits_set}, \
 	{"POST", "/admin/tenants/{}/projects/{}/keys", AUTH_ADMIN, 0, page_project_keys_set}, \
 	{"POST", "/admin/tenants/{}/projects/{}/delete", AUTH_ADMIN, 0, page_project_delete}, \
+	{"POST", "/admin/tenants/{}/projects/{}/rename", AUTH_ADMIN, 0, page_project_rename}, \
+	{"POST", "/admin/tenants/{}/projects/{}/provider-keys", AUTH_ADMIN, 0, \
+	 page_project_provider_key_set}, \
+	{"POST", "/admin/tenants/{}/projects/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, \
+	 page_project_provider_key_clear}, \
 	{"GET", "/admin/tenants/{}/tags", AUTH_ADMIN, 0, page_tags}, \
 	{"POST", "/admin/tenants/{}/tags", AUTH_ADMIN, 0, page_tags_set}, \
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \

@@ -10,7 +10,11 @@
  * the global day/month rows only when a global budget is set — those rows
  * are shared by every tenant, so they serialize all admissions (that cost is
  * paid only by installations that ask for it). A worst case that exceeds a
- * hard limit on its own is refused without a round trip.
+ * hard limit on its own is refused without a round trip. A call that names
+ * its end user (the OpenAI "user" field, X-Actor-Id) of a tenant with
+ * end-user budgets books that end user's day and month rows as well (scope
+ * end_user, the id a keyed hash of the name: secrets_end_user_id), admitted
+ * by the same leases and reservations as every other row.
  */
 #include "config.h"
 
@@ -28,9 +32,11 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
+#include "crypto/secrets.h"
 #include "enforce/admit.h"
 #include "enforce/lease.h"
 #include "enforce/limits.h"
+#include "host/alerts.h"
 #include "host/http.h"
 #include "store/leases.h"
 #include "store/lifecycle.h"
@@ -191,8 +197,9 @@ static struct adm_counter *add_counter(struct adm_request *a, int scope, int64_t
 
 /*
  * Tags with budgets one call may carry (two counters each): with the 16
- * other rows at most, the reservation's list of rows stays within its
- * 1024 bytes (store/admission.c adm_counters_text) whatever the ids.
+ * other rows at most and the end user's two (their ids up to 19 digits),
+ * the reservation's list of rows stays within its 1024 bytes
+ * (store/admission.c adm_counters_text).
  */
 #define ADMIT_TAGS_MAX 3
 
@@ -235,6 +242,38 @@ static int admit_tag_counters(const struct limits *l, struct admission *adm)
 	}
 	json_decref(meta);
 	return rc;
+}
+
+/*
+ * The day and month rows of the call's end user when the tenant gives each
+ * end user a budget (end_user_budget_*); a call naming none, or a tenant
+ * without such a budget, books none (nothing is known of end users then).
+ */
+static void admit_end_user_counters(const struct req *r, const struct limits *l,
+                                    struct admission *adm)
+{
+	const struct limit_value *v = l->v;
+	int hard = strcmp(v[LIM_BUDGET_ENFORCEMENT].text, "soft") != 0;
+	struct adm_counter *c;
+	int64_t uid;
+
+	if (r->end_user[0] == '\0')
+		return;
+	if (!v[LIM_END_USER_BUDGET_USD_DAILY].num && !v[LIM_END_USER_BUDGET_TOKENS_DAILY].num &&
+	    !v[LIM_END_USER_BUDGET_USD_MONTHLY].num && !v[LIM_END_USER_BUDGET_TOKENS_MONTHLY].num)
+		return;
+	if ((uid = secrets_end_user_id(adm->a.tenant_id, r->end_user)) == 0)
+		return;
+	c = add_counter(&adm->a, ADM_END_USER, uid, ADM_DAY, adm->day);
+	c->max_micros = v[LIM_END_USER_BUDGET_USD_DAILY].num;
+	c->max_tokens = v[LIM_END_USER_BUDGET_TOKENS_DAILY].num;
+	c->hard = hard;
+	c = add_counter(&adm->a, ADM_END_USER, uid, ADM_MONTH, adm->month);
+	c->max_micros = v[LIM_END_USER_BUDGET_USD_MONTHLY].num;
+	c->max_tokens = v[LIM_END_USER_BUDGET_TOKENS_MONTHLY].num;
+	c->hard = hard;
+	/* its rows carry no tenant: the alert thread learns who it is here */
+	alerts_note_end_user(adm->a.tenant_id, uid, r->end_user);
 }
 
 /* The tag of counter c ("department=research"), for messages; "" when unknown. */
@@ -350,6 +389,8 @@ static void admit_refusal(const struct admission *adm, const struct adm_counter 
 	                     "key's project", "this key's project's"},
 	    [ADM_TAG] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
 	                 R_tag_budget_exceeded, "tag", "the tag's"},
+	    [ADM_END_USER] = {R_rpm_exceeded, R_tpm_exceeded, R_concurrency_exceeded,
+	                      R_end_user_budget_exceeded, "end user", "this end user's"},
 	};
 	int sc = c->scope >= 0 && c->scope < ADM__SCOPES ? c->scope : ADM_TENANT;
 	/* What processes hold as leases counts as used (store/admission.c admits the same way). */
@@ -478,10 +519,11 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 		      (c->max_tokens && after_t > c->max_tokens)))
 			continue;
 		snprintf(detail, sizeof(detail), "%s%s budget exceeded (soft enforcement)",
-		         c->scope == ADM_KEY       ? "API key's "
-		         : c->scope == ADM_PROJECT ? "project's "
-		         : c->scope == ADM_TAG     ? "tag's "
-		                                   : "",
+		         c->scope == ADM_KEY        ? "API key's "
+		         : c->scope == ADM_PROJECT  ? "project's "
+		         : c->scope == ADM_TAG      ? "tag's "
+		         : c->scope == ADM_END_USER ? "end user's "
+		                                    : "",
 		         window_words[c->window]);
 		resp_header(r, "X-Budget-Warning", detail);
 		/* Audit only the request that crossed the line, not every one after it. */
@@ -500,11 +542,13 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.actor_type = "api_key";
 			ae.actor_id = id->key_prefix;
 			ae.action = "budget.soft_exceeded";
-			if (c->scope == ADM_KEY || c->scope == ADM_PROJECT || c->scope == ADM_TAG)
+			if (c->scope == ADM_KEY || c->scope == ADM_PROJECT || c->scope == ADM_TAG ||
+			    c->scope == ADM_END_USER)
 				snprintf(target, sizeof(target), "budget:%s:%lld:%s",
 				         c->scope == ADM_KEY       ? "key"
 				         : c->scope == ADM_PROJECT ? "project"
-				                                   : "tag",
+				         : c->scope == ADM_TAG     ? "tag"
+				                                   : "end_user",
 				         (long long)c->scope_id,
 				         c->window == ADM_DAY ? "daily" : "monthly");
 			else
@@ -513,10 +557,11 @@ static void admit_soft_check(struct req *r, const struct ident *id, const struct
 			ae.target = target;
 			ae.outcome = "ok";
 			ae.reason_code =
-			    reason_name(c->scope == ADM_KEY       ? R_key_budget_exceeded
-			                : c->scope == ADM_PROJECT ? R_project_budget_exceeded
-			                : c->scope == ADM_TAG     ? R_tag_budget_exceeded
-			                                          : R_tenant_budget_exceeded);
+			    reason_name(c->scope == ADM_KEY        ? R_key_budget_exceeded
+			                : c->scope == ADM_PROJECT  ? R_project_budget_exceeded
+			                : c->scope == ADM_TAG      ? R_tag_budget_exceeded
+			                : c->scope == ADM_END_USER ? R_end_user_budget_exceeded
+			                                           : R_tenant_budget_exceeded);
 			ae.request_id = r->request_id;
 			ae.ip = r->remote_addr;
 			ae.detail = js;
@@ -596,6 +641,7 @@ int admit_reserve(struct req *r, const struct ident *id, const struct model *m,
 		return reason_set(rf, R_invalid_request,
 		                  "metadata: this call carries more than %d tags with budgets",
 		                  ADMIT_TAGS_MAX);
+	admit_end_user_counters(r, id->lim, adm);
 
 	/* A worst case above a hard limit on its own can never be admitted. */
 	for (size_t i = 0; i < adm->a.n && refused < 0; i++) {

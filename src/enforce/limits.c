@@ -129,6 +129,27 @@ static const struct limit_def defs[LIM__MAX] = {
     [LIM_REQUEST_PROVIDER_KEY] = {"request_provider_key", LT_ENUM, "off", 0, 0, "off|on", G | P | T,
                                   "on: a call's X-Provider-Api-Key header is its provider key"
                                   " (never stored or logged; off: such a call is refused)"},
+    [LIM_END_USER_BUDGET_USD_DAILY] = {"end_user_budget_usd_daily", LT_USD, "0", 0, USD_MAX, NULL,
+                                       G | P | T,
+                                       "USD per calendar day for each end user of the tenant"
+                                       " (the call's user / X-Actor-Id; 0 = no limit)"},
+    [LIM_END_USER_BUDGET_USD_MONTHLY] = {"end_user_budget_usd_monthly", LT_USD, "0", 0, USD_MAX,
+                                         NULL, G | P | T,
+                                         "USD per calendar month for each end user of the"
+                                         " tenant (0 = no limit)"},
+    [LIM_END_USER_BUDGET_TOKENS_DAILY] = {"end_user_budget_tokens_daily", LT_COUNT, "0", 0,
+                                          COUNT_MAX, NULL, G | P | T,
+                                          "tokens per calendar day for each end user of the"
+                                          " tenant (0 = no limit)"},
+    [LIM_END_USER_BUDGET_TOKENS_MONTHLY] = {"end_user_budget_tokens_monthly", LT_COUNT, "0", 0,
+                                            COUNT_MAX, NULL, G | P | T,
+                                            "tokens per calendar month for each end user of the"
+                                            " tenant (0 = no limit)"},
+    [LIM_END_USER_ALERT_THRESHOLDS] = {"end_user_alert_thresholds", LT_LIST, "", 0, 0, NULL,
+                                       G | P | T,
+                                       "percents (1-100) of each end user's budgets whose"
+                                       " crossing is sent to the tenant's webhooks (unset: the"
+                                       " tenant's alert_thresholds)"},
     [LIM_ALERT_THRESHOLDS] = {"alert_thresholds", LT_LIST, "50,80,100", 0, 0, NULL, G | P | T,
                               "percents (1-100) of each budget whose crossing is sent to the"
                               " tenant's webhooks, once per period (empty = no budget alerts)"},
@@ -174,6 +195,7 @@ static const int level_ids[LV__MAX] = {
     [LV_RPM] = LIM_RPM,
     [LV_TPM] = LIM_TPM,
     [LV_CONCURRENCY] = LIM_CONCURRENCY,
+    [LV_ALERT_THRESHOLDS] = LIM_ALERT_THRESHOLDS,
 };
 
 /* ================================================================== definitions */
@@ -201,8 +223,8 @@ int limit_settable(int id, enum limit_scope scope)
 	if (id < 0 || id >= LIM__MAX || scope <= LS_DEFAULT || scope >= LS__MAX)
 		return 0;
 	if (scope == LS_TAG) /* budgets only: a tag does not choose models or rates */
-		return lv >= 0 && lv < LV_ALLOWED_MODELS;
-	if (scope == LS_KEY && lv >= LV_RPM) /* a key's rates are key_rpm, key_tpm, ... */
+		return lv >= 0 && (lv < LV_ALLOWED_MODELS || lv == LV_ALERT_THRESHOLDS);
+	if (scope == LS_KEY && lv >= LV_RPM && lv <= LV_CONCURRENCY) /* key_rpm, key_tpm, ... */
 		return (defs[id].scopes & LSB(scope)) != 0;
 	return (defs[id].scopes & LSB(scope)) != 0 ||
 	       ((scope == LS_KEY || scope == LS_PROJECT) && lv >= 0);
@@ -578,7 +600,8 @@ static int lim_check(int id, const char *value, char *out, size_t outcap, int64_
 	case LT_CIDRS:
 		if (lim_validate_list(d, v, out, outcap, &x, err, errlen) < 0)
 			return -1;
-		if (id == LIM_ALERT_THRESHOLDS && lim_check_percents(d, out, err, errlen) < 0)
+		if ((id == LIM_ALERT_THRESHOLDS || id == LIM_END_USER_ALERT_THRESHOLDS) &&
+		    lim_check_percents(d, out, err, errlen) < 0)
 			return -1;
 		break;
 	default:
@@ -692,7 +715,7 @@ static struct limit_tag *limits_tag_of(struct limits *l, int64_t id)
 static void limits_tag_row(struct limits *l, const struct limit_row *r)
 {
 	struct limit_tag *g = limits_tag_of(l, r->scope_id);
-	char text[64], err[160];
+	char text[sizeof(g->alerts)], err[160];
 	int id = limit_by_name(r->name), lv = limit_level_of(id);
 	int64_t num = 0;
 
@@ -711,6 +734,8 @@ static void limits_tag_row(struct limits *l, const struct limit_row *r)
 	g->set[lv] = 1;
 	if (lv == LV_BUDGET_ENFORCEMENT)
 		g->hard = strcmp(text, "soft") != 0;
+	else if (lv == LV_ALERT_THRESHOLDS)
+		util_strlcpy(g->alerts, text, sizeof(g->alerts));
 	else
 		g->num[lv] = num;
 }
@@ -878,6 +903,61 @@ int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limit
 		packed_unref(&p);
 	}
 	return 0;
+}
+
+/* See limits.h. */
+int limits_within(const struct limits *tl, int id, const char *value, char *err, size_t errlen)
+{
+	const struct limit_def *d;
+	const struct limit_value *cap;
+	char text[sizeof(tl->v[0].text)], e[256];
+	int64_t num = 0;
+
+	if (id < 0 || id >= LIM__MAX ||
+	    lim_check(id, value, text, sizeof(text), &num, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s", id >= 0 && id < LIM__MAX ? e : "no such limit");
+		return -1;
+	}
+	d = &defs[id];
+	cap = &tl->v[id];
+	if (id == LIM_ALERT_THRESHOLDS || id == LIM_END_USER_ALERT_THRESHOLDS)
+		return 0; /* when to be told: nothing the plan bounds */
+	switch (d->type) {
+	case LT_COUNT:
+	case LT_USD:
+		if (cap->num == 0 || (num > 0 && num <= cap->num))
+			return 0;
+		snprintf(err, errlen,
+		         "'%s' must be above 0 and at most %s (the tenant's plan allows %s)",
+		         d->name, cap->text, cap->text);
+		return -1;
+	case LT_LIST:
+		if (cap->text[0] == '\0')
+			return 0;
+		for (const char *p = text;;) {
+			const char *c = strchr(p, ','), *item;
+			size_t len = lim_trim(p, c ? (size_t)(c - p) : strlen(p), &item);
+			char one[256];
+
+			if (len == 0 || len >= sizeof(one))
+				break;
+			memcpy(one, item, len);
+			one[len] = '\0';
+			if (!limits_list_allows(cap->text, one)) {
+				snprintf(err, errlen, "'%s': '%s' is not in the tenant's list (%s)",
+				         d->name, one, cap->text);
+				return -1;
+			}
+			if (c == NULL)
+				return 0;
+			p = c + 1;
+		}
+		snprintf(err, errlen, "'%s' must name some of the tenant's list (%s)", d->name,
+		         cap->text);
+		return -1;
+	default:
+		return 0; /* an enum or CIDRs narrow nothing the plan gives */
+	}
 }
 
 /* See limits.h. */

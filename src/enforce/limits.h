@@ -67,6 +67,11 @@ enum limit_id {
 	LIM_RESPONSE_CACHE_MAX_BYTES, /* bytes of cached answers per tenant; 0 = configuration's */
 	LIM_GUARDRAILS, /* ordered comma list of registered guardrails run on each call; "" = none
 	                 */
+	LIM_END_USER_BUDGET_USD_DAILY,      /* each end user of the tenant: micro-USD a day */
+	LIM_END_USER_BUDGET_USD_MONTHLY,    /* ... a month */
+	LIM_END_USER_BUDGET_TOKENS_DAILY,   /* ... tokens a day */
+	LIM_END_USER_BUDGET_TOKENS_MONTHLY, /* ... tokens a month */
+	LIM_END_USER_ALERT_THRESHOLDS, /* percents of an end user's budgets; unset: the tenant's */
 	LIM__MAX
 };
 
@@ -120,6 +125,7 @@ enum level_limit {
 	LV_RPM, /* a project's rates and concurrency (not a key's: key_* are those) */
 	LV_TPM,
 	LV_CONCURRENCY,
+	LV_ALERT_THRESHOLDS, /* the level's own alert percents (unset: the tenant's list) */
 	LV__MAX
 };
 
@@ -139,6 +145,7 @@ struct limit_tag {
 	int64_t num[LV__MAX];       /* budgets (0: none); LV_BUDGET_ENFORCEMENT: see hard */
 	unsigned char set[LV__MAX]; /* set at the tag */
 	int hard;                   /* -1: the tenant's enforcement */
+	char alerts[400];           /* its alert_thresholds when set[LV_ALERT_THRESHOLDS] */
 };
 
 /*
@@ -204,6 +211,15 @@ void limit_format_usd(int64_t micros, char *out, size_t cap);
 int limits_get(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
 /* The same without the cache (for the CLI and admin pages). */
 int limits_resolve(struct store *st, int64_t tenant_id, int64_t key_id, struct limits *out);
+/*
+ * 0 when value (valid for limit id) stays within what the tenant's
+ * effective limits tl give: a number or amount from 1 to the tenant's
+ * (any when the tenant has none; 0 = unlimited only then), a list within
+ * the tenant's list. What a tenant sets for its keys and projects itself
+ * (the self-service API) must be; an operator may set anything. 0, or -1
+ * with a message naming the limit in err.
+ */
+int limits_within(const struct limits *tl, int id, const char *value, char *err, size_t errlen);
 /* 1 when name is in the comma list (an empty list allows everything). */
 int limits_list_allows(const char *list, const char *name);
 

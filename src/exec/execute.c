@@ -108,6 +108,9 @@ static int exec_is_loopback(const char *url)
  * Most tenants have no key of their own: "none" is kept in a second cache of
  * small entries sized like the key cache (tenancy/identify.c), so that many
  * tenants do not evict each other's answer and ask the database per call.
+ * A project's own keys are entries of the same caches under (tenant,
+ * project, provider): a key outside any project never looks, and a project
+ * without a key of its own is a "none" entry like a tenant's.
  */
 #define CRED_CACHE_ENTRIES 4096
 #define CRED_NONE_ENTRIES 32768
@@ -115,6 +118,7 @@ static int exec_is_loopback(const char *url)
 
 struct cred_key {
 	int64_t tenant_id;
+	int64_t project_id; /* 0: the tenant's own key */
 	char provider[32];
 };
 
@@ -135,9 +139,12 @@ static void cred_cache_init(void)
 	                      CRED_NONE_ENTRIES, CRED_CACHE_TTL_US, NULL);
 }
 
-/* The tenant's sealed key for provider, cached: ST_OK, ST_NOTFOUND, ST_ERR. */
-static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provider,
-                         struct sealed_cred *sc)
+/*
+ * The sealed key for provider of the tenant (project_id 0) or of its
+ * project, cached: ST_OK, ST_NOTFOUND, ST_ERR.
+ */
+static int exec_cred_get(struct store *st, int64_t tenant_id, int64_t project_id,
+                         const char *provider, struct sealed_cred *sc)
 {
 	struct cred_key k;
 	struct cred_entry e;
@@ -149,9 +156,11 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
 	pthread_once(&cred_cache_once, cred_cache_init);
 	memset(&k, 0, sizeof(k));
 	k.tenant_id = tenant_id;
+	k.project_id = project_id;
 	if (cred_cache == NULL || cred_none == NULL ||
 	    util_strlcpy(k.provider, provider, sizeof(k.provider)) < 0)
-		return store_cred_get(st, tenant_id, provider, sc);
+		return project_id ? store_pcred_get(st, tenant_id, project_id, provider, sc)
+		                  : store_cred_get(st, tenant_id, provider, sc);
 	if (cache_get(cred_none, &k, &none))
 		return ST_NOTFOUND;
 	if (cache_get(cred_cache, &k, &e)) {
@@ -161,7 +170,8 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
 		return rc;
 	}
 	cache_begin(&b);
-	rc = store_cred_get(st, tenant_id, provider, sc);
+	rc = project_id ? store_pcred_get(st, tenant_id, project_id, provider, sc)
+	                : store_cred_get(st, tenant_id, provider, sc);
 	if (rc == ST_ERR)
 		return rc;
 	if (!cache_stamp(&s, &b, tenant_id, CACHE_NO_GLOBAL))
@@ -184,9 +194,9 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provid
  * set: use it), 0 (not this source: try the next) or -1 (out's error set:
  * the call is refused). The order is the documented one (docs/API.md,
  * "Provider credentials"): the request's own key (when its tenant allows
- * it), then the tenant's own (BYOK), then the platform's; a provider on
- * loopback may need none. A project's own key (issue 16, projects) goes
- * between the request's and the tenant's: one more row of cred_sources.
+ * it), then the project's own (the calling key's project), then the
+ * tenant's own (BYOK), then the platform's; a provider on loopback may need
+ * none.
  */
 struct cred_ask {
 	struct req *r;
@@ -256,31 +266,77 @@ static int cred_from_request(const struct cred_ask *a)
 	return 1;
 }
 
-/* The tenant's own key (BYOK), opened for the call. */
-static int cred_from_tenant(const struct cred_ask *a)
+/* The calling key's project into *pid (0: none); -1 with out's error set. */
+static int cred_project_of(struct req *r, const struct ident *id, int64_t *pid,
+                           struct exec_outcome *out)
+{
+	struct limits *lim;
+
+	*pid = 0;
+	if (id->key_id == 0)
+		return 0;
+	if (id->lim != NULL) {
+		*pid = id->lim->project_id;
+		return 0;
+	}
+	/* enforcement off: the key's project from the cached limits, as cred_request_allowed */
+	lim = malloc(sizeof(*lim));
+	if (lim == NULL || limits_get(r->store, id->tenant_id, id->key_id, lim) < 0) {
+		free(lim);
+		return out ? exec_fail(out, R_database_unavailable, "the limits are unavailable")
+		           : -1;
+	}
+	*pid = lim->project_id;
+	free(lim);
+	return 0;
+}
+
+/*
+ * Open the sealed key of the tenant (project_id 0) or its project into the
+ * caller's buffer, recording the source. 1, 0 (none), -1 with out's error.
+ */
+static int cred_open_stored(const struct cred_ask *a, int64_t project_id, const char *source)
 {
 	const struct provider_instance *inst = a->inst;
 	struct sealed_cred sc;
 	int rc;
 
-	rc = exec_cred_get(a->r->store, a->id->tenant_id, inst->name, &sc);
+	rc = exec_cred_get(a->r->store, a->id->tenant_id, project_id, inst->name, &sc);
 	if (rc == ST_NOTFOUND)
 		return 0;
 	if (rc != ST_OK)
 		return exec_fail(a->out, R_database_unavailable,
 		                 "the credential store is unavailable");
-	rc = secrets_open(a->id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct, sc.ct_len,
-	                  a->key, a->cap);
+	rc = project_id ? secrets_open_project(a->id->tenant_id, project_id, inst->name, sc.version,
+	                                       sc.nonce, sc.ct, sc.ct_len, a->key, a->cap)
+	                : secrets_open(a->id->tenant_id, inst->name, sc.version, sc.nonce, sc.ct,
+	                               sc.ct_len, a->key, a->cap);
 	sodium_memzero(&sc, sizeof(sc));
 	if (rc < 0) {
-		log_error("exec: tenant %lld: stored %s credential does not open",
-		          (long long)a->id->tenant_id, inst->name);
+		log_error("exec: tenant %lld: stored %s credential (%s) does not open",
+		          (long long)a->id->tenant_id, inst->name, source);
 		return exec_fail(a->out, R_credential_unusable,
 		                 "the stored provider key for '%s' cannot be used; set it again",
 		                 inst->name);
 	}
-	util_strlcpy(a->out->cred_source, "tenant", sizeof(a->out->cred_source));
+	util_strlcpy(a->out->cred_source, source, sizeof(a->out->cred_source));
 	return 1;
+}
+
+/* The calling key's project's own key, opened for the call; a key in no project has none. */
+static int cred_from_project(const struct cred_ask *a)
+{
+	int64_t pid;
+
+	if (cred_project_of(a->r, a->id, &pid, a->out) < 0)
+		return -1;
+	return pid ? cred_open_stored(a, pid, "project") : 0;
+}
+
+/* The tenant's own key (BYOK), opened for the call. */
+static int cred_from_tenant(const struct cred_ask *a)
+{
+	return cred_open_stored(a, 0, "tenant");
 }
 
 /* The platform's key of the instance (configuration). */
@@ -303,11 +359,7 @@ static int cred_from_loopback(const struct cred_ask *a)
 }
 
 static int (*const cred_sources[])(const struct cred_ask *) = {
-    cred_from_request,
-    /* a project's own key: here */
-    cred_from_tenant,
-    cred_from_platform,
-    cred_from_loopback,
+    cred_from_request, cred_from_project, cred_from_tenant, cred_from_platform, cred_from_loopback,
 };
 
 /*
@@ -346,6 +398,7 @@ int exec_model_callable(struct req *r, const struct ident *id, const struct mode
 {
 	const struct provider_instance *inst = registry_find(m->provider);
 	struct sealed_cred sc;
+	int64_t pid;
 	int rc;
 
 	/* the tenant's list, then the key's project's and the key's own (authorize_model) */
@@ -358,7 +411,11 @@ int exec_model_callable(struct req *r, const struct ident *id, const struct mode
 	if ((inst->adapter->flags & AH_PROVIDER_LOCAL) || inst->platform_key[0] ||
 	    exec_is_loopback(inst->base_url))
 		return 1;
-	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	if (cred_project_of(r, id, &pid, NULL) < 0)
+		return -1;
+	rc = pid ? exec_cred_get(r->store, id->tenant_id, pid, inst->name, &sc) : ST_NOTFOUND;
+	if (rc == ST_NOTFOUND)
+		rc = exec_cred_get(r->store, id->tenant_id, 0, inst->name, &sc);
 	sodium_memzero(&sc, sizeof(sc));
 	return rc == ST_OK ? 1 : rc == ST_NOTFOUND ? 0 : -1;
 }

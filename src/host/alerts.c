@@ -87,17 +87,65 @@ static json_t *alerts_amount(int usd, int64_t v)
 	return json_string(t);
 }
 
+/* The limits of tenant_id into sc->lim (kept for the tenant's next rows); -1: next round. */
+static int alerts_tenant(struct scan *sc, int64_t tenant_id)
+{
+	if (sc->lim_tenant != tenant_id) {
+		if (limits_get(sc->st, tenant_id, 0, sc->lim) < 0) {
+			sc->lim_tenant = 0;
+			return -1;
+		}
+		sc->lim_tenant = tenant_id;
+	}
+	return 0;
+}
+
+/*
+ * Claim a budget.threshold event for each percent of list that spent has
+ * reached of limit. subject names the budget (the tenant's: its name; a
+ * level's: "<scope>:<id>:<name>"); level (may be NULL) holds the level's
+ * fields of the payload, merged in (borrowed).
+ */
+static void alerts_cross(struct scan *sc, int64_t tenant_id, const char *list, const char *subject,
+                         int i, const char *period, int64_t spent, int64_t limit, int hard,
+                         json_t *level)
+{
+	for (const char *p = list; *p;) {
+		int64_t pct = 0;
+		char item[8];
+		size_t n = strcspn(p, ",");
+		json_t *payload;
+
+		if (n > 0 && n < sizeof(item)) {
+			memcpy(item, p, n);
+			item[n] = '\0';
+			util_parse_i64(item, 1, 100, &pct);
+		}
+		p += n + (p[n] == ',');
+		/* spent / limit >= pct / 100 (in doubles: no overflow at any size) */
+		if (pct <= 0 || (double)spent * 100.0 < (double)limit * (double)pct)
+			continue;
+		payload =
+		    json_pack("{s:s, s:s, s:I, s:o, s:o, s:b}", "budget", alert_budgets[i].name,
+		              "period", period, "threshold_pct", (json_int_t)pct, "spent",
+		              alerts_amount(alert_budgets[i].usd, spent), "limit",
+		              alerts_amount(alert_budgets[i].usd, limit), "hard", hard);
+		if (payload != NULL && level != NULL && json_object_update(payload, level) != 0) {
+			json_decref(payload);
+			payload = NULL;
+		}
+		alerts_claim(sc, tenant_id, "budget.threshold", subject, (int)pct, period, payload);
+	}
+}
+
 /* alert_budget_cb: the thresholds this counter has reached, and a used-up hard budget. */
 static int alerts_budget(void *ctx, const struct alert_budget *b)
 {
 	struct scan *sc = ctx;
 	const char *list;
 
-	if (sc->lim_tenant != b->tenant_id) {
-		if (limits_get(sc->st, b->tenant_id, 0, sc->lim) < 0)
-			return 0; /* next round */
-		sc->lim_tenant = b->tenant_id;
-	}
+	if (alerts_tenant(sc, b->tenant_id) < 0)
+		return 0; /* next round */
 	list = sc->lim->v[LIM_ALERT_THRESHOLDS].text;
 	for (size_t i = 0; i < ARRAY_SIZE(alert_budgets); i++) {
 		int64_t limit = sc->lim->v[alert_budgets[i].lim].num;
@@ -106,29 +154,8 @@ static int alerts_budget(void *ctx, const struct alert_budget *b)
 
 		if (strcmp(b->window, alert_budgets[i].window) != 0 || limit <= 0)
 			continue;
-		for (const char *p = list; *p;) {
-			int64_t pct = 0;
-			char item[8];
-			size_t n = strcspn(p, ",");
-
-			if (n > 0 && n < sizeof(item)) {
-				memcpy(item, p, n);
-				item[n] = '\0';
-				util_parse_i64(item, 1, 100, &pct);
-			}
-			p += n + (p[n] == ',');
-			/* spent / limit >= pct / 100 (in doubles: no overflow at any size) */
-			if (pct <= 0 || (double)spent * 100.0 < (double)limit * (double)pct)
-				continue;
-			alerts_claim(sc, b->tenant_id, "budget.threshold", alert_budgets[i].name,
-			             (int)pct, b->period,
-			             json_pack("{s:s, s:s, s:I, s:o, s:o, s:b}", "budget",
-			                       alert_budgets[i].name, "period", b->period,
-			                       "threshold_pct", (json_int_t)pct, "spent",
-			                       alerts_amount(alert_budgets[i].usd, spent), "limit",
-			                       alerts_amount(alert_budgets[i].usd, limit), "hard",
-			                       hard));
-		}
+		alerts_cross(sc, b->tenant_id, list, alert_budgets[i].name, (int)i, b->period,
+		             spent, limit, hard, NULL);
 		if (hard && spent >= limit)
 			alerts_claim(sc, b->tenant_id, "budget.refusing", alert_budgets[i].name,
 			             100, b->period,
@@ -138,6 +165,148 @@ static int alerts_budget(void *ctx, const struct alert_budget *b)
 			                       alerts_amount(alert_budgets[i].usd, limit)));
 	}
 	return 0;
+}
+
+/*
+ * alert_level_cb: a level's counter (a key's, a project's, a tag's, an end
+ * user's) against its budget, with the level's own list of percents or, when
+ * it has none, the tenant's (an end user's: end_user_alert_thresholds when
+ * set). The tenant of an end user's row comes from the note (ctx's
+ * end_user fields).
+ */
+struct level_scan {
+	struct scan *sc;
+	const struct eu_note *notes; /* for end users: who each id is */
+	size_t n;
+};
+
+struct eu_note {
+	int64_t uid, tenant_id, seen_us;
+	char name[65];
+};
+
+/* The levels with rows of their own, and the fields that name one in an event. */
+static const struct alert_level {
+	const char *scope, *id, *label;
+} alert_levels[] = {
+    {"key", "key_id", "prefix"},
+    {"project", "project_id", "project"},
+    {"tag", "tag_id", "tag"},
+};
+
+static int alerts_level(void *ctx, const struct alert_level_budget *lb)
+{
+	struct level_scan *ls = ctx;
+	struct scan *sc = ls->sc;
+	const struct alert_budget *b = &lb->b;
+	int64_t tenant_id = b->tenant_id;
+	const struct alert_level *lv = NULL;
+	const char *list, *name = "";
+	json_t *level;
+	char subject[65];
+	int hard;
+
+	if (strcmp(lb->scope, "end_user") == 0) {
+		for (size_t i = 0; i < ls->n; i++)
+			if (ls->notes[i].uid == lb->scope_id) {
+				tenant_id = ls->notes[i].tenant_id;
+				name = ls->notes[i].name;
+			}
+	}
+	if (tenant_id == 0 || alerts_tenant(sc, tenant_id) < 0)
+		return 0;
+	if (strcmp(lb->scope, "end_user") == 0) {
+		const struct limit_value *v = &sc->lim->v[LIM_END_USER_ALERT_THRESHOLDS];
+
+		list = v->source != LS_DEFAULT ? v->text : sc->lim->v[LIM_ALERT_THRESHOLDS].text;
+		hard = strcmp(sc->lim->v[LIM_BUDGET_ENFORCEMENT].text, "hard") == 0;
+		level = json_pack("{s:s, s:s}", "level", "end_user", "end_user", name);
+	} else {
+		list = lb->has_list ? lb->list : sc->lim->v[LIM_ALERT_THRESHOLDS].text;
+		hard = strcmp(lb->enforcement[0] ? lb->enforcement
+		                                 : sc->lim->v[LIM_BUDGET_ENFORCEMENT].text,
+		              "hard") == 0;
+		for (size_t i = 0; i < ARRAY_SIZE(alert_levels); i++)
+			if (strcmp(lb->scope, alert_levels[i].scope) == 0)
+				lv = &alert_levels[i];
+		if (lv == NULL)
+			return 0;
+		level = json_pack("{s:s, s:I, s:s}", "level", lv->scope, lv->id,
+		                  (json_int_t)lb->scope_id, lv->label, lb->label);
+	}
+	if (level == NULL)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(alert_budgets); i++) {
+		int64_t limit = alert_budgets[i].usd ? b->lim_micros : b->lim_tokens;
+		int64_t spent = alert_budgets[i].usd ? b->spent_micros : b->spent_tokens;
+
+		if (strcmp(b->window, alert_budgets[i].window) != 0 || limit <= 0)
+			continue;
+		snprintf(subject, sizeof(subject), "%s:%lld:%s", lb->scope, (long long)lb->scope_id,
+		         alert_budgets[i].name);
+		alerts_cross(sc, tenant_id, list, subject, (int)i, b->period, spent, limit, hard,
+		             level);
+	}
+	json_decref(level);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ end users */
+
+#define EU_NOTES 4096          /* end users remembered per process (a hash table, by id) */
+#define EU_KEEP_US 120000000LL /* ... for two minutes after their last call */
+
+/* End users of tenants with end-user budgets this process admitted calls of, recently. */
+static struct {
+	pthread_mutex_t mu;
+	struct eu_note v[EU_NOTES];
+} eu = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void alerts_note_end_user(int64_t tenant_id, int64_t uid, const char *name)
+{
+	int64_t now = util_now_us();
+	size_t h = (size_t)((uint64_t)uid % EU_NOTES);
+
+	pthread_mutex_lock(&eu.mu);
+	for (size_t probe = 0; probe < 8; probe++) {
+		struct eu_note *e = &eu.v[(h + probe) % EU_NOTES];
+
+		if (e->uid == uid || e->uid == 0 || now - e->seen_us > EU_KEEP_US) {
+			if (e->uid != uid) {
+				e->uid = uid;
+				e->tenant_id = tenant_id;
+				util_strlcpy(e->name, name, sizeof(e->name));
+			}
+			e->seen_us = now;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&eu.mu);
+}
+
+/* The end users noted in the last two minutes, their counters against their budgets. */
+static void alerts_end_users(struct scan *sc)
+{
+	struct eu_note *v = malloc(sizeof(eu.v));
+	int64_t *ids = malloc(EU_NOTES * sizeof(*ids));
+	int64_t now = util_now_us();
+	struct level_scan ls = {sc, v, 0};
+
+	if (v == NULL || ids == NULL)
+		goto out;
+	pthread_mutex_lock(&eu.mu);
+	for (size_t i = 0; i < EU_NOTES; i++)
+		if (eu.v[i].uid != 0 && now - eu.v[i].seen_us <= EU_KEEP_US)
+			v[ls.n++] = eu.v[i];
+	pthread_mutex_unlock(&eu.mu);
+	for (size_t i = 0; i < ls.n; i++)
+		ids[i] = v[i].uid;
+	for (size_t at = 0; at < ls.n; at += 500)
+		store_alert_end_user_budgets(sc->st, ids + at, ls.n - at < 500 ? ls.n - at : 500,
+		                             alerts_level, &ls);
+out:
+	free(v);
+	free(ids);
 }
 
 /* alert_fact_cb: a key about to expire. */
@@ -270,7 +439,11 @@ int alerts_round(struct store *st, const struct conf *c)
 
 	sc.lim = malloc(sizeof(*sc.lim));
 	if (sc.lim != NULL) {
+		struct level_scan ls = {&sc, NULL, 0};
+
 		store_alert_budgets(st, alerts_budget, &sc);
+		store_alert_level_budgets(st, alerts_level, &ls);
+		alerts_end_users(&sc);
 		free(sc.lim);
 	}
 	alerts_refusals(&sc);

@@ -36,6 +36,13 @@ struct store;
  * safe from any thread, costs a lock and a copy.
  */
 void alerts_note_refusal(int64_t tenant_id, const char *message);
+/*
+ * A call of end user name (uid: secrets_end_user_id) of tenant_id was
+ * admitted under end-user budgets: the alert thread holds that end user's
+ * counters against them for two minutes after (its rows carry no tenant).
+ * Safe from any thread; a lock and a slot of a fixed table.
+ */
+void alerts_note_end_user(int64_t tenant_id, int64_t uid, const char *name);
 /* One round: find events, then send what is due. Returns the deliveries attempted. */
 int alerts_round(struct store *st, const struct conf *c);
 

@@ -51,7 +51,8 @@
 #include "store/records.h"
 #include "store/sql.h"
 
-static const char *const scope_names[ADM__SCOPES] = {"tenant", "key", "global", "project", "tag"};
+static const char *const scope_names[ADM__SCOPES] = {"tenant",  "key", "global",
+                                                     "project", "tag", "end_user"};
 static const char *const window_names[ADM__WINDOWS] = {"minute", "day", "month", "inflight"};
 
 static const char sql_reap_list[] =

@@ -3,7 +3,8 @@
  *
  * DESIGN
  * budget_counters holds one row per (scope, scope_id, window, period):
- * scope tenant | key | global | project | tag, window minute | day | month, period the
+ * scope tenant | key | global | project | tag | end_user (scope_id: the
+ * keyed hash of the end user, secrets_end_user_id), window minute | day | month, period the
  * calendar key ("2026-11-23 14:05", "2026-11-23", "2026-11"). A
  * reservation adds the call's worst case to `reserved` of every row that
  * applies with ONE conditional UPDATE whose WHERE clause holds each row's
@@ -26,10 +27,11 @@
 #include "store/store.h"
 
 /* In the order of budget_counters.scope's ENUM (rows are locked in that order). */
-enum adm_scope { ADM_TENANT, ADM_KEY, ADM_GLOBAL, ADM_PROJECT, ADM_TAG, ADM__SCOPES };
+enum adm_scope { ADM_TENANT, ADM_KEY, ADM_GLOBAL, ADM_PROJECT, ADM_TAG, ADM_END_USER, ADM__SCOPES };
 enum adm_window { ADM_MINUTE, ADM_DAY, ADM_MONTH, ADM_INFLIGHT, ADM__WINDOWS };
 
-#define ADM_MAX_COUNTERS 28 /* 16 for the tenant, its key and project, global; 12 for tags */
+#define ADM_MAX_COUNTERS                                                                           \
+	30 /* 16 for the tenant, its key and project, global; 12 tags; 2 end user */
 
 struct adm_counter {
 	int scope;          /* enum adm_scope */

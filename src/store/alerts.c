@@ -209,6 +209,104 @@ int store_alert_budgets(struct store *st, alert_budget_cb cb, void *ctx)
 	return rc == ST_OK && !g.failed ? ST_OK : ST_ERR;
 }
 
+static void level_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	struct alert_level_budget *a = gather_slot(ctx);
+
+	(void)set;
+	(void)len;
+	if (a == NULL)
+		return;
+	a->b.tenant_id = col_i64(row, n, 0);
+	util_strlcpy(a->scope, col(row, n, 1), sizeof(a->scope));
+	a->scope_id = col_i64(row, n, 2);
+	util_strlcpy(a->b.window, col(row, n, 3), sizeof(a->b.window));
+	util_strlcpy(a->b.period, col(row, n, 4), sizeof(a->b.period));
+	a->b.spent_micros = col_i64(row, n, 5);
+	a->b.lim_micros = col_i64(row, n, 6);
+	a->b.spent_tokens = col_i64(row, n, 7);
+	a->b.lim_tokens = col_i64(row, n, 8);
+	a->has_list = col_i64(row, n, 9) != 0;
+	util_strlcpy(a->list, col(row, n, 10), sizeof(a->list));
+	util_strlcpy(a->enforcement, col(row, n, 11), sizeof(a->enforcement));
+	util_strlcpy(a->label, col(row, n, 12), sizeof(a->label));
+}
+
+/* Run q (its rows in level_row's columns), then cb over them. */
+static int level_run(struct store *st, struct sql *q, alert_level_cb cb, void *ctx, const char *fn)
+{
+	struct gathered g = {NULL, 0, 0, sizeof(struct alert_level_budget), 0};
+	int rc = sql_run(st, q, level_row, &g, fn);
+
+	for (size_t i = 0; rc == ST_OK && !g.failed && i < g.n; i++)
+		if (cb(ctx, (const struct alert_level_budget *)g.v + i) != 0)
+			break;
+	free(g.v);
+	return rc == ST_OK && !g.failed ? ST_OK : ST_ERR;
+}
+
+/* The counters' columns and the filter every level's rows share. */
+#define LEVEL_COLS                                                                                 \
+	" b.scope, b.scope_id, b.win, b.period, b.spent_micros, b.lim_micros, b.spent_tokens,"     \
+	" b.lim_tokens"
+#define LEVEL_RECENT                                                                               \
+	" AND b.win IN ('day', 'month') AND b.updated_at > UTC_TIMESTAMP(6) - INTERVAL 1 HOUR"     \
+	" AND (b.spent_micros > 0 OR b.spent_tokens > 0) AND (b.lim_micros > 0 OR b.lim_tokens > " \
+	"0)"
+/* The level's own row of limit NAME, matched on its scope (the enums differ: compared apart). */
+#define LEVEL_LIMIT(alias, name)                                                                   \
+	" LEFT JOIN limits " alias " ON " alias ".scope_id = b.scope_id AND " alias                \
+	".name = '" name "' AND ((b.scope = 'key' AND " alias                                      \
+	".scope = 'key') OR (b.scope = 'project' AND " alias                                       \
+	".scope = 'project') OR (b.scope = 'tag' AND " alias ".scope = 'tag'))"
+
+int store_alert_level_budgets(struct store *st, alert_level_cb cb, void *ctx)
+{
+	struct sql q;
+	int rc;
+
+	sql_init(&q, st);
+	sql_lit(
+	    &q,
+	    "SELECT COALESCE(k.tenant_id, p.tenant_id, g.tenant_id, 0)," LEVEL_COLS ","
+	    " l.value IS NOT NULL, COALESCE(l.value, ''), COALESCE(e.value, ''),"
+	    " COALESCE(k.prefix, p.name, CONCAT(g.tag_key, '=', g.tag_value), '')"
+	    " FROM budget_counters b"
+	    " LEFT JOIN api_keys k ON b.scope = 'key' AND k.id = b.scope_id"
+	    " LEFT JOIN projects p ON b.scope = 'project' AND p.id = b.scope_id"
+	    " LEFT JOIN tags g ON b.scope = 'tag' AND g.id = b.scope_id" LEVEL_LIMIT(
+	        "l", "alert_thresholds")
+	        LEVEL_LIMIT(
+	            "e",
+	            "budget_enforcement") " WHERE b.scope IN ('key', 'project', 'tag')" LEVEL_RECENT
+	                                  " ORDER BY 1, b.scope, b.scope_id, b.win, b.period LIMIT "
+	                                  "10000");
+	rc = level_run(st, &q, cb, ctx, __func__);
+	sql_free(&q);
+	return rc;
+}
+
+int store_alert_end_user_budgets(struct store *st, const int64_t *ids, size_t n, alert_level_cb cb,
+                                 void *ctx)
+{
+	struct sql q;
+	int rc;
+
+	if (n == 0)
+		return ST_OK;
+	sql_init(&q, st);
+	sql_lit(&q, "SELECT 0," LEVEL_COLS ", 0, '', '', '' FROM budget_counters b"
+	            " WHERE b.scope = 'end_user' AND b.scope_id IN (");
+	for (size_t i = 0; i < n; i++) {
+		sql_comma(&q, i == 0);
+		sql_i64(&q, ids[i]);
+	}
+	sql_lit(&q, ")" LEVEL_RECENT " ORDER BY b.scope_id, b.win, b.period");
+	rc = level_run(st, &q, cb, ctx, __func__);
+	sql_free(&q);
+	return rc;
+}
+
 static void fact_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
 {
 	struct alert_fact *a = gather_slot(ctx);

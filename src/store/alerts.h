@@ -48,6 +48,36 @@ typedef int (*alert_budget_cb)(void *ctx, const struct alert_budget *b);
  */
 int store_alert_budgets(struct store *st, alert_budget_cb cb, void *ctx);
 
+/*
+ * A counter of a level below the tenant (key, project, tag, end user) that
+ * may have crossed a threshold: its budget as admission last applied it
+ * (the row's lim_*), the level's own alert_thresholds and
+ * budget_enforcement when set there, and a label for the event (the key's
+ * prefix, the project's name, the tag's key=value; "" for an end user).
+ */
+struct alert_level_budget {
+	struct alert_budget b; /* tenant_id (0 for an end user: the caller knows it) */
+	char scope[12];        /* "key" | "project" | "tag" | "end_user" */
+	int64_t scope_id;
+	int has_list; /* the level has its own alert_thresholds */
+	char list[400];
+	char enforcement[8]; /* the level's own budget_enforcement, "" when the tenant's */
+	char label[200];
+};
+typedef int (*alert_level_cb)(void *ctx, const struct alert_level_budget *b);
+/*
+ * Key, project and tag day/month counters with a budget, written in the
+ * last hour with something spent, ordered by tenant. ST_OK or ST_ERR.
+ */
+int store_alert_level_budgets(struct store *st, alert_level_cb cb, void *ctx);
+/*
+ * The day/month counters of the n end users ids (scope_id of scope
+ * end_user) with a budget and something spent in the last hour; tenant_id
+ * is 0 in the rows. ST_OK or ST_ERR.
+ */
+int store_alert_end_user_budgets(struct store *st, const int64_t *ids, size_t n, alert_level_cb cb,
+                                 void *ctx);
+
 /* Something that is an event by itself: an expiring key, an opened breaker. */
 struct alert_fact {
 	int64_t tenant_id;

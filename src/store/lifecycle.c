@@ -76,12 +76,27 @@ static const struct life_table life_tables[] = {
 	 "JSON_OBJECT('provider', provider, 'key_version', key_version, 'last4', last4, "
 	 TS("created_at") ", " TS("updated_at") ")",
 	 {"provider", NULL}, "tenant_id = @tenant"},
+	{"project_provider_keys.jsonl", "project_provider_credentials",
+	 "JSON_OBJECT('project_id', project_id, 'provider', provider, 'key_version', key_version,"
+	 " 'last4', last4, " TS("created_at") ", " TS("updated_at") ")",
+	 {"project_id", "provider", NULL}, "tenant_id = @tenant"},
+	{"projects.jsonl", "projects",
+	 "JSON_OBJECT('id', id, 'name', name, " TS("created_at") ")",
+	 {"id", NULL}, "tenant_id = @tenant"},
+	{"project_keys.jsonl", "project_keys",
+	 "JSON_OBJECT('key_id', key_id, 'project_id', project_id)",
+	 {"key_id", NULL}, "tenant_id = @tenant"},
+	{"tags.jsonl", "tags",
+	 "JSON_OBJECT('id', id, 'key', tag_key, 'value', tag_value, " TS("created_at") ")",
+	 {"id", NULL}, "tenant_id = @tenant"},
 	{"limits.jsonl", "limits",
 	 "JSON_OBJECT('scope', scope, 'scope_id', scope_id, 'name', name, 'value', value, "
 	 TS("updated_at") ", 'updated_by', updated_by)",
 	 {"scope", "scope_id", "name", NULL},
 	 "((scope = 'tenant' AND scope_id = @tenant) OR (scope = 'key' AND scope_id IN"
-	 " (SELECT id FROM api_keys WHERE tenant_id = @tenant)))"},
+	 " (SELECT id FROM api_keys WHERE tenant_id = @tenant)) OR (scope = 'project' AND"
+	 " scope_id IN (SELECT id FROM projects WHERE tenant_id = @tenant)) OR (scope = 'tag' AND"
+	 " scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)))"},
 	{"sessions.jsonl", "sessions",
 	 "JSON_OBJECT('id', id, 'agent_id', agent_id, 'metadata', JSON_QUERY(metadata, '$'),"
 	 " 'message_count', message_count, " TS("created_at") ", " TS("updated_at") ")",
@@ -271,6 +286,30 @@ static const struct life_check life_checks[] = {
 	{"orphan_provider_keys", "provider credentials of a tenant that does not exist",
 	 ORPHANS("provider_credentials")},
 	{"orphan_agents", "agents of a tenant that does not exist", ORPHANS("agents")},
+	{"orphan_projects", "projects of a tenant that does not exist", ORPHANS("projects")},
+	{"orphan_project_keys", "project memberships of a tenant that does not exist",
+	 ORPHANS("project_keys")},
+	{"orphan_project_provider_keys", "project provider credentials of a tenant that does not"
+	 " exist", ORPHANS("project_provider_credentials")},
+	{"orphan_tags", "tags with budgets of a tenant that does not exist", ORPHANS("tags")},
+	{"project_keys_across_tenants",
+	 "a key in a project of another tenant, or a membership naming a key or project that does"
+	 " not exist",
+	 "SELECT COUNT(*) FROM project_keys x LEFT JOIN api_keys k ON k.id = x.key_id"
+	 " LEFT JOIN projects p ON p.id = x.project_id WHERE (@tenant = 0 OR x.tenant_id = @tenant)"
+	 " AND (k.id IS NULL OR p.id IS NULL OR k.tenant_id <> x.tenant_id"
+	 " OR p.tenant_id <> x.tenant_id)"},
+	{"project_provider_keys_across_tenants",
+	 "a project's provider credential whose project does not exist or is another tenant's",
+	 "SELECT COUNT(*) FROM project_provider_credentials x LEFT JOIN projects p"
+	 " ON p.id = x.project_id WHERE (@tenant = 0 OR x.tenant_id = @tenant)"
+	 " AND (p.id IS NULL OR p.tenant_id <> x.tenant_id)"},
+	{"level_limits_orphaned",
+	 "limits of a project or a tag that does not exist (whose tenant cannot be told)",
+	 "SELECT COUNT(*) FROM limits l LEFT JOIN projects p ON l.scope = 'project'"
+	 " AND p.id = l.scope_id LEFT JOIN tags g ON l.scope = 'tag' AND g.id = l.scope_id"
+	 " WHERE @tenant = 0 AND ((l.scope = 'project' AND p.id IS NULL)"
+	 " OR (l.scope = 'tag' AND g.id IS NULL))"},
 	{"orphan_sessions", "sessions of a tenant that does not exist", ORPHANS("sessions")},
 	{"orphan_session_messages", "session messages of a tenant that does not exist",
 	 ORPHANS("session_messages")},
@@ -315,6 +354,12 @@ static const struct life_check life_checks[] = {
 	 "provider credentials without a nonce, a key version or room for the MAC (not encrypted)",
 	 "SELECT COUNT(*) FROM provider_credentials WHERE (@tenant = 0 OR tenant_id = @tenant) AND"
 	 " (key_version < 1 OR nonce = REPEAT(X'00', 24) OR LENGTH(ciphertext) <= 16"
+	 " OR CHAR_LENGTH(last4) > 4)"},
+	{"project_provider_keys_not_sealed",
+	 "project provider credentials without a nonce, a key version or room for the MAC (not"
+	 " encrypted)",
+	 "SELECT COUNT(*) FROM project_provider_credentials WHERE (@tenant = 0 OR tenant_id ="
+	 " @tenant) AND (key_version < 1 OR nonce = REPEAT(X'00', 24) OR LENGTH(ciphertext) <= 16"
 	 " OR CHAR_LENGTH(last4) > 4)"},
 	{"tool_secrets_not_sealed",
 	 "tool secrets without a nonce, a key version or room for the MAC (not encrypted)",
@@ -480,6 +525,7 @@ static const char *const life_erase[] = {
 	"limits WHERE scope = 'project' AND"
 	" scope_id IN (SELECT id FROM projects WHERE tenant_id = @tenant)",
 	"project_keys WHERE tenant_id = @tenant",
+	"project_provider_credentials WHERE tenant_id = @tenant",
 	"projects WHERE tenant_id = @tenant",
 	"budget_counters WHERE scope = 'tag' AND"
 	" scope_id IN (SELECT id FROM tags WHERE tenant_id = @tenant)",

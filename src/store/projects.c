@@ -23,11 +23,14 @@ static const char sql_get_id[] =
     "SELECT " PROJECT_COLS " FROM projects p WHERE p.tenant_id = ? AND p.id = ?";
 static const char sql_list[] =
     "SELECT " PROJECT_COLS " FROM projects p WHERE p.tenant_id = ? ORDER BY p.name";
+static const char sql_rename[] = "UPDATE projects SET name = ? WHERE tenant_id = ? AND id = ?";
 static const char sql_del_keys[] =
     "DELETE FROM project_keys WHERE tenant_id = ? AND project_id = ?";
 static const char sql_del_limits[] =
     "DELETE l FROM limits l JOIN projects p ON l.scope = 'project' AND l.scope_id = p.id"
     " WHERE p.tenant_id = ? AND p.id = ?";
+static const char sql_del_creds[] =
+    "DELETE FROM project_provider_credentials WHERE tenant_id = ? AND project_id = ?";
 static const char sql_del[] = "DELETE FROM projects WHERE tenant_id = ? AND id = ?";
 static const char sql_key_set[] =
     "INSERT INTO project_keys (key_id, tenant_id, project_id) VALUES (?, ?, ?)"
@@ -125,6 +128,29 @@ int store_project_list(struct store *st, int64_t tenant_id, project_cb cb, void 
 	return project_rows(st, Q_PROJECT_LIST, sql_list, in, cb, ctx, NULL, __func__);
 }
 
+int store_project_rename(struct store *st, int64_t tenant_id, int64_t id, const char *name)
+{
+	MYSQL_BIND in[3];
+	unsigned long l;
+	uint64_t n = 0;
+	int rc;
+
+	if (name == NULL || strlen(name) > PROJECT_NAME_MAX) {
+		log_error("store: %s: missing or too long name", __func__);
+		return ST_ERR;
+	}
+	db_in_str(&in[0], name, &l);
+	db_in_i64(&in[1], &tenant_id);
+	db_in_i64(&in[2], &id);
+	rc = store_change_exec(st, Q_PROJECT_RENAME, sql_rename, in, __func__, CHANGE_TENANT,
+	                       tenant_id, &n);
+	if (rc == ST_CONFLICT)
+		return ST_CONFLICT;
+	if (rc != ST_OK)
+		return ST_ERR;
+	return n == 0 ? ST_NOTFOUND : ST_OK;
+}
+
 int store_project_delete(struct store *st, int64_t tenant_id, int64_t id)
 {
 	MYSQL_BIND in[2];
@@ -135,6 +161,7 @@ int store_project_delete(struct store *st, int64_t tenant_id, int64_t id)
 		return ST_ERR;
 	if (db_exec(st, Q_PROJECT_DEL_KEYS, sql_del_keys, in, NULL, __func__) != ST_OK ||
 	    db_exec(st, Q_PROJECT_DEL_LIMITS, sql_del_limits, in, NULL, __func__) != ST_OK ||
+	    db_exec(st, Q_PROJECT_DEL_CREDS, sql_del_creds, in, NULL, __func__) != ST_OK ||
 	    db_exec(st, Q_PROJECT_DEL, sql_del, in, NULL, __func__) != ST_OK)
 		goto fail;
 	if (db_affected(st, Q_PROJECT_DEL) == 0) {

@@ -39,8 +39,14 @@ int store_project_get_id(struct store *st, int64_t tenant_id, int64_t id, struct
 /* The tenant's projects by name, with their key counts; nonzero from cb stops. ST_OK or ST_ERR. */
 int store_project_list(struct store *st, int64_t tenant_id, project_cb cb, void *ctx);
 /*
- * Delete the tenant's project id, its limits and its keys' membership (the
- * keys stay), in one transaction. ST_OK, ST_NOTFOUND, ST_ERR.
+ * Rename the tenant's project id to name (its limits, keys and provider keys
+ * stay: they hang on the id). ST_OK, ST_CONFLICT (name taken), ST_NOTFOUND
+ * (no such project, or already called name), ST_ERR.
+ */
+int store_project_rename(struct store *st, int64_t tenant_id, int64_t id, const char *name);
+/*
+ * Delete the tenant's project id, its limits, its own provider keys and its
+ * keys' membership (the keys stay), in one transaction. ST_OK, ST_NOTFOUND, ST_ERR.
  */
 int store_project_delete(struct store *st, int64_t tenant_id, int64_t id);
 /*

@@ -45,10 +45,10 @@
 	X(KEY_TOUCH, 1)                                                                            \
 	X(KEY_SET_SCOPES, 1)                                                                       \
 	/* credentials.c */                                                                        \
-	X(CRED_PUT, 1)                                                                             \
-	X(CRED_GET, 1)                                                                             \
-	X(CRED_CLEAR, 1)                                                                           \
-	X(CRED_LIST, 1)                                                                            \
+	X(CRED_PUT, 2)                                                                             \
+	X(CRED_GET, 2)                                                                             \
+	X(CRED_CLEAR, 2)                                                                           \
+	X(CRED_LIST, 2)                                                                            \
 	/* models.c */                                                                             \
 	X(MODEL_GET, 1)                                                                            \
 	X(MODEL_LIST, 1)                                                                           \
@@ -97,8 +97,10 @@
 	X(PROJECT_GET, 1)                                                                          \
 	X(PROJECT_GET_ID, 1)                                                                       \
 	X(PROJECT_LIST, 1)                                                                         \
+	X(PROJECT_RENAME, 1)                                                                       \
 	X(PROJECT_DEL_KEYS, 1)                                                                     \
 	X(PROJECT_DEL_LIMITS, 1)                                                                   \
+	X(PROJECT_DEL_CREDS, 1)                                                                    \
 	X(PROJECT_DEL, 1)                                                                          \
 	X(PROJECT_KEY_SET, 1)                                                                      \
 	X(PROJECT_KEY_UNSET, 1)                                                                    \

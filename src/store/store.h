@@ -228,6 +228,20 @@ int store_cred_get(struct store *st, int64_t tenant_id, const char *provider,
                    struct sealed_cred *out);
 int store_cred_clear(struct store *st, int64_t tenant_id, const char *provider);
 int store_cred_list(struct store *st, int64_t tenant_id, cred_cb cb, void *ctx);
+/*
+ * The same for a project's own keys (project_id > 0, of tenant_id; the
+ * caller checked it is the tenant's): put ST_OK/ST_ERR; get ST_OK,
+ * ST_NOTFOUND, ST_ERR; clear ST_OK, ST_NOTFOUND, ST_ERR; list ST_OK/ST_ERR.
+ * A project id of 0 has no keys (get/clear ST_NOTFOUND, list empty, put ST_ERR).
+ */
+int store_pcred_put(struct store *st, int64_t tenant_id, int64_t project_id, const char *provider,
+                    const struct sealed_cred *c);
+int store_pcred_get(struct store *st, int64_t tenant_id, int64_t project_id, const char *provider,
+                    struct sealed_cred *out);
+int store_pcred_clear(struct store *st, int64_t tenant_id, int64_t project_id,
+                      const char *provider);
+int store_pcred_list(struct store *st, int64_t tenant_id, int64_t project_id, cred_cb cb,
+                     void *ctx);
 
 /* ------------------------------------------------------------------ model catalogue */
 

@@ -94,11 +94,19 @@ int keys_rotate(struct store *st, int64_t tenant_id, int64_t key_id, int64_t gra
 int keys_byok_set(struct store *st, int64_t tenant_id, const char *provider, const char *plain,
                   size_t len, struct sealed_cred *out)
 {
+	return keys_byok_set_project(st, tenant_id, 0, provider, plain, len, out);
+}
+
+int keys_byok_set_project(struct store *st, int64_t tenant_id, int64_t project_id,
+                          const char *provider, const char *plain, size_t len,
+                          struct sealed_cred *out)
+{
 	struct sealed_cred prev, cred;
 	int rc;
 
 	memset(&cred, 0, sizeof(cred));
-	rc = store_cred_get(st, tenant_id, provider, &prev);
+	rc = project_id ? store_pcred_get(st, tenant_id, project_id, provider, &prev)
+	                : store_cred_get(st, tenant_id, provider, &prev);
 	if (rc == ST_OK)
 		cred.version = prev.version + 1;
 	else if (rc == ST_NOTFOUND)
@@ -106,11 +114,16 @@ int keys_byok_set(struct store *st, int64_t tenant_id, const char *provider, con
 	else
 		return KEYS_ERR;
 	sodium_memzero(&prev, sizeof(prev));
-	if (!secrets_ready() || secrets_seal(tenant_id, provider, cred.version, plain, len,
-	                                     cred.nonce, cred.ct, &cred.ct_len) != 0)
+	rc = !secrets_ready() ? -1
+	     : project_id     ? secrets_seal_project(tenant_id, project_id, provider, cred.version,
+	                                             plain, len, cred.nonce, cred.ct, &cred.ct_len)
+	                  : secrets_seal(tenant_id, provider, cred.version, plain, len, cred.nonce,
+	                                 cred.ct, &cred.ct_len);
+	if (rc != 0)
 		return KEYS_NOSECRETS;
 	secrets_last4(plain, cred.last4);
-	rc = store_cred_put(st, tenant_id, provider, &cred);
+	rc = project_id ? store_pcred_put(st, tenant_id, project_id, provider, &cred)
+	                : store_cred_put(st, tenant_id, provider, &cred);
 	if (rc == ST_OK && out != NULL)
 		*out = cred;
 	sodium_memzero(&cred, sizeof(cred));

@@ -61,5 +61,12 @@ int keys_rotate(struct store *st, int64_t tenant_id, int64_t key_id, int64_t gra
  */
 int keys_byok_set(struct store *st, int64_t tenant_id, const char *provider, const char *plain,
                   size_t len, struct sealed_cred *out);
+/*
+ * The same for project_id's own key (a project of tenant_id, checked by the
+ * caller; 0: the tenant's own, as keys_byok_set).
+ */
+int keys_byok_set_project(struct store *st, int64_t tenant_id, int64_t project_id,
+                          const char *provider, const char *plain, size_t len,
+                          struct sealed_cred *out);
 
 #endif

@@ -157,6 +157,127 @@ def test_budget_thresholds_once_signed_and_retried():
 
 
 @test
+def test_thresholds_per_budget_key_project_tag_end_user():
+    """Each level's budget alerts with its own percents (default: the tenant's), once each."""
+    t = new_tenant("alv")
+    m = manage_key(t)
+    rcv = Receiver()
+    try:
+        st, _, hook = api("POST", "/v1/webhooks", {"url": rcv.url}, key=m["key"])
+        assert st == 201, hook
+        s = t["slug"]
+        ctl("limits", "set", "--tenant", s, "alert_thresholds", "5,10")
+        ctl("project", "create", "--tenant", s, "alp")
+        ctl("project", "add-key", "--tenant", s, "--key", str(t["key_id"]), "alp")
+        # the key: its own budget and its own percents, set through the tenant API
+        ctl("limits", "set", "--tenant", s, "--key", str(t["key_id"]), "budget_tokens_daily",
+            "300")
+        st, _, b = api("POST", "/v1/keys/%d/limits" % t["key_id"], {"alert_thresholds": "50"},
+                       key=m["key"])
+        assert st == 200 and b["key_level"]["alert_thresholds"] == \
+            {"value": "50", "source": "key"}, b
+        # the project: a budget, the tenant's percents (5, 10)
+        st, _, b = api("POST", "/v1/projects/alp/limits", {"budget_tokens_daily": "2000"},
+                       key=m["key"])
+        assert st == 200, b
+        # a tag: a budget and its own percents (operator API)
+        st, _, b = api("POST", "/admin/api/v1/tenants/%s/limits" % s,
+                       {"name": "budget_tokens_daily", "value": "1000", "tag": "team=red"},
+                       key=OPERATOR_TOKEN)
+        assert st == 200, b
+        st, _, b = api("POST", "/admin/api/v1/tenants/%s/limits" % s,
+                       {"name": "alert_thresholds", "value": "20", "tag": "team=red"},
+                       key=OPERATOR_TOKEN)
+        assert st == 200 and [g["alert_thresholds"] for g in b["tags"]] == ["20"], b
+        # each end user: a budget and the end users' percents (CLI)
+        ctl("limits", "set", "--tenant", s, "end_user_budget_tokens_daily", "600")
+        ctl("limits", "set", "--tenant", s, "end_user_alert_thresholds", "25")
+        refused = 0
+        for i in range(60):
+            st, _, b = api("POST", "/v1/chat/completions",
+                           chat_body("spend tokens per level %d" % i, max_tokens=16,
+                                     metadata={"team": "red"}),
+                           key=t["key"], headers={"X-Actor-Id": "zed"})
+            if st != 200:
+                assert b["error"]["reason_code"] == "key_budget_exceeded", b
+                refused += 1
+                break
+        assert refused, "the key's budget never refused a call"
+        want = {("key", 50), ("project", 5), ("project", 10), ("tag", 20), ("end_user", 25)}
+
+        def seen():
+            return {(d.get("level"), d["threshold_pct"]) for d in rcv.delivered()
+                    if d["event"] == "budget.threshold"}
+
+        assert wait_until(lambda: want <= seen(), timeout=25), (seen(), rcv.got)
+        time.sleep(2.5)  # every process's next round: nothing more may come
+        got = [d for d in rcv.delivered() if d["event"] == "budget.threshold"]
+        assert seen() == want, seen()  # no other percent of any list, no tenant budget
+        keys = [(d["level"], d["threshold_pct"], d["period"]) for d in got]
+        assert len(keys) == len(set(keys)), "an event was delivered twice: %s" % keys
+        by = {d["level"]: d for d in got}
+        assert by["key"]["key_id"] == t["key_id"] and by["key"]["prefix"], by["key"]
+        assert by["project"]["project"] == "alp" and by["tag"]["tag"] == "team=red", by
+        assert by["end_user"]["end_user"] == "zed" and \
+            by["end_user"]["budget"] == "budget_tokens_daily", by["end_user"]
+        subjects = [r[0] for r in db_exec("SELECT subject FROM alert_events WHERE tenant_id=%d"
+                                          " AND kind='budget.threshold'" % t["id"])]
+        assert sorted(x.split(":")[0] for x in subjects) == \
+            ["end_user", "key", "project", "project", "tag"], subjects
+        # bad percents are refused at every level
+        assert_error(api("POST", "/v1/keys/%d/limits" % t["key_id"],
+                         {"alert_thresholds": "0,150"}, key=m["key"]), 400, "invalid_request")
+        assert_error(api("POST", "/v1/projects/alp/limits", {"alert_thresholds": "x"},
+                         key=m["key"]), 400, "invalid_request")
+        rc, _, err = ctl("limits", "set", "--tenant", s, "end_user_alert_thresholds", "101",
+                         check=False)
+        assert rc != 0 and "end_user_alert_thresholds" in err, err
+    finally:
+        rcv.close()
+
+
+@test
+def test_thresholds_per_budget_on_the_dashboard():
+    t = new_tenant("ald")
+    ctl("project", "create", "--tenant", t["slug"], "dp")
+    pid = int(db_exec("SELECT id FROM projects WHERE tenant_id=%d" % t["id"])[0][0])
+    name, pw = new_admin("tenant_admin", tenant=t["id"])
+    d = Dash()
+    d.login(name, pw)
+    base = "/admin/tenants/%d" % t["id"]
+    # the project's, the key's and a tag's own lists
+    st, _, page = d.get("%s/projects/%d" % (base, pid))
+    assert st == 200 and 'name="alert_thresholds"' in page, page[:300]
+    st, _, page = d.post("%s/projects/%d/limits" % (base, pid), {"alert_thresholds": "0,200"})
+    assert st == 400 and "alert_thresholds" in text_of(page), st
+    st, _, _ = d.post("%s/projects/%d/limits" % (base, pid), {"alert_thresholds": "75"})
+    assert st == 303, st
+    st, _, _ = d.post("%s/keys/%d/limits" % (base, t["key_id"]), {"alert_thresholds": "33"})
+    assert st == 303, st
+    st, _, _ = d.post(base + "/tags", {"tag": "team=ops", "budget_usd_daily": "1",
+                                       "alert_thresholds": "40,90"})
+    assert st == 303, st
+    st, _, page = d.get(base + "/tags")
+    assert "40,90 %" in text_of(page), text_of(page)
+    # the tenant's list and its end users' on the budgets page
+    st, _, page = d.get(base + "/budgets")
+    assert 'name="end_user_alert_thresholds"' in page, page[:300]
+    st, _, _ = d.post(base + "/budgets", {"alert_thresholds": "60",
+                                          "end_user_alert_thresholds": "70,95"})
+    assert st == 303, st
+    out = ctl("limits", "show", "--tenant", t["slug"], "--key", str(t["key_id"]))
+    assert out["key_level"]["alert_thresholds"] == {"value": "33", "source": "key"}, out
+    pl = ctl("limits", "show", "--tenant", t["slug"], "--project", "dp")["project_level"]
+    assert pl["alert_thresholds"] == {"value": "75", "source": "project"}, pl
+    assert out["limits"]["alert_thresholds"]["value"] == "60", out["limits"]
+    assert out["limits"]["end_user_alert_thresholds"]["value"] == "70,95", out["limits"]
+    rows = db_exec("SELECT scope, value FROM limits WHERE name = 'alert_thresholds' AND"
+                   " scope = 'tag' AND scope_id IN (SELECT id FROM tags WHERE tenant_id = %d)"
+                   % t["id"])
+    assert rows == [["tag", "40,90"]], rows
+
+
+@test
 def test_alert_thread_statements_run():
     """Every statement of the alert thread (scan, claim, send, prune at start) ran without a
     database error in any agenthost process's log."""

@@ -85,8 +85,12 @@ def free_plan_defaults_in_api_and_cli():
     b = api_limits(t["key"])
     assert b["object"] == "limits" and b["tenant_id"] == t["id"] and b["key_id"] == t["key_id"], b
     lim = b["limits"]
-    assert len(lim) == 37, sorted(lim)
+    assert len(lim) == 42, sorted(lim)
     assert lim["response_cache"] == {"value": "request", "source": "default"}, lim
+    assert lim["end_user_alert_thresholds"] == {"value": "", "source": "default"}, lim
+    for n in ("end_user_budget_usd_daily", "end_user_budget_usd_monthly",
+              "end_user_budget_tokens_daily", "end_user_budget_tokens_monthly"):
+        assert lim[n] == {"value": "0", "source": "default"}, lim[n]
     assert lim["host_share_pct"] == {"value": "25", "source": "default"}, lim["host_share_pct"]
     assert lim["dashboard_mfa"] == {"value": "optional", "source": "default"}, lim["dashboard_mfa"]
     assert lim["dashboard_ip_allowlist"] == {"value": "", "source": "default"}

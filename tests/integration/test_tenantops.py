@@ -8,11 +8,10 @@ it cannot give scopes it does not have, nor reach another tenant's keys.
 """
 import json
 import os
-import subprocess
 
 import harness
 from harness import test, run, api, ctl, assert_error, wait_until, fake_last
-from apihelp import new_tenant, chat_body, db_exec
+from apihelp import new_tenant, chat_body, db_exec, everything_kept
 from dashhelp import Dash, new_admin, text_of
 
 OPERATOR_TOKEN = os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")
@@ -299,25 +298,6 @@ def test_operator_api_keys_and_scopes():
 REQ_KEY = "sk-request-only-" + harness.rand_suffix(20)
 
 
-def _everything_kept():
-    """Every place a key must never land: the server logs, every table, the dashboard."""
-    out = []
-    if harness.LOG_DIR and os.path.isdir(harness.LOG_DIR):
-        for name in sorted(os.listdir(harness.LOG_DIR)):
-            if "fake" in name:
-                continue  # the tests' fake upstream: the provider itself, not agenthost
-            path = os.path.join(harness.LOG_DIR, name)
-            if os.path.isfile(path):
-                with open(path, "rb") as f:
-                    out.append((name, f.read().decode("utf-8", "replace")))
-    p = subprocess.run(["mariadb-dump", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET,
-                        "--all-databases", "--skip-comments"],
-                       capture_output=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    out.append(("database dump", p.stdout.decode("utf-8", "replace")))
-    return out
-
-
 @test
 def test_request_provider_key_order_and_secrecy():
     t = new_tenant("rpk")
@@ -372,7 +352,7 @@ def test_request_provider_key_order_and_secrecy():
         st, _, page = d.get(path)
         assert st == 200, (path, st)
         pages.append((path, page))
-    for where, text in _everything_kept() + pages:
+    for where, text in everything_kept() + pages:
         assert REQ_KEY not in text, "the request's provider key is in %s" % where
 
 

@@ -103,6 +103,11 @@ START_TEST(test_defs)
 	    "response_cache_ttl_s",
 	    "response_cache_max_bytes",
 	    "guardrails",
+	    "end_user_budget_usd_daily",
+	    "end_user_budget_usd_monthly",
+	    "end_user_budget_tokens_daily",
+	    "end_user_budget_tokens_monthly",
+	    "end_user_alert_thresholds",
 	};
 	const struct limit_def *d = limit_defs();
 	unsigned gpt = LSB(LS_GLOBAL) | LSB(LS_PLAN) | LSB(LS_TENANT);

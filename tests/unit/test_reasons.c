@@ -195,7 +195,8 @@ START_TEST(table_invariants)
 		ck_assert_msg(strlen(name) < 48, "%s is too long for a reason_code column", name);
 		ck_assert_msg(st == 0 || (st >= 400 && st <= 599), "%s: status %d", name, st);
 		if (r == R_tenant_budget_exceeded || r == R_key_budget_exceeded ||
-		    r == R_project_budget_exceeded || r == R_tag_budget_exceeded)
+		    r == R_project_budget_exceeded || r == R_tag_budget_exceeded ||
+		    r == R_end_user_budget_exceeded)
 			ck_assert_str_eq(reason_type(r), "insufficient_quota");
 		else
 			ck_assert_msg(strcmp(reason_type(r), type_for_status(st)) == 0,

@@ -241,6 +241,44 @@ START_TEST(test_seal_max_plain)
 }
 END_TEST
 
+/* A project's key opens for that project only: not another, not as the tenant's, nor elsewhere. */
+START_TEST(test_project_key_bound_to_its_project)
+{
+	static const char cred[] = "sk-project-own-value";
+	uint8_t nonce[SECRETS_NONCE_LEN], ct[SECRETS_MAX_PLAIN + SECRETS_MAC_LEN];
+	char plain[SECRETS_MAX_PLAIN + 1];
+	size_t ct_len = 0;
+
+	init_new_key("p.key");
+	ck_assert_int_eq(
+	    secrets_seal_project(7, 3, "openai", 1, cred, strlen(cred), nonce, ct, &ct_len), 0);
+	ck_assert_int_eq(
+	    secrets_open_project(7, 3, "openai", 1, nonce, ct, ct_len, plain, sizeof(plain)), 0);
+	ck_assert_str_eq(plain, cred);
+	ck_assert_int_eq(
+	    secrets_open_project(7, 4, "openai", 1, nonce, ct, ct_len, plain, sizeof(plain)), -1);
+	ck_assert_str_eq(plain, "");
+	ck_assert_int_eq(
+	    secrets_open_project(8, 3, "openai", 1, nonce, ct, ct_len, plain, sizeof(plain)), -1);
+	ck_assert_int_eq(
+	    secrets_open_project(7, 3, "anthropic", 1, nonce, ct, ct_len, plain, sizeof(plain)),
+	    -1);
+	ck_assert_int_eq(
+	    secrets_open_project(7, 3, "openai", 2, nonce, ct, ct_len, plain, sizeof(plain)), -1);
+	ck_assert_int_eq(secrets_open(7, "openai", 1, nonce, ct, ct_len, plain, sizeof(plain)), -1);
+	ck_assert_str_eq(plain, "");
+	/* a tenant's key does not open as a project's */
+	ck_assert_int_eq(secrets_seal(7, "openai", 1, cred, strlen(cred), nonce, ct, &ct_len), 0);
+	ck_assert_int_eq(
+	    secrets_open_project(7, 3, "openai", 1, nonce, ct, ct_len, plain, sizeof(plain)), -1);
+	/* no project, or a provider name that could imitate the label */
+	ck_assert_int_eq(
+	    secrets_seal_project(7, 0, "openai", 1, cred, strlen(cred), nonce, ct, &ct_len), -1);
+	ck_assert_int_eq(
+	    secrets_seal_project(7, 3, "x/openai", 1, cred, strlen(cred), nonce, ct, &ct_len), -1);
+}
+END_TEST
+
 START_TEST(test_open_refuses_moved)
 {
 	static const char cred[] = "sk-ant-secret-value-xyz";
@@ -455,6 +493,7 @@ static Suite *secrets_suite(void)
 	tcase_add_test(tc, test_seal_round_trip);
 	tcase_add_test(tc, test_seal_max_plain);
 	tcase_add_test(tc, test_open_refuses_moved);
+	tcase_add_test(tc, test_project_key_bound_to_its_project);
 	tcase_add_test(tc, test_totp_seal_binds_user);
 	tcase_add_test(tc, test_init_refuses_bad_files);
 	tcase_add_test(tc, test_create_master_key);

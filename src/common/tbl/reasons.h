@@ -116,6 +116,8 @@ REASON(tag_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of a metadata tag the call carries would be exceeded by the worst case")
 REASON(key_budget_exceeded, 429, insufficient_quota, RF_RETRY,
        "a hard budget of the calling API key would be exceeded by the worst case")
+REASON(end_user_budget_exceeded, 429, insufficient_quota, RF_RETRY,
+       "a hard budget of each end user would be exceeded for the call's end user")
 
 /* 499: recorded, never sent */
 REASON(client_disconnected, 499, invalid_request_error, RF_PROVIDER,
