@@ -4,6 +4,8 @@
  *   GET  /admin/api/v1/tenants/{t}/provider-keys                   the list (last 4 only)
  *   POST /admin/api/v1/tenants/{t}/provider-keys/{provider}        {"key"}: set
  *   POST /admin/api/v1/tenants/{t}/provider-keys/{provider}/clear  delete
+ * With ?pool=<name> the set and clear address one key of the tenant's key pool
+ * for that provider (a route's credential "pool:<name>", docs/ROUTING.md).
  *
  * DESIGN
  * Write-only, as `agenthostctl provider-key` and the dashboard's page: the
@@ -28,6 +30,7 @@
 #include "common/util.h"
 #include "common/valid.h"
 #include "crypto/secrets.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "providers/registry.h"
 #include "store/store.h"
@@ -93,6 +96,36 @@ out:
 	json_decref(l.data);
 }
 
+/*
+ * The stored name of the credential a request addresses: the provider, or
+ * with ?pool=<name> one key of the tenant's key pool for it,
+ * "<provider>#<name>" (sql/027_routes.sql; a route's credential "pool:<name>").
+ * 0, or -1 after a 400 for a bad pool name.
+ */
+static int byok_name(struct req *r, const char *provider, char *out, size_t cap)
+{
+	char pool[32];
+	int rc = req_query(r, "pool", pool, sizeof(pool));
+	size_t n;
+
+	if (rc == 0) {
+		util_strlcpy(out, provider, cap);
+		return 0;
+	}
+	n = rc > 0 ? strlen(pool) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((pool[i] >= 'a' && pool[i] <= 'z') || (pool[i] >= '0' && pool[i] <= '9') ||
+		      pool[i] == '_' || pool[i] == '-'))
+			n = 0;
+	if (n == 0 || n > ROUTE_POOL_NAME_MAX) {
+		resp_error_param(r, R_invalid_request, "pool",
+		                 "'pool' must be 1-%d of a-z, 0-9, '_' and '-'", ROUTE_POOL_NAME_MAX);
+		return -1;
+	}
+	snprintf(out, cap, "%s#%s", provider, pool);
+	return 0;
+}
+
 /* 1 when the n bytes of s are a credential: 1..SECRETS_MAX_PLAIN, no control characters. */
 static int byok_plain_ok(const char *s, size_t n)
 {
@@ -109,7 +142,7 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 	const char *provider = m->n_params > 1 ? m->params[1] : "";
 	struct sealed_cred cred;
 	json_t *body = NULL, *v;
-	char *plain = NULL, detail[320];
+	char *plain = NULL, detail[320], name[80];
 	size_t len = 0;
 	struct tenant t;
 	int rc;
@@ -123,6 +156,8 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 		           provider);
 		goto wipe;
 	}
+	if (byok_name(r, provider, name, sizeof(name)) < 0)
+		goto wipe;
 	if ((body = req_json_object(r)) == NULL)
 		goto wipe;
 	v = json_object_get(body, "key");
@@ -138,7 +173,7 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 		goto wipe;
 	}
 	memset(&cred, 0, sizeof(cred));
-	rc = keys_byok_set(r->store, t.id, provider, plain, len, &cred);
+	rc = keys_byok_set(r->store, t.id, name, plain, len, &cred);
 	sodium_memzero(plain, len);
 	if (rc == KEYS_NOSECRETS) {
 		resp_error(r, R_internal_error,
@@ -149,12 +184,12 @@ void api_admin_provider_key_set(struct req *r, const struct ident *id, const str
 		resp_error(r, R_database_unavailable, "the credential cannot be stored");
 		goto wipe;
 	}
-	snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"version\":%d}", provider,
+	snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"version\":%d}", name,
 	         cred.version);
-	byok_audit(r, t.id, "provider_key.set", provider, detail);
+	byok_audit(r, t.id, "provider_key.set", name, detail);
 	if (cred.updated_at == 0)
 		cred.updated_at = util_unix_time();
-	resp_json(r, 200, objects_credential(t.id, provider, &cred));
+	resp_json(r, 200, objects_credential(t.id, name, &cred));
 wipe:
 	if (plain != NULL)
 		sodium_memzero(plain, len);
@@ -167,7 +202,7 @@ void api_admin_provider_key_clear(struct req *r, const struct ident *id,
                                   const struct route_match *m)
 {
 	const char *provider = m->n_params > 1 ? m->params[1] : "";
-	char detail[300];
+	char detail[300], name[80];
 	struct tenant t;
 	int rc;
 
@@ -179,18 +214,20 @@ void api_admin_provider_key_clear(struct req *r, const struct ident *id,
 		           valid_hint(VALID_PROVIDER));
 		return;
 	}
-	rc = store_cred_clear(r->store, t.id, provider);
+	if (byok_name(r, provider, name, sizeof(name)) < 0)
+		return;
+	rc = store_cred_clear(r->store, t.id, name);
 	if (rc == ST_NOTFOUND) {
-		resp_error(r, R_not_found, "the tenant has no %s credential", provider);
+		resp_error(r, R_not_found, "the tenant has no %s credential", name);
 		return;
 	}
 	if (rc != ST_OK) {
 		resp_error(r, R_database_unavailable, "the credential cannot be cleared");
 		return;
 	}
-	snprintf(detail, sizeof(detail), "{\"provider\":\"%s\"}", provider);
-	byok_audit(r, t.id, "provider_key.clear", provider, detail);
+	snprintf(detail, sizeof(detail), "{\"provider\":\"%s\"}", name);
+	byok_audit(r, t.id, "provider_key.clear", name, detail);
 	resp_json(r, 200,
-	          json_pack("{s:I, s:s, s:b}", "tenant_id", (json_int_t)t.id, "provider", provider,
+	          json_pack("{s:I, s:s, s:b}", "tenant_id", (json_int_t)t.id, "provider", name,
 	                    "cleared", 1));
 }

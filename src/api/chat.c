@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "common/valid.h"
 #include "exec/execute.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -668,10 +669,11 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	struct exec_call call;
 	struct exec_outcome out;
 	struct chat_stream cs;
+	struct route_def rt;
 	const char *model;
 	char *metadata = NULL, *input = NULL;
 	int64_t n = 1, mt = 0, mct = 0;
-	int has, has_mt = 0, has_mct = 0, include_usage = 0, streaming = 0;
+	int has, has_mt = 0, has_mct = 0, include_usage = 0, streaming = 0, routed;
 
 	(void)m;
 	memset(&call, 0, sizeof(call));
@@ -718,24 +720,35 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		call.input = input;
 		call.output_max = (size_t)r->conf->log_content_max_bytes;
 	}
-	if (exec_resolve(r, id, model, &out) < 0)
-		goto out;
-	if (strcmp(out.model.kind, "embedding") == 0) {
-		resp_error_param(r, R_invalid_request, "model",
-		                 "the model '%s' is an embedding model (use /v1/embeddings)",
-		                 out.model.name);
-		exec_outcome_free(&out);
+	/* a route of the name (the tenant's or its plan's) takes the call over (exec/route.h) */
+	routed = route_lookup(r->store, id, model, &rt);
+	if (routed < 0) {
+		resp_error(r, R_database_unavailable, "the routes are unavailable");
 		goto out;
 	}
-	if (chat_check_format(r, &call, &out) < 0) {
-		exec_outcome_free(&out);
-		goto out;
+	if (routed) {
+		if (route_check_format(r, &call, &rt) < 0)
+			goto out;
+	} else {
+		if (exec_resolve(r, id, model, &out) < 0)
+			goto out;
+		if (strcmp(out.model.kind, "embedding") == 0) {
+			resp_error_param(r, R_invalid_request, "model",
+			                 "the model '%s' is an embedding model (use /v1/embeddings)",
+			                 out.model.name);
+			exec_outcome_free(&out);
+			goto out;
+		}
+		if (chat_check_format(r, &call, &out) < 0) {
+			exec_outcome_free(&out);
+			goto out;
+		}
 	}
 	exec_prepare(&call);
 	memset(&cs, 0, sizeof(cs));
 	cs.r = r;
 	cs.id = call.id;
-	cs.model = out.model.name;
+	cs.model = routed ? model : out.model.name;
 	cs.created = util_unix_time();
 	if (call.stream) {
 		if (server_stream_acquire() < 0) {
@@ -749,7 +762,10 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		call.emit_tool = chat_emit_tool;
 		call.emit_tool_ctx = &cs;
 	}
-	exec_run(r, id, &call, &out);
+	if (routed)
+		route_run(r, id, &call, &rt, &out, &cs.model);
+	else
+		exec_run(r, id, &call, &out);
 	if (call.stream && (out.ok || cs.began)) {
 		chat_finish_stream(&cs, &out, include_usage);
 	} else if (!out.ok) {

@@ -9,7 +9,9 @@
  * the tenant has not got is left out, so a client that picks from the list
  * never meets 403 model_not_allowed or 503 provider_not_configured. GET of
  * one model answers 404 model_not_found for anything the list leaves out
- * (as OpenAI does for a model the organisation cannot use).
+ * (as OpenAI does for a model the organisation cannot use). The caller's
+ * aliases (routes whose name is not a catalogue model, docs/ROUTING.md) are
+ * listed after the models, owned_by "agenthost".
  */
 #include "config.h"
 
@@ -52,7 +54,8 @@ void api_models_list(struct req *r, const struct ident *id, const struct route_m
 	struct models_ctx mc = {r, id, json_array(), 0};
 
 	(void)m;
-	if (store_model_list(r->store, id->tenant_id, models_add, &mc) != ST_OK || mc.failed) {
+	if (store_model_list(r->store, id->tenant_id, models_add, &mc) != ST_OK || mc.failed ||
+	    api_route_aliases(r, id, mc.data) < 0) {
 		json_decref(mc.data);
 		resp_error(r, R_database_unavailable, "the model catalogue is unavailable");
 		return;

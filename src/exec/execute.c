@@ -24,6 +24,7 @@
 #include "enforce/share.h"
 #include "exec/execute.h"
 #include "exec/ledger.h"
+#include "exec/route.h"
 #include "host/alerts.h"
 #include "host/http.h"
 #include "host/server.h"
@@ -113,7 +114,7 @@ static int exec_is_loopback(const char *url)
 
 struct cred_key {
 	int64_t tenant_id;
-	char provider[32];
+	char provider[64]; /* an instance, or "<instance>#<pool key name>" (exec/route.c) */
 };
 
 struct cred_entry {
@@ -134,7 +135,7 @@ static void cred_cache_init(void)
 }
 
 /* The tenant's sealed key for provider, cached: ST_OK, ST_NOTFOUND, ST_ERR. */
-static int exec_cred_get(struct store *st, int64_t tenant_id, const char *provider,
+int exec_sealed_cred(struct store *st, int64_t tenant_id, const char *provider,
                          struct sealed_cred *sc)
 {
 	struct cred_key k;
@@ -261,7 +262,7 @@ static int cred_from_tenant(const struct cred_ask *a)
 	struct sealed_cred sc;
 	int rc;
 
-	rc = exec_cred_get(a->r->store, a->id->tenant_id, inst->name, &sc);
+	rc = exec_sealed_cred(a->r->store, a->id->tenant_id, inst->name, &sc);
 	if (rc == ST_NOTFOUND)
 		return 0;
 	if (rc != ST_OK)
@@ -356,7 +357,7 @@ int exec_model_callable(struct req *r, const struct ident *id, const struct mode
 	if ((inst->adapter->flags & AH_PROVIDER_LOCAL) || inst->platform_key[0] ||
 	    exec_is_loopback(inst->base_url))
 		return 1;
-	rc = exec_cred_get(r->store, id->tenant_id, inst->name, &sc);
+	rc = exec_sealed_cred(r->store, id->tenant_id, inst->name, &sc);
 	sodium_memzero(&sc, sizeof(sc));
 	return rc == ST_OK ? 1 : rc == ST_NOTFOUND ? 0 : -1;
 }
@@ -479,6 +480,7 @@ struct exec_guard {
 	void *inner_tool_ctx;
 	int64_t chunks, bytes, reserved;
 	int cut;
+	int emitted; /* 1 once anything was passed on to the client */
 };
 
 /* Count len bytes of output; 1 when they go past what was reserved (the stream is cut). */
@@ -501,6 +503,7 @@ static int exec_guard_emit_tool(void *ctx, size_t index, const char *id, const c
 
 	if (exec_guard_count(g, len))
 		return 1;
+	g->emitted = 1;
 	return g->inner_tool(g->inner_tool_ctx, index, id, name, args, len);
 }
 
@@ -510,6 +513,7 @@ static int exec_guard_emit(void *ctx, const char *text, size_t len)
 
 	if (exec_guard_count(g, len))
 		return 1;
+	g->emitted = 1;
 	return g->inner(g->inner_ctx, text, len);
 }
 
@@ -588,6 +592,22 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	return 0;
 }
 
+/*
+ * The call as recorded: a routed attempt that falls over to the next target
+ * is recorded under its own id (alt), the one that ends the call under the
+ * call's (exec/route.h).
+ */
+static const struct exec_call *exec_attempt_call(const struct exec_call *call,
+                                                 const struct exec_outcome *out,
+                                                 struct exec_call *alt)
+{
+	if (call->fallback_id == NULL || !route_falls_back(out))
+		return call;
+	*alt = *call;
+	util_strlcpy(alt->id, call->fallback_id, sizeof(alt->id));
+	return alt;
+}
+
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out)
 {
@@ -596,9 +616,10 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	struct admission adm;
 	struct exec_guard guard;
 	struct ah_call ac;
+	struct exec_call alt;
 	char key[SECRETS_MAX_PLAIN + 1] = "";
 	int64_t t0 = util_now_us(), upstream_us = -1;
-	int max_tokens, shared = 0;
+	int max_tokens, shared = 0, rc;
 
 	memset(&adm, 0, sizeof(adm));
 	out->created_at = util_unix_time();
@@ -618,7 +639,11 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	metrics_gauge(MG_CALLS_INFLIGHT, 1);
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
-	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
+	/* a routed attempt names its credential, or "auto": the chain below */
+	rc = call->route_credential ? route_credential(r, id, call->route_credential, inst, key,
+	                                               sizeof(key), out)
+	                            : 1;
+	if (rc < 0 || (rc > 0 && exec_credential(r, id, inst, key, sizeof(key), out) < 0))
 		goto record;
 
 	memset(&ac, 0, sizeof(ac));
@@ -677,6 +702,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		          out->res.error_message[0] ? out->res.error_message
 		                                    : "the provider call failed");
 	}
+	out->streamed = guard.emitted;
 	upstream_us = util_now_us() - upstream_us;
 	if (id->lim)
 		breaker_record(r->store, id->lim, id->tenant_id, out->model.provider, verdict,
@@ -686,7 +712,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 record:
 	sodium_memzero(key, sizeof(key));
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
-	exec_record(r, id, call, out, &adm);
+	exec_record(r, id, exec_attempt_call(call, out, &alt), out, &adm);
 	metrics_call(id->tenant_id, out->model.name, out->res.usage.prompt_tokens,
 	             out->res.usage.completion_tokens, out->cost_micros, upstream_us);
 	if (shared) {

@@ -67,6 +67,10 @@ struct exec_call {
 	const char *const *inputs;
 	size_t n_inputs;
 	int dimensions;
+	/* A routed attempt (exec/route.c), else NULL: the target's credential, and the id
+	 * the attempt is recorded under when it fails and falls over to the next target. */
+	const char *route_credential;
+	const char *fallback_id;
 };
 
 struct exec_outcome {
@@ -80,6 +84,7 @@ struct exec_outcome {
 	char cred_source[16];
 	int refused;  /* 1 when admission refused the call (the provider was not called) */
 	int recorded; /* 1 when the execution row was written */
+	int streamed; /* 1 once any output went to the client's stream (no fallback after) */
 };
 
 /*
@@ -112,6 +117,13 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
                     const struct exec_outcome *out, struct execution *e);
 /* The execution status of an outcome: succeeded | refused | cancelled | failed. */
 const char *exec_status_name(const struct exec_outcome *out);
+/*
+ * The tenant's sealed provider key named provider (an instance, or
+ * "<instance>#<pool key name>"), through the process's credential cache:
+ * ST_OK, ST_NOTFOUND, ST_ERR.
+ */
+int exec_sealed_cred(struct store *st, int64_t tenant_id, const char *provider,
+                     struct sealed_cred *sc);
 /* Free what out owns. */
 void exec_outcome_free(struct exec_outcome *out);
 /* Mark out failed or refused for reason, with a formatted message (reason_set). Returns -1. */

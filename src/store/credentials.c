@@ -138,7 +138,7 @@ int store_cred_clear(struct store *st, int64_t tenant_id, const char *provider)
 int store_cred_list(struct store *st, int64_t tenant_id, cred_cb cb, void *ctx)
 {
 	struct sealed_cred c;
-	char provider[33];
+	char provider[65];
 	struct db_out o;
 	MYSQL_BIND in[1];
 	size_t ct;
