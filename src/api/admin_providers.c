@@ -119,7 +119,8 @@ static int byok_name(struct req *r, const char *provider, char *out, size_t cap)
 			n = 0;
 	if (n == 0 || n > ROUTE_POOL_NAME_MAX) {
 		resp_error_param(r, R_invalid_request, "pool",
-		                 "'pool' must be 1-%d of a-z, 0-9, '_' and '-'", ROUTE_POOL_NAME_MAX);
+		                 "'pool' must be 1-%d of a-z, 0-9, '_' and '-'",
+		                 ROUTE_POOL_NAME_MAX);
 		return -1;
 	}
 	snprintf(out, cap, "%s#%s", provider, pool);

@@ -146,8 +146,7 @@ void api_admin_provider_key_clear(struct req *r, const struct ident *id,
                                   const struct route_match *m);
 /* routes.c: routes of tenants and plans (operator API) and the tenant's own (scope manage) */
 void api_admin_tenant_routes(struct req *r, const struct ident *id, const struct route_match *m);
-void api_admin_tenant_route_set(struct req *r, const struct ident *id,
-                                const struct route_match *m);
+void api_admin_tenant_route_set(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_tenant_route_delete(struct req *r, const struct ident *id,
                                    const struct route_match *m);
 void api_admin_plan_routes(struct req *r, const struct ident *id, const struct route_match *m);

@@ -733,9 +733,10 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		if (exec_resolve(r, id, model, &out) < 0)
 			goto out;
 		if (strcmp(out.model.kind, "embedding") == 0) {
-			resp_error_param(r, R_invalid_request, "model",
-			                 "the model '%s' is an embedding model (use /v1/embeddings)",
-			                 out.model.name);
+			resp_error_param(
+			    r, R_invalid_request, "model",
+			    "the model '%s' is an embedding model (use /v1/embeddings)",
+			    out.model.name);
 			exec_outcome_free(&out);
 			goto out;
 		}

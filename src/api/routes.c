@@ -51,9 +51,8 @@ static json_t *route_object(const struct route_row *row)
 	json_t *targets = json_loads(row->targets, 0, NULL);
 
 	return json_pack("{s:s, s:s, s:s, s:o, s:I}", "object", "route", "name", row->name, "owner",
-	                 route_owner_names[row->owner], "targets",
-	                 targets ? targets : json_array(), "updated_at",
-	                 (json_int_t)row->updated_at);
+	                 route_owner_names[row->owner], "targets", targets ? targets : json_array(),
+	                 "updated_at", (json_int_t)row->updated_at);
 }
 
 struct route_list {
@@ -218,7 +217,8 @@ static void route_delete(struct req *r, const struct ident *id, const struct rou
 		return;
 	}
 	route_audit(r, id, s, "route.delete", name, "");
-	resp_json(r, 200, json_pack("{s:s, s:s, s:b}", "object", "route", "name", name, "deleted", 1));
+	resp_json(r, 200,
+	          json_pack("{s:s, s:s, s:b}", "object", "route", "name", name, "deleted", 1));
 }
 
 /* The scope of an operator tenant route ({t} = params[0]). 0, or -1 after the 404. */
@@ -275,8 +275,7 @@ void api_admin_tenant_routes(struct req *r, const struct ident *id, const struct
 		route_send_list(r, &s, 0);
 }
 
-void api_admin_tenant_route_set(struct req *r, const struct ident *id,
-                                const struct route_match *m)
+void api_admin_tenant_route_set(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct route_scope s;
 
@@ -310,8 +309,7 @@ void api_admin_plan_route_set(struct req *r, const struct ident *id, const struc
 		route_set(r, id, &s);
 }
 
-void api_admin_plan_route_delete(struct req *r, const struct ident *id,
-                                 const struct route_match *m)
+void api_admin_plan_route_delete(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct route_scope s;
 
@@ -385,7 +383,8 @@ int api_route_aliases(struct req *r, const struct ident *id, json_t *data)
 	/* a route of a catalogue model is not an alias: the model is listed (or not) as such */
 	json_array_foreach(l.data, i, v)
 	{
-		int mrc = store_model_get(r->store, json_string_value(json_object_get(v, "id")), &m);
+		int mrc =
+		    store_model_get(r->store, json_string_value(json_object_get(v, "id")), &m);
 
 		if (mrc == ST_ERR)
 			goto out;

@@ -223,12 +223,14 @@ static json_t *cli_route_json(const struct route_row *row)
 
 	return cli_pack("{s:s, s:s, s:s, s:o, s:I}", "object", "route", "name", row->name, "owner",
 	                row->owner == ROUTE_PLAN ? "plan" : "tenant", "targets",
-	                targets ? targets : json_array(), "updated_at", (json_int_t)row->updated_at);
+	                targets ? targets : json_array(), "updated_at",
+	                (json_int_t)row->updated_at);
 }
 
 static int cmd_route_set(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{"tenant", NULL}, {"plan", NULL}, {"name", NULL}, {"targets", NULL}};
+	struct cli_opt opts[] = {
+	    {"tenant", NULL}, {"plan", NULL}, {"name", NULL}, {"targets", NULL}};
 	struct cli_route_owner o;
 	struct route_def *rt = NULL;
 	struct route_row *row = NULL;
@@ -336,7 +338,8 @@ static int cmd_route_list(struct cli *c, int argc, char **argv)
 		return rc;
 	if ((arr = json_array()) == NULL)
 		return cli_error("out of memory");
-	if (store_route_list(c->st, o.owner, o.tenant_id, o.plan, cli_route_collect, arr) != ST_OK) {
+	if (store_route_list(c->st, o.owner, o.tenant_id, o.plan, cli_route_collect, arr) !=
+	    ST_OK) {
 		json_decref(arr);
 		return cli_error("database error while listing routes");
 	}

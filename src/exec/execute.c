@@ -136,7 +136,7 @@ static void cred_cache_init(void)
 
 /* The tenant's sealed key for provider, cached: ST_OK, ST_NOTFOUND, ST_ERR. */
 int exec_sealed_cred(struct store *st, int64_t tenant_id, const char *provider,
-                         struct sealed_cred *sc)
+                     struct sealed_cred *sc)
 {
 	struct cred_key k;
 	struct cred_entry e;
@@ -640,9 +640,9 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	if (id->lim && exec_admit(r, id, call, max_tokens, out, &adm, &verdict) < 0)
 		goto record;
 	/* a routed attempt names its credential, or "auto": the chain below */
-	rc = call->route_credential ? route_credential(r, id, call->route_credential, inst, key,
-	                                               sizeof(key), out)
-	                            : 1;
+	rc = call->route_credential
+	         ? route_credential(r, id, call->route_credential, inst, key, sizeof(key), out)
+	         : 1;
 	if (rc < 0 || (rc > 0 && exec_credential(r, id, inst, key, sizeof(key), out) < 0))
 		goto record;
 

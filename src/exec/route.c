@@ -95,7 +95,8 @@ static int route_parse_any(json_t *targets, struct route_def *rt, int strict, ch
 	if (!json_is_array(targets) || json_array_size(targets) == 0 ||
 	    json_array_size(targets) > ROUTE_MAX_TARGETS)
 		return route_err(err, errlen, param, pcap, "targets",
-		                 "'targets' must be an array of 1 to %d targets", ROUTE_MAX_TARGETS);
+		                 "'targets' must be an array of 1 to %d targets",
+		                 ROUTE_MAX_TARGETS);
 	json_array_foreach(targets, i, t)
 	{
 		struct route_target *tg = &rt->t[i];
@@ -146,7 +147,8 @@ static int route_parse_any(json_t *targets, struct route_def *rt, int strict, ch
 		snprintf(field, sizeof(field), "targets[%zu].tier", i);
 		if (route_int(t, "tier", 1, ROUTE_TIER_MAX, (int)i + 1, &tg->tier) < 0)
 			return route_err(err, errlen, param, pcap, field,
-			                 "'%s' must be an integer from 1 to %d", field, ROUTE_TIER_MAX);
+			                 "'%s' must be an integer from 1 to %d", field,
+			                 ROUTE_TIER_MAX);
 		snprintf(field, sizeof(field), "targets[%zu].weight", i);
 		if (route_int(t, "weight", 1, ROUTE_WEIGHT_MAX, 1, &tg->weight) < 0)
 			return route_err(err, errlen, param, pcap, field,
@@ -175,8 +177,9 @@ int route_check_models(struct store *st, const struct route_def *rt, char *err, 
 			return -1;
 		}
 		if (rc != ST_OK || strcmp(m.kind, "embedding") == 0) {
-			snprintf(err, errlen, "targets[%zu].model: '%s' is not a chat model of the catalogue",
-			         i, rt->t[i].model);
+			snprintf(err, errlen,
+			         "targets[%zu].model: '%s' is not a chat model of the catalogue", i,
+			         rt->t[i].model);
 			return -1;
 		}
 	}
@@ -317,10 +320,9 @@ int route_check_format(struct req *r, const struct exec_call *call, const struct
 
 /* Reasons after which the next target is tried (route.h). */
 static const enum reason route_fallback_reasons[] = {
-    R_upstream_rate_limited, R_upstream_unavailable, R_upstream_error,
-    R_upstream_timeout,      R_upstream_bad_response, R_upstream_auth_failed,
-    R_provider_error,        R_circuit_open,          R_provider_not_configured,
-    R_credential_unusable,   R_model_not_found,       R_model_not_allowed,
+    R_upstream_rate_limited,   R_upstream_unavailable, R_upstream_error,  R_upstream_timeout,
+    R_upstream_bad_response,   R_upstream_auth_failed, R_provider_error,  R_circuit_open,
+    R_provider_not_configured, R_credential_unusable,  R_model_not_found, R_model_not_allowed,
 };
 
 int route_falls_back(const struct exec_outcome *out)
@@ -367,8 +369,8 @@ static void route_order(const struct route_def *rt, size_t order[ROUTE_MAX_TARGE
 }
 
 /* The target's catalogue model into out->model, its provider set to the target's. 0 or -1. */
-static int route_target_model(struct req *r, const struct ident *id,
-                              const struct route_target *tg, struct exec_outcome *out)
+static int route_target_model(struct req *r, const struct ident *id, const struct route_target *tg,
+                              struct exec_outcome *out)
 {
 	int rc = store_model_get(r->store, tg->model, &out->model);
 
@@ -376,12 +378,11 @@ static int route_target_model(struct req *r, const struct ident *id,
 		return exec_fail(out, R_database_unavailable, "the model catalogue is unavailable");
 	util_strlcpy(out->model.name, tg->model, sizeof(out->model.name));
 	if (rc != ST_OK || strcmp(out->model.kind, "embedding") == 0)
-		return exec_fail(out, R_model_not_found, "the route's model '%s' is not a chat model",
-		                 tg->model);
-	if (id->lim &&
-	    (!limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, tg->model) ||
-	     !limits_list_allows(id->lim->project[LV_ALLOWED_MODELS].text, tg->model) ||
-	     !limits_list_allows(id->lim->key[LV_ALLOWED_MODELS].text, tg->model)))
+		return exec_fail(out, R_model_not_found,
+		                 "the route's model '%s' is not a chat model", tg->model);
+	if (id->lim && (!limits_list_allows(id->lim->v[LIM_ALLOWED_MODELS].text, tg->model) ||
+	                !limits_list_allows(id->lim->project[LV_ALLOWED_MODELS].text, tg->model) ||
+	                !limits_list_allows(id->lim->key[LV_ALLOWED_MODELS].text, tg->model)))
 		return exec_fail(out, R_model_not_allowed, "the model '%s' is not allowed here",
 		                 tg->model);
 	if (tg->provider[0])
@@ -403,9 +404,9 @@ static void route_step(const struct ident *id, const struct exec_call *call, int
 	util_strlcpy(s->run_id, call->id, sizeof(s->run_id));
 	s->step = k;
 	util_strlcpy(s->kind, "model", sizeof(s->kind));
-	snprintf(s->name, sizeof(s->name), "%s/%s %s", out->model.provider[0] ? out->model.provider
-	                                                                       : tg->provider,
-	         tg->model, tg->credential);
+	snprintf(s->name, sizeof(s->name), "%s/%s %s",
+	         out->model.provider[0] ? out->model.provider : tg->provider, tg->model,
+	         tg->credential);
 	util_strlcpy(s->exec_id, exec_id, sizeof(s->exec_id));
 	s->prompt_tokens = out->res.usage.prompt_tokens;
 	s->completion_tokens = out->res.usage.completion_tokens;
@@ -437,7 +438,8 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 		if (route_target_model(r, id, tg, out) == 0) {
 			*served_model = out->model.name;
 			util_strlcpy(r->model, out->model.name, sizeof(r->model));
-			snprintf(target, sizeof(target), "provider=%s; model=%s; credential=%s; attempt=%zu",
+			snprintf(target, sizeof(target),
+			         "provider=%s; model=%s; credential=%s; attempt=%zu",
 			         out->model.provider, tg->model, tg->credential, k + 1);
 			resp_header(r, "X-Agenthost-Target", target);
 			call->route_credential = tg->credential;
@@ -449,9 +451,9 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 			rc = -1;
 		}
 		route_step(id, call, (int)k + 1,
-		           !ran                                         ? ""
+		           !ran                                        ? ""
 		           : rc == 0 || last || !route_falls_back(out) ? call->id
-		                                                        : fallback_id,
+		                                                       : fallback_id,
 		           tg, out, &steps[k]);
 		if (rc == 0 || last || !route_falls_back(out))
 			break;
@@ -468,7 +470,8 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 	/* One attempt is the execution itself; more are its steps. */
 	for (size_t i = 0; k > 0 && i <= k && i < rt->n; i++)
 		if (store_run_step_insert(r->store, &steps[i]) != ST_OK)
-			log_error("route: %s: attempt %zu was not recorded as a step", call->id, i + 1);
+			log_error("route: %s: attempt %zu was not recorded as a step", call->id,
+			          i + 1);
 	return rc;
 }
 
@@ -487,7 +490,8 @@ static int route_open_sealed(struct req *r, const struct ident *id, const char *
 		                 "this tenant has not set",
 		                 source, provider_name);
 	if (rc != ST_OK)
-		return exec_fail(out, R_database_unavailable, "the credential store is unavailable");
+		return exec_fail(out, R_database_unavailable,
+		                 "the credential store is unavailable");
 	rc = secrets_open(id->tenant_id, provider_name, sc.version, sc.nonce, sc.ct, sc.ct_len, key,
 	                  cap);
 	sodium_memzero(&sc, sizeof(sc));
@@ -495,7 +499,8 @@ static int route_open_sealed(struct req *r, const struct ident *id, const char *
 		log_error("route: tenant %lld: stored %s credential does not open",
 		          (long long)id->tenant_id, provider_name);
 		return exec_fail(out, R_credential_unusable,
-		                 "the stored provider key '%s' cannot be used; set it again", source);
+		                 "the stored provider key '%s' cannot be used; set it again",
+		                 source);
 	}
 	util_strlcpy(out->cred_source, source, sizeof(out->cred_source));
 	return 0;

@@ -10,8 +10,7 @@
 #include "store/db.h"
 #include "store/routes.h"
 
-#define ROUTE_COLS                                                                                 \
-	"owner_kind, name, targets, CAST(FLOOR(UNIX_TIMESTAMP(updated_at)) AS SIGNED)"
+#define ROUTE_COLS "owner_kind, name, targets, CAST(FLOOR(UNIX_TIMESTAMP(updated_at)) AS SIGNED)"
 
 /* A tenant's own route hides its plan's: 'tenant' sorts after 'plan' in the ENUM. */
 static const char sql_find[] =
@@ -119,8 +118,8 @@ int store_route_delete(struct store *st, enum route_owner owner, int64_t tenant_
 	return n > 0 ? ST_OK : ST_NOTFOUND;
 }
 
-int store_route_list(struct store *st, enum route_owner owner, int64_t tenant_id,
-                     const char *plan, route_cb cb, void *ctx)
+int store_route_list(struct store *st, enum route_owner owner, int64_t tenant_id, const char *plan,
+                     route_cb cb, void *ctx)
 {
 	enum db_q q = owner == ROUTE_TENANT ? Q_ROUTE_LIST_TENANT : Q_ROUTE_LIST_PLAN;
 	struct route_row *row;

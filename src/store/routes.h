@@ -50,8 +50,8 @@ int store_route_delete(struct store *st, enum route_owner owner, int64_t tenant_
  * Call cb for each route of the owner by name (ROUTE_TENANT: tenant_id;
  * ROUTE_PLAN: plan); nonzero from cb stops. ST_OK or ST_ERR.
  */
-int store_route_list(struct store *st, enum route_owner owner, int64_t tenant_id,
-                     const char *plan, route_cb cb, void *ctx);
+int store_route_list(struct store *st, enum route_owner owner, int64_t tenant_id, const char *plan,
+                     route_cb cb, void *ctx);
 /* Delete every route of a tenant (offboarding). ST_OK or ST_ERR. */
 int store_route_purge_tenant(struct store *st, int64_t tenant_id);
 
