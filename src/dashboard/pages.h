@@ -102,6 +102,9 @@ PAGE_FN(page_tags_set);
 PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
+PAGE_FN(page_routes);
+PAGE_FN(page_route_set);
+PAGE_FN(page_route_delete);
 PAGE_FN(page_budgets);
 PAGE_FN(page_tenant_access);
 PAGE_FN(page_tenant_access_save);
@@ -192,6 +195,9 @@ PAGE_FN(page_execution);
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
+	{"GET", "/admin/tenants/{}/routes", AUTH_ADMIN, 0, page_routes}, \
+	{"POST", "/admin/tenants/{}/routes", AUTH_ADMIN, 0, page_route_set}, \
+	{"POST", "/admin/tenants/{}/routes/delete", AUTH_ADMIN, 0, page_route_delete}, \
 	{"GET", "/admin/tenants/{}/webhooks", AUTH_ADMIN, 0, page_webhooks}, \
 	{"GET", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets}, \
 	{"POST", "/admin/tenants/{}/budgets", AUTH_ADMIN, 0, page_budgets_set}, \

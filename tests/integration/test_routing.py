@@ -335,5 +335,41 @@ def routes_of_plans_and_tenants_and_their_checks():
     assert len(rows) >= 3, rows
 
 
+@test
+def dashboard_routes_page_sets_shows_and_deletes():
+    from dashhelp import Dash, new_admin, text_of
+    modes()
+    t = new_tenant("rdash")
+    d = Dash()
+    d.login(*new_admin("tenant_admin", tenant=t["slug"], prefix="rta"))
+    st, _, page = d.get("/admin/tenants/%d/routes" % t["id"])
+    assert st == 200 and "No routes" in page, page[:500]
+    # a bad form names the problem and keeps what was typed (escaped)
+    st, _, page = d.post("/admin/tenants/%d/routes" % t["id"],
+                         {"name": "fast", "targets": '[{"model": "<b>x"}]'})
+    assert st == 400 and "targets[0].model" in text_of(page), text_of(page)[:800]
+    assert "<b>x" not in page and "&lt;b&gt;x" in page, page
+    st, _, page = d.post("/admin/tenants/%d/routes" % t["id"], {"name": "fast", "targets": "[]"},
+                         csrf=False)
+    assert st == 403, st
+    st, h, _ = d.post("/admin/tenants/%d/routes" % t["id"],
+                      {"name": "fast", "targets": json.dumps(TWO)})
+    assert st == 303, st
+    st, _, page = d.get("/admin/tenants/%d/routes?done=set" % t["id"])
+    txt = text_of(page)
+    assert st == 200 and "fast" in txt and "vllm" in txt and "openrouter" in txt, txt[:800]
+    st, h, b = api("POST", "/v1/chat/completions", chat_body("d", model="fast"), key=t["key"])
+    assert st == 200 and target_of(h)["provider"] == "vllm", (st, h)
+    st, _, _ = d.post("/admin/tenants/%d/routes/delete" % t["id"], {"name": "fast"})
+    assert st == 303, st
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("d", model="fast"), key=t["key"])
+    assert st == 404 and err_code(b) == "model_not_found", (st, b)
+    # another tenant's admin cannot see this tenant's page
+    other = new_tenant("rdo")
+    d2 = Dash()
+    d2.login(*new_admin("tenant_admin", tenant=other["slug"], prefix="rtb"))
+    assert d2.get("/admin/tenants/%d/routes" % t["id"])[0] == 404
+
+
 if __name__ == "__main__":
     run()
