@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "exec/execute.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "tenancy/identify.h"
 
@@ -71,6 +72,22 @@ void api_models_get(struct req *r, const struct ident *id, const struct route_ma
 	if (rc == ST_OK) {
 		ok = exec_model_callable(r, id, &mod);
 		rc = ok == 1 ? ST_OK : ok == 0 ? ST_NOTFOUND : ST_ERR;
+	}
+	if (rc == ST_NOTFOUND) {
+		/* an alias: a route of the caller whose name is no catalogue model */
+		struct route_def rt;
+		int ar = route_lookup(r->store, id, m->params[0], &rt);
+
+		if (ar < 0)
+			rc = ST_ERR;
+		else if (ar > 0 && store_model_get(r->store, m->params[0], &mod) == ST_NOTFOUND) {
+			resp_json(r, 200,
+			          json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", m->params[0],
+			                    "object", "model", "created", (json_int_t)0, "owned_by",
+			                    "agenthost", "route",
+			                    rt.owner == ROUTE_TENANT ? "tenant" : "plan"));
+			return;
+		}
 	}
 	if (rc == ST_ERR) {
 		resp_error(r, R_database_unavailable, "the model catalogue is unavailable");

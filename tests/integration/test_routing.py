@@ -278,6 +278,8 @@ def routes_of_plans_and_tenants_and_their_checks():
     st, _, b = api("GET", "/v1/models", key=t["key"])
     assert [m for m in b["data"] if m["id"] == "smart"] and \
         [m for m in b["data"] if m["id"] == "smart"][0]["owned_by"] == "agenthost", b
+    st, _, b = api("GET", "/v1/models/smart", key=t["key"])
+    assert st == 200 and b["id"] == "smart" and b["route"] == "plan", (st, b)
     st, _, b = api("POST", "/v1/routes", {"name": "smart", "targets": [
         {"provider": "openrouter", "model": "gpt-4o-mini", "credential": "platform"}]},
         key=t["key"])
