@@ -435,13 +435,15 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 		mark = r->headers.len;
 		ran = 0;
 		snprintf(fallback_id, sizeof(fallback_id), "%.33s-a%zu", call->id, k + 1);
-		if (route_target_model(r, id, tg, out) == 0) {
+		rc = route_target_model(r, id, tg, out);
+		snprintf(target, sizeof(target),
+		         "provider=%s; model=%s; credential=%s; attempt=%zu",
+		         out->model.provider[0] ? out->model.provider : tg->provider, tg->model,
+		         tg->credential, k + 1);
+		resp_header(r, "X-Agenthost-Target", target);
+		if (rc == 0) {
 			*served_model = out->model.name;
 			util_strlcpy(r->model, out->model.name, sizeof(r->model));
-			snprintf(target, sizeof(target),
-			         "provider=%s; model=%s; credential=%s; attempt=%zu",
-			         out->model.provider, tg->model, tg->credential, k + 1);
-			resp_header(r, "X-Agenthost-Target", target);
 			call->route_credential = tg->credential;
 			call->fallback_id = last ? NULL : fallback_id;
 			rc = exec_run(r, id, call, out);

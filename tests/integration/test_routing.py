@@ -65,11 +65,38 @@ def limits(t, **kv):
         ctl("limits", "set", "--tenant", t["slug"], k, str(v))
 
 
+def executions(t, n):
+    """The tenant's first n executions in order (the ledger writes them a batch later)."""
+    def rows():
+        r = db_exec("SELECT id, provider, status, reason_code, cost_micros FROM executions "
+                    "WHERE tenant_id=%d ORDER BY seq" % t["id"], tenant=t)
+        return r if len(r) >= n else None
+    r = harness.wait_until(rows, timeout=10)
+    assert r, "fewer than %d executions of tenant %d" % (n, t["id"])
+    return r[:n]
+
+
+def settled(t, at_least):
+    """Wait until the tenant's executions (at least at_least) stop growing."""
+    last = [-1]
+
+    def same():
+        n = int(db_exec("SELECT COUNT(*) FROM executions WHERE tenant_id=%d" % t["id"],
+                        tenant=t)[0][0])
+        done = n >= at_least and n == last[0]
+        last[0] = n
+        return done
+    assert harness.wait_until(same, timeout=15, interval=0.3), last
+
+
 def attempts(t, call_id):
     """The executions of one routed call: its attempts that fell over, then itself."""
-    return db_exec("SELECT id, provider, status, reason_code, cost_micros FROM executions "
-                   "WHERE tenant_id=%d AND (id='%s' OR id LIKE '%s-a%%') ORDER BY seq"
-                   % (t["id"], call_id, call_id), tenant=t)
+    def rows():
+        r = db_exec("SELECT id, provider, status, reason_code, cost_micros FROM executions "
+                    "WHERE tenant_id=%d AND (id='%s' OR id LIKE '%s-a%%') ORDER BY seq"
+                    % (t["id"], call_id, call_id), tenant=t)
+        return r if r and r[-1][0] == call_id else None
+    return harness.wait_until(rows, timeout=10) or []
 
 
 def datas(events):
@@ -210,6 +237,7 @@ def weights_spread_calls_over_a_key_pool():
     assert keys == {"sk-pool-a": seen["pool:a"], "sk-pool-b": seen["pool:b"]}, (keys, seen)
     # expected 300 of 400 (sd 8.7): outside [240, 360] is ~7 sd, p < 1e-11
     assert 240 <= seen["pool:a"] <= 360, seen
+    executions(t, n)
     rows = db_exec("SELECT cred_source, COUNT(*) FROM executions WHERE tenant_id=%d "
                    "GROUP BY cred_source ORDER BY cred_source" % t["id"], tenant=t)
     assert rows == [["pool:a", str(seen["pool:a"])], ["pool:b", str(seen["pool:b"])]], rows
@@ -247,8 +275,9 @@ def budget_is_never_exceeded_across_attempts():
         th.join()
     served = [r for r in results if r[0] == 200]
     refused = set(r[1] for r in results if r[0] != 200)
-    assert refused <= {"tenant_budget_exceeded", "insufficient_quota"}, refused
+    assert refused <= {"tenant_budget_exceeded"}, refused
     assert served and all("attempt=2" in r[2] for r in served), results[:5]
+    settled(t, len(results) + 1)    # every call and the probe recorded
     total = int(db_exec("SELECT COALESCE(SUM(cost_micros),0) FROM executions WHERE "
                         "tenant_id=%d" % t["id"], tenant=t)[0][0])
     assert total <= limit, "spent %d over the budget %d" % (total, limit)
@@ -256,6 +285,30 @@ def budget_is_never_exceeded_across_attempts():
                   "scope='tenant' AND scope_id=%d AND win='day'" % t["id"])
     assert int(row[0][0]) <= limit and int(row[0][1]) == 0, (row, limit)
     assert len(served) >= 10, len(served)   # the budget was used, not refused from the start
+
+
+@test
+def pricier_fallback_that_does_not_fit_is_refused_not_exceeded():
+    modes(vllm="500")
+    t = new_tenant("rpri")
+    # worst cases of the body below: gpt-4o-mini ~66 micro-USD, gpt-4o ~1,100
+    limits(t, budget_usd_daily="0.000500")
+    set_route(t, "fast", [
+        {"provider": "vllm", "model": "gpt-4o-mini", "credential": "platform"},
+        {"provider": "openrouter", "model": "gpt-4o", "credential": "platform"}])
+    st, h, b = api("POST", "/v1/chat/completions",
+                   chat_body("budget probe call", model="fast", max_tokens=100), key=t["key"])
+    assert st == 429 and err_code(b) == "tenant_budget_exceeded", (st, b)
+    assert target_of(h)["attempt"] == "2" and target_of(h)["model"] == "gpt-4o", h
+    assert hits("vllm")["calls"] == 1 and hits("openrouter")["calls"] == 0, fake("GET", "/_hits")
+    ex = executions(t, 2)
+    assert ex[0][0] == ex[1][0] + "-a1", ex
+    assert [r[2:4] for r in ex] == [["failed", "upstream_error"],
+                                    ["refused", "tenant_budget_exceeded"]], ex
+    assert sum(int(r[4]) for r in ex) == 0, ex
+    row = db_exec("SELECT spent_micros, reserved_micros FROM budget_counters WHERE "
+                  "scope='tenant' AND scope_id=%d AND win='day'" % t["id"])
+    assert not row or (int(row[0][0]) == 0 and int(row[0][1]) == 0), row
 
 
 @test
