@@ -193,7 +193,7 @@ json_t *route_targets_json(const struct route_def *rt)
 	for (size_t i = 0; arr != NULL && i < rt->n; i++) {
 		const struct route_target *tg = &rt->t[i];
 
-		o = json_pack("{s:s, s:s?, s:s, s:i, s:i}", "model", tg->model, "provider",
+		o = json_pack("{s:s, s:s*, s:s, s:i, s:i}", "model", tg->model, "provider",
 		              tg->provider[0] ? tg->provider : NULL, "credential", tg->credential,
 		              "tier", tg->tier, "weight", tg->weight);
 		if (o == NULL || json_array_append_new(arr, o) != 0) {
@@ -335,11 +335,7 @@ int route_falls_back(const struct exec_outcome *out)
 	return 0;
 }
 
-/*
- * The order of attempts into order[]: by tier, and within a tier a weighted
- * shuffle (each place drawn by weight among the targets not yet placed).
- */
-static void route_order(const struct route_def *rt, size_t order[ROUTE_MAX_TARGETS])
+void route_order(const struct route_def *rt, size_t order[ROUTE_MAX_TARGETS])
 {
 	int placed[ROUTE_MAX_TARGETS] = {0};
 	size_t n = 0;

@@ -90,6 +90,12 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 int route_credential(struct req *r, const struct ident *id, const char *credential,
                      const struct provider_instance *inst, char *key, size_t cap,
                      struct exec_outcome *out);
+/*
+ * The order of attempts for one call into order[] (rt->n indexes of rt->t):
+ * by tier, and within a tier a weighted shuffle (each place drawn by weight
+ * among the targets not yet placed).
+ */
+void route_order(const struct route_def *rt, size_t order[ROUTE_MAX_TARGETS]);
 /* 1 when a failed attempt with outcome out falls over to the next target. */
 int route_falls_back(const struct exec_outcome *out);
 
