@@ -105,6 +105,9 @@ PAGE_FN(page_provider_key_clear);
 PAGE_FN(page_routes);
 PAGE_FN(page_route_set);
 PAGE_FN(page_route_delete);
+PAGE_FN(page_plan_routes);
+PAGE_FN(page_plan_route_set);
+PAGE_FN(page_plan_route_delete);
 PAGE_FN(page_budgets);
 PAGE_FN(page_tenant_access);
 PAGE_FN(page_tenant_access_save);
@@ -163,6 +166,9 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/plans", AUTH_ADMIN, 0, page_plans_create}, \
 	{"GET", "/admin/plans/{}", AUTH_ADMIN, 0, page_plan}, \
 	{"POST", "/admin/plans/{}", AUTH_ADMIN, 0, page_plan_save}, \
+	{"GET", "/admin/plans/{}/routes", AUTH_ADMIN, 0, page_plan_routes}, \
+	{"POST", "/admin/plans/{}/routes", AUTH_ADMIN, 0, page_plan_route_set}, \
+	{"POST", "/admin/plans/{}/routes/delete", AUTH_ADMIN, 0, page_plan_route_delete}, \
 	{"GET", "/admin/global", AUTH_ADMIN, 0, page_global}, \
 	{"POST", "/admin/global", AUTH_ADMIN, 0, page_global_save}, \
 	{"GET", "/admin/users", AUTH_ADMIN, 0, page_users}, \

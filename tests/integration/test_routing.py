@@ -424,6 +424,33 @@ def dashboard_routes_page_sets_shows_and_deletes():
     d2 = Dash()
     d2.login(*new_admin("tenant_admin", tenant=other["slug"], prefix="rtb"))
     assert d2.get("/admin/tenants/%d/routes" % t["id"])[0] == 404
+    # a plan's routes: staff see them, operators set them, tenant admins do not reach them
+    plan = "rdp" + harness.rand_suffix(6)
+    assert op("POST", "/plans", {"name": plan})[0] in (200, 201)
+    tp = new_tenant("rdpt", plan=plan)
+    assert d.get("/admin/plans/%s/routes" % plan)[0] == 404
+    ops = Dash()
+    ops.login(*new_admin("operator", prefix="rto"))
+    st, _, page = ops.get("/admin/plans/%s/routes" % plan)
+    assert st == 200 and "No routes" in page, page[:300]
+    st, _, _ = ops.post("/admin/plans/%s/routes" % plan,
+                        {"name": "team/fast", "targets": json.dumps(TWO[1:])})
+    assert st == 303, st
+    st, h, b = api("POST", "/v1/chat/completions", chat_body("d", model="team/fast"),
+                   key=tp["key"])
+    assert st == 200 and target_of(h)["provider"] == "openrouter", (st, h)
+    st, _, page = d.get("/admin/tenants/%d/routes" % t["id"])
+    assert "team/fast" not in page      # another plan's route
+    sup = Dash()
+    sup.login(*new_admin("support", prefix="rts"))
+    st, _, page = sup.get("/admin/plans/%s/routes" % plan)
+    assert st == 200 and "team/fast" in page and "Save route" not in page, page[:300]
+    assert sup.post("/admin/plans/%s/routes/delete" % plan, {"name": "team/fast"})[0] == 403
+    st, _, _ = ops.post("/admin/plans/%s/routes/delete" % plan, {"name": "team/fast"})
+    assert st == 303, st
+    st, _, b = api("POST", "/v1/chat/completions", chat_body("d", model="team/fast"),
+                   key=tp["key"])
+    assert st == 404, (st, b)
 
 
 if __name__ == "__main__":
