@@ -192,6 +192,32 @@ def last_target_failure_is_the_answer_and_no_fallback_when_refused_by_limits():
 
 
 @test
+def a_target_without_its_credential_falls_over():
+    modes()
+    t = new_tenant("rcred")
+    set_route(t, "mine", [
+        {"provider": "openrouter", "model": "gpt-4o-mini", "credential": "tenant"},
+        {"provider": "openrouter", "model": "gpt-4o-mini", "credential": "pool:zz"}])
+    st, h, b = api("POST", "/v1/chat/completions", chat_body("c", model="mine"), key=t["key"])
+    assert st == 503 and err_code(b) == "provider_not_configured", (st, b)
+    assert target_of(h)["credential"] == "pool:zz" and hits("openrouter")["calls"] == 0, h
+    ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openrouter",
+        stdin="sk-tenant-own-openrouter\n")
+    st, h, b = api("POST", "/v1/chat/completions", chat_body("c", model="mine"), key=t["key"])
+    assert st == 200 and target_of(h)["credential"] == "tenant", (st, h, b)
+    assert hits("openrouter")["keys"] == {"sk-tenant-own-openrouter": 1}, hits("openrouter")
+    # a pool key set with the CLI serves the second target once the first fails
+    ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openrouter", "--pool", "zz",
+        stdin="sk-pool-zz-1234\n")
+    ctl("provider-key", "clear", "--tenant", t["slug"], "--provider", "openrouter")
+    st, h, b = api("POST", "/v1/chat/completions", chat_body("c", model="mine"), key=t["key"])
+    assert st == 200 and target_of(h)["credential"] == "pool:zz", (st, h, b)
+    assert hits("openrouter")["keys"]["sk-pool-zz-1234"] == 1, hits("openrouter")
+    keys = ctl("provider-key", "list", "--tenant", t["slug"])
+    assert [(k["provider"], k["last4"]) for k in keys] == [("openrouter#zz", "1234")], keys
+
+
+@test
 def no_fallback_once_a_stream_began():
     modes()
     t = new_tenant("rstr")
