@@ -419,7 +419,7 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 {
 	struct run_step steps[ROUTE_MAX_TARGETS];
 	size_t order[ROUTE_MAX_TARGETS], k, mark;
-	char fallback_id[40], target[200];
+	char fallback_id[48], target[200]; /* fallback_id: 33 + "-a" + a digit */
 	int rc = -1, ran;
 
 	route_order(rt, order);
@@ -430,7 +430,7 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 		memset(out, 0, sizeof(*out));
 		mark = r->headers.len;
 		ran = 0;
-		snprintf(fallback_id, sizeof(fallback_id), "%.33s-a%zu", call->id, k + 1);
+		snprintf(fallback_id, sizeof(fallback_id), "%.33s-a%d", call->id, (int)k + 1);
 		rc = route_target_model(r, id, tg, out);
 		snprintf(target, sizeof(target),
 		         "provider=%s; model=%s; credential=%s; attempt=%zu",
