@@ -218,6 +218,34 @@ def a_target_without_its_credential_falls_over():
 
 
 @test
+def routes_and_pool_keys_are_exported_without_secrets():
+    import http.client
+    import io
+    import tarfile
+    import urllib.parse
+    t = new_tenant("rexp")
+    set_route(t, "fast", TWO)
+    ctl("provider-key", "set", "--tenant", t["slug"], "--provider", "openrouter", "--pool", "a",
+        stdin="sk-pool-secret-9876\n")
+    u = urllib.parse.urlsplit(harness.BASE)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request("GET", u.path.rstrip("/") + "/admin/api/v1/tenants/%s/export" % t["slug"],
+                 headers=OP)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    assert resp.status == 200, data[:300]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        routes = [json.loads(x) for x in
+                  tf.extractfile(t["slug"] + "-export/routes.jsonl").read().splitlines()]
+        keys = [json.loads(x) for x in
+                tf.extractfile(t["slug"] + "-export/provider_keys.jsonl").read().splitlines()]
+    assert [(r["name"], r["targets"][1]["provider"]) for r in routes] == [("fast", "openrouter")]
+    assert [(k["provider"], k["last4"]) for k in keys] == [("openrouter#a", "9876")], keys
+    assert b"sk-pool-secret" not in data
+
+
+@test
 def no_fallback_once_a_stream_began():
     modes()
     t = new_tenant("rstr")
