@@ -19,6 +19,7 @@
     <?cs if:User.Role == "tenant_admin" ?>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/keys"<?cs if:Page.Nav == "keys" ?> aria-current="page"<?cs /if ?>>API keys</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/provider-keys"<?cs if:Page.Nav == "provider_keys" ?> aria-current="page"<?cs /if ?>>Provider keys</a>
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/routes"<?cs if:Page.Nav == "routes" ?> aria-current="page"<?cs /if ?>>Routes</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/budgets"<?cs if:Page.Nav == "budgets" ?> aria-current="page"<?cs /if ?>>Budgets</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/projects"<?cs if:Page.Nav == "projects" ?> aria-current="page"<?cs /if ?>>Projects</a>
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:User.TenantId ?>/invoice"<?cs if:Page.Nav == "invoice" ?> aria-current="page"<?cs /if ?>>Invoice</a>

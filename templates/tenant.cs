@@ -13,6 +13,7 @@
   <p class="tenant-links">
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/keys">API keys</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/provider-keys">Provider keys</a> ·
+    <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/routes">Routes</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/budgets">Budgets and limits</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/access">Dashboard access</a> ·
     <a href="<?cs var:Prefix ?>/admin/tenants/<?cs var:Tenant.Id ?>/webhooks">Webhooks</a> ·

@@ -7,6 +7,8 @@
  *   GET  /admin/api/v1/tenants/{t}/projects/{p}/provider-keys      a project's (and its
  *   POST .../projects/{p}/provider-keys/{provider}[/clear]          set, clear); the same
  *   GET|POST /v1/projects/{p}/provider-keys[/{provider}[/clear]]   on the tenant API (manage)
+ * With ?pool=<name> a tenant's set and clear address one key of its key pool
+ * for that provider (a route's credential "pool:<name>", docs/ROUTING.md).
  *
  * DESIGN
  * Write-only, as `agenthostctl provider-key` and the dashboard's pages: the
@@ -32,11 +34,54 @@
 #include "common/util.h"
 #include "common/valid.h"
 #include "crypto/secrets.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "providers/registry.h"
 #include "store/projects.h"
 #include "store/store.h"
 #include "tenancy/keys.h"
+
+/*
+ * The stored name of the credential a request addresses into out: the
+ * provider, or with ?pool=<name> (pools: the tenant's keys only) one key of
+ * the tenant's key pool for it, "<provider>#<name>" (sql/027_routes.sql; a
+ * route's credential "pool:<name>"). 0, or -1 after a 400.
+ */
+static int byok_name(struct req *r, const char *provider, int pools, char *out, size_t cap)
+{
+	char pool[32];
+	int rc = req_query(r, "pool", pool, sizeof(pool));
+	size_t n;
+
+	if (rc == 0) {
+		util_strlcpy(out, provider, cap);
+		return 0;
+	}
+	if (!pools) {
+		resp_error_param(r, R_invalid_request, "pool",
+		                 "key pools are the tenant's: a project has one key per provider");
+		return -1;
+	}
+	n = rc > 0 ? strlen(pool) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((pool[i] >= 'a' && pool[i] <= 'z') || (pool[i] >= '0' && pool[i] <= '9') ||
+		      pool[i] == '_' || pool[i] == '-'))
+			n = 0;
+	if (n == 0 || n > ROUTE_POOL_NAME_MAX) {
+		resp_error_param(r, R_invalid_request, "pool",
+		                 "'pool' must be 1-%d of a-z, 0-9, '_' and '-'",
+		                 ROUTE_POOL_NAME_MAX);
+		return -1;
+	}
+	if (strlen(provider) + 1 + n >= cap) {
+		resp_error(r, R_invalid_request, "the provider name and pool name are too long");
+		return -1;
+	}
+	memcpy(out, provider, strlen(provider));
+	out[strlen(provider)] = '#';
+	memcpy(out + strlen(provider) + 1, pool, n + 1);
+	return 0;
+}
 
 /* Whose keys: the tenant's own (project.id 0) or one of its projects', and who acts. */
 struct byok_owner {
@@ -44,6 +89,7 @@ struct byok_owner {
 	struct project p;
 	const struct ident *id; /* NULL: an operator */
 	const char *provider;   /* the route's {provider}, "" when it has none */
+	char name[80];          /* the stored name: provider, or "<provider>#<pool key>" */
 };
 
 /* One audit row of a credential action on the owner's key for provider. */
@@ -54,9 +100,9 @@ static void byok_audit(struct req *r, const struct byok_owner *o, const char *ac
 
 	if (o->p.id)
 		snprintf(target, sizeof(target), "project:%lld:provider_key:%s", (long long)o->p.id,
-		         o->provider);
+		         o->name);
 	else
-		snprintf(target, sizeof(target), "provider_key:%s", o->provider);
+		snprintf(target, sizeof(target), "provider_key:%s", o->name);
 	api_actor_audit(r, o->id, o->t.id, action, target, detail);
 }
 
@@ -159,7 +205,7 @@ static void byok_set(struct req *r, const struct byok_owner *o)
 		goto wipe;
 	}
 	memset(&cred, 0, sizeof(cred));
-	rc = keys_byok_set_project(r->store, o->t.id, o->p.id, o->provider, plain, len, &cred);
+	rc = keys_byok_set_project(r->store, o->t.id, o->p.id, o->name, plain, len, &cred);
 	sodium_memzero(plain, len);
 	if (rc == KEYS_NOSECRETS) {
 		resp_error(r, R_internal_error,
@@ -172,15 +218,15 @@ static void byok_set(struct req *r, const struct byok_owner *o)
 	}
 	if (o->p.id)
 		snprintf(detail, sizeof(detail),
-		         "{\"provider\":\"%s\",\"version\":%d,\"project_id\":%lld}", o->provider,
+		         "{\"provider\":\"%s\",\"version\":%d,\"project_id\":%lld}", o->name,
 		         cred.version, (long long)o->p.id);
 	else
-		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"version\":%d}",
-		         o->provider, cred.version);
+		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"version\":%d}", o->name,
+		         cred.version);
 	byok_audit(r, o, "provider_key.set", detail);
 	if (cred.updated_at == 0)
 		cred.updated_at = util_unix_time();
-	resp_json(r, 200, byok_json(o, o->provider, &cred));
+	resp_json(r, 200, byok_json(o, o->name, &cred));
 	sodium_memzero(&cred, sizeof(cred));
 wipe:
 	if (plain != NULL)
@@ -201,11 +247,11 @@ static void byok_clear(struct req *r, const struct byok_owner *o)
 		           valid_hint(VALID_PROVIDER));
 		return;
 	}
-	rc = o->p.id ? store_pcred_clear(r->store, o->t.id, o->p.id, o->provider)
-	             : store_cred_clear(r->store, o->t.id, o->provider);
+	rc = o->p.id ? store_pcred_clear(r->store, o->t.id, o->p.id, o->name)
+	             : store_cred_clear(r->store, o->t.id, o->name);
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, R_not_found, "the %s has no %s credential",
-		           o->p.id ? "project" : "tenant", o->provider);
+		           o->p.id ? "project" : "tenant", o->name);
 		return;
 	}
 	if (rc != ST_OK) {
@@ -214,13 +260,13 @@ static void byok_clear(struct req *r, const struct byok_owner *o)
 	}
 	if (o->p.id)
 		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\",\"project_id\":%lld}",
-		         o->provider, (long long)o->p.id);
+		         o->name, (long long)o->p.id);
 	else
-		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\"}", o->provider);
+		snprintf(detail, sizeof(detail), "{\"provider\":\"%s\"}", o->name);
 	byok_audit(r, o, "provider_key.clear", detail);
 	resp_json(r, 200,
 	          json_pack("{s:I, s:s, s:o, s:b}", "tenant_id", (json_int_t)o->t.id, "provider",
-	                    o->provider, "project", o->p.id ? json_string(o->p.name) : json_null(),
+	                    o->name, "project", o->p.id ? json_string(o->p.name) : json_null(),
 	                    "cleared", 1));
 }
 
@@ -229,6 +275,8 @@ static int byok_tenant_owner(struct req *r, const struct route_match *m, struct 
 {
 	memset(o, 0, sizeof(*o));
 	o->provider = m->n_params > 1 ? m->params[1] : "";
+	if (byok_name(r, o->provider, 1, o->name, sizeof(o->name)) < 0)
+		return -1;
 	return api_admin_tenant(r, m, &o->t);
 }
 
@@ -243,7 +291,7 @@ static int byok_project_owner(struct req *r, const struct ident *id, const struc
 	if (api_project_target(r, id, m, &o->t, &o->p, &next) < 0)
 		return -1;
 	o->provider = next < (size_t)m->n_params ? m->params[next] : "";
-	return 0;
+	return byok_name(r, o->provider, 0, o->name, sizeof(o->name));
 }
 
 void api_admin_provider_keys(struct req *r, const struct ident *id, const struct route_match *m)

@@ -170,6 +170,20 @@ void api_project_provider_key_set(struct req *r, const struct ident *id,
                                   const struct route_match *m);
 void api_project_provider_key_clear(struct req *r, const struct ident *id,
                                     const struct route_match *m);
+/* routes.c: routes of tenants and plans (operator API) and the tenant's own (scope manage) */
+void api_admin_tenant_routes(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_route_set(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_tenant_route_delete(struct req *r, const struct ident *id,
+                                   const struct route_match *m);
+void api_admin_plan_routes(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plan_route_set(struct req *r, const struct ident *id, const struct route_match *m);
+void api_admin_plan_route_delete(struct req *r, const struct ident *id,
+                                 const struct route_match *m);
+void api_routes_list(struct req *r, const struct ident *id, const struct route_match *m);
+void api_routes_set(struct req *r, const struct ident *id, const struct route_match *m);
+void api_routes_delete(struct req *r, const struct ident *id, const struct route_match *m);
+/* Append the caller's aliases (route names that are not catalogue models) to data. 0 or -1. */
+int api_route_aliases(struct req *r, const struct ident *id, json_t *data);
 /* admin_plans.c: plans and their limits on the operator API */
 void api_admin_plans_list(struct req *r, const struct ident *id, const struct route_match *m);
 void api_admin_plans_create(struct req *r, const struct ident *id, const struct route_match *m);

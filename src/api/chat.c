@@ -30,6 +30,7 @@
 #include "common/valid.h"
 #include "exec/execute.h"
 #include "exec/rcache.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "providers/registry.h"
@@ -670,13 +671,15 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	struct exec_outcome out;
 	struct chat_stream cs;
 	struct rcache rc;
+	struct route_def rt;
 	const char *model;
 	char *metadata = NULL, *input = NULL;
 	int64_t n = 1, mt = 0, mct = 0;
-	int has, has_mt = 0, has_mct = 0, include_usage = 0, streaming = 0;
+	int has, has_mt = 0, has_mct = 0, include_usage = 0, streaming = 0, routed;
 
 	(void)m;
 	memset(&call, 0, sizeof(call));
+	memset(&out, 0, sizeof(out)); /* freed on every path, a routed call's too */
 	body = req_json_object(r);
 	if (body == NULL)
 		return;
@@ -720,16 +723,32 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		call.input = input;
 		call.output_max = (size_t)r->conf->log_content_max_bytes;
 	}
-	if (exec_resolve(r, id, model, &out) < 0)
-		goto out;
-	if (strcmp(out.model.kind, "embedding") == 0) {
-		resp_error_param(r, R_invalid_request, "model",
-		                 "the model '%s' is an embedding model (use /v1/embeddings)",
-		                 out.model.name);
-		exec_outcome_free(&out);
+	/* a route of the name (the tenant's or its plan's) takes the call over (exec/route.h) */
+	routed = route_lookup(r->store, id, model, &rt);
+	if (routed < 0) {
+		resp_error(r, R_database_unavailable, "the routes are unavailable");
 		goto out;
 	}
-	if (chat_check_format(r, &call, &out) < 0 || rcache_plan(r, id, body, &rc) < 0) {
+	if (routed) {
+		if (route_check_format(r, &call, &rt) < 0)
+			goto out;
+	} else {
+		if (exec_resolve(r, id, model, &out) < 0)
+			goto out;
+		if (strcmp(out.model.kind, "embedding") == 0) {
+			resp_error_param(
+			    r, R_invalid_request, "model",
+			    "the model '%s' is an embedding model (use /v1/embeddings)",
+			    out.model.name);
+			exec_outcome_free(&out);
+			goto out;
+		}
+		if (chat_check_format(r, &call, &out) < 0) {
+			exec_outcome_free(&out);
+			goto out;
+		}
+	}
+	if (rcache_plan(r, id, body, &rc) < 0) {
 		exec_outcome_free(&out);
 		goto out;
 	}
@@ -738,7 +757,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 	memset(&cs, 0, sizeof(cs));
 	cs.r = r;
 	cs.id = call.id;
-	cs.model = out.model.name;
+	cs.model = routed ? model : out.model.name;
 	cs.created = util_unix_time();
 	if (call.stream) {
 		if (server_stream_acquire() < 0) {
@@ -752,7 +771,10 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		call.emit_tool = chat_emit_tool;
 		call.emit_tool_ctx = &cs;
 	}
-	exec_run(r, id, &call, &out);
+	if (routed)
+		route_run(r, id, &call, &rt, &out, &cs.model);
+	else
+		exec_run(r, id, &call, &out);
 	if (call.stream && (out.ok || cs.began)) {
 		chat_finish_stream(&cs, &out, include_usage);
 	} else if (!out.ok) {

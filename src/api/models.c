@@ -9,12 +9,15 @@
  * the tenant has not got is left out, so a client that picks from the list
  * never meets 403 model_not_allowed or 503 provider_not_configured. GET of
  * one model answers 404 model_not_found for anything the list leaves out
- * (as OpenAI does for a model the organisation cannot use).
+ * (as OpenAI does for a model the organisation cannot use). The caller's
+ * aliases (routes whose name is not a catalogue model, docs/ROUTING.md) are
+ * listed after the models, owned_by "agenthost".
  */
 #include "config.h"
 
 #include "api/api.h"
 #include "exec/execute.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "tenancy/identify.h"
 
@@ -52,7 +55,8 @@ void api_models_list(struct req *r, const struct ident *id, const struct route_m
 	struct models_ctx mc = {r, id, json_array(), 0};
 
 	(void)m;
-	if (store_model_list(r->store, id->tenant_id, models_add, &mc) != ST_OK || mc.failed) {
+	if (store_model_list(r->store, id->tenant_id, models_add, &mc) != ST_OK || mc.failed ||
+	    api_route_aliases(r, id, mc.data) < 0) {
 		json_decref(mc.data);
 		resp_error(r, R_database_unavailable, "the model catalogue is unavailable");
 		return;
@@ -68,6 +72,22 @@ void api_models_get(struct req *r, const struct ident *id, const struct route_ma
 	if (rc == ST_OK) {
 		ok = exec_model_callable(r, id, &mod);
 		rc = ok == 1 ? ST_OK : ok == 0 ? ST_NOTFOUND : ST_ERR;
+	}
+	if (rc == ST_NOTFOUND) {
+		/* an alias: a route of the caller whose name is no catalogue model */
+		struct route_def rt;
+		int ar = route_lookup(r->store, id, m->params[0], &rt);
+
+		if (ar < 0)
+			rc = ST_ERR;
+		else if (ar > 0 && store_model_get(r->store, m->params[0], &mod) == ST_NOTFOUND) {
+			resp_json(r, 200,
+			          json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", m->params[0],
+			                    "object", "model", "created", (json_int_t)0, "owned_by",
+			                    "agenthost", "route",
+			                    rt.owner == ROUTE_TENANT ? "tenant" : "plan"));
+			return;
+		}
 	}
 	if (rc == ST_ERR) {
 		resp_error(r, R_database_unavailable, "the model catalogue is unavailable");

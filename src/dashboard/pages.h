@@ -117,6 +117,12 @@ PAGE_FN(page_tags_set);
 PAGE_FN(page_provider_keys);
 PAGE_FN(page_provider_key_set);
 PAGE_FN(page_provider_key_clear);
+PAGE_FN(page_routes);
+PAGE_FN(page_route_set);
+PAGE_FN(page_route_delete);
+PAGE_FN(page_plan_routes);
+PAGE_FN(page_plan_route_set);
+PAGE_FN(page_plan_route_delete);
 PAGE_FN(page_budgets);
 PAGE_FN(page_tenant_access);
 PAGE_FN(page_tenant_access_save);
@@ -177,6 +183,9 @@ PAGE_FN(page_execution);
 	{"POST", "/admin/plans", AUTH_ADMIN, 0, page_plans_create}, \
 	{"GET", "/admin/plans/{}", AUTH_ADMIN, 0, page_plan}, \
 	{"POST", "/admin/plans/{}", AUTH_ADMIN, 0, page_plan_save}, \
+	{"GET", "/admin/plans/{}/routes", AUTH_ADMIN, 0, page_plan_routes}, \
+	{"POST", "/admin/plans/{}/routes", AUTH_ADMIN, 0, page_plan_route_set}, \
+	{"POST", "/admin/plans/{}/routes/delete", AUTH_ADMIN, 0, page_plan_route_delete}, \
 	{"GET", "/admin/global", AUTH_ADMIN, 0, page_global}, \
 	{"POST", "/admin/global", AUTH_ADMIN, 0, page_global_save}, \
 	{"GET", "/admin/users", AUTH_ADMIN, 0, page_users}, \
@@ -214,6 +223,9 @@ PAGE_FN(page_execution);
 	{"GET", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_keys}, \
 	{"POST", "/admin/tenants/{}/provider-keys", AUTH_ADMIN, 0, page_provider_key_set}, \
 	{"POST", "/admin/tenants/{}/provider-keys/{}/clear", AUTH_ADMIN, 0, page_provider_key_clear}, \
+	{"GET", "/admin/tenants/{}/routes", AUTH_ADMIN, 0, page_routes}, \
+	{"POST", "/admin/tenants/{}/routes", AUTH_ADMIN, 0, page_route_set}, \
+	{"POST", "/admin/tenants/{}/routes/delete", AUTH_ADMIN, 0, page_route_delete}, \
 	{"GET", "/admin/tenants/{}/webhooks", AUTH_ADMIN, 0, page_webhooks}, \
 	{"GET", "/admin/tenants/{}/guardrails", AUTH_ADMIN, 0, page_guardrails}, \
 	{"POST", "/admin/tenants/{}/guardrails", AUTH_ADMIN, 0, page_guardrails_set}, \

@@ -26,6 +26,7 @@
 #include "exec/guardrail.h"
 #include "exec/ledger.h"
 #include "exec/rcache.h"
+#include "exec/route.h"
 #include "host/alerts.h"
 #include "host/http.h"
 #include "host/server.h"
@@ -119,7 +120,7 @@ static int exec_is_loopback(const char *url)
 struct cred_key {
 	int64_t tenant_id;
 	int64_t project_id; /* 0: the tenant's own key */
-	char provider[32];
+	char provider[64];  /* an instance, or "<instance>#<pool key name>" (exec/route.c) */
 };
 
 struct cred_entry {
@@ -187,6 +188,13 @@ static int exec_cred_get(struct store *st, int64_t tenant_id, int64_t project_id
 	cache_put(cred_cache, &k, &e, &s, 0);
 	sodium_memzero(&e, sizeof(e));
 	return rc;
+}
+
+/* The tenant's sealed key for provider (an instance or "<instance>#<pool key>"), cached. */
+int exec_sealed_cred(struct store *st, int64_t tenant_id, const char *provider,
+                     struct sealed_cred *sc)
+{
+	return exec_cred_get(st, tenant_id, 0, provider, sc);
 }
 
 /*
@@ -541,6 +549,7 @@ struct exec_guard {
 	void *inner_tool_ctx;
 	int64_t chunks, bytes, reserved;
 	int cut;
+	int emitted; /* 1 once anything was passed on to the client */
 };
 
 /* Count len bytes of output; 1 when they go past what was reserved (the stream is cut). */
@@ -563,6 +572,7 @@ static int exec_guard_emit_tool(void *ctx, size_t index, const char *id, const c
 
 	if (exec_guard_count(g, len))
 		return 1;
+	g->emitted = 1;
 	return g->inner_tool(g->inner_tool_ctx, index, id, name, args, len);
 }
 
@@ -572,6 +582,7 @@ static int exec_guard_emit(void *ctx, const char *text, size_t len)
 
 	if (exec_guard_count(g, len))
 		return 1;
+	g->emitted = 1;
 	return g->inner(g->inner_ctx, text, len);
 }
 
@@ -665,8 +676,9 @@ static int exec_from_cache(struct req *r, const struct ident *id, const struct e
 	const char *t;
 	size_t len, off = 0, n;
 
-	if (call->cache == NULL)
+	if (call->cache == NULL || call->cache->told)
 		return 0;
+	call->cache->told = 1;
 	if (!rcache_lookup(r->store, id->tenant_id, call->cache, &out->res)) {
 		resp_header(r, "X-Agenthost-Cache", call->cache->state);
 		return 0;
@@ -768,6 +780,22 @@ static int exec_guard_after(const struct ident *id, const struct exec_call *call
 	return 0;
 }
 
+/*
+ * The call as recorded: a routed attempt that falls over to the next target
+ * is recorded under its own id (alt), the one that ends the call under the
+ * call's (exec/route.h).
+ */
+static const struct exec_call *exec_attempt_call(const struct exec_call *call,
+                                                 const struct exec_outcome *out,
+                                                 struct exec_call *alt)
+{
+	if (call->fallback_id == NULL || !route_falls_back(out))
+		return call;
+	*alt = *call;
+	util_strlcpy(alt->id, call->fallback_id, sizeof(alt->id));
+	return alt;
+}
+
 int exec_run(struct req *r, const struct ident *id, const struct exec_call *call,
              struct exec_outcome *out)
 {
@@ -777,9 +805,10 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 	struct exec_guard guard;
 	struct guardrail_run gr;
 	struct ah_call ac;
+	struct exec_call alt;
 	char key[SECRETS_MAX_PLAIN + 1] = "";
 	int64_t t0 = util_now_us(), upstream_us = -1;
-	int max_tokens, shared = 0, buffered;
+	int max_tokens, shared = 0, buffered, rc;
 
 	memset(&adm, 0, sizeof(adm));
 	memset(&gr, 0, sizeof(gr));
@@ -808,7 +837,11 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		call->cache->read = 0;
 	if (exec_from_cache(r, id, call, out))
 		goto record;
-	if (exec_credential(r, id, inst, key, sizeof(key), out) < 0)
+	/* a routed attempt names its credential, or "auto": the chain below */
+	rc = call->route_credential
+	         ? route_credential(r, id, call->route_credential, inst, key, sizeof(key), out)
+	         : 1;
+	if (rc < 0 || (rc > 0 && exec_credential(r, id, inst, key, sizeof(key), out) < 0))
 		goto record;
 	/* After-checks need the whole answer: a stream is fetched whole, then released. */
 	buffered = call->stream && gr.has_after;
@@ -869,6 +902,7 @@ int exec_run(struct req *r, const struct ident *id, const struct exec_call *call
 		          out->res.error_message[0] ? out->res.error_message
 		                                    : "the provider call failed");
 	}
+	out->streamed = guard.emitted;
 	upstream_us = util_now_us() - upstream_us;
 	if (id->lim)
 		breaker_record(r->store, id->lim, id->tenant_id, out->model.provider, verdict,
@@ -887,7 +921,7 @@ record:
 	}
 	guardrail_run_free(&gr);
 	out->latency_ms = (int)((util_now_us() - t0) / 1000);
-	exec_record(r, id, call, out, &adm);
+	exec_record(r, id, exec_attempt_call(call, out, &alt), out, &adm);
 	metrics_call(
 	    id->tenant_id, out->model.name, out->cache_hit ? 0 : out->res.usage.prompt_tokens,
 	    out->cache_hit ? 0 : out->res.usage.completion_tokens, out->cost_micros, upstream_us);

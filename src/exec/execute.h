@@ -73,6 +73,10 @@ struct exec_call {
 	size_t n_inputs;
 	int dimensions;
 	struct rcache *cache; /* the response cache's plan (exec/rcache.h), or NULL: not used */
+	/* A routed attempt (exec/route.c), else NULL: the target's credential, and the id
+	 * the attempt is recorded under when it fails and falls over to the next target. */
+	const char *route_credential;
+	const char *fallback_id;
 };
 
 struct exec_outcome {
@@ -87,6 +91,7 @@ struct exec_outcome {
 	int refused;      /* 1 when admission refused the call (the provider was not called) */
 	int recorded;     /* 1 when the execution row was written */
 	int cache_hit;    /* 1 when answered from the response cache (no upstream call, cost 0) */
+	int streamed;     /* 1 once any output went to the client's stream (no fallback after) */
 	char *guardrails; /* what the tenant's guardrails decided (JSON array text), or NULL */
 	char *input_redacted; /* the stored input after a before-check redacted it, or NULL */
 };
@@ -121,6 +126,13 @@ void exec_execution(const struct req *r, const struct ident *id, const struct ex
                     const struct exec_outcome *out, struct execution *e);
 /* The execution status of an outcome: succeeded | refused | cancelled | failed. */
 const char *exec_status_name(const struct exec_outcome *out);
+/*
+ * The tenant's sealed provider key named provider (an instance, or
+ * "<instance>#<pool key name>"), through the process's credential cache:
+ * ST_OK, ST_NOTFOUND, ST_ERR.
+ */
+int exec_sealed_cred(struct store *st, int64_t tenant_id, const char *provider,
+                     struct sealed_cred *sc);
 /* Free what out owns. */
 void exec_outcome_free(struct exec_outcome *out);
 /* Mark out failed or refused for reason, with a formatted message (reason_set). Returns -1. */

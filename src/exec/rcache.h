@@ -47,6 +47,7 @@ struct rcache {
 	int64_t max_bytes;                   /* the tenant's bound on its cached answers */
 	unsigned char hash[RCACHE_HASH_LEN]; /* the key (with the tenant id inside) */
 	const char *state; /* "hit" | "miss" | "bypass" once decided; NULL: not used */
+	int told;          /* looked up and said (a routed call's later attempts do neither) */
 };
 
 /*

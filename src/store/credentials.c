@@ -210,7 +210,7 @@ static int cred_list(struct store *st, int64_t tenant_id, int64_t project_id, cr
 	int shape = project_id ? CRED_PROJECT : CRED_TENANT;
 	enum db_q q = db_variant(Q_CRED_LIST, shape);
 	struct sealed_cred c;
-	char provider[33];
+	char provider[65]; /* an instance, or "<instance>#<pool key>" (027_routes) */
 	struct db_out o;
 	MYSQL_BIND in[2];
 	size_t ct;

@@ -89,6 +89,10 @@ static const struct life_table life_tables[] = {
 	{"tags.jsonl", "tags",
 	 "JSON_OBJECT('id', id, 'key', tag_key, 'value', tag_value, " TS("created_at") ")",
 	 {"id", NULL}, "tenant_id = @tenant"},
+	{"routes.jsonl", "routes",
+	 "JSON_OBJECT('name', name, 'targets', JSON_EXTRACT(targets, '$'), " TS("created_at") ", "
+	 TS("updated_at") ")",
+	 {"name", NULL}, "owner_kind = 'tenant' AND owner_id = @tenant"},
 	{"limits.jsonl", "limits",
 	 "JSON_OBJECT('scope', scope, 'scope_id', scope_id, 'name', name, 'value', value, "
 	 TS("updated_at") ", 'updated_by', updated_by)",
@@ -514,6 +518,7 @@ static const char *const life_erase[] = {
 	"admin_sessions WHERE user_id IN (SELECT id FROM admin_users WHERE tenant_id = @tenant)",
 	"admin_users WHERE tenant_id = @tenant",
 	"provider_credentials WHERE tenant_id = @tenant",
+	"routes WHERE owner_kind = 'tenant' AND owner_id = @tenant",
 	"alert_deliveries WHERE tenant_id = @tenant",
 	"alert_events WHERE tenant_id = @tenant",
 	"webhooks WHERE tenant_id = @tenant",

@@ -229,6 +229,15 @@
 	X(TDB_LIST, 1)                                                                             \
 	X(TDB_MIGRATING, 1)                                                                        \
 	X(TDB_OPEN, 1)                                                                             \
-	X(TDB_SWITCH, 1)
+	X(TDB_SWITCH, 1)                                                                           \
+	/* routes.c: routes of plans and tenants */                                                \
+	X(ROUTE_FIND, 1)                                                                           \
+	X(ROUTE_PUT_TENANT, 1)                                                                     \
+	X(ROUTE_PUT_PLAN, 1)                                                                       \
+	X(ROUTE_DEL_TENANT, 1)                                                                     \
+	X(ROUTE_DEL_PLAN, 1)                                                                       \
+	X(ROUTE_LIST_TENANT, 1)                                                                    \
+	X(ROUTE_LIST_PLAN, 1)                                                                      \
+	X(ROUTE_PURGE, 1)
 
 #endif

@@ -26,6 +26,14 @@ close the connection without finishing; NOSTREAM (OpenAI route) -> a plain
 JSON answer even when streaming was asked for. A missing or empty credential header
 gets a 401 in the provider's error shape. Prints "ready" once listening.
 
+Instances (routing tests, docs/ROUTING.md): a path under "/i/<tag>/" is the same route
+for an instance named <tag> (provider.<name>.base_url = .../i/<name>/openai/v1), so several
+provider instances can share this server and fail separately:
+    POST /_mode   {"tag", "mode"}: "ok" (default), "429", "500" or "slow" (5 s, then ok) for
+                  every later call under /i/<tag>/
+    GET  /_hits   {"<tag>": {"calls": n, "keys": {"<credential>": n}}} since the last reset
+    POST /_reset  modes back to "ok", counts to zero
+
 Tool calling: TOOLCALL in the last user text, with tools offered and no tool
 result after that text yet, makes the answer a call of the first offered tool
 with arguments {"n": 42, "q": "fake"} in the provider's wire format (id
@@ -47,6 +55,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LAST_LOCK = threading.Lock()
 LAST = {"path": None, "headers": {}, "body": None}
+MODES = {}  # tag -> "ok" | "429" | "500" | "slow"
+HITS = {}   # tag -> {"calls": n, "keys": {credential: n}}
 
 
 def words(text):
@@ -123,6 +133,9 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_last":
             with LAST_LOCK:
                 self.send_json(200, LAST)
+        elif self.path == "/_hits":
+            with LAST_LOCK:
+                self.send_json(200, HITS)
         elif self.path in ("/openai/v1/models", "/anthropic/v1/models", "/gemini/v1beta/models"):
             self.models()
         else:
@@ -147,11 +160,18 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw.decode() or "null")
         except ValueError:
             body = None
+        if self.control(body):
+            return
         with LAST_LOCK:
             LAST["path"] = self.path
             LAST["headers"] = {k.lower(): v for k, v in self.headers.items()}
             LAST["body"] = body
         path = self.path
+        self.tag = None
+        if path.startswith("/i/"):
+            self.tag, _, rest = path[3:].partition("/")
+            path = "/" + rest
+            self.count_hit()
         try:
             if path == "/openai/v1/chat/completions":
                 self.openai(body)
@@ -168,10 +188,49 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def control(self, body):
+        """POST /_mode and /_reset (see the module's doc). True when answered."""
+        if self.path == "/_mode" and isinstance(body, dict) and \
+                body.get("mode") in ("ok", "429", "500", "slow"):
+            with LAST_LOCK:
+                MODES[str(body.get("tag"))] = body["mode"]
+            self.send_json(200, {"ok": True})
+            return True
+        if self.path == "/_reset":
+            with LAST_LOCK:
+                MODES.clear()
+                HITS.clear()
+            self.send_json(200, {"ok": True})
+            return True
+        if self.path in ("/_mode", "/_reset"):
+            self.send_json(400, {"error": {"message": "bad control request"}})
+            return True
+        return False
+
+    def count_hit(self):
+        """Count a call under /i/<tag>/ with the credential it carried."""
+        auth = self.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth.startswith("Bearer ") else \
+            self.headers.get("x-api-key", self.headers.get("x-goog-api-key", ""))
+        with LAST_LOCK:
+            h = HITS.setdefault(self.tag, {"calls": 0, "keys": {}})
+            h["calls"] += 1
+            h["keys"][key] = h["keys"].get(key, 0) + 1
+
     def common(self, provider, credential, last_text):
         """Auth check and triggers. Returns True when the request was answered already."""
         if not credential:
             self.send_json(401, error_body(provider, 401, "missing credential"))
+            return True
+        with LAST_LOCK:
+            mode = MODES.get(getattr(self, "tag", None), "ok")
+        if mode == "slow":
+            time.sleep(5)
+        if mode == "500":
+            self.send_json(500, error_body(provider, 500, "simulated failure (mode)"))
+            return True
+        if mode == "429":
+            self.send_json(429, error_body(provider, 429, "simulated rate limit (mode)"))
             return True
         if "SLOW" in last_text:
             time.sleep(5)

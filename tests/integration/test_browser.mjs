@@ -45,7 +45,8 @@ function pagesOf(role) {
   const pages = [["overview", "/admin"]];
   if (role === "tenant_admin") {
     pages.push(["tenant", `/admin/tenants/${t}`], ["keys", `/admin/tenants/${t}/keys`],
-      ["provider-keys", `/admin/tenants/${t}/provider-keys`], ["budgets", `/admin/tenants/${t}/budgets`],
+      ["provider-keys", `/admin/tenants/${t}/provider-keys`], ["routes", `/admin/tenants/${t}/routes`],
+      ["budgets", `/admin/tenants/${t}/budgets`],
       ["health", "/admin/health"]);
   } else {
     pages.push(["tenants", "/admin/tenants"], ["tenant", `/admin/tenants/${t}`], ["health", "/admin/health"],
