@@ -305,15 +305,30 @@ phase_cpu() {
 	printf '%s %s\n' "$(proc_ticks "$MARIADB_PID")" "$(proc_ticks $(fcgi_children "$lp"))"
 }
 
+# What MariaDB had done when SHOW GLOBAL STATUS wrote file $1: "statements commits
+# rows-written" (Questions, Com_commit, Handler_write + Handler_update + Handler_delete:
+# MariaDB 10.11 has no Innodb_rows_* counters; temporary tables count too). Read
+# around a phase (the files stay in $T with BENCH_KEEP=1): the database's work per
+# request, independent of the machine's load.
+db_work() {
+	awk '$1 == "Questions" { q = $2 } $1 == "Com_commit" { c = $2 }
+		$1 == "Handler_write" || $1 == "Handler_update" ||
+		$1 == "Handler_delete" { r += $2 } END { print q + 0, c + 0, r + 0 }' "$1"
+}
+
 # One measured phase: $1 phase, $2 connections, $3 round. The mock's count is read
 # around it: the calls that reached the upstream go into the result file as `upstream`;
 # the CPU time MariaDB and agenthost used during it as `db_ticks` and `app_ticks`
 # (per request, it is the cost that other work on a shared machine does not distort).
 measure() {
-	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3 before after n cpu0 cpu1
+	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3 before after n cpu0 cpu1 db0 db1
 	before=$(mock_count)
 	cpu0=$(phase_cpu "$p")
+	sql 'SHOW GLOBAL STATUS' >"$T/status-$p-$c-$r.0"
+	db0=$(db_work "$T/status-$p-$c-$r.0")
 	wrk_phase "$p" "$c" "$duration" "$f"
+	sql 'SHOW GLOBAL STATUS' >"$T/status-$p-$c-$r.1"
+	db1=$(db_work "$T/status-$p-$c-$r.1")
 	cpu1=$(phase_cpu "$p")
 	after=$(mock_count)
 	[ -n "$before" ] && [ -n "$after" ] || die "the mock upstream does not answer"
@@ -322,6 +337,8 @@ measure() {
 		awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { split(a, x); split(b, y)
 			printf "db_ticks=%d\napp_ticks=%d\n", y[1] - x[1], y[2] - x[2] }' >>"$f"
 	fi
+	awk -v a="$db0" -v b="$db1" 'BEGIN { split(a, x); split(b, y)
+		printf "db_stmts=%d\ndb_commits=%d\ndb_rows=%d\n", y[1] - x[1], y[2] - x[2], y[3] - x[3] }' >>"$f"
 	check_alive "$p, $c connection(s), round $r"
 	check_run "$f" "$p, $c connection(s), round $r"
 	n=$(val "$f" requests)
@@ -391,6 +408,9 @@ for c in concs:
             "db": sum(x.get("db_ticks", 0) for x in runs) * 1000 / hz / n,
             "app": sum(x.get("app_ticks", 0) for x in runs) * 1000 / hz / n,
             "cpu": "db_ticks" in runs[0],
+            "stmts": sum(x.get("db_stmts", 0) for x in runs) / n,
+            "commits": sum(x.get("db_commits", 0) for x in runs) / n,
+            "rows": sum(x.get("db_rows", 0) for x in runs) / n,
             "rounds": "/".join("%.0f" % (x["requests"] / (x["duration_us"] / 1e6)) for x in runs),
         }
 
@@ -425,6 +445,15 @@ print("answer came from the upstream; a little more: calls in flight when wrk st
 print("req/s and mean over all rounds; p50 and p99 are the median of the rounds' values.")
 print("db_ms, app_ms: CPU time (user + system) per request of MariaDB and of the agenthost")
 print("processes during the phase: what a request costs, whatever else shared the machine.")
+print()
+print("MariaDB's work per request (statements, commits, rows written by its handlers),")
+print("agenthost phases")
+print("%-5s %-30s %8s %8s %8s" % ("conns", "target", "stmts", "commits", "rows"))
+for c in concs:
+    for p in phases:
+        if p.startswith("on-") or p.startswith("off-"):
+            s = S[p, c]
+            print("%-5s %-30s %8.3f %8.3f %8.3f" % (c, label(p), s["stmts"], s["commits"], s["rows"]))
 print()
 
 def get(p, c, k):
