@@ -222,6 +222,14 @@ fcgi_children() {
 	pgrep -P "$1" 2>/dev/null || true
 }
 
+# CPU time (user + system, clock ticks) the processes $@ have used so far, summed.
+proc_ticks() {
+	local p
+	for p in "$@"; do
+		cat "/proc/$p/stat" 2>/dev/null || true
+	done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+
 # Die if a process started here (MariaDB, a lighttpd, the mock) is gone: what was just
 # measured measured nothing. $1 names what was measured.
 check_alive() {

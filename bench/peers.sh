@@ -99,6 +99,7 @@ start_floor() {
 		die "cannot build bench/floor/floor.c (libfcgi-dev, libcurl4-openssl-dev?); see $T/log/floor-build.log"
 	start_lighttpd floor "$1" "$T/floor" \
 		"\"FLOOR_UPSTREAM\" => \"$MOCK_URL/v1/chat/completions\", \"FLOOR_API_KEY\" => \"sk-bench\", \"FLOOR_THREADS\" => \"$app_threads\""
+	LIGHTTPD_FLOOR=$LIGHTTPD_PID
 	URL_FLOOR=http://127.0.0.1:$1
 	wait_for 150 curl -sS -m 1 -o /dev/null "$URL_FLOOR/" || die "the floor did not start; see $T/log/floor"
 }
@@ -162,7 +163,9 @@ start_agenthost() {
 	read -r port_on port_off <<<"$(free_ports 2)"
 	[ -n "$port_off" ] || die "no free ports"
 	start_lighttpd on "$port_on"
+	LIGHTTPD_ON=$LIGHTTPD_PID
 	start_lighttpd off "$port_off"
+	LIGHTTPD_OFF=$LIGHTTPD_PID
 	URL_ON=http://127.0.0.1:$port_on
 	URL_OFF=http://127.0.0.1:$port_off
 	wait_for 150 http_ok "$URL_ON/healthz" || die "agenthost (enforcement on) did not start"
@@ -280,15 +283,62 @@ warm_until() {
 	run_wrk_until "$4" "$1" "$2" 300 "$3"
 }
 
+# CPU time so far (clock ticks) of the processes serving phase $1: "db app", MariaDB and
+# the FastCGI processes of the phase's lighttpd (agenthost, or floor.c with db 0; "- -"
+# for the other targets).
+phase_cpu() {
+	local lp
+	case $1 in
+	floor)
+		# shellcheck disable=SC2046 # one pid per word
+		printf '0 %s\n' "$(proc_ticks $(fcgi_children "$LIGHTTPD_FLOOR"))"
+		return 0
+		;;
+	on-*) lp=$LIGHTTPD_ON ;;
+	off-*) lp=$LIGHTTPD_OFF ;;
+	*)
+		echo "- -"
+		return 0
+		;;
+	esac
+	# shellcheck disable=SC2046 # one pid per word
+	printf '%s %s\n' "$(proc_ticks "$MARIADB_PID")" "$(proc_ticks $(fcgi_children "$lp"))"
+}
+
+# What MariaDB had done when SHOW GLOBAL STATUS wrote file $1: "statements commits
+# rows-written" (Questions, Com_commit, Handler_write + Handler_update + Handler_delete:
+# MariaDB 10.11 has no Innodb_rows_* counters; temporary tables count too). Read
+# around a phase (the files stay in $T with BENCH_KEEP=1): the database's work per
+# request, independent of the machine's load.
+db_work() {
+	awk '$1 == "Questions" { q = $2 } $1 == "Com_commit" { c = $2 }
+		$1 == "Handler_write" || $1 == "Handler_update" ||
+		$1 == "Handler_delete" { r += $2 } END { print q + 0, c + 0, r + 0 }' "$1"
+}
+
 # One measured phase: $1 phase, $2 connections, $3 round. The mock's count is read
-# around it: the calls that reached the upstream go into the result file as `upstream`.
+# around it: the calls that reached the upstream go into the result file as `upstream`;
+# the CPU time MariaDB and agenthost used during it as `db_ticks` and `app_ticks`
+# (per request, it is the cost that other work on a shared machine does not distort).
 measure() {
-	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3 before after n
+	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3 before after n cpu0 cpu1 db0 db1
 	before=$(mock_count)
+	cpu0=$(phase_cpu "$p")
+	sql 'SHOW GLOBAL STATUS' >"$T/status-$p-$c-$r.0"
+	db0=$(db_work "$T/status-$p-$c-$r.0")
 	wrk_phase "$p" "$c" "$duration" "$f"
+	sql 'SHOW GLOBAL STATUS' >"$T/status-$p-$c-$r.1"
+	db1=$(db_work "$T/status-$p-$c-$r.1")
+	cpu1=$(phase_cpu "$p")
 	after=$(mock_count)
 	[ -n "$before" ] && [ -n "$after" ] || die "the mock upstream does not answer"
 	echo "upstream=$((after - before))" >>"$f"
+	if [ "$cpu0" != "- -" ]; then
+		awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { split(a, x); split(b, y)
+			printf "db_ticks=%d\napp_ticks=%d\n", y[1] - x[1], y[2] - x[2] }' >>"$f"
+	fi
+	awk -v a="$db0" -v b="$db1" 'BEGIN { split(a, x); split(b, y)
+		printf "db_stmts=%d\ndb_commits=%d\ndb_rows=%d\n", y[1] - x[1], y[2] - x[2], y[3] - x[3] }' >>"$f"
 	check_alive "$p, $c connection(s), round $r"
 	check_run "$f" "$p, $c connection(s), round $r"
 	n=$(val "$f" requests)
@@ -329,10 +379,10 @@ report() {
 			"$([ "$global_budget" = 1 ] && echo set || echo 'not set')"
 	fi
 	printf '\n'
-	python3 - "$T" "$rounds" "$cmin" "$cmax" "$concurrency" "${PHASES[@]}" <<'PYEOF'
+	python3 - "$T" "$rounds" "$cmin" "$cmax" "$concurrency" "$(getconf CLK_TCK)" "${PHASES[@]}" <<'PYEOF'
 import statistics, sys
 T, rounds, cmin, cmax = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-concs, phases = sys.argv[5].split(), sys.argv[6:]
+concs, hz, phases = sys.argv[5].split(), float(sys.argv[6]), sys.argv[7:]
 
 def kv(path):
     d = {}
@@ -355,6 +405,12 @@ for c in concs:
             "p50": statistics.median(x["lat_p50_us"] for x in runs),
             "p99": statistics.median(x["lat_p99_us"] for x in runs),
             "up": sum(x["upstream"] for x in runs) / n,
+            "db": sum(x.get("db_ticks", 0) for x in runs) * 1000 / hz / n,
+            "app": sum(x.get("app_ticks", 0) for x in runs) * 1000 / hz / n,
+            "cpu": "db_ticks" in runs[0],
+            "stmts": sum(x.get("db_stmts", 0) for x in runs) / n,
+            "commits": sum(x.get("db_commits", 0) for x in runs) / n,
+            "rows": sum(x.get("db_rows", 0) for x in runs) / n,
             "rounds": "/".join("%.0f" % (x["requests"] / (x["duration_us"] / 1e6)) for x in runs),
         }
 
@@ -369,21 +425,35 @@ def label(p):
     return "agenthost %s, %s tenant%s" % (mode, n, "" if n == "1" else "s")
 
 ms = lambda us: "%.3f" % (us / 1000)
-print("%-5s %-30s %8s %8s %8s %8s %8s %8s %6s  %s" % ("conns", "target", "req/s", "p50_ms",
-      "p99_ms", "mean_ms", "+p50_ms", "+p99_ms", "up/req", "req/s per round"))
+print("%-5s %-30s %8s %8s %8s %8s %8s %8s %6s %6s %6s  %s" % ("conns", "target", "req/s",
+      "p50_ms", "p99_ms", "mean_ms", "+p50_ms", "+p99_ms", "up/req", "db_ms", "app_ms",
+      "req/s per round"))
 for c in concs:
     d = S.get(("direct", c))
     for p in phases:
         s = S[p, c]
         add50 = ms(s["p50"] - d["p50"]) if d and p != "direct" else "-"
         add99 = ms(s["p99"] - d["p99"]) if d and p != "direct" else "-"
-        print("%-5s %-30s %8.0f %8s %8s %8s %8s %8s %6.3f  %s" % (c, label(p), s["rps"],
-              ms(s["p50"]), ms(s["p99"]), ms(s["mean"]), add50, add99, s["up"], s["rounds"]))
+        cpu = lambda k: "%.3f" % s[k] if s["cpu"] else "-"
+        print("%-5s %-30s %8.0f %8s %8s %8s %8s %8s %6.3f %6s %6s  %s" % (c, label(p), s["rps"],
+              ms(s["p50"]), ms(s["p99"]), ms(s["mean"]), add50, add99, s["up"], cpu("db"),
+              cpu("app"), s["rounds"]))
     print()
 print("+p50_ms, +p99_ms: added over the mock called directly at the same concurrency.")
 print("up/req: calls the mock upstream answered per request wrk counted (1.000 = every")
 print("answer came from the upstream; a little more: calls in flight when wrk stopped).")
 print("req/s and mean over all rounds; p50 and p99 are the median of the rounds' values.")
+print("db_ms, app_ms: CPU time (user + system) per request of MariaDB and of the agenthost")
+print("processes during the phase: what a request costs, whatever else shared the machine.")
+print()
+print("MariaDB's work per request (statements, commits, rows written by its handlers),")
+print("agenthost phases")
+print("%-5s %-30s %8s %8s %8s" % ("conns", "target", "stmts", "commits", "rows"))
+for c in concs:
+    for p in phases:
+        if p.startswith("on-") or p.startswith("off-"):
+            s = S[p, c]
+            print("%-5s %-30s %8.3f %8.3f %8.3f" % (c, label(p), s["stmts"], s["commits"], s["rows"]))
 print()
 
 def get(p, c, k):

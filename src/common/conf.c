@@ -120,7 +120,7 @@ static const struct conf_key conf_table[] = {
 	  "a reservation lives upstream_timeout_ms + this (seconds) before it is reaped"),
 	I(CONF_SEC_ENFORCE, promote_after_ms, "200", 0, 3600000, NULL,
 	  "a call admitted on a lease and still running after this long (ms) gets a reservation of its own (0: never; streams at once)"),
-	I(CONF_SEC_ENFORCE, lease_idle_ms, "120000", 500, 3600000, NULL,
+	I(CONF_SEC_ENFORCE, lease_idle_ms, "600000", 500, 3600000, NULL,
 	  "a lease (a slice of a counter's headroom a process holds) not used for this long (ms) goes back to its counter"),
 	S(CONF_SEC_ENFORCE, state_dir, AH_LOCALSTATEDIR "/lib/agenthost", DOC_STATE,
 	  "per-host directory the host's processes share: journals of answered calls, change counters of the caches, the read barrier; writable by the server's user; every process of a host must use the same one, hosts must not share it (docs/ENFORCEMENT.md, 3.5 and 14)"),

@@ -110,7 +110,7 @@ static struct lease *lease_of(const struct adm_counter *c, int create)
 void lease_init(const struct conf *c)
 {
 	LS.promote_after_ms = c->promote_after_ms;
-	LS.idle_ms = c->lease_idle_ms > 0 ? c->lease_idle_ms : 120000;
+	LS.idle_ms = c->lease_idle_ms > 0 ? c->lease_idle_ms : 600000;
 	LS.timeout_s = (c->upstream_timeout_ms + 999) / 1000 + c->reservation_grace_s;
 	gethostname(LS.host, sizeof(LS.host) - 1);
 }

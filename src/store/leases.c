@@ -66,6 +66,23 @@ static void key_order(const struct adm_counter *const *cs, size_t n, size_t *ord
 
 /* ------------------------------------------------------------------ owners */
 
+static void register_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
+{
+	(void)set;
+	(void)len;
+	if (n == 1 && row[0] != NULL)
+		util_parse_i64(row[0], 1, INT64_MAX, (int64_t *)ctx);
+}
+
+/*
+ * The owners row and its heartbeat row (store/leases.h). The heartbeat has a
+ * row of its own: the owners row is share-locked by every grant, return,
+ * promotion and ledger batch of the process, and an exclusive lock waiting
+ * on it every half second would queue them all behind it (031_owner_beats).
+ * An autocommit multi-statement: the two rows are written by one round
+ * trip; a failure between them leaves an owner without a beat, which the
+ * reaper reads by its registration time (silent: closed like any other).
+ */
 int store_owner_register(struct store *st, const char *host, int pid, const char *journal,
                          int64_t *id)
 {
@@ -87,13 +104,12 @@ int store_owner_register(struct store *st, const char *host, int pid, const char
 	sql_i64(&q, pid);
 	sql_lit(&q, ", ");
 	sql_str(&q, journal);
-	sql_lit(&q, ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))");
-	rc = sql_run(st, &q, NULL, NULL, __func__);
+	sql_lit(&q, ", UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));"
+	            " INSERT INTO owner_beats (owner_id, heartbeat_at)"
+	            " VALUES (LAST_INSERT_ID(), UTC_TIMESTAMP(6)); SELECT LAST_INSERT_ID()");
+	rc = sql_run(st, &q, register_row, &got, __func__);
 	sql_free(&q);
-	if (rc != ST_OK || st->db == NULL)
-		return ST_ERR;
-	got = (int64_t)mysql_insert_id(st->db);
-	if (got <= 0)
+	if (rc != ST_OK || got <= 0)
 		return ST_ERR;
 	*id = got;
 	return ST_OK;
@@ -101,7 +117,8 @@ int store_owner_register(struct store *st, const char *host, int pid, const char
 
 int store_owner_heartbeat(struct store *st, int64_t owner_id)
 {
-	static const char sql[] = "UPDATE owners SET heartbeat_at = UTC_TIMESTAMP(6) WHERE id = ?";
+	static const char sql[] =
+	    "UPDATE owner_beats SET heartbeat_at = UTC_TIMESTAMP(6) WHERE owner_id = ?";
 	MYSQL_BIND in[1];
 
 	db_in_i64(&in[0], &owner_id);
@@ -113,10 +130,11 @@ int store_owner_heartbeat(struct store *st, int64_t owner_id)
 int store_owners_silent(struct store *st, int silent_s, owner_cb cb, void *ctx)
 {
 	static const char sql[] =
-	    "SELECT id, host, pid, journal,"
-	    " CAST(TIMESTAMPDIFF(SECOND, heartbeat_at, UTC_TIMESTAMP(6)) AS SIGNED)"
-	    " FROM owners WHERE heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL ? SECOND ORDER BY id"
-	    " LIMIT 100";
+	    "SELECT o.id, o.host, o.pid, o.journal, CAST(TIMESTAMPDIFF(SECOND,"
+	    " GREATEST(o.heartbeat_at, COALESCE(b.heartbeat_at, o.heartbeat_at)),"
+	    " UTC_TIMESTAMP(6)) AS SIGNED) FROM owners o LEFT JOIN owner_beats b ON"
+	    " b.owner_id = o.id WHERE GREATEST(o.heartbeat_at, COALESCE(b.heartbeat_at,"
+	    " o.heartbeat_at)) < UTC_TIMESTAMP(6) - INTERVAL ? SECOND ORDER BY o.id LIMIT 100";
 	struct owner_row o;
 	struct db_out out;
 	MYSQL_BIND in[1];
@@ -666,10 +684,15 @@ int store_owner_close(struct store *st, int64_t owner_id, int silent_s)
 	 * unknown; never under-billed); else it is only given back.
 	 */
 	sql_init(&q, st);
-	sql_lit(&q, "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners WHERE id = ");
+	sql_lit(&q, "START TRANSACTION; SELECT COUNT(*) INTO @own FROM owners o LEFT JOIN"
+	            " owner_beats b ON b.owner_id = o.id WHERE o.id = ");
 	sql_i64(&q, owner_id);
 	if (charge) {
-		sql_lit(&q, " AND heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL ");
+		/* the beat row locked too: a heartbeat is before this (not silent) or after (gone)
+		 */
+		sql_lit(&q,
+		        " AND GREATEST(o.heartbeat_at, COALESCE(b.heartbeat_at, o.heartbeat_at))"
+		        " < UTC_TIMESTAMP(6) - INTERVAL ");
 		sql_i64(&q, silent_s);
 		sql_lit(&q, " SECOND");
 	}
@@ -689,6 +712,8 @@ int store_owner_close(struct store *st, int64_t owner_id, int silent_s)
 	sql_lit(&q, " c.updated_at = UTC_TIMESTAMP(6) WHERE l.owner_id = ");
 	sql_i64(&q, owner_id);
 	sql_lit(&q, " AND @own = 1; DELETE FROM leases WHERE owner_id = ");
+	sql_i64(&q, owner_id);
+	sql_lit(&q, " AND @own = 1; DELETE FROM owner_beats WHERE owner_id = ");
 	sql_i64(&q, owner_id);
 	sql_lit(&q, " AND @own = 1; DELETE FROM owners WHERE id = ");
 	sql_i64(&q, owner_id);

@@ -150,6 +150,18 @@ def leases_are_booked_used_and_given_back():
     owners = {r[0] for r in rows}
     assert db_exec("SELECT COUNT(*) FROM owners WHERE id IN (%s)" % ",".join(owners))[0][0] \
         == str(len(owners))
+    # their liveness is renewed in owner_beats (every 500 ms), never on the owners row that
+    # grants and ledger batches share-lock: the owners row keeps its registration time
+    beats = db_exec("SELECT COUNT(*), MAX(TIMESTAMPDIFF(MICROSECOND, heartbeat_at,"
+                    " UTC_TIMESTAMP(6))) FROM owner_beats WHERE owner_id IN (%s)"
+                    % ",".join(owners))[0]
+    assert beats[0] == str(len(owners)), beats
+    assert int(beats[1]) < 3000000, "a live owner's beat is older than 3 s: %s" % (beats,)
+    time.sleep(1.2)
+    assert int(db_exec("SELECT MIN(TIMESTAMPDIFF(MICROSECOND, o.heartbeat_at, b.heartbeat_at))"
+                       " FROM owner_beats b JOIN owners o ON o.id = b.owner_id WHERE b.owner_id"
+                       " IN (%s)" % ",".join(owners))[0][0]) > 500000, \
+        "the beat row is not renewed apart from the owners row"
     assert reservations(t) == 0, reservations(t)
     # what the day counter lends equals what the leases hold of it (one statement: one
     # snapshot, while the ledger may be writing the calls just answered)
