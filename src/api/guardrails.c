@@ -174,11 +174,12 @@ static void grail_chain_send(struct req *r, int64_t tenant_id)
 
 /*
  * Set the tenant's chain from body {"chain": [names] | null}. who: the
- * limit row's updated_by. 0 with *detail (malloc'd audit text), or -1
- * after the error was sent.
+ * limit row's updated_by; keep: the inherited checks must stay in it (the
+ * tenant's own API). 0 with *detail (malloc'd audit text), or -1 after the
+ * error was sent.
  */
 static int grail_chain_set(struct req *r, int64_t tenant_id, json_t *body, const char *who,
-                           char **detail)
+                           int keep, char **detail)
 {
 	json_t *arr = json_object_get(body, "chain"), *v;
 	char chain[sizeof(((struct limit_value *)0)->text)], err[256];
@@ -218,6 +219,14 @@ static int grail_chain_set(struct req *r, int64_t tenant_id, json_t *body, const
 		}
 		at += (size_t)n;
 	}
+	if (keep &&
+	    (rc = guardrail_chain_keeps(r->store, tenant_id, chain, err, sizeof(err))) < 0) {
+		if (rc == -2)
+			resp_error(r, R_database_unavailable, "the limits cannot be read");
+		else
+			resp_error_param(r, R_invalid_guardrail, "chain", "%s", err);
+		return -1;
+	}
 	rc = guardrail_chain_check(r->store, chain, err, sizeof(err));
 	if (rc == -2) {
 		resp_error(r, R_database_unavailable, "the guardrail registry is unavailable");
@@ -251,7 +260,7 @@ void api_guardrails_set(struct req *r, const struct ident *id, const struct rout
 	if (body == NULL)
 		return;
 	snprintf(who, sizeof(who), "api_key:%s", id->key_prefix);
-	if (grail_chain_set(r, id->tenant_id, body, who, &detail) == 0) {
+	if (grail_chain_set(r, id->tenant_id, body, who, 1, &detail) == 0) {
 		memset(&a, 0, sizeof(a));
 		a.tenant_id = id->tenant_id;
 		a.actor_type = "api_key";
@@ -291,7 +300,7 @@ void api_admin_tenant_guardrails_set(struct req *r, const struct ident *id,
 	(void)id;
 	if (api_admin_tenant(r, m, &t) < 0 || (body = req_json_object(r)) == NULL)
 		return;
-	if (grail_chain_set(r, t.id, body, "operator-api", &detail) == 0) {
+	if (grail_chain_set(r, t.id, body, "operator-api", 0, &detail) == 0) {
 		api_operator_audit(r, t.id, "guardrails.chain", "guardrails", detail);
 		grail_chain_send(r, t.id);
 	}

@@ -122,6 +122,9 @@ PAGE_FN(page_guardrails_set)
 		const char *value = strcmp(chain, "none") == 0 ? "" : chain;
 
 		rc = guardrail_chain_check(r->store, value, err, sizeof(err));
+		/* a tenant's own users keep the checks its plan requires; an operator may not */
+		if (rc == 0 && !dash_is_operator())
+			rc = guardrail_chain_keeps(r->store, t.id, value, err, sizeof(err));
 		if (rc == -2) {
 			dash_unavailable(r);
 			return;

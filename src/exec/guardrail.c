@@ -27,6 +27,7 @@
 #include "exec/execute.h"
 #include "exec/guardrail.h"
 #include "host/http.h"
+#include "store/limits.h"
 #include "tenancy/identify.h"
 #include "tools/runner.h"
 
@@ -121,6 +122,52 @@ int guardrail_def_check(const struct guardrail_def *d, const char *dir, char *er
 		return -1;
 	}
 	return 0;
+}
+
+/* The chain a tenant inherits, its plan's else the global one: limit_row_cb. */
+struct grail_inherit {
+	char plan[STORE_LIMIT_VALUE_MAX + 1], global[STORE_LIMIT_VALUE_MAX + 1];
+	int has_plan;
+};
+
+static int grail_inherit_row(void *ctx, const struct limit_row *row)
+{
+	struct grail_inherit *g = ctx;
+
+	if (strcmp(row->name, "guardrails") != 0)
+		return 0;
+	if (strcmp(row->scope, "plan") == 0) {
+		util_strlcpy(g->plan, row->value, sizeof(g->plan));
+		g->has_plan = 1;
+	} else if (strcmp(row->scope, "global") == 0) {
+		util_strlcpy(g->global, row->value, sizeof(g->global));
+	}
+	return 0;
+}
+
+int guardrail_chain_keeps(struct store *st, int64_t tenant_id, const char *chain, char *err,
+                          size_t errlen)
+{
+	struct grail_inherit *g = calloc(1, sizeof(*g)); /* 2 KB: not on a coroutine's stack */
+	char *save = NULL, *p;
+	int rc = 0;
+
+	if (g == NULL || store_limits_applicable(st, tenant_id, 0, grail_inherit_row, g) != ST_OK) {
+		free(g);
+		return -2;
+	}
+	for (p = strtok_r(g->has_plan ? g->plan : g->global, ",", &save); p != NULL && rc == 0;
+	     p = strtok_r(NULL, ",", &save))
+		if (chain[0] == '\0' || !limits_list_allows(chain, p)) {
+			snprintf(
+			    err, errlen,
+			    "the guardrail '%.64s' is required by the %s and cannot be left out "
+			    "of the tenant's chain",
+			    p, g->has_plan ? "tenant's plan" : "operator");
+			rc = -1;
+		}
+	free(g);
+	return rc;
 }
 
 int guardrail_chain_check(struct store *st, const char *chain, char *err, size_t errlen)

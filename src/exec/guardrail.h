@@ -87,5 +87,14 @@ int guardrail_def_check(const struct guardrail_def *d, const char *dir, char *er
  * (invalid_guardrail), -2 when the store failed.
  */
 int guardrail_chain_check(struct store *st, const char *chain, char *err, size_t errlen);
+/*
+ * Does a tenant's own chain keep every check of the chain it would inherit
+ * (its plan's, else the global one)? A check the operator put on a plan is
+ * not the tenant's to remove: the tenant's self-service API and its
+ * dashboard users are held to this, an operator is not. 0, -1 with err set
+ * (naming the check), -2 when the store failed.
+ */
+int guardrail_chain_keeps(struct store *st, int64_t tenant_id, const char *chain, char *err,
+                          size_t errlen);
 
 #endif

@@ -413,6 +413,34 @@ def plan_chain_applies_to_its_tenants():
 
 
 @test
+def a_tenant_cannot_drop_its_plans_checks():
+    # the plan requires length20; the tenant's own chain (its manage key) must keep it, in
+    # any order and with checks of its own; an operator may set any chain
+    setup()
+    plan = "gk" + rand_suffix(5)
+    ctl("plan", "create", plan)
+    ctl("guardrails", "chain", "--plan", plan, "length20")
+    t = new_tenant("grk", plan=plan)
+    mk = ctl("key", "create", "--tenant", t["slug"], "--name", "mgr", "--scopes",
+             "inference,read,manage")["key"]
+    for chain in ([], ["pii"]):
+        st, _, b = api("POST", "/v1/guardrails", {"chain": chain}, key=mk)
+        assert st == 400 and err_code(b) == "invalid_guardrail" and "length20" in \
+            b["error"]["message"] and b["error"]["param"] == "chain", (chain, st, b)
+    assert db_exec("SELECT COUNT(*) FROM limits WHERE scope='tenant' AND scope_id=%d"
+                   " AND name='guardrails'" % t["id"]) == [["0"]]
+    st, _, c = api("POST", "/v1/guardrails", {"chain": ["pii", "length20"]}, key=mk)
+    assert st == 200 and c["chain"] == ["pii", "length20"], (st, c)
+    assert chat(t, "this prompt is far longer than twenty characters",
+                model="mock-1")[0] == 403
+    st, _, c = api("POST", "/admin/api/v1/tenants/%s/guardrails" % t["slug"],
+                   {"chain": []}, headers=OP)
+    assert st == 200 and c["chain"] == [], (st, c)
+    assert chat(t, "this prompt is far longer than twenty characters",
+                model="mock-1")[0] == 200
+
+
+@test
 def dashboard_shows_and_sets_the_chain_and_the_decisions():
     t = tenant("length20,pii")
     st, _, _ = chat(t, "this prompt is far longer than twenty characters", model="mock-1")
