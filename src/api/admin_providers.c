@@ -62,17 +62,12 @@ static int byok_name(struct req *r, const char *provider, int pools, char *out, 
 		                 "key pools are the tenant's: a project has one key per provider");
 		return -1;
 	}
-	n = rc > 0 ? strlen(pool) : 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((pool[i] >= 'a' && pool[i] <= 'z') || (pool[i] >= '0' && pool[i] <= '9') ||
-		      pool[i] == '_' || pool[i] == '-'))
-			n = 0;
-	if (n == 0 || n > ROUTE_POOL_NAME_MAX) {
-		resp_error_param(r, R_invalid_request, "pool",
-		                 "'pool' must be 1-%d of a-z, 0-9, '_' and '-'",
-		                 ROUTE_POOL_NAME_MAX);
+	if (rc < 0 || !valid_name(VALID_POOL, pool)) {
+		resp_error_param(r, R_invalid_request, "pool", "'pool' must be %s",
+		                 valid_hint(VALID_POOL));
 		return -1;
 	}
+	n = strlen(pool);
 	if (strlen(provider) + 1 + n >= cap) {
 		resp_error(r, R_invalid_request, "the provider name and pool name are too long");
 		return -1;

@@ -69,19 +69,12 @@ static void cli_cred_target(char *out, size_t cap, const struct project *p, cons
 static int cli_cred_name(struct cli *c, const char *provider, const char *pool, char *out,
                          size_t cap)
 {
-	size_t n = pool ? strlen(pool) : 0;
-
 	if (pool == NULL) {
 		util_strlcpy(out, provider, cap);
 		return CLI_OK;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!((pool[i] >= 'a' && pool[i] <= 'z') || (pool[i] >= '0' && pool[i] <= '9') ||
-		      pool[i] == '_' || pool[i] == '-'))
-			n = 0;
-	if (n == 0 || n > ROUTE_POOL_NAME_MAX)
-		return cli_usage_error(c, "--pool: 1-%d of a-z, 0-9, '_' and '-'",
-		                       ROUTE_POOL_NAME_MAX);
+	if (!valid_name(VALID_POOL, pool))
+		return cli_usage_error(c, "--pool: %s", valid_hint(VALID_POOL));
 	snprintf(out, cap, "%s#%s", provider, pool);
 	return CLI_OK;
 }

@@ -52,6 +52,8 @@ static const struct valid_rule valid_rules[VALID__MAX] = {
                        VALID_F_NOT_ALL_DIGITS,
                        "1-64 of A-Z, a-z, 0-9, _ and -, starting with a letter or digit, not"
                        " all digits"},
+    /* "pool:" + 10 fits an execution's cred_source (exec/route.h ROUTE_POOL_NAME_MAX) */
+    [VALID_POOL] = {1, 10, LOWER DIGIT "_-", NULL, NULL, 0, "1-10 of a-z, 0-9, '_' and '-'"},
 };
 
 int valid_name(enum valid_kind k, const char *s)

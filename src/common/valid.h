@@ -31,6 +31,7 @@ enum valid_kind {
 	VALID_KEY_NAME,    /* an API key's label (text, may be empty) */
 	VALID_TOKEN_NAME,  /* an operator token's name (text) */
 	VALID_PROJECT,     /* a project's name, unique per tenant */
+	VALID_POOL,        /* a key of a tenant's key pool ("pool:<name>"; exec/route.h) */
 	VALID__MAX
 };
 

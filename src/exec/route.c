@@ -48,22 +48,11 @@ static int route_err(char *err, size_t errlen, char *param, size_t pcap, const c
 /* 1 when c is a credential a target may name: auto, platform, tenant, pool:<name>. */
 static int route_credential_ok(const char *c)
 {
-	const char *name;
-	size_t n;
-
 	if (strcmp(c, "auto") == 0 || strcmp(c, "platform") == 0 || strcmp(c, "tenant") == 0)
 		return 1;
 	if (strncmp(c, "pool:", 5) != 0)
 		return 0;
-	name = c + 5;
-	n = strlen(name);
-	if (n == 0 || n > ROUTE_POOL_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '_' || name[i] == '-'))
-			return 0;
-	return 1;
+	return valid_name(VALID_POOL, c + 5);
 }
 
 /* A target field: an integer in [lo, hi], or the default when absent. 0, or -1. */
@@ -141,8 +130,8 @@ static int route_parse_any(json_t *targets, struct route_def *rt, int strict, ch
 		if (s == NULL || !route_credential_ok(s))
 			return route_err(err, errlen, param, pcap, field,
 			                 "'%s' must be \"auto\", \"platform\", \"tenant\" or "
-			                 "\"pool:<name>\" (name: 1-%d of a-z, 0-9, '_', '-')",
-			                 field, ROUTE_POOL_NAME_MAX);
+			                 "\"pool:<name>\" (name: %s)",
+			                 field, valid_hint(VALID_POOL));
 		util_strlcpy(tg->credential, s, sizeof(tg->credential));
 		snprintf(field, sizeof(field), "targets[%zu].tier", i);
 		if (route_int(t, "tier", 1, ROUTE_TIER_MAX, (int)i + 1, &tg->tier) < 0)

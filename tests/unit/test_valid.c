@@ -61,6 +61,11 @@ START_TEST(agents_tools_models_admins_secrets)
 	ck_assert_int_eq(valid_name(VALID_SECRET, "1X"), 0);
 	ck_assert_int_eq(valid_name(VALID_SECRET, "api_key"), 0);
 	ck_assert_int_eq(valid_name(VALID_SECRET, "AGENTHOST_X"), 0);
+	ck_assert_int_eq(valid_name(VALID_POOL, "eu-2"), 1);
+	ck_assert_int_eq(valid_name(VALID_POOL, "abcdefghij"), 1);
+	ck_assert_int_eq(valid_name(VALID_POOL, "abcdefghijk"), 0); /* "pool:" + it: cred_source */
+	ck_assert_int_eq(valid_name(VALID_POOL, "EU"), 0);
+	ck_assert_int_eq(valid_name(VALID_POOL, "a#b"), 0);
 	ck_assert_int_eq(valid_name(VALID__MAX, "x"), 0);
 	ck_assert_ptr_nonnull(strstr(valid_hint(VALID_SLUG), "not all digits"));
 	ck_assert_int_eq(valid_max(VALID_PLAN), 32);
