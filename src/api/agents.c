@@ -417,6 +417,8 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 		goto out;
 	}
 	/* (a route's targets are chat models of the catalogue: route_check_models) */
+	if (routed) /* the run's model until a target serves (a run ended before any) */
+		util_strlcpy(out.model.name, a->model, sizeof(out.model.name));
 	if (!routed && exec_resolve(r, id, a->model, &out) < 0)
 		goto out;
 	if (!routed && strcmp(out.model.kind, "chat") != 0) {
