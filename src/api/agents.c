@@ -29,6 +29,7 @@
 
 #include "api/api.h"
 #include "api/objects.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "common/valid.h"
 #include "enforce/authorize.h"
@@ -338,6 +339,26 @@ static json_t *run_result_json(struct req *r, const struct ident *id, const stru
 	return api_run_json(&e);
 }
 
+/*
+ * A routed run whose last target was refused before exec_run (its model left
+ * the catalogue, is not allowed, or its provider is not on this host) has no
+ * execution yet: record the run (nothing was admitted or spent, so nothing
+ * is rolled up) so that GET /v1/runs/{id} finds the run the error names.
+ */
+static void run_record_unrun(struct req *r, const struct ident *id, const struct exec_call *call,
+                             struct exec_outcome *out)
+{
+	struct execution e;
+
+	out->created_at = util_unix_time();
+	exec_execution(r, id, call, out, &e);
+	if (store_run_record(r->store, &e) == ST_OK)
+		out->recorded = 1;
+	else
+		log_error("agents: UNRECORDED run id=%s tenant=%lld status=%s", e.id,
+		          (long long)e.tenant_id, e.status);
+}
+
 void api_agent_runs_create(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct agent *a = malloc(sizeof(*a));
@@ -445,9 +466,10 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	}
 	if (at->n > 0)
 		agent_loop_run(r, id, &call, at, routed ? rt : NULL, &out);
-	else if (routed)
-		route_run(r, id, &call, rt, &out, NULL, NULL, NULL);
-	else
+	else if (routed && route_run(r, id, &call, rt, &out, NULL, NULL, NULL) < 0 &&
+	         out.created_at == 0)
+		run_record_unrun(r, id, &call, &out);
+	else if (!routed)
 		exec_run(r, id, &call, &out);
 	if (out.ok && session_id &&
 	    store_session_append_turn(r->store, id->tenant_id, session_id,

@@ -548,6 +548,27 @@ def agents_accept_a_routed_name_as_their_model():
 
 
 @test
+def routed_run_refused_before_any_call_is_recorded():
+    modes()
+    t = new_tenant("rrref")
+    set_route(t, "fast", TWO[:1])
+    new_agent(t, "routed", "fast")
+    limits(t, allowed_models="mock-1")
+    st, h, b = run_of(t, "routed", "not allowed")
+    assert st == 403 and err_code(b) == "model_not_allowed", (st, b)
+    assert target_of(h)["attempt"] == "1" and hits("vllm")["calls"] == 0, (h, hits("vllm"))
+    run_id = b["error"]["run_id"]
+    assert b["run"]["status"] == "refused" and b["run"]["steps"] == [], b
+    st, _, got = api("GET", "/v1/runs/" + run_id, key=t["key"])
+    assert st == 200 and got["status"] == "refused", (st, got)
+    assert got["error"]["reason_code"] == "model_not_allowed", got
+    # nothing was admitted or spent: no usage rolled up
+    rows = db_exec("SELECT COALESCE(SUM(requests),0) FROM usage_daily WHERE tenant_id=%d"
+                   % t["id"])
+    assert rows[0][0] == "0", rows
+
+
+@test
 def run_budget_is_never_exceeded_across_attempts():
     # every run fails over once: vllm (gpt-4o-mini) 500s, then openrouter's pricier gpt-4o
     modes(vllm="500")
