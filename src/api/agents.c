@@ -16,6 +16,11 @@
  * data is the run object), then "data: [DONE]". An agent with tools runs
  * through exec/agent_loop.c instead of one exec_run (not streamed: a
  * streamed run of such an agent is refused with tool_streaming_unsupported).
+ * An agent's model may be a routed name (an alias or a catalogue model with
+ * a route of the tenant or its plan): its model calls then go through
+ * exec/route.c like a chat completion's, each with fallbacks, and the answer
+ * (or the stream, whose headers go out with its first event) carries
+ * X-Agenthost-Target of the attempt that ended the run's last model call.
  */
 #include "config.h"
 
@@ -24,11 +29,13 @@
 
 #include "api/api.h"
 #include "api/objects.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "common/valid.h"
 #include "enforce/authorize.h"
 #include "exec/agent_loop.h"
 #include "exec/execute.h"
+#include "exec/route.h"
 #include "host/http.h"
 #include "host/server.h"
 #include "tenancy/identify.h"
@@ -121,14 +128,15 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	const char *name, *model, *instructions;
 	struct agent *a = calloc(1, sizeof(*a));
 	struct agent_tools *at = calloc(1, sizeof(*at));
+	struct route_def *rt = malloc(sizeof(*rt));
 	struct model md;
 	json_t *body;
 	int64_t mt = 0;
-	int has_mt, rc;
+	int has_mt, rc, routed;
 
 	(void)m;
 	body = req_json_object(r);
-	if (at == NULL) {
+	if (at == NULL || rt == NULL) {
 		if (body)
 			resp_error(r, R_server_busy, "out of memory");
 		goto out;
@@ -150,15 +158,24 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	}
 	if (agent_tools_parse(r, body, at) < 0)
 		goto out;
+	/* a routed name (the tenant's or its plan's) is the agent's model as it is */
+	routed = valid_name(VALID_MODEL, model) ? route_lookup(r->store, id, model, rt) : 0;
+	if (routed < 0) {
+		resp_error(r, R_database_unavailable, "the routes are unavailable");
+		goto out;
+	}
+	memset(&md, 0, sizeof(md));
 	/* a name outside the rule cannot be in the catalogue */
-	rc = valid_name(VALID_MODEL, model) ? store_model_get(r->store, model, &md) : ST_NOTFOUND;
+	rc = routed                           ? ST_OK
+	     : valid_name(VALID_MODEL, model) ? store_model_get(r->store, model, &md)
+	                                      : ST_NOTFOUND;
 	if (rc == ST_NOTFOUND) {
 		resp_error(r, R_model_not_found, "the model '%s' does not exist", model);
 		goto out;
 	}
 	if (rc != ST_OK)
 		goto unavailable;
-	if (strcmp(md.kind, "chat") != 0) {
+	if (!routed && strcmp(md.kind, "chat") != 0) {
 		resp_error_param(
 		    r, R_invalid_request, "model",
 		    "the model '%s' is an embedding model; an agent needs a chat model", model);
@@ -179,11 +196,12 @@ void api_agents_create(struct req *r, const struct ident *id, const struct route
 	if ((at->n > 0 || at->max_steps > 0) &&
 	    store_agent_tools_set(r->store, id->tenant_id, a->id, at) != ST_OK)
 		goto unavailable;
-	resp_json(r, 201, objects_agent_tools(objects_agent(a, md.provider), at));
+	resp_json(r, 201, objects_agent_tools(objects_agent(a, routed ? NULL : md.provider), at));
 	goto out;
 unavailable:
 	resp_error(r, R_database_unavailable, "the agent store is unavailable");
 out:
+	free(rt);
 	free(at);
 	free(a);
 	json_decref(body);
@@ -321,10 +339,31 @@ static json_t *run_result_json(struct req *r, const struct ident *id, const stru
 	return api_run_json(&e);
 }
 
+/*
+ * A routed run whose last target was refused before exec_run (its model left
+ * the catalogue, is not allowed, or its provider is not on this host) has no
+ * execution yet: record the run (nothing was admitted or spent, so nothing
+ * is rolled up) so that GET /v1/runs/{id} finds the run the error names.
+ */
+static void run_record_unrun(struct req *r, const struct ident *id, const struct exec_call *call,
+                             struct exec_outcome *out)
+{
+	struct execution e;
+
+	out->created_at = util_unix_time();
+	exec_execution(r, id, call, out, &e);
+	if (store_run_record(r->store, &e) == ST_OK)
+		out->recorded = 1;
+	else
+		log_error("agents: UNRECORDED run id=%s tenant=%lld status=%s", e.id,
+		          (long long)e.tenant_id, e.status);
+}
+
 void api_agent_runs_create(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	struct agent *a = malloc(sizeof(*a));
 	struct agent_tools *at = calloc(1, sizeof(*at));
+	struct route_def *rt = malloc(sizeof(*rt));
 	struct run_ctx rc;
 	struct exec_call call;
 	struct exec_outcome out;
@@ -332,12 +371,13 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	const char *input = NULL, *session_id = NULL;
 	char *metadata = NULL;
 	json_t *body = NULL, *run;
-	int st, streaming = 0;
+	int st, streaming = 0, routed = 0;
 
 	(void)m;
 	memset(&rc, 0, sizeof(rc));
 	memset(&call, 0, sizeof(call));
-	if (a == NULL || at == NULL) {
+	memset(&out, 0, sizeof(out)); /* freed on every path after the model is known */
+	if (a == NULL || at == NULL || rt == NULL) {
 		resp_error(r, R_server_busy, "out of memory");
 		goto out;
 	}
@@ -391,9 +431,18 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 	call.session_id = session_id;
 	call.metadata = metadata;
 	call.input = input;
-	if (exec_resolve(r, id, a->model, &out) < 0)
+	/* a route of the agent's model name takes its model calls over (exec/route.h) */
+	routed = route_lookup(r->store, id, a->model, rt);
+	if (routed < 0) {
+		resp_error(r, R_database_unavailable, "the routes are unavailable");
 		goto out;
-	if (strcmp(out.model.kind, "chat") != 0) {
+	}
+	/* (a route's targets are chat models of the catalogue: route_check_models) */
+	if (routed) /* the run's model until a target serves (a run ended before any) */
+		util_strlcpy(out.model.name, a->model, sizeof(out.model.name));
+	if (!routed && exec_resolve(r, id, a->model, &out) < 0)
+		goto out;
+	if (!routed && strcmp(out.model.kind, "chat") != 0) {
 		resp_error_param(
 		    r, R_invalid_request, "model",
 		    "the agent's model '%s' is an embedding model; give it a chat model",
@@ -416,8 +465,11 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 		call.emit_ctx = &rc;
 	}
 	if (at->n > 0)
-		agent_loop_run(r, id, &call, at, &out);
-	else
+		agent_loop_run(r, id, &call, at, routed ? rt : NULL, &out);
+	else if (routed && route_run(r, id, &call, rt, &out, NULL, NULL, NULL) < 0 &&
+	         out.created_at == 0)
+		run_record_unrun(r, id, &call, &out);
+	else if (!routed)
 		exec_run(r, id, &call, &out);
 	if (out.ok && session_id &&
 	    store_session_append_turn(r->store, id->tenant_id, session_id,
@@ -427,7 +479,8 @@ void api_agent_runs_create(struct req *r, const struct ident *id, const struct r
 		          "the run succeeded but the session could not be updated");
 	}
 	run = run_result_json(r, id, &call, &out);
-	if (run && at->n > 0)
+	/* with tools, or routed: the steps (a routed run's attempts when it fell over) */
+	if (run && (at->n > 0 || routed))
 		json_object_set_new(run, "steps", api_run_steps_json(r, id->tenant_id, call.id));
 	if (call.stream && (out.ok || rc.began)) {
 		if (run_stream_begin(&rc) == 0) {
@@ -459,6 +512,7 @@ out:
 		server_stream_release();
 	run_ctx_free(&rc);
 	free(metadata);
+	free(rt);
 	free(at);
 	free(a);
 	json_decref(body);

@@ -772,7 +772,7 @@ void api_chat_completions(struct req *r, const struct ident *id, const struct ro
 		call.emit_tool_ctx = &cs;
 	}
 	if (routed)
-		route_run(r, id, &call, &rt, &out, &cs.model);
+		route_run(r, id, &call, &rt, &out, &cs.model, NULL, NULL);
 	else
 		exec_run(r, id, &call, &out);
 	if (call.stream && (out.ok || cs.began)) {

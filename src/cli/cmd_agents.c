@@ -3,7 +3,8 @@
  * enable and disable, tool-secret set and list.
  *
  * DESIGN
- * An agent names a catalogue model and, optionally, registered tools; it
+ * An agent names a catalogue model, or a name the tenant or its plan has a
+ * route of (docs/ROUTING.md), and optionally registered tools; it
  * prints as the tenant API's agent (objects_agent). Tool definitions are
  * checked by tool_policy_def_check, the operator API's check, and print as
  * the operator API's tool. A tool secret is read from stdin and sealed
@@ -25,6 +26,7 @@
 #include <math.h>
 
 #include "crypto/secrets.h"
+#include "store/routes.h"
 #include "store/tools.h"
 #include "tools/policy.h"
 #include "tools/runner.h"
@@ -37,13 +39,14 @@ static int cmd_agent_create(struct cli *c, int argc, char **argv)
 	static struct agent a; /* 8 KiB of instructions: keep it off the stack */
 	static struct agent_tools at;
 	static struct tool_def td;
+	static struct route_row route; /* 4 KiB of targets */
 	const char *tool_names[AGENT_MAX_TOOLS];
 	struct model m;
 	struct tenant t;
 	char target[96];
 	int64_t id = 0, maxtok, steps;
 	size_t npos;
-	int rc, ntools;
+	int rc, ntools, routed;
 
 	memset(&at, 0, sizeof(at));
 	ntools = cli_multi(&argc, argv, "tool", tool_names, ARRAY_SIZE(tool_names));
@@ -108,12 +111,17 @@ static int cmd_agent_create(struct cli *c, int argc, char **argv)
 	if (cli_tenant(c, opts[0].value, &t) != CLI_OK)
 		return CLI_FAIL;
 	a.tenant_id = t.id;
-	rc = store_model_get(c->st, a.model, &m);
+	/* a routed name (the tenant's route or its plan's) is taken as it is */
+	memset(&m, 0, sizeof(m));
+	routed = store_route_find(c->st, t.id, t.plan, a.model, &route);
+	if (routed == ST_ERR)
+		return cli_error("database error while reading the routes of '%s'", a.model);
+	rc = routed == ST_OK ? ST_OK : store_model_get(c->st, a.model, &m);
 	if (rc == ST_NOTFOUND)
-		return cli_error("model '%s' does not exist", a.model);
+		return cli_error("model '%s' does not exist (and has no route)", a.model);
 	if (rc != ST_OK)
 		return cli_error("database error while reading model '%s'", a.model);
-	if (strcmp(m.kind, "chat") != 0)
+	if (routed != ST_OK && strcmp(m.kind, "chat") != 0)
 		return cli_error("model '%s' is an embedding model; an agent needs a chat model",
 		                 a.model);
 	rc = store_agent_create(c->st, &a, &id);
@@ -130,7 +138,9 @@ static int cmd_agent_create(struct cli *c, int argc, char **argv)
 	rc = cli_audit(c, t.id, "agent.create", target,
 	               cli_pack("{s:I, s:s, s:i}", "agent_id", (json_int_t)id, "model", a.model,
 	                        "tools", (int)at.n));
-	return cli_finish(cli_emit(objects_agent_tools(objects_agent(&a, m.provider), &at)), rc);
+	return cli_finish(cli_emit(objects_agent_tools(
+	                      objects_agent(&a, routed == ST_OK ? NULL : m.provider), &at)),
+	                  rc);
 }
 
 /* agent_cb: append one agent to ctx; the provider is filled in after the listing. */

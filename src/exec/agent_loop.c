@@ -32,7 +32,8 @@ struct loop {
 	struct req *r;
 	const struct ident *id;
 	const struct exec_call *call;
-	struct ah_message *m; /* the conversation so far */
+	const struct route_def *rt; /* the route of the agent's model name, or NULL */
+	struct ah_message *m;       /* the conversation so far */
 	size_t n, cap;
 	void **own; /* everything m points at that the loop allocated */
 	size_t nown, capown;
@@ -108,6 +109,12 @@ static void loop_record(struct loop *L, struct run_step *s)
 	if (store_run_step_insert(L->r->store, s) != ST_OK)
 		log_error("agent_loop: run %s: step %d (%s %s) was not recorded", s->run_id,
 		          s->step, s->kind, s->name);
+}
+
+/* route_step_fn: one attempt of a routed model step, recorded as the run's next step. */
+static void loop_attempt(void *ctx, struct run_step *s)
+{
+	loop_record(ctx, s);
 }
 
 /*
@@ -362,23 +369,31 @@ static int loop_model(struct loop *L, int last, int max_steps, struct exec_outco
 	sc.tools = L->offer;
 	sc.n_tools = L->noffer;
 	memset(&so, 0, sizeof(so));
-	so.model = out->model;
-	exec_run(L->r, L->id, &sc, &so);
+	if (L->rt != NULL) {
+		/* every attempt is a step (loop_attempt); the run's model is the last served */
+		route_run(L->r, L->id, &sc, L->rt, &so, NULL, loop_attempt, L);
+		if (so.model.name[0])
+			out->model = so.model;
+	} else {
+		so.model = out->model;
+		exec_run(L->r, L->id, &sc, &so);
 
-	memset(&s, 0, sizeof(s));
-	util_strlcpy(s.kind, "model", sizeof(s.kind));
-	util_strlcpy(s.name, out->model.name, sizeof(s.name));
-	util_strlcpy(s.exec_id, sc.id, sizeof(s.exec_id));
-	s.prompt_tokens = so.res.usage.prompt_tokens;
-	s.completion_tokens = so.res.usage.completion_tokens;
-	s.cost_micros = so.cost_micros;
-	s.duration_ms = so.latency_ms;
-	util_strlcpy(s.outcome, exec_status_name(&so), sizeof(s.outcome));
-	if (!so.ok) {
-		util_strlcpy(s.reason_code, reason_name(so.err.reason), sizeof(s.reason_code));
-		util_strlcpy(s.message, so.err.message, sizeof(s.message));
+		memset(&s, 0, sizeof(s));
+		util_strlcpy(s.kind, "model", sizeof(s.kind));
+		util_strlcpy(s.name, out->model.name, sizeof(s.name));
+		util_strlcpy(s.exec_id, sc.id, sizeof(s.exec_id));
+		s.prompt_tokens = so.res.usage.prompt_tokens;
+		s.completion_tokens = so.res.usage.completion_tokens;
+		s.cost_micros = so.cost_micros;
+		s.duration_ms = so.latency_ms;
+		util_strlcpy(s.outcome, exec_status_name(&so), sizeof(s.outcome));
+		if (!so.ok) {
+			util_strlcpy(s.reason_code, reason_name(so.err.reason),
+			             sizeof(s.reason_code));
+			util_strlcpy(s.message, so.err.message, sizeof(s.message));
+		}
+		loop_record(L, &s);
 	}
-	loop_record(L, &s);
 
 	out->res.usage.prompt_tokens += so.res.usage.prompt_tokens;
 	out->res.usage.completion_tokens += so.res.usage.completion_tokens;
@@ -475,7 +490,8 @@ static int loop_tools(struct loop *L)
 }
 
 int agent_loop_run(struct req *r, const struct ident *id, const struct exec_call *call,
-                   const struct agent_tools *tools, struct exec_outcome *out)
+                   const struct agent_tools *tools, const struct route_def *rt,
+                   struct exec_outcome *out)
 {
 	struct limits *lim = NULL;
 	struct execution e;
@@ -487,6 +503,7 @@ int agent_loop_run(struct req *r, const struct ident *id, const struct exec_call
 	L.r = r;
 	L.id = id;
 	L.call = call;
+	L.rt = rt;
 	out->created_at = util_unix_time();
 	out->ok = 0;
 	/* The allowlist is a boundary, not a limit: it holds even with enforcement off. */

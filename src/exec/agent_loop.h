@@ -14,6 +14,8 @@
  *               the tenant's secrets for that tool. A refusal or a failure
  *               becomes a tool error message for the model, never the end
  *               of the run.
+ * A model step of an agent whose model name has a route is one routed call
+ * (exec/route.h): its attempts are its steps, fallbacks included.
  * The loop ends when the model answers without tool calls (succeeded),
  * when a model call fails or is refused (the run ends with that reason, the
  * steps so far kept), or when max_steps model calls have asked for tools
@@ -30,15 +32,22 @@
 #define AH_AGENT_LOOP_H
 
 #include "exec/execute.h"
+#include "exec/route.h"
 #include "store/tools.h"
 
 /*
- * Run call (kind "run", prepared and resolved: out->model is set) with the
- * agent's tools. Always fills out with the run's outcome (text of the final
- * answer, usage and cost summed over the model steps) and records the run;
- * returns 0 when the run succeeded, -1 otherwise. Nothing is sent.
+ * Run call (kind "run", prepared; resolved, out->model set, unless rt is not
+ * NULL) with the agent's tools. With rt (the route of the agent's model
+ * name, exec/route.h) every model step goes through route_run: each attempt
+ * is a model step row ("<instance>/<model> <credential>", a failed one with
+ * its reason and execution "<step id>-a<n>"), and the run's model is the
+ * target that served its last model step. Always fills out with the run's
+ * outcome (text of the final answer, usage and cost summed over the model
+ * steps) and records the run; returns 0 when the run succeeded, -1
+ * otherwise. Nothing is sent.
  */
 int agent_loop_run(struct req *r, const struct ident *id, const struct exec_call *call,
-                   const struct agent_tools *tools, struct exec_outcome *out);
+                   const struct agent_tools *tools, const struct route_def *rt,
+                   struct exec_outcome *out);
 
 #endif

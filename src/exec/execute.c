@@ -783,7 +783,8 @@ static int exec_guard_after(const struct ident *id, const struct exec_call *call
 /*
  * The call as recorded: a routed attempt that falls over to the next target
  * is recorded under its own id (alt), the one that ends the call under the
- * call's (exec/route.h).
+ * call's (exec/route.h). A run's attempt that fell over is a model call of
+ * the run, not a run: kind "step" (GET /v1/runs lists runs only), no input.
  */
 static const struct exec_call *exec_attempt_call(const struct exec_call *call,
                                                  const struct exec_outcome *out,
@@ -793,6 +794,10 @@ static const struct exec_call *exec_attempt_call(const struct exec_call *call,
 		return call;
 	*alt = *call;
 	util_strlcpy(alt->id, call->fallback_id, sizeof(alt->id));
+	if (strcmp(call->kind, "run") == 0) {
+		alt->kind = "step";
+		alt->input = NULL;
+	}
 	return alt;
 }
 

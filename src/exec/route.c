@@ -404,7 +404,8 @@ static void route_step(const struct ident *id, const struct exec_call *call, int
 }
 
 int route_run(struct req *r, const struct ident *id, struct exec_call *call,
-              const struct route_def *rt, struct exec_outcome *out, const char **served_model)
+              const struct route_def *rt, struct exec_outcome *out, const char **served_model,
+              route_step_fn step, void *step_ctx)
 {
 	struct run_step steps[ROUTE_MAX_TARGETS];
 	size_t order[ROUTE_MAX_TARGETS], k, mark;
@@ -417,6 +418,7 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 		int last = k + 1 == rt->n;
 
 		memset(out, 0, sizeof(*out));
+		resp_header_drop(r, "X-Agenthost-Target"); /* an earlier model step's */
 		mark = r->headers.len;
 		ran = 0;
 		snprintf(fallback_id, sizeof(fallback_id), "%.33s-a%d", call->id, (int)k + 1);
@@ -427,7 +429,8 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 		         tg->credential, k + 1);
 		resp_header(r, "X-Agenthost-Target", target);
 		if (rc == 0) {
-			*served_model = out->model.name;
+			if (served_model != NULL)
+				*served_model = out->model.name;
 			util_strlcpy(r->model, out->model.name, sizeof(r->model));
 			call->route_credential = tg->credential;
 			call->fallback_id = last ? NULL : fallback_id;
@@ -454,8 +457,10 @@ int route_run(struct req *r, const struct ident *id, struct exec_call *call,
 	}
 	call->route_credential = NULL;
 	call->fallback_id = NULL;
-	/* One attempt is the execution itself; more are its steps. */
-	for (size_t i = 0; k > 0 && i <= k && i < rt->n; i++)
+	/* One attempt is the execution itself; more are its steps (or the caller's). */
+	for (size_t i = 0; step != NULL && i <= k && i < rt->n; i++)
+		step(step_ctx, &steps[i]);
+	for (size_t i = 0; step == NULL && k > 0 && i <= k && i < rt->n; i++)
 		if (store_run_step_insert(r->store, &steps[i]) != ST_OK)
 			log_error("route: %s: attempt %zu was not recorded as a step", call->id,
 			          i + 1);

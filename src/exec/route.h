@@ -33,6 +33,7 @@
 
 #include "exec/execute.h"
 #include "store/routes.h"
+#include "store/tools.h"
 
 struct provider_instance;
 
@@ -76,13 +77,26 @@ int route_lookup(struct store *st, const struct ident *id, const char *name, str
  */
 int route_check_format(struct req *r, const struct exec_call *call, const struct route_def *rt);
 /*
- * Run call over rt's targets (see DESIGN). *served_model is pointed at the
- * model of the attempt about to run (the name a stream's chunks carry). The
- * response gets X-Agenthost-Target for the attempt that ended the call.
+ * Each attempt of a routed call as a run_steps row (kind "model", name
+ * "<instance>/<model> <credential>", exec_id the attempt's execution, its
+ * outcome and reason), handed over in order once the call ended.
+ */
+typedef void (*route_step_fn)(void *ctx, struct run_step *s);
+
+/*
+ * Run call over rt's targets (see DESIGN). When served_model is not NULL it
+ * is pointed at the model of the attempt about to run (the name a chat
+ * stream's chunks carry). The response gets X-Agenthost-Target for the
+ * attempt that ended the call (replacing one an earlier call of the same
+ * request set: a run's model steps). With step NULL, a call of more than one
+ * attempt records every attempt as a run_steps row of call->id (chat, a run
+ * without tools); otherwise step gets every attempt, one too, and records it
+ * (a model step of a run with tools: exec/agent_loop.c).
  * Returns what exec_run returns; out is the outcome of that attempt.
  */
 int route_run(struct req *r, const struct ident *id, struct exec_call *call,
-              const struct route_def *rt, struct exec_outcome *out, const char **served_model);
+              const struct route_def *rt, struct exec_outcome *out, const char **served_model,
+              route_step_fn step, void *step_ctx);
 /*
  * The credential of an attempt (execute.c's hook): 1 "auto" (use the usual
  * chain), 0 key and out->cred_source set, -1 with out's error set.

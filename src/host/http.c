@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/conf.h"
 #include "common/log.h"
@@ -180,6 +181,27 @@ void resp_header(struct req *r, const char *name, const char *value)
 	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
 		return;
 	buf_printf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+void resp_header_drop(struct req *r, const char *name)
+{
+	size_t n = strlen(name), i = 0, w = 0;
+	char *d = r->headers.data;
+
+	while (d != NULL && i < r->headers.len) {
+		char *eol = strstr(d + i, "\r\n");
+		size_t len = eol != NULL ? (size_t)(eol - (d + i)) + 2 : r->headers.len - i;
+
+		if (!(len > n && d[i + n] == ':' && strncasecmp(d + i, name, n) == 0)) {
+			memmove(d + w, d + i, len);
+			w += len;
+		}
+		i += len;
+	}
+	if (d != NULL) {
+		r->headers.len = w;
+		d[w] = '\0';
+	}
 }
 
 void resp_header_i64(struct req *r, const char *name, int64_t value)

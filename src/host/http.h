@@ -79,6 +79,8 @@ json_t *req_json_object(struct req *r);
 
 /* Add a response header line (name and value must not contain CR/LF). */
 void resp_header(struct req *r, const char *name, const char *value);
+/* Remove every header line named name (case-insensitive) added so far. */
+void resp_header_drop(struct req *r, const char *name);
 /* Add a response header with a decimal value. */
 void resp_header_i64(struct req *r, const char *name, int64_t value);
 /* Send a complete response of n bytes of content type ctype (not JSON: /metrics). */

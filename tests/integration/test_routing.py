@@ -365,6 +365,253 @@ def pricier_fallback_that_does_not_fit_is_refused_not_exceeded():
     assert not row or (int(row[0][0]) == 0 and int(row[0][1]) == 0), row
 
 
+# ---------------------------------------------------------------- agent runs on a route
+
+def new_agent(t, name, model, **extra):
+    body = {"name": name, "model": model}
+    body.update(extra)
+    st, _, b = api("POST", "/v1/agents", body, key=t["key"])
+    assert st == 201, (st, b)
+    return b
+
+
+def run_of(t, agent, text, stream=False):
+    body = {"input": text}
+    if stream:
+        body["stream"] = True
+        return sse_full("/v1/agents/%s/runs" % agent, body, key=t["key"])
+    return api("POST", "/v1/agents/%s/runs" % agent, body, key=t["key"], timeout=60)
+
+
+def run_fallback_case(mode, reason, stream):
+    modes(vllm=mode)
+    t = new_tenant("rrun")
+    set_route(t, "fast", TWO)
+    a = new_agent(t, "routed", "fast", instructions="Be brief.")
+    assert a["model"] == "fast" and a["provider"] is None, a
+    if stream:
+        st, h, events = run_of(t, "routed", "hello run", stream=True)
+        assert st == 200, (st, events)
+        names = [e for e, _ in events]
+        assert names[0] == "run.created" and "run.completed" in names, events
+        text = "".join(json.loads(d)["delta"] for e, d in events if e == "run.output.delta")
+        assert text == "fake openai reply to: hello run", events
+        run = json.loads([d for e, d in events if e == "run.completed"][0])
+    else:
+        st, h, run = run_of(t, "routed", "hello run")
+        assert st == 200, (st, run)
+        assert run["output"] == "fake openai reply to: hello run", run
+    # the header names the target that served, sent before a stream's first event
+    assert target_of(h) == {"provider": "openrouter", "model": "gpt-4o-mini",
+                            "credential": "platform", "attempt": "2"}, h
+    assert h.get("x-agenthost-target", "").count("provider=") == 1, h
+    assert (run["model"], run["provider"], run["credential_source"]) == \
+        ("gpt-4o-mini", "openrouter", "platform"), run
+    assert hits("vllm")["calls"] == 1 and hits("openrouter")["calls"] == 1, fake("GET", "/_hits")
+    # the failed attempt is a step of the run, with its reason, and an execution of kind step
+    st, _, got = api("GET", "/v1/runs/" + run["id"], key=t["key"])
+    assert st == 200 and got["status"] == "succeeded", (st, got)
+    sts = [(x["kind"], x["name"], x["outcome"], (x["error"] or {}).get("reason_code"))
+           for x in got["steps"]]
+    assert sts == [("model", "vllm/gpt-4o-mini platform", "failed", reason),
+                   ("model", "openrouter/gpt-4o-mini platform", "succeeded", None)], sts
+    if not stream:
+        assert run["steps"] == got["steps"], (run["steps"], got["steps"])
+    def two():
+        r = db_exec("SELECT id, kind, provider, status, reason_code, cost_micros FROM executions "
+                    "WHERE tenant_id=%d ORDER BY seq" % t["id"], tenant=t)
+        return r if len(r) >= 2 else None
+    rows = harness.wait_until(two, timeout=10)
+    assert [r[:5] for r in rows] == [
+        [run["id"] + "-a1", "step", "vllm", "failed", reason],
+        [run["id"], "run", "openrouter", "succeeded", ""]], rows
+    assert rows[0][5] == "0", rows
+    # the runs list shows the run, not its failed attempt
+    st, _, lst = api("GET", "/v1/runs", key=t["key"])
+    assert [r["id"] for r in lst["data"]] == [run["id"]], lst
+    return t
+
+
+@test
+def agent_run_on_an_alias_falls_back_on_429():
+    run_fallback_case("429", "upstream_rate_limited", stream=False)
+
+
+@test
+def agent_run_on_an_alias_falls_back_on_5xx():
+    run_fallback_case("500", "upstream_error", stream=False)
+
+
+@test
+def streamed_agent_run_falls_back_on_429():
+    run_fallback_case("429", "upstream_rate_limited", stream=True)
+
+
+@test
+def streamed_agent_run_falls_back_on_5xx():
+    run_fallback_case("500", "upstream_error", stream=True)
+
+
+@test
+def streamed_run_does_not_fall_back_once_it_began():
+    modes()
+    t = new_tenant("rrcut")
+    set_route(t, "fast", TWO)
+    new_agent(t, "routed", "fast")
+    st, h, events = run_of(t, "routed", "CUT this run", stream=True)
+    assert st == 200, (st, events)
+    names = [e for e, _ in events]
+    assert "run.output.delta" in names and "run.failed" in names, events
+    assert target_of(h)["attempt"] == "1", h
+    assert hits("openrouter")["calls"] + hits("vllm")["calls"] == 1, fake("GET", "/_hits")
+
+
+@test
+def run_with_tools_falls_back_at_each_model_step():
+    modes(vllm="429")
+    ctl("tool", "register", "envdump", "--exec",
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                     "tools", "envdump"),
+        "--schema", json.dumps({"type": "object"}), "--description", "test tool envdump",
+        "--timeout-ms", 5000, "--max-output-bytes", 65536, "--secret", "API_TOKEN")
+    t = new_tenant("rtool")
+    limits(t, allowed_tools="envdump")
+    set_route(t, "fast", TWO)
+    a = new_agent(t, "toolish", "fast", tools=["envdump"])
+    assert a["tools"] == ["envdump"] and a["model"] == "fast", a
+    st, h, run = run_of(t, "toolish", "TOOLCALL please")
+    assert st == 200 and run["status"] == "succeeded", (st, run)
+    assert run["output"].startswith("fake openai tool results:"), run
+    assert target_of(h) == {"provider": "openrouter", "model": "gpt-4o-mini",
+                            "credential": "platform", "attempt": "2"}, h
+    assert h.get("x-agenthost-target", "").count("provider=") == 1, h
+    assert (run["model"], run["provider"]) == ("gpt-4o-mini", "openrouter"), run
+    sts = [(x["step"], x["kind"], x["name"], x["outcome"], (x["error"] or {}).get("reason_code"))
+           for x in run["steps"]]
+    assert sts == [
+        (1, "model", "vllm/gpt-4o-mini platform", "failed", "upstream_rate_limited"),
+        (2, "model", "openrouter/gpt-4o-mini platform", "succeeded", None),
+        (3, "tool", "envdump", "succeeded", None),
+        (4, "model", "vllm/gpt-4o-mini platform", "failed", "upstream_rate_limited"),
+        (5, "model", "openrouter/gpt-4o-mini platform", "succeeded", None)], sts
+    def joined():
+        r = db_exec("SELECT r.exec_id, e.kind, e.provider, e.status, e.reason_code FROM run_steps r"
+                    " JOIN executions e ON e.id = r.exec_id WHERE r.tenant_id=%d AND r.run_id='%s'"
+                    " ORDER BY r.step" % (t["id"], run["id"]), tenant=t)
+        return r if len(r) >= 4 else None
+    rows = harness.wait_until(joined, timeout=10) or []
+    assert [r[1:] for r in rows] == [["step", "vllm", "failed", "upstream_rate_limited"],
+                                     ["step", "openrouter", "succeeded", ""]] * 2, rows
+    assert rows[0][0] == rows[1][0] + "-a1" and rows[2][0] == rows[3][0] + "-a1", rows
+    assert hits("vllm")["calls"] == 2 and hits("openrouter")["calls"] == 2, fake("GET", "/_hits")
+    # a route whose every target fails ends the run with the last attempt's reason
+    modes(vllm="500", openrouter="500")
+    st, h, b = run_of(t, "toolish", "TOOLCALL again")
+    assert st == 502 and err_code(b) == "upstream_error", (st, b)
+    assert b["run"]["status"] == "failed" and target_of(h)["attempt"] == "2", (b, h)
+    assert [x["outcome"] for x in b["run"]["steps"]] == ["failed", "failed"], b["run"]["steps"]
+
+
+@test
+def agents_accept_a_routed_name_as_their_model():
+    modes()
+    plan = "rap" + harness.rand_suffix(6)
+    assert op("POST", "/plans", {"name": plan})[0] in (200, 201)
+    t = new_tenant("ragt", plan=plan)
+    # a name that is neither a model nor a route is refused as before
+    st, _, b = api("POST", "/v1/agents", {"name": "x", "model": "team/fast"}, key=t["key"])
+    assert st == 404 and err_code(b) == "model_not_found", (st, b)
+    rc, _, err = ctl("agent", "create", "--tenant", t["slug"], "--name", "x", "--model",
+                     "team/fast", check=False)
+    assert rc != 0 and "does not exist" in err, (rc, err)
+    # a plan's alias: the API and the CLI take it, and a run uses the route
+    assert op("POST", "/plans/%s/routes" % plan, {"name": "team/fast", "targets": [
+        {"provider": "vllm", "model": "gpt-4o-mini", "credential": "platform"}]})[0] == 200
+    a = new_agent(t, "viaapi", "team/fast")
+    assert a["model"] == "team/fast" and a["provider"] is None, a
+    a = ctl("agent", "create", "--tenant", t["slug"], "--name", "viacli", "--model", "team/fast")
+    assert a["model"] == "team/fast" and a["provider"] is None, a
+    st, _, got = api("GET", "/v1/agents/viacli", key=t["key"])
+    assert st == 200 and got["model"] == "team/fast", (st, got)
+    st, h, run = run_of(t, "viacli", "via the plan")
+    assert st == 200 and target_of(h)["provider"] == "vllm", (st, h, run)
+    assert run["model"] == "gpt-4o-mini" and run["steps"] == [], run
+    # an agent on a catalogue model without a route behaves as before: no header, no steps
+    st, h, run = run_of(t, "assistant", "plain")
+    assert st == 200 and "x-agenthost-target" not in h and "steps" not in run, (h, run)
+    assert run["model"] == "mock-1", run
+    # the route gone, the alias is no model: the run is refused as before
+    ctl("route", "delete", "--plan", plan, "--name", "team/fast")
+    gone = harness.wait_until(lambda: run_of(t, "viaapi", "gone")[0] == 404, timeout=10)
+    st, h, b = run_of(t, "viaapi", "gone")
+    assert gone and st == 404 and err_code(b) == "model_not_found", (st, b)
+
+
+@test
+def routed_run_refused_before_any_call_is_recorded():
+    modes()
+    t = new_tenant("rrref")
+    set_route(t, "fast", TWO[:1])
+    new_agent(t, "routed", "fast")
+    limits(t, allowed_models="mock-1")
+    st, h, b = run_of(t, "routed", "not allowed")
+    assert st == 403 and err_code(b) == "model_not_allowed", (st, b)
+    assert target_of(h)["attempt"] == "1" and hits("vllm")["calls"] == 0, (h, hits("vllm"))
+    run_id = b["error"]["run_id"]
+    assert b["run"]["status"] == "refused" and b["run"]["steps"] == [], b
+    st, _, got = api("GET", "/v1/runs/" + run_id, key=t["key"])
+    assert st == 200 and got["status"] == "refused", (st, got)
+    assert got["error"]["reason_code"] == "model_not_allowed", got
+    # nothing was admitted or spent: no usage rolled up
+    rows = db_exec("SELECT COALESCE(SUM(requests),0) FROM usage_daily WHERE tenant_id=%d"
+                   % t["id"])
+    assert rows[0][0] == "0", rows
+
+
+@test
+def run_budget_is_never_exceeded_across_attempts():
+    # every run fails over once: vllm (gpt-4o-mini) 500s, then openrouter's pricier gpt-4o
+    modes(vllm="500")
+    t = new_tenant("rrbud")
+    limits(t, rpm=0, tpm=0, concurrency=0, breaker_errors=1000000)
+    set_route(t, "fast", [
+        {"provider": "vllm", "model": "gpt-4o-mini", "credential": "platform"},
+        {"provider": "openrouter", "model": "gpt-4o", "credential": "platform"}])
+    new_agent(t, "spender", "fast", max_tokens=40)
+    st, h, b = run_of(t, "spender", "budget probe run")
+    assert st == 200 and target_of(h)["attempt"] == "2", (st, h, b)
+    u = b["usage"]
+    actual = -(-(u["prompt_tokens"] * 2500000 + u["completion_tokens"] * 10000000) // 1000000)
+    limit = 20 * actual
+    ctl("limits", "set", "--tenant", t["slug"], "budget_usd_daily", "%.6f" % (limit / 1e6))
+    results, lock = [], threading.Lock()
+
+    def worker(k):
+        for _ in range(5):
+            st, h, b = run_of(t, "spender", "budget probe run")
+            with lock:
+                results.append((st, b["error"]["reason_code"] if st != 200 else None,
+                                h.get("x-agenthost-target", "")))
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(12)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+    served = [r for r in results if r[0] == 200]
+    refused = set(r[1] for r in results if r[0] != 200)
+    assert refused <= {"tenant_budget_exceeded"}, refused
+    assert served and all("attempt=2" in r[2] for r in served), results[:5]
+    settled(t, len(results) + 1)
+    total = int(db_exec("SELECT COALESCE(SUM(cost_micros),0) FROM executions WHERE "
+                        "tenant_id=%d" % t["id"], tenant=t)[0][0])
+    assert total <= limit, "spent %d over the budget %d" % (total, limit)
+    row = db_exec("SELECT spent_micros, reserved_micros FROM budget_counters WHERE "
+                  "scope='tenant' AND scope_id=%d AND win='day'" % t["id"])
+    assert int(row[0][0]) <= limit and int(row[0][1]) == 0, (row, limit)
+    assert len(served) >= 8, len(served)   # the budget was used, not refused from the start
+
+
 @test
 def routes_of_plans_and_tenants_and_their_checks():
     modes()

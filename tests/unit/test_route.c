@@ -1,7 +1,9 @@
 /*
  * test_route: a route's targets (exec/route.c): the checks and defaults of
  * route_parse, the canonical form, the order of attempts (tiers first,
- * weights within a tier) and which failures fall over.
+ * weights within a tier), which failures fall over, and that a request
+ * keeps one X-Agenthost-Target (resp_header_drop: a run's later model step
+ * replaces an earlier one's).
  */
 #include "config.h"
 
@@ -13,7 +15,9 @@
 #include <sodium.h>
 
 #include "common/conf.h"
+#include "common/buf.h"
 #include "exec/route.h"
+#include "host/http.h"
 #include "providers/registry.h"
 
 /* Parse text into rt; the return of route_parse, with its message and field. */
@@ -158,6 +162,30 @@ START_TEST(what_falls_over)
 }
 END_TEST
 
+START_TEST(one_target_header_per_request)
+{
+	struct req r;
+
+	memset(&r, 0, sizeof(r));
+	resp_header_drop(&r, "X-Agenthost-Target"); /* nothing yet */
+	ck_assert_ptr_null(r.headers.data);
+	resp_header(&r, "X-RateLimit-Limit-Requests", "5");
+	resp_header(&r, "X-Agenthost-Target", "provider=a; attempt=1");
+	resp_header(&r, "X-Agenthost-Targets", "kept: another name");
+	resp_header(&r, "x-agenthost-target", "provider=b; attempt=2");
+	resp_header_drop(&r, "X-Agenthost-Target");
+	ck_assert_str_eq(
+	    r.headers.data,
+	    "X-RateLimit-Limit-Requests: 5\r\nX-Agenthost-Targets: kept: another name\r\n");
+	ck_assert_uint_eq(r.headers.len, strlen(r.headers.data));
+	resp_header(&r, "X-Agenthost-Target", "provider=c; attempt=1");
+	resp_header_drop(&r, "X-RateLimit-Limit-Requests");
+	ck_assert_str_eq(r.headers.data, "X-Agenthost-Targets: kept: another name\r\n"
+	                                 "X-Agenthost-Target: provider=c; attempt=1\r\n");
+	buf_free(&r.headers);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -170,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, each_bad_field_is_named);
 	tcase_add_test(tc, tiers_first_then_weights);
 	tcase_add_test(tc, what_falls_over);
+	tcase_add_test(tc, one_target_header_per_request);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
