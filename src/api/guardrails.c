@@ -253,7 +253,6 @@ void api_guardrails_get(struct req *r, const struct ident *id, const struct rout
 void api_guardrails_set(struct req *r, const struct ident *id, const struct route_match *m)
 {
 	json_t *body = req_json_object(r);
-	struct audit_entry a;
 	char who[64], *detail = NULL;
 
 	(void)m;
@@ -261,19 +260,7 @@ void api_guardrails_set(struct req *r, const struct ident *id, const struct rout
 		return;
 	snprintf(who, sizeof(who), "api_key:%s", id->key_prefix);
 	if (grail_chain_set(r, id->tenant_id, body, who, 1, &detail) == 0) {
-		memset(&a, 0, sizeof(a));
-		a.tenant_id = id->tenant_id;
-		a.actor_type = "api_key";
-		a.actor_id = id->key_prefix;
-		a.action = "guardrails.chain";
-		a.target = "guardrails";
-		a.outcome = "ok";
-		a.request_id = r->request_id;
-		a.ip = r->remote_addr;
-		a.detail = detail;
-		a.end_user = r->end_user;
-		if (store_audit(r->store, &a) != ST_OK)
-			log_warn("api: audit row guardrails.chain failed");
+		api_actor_audit(r, id, id->tenant_id, "guardrails.chain", "guardrails", detail);
 		grail_chain_send(r, id->tenant_id);
 	}
 	free(detail);

@@ -107,31 +107,13 @@ static void route_send_list(struct req *r, const struct route_scope *s, int with
 static void route_audit(struct req *r, const struct ident *id, const struct route_scope *s,
                         const char *action, const char *name, const char *detail)
 {
-	struct audit_entry a;
 	char target[200];
 
 	if (s->owner == ROUTE_PLAN)
 		snprintf(target, sizeof(target), "plan:%s/route:%s", s->plan, name);
 	else
 		snprintf(target, sizeof(target), "route:%s", name);
-	if (id == NULL || id->key_id == 0) {
-		api_operator_audit(r, s->owner == ROUTE_TENANT ? s->tenant_id : 0, action, target,
-		                   detail);
-		return;
-	}
-	memset(&a, 0, sizeof(a));
-	a.tenant_id = id->tenant_id;
-	a.actor_type = "api_key";
-	a.actor_id = id->key_prefix;
-	a.action = action;
-	a.target = target;
-	a.outcome = "ok";
-	a.request_id = r->request_id;
-	a.ip = r->remote_addr;
-	a.detail = detail;
-	a.end_user = r->end_user;
-	if (store_audit(r->store, &a) != ST_OK)
-		log_warn("api: audit row %s failed", action);
+	api_actor_audit(r, id, s->owner == ROUTE_TENANT ? s->tenant_id : 0, action, target, detail);
 }
 
 /* POST {"name", "targets"}: check, store, answer the route. */
