@@ -26,12 +26,14 @@
 #include "store/admission.h"
 #include "store/guards.h"
 #include "store/leases.h"
+#include "store/lifecycle.h"
 #include "store/rcache.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
 #include "tenancy/identify.h"
 
 #define HOUSEKEEP_US (60 * 1000000LL) /* old counters, reservations, buckets, changes */
+#define HOUSEKEEP_TURN_S 55           /* what one process takes of it (store_life_turn) */
 #define WATCH_MAX_ROWS 65536          /* change_log rows in one window we can tell apart */
 #define LEASE_TICK_MS 20
 #define RECALL_WINDOW_S 2 /* how long a recall is heard */
@@ -248,6 +250,29 @@ static int bg_owner_silent(void *ctx, const struct owner_row *o)
 }
 
 /*
+ * Housekeeping, once a minute in one process of the installation: every
+ * process tries the turn each HOUSEKEEP_US, and the turn lasts a little less
+ * (the process that has it keeps it while it lives; if it dies, another's
+ * next try takes it). The deletes are idempotent, so a turn cut short by a
+ * crash loses nothing.
+ */
+static void bg_housekeep(struct store *st)
+{
+	char who[96], host[64] = "";
+	int64_t rows;
+	int mine = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(who, sizeof(who), "%s pid %d", host, (int)getpid());
+	if (store_life_turn(st, "housekeeping", HOUSEKEEP_TURN_S, who, &mine) != ST_OK || !mine)
+		return;
+	admit_housekeep(st, 1000, &rows);
+	/* expired cached answers of shared tenants (exec/rcache.h) */
+	if (store_rcache_sweep(st, 1000, &rows) == ST_OK && rows > 0)
+		log_info("housekeeping: deleted %lld expired cached answer(s)", (long long)rows);
+}
+
+/*
  * Each process expires overdue reservations (their process died) every
  * reaper_interval_ms. Any number of reapers may run at once on any number
  * of hosts: a reservation is closed by exactly one (UPDATE ... WHERE state
@@ -257,7 +282,7 @@ static void *bg_reaper(void *arg)
 {
 	struct store *st = NULL;
 	char err[256];
-	int64_t next = 0, next_housekeep = 0, rows;
+	int64_t next = 0, next_housekeep = 0;
 
 	(void)arg;
 	mysql_thread_init();
@@ -286,11 +311,7 @@ static void *bg_reaper(void *arg)
 		identify_touch_flush(st);
 		if (now >= next_housekeep) {
 			next_housekeep = now + HOUSEKEEP_US;
-			admit_housekeep(st, 1000, &rows);
-			/* expired cached answers of shared tenants (exec/rcache.h) */
-			if (store_rcache_sweep(st, 1000, &rows) == ST_OK && rows > 0)
-				log_info("housekeeping: deleted %lld expired cached answer(s)",
-				         (long long)rows);
+			bg_housekeep(st);
 		}
 	}
 	if (st)

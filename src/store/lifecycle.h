@@ -111,4 +111,12 @@ struct life_housekeeping {
 int store_life_housekeep(struct store *st, const char *minute_cut, const char *day_cut,
                          const char *month_cut, int batch, struct life_housekeeping *out);
 
+/*
+ * Take the turn `name` (a row of `turns`, sql/032) for the next every_s
+ * seconds: *mine = 1 when its time had come and this call moved it on (one
+ * caller per period, whatever the processes and hosts), 0 when another has
+ * it. who (host and pid) is recorded for operators.
+ */
+int store_life_turn(struct store *st, const char *name, int every_s, const char *who, int *mine);
+
 #endif

@@ -7,9 +7,11 @@ import os
 import subprocess
 import tarfile
 import tempfile
+import time
 import urllib.parse
 
 from apihelp import DB_NAME, chat_body, db_exec, new_tenant, tenant_db
+import harness
 from harness import BASE, CONF, CTL, api, ctl, rand_suffix, run, test
 
 
@@ -359,6 +361,66 @@ def housekeeping_deletes_only_what_nothing_needs():
     # the tenant still works, budgets and all
     st, _, _ = api("POST", "/v1/chat/completions", chat_body(), key=t["key"])
     assert st == 200
+
+
+@test
+def housekeeping_waits_on_no_lease_row_it_keeps():
+    """Housekeeping finds empty lease rows with a read that locks nothing and deletes them
+    by their keys: a lease row it keeps, locked by a grant in progress, does not hold it up
+    (a scanning DELETE waited on every locked row it read: seconds of stalled grants after
+    a 10,000-tenant load), and it still deletes every empty row, however many."""
+    base = 7_100_000_000_000
+    db_exec("DELETE FROM leases WHERE owner_id >= %d AND owner_id < %d" % (base, base + 10**7))
+    db_exec("INSERT INTO leases (owner_id, scope, scope_id, win, period, updated_at)"
+            " SELECT %d + seq, 'tenant', 900000000 + seq, 'day', '2001-01-01', '2001-01-01'"
+            " FROM seq_1_to_60000" % base)
+    # live rows it must keep: one locked below, and one given back a moment ago
+    db_exec("INSERT INTO leases (owner_id, scope, scope_id, win, period, granted_micros,"
+            " updated_at) VALUES (%d, 'tenant', 899999999, 'day', '2001-01-01', 5,"
+            " '2001-01-01')" % base)
+    db_exec("INSERT INTO leases (owner_id, scope, scope_id, win, period, updated_at)"
+            " SELECT id, 'tenant', 899999998, 'day', '2001-01-01', UTC_TIMESTAMP(6)"
+            " FROM owners ORDER BY id LIMIT 1")
+    holder = subprocess.Popen(
+        ["mariadb", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET, DB_NAME, "-e",
+         "BEGIN; SELECT granted_micros FROM leases WHERE owner_id = %d AND scope_id ="
+         " 899999999 FOR UPDATE; SELECT SLEEP(55); ROLLBACK" % base],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if db_exec("SELECT COUNT(*) FROM information_schema.innodb_trx"
+                       " WHERE trx_rows_locked > 0 AND trx_mysql_thread_id <> CONNECTION_ID()"
+                       " AND trx_query LIKE '%SLEEP(55)%'")[0][0] != "0":
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the lock holder never took its lock")
+        # a scanning DELETE would wait innodb_lock_wait_timeout (50 s) on the locked row and
+        # fail; ctl's own timeout is 60 s
+        out = ctl("purge")
+        assert out["failures"] == 0, out
+    finally:
+        holder.kill()
+        holder.wait()
+    left = db_exec("SELECT scope_id FROM leases WHERE owner_id >= %d AND owner_id < %d"
+                   " ORDER BY scope_id" % (base, base + 10**7))
+    assert left == [["899999999"]], left[:5]
+    assert db_exec("SELECT COUNT(*) FROM leases WHERE scope_id = 899999998")[0][0] == "1"
+    db_exec("DELETE FROM leases WHERE scope_id IN (899999998, 899999999)")
+
+
+@test
+def housekeeping_is_one_process_turn():
+    """One process of the installation has the housekeeping turn at a time (sql/032): the
+    row names a live agenthost process, and its period is at most the turn's 55 s."""
+    who, ahead = db_exec("SELECT taken_by, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6),"
+                         " next_at) FROM turns WHERE name = 'housekeeping'")[0]
+    assert " pid " in who, who
+    pid = int(who.rsplit(" ", 1)[1])
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        assert b"agenthost" in f.read(), who
+    # taken at most 55 s ahead; its holder tries again every 60 s
+    assert -10_000_000 < int(ahead) <= 55_000_000, ahead
 
 
 OP = {"Authorization": "Bearer " + os.environ.get("AGENTHOST_OPERATOR_TOKEN", "")}
