@@ -32,6 +32,15 @@
 #define CACHE_WAYS 8
 #define CACHE_TRUST_US (1500 * 1000LL) /* the watcher must have succeeded this recently */
 #define CACHE_NO_GLOBAL (-1)
+/*
+ * The time to live of the hot path's caches (keys, limits, credentials,
+ * routes, breakers): only a safety net for changes made behind agenthost's
+ * back (by hand in SQL), since every change made through agenthost reaches
+ * every process through the change counters and the watcher. Long enough
+ * that a tenant calling every few minutes stays warm on each process
+ * (docs/ENFORCEMENT.md section 14).
+ */
+#define CACHE_SAFETY_NET_US (900 * 1000000LL)
 
 /* Taken before a value is read from the database (cache_begin). */
 struct cache_begin {

@@ -59,7 +59,6 @@ static int breaker_limits(const struct limits *lim, int *errors, int *window_s, 
 }
 
 #define BRK_CACHE_ENTRIES 32768 /* as many (tenant, provider) as the key cache has keys */
-#define BRK_CACHE_TTL_US (300 * 1000000LL)
 
 struct brk_key {
 	int64_t tenant_id;
@@ -78,7 +77,7 @@ static pthread_once_t brk_cache_once = PTHREAD_ONCE_INIT;
 static void brk_cache_init(void)
 {
 	brk_cache = cache_new("breakers", sizeof(struct brk_key), sizeof(struct brk_entry),
-	                      BRK_CACHE_ENTRIES, BRK_CACHE_TTL_US, NULL);
+	                      BRK_CACHE_ENTRIES, CACHE_SAFETY_NET_US, NULL);
 }
 
 /*

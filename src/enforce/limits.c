@@ -38,7 +38,6 @@
 #include "store/store.h"
 
 #define LIMITS_CACHE_ENTRIES 32768 /* a (tenant, key) pair per entry: as many as the key cache */
-#define LIMITS_CACHE_TTL_US (300 * 1000000LL) /* edits made behind agenthost's back */
 
 #define COUNT_MAX 1000000000000LL  /* 10^12 */
 #define USD_MAX 10000000000000LL   /* 10,000,000 USD in micro-USD */
@@ -821,7 +820,7 @@ static pthread_once_t limits_cache_once = PTHREAD_ONCE_INIT;
 static void limits_cache_init(void)
 {
 	limits_cache = cache_new("limits", 2 * sizeof(int64_t), sizeof(struct limits_packed *),
-	                         LIMITS_CACHE_ENTRIES, LIMITS_CACHE_TTL_US, &packed_ops);
+	                         LIMITS_CACHE_ENTRIES, CACHE_SAFETY_NET_US, &packed_ops);
 }
 
 /* A packed copy of l (refs 0), or NULL when out of memory. */

@@ -115,7 +115,6 @@ static int exec_is_loopback(const char *url)
  */
 #define CRED_CACHE_ENTRIES 4096
 #define CRED_NONE_ENTRIES 32768
-#define CRED_CACHE_TTL_US (300 * 1000000LL)
 
 struct cred_key {
 	int64_t tenant_id;
@@ -135,9 +134,9 @@ static pthread_once_t cred_cache_once = PTHREAD_ONCE_INIT;
 static void cred_cache_init(void)
 {
 	cred_cache = cache_new("credentials", sizeof(struct cred_key), sizeof(struct cred_entry),
-	                       CRED_CACHE_ENTRIES, CRED_CACHE_TTL_US, NULL);
+	                       CRED_CACHE_ENTRIES, CACHE_SAFETY_NET_US, NULL);
 	cred_none = cache_new("credentials-none", sizeof(struct cred_key), sizeof(char),
-	                      CRED_NONE_ENTRIES, CRED_CACHE_TTL_US, NULL);
+	                      CRED_NONE_ENTRIES, CACHE_SAFETY_NET_US, NULL);
 }
 
 /*

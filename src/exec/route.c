@@ -202,8 +202,7 @@ json_t *route_targets_json(const struct route_def *rt)
  * entries so that those answers do not evict the routes.
  */
 #define ROUTE_CACHE_ENTRIES 2048
-#define ROUTE_NONE_ENTRIES 16384
-#define ROUTE_CACHE_TTL_US (300 * 1000000LL)
+#define ROUTE_NONE_ENTRIES 32768
 
 struct route_key {
 	int64_t tenant_id;
@@ -217,9 +216,9 @@ static pthread_once_t route_cache_once = PTHREAD_ONCE_INIT;
 static void route_cache_init(void)
 {
 	route_cache = cache_new("routes", sizeof(struct route_key), sizeof(struct route_def),
-	                        ROUTE_CACHE_ENTRIES, ROUTE_CACHE_TTL_US, NULL);
+	                        ROUTE_CACHE_ENTRIES, CACHE_SAFETY_NET_US, NULL);
 	route_none = cache_new("routes-none", sizeof(struct route_key), sizeof(char),
-	                       ROUTE_NONE_ENTRIES, ROUTE_CACHE_TTL_US, NULL);
+	                       ROUTE_NONE_ENTRIES, CACHE_SAFETY_NET_US, NULL);
 }
 
 /* The stored row into out (lenient: a provider gone from this host fails at its attempt). */

@@ -42,8 +42,7 @@
 #include "tenancy/identify.h"
 
 #define KEY_CACHE_ENTRIES 32768
-#define KEY_CACHE_TTL_US (300 * 1000000LL) /* changes made behind agenthost's back */
-#define KEY_MISS_US (5 * 1000000LL)        /* an unknown hash */
+#define KEY_MISS_US (5 * 1000000LL) /* an unknown hash */
 #define TOUCH_SLOTS 16384
 #define TOUCH_EVERY_S 30
 
@@ -58,7 +57,7 @@ static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
 static void key_cache_init(void)
 {
 	key_cache = cache_new("keys", SECRETS_HASH_LEN, sizeof(struct key_entry), KEY_CACHE_ENTRIES,
-	                      KEY_CACHE_TTL_US, NULL);
+	                      CACHE_SAFETY_NET_US, NULL);
 }
 
 /*
@@ -137,7 +136,7 @@ static int identify_lookup(struct store *st, const uint8_t hash[SECRETS_HASH_LEN
 		e.ka = *ka;
 		if (cache_stamp(&s, &b, ka->tenant_id, CACHE_NO_GLOBAL))
 			cache_put(key_cache, hash, &e, &s,
-			          ka->state == KEY_ACTIVE && ka->valid_for_us < KEY_CACHE_TTL_US
+			          ka->state == KEY_ACTIVE && ka->valid_for_us < CACHE_SAFETY_NET_US
 			              ? b.at_us + (ka->valid_for_us > 0 ? ka->valid_for_us : 0)
 			              : 0);
 	} else if (cache_stamp(&s, &b, 0, EPOCH_KEYS)) {
