@@ -740,6 +740,7 @@ static int life_sweep_leases(struct store *st, int batch, int64_t *total)
 {
 	struct life_sweep w = {0};
 	struct sql find;
+	int64_t gone;
 	int rc = ST_OK;
 
 	w.batch = batch > 0 ? batch : 1000;
@@ -754,6 +755,7 @@ static int life_sweep_leases(struct store *st, int batch, int64_t *total)
 	sql_lit(&find, " LIMIT ");
 	sql_i64(&find, LIFE_SWEEP_MAX);
 	do {
+		gone = 0;
 		for (int i = 0; i < w.n; i++)
 			sql_reset(&w.del[i]);
 		w.n = w.in_last = w.found = 0;
@@ -769,9 +771,11 @@ static int life_sweep_leases(struct store *st, int batch, int64_t *total)
 			sql_lit(&w.del[i], "; SELECT ROW_COUNT()");
 			if (sql_run(st, &w.del[i], life_affected_row, &got, __func__) != ST_OK)
 				rc = ST_ERR;
-			*total += got;
+			gone += got;
 		}
-	} while (rc == ST_OK && w.found == LIFE_SWEEP_MAX);
+		*total += gone;
+		/* (a full scan again only if this one was cut short and made progress) */
+	} while (rc == ST_OK && w.found == LIFE_SWEEP_MAX && gone > 0);
 	sql_free(&find);
 	for (int i = 0; i < w.cap; i++)
 		sql_free(&w.del[i]);
