@@ -732,6 +732,14 @@ static void placement_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len,
  * of a finished call is written to a side a move has already swept, and
  * none is written twice. Records whose reservation the reaper settled
  * first are marked LR_DROPPED.
+ *
+ * The reservations are read by primary key (FORCE INDEX): with few open
+ * reservations the optimiser preferred k_reservations_open (state = 'open'),
+ * whose locking read locked every open reservation and the gap after the
+ * last one, where every new reservation is inserted: until the batch
+ * committed, no call could be admitted one by one nor promoted anywhere
+ * (bench/peers.sh: 1-7 s stalls; the INSERT ... SELECT waiting on that gap
+ * held the table's AUTO-INC lock, so every other reservation waited too).
  */
 static int apply_begin(struct store *st, struct ledger_rec *const *recs, size_t n)
 {
@@ -758,8 +766,8 @@ static int apply_begin(struct store *st, struct ledger_rec *const *recs, size_t 
 			if (any)
 				sql_lit(&q, ", ");
 			else
-				sql_lit(&q, " SELECT id FROM reservations WHERE state = 'open' AND "
-				            "id IN (");
+				sql_lit(&q, " SELECT id FROM reservations FORCE INDEX (PRIMARY)"
+				            " WHERE state = 'open' AND id IN (");
 			sql_i64(&q, recs[i]->reservation_id);
 			any = 1;
 		}
@@ -1069,8 +1077,8 @@ static int ledger_apply_once(struct store *st, struct ledger_rec *const *recs, s
 	} else {
 		sql_lit(&q, " SET @own = 1;");
 	}
-	sql_lit(&q, " UPDATE reservations SET state = 'settled', settled_at = UTC_TIMESTAMP(6)"
-	            " WHERE state = 'open' AND id IN (0");
+	sql_lit(&q, " UPDATE reservations FORCE INDEX (PRIMARY) SET state = 'settled',"
+	            " settled_at = UTC_TIMESTAMP(6) WHERE state = 'open' AND id IN (0");
 	for (size_t i = 0; i < n; i++)
 		if (recs[i]->state == LR_PENDING && recs[i]->reservation_id) {
 			sql_lit(&q, ", ");
