@@ -694,11 +694,14 @@ static void lease_forget_all(void)
 static void lease_heartbeat(struct store *st, int64_t now)
 {
 	int64_t owner;
-	int rc;
+	int rc, stopping;
 
 	pthread_mutex_lock(&LS.mu);
 	owner = LS.owner_id;
+	stopping = LS.stopping;
 	pthread_mutex_unlock(&LS.mu);
+	if (owner == 0 && stopping)
+		return; /* (lease_stop closed it: no new owner at shutdown) */
 	if (owner == 0) {
 		char journal[64];
 		int64_t id = 0;
@@ -842,15 +845,21 @@ static void lease_prefetch(struct store *st)
 		lease_grow(st, NULL, asks, ls, n, owner);
 }
 
-void lease_tick(struct store *st)
+void lease_beat(struct store *st)
 {
-	static int64_t next_sweep;
 	int64_t now = util_now_us();
 
 	if (now >= LS.next_hb_us) {
 		LS.next_hb_us = now + LEASE_HEARTBEAT_MS * 1000LL;
 		lease_heartbeat(st, now);
 	}
+}
+
+void lease_tick(struct store *st)
+{
+	static int64_t next_sweep;
+	int64_t now = util_now_us();
+
 	lease_promote_due(st);
 	lease_prefetch(st);
 	if (now >= next_sweep) {

@@ -104,8 +104,17 @@ int lease_settle(struct lease_ticket *t, int64_t actual_micros, int64_t actual_t
 void lease_view(const struct lease_ticket *t, size_t i, struct adm_counter *c);
 /* Give back this process's unused lease on the counter (a call near the limit was refused). */
 int lease_give_back(struct store *st, const struct adm_counter *c);
-/* The background work: heartbeat, promotions, returns, recalls. Call every ~20 ms. */
+/* The background work: promotions, growth ahead of need, returns. Call every ~20 ms. */
 void lease_tick(struct store *st);
+/*
+ * The owner's registration and heartbeat. Call every ~50 ms from a thread
+ * and connection of its own: lease_tick's grants and promotions can wait on
+ * a counter row another transaction holds, and a heartbeat waiting with them
+ * made every lease of the process unusable after LEASE_TTL_MS (every call one
+ * by one, piling onto the rows being waited on) and the owner reaped after
+ * 15 s, for every tenant of the process because of one row.
+ */
+void lease_beat(struct store *st);
 /* A counter was recalled (the watcher saw it): give back what is not used. */
 void lease_recalled(int scope, int64_t scope_id, int window, const char *period);
 /* Give everything back and leave (shutdown). */

@@ -36,10 +36,11 @@
 #define HOUSEKEEP_TURN_S 55           /* what one process takes of it (store_life_turn) */
 #define WATCH_MAX_ROWS 65536          /* change_log rows in one window we can tell apart */
 #define LEASE_TICK_MS 20
+#define LEASE_BEAT_MS 50  /* how often the heartbeat thread looks (it beats every 500 ms) */
 #define RECALL_WINDOW_S 2 /* how long a recall is heard */
 
 static const struct conf *bg_conf;
-static pthread_t bg_threads[4];
+static pthread_t bg_threads[5];
 static int bg_n;
 static atomic_int bg_leases_stop; /* the lease thread outlives the requests: its own stop */
 
@@ -174,6 +175,29 @@ out:
 }
 
 /* ------------------------------------------------------------------ leases */
+
+/* The lease owner's heartbeat, on a connection of its own (enforce/lease.h lease_beat). */
+static void *bg_beats(void *arg)
+{
+	struct store *st = NULL;
+	char err[256];
+
+	(void)arg;
+	mysql_thread_init();
+	while (!atomic_load(&bg_leases_stop)) {
+		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
+			usleep(LEASE_BEAT_MS * 1000);
+			continue;
+		}
+		store_request_begin(st);
+		lease_beat(st);
+		usleep(LEASE_BEAT_MS * 1000);
+	}
+	if (st)
+		store_close(st);
+	mysql_thread_end();
+	return NULL;
+}
 
 static void *bg_leases(void *arg)
 {
@@ -372,6 +396,10 @@ int background_start(const struct conf *c)
 	else
 		log_error("background: cannot start the alert thread; no alerts are sent");
 	if (c->enforcement) {
+		if (pthread_create(&bg_threads[bg_n], NULL, bg_beats, NULL) == 0)
+			bg_n++;
+		else
+			log_error("background: cannot start the heartbeat; calls go one by one");
 		if (pthread_create(&bg_threads[bg_n], NULL, bg_leases, NULL) == 0)
 			bg_n++;
 		else

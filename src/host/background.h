@@ -9,8 +9,13 @@
  *            used at all. After a gap longer than the window (some rows may
  *            have left it unseen) every cache is flushed.
  *   reaper   every reaper_interval_ms: reservations of ended processes,
- *            expired idempotency keys; every minute, housekeeping; the
- *            keys' last_used_at marks.
+ *            expired idempotency keys; every minute, housekeeping (when this
+ *            process takes its turn); the keys' last_used_at marks.
+ *   alerts   every alert_interval_ms: alert events and webhook deliveries.
+ *   beats    the lease owner's registration and heartbeat (enforce/lease.h
+ *            lease_beat), apart from the lease thread, which may wait on a
+ *            row lock.
+ *   leases   every LEASE_TICK_MS: promotions, growth ahead of need, returns.
  *
  * DESIGN
  * Each thread owns its store handle. Any number of processes and hosts run

@@ -439,5 +439,70 @@ def silent_owner_charged_then_its_journal_replayed_bills_nothing_twice():
     os.rmdir(away)
 
 
+
+@test
+def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
+    """The owner's heartbeat has a thread and connection of its own: while the lease thread
+    waits on a counter row another transaction holds (here the promotion of tenant a's slow
+    call), the process keeps its leases and tenant b's calls are still admitted on them,
+    longer than LEASE_TTL_MS (3 s). (Beating from the lease thread, every call of the
+    process went one by one after 3 s, onto the rows being waited on, and the owner was
+    reaped after 15 s: one tenant's row stalled every tenant.)"""
+    a = new_tenant("lease9", isolation="shared")
+    b = new_tenant("lease9b", isolation="shared")
+    for t in (a, b):
+        limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    inst, s = fc.start_instance(BIN, harness.CONF, [("upstream_timeout_ms", "60000")])
+    holder = None
+    slow = []
+    th = None
+    try:
+        for t in (a, b):
+            for i in range(3):
+                assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
+                                  key=t["key"])[0] == 200
+        owner = db_exec("SELECT id FROM owners WHERE pid=%d" % inst["pids"][0])[0][0]
+        holder = subprocess.Popen(
+            ["mariadb", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET, "-n", "-N", "-B",
+             "agenthost", "-e",
+             "BEGIN; SELECT requests FROM budget_counters WHERE scope = 'tenant' AND"
+             " scope_id = %d FOR UPDATE; SELECT 'locked'; SELECT SLEEP(40); ROLLBACK"
+             % a["id"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        said = []
+        for line in holder.stdout:
+            said.append(line.strip())
+            if said[-1] == "locked":
+                break
+        assert said and said[-1] == "locked", said
+        # a's call outlives promote_after_ms: its promotion waits on the rows held above
+        th = threading.Thread(target=lambda: slow.append(fc.request(
+            s, "POST", "/v1/chat/completions", body(9, words=4, extra="[mock:latency=9000] "),
+            key=a["key"], timeout=90)))
+        th.start()
+        time.sleep(1.0)
+        before = db_exec("SELECT COUNT(*) FROM reservations WHERE tenant_id=%d" % b["id"])
+        end = time.monotonic() + 6  # twice LEASE_TTL_MS
+        n = 0
+        while time.monotonic() < end:
+            st, _, out = fc.request(s, "POST", "/v1/chat/completions", body(20 + n, words=4),
+                                    key=b["key"], timeout=20)
+            assert st == 200, (st, out)
+            n += 1
+            time.sleep(0.2)
+        after = db_exec("SELECT COUNT(*) FROM reservations WHERE tenant_id=%d" % b["id"])
+        assert after == before, ("b's calls went one by one", before, after, n)
+        age = db_exec("SELECT TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(6))"
+                      " FROM owner_beats WHERE owner_id=%s" % owner)
+        assert age and int(age[0][0]) < 2_000_000, age
+        assert th.is_alive(), "a's call ended before its promotion could"
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        if th:
+            th.join(timeout=90)
+        fc.stop(inst)
+    assert slow and slow[0][0] == 200, slow
+
 if __name__ == "__main__":
     run()
