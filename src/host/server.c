@@ -385,9 +385,18 @@ static void server_serve(int fd, void *arg)
 	fc->fd = fd;
 	buf_init(&fc->out);
 	if (FCGX_Accept_r(&fc->fr) < 0) {
+		/*
+		 * A connection that ends, or breaks the protocol, before its
+		 * request's environment is closed by libfcgi itself (FCGX_Free(,
+		 * 1), ipcFd set to -1), which then fails to accept on no
+		 * listening socket. Closing fd again would close whatever another
+		 * thread opened under that number meanwhile: the next connection,
+		 * a database connection being made.
+		 */
+		if (fc->fr.ipcFd >= 0)
+			close(fd);
 		fc->fr.ipcFd = -1;
 		FCGX_Free(&fc->fr, 0);
-		close(fd);
 		free(fc);
 		return;
 	}

@@ -280,7 +280,9 @@ def client_disconnect_mid_stream_is_billed_for_what_was_produced():
                            key=t["key"])
         got = b""
         while got.count(b"chat.completion.chunk") < 5:
-            got += s.recv(4096)
+            chunk = s.recv(4096)
+            assert chunk, "the stream ended early: %r" % got[-500:]
+            got += chunk
         s.close()
         assert harness.wait_until(lambda: open_reservations(t) == 0, timeout=10)
         rows = db_exec("SELECT status, reason_code, completion_tokens, cost_micros FROM "

@@ -1,6 +1,6 @@
 """The host itself: plain CGI mode, SIGTERM shutdown within a second (also
-with a stream in flight), configuration errors that name the key, plugin ABI
-refusal at start.
+with a stream in flight), connections that end before a request closed once,
+configuration errors that name the key, plugin ABI refusal at start.
 
 These start their own agenthost processes from the test configuration
 (AGENTHOST_CONF), on their own sockets, next to the servers tests/run runs.
@@ -133,6 +133,42 @@ def sigterm_exits_within_a_second_with_a_stream_in_flight():
     took = time.monotonic() - t0
     s.close()
     assert took < 1.0, "took %.2fs" % took
+
+
+@test
+def connections_ending_before_a_request_close_nothing_else():
+    """A connection that closes before sending a request, or sends no FastCGI at all (a
+    prober, a confused web server), is closed exactly once. libfcgi closes such a connection
+    itself; closing its number again closed whatever another thread had opened under it
+    meanwhile (the next request's connection, or a database connection being made: "Can't
+    connect to server (9)"). Every close the process makes is traced (strace): none may
+    fail with EBADF, and requests between the probes are all answered."""
+    import fcgi_client as fc
+    t = harness.new_tenant("probe")
+    inst, sock = fc.start_instance(BIN, harness.CONF, [("threads", "2")])
+    trace = os.path.join(inst["dir"], "close.trace")
+    st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=close", "-o", trace,
+                           "-p", str(inst["pids"][0])], stderr=subprocess.PIPE)
+    try:
+        assert harness.wait_until(lambda: os.path.exists(trace), timeout=5), "strace"
+        time.sleep(0.3)
+        for i in range(20):
+            c = socket.socket(socket.AF_UNIX)
+            c.connect(sock)
+            if i % 2:
+                c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            c.close()
+            code, _, b = fc.request(sock, "GET", "/v1/models", key=t["key"], timeout=10)
+            assert code == 200, (i, code, b)
+        time.sleep(0.2)
+    finally:
+        st.terminate()
+        err = st.communicate(timeout=10)[1]
+        fc.stop(inst)
+    closes = open(trace).read().splitlines()
+    assert len(closes) >= 20, (err, closes[:5])
+    twice = [l for l in closes if "EBADF" in l]
+    assert not twice, "a closed descriptor closed again: %s" % twice[:3]
 
 
 @test

@@ -203,7 +203,9 @@ def a_stream_cut_mid_way_is_billed_for_what_was_produced():
         s = fc.open_stream(sock, "POST", "/v1/chat/completions", b, key=t["key"], timeout=30)
         got = b""
         while got.count(b"data: ") < 5:
-            got += s.recv(65536)
+            chunk = s.recv(65536)
+            assert chunk, "the stream ended early: %r" % got[-500:]
+            got += chunk
         s.close()
         # The thread is free at once: another call on the same 1-thread process answers.
         st, _, r = fc.request(sock, "POST", "/v1/chat/completions", chat_body("next"),
