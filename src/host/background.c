@@ -176,50 +176,44 @@ out:
 
 /* ------------------------------------------------------------------ leases */
 
-/* The lease owner's heartbeat, on a connection of its own (enforce/lease.h lease_beat). */
-static void *bg_beats(void *arg)
+/*
+ * The lease threads: the owner's heartbeat (enforce/lease.h lease_beat) and
+ * the lease work (lease_tick: promotions, growth, returns), each on a
+ * connection of its own, so that a heartbeat never waits behind a grant
+ * waiting on a row lock. They outlive the requests (their own stop flag);
+ * the lease thread gives back its leases at the end.
+ */
+struct bg_loop {
+	void (*step)(struct store *st);
+	int every_ms;
+	void (*at_stop)(struct store *st); /* or NULL */
+};
+
+static const struct bg_loop bg_beat_loop = {lease_beat, LEASE_BEAT_MS, NULL};
+static const struct bg_loop bg_lease_loop = {lease_tick, LEASE_TICK_MS, lease_stop};
+
+static void *bg_lease_thread(void *arg)
 {
+	const struct bg_loop *lp = arg;
 	struct store *st = NULL;
 	char err[256];
 
-	(void)arg;
 	mysql_thread_init();
 	while (!atomic_load(&bg_leases_stop)) {
 		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
-			usleep(LEASE_BEAT_MS * 1000);
+			usleep((useconds_t)lp->every_ms * 1000);
 			continue;
 		}
 		store_request_begin(st);
-		lease_beat(st);
-		usleep(LEASE_BEAT_MS * 1000);
+		lp->step(st);
+		usleep((useconds_t)lp->every_ms * 1000);
+	}
+	if (st && lp->at_stop) {
+		store_request_begin(st);
+		lp->at_stop(st);
 	}
 	if (st)
 		store_close(st);
-	mysql_thread_end();
-	return NULL;
-}
-
-static void *bg_leases(void *arg)
-{
-	struct store *st = NULL;
-	char err[256];
-
-	(void)arg;
-	mysql_thread_init();
-	while (!atomic_load(&bg_leases_stop)) {
-		if (st == NULL && (st = store_open(bg_conf, err, sizeof(err))) == NULL) {
-			usleep(LEASE_TICK_MS * 1000);
-			continue;
-		}
-		store_request_begin(st);
-		lease_tick(st);
-		usleep(LEASE_TICK_MS * 1000);
-	}
-	if (st) {
-		store_request_begin(st);
-		lease_stop(st);
-		store_close(st);
-	}
 	mysql_thread_end();
 	return NULL;
 }
@@ -396,11 +390,13 @@ int background_start(const struct conf *c)
 	else
 		log_error("background: cannot start the alert thread; no alerts are sent");
 	if (c->enforcement) {
-		if (pthread_create(&bg_threads[bg_n], NULL, bg_beats, NULL) == 0)
+		if (pthread_create(&bg_threads[bg_n], NULL, bg_lease_thread,
+		                   (void *)&bg_beat_loop) == 0)
 			bg_n++;
 		else
 			log_error("background: cannot start the heartbeat; calls go one by one");
-		if (pthread_create(&bg_threads[bg_n], NULL, bg_leases, NULL) == 0)
+		if (pthread_create(&bg_threads[bg_n], NULL, bg_lease_thread,
+		                   (void *)&bg_lease_loop) == 0)
 			bg_n++;
 		else
 			log_error("background: cannot start the lease thread; calls go one by one");

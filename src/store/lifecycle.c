@@ -541,13 +541,6 @@ static const char *const life_erase[] = {
 };
 /* clang-format on */
 
-static void life_affected_row(void *ctx, int set, MYSQL_ROW row, unsigned long *len, unsigned n)
-{
-	(void)len;
-	if (set == 0 && n >= 1 && row[0])
-		*(int64_t *)ctx = strtoll(row[0], NULL, 10);
-}
-
 int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *rows)
 {
 	struct sql q;
@@ -556,9 +549,10 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 
 	*rows = 0;
 	sql_init(&q, st);
-	sql_lit(&q, "SELECT status FROM tenants WHERE id = ");
+	sql_lit(&q, "SELECT COALESCE((SELECT status FROM tenants WHERE id = ");
 	sql_i64(&q, tenant_id);
-	if (sql_run(st, &q, life_affected_row, &status, __func__) != ST_OK)
+	sql_lit(&q, "), -1)");
+	if (sql_run_i64(st, &q, &status, __func__) != ST_OK)
 		rc = ST_ERR;
 	else if (status < 0)
 		rc = ST_NOTFOUND;
@@ -575,7 +569,7 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 			sql_lit(&q, " LIMIT ");
 			sql_i64(&q, batch);
 			sql_lit(&q, "; SELECT ROW_COUNT()");
-			if (sql_run(st, &q, life_affected_row, &got, __func__) != ST_OK) {
+			if (sql_run_i64(st, &q, &got, __func__) != ST_OK) {
 				rc = ST_ERR;
 				break;
 			}
@@ -588,7 +582,7 @@ int store_life_erase(struct store *st, int64_t tenant_id, int batch, int64_t *ro
 		sql_i64(&q, tenant_id);
 		sql_lit(&q, " AND status <> 0; SELECT ROW_COUNT()");
 		got = 0;
-		if (sql_run(st, &q, life_affected_row, &got, __func__) != ST_OK)
+		if (sql_run_i64(st, &q, &got, __func__) != ST_OK)
 			rc = ST_ERR;
 		*rows += got;
 	}
@@ -666,7 +660,7 @@ static int life_delete_all(struct store *st, const char *sql_prefix, const char 
 		sql_lit(&q, " LIMIT ");
 		sql_i64(&q, batch);
 		sql_lit(&q, "; SELECT ROW_COUNT()");
-		if (sql_run(st, &q, life_affected_row, &got, __func__) != ST_OK) {
+		if (sql_run_i64(st, &q, &got, __func__) != ST_OK) {
 			rc = ST_ERR;
 			break;
 		}
@@ -789,7 +783,7 @@ static int life_sweep_leases(struct store *st, int batch, int64_t *total)
 			sql_lit(&w.del[i], ") AND ");
 			sql_frag(&w.del[i], LIFE_LEASE_EMPTY);
 			sql_lit(&w.del[i], "; SELECT ROW_COUNT()");
-			if (sql_run(st, &w.del[i], life_affected_row, &got, __func__) != ST_OK)
+			if (sql_run_i64(st, &w.del[i], &got, __func__) != ST_OK)
 				rc = ST_ERR;
 			gone += got;
 		}
@@ -876,7 +870,7 @@ int store_life_turn(struct store *st, const char *name, int every_s, const char 
 	sql_lit(&q, " WHERE name = ");
 	sql_str(&q, name);
 	sql_lit(&q, " AND next_at <= UTC_TIMESTAMP(6); SELECT ROW_COUNT()");
-	rc = sql_run(st, &q, life_affected_row, &got, __func__);
+	rc = sql_run_i64(st, &q, &got, __func__);
 	sql_free(&q);
 	*mine = rc == ST_OK && got == 1;
 	return rc;
