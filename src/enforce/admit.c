@@ -38,6 +38,7 @@
 #include "enforce/limits.h"
 #include "host/alerts.h"
 #include "host/http.h"
+#include "host/sched.h"
 #include "store/leases.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
@@ -602,7 +603,7 @@ static int admit_recall(struct req *r, struct admission *adm, int64_t *reservati
 			store_lease_recall(r->store, c);
 		if (util_now_us() >= deadline)
 			return rc;
-		usleep(sleep_ms * 1000);
+		sched_sleep_us((int64_t)sleep_ms * 1000); /* parked: the thread serves others */
 		if (sleep_ms < 80)
 			sleep_ms *= 2;
 		rc = store_admit_reserve(r->store, &adm->a, reservation_id, refused);

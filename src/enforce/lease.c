@@ -7,6 +7,10 @@
  * it protects is a few additions per call. Database work (grants, returns,
  * promotions, heartbeats) happens outside it; a lease being grown is marked
  * so that other threads wait for that grant instead of asking for their own.
+ * A request waiting for another thread's grant or promotion parks its
+ * coroutine (lease_wait): a worker thread blocked on the condition variable
+ * would stall every other request of that thread behind a grant or a
+ * promotion that waits on a row lock.
  */
 #include "config.h"
 
@@ -22,6 +26,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/admit.h"
+#include "host/sched.h"
 #include "enforce/lease.h"
 #include "store/leases.h"
 
@@ -57,6 +62,7 @@ struct lease {
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a grant or a promotion finished */
+	uint64_t wakes;    /* ...counted, for the requests that park rather than wait on cv */
 	struct lease *buckets[LEASE_BUCKETS];
 	size_t n;
 	struct lease_ticket *inflight;
@@ -213,6 +219,7 @@ static void lease_grow(struct store *st, const struct adm_request *a, struct lea
 		if (LS.owner_id == owner)
 			LS.owner_id = 0;
 	}
+	LS.wakes++;
 	pthread_cond_broadcast(&LS.cv);
 	pthread_mutex_unlock(&LS.mu);
 	(void)a;
@@ -233,6 +240,44 @@ static int64_t lease_want(const struct lease *l, int64_t need, int64_t now)
 	if (calls > LEASE_MAX_CALLS)
 		calls = LEASE_MAX_CALLS;
 	return need * calls;
+}
+
+#define LEASE_PARK_US 1000 /* a parked request looks again this often */
+
+/*
+ * Wait, LS.mu held, until a grant or a promotion finishes or timeout_us
+ * passes (< 0: no timeout). Outside a request (the lease thread, CGI, tests)
+ * on the condition variable; in a request's coroutine by parking it in
+ * steps of LEASE_PARK_US (a coroutine cannot wait on a condition variable
+ * without blocking its whole thread).
+ */
+static void lease_wait(int64_t timeout_us)
+{
+	int64_t end = timeout_us < 0 ? INT64_MAX : util_now_us() + timeout_us;
+	struct timespec ts;
+
+	if (sched_in_coro()) {
+		uint64_t seen = LS.wakes;
+
+		while (LS.wakes == seen && util_now_us() < end) {
+			pthread_mutex_unlock(&LS.mu);
+			sched_sleep_us(LEASE_PARK_US);
+			pthread_mutex_lock(&LS.mu);
+		}
+		return;
+	}
+	if (timeout_us < 0) {
+		pthread_cond_wait(&LS.cv, &LS.mu);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(timeout_us / 1000000);
+	ts.tv_nsec += (long)(timeout_us % 1000000) * 1000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&LS.cv, &LS.mu, &ts);
 }
 
 enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
@@ -342,15 +387,7 @@ enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
 		}
 		if (ng == 0) {
 			/* Another thread is growing a lease we need: wait for it (briefly). */
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&LS.cv, &LS.mu, &ts);
+			lease_wait(50 * 1000LL);
 			pthread_mutex_unlock(&LS.mu);
 			continue;
 		}
@@ -402,7 +439,7 @@ int lease_settle(struct lease_ticket *t, int64_t actual_micros, int64_t actual_t
 		return 0;
 	pthread_mutex_lock(&LS.mu);
 	while (t->state == TK_PROMOTING)
-		pthread_cond_wait(&LS.cv, &LS.mu);
+		lease_wait(-1);
 	inflight_unlink(t);
 	promoted = t->state == TK_PROMOTED;
 	for (size_t i = 0; !promoted && i < a->n; i++) {
@@ -670,6 +707,7 @@ static void lease_promote_due(struct store *st)
 	}
 	if (rc == ST_NOTFOUND && LS.owner_id == owner)
 		LS.owner_id = 0;
+	LS.wakes++;
 	pthread_cond_broadcast(&LS.cv);
 	pthread_mutex_unlock(&LS.mu);
 	for (size_t i = 0; LS.on_promoted && i < n; i++)

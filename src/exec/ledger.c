@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "exec/journal.h"
 #include "exec/ledger.h"
+#include "host/sched.h"
 #include "store/leases.h"
 #include "store/store.h"
 #include "store/tenantdb.h"
@@ -716,7 +717,7 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 			ok = L.applied >= seq ? 0 : -1;
 			pthread_mutex_unlock(&L.mu);
 			if (ok < 0)
-				usleep(5000);
+				sched_sleep_us(5000); /* a request: parked */
 		}
 	}
 	return ok;
@@ -750,7 +751,7 @@ int ledger_barrier(int timeout_ms)
 				return 0;
 			}
 			pthread_mutex_unlock(&L.mu);
-			usleep(delay);
+			sched_sleep_us(delay);
 		}
 		return -1;
 	}
@@ -774,7 +775,7 @@ int ledger_barrier(int timeout_ms)
 			return 0;
 		if (util_now_us() >= deadline)
 			return -1;
-		usleep(delay);
+		sched_sleep_us(delay);
 		if (delay < 2000)
 			delay *= 2;
 	}

@@ -74,7 +74,8 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now);
 int ledger_backlogged(void);
 /*
  * Wait until every process of this host wrote what it had journaled when
- * this was called, at most timeout_ms. 0, or -1 on timeout.
+ * this was called, at most timeout_ms (a request's coroutine parks meanwhile:
+ * its thread serves the others). 0, or -1 on timeout.
  */
 int ledger_barrier(int timeout_ms);
 /*

@@ -19,7 +19,11 @@ round trip and records them in batches.
       given back; the counters equal the rows;
   (6) an owner whose journal is out of reach (its host is gone) is reaped as
       silent: its leases are charged whole; when the journal turns up and is
-      replayed, its rows are written once and nothing is billed again.
+      replayed, its rows are written once and nothing is billed again;
+  (7) waits stall no one else: a lease thread waiting on one tenant's row keeps
+      the heartbeat (other tenants stay on leases); a call waiting for its
+      promotion, and reads waiting for the ledger, park their coroutine, not
+      their worker thread.
 """
 import json
 import os
@@ -31,7 +35,7 @@ import time
 import harness
 import fcgi_client as fc
 from harness import test, run, api, ctl, wait_until
-from apihelp import new_tenant, db_exec, chat_body, err_code
+from apihelp import DB_NAME, new_tenant, db_exec, chat_body, err_code
 
 BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
 
@@ -304,7 +308,7 @@ class Locker:
 
     def __init__(self):
         self.p = subprocess.Popen(["mariadb", "--no-defaults", "-uroot", "-S",
-                                   harness.DB_SOCKET, "agenthost"], stdin=subprocess.PIPE,
+                                   harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   text=True)
         self.p.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE;\n")
@@ -440,6 +444,28 @@ def silent_owner_charged_then_its_journal_replayed_bills_nothing_twice():
 
 
 
+def hold_for_update(select, seconds=40):
+    """Run `select ... FOR UPDATE` in a transaction of its own connection and keep its locks
+    (kill the returned process to release them)."""
+    holder = subprocess.Popen(
+        ["mariadb", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET, "-n", "-N", "-B",
+         DB_NAME, "-e", "BEGIN; %s FOR UPDATE; SELECT 'locked'; SELECT SLEEP(%d); ROLLBACK"
+         % (select, seconds)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    said = []
+    for line in holder.stdout:
+        said.append(line.strip())
+        if said[-1] == "locked":
+            break
+    assert said and said[-1] == "locked", said
+    return holder
+
+
+def hold_counter_rows(t):
+    """Lock tenant t's counter rows."""
+    return hold_for_update("SELECT requests FROM budget_counters WHERE scope = 'tenant' AND"
+                           " scope_id = %d" % t["id"])
+
+
 @test
 def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
     """The owner's heartbeat has a thread and connection of its own: while the lease thread
@@ -462,18 +488,7 @@ def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
                 assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
                                   key=t["key"])[0] == 200
         owner = db_exec("SELECT id FROM owners WHERE pid=%d" % inst["pids"][0])[0][0]
-        holder = subprocess.Popen(
-            ["mariadb", "--no-defaults", "-uroot", "-S", harness.DB_SOCKET, "-n", "-N", "-B",
-             "agenthost", "-e",
-             "BEGIN; SELECT requests FROM budget_counters WHERE scope = 'tenant' AND"
-             " scope_id = %d FOR UPDATE; SELECT 'locked'; SELECT SLEEP(40); ROLLBACK"
-             % a["id"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        said = []
-        for line in holder.stdout:
-            said.append(line.strip())
-            if said[-1] == "locked":
-                break
-        assert said and said[-1] == "locked", said
+        holder = hold_counter_rows(a)
         # a's call outlives promote_after_ms: its promotion waits on the rows held above
         th = threading.Thread(target=lambda: slow.append(fc.request(
             s, "POST", "/v1/chat/completions", body(9, words=4, extra="[mock:latency=9000] "),
@@ -503,6 +518,97 @@ def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
             th.join(timeout=90)
         fc.stop(inst)
     assert slow and slow[0][0] == 200, slow
+
+
+@test
+def a_call_waiting_for_its_promotion_parks_not_its_thread():
+    """A call that ends while its promotion is still waiting on a row lock waits for it
+    parked: the other requests of its worker thread (one thread here) go on. (Waiting on the
+    lease table's condition variable blocked the thread, and with it every request it
+    held, until the lock was released.)"""
+    a = new_tenant("lease10", isolation="shared")
+    b = new_tenant("lease10b", isolation="shared")
+    for t in (a, b):
+        limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    # a has no minute counter: the lease thread's next-minute leases (taken in the last
+    # 30 s of a minute) never wait on a's rows; only the promotion does
+    limits(a, tpm=0)
+    inst, s = fc.start_instance(BIN, harness.CONF, [("upstream_timeout_ms", "60000"),
+                                                    ("threads", "1")])
+    holder = None
+    slow = []
+    th = None
+    try:
+        for t in (a, b):
+            for i in range(3):
+                assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
+                                  key=t["key"])[0] == 200
+        holder = hold_counter_rows(a)
+        # a's call is promoted after 200 ms (that waits on the rows held), ends at 1.5 s
+        # and must then wait for its promotion
+        th = threading.Thread(target=lambda: slow.append(fc.request(
+            s, "POST", "/v1/chat/completions", body(9, words=4, extra="[mock:latency=1500] "),
+            key=a["key"], timeout=90)))
+        th.start()
+        time.sleep(2.5)
+        assert th.is_alive(), "a's call ended before its promotion could"
+        for n in range(5):
+            t0 = time.monotonic()
+            st, _, out = fc.request(s, "POST", "/v1/chat/completions", body(20 + n, words=4),
+                                    key=b["key"], timeout=10)
+            took = time.monotonic() - t0
+            assert st == 200 and took < 1.0, (st, out, took)
+        assert th.is_alive(), "a's call did not wait for its promotion"
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        if th:
+            th.join(timeout=90)
+        fc.stop(inst)
+    assert slow and slow[0][0] == 200, slow
+
+
+@test
+def reads_waiting_for_the_ledger_park_not_their_thread():
+    """A GET waits (at most 250 ms) until the calls answered before it are written; it waits
+    parked. With the ledger stalled (its tables locked), 16 reads at once through a process
+    of one worker thread all end within about one such wait. (Sleeping in the thread, they
+    took their 250 ms one after the other: over 4 s.)"""
+    t = new_tenant("lease11", isolation="shared")  # the lock below is on the shared table
+    limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    inst, s = fc.start_instance(BIN, harness.CONF, [("promote_after_ms", "600000"),
+                                                    ("threads", "1")])
+    lock = None
+    try:
+        for i in range(3):
+            assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
+                              key=t["key"])[0] == 200
+        assert fc.request(s, "GET", "/v1/models", key=t["key"])[0] == 200
+        time.sleep(0.3)
+        lock = Locker()
+        time.sleep(0.5)
+        # answered, journaled, and not written while the lock holds
+        assert fc.request(s, "POST", "/v1/chat/completions", body(9, words=4),
+                          key=t["key"], timeout=20)[0] == 200
+        got = []
+
+        def read():
+            got.append(fc.request(s, "GET", "/v1/models", key=t["key"], timeout=20)[0])
+
+        ths = [threading.Thread(target=read) for _ in range(16)]
+        t0 = time.monotonic()
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(timeout=30)
+        took = time.monotonic() - t0
+        assert got == [200] * 16, got
+        assert took < 2.0, "16 reads took %.2f s" % took
+    finally:
+        if lock:
+            lock.release()
+        fc.stop(inst)
 
 if __name__ == "__main__":
     run()
