@@ -588,7 +588,7 @@ static void admit_lease_view(struct admission *adm)
 static int admit_recall(struct req *r, struct admission *adm, int64_t *reservation_id, int *refused)
 {
 	int64_t start = util_now_us(), deadline = start + LEASE_RECALL_WAIT_MS * 1000LL;
-	int64_t before;
+	int64_t before, last_drop = start;
 	unsigned sleep_ms = 10;
 	int rc = ST_OK;
 
@@ -610,10 +610,11 @@ static int admit_recall(struct req *r, struct admission *adm, int64_t *reservati
 		if (rc != ST_OK || *refused < 0)
 			return rc;
 		c = &adm->a.c[*refused];
-		/* The holders have heard (a watch and a return) and nothing more came back: done.
-		 */
-		if (util_now_us() - start > 250 * 1000LL &&
-		    c->leased_micros + c->leased_tokens + c->leased_requests >= before)
+		/* Nothing came back for as long as the holders take to hear a recall and give
+		 * back (a watch, a tick, a return): what they hold is in use. Done. */
+		if (c->leased_micros + c->leased_tokens + c->leased_requests < before)
+			last_drop = util_now_us();
+		else if (util_now_us() - last_drop > LEASE_RECALL_QUIET_MS * 1000LL)
 			return rc;
 	}
 }

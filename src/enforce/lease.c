@@ -32,6 +32,7 @@
 
 #define LEASE_BUCKETS 16384      /* ~6 leases per tenant served: short chains at 10,000 tenants */
 #define LEASE_MAX_ENTRIES 200000 /* bound on memory: past it, calls go one by one */
+#define FLAGGED_MAX 256          /* leases flagged to give back, noted between two ticks */
 
 struct lease {
 	struct lease *next; /* hash chain */
@@ -67,11 +68,14 @@ static struct {
 	size_t n;
 	struct lease_ticket *inflight;
 	size_t n_inflight;
-	struct lease *wanted; /* leases to grow ahead (a stack: no scan of the table) */
-	unsigned sweep_at;    /* next bucket the sweep looks at */
-	unsigned turn_at;     /* next bucket the minute's turn looks at */
-	int64_t owner_id;     /* 0: not registered (leases off) */
-	int64_t hb_ok_us;     /* start of the last good heartbeat */
+	struct lease *wanted;          /* leases to grow ahead (a stack: no scan of the table) */
+	unsigned flagged[FLAGGED_MAX]; /* buckets of leases flagged to give back... */
+	size_t n_flagged;              /* ...returned at the next tick, not by the sweep */
+	int flagged_lost;              /* more than FLAGGED_MAX: look at every bucket */
+	unsigned sweep_at;             /* next bucket the sweep looks at */
+	unsigned turn_at;              /* next bucket the minute's turn looks at */
+	int64_t owner_id;              /* 0: not registered (leases off) */
+	int64_t hb_ok_us;              /* start of the last good heartbeat */
 	int64_t next_hb_us;
 	int promote_after_ms;
 	int idle_ms;   /* conf lease_idle_ms */
@@ -111,6 +115,24 @@ static struct lease *lease_of(const struct adm_counter *c, int create)
 	LS.buckets[h] = l;
 	LS.n++;
 	return l;
+}
+
+/*
+ * Flag l to give back what it holds unused at the lease thread's next tick
+ * (LS.mu held). A recall, a grant at the tail or a changed limit: a call is
+ * waiting one by one for what l holds, so it is not left for the sweep,
+ * which comes by a lease only every 8 sweeps (800 ms).
+ */
+static void lease_flag_give_back(struct lease *l)
+{
+	if (l->give_back)
+		return;
+	l->give_back = 1;
+	if (LS.n_flagged < FLAGGED_MAX)
+		LS.flagged[LS.n_flagged++] =
+		    lease_hash(l->scope, l->scope_id, l->window, l->period);
+	else
+		LS.flagged_lost = 1;
 }
 
 void lease_init(const struct conf *c)
@@ -199,7 +221,7 @@ static void lease_grow(struct store *st, const struct adm_request *a, struct lea
 		if (asks[i].tail) {
 			/* Near the limit: one by one for a while, and what is held goes back. */
 			l->tail_until_us = now + 1000000;
-			l->give_back = 1;
+			lease_flag_give_back(l);
 			continue;
 		}
 		l->grant_micros += asks[i].got_micros;
@@ -320,7 +342,7 @@ enum lease_verdict lease_admit(struct store *st, const struct adm_request *a,
 				/* A limit changed: what was granted under the old one goes back
 				 * first. */
 				if (l->grant_micros || l->grant_tokens || l->grant_requests) {
-					l->give_back = 1;
+					lease_flag_give_back(l);
 					goto one_by_one;
 				}
 			}
@@ -504,7 +526,6 @@ static void lease_taken(struct lease *l, const struct lease_give *g)
 	l->grant_requests -= g->requests;
 }
 
-/* Return gives; on success take them off the leases (LS.mu not held). */
 /*
  * Return gives, already taken off their leases by the caller under LS.mu
  * (so no call can be admitted on what is on its way back); when the
@@ -568,7 +589,7 @@ void lease_recalled(int scope, int64_t scope_id, int window, const char *period)
 	l = lease_of(&c, 0);
 	if (l && (l->grant_micros > l->used_micros || l->grant_tokens > l->used_tokens ||
 	          l->grant_requests > l->used_requests)) {
-		l->give_back = 1;
+		lease_flag_give_back(l);
 		l->tail_until_us = util_now_us() + 2000000;
 	}
 	pthread_mutex_unlock(&LS.mu);
@@ -591,7 +612,71 @@ static int lease_period_over(const struct lease *l, int64_t t)
 }
 
 #define RETURN_BATCH 128
-#define SWEEP_BUCKETS 2048 /* buckets looked at per tick (the whole table in 8 ticks) */
+#define SWEEP_BUCKETS 2048 /* buckets looked at per sweep (the whole table in 8 sweeps) */
+
+/*
+ * Take what l holds unused off it, to be returned by lease_return (LS.mu
+ * held): 1 when there was some. A flag to give back with nothing unused is
+ * cleared (the calls in flight hold all of it).
+ */
+static int lease_collect(struct lease *l, int64_t owner, struct lease_give *g,
+                         struct adm_counter *key, struct lease **slot)
+{
+	if (l->growing || owner == 0)
+		return 0;
+	if (!lease_slack(l, g, key)) {
+		l->give_back = 0;
+		return 0;
+	}
+	lease_taken(l, g);
+	l->returning++;
+	*slot = l;
+	return 1;
+}
+
+/* Give back what the leases flagged since the last tick hold unused. */
+static void lease_give_flagged(struct store *st)
+{
+	struct lease_give gives[RETURN_BATCH];
+	struct adm_counter keys[RETURN_BATCH];
+	struct lease *ls[RETURN_BATCH];
+	unsigned buckets[FLAGGED_MAX];
+	size_t nb, n = 0;
+	int every;
+	int64_t owner;
+
+	pthread_mutex_lock(&LS.mu);
+	if (LS.n_flagged == 0 && !LS.flagged_lost) {
+		pthread_mutex_unlock(&LS.mu);
+		return;
+	}
+	owner = LS.owner_id;
+	every = LS.flagged_lost;
+	nb = LS.n_flagged;
+	memcpy(buckets, LS.flagged, nb * sizeof(buckets[0]));
+	LS.n_flagged = 0;
+	LS.flagged_lost = 0;
+	for (size_t k = 0; k < (every ? LEASE_BUCKETS : nb); k++) {
+		unsigned b = every ? (unsigned)k : buckets[k];
+
+		for (struct lease *l = LS.buckets[b]; l; l = l->next) {
+			if (!l->give_back)
+				continue;
+			if (n == RETURN_BATCH || l->growing) {
+				/* the rest, and a lease being grown, at the next tick */
+				if (LS.n_flagged < FLAGGED_MAX)
+					LS.flagged[LS.n_flagged++] = b;
+				else
+					LS.flagged_lost = 1;
+				break;
+			}
+			n += lease_collect(l, owner, &gives[n], &keys[n], &ls[n]);
+		}
+	}
+	pthread_mutex_unlock(&LS.mu);
+	if (n)
+		lease_return(st, owner, ls, gives, n);
+}
 
 /*
  * Give back what leases flagged, idle or of ended periods hold unused;
@@ -626,15 +711,8 @@ static void lease_sweep(struct store *st, int all)
 				LS.n--;
 				continue;
 			}
-			if ((all || l->give_back || idle || over) && !l->growing && owner &&
-			    lease_slack(l, &gives[n], &keys[n])) {
-				lease_taken(l, &gives[n]);
-				l->returning++;
-				ls[n] = l;
-				n++;
-			} else if (l->give_back && !lease_slack(l, &gives[n], &keys[n])) {
-				l->give_back = 0;
-			}
+			if (all || l->give_back || idle || over)
+				n += lease_collect(l, owner, &gives[n], &keys[n], &ls[n]);
 			pp = &l->next;
 		}
 	}
@@ -898,6 +976,7 @@ void lease_tick(struct store *st)
 	static int64_t next_sweep;
 	int64_t now = util_now_us();
 
+	lease_give_flagged(st);
 	lease_promote_due(st);
 	lease_prefetch(st);
 	if (now >= next_sweep) {

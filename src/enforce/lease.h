@@ -54,9 +54,11 @@ struct lease;
  * its tenant is seen less than once a minute: a quiet tenant's call never waits for a grant */
 #define LEASE_MINUTE_KEEP_S 300
 #define LEASE_TURN_S 30 /* ...taken in the last this many seconds of the minute before */
-#define LEASE_RECALL_WAIT_MS                                                                       \
-	600 /* a call refused while leases held the counter waits this long                        \
-	     */
+/* a call refused one by one while leases held the counter waits at most this long for them,
+ * and gives up sooner when nothing came back for LEASE_RECALL_QUIET_MS: its holders hear a
+ * recall within 100 ms (the change watch) and give back at their lease thread's next tick */
+#define LEASE_RECALL_WAIT_MS 600
+#define LEASE_RECALL_QUIET_MS 300
 
 enum lease_verdict { LEASE_OK, LEASE_ONE_BY_ONE };
 enum ticket_state { TK_NONE, TK_LEASED, TK_PROMOTING, TK_PROMOTED };

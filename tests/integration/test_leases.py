@@ -10,7 +10,7 @@ round trip and records them in batches.
       admitted exactly (once the storm is over, nothing is left that a call
       would fit in, and nothing was admitted past it);
   (3) a rate limit and a concurrency limit large enough for leases hold across
-      8 processes;
+      8 processes; a call refused one by one gets what a recalled lease gives back;
   (4) a lowered limit holds for the calls admitted after it took effect;
   (5) kill -9 of a process whose answered calls were not written yet (the
       executions table locked), with calls in flight on its leases: once its
@@ -273,6 +273,73 @@ def concurrency_on_leases_holds_across_8_processes():
     assert refused <= {"concurrency_exceeded"}, refused
     assert served <= 40, served
     assert served >= 34, "only %d of 40 slots used" % served
+
+
+def inflight_counter(t):
+    """(requests, leased_requests) of the tenant's concurrency counter."""
+    rows = db_exec("SELECT requests, leased_requests FROM budget_counters WHERE "
+                   "scope='tenant' AND scope_id=%d AND win='inflight'" % t["id"])
+    return tuple(int(x) for x in rows[0]) if rows else (0, 0)
+
+
+@test
+def a_recalled_lease_comes_back_to_the_call_refused_one_by_one():
+    """Process A holds a lease of 10 concurrency slots and uses 1; process B fills the
+    other 30 one by one; B's next call is refused one by one, recalls A's lease and must
+    be admitted on the 9 slots A gives back, well within its 600 ms of waiting. (A flagged
+    lease used to wait for the sweep, which comes by a lease every 800 ms: the call waiting
+    for it gave up first.) Three tenants at once: three leases in three places of A's
+    table."""
+    ts = [new_tenant("recall%d" % i) for i in range(3)]
+    for t in ts:
+        limits(t, concurrency=40, rpm=0, tpm=0)
+    conf = [("threads", "4"), ("mock_latency_ms", "15"), ("promote_after_ms", "600000")]
+    a, sa = fc.start_instance(BIN, harness.CONF, conf)
+    b, sb = fc.start_instance(BIN, harness.CONF, conf)
+    slow, outcomes, lock = [], {}, threading.Lock()
+
+    def call(sock, t, i, latency):
+        st, _, r = fc.request(sock, "POST", "/v1/chat/completions",
+                              body(i, words=4, extra="[mock:latency=%d] " % latency),
+                              key=t["key"], timeout=60)
+        return st, (None if st == 200 else r["error"]["reason_code"])
+
+    def background(sock, t, i):
+        th = threading.Thread(target=call, args=(sock, t, i, 8000))
+        th.start()
+        slow.append(th)
+
+    def the_refused_call(t):
+        t0 = time.monotonic()
+        got = call(sb, t, 99, 0)
+        with lock:
+            outcomes[t["slug"]] = (got, time.monotonic() - t0)
+
+    try:
+        for t in ts:
+            background(sa, t, 0)
+        assert wait_until(lambda: all(inflight_counter(t)[1] >= 10 for t in ts), timeout=10), \
+            [inflight_counter(t) for t in ts]
+        for t in ts:
+            for i in range(30):
+                background(sb, t, 1 + i)
+        assert wait_until(lambda: all(inflight_counter(t)[0] == 30 for t in ts), timeout=20), \
+            [inflight_counter(t) for t in ts]
+        assert all(inflight_counter(t)[1] == 10 for t in ts), [inflight_counter(t) for t in ts]
+        ths = [threading.Thread(target=the_refused_call, args=(t,)) for t in ts]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        for t in ts:
+            (st, reason), took = outcomes[t["slug"]]
+            assert st == 200, "%s refused (%s) after %.0f ms while A held 9 idle slots" \
+                % (t["slug"], reason, took * 1000)
+    finally:
+        for th in slow:
+            th.join()
+        fc.stop(a)
+        fc.stop(b)
 
 
 # ---------------------------------------------------------------- (4) a lowered limit
