@@ -874,36 +874,21 @@ static void lease_ask_of(struct lease *l, struct adm_counter *c, struct lease_as
 
 #define PREFETCH_BATCH LEASE_GRANT_MAX /* one grant transaction for many tenants' leases */
 
-/*
- * Grow, off the requests' path, the leases running low; and in the last
- * seconds of a minute, the next minute's leases of the minute counters that
- * had a call in the last LEASE_MINUTE_KEEP_S (the current minute's lease may
- * itself have been taken ahead), so that no call waits for a grant at the
- * turn of the minute, nor a tenant that calls less than once a minute at
- * its first call of each minute. One grant transaction (up to
- * PREFETCH_BATCH leases) per tick over the last LEASE_TURN_S of a minute:
- * 20,000 minute counters (10,000 tenants' and keys') need some 160
- * transactions per process, which a loaded database still fits in 30 s.
- */
-static void lease_prefetch(struct store *st)
+/* Grow, off the requests' path, the leases running low, as their calls flagged them. */
+static void lease_grow_wanted(struct store *st)
 {
 	struct lease_ask asks[PREFETCH_BATCH];
 	struct adm_counter cs[PREFETCH_BATCH];
 	struct lease *ls[PREFETCH_BATCH];
-	int64_t now = util_now_us(), wall = util_unix_time(), owner;
-	char minute[20], next_minute[20], day[20], month[20];
-	int turning = wall % 60 >= 60 - LEASE_TURN_S; /* the end of a minute */
+	int64_t now = util_now_us(), owner;
 	size_t n = 0;
 
-	admit_periods(wall, minute, day, month);
-	admit_periods(wall + 60 - wall % 60, next_minute, day, month);
 	pthread_mutex_lock(&LS.mu);
 	owner = LS.owner_id;
 	if (!lease_usable(now)) {
 		pthread_mutex_unlock(&LS.mu);
 		return;
 	}
-	/* Leases running low, as their calls flagged them. */
 	while (LS.wanted && n < PREFETCH_BATCH) {
 		struct lease *l = LS.wanted;
 
@@ -916,8 +901,42 @@ static void lease_prefetch(struct store *st)
 		lease_ask_of(l, &cs[n], &asks[n], now);
 		ls[n++] = l;
 	}
-	/* The next minute's leases of the minute counters in use, in slices of the table. */
-	for (unsigned k = 0; turning && k < SWEEP_BUCKETS && n < PREFETCH_BATCH; k++) {
+	pthread_mutex_unlock(&LS.mu);
+	if (n)
+		lease_grow(st, NULL, asks, ls, n, owner);
+}
+
+/*
+ * In the last LEASE_TURN_S of a minute, the next minute's leases of the
+ * minute counters that had a call in the last LEASE_MINUTE_KEEP_S (the
+ * current minute's lease may itself have been taken ahead), so that no call
+ * waits for a grant at the turn of the minute, nor a tenant that calls less
+ * than once a minute at its first call of each minute. One grant
+ * transaction (up to PREFETCH_BATCH leases, many tenants') per tick: 20,000
+ * minute counters (10,000 tenants' and keys') need some 160 transactions per
+ * process, which a loaded database still fits in 30 s.
+ */
+void lease_turn(struct store *st)
+{
+	struct lease_ask asks[PREFETCH_BATCH];
+	struct adm_counter cs[PREFETCH_BATCH];
+	struct lease *ls[PREFETCH_BATCH];
+	int64_t now = util_now_us(), wall = util_unix_time(), owner;
+	char minute[20], next_minute[20], day[20], month[20];
+	size_t n = 0;
+
+	if (wall % 60 < 60 - LEASE_TURN_S)
+		return;
+	admit_periods(wall, minute, day, month);
+	admit_periods(wall + 60 - wall % 60, next_minute, day, month);
+	pthread_mutex_lock(&LS.mu);
+	owner = LS.owner_id;
+	if (!lease_usable(now)) {
+		pthread_mutex_unlock(&LS.mu);
+		return;
+	}
+	/* The minute counters in use, in slices of the table. */
+	for (unsigned k = 0; k < SWEEP_BUCKETS && n < PREFETCH_BATCH; k++) {
 		unsigned b = LS.turn_at;
 		struct lease *l;
 
@@ -978,7 +997,7 @@ void lease_tick(struct store *st)
 
 	lease_give_flagged(st);
 	lease_promote_due(st);
-	lease_prefetch(st);
+	lease_grow_wanted(st);
 	if (now >= next_sweep) {
 		next_sweep = now + 100 * 1000LL;
 		lease_sweep(st, 0);

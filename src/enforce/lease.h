@@ -109,6 +109,15 @@ int lease_give_back(struct store *st, const struct adm_counter *c);
 /* The background work: promotions, growth ahead of need, returns. Call every ~20 ms. */
 void lease_tick(struct store *st);
 /*
+ * The next minute's leases of the minute counters in use, taken in the last
+ * LEASE_TURN_S of every minute. Call every ~20 ms from a thread and
+ * connection of its own: one of its grants covers many tenants' counters,
+ * and one row held by another transaction stops it; on the lease thread it
+ * held up every promotion, return and growth of every tenant of the process
+ * behind it, for as long as ~160 grants take after a 10,000-tenant burst.
+ */
+void lease_turn(struct store *st);
+/*
  * The owner's registration and heartbeat. Call every ~50 ms from a thread
  * and connection of its own: lease_tick's grants and promotions can wait on
  * a counter row another transaction holds, and a heartbeat waiting with them

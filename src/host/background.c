@@ -40,7 +40,7 @@
 #define RECALL_WINDOW_S 2 /* how long a recall is heard */
 
 static const struct conf *bg_conf;
-static pthread_t bg_threads[5];
+static pthread_t bg_threads[6];
 static int bg_n;
 static atomic_int bg_leases_stop; /* the lease thread outlives the requests: its own stop */
 
@@ -177,10 +177,11 @@ out:
 /* ------------------------------------------------------------------ leases */
 
 /*
- * The lease threads: the owner's heartbeat (enforce/lease.h lease_beat) and
- * the lease work (lease_tick: promotions, growth, returns), each on a
- * connection of its own, so that a heartbeat never waits behind a grant
- * waiting on a row lock. They outlive the requests (their own stop flag);
+ * The lease threads: the owner's heartbeat (enforce/lease.h lease_beat),
+ * the lease work (lease_tick: promotions, growth, returns) and the minute's
+ * turn (lease_turn: next minute's leases), each on a connection of its own,
+ * so that neither a heartbeat nor a promotion waits behind a grant waiting
+ * on a row lock. They outlive the requests (their own stop flag);
  * the lease thread gives back its leases at the end.
  */
 struct bg_loop {
@@ -191,6 +192,7 @@ struct bg_loop {
 
 static const struct bg_loop bg_beat_loop = {lease_beat, LEASE_BEAT_MS, NULL};
 static const struct bg_loop bg_lease_loop = {lease_tick, LEASE_TICK_MS, lease_stop};
+static const struct bg_loop bg_turn_loop = {lease_turn, LEASE_TICK_MS, NULL};
 
 static void *bg_lease_thread(void *arg)
 {
@@ -400,6 +402,12 @@ int background_start(const struct conf *c)
 			bg_n++;
 		else
 			log_error("background: cannot start the lease thread; calls go one by one");
+		if (pthread_create(&bg_threads[bg_n], NULL, bg_lease_thread,
+		                   (void *)&bg_turn_loop) == 0)
+			bg_n++;
+		else
+			log_error("background: cannot start the minute's turn; calls at a new "
+			          "minute wait for their grant");
 	}
 	return bg_n > 0 ? 0 : -1;
 }

@@ -21,7 +21,8 @@ round trip and records them in batches.
       silent: its leases are charged whole; when the journal turns up and is
       replayed, its rows are written once and nothing is billed again;
   (7) waits stall no one else: a lease thread waiting on one tenant's row keeps
-      the heartbeat (other tenants stay on leases); a call waiting for its
+      the heartbeat (other tenants stay on leases); the minute's turn waiting
+      on one tenant's row delays no promotion; a call waiting for its
       promotion, and reads waiting for the ledger, park their coroutine, not
       their worker thread.
 """
@@ -34,7 +35,7 @@ import time
 
 import harness
 import fcgi_client as fc
-from harness import test, run, api, ctl, wait_until
+from harness import ISOLATION_PASS, test, run, api, ctl, skip, wait_until
 from apihelp import DB_NAME, new_tenant, db_exec, chat_body, err_code
 
 BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
@@ -533,6 +534,46 @@ def hold_counter_rows(t):
                            " scope_id = %d" % t["id"])
 
 
+def two_tenants_on_leases(prefix, conf=(), a_limits=None):
+    """Tenants a and b (shared: the holds below are on the shared tables) with a daily
+    budget, an instance of one process, and three calls each so that both have leases:
+    (a, b, instance, socket)."""
+    a = new_tenant(prefix, isolation="shared")
+    b = new_tenant(prefix + "b", isolation="shared")
+    for t in (a, b):
+        limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
+    if a_limits:
+        limits(a, **a_limits)
+    inst, s = fc.start_instance(BIN, harness.CONF, [("upstream_timeout_ms", "60000")]
+                                + list(conf))
+    for t in (a, b):
+        for i in range(3):
+            assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
+                              key=t["key"])[0] == 200
+    return a, b, inst, s
+
+
+def end_hold(holder, th, inst):
+    """Release the rows held, wait for the slow call's thread, stop the instance."""
+    if holder:
+        holder.kill()
+        holder.wait()
+    if th:
+        th.join(timeout=90)
+    fc.stop(inst)
+
+
+def slow_call(s, t, latency_ms, out):
+    """A call of t lasting latency_ms in a thread of its own (started); its answer goes to
+    out."""
+    th = threading.Thread(target=lambda: out.append(fc.request(
+        s, "POST", "/v1/chat/completions", body(9, words=4,
+                                                extra="[mock:latency=%d] " % latency_ms),
+        key=t["key"], timeout=90)))
+    th.start()
+    return th
+
+
 @test
 def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
     """The owner's heartbeat has a thread and connection of its own: while the lease thread
@@ -541,26 +582,14 @@ def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
     longer than LEASE_TTL_MS (3 s). (Beating from the lease thread, every call of the
     process went one by one after 3 s, onto the rows being waited on, and the owner was
     reaped after 15 s: one tenant's row stalled every tenant.)"""
-    a = new_tenant("lease9", isolation="shared")
-    b = new_tenant("lease9b", isolation="shared")
-    for t in (a, b):
-        limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
-    inst, s = fc.start_instance(BIN, harness.CONF, [("upstream_timeout_ms", "60000")])
-    holder = None
+    a, b, inst, s = two_tenants_on_leases("lease9")
+    holder = th = None
     slow = []
-    th = None
     try:
-        for t in (a, b):
-            for i in range(3):
-                assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
-                                  key=t["key"])[0] == 200
         owner = db_exec("SELECT id FROM owners WHERE pid=%d" % inst["pids"][0])[0][0]
         holder = hold_counter_rows(a)
         # a's call outlives promote_after_ms: its promotion waits on the rows held above
-        th = threading.Thread(target=lambda: slow.append(fc.request(
-            s, "POST", "/v1/chat/completions", body(9, words=4, extra="[mock:latency=9000] "),
-            key=a["key"], timeout=90)))
-        th.start()
+        th = slow_call(s, a, 9000, slow)
         time.sleep(1.0)
         before = db_exec("SELECT COUNT(*) FROM reservations WHERE tenant_id=%d" % b["id"])
         end = time.monotonic() + 6  # twice LEASE_TTL_MS
@@ -578,12 +607,7 @@ def a_lease_thread_waiting_on_one_tenants_row_stalls_no_other_tenant():
         assert age and int(age[0][0]) < 2_000_000, age
         assert th.is_alive(), "a's call ended before its promotion could"
     finally:
-        if holder:
-            holder.kill()
-            holder.wait()
-        if th:
-            th.join(timeout=90)
-        fc.stop(inst)
+        end_hold(holder, th, inst)
     assert slow and slow[0][0] == 200, slow
 
 
@@ -593,30 +617,16 @@ def a_call_waiting_for_its_promotion_parks_not_its_thread():
     parked: the other requests of its worker thread (one thread here) go on. (Waiting on the
     lease table's condition variable blocked the thread, and with it every request it
     held, until the lock was released.)"""
-    a = new_tenant("lease10", isolation="shared")
-    b = new_tenant("lease10b", isolation="shared")
-    for t in (a, b):
-        limits(t, budget_usd_daily="1000", rpm=0, concurrency=0)
-    # a has no minute counter: the lease thread's next-minute leases (taken in the last
-    # 30 s of a minute) never wait on a's rows; only the promotion does
-    limits(a, tpm=0)
-    inst, s = fc.start_instance(BIN, harness.CONF, [("upstream_timeout_ms", "60000"),
-                                                    ("threads", "1")])
-    holder = None
+    # a has no minute counter: only the promotion waits on a's rows (the next minute's
+    # leases have a thread of their own now, but this test is not about them)
+    a, b, inst, s = two_tenants_on_leases("lease10", [("threads", "1")], {"tpm": 0})
+    holder = th = None
     slow = []
-    th = None
     try:
-        for t in (a, b):
-            for i in range(3):
-                assert fc.request(s, "POST", "/v1/chat/completions", body(i, words=4),
-                                  key=t["key"])[0] == 200
         holder = hold_counter_rows(a)
         # a's call is promoted after 200 ms (that waits on the rows held), ends at 1.5 s
         # and must then wait for its promotion
-        th = threading.Thread(target=lambda: slow.append(fc.request(
-            s, "POST", "/v1/chat/completions", body(9, words=4, extra="[mock:latency=1500] "),
-            key=a["key"], timeout=90)))
-        th.start()
+        th = slow_call(s, a, 1500, slow)
         time.sleep(2.5)
         assert th.is_alive(), "a's call ended before its promotion could"
         for n in range(5):
@@ -627,12 +637,47 @@ def a_call_waiting_for_its_promotion_parks_not_its_thread():
             assert st == 200 and took < 1.0, (st, out, took)
         assert th.is_alive(), "a's call did not wait for its promotion"
     finally:
-        if holder:
-            holder.kill()
-            holder.wait()
-        if th:
-            th.join(timeout=90)
-        fc.stop(inst)
+        end_hold(holder, th, inst)
+    assert slow and slow[0][0] == 200, slow
+
+
+def second_of_minute():
+    return time.time() % 60
+
+
+def wait_for_second(lo, hi):
+    """Sleep until the wall clock's second of the minute is within [lo, hi)."""
+    while not lo <= second_of_minute() < hi:
+        time.sleep(min(0.5, (lo - second_of_minute()) % 60 or 0.5))
+
+
+@test
+def the_minute_turn_waiting_on_one_tenants_row_stalls_no_promotion():
+    """The next minute's leases, taken in the last LEASE_TURN_S = 30 s of every minute in
+    grants covering many tenants, have a thread and connection of their own: while that
+    grant waits on tenant a's rows, tenant b's slow call is promoted as usual. (Taken on the
+    lease thread, every promotion, return and growth of the process waited behind it: b's
+    call stayed unpromoted until a's rows were let go.) The turn is a thread of the
+    process, whatever the tenants' isolation: proven in the shared pass."""
+    if ISOLATION_PASS not in ("", "shared"):
+        skip("the minute's turn does not depend on isolation: run in the shared pass")
+    wait_for_second(5, 15)  # a's minute lease taken, and a's rows held, before the turn
+    # (a's leases are not let go as idle: that return would wait on a's rows on the lease
+    # thread, as a promotion does in the test above)
+    a, b, inst, s = two_tenants_on_leases("lease12", [("lease_idle_ms", "600000")])
+    holder = th = None
+    slow = []
+    try:
+        holder = hold_counter_rows(a)  # its range too: a's next minute's row cannot be made
+        wait_for_second(31, 45)  # the turn is waiting on a's rows now
+        before = reservations(b)
+        th = slow_call(s, b, 4000, slow)
+        promoted = wait_until(lambda: reservations(b) > before, timeout=2.0)
+        waiting = db_exec("SELECT COUNT(*) FROM information_schema.innodb_lock_waits")
+        assert promoted, "b's call was not promoted within 2 s"
+        assert int(waiting[0][0]) >= 1, "nothing waited on a's rows: the turn was not tested"
+    finally:
+        end_hold(holder, th, inst)
     assert slow and slow[0][0] == 200, slow
 
 
