@@ -16,6 +16,9 @@ int64_t util_now_us(void);
 int64_t util_unix_time(void);
 /* Wall clock, microseconds since the epoch. */
 int64_t util_wall_us(void);
+struct timespec;
+/* *ts = the wall clock us microseconds from now: a deadline for pthread_cond_timedwait. */
+void util_abstime_after_us(struct timespec *ts, int64_t us);
 /* Copy src into dst of size cap, always NUL-terminating; returns 0, or -1 if truncated. */
 int util_strlcpy(char *dst, const char *src, size_t cap);
 /*

@@ -26,8 +26,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "enforce/admit.h"
-#include "host/sched.h"
 #include "enforce/lease.h"
+#include "host/sched.h"
 #include "store/leases.h"
 
 #define LEASE_BUCKETS 16384      /* ~6 leases per tenant served: short chains at 10,000 tenants */
@@ -292,13 +292,7 @@ static void lease_wait(int64_t timeout_us)
 		pthread_cond_wait(&LS.cv, &LS.mu);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(timeout_us / 1000000);
-	ts.tv_nsec += (long)(timeout_us % 1000000) * 1000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	util_abstime_after_us(&ts, timeout_us);
 	pthread_cond_timedwait(&LS.cv, &LS.mu, &ts);
 }
 

@@ -374,12 +374,7 @@ static void *ledger_flusher(void *arg)
 		if (L.head == NULL && !L.stop) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			util_abstime_after_us(&ts, 100 * 1000LL);
 			pthread_cond_timedwait(&L.cv, &L.mu, &ts);
 		}
 		if (L.head == NULL && L.stop) {
@@ -396,12 +391,7 @@ static void *ledger_flusher(void *arg)
 		    arrivals_per_s * LEDGER_COALESCE_US >= 4 * 1000000LL) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += LEDGER_COALESCE_US * 1000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			util_abstime_after_us(&ts, LEDGER_COALESCE_US);
 			L.coalescing = 1;
 			while (L.queued < LEDGER_COALESCE_MIN && !L.stop &&
 			       pthread_cond_timedwait(&L.cv, &L.mu, &ts) != ETIMEDOUT)
@@ -581,13 +571,7 @@ void ledger_stop(int deadline_ms)
 	L.stop = 1;
 	pthread_cond_signal(&L.cv);
 	pthread_mutex_unlock(&L.mu);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += deadline_ms / 1000;
-	deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	util_abstime_after_us(&deadline, (int64_t)deadline_ms * 1000);
 	if (pthread_timedjoin_np(L.thread, NULL, &deadline) != 0) {
 		log_warn(
 		    "ledger: %zu call(s) not written at shutdown; they stay in %s for the next "

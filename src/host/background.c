@@ -416,13 +416,7 @@ void background_stop(int deadline_ms)
 {
 	struct timespec deadline;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += deadline_ms / 1000;
-	deadline.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	util_abstime_after_us(&deadline, (int64_t)deadline_ms * 1000);
 	/* A thread stuck connecting to a dead database is not waited for. */
 	atomic_store(&bg_leases_stop, 1);
 	for (int i = 0; i < bg_n; i++)

@@ -699,12 +699,7 @@ stop:
 	ja.threads = threads;
 	ja.n = n;
 	if (pthread_create(&joiner, NULL, server_joiner, &ja) == 0) {
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_nsec += 600 * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
+		util_abstime_after_us(&deadline, 600 * 1000LL);
 		pthread_mutex_lock(&ja.mu);
 		while (!ja.done)
 			if (pthread_cond_timedwait(&ja.cv, &ja.mu, &deadline) == ETIMEDOUT)
