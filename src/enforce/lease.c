@@ -910,7 +910,7 @@ static void lease_grow_wanted(struct store *st)
  * minute counters (10,000 tenants' and keys') need some 160 transactions per
  * process, which a loaded database still fits in 30 s.
  */
-void lease_turn(struct store *st)
+static void lease_turn(struct store *st)
 {
 	struct lease_ask asks[PREFETCH_BATCH];
 	struct adm_counter cs[PREFETCH_BATCH];
@@ -986,12 +986,17 @@ void lease_beat(struct store *st)
 
 void lease_tick(struct store *st)
 {
-	static int64_t next_sweep;
-	int64_t now = util_now_us();
-
 	lease_give_flagged(st);
 	lease_promote_due(st);
 	lease_grow_wanted(st);
+}
+
+void lease_upkeep(struct store *st)
+{
+	static int64_t next_sweep;
+	int64_t now = util_now_us();
+
+	lease_turn(st);
 	if (now >= next_sweep) {
 		next_sweep = now + 100 * 1000LL;
 		lease_sweep(st, 0);

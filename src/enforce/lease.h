@@ -106,17 +106,23 @@ int lease_settle(struct lease_ticket *t, int64_t actual_micros, int64_t actual_t
 void lease_view(const struct lease_ticket *t, size_t i, struct adm_counter *c);
 /* Give back this process's unused lease on the counter (a call near the limit was refused). */
 int lease_give_back(struct store *st, const struct adm_counter *c);
-/* The background work: promotions, growth ahead of need, returns. Call every ~20 ms. */
+/*
+ * The work calls wait for: promotions of long calls, growth ahead of need,
+ * give-back of what a recall (or the tail, or a changed limit) flagged.
+ * Call every ~20 ms.
+ */
 void lease_tick(struct store *st);
 /*
- * The next minute's leases of the minute counters in use, taken in the last
- * LEASE_TURN_S of every minute. Call every ~20 ms from a thread and
- * connection of its own: one of its grants covers many tenants' counters,
- * and one row held by another transaction stops it; on the lease thread it
- * held up every promotion, return and growth of every tenant of the process
- * behind it, for as long as ~160 grants take after a 10,000-tenant burst.
+ * The work no call waits for: the next minute's leases of the minute
+ * counters in use (in the last LEASE_TURN_S of every minute) and the
+ * sweep's give-back of idle leases and of ended periods. Call every ~20 ms
+ * from a thread and connection of its own: each of its transactions covers
+ * many tenants' counters (after a 10,000-tenant burst, ~160 a minute each
+ * way), and one row held by another transaction stops it; on the lease
+ * thread that held up every promotion, flagged give-back and growth of
+ * every tenant of the process.
  */
-void lease_turn(struct store *st);
+void lease_upkeep(struct store *st);
 /*
  * The owner's registration and heartbeat. Call every ~50 ms from a thread
  * and connection of its own: lease_tick's grants and promotions can wait on

@@ -178,11 +178,12 @@ out:
 
 /*
  * The lease threads: the owner's heartbeat (enforce/lease.h lease_beat),
- * the lease work (lease_tick: promotions, growth, returns) and the minute's
- * turn (lease_turn: next minute's leases), each on a connection of its own,
- * so that neither a heartbeat nor a promotion waits behind a grant waiting
- * on a row lock. They outlive the requests (their own stop flag);
- * the lease thread gives back its leases at the end.
+ * the work calls wait for (lease_tick: promotions, growth, recalled
+ * give-backs) and the upkeep no call waits for (lease_upkeep: next minute's
+ * leases, idle and ended leases given back), each on a connection of its
+ * own, so that neither a heartbeat nor a promotion waits behind a
+ * many-tenant grant or return waiting on one tenant's row. They outlive the requests (their own
+ * stop flag); the lease thread gives back its leases at the end.
  */
 struct bg_loop {
 	void (*step)(struct store *st);
@@ -192,7 +193,7 @@ struct bg_loop {
 
 static const struct bg_loop bg_beat_loop = {lease_beat, LEASE_BEAT_MS, NULL};
 static const struct bg_loop bg_lease_loop = {lease_tick, LEASE_TICK_MS, lease_stop};
-static const struct bg_loop bg_turn_loop = {lease_turn, LEASE_TICK_MS, NULL};
+static const struct bg_loop bg_upkeep_loop = {lease_upkeep, LEASE_TICK_MS, NULL};
 
 static void *bg_lease_thread(void *arg)
 {
@@ -403,11 +404,11 @@ int background_start(const struct conf *c)
 		else
 			log_error("background: cannot start the lease thread; calls go one by one");
 		if (pthread_create(&bg_threads[bg_n], NULL, bg_lease_thread,
-		                   (void *)&bg_turn_loop) == 0)
+		                   (void *)&bg_upkeep_loop) == 0)
 			bg_n++;
 		else
-			log_error("background: cannot start the minute's turn; calls at a new "
-			          "minute wait for their grant");
+			log_error("background: cannot start the lease upkeep; calls at a new "
+			          "minute wait for their grant, idle leases are kept");
 	}
 	return bg_n > 0 ? 0 : -1;
 }

@@ -21,8 +21,8 @@ round trip and records them in batches.
       silent: its leases are charged whole; when the journal turns up and is
       replayed, its rows are written once and nothing is billed again;
   (7) waits stall no one else: a lease thread waiting on one tenant's row keeps
-      the heartbeat (other tenants stay on leases); the minute's turn waiting
-      on one tenant's row delays no promotion; a call waiting for its
+      the heartbeat (other tenants stay on leases); the minute's turn or the
+      give-back of idle leases waiting on one tenant's row delays no promotion; a call waiting for its
       promotion, and reads waiting for the ledger, park their coroutine, not
       their worker thread.
 """
@@ -641,6 +641,37 @@ def a_call_waiting_for_its_promotion_parks_not_its_thread():
     assert slow and slow[0][0] == 200, slow
 
 
+def promoted(t):
+    """Reservations of t's calls promoted from leases (owner 'owner:<id>'; one by one: the
+    process's name)."""
+    return int(db_exec("SELECT COUNT(*) FROM reservations WHERE tenant_id=%d AND owner LIKE"
+                       " 'owner:%%'" % t["id"])[0][0])
+
+
+@test
+def idle_leases_given_back_waiting_on_one_tenants_row_stall_no_promotion():
+    """The sweep's give-back of idle leases and of ended periods (one statement for many
+    tenants' leases) runs beside the minute's turn, not on the lease thread: while giving
+    back tenant a's idle leases waits on a's rows, tenant b's slow call is promoted as
+    usual. (On the lease thread, b's call stayed unpromoted until a's rows were let go.)
+    The tests' lease_idle_ms is 2 s."""
+    a, b, inst, s = two_tenants_on_leases("lease13")
+    holder = th = None
+    slow = []
+    try:
+        holder = hold_counter_rows(a)
+        time.sleep(3.0)  # a's leases idle: their give-back waits on the rows held
+        before = promoted(b)
+        th = slow_call(s, b, 4000, slow)
+        ok = wait_until(lambda: promoted(b) > before, timeout=2.0)
+        waiting = db_exec("SELECT COUNT(*) FROM information_schema.innodb_lock_waits")
+        assert ok, "b's call was not promoted within 2 s"
+        assert int(waiting[0][0]) >= 1, "nothing waited on a's rows: the give-back was not tested"
+    finally:
+        end_hold(holder, th, inst)
+    assert slow and slow[0][0] == 200, slow
+
+
 def second_of_minute():
     return time.time() % 60
 
@@ -670,11 +701,11 @@ def the_minute_turn_waiting_on_one_tenants_row_stalls_no_promotion():
     try:
         holder = hold_counter_rows(a)  # its range too: a's next minute's row cannot be made
         wait_for_second(31, 45)  # the turn is waiting on a's rows now
-        before = reservations(b)
+        before = promoted(b)
         th = slow_call(s, b, 4000, slow)
-        promoted = wait_until(lambda: reservations(b) > before, timeout=2.0)
+        ok = wait_until(lambda: promoted(b) > before, timeout=2.0)
         waiting = db_exec("SELECT COUNT(*) FROM information_schema.innodb_lock_waits")
-        assert promoted, "b's call was not promoted within 2 s"
+        assert ok, "b's call was not promoted within 2 s"
         assert int(waiting[0][0]) >= 1, "nothing waited on a's rows: the turn was not tested"
     finally:
         end_hold(holder, th, inst)
