@@ -648,6 +648,26 @@ def promoted(t):
                        " 'owner:%%'" % t["id"])[0][0])
 
 
+def b_promoted_while_a_rows_wait(a, b, inst, s, until_waiting, what):
+    """Hold tenant a's counter rows, let until_waiting() pass (the work under test is then
+    waiting on them), start a slow call of b: it must be promoted within 2 s while
+    something still waits on a's rows. Stops inst."""
+    holder = th = None
+    slow = []
+    try:
+        holder = hold_counter_rows(a)  # its range too: a's next minute's row cannot be made
+        until_waiting()
+        before = promoted(b)
+        th = slow_call(s, b, 4000, slow)
+        ok = wait_until(lambda: promoted(b) > before, timeout=2.0)
+        waiting = db_exec("SELECT COUNT(*) FROM information_schema.innodb_lock_waits")
+        assert ok, "b's call was not promoted within 2 s"
+        assert int(waiting[0][0]) >= 1, "nothing waited on a's rows: %s was not tested" % what
+    finally:
+        end_hold(holder, th, inst)
+    assert slow and slow[0][0] == 200, slow
+
+
 @test
 def idle_leases_given_back_waiting_on_one_tenants_row_stall_no_promotion():
     """The sweep's give-back of idle leases and of ended periods (one statement for many
@@ -656,20 +676,8 @@ def idle_leases_given_back_waiting_on_one_tenants_row_stall_no_promotion():
     usual. (On the lease thread, b's call stayed unpromoted until a's rows were let go.)
     The tests' lease_idle_ms is 2 s."""
     a, b, inst, s = two_tenants_on_leases("lease13")
-    holder = th = None
-    slow = []
-    try:
-        holder = hold_counter_rows(a)
-        time.sleep(3.0)  # a's leases idle: their give-back waits on the rows held
-        before = promoted(b)
-        th = slow_call(s, b, 4000, slow)
-        ok = wait_until(lambda: promoted(b) > before, timeout=2.0)
-        waiting = db_exec("SELECT COUNT(*) FROM information_schema.innodb_lock_waits")
-        assert ok, "b's call was not promoted within 2 s"
-        assert int(waiting[0][0]) >= 1, "nothing waited on a's rows: the give-back was not tested"
-    finally:
-        end_hold(holder, th, inst)
-    assert slow and slow[0][0] == 200, slow
+    # a's leases go idle: their give-back waits on the rows held
+    b_promoted_while_a_rows_wait(a, b, inst, s, lambda: time.sleep(3.0), "the give-back")
 
 
 def second_of_minute():
@@ -693,23 +701,9 @@ def the_minute_turn_waiting_on_one_tenants_row_stalls_no_promotion():
     if ISOLATION_PASS not in ("", "shared"):
         skip("the minute's turn does not depend on isolation: run in the shared pass")
     wait_for_second(0, 25)  # a's minute lease taken, and a's rows held, before the turn
-    # (a's leases are not let go as idle: that return would wait on a's rows on the lease
-    # thread, as a promotion does in the test above)
+    # a's leases are not let go as idle: that give-back, not the turn, would be what waits
     a, b, inst, s = two_tenants_on_leases("lease12", [("lease_idle_ms", "600000")])
-    holder = th = None
-    slow = []
-    try:
-        holder = hold_counter_rows(a)  # its range too: a's next minute's row cannot be made
-        wait_for_second(31, 45)  # the turn is waiting on a's rows now
-        before = promoted(b)
-        th = slow_call(s, b, 4000, slow)
-        ok = wait_until(lambda: promoted(b) > before, timeout=2.0)
-        waiting = db_exec("SELECT COUNT(*) FROM information_schema.innodb_lock_waits")
-        assert ok, "b's call was not promoted within 2 s"
-        assert int(waiting[0][0]) >= 1, "nothing waited on a's rows: the turn was not tested"
-    finally:
-        end_hold(holder, th, inst)
-    assert slow and slow[0][0] == 200, slow
+    b_promoted_while_a_rows_wait(a, b, inst, s, lambda: wait_for_second(31, 45), "the turn")
 
 
 @test
