@@ -262,7 +262,7 @@ agenthost_conf() {
 	shift 2
 	{
 		cat <<EOF
-threads = $app_threads
+threads = ${agenthost_threads:-$app_threads}
 log_level = warn
 db_socket = $T/db/mysqld.sock
 db_user = root

@@ -33,6 +33,9 @@
 # is exercised and nothing is refused; set N is the first N of them. No global budget is
 # set (BENCH_GLOBAL_BUDGET=1 sets one: it serialises every admission on one row).
 # Nothing is cached across runs but the npm install of Portkey (same pinned version).
+# A phase of agenthost ends when its ledger has written every call it answered (the
+# ledger slots in state_dir): the time to catch up counts in its req/s (column drain_s),
+# so that a rate the database cannot record is not reported as a rate served.
 # Every request is checked: after each phase the mock's count of calls must have grown
 # by at least the requests wrk counted (proof that a 200 came from the upstream), and a
 # phase with more than 0.1% failed requests (non-2xx, socket errors) fails the run.
@@ -51,7 +54,7 @@
 # BENCH_PORTKEY_VERSION (1.15.2), BENCH_CACHE (where Portkey is installed,
 # ~/.cache/agenthost-bench), BENCH_MARIADB_OPTS (more mariadbd options), BENCH_WRK_THREADS
 # (2), BENCH_PROCS (FastCGI processes per lighttpd, 2), BENCH_APP_THREADS (worker threads
-# per process, 8), BENCH_KEEP=1 (keep the temp directory), BENCH_TMP (parent of the temp
+# per process, 8), BENCH_AGENTHOST_THREADS (agenthost's `threads`, BENCH_APP_THREADS), BENCH_KEEP=1 (keep the temp directory), BENCH_TMP (parent of the temp
 # directory, /tmp), BENCH_ALLOW_SANITIZERS=1 (measure a sanitizer build anyway).
 set -euo pipefail
 
@@ -73,6 +76,7 @@ mariadb_opts=${BENCH_MARIADB_OPTS:-}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 procs=${BENCH_PROCS:-2}
 app_threads=${BENCH_APP_THREADS:-8}
+agenthost_threads=${BENCH_AGENTHOST_THREADS:-$app_threads}
 
 BENCH_NAME=peers.sh
 # shellcheck source=bench/lib.sh
@@ -276,6 +280,9 @@ warm_phase() {
 		fi
 		;;
 	esac
+	case $p in
+	on-* | off-*) ledger_drain >/dev/null || die "warm-up of $p: the ledger did not catch up" ;;
+	esac
 	[ ! -f "$T/warm-$p" ] || check_run "$T/warm-$p" "warm-up of $p"
 	[ ! -f "$T/warm2-$p" ] || check_run "$T/warm2-$p" "warm-up of $p (every key)"
 }
@@ -316,17 +323,58 @@ db_work() {
 		$1 == "Handler_delete" { r += $2 } END { print q + 0, c + 0, r + 0 }' "$1"
 }
 
+# Wait until agenthost's ledger has written every call journaled so far (the ledger slots of
+# the processes sharing $T/state: appended vs applied, exec/ledger.c) and print how long that
+# took in microseconds. A gateway that answers faster than it can record falls behind, and
+# the refusals that follow land in whatever phase comes next: the time to catch up is
+# charged to the phase that caused it (its req/s counts it, its CPU and database work too).
+ledger_drain() {
+	python3 - "$T/state/ledger.slots" <<'PYEOF'
+import os, struct, sys, time
+
+def slots():
+    try:
+        with open(sys.argv[1], "rb") as f:
+            d = f.read()
+    except OSError:
+        return {}
+    out = {}
+    for i in range(0, len(d) - 63, 64):
+        pid, _, appended, applied = struct.unpack_from("<iiQQ", d, i)
+        if pid > 0 and os.path.exists("/proc/%d" % pid):
+            out[pid] = (appended, applied)
+    return out
+
+t0 = time.monotonic()
+want = {pid: a for pid, (a, _) in slots().items()}
+while time.monotonic() - t0 < 600:
+    now = slots()
+    if all(pid not in now or now[pid][1] >= a for pid, a in want.items()):
+        break
+    time.sleep(0.05)
+else:
+    sys.exit("the ledger did not catch up within 600 s")
+print(int((time.monotonic() - t0) * 1e6))
+PYEOF
+}
+
 # One measured phase: $1 phase, $2 connections, $3 round. The mock's count is read
 # around it: the calls that reached the upstream go into the result file as `upstream`;
 # the CPU time MariaDB and agenthost used during it as `db_ticks` and `app_ticks`
 # (per request, it is the cost that other work on a shared machine does not distort).
 measure() {
-	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3 before after n cpu0 cpu1 db0 db1
+	local p=$1 c=$2 r=$3 f=$T/res-$1-$2-$3 before after n cpu0 cpu1 db0 db1 drain
 	before=$(mock_count)
 	cpu0=$(phase_cpu "$p")
 	sql 'SHOW GLOBAL STATUS' >"$T/status-$p-$c-$r.0"
 	db0=$(db_work "$T/status-$p-$c-$r.0")
 	wrk_phase "$p" "$c" "$duration" "$f"
+	case $p in
+	on-* | off-*)
+		drain=$(ledger_drain) || die "$p, $c connection(s), round $r: the ledger did not catch up"
+		echo "drain_us=$drain" >>"$f"
+		;;
+	esac
 	sql 'SHOW GLOBAL STATUS' >"$T/status-$p-$c-$r.1"
 	db1=$(db_work "$T/status-$p-$c-$r.1")
 	cpu1=$(phase_cpu "$p")
@@ -367,8 +415,13 @@ report() {
 		"$(has_target portkey && echo "$portkey_version" || echo '(not run)')"
 	printf 'setup: lighttpd (contrib/lighttpd.conf.in) -> %s FastCGI processes x %s threads for\n' \
 		"$procs" "$app_threads"
-	printf '       the floor and for agenthost; one MariaDB (defaults%s); mock upstream in node\n' \
-		"${mariadb_opts:+, $mariadb_opts}"
+	if [ "$agenthost_threads" = "$app_threads" ]; then
+		printf '       the floor and for agenthost; one MariaDB (defaults%s); mock upstream in node\n' \
+			"${mariadb_opts:+, $mariadb_opts}"
+	else
+		printf '       the floor, x %s threads for agenthost; one MariaDB (defaults%s); mock upstream in node\n' \
+			"$agenthost_threads" "${mariadb_opts:+, $mariadb_opts}"
+	fi
 	printf 'load: wrk (%s threads at most), %s s per phase, %s round(s) of the phases in turn,\n' \
 		"$wrk_threads" "$duration" "$rounds"
 	printf '      warm-up %s s per target; POST /v1/chat/completions %s\n' "$warmup" "$BODY"
@@ -398,7 +451,7 @@ for c in concs:
     for p in phases:
         runs = [kv(f"{T}/res-{p}-{c}-{r}") for r in range(1, rounds + 1)]
         n = sum(x["requests"] for x in runs)
-        us = sum(x["duration_us"] for x in runs)
+        us = sum(x["duration_us"] + x.get("drain_us", 0) for x in runs)
         S[p, c] = {
             "rps": n / (us / 1e6),
             "mean": sum(x["lat_mean_us"] * x["requests"] for x in runs) / n,
@@ -411,7 +464,9 @@ for c in concs:
             "stmts": sum(x.get("db_stmts", 0) for x in runs) / n,
             "commits": sum(x.get("db_commits", 0) for x in runs) / n,
             "rows": sum(x.get("db_rows", 0) for x in runs) / n,
-            "rounds": "/".join("%.0f" % (x["requests"] / (x["duration_us"] / 1e6)) for x in runs),
+            "drain": sum(x.get("drain_us", 0) for x in runs) / 1e6 / len(runs),
+            "rounds": "/".join("%.0f" % (x["requests"] / ((x["duration_us"] + x.get("drain_us", 0))
+                                                          / 1e6)) for x in runs),
         }
 
 def label(p):
@@ -447,13 +502,15 @@ print("db_ms, app_ms: CPU time (user + system) per request of MariaDB and of the
 print("processes during the phase: what a request costs, whatever else shared the machine.")
 print()
 print("MariaDB's work per request (statements, commits, rows written by its handlers),")
-print("agenthost phases")
-print("%-5s %-30s %8s %8s %8s" % ("conns", "target", "stmts", "commits", "rows"))
+print("agenthost phases; drain_s: seconds after wrk stopped until the ledger had written")
+print("every call (mean of the rounds; counted in req/s, CPU and database work above)")
+print("%-5s %-30s %8s %8s %8s %8s" % ("conns", "target", "stmts", "commits", "rows", "drain_s"))
 for c in concs:
     for p in phases:
         if p.startswith("on-") or p.startswith("off-"):
             s = S[p, c]
-            print("%-5s %-30s %8.3f %8.3f %8.3f" % (c, label(p), s["stmts"], s["commits"], s["rows"]))
+            print("%-5s %-30s %8.3f %8.3f %8.3f %8.2f" % (c, label(p), s["stmts"], s["commits"],
+                  s["rows"], s["drain"]))
 print()
 
 def get(p, c, k):
@@ -514,6 +571,7 @@ check_int BENCH_CREATE_JOBS "$create_jobs" 1 64
 check_int BENCH_WRK_THREADS "$wrk_threads" 1 64
 check_int BENCH_PROCS "$procs" 1 64
 check_int BENCH_APP_THREADS "$app_threads" 1 256
+check_int BENCH_AGENTHOST_THREADS "$agenthost_threads" 1 512
 [ -n "$concurrency" ] || die "BENCH_CONCURRENCY is empty"
 for c in $concurrency; do
 	check_int BENCH_CONCURRENCY "$c" 1 10000
