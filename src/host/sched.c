@@ -16,8 +16,10 @@
  * server's queue holds the rest (backpressure instead of memory growth).
  *
  * Stacks are mmap'd with a guard page below them and MAP_NORESERVE: only
- * the pages a request touches are resident. A few freed stacks are kept per
- * thread for the next requests. Switches are ucontext's, annotated for
+ * the pages a request touches are resident. A few ended coroutines are kept
+ * per thread, each with its stack, for the next requests (a struct coro
+ * holds a ucontext_t, over 1 KiB: allocating one per request made malloc
+ * consolidate its small free chunks every time). Switches are ucontext's, annotated for
  * AddressSanitizer and ThreadSanitizer so that both follow the stacks.
  */
 #include "config.h"
@@ -64,7 +66,7 @@
 #endif
 
 #define SCHED_GUARD 4096u
-#define SCHED_POOL 32 /* freed stacks kept per thread */
+#define SCHED_POOL 32 /* ended coroutines (with their stacks) kept per thread */
 
 enum { CO_READY, CO_RUNNING, CO_PARKED, CO_DONE };
 
@@ -106,7 +108,7 @@ struct sched {
 	pthread_mutex_t mu;
 	int *inbox; /* handed-over connections (mu) */
 	int ninbox, capinbox;
-	unsigned char *pool[SCHED_POOL];
+	struct coro *pool[SCHED_POOL];
 	int npool;
 	int index;
 #ifdef SCHED_ASAN
@@ -432,30 +434,54 @@ static void xfers_collect(struct sched *s)
 
 /* ------------------------------------------------------------------ coroutines */
 
-static unsigned char *stack_get(struct sched *s)
+/*
+ * A coroutine with its stack: an ended one kept by this thread, or a new one.
+ * Not inlined: coro_start's getcontext (which returns twice) must not share
+ * its frame with these locals (-Wclobbered).
+ */
+__attribute__((noinline)) static struct coro *coro_get(struct sched *s)
 {
+	struct coro *c;
 	unsigned char *m;
 
-	if (s->npool > 0)
-		return s->pool[--s->npool];
+	if (s->npool > 0) {
+		c = s->pool[--s->npool];
+		m = c->map;
+		memset(c, 0, sizeof(*c));
+		c->map = m;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
 	m = mmap(NULL, SCHED_STACK + SCHED_GUARD, PROT_READ | PROT_WRITE,
 	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (m == MAP_FAILED)
+	if (m == MAP_FAILED) {
+		free(c);
 		return NULL;
+	}
 	if (mprotect(m, SCHED_GUARD, PROT_NONE) != 0) {
 		munmap(m, SCHED_STACK + SCHED_GUARD);
+		free(c);
 		return NULL;
 	}
-	return m;
+	c->map = m;
+	return c;
 }
 
-static void stack_put(struct sched *s, unsigned char *m)
+static void coro_free(struct coro *c)
+{
+	munmap(c->map, SCHED_STACK + SCHED_GUARD);
+	free(c);
+}
+
+static void coro_put(struct sched *s, struct coro *c)
 {
 	if (s->npool < SCHED_POOL && !atomic_load(&sched_stopping)) {
-		s->pool[s->npool++] = m;
+		s->pool[s->npool++] = c;
 		return;
 	}
-	munmap(m, SCHED_STACK + SCHED_GUARD);
+	coro_free(c);
 }
 
 static void coro_main(unsigned int hi, unsigned int lo)
@@ -473,12 +499,11 @@ static void coro_main(unsigned int hi, unsigned int lo)
 
 static void coro_start(struct sched *s, int fd)
 {
-	struct coro *c = calloc(1, sizeof(*c));
+	struct coro *c = coro_get(s);
 	uintptr_t p = (uintptr_t)c;
 
-	if (c == NULL || (c->map = stack_get(s)) == NULL) {
+	if (c == NULL) {
 		log_error("sched: out of memory for a request; connection closed");
-		free(c);
 		close(fd);
 		return;
 	}
@@ -506,8 +531,7 @@ static void coro_end(struct sched *s, struct coro *c)
 #ifdef SCHED_TSAN
 	__tsan_destroy_fiber(c->fiber);
 #endif
-	stack_put(s, c->map);
-	free(c);
+	coro_put(s, c);
 	atomic_fetch_sub(&s->alive, 1);
 	atomic_fetch_sub(&sched_total, 1);
 }
@@ -685,7 +709,7 @@ void *sched_worker(void *unused)
 	S = NULL;
 	curl_multi_cleanup(s->multi);
 	while (s->npool > 0)
-		munmap(s->pool[--s->npool], SCHED_STACK + SCHED_GUARD);
+		coro_free(s->pool[--s->npool]);
 	return NULL;
 }
 
