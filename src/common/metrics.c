@@ -295,6 +295,11 @@ void metrics_count(enum metrics_counter c)
 	mx_add(&mx_cur()->counter[c], 1);
 }
 
+void metrics_count_n(enum metrics_counter c, uint64_t n)
+{
+	mx_add(&mx_cur()->counter[c], n);
+}
+
 void metrics_gauge(enum metrics_gauge g, int delta)
 {
 	atomic_fetch_add_explicit(&mx_cur()->gauge[g], delta, memory_order_relaxed);
@@ -618,6 +623,9 @@ static const struct {
     [MC_DB_CONNECTS] = {"agenthost_db_connects_total{result=\"ok\"}",
                         "MariaDB connections opened, and attempts that failed.", "counter"},
     [MC_DB_CONNECT_FAILED] = {"agenthost_db_connects_total{result=\"failed\"}", NULL, NULL},
+    [MC_LEDGER_WRITTEN] = {"agenthost_ledger_written_total",
+                           "Calls the ledger wrote to the database (in batches, or at once).",
+                           "counter"},
 };
 
 static const struct {
@@ -628,6 +636,9 @@ static const struct {
                            "Model calls in flight (a process holds up to max_inflight)."},
     [MG_DB_CONNECTIONS] = {"agenthost_db_connections",
                            "MariaDB connections open (control and dedicated tenants' pools)."},
+    [MG_LEDGER_QUEUED] = {"agenthost_ledger_queued",
+                          "Answered calls journaled and not yet written to the database (new "
+                          "calls are refused past 100,000 in one process)."},
 };
 
 /* The metric name of a counter row without its labels, for HELP/TYPE. */

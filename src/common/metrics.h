@@ -46,6 +46,7 @@ enum metrics_counter {
 	MC_ADMIT_ERROR,       /* admissions that could not reach the database */
 	MC_DB_CONNECTS,       /* MariaDB connections opened */
 	MC_DB_CONNECT_FAILED, /* MariaDB connections that could not be opened */
+	MC_LEDGER_WRITTEN,    /* calls the ledger wrote to the database (batches, or at once) */
 	MC__MAX
 };
 
@@ -54,6 +55,7 @@ enum metrics_gauge {
 	MG_REQUESTS_INFLIGHT, /* requests being handled */
 	MG_CALLS_INFLIGHT,    /* model calls in flight (enforce/share.c) */
 	MG_DB_CONNECTIONS,    /* MariaDB connections open (control and dedicated tenants) */
+	MG_LEDGER_QUEUED,     /* calls journaled, waiting for the ledger to write them */
 	MG__MAX
 };
 
@@ -79,6 +81,8 @@ void metrics_call(int64_t tenant_id, const char *model, int64_t prompt_tokens,
                   int64_t completion_tokens, int64_t cost_micros, int64_t upstream_us);
 /* Add 1 to a counter. */
 void metrics_count(enum metrics_counter c);
+/* Add n to a counter. */
+void metrics_count_n(enum metrics_counter c, uint64_t n);
 /* Add delta (+1 / -1) to a gauge. */
 void metrics_gauge(enum metrics_gauge g, int delta);
 

@@ -29,6 +29,7 @@
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "exec/journal.h"
 #include "exec/ledger.h"
@@ -438,6 +439,7 @@ static void *ledger_flusher(void *arg)
 		if (k) {
 			struct ledger_item **pp;
 			uint64_t applied;
+			size_t written;
 
 			pthread_mutex_lock(&L.mu);
 			/*
@@ -445,6 +447,7 @@ static void *ledger_flusher(void *arg)
 			 * try. The batch is still the first k items: only this thread removes.
 			 */
 			pp = &L.head;
+			written = 0;
 			for (size_t i = 0; i < k; i++) {
 				struct ledger_item *it = *pp;
 
@@ -454,6 +457,7 @@ static void *ledger_flusher(void *arg)
 				}
 				*pp = it->next;
 				L.queued--;
+				written++;
 				free(it);
 			}
 			if (*pp == NULL) /* the old tail went: the new one is the last kept */
@@ -471,6 +475,10 @@ static void *ledger_flusher(void *arg)
 				applied = 0;
 			}
 			pthread_mutex_unlock(&L.mu);
+			if (written) {
+				metrics_gauge(MG_LEDGER_QUEUED, -(int)written);
+				metrics_count_n(MC_LEDGER_WRITTEN, written);
+			}
 			if (applied)
 				journal_mark(applied);
 		}
@@ -653,6 +661,8 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 		rc = store_ledger_apply(st, one, 1, 0);
 		if (rc == ST_CONFLICT) /* already written (cannot happen for a new call; be safe) */
 			rc = store_ledger_apply(st, one, 1, 1);
+		if (rc == ST_OK)
+			metrics_count(MC_LEDGER_WRITTEN);
 		if (rc == ST_OK || !L.running)
 			return rc == ST_OK ? 0 : -1;
 		/* The database refused it now: the journal keeps it for the flusher. */
@@ -667,7 +677,10 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 		copy = *rec;
 		copy.state = LR_PENDING;
 		one[0] = &copy;
-		return store_ledger_apply(st, one, 1, 0) == ST_OK ? 0 : -1;
+		if (store_ledger_apply(st, one, 1, 0) != ST_OK)
+			return -1;
+		metrics_count(MC_LEDGER_WRITTEN);
+		return 0;
 	}
 	/*
 	 * Queued (in seq order) under the lock, journaled after it: the flusher
@@ -681,6 +694,7 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 		L.head = it;
 	L.tail = it;
 	L.queued++;
+	metrics_gauge(MG_LEDGER_QUEUED, 1);
 	if (my_slot)
 		atomic_store(&my_slot->appended, seq);
 	/* An idle flusher starts at once; one gathering a batch only when it is full. */

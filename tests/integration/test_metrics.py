@@ -10,6 +10,7 @@ state_dir of their own, so no other test's traffic is in their figures.
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ import time
 
 import fcgi_client
 import harness
+from apihelp import DB_NAME
 from harness import test, run, api, assert_error
 
 BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
@@ -266,6 +268,60 @@ def every_process_answers_the_hosts_figures_and_an_ended_one_is_kept():
         files = os.listdir(os.path.join(state, "metrics"))
         assert "retired" in files and len([f for f in files if f.endswith(".m")]) == 2, files
     finally:
+        fcgi_client.stop(h)
+
+
+@test
+def ledger_queued_counts_answered_calls_until_the_database_has_them():
+    """agenthost_ledger_queued: calls answered and journaled but not yet written (the
+    ledger's backlog, refused past 100,000), and agenthost_ledger_written_total. With the
+    ledger's tables locked, answered calls wait in the gauge and the counter stands still;
+    once unlocked, the gauge goes back to 0 and the counter moves by exactly those calls."""
+    h, sock, _ = instance([("metrics_allow", "127.0.0.1/32")])
+    lock = None
+    try:
+        t = harness.new_tenant("mxl", isolation="shared")  # the lock is on the shared tables
+        # Calls on leases (a hard budget, no rate or concurrency rows): admitted without the
+        # database, recorded through the journal (ENFORCEMENT.md 3.3, 3.5).
+        for k, v in (("budget_usd_daily", "1000"), ("rpm", "0"), ("concurrency", "0")):
+            harness.ctl("limits", "set", "--tenant", t["slug"], k, v)
+
+        def call(i):
+            st, _, body = fcgi_client.request(
+                sock, "POST", "/v1/chat/completions", key=t["key"], timeout=20,
+                body={"model": "mock-1", "max_tokens": 4,
+                      "messages": [{"role": "user", "content": "[mock:words=4] mxl %d" % i}]})
+            assert st == 200, (st, body)
+
+        for i in range(3):  # leases in place while the database is writable
+            call(i)
+        assert harness.wait_until(
+            lambda: value(scrape_fcgi(sock), "agenthost_ledger_queued") == 0, timeout=10)
+        written = value(scrape_fcgi(sock), "agenthost_ledger_written_total")
+        assert written >= 3, written
+        lock = subprocess.Popen(["mariadb", "--no-defaults", "--unbuffered", "-uroot", "-S",
+                                 harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        lock.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE; SELECT 'locked';\n")
+        lock.stdin.flush()
+        ready, _, _ = select.select([lock.stdout], [], [], 10)
+        assert ready and lock.stdout.readline().strip() == "locked", "the tables were not locked"
+        for i in range(5):
+            call(100 + i)
+        time.sleep(0.3)
+        series = scrape_fcgi(sock)
+        assert value(series, "agenthost_ledger_queued") == 5, series
+        assert value(series, "agenthost_ledger_written_total") == written
+        lock.stdin.write("UNLOCK TABLES;\n")
+        lock.stdin.close()
+        lock.wait(timeout=10)
+        lock = None
+        assert harness.wait_until(
+            lambda: value(scrape_fcgi(sock), "agenthost_ledger_queued") == 0, timeout=10)
+        assert value(scrape_fcgi(sock), "agenthost_ledger_written_total") == written + 5
+    finally:
+        if lock is not None and lock.poll() is None:
+            lock.kill()
         fcgi_client.stop(h)
 
 
