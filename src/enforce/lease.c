@@ -628,48 +628,67 @@ static int lease_collect(struct lease *l, int64_t owner, struct lease_give *g,
 	return 1;
 }
 
-/* Give back what the leases flagged since the last tick hold unused. */
-static void lease_give_flagged(struct store *st)
-{
+/* Leases whose unused part goes back in one lease_return (up to RETURN_BATCH). */
+struct lease_batch {
 	struct lease_give gives[RETURN_BATCH];
 	struct adm_counter keys[RETURN_BATCH];
 	struct lease *ls[RETURN_BATCH];
-	unsigned buckets[FLAGGED_MAX];
-	size_t nb, n = 0;
-	int every;
+	size_t n;
 	int64_t owner;
+};
+
+/* Add what l holds unused to b (LS.mu held; b not full). */
+static void batch_add(struct lease_batch *b, struct lease *l)
+{
+	b->n += lease_collect(l, b->owner, &b->gives[b->n], &b->keys[b->n], &b->ls[b->n]);
+}
+
+/* Return what b collected (LS.mu not held). */
+static void batch_return(struct store *st, struct lease_batch *b)
+{
+	if (b->n)
+		lease_return(st, b->owner, b->ls, b->gives, b->n);
+}
+
+/* Give back what the leases flagged since the last tick hold unused. */
+static void lease_give_flagged(struct store *st)
+{
+	struct lease_batch b;
+	unsigned buckets[FLAGGED_MAX];
+	size_t nb;
+	int every;
 
 	pthread_mutex_lock(&LS.mu);
 	if (LS.n_flagged == 0 && !LS.flagged_lost) {
 		pthread_mutex_unlock(&LS.mu);
 		return;
 	}
-	owner = LS.owner_id;
+	b.n = 0;
+	b.owner = LS.owner_id;
 	every = LS.flagged_lost;
 	nb = LS.n_flagged;
 	memcpy(buckets, LS.flagged, nb * sizeof(buckets[0]));
 	LS.n_flagged = 0;
 	LS.flagged_lost = 0;
 	for (size_t k = 0; k < (every ? LEASE_BUCKETS : nb); k++) {
-		unsigned b = every ? (unsigned)k : buckets[k];
+		unsigned bk = every ? (unsigned)k : buckets[k];
 
-		for (struct lease *l = LS.buckets[b]; l; l = l->next) {
+		for (struct lease *l = LS.buckets[bk]; l; l = l->next) {
 			if (!l->give_back)
 				continue;
-			if (n == RETURN_BATCH || l->growing) {
+			if (b.n == RETURN_BATCH || l->growing) {
 				/* the rest, and a lease being grown, at the next tick */
 				if (LS.n_flagged < FLAGGED_MAX)
-					LS.flagged[LS.n_flagged++] = b;
+					LS.flagged[LS.n_flagged++] = bk;
 				else
 					LS.flagged_lost = 1;
 				break;
 			}
-			n += lease_collect(l, owner, &gives[n], &keys[n], &ls[n]);
+			batch_add(&b, l);
 		}
 	}
 	pthread_mutex_unlock(&LS.mu);
-	if (n)
-		lease_return(st, owner, ls, gives, n);
+	batch_return(st, &b);
 }
 
 /*
@@ -678,21 +697,19 @@ static void lease_give_flagged(struct store *st)
  */
 static void lease_sweep(struct store *st, int all)
 {
-	struct lease_give gives[RETURN_BATCH];
-	struct adm_counter keys[RETURN_BATCH];
-	struct lease *ls[RETURN_BATCH];
-	int64_t now = util_now_us(), wall = util_unix_time(), owner;
-	size_t n = 0;
+	struct lease_batch b;
+	int64_t now = util_now_us(), wall = util_unix_time();
 
 	pthread_mutex_lock(&LS.mu);
-	owner = LS.owner_id;
+	b.n = 0;
+	b.owner = LS.owner_id;
 	/* A slice of the table per tick: the mutex is never held for the whole of it. */
-	for (unsigned k = 0; k < (all ? LEASE_BUCKETS : SWEEP_BUCKETS) && n < RETURN_BATCH; k++) {
-		unsigned b = LS.sweep_at;
-		struct lease **pp = &LS.buckets[b];
+	for (unsigned k = 0; k < (all ? LEASE_BUCKETS : SWEEP_BUCKETS) && b.n < RETURN_BATCH; k++) {
+		unsigned bk = LS.sweep_at;
+		struct lease **pp = &LS.buckets[bk];
 
-		LS.sweep_at = (b + 1) % LEASE_BUCKETS;
-		while (*pp && n < RETURN_BATCH) {
+		LS.sweep_at = (bk + 1) % LEASE_BUCKETS;
+		while (*pp && b.n < RETURN_BATCH) {
 			struct lease *l = *pp;
 			int idle = now - l->last_use_us > LS.idle_ms * 1000LL;
 			int over = lease_period_over(l, wall);
@@ -706,13 +723,12 @@ static void lease_sweep(struct store *st, int all)
 				continue;
 			}
 			if (all || l->give_back || idle || over)
-				n += lease_collect(l, owner, &gives[n], &keys[n], &ls[n]);
+				batch_add(&b, l);
 			pp = &l->next;
 		}
 	}
 	pthread_mutex_unlock(&LS.mu);
-	if (n)
-		lease_return(st, owner, ls, gives, n);
+	batch_return(st, &b);
 }
 
 /* ------------------------------------------------------------------ promotions */

@@ -22,9 +22,9 @@ round trip and records them in batches.
       replayed, its rows are written once and nothing is billed again;
   (7) waits stall no one else: a lease thread waiting on one tenant's row keeps
       the heartbeat (other tenants stay on leases); the minute's turn or the
-      give-back of idle leases waiting on one tenant's row delays no promotion; a call waiting for its
-      promotion, and reads waiting for the ledger, park their coroutine, not
-      their worker thread.
+      give-back of idle leases waiting on one tenant's row delays no promotion;
+      a call waiting for its promotion, and reads waiting for the ledger, park
+      their coroutine, not their worker thread.
 """
 import json
 import os
@@ -297,7 +297,7 @@ def a_recalled_lease_comes_back_to_the_call_refused_one_by_one():
     conf = [("threads", "4"), ("mock_latency_ms", "15"), ("promote_after_ms", "600000")]
     a, sa = fc.start_instance(BIN, harness.CONF, conf)
     b, sb = fc.start_instance(BIN, harness.CONF, conf)
-    slow, outcomes, lock = [], {}, threading.Lock()
+    slow, answers, outcomes, lock = [], [], {}, threading.Lock()
 
     def call(sock, t, i, latency):
         st, _, r = fc.request(sock, "POST", "/v1/chat/completions",
@@ -306,7 +306,7 @@ def a_recalled_lease_comes_back_to_the_call_refused_one_by_one():
         return st, (None if st == 200 else r["error"]["reason_code"])
 
     def background(sock, t, i):
-        th = threading.Thread(target=call, args=(sock, t, i, 8000))
+        th = threading.Thread(target=lambda: answers.append(call(sock, t, i, 8000)))
         th.start()
         slow.append(th)
 
@@ -336,6 +336,10 @@ def a_recalled_lease_comes_back_to_the_call_refused_one_by_one():
             (st, reason), took = outcomes[t["slug"]]
             assert st == 200, "%s refused (%s) after %.0f ms while A held 9 idle slots" \
                 % (t["slug"], reason, took * 1000)
+        for th in slow:
+            th.join()
+        # the 93 slow calls that filled the slots were admitted and answered too
+        assert len(answers) == len(slow) and all(st == 200 for st, _ in answers), answers
     finally:
         for th in slow:
             th.join()
