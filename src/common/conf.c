@@ -120,6 +120,8 @@ static const struct conf_key conf_table[] = {
 	  "a reservation lives upstream_timeout_ms + this (seconds) before it is reaped"),
 	I(CONF_SEC_ENFORCE, promote_after_ms, "200", 0, 3600000, NULL,
 	  "a call admitted on a lease and still running after this long (ms) gets a reservation of its own (0: never; streams at once)"),
+	I(CONF_SEC_ENFORCE, ledger_queue_soft, "20000", 1, 100000, NULL,
+	  "answered calls waiting to be recorded in one process past which each new model call first waits, longer as the queue grows (100 ms at twice this and beyond), so that a database that records more slowly than calls are answered slows the calls instead of all of them being refused at 100,000 (docs/ENFORCEMENT.md 3.5)"),
 	I(CONF_SEC_ENFORCE, lease_idle_ms, "600000", 500, 3600000, NULL,
 	  "a lease (a slice of a counter's headroom a process holds) not used for this long (ms) goes back to its counter"),
 	S(CONF_SEC_ENFORCE, state_dir, AH_LOCALSTATEDIR "/lib/agenthost", DOC_STATE,

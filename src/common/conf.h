@@ -86,9 +86,10 @@ struct conf {
 	int webhook_max_attempts;   /* a delivery fails for good after this many attempts */
 	int webhook_allow_private;  /* webhooks may reach loopback/private addresses */
 	int reservation_grace_s; /* a reservation lives upstream timeout + this, then is reaped */
-	int promote_after_ms; /* a call on a lease running this long gets a reservation (0: never)
-	                       */
-	int lease_idle_ms;    /* a lease unused this long goes back to its counter */
+	int promote_after_ms;  /* a call on a lease running this long gets a reservation (0: never)
+	                        */
+	int ledger_queue_soft; /* calls waiting to be recorded past which new calls wait first */
+	int lease_idle_ms;     /* a lease unused this long goes back to its counter */
 	char operator_token[256];      /* operator API token (tokens can also come from the CLI) */
 	char template_dir[256];        /* dashboard ClearSilver templates */
 	char static_dir[256];          /* dashboard static files (admin.css) */

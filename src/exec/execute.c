@@ -620,6 +620,8 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 		out->err.retry_after = 2;
 		return -1;
 	}
+	/* Many wait: slow this call down (parked) so that the database catches up. */
+	ledger_pace();
 	adm->a.exec_id = call->id;
 	adm->a.kind = call->kind;
 	adm->a.model = out->model.name;

@@ -32,8 +32,9 @@
  * per-process counters in state_dir/ledger.slots), at most a timeout.
  *
  * Memory: the queue holds calls not yet written; when the database cannot
- * be written it grows, and admission refuses new calls once it passes
- * LEDGER_MAX_QUEUED (ledger_backlogged).
+ * be written, or records more slowly than calls are answered, it grows:
+ * past ledger_queue_soft new calls first wait (ledger_pace), and admission
+ * refuses them once it passes LEDGER_MAX_QUEUED (ledger_backlogged).
  */
 #ifndef AH_LEDGER_H
 #define AH_LEDGER_H
@@ -50,6 +51,7 @@ struct store;
 #define LEDGER_COALESCE_MIN 512  /* a batch smaller than this waits... */
 #define LEDGER_COALESCE_US 10000 /* ...at most this long for more calls */
 #define LEDGER_MAX_QUEUED 100000 /* calls waiting, past which new calls are refused */
+#define LEDGER_DELAY_MAX_MS 100  /* the longest a new call waits for the ledger */
 #define LEDGER_SYNC_MS 1000      /* fdatasync of the journal at least this often */
 #define LEDGER_RECOVER_MS 2000   /* how often ended processes' journals are looked for */
 
@@ -72,6 +74,14 @@ void ledger_stop(int deadline_ms);
 int ledger_record(struct store *st, const struct ledger_rec *rec, int now);
 /* 1 while more than LEDGER_MAX_QUEUED calls wait: admit no new ones. */
 int ledger_backlogged(void);
+/*
+ * Before a new call is admitted: return at once while at most
+ * ledger_queue_soft calls wait to be written; past it, first wait (a request
+ * parks) in proportion to the excess, LEDGER_DELAY_MAX_MS at
+ * 2 x ledger_queue_soft and beyond, so that calls slow down to what the
+ * database records instead of all being refused at LEDGER_MAX_QUEUED.
+ */
+void ledger_pace(void);
 /*
  * Wait until every process of this host wrote what it had journaled when
  * this was called, at most timeout_ms (a request's coroutine parks meanwhile:

@@ -271,6 +271,58 @@ def every_process_answers_the_hosts_figures_and_an_ended_one_is_kept():
         fcgi_client.stop(h)
 
 
+def ledger_tenant(prefix):
+    """A shared tenant whose calls go on leases (a hard budget, no rate or concurrency
+    rows): admitted without the database, recorded through the journal (ENFORCEMENT.md
+    3.3, 3.5); the tables locked below are the shared ones."""
+    t = harness.new_tenant(prefix, isolation="shared")
+    for k, v in (("budget_usd_daily", "1000"), ("rpm", "0"), ("concurrency", "0")):
+        harness.ctl("limits", "set", "--tenant", t["slug"], k, v)
+    return t
+
+
+def ledger_call(sock, t, i):
+    """One chat call; its duration in seconds (it must succeed)."""
+    t0 = time.monotonic()
+    st, _, body = fcgi_client.request(
+        sock, "POST", "/v1/chat/completions", key=t["key"], timeout=20,
+        body={"model": "mock-1", "max_tokens": 4,
+              "messages": [{"role": "user", "content": "[mock:words=4] ledger %d" % i}]})
+    assert st == 200, (st, body)
+    return time.monotonic() - t0
+
+
+def ledger_lock():
+    """A connection of its own holding executions and usage_daily locked: the ledger can
+    write nothing until ledger_unlock."""
+    lock = subprocess.Popen(["mariadb", "--no-defaults", "--unbuffered", "-uroot", "-S",
+                             harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lock.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE; SELECT 'locked';\n")
+    lock.stdin.flush()
+    ready, _, _ = select.select([lock.stdout], [], [], 10)
+    if not (ready and lock.stdout.readline().strip() == "locked"):
+        lock.kill()
+        raise AssertionError("the tables were not locked")
+    return lock
+
+
+def ledger_unlock(lock):
+    if lock is None or lock.poll() is not None:
+        return
+    try:
+        lock.stdin.write("UNLOCK TABLES;\n")
+        lock.stdin.close()
+        lock.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        lock.kill()
+
+
+def ledger_idle(sock):
+    return harness.wait_until(
+        lambda: value(scrape_fcgi(sock), "agenthost_ledger_queued") == 0, timeout=10)
+
+
 @test
 def ledger_queued_counts_answered_calls_until_the_database_has_them():
     """agenthost_ledger_queued: calls answered and journaled but not yet written (the
@@ -280,48 +332,53 @@ def ledger_queued_counts_answered_calls_until_the_database_has_them():
     h, sock, _ = instance([("metrics_allow", "127.0.0.1/32")])
     lock = None
     try:
-        t = harness.new_tenant("mxl", isolation="shared")  # the lock is on the shared tables
-        # Calls on leases (a hard budget, no rate or concurrency rows): admitted without the
-        # database, recorded through the journal (ENFORCEMENT.md 3.3, 3.5).
-        for k, v in (("budget_usd_daily", "1000"), ("rpm", "0"), ("concurrency", "0")):
-            harness.ctl("limits", "set", "--tenant", t["slug"], k, v)
-
-        def call(i):
-            st, _, body = fcgi_client.request(
-                sock, "POST", "/v1/chat/completions", key=t["key"], timeout=20,
-                body={"model": "mock-1", "max_tokens": 4,
-                      "messages": [{"role": "user", "content": "[mock:words=4] mxl %d" % i}]})
-            assert st == 200, (st, body)
-
+        t = ledger_tenant("mxl")
         for i in range(3):  # leases in place while the database is writable
-            call(i)
-        assert harness.wait_until(
-            lambda: value(scrape_fcgi(sock), "agenthost_ledger_queued") == 0, timeout=10)
+            ledger_call(sock, t, i)
+        assert ledger_idle(sock)
         written = value(scrape_fcgi(sock), "agenthost_ledger_written_total")
         assert written >= 3, written
-        lock = subprocess.Popen(["mariadb", "--no-defaults", "--unbuffered", "-uroot", "-S",
-                                 harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
-        lock.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE; SELECT 'locked';\n")
-        lock.stdin.flush()
-        ready, _, _ = select.select([lock.stdout], [], [], 10)
-        assert ready and lock.stdout.readline().strip() == "locked", "the tables were not locked"
+        lock = ledger_lock()
         for i in range(5):
-            call(100 + i)
+            ledger_call(sock, t, 100 + i)
         time.sleep(0.3)
         series = scrape_fcgi(sock)
         assert value(series, "agenthost_ledger_queued") == 5, series
         assert value(series, "agenthost_ledger_written_total") == written
-        lock.stdin.write("UNLOCK TABLES;\n")
-        lock.stdin.close()
-        lock.wait(timeout=10)
+        ledger_unlock(lock)
         lock = None
-        assert harness.wait_until(
-            lambda: value(scrape_fcgi(sock), "agenthost_ledger_queued") == 0, timeout=10)
+        assert ledger_idle(sock)
         assert value(scrape_fcgi(sock), "agenthost_ledger_written_total") == written + 5
     finally:
-        if lock is not None and lock.poll() is None:
-            lock.kill()
+        ledger_unlock(lock)
+        fcgi_client.stop(h)
+
+
+@test
+def calls_slow_down_while_the_ledger_falls_behind():
+    """Past ledger_queue_soft calls waiting to be recorded, a new call first waits in
+    proportion to the excess (100 ms at twice the bound): calls slow to what the database
+    records instead of all being refused at 100,000. Here the bound is 4: with the
+    ledger's tables locked, the calls admitted with 8 and 9 waiting each take at least
+    100 ms, and all are answered; once the database has them, none waits."""
+    h, sock, _ = instance([("metrics_allow", "127.0.0.1/32"), ("ledger_queue_soft", "4")])
+    lock = None
+    try:
+        t = ledger_tenant("mxs")
+        for i in range(3):
+            ledger_call(sock, t, i)
+        assert ledger_idle(sock)
+        lock = ledger_lock()
+        took = [ledger_call(sock, t, 100 + i) for i in range(10)]
+        # waiting at admission: 0..9 calls; 8 and 9 are 4 over the bound of 4
+        assert min(took[8:]) >= 0.095, took
+        assert value(scrape_fcgi(sock), "agenthost_ledger_queued") == 10
+        ledger_unlock(lock)
+        lock = None
+        assert ledger_idle(sock)
+        assert ledger_call(sock, t, 200) < min(took[8:]), took
+    finally:
+        ledger_unlock(lock)
         fcgi_client.stop(h)
 
 
