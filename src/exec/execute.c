@@ -613,15 +613,14 @@ static int exec_admit(struct req *r, const struct ident *id, const struct exec_c
 	int retry = 0;
 
 	memset(adm, 0, sizeof(*adm));
-	if (ledger_backlogged()) {
-		/* Calls already answered wait to be written: take no new ones until they are. */
+	/* Calls answered wait to be written: many, this one waits first; too many, none is
+	 * taken until they are. */
+	if (ledger_pace() < 0) {
 		exec_fail(out, R_database_unavailable,
 		          "calls are waiting to be recorded; retry shortly");
 		out->err.retry_after = 2;
 		return -1;
 	}
-	/* Many wait: slow this call down (parked) so that the database catches up. */
-	ledger_pace();
 	adm->a.exec_id = call->id;
 	adm->a.kind = call->kind;
 	adm->a.model = out->model.name;

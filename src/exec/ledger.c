@@ -721,8 +721,9 @@ int ledger_record(struct store *st, const struct ledger_rec *rec, int now)
 	return ok;
 }
 
-int ledger_backlogged(void)
+int ledger_pace(void)
 {
+	int64_t soft, over;
 	size_t q;
 
 	if (!L.running)
@@ -730,21 +731,14 @@ int ledger_backlogged(void)
 	pthread_mutex_lock(&L.mu);
 	q = L.queued;
 	pthread_mutex_unlock(&L.mu);
-	return q > LEDGER_MAX_QUEUED;
-}
-
-void ledger_pace(void)
-{
-	int64_t soft, over;
-
-	if (!L.running || L.conf == NULL || (soft = L.conf->ledger_queue_soft) <= 0)
-		return;
-	pthread_mutex_lock(&L.mu);
-	over = (int64_t)L.queued - soft;
-	pthread_mutex_unlock(&L.mu);
+	if (q > LEDGER_MAX_QUEUED)
+		return -1;
+	soft = L.conf->ledger_queue_soft;
+	over = (int64_t)q - soft;
 	if (over > 0)
 		sched_sleep_us(over >= soft ? LEDGER_DELAY_MAX_MS * 1000LL
 		                            : over * LEDGER_DELAY_MAX_MS * 1000LL / soft);
+	return 0;
 }
 
 int ledger_barrier(int timeout_ms)

@@ -33,8 +33,8 @@
  *
  * Memory: the queue holds calls not yet written; when the database cannot
  * be written, or records more slowly than calls are answered, it grows:
- * past ledger_queue_soft new calls first wait (ledger_pace), and admission
- * refuses them once it passes LEDGER_MAX_QUEUED (ledger_backlogged).
+ * past ledger_queue_soft new calls first wait, and admission refuses them
+ * once it passes LEDGER_MAX_QUEUED (both ledger_pace).
  */
 #ifndef AH_LEDGER_H
 #define AH_LEDGER_H
@@ -72,16 +72,15 @@ void ledger_stop(int deadline_ms);
  * written nor journaled (the caller logs it as lost).
  */
 int ledger_record(struct store *st, const struct ledger_rec *rec, int now);
-/* 1 while more than LEDGER_MAX_QUEUED calls wait: admit no new ones. */
-int ledger_backlogged(void);
 /*
- * Before a new call is admitted: return at once while at most
- * ledger_queue_soft calls wait to be written; past it, first wait (a request
- * parks) in proportion to the excess, LEDGER_DELAY_MAX_MS at
+ * Before a new call is admitted, one look at the queue: -1 while more than
+ * LEDGER_MAX_QUEUED calls wait (admit no new ones); otherwise 0, at once
+ * while at most ledger_queue_soft wait, and past it after waiting (a
+ * request parks) in proportion to the excess, LEDGER_DELAY_MAX_MS at
  * 2 x ledger_queue_soft and beyond, so that calls slow down to what the
  * database records instead of all being refused at LEDGER_MAX_QUEUED.
  */
-void ledger_pace(void);
+int ledger_pace(void);
 /*
  * Wait until every process of this host wrote what it had journaled when
  * this was called, at most timeout_ms (a request's coroutine parks meanwhile:
