@@ -1,5 +1,6 @@
 """Helpers shared by the API integration tests (not a test file itself)."""
 import os
+import select
 import subprocess
 
 import harness
@@ -67,6 +68,34 @@ def _db_name():
 
 
 DB_NAME = _db_name()
+
+
+class LedgerLock:
+    """Holds LOCK TABLES executions WRITE, usage_daily WRITE on a connection of its own
+    (the shared tables every ledger batch writes) until release(): answered calls stay in
+    the journal meanwhile. Returns once the lock is held."""
+
+    def __init__(self):
+        self.p = subprocess.Popen(["mariadb", "--no-defaults", "--unbuffered", "-uroot", "-S",
+                                   harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.p.stdin.write(
+            "LOCK TABLES executions WRITE, usage_daily WRITE; SELECT 'locked';\n")
+        self.p.stdin.flush()
+        ready, _, _ = select.select([self.p.stdout], [], [], 10)
+        if not (ready and self.p.stdout.readline().strip() == "locked"):
+            self.p.kill()
+            raise AssertionError("the ledger's tables were not locked")
+
+    def release(self):
+        if self.p.poll() is not None:
+            return
+        try:
+            self.p.stdin.write("UNLOCK TABLES;\n")
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
 
 
 def chat_body(text="hello there", model="mock-1", **kw):

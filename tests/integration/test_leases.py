@@ -36,7 +36,7 @@ import time
 import harness
 import fcgi_client as fc
 from harness import ISOLATION_PASS, test, run, api, ctl, skip, wait_until
-from apihelp import DB_NAME, new_tenant, db_exec, chat_body, err_code
+from apihelp import DB_NAME, LedgerLock, new_tenant, db_exec, chat_body, err_code
 
 BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
 
@@ -375,24 +375,6 @@ def lowered_budget_holds_once_in_effect():
 
 # ---------------------------------------------------------------- (5) kill -9
 
-class Locker:
-    """Holds LOCK TABLES executions WRITE on a connection of its own until released."""
-
-    def __init__(self):
-        self.p = subprocess.Popen(["mariadb", "--no-defaults", "-uroot", "-S",
-                                   harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  text=True)
-        self.p.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE;\n")
-        self.p.stdin.flush()
-
-    def release(self):
-        if self.p.poll() is None:
-            self.p.stdin.write("UNLOCK TABLES;\n")
-            self.p.stdin.close()
-            self.p.wait(timeout=10)
-
-
 @test
 def kill_9_with_answered_calls_not_yet_written():
     t = new_tenant("lease6", isolation="shared")  # the lock below is on the shared table
@@ -408,7 +390,7 @@ def kill_9_with_answered_calls_not_yet_written():
             assert fc.request(vs, "POST", "/v1/chat/completions", body(i, words=4),
                               key=t["key"])[0] == 200
         time.sleep(0.3)
-        lock = Locker()
+        lock = LedgerLock()
         time.sleep(0.5)
         answered = []
         for i in range(12):
@@ -470,7 +452,7 @@ def silent_owner_charged_then_its_journal_replayed_bills_nothing_twice():
             assert fc.request(vs, "POST", "/v1/chat/completions", body(i, words=4),
                               key=t["key"])[0] == 200
         time.sleep(0.3)
-        lock = Locker()
+        lock = LedgerLock()
         time.sleep(0.5)
         for i in range(10):
             st, _, b = fc.request(vs, "POST", "/v1/chat/completions", body(300 + i, words=4),
@@ -731,7 +713,7 @@ def reads_waiting_for_the_ledger_park_not_their_thread():
                               key=t["key"])[0] == 200
         assert fc.request(s, "GET", "/v1/models", key=t["key"])[0] == 200
         time.sleep(0.3)
-        lock = Locker()
+        lock = LedgerLock()
         time.sleep(0.5)
         # answered, journaled, and not written while the lock holds
         assert fc.request(s, "POST", "/v1/chat/completions", body(9, words=4),

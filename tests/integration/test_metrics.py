@@ -10,7 +10,6 @@ state_dir of their own, so no other test's traffic is in their figures.
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import tempfile
@@ -18,7 +17,7 @@ import time
 
 import fcgi_client
 import harness
-from apihelp import DB_NAME
+from apihelp import LedgerLock
 from harness import test, run, api, assert_error
 
 BIN = os.path.join(os.path.dirname(os.path.abspath(harness.CTL)), "agenthost")
@@ -292,32 +291,6 @@ def ledger_call(sock, t, i):
     return time.monotonic() - t0
 
 
-def ledger_lock():
-    """A connection of its own holding executions and usage_daily locked: the ledger can
-    write nothing until ledger_unlock."""
-    lock = subprocess.Popen(["mariadb", "--no-defaults", "--unbuffered", "-uroot", "-S",
-                             harness.DB_SOCKET, DB_NAME], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    lock.stdin.write("LOCK TABLES executions WRITE, usage_daily WRITE; SELECT 'locked';\n")
-    lock.stdin.flush()
-    ready, _, _ = select.select([lock.stdout], [], [], 10)
-    if not (ready and lock.stdout.readline().strip() == "locked"):
-        lock.kill()
-        raise AssertionError("the tables were not locked")
-    return lock
-
-
-def ledger_unlock(lock):
-    if lock is None or lock.poll() is not None:
-        return
-    try:
-        lock.stdin.write("UNLOCK TABLES;\n")
-        lock.stdin.close()
-        lock.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        lock.kill()
-
-
 def ledger_idle(sock):
     return harness.wait_until(
         lambda: value(scrape_fcgi(sock), "agenthost_ledger_queued") == 0, timeout=10)
@@ -338,19 +311,19 @@ def ledger_queued_counts_answered_calls_until_the_database_has_them():
         assert ledger_idle(sock)
         written = value(scrape_fcgi(sock), "agenthost_ledger_written_total")
         assert written >= 3, written
-        lock = ledger_lock()
+        lock = LedgerLock()
         for i in range(5):
             ledger_call(sock, t, 100 + i)
         time.sleep(0.3)
         series = scrape_fcgi(sock)
         assert value(series, "agenthost_ledger_queued") == 5, series
         assert value(series, "agenthost_ledger_written_total") == written
-        ledger_unlock(lock)
-        lock = None
+        lock.release()
         assert ledger_idle(sock)
         assert value(scrape_fcgi(sock), "agenthost_ledger_written_total") == written + 5
     finally:
-        ledger_unlock(lock)
+        if lock is not None:
+            lock.release()
         fcgi_client.stop(h)
 
 
@@ -368,17 +341,17 @@ def calls_slow_down_while_the_ledger_falls_behind():
         for i in range(3):
             ledger_call(sock, t, i)
         assert ledger_idle(sock)
-        lock = ledger_lock()
+        lock = LedgerLock()
         took = [ledger_call(sock, t, 100 + i) for i in range(10)]
         # waiting at admission: 0..9 calls; 8 and 9 are 4 over the bound of 4
         assert min(took[8:]) >= 0.095, took
         assert value(scrape_fcgi(sock), "agenthost_ledger_queued") == 10
-        ledger_unlock(lock)
-        lock = None
+        lock.release()
         assert ledger_idle(sock)
         assert ledger_call(sock, t, 200) < min(took[8:]), took
     finally:
-        ledger_unlock(lock)
+        if lock is not None:
+            lock.release()
         fcgi_client.stop(h)
 
 
