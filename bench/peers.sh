@@ -54,8 +54,9 @@
 # BENCH_PORTKEY_VERSION (1.15.2), BENCH_CACHE (where Portkey is installed,
 # ~/.cache/agenthost-bench), BENCH_MARIADB_OPTS (more mariadbd options), BENCH_WRK_THREADS
 # (2), BENCH_PROCS (FastCGI processes per lighttpd, 2), BENCH_APP_THREADS (worker threads
-# per process, 8), BENCH_AGENTHOST_THREADS (agenthost's `threads`, BENCH_APP_THREADS), BENCH_KEEP=1 (keep the temp directory), BENCH_TMP (parent of the temp
-# directory, /tmp), BENCH_ALLOW_SANITIZERS=1 (measure a sanitizer build anyway).
+# per process, 8), BENCH_AGENTHOST_THREADS (agenthost's `threads`, BENCH_APP_THREADS),
+# BENCH_KEEP=1 (keep the temp directory), BENCH_TMP (parent of the temp directory, /tmp),
+# BENCH_ALLOW_SANITIZERS=1 (measure a sanitizer build anyway).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -19,8 +19,9 @@
  * the pages a request touches are resident. A few ended coroutines are kept
  * per thread, each with its stack, for the next requests (a struct coro
  * holds a ucontext_t, over 1 KiB: allocating one per request made malloc
- * consolidate its small free chunks every time). Switches are ucontext's, annotated for
- * AddressSanitizer and ThreadSanitizer so that both follow the stacks.
+ * consolidate its small free chunks every time). Switches are ucontext's,
+ * annotated for AddressSanitizer and ThreadSanitizer so that both follow
+ * the stacks.
  */
 #include "config.h"
 
